@@ -1,0 +1,38 @@
+"""segtool: build, convert, validate, score and preview image-segmentation datasets.
+
+Example:
+    >>> import segtool
+    >>> ds = segtool.read("sample_data/panoptic_examples.json")
+    >>> segtool.write(ds, "out/instances.json", segtool.WriteOptions("coco-instance"))
+"""
+
+from __future__ import annotations
+
+from .convert import WriteSummary, convert, write
+from .errors import FormatError, OutputExistsError, OverlapError, SegtoolError
+from .formats import detect, format_names, read
+from .formats.options import WriteOptions
+from .model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Annotation",
+    "Category",
+    "Dataset",
+    "FormatError",
+    "ImageInfo",
+    "OutputExistsError",
+    "OverlapError",
+    "Sample",
+    "SegtoolError",
+    "Segments",
+    "WriteOptions",
+    "WriteSummary",
+    "__version__",
+    "convert",
+    "detect",
+    "format_names",
+    "read",
+    "write",
+]

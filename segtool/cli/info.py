@@ -1,0 +1,53 @@
+"""``segtool info``: what a dataset holds, at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .. import formats
+from ..info import describe
+from . import main, output
+from .options import jobs_option, json_option, source_options
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@source_options
+@click.option("--per-class", is_flag=True, help="Also print a table per category.")
+@jobs_option
+@json_option
+def info(path: Path, from_: str | None, masks: Path | None, categories: Path | None, ignore_value: int,
+         per_class: bool, jobs: int, as_json: bool) -> None:
+    """Detect the format of PATH and summarise images, categories, segments and areas.
+
+    \b
+    Example:
+      segtool info sample_data/panoptic_examples.json
+      segtool info labels/ --categories categories.json --json
+    """
+    name = from_ or formats.detect(path)
+    ds = formats.read(path, name, masks=masks, categories=categories, ignore_value=ignore_value)
+    with output.progress("reading", len(ds.samples)) as advance:
+        result = describe(ds, name, jobs=jobs, progress=advance)
+    if as_json:
+        output.emit_json(result.to_dict())
+        return
+    spi, area = result.segments_per_image, result.area
+    rows = [
+        ("format", result.format), ("path", result.path), ("images", result.images),
+        ("categories", f"{result.categories} ({result.things} things, {result.stuff} stuff)"),
+        ("segments", f"{result.segments} ({result.crowd} crowd)"),
+        ("segments per image", f"min {spi['min']:g} · mean {spi['mean']:.1f} · max {spi['max']:g}"),
+        ("segment area (px)", f"min {area['min']:g} · median {area['median']:g} · max {area['max']:g}"),
+    ]
+    output.out.print(output.key_value_table("segtool info", rows))
+    if per_class:
+        table = Table(title="per category", title_justify="left")
+        for col in ("id", "name", "kind", "segments", "area"):
+            table.add_column(col, justify="right" if col in ("id", "segments", "area") else "left")
+        for cid, rec in result.per_category.items():
+            table.add_row(str(cid), rec["name"], "thing" if rec["isthing"] else "stuff", str(rec["segments"]), f"{rec['area']:g}")
+        output.out.print(table)

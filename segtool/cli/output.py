@@ -1,0 +1,60 @@
+"""Terminal output: rich on stderr for progress and status, results on stdout.
+
+stdout carries only results (a table, or JSON with ``--json``), so piping stays clean.
+rich honours ``NO_COLOR`` and drops colour and animation when not on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+err = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal."""
+    if not err.is_terminal or total < 2:
+        yield lambda n: None
+        return
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=err, transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def emit_json(data: Any) -> None:
+    """Write JSON to stdout."""
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    """A two-column summary table."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for k, v in rows:
+        table.add_row(k, str(v))
+    return table
+
+
+def reasons_table(title: str, reasons: dict[str, int]) -> Table:
+    """A table of counted reasons (what was dropped or changed and why)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("reason")
+    table.add_column("count", justify="right")
+    for k, v in reasons.items():
+        table.add_row(k, str(v))
+    return table

@@ -1,0 +1,202 @@
+"""COCO instance (detection) JSON: polygons, uncompressed or compressed RLE, ``iscrowd``.
+
+Masks are decoded only when a sample is loaded. Instance → instance keeps each annotation's
+``area`` and ``bbox`` as the source gives them (COCOeval's area ranges read them, and for
+polygons they are the geometric area, not a pixel count); masks that come from pixels
+(panoptic, semantic) get their pixel area and extent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import masks, views
+from ..errors import SegtoolError
+from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from .coco_panoptic import resolve_for_write
+from .common import Detection, ImageResult, dump_json, load_json, parse_categories, parse_images, require_dict
+from .options import Job, WriteContext, WriteOptions, jobs
+
+NAME = "coco-instance"
+POLYGON_FAILED = "written as RLE: a polygon cannot carry the mask (hole or thin part)"
+
+
+def detect(path: Path) -> Detection:
+    """Strong when the JSON's annotations carry ``segmentation`` or ``bbox``."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return Detection("no", "not a .json file")
+    try:
+        data = load_json(path)
+    except SegtoolError as exc:
+        return Detection("no", exc.message)
+    if isinstance(data, list):
+        return Detection("no", "a results list, not a dataset (it has no images or categories)")
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        return Detection("no", "no 'annotations' list")
+    anns = data["annotations"]
+    if anns and isinstance(anns[0], dict) and "segments_info" not in anns[0] and ("segmentation" in anns[0] or "bbox" in anns[0]):
+        return Detection("strong", "annotations carry segmentation/bbox")
+    if not anns and "images" in data:
+        return Detection("weak", "an empty annotations list")
+    return Detection("no", "annotations carry no segmentation")
+
+
+@dataclass(frozen=True, slots=True)
+class CocoMasks:
+    """Pixels of one image: the raw ``segmentation`` objects of its annotations."""
+
+    raw: tuple[Any, ...]
+    segments: Segments
+    path: str
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """Convert each segmentation to a compressed RLE, checking it against the image size."""
+        rles = []
+        for aid, segm in zip(self.segments.id.tolist(), self.raw):
+            try:
+                rles.append(masks.to_compressed(segm, image.height, image.width))
+            except ValueError as exc:
+                raise SegtoolError(f"image {image.id}, annotation {aid}: {exc}", self.path) from None
+        return Annotation(image, self.segments, rles=tuple(rles), raw=self.raw)
+
+
+def _bbox(a: dict[str, Any]) -> list[float]:
+    box = a.get("bbox")
+    return [float(v) for v in box] if isinstance(box, list) and len(box) == 4 else [0.0, 0.0, 0.0, 0.0]
+
+
+def _group(anns: list[Any], image_ids: set[int], known: set[int], path: Path) -> dict[int, list[dict[str, Any]]]:
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for i, a in enumerate(anns):
+        if not isinstance(a, dict):
+            raise SegtoolError(f"annotation #{i} is not an object", str(path))
+        aid = a.get("id", i)
+        for key in ("image_id", "category_id"):
+            if key not in a:
+                raise SegtoolError(f"annotation {aid}: missing {key!r}", str(path))
+        if a["image_id"] not in image_ids:
+            raise SegtoolError(f"annotation {aid}: unknown image id {a['image_id']}", str(path))
+        if a["category_id"] not in known:
+            raise SegtoolError(f"annotation {aid}: unknown category id {a['category_id']}", str(path))
+        by_image.setdefault(a["image_id"], []).append(a)
+    return by_image
+
+
+def read(path: Path, **_: Any) -> Dataset:
+    """Read a COCO instance JSON; masks are decoded when a sample is loaded."""
+    return read_data(load_json(path), path)
+
+
+def read_data(data: Any, path: Path) -> Dataset:
+    """Build the dataset of parsed COCO instance JSON ``data`` (errors name ``path``)."""
+    data = require_dict(data, path, ("images", "annotations", "categories"))
+    categories = parse_categories(data["categories"], path, default_isthing=True)
+    images = parse_images(data["images"], path)
+    by_image = _group(data["annotations"], {im.id for im in images}, {c.id for c in categories}, path)
+    samples = []
+    for im in images:
+        anns = by_image.get(im.id, [])
+        has_score = bool(anns) and all("score" in a for a in anns)
+        try:
+            segs = Segments.build(
+                id=[a.get("id", 0) for a in anns],
+                category_id=[a["category_id"] for a in anns],
+                iscrowd=[bool(a.get("iscrowd", 0)) for a in anns],
+                area=[float(a.get("area", 0)) for a in anns],
+                bbox=[_bbox(a) for a in anns],
+                score=[a["score"] for a in anns] if has_score else None,
+            )
+        except (TypeError, ValueError) as exc:
+            raise SegtoolError(f"image {im.id}: malformed annotation ({exc})", str(path)) from None
+        raw = tuple(a.get("segmentation", []) for a in anns)
+        samples.append(Sample(im, CocoMasks(raw, segs, str(path))))
+    info = {k: data[k] for k in ("info", "licenses") if k in data}
+    return Dataset(categories, tuple(samples), "instance", info, str(path))
+
+
+def _masks_of(ann: Annotation, ctx: WriteContext) -> tuple[Segments, tuple[Any, ...], tuple[Any, ...] | None, Counter[str]]:
+    """Segments, compressed RLEs and raw polygons (if any) to write for one image."""
+    if ann.rles is not None:
+        return ann.segments, ann.rles, ann.raw, Counter()
+    res = resolve_for_write(ann, ctx)
+    return res.segments, tuple(masks.encode_index(res.index, len(res.segments))), None, res.dropped
+
+
+def _segmentation(k: int, segs: Segments, rles: tuple[Any, ...], raw: tuple[Any, ...] | None, changed: Counter[str], encoding: str) -> Any:
+    if encoding == "rle" or segs.iscrowd[k]:
+        return rles[k]
+    if raw is not None and isinstance(raw[k], list) and raw[k]:
+        return raw[k]  # already polygons: keep them exactly
+    mask = masks.decode([rles[k]], *rles[k]["size"])[:, :, 0]
+    poly = masks.polygons(np.ascontiguousarray(mask)) if mask.any() else None
+    if poly is None:
+        changed[POLYGON_FAILED] += 1
+        return rles[k]
+    return poly
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _write_image(job: Job) -> ImageResult:
+    sample, ctx = job
+    ann = sample.load()
+    segs, rles, raw, dropped = _masks_of(ann, ctx)
+    if ctx.opts.things_only:
+        thing = np.isin(segs.category_id, ctx.thing_ids)
+        dropped["stuff segment (--things-only)"] += int(np.sum(~thing))
+        segs, rles = segs[thing], tuple(r for r, t in zip(rles, thing) if t)
+        raw = None if raw is None else tuple(r for r, t in zip(raw, thing) if t)
+    out = ImageResult(dropped=+dropped)
+    for k in range(len(segs)):
+        rec: dict[str, Any] = {
+            "id": int(segs.id[k]),
+            "image_id": ann.image.id,
+            "category_id": int(segs.category_id[k]),
+            "segmentation": _segmentation(k, segs, rles, raw, out.changed, ctx.opts.mask_encoding),
+            "area": _number(segs.area[k]),
+            "bbox": [_number(v) for v in segs.bbox[k]],
+            "iscrowd": int(segs.iscrowd[k]),
+        }
+        if segs.score is not None:
+            rec["score"] = float(segs.score[k])
+        out.records.append(rec)
+    out.segments = len(segs)
+    return out
+
+
+def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
+    """Write one JSON to ``tmp[0]``; annotation ids are kept from an instance source when
+    unique across the dataset, otherwise numbered 1..N in image order."""
+    ctx = WriteContext.of(ds, "", opts)
+    results = list(run(_write_image, jobs(ds, ctx)))
+    annotations = [rec for r in results for rec in r.records]
+    ids = [a["id"] for a in annotations]
+    if ds.kind != "instance" or len(set(ids)) != len(ids):
+        if ds.kind == "instance" and results:
+            results[0].changed["annotation ids renumbered (duplicates in the source)"] += len(ids)
+        for i, a in enumerate(annotations, start=1):
+            a["id"] = i
+    out = {
+        **ds.info,
+        "images": [s.image.to_dict() for s in ds.samples],
+        "annotations": annotations,
+        "categories": [c.to_dict() for c in ds.categories],
+    }
+    dump_json(out, tmp[0])
+    return results
+
+
+def targets(dst: Path, masks: Path | None = None) -> list[Path]:
+    """The one JSON file a write creates."""
+    if dst.suffix.lower() != ".json":
+        raise SegtoolError("a coco-instance destination is a .json path", str(dst))
+    return [dst]
+
+

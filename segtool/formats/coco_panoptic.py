@@ -1,0 +1,222 @@
+"""COCO panoptic: ``NAME.json`` plus a sibling folder ``NAME/`` of RGB PNGs (id = R + 256·G + 256²·B).
+
+This is the layout panopticapi and detectron2 expect. ``--masks DIR`` points elsewhere.
+Segment ids and colours written are deterministic: the first instance of a category takes
+the category colour (as panopticapi's ``IdGenerator`` does), later ones a fixed sequence of
+nearby colours, so the same input always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import masks, views
+from ..errors import SegtoolError
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from .common import (
+    Detection,
+    ImageResult,
+    check_size,
+    check_unique_names,
+    dump_json,
+    load_json,
+    open_png,
+    parse_categories,
+    parse_images,
+    require_dict,
+    save_png,
+    stem_name,
+)
+from .options import Job, WriteContext, WriteOptions, jobs
+
+NAME = "coco-panoptic"
+_OFFSETS = np.random.default_rng(20181231).integers(-30, 31, size=(4096, 3))
+
+
+def masks_dir(json_path: Path, masks: Path | None = None) -> Path:
+    """The PNG folder of a panoptic JSON: ``--masks`` or the sibling folder named by its stem."""
+    return masks if masks is not None else json_path.with_suffix("")
+
+
+def detect(path: Path) -> Detection:
+    """Strong when the JSON's annotations carry ``segments_info``."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return Detection("no", "not a .json file")
+    try:
+        data = load_json(path)
+    except SegtoolError as exc:
+        return Detection("no", exc.message)
+    if not isinstance(data, dict) or "annotations" not in data:
+        return Detection("no", "no 'annotations' list")
+    anns = data["annotations"]
+    if isinstance(anns, list) and anns and isinstance(anns[0], dict) and "segments_info" in anns[0]:
+        return Detection("strong", "annotations carry segments_info")
+    if isinstance(anns, list) and not anns and masks_dir(path).is_dir():
+        return Detection("weak", f"no annotations, but a PNG folder {masks_dir(path).name}/ is beside it")
+    return Detection("no", "annotations carry no segments_info")
+
+
+@dataclass(frozen=True, slots=True)
+class PanopticPng:
+    """Pixels of one image: a COCO panoptic PNG and the segments ``segments_info`` lists."""
+
+    png: str | None
+    segments: Segments
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """Decode the PNG to an index map; its ids and ``segments_info`` must agree."""
+        if self.png is None:  # an image with no annotation record: all void
+            return Annotation(image, self.segments, id_map=np.zeros((image.height, image.width), np.int32))
+        path = Path(self.png)
+        what = f"image {image.id}"
+        img = open_png(path, what)
+        check_size(img, image.height, image.width, path, what)
+        if img.mode != "RGB":
+            raise SegtoolError(f"{what}: expected an RGB PNG, got mode {img.mode}", str(path))
+        ids = masks.rgb2id(np.asarray(img))
+        index, unknown = masks.index_by_ids(ids, self.segments.id)
+        if unknown.size:
+            listed = ", ".join(map(str, unknown[:8].tolist()))
+            raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", str(path))
+        absent = masks.areas(index, len(self.segments)) == 0
+        if absent.any():
+            listed = ", ".join(map(str, self.segments.id[absent][:8].tolist()))
+            raise SegtoolError(f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(path))
+        return Annotation(image, self.segments, id_map=index)
+
+
+def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
+    info = ann.get("segments_info")
+    if not isinstance(info, list):
+        raise SegtoolError(f"annotation of image {ann.get('image_id')}: 'segments_info' must be a list", str(path))
+    try:
+        segs = Segments.build(
+            id=[s["id"] for s in info],
+            category_id=[s["category_id"] for s in info],
+            iscrowd=[bool(s.get("iscrowd", 0)) for s in info],
+            area=[s.get("area", 0) for s in info],
+            bbox=[s.get("bbox") or [0, 0, 0, 0] for s in info],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SegtoolError(f"image {ann.get('image_id')}: malformed segments_info ({exc!r})", str(path)) from None
+    unknown = sorted(set(segs.category_id.tolist()) - known)
+    if unknown:
+        raise SegtoolError(f"image {ann.get('image_id')}: unknown category id {unknown[0]}", str(path))
+    if len(np.unique(segs.id)) != len(segs):
+        raise SegtoolError(f"image {ann.get('image_id')}: duplicate segment ids in segments_info", str(path))
+    if np.any(segs.id <= 0) or np.any(segs.id >= 2**24):
+        raise SegtoolError(f"image {ann.get('image_id')}: segment ids must lie in 1..2**24-1", str(path))
+    return segs
+
+
+def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
+    """Read a COCO panoptic JSON; PNGs are opened only when a sample is loaded."""
+    data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
+    categories = parse_categories(data["categories"], path, default_isthing=True)
+    images = parse_images(data["images"], path)
+    folder = masks_dir(path, masks)
+    known = {c.id for c in categories}
+    by_image: dict[int, dict[str, Any]] = {}
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
+            raise SegtoolError("an annotation lacks 'image_id' or 'file_name'", str(path))
+        by_image[ann["image_id"]] = ann
+    ids = {im.id for im in images}
+    stray = [i for i in by_image if i not in ids]
+    if stray:
+        raise SegtoolError(f"annotation for image id {stray[0]}, which 'images' does not list", str(path))
+    samples = []
+    for im in images:
+        ann = by_image.get(im.id)
+        if ann is None:
+            samples.append(Sample(im, PanopticPng(None, Segments.empty())))
+        else:
+            samples.append(Sample(im, PanopticPng(str(folder / ann["file_name"]), _segments(ann, known, path))))
+    info = {k: data[k] for k in ("info", "licenses") if k in data}
+    return Dataset(categories, tuple(samples), "panoptic", info, str(path))
+
+
+def assign_ids(category_id: npt.NDArray[np.int64], colors: dict[int, tuple[int, int, int]]) -> npt.NDArray[np.int64]:
+    """Deterministic, unique, non-zero panoptic ids that look like their category colour."""
+    used: set[int] = {0}
+    out = np.zeros(len(category_id), dtype=np.int64)
+    for k, cid in enumerate(category_id.tolist()):
+        base = np.asarray(colors[cid], dtype=np.int64)
+        for j in range(len(_OFFSETS) + 1):
+            rgb = base if j == 0 else np.clip(base + _OFFSETS[j - 1], 0, 255)
+            sid = int(rgb[0] + 256 * rgb[1] + 65536 * rgb[2])
+            if sid not in used:
+                break
+        else:  # 4096 colours near the base are taken: fall back to the smallest free id
+            sid = next(i for i in range(1, 2**24) if i not in used)
+        used.add(sid)
+        out[k] = sid
+    return out
+
+
+def resolve_for_write(ann: Annotation, ctx: WriteContext) -> views.Resolved:
+    """The disjoint view a panoptic or semantic writer needs, with instances split if asked."""
+    res = views.resolve(ann, ctx.opts.overlap)
+    if ctx.kind == "semantic" and ctx.opts.target != "semantic":
+        if ctx.opts.split_things:
+            res = views.split_things(res, ctx.thing_ids)
+        else:
+            views.refuse_things(res, ctx.thing_ids, ctx.names, ann.image.file_name)
+    return res
+
+
+def _write_image(job: Job) -> ImageResult:
+    sample, ctx = job
+    ann = sample.load()
+    res = resolve_for_write(ann, ctx)
+    segs = res.segments
+    sids = assign_ids(segs.category_id, ctx.colors)
+    lut = np.concatenate([[0], sids])
+    name = stem_name(ann.image.file_name)
+    save_png(masks.id2rgb(lut[res.index]), Path(ctx.folder) / name)
+    info = [
+        {
+            "id": int(sids[k]),
+            "category_id": int(segs.category_id[k]),
+            "iscrowd": int(segs.iscrowd[k]),
+            "area": int(segs.area[k]),
+            "bbox": [int(v) for v in segs.bbox[k]],
+        }
+        for k in range(len(segs))
+    ]
+    record = {"image_id": ann.image.id, "file_name": name, "segments_info": info}
+    return ImageResult([record], len(segs), res.dropped)
+
+
+def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
+    """Write PNGs into ``tmp[1]`` and the JSON to ``tmp[0]`` (renamed into place by the caller)."""
+    check_unique_names([stem_name(s.image.file_name) for s in ds.samples], str(dst))
+    tmp[1].mkdir()
+    ctx = WriteContext.of(ds, str(tmp[1]), opts)
+    results = list(run(_write_image, jobs(ds, ctx)))
+    out = {
+        **ds.info,
+        "images": [s.image.to_dict() for s in ds.samples],
+        "annotations": [r.records[0] for r in results],
+        "categories": [_with_color(c, ctx.colors) for c in ds.categories],
+    }
+    dump_json(out, tmp[0])
+    return results
+
+
+def _with_color(c: Category, colors: dict[int, tuple[int, int, int]]) -> dict[str, Any]:
+    rec = c.to_dict()
+    rec["color"] = list(colors[c.id])
+    return rec
+
+
+def targets(dst: Path, masks: Path | None = None) -> list[Path]:
+    """The paths a write creates: the JSON and its PNG folder."""
+    if dst.suffix.lower() != ".json":
+        raise SegtoolError("a coco-panoptic destination is a .json path (PNGs go to the sibling folder)", str(dst))
+    return [dst, masks_dir(dst, masks)]

@@ -1,0 +1,202 @@
+"""Helpers the format modules share: JSON loading with clear errors, COCO records, PNG I/O."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import FormatError, SegtoolError
+from ..model import Category, ImageInfo
+
+Confidence = Literal["no", "weak", "strong"]
+
+_cache: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How sure a format is that a path is its own, and why."""
+
+    confidence: Confidence
+    reason: str
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON file; errors name the file and the problem.
+
+    The last file parsed is cached (keyed by size and mtime), because detection and reading
+    parse the same file one after the other.
+    """
+    try:
+        st = path.stat()
+        key = str(path.resolve())
+        stamp = (st.st_size, st.st_mtime_ns)
+        if key in _cache and _cache[key][0] == stamp:
+            return _cache[key][1]
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise SegtoolError("no such file", str(path)) from None
+    except IsADirectoryError:
+        raise SegtoolError("is a folder, expected a JSON file", str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise SegtoolError(f"invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
+    except UnicodeDecodeError:
+        raise SegtoolError("invalid JSON (not UTF-8 text)", str(path)) from None
+    except OSError as exc:
+        raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
+    _cache.clear()
+    _cache[key] = (stamp, data)
+    return data
+
+
+def dump_json(data: Any, path: Path) -> None:
+    """Write compact, deterministic JSON (keys in insertion order)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The top-level object of a COCO file, with the keys it must have."""
+    if not isinstance(data, dict):
+        raise FormatError(f"expected a JSON object at the top level, got a {type(data).__name__}", str(path))
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise FormatError(f"missing top-level key(s) {', '.join(missing)}", str(path))
+    return data
+
+
+def _int(rec: dict[str, Any], key: str, what: str, path: Path) -> int:
+    value = rec.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise SegtoolError(f"{what}: {key!r} must be an integer, got {value!r}", str(path))
+    return int(value)
+
+
+def parse_categories(records: Any, path: Path, *, default_isthing: bool) -> tuple[Category, ...]:
+    """COCO ``categories`` records → :class:`Category` tuple (ids unique)."""
+    if not isinstance(records, list):
+        raise SegtoolError("'categories' must be a list", str(path))
+    out: list[Category] = []
+    seen: set[int] = set()
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise SegtoolError(f"category #{i} is not an object", str(path))
+        cid = _int(rec, "id", f"category #{i}", path)
+        if cid in seen:
+            raise SegtoolError(f"category id {cid} appears twice", str(path))
+        seen.add(cid)
+        color = rec.get("color")
+        if color is not None:
+            if not (isinstance(color, (list, tuple)) and len(color) == 3 and all(isinstance(c, int) for c in color)):
+                raise SegtoolError(f"category {cid}: 'color' must be three integers, got {color!r}", str(path))
+            color = tuple(int(c) for c in color)
+        out.append(
+            Category(
+                id=cid,
+                name=str(rec.get("name", cid)),
+                isthing=bool(rec.get("isthing", default_isthing)),
+                color=color,
+                supercategory=str(rec.get("supercategory") or ""),
+            )
+        )
+    return tuple(out)
+
+
+def parse_images(records: Any, path: Path) -> list[ImageInfo]:
+    """COCO ``images`` records → :class:`ImageInfo` list (ids unique)."""
+    if not isinstance(records, list):
+        raise SegtoolError("'images' must be a list", str(path))
+    out: list[ImageInfo] = []
+    seen: set[int] = set()
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise SegtoolError(f"image #{i} is not an object", str(path))
+        iid = _int(rec, "id", f"image #{i}", path)
+        if iid in seen:
+            raise SegtoolError(f"image id {iid} appears twice", str(path))
+        seen.add(iid)
+        h = _int(rec, "height", f"image {iid}", path)
+        w = _int(rec, "width", f"image {iid}", path)
+        if h <= 0 or w <= 0:
+            raise SegtoolError(f"image {iid}: size {w}x{h} is not positive", str(path))
+        extra = {k: v for k, v in rec.items() if k not in ("id", "file_name", "height", "width")}
+        out.append(ImageInfo(iid, str(rec.get("file_name", f"{iid}.jpg")), h, w, extra))
+    return out
+
+
+def open_png(path: Path, what: str) -> Image.Image:
+    """Open and fully decode an image, turning I/O errors into one-line SegtoolErrors."""
+    try:
+        img = Image.open(path)
+        img.load()
+    except FileNotFoundError:
+        raise SegtoolError(f"missing PNG for {what}", str(path)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
+    return img
+
+
+def check_size(img: Image.Image, height: int, width: int, path: Path, what: str) -> None:
+    """The PNG must have the size its image record declares."""
+    if img.size != (width, height):
+        raise SegtoolError(f"PNG is {img.size[0]}x{img.size[1]} but {what} is {width}x{height}", str(path))
+
+
+def save_png(array: npt.NDArray[Any], path: Path, mode: str | None = None, palette: list[int] | None = None) -> None:
+    """Encode a PNG deterministically (same array, same bytes)."""
+    if mode == "I;16":
+        img = Image.fromarray(array.astype(np.uint16))
+    else:
+        img = Image.fromarray(array)
+    if palette is not None:
+        img.putpalette(palette)
+    img.save(path, format="PNG", compress_level=1)
+
+
+@dataclass
+class ImageResult:
+    """What writing one image produced: its JSON records and what was dropped or changed."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    segments: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    changed: Counter[str] = field(default_factory=Counter)
+
+
+def stem_name(file_name: str, suffix: str = ".png") -> str:
+    """``dir/000001.jpg`` → ``000001.png`` (outputs are flat, named by the image's stem)."""
+    return Path(file_name).stem + suffix
+
+
+def check_unique_names(names: list[str], where: str) -> None:
+    """Outputs are named by image stem, so two images with one stem would collide."""
+    dupes = [n for n, c in Counter(names).items() if c > 1]
+    if dupes:
+        raise SegtoolError(f"several images share the output name {dupes[0]} (file names differ only in folder or suffix)", where)
+
+
+def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, int, int]]:
+    """Each category's color, or a stable made-up one when it has none."""
+    out = {}
+    for c in categories:
+        if c.color is not None:
+            out[c.id] = c.color
+        else:
+            rng = np.random.default_rng(c.id)
+            out[c.id] = tuple(int(v) for v in rng.integers(32, 224, size=3))
+    return out
+
+
+def file_exists(path: Path) -> bool:
+    """``os.path.isfile`` that tolerates odd paths."""
+    return os.path.isfile(path)

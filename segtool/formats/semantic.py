@@ -1,0 +1,185 @@
+"""Semantic label maps: a folder of single-channel PNGs, one per image, plus ``categories.json``.
+
+A pixel's value is its category id; ``ignore_value`` (default 255) marks void. PNGs may be
+grayscale (L), palette (P: the index is the label, the colours are ignored) or 16-bit.
+``images.json`` (COCO ``images`` records), written beside them by segtool, keeps image ids
+and file names; without it ids are 1..n in file-name order and sizes come from the PNGs.
+Category records without ``isthing`` are stuff: a label map has no instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .. import masks, views
+from ..errors import FormatError, SegtoolError
+from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from .coco_panoptic import resolve_for_write
+from .common import (
+    Detection,
+    ImageResult,
+    check_size,
+    check_unique_names,
+    dump_json,
+    load_json,
+    open_png,
+    parse_categories,
+    parse_images,
+    save_png,
+    stem_name,
+)
+from .options import Job, WriteContext, WriteOptions, jobs
+
+NAME = "semantic"
+CATEGORIES = "categories.json"
+IMAGES = "images.json"
+_INT_MODES = {"L": np.uint8, "P": np.uint8, "I;16": np.uint16, "I;16L": np.uint16, "I;16B": np.uint16, "I": np.int32}
+
+
+def detect(path: Path) -> Detection:
+    """Strong for a folder of PNGs with ``categories.json``; weak for PNGs alone."""
+    if not path.is_dir():
+        return Detection("no", "not a folder")
+    if not any(path.glob("*.png")):
+        return Detection("no", "no .png files in the folder")
+    if (path / CATEGORIES).is_file():
+        return Detection("strong", f"PNG label maps with {CATEGORIES}")
+    return Detection("weak", f"PNGs but no {CATEGORIES} (pass --categories)")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelPng:
+    """Pixels of one image: a label PNG whose values are category ids."""
+
+    png: str
+    ignore_value: int
+    known: tuple[int, ...]
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """One segment per category present (ids 1..k in category order); ignore → void."""
+        path = Path(self.png)
+        what = f"image {image.id}"
+        img = open_png(path, what)
+        check_size(img, image.height, image.width, path, what)
+        if img.mode not in _INT_MODES:
+            kind = "non-integer" if img.mode == "F" else "multi-channel"
+            raise SegtoolError(f"{what}: {kind} label map (mode {img.mode}); expected L, P or I;16", str(path))
+        labels = np.asarray(img).astype(np.int64, copy=False)
+        if labels.min(initial=0) < 0:
+            raise SegtoolError(f"{what}: negative label values", str(path))
+        counts = np.bincount(labels.ravel())
+        present = np.flatnonzero(counts)
+        present = present[present != self.ignore_value]
+        unknown = np.setdiff1d(present, np.asarray(self.known, dtype=np.int64))
+        if unknown.size:
+            listed = ", ".join(map(str, unknown[:8].tolist()))
+            raise SegtoolError(f"{what}: label values {listed} are not categories (ignore value is {self.ignore_value})", str(path))
+        lut = np.zeros(len(counts), dtype=np.int32)
+        lut[present] = np.arange(1, len(present) + 1, dtype=np.int32)
+        index = lut[labels]
+        segs = Segments.build(id=np.arange(1, len(present) + 1), category_id=present)
+        return Annotation(image, views.measure(index, segs), id_map=index)
+
+
+def _categories_path(path: Path, categories: Path | None) -> Path:
+    found = categories or path / CATEGORIES
+    if not found.is_file():
+        raise FormatError(f"no {CATEGORIES} in the folder; pass --categories FILE", str(path))
+    return found
+
+
+def _images(path: Path, pngs: list[Path]) -> list[ImageInfo]:
+    if (path / IMAGES).is_file():
+        data = load_json(path / IMAGES)
+        records = parse_images(data["images"] if isinstance(data, dict) else data, path / IMAGES)
+        by_stem = {Path(im.file_name).stem: im for im in records}
+        missing = [p.name for p in pngs if p.stem not in by_stem]
+        if missing:
+            raise SegtoolError(f"label map {missing[0]} has no record in {IMAGES}", str(path))
+        return [by_stem[p.stem] for p in pngs]
+    out = []
+    for i, p in enumerate(pngs, start=1):
+        try:
+            with Image.open(p) as img:
+                w, h = img.size
+        except OSError as exc:
+            raise SegtoolError(f"unreadable PNG ({exc})", str(p)) from None
+        out.append(ImageInfo(i, p.name, h, w))
+    return out
+
+
+def read(path: Path, *, categories: Path | None = None, ignore_value: int = 255, **_: Any) -> Dataset:
+    """Read a folder of label PNGs; pixels are decoded when a sample is loaded."""
+    if not path.is_dir():
+        raise FormatError("a semantic dataset is a folder of label PNGs", str(path))
+    cat_path = _categories_path(path, categories)
+    data = load_json(cat_path)
+    records = data["categories"] if isinstance(data, dict) and "categories" in data else data
+    cats = parse_categories(records, cat_path, default_isthing=False)
+    if any(c.id == ignore_value for c in cats):
+        raise SegtoolError(f"category id {ignore_value} equals the ignore value; pass another --ignore-value", str(cat_path))
+    pngs = sorted(path.glob("*.png"))
+    images = _images(path, pngs)
+    known = tuple(sorted(c.id for c in cats))
+    samples = tuple(Sample(im, LabelPng(str(p), ignore_value, known)) for im, p in zip(images, pngs))
+    return Dataset(cats, samples, "semantic", {}, str(path))
+
+
+def _palette(ctx: WriteContext) -> list[int]:
+    pal = np.zeros((256, 3), dtype=np.uint8)
+    for cid, color in ctx.colors.items():
+        if 0 <= cid < 256:
+            pal[cid] = color
+    if 0 <= ctx.opts.ignore_value < 256:
+        pal[ctx.opts.ignore_value] = (224, 224, 192)  # the VOC colour of void
+    return pal.ravel().tolist()
+
+
+def _write_image(job: Job) -> ImageResult:
+    sample, ctx = job
+    ann = sample.load()
+    res = resolve_for_write(ann, ctx)
+    wide = ctx.opts.ignore_value > 255 or (len(ctx.colors) and max(ctx.colors) > 255)
+    labels = views.label_map(res, ctx.opts.ignore_value, np.uint16 if wide else np.uint8)
+    name = stem_name(ann.image.file_name)
+    path = Path(ctx.folder) / name
+    if wide:
+        save_png(labels, path, mode="I;16")
+    elif ctx.opts.palette:
+        save_png(labels, path, palette=_palette(ctx))
+    else:
+        save_png(labels, path)
+    return ImageResult([], len(res.segments), res.dropped)
+
+
+def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
+    """Write label PNGs, ``categories.json`` and ``images.json`` into the folder ``tmp[0]``."""
+    ids = [c.id for c in ds.categories]
+    if opts.ignore_value in ids:
+        raise SegtoolError(f"category id {opts.ignore_value} equals the ignore value; pass another --ignore-value", str(dst))
+    if ids and (min(ids) < 0 or max(ids) > 65535):
+        raise SegtoolError("category ids must lie in 0..65535 for label PNGs", str(dst))
+    names = [stem_name(s.image.file_name) for s in ds.samples]
+    check_unique_names(names, str(dst))
+    tmp[0].mkdir()
+    ctx = WriteContext.of(ds, str(tmp[0]), opts)
+    results = list(run(_write_image, jobs(ds, ctx)))
+    cats = [c.to_dict() | {"color": list(ctx.colors[c.id])} for c in ds.categories]
+    dump_json(cats, tmp[0] / CATEGORIES)
+    images = [s.image.to_dict() | {"file_name": s.image.file_name} for s in ds.samples]
+    dump_json({"images": images}, tmp[0] / IMAGES)
+    return results
+
+
+def targets(dst: Path, masks: Path | None = None) -> list[Path]:
+    """The one folder a write creates."""
+    if dst.suffix.lower() == ".json":
+        raise SegtoolError("a semantic destination is a folder, not a .json path", str(dst))
+    return [dst]
+
+

@@ -1,0 +1,215 @@
+"""The canonical in-memory model: every format is read into it and written from it.
+
+Metadata (categories, image records, segment tables) is held whole; pixels are read only by
+:meth:`Sample.load`, one image at a time, and never cached, so memory does not grow with the
+number of images beyond the metadata.
+
+An :class:`Annotation` carries exactly one pixel encoding:
+
+* ``id_map``: an ``(H, W)`` ``int32`` *index map*. Pixel value ``k > 0`` belongs to
+  ``segments[k - 1]``; ``0`` is void. Segments are disjoint (panoptic and semantic sources).
+* ``rles``: one pycocotools RLE per segment; masks may overlap (instance sources).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import SegtoolError
+
+Kind = Literal["panoptic", "instance", "semantic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A category; ``isthing`` separates countable things from amorphous stuff."""
+
+    id: int
+    name: str
+    isthing: bool = True
+    color: tuple[int, int, int] | None = None
+    supercategory: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """COCO-style record (``isthing`` as 0/1, as panopticapi writes it)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "supercategory": self.supercategory,
+            "isthing": int(self.isthing),
+        }
+        if self.color is not None:
+            out["color"] = list(self.color)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """An image record. ``extra`` keeps the source's other keys (``coco_url``, ``license`` …)."""
+
+    id: int
+    file_name: str
+    height: int
+    width: int
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """COCO ``images`` record, with the extra keys the source carried."""
+        return {
+            **self.extra,
+            "id": self.id,
+            "file_name": self.file_name,
+            "height": self.height,
+            "width": self.width,
+        }
+
+
+def _as(values: Any, dtype: type, n: int | None = None) -> npt.NDArray[Any]:
+    arr = np.asarray(values, dtype=dtype)
+    if n is not None and arr.shape[:1] != (n,):
+        raise SegtoolError(f"segment table: expected {n} values, got shape {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """The segments of one image as a struct of arrays, all of length ``n``.
+
+    A struct of arrays keeps checks and metrics vectorised (``seg[seg.iscrowd]``). ``id`` is
+    ``int64`` because COCO instance ids exceed 2**31 (crowd ids such as 900100397133).
+    ``bbox`` is ``(n, 4)`` ``float64`` ``[x, y, w, h]``, COCO convention (w = xmax - xmin + 1).
+    """
+
+    id: npt.NDArray[np.int64]
+    category_id: npt.NDArray[np.int64]
+    iscrowd: npt.NDArray[np.bool_]
+    area: npt.NDArray[np.float64]
+    bbox: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.id)
+        for name in ("category_id", "iscrowd", "area"):
+            if len(getattr(self, name)) != n:
+                raise SegtoolError(f"segment table: {name} has {len(getattr(self, name))} rows, id has {n}")
+        if self.bbox.shape != (n, 4):
+            raise SegtoolError(f"segment table: bbox must have shape ({n}, 4), got {self.bbox.shape}")
+        if self.score is not None and len(self.score) != n:
+            raise SegtoolError(f"segment table: score has {len(self.score)} rows, id has {n}")
+
+    @classmethod
+    def build(
+        cls,
+        id: Sequence[int] | npt.ArrayLike,
+        category_id: Sequence[int] | npt.ArrayLike,
+        iscrowd: Sequence[bool] | npt.ArrayLike | None = None,
+        area: Sequence[float] | npt.ArrayLike | None = None,
+        bbox: Sequence[Sequence[float]] | npt.ArrayLike | None = None,
+        score: Sequence[float] | npt.ArrayLike | None = None,
+    ) -> Segments:
+        """Build from plain sequences; missing columns default to 0 / False."""
+        ids = _as(id, np.int64)
+        n = len(ids)
+        return cls(
+            id=ids,
+            category_id=_as(category_id, np.int64, n),
+            iscrowd=_as(np.zeros(n) if iscrowd is None else iscrowd, np.bool_, n),
+            area=_as(np.zeros(n) if area is None else area, np.float64, n),
+            bbox=_as(np.zeros((n, 4)) if bbox is None or n == 0 else bbox, np.float64, n).reshape(n, 4),
+            score=None if score is None else _as(score, np.float64, n),
+        )
+
+    @classmethod
+    def empty(cls) -> Segments:
+        """A table with no segments."""
+        return cls.build([], [])
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def __getitem__(self, idx: Any) -> Segments:
+        """Select rows by int, slice, index array or boolean mask."""
+        if isinstance(idx, (int, np.integer)):
+            idx = [idx]
+        return Segments(
+            id=self.id[idx],
+            category_id=self.category_id[idx],
+            iscrowd=self.iscrowd[idx],
+            area=self.area[idx],
+            bbox=self.bbox[idx].reshape(-1, 4),
+            score=None if self.score is None else self.score[idx],
+        )
+
+    def replace(self, **columns: Any) -> Segments:
+        """A copy with some columns replaced."""
+        cols = {name: getattr(self, name) for name in ("id", "category_id", "iscrowd", "area", "bbox", "score")}
+        cols.update(columns)
+        return Segments(**cols)
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One loaded image: its segment table and exactly one pixel encoding (see module doc)."""
+
+    image: ImageInfo
+    segments: Segments
+    id_map: npt.NDArray[np.int32] | None = None
+    rles: tuple[dict[str, Any], ...] | None = None
+    raw: tuple[Any, ...] | None = None  # source segmentation objects (instance sources only)
+
+    def __post_init__(self) -> None:
+        if (self.id_map is None) == (self.rles is None):
+            raise SegtoolError("an annotation carries exactly one of id_map and rles")
+        shape = (self.image.height, self.image.width)
+        if self.id_map is not None and self.id_map.shape != shape:
+            raise SegtoolError(f"id map shape {self.id_map.shape} differs from image size {shape}")
+        if self.rles is not None and len(self.rles) != len(self.segments):
+            raise SegtoolError(f"{len(self.rles)} masks for {len(self.segments)} segments")
+
+
+class Source(Protocol):
+    """Where one image's pixels come from. Implementations are small and picklable."""
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """Read the pixels and return the loaded annotation (raises SegtoolError on bad input)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A lazy image: what a worker process receives. ``load()`` reads its pixels."""
+
+    image: ImageInfo
+    source: Source
+
+    def load(self) -> Annotation:
+        """Read this image's pixels through its source."""
+        return self.source.load(self.image)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Categories, lazy samples and the source's top-level metadata (``info``, ``licenses``).
+
+    ``kind`` says what the source's segments mean: ``panoptic`` (disjoint instances and stuff),
+    ``instance`` (possibly overlapping masks) or ``semantic`` (one segment per class present).
+    """
+
+    categories: tuple[Category, ...]
+    samples: tuple[Sample, ...]
+    kind: Kind
+    info: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    def category_map(self) -> dict[int, Category]:
+        """Categories by id."""
+        return {c.id: c for c in self.categories}
+
+    def thing_ids(self) -> npt.NDArray[np.int64]:
+        """Sorted ids of the thing categories."""
+        return np.array(sorted(c.id for c in self.categories if c.isthing), dtype=np.int64)

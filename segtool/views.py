@@ -1,0 +1,148 @@
+"""Views of one loaded annotation: disjoint index map, RLE list, semantic label map.
+
+Writers ask for the encoding they need, so N readers and N writers need no N×N converters.
+The overlap policy for instances that share pixels lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from . import masks
+from .errors import OverlapError, SegtoolError
+from .model import Annotation, Segments
+
+Overlap = Literal["error", "first", "largest", "smallest", "score"]
+OVERLAP_POLICIES: tuple[str, ...] = ("error", "first", "largest", "smallest", "score")
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass
+class Resolved:
+    """A disjoint index map (``k`` → ``segments[k-1]``, 0 void) with measured segments."""
+
+    index: npt.NDArray[np.int32]
+    segments: Segments
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+def measure(index: npt.NDArray[np.int32], segments: Segments) -> Segments:
+    """Segments with ``area`` and ``bbox`` recomputed from the pixels."""
+    n = len(segments)
+    return segments.replace(area=masks.areas(index, n).astype(np.float64), bbox=masks.bboxes(index, n))
+
+
+def keep(index: npt.NDArray[np.int32], segments: Segments, mask: npt.NDArray[np.bool_]) -> Resolved:
+    """Keep the segments where ``mask`` is true; their pixels stay, the others become void."""
+    lut = np.zeros(len(segments) + 1, dtype=np.int32)
+    lut[1:][mask] = np.arange(1, int(mask.sum()) + 1, dtype=np.int32)
+    return Resolved(lut[index], segments[mask])
+
+
+def _overlap_message(stack: npt.NDArray[np.uint8], cover: npt.NDArray[Any], ann: Annotation) -> str:
+    n = stack.shape[2]
+    hit = stack.reshape(-1, n, order="F")[cover.ravel(order="F") > 1].astype(np.int64)
+    inter = hit.T @ hit
+    i, j = np.nonzero(np.triu(inter, 1))
+    ids = ann.segments.id
+    pairs = ", ".join(f"{ids[a]}&{ids[b]} ({inter[a, b]} px)" for a, b in list(zip(i, j))[:5])
+    more = f" and {len(i) - 5} more pairs" if len(i) > 5 else ""
+    return (
+        f"image {ann.image.id}: annotations overlap: {pairs}{more}; "
+        "choose a policy with --overlap first|largest|smallest|score"
+    )
+
+
+def _priority(ann: Annotation, pixel_area: npt.NDArray[np.int64], overlap: str) -> npt.NDArray[np.int64]:
+    """Segment indices in the order that wins contested pixels."""
+    n = len(ann.segments)
+    if overlap in ("error", "first"):
+        return np.arange(n)
+    if overlap == "largest":
+        return np.argsort(-pixel_area, kind="stable")
+    if overlap == "smallest":
+        return np.argsort(pixel_area, kind="stable")
+    if overlap == "score":
+        if ann.segments.score is None:
+            raise SegtoolError(f"image {ann.image.id}: --overlap score needs scores, and these annotations have none")
+        return np.argsort(-ann.segments.score, kind="stable")
+    raise SegtoolError(f"unknown overlap policy {overlap!r}; choose one of {', '.join(OVERLAP_POLICIES)}")
+
+
+def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
+    """A disjoint index map of any annotation; instances that overlap follow ``overlap``.
+
+    Segments whose mask is empty, or that lose every pixel to higher-priority instances,
+    are dropped and counted by reason. Returned segments carry pixel areas and boxes.
+    """
+    if ann.id_map is not None:
+        return Resolved(ann.id_map, measure(ann.id_map, ann.segments))
+    h, w = ann.image.height, ann.image.width
+    n = len(ann.segments)
+    if n == 0:
+        return Resolved(np.zeros((h, w), np.int32), ann.segments)
+    stack = masks.decode(ann.rles or (), h, w)
+    cover = stack.sum(axis=2, dtype=np.int32)
+    if overlap == "error" and np.any(cover > 1):
+        raise OverlapError(_overlap_message(stack, cover, ann), ann.image.file_name)
+    pixel_area = stack.reshape(-1, n, order="F").sum(axis=0, dtype=np.int64)
+    order = _priority(ann, pixel_area, overlap)
+    owner = np.argmax(stack[:, :, order], axis=2)
+    index = np.where(cover > 0, order[owner] + 1, 0).astype(np.int32)
+    resolved_area = masks.areas(index, n)
+    out = keep(index, ann.segments, resolved_area > 0)
+    out.dropped.update({"empty mask": int(np.sum(pixel_area == 0))})
+    out.dropped.update({"hidden by overlapping instances": int(np.sum((pixel_area > 0) & (resolved_area == 0)))})
+    out.dropped = +out.dropped
+    out.segments = measure(out.index, out.segments)
+    return out
+
+
+def split_things(res: Resolved, thing_ids: npt.NDArray[np.int64]) -> Resolved:
+    """Split each thing segment into its 8-connected components (semantic → instances).
+
+    Stuff segments stay whole. Component order follows the first pixel in raster order, so
+    the result is deterministic.
+    """
+    segs = res.segments
+    is_thing = np.isin(segs.category_id, thing_ids)
+    if not is_thing.any():
+        return res
+    new_index = np.zeros_like(res.index)
+    rows: list[int] = []  # source row of each new segment
+    for k in range(len(segs)):
+        mask = res.index == k + 1
+        if not is_thing[k]:
+            rows.append(k)
+            new_index[mask] = len(rows)
+            continue
+        labels, count = ndimage.label(mask, structure=_EIGHT)
+        new_index[mask] = labels[mask] + len(rows)
+        rows.extend([k] * count)
+    picked = segs[np.array(rows, dtype=np.int64)]
+    picked = picked.replace(id=np.arange(1, len(rows) + 1, dtype=np.int64))
+    return Resolved(new_index, measure(new_index, picked), res.dropped)
+
+
+def refuse_things(res: Resolved, thing_ids: npt.NDArray[np.int64], names: dict[int, str], where: str) -> None:
+    """Raise when a semantic map holds thing classes and splitting was not asked for."""
+    present = sorted(set(res.segments.category_id[np.isin(res.segments.category_id, thing_ids)].tolist()))
+    if present:
+        listed = ", ".join(f"{names.get(c, c)} ({c})" for c in present)
+        raise SegtoolError(
+            f"semantic labels of thing classes {listed} carry no instances; pass --split-things "
+            "to make one instance per connected component, or mark them isthing: 0",
+            where,
+        )
+
+
+def label_map(res: Resolved, ignore_value: int, dtype: type = np.uint8) -> npt.NDArray[Any]:
+    """``(H, W)`` label map: each pixel's category id, ``ignore_value`` on void."""
+    lut = np.concatenate([[ignore_value], res.segments.category_id]).astype(dtype)
+    return lut[res.index]
