@@ -1,0 +1,68 @@
+"""Pixel arithmetic against hand-computed values and pycocotools."""
+
+from __future__ import annotations
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from segtool import masks
+
+
+def test_rgb2id_formula_and_inverse():
+    rgb = np.array([[[1, 0, 0], [0, 1, 0], [0, 0, 1], [255, 255, 255]]], dtype=np.uint8)
+    ids = masks.rgb2id(rgb)
+    assert ids.tolist() == [[1, 256, 65536, 16777215]]
+    assert np.array_equal(masks.id2rgb(ids), rgb)
+
+
+def test_index_by_ids_reports_unknown_ids():
+    id_map = np.array([[0, 5, 5], [9, 9, 7]])
+    index, unknown = masks.index_by_ids(id_map, np.array([9, 5]))
+    assert index.tolist() == [[0, 2, 2], [1, 1, 0]]
+    assert unknown.tolist() == [7]
+
+
+def test_index_by_ids_with_no_segments():
+    index, unknown = masks.index_by_ids(np.array([[0, 3]]), np.array([], dtype=np.int64))
+    assert index.tolist() == [[0, 0]]
+    assert unknown.tolist() == [3]
+
+
+def test_areas_and_bboxes_by_hand():
+    index = np.array([
+        [0, 1, 1, 0],
+        [0, 1, 0, 0],
+        [2, 0, 0, 0],
+    ], dtype=np.int32)
+    assert masks.areas(index, 3).tolist() == [3, 1, 0]
+    # COCO: [x, y, w, h] with w = xmax - xmin + 1; an absent segment gets zeros
+    assert masks.bboxes(index, 3).tolist() == [[1, 0, 2, 2], [0, 2, 1, 1], [0, 0, 0, 0]]
+
+
+def test_encode_index_matches_pycocotools_per_mask():
+    rng = np.random.default_rng(0)
+    index = rng.integers(0, 5, size=(7, 11)).astype(np.int32)
+    ours = masks.encode_index(index, 4)
+    for k, r in enumerate(ours, start=1):
+        ref = mask_utils.encode(np.asfortranarray((index == k).astype(np.uint8)))
+        assert r["counts"] == ref["counts"].decode("ascii")
+        assert r["size"] == [7, 11]
+
+
+def test_to_compressed_polygon_and_uncompressed_rle():
+    rle = masks.to_compressed({"counts": [0, 20, 30], "size": [10, 5]}, 10, 5)
+    m = masks.decode([rle], 10, 5)[:, :, 0]
+    # column-major counts: the first 20 pixels are the first two columns
+    assert m[:, :2].all() and not m[:, 2:].any()
+    square = masks.to_compressed([[0, 0, 4, 0, 4, 4, 0, 4]], 10, 10)
+    assert masks.rle_area([square])[0] > 0
+
+
+def test_polygons_of_a_mask_with_a_hole_is_none():
+    m = np.zeros((10, 10), np.uint8)
+    m[1:9, 1:9] = 1
+    m[4:6, 4:6] = 0
+    assert masks.polygons(m) is None
+    m[4:6, 4:6] = 1
+    poly = masks.polygons(m)
+    assert poly is not None and len(poly) == 1 and len(poly[0]) >= 6
