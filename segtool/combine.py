@@ -64,7 +64,7 @@ class Combined:
             cats.append(cid)
             index[left] = len(cats)
         out = Segments.build(id=np.arange(1, len(cats) + 1), category_id=cats)
-        return Annotation(image, measure(index, out), id_map=index)
+        return Annotation(image, measure(index, out), id_map=index, origin=sem.origin)
 
 
 def _categories(sem_cats: tuple[Category, ...], inst_data: Any, path: Path) -> tuple[Category, ...]:

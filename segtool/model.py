@@ -161,6 +161,7 @@ class Annotation:
     id_map: npt.NDArray[np.int32] | None = None
     rles: tuple[dict[str, Any], ...] | None = None
     raw: tuple[Any, ...] | None = None  # source segmentation objects (instance sources only)
+    origin: str = ""  # the file the pixels came from, for error messages
 
     def __post_init__(self) -> None:
         if (self.id_map is None) == (self.rles is None):

@@ -70,7 +70,7 @@ def _priority(ann: Annotation, pixel_area: npt.NDArray[np.int64], overlap: str) 
         return np.argsort(pixel_area, kind="stable")
     if overlap == "score":
         if ann.segments.score is None:
-            raise SegtoolError(f"image {ann.image.id}: --overlap score needs scores, and these annotations have none")
+            raise SegtoolError(f"image {ann.image.id}: --overlap score needs scores, and these annotations have none", ann.origin or None)
         return np.argsort(-ann.segments.score, kind="stable")
     raise SegtoolError(f"unknown overlap policy {overlap!r}; choose one of {', '.join(OVERLAP_POLICIES)}")
 
@@ -90,7 +90,7 @@ def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
     stack = masks.decode(ann.rles or (), h, w)
     cover = stack.sum(axis=2, dtype=np.int32)
     if overlap == "error" and np.any(cover > 1):
-        raise OverlapError(_overlap_message(stack, cover, ann), ann.image.file_name)
+        raise OverlapError(_overlap_message(stack, cover, ann), ann.origin or None)
     pixel_area = stack.reshape(-1, n, order="F").sum(axis=0, dtype=np.int64)
     order = _priority(ann, pixel_area, overlap)
     owner = np.argmax(stack[:, :, order], axis=2)
@@ -136,7 +136,7 @@ def refuse_things(res: Resolved, thing_ids: npt.NDArray[np.int64], names: dict[i
     if present:
         listed = ", ".join(f"{names.get(c, c)} ({c})" for c in present)
         raise SegtoolError(
-            f"semantic labels of thing classes {listed} carry no instances; pass --split-things "
+            f"thing classes {listed} carry no instances in a semantic map; pass --split-things "
             "to make one instance per connected component, or mark them isthing: 0",
             where,
         )

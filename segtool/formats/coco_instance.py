@@ -62,7 +62,7 @@ class CocoMasks:
                 rles.append(masks.to_compressed(segm, image.height, image.width))
             except ValueError as exc:
                 raise SegtoolError(f"image {image.id}, annotation {aid}: {exc}", self.path) from None
-        return Annotation(image, self.segments, rles=tuple(rles), raw=self.raw)
+        return Annotation(image, self.segments, rles=tuple(rles), raw=self.raw, origin=self.path)
 
 
 def _bbox(a: dict[str, Any]) -> list[float]:

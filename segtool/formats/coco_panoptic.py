@@ -87,7 +87,7 @@ class PanopticPng:
         if absent.any():
             listed = ", ".join(map(str, self.segments.id[absent][:8].tolist()))
             raise SegtoolError(f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(path))
-        return Annotation(image, self.segments, id_map=index)
+        return Annotation(image, self.segments, id_map=index, origin=str(path))
 
 
 def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
@@ -166,7 +166,7 @@ def resolve_for_write(ann: Annotation, ctx: WriteContext) -> views.Resolved:
         if ctx.opts.split_things:
             res = views.split_things(res, ctx.thing_ids)
         else:
-            views.refuse_things(res, ctx.thing_ids, ctx.names, ann.image.file_name)
+            views.refuse_things(res, ctx.thing_ids, ctx.names, ann.origin)
     return res
 
 

@@ -83,7 +83,7 @@ class LabelPng:
         lut[present] = np.arange(1, len(present) + 1, dtype=np.int32)
         index = lut[labels]
         segs = Segments.build(id=np.arange(1, len(present) + 1), category_id=present)
-        return Annotation(image, views.measure(index, segs), id_map=index)
+        return Annotation(image, views.measure(index, segs), id_map=index, origin=str(path))
 
 
 def _categories_path(path: Path, categories: Path | None) -> Path:
