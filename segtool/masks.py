@@ -167,21 +167,25 @@ def encode_empty(height: int, width: int) -> RLE:
 
 
 def polygons(mask: npt.NDArray[np.uint8]) -> list[list[float]] | None:
-    """Outer contours of a binary mask as COCO polygons, or ``None`` if polygons cannot carry it.
+    """COCO polygons that pycocotools rasterises back to exactly ``mask``, or ``None``.
 
-    ``None`` when the mask has a hole (polygons in COCO are unions, so they cannot subtract)
-    or a part too thin to trace as a polygon of at least 3 points.
+    pycocotools treats pixel ``i`` as the interval ``[i, i + 1)``, so a polygon must run
+    along pixel *corners*. OpenCV traces pixel centres; tracing the mask upsampled 2× and
+    mapping each vertex ``v`` to ``ceil(v / 2)`` puts every vertex on the right corner
+    (left/top edges land on even ``v``, right/bottom edges on odd ``v``).
+    ``None`` when the mask has a hole: COCO polygons are a union, they cannot subtract.
     """
     import cv2
 
-    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hierarchy is None:
-        return None
-    if np.any(hierarchy[0][:, 3] >= 0):  # a contour with a parent is a hole
+    up = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)
+    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None or np.any(hierarchy[0][:, 3] >= 0):  # a contour with a parent is a hole
         return None
     out = []
     for c in contours:
-        if len(c) < 3:
+        pts = (c.reshape(-1, 2) + 1) // 2
+        pts = pts[np.any(pts != np.roll(pts, 1, axis=0), axis=1)]
+        if len(pts) < 3:
             return None
-        out.append(c.reshape(-1).astype(float).tolist())
+        out.append(pts.ravel().astype(float).tolist())
     return out

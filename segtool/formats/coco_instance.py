@@ -23,7 +23,7 @@ from .common import Detection, ImageResult, dump_json, load_json, parse_categori
 from .options import Job, WriteContext, WriteOptions, jobs
 
 NAME = "coco-instance"
-POLYGON_FAILED = "written as RLE: a polygon cannot carry the mask (hole or thin part)"
+POLYGON_FAILED = "written as RLE: a polygon cannot carry the mask (it has a hole)"
 
 
 def detect(path: Path) -> Detection:
