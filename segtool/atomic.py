@@ -46,7 +46,7 @@ def atomic_outputs(*targets: Path) -> Iterator[list[Path]]:
     try:
         yield temps
         aside: list[Path] = []
-        for tmp, t in zip(temps, targets):
+        for tmp, t in zip(temps, targets, strict=True):
             if t.exists() or t.is_symlink():
                 old = t.with_name(f".{t.name}.old-{os.getpid()}")
                 _remove(old)

@@ -89,7 +89,11 @@ def read(
     sem = semantic.read(semantic_dir, categories=categories, ignore_value=ignore_value)
     data = load_json(instances)
     if isinstance(data, list):  # a COCO results list: images come from the semantic folder
-        data = {"images": [s.image.to_dict() for s in sem.samples], "annotations": data, "categories": [c.to_dict() for c in sem.categories]}
+        data = {
+            "images": [s.image.to_dict() for s in sem.samples],
+            "annotations": data,
+            "categories": [c.to_dict() for c in sem.categories],
+        }
         for i, a in enumerate(data["annotations"]):
             if isinstance(a, dict):
                 a.setdefault("id", i + 1)

@@ -44,7 +44,12 @@ def _table(sample: Sample) -> tuple[Any, Any, Any]:
 def _stats(values: np.ndarray) -> dict[str, float]:
     if values.size == 0:
         return {"min": 0, "mean": 0, "median": 0, "max": 0}
-    return {"min": float(values.min()), "mean": float(values.mean()), "median": float(np.median(values)), "max": float(values.max())}
+    return {
+        "min": float(values.min()),
+        "mean": float(values.mean()),
+        "median": float(np.median(values)),
+        "max": float(values.max()),
+    }
 
 
 def describe(ds: Dataset, fmt: str, *, jobs: int = 1, progress: Callable[[int], None] | None = None) -> DatasetInfo:
@@ -62,7 +67,12 @@ def describe(ds: Dataset, fmt: str, *, jobs: int = 1, progress: Callable[[int], 
     per_cat: dict[int, dict[str, Any]] = {}
     for c in ds.categories:
         sel = cat == c.id
-        per_cat[c.id] = {"name": c.name, "isthing": c.isthing, "segments": int(sel.sum()), "area": float(area[sel].sum())}
+        per_cat[c.id] = {
+            "name": c.name,
+            "isthing": c.isthing,
+            "segments": int(sel.sum()),
+            "area": float(area[sel].sum()),
+        }
     things = sum(c.isthing for c in ds.categories)
     return DatasetInfo(
         fmt,

@@ -16,10 +16,8 @@ RLE = dict[str, Any]
 
 def rgb2id(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
     """``(H, W, 3)`` uint8 → ``(H, W)`` int32 ids, id = R + 256·G + 256²·B (COCO panoptic)."""
-    h, w = rgb.shape[:2]
-    padded = np.zeros((h, w, 4), dtype=np.uint8)
-    padded[..., :3] = rgb
-    return padded.view("<u4")[..., 0].astype(np.int32)
+    r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
+    return r | (g << 8) | (b << 16)
 
 
 def id2rgb(ids: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.uint8]:
@@ -28,27 +26,35 @@ def id2rgb(ids: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(as_u4.view(np.uint8).reshape(*ids.shape, 4)[..., :3])
 
 
+_LUT: npt.NDArray[np.uint16] | None = None
+
+
 def index_by_ids(
     id_map: npt.NDArray[np.integer[Any]], ids: npt.NDArray[np.integer[Any]]
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
-    """Map raw segment ids to a dense index map (``k`` = ``ids[k-1]``, 0 = raw id 0).
+    """Map raw segment ids (< 2**24) to a dense index map (``k`` = ``ids[k-1]``, 0 = void).
 
-    Uses ``searchsorted`` over the sorted ids (O(HW log n)), not ``np.unique`` over the
-    image. Returns the index map and the raw ids present in the image but absent from
-    ``ids`` (excluding 0), so callers can report them.
+    A per-process 2**24-entry lookup table (allocated zeroed once, only touched pages
+    become resident) is set for this image's ids, gathered, and reset: O(HW), no sort, no
+    ``np.unique``. Also returns the raw ids present in the image but absent from ``ids``.
     """
+    global _LUT
     ids = np.asarray(ids, dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    flat = id_map.ravel()
-    pos = np.searchsorted(sorted_ids, flat)
-    pos_clipped = np.minimum(pos, max(len(ids) - 1, 0))
-    found = (sorted_ids[pos_clipped] == flat) if len(ids) else np.zeros(flat.shape, bool)
-    lut = np.concatenate([[0], order + 1]).astype(np.int32)
-    index = np.where(found, lut[pos_clipped + 1] if len(ids) else 0, 0).astype(np.int32)
-    unknown = flat[~found & (flat != 0)]
-    extra = np.unique(unknown) if unknown.size else np.empty(0, np.int64)
-    return index.reshape(id_map.shape), extra.astype(np.int64)
+    if len(ids) >= 2**16 - 1:
+        raise ValueError(f"{len(ids)} segments in one image; at most 65534 are supported")
+    if _LUT is None:
+        _LUT = np.zeros(2**24, dtype=np.uint16)
+    lut = _LUT
+    lut[ids] = np.arange(1, len(ids) + 1, dtype=np.uint16)
+    try:
+        index = lut[id_map].astype(np.int32)
+    finally:
+        lut[ids] = 0
+    # a non-zero raw id that mapped to 0 is unknown; counting first keeps the usual case cheap
+    if np.count_nonzero(index) == np.count_nonzero(id_map):
+        return index, np.empty(0, np.int64)
+    unknown = np.unique(id_map[(index == 0) & (id_map != 0)]).astype(np.int64)
+    return index, unknown
 
 
 def areas(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
@@ -56,45 +62,73 @@ def areas(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
     return np.bincount(index.ravel(), minlength=n + 1)[1 : n + 1].astype(np.int64)
 
 
-def _extent(index: npt.NDArray[np.int32], n: int, axis: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """First and last row (axis 0) or column (axis 1) holding each segment."""
-    size = index.shape[axis]
-    coord = np.arange(size, dtype=np.int64)
-    coord = coord[:, None] if axis == 0 else coord[None, :]
-    keys = index.astype(np.int64) * size + coord
-    present = np.bincount(keys.ravel(), minlength=(n + 1) * size).reshape(n + 1, size)[1:] > 0
-    first = np.argmax(present, axis=1)
-    last = size - 1 - np.argmax(present[:, ::-1], axis=1)
-    return first, last
+class Runs:
+    """Column-major runs of an index map, grouped by segment: one pass gives every
+    segment's area, COCO box and RLE.
+
+    Runs are also cut at column ends so each lies in one column (for boxes); RLE counts
+    rejoin them, so the RLEs equal pycocotools' ``encode`` byte for byte.
+    """
+
+    def __init__(self, index: npt.NDArray[np.int32], n: int) -> None:
+        h, w = index.shape
+        self.shape, self.n = (h, w), n
+        flat = index.T.ravel()
+        cut = flat[1:] != flat[:-1]
+        cut[h - 1 :: h] = True
+        starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
+        ends = np.concatenate([starts[1:], [flat.size]])
+        values = flat[starts]
+        order = np.argsort(values, kind="stable")
+        self.values, self.starts, self.ends = values[order], starts[order], ends[order]
+        self.group = np.searchsorted(self.values, np.arange(1, n + 2))
+
+    def areas(self) -> npt.NDArray[np.int64]:
+        """Pixel count per segment."""
+        return np.diff(np.concatenate([[0], np.cumsum(self.ends - self.starts)])[self.group])
+
+    def bboxes(self) -> npt.NDArray[np.float64]:
+        """COCO ``[x, y, w, h]`` per segment (w = xmax - xmin + 1; zeros if absent)."""
+        h = self.shape[0]
+        a, b = self.group[:-1], self.group[1:]
+        out = np.zeros((self.n, 4))
+        present = b > a
+        if not present.any():
+            return out
+        a, b = a[present], b[present]
+        y0 = np.minimum.reduceat(self.starts % h, a)
+        y1 = np.maximum.reduceat((self.ends - 1) % h, a)
+        x0, x1 = self.starts[a] // h, self.starts[b - 1] // h
+        out[present] = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
+        return out
+
+    def counts(self, k: int) -> list[int]:
+        """Uncompressed COCO RLE counts of segment ``k`` (0-based)."""
+        s, e = self.starts[self.group[k] : self.group[k + 1]], self.ends[self.group[k] : self.group[k + 1]]
+        join = s[1:] == e[:-1]
+        edges = np.empty(2 * (len(s) - int(join.sum())), dtype=np.int64)
+        edges[0::2] = s[np.concatenate([[True], ~join])]
+        edges[1::2] = e[np.concatenate([~join, [True]])]
+        counts = np.diff(np.concatenate([[0], edges, [self.shape[0] * self.shape[1]]]))
+        return (counts[:-1] if counts[-1] == 0 else counts).tolist()
+
+    def rles(self) -> list[RLE]:
+        """Compressed RLEs (counts as ``str``) of every segment."""
+        if self.n == 0:
+            return []
+        size = list(self.shape)
+        rles = mask_utils.frPyObjects([{"counts": self.counts(k), "size": size} for k in range(self.n)], *size)
+        return [{"size": size, "counts": r["counts"].decode("ascii")} for r in rles]
 
 
 def bboxes(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]:
     """COCO ``[x, y, w, h]`` boxes of segments 1..n (w = xmax - xmin + 1; zeros if empty)."""
-    if n == 0:
-        return np.zeros((0, 4))
-    y0, y1 = _extent(index, n, 0)
-    x0, x1 = _extent(index, n, 1)
-    box = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).astype(np.float64)
-    box[areas(index, n) == 0] = 0
-    return box
+    return Runs(index, n).bboxes()
 
 
 def encode_index(index: npt.NDArray[np.int32], n: int) -> list[RLE]:
-    """Compressed RLEs (counts as ``str``) of segments 1..n of an index map, in one call.
-
-    pycocotools wants a Fortran-ordered ``(H, W, n)`` stack; building it as a C-ordered
-    ``(n, W, H)`` array and transposing gives exactly that layout without a copy.
-    """
-    if n == 0:
-        return []
-    t = index.T
-    stack = np.empty((n, *t.shape), dtype=np.uint8)
-    for k in range(n):  # one whole-array comparison per segment
-        np.equal(t, k + 1, out=stack[k].view(bool))
-    rles = mask_utils.encode(stack.transpose(2, 1, 0))
-    for rle in rles:
-        rle["counts"] = rle["counts"].decode("ascii")
-    return list(rles)
+    """Compressed RLEs (counts as ``str``) of segments 1..n of an index map."""
+    return Runs(index, n).rles()
 
 
 def to_pyco(rle: RLE) -> RLE:
@@ -163,7 +197,10 @@ def to_compressed(segm: Any, height: int, width: int) -> RLE:
 
 def encode_empty(height: int, width: int) -> RLE:
     """The RLE of an empty mask."""
-    return {"size": [height, width], "counts": mask_utils.encode(np.zeros((height, width, 1), np.uint8, order="F"))[0]["counts"].decode("ascii")}
+    return {
+        "size": [height, width],
+        "counts": mask_utils.encode(np.zeros((height, width, 1), np.uint8, order="F"))[0]["counts"].decode("ascii"),
+    }
 
 
 def polygons(mask: npt.NDArray[np.uint8]) -> list[list[float]] | None:

@@ -25,17 +25,31 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 @dataclass
 class Resolved:
-    """A disjoint index map (``k`` → ``segments[k-1]``, 0 void) with measured segments."""
+    """A disjoint index map (``k`` → ``segments[k-1]``, 0 void) and its segments.
+
+    Areas, boxes and RLEs come from one run-length pass, made only when a writer asks.
+    """
 
     index: npt.NDArray[np.int32]
     segments: Segments
     dropped: Counter[str] = field(default_factory=Counter)
+    _runs: masks.Runs | None = None
+
+    def runs(self) -> masks.Runs:
+        """The run-length table of the index map (computed once)."""
+        if self._runs is None:
+            self._runs = masks.Runs(self.index, len(self.segments))
+        return self._runs
+
+    def measured(self) -> Segments:
+        """Segments with ``area`` and ``bbox`` recomputed from the pixels."""
+        runs = self.runs()
+        return self.segments.replace(area=runs.areas().astype(np.float64), bbox=runs.bboxes())
 
 
 def measure(index: npt.NDArray[np.int32], segments: Segments) -> Segments:
     """Segments with ``area`` and ``bbox`` recomputed from the pixels."""
-    n = len(segments)
-    return segments.replace(area=masks.areas(index, n).astype(np.float64), bbox=masks.bboxes(index, n))
+    return Resolved(index, segments).measured()
 
 
 def keep(index: npt.NDArray[np.int32], segments: Segments, mask: npt.NDArray[np.bool_]) -> Resolved:
@@ -51,7 +65,7 @@ def _overlap_message(stack: npt.NDArray[np.uint8], cover: npt.NDArray[Any], ann:
     inter = hit.T @ hit
     i, j = np.nonzero(np.triu(inter, 1))
     ids = ann.segments.id
-    pairs = ", ".join(f"{ids[a]}&{ids[b]} ({inter[a, b]} px)" for a, b in list(zip(i, j))[:5])
+    pairs = ", ".join(f"{ids[a]}&{ids[b]} ({inter[a, b]} px)" for a, b in list(zip(i, j, strict=True))[:5])
     more = f" and {len(i) - 5} more pairs" if len(i) > 5 else ""
     return (
         f"image {ann.image.id}: annotations overlap: {pairs}{more}; "
@@ -70,7 +84,10 @@ def _priority(ann: Annotation, pixel_area: npt.NDArray[np.int64], overlap: str) 
         return np.argsort(pixel_area, kind="stable")
     if overlap == "score":
         if ann.segments.score is None:
-            raise SegtoolError(f"image {ann.image.id}: --overlap score needs scores, and these annotations have none", ann.origin or None)
+            raise SegtoolError(
+                f"image {ann.image.id}: --overlap score needs scores, and these annotations have none",
+                ann.origin or None,
+            )
         return np.argsort(-ann.segments.score, kind="stable")
     raise SegtoolError(f"unknown overlap policy {overlap!r}; choose one of {', '.join(OVERLAP_POLICIES)}")
 
@@ -82,7 +99,7 @@ def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
     are dropped and counted by reason. Returned segments carry pixel areas and boxes.
     """
     if ann.id_map is not None:
-        return Resolved(ann.id_map, measure(ann.id_map, ann.segments))
+        return Resolved(ann.id_map, ann.segments)
     h, w = ann.image.height, ann.image.width
     n = len(ann.segments)
     if n == 0:
@@ -100,7 +117,6 @@ def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
     out.dropped.update({"empty mask": int(np.sum(pixel_area == 0))})
     out.dropped.update({"hidden by overlapping instances": int(np.sum((pixel_area > 0) & (resolved_area == 0)))})
     out.dropped = +out.dropped
-    out.segments = measure(out.index, out.segments)
     return out
 
 
@@ -127,7 +143,7 @@ def split_things(res: Resolved, thing_ids: npt.NDArray[np.int64]) -> Resolved:
         rows.extend([k] * count)
     picked = segs[np.array(rows, dtype=np.int64)]
     picked = picked.replace(id=np.arange(1, len(rows) + 1, dtype=np.int64))
-    return Resolved(new_index, measure(new_index, picked), res.dropped)
+    return Resolved(new_index, picked, res.dropped)
 
 
 def refuse_things(res: Resolved, thing_ids: npt.NDArray[np.int64], names: dict[int, str], where: str) -> None:

@@ -59,7 +59,7 @@ def write_panoptic(
     folder = json_path.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     images, anns = [], []
-    for i, (ids, segs) in enumerate(zip(id_maps, segments), start=1):
+    for i, (ids, segs) in enumerate(zip(id_maps, segments, strict=True), start=1):
         Image.fromarray(rgb_of(ids)).save(folder / f"img{i}.png")
         images.append({"id": i, "file_name": f"img{i}.jpg", "height": ids.shape[0], "width": ids.shape[1]})
         anns.append({"image_id": i, "file_name": f"img{i}.png", "segments_info": segs})
@@ -71,10 +71,15 @@ def panoptic_segments(ids: np.ndarray, cats: dict[int, int], crowd: set[int] = f
     out = []
     for sid in sorted(set(np.unique(ids).tolist()) - {0}):
         ys, xs = np.nonzero(ids == sid)
-        out.append({
-            "id": int(sid), "category_id": cats[sid], "iscrowd": int(sid in crowd), "area": int(len(ys)),
-            "bbox": [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)],
-        })
+        out.append(
+            {
+                "id": int(sid),
+                "category_id": cats[sid],
+                "iscrowd": int(sid in crowd),
+                "area": len(ys),
+                "bbox": [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)],
+            }
+        )
     return out
 
 
@@ -83,12 +88,21 @@ def rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": r["size"], "counts": r["counts"].decode("ascii")}
 
 
-def write_instances(path: Path, shape: tuple[int, int], masks: list[tuple[int, np.ndarray]], scores: list[float] | None = None) -> Path:
+def write_instances(
+    path: Path, shape: tuple[int, int], masks: list[tuple[int, np.ndarray]], scores: list[float] | None = None
+) -> Path:
     """A one-image COCO instance JSON; ``masks`` are (category_id, bool mask), ids 1..n."""
     anns = []
     for k, (cid, m) in enumerate(masks, start=1):
-        a = {"id": k, "image_id": 1, "category_id": cid, "segmentation": rle(m), "area": int(m.sum()),
-             "bbox": [0, 0, 0, 0], "iscrowd": 0}
+        a = {
+            "id": k,
+            "image_id": 1,
+            "category_id": cid,
+            "segmentation": rle(m),
+            "area": int(m.sum()),
+            "bbox": [0, 0, 0, 0],
+            "iscrowd": 0,
+        }
         if scores is not None:
             a["score"] = scores[k - 1]
         anns.append(a)

@@ -96,21 +96,47 @@ def test_png_id_missing_from_segments_info(runner, panoptic, tmp_path):
 
 
 def test_unknown_category_in_instance_json(runner, tmp_path):
-    src = write_json(tmp_path / "inst.json", {
-        "images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}],
-        "annotations": [{"id": 17, "image_id": 1, "category_id": 5, "segmentation": [[0, 0, 3, 0, 3, 3]], "area": 4, "bbox": [0, 0, 3, 3], "iscrowd": 0}],
-        "categories": [{"id": 1, "name": "a"}],
-    })
+    src = write_json(
+        tmp_path / "inst.json",
+        {
+            "images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}],
+            "annotations": [
+                {
+                    "id": 17,
+                    "image_id": 1,
+                    "category_id": 5,
+                    "segmentation": [[0, 0, 3, 0, 3, 3]],
+                    "area": 4,
+                    "bbox": [0, 0, 3, 3],
+                    "iscrowd": 0,
+                }
+            ],
+            "categories": [{"id": 1, "name": "a"}],
+        },
+    )
     r = invoke(runner, "convert", src, tmp_path / "out", "--to", "semantic")
     assert_bad_input(r, "inst.json", "annotation 17", "unknown category id 5")
 
 
 def test_rle_size_disagrees_with_image(runner, tmp_path):
-    src = write_json(tmp_path / "inst.json", {
-        "images": [{"id": 3, "file_name": "a.jpg", "height": 4, "width": 5}],
-        "annotations": [{"id": 8, "image_id": 3, "category_id": 1, "segmentation": rle(np.ones((5, 4), bool)), "area": 20, "bbox": [0, 0, 4, 5], "iscrowd": 1}],
-        "categories": [{"id": 1, "name": "a"}],
-    })
+    src = write_json(
+        tmp_path / "inst.json",
+        {
+            "images": [{"id": 3, "file_name": "a.jpg", "height": 4, "width": 5}],
+            "annotations": [
+                {
+                    "id": 8,
+                    "image_id": 3,
+                    "category_id": 1,
+                    "segmentation": rle(np.ones((5, 4), bool)),
+                    "area": 20,
+                    "bbox": [0, 0, 4, 5],
+                    "iscrowd": 1,
+                }
+            ],
+            "categories": [{"id": 1, "name": "a"}],
+        },
+    )
     r = invoke(runner, "convert", src, tmp_path / "out.json", "--to", "coco-panoptic")
     assert_bad_input(r, "inst.json", "image 3, annotation 8", "RLE size [5, 4] differs from the image size [4, 5]")
     assert_nothing_written(tmp_path, "inst.json")
@@ -208,7 +234,9 @@ def test_bad_usage_is_exit_2(runner, tmp_path):
 
 
 def test_json_output_is_clean_on_stdout(runner, tmp_path):
-    r = invoke(runner, "convert", PANOPTIC_EXAMPLES, tmp_path / "o.json", "--to", "coco-instance", "--things-only", "--json")
+    r = invoke(
+        runner, "convert", PANOPTIC_EXAMPLES, tmp_path / "o.json", "--to", "coco-instance", "--things-only", "--json"
+    )
     assert r.exit_code == 0
     summary = json.loads(r.stdout)
     assert summary["images"] == 2 and summary["to"] == "coco-instance"

@@ -52,7 +52,9 @@ def test_bbox_only_annotation_is_dropped_from_pixel_formats(tmp_path):
     summary = convert(DATUMARO / "instances_train.json", tmp_path / "p.json", WriteOptions("coco-panoptic"))
     assert summary.segments == 0 and dict(summary.dropped) == {"empty mask": 1}
     # and kept as is by instance → instance
-    convert(DATUMARO / "instances_train.json", tmp_path / "i.json", WriteOptions("coco-instance", mask_encoding="polygon"))
+    convert(
+        DATUMARO / "instances_train.json", tmp_path / "i.json", WriteOptions("coco-instance", mask_encoding="polygon")
+    )
     (ann,) = json.loads((tmp_path / "i.json").read_text())["annotations"]
     assert ann["bbox"] == [2, 2, 3, 1] and ann["area"] == 3
 
@@ -63,7 +65,9 @@ def test_instance_to_instance_keeps_polygons_ids_area_and_bbox():
 
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "o.json"
-        convert(DATA / "airo-mono/instances_val2017_small.json", out, WriteOptions("coco-instance", mask_encoding="polygon"))
+        convert(
+            DATA / "airo-mono/instances_val2017_small.json", out, WriteOptions("coco-instance", mask_encoding="polygon")
+        )
         src = json.loads((DATA / "airo-mono/instances_val2017_small.json").read_text())["annotations"]
         ours = json.loads(out.read_text())["annotations"]
         assert [(a["id"], a["area"], a["bbox"], a["segmentation"]) for a in ours if not a["iscrowd"]] == [
@@ -79,7 +83,7 @@ def test_polygon_output_rasterises_close_to_the_mask(tmp_path):
     convert(PANOPTIC_EXAMPLES, rle_out, WriteOptions("coco-instance"))
     exact = json.loads(rle_out.read_text())["annotations"]
     n_poly = 0
-    for a, e in zip(data["annotations"], exact):
+    for a, e in zip(data["annotations"], exact, strict=True):
         if isinstance(a["segmentation"], list):
             n_poly += 1
             h, w = e["segmentation"]["size"]

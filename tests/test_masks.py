@@ -29,11 +29,14 @@ def test_index_by_ids_with_no_segments():
 
 
 def test_areas_and_bboxes_by_hand():
-    index = np.array([
-        [0, 1, 1, 0],
-        [0, 1, 0, 0],
-        [2, 0, 0, 0],
-    ], dtype=np.int32)
+    index = np.array(
+        [
+            [0, 1, 1, 0],
+            [0, 1, 0, 0],
+            [2, 0, 0, 0],
+        ],
+        dtype=np.int32,
+    )
     assert masks.areas(index, 3).tolist() == [3, 1, 0]
     # COCO: [x, y, w, h] with w = xmax - xmin + 1; an absent segment gets zeros
     assert masks.bboxes(index, 3).tolist() == [[1, 0, 2, 2], [0, 2, 1, 1], [0, 0, 0, 0]]

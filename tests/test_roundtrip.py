@@ -20,7 +20,14 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from segtool import WriteOptions, convert
-from tests.conftest import CATEGORIES, PANOPTIC_EXAMPLES, canonical, panoptic_partition, panoptic_segments, write_panoptic
+from tests.conftest import (
+    CATEGORIES,
+    PANOPTIC_EXAMPLES,
+    canonical,
+    panoptic_partition,
+    panoptic_segments,
+    write_panoptic,
+)
 
 THINGS = [1, 2, 7]
 STUFF = [100, 200]
@@ -62,7 +69,9 @@ def test_real_panoptic_areas_and_boxes_match_the_source_json(tmp_path):
     inst = tmp_path / "inst.json"
     convert(PANOPTIC_EXAMPLES, inst, WriteOptions("coco-instance"))
     src = json.loads(PANOPTIC_EXAMPLES.read_text())
-    expected = sorted((s["category_id"], s["area"], tuple(s["bbox"])) for a in src["annotations"] for s in a["segments_info"])
+    expected = sorted(
+        (s["category_id"], s["area"], tuple(s["bbox"])) for a in src["annotations"] for s in a["segments_info"]
+    )
     ours = sorted((a["category_id"], a["area"], tuple(a["bbox"])) for a in json.loads(inst.read_text())["annotations"])
     assert ours == expected
 
@@ -85,7 +94,12 @@ def test_real_panoptic_semantic_keeps_every_pixel_category(tmp_path):
 def test_conversion_is_deterministic_byte_for_byte(tmp_path):
     for run in ("a", "b"):
         convert(PANOPTIC_EXAMPLES, tmp_path / run / "inst.json", WriteOptions("coco-instance"))
-        convert(tmp_path / run / "inst.json", tmp_path / run / "pan.json", WriteOptions("coco-panoptic"), jobs=1 if run == "a" else 2)
+        convert(
+            tmp_path / run / "inst.json",
+            tmp_path / run / "pan.json",
+            WriteOptions("coco-panoptic"),
+            jobs=1 if run == "a" else 2,
+        )
     assert (tmp_path / "a/pan.json").read_bytes() == (tmp_path / "b/pan.json").read_bytes()
     for png in (tmp_path / "a/pan").iterdir():
         assert png.read_bytes() == (tmp_path / "b/pan" / png.name).read_bytes()
@@ -115,7 +129,13 @@ def test_generated_panoptic_instance_panoptic_is_lossless(images):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(arrays(np.uint8, st.tuples(st.integers(1, 10), st.integers(1, 10)), elements=st.sampled_from([100, 200, 255])), min_size=1, max_size=3))
+@given(
+    st.lists(
+        arrays(np.uint8, st.tuples(st.integers(1, 10), st.integers(1, 10)), elements=st.sampled_from([100, 200, 255])),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_generated_semantic_panoptic_semantic_is_lossless(label_maps):
     """Stuff-only label maps survive semantic → panoptic → semantic pixel for pixel."""
     with tempfile.TemporaryDirectory() as d:
@@ -142,7 +162,7 @@ def test_semantic_things_split_into_connected_components(tmp_path):
     (sem / "categories.json").write_text(json.dumps(CATEGORIES))
     pan = tmp_path / "pan.json"
     convert(sem, pan, WriteOptions("coco-panoptic", split_things=True))
-    (canon, labels), = panoptic_partition(pan).values()
+    ((canon, labels),) = panoptic_partition(pan).values()
     assert sorted(labels) == [(1, 0), (1, 0), (100, 0)]
     person = {tuple(x) for x in np.argwhere(lab == 1)}
     first = {tuple(x) for x in np.argwhere(canon == canon[0, 0])}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from segtool import WriteOptions, convert
-from tests.conftest import CATEGORIES, ids_of, panoptic_partition, rle, write_json, write_instances
+from tests.conftest import CATEGORIES, ids_of, panoptic_partition, rle, write_instances, write_json
 
 H, W = 4, 6
 
@@ -28,7 +28,13 @@ def two_overlapping() -> list[tuple[int, np.ndarray]]:
 
 @pytest.mark.parametrize(
     ("policy", "scores", "winner"),
-    [("first", None, 1), ("largest", None, 1), ("smallest", None, 2), ("score", [0.2, 0.9], 2), ("score", [0.5, 0.5], 1)],
+    [
+        ("first", None, 1),
+        ("largest", None, 1),
+        ("smallest", None, 2),
+        ("score", [0.2, 0.9], 2),
+        ("score", [0.5, 0.5], 1),
+    ],
 )
 def test_overlap_policy_decides_contested_pixels(tmp_path, policy, scores, winner):
     src = write_instances(tmp_path / "i.json", (H, W), two_overlapping(), scores)
@@ -56,12 +62,18 @@ def stuff_rles(labels: np.ndarray) -> list[dict]:
 def run_panopticapi(labels, instances, scores, image, overlap_thr, limit, folder: Path):
     from panopticapi.combine_semantic_and_instance_predictions import combine_to_panoptic_single_core
 
-    inst = [{"image_id": 1, "category_id": c, "segmentation": rle(m), "score": s} for (c, m), s in zip(instances, scores) if s >= 0.5]
+    inst = [
+        {"image_id": 1, "category_id": c, "segmentation": rle(m), "score": s}
+        for (c, m), s in zip(instances, scores, strict=True)
+        if s >= 0.5
+    ]
     inst = sorted(inst, key=lambda el: -el["score"])
     sem = [dict(d, image_id=1) for d in stuff_rles(labels)]
     cats = {c["id"]: c for c in CATEGORIES}
-    np.random.seed(0)
-    anns = combine_to_panoptic_single_core(0, [1], {1: image}, {1: inst}, {1: sem}, str(folder), overlap_thr, limit, cats)
+    np.random.seed(0)  # noqa: NPY002  (panopticapi draws colours from the global RNG)
+    anns = combine_to_panoptic_single_core(
+        0, [1], {1: image}, {1: inst}, {1: sem}, str(folder), overlap_thr, limit, cats
+    )
     ids = ids_of(folder / anns[0]["file_name"])
     return ids, {s["id"]: s["category_id"] for s in anns[0]["segments_info"]}
 
@@ -102,13 +114,24 @@ def test_combine_matches_panopticapi(scene):
         sem.mkdir()
         Image.fromarray(labels).save(sem / "img1.png")
         (sem / "categories.json").write_text(json.dumps(CATEGORIES))
-        anns = [{"id": k + 1, "image_id": 1, "category_id": c, "segmentation": rle(m), "score": s, "iscrowd": 0, "area": 1, "bbox": [0, 0, 1, 1]}
-                for k, ((c, m), s) in enumerate(zip(instances, scores))]
+        anns = [
+            {
+                "id": k + 1,
+                "image_id": 1,
+                "category_id": c,
+                "segmentation": rle(m),
+                "score": s,
+                "iscrowd": 0,
+                "area": 1,
+                "bbox": [0, 0, 1, 1],
+            }
+            for k, ((c, m), s) in enumerate(zip(instances, scores, strict=True))
+        ]
         inst = write_json(d / "inst.json", {"images": [image], "annotations": anns, "categories": CATEGORIES})
         from segtool import combine, write
 
         ds = combine.read(sem, inst, overlap_threshold=overlap_thr, stuff_area_limit=limit)
         write(ds, d / "ours.json", WriteOptions("coco-panoptic"))
-        (canon, cats), = panoptic_partition(d / "ours.json").values()
+        ((canon, cats),) = panoptic_partition(d / "ours.json").values()
         ours = np.stack([canon, np.array([0] + [c for c, _ in cats])[canon]])
         assert np.array_equal(ours, canonical_cats(ref_ids, ref_cats))

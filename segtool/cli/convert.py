@@ -19,27 +19,76 @@ from .options import FORMAT, jobs_option, json_option, overwrite_option, source_
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--to", "to", type=FORMAT, required=True, help="Output format.")
 @source_options
-@click.option("--overlap", type=click.Choice(OVERLAP_POLICIES), default="error", show_default=True,
-              help="Overlapping instances going to panoptic/semantic: refuse, or which one keeps the pixels.")
+@click.option(
+    "--overlap",
+    type=click.Choice(OVERLAP_POLICIES),
+    default="error",
+    show_default=True,
+    help="Overlapping instances going to panoptic/semantic: refuse, or which one keeps the pixels.",
+)
 @click.option("--things-only", is_flag=True, help="coco-instance output: drop stuff segments.")
-@click.option("--mask-encoding", type=click.Choice(["rle", "polygon"]), default="rle", show_default=True,
-              help="coco-instance output: mask encoding (masks polygons cannot carry stay RLE).")
-@click.option("--split-things", is_flag=True, help="Semantic input: one instance per connected component of a thing class.")
-@click.option("--palette/--no-palette", default=False, show_default=True, help="Semantic output: palette PNGs coloured by category.")
-@click.option("--instances", type=click.Path(path_type=Path),
-              help="Semantic input + this instance JSON (or results list) → panoptic, by the combine heuristic.")
-@click.option("--confidence", type=float, default=0.5, show_default=True, help="With --instances: minimum instance score.")
-@click.option("--overlap-threshold", type=float, default=0.5, show_default=True,
-              help="With --instances: drop an instance whose area is more than this fraction already taken.")
-@click.option("--stuff-area-limit", type=int, default=64 * 64, show_default=True,
-              help="With --instances: drop stuff regions with fewer free pixels than this.")
+@click.option(
+    "--mask-encoding",
+    type=click.Choice(["rle", "polygon"]),
+    default="rle",
+    show_default=True,
+    help="coco-instance output: mask encoding (masks polygons cannot carry stay RLE).",
+)
+@click.option(
+    "--split-things", is_flag=True, help="Semantic input: one instance per connected component of a thing class."
+)
+@click.option(
+    "--palette/--no-palette",
+    default=False,
+    show_default=True,
+    help="Semantic output: palette PNGs coloured by category.",
+)
+@click.option(
+    "--instances",
+    type=click.Path(path_type=Path),
+    help="Semantic input + this instance JSON (or results list) → panoptic, by the combine heuristic.",
+)
+@click.option(
+    "--confidence", type=float, default=0.5, show_default=True, help="With --instances: minimum instance score."
+)
+@click.option(
+    "--overlap-threshold",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="With --instances: drop an instance whose area is more than this fraction already taken.",
+)
+@click.option(
+    "--stuff-area-limit",
+    type=int,
+    default=64 * 64,
+    show_default=True,
+    help="With --instances: drop stuff regions with fewer free pixels than this.",
+)
 @jobs_option
 @overwrite_option
 @json_option
-def convert(src: Path, dst: Path, to: str, from_: str | None, masks: Path | None, categories: Path | None,
-            ignore_value: int, overlap: str, things_only: bool, mask_encoding: str, split_things: bool,
-            palette: bool, instances: Path | None, confidence: float, overlap_threshold: float,
-            stuff_area_limit: int, jobs: int, overwrite: bool, as_json: bool) -> None:
+def convert(
+    src: Path,
+    dst: Path,
+    to: str,
+    from_: str | None,
+    masks: Path | None,
+    categories: Path | None,
+    ignore_value: int,
+    overlap: str,
+    things_only: bool,
+    mask_encoding: str,
+    split_things: bool,
+    palette: bool,
+    instances: Path | None,
+    confidence: float,
+    overlap_threshold: float,
+    stuff_area_limit: int,
+    jobs: int,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Convert the dataset SRC to DST in the format given by --to.
 
     DST is a .json path for coco-instance and coco-panoptic (PNGs go to the folder named
@@ -54,19 +103,33 @@ def convert(src: Path, dst: Path, to: str, from_: str | None, masks: Path | None
       segtool convert semseg/ panoptic.json --to coco-panoptic --instances detections.json
     """
     if instances is not None:
-        ds = combine.read(src, instances, categories=categories, ignore_value=ignore_value, confidence=confidence,
-                          overlap_threshold=overlap_threshold, stuff_area_limit=stuff_area_limit)
+        ds = combine.read(
+            src,
+            instances,
+            categories=categories,
+            ignore_value=ignore_value,
+            confidence=confidence,
+            overlap_threshold=overlap_threshold,
+            stuff_area_limit=stuff_area_limit,
+        )
         name = "semantic+coco-instance"
     else:
         name = from_ or formats.detect(src)
         ds = formats.read(src, name, masks=masks, categories=categories, ignore_value=ignore_value)
     opts = WriteOptions(to, overlap, things_only, mask_encoding, ignore_value, palette, split_things)
     with output.progress(f"{name} → {to}", len(ds.samples)) as advance:
-        summary = write(ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name)
+        summary = write(
+            ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name
+        )
     if as_json:
         output.emit_json(summary.to_dict())
         return
-    rows = [("from", f"{name}  {src}"), ("to", f"{to}  {', '.join(summary.outputs)}"), ("images", summary.images), ("segments written", summary.segments)]
+    rows = [
+        ("from", f"{name}  {src}"),
+        ("to", f"{to}  {', '.join(summary.outputs)}"),
+        ("images", summary.images),
+        ("segments written", summary.segments),
+    ]
     output.out.print(output.key_value_table("segtool convert", rows))
     if summary.dropped:
         output.out.print(output.reasons_table("dropped", dict(summary.dropped)))

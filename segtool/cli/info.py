@@ -19,8 +19,16 @@ from .options import jobs_option, json_option, source_options
 @click.option("--per-class", is_flag=True, help="Also print a table per category.")
 @jobs_option
 @json_option
-def info(path: Path, from_: str | None, masks: Path | None, categories: Path | None, ignore_value: int,
-         per_class: bool, jobs: int, as_json: bool) -> None:
+def info(
+    path: Path,
+    from_: str | None,
+    masks: Path | None,
+    categories: Path | None,
+    ignore_value: int,
+    per_class: bool,
+    jobs: int,
+    as_json: bool,
+) -> None:
     """Detect the format of PATH and summarise images, categories, segments and areas.
 
     \b
@@ -37,7 +45,9 @@ def info(path: Path, from_: str | None, masks: Path | None, categories: Path | N
         return
     spi, area = result.segments_per_image, result.area
     rows = [
-        ("format", result.format), ("path", result.path), ("images", result.images),
+        ("format", result.format),
+        ("path", result.path),
+        ("images", result.images),
         ("categories", f"{result.categories} ({result.things} things, {result.stuff} stuff)"),
         ("segments", f"{result.segments} ({result.crowd} crowd)"),
         ("segments per image", f"min {spi['min']:g} · mean {spi['mean']:.1f} · max {spi['max']:g}"),
@@ -49,5 +59,7 @@ def info(path: Path, from_: str | None, masks: Path | None, categories: Path | N
         for col in ("id", "name", "kind", "segments", "area"):
             table.add_column(col, justify="right" if col in ("id", "segments", "area") else "left")
         for cid, rec in result.per_category.items():
-            table.add_row(str(cid), rec["name"], "thing" if rec["isthing"] else "stuff", str(rec["segments"]), f"{rec['area']:g}")
+            table.add_row(
+                str(cid), rec["name"], "thing" if rec["isthing"] else "stuff", str(rec["segments"]), f"{rec['area']:g}"
+            )
         output.out.print(table)

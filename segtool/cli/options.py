@@ -18,21 +18,40 @@ FORMAT = click.Choice(format_names())
 
 def source_options(fn: F) -> F:
     """``--from``, ``--masks``, ``--categories``, ``--ignore-value``: how to read an input."""
-    fn = click.option("--ignore-value", type=click.IntRange(0, 65535), default=255, show_default=True, help="Label value of void pixels in semantic label maps.")(fn)
-    fn = click.option("--categories", "categories", type=click.Path(path_type=Path), help="categories.json for a semantic folder that has none.")(fn)
-    fn = click.option("--masks", type=click.Path(path_type=Path), help="PNG folder of a coco-panoptic input (default: the folder named by the JSON's stem).")(fn)
+    fn = click.option(
+        "--ignore-value",
+        type=click.IntRange(0, 65535),
+        default=255,
+        show_default=True,
+        help="Label value of void pixels in semantic label maps.",
+    )(fn)
+    fn = click.option(
+        "--categories",
+        "categories",
+        type=click.Path(path_type=Path),
+        help="categories.json for a semantic folder that has none.",
+    )(fn)
+    fn = click.option(
+        "--masks",
+        type=click.Path(path_type=Path),
+        help="PNG folder of a coco-panoptic input (default: the folder named by the JSON's stem).",
+    )(fn)
     fn = click.option("--from", "from_", type=FORMAT, help="Input format (detected when omitted).")(fn)
     return fn
 
 
 def jobs_option(fn: F) -> F:
     """``--jobs/-j``: worker processes."""
-    return click.option("-j", "--jobs", type=click.IntRange(1), default=default_jobs, show_default="all cores", help="Worker processes.")(fn)
+    return click.option(
+        "-j", "--jobs", type=click.IntRange(1), default=default_jobs, show_default="all cores", help="Worker processes."
+    )(fn)
 
 
 def json_option(fn: F) -> F:
     """``--json``: machine-readable output on stdout."""
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (progress stays on stderr).")(fn)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (progress stays on stderr)."
+    )(fn)
 
 
 def overwrite_option(fn: F) -> F:

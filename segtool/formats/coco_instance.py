@@ -15,11 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from .. import masks, views
+from .. import masks
 from ..errors import SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .coco_panoptic import resolve_for_write
-from .common import Detection, ImageResult, dump_json, load_json, parse_categories, parse_images, require_dict
+from .common import (
+    Detection,
+    ImageResult,
+    dump_json,
+    load_json,
+    parse_categories,
+    parse_images,
+    require_dict,
+)
 from .options import Job, WriteContext, WriteOptions, jobs
 
 NAME = "coco-instance"
@@ -39,7 +47,12 @@ def detect(path: Path) -> Detection:
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         return Detection("no", "no 'annotations' list")
     anns = data["annotations"]
-    if anns and isinstance(anns[0], dict) and "segments_info" not in anns[0] and ("segmentation" in anns[0] or "bbox" in anns[0]):
+    if (
+        anns
+        and isinstance(anns[0], dict)
+        and "segments_info" not in anns[0]
+        and ("segmentation" in anns[0] or "bbox" in anns[0])
+    ):
         return Detection("strong", "annotations carry segmentation/bbox")
     if not anns and "images" in data:
         return Detection("weak", "an empty annotations list")
@@ -57,7 +70,7 @@ class CocoMasks:
     def load(self, image: ImageInfo) -> Annotation:
         """Convert each segmentation to a compressed RLE, checking it against the image size."""
         rles = []
-        for aid, segm in zip(self.segments.id.tolist(), self.raw):
+        for aid, segm in zip(self.segments.id.tolist(), self.raw, strict=True):
             try:
                 rles.append(masks.to_compressed(segm, image.height, image.width))
             except ValueError as exc:
@@ -119,15 +132,19 @@ def read_data(data: Any, path: Path) -> Dataset:
     return Dataset(categories, tuple(samples), "instance", info, str(path))
 
 
-def _masks_of(ann: Annotation, ctx: WriteContext) -> tuple[Segments, tuple[Any, ...], tuple[Any, ...] | None, Counter[str]]:
+def _masks_of(
+    ann: Annotation, ctx: WriteContext
+) -> tuple[Segments, tuple[Any, ...], tuple[Any, ...] | None, Counter[str]]:
     """Segments, compressed RLEs and raw polygons (if any) to write for one image."""
     if ann.rles is not None:
         return ann.segments, ann.rles, ann.raw, Counter()
     res = resolve_for_write(ann, ctx)
-    return res.segments, tuple(masks.encode_index(res.index, len(res.segments))), None, res.dropped
+    return res.measured(), tuple(res.runs().rles()), None, res.dropped
 
 
-def _segmentation(k: int, segs: Segments, rles: tuple[Any, ...], raw: tuple[Any, ...] | None, changed: Counter[str], encoding: str) -> Any:
+def _segmentation(
+    k: int, segs: Segments, rles: tuple[Any, ...], raw: tuple[Any, ...] | None, changed: Counter[str], encoding: str
+) -> Any:
     if encoding == "rle" or segs.iscrowd[k]:
         return rles[k]
     if raw is not None and isinstance(raw[k], list) and raw[k]:
@@ -151,8 +168,8 @@ def _write_image(job: Job) -> ImageResult:
     if ctx.opts.things_only:
         thing = np.isin(segs.category_id, ctx.thing_ids)
         dropped["stuff segment (--things-only)"] += int(np.sum(~thing))
-        segs, rles = segs[thing], tuple(r for r, t in zip(rles, thing) if t)
-        raw = None if raw is None else tuple(r for r, t in zip(raw, thing) if t)
+        segs, rles = segs[thing], tuple(r for r, t in zip(rles, thing, strict=True) if t)
+        raw = None if raw is None else tuple(r for r, t in zip(raw, thing, strict=True) if t)
     out = ImageResult(dropped=+dropped)
     for k in range(len(segs)):
         rec: dict[str, Any] = {
@@ -198,5 +215,3 @@ def targets(dst: Path, masks: Path | None = None) -> list[Path]:
     if dst.suffix.lower() != ".json":
         raise SegtoolError("a coco-instance destination is a .json path", str(dst))
     return [dst]
-
-

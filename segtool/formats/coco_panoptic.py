@@ -83,11 +83,14 @@ class PanopticPng:
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
             raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", str(path))
-        absent = masks.areas(index, len(self.segments)) == 0
-        if absent.any():
-            listed = ", ".join(map(str, self.segments.id[absent][:8].tolist()))
-            raise SegtoolError(f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(path))
-        return Annotation(image, self.segments, id_map=index, origin=str(path))
+        area = masks.areas(index, len(self.segments))
+        if np.any(area == 0):
+            listed = ", ".join(map(str, self.segments.id[area == 0][:8].tolist()))
+            raise SegtoolError(
+                f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(path)
+            )
+        segs = self.segments.replace(area=area.astype(np.float64))
+        return Annotation(image, segs, id_map=index, origin=str(path))
 
 
 def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
@@ -174,7 +177,7 @@ def _write_image(job: Job) -> ImageResult:
     sample, ctx = job
     ann = sample.load()
     res = resolve_for_write(ann, ctx)
-    segs = res.segments
+    segs = res.measured()
     sids = assign_ids(segs.category_id, ctx.colors)
     lut = np.concatenate([[0], sids])
     name = stem_name(ann.image.file_name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
+from .. import png
 from ..errors import FormatError, SegtoolError
 from ..model import Category, ImageInfo
 
@@ -152,15 +153,9 @@ def check_size(img: Image.Image, height: int, width: int, path: Path, what: str)
         raise SegtoolError(f"PNG is {img.size[0]}x{img.size[1]} but {what} is {width}x{height}", str(path))
 
 
-def save_png(array: npt.NDArray[Any], path: Path, mode: str | None = None, palette: list[int] | None = None) -> None:
-    """Encode a PNG deterministically (same array, same bytes)."""
-    if mode == "I;16":
-        img = Image.fromarray(array.astype(np.uint16))
-    else:
-        img = Image.fromarray(array)
-    if palette is not None:
-        img.putpalette(palette)
-    img.save(path, format="PNG", compress_level=1)
+def save_png(array: npt.NDArray[Any], path: Path, palette: list[int] | None = None) -> None:
+    """Encode a PNG deterministically (same array, same bytes) with segtool's fast encoder."""
+    png.save(array, path, palette)
 
 
 @dataclass
@@ -182,7 +177,9 @@ def check_unique_names(names: list[str], where: str) -> None:
     """Outputs are named by image stem, so two images with one stem would collide."""
     dupes = [n for n, c in Counter(names).items() if c > 1]
     if dupes:
-        raise SegtoolError(f"several images share the output name {dupes[0]} (file names differ only in folder or suffix)", where)
+        raise SegtoolError(
+            f"several images share the output name {dupes[0]} (file names differ only in folder or suffix)", where
+        )
 
 
 def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, int, int]]:

@@ -49,7 +49,9 @@ class WriteContext:
     @classmethod
     def of(cls, ds: Dataset, folder: str, opts: WriteOptions) -> WriteContext:
         """The context for writing ``ds`` with per-image files in ``folder``."""
-        return cls(ds.kind, folder, opts, category_colors(ds.categories), ds.thing_ids(), {c.id: c.name for c in ds.categories})
+        return cls(
+            ds.kind, folder, opts, category_colors(ds.categories), ds.thing_ids(), {c.id: c.name for c in ds.categories}
+        )
 
 
 Job = tuple[Sample, WriteContext]

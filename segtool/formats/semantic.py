@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .. import masks, views
+from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .coco_panoptic import resolve_for_write
@@ -78,7 +78,9 @@ class LabelPng:
         unknown = np.setdiff1d(present, np.asarray(self.known, dtype=np.int64))
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
-            raise SegtoolError(f"{what}: label values {listed} are not categories (ignore value is {self.ignore_value})", str(path))
+            raise SegtoolError(
+                f"{what}: label values {listed} are not categories (ignore value is {self.ignore_value})", str(path)
+            )
         lut = np.zeros(len(counts), dtype=np.int32)
         lut[present] = np.arange(1, len(present) + 1, dtype=np.int32)
         index = lut[labels]
@@ -122,11 +124,13 @@ def read(path: Path, *, categories: Path | None = None, ignore_value: int = 255,
     records = data["categories"] if isinstance(data, dict) and "categories" in data else data
     cats = parse_categories(records, cat_path, default_isthing=False)
     if any(c.id == ignore_value for c in cats):
-        raise SegtoolError(f"category id {ignore_value} equals the ignore value; pass another --ignore-value", str(cat_path))
+        raise SegtoolError(
+            f"category id {ignore_value} equals the ignore value; pass another --ignore-value", str(cat_path)
+        )
     pngs = sorted(path.glob("*.png"))
     images = _images(path, pngs)
     known = tuple(sorted(c.id for c in cats))
-    samples = tuple(Sample(im, LabelPng(str(p), ignore_value, known)) for im, p in zip(images, pngs))
+    samples = tuple(Sample(im, LabelPng(str(p), ignore_value, known)) for im, p in zip(images, pngs, strict=True))
     return Dataset(cats, samples, "semantic", {}, str(path))
 
 
@@ -149,7 +153,7 @@ def _write_image(job: Job) -> ImageResult:
     name = stem_name(ann.image.file_name)
     path = Path(ctx.folder) / name
     if wide:
-        save_png(labels, path, mode="I;16")
+        save_png(labels, path)
     elif ctx.opts.palette:
         save_png(labels, path, palette=_palette(ctx))
     else:
@@ -161,7 +165,9 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     """Write label PNGs, ``categories.json`` and ``images.json`` into the folder ``tmp[0]``."""
     ids = [c.id for c in ds.categories]
     if opts.ignore_value in ids:
-        raise SegtoolError(f"category id {opts.ignore_value} equals the ignore value; pass another --ignore-value", str(dst))
+        raise SegtoolError(
+            f"category id {opts.ignore_value} equals the ignore value; pass another --ignore-value", str(dst)
+        )
     if ids and (min(ids) < 0 or max(ids) > 65535):
         raise SegtoolError("category ids must lie in 0..65535 for label PNGs", str(dst))
     names = [stem_name(s.image.file_name) for s in ds.samples]
@@ -181,5 +187,3 @@ def targets(dst: Path, masks: Path | None = None) -> list[Path]:
     if dst.suffix.lower() == ".json":
         raise SegtoolError("a semantic destination is a folder, not a .json path", str(dst))
     return [dst]
-
-
