@@ -78,7 +78,7 @@ class PanopticPng:
         check_size(img, image.height, image.width, path, what)
         if img.mode != "RGB":
             raise SegtoolError(f"{what}: expected an RGB PNG, got mode {img.mode}", str(path))
-        ids = masks.rgb2id(np.asarray(img))
+        ids = masks.png_ids(img)
         index, unknown = masks.index_by_ids(ids, self.segments.id)
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))

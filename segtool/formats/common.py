@@ -61,9 +61,9 @@ def load_json(path: Path) -> Any:
 
 def dump_json(data: Any, path: Path) -> None:
     """Write compact, deterministic JSON (keys in insertion order)."""
+    text = json.dumps(data, separators=(",", ":"))  # dumps uses the C encoder; dump does not
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, separators=(",", ":"))
-        f.write("\n")
+        f.write(text + "\n")
 
 
 def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
