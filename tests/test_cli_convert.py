@@ -271,3 +271,30 @@ def test_generated_dataset_with_empty_image_converts(runner, tmp_path):
     data = json.loads((tmp_path / "i.json").read_text())
     assert [a["image_id"] for a in data["annotations"]] == [2, 2]
     assert [a["area"] for a in data["annotations"]] == [2, 2]
+
+
+def test_combine_semantic_with_a_results_list(runner, tmp_path):
+    """Hand-worked: the person (score .9) takes its pixels; the car (.8) overlaps it by 4 of
+    its 6 pixels (> 0.5) and is dropped; the dog (.3) is under --confidence; road keeps what
+    is left (12 px >= limit 5); sky has 4 free pixels (< 5) and is dropped."""
+    lab = np.full((4, 6), 100, np.uint8)
+    lab[3, 2:6] = 200
+    sem = semantic_folder(tmp_path, Image.fromarray(lab))
+    person = np.zeros((4, 6), bool)
+    person[0:2, 0:4] = True
+    car = np.zeros((4, 6), bool)
+    car[0:2, 2:5] = True
+    dog = np.zeros((4, 6), bool)
+    dog[2, 0] = True
+    results = [
+        {"image_id": 1, "category_id": 1, "segmentation": rle(person), "score": 0.9},
+        {"image_id": 1, "category_id": 2, "segmentation": rle(car), "score": 0.8},
+        {"image_id": 1, "category_id": 7, "segmentation": rle(dog), "score": 0.3},
+    ]
+    inst = write_json(tmp_path / "results.json", results)
+    out = tmp_path / "pan.json"
+    r = invoke(runner, "convert", sem, out, "--to", "coco-panoptic", "--instances", inst, "--stuff-area-limit", 5)
+    assert r.exit_code == 0, r.output
+    (ann,) = json.loads(out.read_text())["annotations"]
+    got = sorted((s["category_id"], s["area"]) for s in ann["segments_info"])
+    assert got == [(1, 8), (100, 12)]

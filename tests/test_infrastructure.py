@@ -1,0 +1,99 @@
+"""Parallel map, atomic outputs, error pickling, docs coverage."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from segtool import SegtoolError, WriteOptions, convert, format_names
+from segtool.atomic import atomic_outputs
+from segtool.cli import main
+from segtool.errors import OverlapError
+from segtool.parallel import imap
+from tests.conftest import PANOPTIC_EXAMPLES
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise SegtoolError("three is bad", "three.png")
+    return x
+
+
+def test_imap_keeps_input_order_across_processes():
+    assert list(imap(square, range(50), jobs=2, chunksize=3)) == [x * x for x in range(50)]
+
+
+def test_imap_is_lazy_about_its_input():
+    """At most a bounded window of the input is consumed ahead of the results."""
+    pulled = []
+
+    def source():
+        for i in range(10_000):
+            pulled.append(i)
+            yield i
+
+    it = imap(square, source(), jobs=2, chunksize=2)
+    assert next(it) == 0
+    assert len(pulled) <= 4 * 2 * 2 + 2
+    it.close()
+
+
+def test_worker_errors_arrive_intact():
+    with pytest.raises(SegtoolError) as info:
+        list(imap(fail_on_three, range(8), jobs=2, chunksize=1))
+    assert str(info.value) == "three.png: three is bad"
+
+
+def test_errors_survive_pickling():
+    for exc in (SegtoolError("msg", "a.png"), OverlapError("o"), SegtoolError("no path")):
+        back = pickle.loads(pickle.dumps(exc))
+        assert type(back) is type(exc) and str(back) == str(exc) and back.path == exc.path
+
+
+@pytest.mark.parametrize("target", ["coco-instance", "semantic", "coco-panoptic"])
+def test_jobs_1_and_2_write_identical_bytes(tmp_path, target):
+    dst = "out.json" if target != "semantic" else "out"
+    for jobs in (1, 2):
+        convert(PANOPTIC_EXAMPLES, tmp_path / str(jobs) / dst, WriteOptions(target), jobs=jobs)
+    files1 = sorted(p.relative_to(tmp_path / "1") for p in (tmp_path / "1").rglob("*") if p.is_file())
+    files2 = sorted(p.relative_to(tmp_path / "2") for p in (tmp_path / "2").rglob("*") if p.is_file())
+    assert files1 == files2 and files1
+    for rel in files1:
+        assert (tmp_path / "1" / rel).read_bytes() == (tmp_path / "2" / rel).read_bytes(), rel
+
+
+def test_atomic_outputs_leave_nothing_on_failure_and_keep_the_old(tmp_path):
+    old = tmp_path / "out.json"
+    old.write_text("old")
+    with pytest.raises(RuntimeError), atomic_outputs(old, tmp_path / "out") as tmp:
+        tmp[0].write_text("new")
+        tmp[1].mkdir()
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    assert old.read_text() == "old"
+    with atomic_outputs(old, tmp_path / "out") as tmp:
+        tmp[0].write_text("new")
+        tmp[1].mkdir()
+    assert old.read_text() == "new" and (tmp_path / "out").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.json"]
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_every_command_has_a_docs_page(command):
+    page = DOCS / f"{command}.md"
+    assert page.is_file() and f"segtool {command}" in page.read_text()
+
+
+@pytest.mark.parametrize("fmt", format_names())
+def test_every_format_has_a_docs_page(fmt):
+    page = DOCS / "formats" / f"{fmt}.md"
+    assert page.is_file() and "## Read" in page.read_text() and "## Write" in page.read_text()
+    assert "lossy" in page.read_text()
