@@ -10,7 +10,9 @@ conversion within 2x the floor, and --jobs 2 near 2x faster than --jobs 1.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,13 +21,54 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import decode_floor, make_panoptic
 
 from segtool import WriteOptions, convert
+from segtool.parallel import tune_allocator
+
+_CHILD = """
+import resource, sys
+from pathlib import Path
+from segtool import WriteOptions, convert
+from segtool.parallel import tune_allocator
+convert(Path(sys.argv[1]), Path(sys.argv[2]), WriteOptions(sys.argv[3]), read_options={"masks": Path(sys.argv[4])})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(src: Path, masks: Path, target: str, out: Path) -> float:
+    """Peak resident memory of a fresh process converting ``src`` (one process, --jobs 1)."""
+    shutil.rmtree(out, ignore_errors=True)
+    dst = out / ("sem" if target == "semantic" else "o.json")
+    res = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(src), str(dst), target, str(masks)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    return int(res.stdout.split()[-1]) / 1024
+
+
+def memory(src: Path, out: Path) -> None:
+    """Peak memory converting a quarter of the images vs all of them: it must not grow."""
+    data = json.loads(src.read_text())
+    quarter = len(data["images"]) // 4
+    sub = src.with_name("quarter.json")
+    sub.write_text(
+        json.dumps({**data, "images": data["images"][:quarter], "annotations": data["annotations"][:quarter]})
+    )
+    print(f"\npeak memory (MB), one process:{'':<6}{quarter:>8} img{len(data['images']):>9} img{'ratio':>8}")
+    for target in ("coco-instance", "semantic"):
+        small = peak_rss_mb(sub, src.with_suffix(""), target, out)
+        big = peak_rss_mb(src, src.with_suffix(""), target, out)
+        print(f"{'coco-panoptic -> ' + target:<36}{small:>12.0f}{big:>13.0f}{big / small:>8.2f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--data", type=Path, default=Path("bench_out/data"))
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
     args = ap.parse_args()
+    tune_allocator()  # as the CLI does
     src = make_panoptic(args.data, args.images)
     out = args.data.parent / "convert"
     floor = decode_floor(src.with_suffix(""))
@@ -44,6 +87,8 @@ def main() -> None:
                 f"{'coco-panoptic -> ' + target:<34}{jobs:>5}{dt:>9.2f}{n / dt:>8.0f}{dt / floor:>9.2f}{base / dt:>10.2f}"
             )
     shutil.rmtree(out, ignore_errors=True)
+    if not args.no_memory:
+        memory(src, out)
 
 
 if __name__ == "__main__":

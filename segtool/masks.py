@@ -114,23 +114,72 @@ class Runs:
         out[present] = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
         return out
 
-    def counts(self, k: int) -> list[int]:
-        """Uncompressed COCO RLE counts of segment ``k`` (0-based)."""
-        s, e = self.starts[self.group[k] : self.group[k + 1]], self.ends[self.group[k] : self.group[k + 1]]
-        join = s[1:] == e[:-1]
-        edges = np.empty(2 * (len(s) - int(join.sum())), dtype=np.int64)
-        edges[0::2] = s[np.concatenate([[True], ~join])]
-        edges[1::2] = e[np.concatenate([~join, [True]])]
-        counts = np.diff(np.concatenate([[0], edges, [self.shape[0] * self.shape[1]]]))
-        return (counts[:-1] if counts[-1] == 0 else counts).tolist()
+    def all_counts(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Uncompressed COCO RLE counts of every segment, concatenated, and each segment's
+        offset into them (length ``n + 1``)."""
+        total = self.shape[0] * self.shape[1]
+        seg_runs = slice(self.group[0], self.group[-1])  # void (0) runs sort first: skip them
+        s, e, v = self.starts[seg_runs], self.ends[seg_runs], self.values[seg_runs]
+        joined = (s[1:] == e[:-1]) & (v[1:] == v[:-1])  # a run cut at a column end, rejoined
+        first = np.ones(len(s), dtype=bool)
+        first[1:] = ~joined
+        last = np.ones(len(s), dtype=bool)
+        last[:-1] = ~joined
+        starts, ends, seg = s[first], e[last], v[first] - 1
+        r = np.bincount(seg, minlength=self.n)  # merged runs per segment
+        # per segment: [s0, e0-s0, s1-e0, …, e_last-s_last, total-e_last]; 1 + 2r values
+        offsets = np.concatenate([[0], np.cumsum(1 + 2 * r)])
+        counts = np.empty(offsets[-1], dtype=np.int64)
+        edges = np.stack([starts, ends], axis=1).ravel()
+        prev = np.concatenate([[0], edges[:-1]])
+        begins = np.concatenate([[0], np.cumsum(2 * r)[:-1]])  # first edge of each segment
+        prev[begins[r > 0]] = 0
+        pos = np.repeat(offsets[:-1], 2 * r) + (np.arange(len(edges)) - np.repeat(begins, 2 * r))
+        counts[pos] = edges - prev
+        last_end = np.zeros(self.n, dtype=np.int64)
+        last_end[r > 0] = ends[np.cumsum(r)[r > 0] - 1]
+        counts[offsets[1:] - 1] = total - last_end
+        # pycocotools drops a final zero run (a mask that reaches the last pixel)
+        keep = np.ones(len(counts), dtype=bool)
+        keep[offsets[1:] - 1] = counts[offsets[1:] - 1] > 0
+        new_offsets = np.concatenate([[0], np.cumsum(np.add.reduceat(keep, offsets[:-1]) if self.n else [])])
+        return counts[keep], new_offsets.astype(np.int64)
 
     def rles(self) -> list[RLE]:
-        """Compressed RLEs (counts as ``str``) of every segment."""
+        """Compressed RLEs (counts as ``str``) of every segment, byte-identical to
+        ``pycocotools.mask.encode``, built for all segments at once."""
         if self.n == 0:
             return []
+        counts, offsets = self.all_counts()
+        text, bounds = compress_counts(counts, offsets)
         size = list(self.shape)
-        rles = mask_utils.frPyObjects([{"counts": self.counts(k), "size": size} for k in range(self.n)], *size)
-        return [{"size": size, "counts": r["counts"].decode("ascii")} for r in rles]
+        return [{"size": size, "counts": text[bounds[k] : bounds[k + 1]]} for k in range(self.n)]
+
+
+def compress_counts(counts: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64]) -> tuple[str, list[int]]:
+    """pycocotools' ``rleToString`` for many RLEs at once, vectorised.
+
+    Each count (minus the count two before it, from the third of its RLE on) is written as
+    little-endian 5-bit groups, bit 0x20 marking that another group follows, plus 48.
+    ``offsets`` delimit the RLEs in ``counts``; returns the concatenated text and the
+    character offset of each RLE in it.
+    """
+    local = np.arange(len(counts)) - np.repeat(offsets[:-1], np.diff(offsets))
+    x = counts.copy()
+    delta = local > 2
+    x[delta] -= counts[np.flatnonzero(delta) - 2]
+    chars = np.zeros((len(x), 7), dtype=np.uint8)  # 7 groups of 5 bits hold any int32 count
+    length = np.zeros(len(x), dtype=np.int64)
+    active = np.ones(len(x), dtype=bool)
+    for j in range(7):
+        c = x & 0x1F
+        x = x >> 5
+        more = np.where(c & 0x10, x != -1, x != 0) & active
+        chars[:, j] = (c | np.where(more, 0x20, 0)) + 48
+        length += active
+        active = more
+    text = chars[np.arange(7)[None, :] < length[:, None]].tobytes().decode("ascii")
+    return text, np.concatenate([[0], np.cumsum(length)])[offsets].tolist()
 
 
 def bboxes(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]:

@@ -29,6 +29,27 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def tune_allocator() -> None:
+    """Keep freed image-sized buffers in the heap instead of returning them to the OS.
+
+    Every image allocates a few fresh multi-MB arrays; by default glibc maps each one anew
+    and unmaps it on free, so every image pays page faults to zero them again (measured: 30%
+    of a panoptic → instance conversion). Raising the mmap and trim thresholds keeps the
+    pages. Called by the CLI and in worker processes, never on library import. No-op where
+    glibc is absent.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 * 2**20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 256 * 2**20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
     return [fn(item) for item in chunk]
 
@@ -53,7 +74,7 @@ def imap(
     if executor is None:
         method = "forkserver" if sys.platform.startswith("linux") else None
         ctx = multiprocessing.get_context(method)
-        executor = ProcessPoolExecutor(jobs, mp_context=ctx)
+        executor = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=tune_allocator)
     window = 4 * max(jobs, 1)
     it = iter(items)
     pending: deque[Future[list[R]]] = deque()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from segtool import masks
@@ -69,3 +71,27 @@ def test_polygons_of_a_mask_with_a_hole_is_none():
     m[4:6, 4:6] = 1
     poly = masks.polygons(m)
     assert poly is not None and len(poly) == 1 and len(poly[0]) >= 6
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 25),
+    st.integers(1, 25),
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.randoms(use_true_random=False),
+)
+def test_runs_rles_equal_pycocotools_encode_byte_for_byte(h, w, n, run, rnd):
+    """All RLEs of an index map at once (vectorised rleToString) == pycocotools.encode per mask;
+    areas and boxes == hand computation with np.nonzero."""
+    rng = np.random.default_rng(rnd.getrandbits(32))
+    flat = np.repeat(rng.integers(0, n + 1, h * w // run + 1), run)[: h * w]
+    index = flat.reshape(h, w).astype(np.int32)
+    runs = masks.Runs(index, n)
+    for k, ours in enumerate(runs.rles(), start=1):
+        ref = mask_utils.encode(np.asfortranarray((index == k).astype(np.uint8)))
+        assert ours["counts"] == ref["counts"].decode("ascii")
+        ys, xs = np.nonzero(index == k)
+        assert runs.areas()[k - 1] == len(ys)
+        box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1] if len(ys) else [0, 0, 0, 0]
+        assert runs.bboxes()[k - 1].tolist() == box

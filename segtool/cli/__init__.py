@@ -12,6 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, SegtoolError
+from ..parallel import tune_allocator
 
 
 class _Failure(click.ClickException):
@@ -58,6 +59,7 @@ def main(ctx: click.Context, debug: bool) -> None:
       segtool convert sample_data/panoptic_examples.json out/instances.json --to coco-instance
     """
     ctx.meta["segtool.debug"] = debug
+    tune_allocator()
 
 
 from . import convert as _convert  # noqa: E402  (commands register themselves on main)
