@@ -83,17 +83,47 @@ class Runs:
     """
 
     def __init__(self, index: npt.NDArray[np.int32], n: int) -> None:
-        h, w = index.shape
-        self.shape, self.n = (h, w), n
-        flat = index.T.ravel()
-        cut = flat[1:] != flat[:-1]
-        cut[h - 1 :: h] = True
-        starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
-        ends = np.concatenate([starts[1:], [flat.size]])
-        values = flat[starts]
+        self._setup(*_column_runs(index), n, index.shape)
+
+    @classmethod
+    def of_ids(
+        cls, ids: npt.NDArray[np.integer[Any]], segment_ids: npt.NDArray[np.int64]
+    ) -> tuple[Runs, npt.NDArray[np.int64]]:
+        """Runs of a raw panoptic id map, with runs mapped to segment ``k`` (``segment_ids[k-1]``).
+
+        Ids are looked up per run, not per pixel, so a 640×480 map costs a few thousand
+        look-ups. Also returns the raw ids present but not in ``segment_ids`` (0 excluded).
+        """
+        raw, starts, ends = _column_runs(ids)
+        order = np.argsort(segment_ids, kind="stable")
+        ordered = segment_ids[order]
+        pos = np.minimum(np.searchsorted(ordered, raw), max(len(ordered) - 1, 0))
+        found = ordered[pos] == raw if len(ordered) else np.zeros(len(raw), bool)
+        dense = np.where(found, order[pos] + 1, 0) if len(ordered) else np.zeros(len(raw), np.int64)
+        unknown = np.unique(raw[~found & (raw != 0)]).astype(np.int64)
+        runs = cls.__new__(cls)
+        runs._setup(dense, starts, ends, len(segment_ids), ids.shape)
+        return runs, unknown
+
+    def _setup(
+        self,
+        values: npt.NDArray[Any],
+        starts: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64],
+        n: int,
+        shape: tuple[int, ...],
+    ) -> None:
+        self.shape, self.n = (int(shape[0]), int(shape[1])), n
+        self._positional = (values, ends - starts)
         order = np.argsort(values, kind="stable")
         self.values, self.starts, self.ends = values[order], starts[order], ends[order]
         self.group = np.searchsorted(self.values, np.arange(1, n + 2))
+
+    def index_map(self) -> npt.NDArray[np.int32]:
+        """The ``(H, W)`` int32 index map these runs describe (a transposed view)."""
+        values, lengths = self._positional
+        h, w = self.shape
+        return np.repeat(values.astype(np.int32), lengths).reshape(w, h).T
 
     def areas(self) -> npt.NDArray[np.int64]:
         """Pixel count per segment."""
@@ -180,6 +210,18 @@ def compress_counts(counts: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64
         active = more
     text = chars[np.arange(7)[None, :] < length[:, None]].tobytes().decode("ascii")
     return text, np.concatenate([[0], np.cumsum(length)])[offsets].tolist()
+
+
+def _column_runs(image: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Maximal runs of equal values in column-major order, also cut at each column end:
+    (value, start, end) of each run, in position order."""
+    h = image.shape[0]
+    flat = image.T.ravel()
+    cut = flat[1:] != flat[:-1]
+    cut[h - 1 :: h] = True
+    starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
+    ends = np.concatenate([starts[1:], [flat.size]])
+    return flat[starts].astype(np.int64), starts, ends
 
 
 def bboxes(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]:

@@ -162,6 +162,7 @@ class Annotation:
     rles: tuple[dict[str, Any], ...] | None = None
     raw: tuple[Any, ...] | None = None  # source segmentation objects (instance sources only)
     origin: str = ""  # the file the pixels came from, for error messages
+    runs: Any = None  # masks.Runs of id_map when the source computed them (a cache)
 
     def __post_init__(self) -> None:
         if (self.id_map is None) == (self.rles is None):

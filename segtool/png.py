@@ -39,7 +39,7 @@ def encode(array: npt.NDArray[Any], palette: list[int] | None = None) -> bytes:
         color, depth, rows, strategy = (
             0,
             16,
-            array.astype(">u2").view(np.uint8).reshape(h, w * 2),
+            np.ascontiguousarray(array, dtype=">u2").view(np.uint8).reshape(h, w * 2),
             zlib.Z_DEFAULT_STRATEGY,
         )
     else:

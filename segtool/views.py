@@ -99,7 +99,7 @@ def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
     are dropped and counted by reason. Returned segments carry pixel areas and boxes.
     """
     if ann.id_map is not None:
-        return Resolved(ann.id_map, ann.segments)
+        return Resolved(ann.id_map, ann.segments, _runs=ann.runs)
     h, w = ann.image.height, ann.image.width
     n = len(ann.segments)
     if n == 0:

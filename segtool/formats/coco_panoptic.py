@@ -78,19 +78,18 @@ class PanopticPng:
         check_size(img, image.height, image.width, path, what)
         if img.mode != "RGB":
             raise SegtoolError(f"{what}: expected an RGB PNG, got mode {img.mode}", str(path))
-        ids = masks.png_ids(img)
-        index, unknown = masks.index_by_ids(ids, self.segments.id)
+        runs, unknown = masks.Runs.of_ids(masks.png_ids(img), self.segments.id)
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
             raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", str(path))
-        area = masks.areas(index, len(self.segments))
+        area = runs.areas()
         if np.any(area == 0):
             listed = ", ".join(map(str, self.segments.id[area == 0][:8].tolist()))
             raise SegtoolError(
                 f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(path)
             )
         segs = self.segments.replace(area=area.astype(np.float64))
-        return Annotation(image, segs, id_map=index, origin=str(path))
+        return Annotation(image, segs, id_map=runs.index_map(), origin=str(path), runs=runs)
 
 
 def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
