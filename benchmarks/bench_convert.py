@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import decode_floor, make_panoptic
+from common import decode_floor, decode_floor_parallel, make_panoptic
 
 from segtool import WriteOptions, convert
 from segtool.parallel import tune_allocator
@@ -72,8 +72,12 @@ def main() -> None:
     src = make_panoptic(args.data, args.images)
     out = args.data.parent / "convert"
     floor = decode_floor(src.with_suffix(""))
+    floor2 = decode_floor_parallel(src.with_suffix(""), 2)
     n = args.images
     print(f"{n} images 640x480; PNG-decoding floor (Pillow, 1 process): {floor:.2f} s = {n / floor:.0f} img/s")
+    print(
+        f"the same with 2 processes: {floor2:.2f} s, a speed-up of {floor / floor2:.2f} (this machine's ceiling for --jobs 2)"
+    )
     print(f"{'conversion':<34}{'jobs':>5}{'seconds':>9}{'img/s':>8}{'x floor':>9}{'speed-up':>10}")
     for target, dst in (("coco-instance", out / "inst.json"), ("semantic", out / "sem")):
         base = None
