@@ -95,48 +95,21 @@ def test_png_id_missing_from_segments_info(runner, panoptic, tmp_path):
     assert_bad_input(r, "000000142238.png", f"segment ids {dropped['id']} are in the PNG but not in segments_info")
 
 
+def one_annotation(path: Path, height: int, width: int, **annotation) -> Path:
+    """A COCO instance JSON with one image (id 3) of category 1 and one annotation."""
+    ann = {"id": 1, "image_id": 3, "category_id": 1, "area": 1, "bbox": [0, 0, 1, 1], "iscrowd": 0, **annotation}
+    image = {"id": 3, "file_name": "a.jpg", "height": height, "width": width}
+    return write_json(path, {"images": [image], "annotations": [ann], "categories": [{"id": 1, "name": "a"}]})
+
+
 def test_unknown_category_in_instance_json(runner, tmp_path):
-    src = write_json(
-        tmp_path / "inst.json",
-        {
-            "images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}],
-            "annotations": [
-                {
-                    "id": 17,
-                    "image_id": 1,
-                    "category_id": 5,
-                    "segmentation": [[0, 0, 3, 0, 3, 3]],
-                    "area": 4,
-                    "bbox": [0, 0, 3, 3],
-                    "iscrowd": 0,
-                }
-            ],
-            "categories": [{"id": 1, "name": "a"}],
-        },
-    )
+    src = one_annotation(tmp_path / "inst.json", 4, 4, id=17, category_id=5, segmentation=[[0, 0, 3, 0, 3, 3]])
     r = invoke(runner, "convert", src, tmp_path / "out", "--to", "semantic")
     assert_bad_input(r, "inst.json", "annotation 17", "unknown category id 5")
 
 
 def test_rle_size_disagrees_with_image(runner, tmp_path):
-    src = write_json(
-        tmp_path / "inst.json",
-        {
-            "images": [{"id": 3, "file_name": "a.jpg", "height": 4, "width": 5}],
-            "annotations": [
-                {
-                    "id": 8,
-                    "image_id": 3,
-                    "category_id": 1,
-                    "segmentation": rle(np.ones((5, 4), bool)),
-                    "area": 20,
-                    "bbox": [0, 0, 4, 5],
-                    "iscrowd": 1,
-                }
-            ],
-            "categories": [{"id": 1, "name": "a"}],
-        },
-    )
+    src = one_annotation(tmp_path / "inst.json", 4, 5, id=8, segmentation=rle(np.ones((5, 4), bool)), iscrowd=1)
     r = invoke(runner, "convert", src, tmp_path / "out.json", "--to", "coco-panoptic")
     assert_bad_input(r, "inst.json", "image 3, annotation 8", "RLE size [5, 4] differs from the image size [4, 5]")
     assert_nothing_written(tmp_path, "inst.json")

@@ -168,3 +168,26 @@ def test_semantic_things_split_into_connected_components(tmp_path):
     first = {tuple(x) for x in np.argwhere(canon == canon[0, 0])}
     assert first == {(0, 0), (0, 1), (1, 0), (1, 1), (2, 2)} and first < person
     assert canonical(canon)[4, 0] == 0
+
+
+def test_written_ids_follow_the_category_colours(tmp_path):
+    """As panopticapi's IdGenerator: a stuff segment and the first instance of a thing take
+    their category colour as id (R + 256·G + 65536·B), later instances a different colour."""
+    out = tmp_path / "pan.json"
+    convert(PANOPTIC_EXAMPLES, out, WriteOptions("coco-panoptic"))
+    data = json.loads(out.read_text())
+    colors = {c["id"]: c["color"] for c in data["categories"]}
+    src_colors = {c["id"]: c["color"] for c in json.loads(PANOPTIC_EXAMPLES.read_text())["categories"]}
+    assert colors == src_colors
+    for ann in data["annotations"]:
+        seen = set()
+        for s in ann["segments_info"]:
+            r, g, b = colors[s["category_id"]]
+            color_id = r + 256 * g + 65536 * b
+            assert (s["id"] == color_id) == (s["category_id"] not in seen), s
+            seen.add(s["category_id"])
+    # the real source was written by panopticapi the same way: its first person is the person colour
+    assert (
+        json.loads(PANOPTIC_EXAMPLES.read_text())["annotations"][0]["segments_info"][0]["id"]
+        == 220 + 256 * 20 + 65536 * 60
+    )

@@ -56,7 +56,7 @@ def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     """A two-column summary table."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
-    table.add_column(justify="right")
+    table.add_column(overflow="fold")
     for k, v in rows:
         table.add_row(k, str(v))
     return table
