@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import decode_floor, decode_floor_parallel, make_panoptic
 
 from segtool import WriteOptions, convert
-from segtool.parallel import tune_allocator
+from segtool.parallel import tune_allocator, warm_up
 
 _CHILD = """
 import resource, sys
@@ -84,6 +84,7 @@ def main() -> None:
         for jobs in (1, 2):
             shutil.rmtree(out, ignore_errors=True)
             t = time.perf_counter()
+            warm_up(jobs)  # as the CLI does, before reading
             convert(src, dst, WriteOptions(target), jobs=jobs)
             dt = time.perf_counter() - t
             base = base or dt

@@ -121,9 +121,16 @@ class Runs:
 
     def index_map(self) -> npt.NDArray[np.int32]:
         """The ``(H, W)`` int32 index map these runs describe (a transposed view)."""
+        return self.paint(np.arange(self.n + 1, dtype=np.int32))
+
+    def paint(self, lut: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """``lut[index_map]`` without touching each pixel twice: one value per run, repeated.
+
+        ``lut`` has ``n + 1`` entries (entry 0 for void). Returns a transposed ``(H, W)`` view.
+        """
         values, lengths = self._positional
         h, w = self.shape
-        return np.repeat(values.astype(np.int32), lengths).reshape(w, h).T
+        return np.repeat(lut[values], lengths).reshape(w, h).T
 
     def areas(self) -> npt.NDArray[np.int64]:
         """Pixel count per segment."""

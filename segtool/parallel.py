@@ -62,6 +62,15 @@ def _context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+def warm_up(jobs: int) -> None:
+    """Start the forkserver (and its preload) now, so it overlaps with reading the input."""
+    if jobs > 1 and sys.platform.startswith("linux"):
+        from multiprocessing import forkserver
+
+        _context()
+        forkserver.ensure_running()
+
+
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
     return [fn(item) for item in chunk]
 

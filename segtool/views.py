@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from . import masks
 from .errors import OverlapError, SegtoolError
@@ -126,6 +125,8 @@ def split_things(res: Resolved, thing_ids: npt.NDArray[np.int64]) -> Resolved:
     Stuff segments stay whole. Component order follows the first pixel in raster order, so
     the result is deterministic.
     """
+    from scipy import ndimage  # imported here: it is the heaviest import, and only this needs it
+
     segs = res.segments
     is_thing = np.isin(segs.category_id, thing_ids)
     if not is_thing.any():
@@ -161,4 +162,9 @@ def refuse_things(res: Resolved, thing_ids: npt.NDArray[np.int64], names: dict[i
 def label_map(res: Resolved, ignore_value: int, dtype: type = np.uint8) -> npt.NDArray[Any]:
     """``(H, W)`` label map: each pixel's category id, ``ignore_value`` on void."""
     lut = np.concatenate([[ignore_value], res.segments.category_id]).astype(dtype)
-    return lut[res.index]
+    return paint(res, lut)
+
+
+def paint(res: Resolved, lut: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``lut[res.index]``, from the run table when one is at hand (10× fewer look-ups)."""
+    return res._runs.paint(lut) if res._runs is not None else lut[res.index]

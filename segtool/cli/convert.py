@@ -9,6 +9,7 @@ import click
 from .. import combine, formats
 from ..convert import write
 from ..formats.options import WriteOptions
+from ..parallel import warm_up
 from ..views import OVERLAP_POLICIES
 from . import main, output
 from .options import FORMAT, jobs_option, json_option, overwrite_option, source_options
@@ -102,6 +103,7 @@ def convert(
       segtool convert labels/ panoptic.json --to coco-panoptic --split-things
       segtool convert semseg/ panoptic.json --to coco-panoptic --instances detections.json
     """
+    warm_up(jobs)
     if instances is not None:
         ds = combine.read(
             src,

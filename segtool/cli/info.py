@@ -9,6 +9,7 @@ from rich.table import Table
 
 from .. import formats
 from ..info import describe
+from ..parallel import warm_up
 from . import main, output
 from .options import jobs_option, json_option, source_options
 
@@ -36,6 +37,7 @@ def info(
       segtool info sample_data/panoptic_examples.json
       segtool info labels/ --categories categories.json --json
     """
+    warm_up(jobs)
     name = from_ or formats.detect(path)
     ds = formats.read(path, name, masks=masks, categories=categories, ignore_value=ignore_value)
     with output.progress("reading", len(ds.samples)) as advance:

@@ -9,6 +9,7 @@ polygons they are the geometric area, not a pixel count); masks that come from p
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,11 @@ from .coco_panoptic import resolve_for_write
 from .common import (
     Detection,
     ImageResult,
-    dump_json,
     load_json,
     parse_categories,
     parse_images,
     require_dict,
+    stream_coco_json,
 )
 from .options import Job, WriteContext, WriteOptions, jobs
 
@@ -192,22 +193,25 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     """Write one JSON to ``tmp[0]``; annotation ids are kept from an instance source when
     unique across the dataset, otherwise numbered 1..N in image order."""
     ctx = WriteContext.of(ds, "", opts)
-    results = list(run(_write_image, jobs(ds, ctx)))
-    annotations = [rec for r in results for rec in r.records]
-    ids = [a["id"] for a in annotations]
-    if ds.kind != "instance" or len(set(ids)) != len(ids):
-        if ds.kind == "instance" and results:
-            results[0].changed["annotation ids renumbered (duplicates in the source)"] += len(ids)
-        for i, a in enumerate(annotations, start=1):
-            a["id"] = i
-    out = {
-        **ds.info,
-        "images": [s.image.to_dict() for s in ds.samples],
-        "annotations": annotations,
-        "categories": [c.to_dict() for c in ds.categories],
-    }
-    dump_json(out, tmp[0])
+    source_ids = [i for s in ds.samples for i in getattr(s.source, "segments", Segments.empty()).id.tolist()]
+    renumber = ds.kind != "instance" or len(set(source_ids)) != len(source_ids)
+    head = {**ds.info, "images": [s.image.to_dict() for s in ds.samples]}
+    tail = {"categories": [c.to_dict() for c in ds.categories]}
+    results = stream_coco_json(tmp[0], head, "annotations", _numbered(run(_write_image, jobs(ds, ctx)), renumber), tail)
+    if renumber and ds.kind == "instance" and results:
+        results[0].changed["annotation ids renumbered (duplicates in the source)"] += len(source_ids)
     return results
+
+
+def _numbered(results: Iterable[ImageResult], renumber: bool) -> Iterator[ImageResult]:
+    """Annotation ids 1..N in image order when the source's ids cannot be kept."""
+    next_id = 1
+    for r in results:
+        if renumber:
+            for rec in r.records:
+                rec["id"] = next_id
+                next_id += 1
+        yield r
 
 
 def targets(dst: Path, masks: Path | None = None) -> list[Path]:

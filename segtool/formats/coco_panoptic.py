@@ -23,7 +23,6 @@ from .common import (
     ImageResult,
     check_size,
     check_unique_names,
-    dump_json,
     load_json,
     open_png,
     parse_categories,
@@ -31,6 +30,7 @@ from .common import (
     require_dict,
     save_png,
     stem_name,
+    stream_coco_json,
 )
 from .options import Job, WriteContext, WriteOptions, jobs
 
@@ -180,7 +180,7 @@ def _write_image(job: Job) -> ImageResult:
     sids = assign_ids(segs.category_id, ctx.colors)
     lut = np.concatenate([[0], sids])
     name = stem_name(ann.image.file_name)
-    save_png(masks.id2rgb(lut[res.index]), Path(ctx.folder) / name)
+    save_png(masks.id2rgb(views.paint(res, lut)), Path(ctx.folder) / name)
     info = [
         {
             "id": int(sids[k]),
@@ -200,15 +200,9 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     check_unique_names([stem_name(s.image.file_name) for s in ds.samples], str(dst))
     tmp[1].mkdir()
     ctx = WriteContext.of(ds, str(tmp[1]), opts)
-    results = list(run(_write_image, jobs(ds, ctx)))
-    out = {
-        **ds.info,
-        "images": [s.image.to_dict() for s in ds.samples],
-        "annotations": [r.records[0] for r in results],
-        "categories": [_with_color(c, ctx.colors) for c in ds.categories],
-    }
-    dump_json(out, tmp[0])
-    return results
+    head = {**ds.info, "images": [s.image.to_dict() for s in ds.samples]}
+    tail = {"categories": [_with_color(c, ctx.colors) for c in ds.categories]}
+    return stream_coco_json(tmp[0], head, "annotations", run(_write_image, jobs(ds, ctx)), tail)
 
 
 def _with_color(c: Category, colors: dict[int, tuple[int, int, int]]) -> dict[str, Any]:

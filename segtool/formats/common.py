@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +65,35 @@ def dump_json(data: Any, path: Path) -> None:
     text = json.dumps(data, separators=(",", ":"))  # dumps uses the C encoder; dump does not
     with open(path, "w", encoding="utf-8") as f:
         f.write(text + "\n")
+
+
+def stream_coco_json(
+    path: Path, head: dict[str, Any], key: str, results: Iterable[ImageResult], tail: dict[str, Any]
+) -> list[ImageResult]:
+    """Write ``{**head, key: [records…], **tail}``, writing each image's records as it arrives.
+
+    Encoding overlaps with the workers and no record is kept, so memory stays flat. Each
+    result comes back with its records dropped. The bytes equal one ``json.dumps`` call.
+    """
+    done: list[ImageResult] = []
+    sep = (",", ":")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("{")
+        for k, v in head.items():
+            f.write(json.dumps(k) + ":" + json.dumps(v, separators=sep) + ",")
+        f.write(json.dumps(key) + ":[")
+        first = True
+        for r in results:
+            if r.records:
+                f.write(("" if first else ",") + ",".join(json.dumps(rec, separators=sep) for rec in r.records))
+                first = False
+            r.records = []
+            done.append(r)
+        f.write("]")
+        for k, v in tail.items():
+            f.write("," + json.dumps(k) + ":" + json.dumps(v, separators=sep))
+        f.write("}\n")
+    return done
 
 
 def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
