@@ -95,6 +95,7 @@ class Runs:
         look-ups. Also returns the raw ids present but not in ``segment_ids`` (0 excluded).
         """
         raw, starts, ends = _column_runs(ids)
+        raw &= 0xFFFFFF  # ids are 24-bit; decoders may leave an alpha byte above them
         order = np.argsort(segment_ids, kind="stable")
         ordered = segment_ids[order]
         pos = np.minimum(np.searchsorted(ordered, raw), max(len(ordered) - 1, 0))

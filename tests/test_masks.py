@@ -95,3 +95,44 @@ def test_runs_rles_equal_pycocotools_encode_byte_for_byte(h, w, n, run, rnd):
         assert runs.areas()[k - 1] == len(ys)
         box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1] if len(ys) else [0, 0, 0, 0]
         assert runs.bboxes()[k - 1].tolist() == box
+
+
+def test_rgb_decoding_with_and_without_pyspng(monkeypatch):
+    """libspng and the Pillow fallback give the same ids, equal to the COCO formula."""
+    import sys
+
+    from PIL import Image
+
+    from segtool import png
+    from tests.conftest import PANOPTIC_EXAMPLES
+
+    path = PANOPTIC_EXAMPLES.with_suffix("") / "000000142238.png"
+    data = path.read_bytes()
+    assert png.header(data) == (640, 427, "RGB")
+    rgb = np.asarray(Image.open(path), dtype=np.uint32)
+    expected = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    fast = png.decode_rgb_as_u32(data) & 0xFFFFFF
+    monkeypatch.setitem(sys.modules, "pyspng", None)  # import pyspng now raises ImportError
+    slow = png.decode_rgb_as_u32(data) & 0xFFFFFF
+    assert np.array_equal(fast, expected) and np.array_equal(slow, expected)
+
+
+def test_encoder_output_decodes_to_the_same_array():
+    from io import BytesIO
+
+    from PIL import Image
+
+    from segtool import png
+
+    rng = np.random.default_rng(3)
+    for arr, pal in (
+        (rng.integers(0, 4, (7, 9)).astype(np.uint8), None),
+        (rng.integers(0, 4, (7, 9)).astype(np.uint8), [i % 256 for i in range(768)]),
+        (rng.integers(0, 65535, (5, 3)).astype(np.uint16), None),
+        (rng.integers(0, 255, (4, 6, 3)).astype(np.uint8), None),
+    ):
+        img = Image.open(BytesIO(png.encode(arr, pal)))
+        assert np.array_equal(np.asarray(img), arr)
+        assert (
+            img.mode == {np.uint16: "I;16", np.uint8: "RGB" if arr.ndim == 3 else ("P" if pal else "L")}[arr.dtype.type]
+        )

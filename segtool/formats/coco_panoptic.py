@@ -15,16 +15,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import masks, views
+from .. import masks, png, views
 from ..errors import SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from .common import (
     Detection,
     ImageResult,
-    check_size,
     check_unique_names,
     load_json,
-    open_png,
     parse_categories,
     parse_images,
     require_dict,
@@ -74,11 +72,22 @@ class PanopticPng:
             return Annotation(image, self.segments, id_map=np.zeros((image.height, image.width), np.int32))
         path = Path(self.png)
         what = f"image {image.id}"
-        img = open_png(path, what)
-        check_size(img, image.height, image.width, path, what)
-        if img.mode != "RGB":
-            raise SegtoolError(f"{what}: expected an RGB PNG, got mode {img.mode}", str(path))
-        runs, unknown = masks.Runs.of_ids(masks.png_ids(img), self.segments.id)
+        try:
+            data = path.read_bytes()
+            width, height, mode = png.header(data)
+        except FileNotFoundError:
+            raise SegtoolError(f"missing PNG for {what}", str(path)) from None
+        except (OSError, ValueError) as exc:
+            raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
+        if (width, height) != (image.width, image.height):
+            raise SegtoolError(f"PNG is {width}x{height} but {what} is {image.width}x{image.height}", str(path))
+        if mode != "RGB":
+            raise SegtoolError(f"{what}: expected an RGB PNG, got mode {mode}", str(path))
+        try:
+            ids = png.decode_rgb_as_u32(data)
+        except ValueError as exc:
+            raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
+        runs, unknown = masks.Runs.of_ids(ids, self.segments.id)
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
             raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", str(path))
