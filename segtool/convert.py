@@ -14,7 +14,7 @@ from .errors import SegtoolError
 from .formats.coco_panoptic import masks_dir
 from .formats.options import WriteOptions
 from .model import Dataset
-from .parallel import imap
+from .parallel import imap, jobs_for
 
 Progress = Callable[[int], None]
 
@@ -85,7 +85,7 @@ def write(
     check_writable(*targets, overwrite=overwrite)
 
     def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        for result in imap(fn, items, jobs=jobs):
+        for result in imap(fn, items, jobs=jobs_for(len(ds.samples), jobs)):
             if progress is not None:
                 progress(1)
             yield result

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .model import Dataset, Sample
-from .parallel import imap
+from .parallel import imap, jobs_for
 
 
 @dataclass
@@ -55,7 +55,7 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 def describe(ds: Dataset, fmt: str, *, jobs: int = 1, progress: Callable[[int], None] | None = None) -> DatasetInfo:
     """Count images, segments and areas; semantic label maps are decoded to find their segments."""
     per_image, cats, crowd, areas = [], [], [], []
-    for cid, isc, area in imap(_table, ds.samples, jobs=jobs):
+    for cid, isc, area in imap(_table, ds.samples, jobs=jobs_for(len(ds.samples), jobs)):
         per_image.append(len(cid))
         cats.append(cid)
         crowd.append(isc)

@@ -62,6 +62,14 @@ def _context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+SMALL = 32  # fewer images than this finish before a worker pool has started
+
+
+def jobs_for(n_items: int, jobs: int) -> int:
+    """Worker processes worth starting for ``n_items`` (results are identical either way)."""
+    return 1 if n_items < SMALL else jobs
+
+
 def warm_up(jobs: int) -> None:
     """Start the forkserver (and its preload) now, so it overlaps with reading the input."""
     if jobs > 1 and sys.platform.startswith("linux"):

@@ -11,6 +11,7 @@ from segtool import SegtoolError, WriteOptions, convert, format_names
 from segtool.atomic import atomic_outputs
 from segtool.cli import main
 from segtool.errors import OverlapError
+from segtool import parallel
 from segtool.parallel import imap
 from tests.conftest import PANOPTIC_EXAMPLES
 
@@ -59,7 +60,8 @@ def test_errors_survive_pickling():
 
 
 @pytest.mark.parametrize("target", ["coco-instance", "semantic", "coco-panoptic"])
-def test_jobs_1_and_2_write_identical_bytes(tmp_path, target):
+def test_jobs_1_and_2_write_identical_bytes(tmp_path, target, monkeypatch):
+    monkeypatch.setattr(parallel, "SMALL", 0)  # use the pool even for 2 images
     dst = "out.json" if target != "semantic" else "out"
     for jobs in (1, 2):
         convert(PANOPTIC_EXAMPLES, tmp_path / str(jobs) / dst, WriteOptions(target), jobs=jobs)
@@ -97,3 +99,7 @@ def test_every_format_has_a_docs_page(fmt):
     page = DOCS / "formats" / f"{fmt}.md"
     assert page.is_file() and "## Read" in page.read_text() and "## Write" in page.read_text()
     assert "lossy" in page.read_text()
+
+
+def test_small_datasets_run_in_process(monkeypatch):
+    assert parallel.jobs_for(5, 8) == 1 and parallel.jobs_for(1000, 8) == 8
