@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from segtool import SegtoolError, WriteOptions, convert, format_names
+from segtool import SegtoolError, WriteOptions, convert, format_names, parallel
 from segtool.atomic import atomic_outputs
 from segtool.cli import main
 from segtool.errors import OverlapError
-from segtool import parallel
 from segtool.parallel import imap
 from tests.conftest import PANOPTIC_EXAMPLES
 
