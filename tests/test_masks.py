@@ -17,19 +17,6 @@ def test_rgb2id_formula_and_inverse():
     assert np.array_equal(masks.id2rgb(ids), rgb)
 
 
-def test_index_by_ids_reports_unknown_ids():
-    id_map = np.array([[0, 5, 5], [9, 9, 7]])
-    index, unknown = masks.index_by_ids(id_map, np.array([9, 5]))
-    assert index.tolist() == [[0, 2, 2], [1, 1, 0]]
-    assert unknown.tolist() == [7]
-
-
-def test_index_by_ids_with_no_segments():
-    index, unknown = masks.index_by_ids(np.array([[0, 3]]), np.array([], dtype=np.int64))
-    assert index.tolist() == [[0, 0]]
-    assert unknown.tolist() == [3]
-
-
 def test_areas_and_bboxes_by_hand():
     index = np.array(
         [
@@ -44,10 +31,18 @@ def test_areas_and_bboxes_by_hand():
     assert masks.bboxes(index, 3).tolist() == [[1, 0, 2, 2], [0, 2, 1, 1], [0, 0, 0, 0]]
 
 
-def test_encode_index_matches_pycocotools_per_mask():
+def test_runs_of_raw_ids_find_unknown_and_absent_ids():
+    ids = np.array([[0, 5, 5], [9, 9, 7]])
+    runs, unknown = masks.Runs.of_ids(ids, np.array([9, 5, 11]))
+    assert unknown.tolist() == [7]
+    assert runs.areas().tolist() == [2, 2, 0]  # 11 is listed but absent
+    assert runs.index_map().tolist() == [[0, 2, 2], [1, 1, 0]]
+
+
+def test_rles_of_noisy_index_match_pycocotools_per_mask():
     rng = np.random.default_rng(0)
     index = rng.integers(0, 5, size=(7, 11)).astype(np.int32)
-    ours = masks.encode_index(index, 4)
+    ours = masks.Runs(index, 4).rles()
     for k, r in enumerate(ours, start=1):
         ref = mask_utils.encode(np.asfortranarray((index == k).astype(np.uint8)))
         assert r["counts"] == ref["counts"].decode("ascii")
@@ -60,7 +55,7 @@ def test_to_compressed_polygon_and_uncompressed_rle():
     # column-major counts: the first 20 pixels are the first two columns
     assert m[:, :2].all() and not m[:, 2:].any()
     square = masks.to_compressed([[0, 0, 4, 0, 4, 4, 0, 4]], 10, 10)
-    assert masks.rle_area([square])[0] > 0
+    assert mask_utils.area(masks.to_pyco(square)) == 16
 
 
 def test_polygons_of_a_mask_with_a_hole_is_none():

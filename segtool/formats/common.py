@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -222,8 +221,3 @@ def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, in
             rng = np.random.default_rng(c.id)
             out[c.id] = tuple(int(v) for v in rng.integers(32, 224, size=3))
     return out
-
-
-def file_exists(path: Path) -> bool:
-    """``os.path.isfile`` that tolerates odd paths."""
-    return os.path.isfile(path)
