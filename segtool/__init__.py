@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .convert import WriteSummary, convert, write
 from .errors import FormatError, OutputExistsError, OverlapError, SegtoolError
+from .evaluate import evaluate_panoptic, pq_compute
 from .formats import detect, format_names, read
 from .formats.options import WriteOptions
 from .model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
@@ -32,7 +33,9 @@ __all__ = [
     "__version__",
     "convert",
     "detect",
+    "evaluate_panoptic",
     "format_names",
+    "pq_compute",
     "read",
     "write",
 ]

@@ -77,6 +77,25 @@ class Runs:
         self.values, self.starts, self.ends = values[order], starts[order], ends[order]
         self.group = np.searchsorted(self.values, np.arange(1, n + 2))
 
+    def positional(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Segment index and start of each run, in position (column-major) order."""
+        values, lengths = self._positional
+        return values, np.concatenate([[0], np.cumsum(lengths)[:-1]])
+
+    def overlap(self, other: Runs) -> npt.NDArray[np.int64]:
+        """``(n + 1, m + 1)`` pixel counts of (this segment, other segment) pairs; row and
+        column 0 are void. Built by merging the two run lists, never touching pixels."""
+        a_val, a_start = self.positional()
+        b_val, b_start = other.positional()
+        cuts = np.union1d(a_start, b_start)
+        lengths = np.diff(np.concatenate([cuts, [self.shape[0] * self.shape[1]]]))
+        ia = np.searchsorted(a_start, cuts, side="right") - 1
+        ib = np.searchsorted(b_start, cuts, side="right") - 1
+        width = other.n + 1
+        keys = a_val[ia] * width + b_val[ib]
+        table = np.bincount(keys, weights=lengths, minlength=(self.n + 1) * width)
+        return table.astype(np.int64).reshape(self.n + 1, width)
+
     def index_map(self) -> npt.NDArray[np.int32]:
         """The ``(H, W)`` int32 index map these runs describe (a transposed view)."""
         return self.paint(np.arange(self.n + 1, dtype=np.int32))

@@ -97,8 +97,9 @@ class PanopticPng:
             raise SegtoolError(
                 f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(path)
             )
-        segs = self.segments.replace(area=area.astype(np.float64))
-        return Annotation(image, segs, id_map=runs.index_map(), origin=str(path), runs=runs)
+        # segments keep the JSON's area: PQ uses it for ground truth, as panopticapi does;
+        # writers measure areas from the pixels
+        return Annotation(image, self.segments, id_map=runs.index_map(), origin=str(path), runs=runs)
 
 
 def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
@@ -225,3 +226,28 @@ def targets(dst: Path, masks: Path | None = None) -> list[Path]:
     if dst.suffix.lower() != ".json":
         raise SegtoolError("a coco-panoptic destination is a .json path (PNGs go to the sibling folder)", str(dst))
     return [dst, masks_dir(dst, masks)]
+
+
+def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None) -> dict[int, Sample]:
+    """Predicted panoptic annotations by image id, checked against the ground truth.
+
+    Prediction JSONs often hold only ``annotations`` (detectron2 writes no ``images``):
+    images and categories come from the ground truth. A prediction for an image or of a
+    category the ground truth does not have is an error.
+    """
+    data = load_json(path)
+    anns = data if isinstance(data, list) else require_dict(data, path, ("annotations",))["annotations"]
+    known = {c.id for c in gt.categories}
+    images = {s.image.id: s.image for s in gt.samples}
+    folder = masks_dir(path, masks)
+    out: dict[int, Sample] = {}
+    for ann in anns:
+        if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
+            raise SegtoolError("a prediction lacks 'image_id' or 'file_name'", str(path))
+        image = images.get(ann["image_id"])
+        if image is None:
+            raise SegtoolError(
+                f"prediction for image id {ann['image_id']}, which the ground truth does not have", str(path)
+            )
+        out[image.id] = Sample(image, PanopticPng(str(folder / ann["file_name"]), _segments(ann, known, path)))
+    return out

@@ -1,0 +1,1 @@
+"""Metrics: panoptic quality (PQ/SQ/RQ); mask AP and mIoU follow."""
