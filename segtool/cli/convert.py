@@ -88,7 +88,7 @@ def convert(
     stuff_area_limit: int,
     jobs: int,
     overwrite: bool,
-    as_json: bool,
+    json_out: str | None,
 ) -> None:
     """Convert the dataset SRC to DST in the format given by --to.
 
@@ -123,9 +123,10 @@ def convert(
         summary = write(
             ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name
         )
-    if as_json:
-        output.emit_json(summary.to_dict())
-        return
+    if json_out:
+        output.emit_json(summary.to_dict(), json_out)
+        if json_out == "-":
+            return
     rows = [
         ("from", f"{name}  {src}"),
         ("to", f"{to}  {', '.join(summary.outputs)}"),

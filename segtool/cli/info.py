@@ -28,7 +28,7 @@ def info(
     ignore_value: int,
     per_class: bool,
     jobs: int,
-    as_json: bool,
+    json_out: str | None,
 ) -> None:
     """Detect the format of PATH and summarise images, categories, segments and areas.
 
@@ -42,9 +42,10 @@ def info(
     ds = formats.read(path, name, masks=masks, categories=categories, ignore_value=ignore_value)
     with output.progress("reading", len(ds.samples)) as advance:
         result = describe(ds, name, jobs=jobs, progress=advance)
-    if as_json:
-        output.emit_json(result.to_dict())
-        return
+    if json_out:
+        output.emit_json(result.to_dict(), json_out)
+        if json_out == "-":
+            return
     spi, area = result.segments_per_image, result.area
     rows = [
         ("format", result.format),

@@ -48,9 +48,15 @@ def jobs_option(fn: F) -> F:
 
 
 def json_option(fn: F) -> F:
-    """``--json``: machine-readable output on stdout."""
+    """``--json [FILE]``: machine-readable output, on stdout (bare or ``-``) or to FILE."""
     return click.option(
-        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (progress stays on stderr)."
+        "--json",
+        "json_out",
+        is_flag=False,
+        flag_value="-",
+        default=None,
+        metavar="[FILE]",
+        help="Write the result as JSON to FILE, or to stdout when FILE is omitted or '-' (progress stays on stderr).",
     )(fn)
 
 

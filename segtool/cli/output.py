@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -22,6 +23,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from ..atomic import atomic_outputs
 
 err = Console(stderr=True)
 out = Console()
@@ -47,9 +50,19 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-def emit_json(data: Any) -> None:
-    """Write JSON to stdout."""
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+def emit_json(data: Any, dest: str = "-") -> None:
+    """Write JSON to stdout (``-``) or, atomically, to a file."""
+    text = json.dumps(data, indent=2) + "\n"
+    if dest == "-":
+        sys.stdout.write(text)
+        return
+    write_text(Path(dest), text)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a small output file atomically (temporary sibling, then rename)."""
+    with atomic_outputs(path) as (tmp,):
+        tmp.write_text(text, encoding="utf-8")
 
 
 def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
