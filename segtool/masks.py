@@ -32,15 +32,17 @@ def areas(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
 
 
 class Runs:
-    """Column-major runs of an index map, grouped by segment: one pass gives every
-    segment's area, COCO box and RLE.
+    """Runs of equal values of an index map, grouped by segment: one pass gives every
+    segment's area, COCO box and RLE, and two run tables give an overlap table.
 
-    Runs are also cut at column ends so each lies in one column (for boxes); RLE counts
-    rejoin them, so the RLEs equal pycocotools' ``encode`` byte for byte.
+    ``order`` is ``"F"`` (column-major, what COCO RLE counts need) or ``"C"`` (row-major,
+    no transposed copy: what loading a PNG uses). Runs are also cut at the end of each
+    column (row) so each lies in one line, for boxes; RLE counts rejoin them, so the RLEs
+    equal pycocotools' ``encode`` byte for byte.
     """
 
-    def __init__(self, index: npt.NDArray[np.int32], n: int) -> None:
-        self._setup(*_column_runs(index), n, index.shape)
+    def __init__(self, index: npt.NDArray[np.int32], n: int, order: str = "F") -> None:
+        self._setup(*_line_runs(index, order), n, index.shape, order)
 
     @classmethod
     def of_ids(
@@ -51,7 +53,7 @@ class Runs:
         Ids are looked up per run, not per pixel, so a 640×480 map costs a few thousand
         look-ups. Also returns the raw ids present but not in ``segment_ids`` (0 excluded).
         """
-        raw, starts, ends = _column_runs(ids)
+        raw, starts, ends = _line_runs(ids, "C")
         raw &= 0xFFFFFF  # ids are 24-bit; decoders may leave an alpha byte above them
         order = np.argsort(segment_ids, kind="stable")
         ordered = segment_ids[order]
@@ -60,7 +62,7 @@ class Runs:
         dense = np.where(found, order[pos] + 1, 0) if len(ordered) else np.zeros(len(raw), np.int64)
         unknown = np.unique(raw[~found & (raw != 0)]).astype(np.int64)
         runs = cls.__new__(cls)
-        runs._setup(dense, starts, ends, len(segment_ids), ids.shape)
+        runs._setup(dense, starts, ends, len(segment_ids), ids.shape, "C")
         return runs, unknown
 
     def _setup(
@@ -70,8 +72,9 @@ class Runs:
         ends: npt.NDArray[np.int64],
         n: int,
         shape: tuple[int, ...],
+        order: str,
     ) -> None:
-        self.shape, self.n = (int(shape[0]), int(shape[1])), n
+        self.shape, self.n, self.order = (int(shape[0]), int(shape[1])), n, order
         self._positional = (values, ends - starts)
         order = np.argsort(values, kind="stable")
         self.values, self.starts, self.ends = values[order], starts[order], ends[order]
@@ -85,9 +88,13 @@ class Runs:
     def overlap(self, other: Runs) -> npt.NDArray[np.int64]:
         """``(n + 1, m + 1)`` pixel counts of (this segment, other segment) pairs; row and
         column 0 are void. Built by merging the two run lists, never touching pixels."""
+        if other.order != self.order:
+            other = Runs(other.index_map(), other.n, self.order)
         a_val, a_start = self.positional()
         b_val, b_start = other.positional()
-        cuts = np.union1d(a_start, b_start)
+        cuts = np.concatenate([a_start, b_start])
+        cuts.sort(kind="stable")  # two sorted runs: a merge, not a hash-based np.unique
+        cuts = cuts[np.concatenate([[True], cuts[1:] != cuts[:-1]])]
         lengths = np.diff(np.concatenate([cuts, [self.shape[0] * self.shape[1]]]))
         ia = np.searchsorted(a_start, cuts, side="right") - 1
         ib = np.searchsorted(b_start, cuts, side="right") - 1
@@ -107,7 +114,8 @@ class Runs:
         """
         values, lengths = self._positional
         h, w = self.shape
-        return np.repeat(lut[values], lengths).reshape(w, h).T
+        flat = np.repeat(lut[values], lengths)
+        return flat.reshape(h, w) if self.order == "C" else flat.reshape(w, h).T
 
     def areas(self) -> npt.NDArray[np.int64]:
         """Pixel count per segment."""
@@ -115,16 +123,22 @@ class Runs:
 
     def bboxes(self) -> npt.NDArray[np.float64]:
         """COCO ``[x, y, w, h]`` per segment (w = xmax - xmin + 1; zeros if absent)."""
-        h = self.shape[0]
+        h, w = self.shape
+        line = h if self.order == "F" else w  # pixels per column (F) or per row (C)
         a, b = self.group[:-1], self.group[1:]
         out = np.zeros((self.n, 4))
         present = b > a
         if not present.any():
             return out
         a, b = a[present], b[present]
-        y0 = np.minimum.reduceat(self.starts % h, a)
-        y1 = np.maximum.reduceat((self.ends - 1) % h, a)
-        x0, x1 = self.starts[a] // h, self.starts[b - 1] // h
+        # runs lie in one line: the line index is one coordinate, the offset in it the other
+        lo = np.minimum.reduceat(self.starts % line, a)
+        hi = np.maximum.reduceat((self.ends - 1) % line, a)
+        first, last = self.starts[a] // line, self.starts[b - 1] // line
+        if self.order == "F":
+            x0, x1, y0, y1 = first, last, lo, hi
+        else:
+            x0, x1, y0, y1 = lo, hi, first, last
         out[present] = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
         return out
 
@@ -164,6 +178,8 @@ class Runs:
         ``pycocotools.mask.encode``, built for all segments at once."""
         if self.n == 0:
             return []
+        if self.order != "F":  # COCO counts are column-major
+            return Runs(self.index_map(), self.n, "F").rles()
         counts, offsets = self.all_counts()
         text, bounds = compress_counts(counts, offsets)
         size = list(self.shape)
@@ -196,13 +212,15 @@ def compress_counts(counts: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64
     return text, np.concatenate([[0], np.cumsum(length)])[offsets].tolist()
 
 
-def _column_runs(image: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Maximal runs of equal values in column-major order, also cut at each column end:
-    (value, start, end) of each run, in position order."""
-    h = image.shape[0]
-    flat = image.T.ravel()
+def _line_runs(
+    image: npt.NDArray[Any], order: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Maximal runs of equal values in column-major (``F``) or row-major (``C``) order, also
+    cut at each line end: (value, start, end) of each run, in position order."""
+    line = image.shape[0] if order == "F" else image.shape[1]
+    flat = image.T.ravel() if order == "F" else image.ravel()
     cut = flat[1:] != flat[:-1]
-    cut[h - 1 :: h] = True
+    cut[line - 1 :: line] = True
     starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
     ends = np.concatenate([starts[1:], [flat.size]])
     return flat[starts].astype(np.int64), starts, ends

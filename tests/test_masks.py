@@ -82,14 +82,16 @@ def test_runs_rles_equal_pycocotools_encode_byte_for_byte(h, w, n, run, rnd):
     rng = np.random.default_rng(rnd.getrandbits(32))
     flat = np.repeat(rng.integers(0, n + 1, h * w // run + 1), run)[: h * w]
     index = flat.reshape(h, w).astype(np.int32)
-    runs = masks.Runs(index, n)
-    for k, ours in enumerate(runs.rles(), start=1):
-        ref = mask_utils.encode(np.asfortranarray((index == k).astype(np.uint8)))
-        assert ours["counts"] == ref["counts"].decode("ascii")
-        ys, xs = np.nonzero(index == k)
-        assert runs.areas()[k - 1] == len(ys)
-        box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1] if len(ys) else [0, 0, 0, 0]
-        assert runs.bboxes()[k - 1].tolist() == box
+    for order in ("F", "C"):
+        runs = masks.Runs(index, n, order)
+        assert np.array_equal(runs.index_map(), index)
+        for k, ours in enumerate(runs.rles(), start=1):
+            ref = mask_utils.encode(np.asfortranarray((index == k).astype(np.uint8)))
+            assert ours["counts"] == ref["counts"].decode("ascii")
+            ys, xs = np.nonzero(index == k)
+            assert runs.areas()[k - 1] == len(ys)
+            box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1] if len(ys) else [0, 0, 0, 0]
+            assert runs.bboxes()[k - 1].tolist() == box
 
 
 def test_rgb_decoding_with_and_without_pyspng(monkeypatch):
