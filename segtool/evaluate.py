@@ -6,10 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import formats
 from .errors import SegtoolError
-from .formats import coco_panoptic
+from .formats import coco_panoptic, semantic
 from .metrics.panoptic import PanopticResult
 from .metrics.panoptic import evaluate as _evaluate_pq
+from .metrics.semantic import SemanticResult
+from .metrics.semantic import evaluate as _evaluate_semantic
 
 
 def evaluate_panoptic(
@@ -36,15 +39,59 @@ def evaluate_panoptic(
     gt_ds = coco_panoptic.read(gt_path, masks=Path(gt_masks) if gt_masks else None)
     preds = coco_panoptic.read_predictions(pred_path, gt_ds, masks=Path(pred_masks) if pred_masks else None)
     annotated = [s for s in gt_ds.samples if getattr(s.source, "png", None) is not None]
-    missing = [s.image.id for s in annotated if s.image.id not in preds]
+    pairs = _pair(annotated, preds, allow_missing, pred_path)
+    return _evaluate_pq(pairs, gt_ds.categories, jobs=jobs, progress=progress)
+
+
+def _pair(gt_samples: list[Any], preds: dict[int, Any], allow_missing: bool, pred_path: Path) -> list[tuple[Any, Any]]:
+    """(ground truth, prediction) pairs; a missing prediction is an error unless allowed."""
+    missing = [s.image.id for s in gt_samples if s.image.id not in preds]
     if missing and not allow_missing:
         raise SegtoolError(
             f"no prediction for {len(missing)} ground-truth image(s), e.g. image id {missing[0]}; "
             "pass --allow-missing to count them as all false negatives",
             str(pred_path),
         )
-    pairs = [(s, preds.get(s.image.id)) for s in annotated]
-    return _evaluate_pq(pairs, gt_ds.categories, jobs=jobs, progress=progress)
+    return [(s, preds.get(s.image.id)) for s in gt_samples]
+
+
+def evaluate_semantic(
+    gt: Path | str,
+    pred: Path | str,
+    *,
+    gt_format: str | None = None,
+    pred_format: str | None = None,
+    categories: Path | str | None = None,
+    ignore_value: int = 255,
+    allow_missing: bool = False,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> SemanticResult:
+    """Pixel accuracy, class accuracy, IoU per class, mIoU and fwIoU.
+
+    GT is any dataset (a semantic folder, or a panoptic/instance dataset seen as a label
+    map); PRED is a folder of label PNGs matched by file stem (``categories.json`` optional),
+    or a dataset matched by image id. Classes are the ground truth's categories.
+
+    Example:
+        >>> evaluate_semantic("labels/val", "predictions/").to_dict()["mIoU"]
+    """
+    gt_path, pred_path = Path(gt), Path(pred)
+    cats = Path(categories) if categories else None
+    gt_ds = formats.read(gt_path, gt_format, categories=cats, ignore_value=ignore_value)
+    if pred_path.is_dir() and (pred_format in (None, "semantic")):
+        preds = semantic.read_predictions(pred_path, gt_ds, ignore_value=ignore_value)
+    else:
+        pred_ds = formats.read(pred_path, pred_format, categories=cats, ignore_value=ignore_value)
+        known = {s.image.id for s in gt_ds.samples}
+        stray = [s.image.id for s in pred_ds.samples if s.image.id not in known]
+        if stray:
+            raise SegtoolError(
+                f"prediction for image id {stray[0]}, which the ground truth does not have", str(pred_path)
+            )
+        preds = {s.image.id: s for s in pred_ds.samples}
+    pairs = _pair(list(gt_ds.samples), preds, allow_missing, pred_path)
+    return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress)
 
 
 def pq_compute(

@@ -12,16 +12,17 @@ import click
 from rich.table import Table
 
 from ..errors import EXIT_FINDINGS
-from ..evaluate import evaluate_panoptic
+from ..evaluate import evaluate_panoptic, evaluate_semantic
 from ..parallel import warm_up
 from . import main, output
-from .options import jobs_option, json_option
+from .options import FORMAT, jobs_option, json_option
 
 PANOPTIC_GATES = {
     f"{m}{suffix}": (group, m.lower())
     for m in ("PQ", "SQ", "RQ")
     for suffix, group in (("", "All"), ("_th", "Things"), ("_st", "Stuff"))
 }
+SEMANTIC_GATES = ("mIoU", "fwIoU", "pixel_accuracy", "mean_accuracy")
 
 
 @main.group(name="eval")
@@ -34,7 +35,7 @@ def eval_group() -> None:
     """
 
 
-def _parse_gates(values: tuple[str, ...], known: dict[str, Any]) -> list[tuple[str, float]]:
+def _parse_gates(values: tuple[str, ...], known: Any) -> list[tuple[str, float]]:
     gates = []
     for v in values:
         name, sep, number = v.partition("=")
@@ -105,24 +106,130 @@ def panoptic(
     """
     gates = _parse_gates(fail_under, PANOPTIC_GATES)
     warm_up(jobs)
-    with output.progress("PQ", 0) as advance:
+    with output.progress("PQ", None) as advance:
         result = evaluate_panoptic(
             gt, pred, gt_masks=gt_masks, pred_masks=pred_masks, allow_missing=allow_missing, jobs=jobs, progress=advance
         )
     data = result.to_dict()
+    _emit(data, json_out, csv_out)
+    if json_out != "-":
+        _print_panoptic(data, per_class)
+    _check_gates(gates, {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()})
+
+
+def _check_gates(gates: list[tuple[str, float]], values: dict[str, float]) -> None:
+    """Exit 1, naming each failed gate on stderr, when a metric is below its threshold."""
+    failed = [(k, t, values[k]) for k, t in gates if values[k] < t]
+    for k, t, v in failed:
+        output.err.print(f"quality gate failed: {k} = {v:.6f} < {t}")
+    if failed:
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def _emit(data: dict[str, Any], json_out: str | None, csv_out: Path | None) -> None:
     if json_out:
         output.emit_json(data, json_out)
     if csv_out:
         rows = [{"category_id": cid, **rec} for cid, rec in data["per_class"].items()]
         output.write_text(csv_out, _csv_text(rows))
+
+
+@eval_group.command()
+@click.argument("gt", type=click.Path(path_type=Path))
+@click.argument("pred", type=click.Path(path_type=Path))
+@click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
+@click.option(
+    "--categories", type=click.Path(path_type=Path), help="categories.json for a ground-truth folder that has none."
+)
+@click.option(
+    "--ignore-value",
+    type=click.IntRange(0, 65535),
+    default=255,
+    show_default=True,
+    help="Label of void pixels: left out of the ground truth, 'unlabelled' in predictions.",
+)
+@click.option("--allow-missing", is_flag=True, help="Count ground-truth images without a prediction as all unlabelled.")
+@click.option("--per-class", is_flag=True, help="Also print a table per category.")
+@click.option("--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category results to this CSV file.")
+@click.option(
+    "--fail-under",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help=f"Exit 1 when METRIC < VALUE (repeatable); METRIC: {', '.join(SEMANTIC_GATES)}.",
+)
+@jobs_option
+@json_option
+def semantic(
+    gt: Path,
+    pred: Path,
+    from_: str | None,
+    categories: Path | None,
+    ignore_value: int,
+    allow_missing: bool,
+    per_class: bool,
+    csv_out: Path | None,
+    fail_under: tuple[str, ...],
+    jobs: int,
+    json_out: str | None,
+) -> None:
+    """Pixel accuracy, mean class accuracy, IoU per class, mIoU and fwIoU of PRED against GT.
+
+    GT is a semantic folder (label PNGs + categories.json) or any dataset segtool reads,
+    seen as a label map. PRED is a folder of label PNGs named like the ground-truth images
+    (categories.json optional). Classes absent from both ground truth and prediction are
+    left out of the means.
+
+    \b
+    Example:
+      segtool eval semantic labels/val predictions/ --per-class
+      segtool eval semantic gt/ pred/ --ignore-value 255 --fail-under mIoU=0.7 --json
+    """
+    gates = _parse_gates(fail_under, SEMANTIC_GATES)
+    warm_up(jobs)
+    with output.progress("confusion", None) as advance:
+        result = evaluate_semantic(
+            gt,
+            pred,
+            gt_format=from_,
+            categories=categories,
+            ignore_value=ignore_value,
+            allow_missing=allow_missing,
+            jobs=jobs,
+            progress=advance,
+        )
+    data = result.to_dict()
+    _emit(data, json_out, csv_out)
     if json_out != "-":
-        _print_panoptic(data, per_class)
-    failed = [(k, t, data[PANOPTIC_GATES[k][0]][PANOPTIC_GATES[k][1]]) for k, t in gates]
-    failed = [(k, t, v) for k, t, v in failed if v < t]
-    for k, t, v in failed:
-        output.err.print(f"quality gate failed: {k} = {v:.6f} < {t}")
-    if failed:
-        raise SystemExit(EXIT_FINDINGS)
+        _print_semantic(data, per_class)
+    _check_gates(gates, {k: data[k] for k in SEMANTIC_GATES})
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.2f}"
+
+
+def _print_semantic(data: dict[str, Any], per_class: bool) -> None:
+    rows = [
+        ("mIoU", f"{_pct(data['mIoU'])}  (over {data['classes_averaged']} classes)"),
+        ("fwIoU", _pct(data["fwIoU"])),
+        ("pixel accuracy", _pct(data["pixel_accuracy"])),
+        ("mean class accuracy", _pct(data["mean_accuracy"])),
+    ]
+    output.out.print(output.key_value_table(f"semantic segmentation · {data['images']} images", rows))
+    if data["missing_predictions"]:
+        output.err.print(f"{data['missing_predictions']} image(s) had no prediction and count as unlabelled")
+    if not per_class:
+        return
+    table = Table(title="per category", title_justify="left")
+    for col in ("id", "name", "IoU", "accuracy", "GT px", "pred px"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for cid, r in data["per_class"].items():
+        if r["iou"] is None:
+            continue
+        table.add_row(
+            str(cid), r["name"], _pct(r["iou"]), _pct(r["accuracy"]), str(r["gt_pixels"]), str(r["pred_pixels"])
+        )
+    output.out.print(table)
 
 
 def _print_panoptic(data: dict[str, Any], per_class: bool) -> None:

@@ -31,9 +31,10 @@ out = Console()
 
 
 @contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal."""
-    if not err.is_terminal or total < 2:
+def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal.
+    ``total=None`` when the count is known only inside the library (a count, no bar end)."""
+    if not err.is_terminal or (total is not None and total < 2):
         yield lambda n: None
         return
     bar = Progress(

@@ -33,15 +33,16 @@ class Detection:
 def load_json(path: Path) -> Any:
     """Parse a JSON file; errors name the file and the problem.
 
-    The last file parsed is cached (keyed by size and mtime), because detection and reading
-    parse the same file one after the other.
+    The last file parsed is cached (keyed by size and mtime) until it is asked for once more,
+    because detection and reading parse the same file one after the other; after that it is
+    dropped, so a large annotation file is not kept alive beside the dataset built from it.
     """
     try:
         st = path.stat()
         key = str(path.resolve())
         stamp = (st.st_size, st.st_mtime_ns)
         if key in _cache and _cache[key][0] == stamp:
-            return _cache[key][1]
+            return _cache.pop(key)[1]  # used once (detect, then read): do not keep it alive
         with open(path, "rb") as f:
             data = json.load(f)
     except FileNotFoundError:

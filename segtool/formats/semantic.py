@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from .. import views
@@ -60,8 +61,12 @@ class LabelPng:
     ignore_value: int
     known: tuple[int, ...]
 
-    def load(self, image: ImageInfo) -> Annotation:
-        """One segment per category present (ids 1..k in category order); ignore → void."""
+    def labels(self, image: ImageInfo) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The checked label map and the pixel count of every value in it.
+
+        Errors name the file: unreadable, wrong size, not single-channel, negative values,
+        values that are neither a category nor the ignore value.
+        """
         path = Path(self.png)
         what = f"image {image.id}"
         img = open_png(path, what)
@@ -74,18 +79,24 @@ class LabelPng:
             raise SegtoolError(f"{what}: negative label values", str(path))
         counts = np.bincount(labels.ravel())
         present = np.flatnonzero(counts)
-        present = present[present != self.ignore_value]
-        unknown = np.setdiff1d(present, np.asarray(self.known, dtype=np.int64))
+        unknown = np.setdiff1d(present[present != self.ignore_value], np.asarray(self.known, dtype=np.int64))
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
             raise SegtoolError(
                 f"{what}: label values {listed} are not categories (ignore value is {self.ignore_value})", str(path)
             )
+        return labels, counts
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """One segment per category present (ids 1..k in category order); ignore → void."""
+        labels, counts = self.labels(image)
+        present = np.flatnonzero(counts)
+        present = present[present != self.ignore_value]
         lut = np.zeros(len(counts), dtype=np.int32)
         lut[present] = np.arange(1, len(present) + 1, dtype=np.int32)
         index = lut[labels]
         segs = Segments.build(id=np.arange(1, len(present) + 1), category_id=present)
-        return Annotation(image, views.measure(index, segs), id_map=index, origin=str(path))
+        return Annotation(image, views.measure(index, segs), id_map=index, origin=self.png)
 
 
 def _categories_path(path: Path, categories: Path | None) -> Path:
@@ -187,3 +198,22 @@ def targets(dst: Path, masks: Path | None = None) -> list[Path]:
     if dst.suffix.lower() == ".json":
         raise SegtoolError("a semantic destination is a folder, not a .json path", str(dst))
     return [dst]
+
+
+def read_predictions(path: Path, gt: Dataset, *, ignore_value: int = 255) -> dict[int, Sample]:
+    """Predicted label maps by ground-truth image id, matched by file stem.
+
+    The folder may omit ``categories.json``: labels are checked against the ground truth's
+    categories. A label map for an image the ground truth does not have is an error.
+    """
+    if not path.is_dir():
+        raise FormatError("semantic predictions are a folder of label PNGs", str(path))
+    by_stem = {Path(s.image.file_name).stem: s.image for s in gt.samples}
+    known = tuple(sorted(c.id for c in gt.categories))
+    out: dict[int, Sample] = {}
+    for png in sorted(path.glob("*.png")):
+        image = by_stem.get(png.stem)
+        if image is None:
+            raise SegtoolError(f"label map {png.name} matches no ground-truth image (by file stem)", str(path))
+        out[image.id] = Sample(image, LabelPng(str(png), ignore_value, known))
+    return out

@@ -1,0 +1,128 @@
+"""Semantic segmentation metrics from one confusion matrix: IoU, mIoU, fwIoU, accuracies.
+
+Per image the confusion matrix is one ``bincount(gt * (K + 1) + pred)`` over dense class
+indices (``K`` classes = the ground truth's categories). Ground-truth pixels with the
+ignore value are left out. A prediction may leave pixels unlabelled (the ignore value):
+they count in the extra last column, as misses of their ground-truth class.
+
+* IoU_c = TP_c / (GT_c + P_c - TP_c); classes absent from both ground truth and
+  prediction have no IoU and are left out of mIoU (as mmsegmentation's ``nanmean``).
+* pixel accuracy = Σ TP / number of labelled ground-truth pixels.
+* class accuracy_c = TP_c / GT_c; mean accuracy over classes present in the ground truth.
+* fwIoU = Σ_c (GT_c / Σ GT) · IoU_c over classes present in the ground truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import views
+from ..formats.semantic import LabelPng
+from ..model import Category, Sample
+from ..parallel import imap, jobs_for
+
+
+def labels_of(sample: Sample, ignore_value: int, overlap: str = "error") -> npt.NDArray[np.int64]:
+    """A sample's ``(H, W)`` label map (category ids, ``ignore_value`` on void), any format."""
+    if isinstance(sample.source, LabelPng) and sample.source.ignore_value == ignore_value:
+        return sample.source.labels(sample.image)[0]
+    return views.label_map(views.resolve(sample.load(), overlap), ignore_value, np.int64)
+
+
+@dataclass(frozen=True)
+class _Pair:
+    gt: Sample
+    pred: Sample | None
+    lut: npt.NDArray[np.int64]  # label value → class index; K for ignore
+    ignore_value: int
+
+
+def _confusion(pair: _Pair) -> npt.NDArray[np.int64]:
+    k = int(pair.lut.max())  # the ignore column
+    gt = pair.lut[labels_of(pair.gt, pair.ignore_value)]
+    if pair.pred is None:  # --allow-missing: every pixel unlabelled
+        pred = np.full_like(gt, k)
+    else:
+        pred = pair.lut[labels_of(pair.pred, pair.ignore_value)]
+    valid = gt != k
+    counts = np.bincount(gt[valid] * (k + 1) + pred[valid], minlength=k * (k + 1))
+    return counts.reshape(k, k + 1)
+
+
+@dataclass
+class SemanticResult:
+    """A ``(K, K + 1)`` confusion matrix (rows: ground truth; last column: unlabelled)."""
+
+    categories: tuple[Category, ...]
+    confusion: npt.NDArray[np.int64]
+    images: int
+    missing: int = 0
+
+    def per_class(self) -> dict[int, dict[str, Any]]:
+        """IoU, accuracy and pixel counts per category (``None`` where undefined)."""
+        cm = self.confusion
+        tp = np.diag(cm[:, :-1])
+        gt = cm.sum(axis=1)
+        pred = cm[:, :-1].sum(axis=0)
+        out = {}
+        for k, c in enumerate(self.categories):
+            union = gt[k] + pred[k] - tp[k]
+            out[c.id] = {
+                "name": c.name,
+                "iou": float(tp[k] / union) if union else None,
+                "accuracy": float(tp[k] / gt[k]) if gt[k] else None,
+                "gt_pixels": int(gt[k]),
+                "pred_pixels": int(pred[k]),
+                "tp_pixels": int(tp[k]),
+            }
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """mIoU, fwIoU, pixel and mean accuracy, per class, and the confusion matrix."""
+        per = self.per_class()
+        cm = self.confusion
+        total = int(cm.sum())
+        ious = [r["iou"] for r in per.values() if r["iou"] is not None]
+        accs = [r["accuracy"] for r in per.values() if r["accuracy"] is not None]
+        fw = sum(r["gt_pixels"] / total * r["iou"] for r in per.values() if r["gt_pixels"] and total)
+        return {
+            "mIoU": float(np.mean(ious)) if ious else 0.0,
+            "fwIoU": float(fw),
+            "pixel_accuracy": float(np.trace(cm[:, :-1]) / total) if total else 0.0,
+            "mean_accuracy": float(np.mean(accs)) if accs else 0.0,
+            "classes_averaged": len(ious),
+            "per_class": per,
+            "confusion_matrix": {
+                "rows": [c.id for c in self.categories],
+                "columns": [*[c.id for c in self.categories], "unlabelled"],
+                "counts": cm.tolist(),
+            },
+            "images": self.images,
+            "missing_predictions": self.missing,
+        }
+
+
+def evaluate(
+    pairs: list[tuple[Sample, Sample | None]],
+    categories: tuple[Category, ...],
+    ignore_value: int,
+    *,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> SemanticResult:
+    """Sum the confusion matrices of (ground truth, prediction) pairs."""
+    ids = [c.id for c in categories]
+    lut = np.full(max([*ids, ignore_value]) + 1, len(ids), dtype=np.int64)
+    lut[ids] = np.arange(len(ids))
+    total = np.zeros((len(ids), len(ids) + 1), dtype=np.int64)
+    items = [_Pair(g, p, lut, ignore_value) for g, p in pairs]
+    for cm in imap(_confusion, items, jobs=jobs_for(len(items), jobs)):
+        total += cm
+        if progress is not None:
+            progress(1)
+    return SemanticResult(categories, total, len(pairs), sum(p is None for _, p in pairs))
