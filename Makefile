@@ -28,6 +28,9 @@ demo: venv
 	$(SEGTOOL) convert $(OUT)/semantic $(OUT)/panoptic_from_semantic.json --to coco-panoptic --split-things
 	$(SEGTOOL) convert $(OUT)/instances.json $(OUT)/instances_polygons.json --to coco-instance --mask-encoding polygon
 	$(SEGTOOL) info $(OUT)/semantic
+	$(SEGTOOL) eval panoptic sample_data/panoptic_examples.json $(OUT)/panoptic_roundtrip.json
+	$(SEGTOOL) eval panoptic sample_data/panoptic_examples.json $(OUT)/panoptic_from_semantic.json --per-class
+	$(SEGTOOL) eval semantic sample_data/panoptic_examples.json $(OUT)/semantic
 	@echo "demo outputs are in $(OUT)/"
 
 test: test-venv
