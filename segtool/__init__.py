@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .convert import WriteSummary, convert, write
 from .errors import FormatError, OutputExistsError, OverlapError, SegtoolError
-from .evaluate import evaluate_panoptic, evaluate_semantic, pq_compute
+from .evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic, pq_compute
 from .formats import detect, format_names, read
 from .formats.options import WriteOptions
 from .model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
@@ -33,6 +33,7 @@ __all__ = [
     "__version__",
     "convert",
     "detect",
+    "evaluate_instance",
     "evaluate_panoptic",
     "evaluate_semantic",
     "format_names",

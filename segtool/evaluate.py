@@ -9,6 +9,8 @@ from typing import Any
 from . import formats
 from .errors import SegtoolError
 from .formats import coco_panoptic, semantic
+from .metrics.instances import InstanceResult, Params
+from .metrics.instances import evaluate as _evaluate_instance
 from .metrics.panoptic import PanopticResult
 from .metrics.panoptic import evaluate as _evaluate_pq
 from .metrics.semantic import SemanticResult
@@ -92,6 +94,35 @@ def evaluate_semantic(
         preds = {s.image.id: s for s in pred_ds.samples}
     pairs = _pair(list(gt_ds.samples), preds, allow_missing, pred_path)
     return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress)
+
+
+def evaluate_instance(
+    gt: Path | str,
+    pred: Path | str,
+    *,
+    iou_type: str = "segm",
+    gt_format: str | None = None,
+    params: Params | None = None,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> InstanceResult:
+    """COCO AP/AR of a results list against ground truth: pycocotools' COCOeval numbers.
+
+    GT is any dataset segtool reads (usually a COCO instance JSON); PRED is a COCO results
+    list (``image_id``, ``category_id``, ``segmentation`` and/or ``bbox``, ``score``).
+
+    Example:
+        >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
+        >>> r.stats()   # the 12 numbers of COCOeval.summarize()
+    """
+    from .formats import coco_results
+
+    if iou_type not in ("segm", "bbox"):
+        raise SegtoolError(f"--iou-type must be segm or bbox, got {iou_type!r}")
+    params = params or Params(iou_type=iou_type)
+    gt_ds = formats.read(Path(gt), gt_format)
+    detections = coco_results.read(Path(pred), gt_ds, params.iou_type)
+    return _evaluate_instance(list(gt_ds.samples), detections, gt_ds.categories, params, jobs=jobs, progress=progress)
 
 
 def pq_compute(
