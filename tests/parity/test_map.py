@@ -1,0 +1,157 @@
+"""COCO AP/AR against pycocotools' COCOeval: the 12 numbers and the full precision/recall arrays."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from segtool import evaluate_instance
+from tests.conftest import DETECTION_EXAMPLES, write_json
+
+CATS = [{"id": c, "name": f"c{c}"} for c in (1, 2, 7, 100, 200)]  # 100 and 200: never in GT
+
+
+def rle(mask: np.ndarray) -> dict:
+    r = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": r["size"], "counts": r["counts"].decode("ascii")}
+
+
+def shape(rng, h, w):
+    m = np.zeros((h, w), bool)
+    y, x = int(rng.integers(0, h - 2)), int(rng.integers(0, w - 2))
+    size = int(rng.choice([3, 12, 40, 110]))  # small, medium, large
+    m[y : y + size, x : x + int(rng.integers(2, size + 2))] = True
+    return m
+
+
+def make_case(tmp_path: Path, seed: int, with_bbox: bool) -> tuple[Path, Path]:
+    rng = np.random.default_rng(seed)
+    images, gts, dets = [], [], []
+    for iid in range(1, int(rng.integers(2, 6)) + 1):
+        h, w = int(rng.integers(60, 140)), int(rng.integers(60, 140))
+        images.append({"id": iid * 3, "file_name": f"{iid}.jpg", "height": h, "width": w})
+        for _ in range(0 if iid == 2 else int(rng.integers(1, 9))):
+            m = shape(rng, h, w)
+            crowd = rng.random() < 0.12
+            cat = int(rng.choice([1, 2, 7]))
+            if crowd:
+                r = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+                segm = {"size": [h, w], "counts": [int(v) for v in _counts(m)]}
+            elif rng.random() < 0.5:
+                ys, xs = np.nonzero(m)
+                x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+                segm = [[float(x0), float(y0), float(x1), float(y0), float(x1), float(y1), float(x0), float(y1)]]
+            else:
+                segm = rle(m)
+            r = (
+                mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+                if isinstance(segm, list)
+                else (
+                    mask_utils.frPyObjects(segm, h, w)
+                    if isinstance(segm["counts"], list)
+                    else {**segm, "counts": segm["counts"].encode()}
+                )
+            )
+            area = float(mask_utils.area(r)) * float(rng.choice([1.0, 1.0, 0.5]))  # JSON area may differ from the mask
+            gts.append(
+                {
+                    "id": len(gts) + (0 if seed % 3 == 0 else 1),
+                    "image_id": iid * 3,
+                    "category_id": cat,
+                    "segmentation": segm,
+                    "area": area,
+                    "bbox": [float(v) for v in mask_utils.toBbox(r)],
+                    "iscrowd": int(crowd),
+                }
+            )
+            if not crowd and rng.random() < 0.8:  # a detection of it, shifted
+                dm = np.roll(m, (int(rng.integers(-3, 4)), int(rng.integers(-3, 4))), axis=(0, 1))
+                dcat = cat if rng.random() < 0.85 else int(rng.choice([1, 2, 7, 100]))
+                dets.append(_det(iid * 3, dcat, dm, rng, with_bbox))
+        for _ in range(130 if iid == 3 else int(rng.integers(0, 4))):  # false positives; >100 in one image
+            dets.append(_det(iid * 3, int(rng.choice([1, 2, 7, 200])), shape(rng, h, w), rng, with_bbox))
+    gt_path = write_json(tmp_path / "gt.json", {"images": images, "annotations": gts, "categories": CATS})
+    return gt_path, write_json(tmp_path / "dt.json", dets)
+
+
+def _counts(m: np.ndarray) -> list[int]:
+    flat = m.T.ravel().astype(np.int8)
+    change = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1]]])))
+    return (
+        np.diff(np.concatenate([[0], change])).tolist()
+        if flat[0] == 0
+        else [0, *np.diff(np.concatenate([[0], change])).tolist()]
+    )
+
+
+def _det(iid, cat, m, rng, with_bbox):
+    r = rle(m)
+    d = {"image_id": iid, "category_id": cat, "segmentation": r, "score": float(rng.choice([0.1, 0.5, 0.5, 0.9, 0.9]))}
+    if with_bbox:
+        d["bbox"] = [float(v) for v in mask_utils.toBbox({**r, "counts": r["counts"].encode()})]
+    return d
+
+
+def reference(gt: Path, dt: Path, iou_type: str) -> COCOeval:
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        d = g.loadRes(str(dt))
+        e = COCOeval(g, d, iou_type)
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return e
+
+
+def assert_same(ours, theirs: COCOeval) -> None:
+    assert np.allclose(ours.stats(), theirs.stats, atol=1e-9, rtol=0), (ours.stats(), list(theirs.stats))
+    assert np.array_equal(ours.precision == -1, theirs.eval["precision"] == -1)
+    assert np.allclose(ours.precision, theirs.eval["precision"], atol=1e-12, rtol=0)
+    assert np.allclose(ours.recall, theirs.eval["recall"], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "bbox"])
+@pytest.mark.parametrize("with_bbox", [False, True])
+@pytest.mark.parametrize("seed", range(12))
+def test_generated_detections_match_cocoeval(tmp_path, seed, with_bbox, iou_type):
+    gt, dt = make_case(tmp_path, seed, with_bbox)
+    assert_same(evaluate_instance(gt, dt, iou_type=iou_type), reference(gt, dt, iou_type))
+
+
+def test_real_detection_file_with_a_zero_ground_truth_id(tmp_path):
+    """panopticapi's real detection JSON numbers its annotations from 0: pycocotools then
+    loses the match of the annotation with id 0, and segtool must too."""
+    data = json.loads(DETECTION_EXAMPLES.read_text())
+    rng = np.random.default_rng(0)
+    dets = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "segmentation": a["segmentation"],
+            "score": float(rng.choice([0.3, 0.6])),
+        }
+        for a in data["annotations"]
+        if not a["iscrowd"]
+    ]
+    dt = write_json(tmp_path / "dt.json", dets)
+    theirs = reference(DETECTION_EXAMPLES, dt, "segm")
+    assert theirs.stats[0] < 1.0
+    assert_same(evaluate_instance(DETECTION_EXAMPLES, dt), theirs)
+
+
+def test_jobs_1_and_2_are_bit_identical(tmp_path, monkeypatch):
+    from segtool import parallel
+
+    monkeypatch.setattr(parallel, "SMALL", 0)
+    gt, dt = make_case(tmp_path, 5, True)
+    one = evaluate_instance(gt, dt, jobs=1)
+    two = evaluate_instance(gt, dt, jobs=2)
+    assert one.stats() == two.stats() and np.array_equal(one.precision, two.precision)
