@@ -109,3 +109,33 @@ def test_predictions_json_with_annotations_only(runner, pair):
 def test_eval_help_has_an_example(runner):
     r = runner.invoke(main, ["eval", "panoptic", "--help"])
     assert r.exit_code == 0 and "Example:" in r.output
+
+
+def _results(tmp_path, **change):
+    from tests.conftest import DETECTION_EXAMPLES
+
+    data = json.loads(DETECTION_EXAMPLES.read_text())
+    dets = [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "segmentation": a["segmentation"], "score": 0.9}
+        for a in data["annotations"]
+    ]
+    dets[0].update(change)
+    return DETECTION_EXAMPLES, write_json(tmp_path / "dets.json", dets)
+
+
+def test_instance_json_stats_and_gate(runner, tmp_path):
+    gt, dets = _results(tmp_path)
+    r = invoke(runner, "eval", "instance", gt, dets, "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert len(data["stats"]) == 12 and data["stats"][0] == data["AP"] and data["stats"][8] == data["AR100"]
+    assert data["per_class"]["1"]["name"] == "person"
+    r = invoke(runner, "eval", "instance", gt, dets, "--fail-under", "AP=0.999", "--per-class")
+    assert r.exit_code == 1 and "quality gate failed: AP" in r.stderr and "AP per category" in r.stdout
+
+
+def test_instance_detection_of_unknown_image_or_category(runner, tmp_path):
+    gt, dets = _results(tmp_path, image_id=4242)
+    assert_bad_input(invoke(runner, "eval", "instance", gt, dets), "dets.json", "detection #0", "image id 4242")
+    gt, dets = _results(tmp_path, category_id=999)
+    assert_bad_input(invoke(runner, "eval", "instance", gt, dets), "dets.json", "unknown category id 999")

@@ -12,7 +12,8 @@ import click
 from rich.table import Table
 
 from ..errors import EXIT_FINDINGS
-from ..evaluate import evaluate_panoptic, evaluate_semantic
+from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
+from ..metrics.instances import STAT_NAMES
 from ..parallel import warm_up
 from . import main, output
 from .options import FORMAT, jobs_option, json_option
@@ -202,6 +203,89 @@ def semantic(
     if json_out != "-":
         _print_semantic(data, per_class)
     _check_gates(gates, {k: data[k] for k in SEMANTIC_GATES})
+
+
+@eval_group.command()
+@click.argument("gt", type=click.Path(path_type=Path))
+@click.argument("pred", type=click.Path(path_type=Path))
+@click.option(
+    "--iou-type", type=click.Choice(["segm", "bbox"]), default="segm", show_default=True, help="Masks or boxes."
+)
+@click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
+@click.option("--per-class", is_flag=True, help="Also print AP per category.")
+@click.option("--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category AP to this CSV file.")
+@click.option(
+    "--fail-under",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help=f"Exit 1 when METRIC < VALUE (repeatable); METRIC: {', '.join(STAT_NAMES)}.",
+)
+@jobs_option
+@json_option
+def instance(
+    gt: Path,
+    pred: Path,
+    iou_type: str,
+    from_: str | None,
+    per_class: bool,
+    csv_out: Path | None,
+    fail_under: tuple[str, ...],
+    jobs: int,
+    json_out: str | None,
+) -> None:
+    """COCO AP and AR of the detections PRED against GT: the 12 numbers of pycocotools' COCOeval.
+
+    GT is a COCO instance JSON (or any dataset segtool reads); PRED is a COCO results list
+    ({image_id, category_id, segmentation and/or bbox, score}). Same semantics as COCOeval:
+    crowd, area ranges (from GT "area"), maxDets 1/10/100, 101-point interpolation, score
+    ties in file order.
+
+    \b
+    Example:
+      segtool eval instance instances_val2017.json segm_results.json --per-class
+      segtool eval instance gt.json dets.json --iou-type bbox --fail-under AP=0.35 --json
+    """
+    gates = _parse_gates(fail_under, STAT_NAMES)
+    warm_up(jobs)
+    with output.progress("AP", None) as advance:
+        result = evaluate_instance(gt, pred, iou_type=iou_type, gt_format=from_, jobs=jobs, progress=advance)
+    data = result.to_dict()
+    _emit(data, json_out, csv_out)
+    if json_out != "-":
+        _print_instance(data, per_class)
+    _check_gates(gates, {k: data[k] for k in STAT_NAMES})
+
+
+def _print_instance(data: dict[str, Any], per_class: bool) -> None:
+    labels = [
+        "AP @[IoU=0.50:0.95 | area=all | maxDets=100]",
+        "AP @[IoU=0.50      | area=all | maxDets=100]",
+        "AP @[IoU=0.75      | area=all | maxDets=100]",
+        "AP @[IoU=0.50:0.95 | area=small | maxDets=100]",
+        "AP @[IoU=0.50:0.95 | area=medium | maxDets=100]",
+        "AP @[IoU=0.50:0.95 | area=large | maxDets=100]",
+        "AR @[IoU=0.50:0.95 | area=all | maxDets=1]",
+        "AR @[IoU=0.50:0.95 | area=all | maxDets=10]",
+        "AR @[IoU=0.50:0.95 | area=all | maxDets=100]",
+        "AR @[IoU=0.50:0.95 | area=small | maxDets=100]",
+        "AR @[IoU=0.50:0.95 | area=medium | maxDets=100]",
+        "AR @[IoU=0.50:0.95 | area=large | maxDets=100]",
+    ]
+    table = Table(title=f"COCO {data['iou_type']} evaluation · {data['images']} images", title_justify="left")
+    for col in ("metric", "", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for name, label, value in zip(STAT_NAMES, labels, data["stats"], strict=True):
+        table.add_row(name, label, f"{value:.3f}")
+    output.out.print(table)
+    if not per_class:
+        return
+    table = Table(title="AP per category", title_justify="left")
+    for col in ("id", "name", "AP"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for cid, r in data["per_class"].items():
+        if r["AP"] is not None:
+            table.add_row(str(cid), r["name"], f"{100 * r['AP']:.2f}")
+    output.out.print(table)
 
 
 def _pct(v: float | None) -> str:
