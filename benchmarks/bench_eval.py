@@ -27,7 +27,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from common import decode_floor, make_panoptic
 
-from segtool import evaluate_panoptic
+from segtool import WriteOptions, convert, evaluate_instance, evaluate_panoptic
 from segtool.parallel import tune_allocator, warm_up
 
 
@@ -80,7 +80,7 @@ def run_panopticapi(gt: Path, pred: Path) -> dict:
 
 _CHILD = """
 import resource, sys
-from segtool import evaluate_panoptic
+from segtool import WriteOptions, convert, evaluate_instance, evaluate_panoptic
 from segtool.parallel import tune_allocator
 tune_allocator()
 evaluate_panoptic(sys.argv[1], sys.argv[2], gt_masks=sys.argv[3], pred_masks=sys.argv[4])
@@ -108,16 +108,81 @@ def memory(gt: Path, pred: Path, copies: int = 4) -> None:
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=1000)
-    ap.add_argument("--data", type=Path, default=Path("bench_out/data1000"))
-    ap.add_argument("--jobs", type=int, default=2, help="processes for both (panopticapi uses all cores)")
-    ap.add_argument("--no-memory", action="store_true")
-    args = ap.parse_args()
-    tune_allocator()
-    gt = make_panoptic(args.data, args.images)
-    pred = make_predictions(gt)
+def make_detections(gt_pan: Path, pred_pan: Path, seed: int = 2) -> tuple[Path, Path]:
+    """COCO instance GT (things) and a results list (every predicted segment, random scores
+    with ties) from the panoptic pair, made once with segtool's converter."""
+    gt_inst, dets = gt_pan.with_name("instances_gt.json"), gt_pan.with_name("detections.json")
+    if gt_inst.exists() and dets.exists():
+        return gt_inst, dets
+    convert(gt_pan, gt_inst, WriteOptions("coco-instance", things_only=True), jobs=2, overwrite=True)
+    pred_json = json.loads(pred_pan.read_text())
+    gt_json = json.loads(gt_pan.read_text())
+    full = gt_pan.with_name("pred_full.json")
+    full.write_text(json.dumps({**pred_json, "images": gt_json["images"], "categories": gt_json["categories"]}))
+    tmp = gt_pan.with_name("pred_instances.json")
+    convert(
+        full,
+        tmp,
+        WriteOptions("coco-instance"),
+        jobs=2,
+        overwrite=True,
+        read_options={"masks": pred_pan.with_suffix("")},
+    )
+    rng = np.random.default_rng(seed)
+    results = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "segmentation": a["segmentation"],
+            "score": float(rng.choice(np.linspace(0.05, 1.0, 40))),
+        }
+        for a in json.loads(tmp.read_text())["annotations"]
+    ]
+    dets.write_text(json.dumps(results))
+    return gt_inst, dets
+
+
+def run_cocoeval(gt: Path, dets: Path, module: str = "pycocotools") -> tuple[float, list[float]]:
+    """Seconds for load + evaluate + accumulate + summarize, and the 12 numbers."""
+    if module == "pycocotools":
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    else:
+        from faster_coco_eval import COCO
+        from faster_coco_eval import COCOeval_faster as COCOeval
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        d = g.loadRes(str(dets))
+        e = COCOeval(g, d, "segm")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return time.perf_counter() - t, list(e.stats)
+
+
+def bench_map(gt_pan: Path, pred_pan: Path, jobs: int) -> None:
+    gt, dets = make_detections(gt_pan, pred_pan)
+    n = len(json.loads(dets.read_text()))
+    t_ref, ref = run_cocoeval(gt, dets)
+    for j in sorted({1, jobs}):
+        warm_up(j)
+        t = time.perf_counter()
+        ours = evaluate_instance(gt, dets, jobs=j).stats()
+        t_ours = time.perf_counter() - t
+        diff = max(abs(a - b) for a, b in zip(ours, ref, strict=True))
+        print(
+            f"mask AP, {n} detections: pycocotools {t_ref:.2f} s; segtool --jobs {j} {t_ours:.2f} s "
+            f"-> {t_ref / t_ours:.1f}x faster (AP {ours[0]:.4f}, max difference {diff:.1e})"
+        )
+    try:
+        t_fce, _ = run_cocoeval(gt, dets, "faster_coco_eval")
+        print(f"faster-coco-eval: {t_fce:.2f} s ({t_ref / t_fce:.1f}x pycocotools)")
+    except ImportError:
+        print("faster-coco-eval: not installed - no ratio printed")
+
+
+def bench_pq(gt: Path, pred: Path, args: argparse.Namespace) -> None:
     floor = decode_floor(gt.with_suffix("")) + decode_floor(pred.with_suffix(""))
     t = time.perf_counter()
     theirs = run_panopticapi(gt, pred)
@@ -137,7 +202,24 @@ def main() -> None:
         import hotcoco  # noqa: F401
     except ImportError:
         print("hotcoco: not installed (pip install hotcoco) - no ratio printed")
-    if not args.no_memory:
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--data", type=Path, default=Path("bench_out/data1000"))
+    ap.add_argument("--jobs", type=int, default=2, help="processes for both (panopticapi uses all cores)")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--only", choices=["pq", "map"], help="run one part")
+    args = ap.parse_args()
+    tune_allocator()
+    gt = make_panoptic(args.data, args.images)
+    pred = make_predictions(gt)
+    if args.only != "map":
+        bench_pq(gt, pred, args)
+    if args.only != "pq":
+        bench_map(gt, pred, args.jobs)
+    if not args.no_memory and args.only != "map":
         memory(gt, pred)
 
 

@@ -268,17 +268,31 @@ def to_compressed(segm: Any, height: int, width: int) -> RLE:
                 raise ValueError(f"uncompressed RLE counts sum to {sum(segm['counts'])}, not {height * width}")
             rle = mask_utils.frPyObjects(segm, height, width)
         else:
-            rle = to_pyco(segm)
-            try:
-                total = int(mask_utils.area(rle))
-            except Exception as exc:  # pycocotools raises bare errors on garbage counts
-                raise ValueError(f"undecodable compressed RLE ({exc})") from None
-            if total > height * width:
-                raise ValueError("compressed RLE covers more pixels than the image")
+            rle = to_pyco(segm)  # checked in batches by check_compressed
     else:
         raise ValueError("segmentation is neither polygons nor an RLE")
     counts = rle["counts"]
     return {"size": [height, width], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+
+
+def check_compressed(rles: list[RLE]) -> int | None:
+    """Index of the first RLE that does not decode to at most h·w pixels, or None.
+
+    One pycocotools call for a whole image's masks (a call per mask costs more than the check).
+    """
+    if not rles:
+        return None
+    try:
+        areas = np.asarray(mask_utils.area([to_pyco(r) for r in rles]), dtype=np.int64)
+    except Exception:  # pycocotools raises bare errors on garbage counts: find the culprit
+        for i, r in enumerate(rles):
+            try:
+                mask_utils.area(to_pyco(r))
+            except Exception:
+                return i
+        return None
+    bad = np.flatnonzero(areas > np.array([r["size"][0] * r["size"][1] for r in rles]))
+    return int(bad[0]) if bad.size else None
 
 
 def encode_empty(height: int, width: int) -> RLE:

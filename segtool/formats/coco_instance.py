@@ -40,7 +40,7 @@ def detect(path: Path) -> Detection:
     if path.suffix.lower() != ".json" or not path.is_file():
         return Detection("no", "not a .json file")
     try:
-        data = load_json(path)
+        data = load_json(path, keep=True)
     except SegtoolError as exc:
         return Detection("no", exc.message)
     if isinstance(data, list):
@@ -71,11 +71,15 @@ class CocoMasks:
     def load(self, image: ImageInfo) -> Annotation:
         """Convert each segmentation to a compressed RLE, checking it against the image size."""
         rles = []
-        for aid, segm in zip(self.segments.id.tolist(), self.raw, strict=True):
+        ids = self.segments.id.tolist()
+        for aid, segm in zip(ids, self.raw, strict=True):
             try:
                 rles.append(masks.to_compressed(segm, image.height, image.width))
             except ValueError as exc:
                 raise SegtoolError(f"image {image.id}, annotation {aid}: {exc}", self.path) from None
+        bad = masks.check_compressed(rles)
+        if bad is not None:
+            raise SegtoolError(f"image {image.id}, annotation {ids[bad]}: undecodable compressed RLE", self.path)
         return Annotation(image, self.segments, rles=tuple(rles), raw=self.raw, origin=self.path)
 
 

@@ -46,7 +46,7 @@ def detect(path: Path) -> Detection:
     if path.suffix.lower() != ".json" or not path.is_file():
         return Detection("no", "not a .json file")
     try:
-        data = load_json(path)
+        data = load_json(path, keep=True)
     except SegtoolError as exc:
         return Detection("no", exc.message)
     if not isinstance(data, dict) or "annotations" not in data:

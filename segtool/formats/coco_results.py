@@ -9,6 +9,7 @@ polygon; otherwise areas are mask areas and missing boxes come from the masks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,27 @@ from pycocotools import mask as mask_utils
 from .. import masks
 from ..errors import SegtoolError
 from ..metrics.instances import Objects
-from ..model import Dataset
+from ..model import Dataset, ImageInfo
 from .common import load_json
 
 
-def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Objects]:
+@dataclass(frozen=True)
+class Detections:
+    """One image's raw detections, turned into arrays and RLEs only where they are scored
+    (in a worker process), so reading a large results file stays cheap."""
+
+    dets: tuple[tuple[int, dict[str, Any]], ...]  # (1-based id in the file, detection)
+    image: ImageInfo
+    by_box: bool
+    iou_type: str
+    path: str
+
+    def objects(self) -> Objects:
+        """The detections as parallel arrays with loadRes's areas and shapes."""
+        return _objects(self)
+
+
+def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detections]:
     """Detections by image id; an image or category the ground truth lacks is an error."""
     data = load_json(path)
     if isinstance(data, dict) and "annotations" in data:
@@ -45,37 +62,43 @@ def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Objects]:
         if "segmentation" not in det and "bbox" not in det:
             raise SegtoolError(f"detection #{i} has neither segmentation nor bbox", str(path))
         grouped.setdefault(det["image_id"], []).append((i + 1, det))
-    return {iid: _objects(dets, images[iid], by_box, iou_type, path) for iid, dets in grouped.items()}
+    return {iid: Detections(tuple(dets), images[iid], by_box, iou_type, str(path)) for iid, dets in grouped.items()}
 
 
-def _objects(dets: list[tuple[int, dict[str, Any]]], image: Any, by_box: bool, iou_type: str, path: Path) -> Objects:
-    h, w = image.height, image.width
-    shapes, areas = [], []
-    for det_id, det in dets:
-        box = det.get("bbox")
-        segm = det.get("segmentation")
+def _objects(src: Detections) -> Objects:
+    h, w = src.image.height, src.image.width
+    rles = []
+    for det_id, det in src.dets:
+        box, segm = det.get("bbox"), det.get("segmentation")
         if segm is None and box:
             x, y, bw, bh = box
             segm = [[x, y, x, y + bh, x + bw, y + bh, x + bw, y]]
-        rle = None
-        if iou_type == "segm" or not by_box:
-            try:
-                rle = masks.to_compressed(segm, h, w)
-            except ValueError as exc:
-                raise SegtoolError(f"detection #{det_id - 1} (image {image.id}): {exc}", str(path)) from None
-        if by_box:
-            areas.append(float(box[2]) * float(box[3]))
-        else:
-            areas.append(float(mask_utils.area(masks.to_pyco(rle))))
-        if iou_type == "segm":
-            shapes.append(rle)
-        else:
-            shapes.append([float(v) for v in box] if box else mask_utils.toBbox(masks.to_pyco(rle)).tolist())
+        try:
+            rles.append(masks.to_compressed(segm, h, w))
+        except ValueError as exc:
+            raise SegtoolError(f"detection #{det_id - 1} (image {src.image.id}): {exc}", src.path) from None
+    bad = masks.check_compressed(rles)
+    if bad is not None:
+        raise SegtoolError(
+            f"detection #{src.dets[bad][0] - 1} (image {src.image.id}): undecodable compressed RLE", src.path
+        )
+    pyco = [masks.to_pyco(r) for r in rles]
+    if src.by_box:
+        area = np.array([float(d["bbox"][2]) * float(d["bbox"][3]) for _, d in src.dets])
+    else:
+        area = np.asarray(mask_utils.area(pyco), dtype=np.float64)
+    if src.iou_type == "segm":
+        shapes: list[Any] = rles
+    else:
+        boxes = np.asarray(mask_utils.toBbox(pyco), dtype=np.float64).reshape(-1, 4)
+        shapes = [
+            [float(v) for v in d["bbox"]] if d.get("bbox") else boxes[k].tolist() for k, (_, d) in enumerate(src.dets)
+        ]
     return Objects(
-        ids=np.array([i for i, _ in dets], dtype=np.int64),
-        category_id=np.array([d["category_id"] for _, d in dets], dtype=np.int64),
-        area=np.array(areas, dtype=np.float64),
-        iscrowd=np.zeros(len(dets), dtype=bool),
+        ids=np.array([i for i, _ in src.dets], dtype=np.int64),
+        category_id=np.array([d["category_id"] for _, d in src.dets], dtype=np.int64),
+        area=area,
+        iscrowd=np.zeros(len(src.dets), dtype=bool),
         shapes=shapes,
-        score=np.array([float(d["score"]) for _, d in dets], dtype=np.float64),
+        score=np.array([float(d["score"]) for _, d in src.dets], dtype=np.float64),
     )

@@ -30,19 +30,19 @@ class Detection:
     reason: str
 
 
-def load_json(path: Path) -> Any:
+def load_json(path: Path, *, keep: bool = False) -> Any:
     """Parse a JSON file; errors name the file and the problem.
 
-    The last file parsed is cached (keyed by size and mtime) until it is asked for once more,
-    because detection and reading parse the same file one after the other; after that it is
-    dropped, so a large annotation file is not kept alive beside the dataset built from it.
+    The last file parsed is cached (keyed by size and mtime): detectors peek with
+    ``keep=True``, and the reader that follows takes it, so one file is parsed once and not
+    kept alive beside the dataset built from it.
     """
     try:
         st = path.stat()
         key = str(path.resolve())
         stamp = (st.st_size, st.st_mtime_ns)
         if key in _cache and _cache[key][0] == stamp:
-            return _cache.pop(key)[1]  # used once (detect, then read): do not keep it alive
+            return _cache[key][1] if keep else _cache.pop(key)[1]  # read takes it: not kept alive
         with open(path, "rb") as f:
             data = json.load(f)
     except FileNotFoundError:

@@ -58,84 +58,108 @@ class Objects:
 
 @dataclass
 class ImageEval:
-    """Per (category, area range) of one image: what accumulate needs."""
+    """One image's detections (sorted by category, then score) and what accumulate needs.
 
-    # category id -> (scores (D,), matched (A, T, D), ignored (A, T, D), non-ignored gt count (A,))
-    by_category: dict[int, tuple[Any, Any, Any, Any]]
+    ``matched``/``ignored`` are ``(A, T, D)``; ``rank`` is a detection's place within its
+    category by score; ``npig`` maps category → non-ignored ground-truth count per area range.
+    """
+
+    category_id: npt.NDArray[np.int64]
+    score: npt.NDArray[np.float64]
+    rank: npt.NDArray[np.int64]
+    matched: npt.NDArray[np.bool_]
+    ignored: npt.NDArray[np.bool_]
+    npig: dict[int, npt.NDArray[np.int64]]
 
 
-def _ious(
-    dt: Objects, d: npt.NDArray[np.int64], gt: Objects, g: npt.NDArray[np.int64], iou_type: str
-) -> npt.NDArray[np.float64]:
-    if len(d) == 0 or len(g) == 0:
-        return np.zeros((len(d), len(g)))
-    crowd = [int(c) for c in gt.iscrowd[g]]
-    if iou_type == "segm":
-        ds = [to_pyco(dt.shapes[i]) for i in d]
-        gs = [to_pyco(gt.shapes[i]) for i in g]
-    else:
-        ds = np.asarray([dt.shapes[i] for i in d], dtype=np.float64)
-        gs = np.asarray([gt.shapes[i] for i in g], dtype=np.float64)
-    return np.asarray(mask_utils.iou(ds, gs, crowd), dtype=np.float64).reshape(len(d), len(g))
+def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> npt.NDArray[np.float64]:
+    """IoU of every detection with every ground truth of the image; pairs of different
+    categories are -1 so they never match. One pycocotools call per category that has both
+    detections and ground truth (a single call would compute cross-category pairs too)."""
+    if len(d) == 0 or len(gt.ids) == 0:
+        return np.zeros((len(d), len(gt.ids)))
+    out = np.full((len(d), len(gt.ids)), -1.0)
+    dcat = dt.category_id[d]
+    for cat in np.intersect1d(dcat, gt.category_id).tolist():
+        di = np.flatnonzero(dcat == cat)
+        gi = np.flatnonzero(gt.category_id == cat)
+        crowd = [int(c) for c in gt.iscrowd[gi]]
+        if iou_type == "segm":
+            ds = [to_pyco(dt.shapes[d[i]]) for i in di]
+            gs = [to_pyco(gt.shapes[i]) for i in gi]
+        else:
+            ds = np.asarray([dt.shapes[d[i]] for i in di], dtype=np.float64)
+            gs = np.asarray([gt.shapes[i] for i in gi], dtype=np.float64)
+        out[np.ix_(di, gi)] = np.asarray(mask_utils.iou(ds, gs, crowd), dtype=np.float64).reshape(len(di), len(gi))
+    return out
 
 
 def _match(
     ious: npt.NDArray[np.float64],
+    rank: npt.NDArray[np.int64],
     gt_ids: npt.NDArray[np.int64],
     crowd: npt.NDArray[np.bool_],
     ignore: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """COCOeval.evaluateImg's greedy matching, for every lane at once.
+    """COCOeval.evaluateImg's greedy matching for every category and lane of one image.
 
-    ``ignore`` is ``(L, G)``: one lane per (area range, threshold). Returns the matched
-    ground-truth id per lane and detection (0: none) and whether that match is ignored.
+    ``ignore`` is ``(L, G)``, one lane per (area range, threshold). Detections of different
+    categories see disjoint ground truth (their IoUs are -1), so the r-th detection of every
+    category is decided in the same step: the steps are as many as the largest category's
+    detections, not the image's. Returns the matched ground-truth id per (lane, detection)
+    (0: none; an id of 0 also reads as none, as in pycocotools) and whether it is ignored.
     """
     lanes, g = ignore.shape
     d = ious.shape[0]
-    thr = np.minimum(np.tile(IOU_THRS, lanes // len(IOU_THRS)), 1 - 1e-10)[:, None]
+    thr = np.minimum(np.tile(IOU_THRS, lanes // len(IOU_THRS)), 1 - 1e-10)[None, :, None]
     taken = np.zeros((lanes, g), dtype=bool)
     match = np.zeros((lanes, d), dtype=np.int64)
     match_ig = np.zeros((lanes, d), dtype=bool)
-    rows = np.arange(lanes)
-    for k in range(d):
-        ok = (ious[k][None, :] >= thr) & ~(taken & ~crowd[None, :])
+    if g == 0 or d == 0:
+        return match, match_ig
+    crowd_row = crowd[None, :]
+    for r in range(int(rank.max()) + 1):
+        ds = np.flatnonzero(rank == r)
+        iou = ious[ds][:, None, :]  # (n, 1, G)
+        ok = (iou >= thr) & ~(taken & ~crowd_row)[None]  # (n, L, G)
         for group in (~ignore, ignore):  # prefer non-ignored ground truth, then ignored
-            cand = ok & group
-            has = cand.any(axis=1)
+            cand = ok & group[None]
+            has = cand.any(axis=2)  # (n, L)
             if not has.any():
                 continue
-            vals = np.where(cand, ious[k][None, :], -1.0)
-            best = g - 1 - np.argmax(vals[:, ::-1], axis=1)  # the last of equal maxima
-            sel, gi = rows[has], best[has]
-            match[sel, k] = gt_ids[gi]  # an id of 0 reads as "no match", as in pycocotools
-            match_ig[sel, k] = ignore[sel, gi]
-            taken[sel, gi] = True
-            ok[sel] = False  # a lane that matched takes nothing from the ignored group
+            vals = np.where(cand, iou, -2.0)
+            best = g - 1 - np.argmax(vals[:, :, ::-1], axis=2)  # the last of equal maxima
+            di, li = np.nonzero(has)
+            gi = best[di, li]
+            match[li, ds[di]] = gt_ids[gi]
+            match_ig[li, ds[di]] = ignore[li, gi]
+            taken[li, gi] = True
+            ok[di, li] = False  # a lane that matched takes nothing from the ignored group
     return match, match_ig
 
 
 def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     """COCOeval.computeIoU + evaluateImg for every category and area range of one image."""
-    out: dict[int, tuple[Any, Any, Any, Any]] = {}
     max_det = params.max_dets[-1]
     a_lo = np.array([r[0] for r in params.area_rng])[:, None]
     a_hi = np.array([r[1] for r in params.area_rng])[:, None]
-    t = len(IOU_THRS)
-    for cat in np.union1d(gt.category_id, dt.category_id).tolist():
-        g = np.flatnonzero(gt.category_id == cat)
-        d = np.flatnonzero(dt.category_id == cat)
-        d = d[np.argsort(-dt.score[d], kind="mergesort")][:max_det]
-        ious = _ious(dt, d, gt, g, params.iou_type)
-        g_ignore = gt.iscrowd[g][None, :] | (gt.area[g][None, :] < a_lo) | (gt.area[g][None, :] > a_hi)  # (A, G)
-        lanes_ignore = np.repeat(g_ignore, t, axis=0)  # (A*T, G)
-        match, match_ig = _match(ious, gt.ids[g], gt.iscrowd[g], lanes_ignore)
-        d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
-        matched = (match != 0).reshape(len(a_lo), t, len(d))
-        ignored = match_ig.reshape(len(a_lo), t, len(d)) | (
-            (match == 0).reshape(len(a_lo), t, len(d)) & d_out[:, None, :]
-        )
-        out[cat] = (dt.score[d], matched, ignored, (~g_ignore).sum(axis=1))
-    return ImageEval(out)
+    n_a, t = len(params.area_rng), len(IOU_THRS)
+    # detections by category, then score (mergesort: ties keep file order), maxDets per category
+    order = np.lexsort((np.argsort(np.argsort(-dt.score, kind="mergesort"), kind="stable"), dt.category_id))
+    cats = dt.category_id[order]
+    starts = np.flatnonzero(np.concatenate([[True], cats[1:] != cats[:-1]])) if len(cats) else np.zeros(0, np.int64)
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(order)]])))
+    d = order[rank < max_det]
+    rank = rank[rank < max_det]
+    ious = _ious(dt, d, gt, params.iou_type)
+    g_ignore = gt.iscrowd[None, :] | (gt.area[None, :] < a_lo) | (gt.area[None, :] > a_hi)  # (A, G)
+    match, match_ig = _match(ious, rank, gt.ids, gt.iscrowd, np.repeat(g_ignore, t, axis=0))
+    shape = (n_a, t, len(d))
+    d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
+    matched = (match != 0).reshape(shape)
+    ignored = match_ig.reshape(shape) | (~matched & d_out[:, None, :])
+    npig = {c: (~g_ignore[:, gt.category_id == c]).sum(axis=1) for c in np.unique(gt.category_id).tolist()}
+    return ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig)
 
 
 @dataclass
@@ -198,26 +222,42 @@ class InstanceResult:
         }
 
 
-def _accumulate_one(scores: Any, matched: Any, ignored: Any, rank: Any, npig: int, max_det: int) -> tuple[Any, Any]:
-    """Precision (T, R) and recall (T,) of one (category, area range, maxDets) cell."""
-    keep = rank < max_det
-    order = np.argsort(-scores[keep], kind="mergesort")
-    dtm = matched[:, keep][:, order]
-    dtig = ignored[:, keep][:, order]
-    tps = dtm & ~dtig
-    fps = ~dtm & ~dtig
-    tp_sum = np.cumsum(tps, axis=1).astype(float)
-    fp_sum = np.cumsum(fps, axis=1).astype(float)
-    t, nd = tp_sum.shape
-    rc = tp_sum / npig
-    pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
-    recall = rc[:, -1] if nd else np.zeros(t)
-    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1] if nd else pr
-    precision = np.zeros((t, len(REC_THRS)))
-    for i in range(t):
-        inds = np.searchsorted(rc[i], REC_THRS, side="left")
-        ok = inds < nd
-        precision[i, ok] = pr[i, inds[ok]]
+def _accumulate_category(
+    score: Any, matched: Any, ignored: Any, rank: Any, npig: Any, max_dets: tuple[int, ...]
+) -> tuple[Any, Any]:
+    """Precision (T, R, A, M) and recall (T, A, M) of one category, as COCOeval.accumulate.
+
+    The score order depends only on maxDets, so each maxDets sorts once and every (area
+    range, threshold) row is cumulated, interpolated and sampled at once; rows whose area
+    range has no non-ignored ground truth stay -1, as in pycocotools.
+    """
+    n_a, t = matched.shape[:2]
+    precision = -np.ones((t, len(REC_THRS), n_a, len(max_dets)))
+    recall = -np.ones((t, n_a, len(max_dets)))
+    live = npig > 0
+    if not live.any():
+        return precision, recall
+    for m, max_det in enumerate(max_dets):
+        keep = np.flatnonzero(rank < max_det)
+        order = keep[np.argsort(-score[keep], kind="mergesort")]
+        dtm, dtig = matched[live][:, :, order], ignored[live][:, :, order]  # (A', T, N)
+        tp_sum = np.cumsum(dtm & ~dtig, axis=2).astype(float)
+        fp_sum = np.cumsum(~dtm & ~dtig, axis=2).astype(float)
+        nd = tp_sum.shape[2]
+        rc = tp_sum / npig[live][:, None, None]
+        pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+        recall[:, live, m] = (rc[:, :, -1] if nd else np.zeros(rc.shape[:2])).T
+        q = np.zeros((*rc.shape[:2], len(REC_THRS)))
+        if nd:
+            pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
+            rows, flat_pr = rc.reshape(-1, nd), pr.reshape(-1, nd)
+            qf = np.zeros((len(rows), len(REC_THRS)))
+            for i in range(len(rows)):  # one search per row: shifting rows into one array would round
+                inds = np.searchsorted(rows[i], REC_THRS, side="left")
+                ok = inds < nd
+                qf[i, ok] = flat_pr[i, inds[ok]]
+            q = qf.reshape(*rc.shape[:2], len(REC_THRS))
+        precision[:, :, live, m] = q.transpose(1, 2, 0)
     return precision, recall
 
 
@@ -226,35 +266,40 @@ def accumulate(evals: list[ImageEval], categories: tuple[Category, ...], params:
     t, r, k_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(categories), len(params.area_rng), len(params.max_dets)
     precision = -np.ones((t, r, k_n, a_n, m_n))
     recall = -np.ones((t, k_n, a_n, m_n))
-    for k, cat in enumerate(categories):
-        parts = [e.by_category[cat.id] for e in evals if cat.id in e.by_category]
-        if not parts:
+    cat = np.concatenate([e.category_id for e in evals]) if evals else np.zeros(0, np.int64)
+    score = np.concatenate([e.score for e in evals]) if evals else np.zeros(0)
+    rank = np.concatenate([e.rank for e in evals]) if evals else np.zeros(0, np.int64)
+    matched = np.concatenate([e.matched for e in evals], axis=2) if evals else np.zeros((a_n, t, 0), bool)
+    ignored = np.concatenate([e.ignored for e in evals], axis=2) if evals else np.zeros((a_n, t, 0), bool)
+    npig: dict[int, Any] = {}
+    for e in evals:
+        for c, counts in e.npig.items():
+            npig[c] = npig[c] + counts if c in npig else counts.copy()
+    by_cat = np.argsort(cat, kind="stable")  # image order, then score order within an image
+    bounds = np.searchsorted(cat[by_cat], [c.id for c in categories] + [np.iinfo(np.int64).max])
+    for k, c in enumerate(categories):
+        counts = npig.get(c.id)
+        if counts is None:
             continue
-        scores = np.concatenate([p[0] for p in parts])
-        rank = np.concatenate([np.arange(len(p[0])) for p in parts])
-        for a in range(a_n):
-            matched = np.concatenate([p[1][a] for p in parts], axis=1)
-            ignored = np.concatenate([p[2][a] for p in parts], axis=1)
-            npig = int(sum(int(p[3][a]) for p in parts))
-            if npig == 0:
-                continue
-            for m, max_det in enumerate(params.max_dets):
-                precision[:, :, k, a, m], recall[:, k, a, m] = _accumulate_one(
-                    scores, matched, ignored, rank, npig, max_det
-                )
+        sel = by_cat[bounds[k] : bounds[k + 1]] if bounds[k + 1] > bounds[k] else np.zeros(0, np.int64)
+        sel = np.sort(sel)
+        precision[:, :, k], recall[:, k] = _accumulate_category(
+            score[sel], matched[:, :, sel], ignored[:, :, sel], rank[sel], counts, params.max_dets
+        )
     return InstanceResult(categories, params, precision, recall, len(evals))
 
 
 @dataclass(frozen=True)
 class _Job:
     gt: Any  # a Sample, or Objects already built
-    dt: Objects
+    dt: Any  # Objects, or raw detections with an objects() method
     params: Params
 
 
 def _image_job(job: _Job) -> ImageEval:
     gt = job.gt if isinstance(job.gt, Objects) else gt_objects(job.gt.load(), job.params.iou_type)
-    return evaluate_image(gt, job.dt, job.params)
+    dt = job.dt if isinstance(job.dt, Objects) else job.dt.objects()
+    return evaluate_image(gt, dt, job.params)
 
 
 def gt_objects(ann: Any, iou_type: str) -> Objects:
@@ -273,7 +318,7 @@ def gt_objects(ann: Any, iou_type: str) -> Objects:
 
 def evaluate(
     gt_samples: list[Any],
-    detections: dict[int, Objects],
+    detections: dict[int, Any],
     categories: tuple[Category, ...],
     params: Params,
     *,

@@ -155,3 +155,73 @@ def test_jobs_1_and_2_are_bit_identical(tmp_path, monkeypatch):
     one = evaluate_instance(gt, dt, jobs=1)
     two = evaluate_instance(gt, dt, jobs=2)
     assert one.stats() == two.stats() and np.array_equal(one.precision, two.precision)
+
+
+def make_large_case(tmp_path: Path, seed: int) -> tuple[Path, Path]:
+    """60 images, ~8 instances each: hundreds of ground truths per category, so recall
+    values k/npig land next to the 101 recall thresholds many times."""
+    rng = np.random.default_rng(seed)
+    images, gts, dets = [], [], []
+    for iid in range(1, 61):
+        images.append({"id": iid, "file_name": f"{iid}.jpg", "height": 64, "width": 64})
+        for _ in range(int(rng.integers(4, 12))):
+            m = np.zeros((64, 64), bool)
+            y, x, s = int(rng.integers(0, 50)), int(rng.integers(0, 50)), int(rng.integers(3, 14))
+            m[y : y + s, x : x + s] = True
+            cat = int(rng.choice([1, 2]))
+            gts.append(
+                {
+                    "id": len(gts) + 1,
+                    "image_id": iid,
+                    "category_id": cat,
+                    "segmentation": rle(m),
+                    "area": float(m.sum()),
+                    "bbox": [x, y, s, s],
+                    "iscrowd": 0,
+                }
+            )
+            if rng.random() < 0.85:
+                dm = np.roll(m, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3))), axis=(0, 1))
+                dets.append(_det(iid, cat, dm, rng, False))
+    gt = write_json(tmp_path / "gt.json", {"images": images, "annotations": gts, "categories": CATS})
+    return gt, write_json(tmp_path / "dt.json", dets)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_many_ground_truths_per_category_match_cocoeval(tmp_path, seed):
+    gt, dt = make_large_case(tmp_path, seed)
+    assert_same(evaluate_instance(gt, dt), reference(gt, dt, "segm"))
+
+
+def test_recall_exactly_on_the_thresholds(tmp_path):
+    """100 ground truths, each found by an exact copy, so recall steps through k/100 — next
+    to the 101 thresholds, some of which linspace puts a rounding error above k/100 (0.29 vs
+    29/100). False positives interleaved in score make precision differ at every index."""
+    images, gts, dets = [], [], []
+    score = 1.0
+    for iid in range(1, 51):
+        images.append({"id": iid, "file_name": f"{iid}.jpg", "height": 40, "width": 40})
+        for k in range(2):
+            m = np.zeros((40, 40), bool)
+            m[2 + 18 * k : 12 + 18 * k, 2:12] = True
+            gts.append(
+                {
+                    "id": len(gts) + 1,
+                    "image_id": iid,
+                    "category_id": 1,
+                    "segmentation": rle(m),
+                    "area": 100.0,
+                    "bbox": [2, 2 + 18 * k, 10, 10],
+                    "iscrowd": 0,
+                }
+            )
+            score -= 0.004
+            dets.append({"image_id": iid, "category_id": 1, "segmentation": rle(m), "score": score})
+            if (iid + k) % 3 == 0:  # a false positive just below it
+                fp = np.zeros((40, 40), bool)
+                fp[25:35, 25:35] = True
+                score -= 0.001
+                dets.append({"image_id": iid, "category_id": 1, "segmentation": rle(fp), "score": score})
+    gt = write_json(tmp_path / "gt.json", {"images": images, "annotations": gts, "categories": CATS})
+    dt = write_json(tmp_path / "dt.json", dets)
+    assert_same(evaluate_instance(gt, dt), reference(gt, dt, "segm"))
