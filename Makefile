@@ -31,6 +31,8 @@ demo: venv
 	$(SEGTOOL) eval panoptic sample_data/panoptic_examples.json $(OUT)/panoptic_roundtrip.json
 	$(SEGTOOL) eval panoptic sample_data/panoptic_examples.json $(OUT)/panoptic_from_semantic.json --per-class
 	$(SEGTOOL) eval semantic sample_data/panoptic_examples.json $(OUT)/semantic
+	$(BIN)/python -c "import json; d = json.load(open('$(OUT)/instances.json')); json.dump([dict(a, score=1.0) for a in d['annotations'] if not a['iscrowd']], open('$(OUT)/detections.json', 'w'))"
+	$(SEGTOOL) eval instance $(OUT)/instances.json $(OUT)/detections.json
 	@echo "demo outputs are in $(OUT)/"
 
 test: test-venv
@@ -42,6 +44,7 @@ lint: test-venv
 
 bench: test-venv
 	$(BIN)/python benchmarks/bench_convert.py
+	$(BIN)/python benchmarks/bench_eval.py
 
 clean:
 	rm -rf $(VENV) $(OUT) bench_out .pytest_cache *.egg-info
