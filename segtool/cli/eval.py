@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..errors import EXIT_FINDINGS
 from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
-from ..metrics.instances import STAT_NAMES
+from ..metrics.instances import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import main, output
 from .options import FORMAT, jobs_option, json_option
@@ -211,6 +211,20 @@ def semantic(
 @click.option(
     "--iou-type", type=click.Choice(["segm", "bbox"]), default="segm", show_default=True, help="Masks or boxes."
 )
+@click.option(
+    "--max-dets",
+    default="1,10,100",
+    show_default=True,
+    metavar="A,B,C",
+    help="COCOeval's maxDets: three increasing detection limits per image (AR uses each, AP the last).",
+)
+@click.option(
+    "--area-ranges",
+    default="0,1024,9216,1e10",
+    show_default=True,
+    metavar="A,B,C,D",
+    help="Bounds of the small / medium / large ranges in pixels (COCO: 0, 32², 96², 1e5²).",
+)
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
 @click.option("--per-class", is_flag=True, help="Also print AP per category.")
 @click.option("--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category AP to this CSV file.")
@@ -226,6 +240,8 @@ def instance(
     gt: Path,
     pred: Path,
     iou_type: str,
+    max_dets: str,
+    area_ranges: str,
     from_: str | None,
     per_class: bool,
     csv_out: Path | None,
@@ -246,14 +262,30 @@ def instance(
       segtool eval instance gt.json dets.json --iou-type bbox --fail-under AP=0.35 --json
     """
     gates = _parse_gates(fail_under, STAT_NAMES)
+    params = _instance_params(iou_type, max_dets, area_ranges)
     warm_up(jobs)
     with output.progress("AP", None) as advance:
-        result = evaluate_instance(gt, pred, iou_type=iou_type, gt_format=from_, jobs=jobs, progress=advance)
+        result = evaluate_instance(gt, pred, params=params, gt_format=from_, jobs=jobs, progress=advance)
     data = result.to_dict()
     _emit(data, json_out, csv_out)
     if json_out != "-":
         _print_instance(data, per_class)
     _check_gates(gates, {k: data[k] for k in STAT_NAMES})
+
+
+def _instance_params(iou_type: str, max_dets: str, area_ranges: str) -> Params:
+    """COCOeval params from the CLI strings (bad values are a usage error, exit 2)."""
+    try:
+        dets = tuple(int(v) for v in max_dets.split(","))
+        bounds = [float(v) for v in area_ranges.split(",")]
+    except ValueError:
+        raise click.BadParameter("expected comma-separated numbers", param_hint="--max-dets/--area-ranges") from None
+    if len(dets) != 3 or list(dets) != sorted(dets) or dets[0] < 1:
+        raise click.BadParameter("three increasing positive integers, e.g. 1,10,100", param_hint="--max-dets")
+    if len(bounds) != 4 or bounds != sorted(bounds):
+        raise click.BadParameter("four increasing bounds, e.g. 0,1024,9216,1e10", param_hint="--area-ranges")
+    rng = ((bounds[0], bounds[3]), (bounds[0], bounds[1]), (bounds[1], bounds[2]), (bounds[2], bounds[3]))
+    return Params(iou_type=iou_type, max_dets=dets, area_rng=rng)
 
 
 def _print_instance(data: dict[str, Any], per_class: bool) -> None:

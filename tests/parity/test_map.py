@@ -225,3 +225,25 @@ def test_recall_exactly_on_the_thresholds(tmp_path):
     gt = write_json(tmp_path / "gt.json", {"images": images, "annotations": gts, "categories": CATS})
     dt = write_json(tmp_path / "dt.json", dets)
     assert_same(evaluate_instance(gt, dt), reference(gt, dt, "segm"))
+
+
+def test_custom_max_dets_and_area_ranges_match_cocoeval(tmp_path, runner):
+    """--max-dets 1,5,20 --area-ranges 0,100,1600,1e10 equal COCOeval with those params."""
+    from segtool.cli import main
+
+    gt, dt = make_case(tmp_path, 3, True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        e = COCOeval(g, g.loadRes(str(dt)), "segm")
+        e.params.maxDets = [1, 5, 20]
+        e.params.areaRng = [[0, 1e10], [0, 100], [100, 1600], [1600, 1e10]]
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    r = runner.invoke(
+        main,
+        ["eval", "instance", str(gt), str(dt), "--max-dets", "1,5,20", "--area-ranges", "0,100,1600,1e10", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    assert np.allclose(json.loads(r.stdout)["stats"], e.stats, atol=1e-9, rtol=0)
+    assert runner.invoke(main, ["eval", "instance", str(gt), str(dt), "--max-dets", "10,1"]).exit_code == 2
