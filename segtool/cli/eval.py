@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
 from ..metrics.instances import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import main, output
-from .options import FORMAT, jobs_option, json_option
+from .options import FORMAT, F, jobs_option, json_option
 
 PANOPTIC_GATES = {
     f"{m}{suffix}": (group, m.lower())
@@ -34,6 +35,27 @@ def eval_group() -> None:
     Example:
       segtool eval panoptic panoptic_val2017.json predictions.json --per-class
     """
+
+
+def report_options(gates: Any) -> Callable[[F], F]:
+    """The output options every ``eval`` command shares: --per-class, --csv, --fail-under
+    (with that command's metric names), --jobs, --json."""
+
+    def decorate(fn: F) -> F:
+        fn = json_option(fn)
+        fn = jobs_option(fn)
+        fn = click.option(
+            "--fail-under",
+            multiple=True,
+            metavar="METRIC=VALUE",
+            help=f"Exit 1 when METRIC < VALUE (repeatable); METRIC: {', '.join(gates)}.",
+        )(fn)
+        fn = click.option(
+            "--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category results to this CSV file."
+        )(fn)
+        return click.option("--per-class", is_flag=True, help="Also print a table per category.")(fn)
+
+    return decorate
 
 
 def _parse_gates(values: tuple[str, ...], known: Any) -> list[tuple[str, float]]:
@@ -73,16 +95,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 @click.option(
     "--allow-missing", is_flag=True, help="Count ground-truth images without a prediction as all false negatives."
 )
-@click.option("--per-class", is_flag=True, help="Also print a table per category.")
-@click.option("--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category results to this CSV file.")
-@click.option(
-    "--fail-under",
-    multiple=True,
-    metavar="METRIC=VALUE",
-    help=f"Exit 1 when METRIC < VALUE (repeatable); METRIC: {', '.join(PANOPTIC_GATES)}.",
-)
-@jobs_option
-@json_option
+@report_options(PANOPTIC_GATES)
 def panoptic(
     gt: Path,
     pred: Path,
@@ -150,16 +163,7 @@ def _emit(data: dict[str, Any], json_out: str | None, csv_out: Path | None) -> N
     help="Label of void pixels: left out of the ground truth, 'unlabelled' in predictions.",
 )
 @click.option("--allow-missing", is_flag=True, help="Count ground-truth images without a prediction as all unlabelled.")
-@click.option("--per-class", is_flag=True, help="Also print a table per category.")
-@click.option("--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category results to this CSV file.")
-@click.option(
-    "--fail-under",
-    multiple=True,
-    metavar="METRIC=VALUE",
-    help=f"Exit 1 when METRIC < VALUE (repeatable); METRIC: {', '.join(SEMANTIC_GATES)}.",
-)
-@jobs_option
-@json_option
+@report_options(SEMANTIC_GATES)
 def semantic(
     gt: Path,
     pred: Path,
@@ -226,16 +230,7 @@ def semantic(
     help="Bounds of the small / medium / large ranges in pixels (COCO: 0, 32², 96², 1e5²).",
 )
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
-@click.option("--per-class", is_flag=True, help="Also print AP per category.")
-@click.option("--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category AP to this CSV file.")
-@click.option(
-    "--fail-under",
-    multiple=True,
-    metavar="METRIC=VALUE",
-    help=f"Exit 1 when METRIC < VALUE (repeatable); METRIC: {', '.join(STAT_NAMES)}.",
-)
-@jobs_option
-@json_option
+@report_options(STAT_NAMES)
 def instance(
     gt: Path,
     pred: Path,
