@@ -88,7 +88,7 @@ def _objects(src: Detections) -> Objects:
     else:
         area = np.asarray(mask_utils.area(pyco), dtype=np.float64)
     if src.iou_type == "segm":
-        shapes: list[Any] = rles
+        shapes: list[Any] = pyco
     else:
         boxes = np.asarray(mask_utils.toBbox(pyco), dtype=np.float64).reshape(-1, 4)
         shapes = [

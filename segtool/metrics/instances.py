@@ -52,7 +52,7 @@ class Objects:
     category_id: npt.NDArray[np.int64]
     area: npt.NDArray[np.float64]
     iscrowd: npt.NDArray[np.bool_]
-    shapes: list[Any]  # compressed RLEs (segm) or [x, y, w, h] boxes (bbox)
+    shapes: list[Any]  # pycocotools RLEs with bytes counts (segm) or [x, y, w, h] boxes (bbox)
     score: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
@@ -74,24 +74,23 @@ class ImageEval:
 
 def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> npt.NDArray[np.float64]:
     """IoU of every detection with every ground truth of the image; pairs of different
-    categories are -1 so they never match. One pycocotools call per category that has both
-    detections and ground truth (a single call would compute cross-category pairs too)."""
+    categories are -1 so they never match.
+
+    One pycocotools call per image: its C code skips pairs whose boxes do not touch, and
+    its fixed cost per call outweighs the cross-category pairs it computes in passing.
+    """
     if len(d) == 0 or len(gt.ids) == 0:
         return np.zeros((len(d), len(gt.ids)))
-    out = np.full((len(d), len(gt.ids)), -1.0)
-    dcat = dt.category_id[d]
-    for cat in np.intersect1d(dcat, gt.category_id).tolist():
-        di = np.flatnonzero(dcat == cat)
-        gi = np.flatnonzero(gt.category_id == cat)
-        crowd = [int(c) for c in gt.iscrowd[gi]]
-        if iou_type == "segm":
-            ds = [to_pyco(dt.shapes[d[i]]) for i in di]
-            gs = [to_pyco(gt.shapes[i]) for i in gi]
-        else:
-            ds = np.asarray([dt.shapes[d[i]] for i in di], dtype=np.float64)
-            gs = np.asarray([gt.shapes[i] for i in gi], dtype=np.float64)
-        out[np.ix_(di, gi)] = np.asarray(mask_utils.iou(ds, gs, crowd), dtype=np.float64).reshape(len(di), len(gi))
-    return out
+    crowd = [int(c) for c in gt.iscrowd]
+    if iou_type == "segm":
+        ds: Any = [dt.shapes[i] for i in d]
+        gs: Any = gt.shapes
+    else:
+        ds = np.asarray([dt.shapes[i] for i in d], dtype=np.float64)
+        gs = np.asarray(gt.shapes, dtype=np.float64)
+    ious = np.asarray(mask_utils.iou(ds, gs, crowd), dtype=np.float64).reshape(len(d), len(gt.ids))
+    ious[dt.category_id[d][:, None] != gt.category_id[None, :]] = -1.0
+    return ious
 
 
 def _match(
@@ -312,7 +311,7 @@ def gt_objects(ann: Any, iou_type: str) -> Objects:
     else:  # a panoptic or semantic source: its segments' masks, areas from the pixels
         res = views.resolve(ann)
         rles, segs = res.runs().rles(), res.measured()
-    shapes = rles if iou_type == "segm" else [list(b) for b in segs.bbox]
+    shapes = [to_pyco(r) for r in rles] if iou_type == "segm" else [list(b) for b in segs.bbox]
     return Objects(segs.id, segs.category_id, segs.area, segs.iscrowd, shapes)
 
 
