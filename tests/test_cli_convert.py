@@ -221,10 +221,17 @@ def test_json_output_is_clean_on_stdout(runner, tmp_path):
     assert summary["segments"] == 50 - n_stuff
 
 
-@pytest.mark.parametrize("command", sorted(main.commands))
+def _command_paths():
+    for name, cmd in sorted(main.commands.items()):
+        yield [name]
+        for sub in sorted(getattr(cmd, "commands", {})):
+            yield [name, sub]
+
+
+@pytest.mark.parametrize("command", list(_command_paths()), ids=" ".join)
 def test_every_command_has_help_with_an_example(runner, command):
-    r = runner.invoke(main, [command, "--help"])
-    assert r.exit_code == 0 and "Example:" in r.output
+    r = runner.invoke(main, [*command, "--help"])
+    assert r.exit_code == 0 and "Example:" in r.output and f"segtool {' '.join(command)}" in r.output
 
 
 def test_info_json(runner):
