@@ -9,7 +9,7 @@ from typing import Any
 from . import formats
 from .errors import SegtoolError
 from .formats import coco_panoptic, semantic
-from .metrics.instances import InstanceResult, Params
+from .metrics.instances import InstanceResult, PanopticDetections, Params
 from .metrics.instances import evaluate as _evaluate_instance
 from .metrics.panoptic import PanopticResult
 from .metrics.panoptic import evaluate as _evaluate_pq
@@ -117,12 +117,31 @@ def evaluate_instance(
     """
     from .formats import coco_results
 
-    if iou_type not in ("segm", "bbox"):
-        raise SegtoolError(f"--iou-type must be segm or bbox, got {iou_type!r}")
     params = params or Params(iou_type=iou_type)
+    if params.iou_type not in ("segm", "bbox"):
+        raise SegtoolError(f"--iou-type must be segm or bbox, got {params.iou_type!r}")
+    panoptic = _is_panoptic(Path(pred))
+    if panoptic and params.iou_type == "bbox":
+        raise SegtoolError("bbox evaluation of panoptic predictions is not supported; use --iou-type segm", str(pred))
     gt_ds = formats.read(Path(gt), gt_format)
-    detections = coco_results.read(Path(pred), gt_ds, params.iou_type)
+    detections: dict[int, Any]
+    if panoptic:
+        preds = coco_panoptic.read_predictions(Path(pred), gt_ds)
+        detections = {iid: PanopticDetections(s) for iid, s in preds.items()}
+    else:
+        detections = coco_results.read(Path(pred), gt_ds, params.iou_type)
     return _evaluate_instance(list(gt_ds.samples), detections, gt_ds.categories, params, jobs=jobs, progress=progress)
+
+
+def _is_panoptic(path: Path) -> bool:
+    """A prediction file whose annotations carry ``segments_info`` (a panoptic prediction)."""
+    from .formats.common import load_json
+
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    data = load_json(path, keep=True)
+    anns = data.get("annotations") if isinstance(data, dict) else None
+    return bool(anns) and isinstance(anns[0], dict) and "segments_info" in anns[0]
 
 
 def pq_compute(

@@ -113,6 +113,7 @@ def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
             iscrowd=[bool(s.get("iscrowd", 0)) for s in info],
             area=[s.get("area", 0) for s in info],
             bbox=[s.get("bbox") or [0, 0, 0, 0] for s in info],
+            score=[s["score"] for s in info] if info and all("score" in s for s in info) else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SegtoolError(f"image {ann.get('image_id')}: malformed segments_info ({exc!r})", str(path)) from None

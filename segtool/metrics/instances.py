@@ -315,6 +315,36 @@ def gt_objects(ann: Any, iou_type: str) -> Objects:
     return Objects(segs.id, segs.category_id, segs.area, segs.iscrowd, shapes)
 
 
+@dataclass(frozen=True)
+class PanopticDetections:
+    """A panoptic prediction's segments as detections: mask, category and ``score`` from
+    ``segments_info``, judged as the same segments written as a results list would be
+    (areas from the masks, ids 1..n in segment order)."""
+
+    sample: Any
+
+    def objects(self) -> Objects:
+        """Load the PNG and give every segment as a detection."""
+        from .. import views
+        from ..errors import SegtoolError
+
+        ann = self.sample.load()
+        segs = ann.segments
+        if segs.score is None and len(segs):
+            raise SegtoolError(
+                f"image {ann.image.id}: panoptic predictions need a 'score' on every segment", ann.origin or None
+            )
+        runs = views.Resolved(ann.id_map, segs, _runs=ann.runs).runs()
+        return Objects(
+            ids=np.arange(1, len(segs) + 1, dtype=np.int64),
+            category_id=segs.category_id,
+            area=runs.areas().astype(np.float64),
+            iscrowd=np.zeros(len(segs), dtype=bool),
+            shapes=[to_pyco(r) for r in runs.rles()],
+            score=segs.score if segs.score is not None else np.zeros(0),
+        )
+
+
 def evaluate(
     gt_samples: list[Any],
     detections: dict[int, Any],

@@ -282,3 +282,39 @@ def test_real_coco_val2017_subset(tmp_path, iou_type):
     theirs = reference(gt, dt, iou_type)
     assert 0 < theirs.stats[0] < 1
     assert_same(evaluate_instance(gt, dt, iou_type=iou_type), theirs)
+
+
+def test_panoptic_predictions_with_scores_equal_the_same_results_list(tmp_path):
+    """A panoptic prediction (segments_info with scores) scores exactly like its segments
+    written as a COCO results list, which pycocotools then evaluates."""
+    from tests.conftest import PANOPTIC_EXAMPLES
+
+    data = json.loads(PANOPTIC_EXAMPLES.read_text())
+    rng = np.random.default_rng(4)
+    for ann in data["annotations"]:
+        for s in ann["segments_info"]:
+            s["score"] = float(rng.choice([0.3, 0.8]))
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps(data))
+    import shutil
+
+    shutil.copytree(PANOPTIC_EXAMPLES.with_suffix(""), tmp_path / "pred")
+    # the same segments as a results list, made by hand from the PNGs
+    from tests.conftest import ids_of
+
+    dets = []
+    for ann in data["annotations"]:
+        ids = ids_of(tmp_path / "pred" / ann["file_name"])
+        for s in ann["segments_info"]:
+            dets.append(
+                {
+                    "image_id": ann["image_id"],
+                    "category_id": s["category_id"],
+                    "segmentation": rle(ids == s["id"]),
+                    "score": s["score"],
+                }
+            )
+    results = write_json(tmp_path / "dets.json", dets)
+    gt = DETECTION_EXAMPLES  # the same 50 segments as COCO instance ground truth
+    theirs = reference(gt, results, "segm")
+    assert_same(evaluate_instance(gt, pred), theirs)
