@@ -1,0 +1,1 @@
+"""Dataset validation: every consistency problem as a finding with a stable code."""

@@ -1,0 +1,282 @@
+"""Checks of a COCO panoptic dataset: the JSON records and every PNG, tolerantly.
+
+Nothing here raises on a broken dataset: each problem becomes a :class:`Finding`. Only a
+JSON that cannot be read at all (or is not a panoptic dataset) is a ``SegtoolError``.
+Per-image checks run in worker processes; dataset-wide checks run on the JSON and on the
+per-image statistics.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import masks, png
+from ..formats.common import load_json, require_dict
+from ..parallel import imap, jobs_for
+from .findings import Check, Finding, Report, Severity
+
+E, W, INF = Severity.ERROR, Severity.WARNING, Severity.INFO
+CHECKS = {
+    c.code: c
+    for c in (
+        Check("png-missing", E, "the PNG of an annotation does not exist"),
+        Check("png-unreadable", E, "the PNG cannot be decoded (truncated, not a PNG)"),
+        Check("png-size", E, "the PNG's size differs from its image record"),
+        Check("png-mode", E, "the PNG is not 8-bit RGB"),
+        Check("id-not-listed", E, "a segment id in the PNG is not listed in segments_info"),
+        Check("segment-absent", E, "a segment listed in segments_info has no pixel in the PNG"),
+        Check("duplicate-segment-id", E, "a segment id is listed twice in one image"),
+        Check("unknown-category", E, "a segment's category_id is not a category"),
+        Check("area-mismatch", E, "a segment's area differs from its pixel count"),
+        Check("bbox-mismatch", E, "a segment's bbox differs from its pixels' extent (w = xmax - xmin + 1)"),
+        Check("stuff-split", W, "a stuff category has several segments in one image"),
+        Check("crowd-on-stuff", W, "iscrowd is set on a stuff segment"),
+        Check("several-crowd", W, "one image has several crowd segments of one category (panopticapi uses the last)"),
+        Check("unlabeled", INF, "fraction of unlabeled (id 0) pixels in an image"),
+        Check("duplicate-image-id", E, "two image records share an id"),
+        Check("duplicate-file-name", E, "two image records share a file name"),
+        Check("duplicate-category-id", E, "two categories share an id"),
+        Check("duplicate-category-name", W, "two categories share a name"),
+        Check("color-collision", W, "two categories share a color"),
+        Check("annotation-unknown-image", E, "an annotation names an image id that 'images' does not list"),
+        Check("duplicate-annotation", E, "two annotations name the same image"),
+        Check("image-without-annotation", W, "an image has no annotation record (no PNG)"),
+        Check("unused-category", INF, "a category no segment uses"),
+    )
+}
+
+
+def finding(
+    code: str, message: str, path: str = "", image_id: int | None = None, segment_id: int | None = None
+) -> Finding:
+    """A finding with the check's own severity."""
+    return Finding(code, CHECKS[code].severity, message, path, image_id, segment_id)
+
+
+@dataclass(frozen=True)
+class _Job:
+    image: dict[str, Any]
+    ann: dict[str, Any]
+    png: str
+    things: frozenset[int]
+    known: frozenset[int]
+    max_unlabeled: float
+
+
+@dataclass
+class _ImageOut:
+    findings: list[Finding] = field(default_factory=list)
+    used: Counter[int] = field(default_factory=Counter)
+    unlabeled: int = 0
+    pixels: int = 0
+
+
+def _record_checks(job: _Job, out: _ImageOut) -> list[dict[str, Any]]:
+    """Checks of segments_info alone; returns the well-formed segment records."""
+    iid = job.image["id"]
+    info = [s for s in job.ann.get("segments_info") or [] if isinstance(s, dict) and "id" in s]
+    for sid, n in Counter(s["id"] for s in info).items():
+        if n > 1:
+            out.findings.append(
+                finding("duplicate-segment-id", f"segment id {sid} is listed {n} times", job.png, iid, sid)
+            )
+    crowd: Counter[int] = Counter()
+    stuff: Counter[int] = Counter()
+    for s in info:
+        cat = s.get("category_id")
+        out.used[cat] += 1
+        if cat not in job.known:
+            out.findings.append(finding("unknown-category", f"unknown category id {cat}", job.png, iid, s["id"]))
+            continue
+        if cat not in job.things:
+            stuff[cat] += 1
+            if s.get("iscrowd"):
+                out.findings.append(
+                    finding("crowd-on-stuff", f"iscrowd on stuff category {cat}", job.png, iid, s["id"])
+                )
+        elif s.get("iscrowd"):
+            crowd[cat] += 1
+    for cat, n in stuff.items():
+        if n > 1:
+            out.findings.append(finding("stuff-split", f"stuff category {cat} has {n} segments", job.png, iid))
+    for cat, n in crowd.items():
+        if n > 1:
+            out.findings.append(finding("several-crowd", f"category {cat} has {n} crowd segments", job.png, iid))
+    return info
+
+
+def _read_ids(job: _Job, out: _ImageOut) -> Any:
+    """The PNG's id map, or None after recording why it cannot be checked."""
+    iid, path = job.image["id"], job.png
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        out.findings.append(finding("png-missing", "the annotation's PNG does not exist", path, iid))
+        return None
+    except OSError as exc:
+        out.findings.append(finding("png-unreadable", f"cannot read: {exc.strerror}", path, iid))
+        return None
+    try:
+        width, height, mode = png.header(data)
+    except ValueError as exc:
+        out.findings.append(finding("png-unreadable", str(exc), path, iid))
+        return None
+    if (width, height) != (job.image.get("width"), job.image.get("height")):
+        msg = f"PNG is {width}x{height} but the image record says {job.image.get('width')}x{job.image.get('height')}"
+        out.findings.append(finding("png-size", msg, path, iid))
+        return None
+    if mode != "RGB":
+        out.findings.append(finding("png-mode", f"expected an RGB PNG, got mode {mode}", path, iid))
+        return None
+    try:
+        return png.decode_rgb_as_u32(data)
+    except ValueError as exc:
+        out.findings.append(finding("png-unreadable", str(exc), path, iid))
+        return None
+
+
+def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOut) -> None:
+    iid, path = job.image["id"], job.png
+    listed = np.array(sorted({int(s["id"]) for s in info}), dtype=np.int64)
+    runs, unknown = masks.Runs.of_ids(ids, listed)
+    for sid in unknown.tolist():
+        out.findings.append(
+            finding("id-not-listed", f"id {sid} is in the PNG but not in segments_info", path, iid, sid)
+        )
+    area = runs.areas()
+    boxes = runs.bboxes()
+    for k, sid in enumerate(listed.tolist()):
+        rec = next(s for s in info if s["id"] == sid)
+        if area[k] == 0:
+            out.findings.append(
+                finding("segment-absent", "listed in segments_info but absent from the PNG", path, iid, sid)
+            )
+            continue
+        if "area" in rec and rec["area"] != area[k]:
+            out.findings.append(
+                finding("area-mismatch", f"area is {rec['area']} but the PNG has {area[k]} pixels", path, iid, sid)
+            )
+        box = rec.get("bbox")
+        if box is not None and [float(v) for v in box] != boxes[k].tolist():
+            out.findings.append(
+                finding(
+                    "bbox-mismatch", f"bbox is {box} but the pixels span {[int(v) for v in boxes[k]]}", path, iid, sid
+                )
+            )
+    out.pixels = int(ids.size)
+    out.unlabeled = int(np.count_nonzero((ids & 0xFFFFFF) == 0))
+    fraction = out.unlabeled / out.pixels if out.pixels else 0.0
+    if fraction > job.max_unlabeled or (job.max_unlabeled == 0 and fraction > 0):
+        severity = Severity.WARNING if job.max_unlabeled > 0 else Severity.INFO
+        out.findings.append(
+            Finding("unlabeled", severity, f"{100 * fraction:.2f}% of the pixels are unlabeled", path, iid)
+        )
+
+
+def _check_image(job: _Job) -> _ImageOut:
+    out = _ImageOut()
+    info = _record_checks(job, out)
+    ids = _read_ids(job, out)
+    if ids is not None:
+        _pixel_checks(job, info, ids, out)
+    return out
+
+
+def _dataset_checks(
+    data: dict[str, Any], path: str
+) -> tuple[list[Finding], dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Checks of the JSON's records; returns the findings, images by id, annotations by image id."""
+    found: list[Finding] = []
+    images: dict[int, dict[str, Any]] = {}
+    names: Counter[str] = Counter()
+    for im in data["images"]:
+        if not isinstance(im, dict):
+            continue
+        if im.get("id") in images:
+            found.append(finding("duplicate-image-id", f"image id {im.get('id')} is listed twice", path, im.get("id")))
+        images.setdefault(im.get("id"), im)
+        names[str(im.get("file_name"))] += 1
+    found += [
+        finding("duplicate-file-name", f"file name {n} is used by {c} images", path) for n, c in names.items() if c > 1
+    ]
+    cats = [c for c in data["categories"] if isinstance(c, dict)]
+    for key, code in (("id", "duplicate-category-id"), ("name", "duplicate-category-name")):
+        for value, n in Counter(c.get(key) for c in cats).items():
+            if n > 1:
+                found.append(finding(code, f"category {key} {value!r} is used by {n} categories", path))
+    colors: dict[tuple[int, ...], list[Any]] = {}
+    for c in cats:
+        if isinstance(c.get("color"), list):
+            colors.setdefault(tuple(c["color"]), []).append(c.get("id"))
+    for color, ids in colors.items():
+        if len(ids) > 1:
+            found.append(finding("color-collision", f"categories {ids} share the color {list(color)}", path))
+    anns: dict[int, dict[str, Any]] = {}
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict):
+            continue
+        iid = ann.get("image_id")
+        if iid not in images:
+            found.append(
+                finding(
+                    "annotation-unknown-image",
+                    f"annotation for image id {iid}, which 'images' does not list",
+                    path,
+                    iid,
+                )
+            )
+        elif iid in anns:
+            found.append(finding("duplicate-annotation", f"image id {iid} has several annotations", path, iid))
+        else:
+            anns[iid] = ann
+    for iid in images:
+        if iid not in anns:
+            found.append(finding("image-without-annotation", "the image has no annotation record", path, iid))
+    return found, images, anns
+
+
+def validate_panoptic(
+    path: Path,
+    *,
+    masks_dir: Path | None = None,
+    max_unlabeled: float = 0.0,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Every finding of a COCO panoptic dataset (JSON + PNG folder)."""
+    data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
+    folder = masks_dir or path.with_suffix("")
+    found, images, anns = _dataset_checks(data, str(path))
+    cats = [c for c in data["categories"] if isinstance(c, dict)]
+    known = frozenset(c.get("id") for c in cats)
+    things = frozenset(c.get("id") for c in cats if c.get("isthing", 1))
+    items = [
+        _Job(images[iid], ann, str(folder / str(ann.get("file_name"))), things, known, max_unlabeled)
+        for iid, ann in anns.items()
+    ]
+    used: Counter[int] = Counter()
+    unlabeled = pixels = 0
+    for out in imap(_check_image, items, jobs=jobs_for(len(items), jobs)):
+        found += out.findings
+        used.update(out.used)
+        unlabeled += out.unlabeled
+        pixels += out.pixels
+        if progress is not None:
+            progress(1)
+    for c in cats:
+        if used[c.get("id")] == 0:
+            found.append(
+                finding("unused-category", f"category {c.get('id')} ({c.get('name')}) is never used", str(path))
+            )
+    stats = {
+        "images": len(images),
+        "annotations": len(anns),
+        "unlabeled_fraction": unlabeled / pixels if pixels else 0.0,
+    }
+    return Report(found, stats)

@@ -1,0 +1,139 @@
+"""``segtool validate``: every consistency problem of a dataset, for people and for CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .. import formats
+from ..checks.findings import Finding, Report, Severity
+from ..checks.panoptic import CHECKS, validate_panoptic
+from ..errors import EXIT_FINDINGS, FormatError
+from ..parallel import warm_up
+from . import main, output
+from .options import FORMAT, jobs_option, json_option
+
+SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+
+
+def _codes(value: str | None, option: str) -> set[str]:
+    codes = {c.strip() for c in (value or "").split(",") if c.strip()}
+    unknown = sorted(codes - CHECKS.keys())
+    if unknown:
+        raise click.BadParameter(f"unknown check code(s) {', '.join(unknown)}; see docs/validate.md", param_hint=option)
+    return codes
+
+
+def _github(f: Finding) -> str:
+    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}[f.severity]
+    where = ", ".join(
+        p
+        for p in (
+            f"image {f.image_id}" if f.image_id is not None else "",
+            f"segment {f.segment_id}" if f.segment_id is not None else "",
+        )
+        if p
+    )
+    return f"::{level} file={f.path},title={f.code}::{f.message}" + (f" ({where})" if where else "")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--from", "from_", type=FORMAT, help="Input format (detected when omitted).")
+@click.option(
+    "--masks",
+    type=click.Path(path_type=Path),
+    help="PNG folder of a coco-panoptic dataset (default: the JSON's sibling folder).",
+)
+@click.option("--select", help="Only these check codes (comma-separated).")
+@click.option("--ignore", help="Skip these check codes (comma-separated).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(SEVERITIES)),
+    default="error",
+    show_default=True,
+    help="Exit 1 on findings at or above this severity.",
+)
+@click.option(
+    "--max-unlabeled",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Flag images whose unlabeled fraction exceeds this as warnings (0: report every image as info).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "github"]),
+    default="table",
+    show_default=True,
+    help="github: one GitHub Actions annotation per finding.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="List every finding, not only the summary.")
+@jobs_option
+@json_option
+def validate(
+    path: Path,
+    from_: str | None,
+    masks: Path | None,
+    select: str | None,
+    ignore: str | None,
+    fail_on: str,
+    max_unlabeled: float,
+    fmt: str,
+    verbose: bool,
+    jobs: int,
+    json_out: str | None,
+) -> None:
+    """Check the dataset PATH for every consistency problem, without stopping at the first.
+
+    Exit 0 when nothing reaches --fail-on, 1 when something does, 2 when PATH cannot be read
+    as a dataset at all. Every check code is described in docs/validate.md.
+
+    \b
+    Example:
+      segtool validate panoptic_val2017.json
+      segtool validate panoptic_val2017.json --fail-on warning --format github
+      segtool validate panoptic_val2017.json --ignore unlabeled,unused-category --json report.json
+    """
+    chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
+    name = from_ or formats.detect(path)
+    if name != "coco-panoptic":
+        raise FormatError(f"validate checks coco-panoptic datasets so far; {name} checks are not built yet", str(path))
+    warm_up(jobs)
+    with output.progress("validating", None) as advance:
+        report = validate_panoptic(path, masks_dir=masks, max_unlabeled=max_unlabeled, jobs=jobs, progress=advance)
+    report = Report(
+        [f for f in report.findings if (not chosen or f.code in chosen) and f.code not in skipped], report.stats
+    )
+    if json_out:
+        output.emit_json(report.to_dict(), json_out)
+    if fmt == "github":
+        for f in report.findings:
+            click.echo(_github(f))
+    elif json_out != "-":
+        _print(report, verbose)
+    worst = report.worst()
+    if worst is not None and worst >= SEVERITIES[fail_on]:
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def _print(report: Report, verbose: bool) -> None:
+    table = Table(title=f"segtool validate · {report.stats.get('images', 0)} images", title_justify="left")
+    for col in ("check", "severity", "count", "first example"):
+        table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
+    firsts: dict[str, Finding] = {}
+    for f in report.findings:
+        firsts.setdefault(f.code, f)
+    for code, n in sorted(report.counts().items(), key=lambda kv: (-firsts[kv[0]].severity, kv[0])):
+        f = firsts[code]
+        where = f"image {f.image_id}: " if f.image_id is not None else ""
+        table.add_row(code, str(f.severity), str(n), where + f.message)
+    output.out.print(table if report.findings else "no findings")
+    if verbose:
+        for f in report.findings:
+            output.out.print(
+                f"{f.severity}\t{f.code}\t{f.path}\t{f.image_id if f.image_id is not None else ''}\t{f.message}"
+            )
