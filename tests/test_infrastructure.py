@@ -102,3 +102,11 @@ def test_every_format_has_a_docs_page(fmt):
 
 def test_small_datasets_run_in_process(monkeypatch):
     assert parallel.jobs_for(5, 8) == 1 and parallel.jobs_for(1000, 8) == 8
+
+
+def test_every_check_code_is_documented():
+    from segtool.checks.panoptic import CHECKS
+
+    page = (DOCS / "validate.md").read_text()
+    for code in CHECKS:
+        assert f"| `{code}` |" in page, code
