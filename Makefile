@@ -22,6 +22,7 @@ test-venv: $(BIN)/python
 demo: venv
 	rm -rf $(OUT)
 	$(SEGTOOL) info sample_data/panoptic_examples.json
+	$(SEGTOOL) validate sample_data/panoptic_examples.json
 	$(SEGTOOL) convert sample_data/panoptic_examples.json $(OUT)/instances.json --to coco-instance
 	$(SEGTOOL) convert $(OUT)/instances.json $(OUT)/panoptic_roundtrip.json --to coco-panoptic
 	$(SEGTOOL) convert sample_data/panoptic_examples.json $(OUT)/semantic --to semantic --palette
