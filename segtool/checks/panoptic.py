@@ -20,43 +20,26 @@ from .. import masks, png
 from ..formats.common import load_json, require_dict
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report, Severity
+from .records import category_checks, image_checks, unused_categories
+from .registry import INF, E, W, finding, register
 
-E, W, INF = Severity.ERROR, Severity.WARNING, Severity.INFO
-CHECKS = {
-    c.code: c
-    for c in (
-        Check("png-missing", E, "the PNG of an annotation does not exist"),
-        Check("png-unreadable", E, "the PNG cannot be decoded (truncated, not a PNG)"),
-        Check("png-size", E, "the PNG's size differs from its image record"),
-        Check("png-mode", E, "the PNG is not 8-bit RGB"),
-        Check("id-not-listed", E, "a segment id in the PNG is not listed in segments_info"),
-        Check("segment-absent", E, "a segment listed in segments_info has no pixel in the PNG"),
-        Check("duplicate-segment-id", E, "a segment id is listed twice in one image"),
-        Check("unknown-category", E, "a segment's category_id is not a category"),
-        Check("area-mismatch", E, "a segment's area differs from its pixel count"),
-        Check("bbox-mismatch", E, "a segment's bbox differs from its pixels' extent (w = xmax - xmin + 1)"),
-        Check("stuff-split", W, "a stuff category has several segments in one image"),
-        Check("crowd-on-stuff", W, "iscrowd is set on a stuff segment"),
-        Check("several-crowd", W, "one image has several crowd segments of one category (panopticapi uses the last)"),
-        Check("unlabeled", INF, "fraction of unlabeled (id 0) pixels in an image"),
-        Check("duplicate-image-id", E, "two image records share an id"),
-        Check("duplicate-file-name", E, "two image records share a file name"),
-        Check("duplicate-category-id", E, "two categories share an id"),
-        Check("duplicate-category-name", W, "two categories share a name"),
-        Check("color-collision", W, "two categories share a color"),
-        Check("annotation-unknown-image", E, "an annotation names an image id that 'images' does not list"),
-        Check("duplicate-annotation", E, "two annotations name the same image"),
-        Check("image-without-annotation", W, "an image has no annotation record (no PNG)"),
-        Check("unused-category", INF, "a category no segment uses"),
-    )
-}
-
-
-def finding(
-    code: str, message: str, path: str = "", image_id: int | None = None, segment_id: int | None = None
-) -> Finding:
-    """A finding with the check's own severity."""
-    return Finding(code, CHECKS[code].severity, message, path, image_id, segment_id)
+register(
+    Check("png-missing", E, "the PNG of an annotation does not exist"),
+    Check("png-unreadable", E, "the PNG cannot be decoded (truncated, not a PNG)"),
+    Check("png-size", E, "the PNG's size differs from its image record"),
+    Check("png-mode", E, "the PNG is not 8-bit RGB"),
+    Check("id-not-listed", E, "a segment id in the PNG is not listed in segments_info"),
+    Check("segment-absent", E, "a segment listed in segments_info has no pixel in the PNG"),
+    Check("duplicate-segment-id", E, "a segment id is listed twice in one image"),
+    Check("area-mismatch", E, "a segment's area differs from its mask (pixel count; a polygon's own area)"),
+    Check("bbox-mismatch", E, "a segment's bbox differs from its mask's extent (w = xmax - xmin + 1)"),
+    Check("stuff-split", W, "a stuff category has several segments in one image"),
+    Check("crowd-on-stuff", W, "iscrowd is set on a stuff segment"),
+    Check("several-crowd", W, "one image has several crowd segments of one category (panopticapi uses the last)"),
+    Check("unlabeled", INF, "fraction of unlabeled (id 0) pixels in an image"),
+    Check("duplicate-annotation", E, "two annotations name the same image"),
+    Check("image-without-annotation", W, "an image has no annotation record (no PNG)"),
+)
 
 
 @dataclass(frozen=True)
@@ -192,31 +175,8 @@ def _dataset_checks(
     data: dict[str, Any], path: str
 ) -> tuple[list[Finding], dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
     """Checks of the JSON's records; returns the findings, images by id, annotations by image id."""
-    found: list[Finding] = []
-    images: dict[int, dict[str, Any]] = {}
-    names: Counter[str] = Counter()
-    for im in data["images"]:
-        if not isinstance(im, dict):
-            continue
-        if im.get("id") in images:
-            found.append(finding("duplicate-image-id", f"image id {im.get('id')} is listed twice", path, im.get("id")))
-        images.setdefault(im.get("id"), im)
-        names[str(im.get("file_name"))] += 1
-    found += [
-        finding("duplicate-file-name", f"file name {n} is used by {c} images", path) for n, c in names.items() if c > 1
-    ]
-    cats = [c for c in data["categories"] if isinstance(c, dict)]
-    for key, code in (("id", "duplicate-category-id"), ("name", "duplicate-category-name")):
-        for value, n in Counter(c.get(key) for c in cats).items():
-            if n > 1:
-                found.append(finding(code, f"category {key} {value!r} is used by {n} categories", path))
-    colors: dict[tuple[int, ...], list[Any]] = {}
-    for c in cats:
-        if isinstance(c.get("color"), list):
-            colors.setdefault(tuple(c["color"]), []).append(c.get("id"))
-    for color, ids in colors.items():
-        if len(ids) > 1:
-            found.append(finding("color-collision", f"categories {ids} share the color {list(color)}", path))
+    found, images = image_checks(data["images"], path)
+    found += category_checks(data["categories"], path)
     anns: dict[int, dict[str, Any]] = {}
     for ann in data["annotations"]:
         if not isinstance(ann, dict):
@@ -269,11 +229,7 @@ def validate_panoptic(
         pixels += out.pixels
         if progress is not None:
             progress(1)
-    for c in cats:
-        if used[c.get("id")] == 0:
-            found.append(
-                finding("unused-category", f"category {c.get('id')} ({c.get('name')}) is never used", str(path))
-            )
+    found += unused_categories(cats, used, str(path))
     stats = {
         "images": len(images),
         "annotations": len(anns),

@@ -8,8 +8,9 @@ import click
 from rich.table import Table
 
 from .. import formats
+from ..checks import CHECKS
 from ..checks.findings import Finding, Report, Severity
-from ..checks.panoptic import CHECKS, validate_panoptic
+from ..checks.panoptic import validate_panoptic
 from ..errors import EXIT_FINDINGS, FormatError
 from ..parallel import warm_up
 from . import main, output

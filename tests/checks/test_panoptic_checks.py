@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segtool.checks.panoptic import CHECKS, validate_panoptic
+from segtool.checks import CHECKS
+from segtool.checks.panoptic import validate_panoptic
 from segtool.cli import main
 from tests.conftest import panoptic_segments, write_panoptic
 
