@@ -139,3 +139,10 @@ def test_instance_detection_of_unknown_image_or_category(runner, tmp_path):
     assert_bad_input(invoke(runner, "eval", "instance", gt, dets), "dets.json", "detection #0", "image id 4242")
     gt, dets = _results(tmp_path, category_id=999)
     assert_bad_input(invoke(runner, "eval", "instance", gt, dets), "dets.json", "unknown category id 999")
+
+
+def test_instance_detection_with_a_malformed_rle_is_bad_input_not_a_hang(runner, tmp_path):
+    gt, dets = _results(tmp_path, segmentation={"size": [427, 640], "counts": "\x7f\x7f\x7f\x7f"})
+    assert_bad_input(
+        invoke(runner, "eval", "instance", gt, dets), "dets.json", "detection #0", "undecodable compressed RLE"
+    )

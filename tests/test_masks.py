@@ -133,3 +133,24 @@ def test_encoder_output_decodes_to_the_same_array():
         assert (
             img.mode == {np.uint16: "I;16", np.uint8: "RGB" if arr.ndim == 3 else ("P" if pal else "L")}[arr.dtype.type]
         )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 8), st.randoms(use_true_random=False))
+def test_decode_counts_inverts_pycocotools_strings(h, w, run, rnd):
+    """Counts decoded in numpy equal the runs of the mask that pycocotools encoded."""
+    rng = np.random.default_rng(rnd.getrandbits(32))
+    m = np.repeat(rng.integers(0, 2, h * w // run + 1), run)[: h * w].reshape(w, h).T.astype(np.uint8)
+    counts, offsets = masks.decode_counts([mask_utils.encode(np.asfortranarray(m))["counts"]])
+    flat = m.T.ravel()
+    change = np.flatnonzero(np.diff(np.concatenate([[0], flat])) != 0)
+    assert counts.tolist() == np.diff(np.concatenate([[0], change, [len(flat)]])).tolist()
+    assert offsets.tolist() == [0, len(counts)]
+
+
+def test_check_compressed_rejects_counts_that_do_not_fill_the_image():
+    """pycocotools' iou loops forever on such an RLE: it must never reach it."""
+    good = mask_utils.encode(np.asfortranarray(np.ones((4, 5), np.uint8)))
+    short = {"size": [10, 10], "counts": "\x7f\x7f\x7f\x7f"}  # decodes to counts summing to 90
+    assert masks.check_compressed([good]) is None
+    assert masks.check_compressed([good, short]) == 1

@@ -10,6 +10,7 @@ from rich.table import Table
 from .. import formats
 from ..checks import CHECKS
 from ..checks.findings import Finding, Report, Severity
+from ..checks.instance import validate_instance
 from ..checks.panoptic import validate_panoptic
 from ..errors import EXIT_FINDINGS, FormatError
 from ..parallel import warm_up
@@ -65,6 +66,13 @@ def _github(f: Finding) -> str:
     help="Flag images whose unlabeled fraction exceeds this as warnings (0: report every image as info).",
 )
 @click.option(
+    "--max-overlap",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="coco-instance: report pairs of instances whose IoU exceeds this (0: any shared pixel).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "github"]),
@@ -83,6 +91,7 @@ def validate(
     ignore: str | None,
     fail_on: str,
     max_unlabeled: float,
+    max_overlap: float,
     fmt: str,
     verbose: bool,
     jobs: int,
@@ -101,11 +110,17 @@ def validate(
     """
     chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
     name = from_ or formats.detect(path)
-    if name != "coco-panoptic":
-        raise FormatError(f"validate checks coco-panoptic datasets so far; {name} checks are not built yet", str(path))
+    if name not in ("coco-panoptic", "coco-instance"):
+        raise FormatError(
+            f"validate checks coco-panoptic and coco-instance datasets so far; {name} checks are not built yet",
+            str(path),
+        )
     warm_up(jobs)
     with output.progress("validating", None) as advance:
-        report = validate_panoptic(path, masks_dir=masks, max_unlabeled=max_unlabeled, jobs=jobs, progress=advance)
+        if name == "coco-panoptic":
+            report = validate_panoptic(path, masks_dir=masks, max_unlabeled=max_unlabeled, jobs=jobs, progress=advance)
+        else:
+            report = validate_instance(path, max_overlap=max_overlap, jobs=jobs, progress=advance)
     report = Report(
         [f for f in report.findings if (not chosen or f.code in chosen) and f.code not in skipped], report.stats
     )

@@ -1,0 +1,230 @@
+"""Checks of a COCO instance (detection) JSON: every annotation's mask, area and box, and
+overlaps between instances, tolerantly (each problem is a finding, nothing raises).
+
+COCO stores a polygon's own geometric area and float extent, not those of its rasterised
+mask (checked on real COCO val2017 annotations: equal to 1e-12). So polygons are checked
+against the shoelace area and their points' extent, RLEs against their pixels, exactly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from .. import masks
+from ..formats.common import load_json, require_dict
+from ..parallel import imap, jobs_for
+from .findings import Check, Finding, Report
+from .records import category_checks, image_checks, unused_categories
+from .registry import INF, E, W, finding, register
+
+register(
+    Check("degenerate-polygon", E, "a polygon with fewer than 3 points, an odd number of coordinates, or no area"),
+    Check("rle-size", E, "an RLE's size differs from its image's, or its counts do not add up to it"),
+    Check("rle-undecodable", E, "a compressed RLE string cannot be decoded"),
+    Check("bad-segmentation", E, "a segmentation that is neither polygons nor an RLE"),
+    Check("area-mismatch", E, "a segment's area differs from its mask (pixel count; a polygon's own area)"),
+    Check("bbox-mismatch", E, "a segment's bbox differs from its mask's extent (w = xmax - xmin + 1)"),
+    Check("duplicate-annotation-id", E, "two annotations share an id"),
+    Check("mask-outside", W, "a polygon has points outside the image"),
+    Check("empty-mask", W, "a mask with no pixel"),
+    Check("crowd-polygon", W, "a crowd annotation given as polygons (COCO uses RLE for crowd)"),
+    Check("overlap", W, "two instances of one image share pixels (IoU above --max-overlap)"),
+    Check("no-annotations", INF, "an image without annotations"),
+)
+TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class _Job:
+    image: dict[str, Any]
+    anns: tuple[dict[str, Any], ...]
+    path: str
+    max_overlap: float
+
+
+@dataclass
+class _ImageOut:
+    findings: list[Finding] = field(default_factory=list)
+    used: Counter[Any] = field(default_factory=Counter)
+
+
+def _polygon(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] | None:
+    iid, aid = job.image.get("id"), ann.get("id")
+    h, w = job.image.get("height", 0), job.image.get("width", 0)
+    polys = ann["segmentation"]
+    if ann.get("iscrowd"):
+        out.findings.append(finding("crowd-polygon", "crowd annotation given as polygons", job.path, iid, aid))
+    area, xs, ys = 0.0, [], []
+    for p in polys:
+        if not isinstance(p, list) or len(p) < 6 or len(p) % 2:
+            out.findings.append(
+                finding(
+                    "degenerate-polygon",
+                    f"a polygon with {len(p) if isinstance(p, list) else '?'} coordinates",
+                    job.path,
+                    iid,
+                    aid,
+                )
+            )
+            return None
+        x, y = np.asarray(p[0::2], float), np.asarray(p[1::2], float)
+        area += 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+        xs += x.tolist()
+        ys += y.tolist()
+    if area == 0:
+        out.findings.append(finding("degenerate-polygon", "the polygon has no area", job.path, iid, aid))
+        return None
+    if min(xs) < 0 or min(ys) < 0 or max(xs) > w or max(ys) > h:
+        out.findings.append(finding("mask-outside", f"points outside the {w}x{h} image", job.path, iid, aid))
+    box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+    _compare(ann, area, box, job, out, "polygon")
+    return mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
+
+
+def _rle(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] | None:
+    iid, aid = job.image.get("id"), ann.get("id")
+    h, w = job.image.get("height", 0), job.image.get("width", 0)
+    try:
+        rle = masks.to_pyco(masks.to_compressed(ann["segmentation"], h, w))
+    except ValueError as exc:
+        out.findings.append(finding("rle-size", str(exc), job.path, iid, aid))
+        return None
+    if masks.check_compressed([rle]) is not None:
+        out.findings.append(finding("rle-undecodable", "the compressed RLE cannot be decoded", job.path, iid, aid))
+        return None
+    area = float(mask_utils.area(rle))
+    if area == 0:
+        out.findings.append(finding("empty-mask", "the mask has no pixel", job.path, iid, aid))
+        return rle
+    _compare(ann, area, mask_utils.toBbox(rle).tolist(), job, out, "mask")
+    return rle
+
+
+def _compare(ann: dict[str, Any], area: float, box: list[float], job: _Job, out: _ImageOut, what: str) -> None:
+    iid, aid = job.image.get("id"), ann.get("id")
+    if "area" in ann and abs(float(ann["area"]) - area) > TOL * max(1.0, area):
+        out.findings.append(
+            finding("area-mismatch", f"area is {ann['area']} but the {what}'s is {area:g}", job.path, iid, aid)
+        )
+    given = ann.get("bbox")
+    if (
+        isinstance(given, list)
+        and len(given) == 4
+        and max(abs(float(a) - b) for a, b in zip(given, box, strict=True)) > TOL
+    ):
+        out.findings.append(
+            finding(
+                "bbox-mismatch",
+                f"bbox is {given} but the {what} spans {[round(v, 2) for v in box]}",
+                job.path,
+                iid,
+                aid,
+            )
+        )
+
+
+def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: _ImageOut) -> None:
+    """Pairs of non-crowd instances sharing pixels, with pixels and IoU."""
+    plain = [(a, r) for a, r in rles if not a.get("iscrowd")]
+    if len(plain) < 2:
+        return
+    ious = np.asarray(mask_utils.iou([r for _, r in plain], [r for _, r in plain], [0] * len(plain)))
+    areas = np.asarray(mask_utils.area([r for _, r in plain]), float)
+    i, j = np.nonzero(np.triu(ious, 1) > job.max_overlap)
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):
+        iou = float(ious[a, b])
+        pixels = round(iou * (areas[a] + areas[b]) / (1 + iou))
+        ids = (plain[a][0].get("id"), plain[b][0].get("id"))
+        out.findings.append(
+            finding(
+                "overlap",
+                f"annotations {ids[0]} and {ids[1]} share {pixels} px (IoU {iou:.3f})",
+                job.path,
+                job.image.get("id"),
+                ids[0],
+            )
+        )
+
+
+def _check_image(job: _Job) -> _ImageOut:
+    out = _ImageOut()
+    rles = []
+    for ann in job.anns:
+        out.used[ann.get("category_id")] += 1
+        segm = ann.get("segmentation")
+        if segm is None or segm == []:
+            continue  # a box without a mask
+        if isinstance(segm, list):
+            rle = _polygon(ann, job, out)
+        elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
+            rle = _rle(ann, job, out)
+        else:
+            out.findings.append(
+                finding("bad-segmentation", "neither polygons nor an RLE", job.path, job.image.get("id"), ann.get("id"))
+            )
+            rle = None
+        if rle is not None:
+            rles.append((ann, rle))
+    _overlaps(rles, job, out)
+    return out
+
+
+def validate_instance(
+    path: Path, *, max_overlap: float = 0.0, jobs: int = 1, progress: Callable[[int], None] | None = None
+) -> Report:
+    """Every finding of a COCO instance JSON."""
+    data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
+    found, images = image_checks(data["images"], str(path))
+    found += category_checks(data["categories"], str(path))
+    cats = [c for c in data["categories"] if isinstance(c, dict)]
+    known = {c.get("id") for c in cats}
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for aid, n in Counter(a.get("id") for a in data["annotations"] if isinstance(a, dict)).items():
+        if n > 1:
+            found.append(
+                finding("duplicate-annotation-id", f"annotation id {aid} is used {n} times", str(path), None, aid)
+            )
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict):
+            continue
+        if ann.get("image_id") not in images:
+            found.append(
+                finding(
+                    "annotation-unknown-image",
+                    f"annotation for image id {ann.get('image_id')}, which 'images' does not list",
+                    str(path),
+                    ann.get("image_id"),
+                    ann.get("id"),
+                )
+            )
+            continue
+        if ann.get("category_id") not in known:
+            found.append(
+                finding(
+                    "unknown-category",
+                    f"unknown category id {ann.get('category_id')}",
+                    str(path),
+                    ann.get("image_id"),
+                    ann.get("id"),
+                )
+            )
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    for iid in images:
+        if iid not in by_image:
+            found.append(finding("no-annotations", "the image has no annotations", str(path), iid))
+    items = [_Job(images[iid], tuple(anns), str(path), max_overlap) for iid, anns in by_image.items()]
+    used: Counter[Any] = Counter()
+    for out in imap(_check_image, items, jobs=jobs_for(len(items), jobs)):
+        found += out.findings
+        used.update(out.used)
+        if progress is not None:
+            progress(1)
+    found += unused_categories(cats, used, str(path))
+    return Report(found, {"images": len(images), "annotations": sum(len(a) for a in by_image.values())})

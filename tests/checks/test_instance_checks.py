@@ -1,0 +1,115 @@
+"""One small broken COCO instance fixture per check code: each gives exactly that code."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from segtool.checks import CHECKS
+from segtool.checks.instance import validate_instance
+from tests.conftest import DATA, rle, write_json
+
+IMAGE = {"id": 1, "file_name": "a.jpg", "height": 10, "width": 10}
+CATS = [{"id": 1, "name": "person"}, {"id": 2, "name": "car"}]
+
+
+def square(x0, y0, x1, y1):
+    m = np.zeros((10, 10), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+# a clean base: one polygon (shoelace area 16, extent [1, 1, 4, 4]) and one RLE (9 px)
+BASE = [
+    {
+        "id": 1,
+        "image_id": 1,
+        "category_id": 1,
+        "segmentation": [[1, 1, 5, 1, 5, 5, 1, 5]],
+        "area": 16.0,
+        "bbox": [1, 1, 4, 4],
+        "iscrowd": 0,
+    },
+    {
+        "id": 2,
+        "image_id": 1,
+        "category_id": 2,
+        "segmentation": rle(square(6, 6, 9, 9)),
+        "area": 9,
+        "bbox": [6, 6, 3, 3],
+        "iscrowd": 0,
+    },
+]
+
+
+def codes(tmp_path, anns=None, images=(IMAGE,), cats=CATS):
+    path = write_json(
+        tmp_path / "inst.json",
+        {"images": list(images), "annotations": anns if anns is not None else BASE, "categories": cats},
+    )
+    return sorted({f.code for f in validate_instance(path).findings})
+
+
+def changed(i, **fields):
+    anns = copy.deepcopy(BASE)
+    anns[i].update(fields)
+    return anns
+
+
+def test_the_base_is_clean(tmp_path):
+    assert codes(tmp_path) == []
+
+
+CASES = {
+    "degenerate-polygon": changed(0, segmentation=[[1, 1, 5, 1]]),
+    "mask-outside": changed(0, segmentation=[[1, 1, 12, 1, 12, 5, 1, 5]], area=44.0, bbox=[1, 1, 11, 4]),
+    "area-mismatch": changed(1, area=10),
+    "bbox-mismatch": changed(0, bbox=[1, 1, 5, 5]),  # a polygon's box is its points' extent
+    "rle-size": changed(1, segmentation={"size": [10, 11], "counts": rle(square(6, 6, 9, 9))["counts"]}),
+    "rle-undecodable": changed(1, segmentation={"size": [10, 10], "counts": "\x7f\x7f\x7f\x7f"}),
+    "bad-segmentation": changed(1, segmentation={"polygon": []}),
+    "empty-mask": changed(1, segmentation=rle(np.zeros((10, 10), bool)), area=0, bbox=[0, 0, 0, 0]),
+    "crowd-polygon": changed(0, iscrowd=1),
+    "overlap": changed(1, segmentation=rle(square(4, 4, 7, 7)), bbox=[4, 4, 3, 3]),
+    "duplicate-annotation-id": changed(1, id=1),
+    "unknown-category": changed(1, category_id=9),
+    "annotation-unknown-image": changed(1, image_id=5),
+}
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_breakage_gives_exactly_its_code(tmp_path, code):
+    anns = CASES[code]
+    found = codes(tmp_path, anns)
+    if code in ("unknown-category", "annotation-unknown-image"):
+        found = [c for c in found if c != "unused-category"]  # the car category lost its only annotation
+    assert found == [code]
+
+
+def test_no_annotations(tmp_path):
+    assert codes(tmp_path, images=(IMAGE, {**IMAGE, "id": 2, "file_name": "b.jpg"})) == ["no-annotations"]
+
+
+def test_every_check_code_has_a_fixture():
+    """Between the panoptic and the instance fixtures, every registered code is exercised."""
+    from tests.checks.test_panoptic_checks import COVERED
+
+    assert COVERED | set(CASES) | {"no-annotations"} == set(CHECKS)
+
+
+def test_real_quirks():
+    """airo-mono's real COCO crowd (area 1.43x its mask), pycococreator's crowd whose area
+    and bbox disagree with its RLE, datumaro's off-by-one box; real COCO polygons pass."""
+    airo = [
+        f
+        for f in validate_instance(DATA / "airo-mono/instances_val2017_small.json").findings
+        if str(f.severity) == "error"
+    ]
+    assert {(f.code, f.segment_id) for f in airo} == {("area-mismatch", 900100448263), ("bbox-mismatch", 900100448263)}
+    creator = validate_instance(DATA / "pycococreator/example_data/annotations/coco_example.json").findings
+    assert ("area-mismatch", 3) in {(f.code, f.segment_id) for f in creator}
+    assert any(f.code == "area-mismatch" and "31463" in f.message and "34073" in f.message for f in creator)
+    datumaro = validate_instance(DATA / "datumaro/coco/annotations/instances_val.json").findings
+    assert [(f.code, f.segment_id) for f in datumaro if str(f.severity) == "error"] == [("bbox-mismatch", 2)]
