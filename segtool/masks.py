@@ -282,24 +282,18 @@ def decode_counts(strings: list[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDAr
     Used to check an RLE before pycocotools' C code sees it: its ``iou`` loops forever and
     its ``decode`` writes past its buffer when the counts do not add up to h·w.
     """
-    lengths = np.array([len(x) for x in strings], dtype=np.int64)
-    c = np.frombuffer(b"".join(strings), dtype=np.uint8).astype(np.int64) - 48
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    c = np.frombuffer(b"".join(strings), dtype=np.uint8) - np.uint8(48)
     last = (c & 0x20) == 0  # the last 5-bit group of a count
-    string_of_char = np.repeat(np.arange(len(strings)), lengths)
-    # a count never spans two strings: a string's last char must end a count
     ends = np.cumsum(lengths) - 1
-    last[ends[lengths > 0]] = True
-    count_id = np.concatenate([[0], np.cumsum(last)[:-1]])  # which count each char belongs to
+    last[ends[lengths > 0]] = True  # a count never spans two strings
     starts = np.flatnonzero(np.concatenate([[True], last[:-1]]))
-    k = np.arange(len(c)) - starts[count_id]  # position of the char within its count
-    value = (c & 0x1F) << (5 * k)
-    x = (
-        np.bincount(count_id, weights=value.astype(np.float64), minlength=int(last.sum())).astype(np.int64)
-        if len(c)
-        else np.zeros(0, np.int64)
-    )
+    k = np.arange(len(c)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(c)]])))
+    value = (c & 0x1F).astype(np.int64) << (5 * k)
+    x = np.add.reduceat(value, starts) if len(c) else np.zeros(0, np.int64)
     sign = (c[last] & 0x10) != 0
     x[sign] |= -1 << (5 * (k[last][sign] + 1))
+    string_of_char = np.repeat(np.arange(len(strings)), lengths)
     n_counts = np.bincount(string_of_char[last], minlength=len(strings))
     offsets = np.concatenate([[0], np.cumsum(n_counts)])
     local = np.arange(len(x)) - np.repeat(offsets[:-1], n_counts)
