@@ -226,11 +226,6 @@ def _line_runs(
     return flat[starts].astype(np.int64), starts, ends
 
 
-def bboxes(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]:
-    """COCO ``[x, y, w, h]`` boxes of segments 1..n (w = xmax - xmin + 1; zeros if empty)."""
-    return Runs(index, n).bboxes()
-
-
 def to_pyco(rle: RLE) -> RLE:
     """A compressed RLE with ``bytes`` counts, as pycocotools' C functions want it."""
     counts = rle["counts"]

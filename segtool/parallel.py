@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -124,8 +124,3 @@ def imap(
             fut.cancel()
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
-
-
-def call(fn: Callable[..., R], *args: Any) -> R:
-    """Apply ``fn`` to a packed argument tuple (lets ``imap`` carry options with each item)."""
-    return fn(*args)

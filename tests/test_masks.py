@@ -28,7 +28,7 @@ def test_areas_and_bboxes_by_hand():
     )
     assert masks.areas(index, 3).tolist() == [3, 1, 0]
     # COCO: [x, y, w, h] with w = xmax - xmin + 1; an absent segment gets zeros
-    assert masks.bboxes(index, 3).tolist() == [[1, 0, 2, 2], [0, 2, 1, 1], [0, 0, 0, 0]]
+    assert masks.Runs(index, 3).bboxes().tolist() == [[1, 0, 2, 2], [0, 2, 1, 1], [0, 0, 0, 0]]
 
 
 def test_runs_of_raw_ids_find_unknown_and_absent_ids():

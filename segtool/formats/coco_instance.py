@@ -19,7 +19,6 @@ import numpy as np
 from .. import masks
 from ..errors import SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
-from .coco_panoptic import resolve_for_write
 from .common import (
     Detection,
     ImageResult,
@@ -29,7 +28,7 @@ from .common import (
     require_dict,
     stream_coco_json,
 )
-from .options import Job, WriteContext, WriteOptions, jobs
+from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-instance"
 POLYGON_FAILED = "written as RLE: a polygon cannot carry the mask (it has a hole)"

@@ -30,7 +30,7 @@ from .common import (
     stem_name,
     stream_coco_json,
 )
-from .options import Job, WriteContext, WriteOptions, jobs
+from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
 _OFFSETS = np.random.default_rng(20181231).integers(-30, 31, size=(4096, 3))
@@ -170,17 +170,6 @@ def assign_ids(category_id: npt.NDArray[np.int64], colors: dict[int, tuple[int, 
         used.add(sid)
         out[k] = sid
     return out
-
-
-def resolve_for_write(ann: Annotation, ctx: WriteContext) -> views.Resolved:
-    """The disjoint view a panoptic or semantic writer needs, with instances split if asked."""
-    res = views.resolve(ann, ctx.opts.overlap)
-    if ctx.kind == "semantic" and ctx.opts.target != "semantic":
-        if ctx.opts.split_things:
-            res = views.split_things(res, ctx.thing_ids)
-        else:
-            views.refuse_things(res, ctx.thing_ids, ctx.names, ann.origin)
-    return res
 
 
 def _write_image(job: Job) -> ImageResult:

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..model import Dataset, Sample
+from .. import views
+from ..model import Annotation, Dataset, Sample
 from .common import category_colors
 
 
@@ -60,3 +61,14 @@ Job = tuple[Sample, WriteContext]
 def jobs(ds: Dataset, ctx: WriteContext) -> Any:
     """One (sample, context) pair per image, lazily."""
     return ((s, ctx) for s in ds.samples)
+
+
+def resolve_for_write(ann: Annotation, ctx: WriteContext) -> views.Resolved:
+    """The disjoint view a panoptic or semantic writer needs, with instances split if asked."""
+    res = views.resolve(ann, ctx.opts.overlap)
+    if ctx.kind == "semantic" and ctx.opts.target != "semantic":
+        if ctx.opts.split_things:
+            res = views.split_things(res, ctx.thing_ids)
+        else:
+            views.refuse_things(res, ctx.thing_ids, ctx.names, ann.origin)
+    return res

@@ -20,7 +20,6 @@ from PIL import Image
 from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
-from .coco_panoptic import resolve_for_write
 from .common import (
     Detection,
     ImageResult,
@@ -34,7 +33,7 @@ from .common import (
     save_png,
     stem_name,
 )
-from .options import Job, WriteContext, WriteOptions, jobs
+from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "semantic"
 CATEGORIES = "categories.json"
