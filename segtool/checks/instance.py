@@ -21,7 +21,7 @@ from .. import masks
 from ..formats.common import load_json, require_dict
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
-from .records import category_checks, image_checks, unused_categories
+from .records import category_checks, image_checks, photo_checks, unused_categories
 from .registry import INF, E, W, finding, register
 
 register(
@@ -177,12 +177,19 @@ def _check_image(job: _Job) -> _ImageOut:
 
 
 def validate_instance(
-    path: Path, *, max_overlap: float = 0.0, jobs: int = 1, progress: Callable[[int], None] | None = None
+    path: Path,
+    *,
+    images_dir: Path | None = None,
+    max_overlap: float = 0.0,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Every finding of a COCO instance JSON."""
     data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
     found, images = image_checks(data["images"], str(path))
     found += category_checks(data["categories"], str(path))
+    if images_dir is not None:
+        found += photo_checks(images, images_dir)
     cats = [c for c in data["categories"] if isinstance(c, dict)]
     known = {c.get("id") for c in cats}
     by_image: dict[Any, list[dict[str, Any]]] = {}

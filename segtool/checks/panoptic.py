@@ -20,7 +20,7 @@ from .. import masks, png
 from ..formats.common import load_json, require_dict
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report, Severity
-from .records import category_checks, image_checks, unused_categories
+from .records import category_checks, image_checks, photo_checks, unused_categories
 from .registry import INF, E, W, finding, register
 
 register(
@@ -36,7 +36,7 @@ register(
     Check("stuff-split", W, "a stuff category has several segments in one image"),
     Check("crowd-on-stuff", W, "iscrowd is set on a stuff segment"),
     Check("several-crowd", W, "one image has several crowd segments of one category (panopticapi uses the last)"),
-    Check("unlabeled", INF, "fraction of unlabeled (id 0) pixels in an image"),
+    Check("unlabeled", INF, "fraction of unlabeled pixels in an image (panoptic id 0, semantic ignore value)"),
     Check("duplicate-annotation", E, "two annotations name the same image"),
     Check("image-without-annotation", W, "an image has no annotation record (no PNG)"),
 )
@@ -205,6 +205,7 @@ def validate_panoptic(
     path: Path,
     *,
     masks_dir: Path | None = None,
+    images_dir: Path | None = None,
     max_unlabeled: float = 0.0,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -213,6 +214,8 @@ def validate_panoptic(
     data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
     folder = masks_dir or path.with_suffix("")
     found, images, anns = _dataset_checks(data, str(path))
+    if images_dir is not None:
+        found += photo_checks(images, images_dir)
     cats = [c for c in data["categories"] if isinstance(c, dict)]
     known = frozenset(c.get("id") for c in cats)
     things = frozenset(c.get("id") for c in cats if c.get("isthing", 1))

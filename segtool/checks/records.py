@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+from PIL import Image, UnidentifiedImageError
 
 from .findings import Check, Finding
 from .registry import INF, E, W, finding, register
@@ -63,3 +66,40 @@ def unused_categories(cats: list[dict[str, Any]], used: Counter[Any], path: str)
         for c in cats
         if used[c.get("id")] == 0
     ]
+
+
+register(
+    Check("image-file-missing", E, "an image record's file is missing from --images DIR"),
+    Check("image-unreadable", E, "an image file in --images DIR cannot be opened as an image"),
+    Check("image-size", E, "an image file's real size differs from its record"),
+)
+
+
+def photo_size(path: Path) -> tuple[int, int] | str:
+    """(width, height) from the file's header (no pixel is decoded), or why it cannot be read."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except FileNotFoundError:
+        return "missing"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+def photo_checks(images: dict[Any, dict[str, Any]], folder: Path) -> list[Finding]:
+    """Every image record's file exists in ``folder`` (``--images DIR``) with the record's size.
+
+    Only headers are read, so this costs a file open per image, not a decode.
+    """
+    found: list[Finding] = []
+    for iid, im in images.items():
+        path = folder / str(im.get("file_name"))
+        size = photo_size(path)
+        if size == "missing":
+            found.append(finding("image-file-missing", "the image file does not exist", str(path), iid))
+        elif isinstance(size, str):
+            found.append(finding("image-unreadable", f"cannot open the image: {size}", str(path), iid))
+        elif size != (im.get("width"), im.get("height")):
+            msg = f"the image is {size[0]}x{size[1]} but its record says {im.get('width')}x{im.get('height')}"
+            found.append(finding("image-size", msg, str(path), iid))
+    return found

@@ -12,10 +12,11 @@ from ..checks import CHECKS
 from ..checks.findings import Finding, Report, Severity
 from ..checks.instance import validate_instance
 from ..checks.panoptic import validate_panoptic
+from ..checks.semantic import validate_semantic
 from ..errors import EXIT_FINDINGS, FormatError
 from ..parallel import warm_up
 from . import main, output
-from .options import FORMAT, jobs_option, json_option
+from .options import jobs_option, json_option, source_options
 
 SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 
@@ -43,11 +44,12 @@ def _github(f: Finding) -> str:
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--from", "from_", type=FORMAT, help="Input format (detected when omitted).")
+@source_options
 @click.option(
-    "--masks",
-    type=click.Path(path_type=Path),
-    help="PNG folder of a coco-panoptic dataset (default: the JSON's sibling folder).",
+    "--images",
+    "images_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of the photos: check that each image's file exists and has its record's size.",
 )
 @click.option("--select", help="Only these check codes (comma-separated).")
 @click.option("--ignore", help="Skip these check codes (comma-separated).")
@@ -87,6 +89,9 @@ def validate(
     path: Path,
     from_: str | None,
     masks: Path | None,
+    categories: Path | None,
+    ignore_value: int,
+    images_dir: Path | None,
     select: str | None,
     ignore: str | None,
     fail_on: str,
@@ -110,17 +115,30 @@ def validate(
     """
     chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
     name = from_ or formats.detect(path)
-    if name not in ("coco-panoptic", "coco-instance"):
-        raise FormatError(
-            f"validate checks coco-panoptic and coco-instance datasets so far; {name} checks are not built yet",
-            str(path),
-        )
+    if name not in ("coco-panoptic", "coco-instance", "semantic"):
+        raise FormatError(f"validate checks coco-panoptic, coco-instance and semantic datasets, not {name}", str(path))
+    if images_dir is not None and not images_dir.is_dir():
+        raise FormatError("--images must be an existing folder", str(images_dir))
     warm_up(jobs)
     with output.progress("validating", None) as advance:
         if name == "coco-panoptic":
-            report = validate_panoptic(path, masks_dir=masks, max_unlabeled=max_unlabeled, jobs=jobs, progress=advance)
+            report = validate_panoptic(
+                path, masks_dir=masks, images_dir=images_dir, max_unlabeled=max_unlabeled, jobs=jobs, progress=advance
+            )
+        elif name == "coco-instance":
+            report = validate_instance(
+                path, images_dir=images_dir, max_overlap=max_overlap, jobs=jobs, progress=advance
+            )
         else:
-            report = validate_instance(path, max_overlap=max_overlap, jobs=jobs, progress=advance)
+            report = validate_semantic(
+                path,
+                categories=categories,
+                ignore_value=ignore_value,
+                images_dir=images_dir,
+                max_unlabeled=max_unlabeled,
+                jobs=jobs,
+                progress=advance,
+            )
     report = Report(
         [f for f in report.findings if (not chosen or f.code in chosen) and f.code not in skipped], report.stats
     )

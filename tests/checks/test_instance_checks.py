@@ -93,10 +93,12 @@ def test_no_annotations(tmp_path):
 
 
 def test_every_check_code_has_a_fixture():
-    """Between the panoptic and the instance fixtures, every registered code is exercised."""
+    """Between the panoptic, instance and semantic fixtures, every registered code is exercised."""
     from tests.checks.test_panoptic_checks import COVERED
+    from tests.checks.test_semantic_checks import CASES as SEMANTIC
 
-    assert COVERED | set(CASES) | {"no-annotations"} == set(CHECKS)
+    photos = {"image-file-missing", "image-size", "image-unreadable"}  # test_semantic_checks' --images tests
+    assert COVERED | set(CASES) | set(SEMANTIC) | photos | {"no-annotations"} == set(CHECKS)
 
 
 def test_real_quirks():

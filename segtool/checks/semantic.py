@@ -1,0 +1,215 @@
+"""Checks of a semantic dataset: a folder of label PNGs with ``categories.json``, tolerantly.
+
+The images a folder should label come from ``images.json`` when it exists, else from the
+photos of ``--images DIR`` (matched by file stem), else from the label maps themselves (then
+nothing can be missing). Each label map is decoded once, in a worker process, and its values
+counted with one ``bincount``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import FormatError
+from ..formats.common import load_json
+from ..formats.semantic import _INT_MODES, CATEGORIES, IMAGES
+from ..parallel import imap, jobs_for
+from .findings import Check, Finding, Report, Severity
+from .records import category_checks, image_checks, photo_checks, photo_size, unused_categories
+from .registry import E, finding, register
+
+register(
+    Check("label-missing", E, "an image (in images.json, or a photo in --images DIR) has no label map"),
+    Check("label-without-image", E, "a label map has no image (no record in images.json, no photo in --images DIR)"),
+    Check("label-mode", E, "a label map is not a single-channel integer PNG (L, P, I;16, I)"),
+    Check("unknown-label", E, "label values that are neither a category id nor the ignore value"),
+    Check("ignore-is-category", E, "a category id equals the ignore value, so its pixels would be ignored"),
+)
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class _Job:
+    png: str
+    image_id: Any
+    size: tuple[int, int] | None  # (width, height) the label map must have, when known
+    known: tuple[int, ...]
+    ignore_value: int
+    max_unlabeled: float
+
+
+@dataclass
+class _ImageOut:
+    findings: list[Finding] = field(default_factory=list)
+    used: Counter[int] = field(default_factory=Counter)
+    ignored: int = 0
+    pixels: int = 0
+
+
+def _labels(job: _Job, out: _ImageOut) -> Any:
+    """The decoded label map, or None after recording why it cannot be checked."""
+    try:
+        with Image.open(job.png) as img:
+            if job.size is not None and img.size != job.size:
+                msg = f"label map is {img.size[0]}x{img.size[1]} but its image is {job.size[0]}x{job.size[1]}"
+                out.findings.append(finding("png-size", msg, job.png, job.image_id))
+                return None
+            if img.mode not in _INT_MODES:
+                msg = f"mode {img.mode}; a label map is single-channel (L, P, I;16 or I)"
+                out.findings.append(finding("label-mode", msg, job.png, job.image_id))
+                return None
+            return np.asarray(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        out.findings.append(finding("png-unreadable", f"cannot decode: {exc}", job.png, job.image_id))
+        return None
+
+
+def _check_image(job: _Job) -> _ImageOut:
+    out = _ImageOut()
+    labels = _labels(job, out)
+    if labels is None:
+        return out
+    labels = labels.astype(np.int64, copy=False)
+    negative = int(np.count_nonzero(labels < 0)) if labels.dtype.kind == "i" and labels.min(initial=0) < 0 else 0
+    counts = np.bincount(np.maximum(labels, 0).ravel())
+    if negative:
+        counts[0] -= negative
+    present = np.flatnonzero(counts)
+    ignore = job.ignore_value
+    out.ignored = int(counts[ignore]) if ignore < len(counts) else 0
+    out.pixels = int(labels.size)
+    values = present[present != ignore]
+    unknown = np.setdiff1d(values, np.asarray(job.known, dtype=np.int64))
+    out.used.update(dict.fromkeys(np.intersect1d(values, job.known).tolist(), 1))
+    if unknown.size or negative:
+        shown = ", ".join(map(str, unknown[:8].tolist())) + (" …" if unknown.size > 8 else "")
+        pixels = int(counts[unknown].sum()) + negative
+        what = f"values {shown}" if unknown.size else ""
+        what += (" and " if what else "") + (f"{negative} negative pixels" if negative else "")
+        msg = f"{what} ({pixels} px) are neither a category nor the ignore value {ignore}"
+        out.findings.append(finding("unknown-label", msg, job.png, job.image_id))
+    fraction = out.ignored / out.pixels if out.pixels else 0.0
+    if fraction > job.max_unlabeled or (job.max_unlabeled == 0 and fraction > 0):
+        severity = Severity.WARNING if job.max_unlabeled > 0 else Severity.INFO
+        msg = f"{100 * fraction:.2f}% of the pixels have the ignore value {ignore}"
+        out.findings.append(Finding("unlabeled", severity, msg, job.png, job.image_id))
+    return out
+
+
+def _categories(folder: Path, categories: Path | None) -> tuple[list[dict[str, Any]], Path]:
+    path = categories or folder / CATEGORIES
+    if not path.is_file():
+        raise FormatError(f"no {CATEGORIES} in the folder; pass --categories FILE", str(folder))
+    data = load_json(path)
+    records = data.get("categories") if isinstance(data, dict) else data
+    if not isinstance(records, list):
+        raise FormatError("expected a list of categories", str(path))
+    return [c for c in records if isinstance(c, dict)], path
+
+
+def _expected_images(
+    folder: Path, images_dir: Path | None, where: str
+) -> tuple[list[Finding], dict[str, tuple[Any, tuple[int, int] | None, str]]]:
+    """Images the folder should label, by file stem: (image id, size or None, where it is listed)."""
+    if (folder / IMAGES).is_file():
+        data = load_json(folder / IMAGES)
+        records = data.get("images") if isinstance(data, dict) else data
+        found, images = image_checks(records if isinstance(records, list) else [], str(folder / IMAGES))
+        if images_dir is not None:
+            found += photo_checks(images, images_dir)
+        expected = {
+            Path(str(im.get("file_name"))).stem: (iid, (im.get("width"), im.get("height")), str(folder / IMAGES))
+            for iid, im in images.items()
+        }
+        return found, expected
+    if images_dir is None:
+        return [], {}
+    found: list[Finding] = []
+    expected: dict[str, tuple[Any, tuple[int, int] | None, str]] = {}
+    photos = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    cut = len(name_suffix([p.stem for p in photos]))
+    for photo in photos:
+        size = photo_size(photo)
+        if isinstance(size, str):
+            found.append(finding("image-unreadable", f"cannot open the image: {size}", str(photo)))
+        expected[photo.stem[: len(photo.stem) - cut]] = (
+            photo.name,
+            None if isinstance(size, str) else size,
+            str(photo),
+        )
+    return found, expected
+
+
+def name_suffix(stems: list[str]) -> str:
+    """The suffix every stem shares from a separator on: ``_gt`` of ``00000_gt``, ``00001_gt``.
+
+    Photos and label maps are paired by stem without it, so mmsegmentation's ``x_img.jpg`` /
+    ``x_gt.png`` and Cityscapes' ``x_leftImg8bit.png`` / ``x_gtFine_labelIds.png`` pair up.
+    """
+    if not stems:
+        return ""
+    common = os.path.commonprefix([s[::-1] for s in stems])[::-1]  # noqa: RUF071 (characters, not paths)
+    cuts = [i for i, ch in enumerate(common) if ch in "_-."]
+    return common[cuts[0] :] if cuts and all(len(s) > len(common) - cuts[0] for s in stems) else ""
+
+
+def validate_semantic(
+    folder: Path,
+    *,
+    categories: Path | None = None,
+    ignore_value: int = 255,
+    images_dir: Path | None = None,
+    max_unlabeled: float = 0.0,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Every finding of a folder of label PNGs (and its images.json / --images DIR)."""
+    if not folder.is_dir():
+        raise FormatError("a semantic dataset is a folder of label PNGs", str(folder))
+    cats, cat_path = _categories(folder, categories)
+    found = category_checks(cats, str(cat_path))
+    known = tuple(sorted(int(c["id"]) for c in cats if isinstance(c.get("id"), int)))
+    if ignore_value in known:
+        found.append(finding("ignore-is-category", f"category {ignore_value} is the ignore value", str(cat_path)))
+    expected_found, expected = _expected_images(folder, images_dir, str(folder))
+    found += expected_found
+    labels = sorted(folder.glob("*.png"))
+    cut = (
+        len(name_suffix([p.stem for p in labels])) if images_dir is not None and not (folder / IMAGES).is_file() else 0
+    )
+    pngs = {p.stem[: len(p.stem) - cut]: p for p in labels}
+    items = []
+    for stem, png in pngs.items():
+        if expected and stem not in expected:
+            found.append(finding("label-without-image", "no image record or photo for this label map", str(png)))
+        iid, size, _ = expected.get(stem, (png.name, None, ""))
+        items.append(_Job(str(png), iid, size, known, ignore_value, max_unlabeled))
+    for stem, (iid, _, listed) in expected.items():
+        if stem not in pngs:
+            found.append(finding("label-missing", f"the image has no label map in {folder}", listed, iid))
+    used: Counter[int] = Counter()
+    ignored = pixels = unread = 0
+    for out in imap(_check_image, items, jobs=jobs_for(len(items), jobs)):
+        found += out.findings
+        used.update(out.used)
+        ignored += out.ignored
+        pixels += out.pixels
+        unread += out.pixels == 0
+        if progress is not None:
+            progress(1)
+    if not unread:  # a label map that could not be read might use any category
+        found += unused_categories([c for c in cats if c.get("id") != ignore_value], used, str(cat_path))
+    stats = {
+        "images": len(expected) or len(pngs),
+        "label_maps": len(pngs),
+        "unlabeled_fraction": ignored / pixels if pixels else 0.0,
+    }
+    return Report(found, stats)
