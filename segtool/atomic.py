@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, SegtoolError
 
 
 def check_writable(*targets: Path, overwrite: bool) -> None:
@@ -21,6 +21,16 @@ def check_writable(*targets: Path, overwrite: bool) -> None:
     for t in targets:
         if t.exists() and not overwrite:
             raise OutputExistsError("already exists (pass --overwrite to replace it)", str(t))
+
+
+def refuse_inputs(targets: list[Path], inputs: list[Path]) -> None:
+    """Writing onto (or around) an input would modify it: refuse, even with --overwrite."""
+    resolved = [p.resolve() for p in inputs]
+    for t in targets:
+        rt = t.resolve()
+        for p in resolved:
+            if rt == p or rt in p.parents:
+                raise SegtoolError("the destination would replace an input; choose another path", str(t))
 
 
 def _remove(path: Path) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import formats
-from .atomic import atomic_outputs, check_writable
-from .errors import SegtoolError
+from .atomic import atomic_outputs, check_writable, refuse_inputs
 from .formats.coco_panoptic import masks_dir
 from .formats.options import WriteOptions
 from .model import Dataset
@@ -52,15 +51,6 @@ def _inputs(ds: Dataset, masks: Path | None) -> list[Path]:
     return [p.resolve() for p in out]
 
 
-def _refuse_inputs(targets: list[Path], inputs: list[Path]) -> None:
-    """Writing onto (or around) an input would modify it: refuse, even with --overwrite."""
-    for t in targets:
-        rt = t.resolve()
-        for p in inputs:
-            if rt == p or rt in p.parents:
-                raise SegtoolError("the destination would replace an input; choose another path", str(t))
-
-
 def write(
     ds: Dataset,
     dst: Path | str,
@@ -81,7 +71,7 @@ def write(
     dst = Path(dst)
     fmt = formats.get(opts.target)
     targets = fmt.targets(dst)
-    _refuse_inputs(targets, _inputs(ds, masks))
+    refuse_inputs(targets, _inputs(ds, masks))
     check_writable(*targets, overwrite=overwrite)
 
     def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:

@@ -55,35 +55,44 @@ class _ImageOut:
     used: Counter[Any] = field(default_factory=Counter)
 
 
+def polygon_problem(p: Any) -> str | None:
+    """Why one polygon of a segmentation is degenerate, or None when it is usable."""
+    if not isinstance(p, list) or len(p) < 6 or len(p) % 2:
+        return f"a polygon with {len(p) if isinstance(p, list) else '?'} coordinates"
+    if not all(isinstance(v, int | float) for v in p):
+        return "a polygon with non-numeric coordinates"
+    if shoelace(p) == 0:
+        return "the polygon has no area"
+    return None
+
+
+def shoelace(p: list[float]) -> float:
+    """A polygon's own area: what COCO stores as a polygon annotation's ``area``."""
+    x, y = np.asarray(p[0::2], float), np.asarray(p[1::2], float)
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def polygon_geometry(polys: list[list[float]]) -> tuple[float, list[float]]:
+    """Summed shoelace area and the points' extent [x, y, w, h] of usable polygons."""
+    xs = [v for p in polys for v in p[0::2]]
+    ys = [v for p in polys for v in p[1::2]]
+    box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+    return sum(shoelace(p) for p in polys), [float(v) for v in box]
+
+
 def _polygon(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] | None:
     iid, aid = job.image.get("id"), ann.get("id")
     h, w = job.image.get("height", 0), job.image.get("width", 0)
     polys = ann["segmentation"]
     if ann.get("iscrowd"):
         out.findings.append(finding("crowd-polygon", "crowd annotation given as polygons", job.path, iid, aid))
-    area, xs, ys = 0.0, [], []
-    for p in polys:
-        if not isinstance(p, list) or len(p) < 6 or len(p) % 2:
-            out.findings.append(
-                finding(
-                    "degenerate-polygon",
-                    f"a polygon with {len(p) if isinstance(p, list) else '?'} coordinates",
-                    job.path,
-                    iid,
-                    aid,
-                )
-            )
-            return None
-        x, y = np.asarray(p[0::2], float), np.asarray(p[1::2], float)
-        area += 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-        xs += x.tolist()
-        ys += y.tolist()
-    if area == 0:
-        out.findings.append(finding("degenerate-polygon", "the polygon has no area", job.path, iid, aid))
+    problem = next((why for why in map(polygon_problem, polys) if why), None)
+    if problem:
+        out.findings.append(finding("degenerate-polygon", problem, job.path, iid, aid))
         return None
-    if min(xs) < 0 or min(ys) < 0 or max(xs) > w or max(ys) > h:
+    area, box = polygon_geometry(polys)
+    if box[0] < 0 or box[1] < 0 or box[0] + box[2] > w or box[1] + box[3] > h:
         out.findings.append(finding("mask-outside", f"points outside the {w}x{h} image", job.path, iid, aid))
-    box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
     _compare(ann, area, box, job, out, "polygon")
     return mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
 

@@ -14,9 +14,10 @@ from ..checks.instance import validate_instance
 from ..checks.panoptic import validate_panoptic
 from ..checks.semantic import validate_semantic
 from ..errors import EXIT_FINDINGS, FormatError
+from ..fix import FixSummary, fix_instance, fix_panoptic
 from ..parallel import warm_up
 from . import main, output
-from .options import jobs_option, json_option, source_options
+from .options import jobs_option, json_option, overwrite_option, source_options
 
 SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 
@@ -82,6 +83,13 @@ def _github(f: Finding) -> str:
     show_default=True,
     help="github: one GitHub Actions annotation per finding.",
 )
+@click.option(
+    "--fix",
+    "fix_out",
+    type=click.Path(path_type=Path),
+    help="Write a corrected copy to OUT (coco-panoptic: OUT.json + its PNG folder); the input is never touched.",
+)
+@overwrite_option
 @click.option("-v", "--verbose", is_flag=True, help="List every finding, not only the summary.")
 @jobs_option
 @json_option
@@ -98,6 +106,8 @@ def validate(
     max_unlabeled: float,
     max_overlap: float,
     fmt: str,
+    fix_out: Path | None,
+    overwrite: bool,
     verbose: bool,
     jobs: int,
     json_out: str | None,
@@ -112,11 +122,18 @@ def validate(
       segtool validate panoptic_val2017.json
       segtool validate panoptic_val2017.json --fail-on warning --format github
       segtool validate panoptic_val2017.json --ignore unlabeled,unused-category --json report.json
+      segtool validate labels/ --images photos/ --ignore-value 255
+      segtool validate instances_val2017.json --fix fixed/instances_val2017.json
     """
     chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
     name = from_ or formats.detect(path)
     if name not in ("coco-panoptic", "coco-instance", "semantic"):
         raise FormatError(f"validate checks coco-panoptic, coco-instance and semantic datasets, not {name}", str(path))
+    if fix_out is not None and name == "semantic":
+        raise click.BadParameter(
+            "semantic findings need a person's decision; --fix takes coco-panoptic and coco-instance",
+            param_hint="--fix",
+        )
     if images_dir is not None and not images_dir.is_dir():
         raise FormatError("--images must be an existing folder", str(images_dir))
     warm_up(jobs)
@@ -142,13 +159,22 @@ def validate(
     report = Report(
         [f for f in report.findings if (not chosen or f.code in chosen) and f.code not in skipped], report.stats
     )
+    fixed = None
+    if fix_out is not None:
+        with output.progress("fixing", None) as advance:
+            if name == "coco-panoptic":
+                fixed = fix_panoptic(path, fix_out, masks=masks, overwrite=overwrite, jobs=jobs, progress=advance)
+            else:
+                fixed = fix_instance(path, fix_out, overwrite=overwrite, progress=advance)
     if json_out:
-        output.emit_json(report.to_dict(), json_out)
+        output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out)
     if fmt == "github":
         for f in report.findings:
             click.echo(_github(f))
     elif json_out != "-":
         _print(report, verbose)
+        if fixed is not None:
+            _print_fix(fixed, report)
     worst = report.worst()
     if worst is not None and worst >= SEVERITIES[fail_on]:
         raise SystemExit(EXIT_FINDINGS)
@@ -171,3 +197,17 @@ def _print(report: Report, verbose: bool) -> None:
             output.out.print(
                 f"{f.severity}\t{f.code}\t{f.path}\t{f.image_id if f.image_id is not None else ''}\t{f.message}"
             )
+
+
+def _print_fix(fixed: FixSummary, report: Report) -> None:
+    """What the fix changed, and which findings it left for a person."""
+    table = Table(title=f"fixed copy: {', '.join(fixed.outputs)}", title_justify="left")
+    for col in ("check", "change", "count"):
+        table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
+    for (code, action), n in fixed.counts().items():
+        table.add_row(code, action, str(n))
+    output.out.print(table if fixed.changes else f"nothing to change; copied to {', '.join(fixed.outputs)}")
+    answered = {c.code for c in fixed.changes}
+    left = sorted({f.code for f in report.findings if f.severity > Severity.INFO} - answered)
+    if left:
+        output.out.print(f"left as they are (need a person): {', '.join(left)}")

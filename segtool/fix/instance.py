@@ -1,0 +1,127 @@
+"""Fix a COCO instance JSON: exact areas and boxes, no dangling or empty annotations, unique ids.
+
+Annotations of unknown images or categories are removed; repeated annotation ids after the
+first are renumbered above the largest id; degenerate polygon parts are dropped (the whole
+annotation when none is left), as are masks with no pixel; area and bbox are recomputed the
+way COCO defines them (a polygon's own area and extent, an RLE's pixels). Malformed RLEs
+and segmentations of unknown shape are left as they are: only a person can repair them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pycocotools import mask as mask_utils
+
+from .. import masks
+from ..checks.instance import TOL, polygon_geometry, polygon_problem
+from ..formats.common import dump_json, load_json, require_dict
+from .changes import Change, FixSummary, prepare
+
+
+def _geometry(ann: dict[str, Any], image: dict[str, Any], changes: list[Change]) -> tuple[float, list[float]] | None:
+    """(area, bbox) of the annotation's mask, after dropping degenerate polygon parts;
+    None when nothing is left to measure (the caller removes or keeps it as it is)."""
+    iid, aid = image.get("id"), ann.get("id")
+    segm = ann.get("segmentation")
+    if isinstance(segm, list) and segm:
+        good = [p for p in segm if polygon_problem(p) is None]
+        if len(good) < len(segm):
+            changes.append(
+                Change(
+                    "degenerate-polygon",
+                    "dropped degenerate polygons",
+                    iid,
+                    aid,
+                    f"{len(segm) - len(good)} of {len(segm)}",
+                )
+            )
+            ann["segmentation"] = good
+        return polygon_geometry(good) if good else None
+    if isinstance(segm, dict) and "counts" in segm and "size" in segm:
+        try:
+            rle = masks.to_pyco(masks.to_compressed(segm, image.get("height", 0), image.get("width", 0)))
+        except ValueError:
+            return None
+        if masks.check_compressed([rle]) is not None:
+            return None
+        return float(mask_utils.area(rle)), [float(v) for v in mask_utils.toBbox(rle).tolist()]
+    return None
+
+
+def _fix_annotation(ann: dict[str, Any], image: dict[str, Any], changes: list[Change]) -> dict[str, Any] | None:
+    """The corrected annotation, or None when it is to be removed."""
+    iid, aid = image.get("id"), ann.get("id")
+    ann = dict(ann)
+    segm = ann.get("segmentation")
+    if segm is None or segm == []:
+        return ann  # a box without a mask: nothing to measure
+    geometry = _geometry(ann, image, changes)
+    if geometry is None:
+        if isinstance(segm, list):
+            changes.append(Change("degenerate-polygon", "removed the annotation (no usable polygon)", iid, aid))
+            return None
+        return ann  # malformed RLE or unknown shape: left for a person
+    area, box = geometry
+    if area == 0:
+        changes.append(Change("empty-mask", "removed the annotation (no pixel)", iid, aid))
+        return None
+    if "area" not in ann or abs(float(ann["area"]) - area) > TOL * max(1.0, area):
+        changes.append(Change("area-mismatch", "recomputed area", iid, aid, f"{ann.get('area')} → {area:g}"))
+        ann["area"] = area
+    given = ann.get("bbox")
+    if not (
+        isinstance(given, list)
+        and len(given) == 4
+        and max(abs(float(a) - b) for a, b in zip(given, box, strict=True)) <= TOL
+    ):
+        changes.append(Change("bbox-mismatch", "recomputed bbox", iid, aid, f"{given} → {[round(v, 2) for v in box]}"))
+        ann["bbox"] = box
+    return ann
+
+
+def fix_instance(
+    path: Path,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> FixSummary:
+    """Write a corrected copy of the COCO instance JSON ``path`` to ``out``."""
+    data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
+    summary = FixSummary(outputs=[str(out)])
+    images = {}
+    for im in data["images"]:
+        if isinstance(im, dict):
+            images.setdefault(im.get("id"), im)
+    known = {c.get("id") for c in data["categories"] if isinstance(c, dict)}
+    numeric = [a.get("id") for a in data["annotations"] if isinstance(a, dict) and isinstance(a.get("id"), int)]
+    next_id = max(numeric, default=0) + 1
+    seen: set[Any] = set()
+    fixed = []
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict):
+            continue
+        iid, aid = ann.get("image_id"), ann.get("id")
+        if iid not in images:
+            summary.changes.append(Change("annotation-unknown-image", "removed the annotation", iid, aid))
+            continue
+        if ann.get("category_id") not in known:
+            summary.changes.append(Change("unknown-category", "removed the annotation", iid, aid))
+            continue
+        record = _fix_annotation(ann, images[iid], summary.changes)
+        if record is None:
+            continue
+        if aid in seen:
+            summary.changes.append(Change("duplicate-annotation-id", "renumbered", iid, aid, f"{aid} → {next_id}"))
+            record["id"] = next_id
+            next_id += 1
+        seen.add(record["id"])
+        fixed.append(record)
+        if progress is not None:
+            progress(1)
+    with prepare([out], [path], overwrite) as (tmp,):
+        dump_json({**data, "annotations": fixed}, tmp)
+    return summary
