@@ -18,19 +18,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import decode_floor, decode_floor_parallel, make_panoptic
+from common import PEAK_KB, decode_floor, decode_floor_parallel, make_panoptic
 
 from segtool import WriteOptions, convert
 from segtool.parallel import tune_allocator, warm_up
 
-_CHILD = """
-import resource, sys
+_CHILD = (
+    PEAK_KB
+    + """
+import sys
 from pathlib import Path
 from segtool import WriteOptions, convert
 from segtool.parallel import tune_allocator
 convert(Path(sys.argv[1]), Path(sys.argv[2]), WriteOptions(sys.argv[3]), read_options={"masks": Path(sys.argv[4])})
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak_kb())
 """
+)
 
 
 def peak_rss_mb(src: Path, masks: Path, target: str, out: Path) -> float:

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import decode_floor, make_panoptic
+from common import PEAK_KB, decode_floor, make_panoptic
 
 from segtool import WriteOptions, convert, evaluate_instance, evaluate_panoptic
 from segtool.parallel import tune_allocator, warm_up
@@ -78,14 +78,17 @@ def run_panopticapi(gt: Path, pred: Path) -> dict:
         return pq_compute(str(gt), str(pred), str(gt.with_suffix("")), str(pred.with_suffix("")))
 
 
-_CHILD = """
-import resource, sys
+_CHILD = (
+    PEAK_KB
+    + """
+import sys
 from segtool import WriteOptions, convert, evaluate_instance, evaluate_panoptic
 from segtool.parallel import tune_allocator
 tune_allocator()
 evaluate_panoptic(sys.argv[1], sys.argv[2], gt_masks=sys.argv[3], pred_masks=sys.argv[4])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak_kb())
 """
+)
 
 
 def memory(gt: Path, pred: Path, copies: int = 4) -> None:

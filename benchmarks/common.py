@@ -13,6 +13,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+# Peak resident memory of a child process, in kB. Not ``ru_maxrss``: Linux carries that over
+# from the parent through fork and exec, so a child started by a big benchmark process would
+# report the parent's peak. VmHWM belongs to the address space, which exec replaces.
+PEAK_KB = """
+def peak_kb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+"""
 THINGS = list(range(1, 81))
 STUFF = list(range(92, 92 + 20))
 
