@@ -9,7 +9,7 @@ against the shoelace area and their points' extent, RLEs against their pixels, e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from .. import masks
-from ..formats.common import load_json, require_dict
+from ..formats.jsonstream import coco_sections, items
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
 from .records import category_checks, image_checks, photo_checks, unused_categories
@@ -53,6 +53,7 @@ class _Job:
 class _ImageOut:
     findings: list[Finding] = field(default_factory=list)
     used: Counter[Any] = field(default_factory=Counter)
+    image_id: Any = None
 
 
 def polygon_problem(p: Any) -> str | None:
@@ -163,7 +164,7 @@ def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out:
 
 
 def _check_image(job: _Job) -> _ImageOut:
-    out = _ImageOut()
+    out = _ImageOut(image_id=job.image.get("id"))
     rles = []
     for ann in job.anns:
         out.used[ann.get("category_id")] += 1
@@ -185,6 +186,45 @@ def _check_image(job: _Job) -> _ImageOut:
     return out
 
 
+def _duplicate_ids(ids: list[Any], path: str) -> list[Finding]:
+    """Annotation ids used more than once (integer ids are compared in numpy, not a dict)."""
+    ints = [i for i in ids if type(i) is int]
+    arr = np.sort(np.asarray(ints, dtype=np.int64))
+    repeated, counts = np.unique(arr[1:][arr[1:] == arr[:-1]], return_counts=True)
+    dupes = dict(zip(repeated.tolist(), (counts + 1).tolist(), strict=True))
+    if len(ints) < len(ids):
+        dupes.update({k: n for k, n in Counter(i for i in ids if type(i) is not int).items() if n > 1})
+    return [
+        finding("duplicate-annotation-id", f"annotation id {aid} is used {n} times", path, None, aid)
+        for aid, n in dupes.items()
+    ]
+
+
+def _image_jobs(
+    path: Path, images: dict[Any, dict[str, Any]], known: set[Any], max_overlap: float, found: list[Finding]
+) -> Iterator[_Job]:
+    """Stream the annotations and yield one job per image as soon as all of its annotations
+    have been read (counted in a first, light pass), so a file grouped by image (as most
+    tools write them) is checked with flat memory. Dangling annotations become findings."""
+    expected = Counter(items(path, "annotations.item.image_id"))
+    pending: dict[Any, list[dict[str, Any]]] = {}
+    for ann in items(path, "annotations.item"):
+        if not isinstance(ann, dict):
+            continue
+        iid = ann.get("image_id")
+        if iid not in images:
+            msg = f"annotation for image id {iid}, which 'images' does not list"
+            found.append(finding("annotation-unknown-image", msg, str(path), iid, ann.get("id")))
+            continue
+        if ann.get("category_id") not in known:
+            msg = f"unknown category id {ann.get('category_id')}"
+            found.append(finding("unknown-category", msg, str(path), iid, ann.get("id")))
+        group = pending.setdefault(iid, [])
+        group.append(ann)
+        if len(group) == expected[iid]:
+            yield _Job(images[iid], tuple(pending.pop(iid)), str(path), max_overlap)
+
+
 def validate_instance(
     path: Path,
     *,
@@ -193,54 +233,32 @@ def validate_instance(
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Every finding of a COCO instance JSON."""
-    data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
-    found, images = image_checks(data["images"], str(path))
-    found += category_checks(data["categories"], str(path))
+    """Every finding of a COCO instance JSON, its annotations streamed (see :func:`_image_jobs`)."""
+    image_records, cat_records = coco_sections(path)
+    found, images = image_checks(image_records, str(path))
+    found += category_checks(cat_records, str(path))
     if images_dir is not None:
         found += photo_checks(images, images_dir)
-    cats = [c for c in data["categories"] if isinstance(c, dict)]
-    known = {c.get("id") for c in cats}
-    by_image: dict[Any, list[dict[str, Any]]] = {}
-    for aid, n in Counter(a.get("id") for a in data["annotations"] if isinstance(a, dict)).items():
-        if n > 1:
-            found.append(
-                finding("duplicate-annotation-id", f"annotation id {aid} is used {n} times", str(path), None, aid)
-            )
-    for ann in data["annotations"]:
-        if not isinstance(ann, dict):
-            continue
-        if ann.get("image_id") not in images:
-            found.append(
-                finding(
-                    "annotation-unknown-image",
-                    f"annotation for image id {ann.get('image_id')}, which 'images' does not list",
-                    str(path),
-                    ann.get("image_id"),
-                    ann.get("id"),
-                )
-            )
-            continue
-        if ann.get("category_id") not in known:
-            found.append(
-                finding(
-                    "unknown-category",
-                    f"unknown category id {ann.get('category_id')}",
-                    str(path),
-                    ann.get("image_id"),
-                    ann.get("id"),
-                )
-            )
-        by_image.setdefault(ann["image_id"], []).append(ann)
-    for iid in images:
-        if iid not in by_image:
-            found.append(finding("no-annotations", "the image has no annotations", str(path), iid))
-    items = [_Job(images[iid], tuple(anns), str(path), max_overlap) for iid, anns in by_image.items()]
+    cats = [c for c in cat_records if isinstance(c, dict)]
+    found += _duplicate_ids(list(items(path, "annotations.item.id")), str(path))
+    streamed: list[Finding] = []
+    per_image: list[Finding] = []
     used: Counter[Any] = Counter()
-    for out in imap(_check_image, items, jobs=jobs_for(len(items), jobs)):
-        found += out.findings
+    annotated: set[Any] = set()
+    work = _image_jobs(path, images, {c.get("id") for c in cats}, max_overlap, streamed)
+    for out in imap(_check_image, work, jobs=jobs_for(len(images), jobs)):
+        per_image += out.findings
         used.update(out.used)
+        annotated.add(out.image_id)
         if progress is not None:
             progress(1)
+    annotations = sum(used.values())
+    found += streamed
+    found += [
+        finding("no-annotations", "the image has no annotations", str(path), iid)
+        for iid in images
+        if iid not in annotated
+    ]
+    found += per_image
     found += unused_categories(cats, used, str(path))
-    return Report(found, {"images": len(images), "annotations": sum(len(a) for a in by_image.values())})
+    return Report(found, {"images": len(images), "annotations": annotations})

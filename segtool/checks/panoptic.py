@@ -9,7 +9,7 @@ per-image statistics.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import masks, png
-from ..formats.common import load_json, require_dict
+from ..formats.jsonstream import coco_sections, items
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report, Severity
 from .records import category_checks, image_checks, photo_checks, unused_categories
@@ -171,34 +171,32 @@ def _check_image(job: _Job) -> _ImageOut:
     return out
 
 
-def _dataset_checks(
-    data: dict[str, Any], path: str
-) -> tuple[list[Finding], dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
-    """Checks of the JSON's records; returns the findings, images by id, annotations by image id."""
-    found, images = image_checks(data["images"], path)
-    found += category_checks(data["categories"], path)
-    anns: dict[int, dict[str, Any]] = {}
-    for ann in data["annotations"]:
-        if not isinstance(ann, dict):
-            continue
-        iid = ann.get("image_id")
-        if iid not in images:
-            found.append(
-                finding(
-                    "annotation-unknown-image",
-                    f"annotation for image id {iid}, which 'images' does not list",
-                    path,
-                    iid,
-                )
-            )
-        elif iid in anns:
-            found.append(finding("duplicate-annotation", f"image id {iid} has several annotations", path, iid))
-        else:
-            anns[iid] = ann
-    for iid in images:
-        if iid not in anns:
-            found.append(finding("image-without-annotation", "the image has no annotation record", path, iid))
-    return found, images, anns
+def _annotation_jobs(
+    path: Path, images: dict[Any, dict[str, Any]], make: Callable[[dict[str, Any], dict[str, Any]], _Job]
+) -> tuple[list[Finding], set[Any], Iterator[_Job]]:
+    """Stream the annotations: one job per image, dangling and repeated annotations as findings.
+
+    Returns the findings list and the set of annotated images, both filled as the jobs are
+    consumed, and the jobs.
+    """
+    found: list[Finding] = []
+    seen: set[Any] = set()
+
+    def jobs() -> Iterator[_Job]:
+        for ann in items(path, "annotations.item"):
+            if not isinstance(ann, dict):
+                continue
+            iid = ann.get("image_id")
+            if iid not in images:
+                msg = f"annotation for image id {iid}, which 'images' does not list"
+                found.append(finding("annotation-unknown-image", msg, str(path), iid))
+            elif iid in seen:
+                found.append(finding("duplicate-annotation", f"image id {iid} has several annotations", str(path), iid))
+            else:
+                seen.add(iid)
+                yield make(images[iid], ann)
+
+    return found, seen, jobs()
 
 
 def validate_panoptic(
@@ -210,32 +208,46 @@ def validate_panoptic(
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Every finding of a COCO panoptic dataset (JSON + PNG folder)."""
-    data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
-    folder = masks_dir or path.with_suffix("")
-    found, images, anns = _dataset_checks(data, str(path))
+    """Every finding of a COCO panoptic dataset (JSON + PNG folder).
+
+    The annotations are streamed from the JSON and checked as they are read, so memory does
+    not grow with the number of images.
+    """
+    image_records, cat_records = coco_sections(path)
+    found, images = image_checks(image_records, str(path))
+    found += category_checks(cat_records, str(path))
     if images_dir is not None:
         found += photo_checks(images, images_dir)
-    cats = [c for c in data["categories"] if isinstance(c, dict)]
+    folder = masks_dir or path.with_suffix("")
+    cats = [c for c in cat_records if isinstance(c, dict)]
     known = frozenset(c.get("id") for c in cats)
     things = frozenset(c.get("id") for c in cats if c.get("isthing", 1))
-    items = [
-        _Job(images[iid], ann, str(folder / str(ann.get("file_name"))), things, known, max_unlabeled)
-        for iid, ann in anns.items()
-    ]
+
+    def make(image: dict[str, Any], ann: dict[str, Any]) -> _Job:
+        return _Job(image, ann, str(folder / str(ann.get("file_name"))), things, known, max_unlabeled)
+
+    streamed, annotated, work = _annotation_jobs(path, images, make)
+    pixel_found: list[Finding] = []
     used: Counter[int] = Counter()
     unlabeled = pixels = 0
-    for out in imap(_check_image, items, jobs=jobs_for(len(items), jobs)):
-        found += out.findings
+    for out in imap(_check_image, work, jobs=jobs_for(len(images), jobs)):
+        pixel_found += out.findings
         used.update(out.used)
         unlabeled += out.unlabeled
         pixels += out.pixels
         if progress is not None:
             progress(1)
+    found += streamed
+    found += [
+        finding("image-without-annotation", "the image has no annotation record", str(path), iid)
+        for iid in images
+        if iid not in annotated
+    ]
+    found += pixel_found
     found += unused_categories(cats, used, str(path))
     stats = {
         "images": len(images),
-        "annotations": len(anns),
+        "annotations": len(annotated),
         "unlabeled_fraction": unlabeled / pixels if pixels else 0.0,
     }
     return Report(found, stats)

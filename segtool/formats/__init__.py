@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import FormatError
 from ..model import Dataset
 from . import coco_instance, coco_panoptic, semantic
-from .common import load_json
+from .jsonstream import sketch
 
 FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (coco_panoptic, coco_instance, semantic)}
 
@@ -28,7 +28,7 @@ def detect(path: Path) -> str:
     if not path.exists():
         raise FormatError("no such file or folder", str(path))
     if path.is_file() and path.suffix.lower() == ".json":
-        load_json(path, keep=True)  # a broken JSON file is reported as such, not as "unknown format"
+        sketch(path)  # a broken JSON file is reported as such, not as "unknown format"
     found = {name: mod.detect(path) for name, mod in FORMATS.items()}
     for level in ("strong", "weak"):
         hits = [n for n, d in found.items() if d.confidence == level]

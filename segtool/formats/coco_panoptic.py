@@ -30,6 +30,7 @@ from .common import (
     stem_name,
     stream_coco_json,
 )
+from .jsonstream import sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
@@ -46,7 +47,7 @@ def detect(path: Path) -> Detection:
     if path.suffix.lower() != ".json" or not path.is_file():
         return Detection("no", "not a .json file")
     try:
-        data = load_json(path, keep=True)
+        data = sketch(path)
     except SegtoolError as exc:
         return Detection("no", exc.message)
     if not isinstance(data, dict) or "annotations" not in data:

@@ -1,0 +1,103 @@
+"""Read a COCO JSON one record at a time, so memory does not grow with the dataset.
+
+``json.load`` builds the whole file as Python objects: ~10x the file's size, for a file
+that can be gigabytes. ijson's C backend (yajl) yields the records of one top-level list as
+they are parsed, at about the speed of ``json``; each pass skips the other sections in C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from ..errors import FormatError, SegtoolError
+from .common import load_json
+
+
+def items(path: Path, prefix: str) -> Iterator[Any]:
+    """Values at ``prefix`` (``"annotations.item"``: each annotation), one at a time.
+
+    Errors name the file: missing, a folder, unreadable, or not valid JSON.
+    """
+    try:
+        with open(path, "rb") as f:
+            yield from ijson.items(f, prefix, use_float=True)
+    except FileNotFoundError:
+        raise SegtoolError("no such file", str(path)) from None
+    except IsADirectoryError:
+        raise SegtoolError("is a folder, expected a JSON file", str(path)) from None
+    except ijson.JSONError as exc:
+        raise _invalid(path, exc) from None
+    except UnicodeDecodeError:
+        raise SegtoolError("invalid JSON (not UTF-8 text)", str(path)) from None
+    except OSError as exc:
+        raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
+
+
+def _invalid(path: Path, exc: Exception) -> SegtoolError:
+    """The error of a file that is not valid JSON, worded by the json module (line and column).
+
+    yajl's own message spans several lines; on this rare path, parsing once more is cheap.
+    """
+    try:
+        load_json(path)
+    except SegtoolError as err:
+        return err
+    return SegtoolError(f"invalid JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", str(path))
+
+
+def section(path: Path, key: str) -> Any:
+    """The whole top-level value ``key``, or None when the file has none."""
+    return next(items(path, key), None)
+
+
+def coco_sections(path: Path, keys: tuple[str, ...] = ("images", "categories")) -> list[list[Any]]:
+    """The small top-level lists of a COCO file (images, categories), each in one pass;
+    the annotations are left for :func:`items` to stream.
+
+    A file without them is not a COCO dataset: a ``FormatError`` naming the keys.
+    """
+    out = [section(path, k) for k in keys]
+    missing = [k for k, v in zip(keys, out, strict=True) if not isinstance(v, list)]
+    if missing:
+        raise FormatError(f"not a COCO dataset: expected a JSON object with lists {', '.join(keys)}", str(path))
+    return out
+
+
+def _first(path: Path, key: str) -> Any:
+    """``[first item]`` of the top-level list ``key``; the whole value when it has no item."""
+    head = next(items(path, f"{key}.item"), None)
+    return [head] if head is not None else section(path, key)
+
+
+def sketch(path: Path) -> Any:
+    """Enough of a JSON file to tell its format, without parsing all of it: a list becomes
+    ``[its first item]``; an object ``{"images": [first], "annotations": [first]}`` (each key
+    only when present; an empty or non-list value as it is).
+
+    Each look stops at what it needs, in C, so detecting a multi-gigabyte COCO file costs
+    milliseconds and holds nothing.
+    """
+    try:
+        with open(path, "rb") as f:
+            _, event, _ = next(iter(ijson.parse(f)))
+    except StopIteration:
+        raise SegtoolError("invalid JSON (empty file)", str(path)) from None
+    except ijson.JSONError as exc:
+        raise _invalid(path, exc) from None
+    except (OSError, UnicodeDecodeError):
+        return next(items(path, ""), None)  # items() words the error
+    if event == "start_array":
+        head = next(items(path, "item"), None)
+        return [] if head is None else [head]
+    if event != "start_map":
+        return next(items(path, ""), None)
+    out = {}
+    for key in ("images", "annotations"):
+        value = _first(path, key)
+        if value is not None:
+            out[key] = value
+    return out
