@@ -310,8 +310,14 @@ def decode_counts(strings: list[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDAr
 
 def check_compressed(rles: list[RLE]) -> int | None:
     """Index of the first RLE whose counts do not add up to h·w (or are negative), or None."""
+    bad = np.flatnonzero(bad_compressed(rles))
+    return int(bad[0]) if bad.size else None
+
+
+def bad_compressed(rles: list[RLE]) -> npt.NDArray[np.bool_]:
+    """Which RLEs have counts that do not add up to h·w (or are negative), all in one decode."""
     if not rles:
-        return None
+        return np.zeros(0, dtype=bool)
     strings = [r["counts"].encode("ascii") if isinstance(r["counts"], str) else bytes(r["counts"]) for r in rles]
     counts, offsets = decode_counts(strings)
     totals = np.add.reduceat(counts, offsets[:-1]) if len(counts) else np.zeros(len(rles), np.int64)
@@ -320,8 +326,7 @@ def check_compressed(rles: list[RLE]) -> int | None:
     if len(counts):
         negative = np.maximum.reduceat(counts < 0, offsets[:-1]).astype(bool) & (np.diff(offsets) > 0)
     expected = np.array([r["size"][0] * r["size"][1] for r in rles], dtype=np.int64)
-    bad = np.flatnonzero((totals != expected) | negative)
-    return int(bad[0]) if bad.size else None
+    return (totals != expected) | negative
 
 
 def encode_empty(height: int, width: int) -> RLE:

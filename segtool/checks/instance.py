@@ -98,23 +98,27 @@ def _polygon(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] |
     return mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
 
 
-def _rle(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] | None:
-    iid, aid = job.image.get("id"), ann.get("id")
-    h, w = job.image.get("height", 0), job.image.get("width", 0)
-    try:
-        rle = masks.to_pyco(masks.to_compressed(ann["segmentation"], h, w))
-    except ValueError as exc:
-        out.findings.append(finding("rle-size", str(exc), job.path, iid, aid))
-        return None
-    if masks.check_compressed([rle]) is not None:
-        out.findings.append(finding("rle-undecodable", "the compressed RLE cannot be decoded", job.path, iid, aid))
-        return None
-    area = float(mask_utils.area(rle))
-    if area == 0:
-        out.findings.append(finding("empty-mask", "the mask has no pixel", job.path, iid, aid))
-        return rle
-    _compare(ann, area, mask_utils.toBbox(rle).tolist(), job, out, "mask")
-    return rle
+def _rles(pending: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: _ImageOut) -> list[Any]:
+    """Check an image's RLE annotations together: one numpy decode of every string (before
+    pycocotools' C code sees them), one call each for areas and boxes. Returns the usable ones."""
+    iid = job.image.get("id")
+    bad = masks.bad_compressed([r for _, r in pending])
+    for (ann, _), broken in zip(pending, bad.tolist(), strict=True):
+        if broken:
+            out.findings.append(
+                finding("rle-undecodable", "the compressed RLE cannot be decoded", job.path, iid, ann.get("id"))
+            )
+    good = [p for p, broken in zip(pending, bad.tolist(), strict=True) if not broken]
+    if not good:
+        return []
+    areas = mask_utils.area([r for _, r in good]).tolist()
+    boxes = mask_utils.toBbox([r for _, r in good]).tolist()
+    for (ann, _), area, box in zip(good, areas, boxes, strict=True):
+        if area == 0:
+            out.findings.append(finding("empty-mask", "the mask has no pixel", job.path, iid, ann.get("id")))
+        else:
+            _compare(ann, float(area), box, job, out, "mask")
+    return good
 
 
 def _compare(ann: dict[str, Any], area: float, box: list[float], job: _Job, out: _ImageOut, what: str) -> None:
@@ -165,7 +169,9 @@ def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out:
 
 def _check_image(job: _Job) -> _ImageOut:
     out = _ImageOut(image_id=job.image.get("id"))
+    h, w = job.image.get("height", 0), job.image.get("width", 0)
     rles = []
+    pending: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for ann in job.anns:
         out.used[ann.get("category_id")] += 1
         segm = ann.get("segmentation")
@@ -174,7 +180,11 @@ def _check_image(job: _Job) -> _ImageOut:
         if isinstance(segm, list):
             rle = _polygon(ann, job, out)
         elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
-            rle = _rle(ann, job, out)
+            try:
+                pending.append((ann, masks.to_pyco(masks.to_compressed(segm, h, w))))
+            except ValueError as exc:
+                out.findings.append(finding("rle-size", str(exc), job.path, job.image.get("id"), ann.get("id")))
+            continue
         else:
             out.findings.append(
                 finding("bad-segmentation", "neither polygons nor an RLE", job.path, job.image.get("id"), ann.get("id"))
@@ -182,6 +192,7 @@ def _check_image(job: _Job) -> _ImageOut:
             rle = None
         if rle is not None:
             rles.append((ann, rle))
+    rles += _rles(pending, job, out)
     _overlaps(rles, job, out)
     return out
 
