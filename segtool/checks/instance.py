@@ -212,16 +212,23 @@ def _duplicate_ids(ids: list[Any], path: str) -> list[Finding]:
 
 
 def _image_jobs(
-    path: Path, images: dict[Any, dict[str, Any]], known: set[Any], max_overlap: float, found: list[Finding]
+    path: Path,
+    images: dict[Any, dict[str, Any]],
+    known: set[Any],
+    max_overlap: float,
+    found: list[Finding],
+    ids: list[Any],
 ) -> Iterator[_Job]:
     """Stream the annotations and yield one job per image as soon as all of its annotations
     have been read (counted in a first, light pass), so a file grouped by image (as most
-    tools write them) is checked with flat memory. Dangling annotations become findings."""
+    tools write them) is checked with flat memory. Dangling annotations become findings; every
+    annotation id is appended to ``ids``."""
     expected = Counter(items(path, "annotations.item.image_id"))
     pending: dict[Any, list[dict[str, Any]]] = {}
     for ann in items(path, "annotations.item"):
         if not isinstance(ann, dict):
             continue
+        ids.append(ann.get("id"))
         iid = ann.get("image_id")
         if iid not in images:
             msg = f"annotation for image id {iid}, which 'images' does not list"
@@ -251,12 +258,12 @@ def validate_instance(
     if images_dir is not None:
         found += photo_checks(images, images_dir)
     cats = [c for c in cat_records if isinstance(c, dict)]
-    found += _duplicate_ids(list(items(path, "annotations.item.id")), str(path))
+    ids: list[Any] = []
     streamed: list[Finding] = []
     per_image: list[Finding] = []
     used: Counter[Any] = Counter()
     annotated: set[Any] = set()
-    work = _image_jobs(path, images, {c.get("id") for c in cats}, max_overlap, streamed)
+    work = _image_jobs(path, images, {c.get("id") for c in cats}, max_overlap, streamed, ids)
     for out in imap(_check_image, work, jobs=jobs_for(len(images), jobs)):
         per_image += out.findings
         used.update(out.used)
@@ -264,6 +271,7 @@ def validate_instance(
         if progress is not None:
             progress(1)
     annotations = sum(used.values())
+    found += _duplicate_ids(ids, str(path))
     found += streamed
     found += [
         finding("no-annotations", "the image has no annotations", str(path), iid)
