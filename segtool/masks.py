@@ -239,6 +239,10 @@ def decode(rles: list[RLE] | tuple[RLE, ...], height: int, width: int) -> npt.ND
     return mask_utils.decode([to_pyco(r) for r in rles])
 
 
+class MalformedRLE(ValueError):
+    """An RLE whose size or counts have the wrong type: it cannot be decoded at all."""
+
+
 def to_compressed(segm: Any, height: int, width: int) -> RLE:
     """Polygons, uncompressed RLE or compressed RLE → one compressed RLE (str counts).
 
@@ -255,7 +259,14 @@ def to_compressed(segm: Any, height: int, width: int) -> RLE:
                 raise ValueError(f"polygon with {len(p)} coordinates (needs an even number, at least 6)")
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
     elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
-        size = [int(v) for v in segm["size"]]
+        size, counts = segm["size"], segm["counts"]
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)):
+            raise MalformedRLE(f"RLE size must be [height, width], got {size!r:.40}")
+        if isinstance(counts, list):
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts):
+                raise MalformedRLE("uncompressed RLE counts must be non-negative integers")
+        elif not isinstance(counts, str | bytes):
+            raise MalformedRLE(f"RLE counts must be a string or a list of integers, got {type(counts).__name__}")
         if size != [height, width]:
             raise ValueError(f"RLE size {size} differs from the image size [{height}, {width}]")
         if isinstance(segm["counts"], list):

@@ -23,6 +23,7 @@ from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
 from .records import category_checks, image_checks, photo_checks, unused_categories
 from .registry import INF, E, W, finding, register
+from .schema import INSTANCE_ANNOTATION, is_id, problem
 
 register(
     Check("degenerate-polygon", E, "a polygon with fewer than 3 points, an odd number of coordinates, or no area"),
@@ -182,6 +183,8 @@ def _check_image(job: _Job) -> _ImageOut:
         elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
             try:
                 pending.append((ann, masks.to_pyco(masks.to_compressed(segm, h, w))))
+            except masks.MalformedRLE as exc:
+                out.findings.append(finding("rle-undecodable", str(exc), job.path, job.image.get("id"), ann.get("id")))
             except ValueError as exc:
                 out.findings.append(finding("rle-size", str(exc), job.path, job.image.get("id"), ann.get("id")))
             continue
@@ -223,10 +226,17 @@ def _image_jobs(
     have been read (counted in a first, light pass), so a file grouped by image (as most
     tools write them) is checked with flat memory. Dangling annotations become findings; every
     annotation id is appended to ``ids``."""
-    expected = Counter(items(path, "annotations.item.image_id"))
+    expected = Counter(
+        a.get("image_id") for a in items(path, "annotations.item") if problem(a, INSTANCE_ANNOTATION) is None
+    )
     pending: dict[Any, list[dict[str, Any]]] = {}
     for ann in items(path, "annotations.item"):
-        if not isinstance(ann, dict):
+        why = problem(ann, INSTANCE_ANNOTATION)
+        if why is not None:
+            where = (ann.get("image_id"), ann.get("id")) if isinstance(ann, dict) else (None, None)
+            found.append(
+                finding("malformed-record", f"annotation: {why}", str(path), *[v if is_id(v) else None for v in where])
+            )
             continue
         ids.append(ann.get("id"))
         iid = ann.get("image_id")
@@ -254,10 +264,10 @@ def validate_instance(
     """Every finding of a COCO instance JSON, its annotations streamed (see :func:`_image_jobs`)."""
     image_records, cat_records = coco_sections(path)
     found, images = image_checks(image_records, str(path))
-    found += category_checks(cat_records, str(path))
+    cat_found, cats = category_checks(cat_records, str(path))
+    found += cat_found
     if images_dir is not None:
         found += photo_checks(images, images_dir)
-    cats = [c for c in cat_records if isinstance(c, dict)]
     ids: list[Any] = []
     streamed: list[Finding] = []
     per_image: list[Finding] = []

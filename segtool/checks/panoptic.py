@@ -22,6 +22,7 @@ from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report, Severity
 from .records import category_checks, image_checks, photo_checks, unused_categories
 from .registry import INF, E, W, finding, register
+from .schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
 
 register(
     Check("png-missing", E, "the PNG of an annotation does not exist"),
@@ -58,12 +59,23 @@ class _ImageOut:
     used: Counter[int] = field(default_factory=Counter)
     unlabeled: int = 0
     pixels: int = 0
+    excused: set[Any] = field(default_factory=set)  # ids of malformed records, already reported
 
 
 def _record_checks(job: _Job, out: _ImageOut) -> list[dict[str, Any]]:
     """Checks of segments_info alone; returns the well-formed segment records."""
     iid = job.image["id"]
-    info = [s for s in job.ann.get("segments_info") or [] if isinstance(s, dict) and "id" in s]
+    raw = job.ann["segments_info"]
+    bad, info = well_formed(raw, SEGMENT, "segment", job.png, lambda s: (iid, s.get("id")))
+    out.findings += bad
+    if bad:  # a malformed record still names its pixels and its category: no second finding for them
+        good = {id(s) for s in info}
+        for s in raw:
+            if isinstance(s, dict) and id(s) not in good:
+                if is_id(s.get("id")):
+                    out.excused.add(s["id"])
+                if is_id(s.get("category_id")):
+                    out.used[s["category_id"]] += 1
     for sid, n in Counter(s["id"] for s in info).items():
         if n > 1:
             out.findings.append(
@@ -128,7 +140,7 @@ def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOu
     iid, path = job.image["id"], job.png
     listed = np.array(sorted({int(s["id"]) for s in info}), dtype=np.int64)
     runs, unknown = masks.Runs.of_ids(ids, listed)
-    for sid in unknown.tolist():
+    for sid in sorted(set(unknown.tolist()) - out.excused):
         out.findings.append(
             finding("id-not-listed", f"id {sid} is in the PNG but not in segments_info", path, iid, sid)
         )
@@ -184,7 +196,11 @@ def _annotation_jobs(
 
     def jobs() -> Iterator[_Job]:
         for ann in items(path, "annotations.item"):
-            if not isinstance(ann, dict):
+            why = problem(ann, PANOPTIC_ANNOTATION)
+            if why is not None:
+                iid = ann.get("image_id") if isinstance(ann, dict) and is_id(ann.get("image_id")) else None
+                found.append(finding("malformed-record", f"annotation: {why}", str(path), iid))
+                seen.add(iid)  # reported once, not again as an image without annotation
                 continue
             iid = ann.get("image_id")
             if iid not in images:
@@ -215,11 +231,11 @@ def validate_panoptic(
     """
     image_records, cat_records = coco_sections(path)
     found, images = image_checks(image_records, str(path))
-    found += category_checks(cat_records, str(path))
+    cat_found, cats = category_checks(cat_records, str(path))
+    found += cat_found
     if images_dir is not None:
         found += photo_checks(images, images_dir)
     folder = masks_dir or path.with_suffix("")
-    cats = [c for c in cat_records if isinstance(c, dict)]
     known = frozenset(c.get("id") for c in cats)
     things = frozenset(c.get("id") for c in cats if c.get("isthing", 1))
 

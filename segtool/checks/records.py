@@ -10,6 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .findings import Check, Finding
 from .registry import INF, E, W, finding, register
+from .schema import CATEGORY, IMAGE, well_formed
 
 register(
     Check("duplicate-image-id", E, "two image records share an id"),
@@ -25,12 +26,10 @@ register(
 
 def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any, dict[str, Any]]]:
     """Duplicate image ids and file names; returns the findings and images by id."""
-    found: list[Finding] = []
+    found, good = well_formed(records, IMAGE, "image", path, lambda r: (r.get("id"), None))
     images: dict[Any, dict[str, Any]] = {}
     names: Counter[str] = Counter()
-    for im in records:
-        if not isinstance(im, dict):
-            continue
+    for im in good:
         if im.get("id") in images:
             found.append(finding("duplicate-image-id", f"image id {im.get('id')} is listed twice", path, im.get("id")))
         images.setdefault(im.get("id"), im)
@@ -41,10 +40,10 @@ def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any
     return found, images
 
 
-def category_checks(records: list[Any], path: str) -> list[Finding]:
-    """Duplicate category ids and names, and categories sharing a color."""
-    cats = [c for c in records if isinstance(c, dict)]
-    found: list[Finding] = []
+def category_checks(records: list[Any], path: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """Duplicate category ids and names, and categories sharing a color; returns the findings
+    and the well-formed categories."""
+    found, cats = well_formed(records, CATEGORY, "category", path)
     for key, code in (("id", "duplicate-category-id"), ("name", "duplicate-category-name")):
         for value, n in Counter(c.get(key) for c in cats).items():
             if n > 1:
@@ -56,7 +55,7 @@ def category_checks(records: list[Any], path: str) -> list[Finding]:
     for color, ids in colors.items():
         if len(ids) > 1:
             found.append(finding("color-collision", f"categories {ids} share the color {list(color)}", path))
-    return found
+    return found, cats
 
 
 def unused_categories(cats: list[dict[str, Any]], used: Counter[Any], path: str) -> list[Finding]:

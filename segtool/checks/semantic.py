@@ -25,6 +25,7 @@ from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report, Severity
 from .records import category_checks, image_checks, photo_checks, photo_size, unused_categories
 from .registry import E, finding, register
+from .schema import is_int
 
 register(
     Check("label-missing", E, "an image (in images.json, or a photo in --images DIR) has no label map"),
@@ -175,8 +176,8 @@ def validate_semantic(
     if not folder.is_dir():
         raise FormatError("a semantic dataset is a folder of label PNGs", str(folder))
     cats, cat_path = _categories(folder, categories)
-    found = category_checks(cats, str(cat_path))
-    known = tuple(sorted(int(c["id"]) for c in cats if isinstance(c.get("id"), int)))
+    found, cats = category_checks(cats, str(cat_path))
+    known = tuple(sorted(c["id"] for c in cats if is_int(c["id"])))
     if ignore_value in known:
         found.append(finding("ignore-is-category", f"category {ignore_value} is the ignore value", str(cat_path)))
     expected_found, expected = _expected_images(folder, images_dir, str(folder))

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_outputs, check_writable, refuse_inputs
+from ..checks.schema import Rule, problem
+from ..errors import SegtoolError
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,15 @@ def prepare(targets: list[Path], inputs: list[Path], overwrite: bool) -> Any:
     refuse_inputs(targets, inputs)
     check_writable(*targets, overwrite=overwrite)
     return atomic_outputs(*targets)
+
+
+def refuse_malformed(path: Path, groups: list[tuple[Any, Rule]]) -> None:
+    """A fix needs records of the right shape; malformed ones are a person's job first."""
+    bad = sum(
+        1 for records, rule in groups for r in (records if isinstance(records, list) else [None]) if problem(r, rule)
+    )
+    if bad:
+        raise SegtoolError(
+            f"{bad} malformed record(s) (validate reports them as malformed-record); --fix needs them repaired first",
+            str(path),
+        )

@@ -17,8 +17,9 @@ from pycocotools import mask as mask_utils
 
 from .. import masks
 from ..checks.instance import TOL, polygon_geometry, polygon_problem
+from ..checks.schema import CATEGORY, IMAGE, INSTANCE_ANNOTATION
 from ..formats.common import dump_json, load_json, require_dict
-from .changes import Change, FixSummary, prepare
+from .changes import Change, FixSummary, prepare, refuse_malformed
 
 
 def _geometry(ann: dict[str, Any], image: dict[str, Any], changes: list[Change]) -> tuple[float, list[float]] | None:
@@ -91,6 +92,10 @@ def fix_instance(
 ) -> FixSummary:
     """Write a corrected copy of the COCO instance JSON ``path`` to ``out``."""
     data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
+    refuse_malformed(
+        path,
+        [(data["images"], IMAGE), (data["categories"], CATEGORY), (data["annotations"], INSTANCE_ANNOTATION)],
+    )
     summary = FixSummary(outputs=[str(out)])
     images = {}
     for im in data["images"]:

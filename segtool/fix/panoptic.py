@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from .. import masks, png
+from ..checks.schema import CATEGORY, IMAGE, PANOPTIC_ANNOTATION, SEGMENT
 from ..formats.coco_panoptic import masks_dir
 from ..formats.common import dump_json, load_json, require_dict
 from ..parallel import imap, jobs_for
-from .changes import Change, FixSummary, prepare
+from .changes import Change, FixSummary, prepare, refuse_malformed
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,21 @@ def fix_panoptic(
 ) -> FixSummary:
     """Write a corrected copy of the panoptic dataset ``path`` to ``out`` (+ its PNG folder)."""
     data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
+    segments = [
+        s
+        for a in (data["annotations"] if isinstance(data["annotations"], list) else [])
+        if isinstance(a, dict) and isinstance(a.get("segments_info"), list)
+        for s in a["segments_info"]
+    ]
+    refuse_malformed(
+        path,
+        [
+            (data["images"], IMAGE),
+            (data["categories"], CATEGORY),
+            (data["annotations"], PANOPTIC_ANNOTATION),
+            (segments, SEGMENT),
+        ],
+    )
     src_folder = masks_dir(path, masks)
     targets = [out, out.with_suffix("")]
     summary = FixSummary(outputs=[str(t) for t in targets])

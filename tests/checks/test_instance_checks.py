@@ -98,6 +98,7 @@ def test_every_check_code_has_a_fixture():
     from tests.checks.test_semantic_checks import CASES as SEMANTIC
 
     photos = {"image-file-missing", "image-size", "image-unreadable"}  # test_semantic_checks' --images tests
+    photos |= {"malformed-record"}  # test_robustness
     assert COVERED | set(CASES) | set(SEMANTIC) | photos | {"no-annotations"} == set(CHECKS)
 
 

@@ -1,0 +1,120 @@
+"""The shape of COCO records: required fields and their types, checked before anything else.
+
+A record of the wrong shape (an image whose id is a list, a segment whose bbox is a string)
+becomes one ``malformed-record`` finding and is left out of the other checks, so no check
+ever meets a value it cannot handle: validate reports broken input, it never crashes on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .findings import Check, Finding
+from .registry import E, finding, register
+
+register(Check("malformed-record", E, "a record lacks a required field, or a field has the wrong type"))
+
+
+def is_id(v: Any) -> bool:
+    """Ids are integers (COCO) or strings (some tools); never lists, floats or booleans."""
+    return isinstance(v, int | str) and not isinstance(v, bool)
+
+
+def is_int(v: Any) -> bool:
+    """An integer that is not a boolean."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v: Any) -> bool:
+    """A finite int or float (JSON has no NaN, but Python's json module reads one)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _flag(v: Any) -> bool:
+    return v in (0, 1)  # 0/1 or False/True
+
+
+def _box(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 4 and all(map(is_number, v))
+
+
+def _color(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 3 and all(is_int(c) and 0 <= c <= 255 for c in v)
+
+
+def _size(v: Any) -> bool:
+    return is_int(v) and v > 0
+
+
+def _segment_id(v: Any) -> bool:
+    return is_int(v) and 0 < v < 1 << 24  # what an RGB PNG can hold; 0 is void
+
+
+Rule = dict[str, tuple[bool, Callable[[Any], bool], str]]  # field: (required, test, what it must be)
+IMAGE: Rule = {
+    "id": (True, is_id, "an integer or string"),
+    "width": (True, _size, "a positive integer"),
+    "height": (True, _size, "a positive integer"),
+    "file_name": (True, lambda v: isinstance(v, str), "a string"),
+}
+CATEGORY: Rule = {
+    "id": (True, is_id, "an integer or string"),
+    "name": (False, lambda v: isinstance(v, str), "a string"),
+    "isthing": (False, _flag, "0 or 1"),
+    "color": (False, _color, "[r, g, b] with values 0..255"),
+}
+PANOPTIC_ANNOTATION: Rule = {
+    "image_id": (True, is_id, "an integer or string"),
+    "file_name": (True, lambda v: isinstance(v, str), "a string"),
+    "segments_info": (True, lambda v: isinstance(v, list), "a list"),
+}
+SEGMENT: Rule = {
+    "id": (True, _segment_id, "an integer 1..16777215"),
+    "category_id": (True, is_id, "an integer or string"),
+    "iscrowd": (False, _flag, "0 or 1"),
+    "area": (False, is_number, "a number"),
+    "bbox": (False, _box, "[x, y, w, h] numbers"),
+}
+INSTANCE_ANNOTATION: Rule = {
+    "id": (True, is_id, "an integer or string"),
+    "image_id": (True, is_id, "an integer or string"),
+    "category_id": (True, is_id, "an integer or string"),
+    "iscrowd": (False, _flag, "0 or 1"),
+    "area": (False, is_number, "a number"),
+    "bbox": (False, _box, "[x, y, w, h] numbers"),
+}
+
+
+def problem(record: Any, rule: Rule) -> str | None:
+    """Why ``record`` does not have the shape ``rule`` asks for, or None."""
+    if not isinstance(record, dict):
+        return f"expected an object, got {type(record).__name__}"
+    for key, (required, test, what) in rule.items():
+        if key not in record:
+            if required:
+                return f"no '{key}'"
+        elif not test(record[key]):
+            return f"'{key}' must be {what}, got {record[key]!r:.40}"
+    return None
+
+
+def well_formed(
+    records: list[Any], rule: Rule, what: str, path: str, where: Callable[[Any], tuple[Any, Any]] | None = None
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The records of the right shape, and one finding per other record.
+
+    ``where(record)`` gives the (image id, segment id) a finding names, when they are known.
+    """
+    found: list[Finding] = []
+    good: list[dict[str, Any]] = []
+    for i, rec in enumerate(records):
+        why = problem(rec, rule)
+        if why is None:
+            good.append(rec)
+            continue
+        image_id, segment_id = where(rec) if where and isinstance(rec, dict) else (None, None)
+        ids = (image_id if is_id(image_id) else None, segment_id if is_id(segment_id) else None)
+        found.append(finding("malformed-record", f"{what} #{i}: {why}", path, *ids))
+    return found, good

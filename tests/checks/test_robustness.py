@@ -1,0 +1,125 @@
+"""validate never crashes on a broken input: every field of a small dataset, set in turn to
+values of the wrong type, gives findings (or a one-line error for an unreadable file), and
+--fix either fixes or refuses with one line, never a traceback."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segtool.checks.instance import validate_instance
+from segtool.checks.panoptic import validate_panoptic
+from segtool.checks.semantic import validate_semantic
+from segtool.errors import SegtoolError
+from segtool.fix import fix_instance, fix_panoptic
+from tests.conftest import panoptic_segments, rle, write_json, write_panoptic
+
+WRONG = [None, "x", -1, 1.5, [], {}, [1], True]
+CATS = [
+    {"id": 1, "name": "person", "isthing": 1, "color": [1, 2, 3]},
+    {"id": 100, "name": "road", "isthing": 0, "color": [4, 5, 6]},
+]
+
+
+def paths(o, pre=()):
+    """Every key path into a JSON value."""
+    items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else []
+    for k, v in items:
+        yield (*pre, k)
+        yield from paths(v, (*pre, k))
+
+
+def variants(base):
+    for p in paths(base):
+        for v in WRONG:
+            d = copy.deepcopy(base)
+            node = d
+            for k in p[:-1]:
+                node = node[k]
+            node[p[-1]] = v
+            yield p, v, d
+
+
+def panoptic(tmp_path: Path) -> Path:
+    ids = np.array([[10, 10, 20, 20]] * 4)
+    return write_panoptic(tmp_path / "p.json", [ids], [panoptic_segments(ids, {10: 100, 20: 1})], CATS)
+
+
+def instances() -> dict:
+    m = np.zeros((4, 4), bool)
+    m[1:3, 1:3] = True
+    poly = {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]], "area": 4.5}
+    poly["bbox"], poly["iscrowd"] = [0, 0, 3, 3], 0
+    return {
+        "images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}],
+        "annotations": [
+            poly,
+            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": rle(m), "area": 4, "bbox": [1, 1, 2, 2]},
+        ],
+        "categories": CATS,
+    }
+
+
+def survives(fn, *args) -> None:
+    """Either findings or a one-line SegtoolError; anything else is a crash (exit 3)."""
+    try:
+        fn(*args)
+    except SegtoolError as exc:
+        assert "\n" not in exc.message
+
+
+@pytest.mark.parametrize("kind", ["panoptic", "instance"])
+def test_wrong_types_anywhere(tmp_path, kind):
+    if kind == "panoptic":
+        src = panoptic(tmp_path)
+        base, validate, fix = json.loads(src.read_text()), validate_panoptic, fix_panoptic
+    else:
+        src = tmp_path / "i.json"
+        base, validate, fix = instances(), validate_instance, fix_instance
+    n = 0
+    for where, value, data in variants(base):
+        write_json(src, data)
+        try:
+            report = validate(src)
+        except SegtoolError as exc:  # only when the file is not a dataset at all
+            assert where[0] in ("images", "categories") and len(where) == 1, (where, value, exc)
+            continue
+        if value in (None, {}) and where[-1] in ("id", "image_id", "width", "height", "segments_info"):
+            assert "malformed-record" in report.counts(), (where, value)
+        out = tmp_path / f"fixed{n}.json"
+        survives(fix, src, out)
+        n += 1
+    assert n > 100
+
+
+def test_semantic_categories_of_wrong_types(tmp_path):
+    folder = tmp_path / "sem"
+    folder.mkdir()
+    from PIL import Image
+
+    Image.fromarray(np.array([[0, 1], [1, 255]], np.uint8)).save(folder / "a.png")
+    base = [{"id": 0, "name": "bg"}, {"id": 1, "name": "road"}]
+    for _, _, cats in variants(base):
+        write_json(folder / "categories.json", cats)
+        survives(validate_semantic, folder)
+
+
+def test_malformed_record_is_exactly_that(tmp_path):
+    src = panoptic(tmp_path)
+    data = json.loads(src.read_text())
+    data["annotations"][0]["segments_info"][0]["bbox"] = "0 0 1 4"
+    write_json(src, data)
+    found = validate_panoptic(src).findings
+    assert [(f.code, f.image_id, f.segment_id) for f in found] == [("malformed-record", 1, 10)]
+    assert "'bbox' must be [x, y, w, h] numbers" in found[0].message
+    try:
+        fix_panoptic(src, tmp_path / "out.json")
+    except SegtoolError as exc:
+        assert "malformed" in exc.message
+    else:
+        raise AssertionError("--fix should refuse a malformed record")
+    assert not (tmp_path / "out.json").exists()
