@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SegtoolError
-from ..model import Annotation, Category, Sample
+from ..model import Annotation, Category, Sample, Segments
 from ..parallel import imap, jobs_for
 
 
@@ -51,44 +51,66 @@ class PQStat:
         return self
 
 
-def _crowd_by_category(gt: Annotation) -> dict[int, int]:
+def _crowd_by_category(gseg: Segments) -> dict[int, int]:
     """Category → index of its crowd segment; the last one listed wins, as in panopticapi."""
     out: dict[int, int] = {}
-    for k in np.flatnonzero(gt.segments.iscrowd).tolist():
-        out[int(gt.segments.category_id[k])] = k
+    for k in np.flatnonzero(gseg.iscrowd).tolist():
+        out[int(gseg.category_id[k])] = k
     return out
 
 
-def image_stat(gt: Annotation, pred: Annotation, position: npt.NDArray[np.int64]) -> PQStat:
-    """The PQ statistic of one image; ``position[category_id]`` is the category's row."""
-    stat = PQStat.zeros(int(position.max(initial=-1)) + 1)
-    table = gt.runs.overlap(pred.runs)
-    gseg, pseg = gt.segments, pred.segments
+@dataclass
+class Matching:
+    """How one image's predicted segments meet its ground truth, as panopticapi decides:
+    matched pairs (IoU > 0.5, same category, gt not crowd), missed gt, false predictions."""
+
+    gi: npt.NDArray[np.int64]  # matched ground-truth segment (0-based row)
+    pi: npt.NDArray[np.int64]  # its predicted segment
+    iou: npt.NDArray[np.float64]
+    gt_missed: npt.NDArray[np.bool_]  # false negatives (crowd is never one)
+    pred_false: npt.NDArray[np.bool_]  # false positives (not mostly on void or same-category crowd)
+
+
+def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64]) -> Matching:
+    """Match segments given their overlap table (``Runs.overlap``: row/column 0 is void).
+
+    The IoU's union leaves out the prediction's pixels on ground-truth void; an unmatched
+    prediction lying more than half on void plus same-category crowd is not a false positive.
+    """
     pred_area = table.sum(axis=0)[1:]
+    gt_area = table.sum(axis=1)[1:]
     on_void = table[0, 1:]
     inter = table[1:, 1:]
     gi, pi = np.nonzero(inter)
     same = ~gseg.iscrowd[gi] & (gseg.category_id[gi] == pseg.category_id[pi])
     gi, pi = gi[same], pi[same]
     meet = inter[gi, pi]
-    iou = meet / (pred_area[pi] + gseg.area[gi] - meet - on_void[pi])
+    iou = meet / (pred_area[pi] + gt_area[gi] - meet - on_void[pi])
     hit = iou > 0.5
-    order = np.lexsort((pseg.id[pi[hit]], gseg.id[gi[hit]]))  # panopticapi adds in (gt id, pred id) order
-    rows = position[gseg.category_id[gi[hit]][order]]
-    np.add.at(stat.tp, rows, 1)
-    np.add.at(stat.iou, rows, iou[hit][order])
     gt_matched = np.zeros(len(gseg), bool)
     gt_matched[gi[hit]] = True
     pred_matched = np.zeros(len(pseg), bool)
     pred_matched[pi[hit]] = True
-    missed = ~gt_matched & ~gseg.iscrowd
-    np.add.at(stat.fn, position[gseg.category_id[missed]], 1)
-    crowd = _crowd_by_category(gt)
+    crowd = _crowd_by_category(gseg)
+    pred_false = np.zeros(len(pseg), bool)
     for p in np.flatnonzero(~pred_matched).tolist():
         cat = int(pseg.category_id[p])
         ignored = on_void[p] + (inter[crowd[cat], p] if cat in crowd else 0)
-        if ignored / pred_area[p] <= 0.5:
-            stat.fp[position[cat]] += 1
+        pred_false[p] = ignored / pred_area[p] <= 0.5
+    return Matching(gi[hit], pi[hit], iou[hit], ~gt_matched & ~gseg.iscrowd, pred_false)
+
+
+def image_stat(gt: Annotation, pred: Annotation, position: npt.NDArray[np.int64]) -> PQStat:
+    """The PQ statistic of one image; ``position[category_id]`` is the category's row."""
+    stat = PQStat.zeros(int(position.max(initial=-1)) + 1)
+    gseg, pseg = gt.segments, pred.segments
+    m = match(gseg, pseg, gt.runs.overlap(pred.runs))
+    order = np.lexsort((pseg.id[m.pi], gseg.id[m.gi]))  # panopticapi adds in (gt id, pred id) order
+    rows = position[gseg.category_id[m.gi][order]]
+    np.add.at(stat.tp, rows, 1)
+    np.add.at(stat.iou, rows, m.iou[order])
+    np.add.at(stat.fn, position[gseg.category_id[m.gt_missed]], 1)
+    np.add.at(stat.fp, position[pseg.category_id[m.pred_false]], 1)
     return stat
 
 

@@ -1,0 +1,6 @@
+"""Overlay renders: segment fills, outlines, labels, legends and error views, all whole-array.
+
+``palette`` picks stable colors, ``overlay`` blends them over a photo, ``text`` draws labels
+(only where they fit inside their segment) and legends (below the picture, never over it),
+``errors`` colors matched, false-positive and false-negative segments.
+"""
