@@ -65,6 +65,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 from . import convert as _convert  # noqa: E402  (commands register themselves on main)
 from . import eval as _eval  # noqa: E402
 from . import info as _info  # noqa: E402
+from . import preview as _preview  # noqa: E402
 from . import validate as _validate  # noqa: E402
 
-__all__ = ["_convert", "_eval", "_info", "_validate", "main"]
+__all__ = ["_convert", "_eval", "_info", "_preview", "_validate", "main"]

@@ -1,0 +1,381 @@
+"""``preview``: one overlay render per image (ground truth, or ground truth | prediction |
+errors), optional contact sheets and a static HTML gallery.
+
+Images are rendered in worker processes and streamed: the main process only keeps the
+current contact sheet's thumbnails and one line per image for the gallery. OUT is written
+into a temporary sibling folder and renamed into place, so a failed run leaves nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from . import formats, png, views
+from .atomic import atomic_outputs, check_writable, refuse_inputs
+from .errors import SegtoolError
+from .formats.common import category_colors, stem_name
+from .masks import Runs, to_pyco
+from .model import Annotation, Dataset, Sample, Segments
+from .parallel import imap, jobs_for
+from .render.errors import Outcome, error_view, instance_outcome, panoptic_outcome
+from .render.overlay import background, overlay
+from .render.palette import FN, FP, TP, VOID, segment_colors
+from .render.text import draw_labels, legend
+
+GAP = 6  # pixels between side-by-side panels
+THUMB = 320  # thumbnail width for the gallery and contact sheets
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a render looks."""
+
+    alpha: float = 0.5
+    outline: bool = True
+    labels: bool = True
+
+
+@dataclass(frozen=True)
+class _Job:
+    sample: Sample
+    pred: Any  # a Sample (panoptic/semantic prediction), a Detections (instance results) or None
+    photo: str | None
+    out: str
+    colors: dict[int, tuple[int, int, int]]
+    names: dict[int, str]
+    things: frozenset[int]
+    style: Style
+
+
+@dataclass
+class Rendered:
+    """What one render produced: a line of the gallery, and a thumbnail for the sheets."""
+
+    image_id: Any
+    file_name: str
+    render: str
+    segments: int
+    photo: bool
+    pred_segments: int | None = None
+    counts: tuple[int, int, int] | None = None  # TP, FP, FN
+    pq: float | None = None
+    thumb: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+
+
+def _photo(path: str | None, height: int, width: int) -> npt.NDArray[np.uint8] | None:
+    """The photo as RGB when it exists, is readable and has the annotation's size."""
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as img:
+            if img.size != (width, height):
+                return None
+            return np.asarray(img.convert("RGB"))
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def _panel(
+    photo: npt.NDArray[np.uint8], res: views.Resolved, job: _Job, scores: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.uint8]:
+    segs = res.segments
+    colors = segment_colors(segs, job.colors, set(job.things))
+    out = overlay(photo, res.index, colors, crowd=segs.iscrowd, alpha=job.style.alpha, outline=job.style.outline)
+    if job.style.labels and len(segs):
+        img = Image.fromarray(out)
+        texts = [job.names.get(int(c), str(c)) for c in segs.category_id.tolist()]
+        if scores is not None:
+            texts = [f"{t} {s:.2f}" for t, s in zip(texts, scores.tolist(), strict=True)]
+        draw_labels(img, res.index, texts)
+        out = np.asarray(img)
+    return out
+
+
+def _prediction(job: _Job, gt: Annotation) -> tuple[Annotation, str]:
+    """The loaded prediction and how it is matched: ``panoptic`` or ``instance``."""
+    if isinstance(job.pred, Sample):
+        return job.pred.load(), "panoptic"
+    objs = job.pred.objects()
+    segs = Segments.build(
+        id=objs.ids, category_id=objs.category_id, area=objs.area, score=objs.score if len(objs.score) else None
+    )
+    return Annotation(gt.image, segs, rles=tuple(objs.shapes)), "instance"
+
+
+def _legend_entries(job: _Job, *segs: Segments, errors: bool) -> list[tuple[tuple[int, int, int], str]]:
+    cats = sorted({int(c) for s in segs for c in s.category_id.tolist()})
+    out = [(job.colors.get(c, (200, 200, 200)), job.names.get(c, str(c))) for c in cats]
+    out.append((tuple(int(v) for v in VOID), "void (hatched)"))
+    if any(s.iscrowd.any() for s in segs):
+        out.append(((40, 40, 40), "crowd (dark stripes)"))
+    if errors:
+        out += [
+            (tuple(int(v) for v in c), name) for c, name in ((TP, "matched"), (FP, "false positive"), (FN, "missed"))
+        ]
+    return out
+
+
+def render(job: _Job) -> Rendered:
+    """Render one image to ``job.out``; returns its gallery line and thumbnail."""
+    gt = job.sample.load()
+    h, w = gt.image.height, gt.image.width
+    photo_arr = _photo(job.photo, h, w)
+    photo = background(h, w, photo_arr)
+    res = views.resolve(gt, "smallest")
+    panels = [_panel(photo, res, job)]
+    line = Rendered(gt.image.id, gt.image.file_name, Path(job.out).name, len(res.segments), photo_arr is not None)
+    entries_of: list[Segments] = [res.segments]
+    if job.pred is not None:
+        pred, kind = _prediction(job, gt)
+        pres = views.resolve(pred, "score" if pred.segments.score is not None else "smallest")
+        panels.append(_panel(photo, pres, job, pres.segments.score))
+        if kind == "panoptic":
+            outcome = panoptic_outcome(res.index, res.segments, pres.index, pres.segments)
+        else:
+            outcome = _instance_outcome(gt, res, pred, pres)
+        panels.append(error_view(photo, res.index, pres.index, outcome, job.style.alpha))
+        line.pred_segments, line.counts, line.pq = len(pred.segments), outcome.counts(), outcome.pq
+        entries_of.append(pres.segments)
+    canvas = _side_by_side(panels)
+    strip = legend(_legend_entries(job, *entries_of, errors=job.pred is not None), canvas.shape[1])
+    full = np.vstack([canvas, strip]) if strip.size else canvas
+    png.save(full, job.out)
+    line.thumb = _thumbnail(full)
+    return line
+
+
+def _instance_outcome(gt: Annotation, res: views.Resolved, pred: Annotation, pres: views.Resolved) -> Outcome:
+    """Match on the full (possibly overlapping) masks, then map onto the resolved segments."""
+    if gt.rles is not None:
+        gseg, gt_rles = gt.segments, [to_pyco(r) for r in gt.rles]
+    else:
+        gseg, gt_rles = res.segments, [to_pyco(r) for r in Runs(res.index, len(res.segments), "F").rles()]
+    full = instance_outcome(gt_rles, gseg, [to_pyco(r) for r in pred.rles or ()], pred.segments)
+    keep_gt = _rows(gseg.id, res.segments.id)
+    keep_pred = _rows(pred.segments.id, pres.segments.id)
+    return Outcome(full.gt_missed[keep_gt], full.pred_matched[keep_pred], full.pred_false[keep_pred])
+
+
+def _rows(all_ids: npt.NDArray[np.int64], kept_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Row of each kept segment in the full table (ids are unique within an image)."""
+    order = np.argsort(all_ids, kind="stable")
+    return order[np.searchsorted(all_ids[order], kept_ids)]
+
+
+def _side_by_side(panels: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:
+    if len(panels) == 1:
+        return panels[0]
+    h = panels[0].shape[0]
+    gap = np.full((h, GAP, 3), 255, dtype=np.uint8)
+    parts: list[npt.NDArray[np.uint8]] = []
+    for k, p in enumerate(panels):
+        parts += ([gap] if k else []) + [p]
+    return np.hstack(parts)
+
+
+def _thumbnail(img: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    h, w = img.shape[:2]
+    size = (THUMB, max(1, round(h * THUMB / w)))
+    return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BILINEAR))
+
+
+def select(ds: Dataset, ids: list[Any] | None, sample: int | None, seed: int) -> list[Sample]:
+    """The images to render: by id (all must exist), a seeded random sample, or all."""
+    if ids:
+        by_id = {s.image.id: s for s in ds.samples}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise SegtoolError(f"--ids: image id {missing[0]} is not in the dataset", ds.path)
+        return [by_id[i] for i in ids]
+    if sample is not None and sample < len(ds.samples):
+        chosen = sorted(random.Random(seed).sample(range(len(ds.samples)), sample))
+        return [ds.samples[k] for k in chosen]
+    return list(ds.samples)
+
+
+@dataclass
+class PreviewSummary:
+    """What a preview run wrote."""
+
+    out: str
+    rendered: list[Rendered]
+    sheets: list[str]
+    gallery: str | None
+
+    @property
+    def without_photo(self) -> int:
+        """Renders drawn on a neutral background (no photo, or one of another size)."""
+        return sum(not r.photo for r in self.rendered)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "out": self.out,
+            "images": [
+                {
+                    "image_id": r.image_id,
+                    "file_name": r.file_name,
+                    "render": r.render,
+                    "segments": r.segments,
+                    "photo": r.photo,
+                    **({"pred_segments": r.pred_segments, "tp_fp_fn": r.counts, "pq": r.pq} if r.counts else {}),
+                }
+                for r in self.rendered
+            ],
+            "sheets": self.sheets,
+            "gallery": self.gallery,
+            "without_photo": self.without_photo,
+        }
+
+
+def _read_predictions(pred: Path, gt: Dataset) -> dict[Any, Any]:
+    """Predictions by image id: panoptic/semantic samples, or instance detections."""
+    from .evaluate import _is_panoptic
+    from .formats import coco_panoptic, coco_results, semantic
+
+    if pred.is_dir():
+        return semantic.read_predictions(pred, gt)
+    if _is_panoptic(pred):
+        return coco_panoptic.read_predictions(pred, gt)
+    return coco_results.read(pred, gt, "segm")
+
+
+def preview(
+    path: Path,
+    out: Path,
+    *,
+    read_options: dict[str, Any] | None = None,
+    images: Path | None = None,
+    pred: Path | None = None,
+    ids: list[Any] | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    style: Style = Style(),
+    grid: int | None = None,
+    gallery: bool = False,
+    overwrite: bool = False,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+    source_format: str | None = None,
+) -> PreviewSummary:
+    """Render the dataset at ``path`` (and ``pred``) into the folder ``out``."""
+    ds = formats.read(path, source_format, **(read_options or {}))
+    chosen = select(ds, ids, sample, seed)
+    preds = _read_predictions(pred, ds) if pred is not None else {}
+    inputs = [path] + ([pred] if pred else []) + ([images] if images else [])
+    refuse_inputs([out], inputs)
+    check_writable(out, overwrite=overwrite)
+    names = [stem_name(s.image.file_name) for s in chosen]
+    if len(set(names)) < len(names):
+        raise SegtoolError("several images share a file stem; their renders would collide", str(path))
+    colors = category_colors(ds.categories)
+    cat_names = {c.id: c.name for c in ds.categories}
+    things = frozenset(int(c) for c in ds.thing_ids().tolist())
+    with atomic_outputs(out) as (tmp,):
+        tmp.mkdir()
+        work = (
+            _Job(
+                s,
+                preds.get(s.image.id) if pred is not None else None,
+                str(images / s.image.file_name) if images else None,
+                str(tmp / name),
+                colors,
+                cat_names,
+                things,
+                style,
+            )
+            for s, name in zip(chosen, names, strict=True)
+        )
+        rendered: list[Rendered] = []
+        sheets: list[str] = []
+        pending: list[npt.NDArray[np.uint8]] = []
+        thumbs = tmp / "thumbs" if gallery else None
+        if thumbs is not None:
+            thumbs.mkdir()
+        for line in imap(render, work, jobs=jobs_for(len(chosen), jobs)):
+            if thumbs is not None and line.thumb is not None:
+                Image.fromarray(line.thumb).save(thumbs / (Path(line.render).stem + ".jpg"), quality=85)
+            if grid and line.thumb is not None:
+                pending.append(line.thumb)
+                if len(pending) == grid:
+                    sheets.append(_sheet(pending, tmp, len(sheets) + 1))
+                    pending = []
+            line.thumb = None
+            rendered.append(line)
+            if progress is not None:
+                progress(1)
+        if pending:
+            sheets.append(_sheet(pending, tmp, len(sheets) + 1))
+        page = None
+        if gallery:
+            page = "index.html"
+            (tmp / page).write_text(_gallery(rendered, path, pred), encoding="utf-8")
+    return PreviewSummary(str(out), rendered, sheets, page)
+
+
+def _sheet(thumbs: list[npt.NDArray[np.uint8]], folder: Path, number: int) -> str:
+    """Thumbnails on one contact sheet, in rows of ceil(sqrt(n))."""
+    cols = math.ceil(math.sqrt(len(thumbs)))
+    rows = math.ceil(len(thumbs) / cols)
+    cell_h = max(t.shape[0] for t in thumbs)
+    sheet = np.full((rows * (cell_h + GAP) + GAP, cols * (THUMB + GAP) + GAP, 3), 255, dtype=np.uint8)
+    for k, t in enumerate(thumbs):
+        r, c = divmod(k, cols)
+        y, x = GAP + r * (cell_h + GAP), GAP + c * (THUMB + GAP)
+        sheet[y : y + t.shape[0], x : x + t.shape[1]] = t
+    name = f"sheet_{number:03d}.png"
+    png.save(sheet, folder / name)
+    return name
+
+
+def _gallery(rendered: list[Rendered], path: Path, pred: Path | None) -> str:
+    """A static page: every render as a linked thumbnail with its counts; no script, no network."""
+    cards = []
+    for r in rendered:
+        stats = f"{r.segments} segments"
+        if r.counts is not None:
+            tp, fp, fn = r.counts
+            stats += f" · {r.pred_segments} predicted · TP {tp} FP {fp} FN {fn}"
+            if r.pq is not None:
+                stats += f" · PQ {r.pq:.3f}"
+        if not r.photo:
+            stats += " · no photo"
+        href = html.escape(r.render)
+        thumb = html.escape("thumbs/" + Path(r.render).stem + ".jpg")
+        cards.append(
+            f'<figure><a href="{href}"><img src="{thumb}" alt="{html.escape(r.file_name)}" width="{THUMB}"></a>'
+            f"<figcaption><b>{html.escape(str(r.image_id))}</b> {html.escape(r.file_name)}<br>{stats}</figcaption></figure>"
+        )
+    title = html.escape(path.name + (f" vs {pred.name}" if pred else ""))
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>segtool preview · {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 16px; background: #f4f4f4; color: #222; }}
+main {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+figure {{ margin: 0; background: #fff; padding: 6px; border-radius: 4px; box-shadow: 0 1px 3px #0002; }}
+figcaption {{ font-size: 12px; max-width: {THUMB}px; margin-top: 4px; }}
+img {{ display: block; height: auto; }}
+</style>
+</head>
+<body>
+<h1>segtool preview · {title}</h1>
+<p>{len(rendered)} images. Click a thumbnail for the full render.</p>
+<main>
+{chr(10).join(cards)}
+</main>
+</body>
+</html>
+"""

@@ -1,0 +1,95 @@
+"""The error view: which predicted segments matched, which are false positives, which ground
+truth segments were missed, colored over the photo.
+
+Panoptic predictions (and semantic ones, seen as one segment per class) are matched exactly
+as ``eval panoptic`` does (:func:`segtool.metrics.panoptic.match`). Instance predictions,
+which may overlap, are matched as COCO does at IoU 0.5: by descending score, each takes the
+best still-unmatched ground truth of its category; one matching a crowd region is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from pycocotools import mask as mask_utils
+
+from .. import masks
+from ..metrics.panoptic import match
+from ..model import Segments
+from .overlay import overlay
+from .palette import FN, FP, TP
+
+
+@dataclass
+class Outcome:
+    """Per segment: ground truth missed (FN); prediction matched (TP) or false (FP).
+    A prediction that is neither is ignored (mostly on void or crowd)."""
+
+    gt_missed: npt.NDArray[np.bool_]
+    pred_matched: npt.NDArray[np.bool_]
+    pred_false: npt.NDArray[np.bool_]
+    pq: float | None = None  # panoptic matching only: this image's PQ over its categories
+
+    def counts(self) -> tuple[int, int, int]:
+        """(TP, FP, FN)."""
+        return int(self.pred_matched.sum()), int(self.pred_false.sum()), int(self.gt_missed.sum())
+
+
+def panoptic_outcome(
+    gt_index: npt.NDArray[np.int32], gseg: Segments, pred_index: npt.NDArray[np.int32], pseg: Segments
+) -> Outcome:
+    """Match as panopticapi does, and this image's PQ (categories without TP, FP or FN left out)."""
+    table = masks.Runs(gt_index, len(gseg), "C").overlap(masks.Runs(pred_index, len(pseg), "C"))
+    m = match(gseg, pseg, table)
+    matched = np.zeros(len(pseg), bool)
+    matched[m.pi] = True
+    cats = np.unique(np.concatenate([gseg.category_id, pseg.category_id]))
+    pos = {int(c): i for i, c in enumerate(cats.tolist())}
+    tp, fp, fn, iou = (np.zeros(len(cats)) for _ in range(4))
+    np.add.at(tp, [pos[int(c)] for c in gseg.category_id[m.gi]], 1)
+    np.add.at(iou, [pos[int(c)] for c in gseg.category_id[m.gi]], m.iou)
+    np.add.at(fp, [pos[int(c)] for c in pseg.category_id[m.pred_false]], 1)
+    np.add.at(fn, [pos[int(c)] for c in gseg.category_id[m.gt_missed]], 1)
+    seen = (tp + fp + fn) > 0
+    pq = float(np.mean(iou[seen] / (tp[seen] + 0.5 * fp[seen] + 0.5 * fn[seen]))) if seen.any() else None
+    return Outcome(m.gt_missed, matched, m.pred_false, pq)
+
+
+def instance_outcome(
+    gt_rles: list[dict], gseg: Segments, pred_rles: list[dict], pseg: Segments, threshold: float = 0.5
+) -> Outcome:
+    """Greedy COCO-style matching at one IoU threshold, predictions by descending score."""
+    n, m = len(gseg), len(pseg)
+    matched_gt = np.zeros(n, bool)
+    pred_matched = np.zeros(m, bool)
+    ignored = np.zeros(m, bool)
+    if n and m:
+        ious = np.asarray(mask_utils.iou(pred_rles, gt_rles, [int(c) for c in gseg.iscrowd]), dtype=np.float64)
+        score = pseg.score if pseg.score is not None else np.zeros(m)
+        for p in np.argsort(-score, kind="stable").tolist():
+            same = gseg.category_id == pseg.category_id[p]
+            free = same & ~gseg.iscrowd & ~matched_gt & (ious[p] >= threshold)
+            if free.any():
+                g = int(np.argmax(np.where(free, ious[p], -1)))
+                matched_gt[g] = pred_matched[p] = True
+            elif (same & gseg.iscrowd & (ious[p] >= threshold)).any():
+                ignored[p] = True
+    return Outcome(~matched_gt & ~gseg.iscrowd, pred_matched, ~pred_matched & ~ignored)
+
+
+def error_view(
+    photo: npt.NDArray[np.uint8],
+    gt_index: npt.NDArray[np.int32],
+    pred_index: npt.NDArray[np.int32],
+    outcome: Outcome,
+    alpha: float,
+) -> npt.NDArray[np.uint8]:
+    """Missed ground truth in blue, matched predictions in green, false positives in red
+    (predictions drawn over missed ground truth where both cover a pixel)."""
+    gt_code = np.concatenate([[0], np.where(outcome.gt_missed, 1, 0)]).astype(np.int32)
+    pred_code = np.concatenate([[0], np.select([outcome.pred_matched, outcome.pred_false], [2, 3], 0)]).astype(np.int32)
+    codes = pred_code[pred_index]
+    codes = np.where(codes > 0, codes, gt_code[gt_index])
+    return overlay(photo, codes, np.stack([FN, TP, FP]), alpha=max(alpha, 0.55), void_hatch=False)
