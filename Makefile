@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SEGTOOL := $(BIN)/segtool
 OUT ?= demo_out
 
-.PHONY: demo test lint venv test-venv bench clean
+.PHONY: demo test lint venv test-venv browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,18 @@ venv: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
 # panopticapi-lite (the PQ reference) pins numpy<2, so it is installed without its deps.
-test-venv: $(BIN)/python
+test-venv: $(BIN)/python browser
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps panopticapi-lite
+
+# Headless Chromium for the test that opens preview's HTML gallery; where it cannot be
+# installed (not Debian, not root, no registry), that one test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ( command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 ) || \
+	  echo "note: headless Chromium is not available; the gallery browser test will be skipped"
 
 demo: venv
 	rm -rf $(OUT)
@@ -34,6 +43,8 @@ demo: venv
 	$(SEGTOOL) eval semantic sample_data/panoptic_examples.json $(OUT)/semantic
 	$(BIN)/python -c "import json; d = json.load(open('$(OUT)/instances.json')); json.dump([dict(a, score=1.0) for a in d['annotations'] if not a['iscrowd']], open('$(OUT)/detections.json', 'w'))"
 	$(SEGTOOL) eval instance $(OUT)/instances.json $(OUT)/detections.json
+	$(SEGTOOL) preview sample_data/panoptic_examples.json $(OUT)/preview --images sample_data/images --html
+	$(SEGTOOL) preview sample_data/panoptic_examples.json $(OUT)/preview_vs_semantic --images sample_data/images --pred $(OUT)/panoptic_from_semantic.json
 	@echo "demo outputs are in $(OUT)/"
 
 test: test-venv
@@ -46,6 +57,8 @@ lint: test-venv
 bench: test-venv
 	$(BIN)/python benchmarks/bench_convert.py
 	$(BIN)/python benchmarks/bench_eval.py
+	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/bench_preview.py
 
 clean:
 	rm -rf $(VENV) $(OUT) bench_out .pytest_cache *.egg-info

@@ -140,10 +140,10 @@ def render(job: _Job) -> Rendered:
         pres = views.resolve(pred, "score" if pred.segments.score is not None else "smallest")
         panels.append(_panel(photo, pres, job, pres.segments.score))
         if kind == "panoptic":
-            outcome = panoptic_outcome(res.index, res.segments, pres.index, pres.segments)
+            outcome = shown = panoptic_outcome(res.index, res.segments, pres.index, pres.segments)
         else:
-            outcome = _instance_outcome(gt, res, pred, pres)
-        panels.append(error_view(photo, res.index, pres.index, outcome, job.style.alpha))
+            outcome, shown = _instance_outcome(gt, res, pred, pres)
+        panels.append(error_view(photo, res.index, pres.index, shown, job.style.alpha))
         line.pred_segments, line.counts, line.pq = len(pred.segments), outcome.counts(), outcome.pq
         entries_of.append(pres.segments)
     canvas = _side_by_side(panels)
@@ -154,8 +154,11 @@ def render(job: _Job) -> Rendered:
     return line
 
 
-def _instance_outcome(gt: Annotation, res: views.Resolved, pred: Annotation, pres: views.Resolved) -> Outcome:
-    """Match on the full (possibly overlapping) masks, then map onto the resolved segments."""
+def _instance_outcome(
+    gt: Annotation, res: views.Resolved, pred: Annotation, pres: views.Resolved
+) -> tuple[Outcome, Outcome]:
+    """Match on the full (possibly overlapping) masks; returns that outcome (for the counts)
+    and its rows for the segments the resolved views kept (for the picture)."""
     if gt.rles is not None:
         gseg, gt_rles = gt.segments, [to_pyco(r) for r in gt.rles]
     else:
@@ -163,7 +166,7 @@ def _instance_outcome(gt: Annotation, res: views.Resolved, pred: Annotation, pre
     full = instance_outcome(gt_rles, gseg, [to_pyco(r) for r in pred.rles or ()], pred.segments)
     keep_gt = _rows(gseg.id, res.segments.id)
     keep_pred = _rows(pred.segments.id, pres.segments.id)
-    return Outcome(full.gt_missed[keep_gt], full.pred_matched[keep_pred], full.pred_false[keep_pred])
+    return full, Outcome(full.gt_missed[keep_gt], full.pred_matched[keep_pred], full.pred_false[keep_pred])
 
 
 def _rows(all_ids: npt.NDArray[np.int64], kept_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
