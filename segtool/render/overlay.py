@@ -6,6 +6,8 @@ boundaries by comparing each pixel with its right and lower neighbours.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -34,10 +36,13 @@ def boundaries(index: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
     return edge
 
 
+@lru_cache(maxsize=8)
 def hatch(height: int, width: int, period: int = 8, width_px: int = 2, flip: bool = False) -> npt.NDArray[np.bool_]:
-    """Diagonal stripes: ``period`` pixels apart, ``width_px`` wide."""
+    """Diagonal stripes: ``period`` pixels apart, ``width_px`` wide (cached: images share sizes)."""
     y, x = np.ogrid[:height, :width]
-    return ((x - y if flip else x + y) % period) < width_px
+    out = ((x - y if flip else x + y) % period) < width_px
+    out.flags.writeable = False
+    return out
 
 
 def overlay(
@@ -53,19 +58,26 @@ def overlay(
     """``photo`` with segment k (``index == k``) filled by ``colors[k-1]`` at ``alpha``.
 
     Void (index 0) keeps the photo, with gray diagonal hatching; crowd segments get dark
-    stripes across their fill; outlines take a darker shade of the segment's color.
+    stripes across their fill; outlines take a darker shade of the segment's color. The
+    blend is integer arithmetic in 1/256 steps: ``(photo·(256−a) + color·a + 128) >> 8``.
     """
     h, w = index.shape
-    lut = np.vstack([np.zeros((1, 3), np.float32), colors.astype(np.float32)])
-    weight = np.where(index > 0, np.float32(alpha), np.float32(0))[..., None]
-    out = photo.astype(np.float32) * (1 - weight) + lut[index] * weight
+    a = round(alpha * 256)
+    lut = np.vstack([np.zeros((1, 3), np.uint8), colors]).astype(np.uint16)
+    out = photo.astype(np.uint16) * np.uint16(256 - a)
+    out += (lut * np.uint16(a))[index]
+    out += np.uint16(128)
+    out >>= 8
+    void = index == 0
+    out[void] = photo[void]
     if void_hatch:
-        stripes = (index == 0) & hatch(h, w)
-        out[stripes] = out[stripes] * 0.5 + VOID * 0.5
+        stripes = void & hatch(h, w)
+        out[stripes] = (out[stripes] + VOID + 1) >> 1
     if crowd is not None and crowd.any():
         is_crowd = np.concatenate([[False], crowd])[index] & hatch(h, w, flip=True)
-        out[is_crowd] *= 0.45
+        out[is_crowd] = (out[is_crowd] * 115) >> 8
     if outline:
-        edge = boundaries(index) & (index > 0)
-        out[edge] = lut[index[edge]] * 0.55
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        edge = boundaries(index) & ~void
+        dark = ((lut * 141 + 128) >> 8).astype(np.uint16)  # 0.55 of the color
+        out[edge] = dark[index[edge]]
+    return out.astype(np.uint8)

@@ -1,9 +1,9 @@
 """Category labels inside their segments, and legends below the picture.
 
 A label goes at the point of its segment farthest from any boundary (one Euclidean distance
-transform for the whole image, one ``maximum_position`` for all segments), and only when its
-box fits inside the disc around that point that lies wholly in the segment: a label is never
-drawn over another segment or outside the image.
+transform of a subsampled grid for the whole image, one sort for all segments), and only when
+its box lies wholly inside the segment's interior, checked pixel by pixel: a label is never
+drawn over another segment, an outline or outside the image.
 """
 
 from __future__ import annotations
@@ -28,36 +28,52 @@ def font(size: int = 13) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def anchors(index: npt.NDArray[np.int32], n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Each segment's most interior pixel ``(y, x)`` and its distance to the nearest pixel
-    outside the segment's interior (the image border counts as outside)."""
+STEP = 4  # anchors are searched on every 4th pixel: 16x fewer, and boxes are checked exactly
+
+
+def anchors(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
+    """Each segment's most interior pixel ``(y, x)``, searched on a grid of every ``STEP``-th
+    pixel (the image border counts as outside). A segment too thin for the grid gets (-1, -1)."""
     if n == 0:
-        return np.zeros((0, 2), np.int64), np.zeros(0)
-    inner = (index > 0) & ~boundaries(index)
+        return np.zeros((0, 2), np.int64)
+    off = STEP // 2
+    grid = index[off::STEP, off::STEP]
+    inner = (grid > 0) & ~boundaries(grid)
     inner[0, :] = inner[-1, :] = False
     inner[:, 0] = inner[:, -1] = False
-    dist = ndimage.distance_transform_edt(inner)
-    labels = np.arange(1, n + 1)
-    pos = np.asarray(ndimage.maximum_position(dist, index, labels), dtype=np.int64).reshape(n, 2)
-    radius = np.asarray(ndimage.maximum(dist, index, labels), dtype=np.float64).reshape(n)
-    return pos, radius
+    dist = ndimage.distance_transform_edt(inner).ravel()
+    seg = np.where(inner.ravel(), grid.ravel(), 0)
+    order = np.lexsort((dist, seg))  # by segment, then distance: each segment's last is its best
+    last = np.flatnonzero(np.diff(np.append(seg[order], n + 1)) != 0)
+    best = order[last]
+    out = np.full((n, 2), -1, np.int64)
+    keep = seg[best] > 0
+    ys, xs = np.divmod(best[keep], grid.shape[1])
+    out[seg[best[keep]] - 1] = np.stack([ys * STEP + off, xs * STEP + off], axis=1)
+    return out
 
 
 def draw_labels(img: Image.Image, index: npt.NDArray[np.int32], texts: list[str]) -> int:
-    """Draw ``texts[k-1]`` inside segment k where it fits; returns how many were drawn."""
-    pos, radius = anchors(index, len(texts))
+    """Draw ``texts[k-1]`` inside segment k where its box fits wholly inside the segment's
+    interior (checked pixel by pixel, off the outline); returns how many were drawn."""
+    pos = anchors(index, len(texts))
+    inner = (index > 0) & ~boundaries(index)
+    h, w = index.shape
     draw = ImageDraw.Draw(img)
     f = font()
     drawn = 0
-    for (y, x), r, text in zip(pos.tolist(), radius.tolist(), texts, strict=True):
-        if not text:
+    for k, ((y, x), text) in enumerate(zip(pos.tolist(), texts, strict=True), start=1):
+        if not text or y < 0:
             continue
         left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
-        w, h = right - left + 4, bottom - top + 2  # the box: text plus a 2 px margin
-        if (w / 2) ** 2 + (h / 2) ** 2 >= r**2:
+        bw, bh = right - left + 4, bottom - top + 2  # the box: text plus a 2 px margin
+        x0, y0 = x - bw // 2, y - bh // 2
+        if x0 < 0 or y0 < 0 or x0 + bw > w or y0 + bh > h:
+            continue
+        box = (slice(y0, y0 + bh), slice(x0, x0 + bw))
+        if not (inner[box].all() and (index[box] == k).all()):
             continue  # it would spill out of its segment
-        x0, y0 = x - w // 2, y - h // 2
-        draw.rectangle((x0, y0, x0 + w - 1, y0 + h - 1), fill=(0, 0, 0))
+        draw.rectangle((x0, y0, x0 + bw - 1, y0 + bh - 1), fill=(0, 0, 0))
         draw.text((x0 + 2 - left, y0 + 1 - top), text, font=f, fill=(255, 255, 255))
         drawn += 1
     return drawn
