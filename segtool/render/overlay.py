@@ -63,21 +63,30 @@ def overlay(
     """
     h, w = index.shape
     a = round(alpha * 256)
-    lut = np.vstack([np.zeros((1, 3), np.uint8), colors]).astype(np.uint16)
+    lut = np.vstack([np.zeros((1, 3), np.uint8), colors])
     out = photo.astype(np.uint16) * np.uint16(256 - a)
-    out += (lut * np.uint16(a))[index]
+    out += gather(lut, index).astype(np.uint16) * np.uint16(a)
     out += np.uint16(128)
     out >>= 8
     void = index == 0
-    out[void] = photo[void]
+    np.copyto(out, photo, where=void[..., None])  # masked copies: no boolean gathers
     if void_hatch:
         stripes = void & hatch(h, w)
-        out[stripes] = (out[stripes] + VOID + 1) >> 1
+        np.copyto(out, (out + VOID.astype(np.uint16) + 1) >> 1, where=stripes[..., None])
     if crowd is not None and crowd.any():
         is_crowd = np.concatenate([[False], crowd])[index] & hatch(h, w, flip=True)
-        out[is_crowd] = (out[is_crowd] * 115) >> 8
+        np.copyto(out, (out * np.uint16(115)) >> 8, where=is_crowd[..., None])
     if outline:
         edge = boundaries(index) & ~void
-        dark = ((lut * 141 + 128) >> 8).astype(np.uint16)  # 0.55 of the color
-        out[edge] = dark[index[edge]]
+        dark = ((lut.astype(np.uint16) * 141 + 128) >> 8).astype(np.uint8)  # 0.55 of the color
+        np.copyto(out, gather(dark, index), where=edge[..., None])
     return out.astype(np.uint8)
+
+
+def gather(lut: npt.NDArray[np.uint8], index: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
+    """``lut[index]`` for an ``(n, 3)`` uint8 table, as one 32-bit gather (colors packed into
+    words) instead of three strided ones: several times faster on a full image."""
+    packed = np.zeros((len(lut), 4), np.uint8)
+    packed[:, :3] = lut
+    words = packed.view(np.uint32).ravel()[index]
+    return words.view(np.uint8).reshape(*index.shape, 4)[..., :3]
