@@ -9,16 +9,14 @@ conversion within 2x the floor, and --jobs 2 near 2x faster than --jobs 1.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import PEAK_KB, decode_floor, decode_floor_parallel, make_panoptic
+from common import PEAK_KB, arguments, decode_floor, decode_floor_parallel, make_panoptic, timed
 
 from segtool import WriteOptions, convert
 from segtool.parallel import tune_allocator, warm_up
@@ -65,19 +63,8 @@ def memory(src: Path, out: Path) -> None:
         print(f"{'coco-panoptic -> ' + target:<36}{small:>12.0f}{big:>13.0f}{big / small:>8.2f}")
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=1000)
-    ap.add_argument("--data", type=Path, default=Path("bench_out/data"))
-    ap.add_argument("--repeat", type=int, default=3, help="rounds; each time is the best of them")
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
-    args = ap.parse_args()
+    args = arguments(__doc__, 1000, "bench_out/data")
     tune_allocator()  # as the CLI does
     src = make_panoptic(args.data, args.images)
     out = args.data.parent / "convert"

@@ -10,15 +10,13 @@ decoding in 2 processes), and memory that does not grow with the number of image
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import PEAK_KB, decode_floor, decode_floor_parallel, make_panoptic
+from common import PEAK_KB, arguments, decode_floor, decode_floor_parallel, make_panoptic, timed
 
 from segtool import WriteOptions, convert
 from segtool.checks.instance import validate_instance
@@ -69,19 +67,8 @@ def peak(kind: str, path: Path, masks: Path) -> tuple[int, float]:
     return int(out[0]), int(out[1]) / 1024
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=1000)
-    ap.add_argument("--data", type=Path, default=Path("bench_out/data1000"))
-    ap.add_argument("--repeat", type=int, default=3, help="rounds; each time is the best of them")
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
-    args = ap.parse_args()
+    args = arguments(__doc__, 1000, "bench_out/data1000")
     tune_allocator()  # as the CLI does
     pan = make_panoptic(args.data, args.images)
     pngs = pan.with_suffix("")

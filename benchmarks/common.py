@@ -6,8 +6,10 @@ rectangles that occlude each other, so segments have ragged, partly hidden shape
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +129,21 @@ def decode_floor_parallel(png_dir: Path, jobs: int) -> float:
         t = time.perf_counter()
         list(ex.map(_decode_all, parts))
         return time.perf_counter() - t
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds one call of ``fn`` takes."""
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def arguments(doc: str, images: int, data: str, memory: bool = True) -> argparse.Namespace:
+    """The options every benchmark takes, parsed: --images, --data, --repeat (and --no-memory)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--images", type=int, default=images)
+    ap.add_argument("--data", type=Path, default=Path(data))
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; each time is the best of them")
+    if memory:
+        ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
+    return ap.parse_args()

@@ -18,10 +18,10 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from .. import masks
-from ..formats.jsonstream import coco_sections, items
+from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
-from .records import category_checks, image_checks, photo_checks, unused_categories
+from .records import dataset_records, unused_categories
 from .registry import INF, E, W, finding, register
 from .schema import INSTANCE_ANNOTATION, is_id, problem
 
@@ -262,12 +262,7 @@ def validate_instance(
     progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Every finding of a COCO instance JSON, its annotations streamed (see :func:`_image_jobs`)."""
-    image_records, cat_records = coco_sections(path)
-    found, images = image_checks(image_records, str(path))
-    cat_found, cats = category_checks(cat_records, str(path))
-    found += cat_found
-    if images_dir is not None:
-        found += photo_checks(images, images_dir)
+    found, images, cats = dataset_records(path, images_dir)
     ids: list[Any] = []
     streamed: list[Finding] = []
     per_image: list[Finding] = []

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from .. import masks, png
-from ..formats.jsonstream import coco_sections, items
+from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report, Severity
-from .records import category_checks, image_checks, photo_checks, unused_categories
+from .records import dataset_records, unused_categories
 from .registry import INF, E, W, finding, register
 from .schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
 
@@ -229,12 +229,7 @@ def validate_panoptic(
     The annotations are streamed from the JSON and checked as they are read, so memory does
     not grow with the number of images.
     """
-    image_records, cat_records = coco_sections(path)
-    found, images = image_checks(image_records, str(path))
-    cat_found, cats = category_checks(cat_records, str(path))
-    found += cat_found
-    if images_dir is not None:
-        found += photo_checks(images, images_dir)
+    found, images, cats = dataset_records(path, images_dir)
     folder = masks_dir or path.with_suffix("")
     known = frozenset(c.get("id") for c in cats)
     things = frozenset(c.get("id") for c in cats if c.get("isthing", 1))

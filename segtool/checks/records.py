@@ -8,6 +8,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from ..formats.jsonstream import coco_sections
 from .findings import Check, Finding
 from .registry import INF, E, W, finding, register
 from .schema import CATEGORY, IMAGE, well_formed
@@ -102,3 +103,17 @@ def photo_checks(images: dict[Any, dict[str, Any]], folder: Path) -> list[Findin
             msg = f"the image is {size[0]}x{size[1]} but its record says {im.get('width')}x{im.get('height')}"
             found.append(finding("image-size", msg, str(path), iid))
     return found
+
+
+def dataset_records(
+    path: Path, images_dir: Path | None
+) -> tuple[list[Finding], dict[Any, dict[str, Any]], list[dict[str, Any]]]:
+    """A COCO file's image and category records (streamed, without its annotations) and
+    their checks, with ``--images DIR`` when given: findings, images by id, categories."""
+    image_records, cat_records = coco_sections(path)
+    found, images = image_checks(image_records, str(path))
+    cat_found, cats = category_checks(cat_records, str(path))
+    found += cat_found
+    if images_dir is not None:
+        found += photo_checks(images, images_dir)
+    return found, images, cats

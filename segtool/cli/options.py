@@ -63,3 +63,8 @@ def json_option(fn: F) -> F:
 def overwrite_option(fn: F) -> F:
     """``--overwrite``: replace an existing output."""
     return click.option("--overwrite", is_flag=True, help="Replace the destination if it exists.")(fn)
+
+
+def images_option(help_text: str) -> Callable[[F], F]:
+    """``--images DIR``: the folder of the photos, named by each image's ``file_name``."""
+    return click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), help=help_text)

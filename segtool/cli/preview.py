@@ -10,7 +10,7 @@ from .. import formats
 from ..parallel import warm_up
 from ..preview import Style, preview
 from . import main, output
-from .options import jobs_option, json_option, overwrite_option, source_options
+from .options import images_option, jobs_option, json_option, overwrite_option, source_options
 
 
 def _ids(value: str | None) -> list[int | str] | None:
@@ -28,12 +28,7 @@ def _ids(value: str | None) -> list[int | str] | None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @source_options
-@click.option(
-    "--images",
-    "images_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder of the photos (by file_name); without it, renders use a neutral background.",
-)
+@images_option("Folder of the photos (by file_name); without it, renders use a neutral background.")
 @click.option(
     "--pred",
     type=click.Path(path_type=Path),

@@ -17,7 +17,7 @@ from ..errors import EXIT_FINDINGS, FormatError
 from ..fix import FixSummary, fix_instance, fix_panoptic
 from ..parallel import warm_up
 from . import main, output
-from .options import jobs_option, json_option, overwrite_option, source_options
+from .options import images_option, jobs_option, json_option, overwrite_option, source_options
 
 SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 
@@ -46,12 +46,7 @@ def _github(f: Finding) -> str:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @source_options
-@click.option(
-    "--images",
-    "images_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder of the photos: check that each image's file exists and has its record's size.",
-)
+@images_option("Folder of the photos: check that each image's file exists and has its record's size.")
 @click.option("--select", help="Only these check codes (comma-separated).")
 @click.option("--ignore", help="Skip these check codes (comma-separated).")
 @click.option(

@@ -47,36 +47,28 @@ def broken_panoptic(tmp_path: Path) -> Path:
     return write_json(path, data)
 
 
+PANOPTIC_FIXABLE = {
+    "area-mismatch",
+    "bbox-mismatch",
+    "id-not-listed",
+    "segment-absent",
+    "duplicate-segment-id",
+    "unknown-category",
+    "crowd-on-stuff",
+    "duplicate-annotation",
+    "annotation-unknown-image",
+}
+
+
 def test_panoptic_fix(tmp_path):
     src = broken_panoptic(tmp_path)
     before = digest(src, src.with_suffix(""))
-    assert {f.code for f in validate_panoptic(src).findings} >= {
-        "area-mismatch",
-        "bbox-mismatch",
-        "id-not-listed",
-        "segment-absent",
-        "duplicate-segment-id",
-        "unknown-category",
-        "crowd-on-stuff",
-        "duplicate-annotation",
-        "annotation-unknown-image",
-        "png-size",
-    }
+    assert {f.code for f in validate_panoptic(src).findings} >= PANOPTIC_FIXABLE | {"png-size"}
     out = tmp_path / "fixed" / "pan.json"
     summary = fix_panoptic(src, out)
     assert digest(src, src.with_suffix("")) == before  # the input is untouched
     assert sorted({f.code for f in validate_panoptic(out).findings if str(f.severity) != "info"}) == ["png-size"]
-    assert {c.code for c in summary.changes} == {
-        "area-mismatch",
-        "bbox-mismatch",
-        "id-not-listed",
-        "segment-absent",
-        "duplicate-segment-id",
-        "unknown-category",
-        "crowd-on-stuff",
-        "duplicate-annotation",
-        "annotation-unknown-image",
-    }
+    assert {c.code for c in summary.changes} == PANOPTIC_FIXABLE
     # pixels of the unlisted id 30 and of the unknown-category segment 40 are void; the rest kept
     ids = ids_of(out.with_suffix("") / "img1.png")
     assert ids[2, 1] == 0 and ids[3, 1] == 0 and (ids[:, 0] == 10).all() and (ids[:, 2:] == 20).all()
