@@ -232,3 +232,19 @@ def test_gallery_opens_in_headless_chromium(tmp_path):
     finally:
         driver.quit()
     subprocess.run(["true"], check=True)
+
+
+@pytest.mark.parametrize("target", ["coco-instance", "semantic"])
+def test_every_format_renders_the_same_fill(tmp_path, target):
+    """The same scene read as panoptic, instance or semantic gives the same fill colors."""
+    from segtool import WriteOptions, convert
+
+    gt = dataset(tmp_path)
+    other = tmp_path / ("inst.json" if target == "coco-instance" else "sem")
+    convert(gt, other, WriteOptions(target))
+    style = Style(alpha=1.0, labels=False, outline=False)
+    preview(gt, tmp_path / "a", style=style)
+    preview(other, tmp_path / "b", style=style)
+    a, b = read(tmp_path / "a/img1.png")[:H], read(tmp_path / "b/img1.png")[:H]
+    assert tuple(b[15, 45]) == RED and tuple(b[15, 10]) == ROAD
+    assert (a[:35] == b[:35]).all()
