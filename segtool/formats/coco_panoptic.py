@@ -16,21 +16,19 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import masks, png, views
-from ..errors import SegtoolError
+from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from .common import (
     Detection,
     ImageResult,
     check_unique_names,
-    load_json,
     parse_categories,
     parse_images,
-    require_dict,
     save_png,
     stem_name,
     stream_coco_json,
 )
-from .jsonstream import sketch
+from .jsonstream import coco_sections, items, section, sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
@@ -129,30 +127,28 @@ def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
 
 
 def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
-    """Read a COCO panoptic JSON; PNGs are opened only when a sample is loaded."""
-    data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
-    categories = parse_categories(data["categories"], path, default_isthing=True)
-    images = parse_images(data["images"], path)
+    """Read a COCO panoptic JSON; PNGs are opened only when a sample is loaded.
+
+    The annotations are streamed: each becomes its compact segment table as it is parsed,
+    so the JSON is never held whole (it is ~10x its file size as Python objects).
+    """
+    image_records, category_records = coco_sections(path)
+    categories = parse_categories(category_records, path, default_isthing=True)
+    images = parse_images(image_records, path)
     folder = masks_dir(path, masks)
     known = {c.id for c in categories}
-    by_image: dict[int, dict[str, Any]] = {}
-    for ann in data["annotations"]:
+    ids = {im.id for im in images}
+    by_image: dict[int, PanopticPng] = {}
+    for ann in items(path, "annotations.item"):
         if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
             raise SegtoolError("an annotation lacks 'image_id' or 'file_name'", str(path))
-        by_image[ann["image_id"]] = ann
-    ids = {im.id for im in images}
-    stray = [i for i in by_image if i not in ids]
-    if stray:
-        raise SegtoolError(f"annotation for image id {stray[0]}, which 'images' does not list", str(path))
-    samples = []
-    for im in images:
-        ann = by_image.get(im.id)
-        if ann is None:
-            samples.append(Sample(im, PanopticPng(None, Segments.empty())))
-        else:
-            samples.append(Sample(im, PanopticPng(str(folder / ann["file_name"]), _segments(ann, known, path))))
-    info = {k: data[k] for k in ("info", "licenses") if k in data}
-    return Dataset(categories, tuple(samples), "panoptic", info, str(path))
+        if ann["image_id"] not in ids:
+            raise SegtoolError(f"annotation for image id {ann['image_id']}, which 'images' does not list", str(path))
+        by_image[ann["image_id"]] = PanopticPng(str(folder / str(ann["file_name"])), _segments(ann, known, path))
+    empty = PanopticPng(None, Segments.empty())
+    samples = tuple(Sample(im, by_image.get(im.id, empty)) for im in images)
+    info = {k: v for k in ("info", "licenses") if (v := section(path, k)) is not None}
+    return Dataset(categories, samples, "panoptic", info, str(path))
 
 
 def assign_ids(category_id: npt.NDArray[np.int64], colors: dict[int, tuple[int, int, int]]) -> npt.NDArray[np.int64]:
@@ -226,8 +222,12 @@ def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None) -> d
     images and categories come from the ground truth. A prediction for an image or of a
     category the ground truth does not have is an error.
     """
-    data = load_json(path)
-    anns = data if isinstance(data, list) else require_dict(data, path, ("annotations",))["annotations"]
+    head = sketch(path)
+    if not isinstance(head, dict | list):
+        raise FormatError(f"expected a JSON object at the top level, got a {type(head).__name__}", str(path))
+    if isinstance(head, dict) and not isinstance(head.get("annotations"), list):
+        raise FormatError("expected an 'annotations' list", str(path))
+    anns = items(path, "item" if isinstance(head, list) else "annotations.item")
     known = {c.id for c in gt.categories}
     images = {s.image.id: s.image for s in gt.samples}
     folder = masks_dir(path, masks)
