@@ -135,11 +135,11 @@ def evaluate_instance(
 
 def _is_panoptic(path: Path) -> bool:
     """A prediction file whose annotations carry ``segments_info`` (a panoptic prediction)."""
-    from .formats.common import load_json
+    from .formats.jsonstream import sketch
 
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
-    data = load_json(path, keep=True)
+    data = sketch(path)
     anns = data.get("annotations") if isinstance(data, dict) else None
     return bool(anns) and isinstance(anns[0], dict) and "segments_info" in anns[0]
 

@@ -19,7 +19,6 @@ from ..model import Category, ImageInfo
 
 Confidence = Literal["no", "weak", "strong"]
 
-_cache: dict[str, tuple[tuple[int, int], Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -30,21 +29,14 @@ class Detection:
     reason: str
 
 
-def load_json(path: Path, *, keep: bool = False) -> Any:
-    """Parse a JSON file; errors name the file and the problem.
+def load_json(path: Path) -> Any:
+    """Parse a whole JSON file; errors name the file and the problem (line and column).
 
-    The last file parsed is cached (keyed by size and mtime): detectors peek with
-    ``keep=True``, and the reader that follows takes it, so one file is parsed once and not
-    kept alive beside the dataset built from it.
+    Readers of large COCO files stream them instead (:mod:`segtool.formats.jsonstream`).
     """
     try:
-        st = path.stat()
-        key = str(path.resolve())
-        stamp = (st.st_size, st.st_mtime_ns)
-        if key in _cache and _cache[key][0] == stamp:
-            return _cache[key][1] if keep else _cache.pop(key)[1]  # read takes it: not kept alive
         with open(path, "rb") as f:
-            data = json.load(f)
+            return json.load(f)
     except FileNotFoundError:
         raise SegtoolError("no such file", str(path)) from None
     except IsADirectoryError:
@@ -55,9 +47,6 @@ def load_json(path: Path, *, keep: bool = False) -> Any:
         raise SegtoolError("invalid JSON (not UTF-8 text)", str(path)) from None
     except OSError as exc:
         raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
-    _cache.clear()
-    _cache[key] = (stamp, data)
-    return data
 
 
 def dump_json(data: Any, path: Path) -> None:
