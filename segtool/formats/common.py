@@ -20,7 +20,6 @@ from ..model import Category, ImageInfo
 Confidence = Literal["no", "weak", "strong"]
 
 
-
 @dataclass(frozen=True)
 class Detection:
     """How sure a format is that a path is its own, and why."""
