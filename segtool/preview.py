@@ -275,8 +275,11 @@ def preview(
     ds = formats.read(path, source_format, **(read_options or {}))
     chosen = select(ds, ids, sample, seed)
     preds = _read_predictions(pred, ds) if pred is not None else {}
-    inputs = [path] + ([pred] if pred else []) + ([images] if images else [])
-    refuse_inputs([out], inputs)
+    inputs = [path, *([pred] if pred else []), *([images] if images else [])]
+    inputs += [p.with_suffix("") for p in (path, pred) if p is not None and p.suffix.lower() == ".json"]
+    if (read_options or {}).get("masks"):
+        inputs.append(Path(read_options["masks"]))
+    refuse_inputs([out], inputs)  # OUT replaces what it names, even with --overwrite: never an input
     check_writable(out, overwrite=overwrite)
     names = [stem_name(s.image.file_name) for s in chosen]
     if len(set(names)) < len(names):

@@ -168,6 +168,9 @@ def test_cli_selection_grid_and_json(runner, tmp_path):
     assert r.exit_code == 0
     sheet = read(out / "sheet_001.png")
     assert sheet.shape[1] == 2 * (320 + GAP) + GAP
+    r = runner.invoke(main, ["preview", src, str(tmp_path / "panoptic_examples"), "--overwrite"])
+    assert r.exit_code == 2 and "input" in r.stderr  # the PNG folder of the input is never replaced
+    assert any((tmp_path / "panoptic_examples").glob("*.png"))
     r = runner.invoke(main, ["preview", src, str(out), "--ids", "999", "--overwrite"])
     assert r.exit_code == 2 and "999" in r.stderr
     assert (out / "sheet_001.png").exists()  # a failed run leaves the previous output alone
