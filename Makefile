@@ -17,7 +17,7 @@ venv: $(BIN)/python
 
 # panopticapi-lite (the PQ reference) pins numpy<2, so it is installed without its deps.
 test-venv: $(BIN)/python browser
-	$(BIN)/pip install --quiet -e '.[test]' $(PIP_EXTRA)
+	$(BIN)/pip install --quiet -e '.[test]' $(if $(PIP_EXTRA),'$(PIP_EXTRA)')
 	$(BIN)/pip install --quiet --no-deps panopticapi-lite
 
 # Headless Chromium for the test that opens preview's HTML gallery; where it cannot be
