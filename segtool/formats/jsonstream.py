@@ -7,6 +7,8 @@ they are parsed, at about the speed of ``json``; each pass skips the other secti
 
 from __future__ import annotations
 
+import json
+import mmap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,8 +52,22 @@ def _invalid(path: Path, exc: Exception) -> SegtoolError:
 
 
 def section(path: Path, key: str) -> Any:
-    """The whole top-level value ``key``, or None when the file has none."""
+    """The whole top-level value ``key``, or None when the file has none.
+
+    A key whose quoted name appears nowhere in the file is absent: one ``find`` over the
+    bytes (memory-mapped, C speed) saves a full parse pass for ``info``/``licenses``-less files.
+    """
+    if not _mentions(path, key):
+        return None
     return next(items(path, key), None)
+
+
+def _mentions(path: Path, key: str) -> bool:
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return m.find(json.dumps(key).encode()) >= 0
+    except (OSError, ValueError):  # unreadable or empty: let the parser word the error
+        return True
 
 
 def coco_sections(path: Path, keys: tuple[str, ...] = ("images", "categories")) -> list[list[Any]]:
