@@ -54,11 +54,11 @@ class Combined:
                 continue
             cats.append(int(segs.category_id[k]))
             index[m & free] = len(cats)
-        assert sem.id_map is not None
+        sem_index = sem.index_map()
         for k, cid in enumerate(sem.segments.category_id.tolist()):
             if cid in self.thing_ids:
                 continue
-            left = (sem.id_map == k + 1) & (index == 0)
+            left = (sem_index == k + 1) & (index == 0)
             if int(np.count_nonzero(left)) < self.stuff_area_limit:
                 continue
             cats.append(cid)

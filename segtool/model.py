@@ -162,14 +162,25 @@ class Annotation:
     rles: tuple[dict[str, Any], ...] | None = None
     raw: tuple[Any, ...] | None = None  # source segmentation objects (instance sources only)
     origin: str = ""  # the file the pixels came from, for error messages
-    runs: Any = None  # masks.Runs of id_map when the source computed them (a cache)
+    runs: Any = None  # masks.Runs of the index map, when the source computed them
 
     def __post_init__(self) -> None:
-        if (self.id_map is None) == (self.rles is None):
-            raise SegtoolError("an annotation carries exactly one of id_map and rles")
+        if (self.id_map is None and self.runs is None) == (self.rles is None):
+            raise SegtoolError("an annotation carries exactly one of an index map (or its runs) and rles")
         shape = (self.image.height, self.image.width)
         if self.id_map is not None and self.id_map.shape != shape:
             raise SegtoolError(f"id map shape {self.id_map.shape} differs from image size {shape}")
+        if self.runs is not None and tuple(self.runs.shape) != shape:
+            raise SegtoolError(f"runs of shape {self.runs.shape} differ from image size {shape}")
+
+    def index_map(self) -> npt.NDArray[np.int32]:
+        """The index map (``k`` → ``segments[k-1]``, 0 void). Sources that measured runs keep
+        only those; the map is expanded from them on demand (metrics never need it)."""
+        if self.id_map is not None:
+            return self.id_map
+        if self.runs is None:
+            raise SegtoolError("an instance annotation has masks, not an index map; resolve it first")
+        return self.runs.index_map()
         if self.rles is not None and len(self.rles) != len(self.segments):
             raise SegtoolError(f"{len(self.rles)} masks for {len(self.segments)} segments")
 

@@ -97,8 +97,8 @@ def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
     Segments whose mask is empty, or that lose every pixel to higher-priority instances,
     are dropped and counted by reason. Returned segments carry pixel areas and boxes.
     """
-    if ann.id_map is not None:
-        return Resolved(ann.id_map, ann.segments, _runs=ann.runs)
+    if ann.rles is None:
+        return Resolved(ann.index_map(), ann.segments, _runs=ann.runs)
     h, w = ann.image.height, ann.image.width
     n = len(ann.segments)
     if n == 0:

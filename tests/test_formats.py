@@ -25,9 +25,9 @@ def test_panoptic_reader_real_examples():
     assert [s.image.id for s in ds.samples] == [142238, 439180]
     assert len(ds.categories) == 133 and sum(c.isthing for c in ds.categories) == 80
     ann = ds.samples[0].load()
-    assert ann.id_map.shape == (427, 640) and len(ann.segments) == 18
+    assert ann.index_map().shape == (427, 640) and len(ann.segments) == 18
     # the JSON areas are exact pixel counts (checked upstream): the index map must agree
-    counts = np.bincount(ann.id_map.ravel(), minlength=19)[1:]
+    counts = np.bincount(ann.index_map().ravel(), minlength=19)[1:]
     assert counts.tolist() == ann.segments.area.astype(int).tolist()
 
 
@@ -116,7 +116,7 @@ def test_mmsegmentation_palette_labels_read_by_index(tmp_path):
     ann = ds.samples[0].load()
     # segment k covers exactly the pixels whose palette index is its category id
     for k, cid in enumerate(ann.segments.category_id.tolist(), start=1):
-        assert np.array_equal(ann.id_map == k, raw == cid)
+        assert np.array_equal(ann.index_map() == k, raw == cid)
     convert(folder, tmp_path / "back", WriteOptions("semantic"), read_options={"categories": cats})
     assert np.array_equal(np.asarray(Image.open(tmp_path / "back/00000_gt.png")), raw)
 

@@ -98,7 +98,7 @@ class PanopticPng:
             )
         # segments keep the JSON's area: PQ uses it for ground truth, as panopticapi does;
         # writers measure areas from the pixels
-        return Annotation(image, self.segments, id_map=runs.index_map(), origin=str(path), runs=runs)
+        return Annotation(image, self.segments, origin=str(path), runs=runs)
 
 
 def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:

@@ -334,7 +334,7 @@ class PanopticDetections:
             raise SegtoolError(
                 f"image {ann.image.id}: panoptic predictions need a 'score' on every segment", ann.origin or None
             )
-        runs = views.Resolved(ann.id_map, segs, _runs=ann.runs).runs()
+        runs = ann.runs if ann.runs is not None else views.Resolved(ann.index_map(), segs).runs()
         return Objects(
             ids=np.arange(1, len(segs) + 1, dtype=np.int64),
             category_id=segs.category_id,

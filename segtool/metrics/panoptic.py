@@ -129,7 +129,7 @@ def _pair_stat(pair: _Pair) -> PQStat:
         np.add.at(stat.fn, pair.position[gt.segments.category_id[missed]], 1)
         return stat
     pred = pair.pred.load()
-    if pred.id_map is None or pred.runs is None or gt.runs is None:
+    if pred.rles is not None or pred.runs is None or gt.runs is None:
         raise SegtoolError(f"image {gt.image.id}: panoptic evaluation needs panoptic PNGs on both sides")
     return image_stat(gt, pred, pair.position)
 
