@@ -327,17 +327,23 @@ def check_compressed(rles: list[RLE]) -> int | None:
 
 def bad_compressed(rles: list[RLE]) -> npt.NDArray[np.bool_]:
     """Which RLEs have counts that do not add up to h·w (or are negative), all in one decode."""
+    return checked_counts(rles)[2]
+
+
+def checked_counts(
+    rles: list[RLE],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Every RLE's counts (concatenated, with offsets as :func:`decode_counts`) and which RLEs
+    are bad: counts that do not add up to h·w, or negative ones."""
     if not rles:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, dtype=bool)
     strings = [r["counts"].encode("ascii") if isinstance(r["counts"], str) else bytes(r["counts"]) for r in rles]
     counts, offsets = decode_counts(strings)
-    totals = np.add.reduceat(counts, offsets[:-1]) if len(counts) else np.zeros(len(rles), np.int64)
-    totals[np.diff(offsets) == 0] = 0
-    negative = np.zeros(len(rles), dtype=bool)
-    if len(counts):
-        negative = np.maximum.reduceat(counts < 0, offsets[:-1]).astype(bool) & (np.diff(offsets) > 0)
+    total = np.concatenate([[0], np.cumsum(counts)])
+    negative = np.concatenate([[0], np.cumsum(counts < 0)])
     expected = np.array([r["size"][0] * r["size"][1] for r in rles], dtype=np.int64)
-    return (totals != expected) | negative
+    bad = (total[offsets[1:]] - total[offsets[:-1]] != expected) | (negative[offsets[1:]] > negative[offsets[:-1]])
+    return counts, offsets, bad
 
 
 def encode_empty(height: int, width: int) -> RLE:
