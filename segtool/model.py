@@ -162,16 +162,15 @@ class Annotation:
     rles: tuple[dict[str, Any], ...] | None = None
     raw: tuple[Any, ...] | None = None  # source segmentation objects (instance sources only)
     origin: str = ""  # the file the pixels came from, for error messages
-    # masks.Runs of the index map, or intervals.Intervals of the rles, when the source decoded them
-    runs: Any = None
+    runs: Any = None  # masks.Runs of the index map, when the source computed them
 
     def __post_init__(self) -> None:
-        if (self.id_map is None and self.runs is None) if self.rles is None else self.id_map is not None:
+        if (self.id_map is None and self.runs is None) == (self.rles is None):
             raise SegtoolError("an annotation carries exactly one of an index map (or its runs) and rles")
         shape = (self.image.height, self.image.width)
         if self.id_map is not None and self.id_map.shape != shape:
             raise SegtoolError(f"id map shape {self.id_map.shape} differs from image size {shape}")
-        if self.rles is None and self.runs is not None and tuple(self.runs.shape) != shape:
+        if self.runs is not None and tuple(self.runs.shape) != shape:
             raise SegtoolError(f"runs of shape {self.runs.shape} differ from image size {shape}")
 
     def index_map(self) -> npt.NDArray[np.int32]:

@@ -154,3 +154,13 @@ def test_check_compressed_rejects_counts_that_do_not_fill_the_image():
     short = {"size": [10, 10], "counts": "\x7f\x7f\x7f\x7f"}  # decodes to counts summing to 90
     assert masks.check_compressed([good]) is None
     assert masks.check_compressed([good, short]) == 1
+
+
+def test_bad_compressed_flags_short_and_empty_counts():
+    """Counts that do not fill the image are bad, including an empty string last in a batch."""
+    m = np.zeros((6, 5, 2), np.uint8, order="F")
+    m[1:3, 1:4, 0] = 1
+    good = mask_utils.encode(m)
+    short = {"size": [6, 5], "counts": b"3"}  # adds up to 3, not 30
+    empty = {"size": [6, 5], "counts": b""}
+    assert masks.bad_compressed([good[0], short, good[1], empty]).tolist() == [False, True, False, True]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import intervals, masks
+from .. import masks
 from ..errors import SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .common import (
@@ -77,11 +77,10 @@ class CocoMasks:
                 rles.append(masks.to_compressed(segm, image.height, image.width))
             except ValueError as exc:
                 raise SegtoolError(f"image {image.id}, annotation {aid}: {exc}", self.path) from None
-        bad, runs = intervals.decode(rles)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise SegtoolError(f"image {image.id}, annotation {ids[first]}: undecodable compressed RLE", self.path)
-        return Annotation(image, self.segments, rles=tuple(rles), raw=self.raw, origin=self.path, runs=runs)
+        bad = masks.check_compressed(rles)
+        if bad is not None:
+            raise SegtoolError(f"image {image.id}, annotation {ids[bad]}: undecodable compressed RLE", self.path)
+        return Annotation(image, self.segments, rles=tuple(rles), raw=self.raw, origin=self.path)
 
 
 def _bbox(a: dict[str, Any]) -> list[float]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .. import intervals, masks
+from .. import masks
 from ..errors import SegtoolError
 from ..metrics.instances import Objects
 from ..model import Dataset, ImageInfo
@@ -77,11 +77,10 @@ def _objects(src: Detections) -> Objects:
             rles.append(masks.to_compressed(segm, h, w))
         except ValueError as exc:
             raise SegtoolError(f"detection #{det_id - 1} (image {src.image.id}): {exc}", src.path) from None
-    bad, runs = intervals.decode(rles)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+    bad = masks.check_compressed(rles)
+    if bad is not None:
         raise SegtoolError(
-            f"detection #{src.dets[first][0] - 1} (image {src.image.id}): undecodable compressed RLE", src.path
+            f"detection #{src.dets[bad][0] - 1} (image {src.image.id}): undecodable compressed RLE", src.path
         )
     pyco = [masks.to_pyco(r) for r in rles]
     if src.by_box:
@@ -102,5 +101,4 @@ def _objects(src: Detections) -> Objects:
         iscrowd=np.zeros(len(src.dets), dtype=bool),
         shapes=shapes,
         score=np.array([float(d["score"]) for _, d in src.dets], dtype=np.float64),
-        intervals=runs,
     )

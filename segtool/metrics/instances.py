@@ -22,8 +22,6 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
-from ..intervals import Intervals
-from ..intervals import iou as interval_iou
 from ..masks import to_pyco
 from ..model import Category
 from ..parallel import imap, jobs_for
@@ -56,7 +54,6 @@ class Objects:
     iscrowd: npt.NDArray[np.bool_]
     shapes: list[Any]  # pycocotools RLEs with bytes counts (segm) or [x, y, w, h] boxes (bbox)
     score: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    intervals: Intervals | None = None  # the masks' foreground intervals, when decoded already
 
 
 @dataclass
@@ -79,16 +76,11 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> 
     """IoU of every detection with every ground truth of the image; pairs of different
     categories are -1 so they never match.
 
-    Masks decoded by the RLE safety check use their intervals (:func:`segtool.intervals.iou`,
-    equal to pycocotools to the bit); otherwise one pycocotools call per image: its C code
-    skips pairs whose boxes do not touch.
+    One pycocotools call per image: its C code skips pairs whose boxes do not touch, and
+    its fixed cost per call outweighs the cross-category pairs it computes in passing.
     """
     if len(d) == 0 or len(gt.ids) == 0:
         return np.zeros((len(d), len(gt.ids)))
-    if iou_type == "segm" and dt.intervals is not None and gt.intervals is not None:
-        ious = interval_iou(dt.intervals, gt.intervals, gt.iscrowd)[d]
-        ious[dt.category_id[d][:, None] != gt.category_id[None, :]] = -1.0
-        return ious
     crowd = [int(c) for c in gt.iscrowd]
     if iou_type == "segm":
         ds: Any = [dt.shapes[i] for i in d]
@@ -320,8 +312,7 @@ def gt_objects(ann: Any, iou_type: str) -> Objects:
         res = views.resolve(ann)
         rles, segs = res.runs().rles(), res.measured()
     shapes = [to_pyco(r) for r in rles] if iou_type == "segm" else [list(b) for b in segs.bbox]
-    runs = ann.runs if ann.rles is not None and isinstance(ann.runs, Intervals) else None
-    return Objects(segs.id, segs.category_id, segs.area, segs.iscrowd, shapes, intervals=runs)
+    return Objects(segs.id, segs.category_id, segs.area, segs.iscrowd, shapes)
 
 
 @dataclass(frozen=True)
