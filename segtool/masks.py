@@ -320,9 +320,72 @@ def decode_counts(strings: list[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDAr
 
 
 def check_compressed(rles: list[RLE]) -> int | None:
-    """Index of the first RLE whose counts do not add up to h·w (or are negative), or None."""
-    bad = np.flatnonzero(bad_compressed(rles))
-    return int(bad[0]) if bad.size else None
+    """Index of the first RLE whose counts do not add up to h·w, or None: the guard that
+    runs before pycocotools' ``iou`` (which loops forever on such an RLE) in eval and reads.
+
+    The total is computed in C: pycocotools' ``area`` sums the odd counts; the even ones are
+    the ``area`` of the same RLE with a 0 count put in front. Counts from the fourth on are
+    stored relative to the count two before, so only the first three are re-encoded and the
+    rest of the string is reused as it is. ~4x faster than decoding every count in numpy
+    (:func:`bad_compressed`, which ``validate`` uses: it also names negative counts).
+    """
+    shifted: list[RLE] = []
+    kept: list[int] = []
+    bad: list[int] = []
+    for i, r in enumerate(rles):
+        s = r["counts"].encode("ascii") if isinstance(r["counts"], str) else bytes(r["counts"])
+        head = _first_counts(s, 3)
+        if head is None:  # fewer than three counts: add them up here
+            xs = _first_counts(s, 2) or _first_counts(s, 1) or ([], 0)
+            if sum(xs[0]) != r["size"][0] * r["size"][1] or any(x < 0 for x in xs[0]) or xs[1] != len(s):
+                bad.append(i)
+            continue
+        (x0, x1, x2), used = head
+        shifted.append({"size": r["size"], "counts": s})
+        shifted.append({"size": r["size"], "counts": b"0" + _count(x0) + _count(x1) + _count(x2 - x0) + s[used:]})
+        kept.append(i)
+    for start in range(0, len(shifted), 200):  # pycocotools' area overflows a uint8 index past 255 items
+        chunk = shifted[start : start + 200]
+        area = np.asarray(mask_utils.area(chunk), dtype=np.int64)
+        totals = area[0::2] + area[1::2]
+        expected = np.array([r["size"][0] * r["size"][1] for r in chunk[0::2]], dtype=np.int64)
+        wrong = np.flatnonzero(totals != expected)
+        if wrong.size:
+            bad.append(kept[start // 2 + int(wrong[0])])
+            break  # chunks go in order: the first wrong one here is the first of this kind
+    return min(bad, default=None)
+
+
+def _count(x: int) -> bytes:
+    """One count as pycocotools' ``rleToString`` writes it (5 bits per char, sign-extended)."""
+    out = bytearray()
+    more = True
+    while more:
+        c = x & 0x1F
+        x >>= 5
+        more = (x != -1) if c & 0x10 else (x != 0)
+        out.append((c | 0x20 if more else c) + 48)
+    return bytes(out)
+
+
+def _first_counts(s: bytes, k: int) -> tuple[list[int], int] | None:
+    """The first ``k`` stored values of an RLE string and where they end; None when it has fewer."""
+    xs: list[int] = []
+    p, n = 0, len(s)
+    while len(xs) < k:
+        x, j, more = 0, 0, True
+        while more:
+            if p >= n:
+                return None
+            c = s[p] - 48
+            x |= (c & 0x1F) << (5 * j)
+            more = bool(c & 0x20)
+            p += 1
+            j += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * j)
+        xs.append(x)
+    return xs, p
 
 
 def bad_compressed(rles: list[RLE]) -> npt.NDArray[np.bool_]:

@@ -164,3 +164,33 @@ def test_bad_compressed_flags_short_and_empty_counts():
     short = {"size": [6, 5], "counts": b"3"}  # adds up to 3, not 30
     empty = {"size": [6, 5], "counts": b""}
     assert masks.bad_compressed([good[0], short, good[1], empty]).tolist() == [False, True, False, True]
+
+
+def test_check_compressed_agrees_with_the_numpy_decode():
+    """The C-summed guard flags exactly the RLEs the full numpy decode flags (real masks of
+    every shape, 1- and 2-count ones, and corrupted strings)."""
+    rng = np.random.default_rng(3)
+    rles = []
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 20, 2))
+        m = np.zeros((h, w, 1), np.uint8, order="F")
+        kind = rng.integers(0, 4)
+        if kind == 1:
+            m[:] = 1  # counts [0, h*w]
+        elif kind == 2:
+            m[rng.integers(0, h) :, -1] = 1  # fg to the very end: two counts
+        elif kind == 3:
+            m[..., 0] = rng.random((h, w)) < 0.4
+        r = mask_utils.encode(m)[0]
+        cut = rng.integers(0, 4)
+        if cut == 1 and len(r["counts"]) > 1:
+            r = {**r, "counts": r["counts"][:-1]}  # truncated
+        elif cut == 2:
+            r = {**r, "counts": r["counts"] + b"1"}  # one count too many
+        rles.append(r)
+    expected = masks.bad_compressed(rles)
+    assert expected.any() and not expected.all()
+    for i in range(len(rles)):
+        assert (masks.check_compressed([rles[i]]) is not None) == expected[i], (i, rles[i])
+    first = masks.check_compressed(rles)
+    assert first == int(np.flatnonzero(expected)[0])
