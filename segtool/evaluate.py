@@ -31,18 +31,21 @@ def evaluate_panoptic(
 
     Images are those with a ground-truth annotation record (as panopticapi). A ground-truth
     image without a prediction is an error unless ``allow_missing``, when its segments all
-    count as false negatives.
+    count as false negatives. Both JSONs are streamed (see ``coco_panoptic.stream_pairs``),
+    so memory does not grow with the number of images.
 
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
         >>> r.to_dict()["All"]["pq"]
     """
-    gt_path, pred_path = Path(gt), Path(pred)
-    gt_ds = coco_panoptic.read(gt_path, masks=Path(gt_masks) if gt_masks else None)
-    preds = coco_panoptic.read_predictions(pred_path, gt_ds, masks=Path(pred_masks) if pred_masks else None)
-    annotated = [s for s in gt_ds.samples if getattr(s.source, "png", None) is not None]
-    pairs = _pair(annotated, preds, allow_missing, pred_path)
-    return _evaluate_pq(pairs, gt_ds.categories, jobs=jobs, progress=progress)
+    stream = coco_panoptic.stream_pairs(
+        Path(gt),
+        Path(pred),
+        gt_masks=Path(gt_masks) if gt_masks else None,
+        pred_masks=Path(pred_masks) if pred_masks else None,
+        allow_missing=allow_missing,
+    )
+    return _evaluate_pq(stream.pairs, stream.categories, count=stream.count, jobs=jobs, progress=progress)
 
 
 def _pair(gt_samples: list[Any], preds: dict[int, Any], allow_missing: bool, pred_path: Path) -> list[tuple[Any, Any]]:

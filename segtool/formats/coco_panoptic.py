@@ -8,6 +8,8 @@ nearby colours, so the same input always gives the same bytes.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,3 +244,89 @@ def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None) -> d
             )
         out[image.id] = Sample(image, PanopticPng(str(folder / ann["file_name"]), _segments(ann, known, path)))
     return out
+
+
+@dataclass
+class PairStream:
+    """Ground truth and predictions paired image by image, streamed from both JSONs."""
+
+    categories: tuple[Category, ...]
+    count: int  # pairs (ground-truth images with an annotation record)
+    missing: int  # of which without a prediction
+    pairs: Iterator[tuple[Sample, Sample | None]]
+
+
+def _records_prefix(path: Path) -> str:
+    """Where a prediction file's annotation records are: a bare list, or ``annotations``."""
+    head = sketch(path)
+    if isinstance(head, list):
+        return "item"
+    if not isinstance(head, dict):
+        raise FormatError(f"expected a JSON object at the top level, got a {type(head).__name__}", str(path))
+    if not isinstance(head.get("annotations"), list):
+        raise FormatError("expected an 'annotations' list", str(path))
+    return "annotations.item"
+
+
+def stream_pairs(
+    gt: Path, pred: Path, *, gt_masks: Path | None = None, pred_masks: Path | None = None, allow_missing: bool = False
+) -> PairStream:
+    """Pair ground truth and predictions by image id without holding either JSON.
+
+    A first, light pass reads only the image ids of both (to report unknown and missing
+    images before any work). The second pass walks the ground truth and reads predictions
+    as it needs them: when both list images in the same order (the usual case) nothing is
+    held; otherwise the predictions read ahead wait in a dict until their image comes.
+    """
+    image_records, category_records = coco_sections(gt)
+    categories = parse_categories(category_records, gt, default_isthing=True)
+    images = {im.id: im for im in parse_images(image_records, gt)}
+    known = {c.id for c in categories}
+    prefix = _records_prefix(pred)
+    gt_ids = [_image_id(a, gt, "an annotation") for a in items(gt, "annotations.item")]
+    pred_list = [_image_id(a, pred, "a prediction") for a in items(pred, prefix)]
+    for ids, where, what in ((gt_ids, gt, "annotation"), (pred_list, pred, "prediction")):
+        stray = next((i for i in ids if i not in images), None)
+        if stray is not None:
+            owner = "'images' does not list" if what == "annotation" else "the ground truth does not have"
+            raise SegtoolError(f"{what} for image id {stray}, which {owner}", str(where))
+        if len(set(ids)) < len(ids):
+            twice = next(i for i, n in Counter(ids).items() if n > 1)
+            raise SegtoolError(
+                f"image id {twice} has several {what} records; which one counts is ambiguous", str(where)
+            )
+    pred_ids = set(pred_list)
+    missing = [i for i in gt_ids if i not in pred_ids]
+    if missing and not allow_missing:
+        raise SegtoolError(
+            f"no prediction for {len(missing)} ground-truth image(s), e.g. image id {missing[0]}; "
+            "pass --allow-missing to count them as all false negatives",
+            str(pred),
+        )
+    gt_folder, pred_folder = masks_dir(gt, gt_masks), masks_dir(pred, pred_masks)
+
+    def sample(ann: dict[str, Any], folder: Path, path: Path) -> Sample:
+        return Sample(
+            images[ann["image_id"]], PanopticPng(str(folder / str(ann["file_name"])), _segments(ann, known, path))
+        )
+
+    def pairs() -> Iterator[tuple[Sample, Sample | None]]:
+        pending: dict[Any, dict[str, Any]] = {}
+        ahead = items(pred, prefix)
+        for a in items(gt, "annotations.item"):
+            iid = a["image_id"]
+            if iid not in pred_ids:
+                yield sample(a, gt_folder, gt), None
+                continue
+            while iid not in pending:
+                p = next(ahead)
+                pending[p["image_id"]] = p
+            yield sample(a, gt_folder, gt), sample(pending.pop(iid), pred_folder, pred)
+
+    return PairStream(categories, len(gt_ids), len(missing), pairs())
+
+
+def _image_id(ann: Any, path: Path, what: str) -> Any:
+    if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
+        raise SegtoolError(f"{what} lacks 'image_id' or 'file_name'", str(path))
+    return ann["image_id"]

@@ -17,7 +17,7 @@ so ``--jobs 1`` and ``--jobs N`` give bit-identical numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,20 +194,34 @@ class PanopticResult:
 
 
 def evaluate(
-    pairs: list[tuple[Sample, Sample | None]],
+    pairs: Iterable[tuple[Sample, Sample | None]],
     categories: tuple[Category, ...],
     *,
+    count: int | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> PanopticResult:
-    """Sum the PQ statistics of (ground truth, prediction) sample pairs."""
+    """Sum the PQ statistics of (ground truth, prediction) sample pairs.
+
+    ``pairs`` may be a stream (``count`` says how many, to size the worker pool): only a
+    window of pairs is in flight at a time.
+    """
     ids = [c.id for c in categories]
     position = np.full(max(ids, default=0) + 1, -1, dtype=np.int64)
     position[ids] = np.arange(len(ids))
     total = PQStat.zeros(len(ids))
-    items = [_Pair(g, p, position) for g, p in pairs]
-    for stat in imap(_pair_stat, items, jobs=jobs_for(len(items), jobs)):
+    seen = missing = 0
+
+    def items() -> Iterator[_Pair]:
+        nonlocal seen, missing
+        for g, p in pairs:
+            seen += 1
+            missing += p is None
+            yield _Pair(g, p, position)
+
+    n = count if count is not None else len(pairs)  # type: ignore[arg-type]
+    for stat in imap(_pair_stat, items(), jobs=jobs_for(n, jobs)):
         total += stat
         if progress is not None:
             progress(1)
-    return PanopticResult(categories, total, len(pairs), sum(p is None for _, p in pairs))
+    return PanopticResult(categories, total, seen, missing)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from segtool import WriteOptions, convert, evaluate_panoptic, pq_compute
+from segtool.errors import SegtoolError
 from tests.conftest import CATEGORIES, PANOPTIC_EXAMPLES, panoptic_segments, write_panoptic
 
 THINGS, STUFF = [1, 2, 7], [100, 200]
@@ -173,3 +174,21 @@ def test_jobs_1_and_2_are_bit_identical(tmp_path, monkeypatch):
     one = evaluate_panoptic(gt, pred, jobs=1).to_dict()
     two = evaluate_panoptic(gt, pred, jobs=2).to_dict()
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
+
+
+def test_predictions_in_another_order_stream_to_the_same_numbers(tmp_path):
+    """Both JSONs are streamed; predictions listed in another order than the ground truth
+    (read ahead and held until their image comes) give panopticapi's numbers all the same."""
+    seed = next(
+        s for s in range(100) if len(json.loads(generated(tmp_path / f"s{s}", s)[0].read_text())["images"]) >= 4
+    )
+    gt, pred = generated(tmp_path / f"s{seed}", seed)
+    data = json.loads(pred.read_text())
+    data["annotations"] = data["annotations"][::-1]
+    pred.write_text(json.dumps(data))
+    theirs, _ = reference(gt, pred)
+    assert_same(evaluate_panoptic(gt, pred).to_panopticapi(), theirs)
+    data["annotations"].append(data["annotations"][0])
+    pred.write_text(json.dumps(data))
+    with pytest.raises(SegtoolError, match="several prediction records"):
+        evaluate_panoptic(gt, pred)
