@@ -320,8 +320,14 @@ def decode_counts(strings: list[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDAr
 
 
 def check_compressed(rles: list[RLE]) -> int | None:
-    """Index of the first RLE whose counts do not add up to h·w, or None: the guard that
-    runs before pycocotools' ``iou`` (which loops forever on such an RLE) in eval and reads.
+    """Index of the first RLE whose counts do not add up to h·w, or None (see :func:`guarded_areas`)."""
+    return guarded_areas(rles)[0]
+
+
+def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
+    """The first RLE whose counts do not add up to h·w (or None), and every RLE's area: the
+    guard that runs before pycocotools' ``iou`` (which loops forever on such an RLE) in eval
+    and reads, and the areas eval needs, from the same C calls.
 
     The total is computed in C: pycocotools' ``area`` sums the odd counts; the even ones are
     the ``area`` of the same RLE with a 0 count put in front. Counts from the fourth on are
@@ -332,6 +338,8 @@ def check_compressed(rles: list[RLE]) -> int | None:
     shifted: list[RLE] = []
     kept: list[int] = []
     bad: list[int] = []
+    areas = np.zeros(len(rles), np.int64)
+    first_wrong: int | None = None
     for i, r in enumerate(rles):
         s = r["counts"].encode("ascii") if isinstance(r["counts"], str) else bytes(r["counts"])
         head = _first_counts(s, 3)
@@ -339,6 +347,7 @@ def check_compressed(rles: list[RLE]) -> int | None:
             xs = _first_counts(s, 2) or _first_counts(s, 1) or ([], 0)
             if sum(xs[0]) != r["size"][0] * r["size"][1] or any(x < 0 for x in xs[0]) or xs[1] != len(s):
                 bad.append(i)
+            areas[i] = sum(xs[0][1::2])
             continue
         (x0, x1, x2), used = head
         shifted.append({"size": r["size"], "counts": s})
@@ -347,13 +356,13 @@ def check_compressed(rles: list[RLE]) -> int | None:
     for start in range(0, len(shifted), 200):  # pycocotools' area overflows a uint8 index past 255 items
         chunk = shifted[start : start + 200]
         area = np.asarray(mask_utils.area(chunk), dtype=np.int64)
+        areas[kept[start // 2 : start // 2 + len(chunk) // 2]] = area[0::2]
         totals = area[0::2] + area[1::2]
         expected = np.array([r["size"][0] * r["size"][1] for r in chunk[0::2]], dtype=np.int64)
         wrong = np.flatnonzero(totals != expected)
-        if wrong.size:
-            bad.append(kept[start // 2 + int(wrong[0])])
-            break  # chunks go in order: the first wrong one here is the first of this kind
-    return min(bad, default=None)
+        if wrong.size and first_wrong is None:  # chunks go in order: the first of this kind
+            first_wrong = kept[start // 2 + int(wrong[0])]
+    return min([*bad, *([first_wrong] if first_wrong is not None else [])], default=None), areas
 
 
 def _count(x: int) -> bytes:

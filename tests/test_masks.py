@@ -194,3 +194,13 @@ def test_check_compressed_agrees_with_the_numpy_decode():
         assert (masks.check_compressed([rles[i]]) is not None) == expected[i], (i, rles[i])
     first = masks.check_compressed(rles)
     assert first == int(np.flatnonzero(expected)[0])
+
+
+def test_guarded_areas_equal_pycocotools_areas():
+    rng = np.random.default_rng(5)
+    m = np.asfortranarray((rng.random((9, 7, 30)) < 0.3).astype(np.uint8))
+    m[..., 0] = 0  # empty: one count
+    m[..., 1] = 1  # full: two counts
+    rles = mask_utils.encode(m)
+    bad, areas = masks.guarded_areas(rles)
+    assert bad is None and areas.tolist() == mask_utils.area(rles).tolist()

@@ -77,16 +77,16 @@ def _objects(src: Detections) -> Objects:
             rles.append(masks.to_compressed(segm, h, w))
         except ValueError as exc:
             raise SegtoolError(f"detection #{det_id - 1} (image {src.image.id}): {exc}", src.path) from None
-    bad = masks.check_compressed(rles)
+    pyco = [masks.to_pyco(r) for r in rles]
+    bad, pixel_area = masks.guarded_areas(pyco)
     if bad is not None:
         raise SegtoolError(
             f"detection #{src.dets[bad][0] - 1} (image {src.image.id}): undecodable compressed RLE", src.path
         )
-    pyco = [masks.to_pyco(r) for r in rles]
     if src.by_box:
         area = np.array([float(d["bbox"][2]) * float(d["bbox"][3]) for _, d in src.dets])
     else:
-        area = np.asarray(mask_utils.area(pyco), dtype=np.float64)
+        area = pixel_area.astype(np.float64)
     if src.iou_type == "segm":
         shapes: list[Any] = pyco
     else:
