@@ -5,6 +5,8 @@ Everything here is whole-array numpy; nothing loops over pixels in Python.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -248,6 +250,8 @@ def to_compressed(segm: Any, height: int, width: int) -> RLE:
 
     Raises ``ValueError`` with a reason on malformed input; callers add file and ids.
     """
+    if type(segm) is dict and type(segm.get("counts")) is str and segm.get("size") == [height, width]:
+        return {"size": [height, width], "counts": segm["counts"]}  # the common case, already compressed
     if isinstance(segm, list):
         polys = [p for p in segm if isinstance(p, list)]
         if len(polys) != len(segm):
@@ -365,6 +369,17 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
     return min([*bad, *([first_wrong] if first_wrong is not None else [])], default=None), areas
 
 
+def _value(chars: bytes) -> int:
+    """One stored value from its characters (5 bits each, the last one sign-extended)."""
+    x = 0
+    for j, ch in enumerate(chars):
+        x |= ((ch - 48) & 0x1F) << (5 * j)
+    if (chars[-1] - 48) & 0x10:
+        x |= -1 << (5 * len(chars))
+    return x
+
+
+@lru_cache(maxsize=1 << 16)  # run lengths repeat a lot across masks of one image size
 def _count(x: int) -> bytes:
     """One count as pycocotools' ``rleToString`` writes it (5 bits per char, sign-extended)."""
     out = bytearray()
@@ -377,8 +392,16 @@ def _count(x: int) -> bytes:
     return bytes(out)
 
 
+_THREE = re.compile(rb"([P-o]*[0-O])([P-o]*[0-O])([P-o]*[0-O])")  # continuation chars, then a last one
+
+
 def _first_counts(s: bytes, k: int) -> tuple[list[int], int] | None:
     """The first ``k`` stored values of an RLE string and where they end; None when it has fewer."""
+    if k == 3:
+        m = _THREE.match(s)
+        if m is None:
+            return None
+        return [_value(g) for g in m.groups()], m.end()
     xs: list[int] = []
     p, n = 0, len(s)
     while len(xs) < k:
