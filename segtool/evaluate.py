@@ -144,7 +144,7 @@ def _is_panoptic(path: Path) -> bool:
         return False
     data = sketch(path)
     anns = data.get("annotations") if isinstance(data, dict) else None
-    return bool(anns) and isinstance(anns[0], dict) and "segments_info" in anns[0]
+    return isinstance(anns, list) and bool(anns) and isinstance(anns[0], dict) and "segments_info" in anns[0]
 
 
 def pq_compute(

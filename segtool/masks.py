@@ -261,6 +261,8 @@ def to_compressed(segm: Any, height: int, width: int) -> RLE:
         for p in polys:
             if len(p) < 6 or len(p) % 2:
                 raise ValueError(f"polygon with {len(p)} coordinates (needs an even number, at least 6)")
+            if not all(type(v) is float or type(v) is int for v in p) or not np.isfinite(p).all():
+                raise ValueError("polygon coordinates must be finite numbers")  # pycocotools would crash
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
     elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
         size, counts = segm["size"], segm["counts"]

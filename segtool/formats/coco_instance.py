@@ -22,6 +22,7 @@ from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .common import (
     Detection,
     ImageResult,
+    int_field,
     load_json,
     parse_categories,
     parse_images,
@@ -97,6 +98,7 @@ def _group(anns: list[Any], image_ids: set[int], known: set[int], path: Path) ->
         for key in ("image_id", "category_id"):
             if key not in a:
                 raise SegtoolError(f"annotation {aid}: missing {key!r}", str(path))
+            int_field(a, key, f"annotation {aid}", path)
         if a["image_id"] not in image_ids:
             raise SegtoolError(f"annotation {aid}: unknown image id {a['image_id']}", str(path))
         if a["category_id"] not in known:

@@ -24,6 +24,7 @@ from .common import (
     Detection,
     ImageResult,
     check_unique_names,
+    int_field,
     parse_categories,
     parse_images,
     save_png,
@@ -142,11 +143,10 @@ def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
     ids = {im.id for im in images}
     by_image: dict[int, PanopticPng] = {}
     for ann in items(path, "annotations.item"):
-        if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
-            raise SegtoolError("an annotation lacks 'image_id' or 'file_name'", str(path))
-        if ann["image_id"] not in ids:
-            raise SegtoolError(f"annotation for image id {ann['image_id']}, which 'images' does not list", str(path))
-        by_image[ann["image_id"]] = PanopticPng(str(folder / str(ann["file_name"])), _segments(ann, known, path))
+        iid = _image_id(ann, path, "an annotation")
+        if iid not in ids:
+            raise SegtoolError(f"annotation for image id {iid}, which 'images' does not list", str(path))
+        by_image[iid] = PanopticPng(str(folder / str(ann["file_name"])), _segments(ann, known, path))
     empty = PanopticPng(None, Segments.empty())
     samples = tuple(Sample(im, by_image.get(im.id, empty)) for im in images)
     info = {k: v for k in ("info", "licenses") if (v := section(path, k)) is not None}
@@ -235,9 +235,7 @@ def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None) -> d
     folder = masks_dir(path, masks)
     out: dict[int, Sample] = {}
     for ann in anns:
-        if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
-            raise SegtoolError("a prediction lacks 'image_id' or 'file_name'", str(path))
-        image = images.get(ann["image_id"])
+        image = images.get(_image_id(ann, path, "a prediction"))
         if image is None:
             raise SegtoolError(
                 f"prediction for image id {ann['image_id']}, which the ground truth does not have", str(path)
@@ -326,7 +324,8 @@ def stream_pairs(
     return PairStream(categories, len(gt_ids), len(missing), pairs())
 
 
-def _image_id(ann: Any, path: Path, what: str) -> Any:
+def _image_id(ann: Any, path: Path, what: str) -> int:
+    """The record's image id, checked: an integer, with a ``file_name`` beside it."""
     if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
         raise SegtoolError(f"{what} lacks 'image_id' or 'file_name'", str(path))
-    return ann["image_id"]
+    return int_field(ann, "image_id", what, path)

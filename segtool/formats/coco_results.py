@@ -20,7 +20,7 @@ from .. import masks
 from ..errors import SegtoolError
 from ..metrics.instances import Objects
 from ..model import Dataset, ImageInfo
-from .common import load_json
+from .common import int_field, load_json
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detection
     for i, det in enumerate(data):
         if not isinstance(det, dict) or not {"image_id", "category_id", "score"} <= det.keys():
             raise SegtoolError(f"detection #{i} lacks image_id, category_id or score", str(path))
+        for key in ("image_id", "category_id"):
+            int_field(det, key, f"detection #{i}", path)
         if det["image_id"] not in images:
             raise SegtoolError(
                 f"detection #{i}: image id {det['image_id']}, which the ground truth does not have", str(path)

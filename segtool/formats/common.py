@@ -94,7 +94,7 @@ def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]
     return data
 
 
-def _int(rec: dict[str, Any], key: str, what: str, path: Path) -> int:
+def int_field(rec: dict[str, Any], key: str, what: str, path: Path) -> int:
     value = rec.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
         raise SegtoolError(f"{what}: {key!r} must be an integer, got {value!r}", str(path))
@@ -110,7 +110,7 @@ def parse_categories(records: Any, path: Path, *, default_isthing: bool) -> tupl
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise SegtoolError(f"category #{i} is not an object", str(path))
-        cid = _int(rec, "id", f"category #{i}", path)
+        cid = int_field(rec, "id", f"category #{i}", path)
         if cid in seen:
             raise SegtoolError(f"category id {cid} appears twice", str(path))
         seen.add(cid)
@@ -140,12 +140,12 @@ def parse_images(records: Any, path: Path) -> list[ImageInfo]:
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise SegtoolError(f"image #{i} is not an object", str(path))
-        iid = _int(rec, "id", f"image #{i}", path)
+        iid = int_field(rec, "id", f"image #{i}", path)
         if iid in seen:
             raise SegtoolError(f"image id {iid} appears twice", str(path))
         seen.add(iid)
-        h = _int(rec, "height", f"image {iid}", path)
-        w = _int(rec, "width", f"image {iid}", path)
+        h = int_field(rec, "height", f"image {iid}", path)
+        w = int_field(rec, "width", f"image {iid}", path)
         if h <= 0 or w <= 0:
             raise SegtoolError(f"image {iid}: size {w}x{h} is not positive", str(path))
         extra = {k: v for k, v in rec.items() if k not in ("id", "file_name", "height", "width")}

@@ -1,0 +1,46 @@
+"""No input crashes a command: every field of small panoptic and instance datasets, set in
+turn to values of the wrong type, gives a result or a one-line error (exit 0, 1 or 2), never
+an internal error (exit 3) or a crash in pycocotools' C code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from segtool.cli import main
+from tests.checks.test_robustness import instances, panoptic, variants
+from tests.conftest import write_json
+
+WRONG = (None, "x", [], 1.5)
+
+
+def commands(kind, src, tmp_path):
+    if kind == "panoptic":
+        return (
+            ["convert", str(src), str(tmp_path / "o.json"), "--to", "coco-instance", "--overwrite"],
+            ["eval", "panoptic", str(src), str(src)],
+            ["preview", str(src), str(tmp_path / "pv"), "--overwrite", "--no-labels"],
+        )
+    return (
+        ["convert", str(src), str(tmp_path / "p.json"), "--to", "coco-panoptic", "--overwrite", "--overlap", "first"],
+        ["eval", "instance", str(src), str(src)],
+    )
+
+
+@pytest.mark.parametrize("kind", ["panoptic", "instance"])
+def test_no_wrong_type_crashes_a_command(runner, tmp_path, kind):
+    src = panoptic(tmp_path) if kind == "panoptic" else tmp_path / "i.json"
+    base = json.loads(src.read_text()) if kind == "panoptic" else instances()
+    failures = []
+    for where, value, data in variants(base):
+        if value not in WRONG:
+            continue
+        write_json(src, data)
+        for cmd in commands(kind, src, tmp_path):
+            r = runner.invoke(main, cmd)
+            if r.exit_code not in (0, 1, 2) or "Traceback" in r.output:
+                failures.append((cmd[0], where, value, r.stderr.strip().splitlines()[-1:]))
+            elif r.exit_code == 2:
+                assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert failures == []
