@@ -63,6 +63,8 @@ def polygon_problem(p: Any) -> str | None:
         return f"a polygon with {len(p) if isinstance(p, list) else '?'} coordinates"
     if not all(isinstance(v, int | float) for v in p):
         return "a polygon with non-numeric coordinates"
+    if not np.isfinite(p).all():
+        return "a polygon with non-finite coordinates (NaN or infinity)"
     if shoelace(p) == 0:
         return "the polygon has no area"
     return None
