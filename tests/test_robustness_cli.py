@@ -44,3 +44,33 @@ def test_no_wrong_type_crashes_a_command(runner, tmp_path, kind):
             elif r.exit_code == 2:
                 assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert failures == []
+
+
+def test_semantic_categories_and_images_of_wrong_types(runner, tmp_path):
+    """Includes a 2x2 label map (too small for any label in preview) and negative ids."""
+    import numpy as np
+    from PIL import Image
+
+    sem = tmp_path / "sem"
+    sem.mkdir()
+    Image.fromarray(np.array([[0, 1], [1, 255]], np.uint8)).save(sem / "a.png")
+    cats = [{"id": 0, "name": "bg", "color": [1, 2, 3]}, {"id": 1, "name": "road", "isthing": 0}]
+    imgs = {"images": [{"id": 1, "file_name": "a.jpg", "height": 2, "width": 2}]}
+    failures = []
+    for base, name in ((cats, "categories.json"), (imgs, "images.json")):
+        for where, value, data in variants(base):
+            if value not in (*WRONG, -1):
+                continue
+            write_json(sem / "categories.json", cats)
+            write_json(sem / "images.json", imgs)
+            write_json(sem / name, data)
+            for cmd in (
+                ["convert", str(sem), str(tmp_path / "o.json"), "--to", "coco-panoptic", "--overwrite"],
+                ["eval", "semantic", str(sem), str(sem)],
+                ["validate", str(sem)],
+                ["preview", str(sem), str(tmp_path / "pv"), "--overwrite"],
+            ):
+                r = runner.invoke(main, cmd)
+                if r.exit_code not in (0, 1, 2):
+                    failures.append((name, where, value, cmd[0], r.stderr.strip().splitlines()[-1:]))
+    assert failures == []

@@ -207,6 +207,6 @@ def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, in
         if c.color is not None:
             out[c.id] = c.color
         else:
-            rng = np.random.default_rng(c.id)
+            rng = np.random.default_rng(c.id % (1 << 63))  # seeds are non-negative; ids need not be
             out[c.id] = tuple(int(v) for v in rng.integers(32, 224, size=3))
     return out

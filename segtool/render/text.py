@@ -38,6 +38,8 @@ def anchors(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
         return np.zeros((0, 2), np.int64)
     off = STEP // 2
     grid = index[off::STEP, off::STEP]
+    if min(grid.shape) < 3:  # too small for any label
+        return np.full((n, 2), -1, np.int64)
     inner = (grid > 0) & ~boundaries(grid)
     inner[0, :] = inner[-1, :] = False
     inner[:, 0] = inner[:, -1] = False
