@@ -19,9 +19,9 @@ import numpy as np
 from .. import masks, png
 from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
-from .findings import Check, Finding, Report, Severity
+from .findings import Check, Finding, Report
 from .records import dataset_records, unused_categories
-from .registry import INF, E, W, finding, register
+from .registry import INF, E, W, finding, register, unlabeled
 from .schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
 
 register(
@@ -166,12 +166,8 @@ def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOu
             )
     out.pixels = int(ids.size)
     out.unlabeled = int(np.count_nonzero((ids & 0xFFFFFF) == 0))
-    fraction = out.unlabeled / out.pixels if out.pixels else 0.0
-    if fraction > job.max_unlabeled or (job.max_unlabeled == 0 and fraction > 0):
-        severity = Severity.WARNING if job.max_unlabeled > 0 else Severity.INFO
-        out.findings.append(
-            Finding("unlabeled", severity, f"{100 * fraction:.2f}% of the pixels are unlabeled", path, iid)
-        )
+    found = unlabeled(out.unlabeled, out.pixels, job.max_unlabeled, "are unlabeled", path, iid)
+    out.findings += [found] if found else []
 
 
 def _check_image(job: _Job) -> _ImageOut:

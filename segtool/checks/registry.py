@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .findings import Check, Finding, Severity
 
 E, W, INF = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -21,3 +23,15 @@ def finding(
 ) -> Finding:
     """A finding with the check's own severity."""
     return Finding(code, CHECKS[code].severity, message, path, image_id, segment_id)
+
+
+def unlabeled(
+    unlabeled_px: int, pixels: int, max_unlabeled: float, what: str, path: str, image_id: Any
+) -> Finding | None:
+    """The ``unlabeled`` finding of one image: info for any unlabeled pixel by default, a
+    warning above ``--max-unlabeled`` when one is set, nothing at or below it."""
+    fraction = unlabeled_px / pixels if pixels else 0.0
+    if not (fraction > max_unlabeled or (max_unlabeled == 0 and fraction > 0)):
+        return None
+    severity = Severity.WARNING if max_unlabeled > 0 else Severity.INFO
+    return Finding("unlabeled", severity, f"{100 * fraction:.2f}% of the pixels {what}", path, image_id)

@@ -22,9 +22,9 @@ from ..errors import FormatError
 from ..formats.common import load_json
 from ..formats.semantic import _INT_MODES, CATEGORIES, IMAGES
 from ..parallel import imap, jobs_for
-from .findings import Check, Finding, Report, Severity
+from .findings import Check, Finding, Report
 from .records import category_checks, image_checks, photo_checks, photo_size, unused_categories
-from .registry import E, finding, register
+from .registry import E, finding, register, unlabeled
 from .schema import is_int
 
 register(
@@ -97,11 +97,10 @@ def _check_image(job: _Job) -> _ImageOut:
         what += (" and " if what else "") + (f"{negative} negative pixels" if negative else "")
         msg = f"{what} ({pixels} px) are neither a category nor the ignore value {ignore}"
         out.findings.append(finding("unknown-label", msg, job.png, job.image_id))
-    fraction = out.ignored / out.pixels if out.pixels else 0.0
-    if fraction > job.max_unlabeled or (job.max_unlabeled == 0 and fraction > 0):
-        severity = Severity.WARNING if job.max_unlabeled > 0 else Severity.INFO
-        msg = f"{100 * fraction:.2f}% of the pixels have the ignore value {ignore}"
-        out.findings.append(Finding("unlabeled", severity, msg, job.png, job.image_id))
+    found = unlabeled(
+        out.ignored, out.pixels, job.max_unlabeled, f"have the ignore value {ignore}", job.png, job.image_id
+    )
+    out.findings += [found] if found else []
     return out
 
 
