@@ -325,6 +325,12 @@ def decode_counts(strings: list[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDAr
     return counts, offsets
 
 
+def rle_areas(rles: list[RLE]) -> npt.NDArray[np.int64]:
+    """pycocotools' ``area`` of many RLEs (in chunks: with numpy 2 it fails past 255 items)."""
+    out = [np.asarray(mask_utils.area(rles[i : i + 200]), dtype=np.int64) for i in range(0, len(rles), 200)]
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def check_compressed(rles: list[RLE]) -> int | None:
     """Index of the first RLE whose counts do not add up to h·w, or None (see :func:`guarded_areas`)."""
     return guarded_areas(rles)[0]

@@ -114,7 +114,7 @@ def _rles(pending: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: 
     good = [p for p, broken in zip(pending, bad.tolist(), strict=True) if not broken]
     if not good:
         return []
-    areas = mask_utils.area([r for _, r in good]).tolist()
+    areas = masks.rle_areas([r for _, r in good]).tolist()
     boxes = mask_utils.toBbox([r for _, r in good]).tolist()
     for (ann, _), area, box in zip(good, areas, boxes, strict=True):
         if area == 0:
@@ -153,7 +153,7 @@ def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out:
     if len(plain) < 2:
         return
     ious = np.asarray(mask_utils.iou([r for _, r in plain], [r for _, r in plain], [0] * len(plain)))
-    areas = np.asarray(mask_utils.area([r for _, r in plain]), float)
+    areas = masks.rle_areas([r for _, r in plain]).astype(float)
     i, j = np.nonzero(np.triu(ious, 1) > job.max_overlap)
     for a, b in zip(i.tolist(), j.tolist(), strict=True):
         iou = float(ious[a, b])

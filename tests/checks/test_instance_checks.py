@@ -116,3 +116,15 @@ def test_real_quirks():
     assert any(f.code == "area-mismatch" and "31463" in f.message and "34073" in f.message for f in creator)
     datumaro = validate_instance(DATA / "datumaro/coco/annotations/instances_val.json").findings
     assert [(f.code, f.segment_id) for f in datumaro if str(f.severity) == "error"] == [("bbox-mismatch", 2)]
+
+
+def test_an_image_with_more_than_255_rle_masks(tmp_path):
+    """pycocotools' area fails past 255 masks under numpy 2; validate must not."""
+    anns = []
+    for i in range(300):
+        m = np.zeros((10, 10), bool)
+        m[i % 10, (i // 10) % 10] = True
+        anns.append({"id": i + 1, "image_id": 1, "category_id": 1, "segmentation": rle(m), "area": 1, "iscrowd": 0})
+        anns[-1]["bbox"] = [float((i // 10) % 10), float(i % 10), 1.0, 1.0]
+    found = codes(tmp_path, anns)
+    assert found == ["overlap", "unused-category"]  # 300 one-pixel masks on 100 pixels overlap
