@@ -28,6 +28,7 @@ def font(size: int = 13) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+SIZES = (13, 10)  # label font sizes in pixels: 10 is the smallest that stays readable
 STEP = 4  # anchors are searched on every 4th pixel: 16x fewer, and boxes are checked exactly
 
 
@@ -62,22 +63,24 @@ def draw_labels(img: Image.Image, index: npt.NDArray[np.int32], texts: list[str]
     inner = (index > 0) & ~boundaries(index)
     h, w = index.shape
     draw = ImageDraw.Draw(img)
-    f = font()
     drawn = 0
     for k, ((y, x), text) in enumerate(zip(pos.tolist(), texts, strict=True), start=1):
         if not text or y < 0:
             continue
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
-        bw, bh = right - left + 4, bottom - top + 2  # the box: text plus a 2 px margin
-        x0, y0 = x - bw // 2, y - bh // 2
-        if x0 < 0 or y0 < 0 or x0 + bw > w or y0 + bh > h:
-            continue
-        box = (slice(y0, y0 + bh), slice(x0, x0 + bw))
-        if not (inner[box].all() and (index[box] == k).all()):
-            continue  # it would spill out of its segment
-        draw.rectangle((x0, y0, x0 + bw - 1, y0 + bh - 1), fill=(0, 0, 0))
-        draw.text((x0 + 2 - left, y0 + 1 - top), text, font=f, fill=(255, 255, 255))
-        drawn += 1
+        for size in SIZES:  # the regular size, else a smaller one for narrow segments
+            f = font(size)
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
+            bw, bh = right - left + 4, bottom - top + 2  # the box: text plus a 2 px margin
+            x0, y0 = x - bw // 2, y - bh // 2
+            if x0 < 0 or y0 < 0 or x0 + bw > w or y0 + bh > h:
+                continue
+            box = (slice(y0, y0 + bh), slice(x0, x0 + bw))
+            if not (inner[box].all() and (index[box] == k).all()):
+                continue  # it would spill out of its segment
+            draw.rectangle((x0, y0, x0 + bw - 1, y0 + bh - 1), fill=(0, 0, 0))
+            draw.text((x0 + 2 - left, y0 + 1 - top), text, font=f, fill=(255, 255, 255))
+            drawn += 1
+            break
     return drawn
 
 
