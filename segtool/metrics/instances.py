@@ -157,7 +157,10 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
     matched = (match != 0).reshape(shape)
     ignored = match_ig.reshape(shape) | (~matched & d_out[:, None, :])
-    npig = {c: (~g_ignore[:, gt.category_id == c]).sum(axis=1) for c in np.unique(gt.category_id).tolist()}
+    cats_g, of = np.unique(gt.category_id, return_inverse=True)
+    counts = np.zeros((n_a, len(cats_g)), np.int64)  # non-ignored ground truth per (area range, category)
+    np.add.at(counts, (slice(None), of), (~g_ignore).astype(np.int64))
+    npig = {c: counts[:, k] for k, c in enumerate(cats_g.tolist())}
     return ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig)
 
 
