@@ -13,7 +13,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -85,27 +85,111 @@ def header(data: bytes) -> tuple[int, int, str]:
     return width, height, _MODES.get((color, depth), f"color type {color}, {depth}-bit")
 
 
-def decode_rgb_as_u32(data: bytes) -> npt.NDArray[np.uint32]:
-    """An 8-bit RGB PNG → ``(H, W)`` uint32 = R + 256·G + 65536·B + (alpha << 24).
+class _Parsed(NamedTuple):
+    width: int
+    height: int
+    depth: int
+    color: int
+    interlaced: bool
+    data: bytes  # the concatenated IDAT payload (zlib stream)
 
-    Decoded as RGBA so each pixel is one little-endian uint32 with no arithmetic; callers
-    mask the alpha byte off (on a few run values, not on every pixel). libspng (pyspng)
-    decodes these PNGs about 2× faster than Pillow; Pillow is the fallback where pyspng has
-    no wheel. Raises ``ValueError`` on a corrupt or truncated PNG.
+
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def _parse(data: bytes) -> _Parsed:
+    """Walk the chunks, checking each CRC (as libpng does); concatenate the IDAT payloads."""
+    if data[:8] != _SIGNATURE:
+        raise ValueError("not a PNG file")
+    pos, end = 8, len(data)
+    ihdr: tuple[int, ...] | None = None
+    idat: list[bytes] = []
+    while True:
+        if pos + 12 > end:
+            raise ValueError("truncated PNG (no IEND chunk)")
+        (length,) = struct.unpack_from(">I", data, pos)
+        tag = data[pos + 4 : pos + 8]
+        if pos + 12 + length > end:
+            raise ValueError(f"truncated PNG ({tag.decode('latin-1')} chunk)")
+        body = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack_from(">I", data, pos + 8 + length)
+        if zlib.crc32(body, zlib.crc32(tag)) != crc:
+            raise ValueError(f"CRC error in the {tag.decode('latin-1')} chunk")
+        if tag == b"IHDR":
+            if length != 13:
+                raise ValueError("bad IHDR chunk")
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif tag == b"IDAT":
+            idat.append(body)
+        elif tag == b"IEND":
+            break
+        pos += 12 + length
+    if ihdr is None or not idat:
+        raise ValueError("PNG without IHDR or IDAT")
+    width, height, depth, color, _, _, interlace = ihdr
+    if width == 0 or height == 0:
+        raise ValueError("PNG of zero size")
+    return _Parsed(width, height, depth, color, interlace == 1, b"".join(idat))
+
+
+def decode(data: bytes) -> npt.NDArray[np.uint8] | None:
+    """An 8-bit non-interlaced PNG → ``(H, W)`` or ``(H, W, C)`` uint8 samples, as stored
+    (palette images give their indices). ``None`` for other bit depths and interlaced
+    files, which callers hand to Pillow.
+
+    libdeflate inflates and ``segtool._kernels`` undoes the row filters: ~3× faster than
+    libspng on panoptic PNGs. Raises ``ValueError`` on a corrupt or truncated PNG.
+    """
+    import deflate
+
+    from . import _kernels
+
+    info = _parse(data)
+    if info.depth != 8 or info.interlaced or info.color not in _CHANNELS:
+        return None
+    channels = _CHANNELS[info.color]
+    rowbytes = info.width * channels
+    try:
+        raw = deflate.zlib_decompress(info.data, info.height * (rowbytes + 1))
+    except deflate.DeflateError as exc:
+        raise ValueError(f"corrupt image data ({exc})") from None
+    out = np.empty((info.height, rowbytes), np.uint8)
+    _kernels.unfilter(raw, out, info.height, rowbytes, channels)
+    return out.reshape(info.height, info.width) if channels == 1 else out.reshape(info.height, info.width, channels)
+
+
+def decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
+    """An 8-bit RGB PNG → ``(H, W, 3)`` uint8; other PNGs are converted to RGB by Pillow.
+
+    Raises ``ValueError`` on a corrupt or truncated PNG.
     """
     try:
-        import pyspng
-    except ImportError:
-        pyspng = None
-    try:
-        if pyspng is not None:
-            rgba = pyspng.load(data, "RGBA")
-        else:
-            import io
+        pixels = decode(data)
+        if pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 3:
+            return pixels
+        import io
 
-            from PIL import Image
+        from PIL import Image
 
-            rgba = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
-    except Exception as exc:  # both decoders raise assorted types on corrupt input
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    except ValueError:
+        raise
+    except Exception as exc:  # Pillow raises assorted types on corrupt input
         raise ValueError(str(exc) or type(exc).__name__) from None
-    return np.ascontiguousarray(rgba).view("<u4")[..., 0]
+
+
+def rgb_to_u32(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
+    """``(H, W, 3)`` uint8 → ``(H, W)`` uint32 = R + 256·G + 65536·B, in one compiled pass."""
+    from . import _kernels
+
+    out = np.empty(rgb.shape[:2], np.uint32)
+    _kernels.pack_rgb(np.ascontiguousarray(rgb), out)
+    return out
+
+
+def decode_rgb_as_u32(data: bytes) -> npt.NDArray[np.uint32]:
+    """An RGB PNG → ``(H, W)`` uint32 = R + 256·G + 65536·B (COCO panoptic ids).
+
+    Raises ``ValueError`` on a corrupt or truncated PNG.
+    """
+    return rgb_to_u32(decode_rgb(data))

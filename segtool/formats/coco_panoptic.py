@@ -68,10 +68,11 @@ class PanopticPng:
     png: str | None
     segments: Segments
 
-    def load(self, image: ImageInfo) -> Annotation:
-        """Decode the PNG to an index map; its ids and ``segments_info`` must agree."""
-        if self.png is None:  # an image with no annotation record: all void
-            return Annotation(image, self.segments, id_map=np.zeros((image.height, image.width), np.int32))
+    def pixels(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
+        """The PNG's ``(H, W, 3)`` RGB pixels, checked for size and mode; ``None`` for an
+        image with no annotation record (all void)."""
+        if self.png is None:
+            return None
         path = Path(self.png)
         what = f"image {image.id}"
         try:
@@ -86,22 +87,65 @@ class PanopticPng:
         if mode != "RGB":
             raise SegtoolError(f"{what}: expected an RGB PNG, got mode {mode}", str(path))
         try:
-            ids = png.decode_rgb_as_u32(data)
+            return png.decode_rgb(data)
         except ValueError as exc:
             raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
-        runs, unknown = masks.Runs.of_ids(ids, self.segments.id)
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """Decode the PNG to runs of segment indices; its ids and ``segments_info`` must agree."""
+        rgb = self.pixels(image)
+        if rgb is None:
+            return Annotation(image, self.segments, id_map=np.zeros((image.height, image.width), np.int32))
+        runs, unknown = masks.Runs.of_ids(png.rgb_to_u32(rgb), self.segments.id)
+        self.check_ids(image, unknown, runs.areas())
+        # segments keep the JSON's area: PQ uses it for ground truth, as panopticapi does;
+        # writers measure areas from the pixels
+        return Annotation(image, self.segments, origin=str(self.png), runs=runs)
+
+    def check_ids(self, image: ImageInfo, unknown: npt.NDArray[np.int64], area: npt.NDArray[np.int64]) -> None:
+        """The PNG's ids and ``segments_info`` must agree: no unlisted id in the pixels
+        (``unknown``), no listed segment without pixels (``area`` per segment)."""
+        what = f"image {image.id}"
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
-            raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", str(path))
-        area = runs.areas()
+            raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", str(self.png))
         if np.any(area == 0):
             listed = ", ".join(map(str, self.segments.id[area == 0][:8].tolist()))
             raise SegtoolError(
-                f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(path)
+                f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(self.png)
             )
-        # segments keep the JSON's area: PQ uses it for ground truth, as panopticapi does;
-        # writers measure areas from the pixels
-        return Annotation(image, self.segments, origin=str(path), runs=runs)
+
+
+def overlap(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
+    """PQ's ``(n + 1, m + 1)`` pixel table of two panoptic PNGs (row and column 0: void),
+    counted straight from the decoded RGB by ``segtool._kernels.pair_counts``: no id map,
+    no runs. ``None`` when either side is not a panoptic PNG (callers go through runs).
+
+    Raises the same errors as :meth:`PanopticPng.load` on ids that disagree with
+    ``segments_info``.
+    """
+    from .. import _kernels
+
+    sources = (gt.source, pred.source)
+    if not all(isinstance(s, PanopticPng) and s.png is not None for s in sources):
+        return None
+    gsrc, psrc = gt.source, pred.source
+    assert isinstance(gsrc, PanopticPng) and isinstance(psrc, PanopticPng)
+    g_rgb, p_rgb = gsrc.pixels(gt.image), psrc.pixels(pred.image)
+    assert g_rgb is not None and p_rgb is not None
+    keys = []
+    for segs in (gsrc.segments, psrc.segments):
+        order = np.argsort(segs.id, kind="stable")
+        keys += [np.ascontiguousarray(segs.id[order], dtype=np.uint32), order.astype(np.int64) + 1]
+    table = np.zeros((len(gsrc.segments) + 1, len(psrc.segments) + 1), np.int64)
+    bad = _kernels.pair_counts(np.ascontiguousarray(g_rgb), np.ascontiguousarray(p_rgb), *keys, table)
+    if bad is not None:  # an id missing from segments_info: let the run path name them all
+        src, sample = (gsrc, gt) if bad[0] == 1 else (psrc, pred)
+        src.load(sample.image)
+        raise AssertionError(f"pair_counts flagged id {bad[1]} that the runs accept")  # pragma: no cover
+    gsrc.check_ids(gt.image, np.zeros(0, np.int64), table.sum(axis=1)[1:])
+    psrc.check_ids(pred.image, np.zeros(0, np.int64), table.sum(axis=0)[1:])
+    return table
 
 
 def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SegtoolError
+from ..formats import coco_panoptic
 from ..model import Annotation, Category, Sample, Segments
 from ..parallel import imap, jobs_for
 
@@ -102,9 +103,13 @@ def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64]) -> Match
 
 def image_stat(gt: Annotation, pred: Annotation, position: npt.NDArray[np.int64]) -> PQStat:
     """The PQ statistic of one image; ``position[category_id]`` is the category's row."""
+    return table_stat(gt.segments, pred.segments, gt.runs.overlap(pred.runs), position)
+
+
+def table_stat(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64], position: npt.NDArray[np.int64]) -> PQStat:
+    """The PQ statistic of one image from its overlap table (``Runs.overlap``'s layout)."""
     stat = PQStat.zeros(int(position.max(initial=-1)) + 1)
-    gseg, pseg = gt.segments, pred.segments
-    m = match(gseg, pseg, gt.runs.overlap(pred.runs))
+    m = match(gseg, pseg, table)
     order = np.lexsort((pseg.id[m.pi], gseg.id[m.gi]))  # panopticapi adds in (gt id, pred id) order
     rows = position[gseg.category_id[m.gi][order]]
     np.add.at(stat.tp, rows, 1)
@@ -122,13 +127,16 @@ class _Pair:
 
 
 def _pair_stat(pair: _Pair) -> PQStat:
-    gt = pair.gt.load()
     if pair.pred is None:  # --allow-missing: every ground-truth segment is missed
+        gt = pair.gt.load()
         stat = PQStat.zeros(int(pair.position.max(initial=-1)) + 1)
         missed = ~gt.segments.iscrowd
         np.add.at(stat.fn, pair.position[gt.segments.category_id[missed]], 1)
         return stat
-    pred = pair.pred.load()
+    table = coco_panoptic.overlap(pair.gt, pair.pred)  # two panoptic PNGs: straight from the pixels
+    if table is not None:
+        return table_stat(pair.gt.source.segments, pair.pred.source.segments, table, pair.position)  # type: ignore[attr-defined]
+    gt, pred = pair.gt.load(), pair.pred.load()
     if pred.rles is not None or pred.runs is None or gt.runs is None:
         raise SegtoolError(f"image {gt.image.id}: panoptic evaluation needs panoptic PNGs on both sides")
     return image_stat(gt, pred, pair.position)
