@@ -180,7 +180,7 @@ def test_eval_names_unlisted_and_absent_segments(runner, tmp_path):
     pred = write_panoptic(tmp_path / "pred.json", [stray], [panoptic_segments(gt_map, {1: 1, 2: 2})])
     r = invoke(runner, "eval", "panoptic", gt, pred)
     assert_bad_input(r, "pred", "segment ids 4 are in the PNG but not in segments_info")
-    absent = panoptic_segments(gt_map, {1: 1, 2: 2}) + [{"id": 7, "category_id": 1, "iscrowd": 0}]
+    absent = [*panoptic_segments(gt_map, {1: 1, 2: 2}), {"id": 7, "category_id": 1, "iscrowd": 0}]
     pred = write_panoptic(tmp_path / "pred2.json", [gt_map], [absent])
     r = invoke(runner, "eval", "panoptic", gt, pred)
     assert_bad_input(r, "pred2", "segments 7 are listed in segments_info but absent from the PNG")
