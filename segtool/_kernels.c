@@ -18,8 +18,10 @@
 
 #if defined(_MSC_VER)
 #define ALWAYS_INLINE __forceinline
+#define LIKELY(x) (x)
 #else
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
 #endif
 
 /* The Paeth predictor, written as selects (no branches): a if pa <= min(pb, pc), else b if
@@ -72,7 +74,14 @@ static ALWAYS_INLINE Py_ssize_t unfilter_bpp(const uint8_t *src, uint8_t *dst, c
             for (i = 0; i < rb; i += bpp)
                 for (c = 0; c < bpp; c++) {
                     const int up = u[i + c];
-                    d[i + c] = (uint8_t)(left[c] = (uint8_t)(s[i + c] + paeth(left[c], up, ul[c])));
+                    /* up == upper-left (vertical continuity, most of a segment map): Paeth
+                     * picks left. The test reads only the row above, so the branch is
+                     * predicted and the chain through `left` is one add, not the predictor. */
+                    if (LIKELY(up == ul[c]))
+                        left[c] = (uint8_t)(s[i + c] + left[c]);
+                    else
+                        left[c] = (uint8_t)(s[i + c] + paeth(left[c], up, ul[c]));
+                    d[i + c] = (uint8_t)left[c];
                     ul[c] = up;
                 }
             break;
