@@ -7,6 +7,9 @@
  * - pair_counts: the (ground-truth segment, predicted segment) pixel table of PQ, read
  *   straight from two RGB buffers: one pass, ids looked up only where a run changes.
  * - pack_rgb: RGB bytes -> uint32 ids (R + 256 G + 65536 B).
+ * - rle_areas, rle_iou, coco_match: COCO mask AP's per-image work (decoding compressed RLE
+ *   strings, safely; mask IoU; COCOeval's greedy matching). pycocotools runs the first two in
+ *   C behind per-call Python conversions and the third in Python loops.
  *
  * Plain CPython with the buffer protocol (no numpy C API), so one build serves numpy 1 and 2.
  * Every size is checked against the buffers before a byte is read or written.
@@ -315,6 +318,304 @@ static PyObject *pack_rgb(PyObject *self, PyObject *args)
     return result;
 }
 
+/* ---------------------------------------------------------------- COCO RLE */
+
+/* One decoded RLE: counts (alternating runs of 0s and 1s, column-major), its area and its
+ * box as pixel index ranges, for the box test that skips most pairs. */
+typedef struct {
+    int64_t *cnts;
+    Py_ssize_t m;
+    int ok; /* decoded and valid */
+    int64_t area;
+    int64_t x0, x1, y0, y1; /* inclusive; x0 > x1 when the mask is empty */
+} Rle;
+
+/* pycocotools' rleFrString, strict: 5 bits per character ('0' + value), a set 0x20 bit
+ * continues the value, the last character's 0x10 bit sign-extends it; from the third value
+ * on each count is stored relative to the count two before. The string is bad (returns -1)
+ * when a character lies outside '0'..'o', it ends inside a value, a count is negative or
+ * beyond h*w, or the counts do not add up to h*w: pycocotools would loop forever, or read
+ * or write out of bounds, on such a string. */
+static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rle *r)
+{
+    const int64_t total = h * w;
+    r->cnts = malloc(sizeof(int64_t) * (size_t)(len > 0 ? len : 1));
+    if (r->cnts == NULL)
+        return -2;
+    Py_ssize_t m = 0, p = 0;
+    int64_t sum = 0, area = 0;
+    while (p < len) {
+        int64_t x = 0;
+        int k = 0, more = 1;
+        while (more) {
+            if (p >= len || k > 12)
+                return -1;
+            const int c = (int)s[p] - 48;
+            if (c < 0 || c > 63)
+                return -1;
+            x |= (int64_t)(c & 0x1f) << (5 * k);
+            more = c & 0x20;
+            p++, k++;
+            if (!more && (c & 0x10))
+                x |= -((int64_t)1 << (5 * k));
+        }
+        if (m > 2)
+            x += r->cnts[m - 2];
+        if (x < 0 || x > total)
+            return -1;
+        r->cnts[m++] = x;
+        sum += x;
+        if (sum > total)
+            return -1;
+    }
+    if (sum != total)
+        return -1;
+    r->m = m;
+    /* area and box: runs of 1s are the odd counts */
+    int64_t pos = 0;
+    r->x0 = w, r->x1 = -1, r->y0 = h, r->y1 = -1;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        const int64_t c = r->cnts[j];
+        if ((j & 1) && c > 0) {
+            const int64_t first = pos, last = pos + c - 1;
+            const int64_t cx0 = first / h, cx1 = last / h;
+            area += c;
+            if (cx0 < r->x0)
+                r->x0 = cx0;
+            if (cx1 > r->x1)
+                r->x1 = cx1;
+            if (cx0 != cx1) {
+                r->y0 = 0, r->y1 = h - 1;
+            } else {
+                if (first % h < r->y0)
+                    r->y0 = first % h;
+                if (last % h > r->y1)
+                    r->y1 = last % h;
+            }
+        }
+        pos += c;
+    }
+    r->area = area;
+    r->ok = 1;
+    return 0;
+}
+
+/* Decode every string of a Python sequence of bytes-like objects (all h x w). On a bad one,
+ * *bad is its index; on a Python error (not bytes, no memory) returns -1. */
+static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssize_t *n, Py_ssize_t *bad)
+{
+    PyObject *fast = PySequence_Fast(seq, "expected a sequence of RLE strings");
+    if (fast == NULL)
+        return -1;
+    const Py_ssize_t count = PySequence_Fast_GET_SIZE(fast);
+    Rle *rles = calloc((size_t)(count > 0 ? count : 1), sizeof(Rle));
+    if (rles == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    *bad = -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_buffer b;
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fast, i), &b, PyBUF_SIMPLE) < 0) {
+            for (Py_ssize_t j = 0; j <= i; j++)
+                free(rles[j].cnts);
+            free(rles);
+            Py_DECREF(fast);
+            return -1;
+        }
+        const int status = rle_decode((const uint8_t *)b.buf, b.len, h, w, &rles[i]);
+        PyBuffer_Release(&b);
+        if (status == -2) {
+            for (Py_ssize_t j = 0; j <= i; j++)
+                free(rles[j].cnts);
+            free(rles);
+            Py_DECREF(fast);
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (status < 0 && *bad < 0)
+            *bad = i;
+    }
+    Py_DECREF(fast);
+    *out = rles;
+    *n = count;
+    return 0;
+}
+
+static void rle_free_all(Rle *rles, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        free(rles[i].cnts);
+    free(rles);
+}
+
+static PyObject *rle_areas(PyObject *self, PyObject *args)
+{
+    PyObject *seq;
+    long long h, w;
+    Py_buffer areas;
+    if (!PyArg_ParseTuple(args, "OLLw*", &seq, &h, &w, &areas))
+        return NULL;
+    Rle *rles = NULL;
+    Py_ssize_t n = 0, bad = -1;
+    PyObject *result = NULL;
+    if (h < 0 || w < 0 || h > (1LL << 31) || w > (1LL << 31))
+        PyErr_SetString(PyExc_ValueError, "bad image size");
+    else if (rle_decode_all(seq, h, w, &rles, &n, &bad) == 0) {
+        if (areas.len != n * 8)
+            PyErr_SetString(PyExc_ValueError, "areas must hold one int64 per RLE");
+        else {
+            int64_t *a = areas.buf;
+            for (Py_ssize_t i = 0; i < n; i++)
+                a[i] = rles[i].ok ? rles[i].area : -1;
+            result = PyLong_FromSsize_t(bad);
+        }
+        rle_free_all(rles, n);
+    }
+    PyBuffer_Release(&areas);
+    return result;
+}
+
+/* Pixels in both of two RLEs: a merge of their run lists (pycocotools' rleIou loop). */
+static int64_t rle_intersection(const Rle *a, const Rle *b)
+{
+    if (a->m == 0 || b->m == 0)
+        return 0;
+    Py_ssize_t ia = 0, ib = 0;
+    int64_t ea = a->cnts[0], eb = b->cnts[0], pos = 0, inter = 0; /* ends of the current runs */
+    while (ia < a->m && ib < b->m) {
+        const int64_t end = ea < eb ? ea : eb;
+        if ((ia & 1) && (ib & 1))
+            inter += end - pos;
+        pos = end;
+        if (ea == end && ++ia < a->m)
+            ea += a->cnts[ia];
+        if (eb == end && ++ib < b->m)
+            eb += b->cnts[ib];
+    }
+    return inter;
+}
+
+static PyObject *rle_iou(PyObject *self, PyObject *args)
+{
+    PyObject *dseq, *gseq;
+    long long h, w;
+    Py_buffer dcat, gcat, crowd, out;
+    if (!PyArg_ParseTuple(args, "OOLLy*y*y*w*", &dseq, &gseq, &h, &w, &dcat, &gcat, &crowd, &out))
+        return NULL;
+    Rle *dt = NULL, *gt = NULL;
+    Py_ssize_t nd = 0, ng = 0, dbad = -1, gbad = -1;
+    PyObject *result = NULL;
+    if (h < 0 || w < 0 || h > (1LL << 31) || w > (1LL << 31))
+        PyErr_SetString(PyExc_ValueError, "bad image size");
+    else if (rle_decode_all(dseq, h, w, &dt, &nd, &dbad) == 0) {
+        if (rle_decode_all(gseq, h, w, &gt, &ng, &gbad) == 0) {
+            if (dbad >= 0 || gbad >= 0)
+                PyErr_Format(PyExc_ValueError, "undecodable RLE: %s #%zd", dbad >= 0 ? "detection" : "ground truth",
+                             dbad >= 0 ? dbad : gbad);
+            else if (dcat.len != nd * 8 || gcat.len != ng * 8 || crowd.len != ng || out.len != nd * ng * 8)
+                PyErr_SetString(PyExc_ValueError, "array sizes do not match the RLE lists");
+            else {
+                const int64_t *dc = dcat.buf, *gc = gcat.buf;
+                const uint8_t *cr = crowd.buf;
+                double *o = out.buf;
+                for (Py_ssize_t d = 0; d < nd; d++)
+                    for (Py_ssize_t g = 0; g < ng; g++) {
+                        double v;
+                        const Rle *a = &dt[d], *b = &gt[g];
+                        if (dc[d] != gc[g])
+                            v = -1.0; /* another category: never a match */
+                        else if (a->x0 > b->x1 || b->x0 > a->x1 || a->y0 > b->y1 || b->y0 > a->y1)
+                            v = 0.0; /* boxes apart: no common pixel */
+                        else {
+                            /* as pycocotools: i / u as doubles; crowd: u is the detection's area */
+                            const int64_t i = rle_intersection(a, b);
+                            const int64_t u = i == 0 ? 1 : (cr[g] ? a->area : a->area + b->area - i);
+                            v = (double)i / (double)u;
+                        }
+                        o[d * ng + g] = v;
+                    }
+                result = Py_NewRef(Py_None);
+            }
+            rle_free_all(gt, ng);
+        }
+        rle_free_all(dt, nd);
+    }
+    PyBuffer_Release(&dcat);
+    PyBuffer_Release(&gcat);
+    PyBuffer_Release(&crowd);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* COCOeval.evaluateImg's greedy matching, for every lane (area range a, IoU threshold t) of
+ * one image at once. Detections come sorted by category, then score; for each, the ground
+ * truth of its category is searched non-ignored first, then ignored (pycocotools sorts it
+ * so and breaks at the first ignored one once it holds a non-ignored match); the last of
+ * equal best IoUs wins (pycocotools replaces on `>=`); a matched non-crowd ground truth is
+ * taken. Writes the matched ground-truth id (0: none) and whether it is ignored. */
+static PyObject *coco_match(PyObject *self, PyObject *args)
+{
+    Py_buffer ious, dcat, gcat, gids, crowd, ignore, thrs, match, match_ig;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*w*", &ious, &dcat, &gcat, &gids, &crowd, &ignore, &thrs, &match,
+                          &match_ig))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t nd = dcat.len / 8, ng = gcat.len / 8, nt = thrs.len / 8;
+    const Py_ssize_t na = ng > 0 ? ignore.len / ng : 0;
+    uint8_t *taken = malloc((size_t)(ng > 0 ? ng : 1));
+    if (taken == NULL)
+        PyErr_NoMemory();
+    else if (ious.len != nd * ng * 8 || gids.len != ng * 8 || crowd.len != ng || (ng > 0 && ignore.len != na * ng) ||
+             match.len != na * nt * nd * 8 || match_ig.len != na * nt * nd)
+        PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
+    else {
+        const double *iou = ious.buf, *thr = thrs.buf;
+        const int64_t *dc = dcat.buf, *gc = gcat.buf, *gid = gids.buf;
+        const uint8_t *cr = crowd.buf, *ig = ignore.buf;
+        int64_t *mt = match.buf;
+        uint8_t *mi = match_ig.buf;
+        for (Py_ssize_t a = 0; a < na; a++) {
+            const uint8_t *iga = ig + a * ng;
+            for (Py_ssize_t t = 0; t < nt; t++) {
+                int64_t *mrow = mt + (a * nt + t) * nd;
+                uint8_t *irow = mi + (a * nt + t) * nd;
+                memset(taken, 0, (size_t)ng);
+                for (Py_ssize_t d = 0; d < nd; d++) {
+                    const double *row = iou + d * ng;
+                    Py_ssize_t best = -1;
+                    for (int pass = 0; pass < 2 && best < 0; pass++) {
+                        double bar = thr[t];
+                        for (Py_ssize_t g = 0; g < ng; g++) {
+                            if (gc[g] != dc[d] || iga[g] != pass || (taken[g] && !cr[g]) || row[g] < bar)
+                                continue;
+                            bar = row[g];
+                            best = g;
+                        }
+                    }
+                    mrow[d] = best >= 0 ? gid[best] : 0;
+                    irow[d] = best >= 0 ? iga[best] : 0;
+                    if (best >= 0)
+                        taken[best] = 1;
+                }
+            }
+        }
+        result = Py_NewRef(Py_None);
+    }
+    free(taken);
+    PyBuffer_Release(&ious);
+    PyBuffer_Release(&dcat);
+    PyBuffer_Release(&gcat);
+    PyBuffer_Release(&gids);
+    PyBuffer_Release(&crowd);
+    PyBuffer_Release(&ignore);
+    PyBuffer_Release(&thrs);
+    PyBuffer_Release(&match);
+    PyBuffer_Release(&match_ig);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
      "unfilter(src, dst, height, rowbytes, bpp): undo PNG row filters of inflated scanlines into dst."},
@@ -322,6 +623,15 @@ static PyMethodDef methods[] = {
      "pair_counts(gt_rgb, pred_rgb, gt_ids, gt_rank, pred_ids, pred_rank, table): add (gt, pred) "
      "pixel counts into an int64 table; returns None, or (1|2, id) for an id absent from its list."},
     {"pack_rgb", pack_rgb, METH_VARARGS, "pack_rgb(rgb, out): RGB bytes -> uint32 R + 256 G + 65536 B."},
+    {"rle_areas", rle_areas, METH_VARARGS,
+     "rle_areas(strings, h, w, areas): decode compressed COCO RLE strings, write each area (int64; -1 "
+     "for an undecodable one); returns the index of the first undecodable one, or -1."},
+    {"rle_iou", rle_iou, METH_VARARGS,
+     "rle_iou(dt, gt, h, w, dt_cat, gt_cat, crowd, out): pycocotools' mask IoU of every (dt, gt) pair "
+     "into a float64 (D, G) buffer; -1 across categories."},
+    {"coco_match", coco_match, METH_VARARGS,
+     "coco_match(ious, dt_cat, gt_cat, gt_ids, crowd, ignore, thrs, match, match_ig): COCOeval's greedy "
+     "matching for every (area range, IoU threshold) lane."},
     {NULL, NULL, 0, NULL},
 };
 

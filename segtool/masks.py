@@ -5,13 +5,13 @@ Everything here is whole-array numpy; nothing loops over pixels in Python.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
+
+from . import _kernels
 
 RLE = dict[str, Any]
 
@@ -287,44 +287,6 @@ def to_compressed(segm: Any, height: int, width: int) -> RLE:
     return {"size": [height, width], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
 
 
-def decode_counts(strings: list[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """pycocotools' ``rleFrString`` for many RLE strings at once, in numpy.
-
-    Returns all counts concatenated and each string's offset into them (length n + 1).
-    Used to check an RLE before pycocotools' C code sees it: its ``iou`` loops forever and
-    its ``decode`` writes past its buffer when the counts do not add up to h·w.
-    """
-    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
-    c = np.frombuffer(b"".join(strings), dtype=np.uint8) - np.uint8(48)
-    last = (c & 0x20) == 0  # the last 5-bit group of a count
-    ends = np.cumsum(lengths) - 1
-    last[ends[lengths > 0]] = True  # a count never spans two strings
-    starts = np.flatnonzero(np.concatenate([[True], last[:-1]]))
-    k = np.arange(len(c)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(c)]])))
-    value = (c & 0x1F).astype(np.int64) << (5 * k)
-    x = np.add.reduceat(value, starts) if len(c) else np.zeros(0, np.int64)
-    sign = (c[last] & 0x10) != 0
-    x[sign] |= -1 << (5 * (k[last][sign] + 1))
-    string_of_char = np.repeat(np.arange(len(strings)), lengths)
-    n_counts = np.bincount(string_of_char[last], minlength=len(strings))
-    offsets = np.concatenate([[0], np.cumsum(n_counts)])
-    local = np.arange(len(x)) - np.repeat(offsets[:-1], n_counts)
-    # from the third count on, each is stored as a delta to the count two before it:
-    # along each parity chain (0, 2, 4… from index 2; 1, 3, 5…) counts are running sums
-    counts = x.copy()
-    rle_of = np.repeat(np.arange(len(strings)), n_counts)
-    for first in (1, 2):
-        sel = np.flatnonzero((local >= first) & (local % 2 == first % 2))
-        if sel.size == 0:
-            continue
-        running = np.cumsum(x[sel])
-        owner = rle_of[sel]
-        starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
-        before = running[starts] - x[sel][starts]  # the running sum before each RLE's chain
-        counts[sel] = running - np.repeat(before, np.diff(np.concatenate([starts, [len(sel)]])))
-    return counts, offsets
-
-
 def rle_areas(rles: list[RLE]) -> npt.NDArray[np.int64]:
     """pycocotools' ``area`` of many RLEs (in chunks: with numpy 2 it fails past 255 items)."""
     out = [np.asarray(mask_utils.area(rles[i : i + 200]), dtype=np.int64) for i in range(0, len(rles), 200)]
@@ -332,121 +294,49 @@ def rle_areas(rles: list[RLE]) -> npt.NDArray[np.int64]:
 
 
 def check_compressed(rles: list[RLE]) -> int | None:
-    """Index of the first RLE whose counts do not add up to h·w, or None (see :func:`guarded_areas`)."""
+    """Index of the first RLE that cannot be decoded, or None (see :func:`guarded_areas`)."""
     return guarded_areas(rles)[0]
 
 
-def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
-    """The first RLE whose counts do not add up to h·w (or None), and every RLE's area: the
-    guard that runs before pycocotools' ``iou`` (which loops forever on such an RLE) in eval
-    and reads, and the areas eval needs, from the same C calls.
-
-    The total is computed in C: pycocotools' ``area`` sums the odd counts; the even ones are
-    the ``area`` of the same RLE with a 0 count put in front. Counts from the fourth on are
-    stored relative to the count two before, so only the first three are re-encoded and the
-    rest of the string is reused as it is. ~4x faster than decoding every count in numpy
-    (:func:`bad_compressed`, which ``validate`` uses: it also names negative counts).
-    """
-    shifted: list[RLE] = []
-    kept: list[int] = []
-    bad: list[int] = []
-    areas = np.zeros(len(rles), np.int64)
-    first_wrong: int | None = None
-    for i, r in enumerate(rles):
-        s = r["counts"].encode("ascii") if isinstance(r["counts"], str) else bytes(r["counts"])
-        head = _first_counts(s, 3)
-        if head is None:  # fewer than three counts: add them up here
-            xs = _first_counts(s, 2) or _first_counts(s, 1) or ([], 0)
-            if sum(xs[0]) != r["size"][0] * r["size"][1] or any(x < 0 for x in xs[0]) or xs[1] != len(s):
-                bad.append(i)
-            areas[i] = sum(xs[0][1::2])
-            continue
-        (x0, x1, x2), used = head
-        shifted.append({"size": r["size"], "counts": s})
-        shifted.append({"size": r["size"], "counts": b"0" + _count(x0) + _count(x1) + _count(x2 - x0) + s[used:]})
-        kept.append(i)
-    for start in range(0, len(shifted), 200):  # pycocotools' area overflows a uint8 index past 255 items
-        chunk = shifted[start : start + 200]
-        area = np.asarray(mask_utils.area(chunk), dtype=np.int64)
-        areas[kept[start // 2 : start // 2 + len(chunk) // 2]] = area[0::2]
-        totals = area[0::2] + area[1::2]
-        expected = np.array([r["size"][0] * r["size"][1] for r in chunk[0::2]], dtype=np.int64)
-        wrong = np.flatnonzero(totals != expected)
-        if wrong.size and first_wrong is None:  # chunks go in order: the first of this kind
-            first_wrong = kept[start // 2 + int(wrong[0])]
-    return min([*bad, *([first_wrong] if first_wrong is not None else [])], default=None), areas
-
-
-def _value(chars: bytes) -> int:
-    """One stored value from its characters (5 bits each, the last one sign-extended)."""
-    x = 0
-    for j, ch in enumerate(chars):
-        x |= ((ch - 48) & 0x1F) << (5 * j)
-    if (chars[-1] - 48) & 0x10:
-        x |= -1 << (5 * len(chars))
-    return x
-
-
-@lru_cache(maxsize=1 << 16)  # run lengths repeat a lot across masks of one image size
-def _count(x: int) -> bytes:
-    """One count as pycocotools' ``rleToString`` writes it (5 bits per char, sign-extended)."""
-    out = bytearray()
-    more = True
-    while more:
-        c = x & 0x1F
-        x >>= 5
-        more = (x != -1) if c & 0x10 else (x != 0)
-        out.append((c | 0x20 if more else c) + 48)
-    return bytes(out)
-
-
-_THREE = re.compile(rb"([P-o]*[0-O])([P-o]*[0-O])([P-o]*[0-O])")  # continuation chars, then a last one
-
-
-def _first_counts(s: bytes, k: int) -> tuple[list[int], int] | None:
-    """The first ``k`` stored values of an RLE string and where they end; None when it has fewer."""
-    if k == 3:
-        m = _THREE.match(s)
-        if m is None:
-            return None
-        return [_value(g) for g in m.groups()], m.end()
-    xs: list[int] = []
-    p, n = 0, len(s)
-    while len(xs) < k:
-        x, j, more = 0, 0, True
-        while more:
-            if p >= n:
-                return None
-            c = s[p] - 48
-            x |= (c & 0x1F) << (5 * j)
-            more = bool(c & 0x20)
-            p += 1
-            j += 1
-            if not more and c & 0x10:
-                x |= -1 << (5 * j)
-        xs.append(x)
-    return xs, p
-
-
 def bad_compressed(rles: list[RLE]) -> npt.NDArray[np.bool_]:
-    """Which RLEs have counts that do not add up to h·w (or are negative), all in one decode."""
-    return checked_counts(rles)[2]
+    """Which RLEs cannot be decoded (see :func:`guarded_areas`)."""
+    return guarded_areas(rles)[1] < 0
 
 
-def checked_counts(
-    rles: list[RLE],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Every RLE's counts (concatenated, with offsets as :func:`decode_counts`) and which RLEs
-    are bad: counts that do not add up to h·w, or negative ones."""
-    if not rles:
-        return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, dtype=bool)
-    strings = [r["counts"].encode("ascii") if isinstance(r["counts"], str) else bytes(r["counts"]) for r in rles]
-    counts, offsets = decode_counts(strings)
-    total = np.concatenate([[0], np.cumsum(counts)])
-    negative = np.concatenate([[0], np.cumsum(counts < 0)])
-    expected = np.array([r["size"][0] * r["size"][1] for r in rles], dtype=np.int64)
-    bad = (total[offsets[1:]] - total[offsets[:-1]] != expected) | (negative[offsets[1:]] > negative[offsets[:-1]])
-    return counts, offsets, bad
+def rle_strings(rles: list[RLE] | tuple[RLE, ...]) -> list[bytes]:
+    """The ``counts`` strings as bytes (a non-ASCII string becomes one that fails to decode)."""
+    out = []
+    for r in rles:
+        counts = r["counts"]
+        if isinstance(counts, str):
+            try:
+                counts = counts.encode("ascii")
+            except UnicodeEncodeError:
+                counts = b"\xff"
+        out.append(bytes(counts))
+    return out
+
+
+def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
+    """The first RLE that cannot be decoded (or None), and every RLE's area (-1 for those).
+
+    The guard before any pycocotools C function sees an RLE: its ``iou`` loops forever and
+    its ``decode`` writes past its buffer when the counts do not add up to h·w. Decoded by
+    ``segtool._kernels.rle_areas``, strictly: a character outside '0'..'o', a string that
+    ends inside a value, a negative count, or counts that do not add up to h·w.
+    """
+    areas = np.zeros(len(rles), np.int64)
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i, r in enumerate(rles):
+        h, w = r["size"]
+        by_size.setdefault((int(h), int(w)), []).append(i)
+    strings = rle_strings(rles)
+    for (h, w), idx in by_size.items():  # one image size: one call
+        out = np.zeros(len(idx), np.int64)
+        _kernels.rle_areas([strings[i] for i in idx], h, w, out)
+        areas[idx] = out
+    bad = np.flatnonzero(areas < 0)
+    return (int(bad[0]) if bad.size else None), areas
 
 
 def encode_empty(height: int, width: int) -> RLE:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from segtool import masks
+from segtool import _kernels, masks
 
 
 def test_rgb2id_formula_and_inverse():
@@ -137,15 +137,54 @@ def test_encoder_output_decodes_to_the_same_array():
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 8), st.randoms(use_true_random=False))
-def test_decode_counts_inverts_pycocotools_strings(h, w, run, rnd):
-    """Counts decoded in numpy equal the runs of the mask that pycocotools encoded."""
+def test_rle_kernels_equal_pycocotools(h, w, run, rnd):
+    """segtool's C decode gives pycocotools' areas, and its mask IoU pycocotools' doubles,
+    bit for bit (crowd and non-crowd, empty and full masks, masks that touch or not)."""
     rng = np.random.default_rng(rnd.getrandbits(32))
-    m = np.repeat(rng.integers(0, 2, h * w // run + 1), run)[: h * w].reshape(w, h).T.astype(np.uint8)
-    counts, offsets = masks.decode_counts([mask_utils.encode(np.asfortranarray(m))["counts"]])
-    flat = m.T.ravel()
-    change = np.flatnonzero(np.diff(np.concatenate([[0], flat])) != 0)
-    assert counts.tolist() == np.diff(np.concatenate([[0], change, [len(flat)]])).tolist()
-    assert offsets.tolist() == [0, len(counts)]
+    n = 6
+    m = np.repeat(rng.integers(0, 2, (n, h * w // run + 1)), run, axis=1)[:, : h * w]
+    m = np.asfortranarray(m.reshape(n, w, h).transpose(2, 1, 0).astype(np.uint8))
+    m[..., 0] = 0
+    m[..., 1] = 1
+    if h > 2 and w > 2:  # a small block: its box is apart from most others
+        m[..., 2] = 0
+        m[: h // 2, : w // 2, 2] = 1
+    rles = mask_utils.encode(m)
+    areas = np.zeros(n, np.int64)
+    assert _kernels.rle_areas([r["counts"] for r in rles], h, w, areas) == -1
+    assert areas.tolist() == mask_utils.area(rles).tolist() == m.sum(axis=(0, 1)).tolist()
+    crowd = rng.integers(0, 2, n).astype(np.uint8)
+    expected = np.asarray(mask_utils.iou(rles, rles, crowd.tolist()))
+    ours = np.empty((n, n))
+    cats = np.ones(n, np.int64)
+    _kernels.rle_iou([r["counts"] for r in rles], [r["counts"] for r in rles], h, w, cats, cats, crowd, ours)
+    assert ours.tobytes() == expected.tobytes()
+    cats[0] = 2
+    _kernels.rle_iou([r["counts"] for r in rles], [r["counts"] for r in rles], h, w, cats, cats, crowd, ours)
+    assert (ours[0, 1:] == -1).all() and (ours[1:, 0] == -1).all() and ours[0, 0] == expected[0, 0]
+
+
+def _reference_bad(counts: bytes, h: int, w: int) -> bool:
+    """pycocotools' rleFrString in Python, with the strict rules: a character outside
+    '0'..'o', a string ending inside a value, a negative count, counts not adding up to h*w."""
+    xs, p = [], 0
+    while p < len(counts):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(counts) or not 48 <= counts[p] <= 111:
+                return True
+            c = counts[p] - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(xs) > 2:
+            x += xs[-2]
+        if x < 0:
+            return True
+        xs.append(x)
+    return sum(xs) != h * w
 
 
 def test_check_compressed_rejects_counts_that_do_not_fill_the_image():
@@ -166,9 +205,10 @@ def test_bad_compressed_flags_short_and_empty_counts():
     assert masks.bad_compressed([good[0], short, good[1], empty]).tolist() == [False, True, False, True]
 
 
-def test_check_compressed_agrees_with_the_numpy_decode():
-    """The C-summed guard flags exactly the RLEs the full numpy decode flags (real masks of
-    every shape, 1- and 2-count ones, and corrupted strings)."""
+def test_check_compressed_agrees_with_a_reference_decode():
+    """The C guard flags exactly the RLEs a Python transcription of pycocotools' decoder
+    (with the strict rules) flags: real masks of every shape, 1- and 2-count ones, and
+    truncated, extended or garbled strings."""
     rng = np.random.default_rng(3)
     rles = []
     for _ in range(300):
@@ -187,8 +227,11 @@ def test_check_compressed_agrees_with_the_numpy_decode():
             r = {**r, "counts": r["counts"][:-1]}  # truncated
         elif cut == 2:
             r = {**r, "counts": r["counts"] + b"1"}  # one count too many
+        elif cut == 3 and rng.random() < 0.5:
+            r = {**r, "counts": r["counts"] + bytes([int(rng.choice([ord("p"), ord("/"), 0x7F, ord("P")]))])}
         rles.append(r)
-    expected = masks.bad_compressed(rles)
+    expected = np.array([_reference_bad(r["counts"], *r["size"]) for r in rles])
+    assert masks.bad_compressed(rles).tolist() == expected.tolist()
     assert expected.any() and not expected.all()
     for i in range(len(rles)):
         assert (masks.check_compressed([rles[i]]) is not None) == expected[i], (i, rles[i])

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
+from .. import _kernels
 from ..masks import to_pyco
 from ..model import Category
 from ..parallel import imap, jobs_for
@@ -31,6 +32,7 @@ REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoi
 AREA_RNG = ((0**2, 1e5**2), (0**2, 32**2), (32**2, 96**2), (96**2, 1e5**2))
 AREA_LBL = ("all", "small", "medium", "large")
 MAX_DETS = (1, 10, 100)
+_THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
@@ -76,18 +78,29 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> 
     """IoU of every detection with every ground truth of the image; pairs of different
     categories are -1 so they never match.
 
-    One pycocotools call per image: its C code skips pairs whose boxes do not touch, and
-    its fixed cost per call outweighs the cross-category pairs it computes in passing.
+    Masks: ``segtool._kernels.rle_iou``, pycocotools' ``iou`` without its per-call Python
+    conversions (the same integer counts, the same division, so the same doubles; tested).
+    Boxes: pycocotools' ``iou``, one call per image.
     """
     if len(d) == 0 or len(gt.ids) == 0:
         return np.zeros((len(d), len(gt.ids)))
-    crowd = [int(c) for c in gt.iscrowd]
     if iou_type == "segm":
-        ds: Any = [dt.shapes[i] for i in d]
-        gs: Any = gt.shapes
-    else:
-        ds = np.asarray([dt.shapes[i] for i in d], dtype=np.float64)
-        gs = np.asarray(gt.shapes, dtype=np.float64)
+        h, w = gt.shapes[0]["size"]
+        out = np.empty((len(d), len(gt.ids)))
+        _kernels.rle_iou(
+            [dt.shapes[i]["counts"] for i in d],
+            [g["counts"] for g in gt.shapes],
+            int(h),
+            int(w),
+            np.ascontiguousarray(dt.category_id[d], dtype=np.int64),
+            np.ascontiguousarray(gt.category_id, dtype=np.int64),
+            np.ascontiguousarray(gt.iscrowd, dtype=np.uint8),
+            out,
+        )
+        return out
+    crowd = [int(c) for c in gt.iscrowd]
+    ds = np.asarray([dt.shapes[i] for i in d], dtype=np.float64)
+    gs = np.asarray(gt.shapes, dtype=np.float64)
     ious = np.asarray(mask_utils.iou(ds, gs, crowd), dtype=np.float64).reshape(len(d), len(gt.ids))
     ious[dt.category_id[d][:, None] != gt.category_id[None, :]] = -1.0
     return ious
@@ -95,46 +108,33 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> 
 
 def _match(
     ious: npt.NDArray[np.float64],
-    rank: npt.NDArray[np.int64],
-    gt_ids: npt.NDArray[np.int64],
-    crowd: npt.NDArray[np.bool_],
+    d_cat: npt.NDArray[np.int64],
+    gt: Objects,
     ignore: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """COCOeval.evaluateImg's greedy matching for every category and lane of one image.
+    """COCOeval.evaluateImg's greedy matching for every category and (area range, IoU
+    threshold) lane of one image, in ``segtool._kernels.coco_match``.
 
-    ``ignore`` is ``(L, G)``, one lane per (area range, threshold). Detections of different
-    categories see disjoint ground truth (their IoUs are -1), so the r-th detection of every
-    category is decided in the same step: the steps are as many as the largest category's
-    detections, not the image's. Returns the matched ground-truth id per (lane, detection)
-    (0: none; an id of 0 also reads as none, as in pycocotools) and whether it is ignored.
+    ``ignore`` is ``(A, G)``. Detections come sorted by category, then score. Returns the
+    matched ground-truth id per (A, T, D) (0: none; an id of 0 also reads as none, as in
+    pycocotools) and whether that ground truth is ignored.
     """
-    lanes, g = ignore.shape
-    d = ious.shape[0]
-    thr = np.minimum(np.tile(IOU_THRS, lanes // len(IOU_THRS)), 1 - 1e-10)[None, :, None]
-    taken = np.zeros((lanes, g), dtype=bool)
-    match = np.zeros((lanes, d), dtype=np.int64)
-    match_ig = np.zeros((lanes, d), dtype=bool)
-    if g == 0 or d == 0:
-        return match, match_ig
-    crowd_row = crowd[None, :]
-    for r in range(int(rank.max()) + 1):
-        ds = np.flatnonzero(rank == r)
-        iou = ious[ds][:, None, :]  # (n, 1, G)
-        ok = (iou >= thr) & ~(taken & ~crowd_row)[None]  # (n, L, G)
-        for group in (~ignore, ignore):  # prefer non-ignored ground truth, then ignored
-            cand = ok & group[None]
-            has = cand.any(axis=2)  # (n, L)
-            if not has.any():
-                continue
-            vals = np.where(cand, iou, -2.0)
-            best = g - 1 - np.argmax(vals[:, :, ::-1], axis=2)  # the last of equal maxima
-            di, li = np.nonzero(has)
-            gi = best[di, li]
-            match[li, ds[di]] = gt_ids[gi]
-            match_ig[li, ds[di]] = ignore[li, gi]
-            taken[li, gi] = True
-            ok[di, li] = False  # a lane that matched takes nothing from the ignored group
-    return match, match_ig
+    n_a, t, n_d = ignore.shape[0], len(IOU_THRS), len(d_cat)
+    match = np.zeros((n_a, t, n_d), np.int64)
+    match_ig = np.zeros((n_a, t, n_d), np.uint8)
+    if len(gt.ids) and n_d:
+        _kernels.coco_match(
+            np.ascontiguousarray(ious),
+            np.ascontiguousarray(d_cat, dtype=np.int64),
+            np.ascontiguousarray(gt.category_id, dtype=np.int64),
+            np.ascontiguousarray(gt.ids, dtype=np.int64),
+            np.ascontiguousarray(gt.iscrowd, dtype=np.uint8),
+            np.ascontiguousarray(ignore, dtype=np.uint8),
+            _THRESHOLDS,
+            match,
+            match_ig,
+        )
+    return match, match_ig.view(bool)
 
 
 def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
@@ -142,7 +142,7 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     max_det = params.max_dets[-1]
     a_lo = np.array([r[0] for r in params.area_rng])[:, None]
     a_hi = np.array([r[1] for r in params.area_rng])[:, None]
-    n_a, t = len(params.area_rng), len(IOU_THRS)
+    n_a = len(params.area_rng)
     # detections by category, then score (mergesort: ties keep file order), maxDets per category
     order = np.lexsort((np.argsort(np.argsort(-dt.score, kind="mergesort"), kind="stable"), dt.category_id))
     cats = dt.category_id[order]
@@ -152,11 +152,10 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     rank = rank[rank < max_det]
     ious = _ious(dt, d, gt, params.iou_type)
     g_ignore = gt.iscrowd[None, :] | (gt.area[None, :] < a_lo) | (gt.area[None, :] > a_hi)  # (A, G)
-    match, match_ig = _match(ious, rank, gt.ids, gt.iscrowd, np.repeat(g_ignore, t, axis=0))
-    shape = (n_a, t, len(d))
+    match, match_ig = _match(ious, dt.category_id[d], gt, g_ignore)
     d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
-    matched = (match != 0).reshape(shape)
-    ignored = match_ig.reshape(shape) | (~matched & d_out[:, None, :])
+    matched = match != 0
+    ignored = match_ig | (~matched & d_out[:, None, :])
     cats_g, of = np.unique(gt.category_id, return_inverse=True)
     counts = np.zeros((n_a, len(cats_g)), np.int64)  # non-ignored ground truth per (area range, category)
     np.add.at(counts, (slice(None), of), (~g_ignore).astype(np.int64))
