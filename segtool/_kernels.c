@@ -400,7 +400,7 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
     return 0;
 }
 
-/* Decode every string of a Python sequence of bytes-like objects (all h x w). On a bad one,
+/* Decode every string of a Python sequence of str or bytes-like objects (all h x w). On a bad one,
  * *bad is its index; on a Python error (not bytes, no memory) returns -1. */
 static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssize_t *n, Py_ssize_t *bad)
 {
@@ -416,16 +416,25 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
     }
     *bad = -1;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Py_buffer b;
-        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fast, i), &b, PyBUF_SIMPLE) < 0) {
+        /* str (as JSON gives it; an ASCII str's UTF-8 is its own storage, no copy) or bytes */
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        Py_buffer b = {0};
+        const char *text = NULL;
+        Py_ssize_t len = 0;
+        if (PyUnicode_Check(item))
+            text = PyUnicode_AsUTF8AndSize(item, &len);
+        else if (PyObject_GetBuffer(item, &b, PyBUF_SIMPLE) == 0)
+            text = b.buf, len = b.len;
+        if (text == NULL) {
             for (Py_ssize_t j = 0; j <= i; j++)
                 free(rles[j].cnts);
             free(rles);
             Py_DECREF(fast);
             return -1;
         }
-        const int status = rle_decode((const uint8_t *)b.buf, b.len, h, w, &rles[i]);
-        PyBuffer_Release(&b);
+        const int status = rle_decode((const uint8_t *)text, len, h, w, &rles[i]);
+        if (b.obj != NULL)
+            PyBuffer_Release(&b);
         if (status == -2) {
             for (Py_ssize_t j = 0; j <= i; j++)
                 free(rles[j].cnts);

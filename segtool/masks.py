@@ -303,20 +303,6 @@ def bad_compressed(rles: list[RLE]) -> npt.NDArray[np.bool_]:
     return guarded_areas(rles)[1] < 0
 
 
-def rle_strings(rles: list[RLE] | tuple[RLE, ...]) -> list[bytes]:
-    """The ``counts`` strings as bytes (a non-ASCII string becomes one that fails to decode)."""
-    out = []
-    for r in rles:
-        counts = r["counts"]
-        if isinstance(counts, str):
-            try:
-                counts = counts.encode("ascii")
-            except UnicodeEncodeError:
-                counts = b"\xff"
-        out.append(bytes(counts))
-    return out
-
-
 def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
     """The first RLE that cannot be decoded (or None), and every RLE's area (-1 for those).
 
@@ -330,10 +316,9 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
     for i, r in enumerate(rles):
         h, w = r["size"]
         by_size.setdefault((int(h), int(w)), []).append(i)
-    strings = rle_strings(rles)
     for (h, w), idx in by_size.items():  # one image size: one call
         out = np.zeros(len(idx), np.int64)
-        _kernels.rle_areas([strings[i] for i in idx], h, w, out)
+        _kernels.rle_areas([rles[i]["counts"] for i in idx], h, w, out)
         areas[idx] = out
     bad = np.flatnonzero(areas < 0)
     return (int(bad[0]) if bad.size else None), areas

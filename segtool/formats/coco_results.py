@@ -79,8 +79,7 @@ def _objects(src: Detections) -> Objects:
             rles.append(masks.to_compressed(segm, h, w))
         except ValueError as exc:
             raise SegtoolError(f"detection #{det_id - 1} (image {src.image.id}): {exc}", src.path) from None
-    pyco = [masks.to_pyco(r) for r in rles]
-    bad, pixel_area = masks.guarded_areas(pyco)
+    bad, pixel_area = masks.guarded_areas(rles)
     if bad is not None:
         raise SegtoolError(
             f"detection #{src.dets[bad][0] - 1} (image {src.image.id}): undecodable compressed RLE", src.path
@@ -90,9 +89,9 @@ def _objects(src: Detections) -> Objects:
     else:
         area = pixel_area.astype(np.float64)
     if src.iou_type == "segm":
-        shapes: list[Any] = pyco
+        shapes: list[Any] = rles
     else:
-        boxes = np.asarray(mask_utils.toBbox(pyco), dtype=np.float64).reshape(-1, 4)
+        boxes = np.asarray(mask_utils.toBbox([masks.to_pyco(r) for r in rles]), dtype=np.float64).reshape(-1, 4)
         shapes = [
             [float(v) for v in d["bbox"]] if d.get("bbox") else boxes[k].tolist() for k, (_, d) in enumerate(src.dets)
         ]

@@ -95,7 +95,10 @@ def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]
 
 
 def int_field(rec: dict[str, Any], key: str, what: str, path: Path) -> int:
+    """``rec[key]`` as an int (an integral float is accepted); anything else is an error."""
     value = rec.get(key)
+    if type(value) is int:  # the common case, first: this runs once per record and field
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
         raise SegtoolError(f"{what}: {key!r} must be an integer, got {value!r}", str(path))
     return int(value)

@@ -23,7 +23,6 @@ import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
 from .. import _kernels
-from ..masks import to_pyco
 from ..model import Category
 from ..parallel import imap, jobs_for
 
@@ -54,7 +53,7 @@ class Objects:
     category_id: npt.NDArray[np.int64]
     area: npt.NDArray[np.float64]
     iscrowd: npt.NDArray[np.bool_]
-    shapes: list[Any]  # pycocotools RLEs with bytes counts (segm) or [x, y, w, h] boxes (bbox)
+    shapes: list[Any]  # compressed RLEs (segm) or [x, y, w, h] boxes (bbox)
     score: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
@@ -313,7 +312,7 @@ def gt_objects(ann: Any, iou_type: str) -> Objects:
     else:  # a panoptic or semantic source: its segments' masks, areas from the pixels
         res = views.resolve(ann)
         rles, segs = res.runs().rles(), res.measured()
-    shapes = [to_pyco(r) for r in rles] if iou_type == "segm" else [list(b) for b in segs.bbox]
+    shapes = rles if iou_type == "segm" else [list(b) for b in segs.bbox]
     return Objects(segs.id, segs.category_id, segs.area, segs.iscrowd, shapes)
 
 
@@ -342,7 +341,7 @@ class PanopticDetections:
             category_id=segs.category_id,
             area=runs.areas().astype(np.float64),
             iscrowd=np.zeros(len(segs), dtype=bool),
-            shapes=[to_pyco(r) for r in runs.rles()],
+            shapes=runs.rles(),
             score=segs.score if segs.score is not None else np.zeros(0),
         )
 
