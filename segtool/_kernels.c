@@ -320,14 +320,14 @@ static PyObject *pack_rgb(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------- COCO RLE */
 
-/* One decoded RLE: counts (alternating runs of 0s and 1s, column-major), its area and its
- * box as pixel index ranges, for the box test that skips most pairs. */
+/* One decoded RLE: counts (alternating runs of 0s and 1s, column-major), its area and the
+ * range of columns it spans, for the test that skips most pairs. */
 typedef struct {
     int64_t *cnts;
     Py_ssize_t m;
     int ok; /* decoded and valid */
     int64_t area;
-    int64_t x0, x1, y0, y1; /* inclusive; x0 > x1 when the mask is empty */
+    int64_t x0, x1; /* columns of the first and last pixel; x0 > x1 when the mask is empty */
 } Rle;
 
 /* pycocotools' rleFrString, strict: 5 bits per character ('0' + value), a set 0x20 bit
@@ -371,30 +371,21 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
     if (sum != total)
         return -1;
     r->m = m;
-    /* area and box: runs of 1s are the odd counts */
-    int64_t pos = 0;
-    r->x0 = w, r->x1 = -1, r->y0 = h, r->y1 = -1;
+    /* area, and the columns of the first and last pixel (two divisions per mask, not per
+     * run): runs of 1s are the odd counts */
+    int64_t pos = 0, first = -1, last = -1;
     for (Py_ssize_t j = 0; j < m; j++) {
         const int64_t c = r->cnts[j];
         if ((j & 1) && c > 0) {
-            const int64_t first = pos, last = pos + c - 1;
-            const int64_t cx0 = first / h, cx1 = last / h;
+            if (first < 0)
+                first = pos;
+            last = pos + c - 1;
             area += c;
-            if (cx0 < r->x0)
-                r->x0 = cx0;
-            if (cx1 > r->x1)
-                r->x1 = cx1;
-            if (cx0 != cx1) {
-                r->y0 = 0, r->y1 = h - 1;
-            } else {
-                if (first % h < r->y0)
-                    r->y0 = first % h;
-                if (last % h > r->y1)
-                    r->y1 = last % h;
-            }
         }
         pos += c;
     }
+    r->x0 = first < 0 ? 1 : first / h;
+    r->x1 = first < 0 ? 0 : last / h;
     r->area = area;
     r->ok = 1;
     return 0;
@@ -535,8 +526,8 @@ static PyObject *rle_iou(PyObject *self, PyObject *args)
                         const Rle *a = &dt[d], *b = &gt[g];
                         if (dc[d] != gc[g])
                             v = -1.0; /* another category: never a match */
-                        else if (a->x0 > b->x1 || b->x0 > a->x1 || a->y0 > b->y1 || b->y0 > a->y1)
-                            v = 0.0; /* boxes apart: no common pixel */
+                        else if (a->x0 > b->x1 || b->x0 > a->x1)
+                            v = 0.0; /* no common column: no common pixel */
                         else {
                             /* as pycocotools: i / u as doubles; crowd: u is the detection's area */
                             const int64_t i = rle_intersection(a, b);
