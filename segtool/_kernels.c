@@ -616,6 +616,75 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
     return result;
 }
 
+/* COCOeval.accumulate for one category and maxDets: detections already in score order
+ * (mergesort of -score), (A, T, N) matched / ignored flags. Per lane: cumulative TP and FP
+ * as doubles, recall tp / npig, precision tp / (fp + tp + eps) made non-increasing from the
+ * right, sampled at the first detection whose recall reaches each threshold (0 past the
+ * last), exactly pycocotools' operations in its order. Lanes whose area range has no
+ * non-ignored ground truth are left as they are (-1). */
+static PyObject *coco_accumulate(PyObject *self, PyObject *args)
+{
+    Py_buffer matched, ignored, npig, rec, precision, recall;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &matched, &ignored, &npig, &rec, &precision, &recall))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t na = npig.len / 8, nr = rec.len / 8;
+    const Py_ssize_t nt = na > 0 ? recall.len / 8 / na : 0;
+    const Py_ssize_t lanes = na * nt, n = lanes > 0 ? matched.len / lanes : 0;
+    double *pr = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)), *rc = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    if (pr == NULL || rc == NULL)
+        PyErr_NoMemory();
+    else if (matched.len != lanes * n || ignored.len != lanes * n || precision.len != lanes * nr * 8 ||
+             recall.len != lanes * 8)
+        PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
+    else {
+        const uint8_t *dtm = matched.buf, *dtig = ignored.buf;
+        const int64_t *np_ = npig.buf;
+        const double *thr = rec.buf, eps = 2.220446049250313e-16; /* np.spacing(1) */
+        double *prec = precision.buf, *reca = recall.buf;
+        for (Py_ssize_t a = 0; a < na; a++) {
+            if (np_[a] <= 0)
+                continue;
+            for (Py_ssize_t t = 0; t < nt; t++) {
+                const Py_ssize_t lane = a * nt + t;
+                const uint8_t *m = dtm + lane * n, *ig = dtig + lane * n;
+                double tp = 0.0, fp = 0.0;
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    if (!ig[i]) {
+                        if (m[i])
+                            tp += 1.0;
+                        else
+                            fp += 1.0;
+                    }
+                    rc[i] = tp / (double)np_[a];
+                    pr[i] = tp / (fp + tp + eps);
+                }
+                reca[lane] = n > 0 ? rc[n - 1] : 0.0;
+                for (Py_ssize_t i = n - 1; i > 0; i--)
+                    if (pr[i] > pr[i - 1])
+                        pr[i - 1] = pr[i];
+                double *q = prec + lane * nr;
+                Py_ssize_t i = 0;
+                for (Py_ssize_t r = 0; r < nr; r++) {
+                    while (i < n && rc[i] < thr[r]) /* searchsorted(rc, thr, 'left'): thr ascending */
+                        i++;
+                    q[r] = i < n ? pr[i] : 0.0;
+                }
+            }
+        }
+        result = Py_NewRef(Py_None);
+    }
+    free(pr);
+    free(rc);
+    PyBuffer_Release(&matched);
+    PyBuffer_Release(&ignored);
+    PyBuffer_Release(&npig);
+    PyBuffer_Release(&rec);
+    PyBuffer_Release(&precision);
+    PyBuffer_Release(&recall);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
      "unfilter(src, dst, height, rowbytes, bpp): undo PNG row filters of inflated scanlines into dst."},
@@ -632,6 +701,9 @@ static PyMethodDef methods[] = {
     {"coco_match", coco_match, METH_VARARGS,
      "coco_match(ious, dt_cat, gt_cat, gt_ids, crowd, ignore, thrs, match, match_ig): COCOeval's greedy "
      "matching for every (area range, IoU threshold) lane."},
+    {"coco_accumulate", coco_accumulate, METH_VARARGS,
+     "coco_accumulate(matched, ignored, npig, rec_thrs, precision, recall): COCOeval.accumulate's "
+     "precision (A, T, R) and recall (A, T) of one category and maxDets, detections in score order."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -227,38 +227,28 @@ def _accumulate_category(
 ) -> tuple[Any, Any]:
     """Precision (T, R, A, M) and recall (T, A, M) of one category, as COCOeval.accumulate.
 
-    The score order depends only on maxDets, so each maxDets sorts once and every (area
-    range, threshold) row is cumulated, interpolated and sampled at once; rows whose area
-    range has no non-ignored ground truth stay -1, as in pycocotools.
+    The score order depends only on maxDets, so each maxDets sorts once (mergesort: ties
+    keep image order, as pycocotools); ``segtool._kernels.coco_accumulate`` then cumulates,
+    interpolates and samples every (area range, threshold) lane. Lanes whose area range has
+    no non-ignored ground truth stay -1, as in pycocotools.
     """
     n_a, t = matched.shape[:2]
-    precision = -np.ones((t, len(REC_THRS), n_a, len(max_dets)))
-    recall = -np.ones((t, n_a, len(max_dets)))
-    live = npig > 0
-    if not live.any():
-        return precision, recall
+    precision = -np.ones((len(max_dets), n_a, t, len(REC_THRS)))
+    recall = -np.ones((len(max_dets), n_a, t))
+    if not np.any(npig > 0):
+        return precision.transpose(2, 3, 1, 0), recall.transpose(2, 1, 0)
     for m, max_det in enumerate(max_dets):
         keep = np.flatnonzero(rank < max_det)
         order = keep[np.argsort(-score[keep], kind="mergesort")]
-        dtm, dtig = matched[live][:, :, order], ignored[live][:, :, order]  # (A', T, N)
-        tp_sum = np.cumsum(dtm & ~dtig, axis=2).astype(float)
-        fp_sum = np.cumsum(~dtm & ~dtig, axis=2).astype(float)
-        nd = tp_sum.shape[2]
-        rc = tp_sum / npig[live][:, None, None]
-        pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
-        recall[:, live, m] = (rc[:, :, -1] if nd else np.zeros(rc.shape[:2])).T
-        q = np.zeros((*rc.shape[:2], len(REC_THRS)))
-        if nd:
-            pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
-            rows, flat_pr = rc.reshape(-1, nd), pr.reshape(-1, nd)
-            qf = np.zeros((len(rows), len(REC_THRS)))
-            for i in range(len(rows)):  # one search per row: shifting rows into one array would round
-                inds = np.searchsorted(rows[i], REC_THRS, side="left")
-                ok = inds < nd
-                qf[i, ok] = flat_pr[i, inds[ok]]
-            q = qf.reshape(*rc.shape[:2], len(REC_THRS))
-        precision[:, :, live, m] = q.transpose(1, 2, 0)
-    return precision, recall
+        _kernels.coco_accumulate(
+            np.ascontiguousarray(matched[:, :, order], dtype=np.uint8),
+            np.ascontiguousarray(ignored[:, :, order], dtype=np.uint8),
+            np.ascontiguousarray(npig, dtype=np.int64),
+            REC_THRS,
+            precision[m],
+            recall[m],
+        )
+    return precision.transpose(2, 3, 1, 0), recall.transpose(2, 1, 0)
 
 
 def accumulate(evals: list[ImageEval], categories: tuple[Category, ...], params: Params) -> InstanceResult:
