@@ -9,6 +9,7 @@ from typing import Any
 from . import formats
 from .errors import SegtoolError
 from .formats import coco_panoptic, semantic
+from .gcpause import gc_paused
 from .metrics.instances import InstanceResult, PanopticDetections, Params
 from .metrics.instances import evaluate as _evaluate_instance
 from .metrics.panoptic import PanopticResult
@@ -17,6 +18,7 @@ from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
 
 
+@gc_paused
 def evaluate_panoptic(
     gt: Path | str,
     pred: Path | str,
@@ -60,6 +62,7 @@ def _pair(gt_samples: list[Any], preds: dict[int, Any], allow_missing: bool, pre
     return [(s, preds.get(s.image.id)) for s in gt_samples]
 
 
+@gc_paused
 def evaluate_semantic(
     gt: Path | str,
     pred: Path | str,
@@ -99,6 +102,7 @@ def evaluate_semantic(
     return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress)
 
 
+@gc_paused
 def evaluate_instance(
     gt: Path | str,
     pred: Path | str,

@@ -110,3 +110,24 @@ def test_every_check_code_is_documented():
     page = (DOCS / "validate.md").read_text()
     for code in CHECKS:
         assert f"| `{code}` |" in page, code
+
+
+def test_gc_paused_restores_the_callers_setting():
+    import gc
+
+    from segtool.gcpause import gc_paused
+
+    seen = []
+
+    @gc_paused
+    def probe():
+        seen.append(gc.isenabled())
+        raise ValueError("boom")
+
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        with pytest.raises(ValueError):
+            probe()
+        assert gc.isenabled() is enabled
+    gc.enable()
+    assert seen == [False, False]
