@@ -311,6 +311,13 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
     ``segtool._kernels.rle_areas``, strictly: a character outside '0'..'o', a string that
     ends inside a value, a negative count, or counts that do not add up to h·w.
     """
+    if rles:  # the usual case: one image, one size, one call
+        size = rles[0]["size"]
+        if all(r["size"] == size for r in rles):
+            areas = np.zeros(len(rles), np.int64)
+            _kernels.rle_areas([r["counts"] for r in rles], int(size[0]), int(size[1]), areas)
+            bad = np.flatnonzero(areas < 0)
+            return (int(bad[0]) if bad.size else None), areas
     areas = np.zeros(len(rles), np.int64)
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, r in enumerate(rles):

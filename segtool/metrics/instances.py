@@ -143,7 +143,7 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     a_hi = np.array([r[1] for r in params.area_rng])[:, None]
     n_a = len(params.area_rng)
     # detections by category, then score (mergesort: ties keep file order), maxDets per category
-    order = np.lexsort((np.argsort(np.argsort(-dt.score, kind="mergesort"), kind="stable"), dt.category_id))
+    order = np.lexsort((-dt.score, dt.category_id))  # lexsort is stable: ties keep file order
     cats = dt.category_id[order]
     starts = np.flatnonzero(np.concatenate([[True], cats[1:] != cats[:-1]])) if len(cats) else np.zeros(0, np.int64)
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(order)]])))
@@ -156,9 +156,10 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     matched = match != 0
     ignored = match_ig | (~matched & d_out[:, None, :])
     cats_g, of = np.unique(gt.category_id, return_inverse=True)
-    counts = np.zeros((n_a, len(cats_g)), np.int64)  # non-ignored ground truth per (area range, category)
-    np.add.at(counts, (slice(None), of), (~g_ignore).astype(np.int64))
-    npig = {c: counts[:, k] for k, c in enumerate(cats_g.tolist())}
+    k = len(cats_g)  # non-ignored ground truth per (area range, category), in one bincount
+    lanes = (np.arange(n_a)[:, None] * k + of.reshape(1, -1)).ravel()
+    counts = np.bincount(lanes, weights=(~g_ignore).ravel(), minlength=n_a * k).astype(np.int64).reshape(n_a, k)
+    npig = {c: counts[:, j] for j, c in enumerate(cats_g.tolist())}
     return ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig)
 
 
