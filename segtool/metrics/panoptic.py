@@ -75,11 +75,14 @@ class Matching:
 def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64]) -> Matching:
     """Match segments given their overlap table (``Runs.overlap``: row/column 0 is void).
 
-    The IoU's union leaves out the prediction's pixels on ground-truth void; an unmatched
+    The IoU's union leaves out the prediction's pixels on ground-truth void and takes the
+    ground truth's area from the JSON (panopticapi's arithmetic, in its order); an unmatched
     prediction lying more than half on void plus same-category crowd is not a false positive.
     """
     pred_area = table.sum(axis=0)[1:]
-    gt_area = table.sum(axis=1)[1:]
+    # panopticapi's union takes the ground truth's area from the JSON; a segment listed
+    # without one (area 0 here) falls back to its pixel count
+    gt_area = np.where(gseg.area > 0, gseg.area, table.sum(axis=1)[1:])
     on_void = table[0, 1:]
     inter = table[1:, 1:]
     gi, pi = np.nonzero(inter)

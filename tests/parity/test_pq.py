@@ -192,3 +192,24 @@ def test_predictions_in_another_order_stream_to_the_same_numbers(tmp_path):
     pred.write_text(json.dumps(data))
     with pytest.raises(SegtoolError, match="several prediction records"):
         evaluate_panoptic(gt, pred)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_ground_truth_area_is_the_jsons_as_in_panopticapi(tmp_path, seed):
+    """panopticapi's union uses the ground truth's JSON ``area``, not its pixel count: with
+    areas off by a few pixels (as real datasets have), the IoUs and so the metrics move."""
+    gt, pred = generated(tmp_path, seed)
+    data = json.loads(gt.read_text())
+    rng = np.random.default_rng(seed)
+    for ann in data["annotations"]:
+        for s in ann["segments_info"]:
+            s["area"] = max(1, int(s["area"] + rng.integers(-3, 12)))
+    gt.write_text(json.dumps(data))
+    theirs, counts = reference(gt, pred)
+    result = evaluate_panoptic(gt, pred)
+    assert_same(result.to_panopticapi(), theirs)
+    ours = {
+        c.id: (int(result.stat.tp[k]), int(result.stat.fp[k]), int(result.stat.fn[k]))
+        for k, c in enumerate(result.categories)
+    }
+    assert {c: v for c, v in ours.items() if any(v)} == counts
