@@ -116,6 +116,27 @@ class PanopticPng:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class PanopticRecord:
+    """A panoptic PNG whose ``segments_info`` is still the raw JSON record, parsed where the
+    image is loaded: in a worker, so the one process reading both JSONs stays light (and a
+    raw record pickles in a third of the time of its segment table). Its categories are not
+    checked here: PQ checks them against its own category table.
+    """
+
+    png: str
+    record: dict[str, Any]
+    path: str
+
+    def resolve(self) -> PanopticPng:
+        """The parsed source (errors name the JSON)."""
+        return PanopticPng(self.png, _segments(self.record, None, Path(self.path)))
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """Parse the record, then load as :meth:`PanopticPng.load`."""
+        return self.resolve().load(image)
+
+
 def overlap(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
     """PQ's ``(n + 1, m + 1)`` pixel table of two panoptic PNGs (row and column 0: void),
     counted straight from the decoded RGB by ``segtool._kernels.pair_counts``: no id map,
@@ -148,7 +169,9 @@ def overlap(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
     return table
 
 
-def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
+def _segments(ann: dict[str, Any], known: set[int] | None, path: Path) -> Segments:
+    """The record's ``segments_info`` as a segment table, checked (``known``: the category
+    ids allowed; None leaves categories to the caller)."""
     info = ann.get("segments_info")
     if not isinstance(info, list):
         raise SegtoolError(f"annotation of image {ann.get('image_id')}: 'segments_info' must be a list", str(path))
@@ -164,7 +187,7 @@ def _segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
     except (KeyError, TypeError, ValueError) as exc:
         raise SegtoolError(f"image {ann.get('image_id')}: malformed segments_info ({exc!r})", str(path)) from None
     # set arithmetic on the few ids of one image: np.unique's set-up costs 10x more here
-    unknown = sorted(set(segs.category_id.tolist()) - known)
+    unknown = sorted(set(segs.category_id.tolist()) - known) if known is not None else []
     if unknown:
         raise SegtoolError(f"image {ann.get('image_id')}: unknown category id {unknown[0]}", str(path))
     ids = segs.id.tolist()
@@ -325,7 +348,6 @@ def stream_pairs(
     image_records, category_records = coco_sections(gt)
     categories = parse_categories(category_records, gt, default_isthing=True)
     images = {im.id: im for im in parse_images(image_records, gt)}
-    known = {c.id for c in categories}
     prefix = _records_prefix(pred)
     gt_ids = [_image_id(a, gt, "an annotation") for a in items(gt, "annotations.item")]
     pred_list = [_image_id(a, pred, "a prediction") for a in items(pred, prefix)]
@@ -350,9 +372,7 @@ def stream_pairs(
     gt_folder, pred_folder = masks_dir(gt, gt_masks), masks_dir(pred, pred_masks)
 
     def sample(ann: dict[str, Any], folder: Path, path: Path) -> Sample:
-        return Sample(
-            images[ann["image_id"]], PanopticPng(str(folder / str(ann["file_name"])), _segments(ann, known, path))
-        )
+        return Sample(images[ann["image_id"]], PanopticRecord(str(folder / str(ann["file_name"])), ann, str(path)))
 
     def pairs() -> Iterator[tuple[Sample, Sample | None]]:
         pending: dict[Any, dict[str, Any]] = {}

@@ -129,7 +129,25 @@ class _Pair:
     position: npt.NDArray[np.int64]
 
 
+def _parsed(sample: Sample, position: npt.NDArray[np.int64]) -> Sample:
+    """A streamed sample with its ``segments_info`` parsed (here, in the worker) and its
+    categories checked against the ones PQ counts; other samples as they are."""
+    record = sample.source
+    if not isinstance(record, coco_panoptic.PanopticRecord):
+        return sample
+    source = record.resolve()
+    cats = source.segments.category_id
+    bad = (cats < 0) | (cats >= len(position))
+    bad[~bad] = position[cats[~bad]] < 0
+    if bad.any():
+        raise SegtoolError(f"image {sample.image.id}: unknown category id {int(cats[bad][0])}", record.path)
+    return Sample(sample.image, source)
+
+
 def _pair_stat(pair: _Pair) -> PQStat:
+    gt_sample = _parsed(pair.gt, pair.position)
+    pred_sample = None if pair.pred is None else _parsed(pair.pred, pair.position)
+    pair = _Pair(gt_sample, pred_sample, pair.position)
     if pair.pred is None:  # --allow-missing: every ground-truth segment is missed
         gt = pair.gt.load()
         stat = PQStat.zeros(int(pair.position.max(initial=-1)) + 1)
