@@ -13,7 +13,6 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
-from scipy import ndimage
 
 from .overlay import boundaries
 
@@ -44,6 +43,8 @@ def anchors(index: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
     inner = (grid > 0) & ~boundaries(grid)
     inner[0, :] = inner[-1, :] = False
     inner[:, 0] = inner[:, -1] = False
+    from scipy import ndimage  # here, not at the top: the CLI's heaviest import, only labels need it
+
     dist = ndimage.distance_transform_edt(inner).ravel()
     seg = np.where(inner.ravel(), grid.ravel(), 0)
     order = np.lexsort((dist, seg))  # by segment, then distance: each segment's last is its best
