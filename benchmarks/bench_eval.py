@@ -166,19 +166,26 @@ def run_cocoeval(gt: Path, dets: Path, module: str = "pycocotools") -> tuple[flo
     return time.perf_counter() - t, list(e.stats)
 
 
-def bench_map(gt_pan: Path, pred_pan: Path, jobs: int) -> None:
+def bench_map(gt_pan: Path, pred_pan: Path, jobs: int, rounds: int) -> None:
     gt, dets = make_detections(gt_pan, pred_pan)
     n = len(json.loads(dets.read_text()))
-    t_ref, ref = run_cocoeval(gt, dets)
-    for j in sorted({1, jobs}):
-        warm_up(j)
-        t = time.perf_counter()
-        ours = evaluate_instance(gt, dets, jobs=j).stats()
-        t_ours = time.perf_counter() - t
-        diff = max(abs(a - b) for a, b in zip(ours, ref, strict=True))
+    warm_up(jobs)
+    t_ref = float("inf")
+    times = {j: float("inf") for j in sorted({1, jobs})}
+    results = {}
+    for _ in range(rounds):  # interleaved rounds, best of each: this machine is noisy
+        t, ref = run_cocoeval(gt, dets)
+        t_ref = min(t_ref, t)
+        for j in times:
+            t = time.perf_counter()
+            results[j] = evaluate_instance(gt, dets, jobs=j).stats()
+            times[j] = min(times[j], time.perf_counter() - t)
+    print(f"mask AP, {n} detections, best of {rounds} interleaved rounds: pycocotools {t_ref:.2f} s")
+    for j, t_ours in times.items():
+        diff = max(abs(a - b) for a, b in zip(results[j], ref, strict=True))
         print(
-            f"mask AP, {n} detections: pycocotools {t_ref:.2f} s; segtool --jobs {j} {t_ours:.2f} s "
-            f"-> {t_ref / t_ours:.1f}x faster (AP {ours[0]:.4f}, max difference {diff:.1e})"
+            f"  segtool --jobs {j}: {t_ours:.2f} s -> {t_ref / t_ours:.1f}x faster "
+            f"(AP {results[j][0]:.4f}, max difference to pycocotools {diff:.1e})"
         )
     for module in ("faster_coco_eval", "hotcoco"):
         try:
@@ -188,29 +195,32 @@ def bench_map(gt_pan: Path, pred_pan: Path, jobs: int) -> None:
             continue
         diff = max(abs(a - b) for a, b in zip(stats, ref, strict=True))
         print(
-            f"{module}: {t_other:.2f} s ({t_ref / t_other:.1f}x pycocotools; segtool --jobs {jobs} takes "
-            f"{t_ours / t_other:.2f}x its time; its max difference to pycocotools {diff:.1e})"
+            f"{module}: {t_other:.2f} s ({t_ref / t_other:.1f}x pycocotools; segtool --jobs 1 takes "
+            f"{times[1] / t_other:.2f}x its time; its max difference to pycocotools {diff:.1e})"
         )
 
 
 def bench_pq(gt: Path, pred: Path, args: argparse.Namespace) -> None:
     floor = decode_floor(gt.with_suffix("")) + decode_floor(pred.with_suffix(""))
     ours_floor = decode_floor(gt.with_suffix(""), "segtool") + decode_floor(pred.with_suffix(""), "segtool")
-    t = time.perf_counter()
-    theirs = run_panopticapi(gt, pred)
-    t_ref = time.perf_counter() - t
-    t = time.perf_counter()
-    evaluate_panoptic(gt, pred, jobs=1)
-    t_one = time.perf_counter() - t
-    warm_up(args.jobs)
-    t = time.perf_counter()
-    ours = evaluate_panoptic(gt, pred, jobs=args.jobs).to_panopticapi()
-    t_ours = time.perf_counter() - t
+    warm_up(args.jobs)  # the worker server, started once per process (a CLI run pays it once)
+    t_ref = t_one = t_ours = float("inf")
+    for _ in range(args.rounds):  # interleaved rounds, best of each: this machine is noisy
+        t = time.perf_counter()
+        theirs = run_panopticapi(gt, pred)
+        t_ref = min(t_ref, time.perf_counter() - t)
+        t = time.perf_counter()
+        evaluate_panoptic(gt, pred, jobs=1)
+        t_one = min(t_one, time.perf_counter() - t)
+        t = time.perf_counter()
+        ours = evaluate_panoptic(gt, pred, jobs=args.jobs).to_panopticapi()
+        t_ours = min(t_ours, time.perf_counter() - t)
     diff = max(abs(ours[g][k] - theirs[g][k]) for g in ("All", "Things", "Stuff") for k in ("pq", "sq", "rq"))
     print(f"{args.images} image pairs 640x480; PQ = {ours['All']['pq']:.6f} (max difference to panopticapi {diff:.1e})")
     print(
         f"PNG-decoding floor (1 process, 2 PNGs per image): Pillow {floor:.2f} s, segtool's decoder {ours_floor:.2f} s"
     )
+    print(f"best of {args.rounds} interleaved rounds (segtool's worker server started before them)")
     print(f"panopticapi pq_compute ({args.jobs} processes): {t_ref:.2f} s")
     print(
         f"segtool evaluate_panoptic (--jobs {args.jobs}):   {t_ours:.2f} s   -> {t_ref / t_ours:.1f}x faster than panopticapi"
@@ -237,6 +247,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="processes for both (panopticapi uses all cores)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--only", choices=["pq", "map"], help="run one part")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of each timing (best is kept)")
     args = ap.parse_args()
     tune_allocator()
     gt = make_panoptic(args.data, args.images)
@@ -244,7 +255,7 @@ def main() -> None:
     if args.only != "map":
         bench_pq(gt, pred, args)
     if args.only != "pq":
-        bench_map(gt, pred, args.jobs)
+        bench_map(gt, pred, args.jobs, args.rounds)
     if not args.no_memory and args.only != "map":
         memory(gt, pred)
 
