@@ -8,7 +8,6 @@ they are parsed, at about the speed of ``json``; each pass skips the other secti
 from __future__ import annotations
 
 import json
-import mmap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,18 +54,30 @@ def section(path: Path, key: str) -> Any:
     """The whole top-level value ``key``, or None when the file has none.
 
     A key whose quoted name appears nowhere in the file is absent: one ``find`` over the
-    bytes (memory-mapped, C speed) saves a full parse pass for ``info``/``licenses``-less files.
+    bytes (read in chunks, C speed) saves a full parse pass for ``info``/``licenses``-less files.
     """
     if not _mentions(path, key):
         return None
     return next(items(path, key), None)
 
 
+_CHUNK = 1 << 20
+
+
 def _mentions(path: Path, key: str) -> bool:
+    """Whether the quoted key occurs anywhere in the file: a ``find`` over 1 MB reads (not a
+    memory map, whose file pages would count in the process's peak memory, growing with the
+    file)."""
+    needle = json.dumps(key).encode()
     try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return m.find(json.dumps(key).encode()) >= 0
-    except (OSError, ValueError):  # unreadable or empty: let the parser word the error
+        with open(path, "rb") as f:
+            tail = b""
+            while chunk := f.read(_CHUNK):
+                if (tail + chunk).find(needle) >= 0:
+                    return True
+                tail = chunk[-(len(needle) - 1) :]
+            return False
+    except OSError:  # unreadable: let the parser word the error
         return True
 
 
