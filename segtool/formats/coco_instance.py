@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -64,6 +64,8 @@ def detect(path: Path) -> Detection:
 @dataclass(frozen=True, slots=True)
 class CocoMasks:
     """Pixels of one image: the raw ``segmentation`` objects of its annotations."""
+
+    decodes_pixels: ClassVar[bool] = False  # RLE strings and polygons only: light per-image work
 
     raw: tuple[Any, ...]
     segments: Segments

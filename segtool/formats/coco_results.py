@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -27,6 +27,8 @@ from .common import int_field, load_json
 class Detections:
     """One image's raw detections, turned into arrays and RLEs only where they are scored
     (in a worker process), so reading a large results file stays cheap."""
+
+    decodes_pixels: ClassVar[bool] = False  # RLE strings and polygons only: light per-image work
 
     dets: tuple[tuple[int, dict[str, Any]], ...]  # (1-based id in the file, detection)
     image: ImageInfo

@@ -318,3 +318,13 @@ def test_panoptic_predictions_with_scores_equal_the_same_results_list(tmp_path):
     gt = DETECTION_EXAMPLES  # the same 50 segments as COCO instance ground truth
     theirs = reference(gt, results, "segm")
     assert_same(evaluate_instance(gt, pred), theirs)
+    from segtool import parallel
+
+    # panoptic predictions decode PNGs: the one instance case that still runs in workers
+    parallel.SMALL, small = 0, parallel.SMALL
+    try:
+        two = evaluate_instance(gt, pred, jobs=2)
+    finally:
+        parallel.SMALL = small
+    one = evaluate_instance(gt, pred, jobs=1)
+    assert one.stats() == two.stats() and np.array_equal(one.precision, two.precision)
