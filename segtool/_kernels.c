@@ -333,7 +333,8 @@ typedef struct {
 /* pycocotools' rleFrString, strict: 5 bits per character ('0' + value), a set 0x20 bit
  * continues the value, the last character's 0x10 bit sign-extends it; from the third value
  * on each count is stored relative to the count two before. The string is bad (returns -1)
- * when a character lies outside '0'..'o', it ends inside a value, a count is negative or
+ * when a character lies outside '0'..'o', it ends inside a value, a value takes more than
+ * 8 characters (pycocotools writes at most 7 for any 32-bit count), a count is negative or
  * beyond h*w, or the counts do not add up to h*w: pycocotools would loop forever, or read
  * or write out of bounds, on such a string. */
 static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rle *r)
@@ -345,20 +346,21 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
     Py_ssize_t m = 0, p = 0;
     int64_t sum = 0, area = 0;
     while (p < len) {
-        int64_t x = 0;
+        uint64_t bits = 0; /* unsigned: shifts never overflow; 8 characters (40 bits) at most */
         int k = 0, more = 1;
         while (more) {
-            if (p >= len || k > 12)
+            if (p >= len || k >= 8)
                 return -1;
             const int c = (int)s[p] - 48;
             if (c < 0 || c > 63)
                 return -1;
-            x |= (int64_t)(c & 0x1f) << (5 * k);
+            bits |= (uint64_t)(c & 0x1f) << (5 * k);
             more = c & 0x20;
             p++, k++;
             if (!more && (c & 0x10))
-                x |= -((int64_t)1 << (5 * k));
+                bits |= ~(uint64_t)0 << (5 * k); /* sign-extend the last group */
         }
+        int64_t x = (int64_t)bits;
         if (m > 2)
             x += r->cnts[m - 2];
         if (x < 0 || x > total)

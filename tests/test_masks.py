@@ -166,12 +166,13 @@ def test_rle_kernels_equal_pycocotools(h, w, run, rnd):
 
 def _reference_bad(counts: bytes, h: int, w: int) -> bool:
     """pycocotools' rleFrString in Python, with the strict rules: a character outside
-    '0'..'o', a string ending inside a value, a negative count, counts not adding up to h*w."""
+    '0'..'o', a string ending inside a value, a value longer than 8 characters, a negative
+    count, counts not adding up to h*w."""
     xs, p = [], 0
     while p < len(counts):
         x, k, more = 0, 0, True
         while more:
-            if p >= len(counts) or not 48 <= counts[p] <= 111:
+            if p >= len(counts) or not 48 <= counts[p] <= 111 or k >= 8:
                 return True
             c = counts[p] - 48
             x |= (c & 0x1F) << (5 * k)
@@ -229,6 +230,8 @@ def test_check_compressed_agrees_with_a_reference_decode():
             r = {**r, "counts": r["counts"] + b"1"}  # one count too many
         elif cut == 3 and rng.random() < 0.5:
             r = {**r, "counts": r["counts"] + bytes([int(rng.choice([ord("p"), ord("/"), 0x7F, ord("P")]))])}
+        elif cut == 3:
+            r = {**r, "counts": b"P" * int(rng.integers(6, 10)) + b"0" + r["counts"]}  # an over-long value
         rles.append(r)
     expected = np.array([_reference_bad(r["counts"], *r["size"]) for r in rles])
     assert masks.bad_compressed(rles).tolist() == expected.tolist()
