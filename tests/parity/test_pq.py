@@ -52,6 +52,15 @@ def reference_pq_compute(gt: Path, pred: Path) -> dict:
         return ref_compute(str(gt), str(pred), str(gt.with_suffix("")), str(pred.with_suffix("")))
 
 
+def assert_counts(result, counts: dict) -> None:
+    """segtool's TP/FP/FN per category equal panopticapi's, exactly."""
+    ours = {
+        c.id: (int(result.stat.tp[k]), int(result.stat.fp[k]), int(result.stat.fn[k]))
+        for k, c in enumerate(result.categories)
+    }
+    assert {c: v for c, v in ours.items() if any(v)} == counts
+
+
 def assert_same(ours: dict, theirs: dict) -> None:
     for group in ("All", "Things", "Stuff"):
         assert ours[group]["n"] == theirs[group]["n"], group
@@ -130,11 +139,7 @@ def test_generated_predictions_match_panopticapi(tmp_path, seed):
     theirs, counts = reference(gt, pred)
     result = evaluate_panoptic(gt, pred)
     assert_same(result.to_panopticapi(), theirs)
-    ours = {
-        c.id: (int(result.stat.tp[k]), int(result.stat.fp[k]), int(result.stat.fn[k]))
-        for k, c in enumerate(result.categories)
-    }
-    assert {c: v for c, v in ours.items() if any(v)} == counts
+    assert_counts(result, counts)
 
 
 def test_real_examples_against_a_converted_prediction(tmp_path):
@@ -148,11 +153,7 @@ def test_real_examples_against_a_converted_prediction(tmp_path):
     assert_same(result.to_panopticapi(), theirs)
     public = reference_pq_compute(PANOPTIC_EXAMPLES, pred)
     assert_same(pq_compute(str(PANOPTIC_EXAMPLES), str(pred)), public)
-    ours = {
-        c.id: (int(result.stat.tp[k]), int(result.stat.fp[k]), int(result.stat.fn[k]))
-        for k, c in enumerate(result.categories)
-    }
-    assert {c: v for c, v in ours.items() if any(v)} == counts
+    assert_counts(result, counts)
 
 
 def test_iou_of_exactly_one_half_is_not_a_match(tmp_path):
@@ -208,8 +209,4 @@ def test_ground_truth_area_is_the_jsons_as_in_panopticapi(tmp_path, seed):
     theirs, counts = reference(gt, pred)
     result = evaluate_panoptic(gt, pred)
     assert_same(result.to_panopticapi(), theirs)
-    ours = {
-        c.id: (int(result.stat.tp[k]), int(result.stat.fp[k]), int(result.stat.fn[k]))
-        for k, c in enumerate(result.categories)
-    }
-    assert {c: v for c, v in ours.items() if any(v)} == counts
+    assert_counts(result, counts)
