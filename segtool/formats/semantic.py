@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .. import views
+from .. import png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .common import (
@@ -52,6 +52,27 @@ def detect(path: Path) -> Detection:
     return Detection("weak", f"PNGs but no {CATEGORIES} (pass --categories)")
 
 
+def _fast_labels(path: Path, what: str, image: ImageInfo) -> npt.NDArray[np.int64] | None:
+    """An 8-bit L or P label map through segtool's decoder (~5x faster than Pillow), or None
+    for what it does not take."""
+    try:
+        data = path.read_bytes()
+        width, height, mode = png.header(data)
+    except FileNotFoundError:
+        raise SegtoolError(f"missing PNG for {what}", str(path)) from None
+    except (OSError, ValueError):
+        return None
+    if mode not in ("L", "P"):
+        return None
+    if (width, height) != (image.width, image.height):
+        raise SegtoolError(f"PNG is {width}x{height} but {what} is {image.width}x{image.height}", str(path))
+    try:
+        labels = png.decode(data)
+    except ValueError as exc:
+        raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
+    return None if labels is None else labels.astype(np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class LabelPng:
     """Pixels of one image: a label PNG whose values are category ids."""
@@ -68,12 +89,14 @@ class LabelPng:
         """
         path = Path(self.png)
         what = f"image {image.id}"
-        img = open_png(path, what)
-        check_size(img, image.height, image.width, path, what)
-        if img.mode not in _INT_MODES:
-            kind = "non-integer" if img.mode == "F" else "multi-channel"
-            raise SegtoolError(f"{what}: {kind} label map (mode {img.mode}); expected L, P or I;16", str(path))
-        labels = np.asarray(img).astype(np.int64, copy=False)
+        labels = _fast_labels(path, what, image)
+        if labels is None:  # 16-bit, interlaced, not a PNG at all: Pillow reads it (or words the error)
+            img = open_png(path, what)
+            check_size(img, image.height, image.width, path, what)
+            if img.mode not in _INT_MODES:
+                kind = "non-integer" if img.mode == "F" else "multi-channel"
+                raise SegtoolError(f"{what}: {kind} label map (mode {img.mode}); expected L, P or I;16", str(path))
+            labels = np.asarray(img).astype(np.int64, copy=False)
         if labels.min(initial=0) < 0:
             raise SegtoolError(f"{what}: negative label values", str(path))
         counts = np.bincount(labels.ravel())
@@ -210,9 +233,9 @@ def read_predictions(path: Path, gt: Dataset, *, ignore_value: int = 255) -> dic
     by_stem = {Path(s.image.file_name).stem: s.image for s in gt.samples}
     known = tuple(sorted(c.id for c in gt.categories))
     out: dict[int, Sample] = {}
-    for png in sorted(path.glob("*.png")):
-        image = by_stem.get(png.stem)
+    for label_png in sorted(path.glob("*.png")):
+        image = by_stem.get(label_png.stem)
         if image is None:
-            raise SegtoolError(f"label map {png.name} matches no ground-truth image (by file stem)", str(path))
-        out[image.id] = Sample(image, LabelPng(str(png), ignore_value, known))
+            raise SegtoolError(f"label map {label_png.name} matches no ground-truth image (by file stem)", str(path))
+        out[image.id] = Sample(image, LabelPng(str(label_png), ignore_value, known))
     return out
