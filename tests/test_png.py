@@ -93,7 +93,15 @@ def test_pillow_written_files_decode_as_pillow_reads_them(mode):
 def test_interlaced_and_16_bit_files_go_to_pillow():
     rgb = np.random.default_rng(4).integers(0, 256, (11, 13, 3), dtype=np.uint8)
     raw = b""  # Adam7: seven sub-images, each row with filter 0
-    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)):
+    for x0, y0, dx, dy in (
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ):
         sub = rgb[y0::dy, x0::dx]
         if sub.size:
             raw += b"".join(b"\0" + row.tobytes() for row in sub)
@@ -114,8 +122,12 @@ def test_corrupt_files_raise_value_error():
     truncated = good[: idat + 10]
     bad_filter = encode_filtered(np.zeros((4, 4, 3), np.uint8), [0])
     raw = bytes([0]) + bytes(12) + bytes([7]) + bytes(12) + (bytes([0]) + bytes(12)) * 2
-    bad_filter = bad_filter[: bad_filter.index(b"IDAT") - 4] + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
-    short = bad_filter[: bad_filter.index(b"IDAT") - 4] + _chunk(b"IDAT", zlib.compress(raw[:20])) + _chunk(b"IEND", b"")
+    bad_filter = (
+        bad_filter[: bad_filter.index(b"IDAT") - 4] + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+    )
+    short = (
+        bad_filter[: bad_filter.index(b"IDAT") - 4] + _chunk(b"IDAT", zlib.compress(raw[:20])) + _chunk(b"IEND", b"")
+    )
     stream = bytearray(zlib.compress(raw))
     stream[len(stream) // 2] ^= 0x55  # valid chunk CRC, broken deflate stream or checksum
     broken = bad_filter[: bad_filter.index(b"IDAT") - 4] + _chunk(b"IDAT", bytes(stream)) + _chunk(b"IEND", b"")
@@ -184,3 +196,83 @@ def test_eval_names_unlisted_and_absent_segments(runner, tmp_path):
     pred = write_panoptic(tmp_path / "pred2.json", [gt_map], [absent])
     r = invoke(runner, "eval", "panoptic", gt, pred)
     assert_bad_input(r, "pred2", "segments 7 are listed in segments_info but absent from the PNG")
+
+
+def test_mutated_files_raise_value_error_or_decode_never_crash():
+    """Random byte flips, truncations and length fields: the decoder (C unfilter behind a
+    CRC and size checks) raises ValueError or returns pixels, never crashes or hangs."""
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 256, (23, 17, 3), dtype=np.uint8)
+    files = [encode_filtered(base, [0, 1, 2, 3, 4])]
+    buf = io.BytesIO()
+    Image.fromarray(base[..., 0]).save(buf, "PNG")
+    files.append(buf.getvalue())
+    for data in files:
+        for _ in range(300):
+            m = bytearray(data)
+            kind = rng.integers(0, 3)
+            if kind == 0:
+                for _ in range(int(rng.integers(1, 4))):
+                    m[int(rng.integers(8, len(m)))] = int(rng.integers(0, 256))
+            elif kind == 1:
+                m = m[: int(rng.integers(8, len(m)))]
+            else:  # a chunk length or IHDR field rewritten (CRC left as it was)
+                m[int(rng.integers(8, 33))] = int(rng.integers(0, 256))
+            try:
+                out = png.decode(bytes(m))
+            except ValueError:
+                continue
+            assert out is None or out.dtype == np.uint8
+
+
+def test_kernels_check_every_size_before_touching_memory():
+    """Direct calls with sizes that disagree with the buffers: ValueError, never a crash."""
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        h, rb, bpp = (int(v) for v in rng.integers(-2, 40, 3))
+        src = rng.integers(0, 6, int(rng.integers(0, 400)), dtype=np.uint8).tobytes()
+        dst = np.zeros(int(rng.integers(0, 400)), np.uint8)
+        try:
+            _kernels.unfilter(src, dst, h, rb, bpp)
+        except ValueError:
+            continue
+        assert 0 <= h * rb <= dst.size and h * (rb + 1) <= len(src)
+    rgb = np.zeros(12, np.uint8)
+    for args in (
+        (
+            rgb,
+            np.zeros(9, np.uint8),
+            np.zeros(1, np.uint32),
+            np.ones(1, np.int64),
+            np.zeros(0, np.uint32),
+            np.zeros(0, np.int64),
+            np.zeros(2, np.int64),
+        ),
+        (
+            rgb,
+            rgb,
+            np.zeros(2, np.uint32),
+            np.ones(1, np.int64),
+            np.zeros(0, np.uint32),
+            np.zeros(0, np.int64),
+            np.zeros(2, np.int64),
+        ),
+        (
+            rgb,
+            rgb,
+            np.zeros(1, np.uint32),
+            np.ones(1, np.int64),
+            np.zeros(0, np.uint32),
+            np.zeros(0, np.int64),
+            np.zeros(3, np.int64),
+        ),
+    ):
+        with pytest.raises(ValueError):
+            _kernels.pair_counts(*args)
+    garbage = [bytes(rng.integers(0, 256, int(rng.integers(0, 30)), dtype=np.uint8)) for _ in range(200)]
+    areas = np.zeros(len(garbage), np.int64)
+    first = _kernels.rle_areas(garbage, 5, 6, areas)
+    assert first >= 0 and (areas >= -1).all()
+    with pytest.raises(ValueError, match="undecodable RLE"):
+        one = np.ones(1, np.int64)
+        _kernels.rle_iou([*garbage[:1], b"0"], [b"0"], 5, 6, one, one, np.zeros(1, np.uint8), np.zeros(1))
