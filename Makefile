@@ -6,7 +6,7 @@ SEGTOOL := $(BIN)/segtool
 OUT ?= demo_out
 PIP_EXTRA ?=
 
-.PHONY: demo test lint venv test-venv browser bench clean
+.PHONY: demo test lint venv test-venv browser bench clean sanitize
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,17 @@ demo: venv
 
 test: test-venv
 	$(BIN)/python -m pytest -q
+
+# The C kernels built with AddressSanitizer + UBSan, the suite run against them (workers
+# too), then the normal build restored. Any report aborts the run; the browser test skips.
+sanitize: test-venv
+	so=segtool/_kernels$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"); \
+	inc=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])"); \
+	gcc -shared -fPIC -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+	  -I$$inc segtool/_kernels.c -o $$so && \
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	rm -f $$so; $(BIN)/pip install --quiet -e .; exit $$status
 
 lint: test-venv
 	$(BIN)/ruff check segtool tests benchmarks

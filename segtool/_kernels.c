@@ -272,7 +272,8 @@ static PyObject *pair_counts(PyObject *self, PyObject *args)
             }
         }
     done:
-        t[row * width + col] += run;
+        if (!side) /* on an unknown id, row or col is -1: nothing more to add */
+            t[row * width + col] += run;
         Py_END_ALLOW_THREADS
         idmap_free(&gmap);
         idmap_free(&pmap);
