@@ -141,19 +141,25 @@ def parse_images(records: Any, path: Path) -> list[ImageInfo]:
     out: list[ImageInfo] = []
     seen: set[int] = set()
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise SegtoolError(f"image #{i} is not an object", str(path))
-        iid = int_field(rec, "id", f"image #{i}", path)
-        if iid in seen:
-            raise SegtoolError(f"image id {iid} appears twice", str(path))
-        seen.add(iid)
-        h = int_field(rec, "height", f"image {iid}", path)
-        w = int_field(rec, "width", f"image {iid}", path)
-        if h <= 0 or w <= 0:
-            raise SegtoolError(f"image {iid}: size {w}x{h} is not positive", str(path))
-        extra = {k: v for k, v in rec.items() if k not in ("id", "file_name", "height", "width")}
-        out.append(ImageInfo(iid, str(rec.get("file_name", f"{iid}.jpg")), h, w, extra))
+        im = parse_image(rec, i, path)
+        if im.id in seen:
+            raise SegtoolError(f"image id {im.id} appears twice", str(path))
+        seen.add(im.id)
+        out.append(im)
     return out
+
+
+def parse_image(rec: Any, i: int, path: Path) -> ImageInfo:
+    """The ``i``-th COCO ``images`` record → :class:`ImageInfo`: an integer id, a positive size."""
+    if not isinstance(rec, dict):
+        raise SegtoolError(f"image #{i} is not an object", str(path))
+    iid = int_field(rec, "id", f"image #{i}", path)
+    h = int_field(rec, "height", f"image {iid}", path)
+    w = int_field(rec, "width", f"image {iid}", path)
+    if h <= 0 or w <= 0:
+        raise SegtoolError(f"image {iid}: size {w}x{h} is not positive", str(path))
+    extra = {k: v for k, v in rec.items() if k not in ("id", "file_name", "height", "width")}
+    return ImageInfo(iid, str(rec.get("file_name", f"{iid}.jpg")), h, w, extra)
 
 
 def open_png(path: Path, what: str) -> Image.Image:
