@@ -142,3 +142,17 @@ def test_semantic_palette_output(tmp_path):
     assert pal[1].tolist() == [220, 20, 60]  # person's COCO colour
     cats = json.loads((tmp_path / "sem/categories.json").read_text())
     assert len(cats) == 133 and cats[0]["isthing"] == 1
+
+
+def test_list_items_streams_one_list_and_stops_at_its_end(tmp_path):
+    """Items come one at a time (nested values intact), and nothing after the list is read:
+    here the file is not even valid JSON after it."""
+    from segtool.formats.jsonstream import list_items
+
+    path = tmp_path / "x.json"
+    path.write_text(
+        '{"info": {"images": [9]}, "images": [{"id": 1, "a": [1, [2]]}, 3, {"id": 2}], "annotations": [oops'
+    )
+    assert list(list_items(path, "images")) == [{"id": 1, "a": [1, [2]]}, 3, {"id": 2}]
+    path.write_text('{"images": []}')
+    assert list(list_items(path, "images")) == []

@@ -32,7 +32,7 @@ from .common import (
     stem_name,
     stream_coco_json,
 )
-from .jsonstream import coco_sections, items, section, sketch
+from .jsonstream import coco_sections, items, list_items, section, sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
@@ -366,7 +366,9 @@ def stream_pairs(
         twice = ordered[1:][ordered[1:] == ordered[:-1]]
         if twice.size:
             first = int(ids[np.isin(ids, twice)][0])
-            raise SegtoolError(f"image id {first} has several {what} records; which one counts is ambiguous", str(where))
+            raise SegtoolError(
+                f"image id {first} has several {what} records; which one counts is ambiguous", str(where)
+            )
     pred_ids.sort()
     missing = gt_ids[~np.isin(gt_ids, pred_ids)]
     if missing.size and not allow_missing:
@@ -412,7 +414,7 @@ class _ImageTable:
         """Stream ``images``, checking each record as :func:`parse_images` does."""
         cols = [array("q"), array("q"), array("q")]
         try:
-            for i, rec in enumerate(items(path, "images.item")):
+            for i, rec in enumerate(list_items(path, "images")):
                 im = parse_image(rec, i, path)
                 for col, v in zip(cols, (im.id, im.height, im.width), strict=True):
                     col.append(v)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import ijson
 
@@ -23,9 +24,16 @@ def items(path: Path, prefix: str) -> Iterator[Any]:
 
     Errors name the file: missing, a folder, unreadable, or not valid JSON.
     """
+    with _reading(path) as f:
+        yield from ijson.items(f, prefix, use_float=True)
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[BinaryIO]:
+    """The file open for ijson, its errors turned into one-line SegtoolErrors."""
     try:
         with open(path, "rb") as f:
-            yield from ijson.items(f, prefix, use_float=True)
+            yield f
     except FileNotFoundError:
         raise SegtoolError("no such file", str(path)) from None
     except IsADirectoryError:
@@ -36,6 +44,40 @@ def items(path: Path, prefix: str) -> Iterator[Any]:
         raise SegtoolError("invalid JSON (not UTF-8 text)", str(path)) from None
     except OSError as exc:
         raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
+
+
+def list_items(path: Path, key: str) -> Iterator[Any]:
+    """The items of the top-level list ``key``, one at a time, reading no further than its
+    end (``items(path, key + ".item")`` would parse the rest of the file looking for more).
+
+    Built from ijson's events, so the list is never held whole. Errors as :func:`items`.
+    """
+    from ijson.common import ObjectBuilder
+
+    item = key + ".item"
+    builder: ObjectBuilder | None = None
+    depth = 0
+    for prefix, event, value in _events(path):
+        if builder is None:
+            if prefix == key and event == "end_array":
+                return
+            if prefix != item:
+                continue
+            if event not in ("start_map", "start_array"):
+                yield value
+                continue
+            builder = ObjectBuilder()
+        builder.event(event, value)
+        depth += event in ("start_map", "start_array")
+        depth -= event in ("end_map", "end_array")
+        if depth == 0:
+            yield builder.value
+            builder = None
+
+
+def _events(path: Path) -> Iterator[tuple[str, str, Any]]:
+    with _reading(path) as f:
+        yield from ijson.parse(f, use_float=True)
 
 
 def _invalid(path: Path, exc: Exception) -> SegtoolError:
