@@ -89,12 +89,15 @@ def imap(
     *,
     jobs: int = 1,
     executor: Executor | None = None,
-    chunksize: int = 4,
+    chunksize: int = 32,
 ) -> Iterator[R]:
     """Apply ``fn`` to every item and yield the results in input order.
 
     ``jobs == 1`` without an executor is a plain generator (no pickling). Otherwise ``fn``
     must be a picklable module-level function. Exceptions raised by ``fn`` propagate.
+    Items travel ``chunksize`` at a time: 32 suits work of a few ms per image, where the
+    pool's per-task cost would show (validate panoptic, --jobs 2: 1.38 s vs 1.85 s with 4);
+    work of tens of ms per image (preview) passes a smaller one for an even end.
     """
     if jobs <= 1 and executor is None:
         yield from map(fn, items)

@@ -308,7 +308,7 @@ def preview(
         thumbs = tmp / "thumbs" if gallery else None
         if thumbs is not None:
             thumbs.mkdir()
-        for line in imap(render, work, jobs=jobs_for(len(chosen), jobs)):
+        for line in imap(render, work, jobs=jobs_for(len(chosen), jobs), chunksize=4):  # ~50 ms per image
             if thumbs is not None and line.thumb is not None:
                 Image.fromarray(line.thumb).save(thumbs / (Path(line.render).stem + ".jpg"), quality=85)
             if grid and line.thumb is not None:
