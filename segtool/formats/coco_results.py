@@ -53,20 +53,37 @@ def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detection
     by_box = bool(data) and isinstance(data[0], dict) and bool(data[0].get("bbox"))
     grouped: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     for i, det in enumerate(data):
-        if not isinstance(det, dict) or not {"image_id", "category_id", "score"} <= det.keys():
-            raise SegtoolError(f"detection #{i} lacks image_id, category_id or score", str(path))
-        for key in ("image_id", "category_id"):
-            int_field(det, key, f"detection #{i}", path)
-        if det["image_id"] not in images:
-            raise SegtoolError(
-                f"detection #{i}: image id {det['image_id']}, which the ground truth does not have", str(path)
-            )
-        if det["category_id"] not in known:
-            raise SegtoolError(f"detection #{i}: unknown category id {det['category_id']}", str(path))
-        if "segmentation" not in det and "bbox" not in det:
-            raise SegtoolError(f"detection #{i} has neither segmentation nor bbox", str(path))
+        # the common case in one expression (this runs once per detection); anything else
+        # goes through the checks that name the problem
+        iid = det.get("image_id") if type(det) is dict else None
+        cid = det.get("category_id") if type(det) is dict else None
+        if not (
+            type(iid) is int
+            and iid in images
+            and type(cid) is int
+            and cid in known
+            and "score" in det
+            and ("segmentation" in det or "bbox" in det)
+        ):
+            _check(i, det, images, known, path)
         grouped.setdefault(det["image_id"], []).append((i + 1, det))
     return {iid: Detections(tuple(dets), images[iid], by_box, iou_type, str(path)) for iid, dets in grouped.items()}
+
+
+def _check(i: int, det: Any, images: dict[int, Any], known: set[int], path: Path) -> None:
+    """Raise the one-line error of a detection record that is not plainly valid."""
+    if not isinstance(det, dict) or not {"image_id", "category_id", "score"} <= det.keys():
+        raise SegtoolError(f"detection #{i} lacks image_id, category_id or score", str(path))
+    for key in ("image_id", "category_id"):
+        int_field(det, key, f"detection #{i}", path)
+    if det["image_id"] not in images:
+        raise SegtoolError(
+            f"detection #{i}: image id {det['image_id']}, which the ground truth does not have", str(path)
+        )
+    if det["category_id"] not in known:
+        raise SegtoolError(f"detection #{i}: unknown category id {det['category_id']}", str(path))
+    if "segmentation" not in det and "bbox" not in det:
+        raise SegtoolError(f"detection #{i} has neither segmentation nor bbox", str(path))
 
 
 def _objects(src: Detections) -> Objects:
