@@ -237,38 +237,23 @@ def test_kernels_check_every_size_before_touching_memory():
         except ValueError:
             continue
         assert 0 <= h * rb <= dst.size and h * (rb + 1) <= len(src)
-    rgb = np.zeros(12, np.uint8)
-    for args in (
-        (
-            rgb,
-            np.zeros(9, np.uint8),
-            np.zeros(1, np.uint32),
-            np.ones(1, np.int64),
-            np.zeros(0, np.uint32),
-            np.zeros(0, np.int64),
-            np.zeros(2, np.int64),
-        ),
-        (
-            rgb,
-            rgb,
-            np.zeros(2, np.uint32),
-            np.ones(1, np.int64),
-            np.zeros(0, np.uint32),
-            np.zeros(0, np.int64),
-            np.zeros(2, np.int64),
-        ),
-        (
-            rgb,
-            rgb,
-            np.zeros(1, np.uint32),
-            np.ones(1, np.int64),
-            np.zeros(0, np.uint32),
-            np.zeros(0, np.int64),
-            np.zeros(3, np.int64),
-        ),
+    good = {  # a consistent call: 4 pixels, one ground-truth id, no predicted id
+        "gt": np.zeros(12, np.uint8),
+        "pred": np.zeros(12, np.uint8),
+        "gt_ids": np.zeros(1, np.uint32),
+        "gt_rank": np.ones(1, np.int64),
+        "pred_ids": np.zeros(0, np.uint32),
+        "pred_rank": np.zeros(0, np.int64),
+        "table": np.zeros(2, np.int64),
+    }
+    _kernels.pair_counts(*good.values())
+    for key, wrong in (
+        ("pred", np.zeros(9, np.uint8)),
+        ("gt_ids", np.zeros(2, np.uint32)),
+        ("table", np.zeros(3, np.int64)),
     ):
         with pytest.raises(ValueError):
-            _kernels.pair_counts(*args)
+            _kernels.pair_counts(*{**good, key: wrong}.values())
     garbage = [bytes(rng.integers(0, 256, int(rng.integers(0, 30)), dtype=np.uint8)) for _ in range(200)]
     areas = np.zeros(len(garbage), np.int64)
     first = _kernels.rle_areas(garbage, 5, 6, areas)
