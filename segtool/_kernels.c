@@ -7,6 +7,7 @@
  * - pair_counts: the (ground-truth segment, predicted segment) pixel table of PQ, read
  *   straight from two RGB buffers: one pass, ids looked up only where a run changes.
  * - pack_rgb: RGB bytes -> uint32 ids (R + 256 G + 65536 B).
+ * - joint_hist8: the joint histogram of two 8-bit label maps (mIoU's confusion matrix).
  * - rle_areas, rle_iou, coco_match: COCO mask AP's per-image work (decoding compressed RLE
  *   strings, safely; mask IoU; COCOeval's greedy matching). pycocotools runs the first two in
  *   C behind per-call Python conversions and the third in Python loops.
@@ -293,6 +294,43 @@ static PyObject *pair_counts(PyObject *self, PyObject *args)
     PyBuffer_Release(&pids);
     PyBuffer_Release(&prank);
     PyBuffer_Release(&table);
+    return result;
+}
+
+/* The joint histogram of two 8-bit label maps: out[256 * a + b] counts the pixels labelled
+ * a in the first and b in the second (mIoU's confusion before classes are mapped). Runs of
+ * one pair are counted first and added once: label maps are mostly long runs, and adding to
+ * the same bin pixel after pixel would wait on the store before each add. */
+static PyObject *joint_hist8(PyObject *self, PyObject *args)
+{
+    Py_buffer ga, pa, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &ga, &pa, &out))
+        return NULL;
+    PyObject *result = NULL;
+    if (ga.len != pa.len)
+        PyErr_SetString(PyExc_ValueError, "the two label maps differ in size");
+    else if (out.len != 65536 * 8)
+        PyErr_SetString(PyExc_ValueError, "out must hold 65536 int64 counts");
+    else {
+        const uint8_t *g = ga.buf, *p = pa.buf;
+        int64_t *h = out.buf;
+        const Py_ssize_t n = ga.len;
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t k = 0;
+        while (k < n) {
+            const uint8_t a = g[k], b = p[k];
+            Py_ssize_t e = k + 1;
+            while (e < n && g[e] == a && p[e] == b)
+                e++;
+            h[256 * a + b] += e - k;
+            k = e;
+        }
+        Py_END_ALLOW_THREADS
+        result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&ga);
+    PyBuffer_Release(&pa);
+    PyBuffer_Release(&out);
     return result;
 }
 
@@ -695,6 +733,8 @@ static PyMethodDef methods[] = {
      "pair_counts(gt_rgb, pred_rgb, gt_ids, gt_rank, pred_ids, pred_rank, table): add (gt, pred) "
      "pixel counts into an int64 table; returns None, or (1|2, id) for an id absent from its list."},
     {"pack_rgb", pack_rgb, METH_VARARGS, "pack_rgb(rgb, out): RGB bytes -> uint32 R + 256 G + 65536 B."},
+    {"joint_hist8", joint_hist8, METH_VARARGS,
+     "joint_hist8(a, b, out): add the joint histogram of two 8-bit label maps into out (65536 int64)."},
     {"rle_areas", rle_areas, METH_VARARGS,
      "rle_areas(strings, h, w, areas): decode compressed COCO RLE strings, write each area (int64; -1 "
      "for an undecodable one); returns the index of the first undecodable one, or -1."},

@@ -52,9 +52,9 @@ def detect(path: Path) -> Detection:
     return Detection("weak", f"PNGs but no {CATEGORIES} (pass --categories)")
 
 
-def _fast_labels(path: Path, what: str, image: ImageInfo) -> npt.NDArray[np.int64] | None:
-    """An 8-bit L or P label map through segtool's decoder (~5x faster than Pillow), or None
-    for what it does not take."""
+def _fast_labels(path: Path, what: str, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
+    """An 8-bit L or P label map through segtool's decoder (~5x faster than Pillow), size
+    checked, or None for what it does not take."""
     try:
         data = path.read_bytes()
         width, height, mode = png.header(data)
@@ -67,10 +67,9 @@ def _fast_labels(path: Path, what: str, image: ImageInfo) -> npt.NDArray[np.int6
     if (width, height) != (image.width, image.height):
         raise SegtoolError(f"PNG is {width}x{height} but {what} is {image.width}x{image.height}", str(path))
     try:
-        labels = png.decode(data)
+        return png.decode(data)
     except ValueError as exc:
         raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
-    return None if labels is None else labels.astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +88,10 @@ class LabelPng:
         """
         path = Path(self.png)
         what = f"image {image.id}"
-        labels = _fast_labels(path, what, image)
-        if labels is None:  # 16-bit, interlaced, not a PNG at all: Pillow reads it (or words the error)
+        labels: npt.NDArray[Any] | None = _fast_labels(path, what, image)
+        if labels is not None:
+            labels = labels.astype(np.int64)
+        else:  # 16-bit, interlaced, not a PNG at all: Pillow reads it (or words the error)
             img = open_png(path, what)
             check_size(img, image.height, image.width, path, what)
             if img.mode not in _INT_MODES:
@@ -100,14 +101,24 @@ class LabelPng:
         if labels.min(initial=0) < 0:
             raise SegtoolError(f"{what}: negative label values", str(path))
         counts = np.bincount(labels.ravel())
+        self.check_values(image, counts)
+        return labels, counts
+
+    def pixels8(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
+        """The raw 8-bit label map, size checked, when segtool's decoder takes the file (L or
+        P); None otherwise. Values are not checked: see :meth:`check_values`."""
+        return _fast_labels(Path(self.png), f"image {image.id}", image)
+
+    def check_values(self, image: ImageInfo, counts: npt.NDArray[np.int64]) -> None:
+        """Every value with pixels (``counts[v]`` > 0) must be a category or the ignore value."""
         present = np.flatnonzero(counts)
         unknown = np.setdiff1d(present[present != self.ignore_value], np.asarray(self.known, dtype=np.int64))
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
             raise SegtoolError(
-                f"{what}: label values {listed} are not categories (ignore value is {self.ignore_value})", str(path)
+                f"image {image.id}: label values {listed} are not categories (ignore value is {self.ignore_value})",
+                str(self.png),
             )
-        return labels, counts
 
     def load(self, image: ImageInfo) -> Annotation:
         """One segment per category present (ids 1..k in category order); ignore → void."""

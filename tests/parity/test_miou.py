@@ -96,3 +96,20 @@ def test_missing_prediction(runner, dataset):
     # image b's 4 labelled pixels become unlabelled misses: 11 pixels still count, and only
     # image a's true positives remain: (0,0), (1,1) twice, (2,2) = 4
     assert data["pixel_accuracy"] == pytest.approx(4 / 11) and data["missing_predictions"] == 1
+
+
+def test_sixteen_bit_and_palette_maps_give_the_same_matrix(dataset, tmp_path):
+    """8-bit maps go through the joint histogram in C, 16-bit ones through the general path,
+    palette ones by index: all give the hand-computed matrix."""
+    gt, pred = dataset
+    for mode in ("I;16", "P"):
+        out = tmp_path / f"pred_{mode.replace(';', '')}"
+        out.mkdir()
+        for p in pred.glob("*.png"):
+            arr = np.asarray(Image.open(p))
+            img = Image.fromarray(arr.astype(np.uint16)) if mode == "I;16" else Image.fromarray(arr)
+            if mode == "P":  # gray palette: each index is its label
+                img.putpalette([v for i in range(256) for v in (i, i, i)])
+            assert img.mode == mode
+            img.save(out / p.name)
+        assert evaluate_semantic(gt, out).to_dict()["confusion_matrix"]["counts"] == CONFUSION, mode
