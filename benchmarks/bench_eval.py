@@ -111,6 +111,15 @@ def memory(gt: Path, pred: Path, copies: int = 4) -> None:
     )
 
 
+def convert_predictions(gt_pan: Path, pred_pan: Path, dst: Path, options: WriteOptions) -> None:
+    """Convert the panoptic predictions (a JSON with annotations only) to another format:
+    the ground truth's images and categories are added first, as ``pred_full.json``."""
+    pred_json, gt_json = json.loads(pred_pan.read_text()), json.loads(gt_pan.read_text())
+    full = gt_pan.with_name("pred_full.json")
+    full.write_text(json.dumps({**pred_json, "images": gt_json["images"], "categories": gt_json["categories"]}))
+    convert(full, dst, options, jobs=2, overwrite=True, read_options={"masks": pred_pan.with_suffix("")})
+
+
 def make_detections(gt_pan: Path, pred_pan: Path, seed: int = 2) -> tuple[Path, Path]:
     """COCO instance GT (things) and a results list (every predicted segment, random scores
     with ties) from the panoptic pair, made once with segtool's converter."""
@@ -118,19 +127,8 @@ def make_detections(gt_pan: Path, pred_pan: Path, seed: int = 2) -> tuple[Path, 
     if gt_inst.exists() and dets.exists():
         return gt_inst, dets
     convert(gt_pan, gt_inst, WriteOptions("coco-instance", things_only=True), jobs=2, overwrite=True)
-    pred_json = json.loads(pred_pan.read_text())
-    gt_json = json.loads(gt_pan.read_text())
-    full = gt_pan.with_name("pred_full.json")
-    full.write_text(json.dumps({**pred_json, "images": gt_json["images"], "categories": gt_json["categories"]}))
     tmp = gt_pan.with_name("pred_instances.json")
-    convert(
-        full,
-        tmp,
-        WriteOptions("coco-instance"),
-        jobs=2,
-        overwrite=True,
-        read_options={"masks": pred_pan.with_suffix("")},
-    )
+    convert_predictions(gt_pan, pred_pan, tmp, WriteOptions("coco-instance"))
     rng = np.random.default_rng(seed)
     results = [
         {
@@ -250,19 +248,7 @@ def make_semantic(gt_pan: Path) -> tuple[Path, Path]:
     if not gt_sem.is_dir():
         convert(gt_pan, gt_sem, WriteOptions("semantic"), jobs=2, overwrite=True)
     if not pred_sem.is_dir():
-        full = gt_pan.with_name("pred_full.json")
-        if not full.exists():
-            pred = json.loads(gt_pan.with_name("pred.json").read_text())
-            gt = json.loads(gt_pan.read_text())
-            full.write_text(json.dumps({**pred, "images": gt["images"], "categories": gt["categories"]}))
-        convert(
-            full,
-            pred_sem,
-            WriteOptions("semantic"),
-            jobs=2,
-            overwrite=True,
-            read_options={"masks": gt_pan.with_name("pred")},
-        )
+        convert_predictions(gt_pan, gt_pan.with_name("pred.json"), pred_sem, WriteOptions("semantic"))
     return gt_sem, pred_sem
 
 
