@@ -8,6 +8,7 @@ against the shoelace area and their points' extent, RLEs against their pixels, e
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -202,14 +203,29 @@ def _check_image(job: _Job) -> _ImageOut:
     return out
 
 
-def _duplicate_ids(ids: list[Any], path: str) -> list[Finding]:
+class _Ids:
+    """Annotation ids seen, for the duplicate check: integers in an 8-byte array (a COCO file
+    has tens per image: as Python ints in a list they were most of validate's memory growth),
+    anything else in a list."""
+
+    def __init__(self) -> None:
+        self.ints = array("q")
+        self.other: list[Any] = []
+
+    def add(self, value: Any) -> None:
+        """Record one annotation's id."""
+        if type(value) is int and -(2**63) <= value < 2**63:
+            self.ints.append(value)
+        else:
+            self.other.append(value)
+
+
+def _duplicate_ids(ids: _Ids, path: str) -> list[Finding]:
     """Annotation ids used more than once (integer ids are compared in numpy, not a dict)."""
-    ints = [i for i in ids if type(i) is int]
-    arr = np.sort(np.asarray(ints, dtype=np.int64))
+    arr = np.sort(np.frombuffer(ids.ints, dtype=np.int64)) if len(ids.ints) else np.zeros(0, np.int64)
     repeated, counts = np.unique(arr[1:][arr[1:] == arr[:-1]], return_counts=True)
     dupes = dict(zip(repeated.tolist(), (counts + 1).tolist(), strict=True))
-    if len(ints) < len(ids):
-        dupes.update({k: n for k, n in Counter(i for i in ids if type(i) is not int).items() if n > 1})
+    dupes.update({k: n for k, n in Counter(ids.other).items() if n > 1})
     return [
         finding("duplicate-annotation-id", f"annotation id {aid} is used {n} times", path, None, aid)
         for aid, n in dupes.items()
@@ -222,7 +238,7 @@ def _image_jobs(
     known: set[Any],
     max_overlap: float,
     found: list[Finding],
-    ids: list[Any],
+    ids: _Ids,
 ) -> Iterator[_Job]:
     """Stream the annotations and yield one job per image as soon as all of its annotations
     have been read (counted in a first, light pass), so a file grouped by image (as most
@@ -240,7 +256,7 @@ def _image_jobs(
                 finding("malformed-record", f"annotation: {why}", str(path), *[v if is_id(v) else None for v in where])
             )
             continue
-        ids.append(ann.get("id"))
+        ids.add(ann.get("id"))
         iid = ann.get("image_id")
         if iid not in images:
             msg = f"annotation for image id {iid}, which 'images' does not list"
@@ -265,7 +281,7 @@ def validate_instance(
 ) -> Report:
     """Every finding of a COCO instance JSON, its annotations streamed (see :func:`_image_jobs`)."""
     found, images, cats = dataset_records(path, images_dir)
-    ids: list[Any] = []
+    ids = _Ids()
     streamed: list[Finding] = []
     per_image: list[Finding] = []
     used: Counter[Any] = Counter()
