@@ -261,3 +261,15 @@ def test_kernels_check_every_size_before_touching_memory():
     with pytest.raises(ValueError, match="undecodable RLE"):
         one = np.ones(1, np.int64)
         _kernels.rle_iou([*garbage[:1], b"0"], [b"0"], 5, 6, one, one, np.zeros(1, np.uint8), np.zeros(1))
+
+
+def test_image_data_split_over_many_idat_chunks():
+    """Encoders split IDAT (libpng: 8 kB chunks); the pieces are one zlib stream."""
+    pixels = np.random.default_rng(13).integers(0, 256, (30, 20, 3), dtype=np.uint8)
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+    stream = zlib.compress(raw)
+    ihdr = struct.pack(">IIBBBBB", 20, 30, 8, 2, 0, 0, 0)
+    pieces = [_chunk(b"IDAT", stream[i : i + 7]) for i in range(0, len(stream), 7)]
+    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"tEXt", b"k\x00v") + b"".join(pieces)
+    data += _chunk(b"IEND", b"")
+    assert len(pieces) > 10 and np.array_equal(png.decode(data), pixels)
