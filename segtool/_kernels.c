@@ -166,10 +166,8 @@ static int idmap_init(IdMap *map, const uint32_t *ids, const int64_t *rank, Py_s
     const size_t size = (size_t)1 << bits;
     map->keys = calloc(size, sizeof(uint32_t));
     map->vals = malloc(size * sizeof(int64_t));
-    if (map->keys == NULL || map->vals == NULL) {
-        free(map->keys), free(map->vals);
-        return -1;
-    }
+    if (map->keys == NULL || map->vals == NULL)
+        return -1; /* the caller's idmap_free releases what was allocated */
     map->shift = 32 - bits;
     map->mask = (uint32_t)size - 1;
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -199,9 +197,61 @@ static inline int64_t idmap_get(const IdMap *map, uint32_t id)
     }
 }
 
-static void idmap_free(IdMap *map) { free(map->keys), free(map->vals); }
+static void idmap_free(IdMap *map)
+{
+    free(map->keys), free(map->vals);
+    map->keys = NULL, map->vals = NULL;
+}
 
 #define RUN_STEP 8
+
+/* Add the pixel count of every (ground truth, prediction) id pair of two RGB buffers into
+ * the table t (rows: gmap's indices, columns: pmap's). Returns 0, or the side (1 or 2) of
+ * the first id its map lacks, stored in *bad (the table then holds a partial count). */
+static int count_pairs(const uint8_t *g, const uint8_t *p, Py_ssize_t npix, const IdMap *gmap, const IdMap *pmap,
+                       int64_t *t, Py_ssize_t width, uint32_t *bad)
+{
+    uint32_t last_g = 0, last_p = 0; /* id 0 (void) has index 0 on both sides */
+    int64_t row = 0, col = 0, run = 0;
+    Py_ssize_t k = 0;
+    while (k < npix) {
+        /* 8 pixels equal to the one before them, in both images: the run goes on. Most
+         * pixels lie inside long runs, and a 24-byte compare skips them 8 at a time. */
+        if (k >= 1 && k + RUN_STEP <= npix && memcmp(g + 3 * k, g + 3 * k - 3, 3 * RUN_STEP) == 0 &&
+            memcmp(p + 3 * k, p + 3 * k - 3, 3 * RUN_STEP) == 0) {
+            run += RUN_STEP;
+            k += RUN_STEP;
+            continue;
+        }
+        const Py_ssize_t end = k + RUN_STEP < npix ? k + RUN_STEP : npix;
+        for (; k < end; k++) {
+            const uint32_t a = g[3 * k] | ((uint32_t)g[3 * k + 1] << 8) | ((uint32_t)g[3 * k + 2] << 16);
+            const uint32_t b = p[3 * k] | ((uint32_t)p[3 * k + 1] << 8) | ((uint32_t)p[3 * k + 2] << 16);
+            if (a == last_g && b == last_p) {
+                run++;
+                continue;
+            }
+            t[row * width + col] += run;
+            run = 1;
+            if (a != last_g) {
+                if ((row = idmap_get(gmap, a)) < 0) {
+                    *bad = a;
+                    return 1;
+                }
+                last_g = a;
+            }
+            if (b != last_p) {
+                if ((col = idmap_get(pmap, b)) < 0) {
+                    *bad = b;
+                    return 2;
+                }
+                last_p = b;
+            }
+        }
+    }
+    t[row * width + col] += run;
+    return 0;
+}
 
 static PyObject *pair_counts(PyObject *self, PyObject *args)
 {
@@ -209,84 +259,26 @@ static PyObject *pair_counts(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*", &gt, &pr, &gids, &grank, &pids, &prank, &table))
         return NULL;
     PyObject *result = NULL;
-    const Py_ssize_t n = gids.len / 4, m = pids.len / 4, width = m + 1;
+    const Py_ssize_t n = gids.len / 4, m = pids.len / 4;
+    IdMap gmap = {0}, pmap = {0};
     if (gt.len != pr.len || gt.len % 3)
         PyErr_SetString(PyExc_ValueError, "the two RGB buffers differ in size");
     else if (grank.len != n * 8 || prank.len != m * 8)
         PyErr_SetString(PyExc_ValueError, "ids and ranks differ in length");
-    else if (table.len != (n + 1) * width * 8)
+    else if (table.len != (n + 1) * (m + 1) * 8)
         PyErr_SetString(PyExc_ValueError, "table has the wrong size");
-    else {
-        const uint8_t *g = gt.buf, *p = pr.buf;
-        const uint32_t *gi = gids.buf, *pi = pids.buf;
-        const int64_t *gr = grank.buf, *prk = prank.buf;
-        int64_t *t = table.buf;
-        const Py_ssize_t npix = gt.len / 3;
-        int side = 0;
-        uint32_t bad = 0;
-        IdMap gmap, pmap;
-        if (idmap_init(&gmap, gi, gr, n) < 0)
-            goto nomem;
-        if (idmap_init(&pmap, pi, prk, m) < 0) {
-            idmap_free(&gmap);
-            goto nomem;
-        }
-        Py_BEGIN_ALLOW_THREADS
-        uint32_t last_g = 0, last_p = 0;
-        int64_t row = 0, col = 0, run = 0;
-        Py_ssize_t k = 0;
-        while (k < npix) {
-            /* 8 pixels equal to the one before them, in both images: the run goes on. Most
-             * pixels lie inside long runs, and a 24-byte compare skips them 8 at a time. */
-            if (k >= 1 && k + RUN_STEP <= npix && memcmp(g + 3 * k, g + 3 * k - 3, 3 * RUN_STEP) == 0 &&
-                memcmp(p + 3 * k, p + 3 * k - 3, 3 * RUN_STEP) == 0) {
-                run += RUN_STEP;
-                k += RUN_STEP;
-                continue;
-            }
-            const Py_ssize_t end = k + RUN_STEP < npix ? k + RUN_STEP : npix;
-            for (; k < end; k++) {
-                const uint32_t a = g[3 * k] | ((uint32_t)g[3 * k + 1] << 8) | ((uint32_t)g[3 * k + 2] << 16);
-                const uint32_t b = p[3 * k] | ((uint32_t)p[3 * k + 1] << 8) | ((uint32_t)p[3 * k + 2] << 16);
-                if (a == last_g && b == last_p) {
-                    run++;
-                    continue;
-                }
-                t[row * width + col] += run;
-                run = 1;
-                if (a != last_g) {
-                    row = idmap_get(&gmap, a);
-                    if (row < 0) {
-                        side = 1, bad = a, run = 0;
-                        goto done;
-                    }
-                    last_g = a;
-                }
-                if (b != last_p) {
-                    col = idmap_get(&pmap, b);
-                    if (col < 0) {
-                        side = 2, bad = b, run = 0;
-                        goto done;
-                    }
-                    last_p = b;
-                }
-            }
-        }
-    done:
-        if (!side) /* on an unknown id, row or col is -1: nothing more to add */
-            t[row * width + col] += run;
-        Py_END_ALLOW_THREADS
-        idmap_free(&gmap);
-        idmap_free(&pmap);
-        if (side)
-            result = Py_BuildValue("(iI)", side, bad);
-        else
-            result = Py_NewRef(Py_None);
-    }
-    if (0) {
-    nomem:
+    else if (idmap_init(&gmap, gids.buf, grank.buf, n) < 0 || idmap_init(&pmap, pids.buf, prank.buf, m) < 0)
         PyErr_NoMemory();
+    else {
+        uint32_t bad = 0;
+        int side;
+        Py_BEGIN_ALLOW_THREADS
+        side = count_pairs(gt.buf, pr.buf, gt.len / 3, &gmap, &pmap, table.buf, m + 1, &bad);
+        Py_END_ALLOW_THREADS
+        result = side ? Py_BuildValue("(iI)", side, bad) : Py_NewRef(Py_None);
     }
+    idmap_free(&gmap);
+    idmap_free(&pmap);
     PyBuffer_Release(&gt);
     PyBuffer_Release(&pr);
     PyBuffer_Release(&gids);
@@ -750,6 +742,8 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "segtool's compiled loops.", -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernels", "segtool's compiled loops.", -1, methods, NULL, NULL, NULL, NULL,
+};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
