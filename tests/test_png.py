@@ -273,3 +273,10 @@ def test_image_data_split_over_many_idat_chunks():
     data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"tEXt", b"k\x00v") + b"".join(pieces)
     data += _chunk(b"IEND", b"")
     assert len(pieces) > 10 and np.array_equal(png.decode(data), pixels)
+
+
+def test_a_header_declaring_a_huge_image_is_refused_before_any_allocation():
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00")) + _chunk(b"IEND", b"")
+    with pytest.raises(ValueError, match="decompression bomb"):
+        png.decode(data)
