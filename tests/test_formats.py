@@ -156,3 +156,24 @@ def test_list_items_streams_one_list_and_stops_at_its_end(tmp_path):
     assert list(list_items(path, "images")) == [{"id": 1, "a": [1, [2]]}, 3, {"id": 2}]
     path.write_text('{"images": []}')
     assert list(list_items(path, "images")) == []
+
+
+def test_load_json_reads_what_the_json_module_reads(tmp_path):
+    """orjson first; NaN literals, integers past 64 bits and UTF-16 files still load (the
+    json module's way), and invalid JSON still names its line and column."""
+    import math
+
+    import pytest
+
+    from segtool.errors import SegtoolError
+    from segtool.formats.common import load_json
+
+    path = tmp_path / "x.json"
+    path.write_text('{"score": NaN, "id": 123456789012345678901234567890, "s": "é"}')
+    data = load_json(path)
+    assert math.isnan(data["score"]) and data["id"] == 123456789012345678901234567890 and data["s"] == "é"
+    path.write_text('[{"a": 1.5}]', encoding="utf-16")
+    assert load_json(path) == [{"a": 1.5}]
+    path.write_text('{"a": 1,\n "b": }')
+    with pytest.raises(SegtoolError, match=r"line 2, column 7"):
+        load_json(path)

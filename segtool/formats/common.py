@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from PIL import Image, UnidentifiedImageError
 
 from .. import png
@@ -35,17 +36,23 @@ def load_json(path: Path) -> Any:
     """
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            data = f.read()
     except FileNotFoundError:
         raise SegtoolError("no such file", str(path)) from None
     except IsADirectoryError:
         raise SegtoolError("is a folder, expected a JSON file", str(path)) from None
+    except OSError as exc:
+        raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
+    try:
+        return orjson.loads(data)  # ~2x the json module's speed on COCO files
+    except orjson.JSONDecodeError:
+        pass  # NaN or Infinity literals, integers past 64 bits, UTF-16: the json module reads them
+    try:
+        return json.loads(data)
     except json.JSONDecodeError as exc:
         raise SegtoolError(f"invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
     except UnicodeDecodeError:
         raise SegtoolError("invalid JSON (not UTF-8 text)", str(path)) from None
-    except OSError as exc:
-        raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
 
 
 def dump_json(data: Any, path: Path) -> None:
