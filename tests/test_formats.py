@@ -159,8 +159,8 @@ def test_list_items_streams_one_list_and_stops_at_its_end(tmp_path):
 
 
 def test_load_json_reads_what_the_json_module_reads(tmp_path):
-    """orjson first; NaN literals, integers past 64 bits and UTF-16 files still load (the
-    json module's way), and invalid JSON still names its line and column."""
+    """NaN literals, integers past 64 bits and UTF-16 files load (the json module's way),
+    and invalid JSON names its line and column."""
     import math
 
     import pytest
