@@ -73,4 +73,4 @@ bench: test-venv
 	$(BIN)/python benchmarks/bench_preview.py
 
 clean:
-	rm -rf $(VENV) $(OUT) bench_out .pytest_cache *.egg-info
+	rm -rf $(VENV) $(OUT) bench_out .pytest_cache *.egg-info build segtool/_kernels*.so
