@@ -11,6 +11,16 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM exits 143
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print as one line: control characters (a newline or carriage return
+    in a dataset's file name would forge a second ``Error:`` line), lone surrogates and
+    other unprintables are shown as escapes, so one message is one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text)
 
 
 class SegtoolError(Exception):
@@ -26,7 +36,7 @@ class SegtoolError(Exception):
         self.path = path
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        return one_line(f"{self.path}: {self.message}" if self.path else self.message)
 
 
 class FormatError(SegtoolError):
