@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import formats
-from .atomic import atomic_outputs, check_writable, refuse_inputs
-from .formats.coco_panoptic import masks_dir
+from .atomic import atomic_outputs, dataset_inputs, plan
 from .formats.options import WriteOptions
 from .model import Dataset
 from .parallel import imap, jobs_for
@@ -43,14 +42,6 @@ class WriteSummary:
         }
 
 
-def _inputs(ds: Dataset, masks: Path | None) -> list[Path]:
-    src = Path(ds.path)
-    out = [src]
-    if ds.path.lower().endswith(".json"):
-        out.append(masks_dir(src, masks))
-    return [p.resolve() for p in out]
-
-
 def write(
     ds: Dataset,
     dst: Path | str,
@@ -71,8 +62,7 @@ def write(
     dst = Path(dst)
     fmt = formats.get(opts.target)
     targets = fmt.targets(dst)
-    refuse_inputs(targets, _inputs(ds, masks))
-    check_writable(*targets, overwrite=overwrite)
+    plan(targets, dataset_inputs(ds.path, masks), overwrite=overwrite)
 
     def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         for result in imap(fn, items, jobs=jobs_for(len(ds.samples), jobs)):
@@ -80,7 +70,7 @@ def write(
                 progress(1)
             yield result
 
-    with atomic_outputs(*targets) as tmp:
+    with atomic_outputs(*targets, overwrite=overwrite) as tmp:
         results = fmt.write(ds, dst, tmp, opts, run)
     summary = WriteSummary(source_format, opts.target, len(ds.samples), outputs=[str(t) for t in targets])
     for r in results:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import combine, formats
+from ..atomic import dataset_inputs
 from ..convert import write
 from ..formats.options import WriteOptions
 from ..parallel import warm_up
@@ -103,6 +104,8 @@ def convert(
       segtool convert labels/ panoptic.json --to coco-panoptic --split-things
       segtool convert semseg/ panoptic.json --to coco-panoptic --instances detections.json
     """
+    inputs = [*dataset_inputs(src, masks), *dataset_inputs(instances), *dataset_inputs(categories)]
+    output.check_reports(json_out, inputs=inputs, outputs=formats.get(to).targets(dst, masks), overwrite=overwrite)
     warm_up(jobs)
     if instances is not None:
         ds = combine.read(
@@ -124,7 +127,7 @@ def convert(
             ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name
         )
     if json_out:
-        output.emit_json(summary.to_dict(), json_out)
+        output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)
         if json_out == "-":
             return
     rows = [

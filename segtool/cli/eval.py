@@ -12,12 +12,13 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..atomic import dataset_inputs
 from ..errors import EXIT_FINDINGS
 from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
 from ..metrics.instances import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import main, output
-from .options import FORMAT, F, jobs_option, json_option
+from .options import FORMAT, F, jobs_option, json_option, overwrite_option
 
 PANOPTIC_GATES = {
     f"{m}{suffix}": (group, m.lower())
@@ -43,6 +44,7 @@ def report_options(gates: Any) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         fn = json_option(fn)
+        fn = overwrite_option(fn)
         fn = jobs_option(fn)
         fn = click.option(
             "--fail-under",
@@ -106,6 +108,7 @@ def panoptic(
     csv_out: Path | None,
     fail_under: tuple[str, ...],
     jobs: int,
+    overwrite: bool,
     json_out: str | None,
 ) -> None:
     """PQ, SQ and RQ of the COCO panoptic predictions PRED against GT, exactly as panopticapi.
@@ -119,13 +122,15 @@ def panoptic(
       segtool eval panoptic gt.json pred.json --json results.json --fail-under PQ=0.45
     """
     gates = _parse_gates(fail_under, PANOPTIC_GATES)
+    inputs = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks)]
+    output.check_reports(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
     with output.progress("PQ", None) as advance:
         result = evaluate_panoptic(
             gt, pred, gt_masks=gt_masks, pred_masks=pred_masks, allow_missing=allow_missing, jobs=jobs, progress=advance
         )
     data = result.to_dict()
-    _emit(data, json_out, csv_out)
+    _emit(data, json_out, csv_out, overwrite)
     if json_out != "-":
         _print_panoptic(data, per_class)
     _check_gates(gates, {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()})
@@ -140,12 +145,12 @@ def _check_gates(gates: list[tuple[str, float]], values: dict[str, float]) -> No
         raise SystemExit(EXIT_FINDINGS)
 
 
-def _emit(data: dict[str, Any], json_out: str | None, csv_out: Path | None) -> None:
+def _emit(data: dict[str, Any], json_out: str | None, csv_out: Path | None, overwrite: bool) -> None:
     if json_out:
-        output.emit_json(data, json_out)
+        output.emit_json(data, json_out, overwrite=overwrite)
     if csv_out:
         rows = [{"category_id": cid, **rec} for cid, rec in data["per_class"].items()]
-        output.write_text(csv_out, _csv_text(rows))
+        output.write_text(csv_out, _csv_text(rows), overwrite=overwrite)
 
 
 @eval_group.command()
@@ -175,6 +180,7 @@ def semantic(
     csv_out: Path | None,
     fail_under: tuple[str, ...],
     jobs: int,
+    overwrite: bool,
     json_out: str | None,
 ) -> None:
     """Pixel accuracy, mean class accuracy, IoU per class, mIoU and fwIoU of PRED against GT.
@@ -190,6 +196,8 @@ def semantic(
       segtool eval semantic gt/ pred/ --ignore-value 255 --fail-under mIoU=0.7 --json
     """
     gates = _parse_gates(fail_under, SEMANTIC_GATES)
+    inputs = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(categories)]
+    output.check_reports(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
     with output.progress("confusion", None) as advance:
         result = evaluate_semantic(
@@ -203,7 +211,7 @@ def semantic(
             progress=advance,
         )
     data = result.to_dict()
-    _emit(data, json_out, csv_out)
+    _emit(data, json_out, csv_out, overwrite)
     if json_out != "-":
         _print_semantic(data, per_class)
     _check_gates(gates, {k: data[k] for k in SEMANTIC_GATES})
@@ -242,6 +250,7 @@ def instance(
     csv_out: Path | None,
     fail_under: tuple[str, ...],
     jobs: int,
+    overwrite: bool,
     json_out: str | None,
 ) -> None:
     """COCO AP and AR of the detections PRED against GT: the 12 numbers of pycocotools' COCOeval.
@@ -258,11 +267,13 @@ def instance(
     """
     gates = _parse_gates(fail_under, STAT_NAMES)
     params = _instance_params(iou_type, max_dets, area_ranges)
+    inputs = [*dataset_inputs(gt), *dataset_inputs(pred)]
+    output.check_reports(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
     with output.progress("AP", None) as advance:
         result = evaluate_instance(gt, pred, params=params, gt_format=from_, jobs=jobs, progress=advance)
     data = result.to_dict()
-    _emit(data, json_out, csv_out)
+    _emit(data, json_out, csv_out, overwrite)
     if json_out != "-":
         _print_instance(data, per_class)
     _check_gates(gates, {k: data[k] for k in STAT_NAMES})

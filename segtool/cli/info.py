@@ -8,10 +8,11 @@ import click
 from rich.table import Table
 
 from .. import formats
+from ..atomic import dataset_inputs
 from ..info import describe
 from ..parallel import warm_up
 from . import main, output
-from .options import jobs_option, json_option, source_options
+from .options import jobs_option, json_option, overwrite_option, source_options
 
 
 @main.command()
@@ -19,6 +20,7 @@ from .options import jobs_option, json_option, source_options
 @source_options
 @click.option("--per-class", is_flag=True, help="Also print a table per category.")
 @jobs_option
+@overwrite_option
 @json_option
 def info(
     path: Path,
@@ -28,6 +30,7 @@ def info(
     ignore_value: int,
     per_class: bool,
     jobs: int,
+    overwrite: bool,
     json_out: str | None,
 ) -> None:
     """Detect the format of PATH and summarise images, categories, segments and areas.
@@ -37,13 +40,16 @@ def info(
       segtool info sample_data/panoptic_examples.json
       segtool info labels/ --categories categories.json --json
     """
+    output.check_reports(
+        json_out, inputs=[*dataset_inputs(path, masks), *dataset_inputs(categories)], overwrite=overwrite
+    )
     warm_up(jobs)
     name = from_ or formats.detect(path)
     ds = formats.read(path, name, masks=masks, categories=categories, ignore_value=ignore_value)
     with output.progress("reading", len(ds.samples)) as advance:
         result = describe(ds, name, jobs=jobs, progress=advance)
     if json_out:
-        output.emit_json(result.to_dict(), json_out)
+        output.emit_json(result.to_dict(), json_out, overwrite=overwrite)
         if json_out == "-":
             return
     spi, area = result.segments_per_image, result.area

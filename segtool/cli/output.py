@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..atomic import atomic_outputs
+from ..atomic import atomic_outputs, plan, refuse_clashes
 
 err = Console(stderr=True)
 out = Console()
@@ -51,18 +51,31 @@ def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-def emit_json(data: Any, dest: str = "-") -> None:
+def check_reports(
+    *reports: str | Path | None, inputs: list[Path], outputs: list[Path] | None = None, overwrite: bool
+) -> None:
+    """Refuse report files (``--json FILE``, ``--csv FILE``) before any work starts: one that
+    is an input or lies inside an input folder, one that is another output of the run, an
+    existing one without ``--overwrite``."""
+    files = [Path(r) for r in reports if r is not None and str(r) != "-"]
+    if files:
+        plan(files, inputs, overwrite=overwrite)
+        refuse_clashes([*files, *(outputs or [])])
+
+
+def emit_json(data: Any, dest: str = "-", *, overwrite: bool = False) -> None:
     """Write JSON to stdout (``-``) or, atomically, to a file."""
     text = json.dumps(data, indent=2) + "\n"
     if dest == "-":
         sys.stdout.write(text)
         return
-    write_text(Path(dest), text)
+    write_text(Path(dest), text, overwrite=overwrite)
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write a small output file atomically (temporary sibling, then rename)."""
-    with atomic_outputs(path) as (tmp,):
+def write_text(path: Path, text: str, *, overwrite: bool = False) -> None:
+    """Write a small output file atomically (temporary sibling, then rename); an existing
+    file is replaced only with ``overwrite`` (checked again under the file's lock)."""
+    with atomic_outputs(path, overwrite=overwrite) as (tmp,):
         tmp.write_text(text, encoding="utf-8")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import formats
+from ..atomic import dataset_inputs
 from ..parallel import warm_up
 from ..preview import Style, preview
 from . import main, output
@@ -80,6 +81,8 @@ def preview_cmd(
         raise click.UsageError("--ids and --sample choose images in two ways; pass one")
     if images_dir is not None and not images_dir.is_dir():
         raise click.BadParameter("not a folder", param_hint="--images")
+    inputs = [*dataset_inputs(path, masks), *dataset_inputs(pred), *dataset_inputs(images_dir)]
+    output.check_reports(json_out, inputs=[*inputs, *dataset_inputs(categories)], outputs=[out], overwrite=overwrite)
     warm_up(jobs)
     name = from_ or formats.detect(path)
     with output.progress("rendering", None) as advance:
@@ -106,7 +109,7 @@ def preview_cmd(
             f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({why})"
         )
     if json_out:
-        output.emit_json(summary.to_dict(), json_out)
+        output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)
         if json_out == "-":
             return
     rows = [("from", f"{name}  {path}"), ("renders", f"{len(summary.rendered)} in {out}/")]

@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from .. import formats
+from ..atomic import dataset_inputs
 from ..checks import CHECKS
 from ..checks.findings import Finding, Report, Severity
 from ..checks.instance import validate_instance
@@ -131,6 +132,11 @@ def validate(
         )
     if images_dir is not None and not images_dir.is_dir():
         raise FormatError("--images must be an existing folder", str(images_dir))
+    inputs = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
+    fix_targets = [fix_out, fix_out.with_suffix("")] if fix_out is not None and name == "coco-panoptic" else [fix_out]
+    output.check_reports(
+        json_out, inputs=inputs, outputs=[t for t in fix_targets if t is not None], overwrite=overwrite
+    )
     warm_up(jobs)
     with output.progress("validating", None) as advance:
         if name == "coco-panoptic":
@@ -162,7 +168,7 @@ def validate(
             else:
                 fixed = fix_instance(path, fix_out, overwrite=overwrite, progress=advance)
     if json_out:
-        output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out)
+        output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out, overwrite=overwrite)
     if fmt == "github":
         for f in report.findings:
             click.echo(_github(f))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_outputs, check_writable, refuse_inputs
+from ..atomic import atomic_outputs, plan
 from ..checks.schema import Rule, problem
 from ..errors import SegtoolError
 
@@ -57,9 +57,8 @@ class FixSummary:
 def prepare(targets: list[Path], inputs: list[Path], overwrite: bool) -> Any:
     """Refuse writing over an input (even with --overwrite) or an existing output; then the
     atomic temporaries, so a failed fix leaves nothing behind."""
-    refuse_inputs(targets, inputs)
-    check_writable(*targets, overwrite=overwrite)
-    return atomic_outputs(*targets)
+    plan(targets, inputs, overwrite=overwrite)
+    return atomic_outputs(*targets, overwrite=overwrite)
 
 
 def refuse_malformed(path: Path, groups: list[tuple[Any, Rule]]) -> None:

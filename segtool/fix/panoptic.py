@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from .. import masks, png
+from ..atomic import inside
 from ..checks.schema import CATEGORY, IMAGE, PANOPTIC_ANNOTATION, SEGMENT
+from ..errors import SegtoolError
 from ..formats.coco_panoptic import masks_dir
 from ..formats.common import dump_json, load_json, require_dict
 from ..parallel import imap, jobs_for
@@ -106,6 +108,26 @@ def _fix_image(job: _Job) -> tuple[dict[str, Any], list[Change]]:
     return {**job.ann, "segments_info": out}, changes
 
 
+def _job(
+    image: dict[str, Any],
+    ann: dict[str, Any],
+    src_folder: Path,
+    out_folder: Path,
+    known: frozenset[Any],
+    things: frozenset[Any],
+    path: Path,
+) -> _Job:
+    """One image's work; a ``file_name`` that would leave the PNG folder is refused (it
+    would read, and write, a file elsewhere: an input, or anything)."""
+    name = str(ann.get("file_name"))
+    try:
+        dst = inside(out_folder, name)
+    except SegtoolError as exc:
+        raise SegtoolError(f"image {image.get('id')}: {exc}", str(path)) from None
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    return _Job(image, ann, str(inside(src_folder, name)), str(dst), known, things)
+
+
 def fix_panoptic(
     path: Path,
     out: Path,
@@ -152,17 +174,7 @@ def fix_panoptic(
             anns[iid] = ann
     with prepare(targets, [path, src_folder], overwrite) as (tmp_json, tmp_folder):
         tmp_folder.mkdir()
-        items = [
-            _Job(
-                images[iid],
-                ann,
-                str(src_folder / str(ann.get("file_name"))),
-                str(tmp_folder / str(ann.get("file_name"))),
-                known,
-                things,
-            )
-            for iid, ann in anns.items()
-        ]
+        items = [_job(images[iid], ann, src_folder, tmp_folder, known, things, path) for iid, ann in anns.items()]
         fixed = []
         for record, changes in imap(_fix_image, items, jobs=jobs_for(len(items), jobs)):
             fixed.append(record)
