@@ -6,8 +6,8 @@ and one image can list 10^5 segments. Each of these is refused up front, with on
 naming the file and the limit, instead of costing gigabytes or crashing a C library.
 
 The limits are read from the environment on every call (``SEGTOOL_LIMIT_<NAME>``), so
-worker processes see what the command line set; ``segtool --limit NAME=N`` sets them for
-one run, and :func:`raised` for a block of library code.
+worker processes see what the command line set: ``segtool COMMAND … --limit NAME=N`` sets
+them for one run, and :func:`raised` for a block of library code.
 """
 
 from __future__ import annotations

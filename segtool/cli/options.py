@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from .. import limits
+from ..errors import SegtoolError
 from ..formats import format_names
 from ..parallel import default_jobs
 
@@ -41,7 +43,9 @@ def source_options(fn: F) -> F:
 
 
 def jobs_option(fn: F) -> F:
-    """``--jobs/-j``: worker processes."""
+    """``--jobs/-j`` (worker processes) and ``--limit`` (input limits): what a run may ask of
+    the machine. Every command that reads a dataset takes both."""
+    fn = limit_option(fn)
     return click.option(
         "-j", "--jobs", type=click.IntRange(1), default=default_jobs, show_default="all cores", help="Worker processes."
     )(fn)
@@ -68,3 +72,27 @@ def overwrite_option(fn: F) -> F:
 def images_option(help_text: str) -> Callable[[F], F]:
     """``--images DIR``: the folder of the photos, named by each image's ``file_name``."""
     return click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), help=help_text)
+
+
+def _apply_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> None:
+    """Set the limits for this run (and its workers, through the environment); restored when
+    the command ends, so a library caller in the same process keeps its own."""
+    try:
+        settings = dict(limits.parse_setting(v) for v in values)
+    except SegtoolError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if settings:
+        ctx.with_resource(limits.raised(**settings))
+
+
+def limit_option(fn: F) -> F:
+    """``--limit NAME=N``: raise (or lower) one of the documented input limits."""
+    return click.option(
+        "--limit",
+        multiple=True,
+        metavar="NAME=N",
+        expose_value=False,
+        is_eager=True,
+        callback=_apply_limits,
+        help=f"Change an input limit for this run (repeatable); NAME: {', '.join(limits.NAMES)}. See docs/security.md.",
+    )(fn)
