@@ -1,5 +1,5 @@
-"""``segtool eval``: score predictions against ground truth (panoptic now; instance and
-semantic follow), with a quality gate for CI."""
+"""``segtool eval``: score predictions against ground truth (panoptic, instance, semantic),
+with a quality gate for CI."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def panoptic(
     """
     gates = _parse_gates(fail_under, PANOPTIC_GATES)
     inputs = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks)]
-    output.check_reports(json_out, csv_out, inputs=inputs, overwrite=overwrite)
+    output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
     with output.progress("PQ", None) as advance:
         result = evaluate_panoptic(
@@ -197,7 +197,7 @@ def semantic(
     """
     gates = _parse_gates(fail_under, SEMANTIC_GATES)
     inputs = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(categories)]
-    output.check_reports(json_out, csv_out, inputs=inputs, overwrite=overwrite)
+    output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
     with output.progress("confusion", None) as advance:
         result = evaluate_semantic(
@@ -268,7 +268,7 @@ def instance(
     gates = _parse_gates(fail_under, STAT_NAMES)
     params = _instance_params(iou_type, max_dets, area_ranges)
     inputs = [*dataset_inputs(gt), *dataset_inputs(pred)]
-    output.check_reports(json_out, csv_out, inputs=inputs, overwrite=overwrite)
+    output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
     with output.progress("AP", None) as advance:
         result = evaluate_instance(gt, pred, params=params, gt_format=from_, jobs=jobs, progress=advance)

@@ -147,13 +147,30 @@ def test_real_detection_file_with_a_zero_ground_truth_id(tmp_path):
     assert_same(evaluate_instance(DETECTION_EXAMPLES, dt), theirs)
 
 
-def test_jobs_1_and_2_are_bit_identical(tmp_path, monkeypatch):
+def count_pools(monkeypatch) -> list[int]:
+    """Patch segtool.parallel so every worker pool it starts is counted (a list of sizes)."""
     from segtool import parallel
 
+    started: list[int] = []
+
+    class Counted(parallel.ProcessPoolExecutor):
+        def __init__(self, jobs, *args, **kwargs):
+            started.append(jobs)
+            super().__init__(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Counted)
     monkeypatch.setattr(parallel, "SMALL", 0)
+    return started
+
+
+def test_a_results_list_runs_in_one_process_whatever_jobs_says(tmp_path, monkeypatch):
+    """By design (docs/eval.md: workers measured no faster), so --jobs 2 starts no pool and
+    gives the numbers of --jobs 1; the worker path is tested with panoptic predictions below."""
+    started = count_pools(monkeypatch)
     gt, dt = make_case(tmp_path, 5, True)
     one = evaluate_instance(gt, dt, jobs=1)
     two = evaluate_instance(gt, dt, jobs=2)
+    assert started == []
     assert one.stats() == two.stats() and np.array_equal(one.precision, two.precision)
 
 
@@ -284,7 +301,7 @@ def test_real_coco_val2017_subset(tmp_path, iou_type):
     assert_same(evaluate_instance(gt, dt, iou_type=iou_type), theirs)
 
 
-def test_panoptic_predictions_with_scores_equal_the_same_results_list(tmp_path):
+def test_panoptic_predictions_with_scores_equal_the_same_results_list(tmp_path, monkeypatch):
     """A panoptic prediction (segments_info with scores) scores exactly like its segments
     written as a COCO results list, which pycocotools then evaluates."""
     from tests.conftest import PANOPTIC_EXAMPLES
@@ -318,13 +335,9 @@ def test_panoptic_predictions_with_scores_equal_the_same_results_list(tmp_path):
     gt = DETECTION_EXAMPLES  # the same 50 segments as COCO instance ground truth
     theirs = reference(gt, results, "segm")
     assert_same(evaluate_instance(gt, pred), theirs)
-    from segtool import parallel
-
-    # panoptic predictions decode PNGs: the one instance case that still runs in workers
-    parallel.SMALL, small = 0, parallel.SMALL
-    try:
-        two = evaluate_instance(gt, pred, jobs=2)
-    finally:
-        parallel.SMALL = small
+    # panoptic predictions decode PNGs: the one instance case that runs in workers
+    started = count_pools(monkeypatch)
+    two = evaluate_instance(gt, pred, jobs=2)
+    assert started == [2]
     one = evaluate_instance(gt, pred, jobs=1)
     assert one.stats() == two.stats() and np.array_equal(one.precision, two.precision)
