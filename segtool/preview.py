@@ -8,7 +8,6 @@ into a temporary sibling folder and renamed into place, so a failed run leaves n
 
 from __future__ import annotations
 
-import html
 import math
 import random
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from .masks import Runs, to_pyco
 from .model import Annotation, Dataset, Sample, Segments
 from .parallel import imap, jobs_for
 from .render.errors import Outcome, error_view, instance_outcome, panoptic_outcome
+from .render.gallery import page as gallery_page
 from .render.overlay import background, overlay
 from .render.palette import FN, FP, TP, VOID, segment_colors
 from .render.text import draw_labels, legend
@@ -325,7 +325,7 @@ def preview(
         page = None
         if gallery:
             page = "index.html"
-            (tmp / page).write_text(_gallery(rendered, path, pred), encoding="utf-8")
+            (tmp / page).write_text(gallery_page(rendered, path, pred, THUMB), encoding="utf-8")
     return PreviewSummary(str(out), rendered, sheets, page)
 
 
@@ -342,46 +342,3 @@ def _sheet(thumbs: list[npt.NDArray[np.uint8]], folder: Path, number: int) -> st
     name = f"sheet_{number:03d}.png"
     png.save(sheet, folder / name)
     return name
-
-
-def _gallery(rendered: list[Rendered], path: Path, pred: Path | None) -> str:
-    """A static page: every render as a linked thumbnail with its counts; no script, no network."""
-    cards = []
-    for r in rendered:
-        stats = f"{r.segments} segments"
-        if r.counts is not None:
-            tp, fp, fn = r.counts
-            stats += f" · {r.pred_segments} predicted · TP {tp} FP {fp} FN {fn}"
-            if r.pq is not None:
-                stats += f" · PQ {r.pq:.3f}"
-        if not r.photo:
-            stats += " · no photo"
-        href = html.escape(r.render)
-        thumb = html.escape("thumbs/" + Path(r.render).stem + ".jpg")
-        cards.append(
-            f'<figure><a href="{href}"><img src="{thumb}" alt="{html.escape(r.file_name)}" width="{THUMB}"></a>'
-            f"<figcaption><b>{html.escape(str(r.image_id))}</b> {html.escape(r.file_name)}<br>{stats}</figcaption></figure>"
-        )
-    title = html.escape(path.name + (f" vs {pred.name}" if pred else ""))
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>segtool preview · {title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 16px; background: #f4f4f4; color: #222; }}
-main {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-figure {{ margin: 0; background: #fff; padding: 6px; border-radius: 4px; box-shadow: 0 1px 3px #0002; }}
-figcaption {{ font-size: 12px; max-width: {THUMB}px; margin-top: 4px; }}
-img {{ display: block; height: auto; }}
-</style>
-</head>
-<body>
-<h1>segtool preview · {title}</h1>
-<p>{len(rendered)} images. Click a thumbnail for the full render.</p>
-<main>
-{chr(10).join(cards)}
-</main>
-</body>
-</html>
-"""

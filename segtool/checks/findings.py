@@ -41,11 +41,17 @@ class Finding:
     severity: Severity
     message: str
     path: str = ""
-    image_id: int | None = None
+    image_id: int | None = None  # as the dataset wrote it: a JSON id may be any value, a str too
     segment_id: int | None = None
 
+    def where(self) -> str:
+        """``image 3, segment 7`` (the parts that are known), for people. The strings are the
+        dataset's own: whoever prints them escapes them (``segtool.cli.output.shown``)."""
+        parts = (("image", self.image_id), ("segment", self.segment_id))
+        return ", ".join(f"{name} {value}" for name, value in parts if value is not None)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
+        """Plain data for ``--json``: the strings exactly as found, unescaped (JSON escapes them)."""
         return {
             "code": self.code,
             "severity": str(self.severity),

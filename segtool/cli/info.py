@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from .. import formats
 from ..atomic import dataset_inputs
@@ -64,11 +63,11 @@ def info(
     ]
     output.out.print(output.key_value_table("segtool info", rows))
     if per_class:
-        table = Table(title="per category", title_justify="left")
+        table = output.SafeTable("per category")  # category names are the dataset's: one line, never markup
         for col in ("id", "name", "kind", "segments", "area"):
-            table.add_column(col, justify="right" if col in ("id", "segments", "area") else "left")
+            right = col in ("id", "segments", "area")
+            table.add_column(col, justify="right" if right else "left", overflow="fold")
         for cid, rec in result.per_category.items():
-            table.add_row(
-                str(cid), rec["name"], "thing" if rec["isthing"] else "stuff", str(rec["segments"]), f"{rec['area']:g}"
-            )
+            kind = "thing" if rec["isthing"] else "stuff"
+            table.add_row(cid, rec["name"], kind, rec["segments"], f"{rec['area']:g}")
         output.out.print(table)

@@ -23,8 +23,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from ..atomic import atomic_outputs, plan, refuse_clashes
+from ..errors import one_line
 
 err = Console(stderr=True)
 out = Console()
@@ -79,21 +81,53 @@ def write_text(path: Path, text: str, *, overwrite: bool = False) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def shown(value: object) -> Text:
+    """``value`` as rich Text that prints as itself on one line: the one way dataset text
+    (file names, category names, ids, messages that quote them) reaches the terminal.
+
+    Dataset strings are untrusted: a newline or carriage return would forge an ``Error:``
+    line, an ANSI escape would drive the terminal, and in a plain ``str`` rich would read
+    ``[bold]`` or ``[link=...]`` as markup and ``:smile:`` as an emoji code. Control
+    characters and lone surrogates become visible escapes (``errors.one_line``), and a Text
+    is never parsed for markup or emoji.
+    """
+    return value if isinstance(value, Text) else Text(one_line(str(value)))
+
+
+def line(*fields: object) -> None:
+    """Print ``fields`` separated by tabs as one physical line on stdout, never wrapped (a
+    finding per line, for ``grep``), each field through :func:`shown`."""
+    out.print(Text("\t").join(shown(f) for f in fields), soft_wrap=True)
+
+
+class SafeTable(Table):
+    """A rich Table whose title and cells go through :func:`shown`: use it for any table
+    that shows dataset text."""
+
+    def __init__(self, title: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("title_justify", "left")
+        super().__init__(title=None if title is None else Text(one_line(title), style="table.title"), **kwargs)
+
+    def add_row(self, *cells: object, **kwargs: Any) -> None:
+        """Add a row; ``None`` stays a blank cell."""
+        super().add_row(*(None if c is None else shown(c) for c in cells), **kwargs)
+
+
 def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     """A two-column summary table."""
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = SafeTable(title, show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for k, v in rows:
-        table.add_row(k, str(v))
+        table.add_row(k, v)
     return table
 
 
 def reasons_table(title: str, reasons: dict[str, int]) -> Table:
     """A table of counted reasons (what was dropped or changed and why)."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("reason")
+    table = SafeTable(title)
+    table.add_column("reason", overflow="fold")
     table.add_column("count", justify="right")
     for k, v in reasons.items():
-        table.add_row(k, str(v))
+        table.add_row(k, v)
     return table

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from .. import formats
 from ..atomic import dataset_inputs
@@ -14,7 +13,7 @@ from ..checks.findings import Finding, Report, Severity
 from ..checks.instance import validate_instance
 from ..checks.panoptic import validate_panoptic
 from ..checks.semantic import validate_semantic
-from ..errors import EXIT_FINDINGS, FormatError
+from ..errors import EXIT_FINDINGS, FormatError, one_line
 from ..fix import FixSummary, fix_instance, fix_panoptic
 from ..parallel import warm_up
 from . import main, output
@@ -31,17 +30,25 @@ def _codes(value: str | None, option: str) -> set[str]:
     return codes
 
 
+def _github_data(text: str) -> str:
+    """Text escaped for a GitHub workflow command's message: one line (``errors.one_line``),
+    then GitHub's own escapes of ``%``, CR and LF (actions/toolkit ``escapeData``), so a name
+    cannot end the annotation and start a forged ``::error`` command on a line of its own."""
+    return one_line(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    """Text escaped for a workflow command's property (``file=``, ``title=``): the message
+    escapes plus ``:`` and ``,``, which end a property (actions/toolkit ``escapeProperty``)."""
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def _github(f: Finding) -> str:
+    """One GitHub Actions annotation: ``::error file=F,title=CODE::message (image I, segment S)``."""
     level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}[f.severity]
-    where = ", ".join(
-        p
-        for p in (
-            f"image {f.image_id}" if f.image_id is not None else "",
-            f"segment {f.segment_id}" if f.segment_id is not None else "",
-        )
-        if p
-    )
-    return f"::{level} file={f.path},title={f.code}::{f.message}" + (f" ({where})" if where else "")
+    where = f.where()
+    message = f.message + (f" ({where})" if where else "")
+    return f"::{level} file={_github_property(f.path)},title={_github_property(f.code)}::{_github_data(message)}"
 
 
 @main.command()
@@ -182,7 +189,9 @@ def validate(
 
 
 def _print(report: Report, verbose: bool) -> None:
-    table = Table(title=f"segtool validate · {report.stats.get('images', 0)} images", title_justify="left")
+    """The summary table (one row per check code); with ``verbose``, one line per finding.
+    Dataset text goes through ``output.shown``: one line, never markup."""
+    table = output.SafeTable(f"segtool validate · {report.stats.get('images', 0)} images")
     for col in ("check", "severity", "count", "first example"):
         table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
     firsts: dict[str, Finding] = {}
@@ -191,24 +200,23 @@ def _print(report: Report, verbose: bool) -> None:
     for code, n in sorted(report.counts().items(), key=lambda kv: (-firsts[kv[0]].severity, kv[0])):
         f = firsts[code]
         where = f"image {f.image_id}: " if f.image_id is not None else ""
-        table.add_row(code, str(f.severity), str(n), where + f.message)
+        table.add_row(code, f.severity, n, where + f.message)
     output.out.print(table if report.findings else "no findings")
     if verbose:
         for f in report.findings:
-            output.out.print(
-                f"{f.severity}\t{f.code}\t{f.path}\t{f.image_id if f.image_id is not None else ''}\t{f.message}"
-            )
+            output.line(f.severity, f.code, f.path, "" if f.image_id is None else f.image_id, f.message)
 
 
 def _print_fix(fixed: FixSummary, report: Report) -> None:
     """What the fix changed, and which findings it left for a person."""
-    table = Table(title=f"fixed copy: {', '.join(fixed.outputs)}", title_justify="left")
+    outputs = ", ".join(fixed.outputs)
+    table = output.SafeTable(f"fixed copy: {outputs}")
     for col in ("check", "change", "count"):
         table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
     for (code, action), n in fixed.counts().items():
-        table.add_row(code, action, str(n))
-    output.out.print(table if fixed.changes else f"nothing to change; copied to {', '.join(fixed.outputs)}")
+        table.add_row(code, action, n)
+    output.out.print(table if fixed.changes else output.shown(f"nothing to change; copied to {outputs}"))
     answered = {c.code for c in fixed.changes}
     left = sorted({f.code for f in report.findings if f.severity > Severity.INFO} - answered)
     if left:
-        output.out.print(f"left as they are (need a person): {', '.join(left)}")
+        output.out.print(output.shown(f"left as they are (need a person): {', '.join(left)}"))

@@ -4,6 +4,10 @@ A label goes at the point of its segment farthest from any boundary (one Euclide
 transform of a subsampled grid for the whole image, one sort for all segments), and only when
 its box lies wholly inside the segment's interior, checked pixel by pixel: a label is never
 drawn over another segment, an outline or outside the image.
+
+Label and legend texts are category names from the dataset: they are drawn as one line
+(``errors.one_line``: a newline would make Pillow draw several lines, which the fitting
+does not expect and the legend's width measure refuses with an exception).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from ..errors import one_line
 from .overlay import boundaries
 
 LEGEND_BG = (24, 24, 24)
@@ -65,9 +70,10 @@ def draw_labels(img: Image.Image, index: npt.NDArray[np.int32], texts: list[str]
     h, w = index.shape
     draw = ImageDraw.Draw(img)
     drawn = 0
-    for k, ((y, x), text) in enumerate(zip(pos.tolist(), texts, strict=True), start=1):
-        if not text or y < 0:
+    for k, ((y, x), raw) in enumerate(zip(pos.tolist(), texts, strict=True), start=1):
+        if not raw or y < 0:
             continue
+        text = one_line(raw)
         for size in SIZES:  # the regular size, else a smaller one for narrow segments
             f = font(size)
             left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
@@ -91,7 +97,8 @@ def legend(entries: list[tuple[tuple[int, int, int], str]], width: int) -> npt.N
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     rows: list[list[tuple[tuple[int, int, int], str, int]]] = [[]]
     x = _PAD
-    for color, name in entries:
+    for color, raw in entries:
+        name = one_line(raw)
         tw = int(probe.textlength(name, font=f))
         item = _SWATCH + 4 + tw + 14
         if rows[-1] and x + item > width - _PAD:

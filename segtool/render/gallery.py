@@ -1,0 +1,106 @@
+"""preview's static HTML gallery: a page that opens from disk, with no script and no network.
+
+Everything on the page comes from the dataset (file names, image ids) and is untrusted. Text
+is HTML-escaped with its control characters shown as escapes (``errors.one_line``). Links
+and image sources are built only from the render's own path relative to OUT, one
+percent-encoded segment at a time and prefixed with ``./``: a file named
+``javascript:alert(1).jpg`` is then a file, never a scheme, and ``#``, ``?``, ``%``, spaces,
+non-ASCII and bytes that are not UTF-8 (kept by the file system as surrogate escapes) all
+reach the file they name. A Content-Security-Policy forbids scripts, frames and every
+request but the page's own images, in case anything slipped through.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from ..errors import one_line
+
+if TYPE_CHECKING:
+    from ..preview import Rendered
+
+THUMBS = "thumbs"  # folder of the gallery's JPEG thumbnails, inside OUT
+
+CSP = "default-src 'none'; img-src 'self' file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def thumb_name(render: str) -> str:
+    """The thumbnail of a render, relative to OUT (``thumbs/<render stem>.jpg``)."""
+    return f"{THUMBS}/{Path(render).stem}.jpg"
+
+
+def text(value: object) -> str:
+    """Dataset text for the page: one line (control characters and lone surrogates shown as
+    escapes, so the UTF-8 page can always be written) and HTML-escaped, quotes included,
+    so it is safe in an element and in an attribute."""
+    return html.escape(one_line(str(value)), quote=True)
+
+
+def url(relative: str) -> str:
+    """A link to a file inside OUT, given by its path relative to OUT.
+
+    Each segment is percent-encoded from its file-system bytes (``os.fsencode``: a name read
+    from disk that is not UTF-8 comes back as its raw bytes, which the browser maps back to
+    the same file), ``/`` is kept between segments, and ``./`` in front means a segment
+    with a colon is never read as a scheme. The result needs no further HTML escaping:
+    only ``%``, ``/``, ``.``, ``-``, ``_``, ``~`` and ASCII letters and digits remain.
+    """
+    parts = PurePosixPath(relative).parts
+    if not parts or any(p in ("/", "..") for p in parts):
+        raise ValueError(f"not a path inside the gallery folder: {relative!r}")
+    return "./" + "/".join(quote(os.fsencode(p), safe="") for p in parts)
+
+
+def _stats(r: Rendered) -> str:
+    stats = f"{r.segments} segments"
+    if r.counts is not None:
+        tp, fp, fn = r.counts
+        stats += f" · {r.pred_segments} predicted · TP {tp} FP {fp} FN {fn}"
+        if r.pq is not None:
+            stats += f" · PQ {r.pq:.3f}"
+    if not r.photo:
+        stats += " · no photo"
+    return stats
+
+
+def _card(r: Rendered, width: int) -> str:
+    name = text(r.file_name)
+    return (
+        f'<figure><a href="{url(r.render)}"><img src="{url(thumb_name(r.render))}" alt="{name}" width="{width}"></a>'
+        f"<figcaption><b>{text(r.image_id)}</b> {name}<br>{text(_stats(r))}</figcaption></figure>"
+    )
+
+
+def page(rendered: Sequence[Rendered], path: Path, pred: Path | None, width: int) -> str:
+    """The gallery: every render as a linked thumbnail ``width`` pixels wide, with its counts."""
+    title = text(path.name + (f" vs {pred.name}" if pred else ""))
+    cards = "\n".join(_card(r, width) for r in rendered)
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="referrer" content="no-referrer">
+<title>segtool preview · {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 16px; background: #f4f4f4; color: #222; }}
+main {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+figure {{ margin: 0; background: #fff; padding: 6px; border-radius: 4px; box-shadow: 0 1px 3px #0002; }}
+figcaption {{ font-size: 12px; max-width: {width}px; margin-top: 4px; overflow-wrap: anywhere; }}
+img {{ display: block; height: auto; }}
+</style>
+</head>
+<body>
+<h1>segtool preview · {title}</h1>
+<p>{len(rendered)} images. Click a thumbnail for the full render.</p>
+<main>
+{cards}
+</main>
+</body>
+</html>
+"""
