@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from . import formats, png, views
-from .atomic import atomic_outputs, check_writable, refuse_inputs
+from .atomic import atomic_outputs, dataset_inputs, plan
 from .errors import SegtoolError
 from .formats.common import category_colors, stem_name
 from .masks import Runs, to_pyco
@@ -275,19 +275,15 @@ def preview(
     ds = formats.read(path, source_format, **(read_options or {}))
     chosen = select(ds, ids, sample, seed)
     preds = _read_predictions(pred, ds) if pred is not None else {}
-    inputs = [path, *([pred] if pred else []), *([images] if images else [])]
-    inputs += [p.with_suffix("") for p in (path, pred) if p is not None and p.suffix.lower() == ".json"]
-    if (read_options or {}).get("masks"):
-        inputs.append(Path(read_options["masks"]))
-    refuse_inputs([out], inputs)  # OUT replaces what it names, even with --overwrite: never an input
-    check_writable(out, overwrite=overwrite)
+    inputs = [*dataset_inputs(path, (read_options or {}).get("masks")), *dataset_inputs(pred)]
+    plan([out], [*inputs, *([images] if images else [])], overwrite=overwrite)
     names = [stem_name(s.image.file_name) for s in chosen]
     if len(set(names)) < len(names):
         raise SegtoolError("several images share a file stem; their renders would collide", str(path))
     colors = category_colors(ds.categories)
     cat_names = {c.id: c.name for c in ds.categories}
     things = frozenset(int(c) for c in ds.thing_ids().tolist())
-    with atomic_outputs(out) as (tmp,):
+    with atomic_outputs(out, overwrite=overwrite) as (tmp,):
         tmp.mkdir()
         work = (
             _Job(

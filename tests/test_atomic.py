@@ -238,3 +238,25 @@ def test_outputs_inside_an_input_folder_are_refused(runner, tmp_path, command):
 
 def before_names(digests: dict[str, str], folder: str) -> set[str]:
     return {k.split("/")[1] for k in digests if k.startswith(folder + "/")}
+
+
+def test_outputs_are_checked_against_every_input_the_command_names(runner, tmp_path, dataset):
+    """--images and --categories are inputs too: an output inside or onto them is refused."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    before = digest(tmp_path)
+    r = runner.invoke(
+        main, ["validate", str(dataset), "--images", str(photos), "--fix", str(photos / "fixed" / "pan.json")]
+    )
+    assert r.exit_code == 2 and "inside the input folder" in r.stderr, r.output
+    sem = tmp_path / "sem"
+    assert runner.invoke(main, ["convert", str(dataset), str(sem), "--to", "semantic"]).exit_code == 0
+    cats = sem / "categories.json"
+    moved = tmp_path / "cats.json"
+    cats.rename(moved)
+    before = digest(tmp_path)
+    r = runner.invoke(
+        main, ["convert", str(sem), str(moved), "--to", "coco-instance", "--categories", str(moved), "--overwrite"]
+    )
+    assert r.exit_code == 2 and "would replace an input" in r.stderr, r.output
+    assert digest(tmp_path) == before

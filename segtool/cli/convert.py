@@ -105,7 +105,7 @@ def convert(
       segtool convert semseg/ panoptic.json --to coco-panoptic --instances detections.json
     """
     inputs = [*dataset_inputs(src, masks), *dataset_inputs(instances), *dataset_inputs(categories)]
-    output.check_reports(json_out, inputs=inputs, outputs=formats.get(to).targets(dst, masks), overwrite=overwrite)
+    output.check_outputs(json_out, inputs=inputs, outputs=formats.get(to).targets(dst), overwrite=overwrite)
     warm_up(jobs)
     if instances is not None:
         ds = combine.read(

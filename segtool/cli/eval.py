@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from ..atomic import dataset_inputs
 from ..errors import EXIT_FINDINGS
@@ -309,7 +308,7 @@ def _print_instance(data: dict[str, Any], per_class: bool) -> None:
         "AR @[IoU=0.50:0.95 | area=medium | maxDets=100]",
         "AR @[IoU=0.50:0.95 | area=large | maxDets=100]",
     ]
-    table = Table(title=f"COCO {data['iou_type']} evaluation · {data['images']} images", title_justify="left")
+    table = output.SafeTable(f"COCO {data['iou_type']} evaluation · {data['images']} images")
     for col in ("metric", "", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
     for name, label, value in zip(STAT_NAMES, labels, data["stats"], strict=True):
@@ -317,7 +316,7 @@ def _print_instance(data: dict[str, Any], per_class: bool) -> None:
     output.out.print(table)
     if not per_class:
         return
-    table = Table(title="AP per category", title_justify="left")
+    table = output.SafeTable("AP per category")
     for col in ("id", "name", "AP"):
         table.add_column(col, justify="left" if col == "name" else "right")
     for cid, r in data["per_class"].items():
@@ -342,7 +341,7 @@ def _print_semantic(data: dict[str, Any], per_class: bool) -> None:
         output.err.print(f"{data['missing_predictions']} image(s) had no prediction and count as unlabelled")
     if not per_class:
         return
-    table = Table(title="per category", title_justify="left")
+    table = output.SafeTable("per category")
     for col in ("id", "name", "IoU", "accuracy", "GT px", "pred px"):
         table.add_column(col, justify="left" if col == "name" else "right")
     for cid, r in data["per_class"].items():
@@ -355,7 +354,7 @@ def _print_semantic(data: dict[str, Any], per_class: bool) -> None:
 
 
 def _print_panoptic(data: dict[str, Any], per_class: bool) -> None:
-    table = Table(title=f"panoptic quality · {data['images']} images", title_justify="left")
+    table = output.SafeTable(f"panoptic quality · {data['images']} images")
     for col in ("", "PQ", "SQ", "RQ", "N"):
         table.add_column(col, justify="left" if not col else "right")
     for group in ("All", "Things", "Stuff"):
@@ -366,7 +365,7 @@ def _print_panoptic(data: dict[str, Any], per_class: bool) -> None:
         output.err.print(f"{data['missing_predictions']} image(s) had no prediction and count as all false negatives")
     if not per_class:
         return
-    table = Table(title="per category", title_justify="left")
+    table = output.SafeTable("per category")
     for col in ("id", "name", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"):
         table.add_column(col, justify="left" if col in ("name", "kind") else "right")
     for cid, r in data["per_class"].items():

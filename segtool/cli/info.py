@@ -39,7 +39,7 @@ def info(
       segtool info sample_data/panoptic_examples.json
       segtool info labels/ --categories categories.json --json
     """
-    output.check_reports(
+    output.check_outputs(
         json_out, inputs=[*dataset_inputs(path, masks), *dataset_inputs(categories)], overwrite=overwrite
     )
     warm_up(jobs)

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ..atomic import atomic_outputs, plan, refuse_clashes
+from ..atomic import atomic_outputs, plan
 from ..errors import one_line
 
 err = Console(stderr=True)
@@ -53,16 +53,16 @@ def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-def check_reports(
+def check_outputs(
     *reports: str | Path | None, inputs: list[Path], outputs: list[Path] | None = None, overwrite: bool
 ) -> None:
-    """Refuse report files (``--json FILE``, ``--csv FILE``) before any work starts: one that
-    is an input or lies inside an input folder, one that is another output of the run, an
-    existing one without ``--overwrite``."""
+    """Refuse, before any work starts, outputs and report files (``--json FILE``, ``--csv
+    FILE``) that are an input, hold one or lie inside an input folder, that are another
+    output of the same run, or that exist without ``--overwrite``. (The library checks its
+    own outputs again; the command knows every input, ``--categories`` and ``--images``
+    included.)"""
     files = [Path(r) for r in reports if r is not None and str(r) != "-"]
-    if files:
-        plan(files, inputs, overwrite=overwrite)
-        refuse_clashes([*files, *(outputs or [])])
+    plan([*files, *(outputs or [])], inputs, overwrite=overwrite)
 
 
 def emit_json(data: Any, dest: str = "-", *, overwrite: bool = False) -> None:

@@ -82,7 +82,7 @@ def preview_cmd(
     if images_dir is not None and not images_dir.is_dir():
         raise click.BadParameter("not a folder", param_hint="--images")
     inputs = [*dataset_inputs(path, masks), *dataset_inputs(pred), *dataset_inputs(images_dir)]
-    output.check_reports(json_out, inputs=[*inputs, *dataset_inputs(categories)], outputs=[out], overwrite=overwrite)
+    output.check_outputs(json_out, inputs=[*inputs, *dataset_inputs(categories)], outputs=[out], overwrite=overwrite)
     warm_up(jobs)
     name = from_ or formats.detect(path)
     with output.progress("rendering", None) as advance:
@@ -106,7 +106,9 @@ def preview_cmd(
     if summary.without_photo:
         why = "no --images given" if images_dir is None else f"no photo of their size in {images_dir}"
         output.err.print(
-            f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({why})"
+            output.shown(
+                f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({why})"
+            )
         )
     if json_out:
         output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)

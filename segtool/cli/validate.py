@@ -141,7 +141,7 @@ def validate(
         raise FormatError("--images must be an existing folder", str(images_dir))
     inputs = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
     fix_targets = [fix_out, fix_out.with_suffix("")] if fix_out is not None and name == "coco-panoptic" else [fix_out]
-    output.check_reports(
+    output.check_outputs(
         json_out, inputs=inputs, outputs=[t for t in fix_targets if t is not None], overwrite=overwrite
     )
     warm_up(jobs)
