@@ -47,4 +47,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and os.environ.get("SEGTOOL_HOSTILE_VERBOSE"):
         for key, value in report.user_properties:
             if key == "hostile":
-                print(f"\n  {value['case']} {value['command']}: exit {value['exit']} {value['last']!r}", end="")
+                print(
+                    f"\n  {value['case']} {value['command']}: exit {value['exit']} {value['seconds']} s {value['last']!r}",
+                    end="",
+                )

@@ -141,6 +141,7 @@ def record(
                 "exit": out.exit,
                 "last": out.last_line(),
                 "problems": problems,
+                "seconds": round(out.seconds, 2),
             },
         )
     )

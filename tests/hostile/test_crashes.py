@@ -1,0 +1,244 @@
+"""Class "crashes": values that reach C code (pycocotools' polygon rasteriser and RLE
+decoder, the JSON parsers, segtool._kernels) and JSON files mutated at random.
+
+Run in child interpreters (batch.py), so a segmentation fault is seen as what it is: a
+negative return code against the command that was running. Promise: no signal death, and
+as everywhere, an exit in {0, 1, 2} with a one-line error.
+
+``SEGTOOL_HOSTILE_FULL=1`` mutates 400 files instead of 60.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import build
+from .batch import Spec, matrix, run_specs, selected
+from .build import RAW, Built
+from .commands import INSTANCE, PANOPTIC, SEMANTIC, command
+from .harness import broken, check
+
+CLS = "crashes"
+BIG = "9" * 4301  # one digit over CPython's int/str conversion limit
+COORDS = {
+    "1e8": "1e8",
+    "1e9": "1e9",
+    "neg1e9": "-1e9",
+    "2p31": "2147483648",
+    "1e300": "1e300",
+    "nan": "NaN",
+    "inf": "Infinity",
+    "neginf": "-Infinity",
+}
+RLE_COUNTS: dict[str, Any] = {
+    "2p33": [2**33, 5],
+    "2p62": [2**62],
+    "neg": [-5, 53],
+    "float": [1.5, 46.5],
+    "short-sum": [3],
+    "long-sum": [48, 48, 48],
+}
+RLE_STRINGS = {"garbage": "\x7f\x7f\x7f~~", "empty": "", "zeros": "0000000000", "overflow": "oooooooooooooo0"}
+RLE_SIZES: dict[str, Any] = {"2p31": [2**31, 2**31], "neg": [-1, 8], "short": [6], "float": [6.5, 8]}
+
+
+def instance_with(edit: Callable[[dict[str, Any]], None], raw: str | None = None) -> Callable[[Path], Built]:
+    def make(root: Path) -> Built:
+        data = build.instance_data()
+        edit(data)
+        return build.instance(root, data, raw)
+
+    return make
+
+
+def panoptic_with(edit: Callable[[dict[str, Any]], None], raw: str | None = None) -> Callable[[Path], Built]:
+    def make(root: Path) -> Built:
+        data, _ = build.panoptic_data()
+        edit(data)
+        return build.panoptic(root, data, raw=raw)
+
+    return make
+
+
+def _polygon(data: dict[str, Any]) -> None:
+    data["annotations"][0]["segmentation"] = [[1, 1, RAW, 1, RAW, RAW, 1, RAW]]
+
+
+def _set(*path: Any, value: Any = RAW, also: Callable[[dict[str, Any]], None] | None = None):  # type: ignore[no-untyped-def]
+    def edit(data: dict[str, Any]) -> None:
+        node = data
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = value
+        if also:
+            also(data)
+
+    return edit
+
+
+def _image_refs(data: dict[str, Any]) -> None:
+    for a in data["annotations"]:
+        if a["image_id"] == 1:
+            a["image_id"] = RAW
+
+
+def _category_refs(data: dict[str, Any]) -> None:
+    for a in data["annotations"]:
+        for s in a.get("segments_info", [a]):
+            if s["category_id"] == 1:
+                s["category_id"] = RAW
+
+
+BIG_INSTANCE = {
+    "image-id": _set("images", 0, "id", also=_image_refs),
+    "height": _set("images", 0, "height"),
+    "width": _set("images", 0, "width"),
+    "category-id": _set("categories", 0, "id", also=_category_refs),
+    "annotation-id": _set("annotations", 0, "id"),
+    "area": _set("annotations", 1, "area"),
+    "bbox": _set("annotations", 1, "bbox", 0),
+    "polygon": _set("annotations", 0, "segmentation", 0, 2),
+    "rle-size": _set("annotations", 1, "segmentation", "size", 0),
+    "info": _set("info", value={"year": RAW}),
+}
+BIG_PANOPTIC = {
+    "image-id": _set("images", 0, "id", also=_image_refs),
+    "height": _set("images", 0, "height"),
+    "segment-id": _set("annotations", 0, "segments_info", 0, "id"),
+    "area": _set("annotations", 0, "segments_info", 0, "area"),
+    "bbox": _set("annotations", 0, "segments_info", 0, "bbox", 3),
+    "category-id": _set("categories", 0, "id", also=_category_refs),
+}
+
+
+def _semantic_big(where: str) -> Callable[[Path], Built]:
+    def make(root: Path) -> Built:
+        cats, images, maps = build.semantic_data()
+        if where == "category-id":
+            cats[1]["id"] = RAW
+        else:
+            images["images"][0]["height"] = RAW
+        return build.semantic(root, cats, images, maps, raw=BIG)
+
+    return make
+
+
+def value_specs() -> list[Spec]:
+    specs = []
+    for key, token in COORDS.items():
+        specs += matrix(CLS, f"polygon-{key}", INSTANCE, instance_with(_polygon, token))
+    for key, edit in BIG_INSTANCE.items():
+        specs += matrix(CLS, f"bigint-ins-{key}", INSTANCE, instance_with(edit, BIG))
+    for key, edit in BIG_PANOPTIC.items():
+        specs += matrix(CLS, f"bigint-pan-{key}", PANOPTIC, panoptic_with(edit, BIG))
+    for key in ("category-id", "height"):
+        specs += matrix(CLS, f"bigint-sem-{key}", SEMANTIC, _semantic_big(key))
+    for key, counts in RLE_COUNTS.items():
+        specs += matrix(CLS, f"rle-counts-{key}", INSTANCE, instance_with(_rle(counts=counts)))
+    for key, text in RLE_STRINGS.items():
+        specs += matrix(CLS, f"rle-string-{key}", INSTANCE, instance_with(_rle(counts=text)))
+    for key, size in RLE_SIZES.items():
+        specs += matrix(CLS, f"rle-size-{key}", INSTANCE, instance_with(_rle(size=size)))
+    return specs
+
+
+def _rle(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        data["annotations"][1]["segmentation"] = {"size": [build.H, build.W], "counts": [48]} | fields
+
+    return edit
+
+
+# --- mutated JSON ----------------------------------------------------------------------------
+
+HOSTILE_BYTES = b'{}[]":,-+.eE0123456789 \\\x00\xff\n'
+NUMBERS = [b"-1", b"0", b"1e999", b"NaN", b"4294967296", b"9" * 30, b"-0", b"true", b"null", b'"x"', b"[]", b"{}"]
+
+
+def mutate(text: bytes, rng: random.Random) -> tuple[str, bytes]:
+    """One random corruption of a JSON file: (what was done, the bytes)."""
+    op = rng.choice(["flip", "truncate", "number", "delete", "duplicate"])
+    b = bytearray(text)
+    n = len(b)
+    if op == "flip":
+        for _ in range(rng.randint(1, 3)):
+            b[rng.randrange(n)] = rng.choice(HOSTILE_BYTES) if rng.random() < 0.7 else rng.randrange(256)
+    elif op == "truncate":
+        del b[rng.randrange(n) :]
+    elif op == "number":
+        digits = [i for i in range(n) if chr(b[i]).isdigit() and not chr(b[i - 1]).isdigit()]
+        i = rng.choice(digits)
+        j = i
+        while j < n and (chr(b[j]).isdigit() or b[j] in b".eE-+"):
+            j += 1
+        b[i:j] = rng.choice(NUMBERS)
+    else:
+        i = rng.randrange(n)
+        j = min(n, i + rng.randint(1, 40))
+        b[i:j] = b"" if op == "delete" else b[i:j] * 2
+    return op, bytes(b)
+
+
+BASES = ("instance", "panoptic", "results", "categories", "images")
+COMMANDS = {
+    "instance": ("validate", "convert-panoptic", "eval", "info", "preview-pred", "validate-fix", "convert-semantic"),
+    "panoptic": ("validate", "convert-instance", "eval", "info", "preview", "validate-fix", "convert-semantic"),
+    "results": ("eval", "preview-pred"),
+    "categories": ("validate", "convert-panoptic", "eval", "info", "preview"),
+    "images": ("validate", "convert-instance", "eval", "info", "preview"),
+}
+
+
+def _mutated(k: int) -> Spec:
+    rng = random.Random(1700 + k)
+    base = BASES[k % len(BASES)]
+    name = rng.choice(COMMANDS[base])
+    original = _base_text(base)
+    op, text = mutate(original, rng)
+
+    def make(root: Path) -> tuple[Any, tuple[str, ...]]:
+        if base in ("instance", "results"):
+            b = build.instance(root)
+            (b.pred if base == "results" else b.src).write_bytes(text)
+        elif base == "panoptic":
+            b = build.panoptic(root)
+            b.src.write_bytes(text)
+        else:
+            b = build.semantic(root)
+            (b.src / f"{base}.json").write_bytes(text)
+        return command(name, b, root / "out" / "o"), ()
+
+    return Spec(CLS, f"mut{k:03d}-{base}-{op}", name, make)
+
+
+def _base_text(base: str) -> bytes:
+    if base == "instance":
+        return json.dumps(build.instance_data()).encode()
+    if base == "results":
+        return json.dumps(build.results(build.instance_data())).encode()
+    if base == "panoptic":
+        return json.dumps(build.panoptic_data()[0]).encode()
+    cats, images, _ = build.semantic_data()
+    return json.dumps(cats if base == "categories" else images).encode()
+
+
+MUTATIONS = 400 if os.environ.get("SEGTOOL_HOSTILE_FULL") else 60
+SPECS = {s.id: s for s in [*value_specs(), *(_mutated(k) for k in range(MUTATIONS))]}
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory):
+    return run_specs([SPECS[i] for i in selected(request)], tmp_path_factory.mktemp(CLS))
+
+
+@pytest.mark.parametrize("spec_id", list(SPECS))
+def test_no_crash(request, outcomes, spec_id):
+    spec, ran = SPECS[spec_id], outcomes[spec_id]
+    check(request, CLS, spec.case, spec.command, ran.out, broken(ran.out, ran.cmd, ran.root, may_change=ran.may_change))
