@@ -28,6 +28,97 @@
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #endif
 
+/* ------------------------------------------------------------- argument checks
+ *
+ * Every buffer is taken with its format, and refused (ValueError) unless its elements are
+ * the type the kernel reads: a byte length that happens to match is not enough (an int32
+ * array where int64 ranks are expected has half as many elements). Every size product is
+ * computed without overflow. Python ints too large for a size are a ValueError as well. */
+
+typedef enum { U8, U32, I64, F64 } Elem;
+
+static const char *const elem_names[] = {"uint8", "uint32", "int64", "float64"};
+
+/* Does a buffer format (struct syntax, one item) name `elem` in native byte order? */
+static int format_is(const char *fmt, Py_ssize_t itemsize, Elem elem)
+{
+    const char native = PY_LITTLE_ENDIAN ? '<' : '>';
+    const char *f = fmt != NULL ? fmt : "B"; /* NULL means unsigned bytes */
+    if (*f == '@' || *f == '=' || *f == native)
+        f++;
+    if (f[0] == '\0' || f[1] != '\0')
+        return 0;
+    switch (elem) {
+    case U8:
+        return f[0] == 'B' && itemsize == 1;
+    case U32:
+        return (f[0] == 'I' || f[0] == 'L') && itemsize == 4;
+    case I64:
+        return (f[0] == 'q' || f[0] == 'l') && itemsize == 8;
+    case F64:
+        return f[0] == 'd' && itemsize == 8;
+    }
+    return 0;
+}
+
+/* The buffers of one call, released together whatever happened. */
+#define MAX_BUFS 9
+typedef struct {
+    Py_buffer b[MAX_BUFS];
+    int n;
+} Bufs;
+
+/* Take obj's buffer, C-contiguous, of element type `elem` (writable if asked) into bs;
+ * returns a pointer to it, or NULL with ValueError (TypeError for a non-buffer). */
+static Py_buffer *take(Bufs *bs, PyObject *obj, Elem elem, int writable, const char *name)
+{
+    Py_buffer *v = &bs->b[bs->n];
+    const int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, v, flags) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "%s: not a contiguous%s buffer", name, writable ? " writable" : "");
+        }
+        return NULL;
+    }
+    bs->n++;
+    if (!format_is(v->format, v->itemsize, elem)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %s elements, got format '%s' of %zd bytes", name,
+                     elem_names[elem], v->format != NULL ? v->format : "B", v->itemsize);
+        return NULL;
+    }
+    return v;
+}
+
+static void release(Bufs *bs)
+{
+    for (int i = 0; i < bs->n; i++)
+        PyBuffer_Release(&bs->b[i]);
+    bs->n = 0;
+}
+
+/* Elements of a taken buffer. */
+static inline Py_ssize_t count(const Py_buffer *v) { return v->len / v->itemsize; }
+
+/* a * b into *out, or 0 when either is negative or the product overflows. */
+static int mul_ok(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *out)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > PY_SSIZE_T_MAX / a))
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* PyArg_ParseTuple's OverflowError for a size argument (beyond 2^63) as ValueError. */
+static PyObject *parse_failed(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "a size argument is out of range");
+    }
+    return NULL;
+}
+
 /* The Paeth predictor, written as selects (no branches): a if pa <= min(pb, pc), else b if
  * pb <= pc, else c; the same choices as the PNG specification's if-chain. */
 static ALWAYS_INLINE int paeth(int a, int b, int c)
@@ -115,25 +206,32 @@ static Py_ssize_t unfilter_rows(const uint8_t *src, uint8_t *dst, const uint8_t 
 
 static PyObject *unfilter(PyObject *self, PyObject *args)
 {
-    Py_buffer src, dst;
+    PyObject *src_obj, *dst_obj;
     Py_ssize_t height, rb;
     int bpp;
-    if (!PyArg_ParseTuple(args, "y*w*nni", &src, &dst, &height, &rb, &bpp))
-        return NULL;
+    if (!PyArg_ParseTuple(args, "OOnni", &src_obj, &dst_obj, &height, &rb, &bpp))
+        return parse_failed();
+    Bufs bs = {0};
     PyObject *result = NULL;
     uint8_t *zero = NULL;
-    if (height < 0 || rb < 1 || bpp < 1 || bpp > 8 || rb % bpp)
+    const Py_buffer *src = NULL, *dst = NULL;
+    if ((src = take(&bs, src_obj, U8, 0, "src")) == NULL || (dst = take(&bs, dst_obj, U8, 1, "dst")) == NULL) {
+        /* the error is set */
+    } else if (height < 0 || rb < 1 || bpp < 1 || bpp > 8 || rb % bpp)
         PyErr_SetString(PyExc_ValueError, "bad image geometry");
-    else if (src.len < height * (rb + 1))
+    /* height * (rb + 1) <= src.len and height * rb <= dst.len, by division (no overflow) */
+    else if (height > 0 && (rb >= src->len || height > src->len / (rb + 1)))
         PyErr_SetString(PyExc_ValueError, "image data is truncated");
-    else if (dst.len < height * rb)
+    else if (height > 0 && height > dst->len / rb)
         PyErr_SetString(PyExc_ValueError, "output buffer is too small");
+    else if (height == 0)
+        result = Py_NewRef(Py_None);
     else if ((zero = calloc((size_t)rb, 1)) == NULL)
         PyErr_NoMemory();
     else {
         Py_ssize_t bad;
         Py_BEGIN_ALLOW_THREADS
-        bad = unfilter_rows((const uint8_t *)src.buf, (uint8_t *)dst.buf, zero, height, rb, bpp);
+        bad = unfilter_rows((const uint8_t *)src->buf, (uint8_t *)dst->buf, zero, height, rb, bpp);
         Py_END_ALLOW_THREADS
         if (bad >= 0)
             PyErr_Format(PyExc_ValueError, "invalid filter type in row %zd", bad);
@@ -141,8 +239,7 @@ static PyObject *unfilter(PyObject *self, PyObject *args)
             result = Py_NewRef(Py_None);
     }
     free(zero);
-    PyBuffer_Release(&src);
-    PyBuffer_Release(&dst);
+    release(&bs);
     return result;
 }
 
@@ -253,39 +350,53 @@ static int count_pairs(const uint8_t *g, const uint8_t *p, Py_ssize_t npix, cons
     return 0;
 }
 
+/* Ranks index the table's rows (columns): each must lie in 1..n, or a hostile rank would
+ * send count_pairs' additions anywhere in memory. One pass over the ids, not the pixels. */
+static int ranks_ok(const int64_t *rank, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (rank[k] < 1 || rank[k] > n)
+            return 0;
+    return 1;
+}
+
 static PyObject *pair_counts(PyObject *self, PyObject *args)
 {
-    Py_buffer gt, pr, gids, grank, pids, prank, table;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*", &gt, &pr, &gids, &grank, &pids, &prank, &table))
+    PyObject *o[7];
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
         return NULL;
+    Bufs bs = {0};
     PyObject *result = NULL;
-    const Py_ssize_t n = gids.len / 4, m = pids.len / 4;
     IdMap gmap = {0}, pmap = {0};
-    if (gt.len != pr.len || gt.len % 3)
+    const Py_buffer *gt = NULL, *pr = NULL, *gids = NULL, *grank = NULL, *pids = NULL, *prank = NULL, *table = NULL;
+    Py_ssize_t cells = 0;
+    if ((gt = take(&bs, o[0], U8, 0, "gt_rgb")) == NULL || (pr = take(&bs, o[1], U8, 0, "pred_rgb")) == NULL ||
+        (gids = take(&bs, o[2], U32, 0, "gt_ids")) == NULL || (grank = take(&bs, o[3], I64, 0, "gt_rank")) == NULL ||
+        (pids = take(&bs, o[4], U32, 0, "pred_ids")) == NULL ||
+        (prank = take(&bs, o[5], I64, 0, "pred_rank")) == NULL || (table = take(&bs, o[6], I64, 1, "table")) == NULL) {
+        /* the error is set */
+    } else if (gt->len != pr->len || gt->len % 3)
         PyErr_SetString(PyExc_ValueError, "the two RGB buffers differ in size");
-    else if (grank.len != n * 8 || prank.len != m * 8)
+    else if (count(grank) != count(gids) || count(prank) != count(pids))
         PyErr_SetString(PyExc_ValueError, "ids and ranks differ in length");
-    else if (table.len != (n + 1) * (m + 1) * 8)
+    else if (!mul_ok(count(gids) + 1, count(pids) + 1, &cells) || count(table) != cells)
         PyErr_SetString(PyExc_ValueError, "table has the wrong size");
-    else if (idmap_init(&gmap, gids.buf, grank.buf, n) < 0 || idmap_init(&pmap, pids.buf, prank.buf, m) < 0)
+    else if (!ranks_ok(grank->buf, count(grank)) || !ranks_ok(prank->buf, count(prank)))
+        PyErr_SetString(PyExc_ValueError, "a rank lies outside 1..len(ids)");
+    else if (idmap_init(&gmap, gids->buf, grank->buf, count(gids)) < 0 ||
+             idmap_init(&pmap, pids->buf, prank->buf, count(pids)) < 0)
         PyErr_NoMemory();
     else {
         uint32_t bad = 0;
         int side;
         Py_BEGIN_ALLOW_THREADS
-        side = count_pairs(gt.buf, pr.buf, gt.len / 3, &gmap, &pmap, table.buf, m + 1, &bad);
+        side = count_pairs(gt->buf, pr->buf, gt->len / 3, &gmap, &pmap, table->buf, count(pids) + 1, &bad);
         Py_END_ALLOW_THREADS
         result = side ? Py_BuildValue("(iI)", side, bad) : Py_NewRef(Py_None);
     }
     idmap_free(&gmap);
     idmap_free(&pmap);
-    PyBuffer_Release(&gt);
-    PyBuffer_Release(&pr);
-    PyBuffer_Release(&gids);
-    PyBuffer_Release(&grank);
-    PyBuffer_Release(&pids);
-    PyBuffer_Release(&prank);
-    PyBuffer_Release(&table);
+    release(&bs);
     return result;
 }
 
@@ -295,18 +406,23 @@ static PyObject *pair_counts(PyObject *self, PyObject *args)
  * the same bin pixel after pixel would wait on the store before each add. */
 static PyObject *joint_hist8(PyObject *self, PyObject *args)
 {
-    Py_buffer ga, pa, out;
-    if (!PyArg_ParseTuple(args, "y*y*w*", &ga, &pa, &out))
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
         return NULL;
+    Bufs bs = {0};
     PyObject *result = NULL;
-    if (ga.len != pa.len)
+    const Py_buffer *ga = NULL, *pa = NULL, *out = NULL;
+    if ((ga = take(&bs, o[0], U8, 0, "a")) == NULL || (pa = take(&bs, o[1], U8, 0, "b")) == NULL ||
+        (out = take(&bs, o[2], I64, 1, "out")) == NULL) {
+        /* the error is set */
+    } else if (ga->len != pa->len)
         PyErr_SetString(PyExc_ValueError, "the two label maps differ in size");
-    else if (out.len != 65536 * 8)
+    else if (count(out) != 65536)
         PyErr_SetString(PyExc_ValueError, "out must hold 65536 int64 counts");
     else {
-        const uint8_t *g = ga.buf, *p = pa.buf;
-        int64_t *h = out.buf;
-        const Py_ssize_t n = ga.len;
+        const uint8_t *g = ga->buf, *p = pa->buf;
+        int64_t *h = out->buf;
+        const Py_ssize_t n = ga->len;
         Py_BEGIN_ALLOW_THREADS
         Py_ssize_t k = 0;
         while (k < n) {
@@ -320,32 +436,33 @@ static PyObject *joint_hist8(PyObject *self, PyObject *args)
         Py_END_ALLOW_THREADS
         result = Py_NewRef(Py_None);
     }
-    PyBuffer_Release(&ga);
-    PyBuffer_Release(&pa);
-    PyBuffer_Release(&out);
+    release(&bs);
     return result;
 }
 
 static PyObject *pack_rgb(PyObject *self, PyObject *args)
 {
-    Py_buffer rgb, out;
-    if (!PyArg_ParseTuple(args, "y*w*", &rgb, &out))
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
         return NULL;
+    Bufs bs = {0};
     PyObject *result = NULL;
-    if (rgb.len % 3 || out.len != rgb.len / 3 * 4)
+    const Py_buffer *rgb = NULL, *out = NULL;
+    if ((rgb = take(&bs, o[0], U8, 0, "rgb")) == NULL || (out = take(&bs, o[1], U32, 1, "out")) == NULL) {
+        /* the error is set */
+    } else if (rgb->len % 3 || count(out) != rgb->len / 3)
         PyErr_SetString(PyExc_ValueError, "output must hold one uint32 per RGB pixel");
     else {
-        const uint8_t *s = rgb.buf;
-        uint32_t *d = out.buf;
-        const Py_ssize_t npix = rgb.len / 3;
+        const uint8_t *s = rgb->buf;
+        uint32_t *d = out->buf;
+        const Py_ssize_t npix = rgb->len / 3;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t k = 0; k < npix; k++)
             d[k] = s[3 * k] | ((uint32_t)s[3 * k + 1] << 8) | ((uint32_t)s[3 * k + 2] << 16);
         Py_END_ALLOW_THREADS
         result = Py_NewRef(Py_None);
     }
-    PyBuffer_Release(&rgb);
-    PyBuffer_Release(&out);
+    release(&bs);
     return result;
 }
 
@@ -356,7 +473,8 @@ static PyObject *pack_rgb(PyObject *self, PyObject *args)
 typedef struct {
     int64_t *cnts;
     Py_ssize_t m;
-    int ok; /* decoded and valid */
+    int ok;         /* decoded and valid */
+    int inner_zero; /* a zero-length run after the first count: see rle_iou_as_pycocotools */
     int64_t area;
     int64_t x0, x1; /* columns of the first and last pixel; x0 > x1 when the mask is empty */
 } Rle;
@@ -364,10 +482,17 @@ typedef struct {
 /* pycocotools' rleFrString, strict: 5 bits per character ('0' + value), a set 0x20 bit
  * continues the value, the last character's 0x10 bit sign-extends it; from the third value
  * on each count is stored relative to the count two before. The string is bad (returns -1)
- * when a character lies outside '0'..'o', it ends inside a value, a value takes more than
- * 8 characters (pycocotools writes at most 7 for any 32-bit count), a count is negative or
+ * when a character lies outside '0'..'o', it ends inside a value, a count is negative or
  * beyond h*w, or the counts do not add up to h*w: pycocotools would loop forever, or read
- * or write out of bounds, on such a string. */
+ * or write out of bounds, on such a string.
+ *
+ * Also bad: what pycocotools decodes differently from its own definition. It shifts each
+ * 5-bit group as a 32-bit int, so a 7th group keeps only its low bit right (bit 30) and an
+ * 8th is lost, and it sign-extends a 7-character value by `-1 << 35`, undefined behaviour
+ * (on x86 it sets bits 3..63 and garbles the value: checked). So a 7th group may only be 0
+ * or 1 and end the value or continue it, an 8th only 0 and end it, and no value has more.
+ * pycocotools itself writes at most 7 characters, and a 7th only for a step below -2^29 or
+ * above 2^30: counts of images under 2^29 pixels never need one. */
 static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rle *r)
 {
     const int64_t total = h * w;
@@ -376,6 +501,7 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
         return -2;
     Py_ssize_t m = 0, p = 0;
     int64_t sum = 0, area = 0;
+    int inner_zero = 0;
     while (p < len) {
         uint64_t bits = 0; /* unsigned: shifts never overflow; 8 characters (40 bits) at most */
         int k = 0, more = 1;
@@ -385,17 +511,21 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
             const int c = (int)s[p] - 48;
             if (c < 0 || c > 63)
                 return -1;
+            if ((k == 6 && (c & 0x1f) > 1) || (k == 7 && (c & 0x3f) != 0))
+                return -1; /* see above: pycocotools would read another number */
             bits |= (uint64_t)(c & 0x1f) << (5 * k);
             more = c & 0x20;
             p++, k++;
             if (!more && (c & 0x10))
-                bits |= ~(uint64_t)0 << (5 * k); /* sign-extend the last group */
+                bits |= ~(uint64_t)0 << (5 * k); /* sign-extend the last group (k <= 6 here) */
         }
         int64_t x = (int64_t)bits;
         if (m > 2)
             x += r->cnts[m - 2];
         if (x < 0 || x > total)
             return -1;
+        if (x == 0 && m > 0)
+            inner_zero = 1;
         r->cnts[m++] = x;
         sum += x;
         if (sum > total)
@@ -404,6 +534,7 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
     if (sum != total)
         return -1;
     r->m = m;
+    r->inner_zero = inner_zero;
     /* area, and the columns of the first and last pixel (two divisions per mask, not per
      * run): runs of 1s are the odd counts */
     int64_t pos = 0, first = -1, last = -1;
@@ -422,6 +553,13 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
     r->area = area;
     r->ok = 1;
     return 0;
+}
+
+static void rle_free_all(Rle *rles, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        free(rles[i].cnts);
+    free(rles);
 }
 
 /* Decode every string of a Python sequence of str or bytes-like objects (all h x w). On a bad one,
@@ -449,22 +587,14 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
             text = PyUnicode_AsUTF8AndSize(item, &len);
         else if (PyObject_GetBuffer(item, &b, PyBUF_SIMPLE) == 0)
             text = b.buf, len = b.len;
-        if (text == NULL) {
-            for (Py_ssize_t j = 0; j <= i; j++)
-                free(rles[j].cnts);
-            free(rles);
-            Py_DECREF(fast);
-            return -1;
-        }
-        const int status = rle_decode((const uint8_t *)text, len, h, w, &rles[i]);
+        const int status = text == NULL ? -3 : rle_decode((const uint8_t *)text, len, h, w, &rles[i]);
         if (b.obj != NULL)
             PyBuffer_Release(&b);
-        if (status == -2) {
-            for (Py_ssize_t j = 0; j <= i; j++)
-                free(rles[j].cnts);
-            free(rles);
-            Py_DECREF(fast);
+        if (status == -2)
             PyErr_NoMemory();
+        if (status <= -2) {
+            rle_free_all(rles, count);
+            Py_DECREF(fast);
             return -1;
         }
         if (status < 0 && *bad < 0)
@@ -476,41 +606,50 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
     return 0;
 }
 
-static void rle_free_all(Rle *rles, Py_ssize_t n)
+/* Image sizes the RLE kernels take: h * w must not overflow (pycocotools' own limits are
+ * the callers' to check). */
+static int rle_size_ok(long long h, long long w)
 {
-    for (Py_ssize_t i = 0; i < n; i++)
-        free(rles[i].cnts);
-    free(rles);
+    if (h < 0 || w < 0 || h > (1LL << 31) || w > (1LL << 31)) {
+        PyErr_SetString(PyExc_ValueError, "bad image size");
+        return 0;
+    }
+    return 1;
 }
 
 static PyObject *rle_areas(PyObject *self, PyObject *args)
 {
-    PyObject *seq;
+    PyObject *seq, *areas_obj;
     long long h, w;
-    Py_buffer areas;
-    if (!PyArg_ParseTuple(args, "OLLw*", &seq, &h, &w, &areas))
-        return NULL;
+    if (!PyArg_ParseTuple(args, "OLLO", &seq, &h, &w, &areas_obj))
+        return parse_failed();
+    Bufs bs = {0};
     Rle *rles = NULL;
     Py_ssize_t n = 0, bad = -1;
     PyObject *result = NULL;
-    if (h < 0 || w < 0 || h > (1LL << 31) || w > (1LL << 31))
-        PyErr_SetString(PyExc_ValueError, "bad image size");
+    const Py_buffer *areas = NULL;
+    const Py_ssize_t items = PySequence_Size(seq);
+    if (items < 0 || (areas = take(&bs, areas_obj, I64, 1, "areas")) == NULL || !rle_size_ok(h, w)) {
+        /* the error is set */
+    } else if (count(areas) != items)
+        PyErr_SetString(PyExc_ValueError, "areas must hold one int64 per RLE");
     else if (rle_decode_all(seq, h, w, &rles, &n, &bad) == 0) {
-        if (areas.len != n * 8)
+        if (count(areas) != n) /* the sequence changed size while it was read */
             PyErr_SetString(PyExc_ValueError, "areas must hold one int64 per RLE");
         else {
-            int64_t *a = areas.buf;
+            int64_t *a = areas->buf;
             for (Py_ssize_t i = 0; i < n; i++)
                 a[i] = rles[i].ok ? rles[i].area : -1;
             result = PyLong_FromSsize_t(bad);
         }
         rle_free_all(rles, n);
     }
-    PyBuffer_Release(&areas);
+    release(&bs);
     return result;
 }
 
-/* Pixels in both of two RLEs: a merge of their run lists (pycocotools' rleIou loop). */
+/* Pixels in both of two RLEs: a merge of their run lists (pycocotools' rleIou loop, for
+ * RLEs without zero-length runs, where it and this agree). */
 static int64_t rle_intersection(const Rle *a, const Rle *b)
 {
     if (a->m == 0 || b->m == 0)
@@ -530,56 +669,108 @@ static int64_t rle_intersection(const Rle *a, const Rle *b)
     return inter;
 }
 
+/* pycocotools' rleIou loop, step for step: each side moves on by at most one count per step,
+ * and the loop stops as soon as both sides' current counts are 0. A zero-length run in the
+ * middle of an RLE (legal: uncompressed counts like [0, 3, 0, 2, ...] keep them) can stop it
+ * early, and then intersection and union are those of the pixels before that point: what
+ * COCOeval computes, so what segtool must compute. *inter and *uni as pycocotools' i and u. */
+static void rle_iou_as_pycocotools(const Rle *a, const Rle *b, int64_t *inter, int64_t *uni)
+{
+    int64_t ca = a->cnts[0], cb = b->cnts[0], i = 0, u = 0, ct = 1;
+    Py_ssize_t ia = 1, ib = 1;
+    int va = 0, vb = 0;
+    while (ct > 0) {
+        const int64_t c = ca < cb ? ca : cb;
+        if (va || vb) {
+            u += c;
+            if (va && vb)
+                i += c;
+        }
+        ct = 0;
+        ca -= c;
+        if (!ca && ia < a->m)
+            ca = a->cnts[ia++], va = !va;
+        ct += ca;
+        cb -= c;
+        if (!cb && ib < b->m)
+            cb = b->cnts[ib++], vb = !vb;
+        ct += cb;
+    }
+    *inter = i, *uni = u;
+}
+
+/* pycocotools' IoU of two decoded RLEs (crowd: over the detection's area); 0 when they share
+ * no column (pycocotools' box test says the same). */
+static double rle_pair_iou(const Rle *a, const Rle *b, int crowd)
+{
+    if (a->x0 > b->x1 || b->x0 > a->x1 || a->m == 0 || b->m == 0)
+        return 0.0; /* no common column: no common pixel */
+    int64_t i, u;
+    if (a->inner_zero || b->inner_zero)
+        rle_iou_as_pycocotools(a, b, &i, &u);
+    else
+        i = rle_intersection(a, b), u = a->area + b->area - i;
+    /* as pycocotools: i / u as doubles; crowd: u is the detection's area */
+    if (i == 0)
+        u = 1;
+    else if (crowd)
+        u = a->area;
+    return (double)i / (double)u;
+}
+
 static PyObject *rle_iou(PyObject *self, PyObject *args)
 {
-    PyObject *dseq, *gseq;
+    PyObject *dseq, *gseq, *o[4];
     long long h, w;
-    Py_buffer dcat, gcat, crowd, out;
-    if (!PyArg_ParseTuple(args, "OOLLy*y*y*w*", &dseq, &gseq, &h, &w, &dcat, &gcat, &crowd, &out))
-        return NULL;
+    if (!PyArg_ParseTuple(args, "OOLLOOOO", &dseq, &gseq, &h, &w, &o[0], &o[1], &o[2], &o[3]))
+        return parse_failed();
+    Bufs bs = {0};
     Rle *dt = NULL, *gt = NULL;
-    Py_ssize_t nd = 0, ng = 0, dbad = -1, gbad = -1;
+    Py_ssize_t nd = 0, ng = 0, dbad = -1, gbad = -1, cells = 0;
     PyObject *result = NULL;
-    if (h < 0 || w < 0 || h > (1LL << 31) || w > (1LL << 31))
-        PyErr_SetString(PyExc_ValueError, "bad image size");
-    else if (rle_decode_all(dseq, h, w, &dt, &nd, &dbad) == 0) {
+    const Py_buffer *dcat = NULL, *gcat = NULL, *crowd = NULL, *out = NULL;
+    if ((dcat = take(&bs, o[0], I64, 0, "dt_cat")) == NULL ||
+        (gcat = take(&bs, o[1], I64, 0, "gt_cat")) == NULL || (crowd = take(&bs, o[2], U8, 0, "crowd")) == NULL ||
+        (out = take(&bs, o[3], F64, 1, "out")) == NULL || !rle_size_ok(h, w)) {
+        /* the error is set */
+    } else if (rle_decode_all(dseq, h, w, &dt, &nd, &dbad) == 0) {
         if (rle_decode_all(gseq, h, w, &gt, &ng, &gbad) == 0) {
             if (dbad >= 0 || gbad >= 0)
                 PyErr_Format(PyExc_ValueError, "undecodable RLE: %s #%zd", dbad >= 0 ? "detection" : "ground truth",
                              dbad >= 0 ? dbad : gbad);
-            else if (dcat.len != nd * 8 || gcat.len != ng * 8 || crowd.len != ng || out.len != nd * ng * 8)
+            else if (count(dcat) != nd || count(gcat) != ng || count(crowd) != ng || !mul_ok(nd, ng, &cells) ||
+                     count(out) != cells)
                 PyErr_SetString(PyExc_ValueError, "array sizes do not match the RLE lists");
             else {
-                const int64_t *dc = dcat.buf, *gc = gcat.buf;
-                const uint8_t *cr = crowd.buf;
-                double *o = out.buf;
+                const int64_t *dc = dcat->buf, *gc = gcat->buf;
+                const uint8_t *cr = crowd->buf;
+                double *res = out->buf;
                 for (Py_ssize_t d = 0; d < nd; d++)
-                    for (Py_ssize_t g = 0; g < ng; g++) {
-                        double v;
-                        const Rle *a = &dt[d], *b = &gt[g];
-                        if (dc[d] != gc[g])
-                            v = -1.0; /* another category: never a match */
-                        else if (a->x0 > b->x1 || b->x0 > a->x1)
-                            v = 0.0; /* no common column: no common pixel */
-                        else {
-                            /* as pycocotools: i / u as doubles; crowd: u is the detection's area */
-                            const int64_t i = rle_intersection(a, b);
-                            const int64_t u = i == 0 ? 1 : (cr[g] ? a->area : a->area + b->area - i);
-                            v = (double)i / (double)u;
-                        }
-                        o[d * ng + g] = v;
-                    }
+                    for (Py_ssize_t g = 0; g < ng; g++) /* another category: never a match */
+                        res[d * ng + g] = dc[d] != gc[g] ? -1.0 : rle_pair_iou(&dt[d], &gt[g], cr[g]);
                 result = Py_NewRef(Py_None);
             }
             rle_free_all(gt, ng);
         }
         rle_free_all(dt, nd);
     }
-    PyBuffer_Release(&dcat);
-    PyBuffer_Release(&gcat);
-    PyBuffer_Release(&crowd);
-    PyBuffer_Release(&out);
+    release(&bs);
     return result;
+}
+
+/* coco_match's arrays agree: ious (D, G); dt_cat (D); gt_cat, gt_ids, crowd (G); ignore
+ * (A, G); thrs (T); match and match_ig (A, T, D). Products checked for overflow. */
+static int match_sizes(const Py_buffer *ious, const Py_buffer *dcat, const Py_buffer *gcat, const Py_buffer *gids,
+                       const Py_buffer *crowd, const Py_buffer *ignore, const Py_buffer *thrs, const Py_buffer *match,
+                       const Py_buffer *match_ig, Py_ssize_t *nd, Py_ssize_t *ng, Py_ssize_t *nt, Py_ssize_t *na)
+{
+    Py_ssize_t pairs, lanes, cells;
+    *nd = count(dcat), *ng = count(gcat), *nt = count(thrs);
+    *na = *ng > 0 ? count(ignore) / *ng : 0;
+    if (!mul_ok(*nd, *ng, &pairs) || !mul_ok(*na, *nt, &lanes) || !mul_ok(lanes, *nd, &cells))
+        return 0;
+    return count(ious) == pairs && count(gids) == *ng && count(crowd) == *ng && count(ignore) == *na * *ng &&
+           count(match) == cells && count(match_ig) == cells;
 }
 
 /* COCOeval.evaluateImg's greedy matching, for every lane (area range a, IoU threshold t) of
@@ -590,25 +781,31 @@ static PyObject *rle_iou(PyObject *self, PyObject *args)
  * taken. Writes the matched ground-truth id (0: none) and whether it is ignored. */
 static PyObject *coco_match(PyObject *self, PyObject *args)
 {
-    Py_buffer ious, dcat, gcat, gids, crowd, ignore, thrs, match, match_ig;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*w*", &ious, &dcat, &gcat, &gids, &crowd, &ignore, &thrs, &match,
-                          &match_ig))
+    PyObject *o[9];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8]))
         return NULL;
+    Bufs bs = {0};
     PyObject *result = NULL;
-    const Py_ssize_t nd = dcat.len / 8, ng = gcat.len / 8, nt = thrs.len / 8;
-    const Py_ssize_t na = ng > 0 ? ignore.len / ng : 0;
-    uint8_t *taken = malloc((size_t)(ng > 0 ? ng : 1));
-    if (taken == NULL)
-        PyErr_NoMemory();
-    else if (ious.len != nd * ng * 8 || gids.len != ng * 8 || crowd.len != ng || (ng > 0 && ignore.len != na * ng) ||
-             match.len != na * nt * nd * 8 || match_ig.len != na * nt * nd)
+    uint8_t *taken = NULL;
+    const Py_buffer *ious = NULL, *dcat = NULL, *gcat = NULL, *gids = NULL, *crowd = NULL, *ignore = NULL,
+                    *thrs = NULL, *match = NULL, *match_ig = NULL;
+    Py_ssize_t nd = 0, ng = 0, nt = 0, na = 0;
+    if ((ious = take(&bs, o[0], F64, 0, "ious")) == NULL || (dcat = take(&bs, o[1], I64, 0, "dt_cat")) == NULL ||
+        (gcat = take(&bs, o[2], I64, 0, "gt_cat")) == NULL || (gids = take(&bs, o[3], I64, 0, "gt_ids")) == NULL ||
+        (crowd = take(&bs, o[4], U8, 0, "crowd")) == NULL || (ignore = take(&bs, o[5], U8, 0, "ignore")) == NULL ||
+        (thrs = take(&bs, o[6], F64, 0, "thrs")) == NULL || (match = take(&bs, o[7], I64, 1, "match")) == NULL ||
+        (match_ig = take(&bs, o[8], U8, 1, "match_ig")) == NULL) {
+        /* the error is set */
+    } else if (!match_sizes(ious, dcat, gcat, gids, crowd, ignore, thrs, match, match_ig, &nd, &ng, &nt, &na))
         PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
+    else if ((taken = malloc((size_t)(ng > 0 ? ng : 1))) == NULL)
+        PyErr_NoMemory();
     else {
-        const double *iou = ious.buf, *thr = thrs.buf;
-        const int64_t *dc = dcat.buf, *gc = gcat.buf, *gid = gids.buf;
-        const uint8_t *cr = crowd.buf, *ig = ignore.buf;
-        int64_t *mt = match.buf;
-        uint8_t *mi = match_ig.buf;
+        const double *iou = ious->buf, *thr = thrs->buf;
+        const int64_t *dc = dcat->buf, *gc = gcat->buf, *gid = gids->buf;
+        const uint8_t *cr = crowd->buf, *ig = ignore->buf;
+        int64_t *mt = match->buf;
+        uint8_t *mi = match_ig->buf;
         for (Py_ssize_t a = 0; a < na; a++) {
             const uint8_t *iga = ig + a * ng;
             for (Py_ssize_t t = 0; t < nt; t++) {
@@ -637,16 +834,25 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
         result = Py_NewRef(Py_None);
     }
     free(taken);
-    PyBuffer_Release(&ious);
-    PyBuffer_Release(&dcat);
-    PyBuffer_Release(&gcat);
-    PyBuffer_Release(&gids);
-    PyBuffer_Release(&crowd);
-    PyBuffer_Release(&ignore);
-    PyBuffer_Release(&thrs);
-    PyBuffer_Release(&match);
-    PyBuffer_Release(&match_ig);
+    release(&bs);
     return result;
+}
+
+/* coco_accumulate's arrays agree: npig (A); rec_thrs (R); recall (A, T); matched and
+ * ignored (A, T, N); precision (A, T, R). Products checked for overflow. */
+static int accumulate_sizes(const Py_buffer *matched, const Py_buffer *ignored, const Py_buffer *npig,
+                            const Py_buffer *rec, const Py_buffer *precision, const Py_buffer *recall, Py_ssize_t *na,
+                            Py_ssize_t *nt, Py_ssize_t *nr, Py_ssize_t *n)
+{
+    Py_ssize_t cells, samples;
+    *na = count(npig), *nr = count(rec);
+    *nt = *na > 0 ? count(recall) / *na : 0;
+    const Py_ssize_t lanes = *na * *nt; /* <= count(recall) */
+    *n = lanes > 0 ? count(matched) / lanes : 0;
+    if (!mul_ok(lanes, *n, &cells) || !mul_ok(lanes, *nr, &samples))
+        return 0;
+    return count(matched) == cells && count(ignored) == cells && count(precision) == samples &&
+           count(recall) == lanes;
 }
 
 /* COCOeval.accumulate for one category and maxDets: detections already in score order
@@ -657,24 +863,30 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
  * non-ignored ground truth are left as they are (-1). */
 static PyObject *coco_accumulate(PyObject *self, PyObject *args)
 {
-    Py_buffer matched, ignored, npig, rec, precision, recall;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &matched, &ignored, &npig, &rec, &precision, &recall))
+    PyObject *o[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]))
         return NULL;
+    Bufs bs = {0};
     PyObject *result = NULL;
-    const Py_ssize_t na = npig.len / 8, nr = rec.len / 8;
-    const Py_ssize_t nt = na > 0 ? recall.len / 8 / na : 0;
-    const Py_ssize_t lanes = na * nt, n = lanes > 0 ? matched.len / lanes : 0;
-    double *pr = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)), *rc = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    if (pr == NULL || rc == NULL)
-        PyErr_NoMemory();
-    else if (matched.len != lanes * n || ignored.len != lanes * n || precision.len != lanes * nr * 8 ||
-             recall.len != lanes * 8)
+    double *pr = NULL, *rc = NULL;
+    const Py_buffer *matched = NULL, *ignored = NULL, *npig = NULL, *rec = NULL, *precision = NULL, *recall = NULL;
+    Py_ssize_t na = 0, nr = 0, nt = 0, n = 0;
+    if ((matched = take(&bs, o[0], U8, 0, "matched")) == NULL ||
+        (ignored = take(&bs, o[1], U8, 0, "ignored")) == NULL || (npig = take(&bs, o[2], I64, 0, "npig")) == NULL ||
+        (rec = take(&bs, o[3], F64, 0, "rec_thrs")) == NULL ||
+        (precision = take(&bs, o[4], F64, 1, "precision")) == NULL ||
+        (recall = take(&bs, o[5], F64, 1, "recall")) == NULL) {
+        /* the error is set */
+    } else if (!accumulate_sizes(matched, ignored, npig, rec, precision, recall, &na, &nt, &nr, &n))
         PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
+    else if ((pr = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1))) == NULL ||
+             (rc = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1))) == NULL)
+        PyErr_NoMemory();
     else {
-        const uint8_t *dtm = matched.buf, *dtig = ignored.buf;
-        const int64_t *np_ = npig.buf;
-        const double *thr = rec.buf, eps = 2.220446049250313e-16; /* np.spacing(1) */
-        double *prec = precision.buf, *reca = recall.buf;
+        const uint8_t *dtm = matched->buf, *dtig = ignored->buf;
+        const int64_t *np_ = npig->buf;
+        const double *thr = rec->buf, eps = 2.220446049250313e-16; /* np.spacing(1) */
+        double *prec = precision->buf, *reca = recall->buf;
         for (Py_ssize_t a = 0; a < na; a++) {
             if (np_[a] <= 0)
                 continue;
@@ -709,12 +921,7 @@ static PyObject *coco_accumulate(PyObject *self, PyObject *args)
     }
     free(pr);
     free(rc);
-    PyBuffer_Release(&matched);
-    PyBuffer_Release(&ignored);
-    PyBuffer_Release(&npig);
-    PyBuffer_Release(&rec);
-    PyBuffer_Release(&precision);
-    PyBuffer_Release(&recall);
+    release(&bs);
     return result;
 }
 

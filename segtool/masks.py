@@ -1,6 +1,8 @@
-"""Pixel arithmetic: RGB⇄id, dense index maps, area/bbox by bincount, RLE and polygon I/O.
+"""Pixel arithmetic: RGB⇄id, dense index maps, area/bbox by bincount, run tables, RLE strings.
 
-Everything here is whole-array numpy; nothing loops over pixels in Python.
+Everything here is whole-array numpy; nothing loops over pixels in Python. What goes through
+pycocotools (polygons, RLE decoding, IoU) lives in :mod:`segtool.cocomask`, behind its
+guards, and is re-exported here.
 """
 
 from __future__ import annotations
@@ -9,11 +11,24 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pycocotools import mask as mask_utils
 
-from . import _kernels
-
-RLE = dict[str, Any]
+# The pycocotools side, guarded (segtool.cocomask), where callers have always found it.
+from .cocomask import RLE as RLE
+from .cocomask import MalformedRLE as MalformedRLE
+from .cocomask import bad_compressed as bad_compressed
+from .cocomask import check_compressed as check_compressed
+from .cocomask import check_size as check_size
+from .cocomask import decode as decode
+from .cocomask import encode_empty as encode_empty
+from .cocomask import guarded_areas as guarded_areas
+from .cocomask import iou as iou
+from .cocomask import polygon_problem as polygon_problem
+from .cocomask import polygons as polygons
+from .cocomask import rasterize as rasterize
+from .cocomask import rle_areas as rle_areas
+from .cocomask import rle_boxes as rle_boxes
+from .cocomask import to_compressed as to_compressed
+from .cocomask import to_pyco as to_pyco
 
 
 def rgb2id(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
@@ -226,139 +241,3 @@ def _line_runs(
     starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
     ends = np.concatenate([starts[1:], [flat.size]])
     return flat[starts].astype(np.int64), starts, ends
-
-
-def to_pyco(rle: RLE) -> RLE:
-    """A compressed RLE with ``bytes`` counts, as pycocotools' C functions want it."""
-    counts = rle["counts"]
-    return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-
-
-def decode(rles: list[RLE] | tuple[RLE, ...], height: int, width: int) -> npt.NDArray[np.uint8]:
-    """``(H, W, n)`` uint8 masks (Fortran order) of compressed RLEs."""
-    if not rles:
-        return np.zeros((height, width, 0), dtype=np.uint8, order="F")
-    return mask_utils.decode([to_pyco(r) for r in rles])
-
-
-class MalformedRLE(ValueError):
-    """An RLE whose size or counts have the wrong type: it cannot be decoded at all."""
-
-
-def to_compressed(segm: Any, height: int, width: int) -> RLE:
-    """Polygons, uncompressed RLE or compressed RLE → one compressed RLE (str counts).
-
-    Raises ``ValueError`` with a reason on malformed input; callers add file and ids.
-    """
-    if type(segm) is dict and type(segm.get("counts")) is str and segm.get("size") == [height, width]:
-        return {"size": [height, width], "counts": segm["counts"]}  # the common case, already compressed
-    if isinstance(segm, list):
-        polys = [p for p in segm if isinstance(p, list)]
-        if len(polys) != len(segm):
-            raise ValueError("polygon segmentation must be a list of coordinate lists")
-        if not polys:
-            return encode_empty(height, width)
-        for p in polys:
-            if len(p) < 6 or len(p) % 2:
-                raise ValueError(f"polygon with {len(p)} coordinates (needs an even number, at least 6)")
-            if not all(type(v) is float or type(v) is int for v in p) or not np.isfinite(p).all():
-                raise ValueError("polygon coordinates must be finite numbers")  # pycocotools would crash
-        rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
-    elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
-        size, counts = segm["size"], segm["counts"]
-        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)):
-            raise MalformedRLE(f"RLE size must be [height, width], got {size!r:.40}")
-        if isinstance(counts, list):
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts):
-                raise MalformedRLE("uncompressed RLE counts must be non-negative integers")
-        elif not isinstance(counts, str | bytes):
-            raise MalformedRLE(f"RLE counts must be a string or a list of integers, got {type(counts).__name__}")
-        if size != [height, width]:
-            raise ValueError(f"RLE size {size} differs from the image size [{height}, {width}]")
-        if isinstance(segm["counts"], list):
-            if sum(segm["counts"]) != height * width:
-                raise ValueError(f"uncompressed RLE counts sum to {sum(segm['counts'])}, not {height * width}")
-            rle = mask_utils.frPyObjects(segm, height, width)
-        else:
-            rle = to_pyco(segm)  # checked in batches by check_compressed
-    else:
-        raise ValueError("segmentation is neither polygons nor an RLE")
-    counts = rle["counts"]
-    return {"size": [height, width], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
-
-
-def rle_areas(rles: list[RLE]) -> npt.NDArray[np.int64]:
-    """pycocotools' ``area`` of many RLEs (in chunks: with numpy 2 it fails past 255 items)."""
-    out = [np.asarray(mask_utils.area(rles[i : i + 200]), dtype=np.int64) for i in range(0, len(rles), 200)]
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
-
-
-def check_compressed(rles: list[RLE]) -> int | None:
-    """Index of the first RLE that cannot be decoded, or None (see :func:`guarded_areas`)."""
-    return guarded_areas(rles)[0]
-
-
-def bad_compressed(rles: list[RLE]) -> npt.NDArray[np.bool_]:
-    """Which RLEs cannot be decoded (see :func:`guarded_areas`)."""
-    return guarded_areas(rles)[1] < 0
-
-
-def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
-    """The first RLE that cannot be decoded (or None), and every RLE's area (-1 for those).
-
-    The guard before any pycocotools C function sees an RLE: its ``iou`` loops forever and
-    its ``decode`` writes past its buffer when the counts do not add up to h·w. Decoded by
-    ``segtool._kernels.rle_areas``, strictly: a character outside '0'..'o', a string that
-    ends inside a value, a negative count, or counts that do not add up to h·w.
-    """
-    if rles:  # the usual case: one image, one size, one call
-        size = rles[0]["size"]
-        if all(r["size"] == size for r in rles):
-            areas = np.zeros(len(rles), np.int64)
-            _kernels.rle_areas([r["counts"] for r in rles], int(size[0]), int(size[1]), areas)
-            bad = np.flatnonzero(areas < 0)
-            return (int(bad[0]) if bad.size else None), areas
-    areas = np.zeros(len(rles), np.int64)
-    by_size: dict[tuple[int, int], list[int]] = {}
-    for i, r in enumerate(rles):
-        h, w = r["size"]
-        by_size.setdefault((int(h), int(w)), []).append(i)
-    for (h, w), idx in by_size.items():  # one image size: one call
-        out = np.zeros(len(idx), np.int64)
-        _kernels.rle_areas([rles[i]["counts"] for i in idx], h, w, out)
-        areas[idx] = out
-    bad = np.flatnonzero(areas < 0)
-    return (int(bad[0]) if bad.size else None), areas
-
-
-def encode_empty(height: int, width: int) -> RLE:
-    """The RLE of an empty mask."""
-    return {
-        "size": [height, width],
-        "counts": mask_utils.encode(np.zeros((height, width, 1), np.uint8, order="F"))[0]["counts"].decode("ascii"),
-    }
-
-
-def polygons(mask: npt.NDArray[np.uint8]) -> list[list[float]] | None:
-    """COCO polygons that pycocotools rasterises back to exactly ``mask``, or ``None``.
-
-    pycocotools treats pixel ``i`` as the interval ``[i, i + 1)``, so a polygon must run
-    along pixel *corners*. OpenCV traces pixel centres; tracing the mask upsampled 2× and
-    mapping each vertex ``v`` to ``ceil(v / 2)`` puts every vertex on the right corner
-    (left/top edges land on even ``v``, right/bottom edges on odd ``v``).
-    ``None`` when the mask has a hole: COCO polygons are a union, they cannot subtract.
-    """
-    import cv2
-
-    up = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)
-    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hierarchy is None or np.any(hierarchy[0][:, 3] >= 0):  # a contour with a parent is a hole
-        return None
-    out = []
-    for c in contours:
-        pts = (c.reshape(-1, 2) + 1) // 2
-        pts = pts[np.any(pts != np.roll(pts, 1, axis=0), axis=1)]
-        if len(pts) < 3:
-            return None
-        out.append(pts.ravel().astype(float).tolist())
-    return out

@@ -22,6 +22,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from . import limits
+from .limits import LimitError
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -99,11 +102,42 @@ class _Parsed(NamedTuple):
 
 
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-MAX_PIXELS = 2 * 89_478_485  # where Pillow refuses an image as a decompression bomb
+_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}  # the spec's table
+
+
+class TooLarge(LimitError, ValueError):
+    """A PNG header declares more pixels than the ``pixels`` limit allows. A ``ValueError``
+    too, so callers that name the file for a bad PNG name it for this one."""
+
+
+def _header_fields(body: bytes) -> tuple[int, ...]:
+    """IHDR's fields, refused as the PNG specification (and libpng) refuses them: a size of
+    0 or beyond 2^31 - 1, a bit depth the color type does not have, a compression or filter
+    method other than 0, an interlace method other than 0 or 1. Then the ``pixels`` limit,
+    before anything is allocated."""
+    if len(body) != 13:
+        raise ValueError("bad IHDR chunk")
+    width, height, depth, color, compression, filtering, interlace = struct.unpack(">IIBBBBB", body)
+    if not (0 < width < 2**31 and 0 < height < 2**31):
+        raise ValueError(f"PNG of {width}x{height} pixels: each side must be 1 to 2^31 - 1")
+    if depth not in _DEPTHS.get(color, ()):
+        raise ValueError(f"PNG of color type {color} and bit depth {depth}: no such PNG")
+    for name, value, most in (("compression", compression, 0), ("filter", filtering, 0), ("interlace", interlace, 1)):
+        if value > most:
+            raise ValueError(f"unknown {name} method {value}")
+    try:
+        limits.check("pixels", width * height, f"PNG of {width}x{height} (a decompression bomb?)")
+    except LimitError as exc:
+        raise TooLarge(exc.message) from None
+    return width, height, depth, color, interlace
 
 
 def _parse(data: bytes) -> _Parsed:
-    """Walk the chunks, checking each CRC (as libpng does); concatenate the IDAT payloads."""
+    """Walk the chunks, checking each CRC (as libpng does); concatenate the IDAT payloads.
+
+    IHDR must come first and only once: a second one (which some readers would take, and
+    others not) would make the header that callers check disagree with the pixels decoded.
+    """
     if data[:8] != _SIGNATURE:
         raise ValueError("not a PNG file")
     pos, end = 8, len(data)
@@ -120,10 +154,10 @@ def _parse(data: bytes) -> _Parsed:
         (crc,) = struct.unpack_from(">I", data, pos + 8 + length)
         if zlib.crc32(body, zlib.crc32(tag)) != crc:
             raise ValueError(f"CRC error in the {tag.decode('latin-1')} chunk")
+        if (tag == b"IHDR") != (ihdr is None):
+            raise ValueError("a second IHDR chunk" if ihdr is not None else "the first chunk is not IHDR")
         if tag == b"IHDR":
-            if length != 13:
-                raise ValueError("bad IHDR chunk")
-            ihdr = struct.unpack(">IIBBBBB", body)
+            ihdr = _header_fields(body)
         elif tag == b"IDAT":
             idat.append(body)
         elif tag == b"IEND":
@@ -131,11 +165,7 @@ def _parse(data: bytes) -> _Parsed:
         pos += 12 + length
     if ihdr is None or not idat:
         raise ValueError("PNG without IHDR or IDAT")
-    width, height, depth, color, _, _, interlace = ihdr
-    if width == 0 or height == 0:
-        raise ValueError("PNG of zero size")
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"PNG of {width}x{height} pixels: more than {MAX_PIXELS:,} (a decompression bomb?)")
+    width, height, depth, color, interlace = ihdr
     return _Parsed(width, height, depth, color, interlace == 1, b"".join(idat))
 
 
@@ -145,15 +175,16 @@ def decode(data: bytes) -> npt.NDArray[np.uint8] | None:
     files, which callers hand to Pillow.
 
     libdeflate inflates and ``segtool._kernels`` undoes the row filters: ~5× faster than
-    libspng on panoptic PNGs. Raises ``ValueError`` on a corrupt or truncated PNG, or one
-    declaring more than ``MAX_PIXELS`` pixels.
+    libspng on panoptic PNGs. Raises ``ValueError`` on a corrupt or truncated PNG, one the
+    specification forbids, or (:class:`TooLarge`) one declaring more pixels than the
+    ``pixels`` limit allows.
     """
     import deflate
 
     from . import _kernels
 
     info = _parse(data)
-    if info.depth != 8 or info.interlaced or info.color not in _CHANNELS:
+    if info.depth != 8 or info.interlaced:
         return None
     channels = _CHANNELS[info.color]
     rowbytes = info.width * channels
@@ -169,17 +200,16 @@ def decode(data: bytes) -> npt.NDArray[np.uint8] | None:
 def decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
     """An 8-bit RGB PNG → ``(H, W, 3)`` uint8; other PNGs are converted to RGB by Pillow.
 
-    Raises ``ValueError`` on a corrupt or truncated PNG.
+    Raises ``ValueError`` on a corrupt or truncated PNG (see :func:`decode`).
     """
+    from .imageio import open_bytes
+
     try:
-        pixels = decode(data)
+        pixels = decode(data)  # checks the header (and the pixels limit) for Pillow too
         if pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 3:
             return pixels
-        import io
-
-        from PIL import Image
-
-        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        with open_bytes(data) as img:
+            return np.asarray(img.convert("RGB"))
     except ValueError:
         raise
     except Exception as exc:  # Pillow raises assorted types on corrupt input

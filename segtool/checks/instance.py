@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from .. import masks
 from ..formats.jsonstream import items
@@ -27,7 +26,13 @@ from .registry import INF, E, W, finding, register
 from .schema import INSTANCE_ANNOTATION, is_id, problem
 
 register(
-    Check("degenerate-polygon", E, "a polygon with fewer than 3 points, an odd number of coordinates, or no area"),
+    Check(
+        "degenerate-polygon",
+        E,
+        "a polygon with fewer than 3 points, an odd number of coordinates, coordinates that are not finite"
+        " numbers, or no area; or polygons pycocotools must not rasterise: reaching more than one image size"
+        " beyond the image, or with edges longer than 64 image perimeters (2^20 pixels at most)",
+    ),
     Check("rle-size", E, "an RLE's size differs from its image's, or its counts do not add up to it"),
     Check("rle-undecodable", E, "a compressed RLE string cannot be decoded"),
     Check("bad-segmentation", E, "a segmentation that is neither polygons nor an RLE"),
@@ -62,10 +67,14 @@ def polygon_problem(p: Any) -> str | None:
     """Why one polygon of a segmentation is degenerate, or None when it is usable."""
     if not isinstance(p, list) or len(p) < 6 or len(p) % 2:
         return f"a polygon with {len(p) if isinstance(p, list) else '?'} coordinates"
-    if not all(isinstance(v, int | float) for v in p):
+    if not all(type(v) is int or type(v) is float for v in p):
         return "a polygon with non-numeric coordinates"
-    if not np.isfinite(p).all():
-        return "a polygon with non-finite coordinates (NaN or infinity)"
+    try:
+        finite = bool(np.isfinite(np.asarray(p, dtype=np.float64)).all())
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
+        return "a polygon with non-finite coordinates (NaN, infinity or beyond 1e308)"
     if shoelace(p) == 0:
         return "the polygon has no area"
     return None
@@ -98,8 +107,12 @@ def _polygon(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] |
     area, box = polygon_geometry(polys)
     if box[0] < 0 or box[1] < 0 or box[0] + box[2] > w or box[1] + box[3] > h:
         out.findings.append(finding("mask-outside", f"points outside the {w}x{h} image", job.path, iid, aid))
+    too_large = masks.polygon_problem(polys, h, w)  # before pycocotools: its cost grows with the edges
+    if too_large:
+        out.findings.append(finding("degenerate-polygon", too_large, job.path, iid, aid))
+        return None
     _compare(ann, area, box, job, out, "polygon")
-    return mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
+    return masks.rasterize(polys, h, w)
 
 
 def _rles(pending: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: _ImageOut) -> list[Any]:
@@ -116,7 +129,7 @@ def _rles(pending: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: 
     if not good:
         return []
     areas = masks.rle_areas([r for _, r in good]).tolist()
-    boxes = mask_utils.toBbox([r for _, r in good]).tolist()
+    boxes = masks.rle_boxes([r for _, r in good]).tolist()
     for (ann, _), area, box in zip(good, areas, boxes, strict=True):
         if area == 0:
             out.findings.append(finding("empty-mask", "the mask has no pixel", job.path, iid, ann.get("id")))
@@ -153,7 +166,7 @@ def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out:
     plain = [(a, r) for a, r in rles if not a.get("iscrowd")]
     if len(plain) < 2:
         return
-    ious = np.asarray(mask_utils.iou([r for _, r in plain], [r for _, r in plain], [0] * len(plain)))
+    ious = masks.iou([r for _, r in plain], [r for _, r in plain], np.zeros(len(plain), bool))
     areas = masks.rle_areas([r for _, r in plain]).astype(float)
     i, j = np.nonzero(np.triu(ious, 1) > job.max_overlap)
     for a, b in zip(i.tolist(), j.tolist(), strict=True):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from pycocotools import mask as mask_utils
 
 from .. import masks
 from ..metrics.panoptic import match
@@ -66,7 +65,7 @@ def instance_outcome(
     pred_matched = np.zeros(m, bool)
     ignored = np.zeros(m, bool)
     if n and m:
-        ious = np.asarray(mask_utils.iou(pred_rles, gt_rles, [int(c) for c in gseg.iscrowd]), dtype=np.float64)
+        ious = masks.iou(pred_rles, gt_rles, gseg.iscrowd)  # guarded, pycocotools' doubles
         score = pseg.score if pseg.score is not None else np.zeros(m)
         for p in np.argsort(-score, kind="stable").tolist():
             same = gseg.category_id == pseg.category_id[p]

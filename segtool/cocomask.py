@@ -1,0 +1,317 @@
+"""COCO masks through pycocotools, guarded: the one place a polygon or an RLE reaches it.
+
+pycocotools' C code trusts its input. On a polygon with coordinates of 1e9 it allocates
+memory in proportion to the edges' length (11.7 GB for a 250-byte JSON) or overflows an int;
+on NaN it crashes; on RLE counts that do not add up to h·w its ``iou`` loops forever and its
+``decode`` writes past its buffer; its counts are 32-bit, so an image of 2^31 pixels or more
+wraps them. Every function here checks first, and raises ``ValueError`` with a reason
+(callers add the file and ids), so nothing reaches pycocotools that it cannot take:
+
+- the image: two positive integers, h·w within the ``pixels`` limit (:mod:`segtool.limits`)
+  and below 2^31 (:func:`check_size`);
+- polygons: :func:`polygon_problem` (finite numbers near the image, edges of bounded length);
+- compressed RLEs: decoded strictly by ``segtool._kernels`` first (:func:`guarded_areas`);
+- uncompressed RLEs: non-negative integers adding up to h·w.
+
+``segtool.masks`` re-exports these names; callers use them from there.
+"""
+
+from __future__ import annotations
+
+import os
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pycocotools import mask as mask_utils
+
+from . import _kernels, limits
+
+RLE = dict[str, Any]
+
+# pycocotools keeps counts and pixel offsets in 32 bits (uint counts, int x*h + y while
+# rasterising a polygon): an image must have fewer than 2^31 pixels.
+PYCOCO_MAX_PIXELS = 2**31 - 1
+# Polygons. pycocotools rasterises one by walking every edge at 5 points per pixel: ~100
+# bytes and 0.15 µs per pixel of edge length (measured: 1e6 pixels, 99 MB, 0.16 s), so the
+# length, not the JSON's size, sets its cost. An annotation's polygons may reach one image
+# size beyond each side of the image (a point outside it is already a warning in validate)
+# and never beyond ±2^27 (5x that still fits pycocotools' int). Their edges, measured as
+# pycocotools walks them (the larger of |dx| and |dy| per edge), may add up to 64 image
+# perimeters, and at most 2^20 pixels (~100 MB): a traced mask of any real object is far
+# shorter, and segtool writes a mask whose tracing is longer as RLE.
+POLYGON_PERIMETERS = 64
+POLYGON_MAX_LENGTH = 2**20
+POLYGON_MAX_COORD = 2**27
+_TREE_MERGE = 8  # more polygons than this are merged pairwise: pycocotools' merge is quadratic
+
+
+class MalformedRLE(ValueError):
+    """An RLE whose size or counts have the wrong type: it cannot be decoded at all."""
+
+
+_limit_seen: tuple[str | None, int] | None = None
+
+
+def _pixel_limit() -> int:
+    """The ``pixels`` limit, re-read only when its variable changes (checked per annotation)."""
+    global _limit_seen
+    raw = os.environ.get(limits.ENV_PREFIX + "PIXELS")
+    if _limit_seen is None or _limit_seen[0] != raw:
+        _limit_seen = (raw, limits.current().pixels)
+    return _limit_seen[1]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def check_size(height: Any, width: Any) -> None:
+    """Raise ``ValueError`` unless an image of ``height`` x ``width`` may reach pycocotools:
+    positive integers, within the ``pixels`` limit, fewer than 2^31 pixels."""
+    if not (_is_int(height) and _is_int(width)) or height < 1 or width < 1:
+        raise ValueError(f"image size {width!r:.20}x{height!r:.20} is not two positive integers")
+    pixels = int(height) * int(width)
+    if pixels > _pixel_limit():
+        try:
+            limits.check("pixels", pixels, f"a {width}x{height} image")
+        except limits.LimitError as exc:
+            raise ValueError(exc.message) from None
+    if pixels > PYCOCO_MAX_PIXELS:
+        raise ValueError(f"a {width}x{height} image: pycocotools counts pixels in 32 bits, 2^31 - 1 at most")
+
+
+def _size_ok(height: Any, width: Any) -> bool:
+    try:
+        check_size(height, width)
+    except ValueError:
+        return False
+    return True
+
+
+def polygon_problem(polys: list[Any], height: int, width: int) -> str | None:
+    """Why pycocotools must not rasterise one annotation's polygons in a ``height`` x
+    ``width`` image, or None: not lists of at least 3 (x, y) numbers, not finite, points
+    more than one image size beyond the image, or edges too long (see the module's limits);
+    or an image size :func:`check_size` refuses."""
+    try:
+        check_size(height, width)
+    except ValueError as exc:
+        return str(exc)
+    n = 0
+    for p in polys:
+        if type(p) is not list or len(p) < 6 or len(p) % 2:
+            size = len(p) if type(p) is list else "no list of"
+            return f"a polygon with {size} coordinates (needs an even number, at least 6)"
+        n += len(p)
+    if not all(type(v) is float or type(v) is int for v in chain.from_iterable(polys)):
+        return "polygon coordinates must be numbers"
+    try:
+        xy = np.fromiter(chain.from_iterable(polys), np.float64, n)
+    except OverflowError:
+        xy = np.array([np.inf])
+    if not np.isfinite(xy).all():
+        return "polygon coordinates must be finite numbers (not NaN, infinity or beyond 1e308)"
+    x, y = xy[0::2], xy[1::2]
+    if (
+        x.min() < -width
+        or x.max() > 2 * width
+        or y.min() < -height
+        or y.max() > 2 * height
+        or np.abs(xy).max() > POLYGON_MAX_COORD
+    ):
+        return (
+            f"polygon points reach x {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g}: more than"
+            f" one image size beyond the {width}x{height} image"
+        )
+    points = np.array([len(p) // 2 for p in polys])
+    ends = np.cumsum(points)
+    nxt = np.arange(1, len(x) + 1)
+    nxt[ends - 1] = ends - points  # each polygon closes on its first point
+    length = float(np.maximum(np.abs(x[nxt] - x), np.abs(y[nxt] - y)).sum())
+    most = min(POLYGON_PERIMETERS * 2 * (height + width), POLYGON_MAX_LENGTH)
+    if length > most:
+        return f"polygon edges {length:,.0f} pixels long, more than the {most:,} allowed in a {width}x{height} image"
+    return None
+
+
+def rasterize(polys: list[list[float]], height: int, width: int) -> RLE:
+    """pycocotools' ``merge(frPyObjects(polys, h, w))`` (bytes counts), after the checks.
+
+    Many polygons are merged pairwise: the union is the same mask, and pycocotools writes one
+    mask one way, so the same bytes (tested); its merge of n at once costs n times the runs.
+    """
+    why = polygon_problem(polys, height, width)
+    if why is not None:
+        raise ValueError(why)
+    rles = mask_utils.frPyObjects(polys, height, width)
+    if len(rles) <= _TREE_MERGE:
+        return mask_utils.merge(rles)
+    while len(rles) > 1:
+        rles = [mask_utils.merge(rles[i : i + 2]) if i + 1 < len(rles) else rles[i] for i in range(0, len(rles), 2)]
+    return rles[0]
+
+
+def to_pyco(rle: RLE) -> RLE:
+    """A compressed RLE with ``bytes`` counts, as pycocotools' C functions want it."""
+    counts = rle["counts"]
+    return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
+def _one_size(rles: list[RLE] | tuple[RLE, ...], height: int, width: int) -> None:
+    """Every RLE is of the image's size and decodable (else ``ValueError``)."""
+    check_size(height, width)
+    if any(list(r["size"]) != [height, width] for r in rles):
+        raise ValueError(f"an RLE's size differs from the image size [{height}, {width}]")
+    bad = check_compressed(list(rles))
+    if bad is not None:
+        raise ValueError(f"RLE #{bad} cannot be decoded")
+
+
+def decode(rles: list[RLE] | tuple[RLE, ...], height: int, width: int) -> npt.NDArray[np.uint8]:
+    """``(H, W, n)`` uint8 masks (Fortran order) of compressed RLEs."""
+    _one_size(rles, height, width)
+    if not rles:
+        return np.zeros((height, width, 0), dtype=np.uint8, order="F")
+    return mask_utils.decode([to_pyco(r) for r in rles])
+
+
+def iou(dt: list[RLE], gt: list[RLE], crowd: Any) -> npt.NDArray[np.float64]:
+    """pycocotools' ``iou(dt, gt, iscrowd)`` of compressed RLEs of one image, ``(D, G)``:
+    computed by ``segtool._kernels.rle_iou``, the same doubles bit for bit (tested)."""
+    if not dt or not gt:
+        return np.zeros((len(dt), len(gt)))
+    h, w = gt[0]["size"]
+    _one_size([*dt, *gt], h, w)
+    out = np.empty((len(dt), len(gt)))
+    zeros_d, zeros_g = np.zeros(len(dt), np.int64), np.zeros(len(gt), np.int64)
+    flags = np.ascontiguousarray(np.asarray(crowd, dtype=bool), dtype=np.uint8)
+    dt_counts, gt_counts = [r["counts"] for r in dt], [r["counts"] for r in gt]
+    _kernels.rle_iou(dt_counts, gt_counts, int(h), int(w), zeros_d, zeros_g, flags, out)
+    return out
+
+
+def rle_boxes(rles: list[RLE]) -> npt.NDArray[np.float64]:
+    """pycocotools' ``toBbox`` of compressed RLEs, ``(n, 4)``, after the decode check."""
+    if not rles:
+        return np.zeros((0, 4))
+    bad = check_compressed(rles)
+    if bad is not None:
+        raise ValueError(f"RLE #{bad} cannot be decoded")
+    return np.asarray(mask_utils.toBbox([to_pyco(r) for r in rles]), dtype=np.float64).reshape(-1, 4)
+
+
+def to_compressed(segm: Any, height: int, width: int) -> RLE:
+    """Polygons, uncompressed RLE or compressed RLE → one compressed RLE (str counts).
+
+    Raises ``ValueError`` with a reason on malformed input; callers add file and ids. A
+    compressed RLE is only checked for its size here: callers check its counts in batches
+    (:func:`check_compressed`) before it goes anywhere else.
+    """
+    check_size(height, width)
+    if type(segm) is dict and type(segm.get("counts")) is str and segm.get("size") == [height, width]:
+        return {"size": [height, width], "counts": segm["counts"]}  # the common case, already compressed
+    if isinstance(segm, list):
+        if not all(isinstance(p, list) for p in segm):
+            raise ValueError("polygon segmentation must be a list of coordinate lists")
+        rle = rasterize(segm, height, width) if segm else encode_empty(height, width)
+    elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
+        size, counts = segm["size"], segm["counts"]
+        if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size)):
+            raise MalformedRLE(f"RLE size must be [height, width], got {size!r:.40}")
+        if isinstance(counts, list):
+            if not all(type(v) is int and v >= 0 for v in counts):
+                raise MalformedRLE("uncompressed RLE counts must be non-negative integers")
+        elif not isinstance(counts, str | bytes):
+            raise MalformedRLE(f"RLE counts must be a string or a list of integers, got {type(counts).__name__}")
+        if size != [height, width]:
+            raise ValueError(f"RLE size {size} differs from the image size [{height}, {width}]")
+        if isinstance(counts, list):
+            if sum(counts) != height * width:  # so each count < 2^31: pycocotools' uint32 holds it
+                raise ValueError(f"uncompressed RLE counts sum to {sum(counts)}, not {height * width}")
+            rle = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+        else:
+            rle = to_pyco(segm)  # checked in batches by check_compressed
+    else:
+        raise ValueError("segmentation is neither polygons nor an RLE")
+    counts = rle["counts"]
+    return {"size": [height, width], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+
+
+def rle_areas(rles: list[RLE]) -> npt.NDArray[np.int64]:
+    """pycocotools' ``area`` of many compressed RLEs (``ValueError`` if one cannot be decoded)."""
+    bad, areas = guarded_areas(rles)
+    if bad is not None:
+        raise ValueError(f"RLE #{bad} cannot be decoded")
+    return areas
+
+
+def check_compressed(rles: list[RLE]) -> int | None:
+    """Index of the first RLE that cannot be decoded, or None (see :func:`guarded_areas`)."""
+    return guarded_areas(rles)[0]
+
+
+def bad_compressed(rles: list[RLE]) -> npt.NDArray[np.bool_]:
+    """Which RLEs cannot be decoded (see :func:`guarded_areas`)."""
+    return guarded_areas(rles)[1] < 0
+
+
+def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
+    """The first RLE that cannot be decoded (or None), and every RLE's area (-1 for those).
+
+    The guard before any pycocotools C function sees an RLE: its ``iou`` loops forever and
+    its ``decode`` writes past its buffer when the counts do not add up to h·w. Decoded by
+    ``segtool._kernels.rle_areas``, strictly: a character outside '0'..'o', a string that
+    ends inside a value, a value pycocotools would read differently (see ``rle_decode`` in
+    _kernels.c), a negative count, or counts that do not add up to h·w. An RLE whose size
+    :func:`check_size` refuses is undecodable too. The areas equal pycocotools' ``area``.
+    """
+    areas = np.full(len(rles), -1, np.int64)
+    by_size: dict[tuple[Any, Any], list[int]] = {}
+    for i, r in enumerate(rles):
+        h, w = r["size"] if len(r["size"]) == 2 else (None, None)
+        by_size.setdefault((int(h), int(w)) if _is_int(h) and _is_int(w) else (None, None), []).append(i)
+    for (h, w), idx in by_size.items():  # one image size: one call (the usual case: one image)
+        if not _size_ok(h, w):
+            continue
+        out = np.zeros(len(idx), np.int64)
+        _kernels.rle_areas([rles[i]["counts"] for i in idx], int(h), int(w), out)
+        areas[idx] = out
+    bad = np.flatnonzero(areas < 0)
+    return (int(bad[0]) if bad.size else None), areas
+
+
+def encode_empty(height: int, width: int) -> RLE:
+    """The RLE of an empty mask (pycocotools' encoding: one count, h·w; never a pixel buffer)."""
+    from .masks import compress_counts
+
+    check_size(height, width)
+    text, _ = compress_counts(np.array([height * width], np.int64), np.array([0, 1]))
+    return {"size": [height, width], "counts": text}
+
+
+def polygons(mask: npt.NDArray[np.uint8]) -> list[list[float]] | None:
+    """COCO polygons that pycocotools rasterises back to exactly ``mask``, or ``None``.
+
+    pycocotools treats pixel ``i`` as the interval ``[i, i + 1)``, so a polygon must run
+    along pixel *corners*. OpenCV traces pixel centres; tracing the mask upsampled 2× and
+    mapping each vertex ``v`` to ``ceil(v / 2)`` puts every vertex on the right corner
+    (left/top edges land on even ``v``, right/bottom edges on odd ``v``).
+    ``None`` when the mask has a hole (COCO polygons are a union, they cannot subtract), or
+    when the tracing is longer than :func:`polygon_problem` allows (it would not be read back).
+    """
+    import cv2
+
+    up = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)
+    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None or np.any(hierarchy[0][:, 3] >= 0):  # a contour with a parent is a hole
+        return None
+    out = []
+    for c in contours:
+        pts = (c.reshape(-1, 2) + 1) // 2
+        pts = pts[np.any(pts != np.roll(pts, 1, axis=0), axis=1)]
+        if len(pts) < 3:
+            return None
+        out.append(pts.ravel().astype(float).tolist())
+    return None if polygon_problem(out, *mask.shape[:2]) else out
