@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from . import formats, png, views
+from . import formats, imageio, png, views
 from .atomic import atomic_outputs, dataset_inputs, plan
 from .errors import SegtoolError
 from .formats.common import category_colors, stem_name
@@ -77,7 +77,7 @@ def _photo(path: str | None, height: int, width: int) -> npt.NDArray[np.uint8] |
     if path is None:
         return None
     try:
-        with Image.open(path) as img:
+        with imageio.open_image(path) as img:
             if img.size != (width, height):
                 return None
             return np.asarray(img.convert("RGB"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import masks, png
+from .. import imageio, masks, png
 from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
@@ -110,7 +110,7 @@ def _read_ids(job: _Job, out: _ImageOut) -> Any:
     """The PNG's id map, or None after recording why it cannot be checked."""
     iid, path = job.image["id"], job.png
     try:
-        data = Path(path).read_bytes()
+        data = imageio.read_bytes(path)
     except FileNotFoundError:
         out.findings.append(finding("png-missing", "the annotation's PNG does not exist", path, iid))
         return None

@@ -6,8 +6,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
+from .. import imageio
 from ..formats.jsonstream import coco_sections
 from .findings import Check, Finding
 from .registry import INF, E, W, finding, register
@@ -78,7 +79,7 @@ register(
 def photo_size(path: Path) -> tuple[int, int] | str:
     """(width, height) from the file's header (no pixel is decoded), or why it cannot be read."""
     try:
-        with Image.open(path) as img:
+        with imageio.open_image(path) as img:
             return img.size
     except FileNotFoundError:
         return "missing"

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
+from .. import imageio
 from ..errors import FormatError
 from ..formats.common import load_json
 from ..formats.semantic import _INT_MODES, CATEGORIES, IMAGES
@@ -58,7 +59,7 @@ class _ImageOut:
 def _labels(job: _Job, out: _ImageOut) -> Any:
     """The decoded label map, or None after recording why it cannot be checked."""
     try:
-        with Image.open(job.png) as img:
+        with imageio.open_image(job.png) as img:
             if job.size is not None and img.size != job.size:
                 msg = f"label map is {img.size[0]}x{img.size[1]} but its image is {job.size[0]}x{job.size[1]}"
                 out.findings.append(finding("png-size", msg, job.png, job.image_id))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import masks, png
+from .. import imageio, masks, png
 from ..atomic import inside
 from ..checks.schema import CATEGORY, IMAGE, PANOPTIC_ANNOTATION, SEGMENT
 from ..errors import SegtoolError
@@ -62,7 +62,7 @@ def _records(job: _Job, changes: list[Change]) -> list[dict[str, Any]]:
 def _ids(job: _Job) -> Any:
     """The PNG's ids when it can be fixed (readable, RGB, right size), else None."""
     try:
-        data = Path(job.src).read_bytes()
+        data = imageio.read_bytes(job.src)
         width, height, mode = png.header(data)
         if (width, height) != (job.image.get("width"), job.image.get("height")) or mode != "RGB":
             return None

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import masks, png, views
+from .. import imageio, masks, png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from .common import (
@@ -77,7 +77,7 @@ class PanopticPng:
         path = Path(self.png)
         what = f"image {image.id}"
         try:
-            data = path.read_bytes()
+            data = imageio.read_bytes(path)
             width, height, mode = png.header(data)
         except FileNotFoundError:
             raise SegtoolError(f"missing PNG for {what}", str(path)) from None

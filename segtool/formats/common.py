@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from .. import png
+from .. import imageio, png
 from ..errors import FormatError, SegtoolError
 from ..model import Category, ImageInfo
 
@@ -167,8 +167,7 @@ def parse_image(rec: Any, i: int, path: Path) -> ImageInfo:
 def open_png(path: Path, what: str) -> Image.Image:
     """Open and fully decode an image, turning I/O errors into one-line SegtoolErrors."""
     try:
-        img = Image.open(path)
-        img.load()
+        img = imageio.load_image(path)
     except FileNotFoundError:
         raise SegtoolError(f"missing PNG for {what}", str(path)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
