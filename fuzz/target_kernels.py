@@ -1,0 +1,294 @@
+"""Target ``kernels``: every entry point of ``segtool._kernels`` with fuzzed sizes and buffers.
+
+Checks: each call returns or raises ValueError (the kernels' documented error for a bad
+size, dtype, layout or value); never a crash (run under ``make sanitize``'s ASan/UBSan
+build too, where a read or write out of bounds aborts). Where the arguments are
+consistent, the result is compared with numpy or a from-the-specification reference:
+unfilter (PNG row filters), pack_rgb, joint_hist8 and pair_counts.
+
+Inputs: the first byte picks the entry point; then each size argument is either the one
+that fits the buffers or a fuzzed integer (huge, negative, off by a few), and each buffer
+either the dtype and length the kernel reads or another (wrong dtype, byte order, length,
+read-only, non-contiguous, bytes, memoryview). Buffer contents are the input's bytes.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any
+
+import numpy as np
+
+from segtool import _kernels
+
+from .contract import call
+from .provider import Provider, mutate_bytes
+from .seeds import rle_strings
+from .target_rle import fuzzed_counts, rle_to_string
+
+WRONG_DTYPES = ("u1", "i1", "u2", "i4", "u4", "i8", "u8", "f4", "f8", "?", ">u4", ">i8", ">f8")
+
+
+def _fill(p: Provider, dtype: Any, n: int) -> np.ndarray:
+    """``n`` elements of ``dtype`` whose bytes come from the input (zeros once it ends)."""
+    dt = np.dtype(dtype)
+    raw = p.take(n * dt.itemsize).ljust(n * dt.itemsize, b"\0")
+    out = np.frombuffer(raw, dt).copy()
+    if dt.kind == "b":
+        out = out.view(np.uint8).astype(bool)
+    return out
+
+
+class KernelProvider(Provider):
+    """A provider that knows whether this call's arguments are all to fit (``clean``): half
+    the calls, so the kernels' loops run as often as their argument checks."""
+
+    clean = False
+
+
+def buffer(p: Provider, dtype: str, n: int, fill: np.ndarray | None = None) -> Any:
+    """A buffer for an argument the kernel reads as ``n`` elements of ``dtype``: most often
+    exactly that (contents ``fill`` or from the input), otherwise something it must refuse
+    or read safely."""
+    kind = 0 if getattr(p, "clean", False) else p.below(16)
+    good = fill if fill is not None and fill.size == n else _fill(p, dtype, n)
+    good = np.ascontiguousarray(good, dtype=dtype)
+    if kind < 10:
+        return good
+    if kind == 10:
+        return _fill(p, p.choice(WRONG_DTYPES), n)
+    if kind == 11:  # a length off by a little, or far
+        return _fill(p, dtype, max(0, n + p.choice((-1, 1, -n, 2, 7, 64))))
+    if kind == 12:
+        ro = good.copy()
+        ro.flags.writeable = False
+        return ro
+    if kind == 13:  # not contiguous
+        return np.repeat(good, 2)[::2] if n else good[::-1]
+    if kind == 14:
+        return p.choice((bytes, bytearray))(good.tobytes())
+    if p.flag():
+        return memoryview(good.tobytes()).cast("B")
+    return array("q", _fill(p, "i8", n).tolist()) if dtype == "i8" else memoryview(good)
+
+
+def size(p: Provider, fits: int) -> int:
+    """A size argument: the one that fits (most often), near it, or an edge value."""
+    kind = 0 if getattr(p, "clean", False) else p.below(8)
+    if kind < 5:
+        return fits
+    if kind == 5:
+        return fits + p.choice((-1, 1, -fits, 2))
+    return p.integer() * (-1 if p.flag() else 1)
+
+
+def unfilter_reference(src: bytes, height: int, rb: int, bpp: int) -> np.ndarray | None:
+    """Undo PNG row filters per byte, as the PNG specification defines them (None on a bad
+    filter byte)."""
+    out, up = np.zeros((height, rb), np.uint8), [0] * rb
+    for y in range(height):
+        row = src[y * (rb + 1) : (y + 1) * (rb + 1)]
+        f, s, cur = row[0], row[1:], [0] * rb
+        if f > 4:
+            return None
+        for i in range(rb):
+            a = cur[i - bpp] if i >= bpp else 0
+            c = up[i - bpp] if i >= bpp else 0
+            b = up[i]
+            pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+            paeth = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            cur[i] = (s[i] + (0, a, b, (a + b) // 2, paeth)[f]) % 256
+        out[y], up = cur, cur
+    return out
+
+
+def view(buf: Any, dtype: str) -> np.ndarray | None:
+    """The elements a kernel read from ``buf`` (a contiguous buffer), or None."""
+    try:
+        return np.frombuffer(buf, dtype)
+    except (ValueError, TypeError, BufferError):
+        return None
+
+
+def unfilter(p: Provider) -> None:
+    bpp = p.choice((1, 3, 4, 2, 5, 8, 6, 7))
+    width, height = 1 + p.small(9), p.small(6)
+    rb = width * bpp
+    src = _fill(p, "u1", height * (rb + 1))
+    if p.below(4):
+        src[:: rb + 1] %= 5  # mostly valid filter bytes
+    args = (buffer(p, "u1", src.size, src), buffer(p, "u1", height * rb), size(p, height), size(p, rb))
+    args += (bpp if p.below(4) else size(p, bpp),)
+    try:
+        _kernels.unfilter(*args)
+    except ValueError:
+        return
+    h, r, b = args[2:]
+    if h == 0:
+        return
+    src_seen, dst_seen = view(args[0], "u1"), view(args[1], "u1")
+    assert src_seen is not None and dst_seen is not None, "unfilter took buffers numpy cannot read"
+    ref = unfilter_reference(src_seen.tobytes(), h, r, b)
+    assert ref is not None, "unfilter accepted a filter byte above 4"
+    assert np.array_equal(dst_seen[: h * r].reshape(h, r), ref), "unfilter disagrees with the PNG specification"
+
+
+def pack_rgb(p: Provider) -> None:
+    npix = p.small(40)
+    rgb = _fill(p, "u1", 3 * npix)
+    a, out = buffer(p, "u1", rgb.size, rgb), buffer(p, "u4", npix)
+    try:
+        _kernels.pack_rgb(a, out)
+    except ValueError:
+        return
+    seen, got = view(a, "u1"), view(out, "u4")
+    assert seen is not None and got is not None, "pack_rgb took buffers numpy cannot read"
+    r = seen.reshape(-1, 3).astype(np.uint32)
+    assert np.array_equal(got, r[:, 0] + 256 * r[:, 1] + 65536 * r[:, 2]), "pack_rgb disagrees with R+256G+65536B"
+
+
+def joint_hist8(p: Provider) -> None:
+    n = p.small(64)
+    a, b = _fill(p, "u1", n), _fill(p, "u1", n) if p.flag() else _fill(p, "u1", n) % 3
+    out = buffer(p, "i8", 65536, np.zeros(65536, np.int64))
+    args = (buffer(p, "u1", n, a), buffer(p, "u1", n, b), out)
+    before = view(out, "i8")
+    before = None if before is None else before.copy()
+    try:
+        _kernels.joint_hist8(*args)
+    except ValueError:
+        return
+    ga, gb, got = view(args[0], "u1"), view(args[1], "u1"), view(out, "i8")
+    assert ga is not None and gb is not None and got is not None and before is not None
+    ref = before + np.bincount(256 * ga.astype(np.int64) + gb, minlength=65536)
+    assert np.array_equal(got, ref), "joint_hist8 disagrees with numpy's bincount"
+
+
+def pair_counts(p: Provider) -> None:
+    npix = p.small(48)
+    gi = _fill(p, "u1", npix) % (2 + p.small(6))  # pixel ids, mostly small (ids 0..7)
+    pi = _fill(p, "u1", npix) % (2 + p.small(6))
+    g_ids = np.unique(gi[gi != 0]).astype(np.uint32) if p.below(4) else _fill(p, "u4", p.small(6))
+    p_ids = np.unique(pi[pi != 0]).astype(np.uint32) if p.below(4) else _fill(p, "u4", p.small(6))
+    g_rank = np.arange(len(g_ids), 0, -1, dtype=np.int64) if p.below(4) else _fill(p, "i8", len(g_ids))
+    p_rank = np.arange(1, len(p_ids) + 1, dtype=np.int64) if p.below(4) else _fill(p, "i8", len(p_ids))
+    cells = (len(g_ids) + 1) * (len(p_ids) + 1)
+    args = [
+        buffer(p, "u1", 3 * npix, _to_rgb(gi)),
+        buffer(p, "u1", 3 * npix, _to_rgb(pi)),
+        buffer(p, "u4", len(g_ids), g_ids),
+        buffer(p, "i8", len(g_ids), g_rank),
+        buffer(p, "u4", len(p_ids), p_ids),
+        buffer(p, "i8", len(p_ids), p_rank),
+        buffer(p, "i8", cells, np.zeros(cells, np.int64)),
+    ]
+    before = view(args[6], "i8")
+    before = None if before is None else before.copy()
+    try:
+        bad = _kernels.pair_counts(*args)
+    except ValueError:
+        return
+    seen = [view(x, d) for x, d in zip(args, ("u1", "u1", "u4", "i8", "u4", "i8", "i8"), strict=True)]
+    assert before is not None and all(x is not None for x in seen), "pair_counts took buffers numpy cannot read"
+    g_rgb, p_rgb, g_id, g_rk, p_id, p_rk, table = seen
+    if bad is not None:
+        side, missing = bad
+        listed = (g_id if side == 1 else p_id).tolist()
+        assert side in (1, 2) and missing != 0 and missing not in listed, f"pair_counts flagged {bad}"
+        return
+    if len(set(g_id.tolist())) != len(g_id) or len(set(p_id.tolist())) != len(p_id):
+        return  # a repeated id: which of its ranks counts is unspecified
+    g = g_rgb.reshape(-1, 3).astype(np.int64) @ np.array([1, 256, 65536])
+    q = p_rgb.reshape(-1, 3).astype(np.int64) @ np.array([1, 256, 65536])
+    g_lut = dict(zip(g_id.tolist(), g_rk.tolist(), strict=True)) | {0: 0}
+    p_lut = dict(zip(p_id.tolist(), p_rk.tolist(), strict=True)) | {0: 0}
+    ref = before.reshape(len(g_id) + 1, len(p_id) + 1).copy()
+    np.add.at(ref, ([g_lut[v] for v in g.tolist()], [p_lut[v] for v in q.tolist()]), 1)
+    assert np.array_equal(table.reshape(ref.shape), ref), "pair_counts disagrees with numpy"
+
+
+def _to_rgb(ids: np.ndarray) -> np.ndarray:
+    """Ids below 256 as RGB bytes (R = id)."""
+    return np.stack([ids, ids * 0, ids * 0], axis=-1).astype(np.uint8).ravel()
+
+
+def rle_list(p: Provider, n: int, h: int, w: int) -> list[Any]:
+    """``n`` RLE strings of an ``h`` x ``w`` image (written from fuzzed counts, so zero runs
+    and long counts occur) or of a seed's size, maybe mutated; as str, bytes or bytearray."""
+    out: list[Any] = []
+    for _ in range(n):
+        if p.below(4):
+            text = rle_to_string(fuzzed_counts(p, h * w)).encode()
+        else:  # the seed of this size, or another seed (a string of the wrong size)
+            sized = [s for hh, ww, s in rle_strings() if (hh, ww) == (h, w)]
+            text = (sized[0] if sized and p.below(4) else p.choice(rle_strings())[2]).encode()
+        if not getattr(p, "clean", False) and p.flag():
+            text = mutate_bytes(p, text)
+        kind = p.below(4)
+        out.append(text.decode("latin-1") if kind < 2 else bytes(text) if kind == 2 else bytearray(text))
+    return out
+
+
+def rle_kernels(p: Provider) -> None:
+    h, w, _ = p.choice(rle_strings())
+    hh, ww = size(p, h), size(p, w)
+    if p.flag():
+        seq = rle_list(p, p.small(5), h, w)
+        call(_kernels.rle_areas, seq, hh, ww, buffer(p, "i8", len(seq)))
+        return
+    dt, gt = rle_list(p, p.small(4), h, w), rle_list(p, p.small(4), h, w)
+    nd, ng = len(dt), len(gt)
+    call(
+        _kernels.rle_iou,
+        dt,
+        gt,
+        hh,
+        ww,
+        buffer(p, "i8", nd, np.ones(nd, np.int64)),
+        buffer(p, "i8", ng, np.ones(ng, np.int64)),
+        buffer(p, "u1", ng),
+        buffer(p, "f8", nd * ng),
+    )
+
+
+def coco_match(p: Provider) -> None:
+    nd, ng, nt, na = p.small(6), p.small(6), p.small(4), p.small(4)
+    call(
+        _kernels.coco_match,
+        buffer(p, "f8", nd * ng, _fill(p, "u1", nd * ng) / 255.0),
+        buffer(p, "i8", nd, _fill(p, "u1", nd) % 3),
+        buffer(p, "i8", ng, _fill(p, "u1", ng) % 3),
+        buffer(p, "i8", ng),
+        buffer(p, "u1", ng),
+        buffer(p, "u1", na * ng, _fill(p, "u1", na * ng) % 2),
+        buffer(p, "f8", nt, np.linspace(0.5, 0.95, nt)),
+        buffer(p, "i8", na * nt * nd),
+        buffer(p, "u1", na * nt * nd),
+    )
+
+
+def coco_accumulate(p: Provider) -> None:
+    na, nt, nr, n = p.small(4), p.small(4), p.small(6), p.small(8)
+    call(
+        _kernels.coco_accumulate,
+        buffer(p, "u1", na * nt * n, _fill(p, "u1", na * nt * n) % 2),
+        buffer(p, "u1", na * nt * n, _fill(p, "u1", na * nt * n) % 2),
+        buffer(p, "i8", na, _fill(p, "u1", na).astype(np.int64) - 3),
+        buffer(p, "f8", nr, np.linspace(0, 1, nr)),
+        buffer(p, "f8", na * nt * nr, np.full(na * nt * nr, -1.0)),
+        buffer(p, "f8", na * nt, np.full(na * nt, -1.0)),
+    )
+
+
+ENTRY_POINTS = (unfilter, pair_counts, pack_rgb, joint_hist8, rle_kernels, coco_match, coco_accumulate)
+
+
+def target(data: bytes) -> None:
+    p = KernelProvider(data)
+    entry = p.choice(ENTRY_POINTS)
+    p.clean = p.flag()
+    entry(p)
+
+
+def corpus() -> list[bytes]:
+    return [bytes([i]) for i in range(len(ENTRY_POINTS))]
