@@ -13,6 +13,7 @@ the ones pytest selected (``outcomes``), and each test asserts its own case's pr
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from .commands import Cmd, command, names_for
 from .harness import Outcome, case_root, snapshot
 
 DRIVER = Path(__file__).with_name("driver.py")
+FULL = bool(os.environ.get("SEGTOOL_HOSTILE_FULL"))  # the larger sweeps
 PARALLEL = 2  # drivers per group: the CI machines have 2 cores
 MEMORY = 4 << 30  # address space of a child: far above what these small cases need
 Made = tuple[Cmd, tuple[str, ...]]
@@ -63,6 +65,15 @@ def matrix(
 
     chosen = names_for(fmt) if names is None else names_for(fmt, names)
     return [Spec(cls, case, name, one(name), **kw) for name in chosen]  # type: ignore[arg-type]
+
+
+def spread(i: int, ways: int, fmt: str) -> tuple[str, ...] | None:
+    """The commands variant ``i`` of ``ways`` runs: all of them with SEGTOOL_HOSTILE_FULL,
+    else every ``ways``-th, so the variants of one case cover each command once between
+    them (a sixth of the runs for the same coverage of code paths)."""
+    if FULL:
+        return None
+    return tuple(n for k, n in enumerate(names_for(fmt)) if k % ways == i % ways)
 
 
 @dataclass

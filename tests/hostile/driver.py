@@ -11,15 +11,18 @@ Usage (by tests/hostile/batch.py): ``python driver.py JOBS.json LOG.jsonl``; eac
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import resource
 import signal
 import sys
 import time
+import traceback
+from typing import NoReturn
 
 
-def child(job: dict) -> None:
+def child(job: dict) -> NoReturn:
     """In the forked process: its own process group (so a hang's workers die with it),
     the job's environment, stdout/stderr to files, then the CLI; never returns."""
     os.setpgid(0, 0)
@@ -33,8 +36,20 @@ def child(job: dict) -> None:
         os.close(f)
     from segtool.cli import main as cli
 
-    cli.main(args=job["argv"], prog_name="segtool", standalone_mode=True)
-    sys.exit(0)
+    try:
+        cli.main(args=job["argv"], prog_name="segtool", standalone_mode=True)
+        code = 0
+    except SystemExit as exc:  # what the interpreter would make of it
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        if not isinstance(exc.code, int | None):
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # the entry point would die of it: traceback, exit 1
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()  # the interpreter's exit, minus tearing down every module
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def wait(pid: int, timeout: float) -> int | None:
@@ -56,12 +71,28 @@ def wait(pid: int, timeout: float) -> int | None:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
+def preload() -> None:
+    """Import every segtool module (and Pillow's plugins) once, before the forks, so each
+    command starts warm: what is measured is the command, not its imports."""
+    import importlib
+    import pkgutil
+
+    from PIL import Image
+
+    import segtool
+
+    for m in pkgutil.walk_packages(segtool.__path__, "segtool."):
+        if not m.name.endswith("__main__"):
+            importlib.import_module(m.name)
+    Image.init()
+
+
 def main() -> None:
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # this folder's modules (build, harness…) must not shadow anything
     with open(sys.argv[1], encoding="utf-8") as f:
         jobs = json.load(f)
-    import segtool.cli  # noqa: F401  (imported once, before the forks)
+    preload()
 
     with open(sys.argv[2], "a", encoding="utf-8") as log:
         for job in jobs:
