@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from .. import imageio, png
 from ..errors import FormatError, SegtoolError
 from ..model import Category, ImageInfo
+from . import jsonguard
 
 Confidence = Literal["no", "weak", "strong"]
 
@@ -31,10 +32,14 @@ class Detection:
 def load_json(path: Path) -> Any:
     """Parse a whole JSON file; errors name the file and the problem (line and column).
 
-    Readers of large COCO files stream them instead (:mod:`segtool.formats.jsonstream`).
+    The bytes go through :mod:`~segtool.formats.jsonguard` first (nesting depth, number
+    length, repeated top-level keys), as a stream's do, unless that version of the file was
+    scanned already. Readers of large COCO files stream them instead
+    (:mod:`segtool.formats.jsonstream`).
     """
     try:
         with open(path, "rb") as f:
+            version = jsonguard.file_key(f)
             data = f.read()
     except FileNotFoundError:
         raise SegtoolError("no such file", str(path)) from None
@@ -43,11 +48,18 @@ def load_json(path: Path) -> Any:
     except OSError as exc:
         raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
     try:
-        return json.loads(data)
+        encoding = json.detect_encoding(data)
+        text: str | bytes = data if encoding == "utf-8" else data.decode(encoding, "surrogatepass")
+        if not jsonguard.scanned(version):
+            jsonguard.check_bytes(data if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"), path)
+            jsonguard.remember(version)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SegtoolError(f"invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
     except UnicodeDecodeError:
         raise SegtoolError("invalid JSON (not UTF-8 text)", str(path)) from None
+    except (ValueError, RecursionError) as exc:  # the guard refuses these first; a last line of defence
+        raise SegtoolError(f"invalid JSON ({type(exc).__name__}: {str(exc).splitlines()[0]})", str(path)) from None
 
 
 def dump_json(data: Any, path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import ijson
 
 from ..errors import FormatError, SegtoolError
+from . import jsonguard
 from .common import load_json
 
 
@@ -30,9 +31,16 @@ def items(path: Path, prefix: str) -> Iterator[Any]:
 
 @contextmanager
 def _reading(path: Path) -> Iterator[BinaryIO]:
-    """The file open for ijson, its errors turned into one-line SegtoolErrors."""
+    """The file open for ijson, its errors turned into one-line SegtoolErrors.
+
+    Every version of a file is scanned once before ijson sees a byte of it
+    (:func:`jsonguard.check_file`): yajl crashes on a 4,301-digit integer and ijson's memory
+    grows with the square of the nesting depth, and a repeated top-level key would make a
+    stream read another file than the json module does.
+    """
     try:
         with open(path, "rb") as f:
+            jsonguard.check_file(f, path)
             yield f
     except FileNotFoundError:
         raise SegtoolError("no such file", str(path)) from None
@@ -150,15 +158,11 @@ def sketch(path: Path) -> Any:
     Each look stops at what it needs, in C, so detecting a multi-gigabyte COCO file costs
     milliseconds and holds nothing.
     """
-    try:
-        with open(path, "rb") as f:
-            _, event, _ = next(iter(ijson.parse(f)))
-    except StopIteration:
-        raise SegtoolError("invalid JSON (empty file)", str(path)) from None
-    except ijson.JSONError as exc:
-        raise _invalid(path, exc) from None
-    except (OSError, UnicodeDecodeError):
-        return next(items(path, ""), None)  # items() words the error
+    with _reading(path) as f:
+        first = next(iter(ijson.parse(f)), None)
+    if first is None:
+        raise SegtoolError("invalid JSON (empty file)", str(path))
+    event = first[1]
     if event == "start_array":
         head = next(items(path, "item"), None)
         return [] if head is None else [head]
