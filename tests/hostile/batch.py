@@ -46,6 +46,7 @@ class Spec:
     timeout: float = 20.0
     env: dict[str, str] = field(default_factory=dict)
     group: int = 0  # cases of different groups run in different children, concurrently
+    memory: int | None = None  # a lower address-space limit for this command
 
     @property
     def id(self) -> str:
@@ -139,6 +140,7 @@ def run_specs(specs: list[Spec], base: Path) -> dict[str, Ran]:
         io = base / f"c{n}.io"
         io.mkdir()
         job = {"id": spec.id, "argv": cmd.argv, "cwd": str(root / "cwd"), "env": spec.env, "timeout": spec.timeout}
+        job |= {"memory": spec.memory}
         job |= {"stdout": str(io / "stdout"), "stderr": str(io / "stderr")}
         groups.setdefault(spec.group * PARALLEL + n % PARALLEL, []).append(job)
     results = _drive(groups, base)

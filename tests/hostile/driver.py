@@ -26,6 +26,8 @@ def child(job: dict) -> NoReturn:
     """In the forked process: its own process group (so a hang's workers die with it),
     the job's environment, stdout/stderr to files, then the CLI; never returns."""
     os.setpgid(0, 0)
+    if job.get("memory"):
+        resource.setrlimit(resource.RLIMIT_AS, (job["memory"], job["memory"]))
     if job.get("fsize"):
         resource.setrlimit(resource.RLIMIT_FSIZE, (job["fsize"], job["fsize"]))
     os.environ.update(job.get("env") or {})
