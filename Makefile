@@ -6,7 +6,7 @@ SEGTOOL := $(BIN)/segtool
 OUT ?= demo_out
 PIP_EXTRA ?=
 
-.PHONY: demo test lint venv test-venv browser bench clean sanitize
+.PHONY: demo test lint venv test-venv browser bench clean sanitize fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,15 @@ sanitize: test-venv
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
 	rm -f $$so; $(BIN)/pip install --quiet -e .; exit $$status
+
+# Every fuzz target (fuzz/README.md) for FUZZ_SECONDS each, one process per target; failing
+# inputs land in fuzz/crashes/. atheris where its wheel installs, else hypothesis for the same
+# time. FUZZ_ASAN=1 builds the C kernels with ASan + UBSan for the run (the tree's build untouched).
+FUZZ_SECONDS ?= 60
+fuzz: test-venv
+	@$(BIN)/pip install --quiet --only-binary=:all: atheris >/dev/null 2>&1 || \
+	  echo "note: atheris has no wheel for this Python/platform; fuzzing with hypothesis only"
+	$(BIN)/python -m fuzz all --seconds $(FUZZ_SECONDS) $(if $(FUZZ_ASAN),--asan)
 
 lint: test-venv
 	$(BIN)/ruff check segtool tests benchmarks

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,9 @@ def run_one(name: str, engine: str, seconds: float, examples: int | None, env: d
         output += f"\nthe input running when it stopped: {saved}\n"
     current.unlink(missing_ok=True)
     status = "ok" if ok else f"FAILED (exit {proc.returncode})"
-    return ok, f"{name}: {engine}, {took:.0f} s: {status}\n" + ("" if ok else _tail(output))
+    runs = re.search(r"number_of_executed_units: (\d+)|(\d+) inputs, contract held", output)
+    count = f", {runs.group(1) or runs.group(2)} inputs" if runs else ""
+    return ok, f"{name}: {engine}, {took:.0f} s{count}: {status}\n" + ("" if ok else _tail(output))
 
 
 def _tail(text: str, lines: int = 60) -> str:

@@ -19,11 +19,13 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 from .contract import HANG_SECONDS, fuzz_limits, watchdog
 from .store import CRASHES, current_file, save_crash
 
 MAX_INPUT = 1024  # bytes: enough for a raw PNG or JSON seed plus its decisions
+MIN_INPUT = 64  # hypothesis draws short binaries (median 4 bytes): too few decisions to reach deep
 RSS_LIMIT_MB = 3072
 
 
@@ -47,14 +49,22 @@ def run_hypothesis(name: str, seconds: float, examples: int | None) -> int:
     target = TARGETS[name].fn
     CRASHES.mkdir(exist_ok=True)
     current = current_file(name)
+    runs = 0
+    failing: dict[str, bytes] = {}  # per distinct failure, the last input: hypothesis replays the minimal one last
 
     def one(data: bytes) -> None:
+        nonlocal runs
+        runs += 1
         current.write_bytes(data)
-        with watchdog():
-            target(data)
+        try:
+            with watchdog():
+                target(data)
+        except Exception as exc:
+            failing[_signature(exc)] = data
+            raise
 
     def round_(n: int, derandomize: bool, rng_seed: int | None) -> None:
-        test = given(st.binary(max_size=MAX_INPUT))(one)
+        test = given(st.binary(min_size=MIN_INPUT, max_size=MAX_INPUT))(one)
         test = settings(
             max_examples=n,
             deadline=None,
@@ -78,14 +88,11 @@ def run_hypothesis(name: str, seconds: float, examples: int | None) -> int:
                 rounds += 1
     except BaseException:
         traceback.print_exc()
-        if current.exists():  # hypothesis replays the minimal failing input last
-            print(
-                f"minimal failing input: {current.read_bytes()!r}\nsaved: {save_crash(name, current.read_bytes(), 'fail')}"
-            )
+        _report(name, failing, TARGETS[name].describe)
         current.unlink(missing_ok=True)
         return 1
     current.unlink(missing_ok=True)
-    print(f"{name}: {rounds} round(s), {time.monotonic() - started:.1f} s, contract held")
+    print(f"{name}: {rounds} round(s), {time.monotonic() - started:.1f} s, {runs} inputs, contract held")
     return 0
 
 
@@ -125,6 +132,8 @@ def repro(name: str, path: Path) -> int:
 
     data = path.read_bytes()
     print(f"input: {data!r}")
+    if TARGETS[name].describe is not None:
+        print(f"stands for: {TARGETS[name].describe(data)}")
     try:
         with watchdog():
             TARGETS[name].fn(data)
@@ -133,6 +142,15 @@ def repro(name: str, path: Path) -> int:
         return 1
     print("the contract held on this input")
     return 0
+
+
+def _report(name: str, failing: dict[str, bytes], describe: Any) -> None:
+    """Each distinct failure with its minimal input (and what that input stands for), saved."""
+    for sig, data in failing.items():
+        print(f"failure: {sig}\n  minimal failing input: {data!r}")
+        if describe is not None:
+            print(f"  stands for: {describe(data)}")
+        print(f"  saved: {save_crash(name, data, 'fail')}")
 
 
 def _signature(exc: BaseException) -> str:

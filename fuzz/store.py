@@ -1,11 +1,12 @@
-"""Where failing inputs go: fuzz/crashes/ (git-ignored), one file per input."""
+"""Where failing inputs go: fuzz/crashes/ (git-ignored; ``FUZZ_CRASHES`` elsewhere), one file per input."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
-CRASHES = Path(__file__).resolve().parent / "crashes"
+CRASHES = Path(os.environ.get("FUZZ_CRASHES") or Path(__file__).resolve().parent / "crashes")
 
 
 def save_crash(name: str, data: bytes, how: str) -> Path:

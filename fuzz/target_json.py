@@ -177,16 +177,27 @@ def consumers(kind: str, path: Path, valid: dict[str, Path]) -> list[Callable[[]
 _WS: Workspace | None = None
 
 
+def make_input(data: bytes) -> tuple[str, bytes, dict[int, bytes]]:
+    """The file kind, the JSON text and the replaced PNGs a fuzz input stands for."""
+    p = Provider(data)
+    kind = p.choice(KINDS)
+    pngs = {}
+    if kind not in ("instance", "results") and p.below(4) == 3:
+        pngs[p.below(2)] = target_png.make_input(p.take(p.small(48)))
+    return kind, make_text(p, kind), pngs
+
+
+def describe(data: bytes) -> str:
+    kind, text, pngs = make_input(data)
+    return f"kind {kind}; JSON text {text[:600]!r}{' …' if len(text) > 600 else ''}; PNGs replaced: {pngs!r:.300}"
+
+
 def target(data: bytes) -> None:
     global _WS
     if _WS is None:
         _WS = Workspace()
-    p = Provider(data)
-    kind = p.choice(KINDS)
-    pngs = {}
-    if kind != "instance" and kind != "results" and p.below(4) == 0:
-        pngs[p.below(2)] = target_png.make_input(p.take(p.small(48)))
-    path = write_kind(_WS.fresh(), kind, make_text(p, kind), pngs)
+    kind, text, pngs = make_input(data)
+    path = write_kind(_WS.fresh(), kind, text, pngs)
     streaming(_json_file(path, kind))
     if kind != "results":
         reading(path, FORMAT[kind])
@@ -196,7 +207,7 @@ def target(data: bytes) -> None:
 
 def _prefix(k: int, mode: int) -> bytes:
     """The decision bytes of kind ``k`` (no PNG replaced) and JSON mode ``mode``."""
-    return bytes([k] + ([1] if KINDS[k] not in ("instance", "results") else []) + [mode])
+    return bytes([k] + ([0] if KINDS[k] not in ("instance", "results") else []) + [mode])
 
 
 def corpus() -> list[bytes]:

@@ -124,6 +124,10 @@ def make_input(data: bytes) -> bytes:
     return mutate_bytes(p, seed)
 
 
+def describe(data: bytes) -> str:
+    return f"PNG file {make_input(data)!r}"
+
+
 def _pillow_samples(blob: bytes) -> np.ndarray | None:
     """Pillow's decoding of an 8-bit PNG (palette indices for P), or None where it refuses."""
     from PIL import Image
