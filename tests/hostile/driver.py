@@ -24,34 +24,47 @@ from typing import NoReturn
 
 def child(job: dict) -> NoReturn:
     """In the forked process: its own process group (so a hang's workers die with it),
-    the job's environment, stdout/stderr to files, then the CLI; never returns."""
-    os.setpgid(0, 0)
-    if job.get("memory"):
-        resource.setrlimit(resource.RLIMIT_AS, (job["memory"], job["memory"]))
-    if job.get("fsize"):
-        resource.setrlimit(resource.RLIMIT_FSIZE, (job["fsize"], job["fsize"]))
-    os.environ.update(job.get("env") or {})
-    os.chdir(job["cwd"])
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        f = os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(f, fd)
-        os.close(f)
+    the job's environment and limits, stdout/stderr to files, then the CLI. Never returns:
+    whatever happens ends in ``os._exit`` (this process must not go on with the loop)."""
+    code = 70
+    try:
+        os.setpgid(0, 0)
+        if job.get("memory"):
+            resource.setrlimit(resource.RLIMIT_AS, (job["memory"], job["memory"]))
+        if job.get("fsize"):
+            resource.setrlimit(resource.RLIMIT_FSIZE, (job["fsize"], job["fsize"]))
+        os.environ.update(job.get("env") or {})
+        os.chdir(job["cwd"])
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            f = os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(f, fd)
+            os.close(f)
+        code = run_cli(job["argv"])
+        atexit._run_exitfuncs()  # the interpreter's exit, minus tearing down every module
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except BaseException:
+        traceback.print_exc()
+        code = 120  # what CPython exits with when flushing stdout fails at exit
+    finally:
+        os._exit(code)
+
+
+def run_cli(argv: list[str]) -> int:
+    """The CLI as the entry point runs it; the exit code the interpreter would give."""
     from segtool.cli import main as cli
 
     try:
-        cli.main(args=job["argv"], prog_name="segtool", standalone_mode=True)
-        code = 0
-    except SystemExit as exc:  # what the interpreter would make of it
-        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-        if not isinstance(exc.code, int | None):
-            print(exc.code, file=sys.stderr)
+        cli.main(args=argv, prog_name="segtool", standalone_mode=True)
+        return 0
+    except SystemExit as exc:
+        if isinstance(exc.code, int) or exc.code is None:
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
     except BaseException:  # the entry point would die of it: traceback, exit 1
         traceback.print_exc()
-        code = 1
-    atexit._run_exitfuncs()  # the interpreter's exit, minus tearing down every module
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+        return 1
 
 
 def wait(pid: int, timeout: float) -> int | None:
