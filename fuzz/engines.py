@@ -188,6 +188,9 @@ def survey(name: str, count: int, seed: int) -> int:
             if sig not in found or len(data) < len(found[sig]):
                 found[sig] = data
     for sig, data in sorted(found.items()):
-        print(f"{sig}\n    {data!r}\n    saved: {save_crash(name, data, 'survey')}")
+        print(f"failure: {sig}\n  input: {data!r}")
+        if target.describe is not None:
+            print(f"  stands for: {target.describe(data)}")
+        print(f"  saved: {save_crash(name, data, 'survey')}")
     print(f"{name}: {count} inputs, {len(found)} distinct failure(s)")
     return 1 if found else 0

@@ -183,7 +183,9 @@ def make_input(data: bytes) -> tuple[str, bytes, dict[int, bytes]]:
     kind = p.choice(KINDS)
     pngs = {}
     if kind not in ("instance", "results") and p.below(4) == 3:
-        pngs[p.below(2)] = target_png.make_input(p.take(p.small(48)))
+        i = p.below(2)
+        own = seeds.panoptic_png(seeds.panoptic_ids()[i]) if kind == "panoptic" else seeds.semantic_labels()[i]
+        pngs[i] = target_png.make_input(p.take(p.small(48)), (own,))
     return kind, make_text(p, kind), pngs
 
 

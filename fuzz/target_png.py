@@ -110,13 +110,14 @@ def scanline_edits(p: Provider, seed: bytes) -> bytes:
     return build(parts)
 
 
-def make_input(data: bytes) -> bytes:
-    """The PNG bytes a fuzz input stands for (see the module docstring)."""
+def make_input(data: bytes, seeds: tuple[bytes, ...] | None = None) -> bytes:
+    """The PNG bytes a fuzz input stands for (see the module docstring); ``seeds`` replaces
+    the seed PNGs (the json target mutates a dataset's own PNGs)."""
     p = Provider(data)
     mode = p.below(4)
     if mode == 3:
         return p.rest()
-    seed = p.choice(pngs())
+    seed = p.choice(seeds or pngs())
     if mode == 0:
         return chunk_edits(p, seed)
     if mode == 1:

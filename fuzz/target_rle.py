@@ -1,13 +1,14 @@
 """Target ``rle``: segtool.masks' RLE functions on fuzzed COCO RLEs, and their agreement with
 pycocotools wherever segtool's guard lets an RLE through.
 
-Checks: ``to_compressed`` (compressed strings, uncompressed count lists, polygons),
-``guarded_areas`` / ``check_compressed`` / ``bad_compressed`` return or raise ValueError
-(SegtoolError allowed); the guard is consistent with itself; and for every RLE the guard
-accepts (and only then: pycocotools loops forever or writes out of bounds on others),
-its area equals pycocotools' ``area`` and the pixel count of pycocotools' ``decode``, and
-the IoU of two accepted RLEs (``segtool._kernels.rle_iou``, what mask AP uses) equals
-pycocotools' ``iou`` exactly, crowd or not.
+Checks: ``to_compressed`` (compressed strings, uncompressed count lists),
+``guarded_areas`` / ``check_compressed`` / ``bad_compressed`` and the guarded pycocotools
+calls ``decode`` / ``iou`` / ``rle_boxes`` return or raise ValueError (SegtoolError
+allowed); the guard is consistent with itself; and for every RLE the guard accepts (and
+only then: pycocotools loops forever or writes out of bounds on others), its area equals
+pycocotools' ``area`` and the pixel count of pycocotools' ``decode``, the IoU of two
+accepted RLEs (``segtool._kernels.rle_iou``, what mask AP uses, and ``masks.iou``) equals
+pycocotools' ``iou`` exactly, crowd or not, and ``masks.rle_boxes`` its ``toBbox``.
 
 Inputs: an image size (a seed's, a small one, or an edge value) and a handful of RLEs, each
 a seed string mutated, a string written from fuzzed counts (pycocotools' own encoding,
@@ -116,6 +117,26 @@ def target(data: bytes) -> None:
             _agrees_with_pycocotools(r, int(a))
     if len(ok) >= 2:
         _iou_agrees(ok[0], ok[1], p.flag())
+    _guarded_wrappers(p, rles, ok, h, w)
+
+
+def _guarded_wrappers(p: Provider, rles: list[dict[str, Any]], ok: list[dict[str, Any]], h: int, w: int) -> None:
+    """masks' guarded pycocotools calls on every RLE (a bad one must be a ValueError, not a
+    hang or a write out of bounds), and on the accepted ones the same numbers as pycocotools."""
+    crowd = [p.flag() for _ in rles]
+    if h * w <= 1_000_000:
+        call(masks.decode, rles, h, w)
+    call(masks.iou, rles, rles, crowd)
+    call(masks.rle_boxes, rles)
+    same = [r for r in ok if r["size"] == [h, w]]
+    if not same:
+        return
+    pyco = [masks.to_pyco(r) for r in same]
+    flags = crowd[: len(same)]
+    ours, ref = masks.iou(same, same, flags), mask_utils.iou(pyco, pyco, [int(c) for c in flags])
+    assert np.array_equal(ours, np.asarray(ref).reshape(ours.shape)), "masks.iou differs from pycocotools' iou"
+    boxes = np.asarray(mask_utils.toBbox(pyco)).reshape(-1, 4)
+    assert np.array_equal(masks.rle_boxes(same), boxes), "masks.rle_boxes differs from pycocotools' toBbox"
 
 
 def _agrees_with_pycocotools(rle: dict[str, Any], area: int) -> None:
