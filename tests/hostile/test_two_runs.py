@@ -1,0 +1,85 @@
+"""Class "two runs on one OUT": two processes started together on the same new destination,
+without --overwrite. Promise: exactly one succeeds and the other exits 2 in one line; OUT is
+complete and from one run (byte for byte what a lone run writes), and nothing else is left
+beside it (no temporaries, no second copy).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import panoptic_segments
+
+from . import build
+from .build import Built
+from .commands import command
+from .harness import Outcome, case_root, check, digest, snapshot
+
+CLS = "two-runs"
+COMMANDS = ("convert-panoptic", "convert-semantic", "preview", "validate-fix")
+
+
+def dataset(root: Path) -> Built:
+    """30 images of 48x64, so a run lasts long enough for the two to overlap."""
+    rng = np.random.default_rng(5)
+    data, pngs = {"images": [], "annotations": [], "categories": build.CATS}, {}
+    for i in range(1, 31):
+        ids = np.repeat(rng.integers(1, 6, (6, 8)) * 10, 8, axis=0).repeat(8, axis=1)
+        cats = {int(v): (1, 2, 100)[int(v) // 10 % 3] for v in np.unique(ids)}
+        data["images"].append({"id": i, "file_name": f"img{i}.jpg", "height": 48, "width": 64})
+        data["annotations"].append(
+            {"image_id": i, "file_name": f"img{i}.png", "segments_info": panoptic_segments(ids, cats)}
+        )
+        pngs[f"img{i}.png"] = ids
+    return build.panoptic(root, data, pngs)
+
+
+def start(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "segtool", *argv],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Relative path → digest of everything under ``folder`` (a file: itself)."""
+    if folder.is_file():
+        return {".": digest(folder)}
+    return snapshot(folder)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=f"two-runs-{n}") for n in COMMANDS])
+def test_one_run_wins(request, tmp_path, name):
+    ref_root, root = case_root(tmp_path / "ref"), case_root(tmp_path / "w")
+    ref = command(name, dataset(ref_root), ref_root / "out" / "o", jobs="2")
+    lone = subprocess.run([sys.executable, "-m", "segtool", *ref.argv], cwd=ref_root / "cwd", capture_output=True)
+    assert lone.returncode in (0, 1), lone.stderr  # the reference itself must work
+    cmd = command(name, dataset(root), root / "out" / "o", jobs="2")
+    before = snapshot(root)
+    procs = [start(cmd.argv, root / "cwd") for _ in range(2)]
+    results = [(p.returncode, p.communicate(timeout=120)[1].decode("utf-8", "backslashreplace")) for p in procs]
+    results = [(p.returncode, e) for p, (_, e) in zip(procs, results, strict=True)]
+    codes = sorted(c for c, _ in results)
+    loser = [e for c, e in results if c == 2]
+    problems = []
+    if codes not in ([0, 2], [1, 2]):
+        problems.append(f"exits {codes}, expected one success and one 2")
+    if loser and len(loser[0].strip().splitlines()) != 1:
+        problems.append(f"the refused run said {len(loser[0].strip().splitlines())} lines")
+    want, got = tree(ref_root / "out" / "o"), tree(root / "out" / "o")
+    if want != got:
+        differ = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+        problems.append("OUT differs from a lone run's: " + ", ".join(differ[:4]))
+    extra = sorted(r for r in snapshot(root) if r not in before and not r.startswith("out/o"))
+    if extra:
+        problems.append("left beside OUT: " + ", ".join(extra[:4]))
+    out = Outcome(codes[-1], stderr=(loser or [results[-1][1]])[0])
+    check(request, CLS, name, " ".join(cmd.argv[:1]), out, problems)
