@@ -123,7 +123,9 @@ def split_things(res: Resolved, thing_ids: npt.NDArray[np.int64]) -> Resolved:
     """Split each thing segment into its 8-connected components (semantic → instances).
 
     Stuff segments stay whole. Component order follows the first pixel in raster order, so
-    the result is deterministic.
+    the result is deterministic. Each segment is labelled inside its bounding box (one
+    run-length pass gives them all), so a map of many small classes costs what its
+    segments cover, not classes × image.
     """
     from scipy import ndimage  # imported here: it is the heaviest import, and only this needs it
 
@@ -131,16 +133,19 @@ def split_things(res: Resolved, thing_ids: npt.NDArray[np.int64]) -> Resolved:
     is_thing = np.isin(segs.category_id, thing_ids)
     if not is_thing.any():
         return res
+    boxes = res.runs().bboxes().astype(np.int64).tolist()
     new_index = np.zeros_like(res.index)
     rows: list[int] = []  # source row of each new segment
-    for k in range(len(segs)):
-        mask = res.index == k + 1
+    for k, (x, y, w, h) in enumerate(boxes):
+        window = (slice(y, y + h), slice(x, x + w))
+        mask = res.index[window] == k + 1
+        target = new_index[window]  # a view: writes land in new_index
         if not is_thing[k]:
             rows.append(k)
-            new_index[mask] = len(rows)
+            target[mask] = len(rows)
             continue
         labels, count = ndimage.label(mask, structure=_EIGHT)
-        new_index[mask] = labels[mask] + len(rows)
+        target[mask] = labels[mask] + len(rows)
         rows.extend([k] * count)
     picked = segs[np.array(rows, dtype=np.int64)]
     picked = picked.replace(id=np.arange(1, len(rows) + 1, dtype=np.int64))

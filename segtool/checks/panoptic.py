@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import imageio, masks, png
+from ..formats.common import limit
 from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
@@ -146,8 +147,9 @@ def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOu
         )
     area = runs.areas()
     boxes = runs.bboxes()
+    first = {s["id"]: s for s in reversed(info)}  # each id's first record (a search per id was quadratic)
     for k, sid in enumerate(listed.tolist()):
-        rec = next(s for s in info if s["id"] == sid)
+        rec = first[sid]
         if area[k] == 0:
             out.findings.append(
                 finding("segment-absent", "listed in segments_info but absent from the PNG", path, iid, sid)
@@ -189,6 +191,7 @@ def _annotation_jobs(
     """
     found: list[Finding] = []
     seen: set[Any] = set()
+    max_segments = limit("segments")
 
     def jobs() -> Iterator[_Job]:
         for ann in items(path, "annotations.item"):
@@ -199,6 +202,14 @@ def _annotation_jobs(
                 seen.add(iid)  # reported once, not again as an image without annotation
                 continue
             iid = ann.get("image_id")
+            if len(ann["segments_info"]) > max_segments:  # per-segment work stays bounded
+                msg = (
+                    f"annotation of image {iid!r:.40}: {len(ann['segments_info']):,} segments, over the limit of"
+                    f" {max_segments:,} (raise it with --limit segments=N)"
+                )
+                found.append(finding("malformed-record", msg, str(path), iid))
+                seen.add(iid)
+                continue
             if iid not in images:
                 msg = f"annotation for image id {iid}, which 'images' does not list"
                 found.append(finding("annotation-unknown-image", msg, str(path), iid))

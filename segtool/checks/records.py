@@ -9,6 +9,7 @@ from typing import Any
 from PIL import UnidentifiedImageError
 
 from .. import imageio
+from ..formats.common import limit
 from ..formats.jsonstream import coco_sections
 from .findings import Check, Finding
 from .registry import INF, E, W, finding, register
@@ -31,7 +32,15 @@ def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any
     found, good = well_formed(records, IMAGE, "image", path, lambda r: (r.get("id"), None))
     images: dict[Any, dict[str, Any]] = {}
     names: Counter[str] = Counter()
+    max_pixels = limit("pixels")
     for im in good:
+        if im["height"] * im["width"] > max_pixels:  # no check may allocate that many pixels
+            msg = (
+                f"image {im['id']!r:.40}: {im['width']}x{im['height']} is {im['height'] * im['width']:,} pixels,"
+                f" over the limit of {max_pixels:,} (raise it with --limit pixels=N)"
+            )
+            found.append(finding("malformed-record", msg, path, im["id"]))
+            continue
         if im.get("id") in images:
             found.append(finding("duplicate-image-id", f"image id {im.get('id')} is listed twice", path, im.get("id")))
         images.setdefault(im.get("id"), im)

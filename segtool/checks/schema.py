@@ -18,13 +18,14 @@ register(Check("malformed-record", E, "a record lacks a required field, or a fie
 
 
 def is_id(v: Any) -> bool:
-    """Ids are integers (COCO) or strings (some tools); never lists, floats or booleans."""
-    return isinstance(v, int | str) and not isinstance(v, bool)
+    """Ids are 64-bit integers (COCO) or strings (some tools); never lists, floats, booleans,
+    or integers no array can hold (10^30)."""
+    return (type(v) is int and -(2**63) <= v < 2**63) or type(v) is str
 
 
 def is_int(v: Any) -> bool:
-    """An integer that is not a boolean."""
-    return isinstance(v, int) and not isinstance(v, bool)
+    """A 64-bit integer that is not a boolean."""
+    return type(v) is int and -(2**63) <= v < 2**63
 
 
 def is_number(v: Any) -> bool:
@@ -45,7 +46,18 @@ def _color(v: Any) -> bool:
 
 
 def _size(v: Any) -> bool:
-    return is_int(v) and v > 0
+    return type(v) is int and 0 < v < 2**31  # what a PNG header can hold
+
+
+def _file_name(v: Any) -> bool:
+    """A string some file can be called: no NUL, no lone surrogate."""
+    if type(v) is not str or "\0" in v:
+        return False
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _segment_id(v: Any) -> bool:
@@ -55,9 +67,9 @@ def _segment_id(v: Any) -> bool:
 Rule = dict[str, tuple[bool, Callable[[Any], bool], str]]  # field: (required, test, what it must be)
 IMAGE: Rule = {
     "id": (True, is_id, "an integer or string"),
-    "width": (True, _size, "a positive integer"),
-    "height": (True, _size, "a positive integer"),
-    "file_name": (True, lambda v: isinstance(v, str), "a string"),
+    "width": (True, _size, "an integer 1..2147483647"),
+    "height": (True, _size, "an integer 1..2147483647"),
+    "file_name": (True, _file_name, "a file name (a string without NUL or lone surrogates)"),
 }
 CATEGORY: Rule = {
     "id": (True, is_id, "an integer or string"),
@@ -67,7 +79,7 @@ CATEGORY: Rule = {
 }
 PANOPTIC_ANNOTATION: Rule = {
     "image_id": (True, is_id, "an integer or string"),
-    "file_name": (True, lambda v: isinstance(v, str), "a string"),
+    "file_name": (True, _file_name, "a file name (a string without NUL or lone surrogates)"),
     "segments_info": (True, lambda v: isinstance(v, list), "a list"),
 }
 SEGMENT: Rule = {

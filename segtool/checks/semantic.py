@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import UnidentifiedImageError
 
 from .. import imageio
 from ..errors import FormatError
 from ..formats.common import load_json
-from ..formats.semantic import _INT_MODES, CATEGORIES, IMAGES
+from ..formats.semantic import _INT_MODES, CATEGORIES, DENSE_VALUES, IMAGES
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
 from .records import category_checks, image_checks, photo_checks, photo_size, unused_categories
@@ -81,19 +82,16 @@ def _check_image(job: _Job) -> _ImageOut:
         return out
     labels = labels.astype(np.int64, copy=False)
     negative = int(np.count_nonzero(labels < 0)) if labels.dtype.kind == "i" and labels.min(initial=0) < 0 else 0
-    counts = np.bincount(np.maximum(labels, 0).ravel())
-    if negative:
-        counts[0] -= negative
-    present = np.flatnonzero(counts)
+    present, counts = _histogram(np.maximum(labels, 0), negative)
     ignore = job.ignore_value
-    out.ignored = int(counts[ignore]) if ignore < len(counts) else 0
+    out.ignored = int(counts[present == ignore].sum())
     out.pixels = int(labels.size)
     values = present[present != ignore]
     unknown = np.setdiff1d(values, np.asarray(job.known, dtype=np.int64))
     out.used.update(dict.fromkeys(np.intersect1d(values, job.known).tolist(), 1))
     if unknown.size or negative:
         shown = ", ".join(map(str, unknown[:8].tolist())) + (" …" if unknown.size > 8 else "")
-        pixels = int(counts[unknown].sum()) + negative
+        pixels = int(counts[np.isin(present, unknown)].sum()) + negative
         what = f"values {shown}" if unknown.size else ""
         what += (" and " if what else "") + (f"{negative} negative pixels" if negative else "")
         msg = f"{what} ({pixels} px) are neither a category nor the ignore value {ignore}"
@@ -103,6 +101,23 @@ def _check_image(job: _Job) -> _ImageOut:
     )
     out.findings += [found] if found else []
     return out
+
+
+def _histogram(labels: npt.NDArray[np.int64], negative: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The values of a non-negative label map with pixels, and how many each (``negative``
+    pixels were clipped to 0 and are taken off its count). One ``bincount`` for 8- and
+    16-bit maps; a sort for a 32-bit map with large values, whose count per value up to
+    2^31 would take 16 GB."""
+    if int(labels.max(initial=0)) < DENSE_VALUES:
+        dense = np.bincount(labels.ravel())
+        present, counts = np.flatnonzero(dense), dense[np.flatnonzero(dense)]
+    else:
+        present, counts = np.unique(labels, return_counts=True)
+    if negative:
+        counts = counts.copy()
+        counts[0] -= negative  # value 0 is present: the clipped pixels are there
+        present, counts = present[counts > 0], counts[counts > 0]
+    return present, counts
 
 
 def _categories(folder: Path, categories: Path | None) -> tuple[list[dict[str, Any]], Path]:

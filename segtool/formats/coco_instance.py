@@ -16,13 +16,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import masks
+from .. import limits, masks
 from ..errors import SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .common import (
     Detection,
     ImageResult,
     int_field,
+    limit,
     load_json,
     parse_categories,
     parse_images,
@@ -91,22 +92,36 @@ def _bbox(a: dict[str, Any]) -> list[float]:
     return [float(v) for v in box] if isinstance(box, list) and len(box) == 4 else [0.0, 0.0, 0.0, 0.0]
 
 
-def _group(anns: list[Any], image_ids: set[int], known: set[int], path: Path) -> dict[int, list[dict[str, Any]]]:
+def _group(anns: Any, image_ids: set[int], known: set[int], path: Path) -> dict[int, list[dict[str, Any]]]:
+    """Annotations by image id; each names a listed image and a known category by integer."""
+    if not isinstance(anns, list):
+        raise SegtoolError("'annotations' must be a list", str(path))
     by_image: dict[int, list[dict[str, Any]]] = {}
     for i, a in enumerate(anns):
-        if not isinstance(a, dict):
-            raise SegtoolError(f"annotation #{i} is not an object", str(path))
-        aid = a.get("id", i)
-        for key in ("image_id", "category_id"):
-            if key not in a:
-                raise SegtoolError(f"annotation {aid}: missing {key!r}", str(path))
-            int_field(a, key, f"annotation {aid}", path)
-        if a["image_id"] not in image_ids:
-            raise SegtoolError(f"annotation {aid}: unknown image id {a['image_id']}", str(path))
-        if a["category_id"] not in known:
-            raise SegtoolError(f"annotation {aid}: unknown category id {a['category_id']}", str(path))
-        by_image.setdefault(a["image_id"], []).append(a)
+        # the common case in one expression (this runs once per annotation)
+        iid = a.get("image_id") if type(a) is dict else None
+        cid = a.get("category_id") if type(a) is dict else None
+        if not (type(iid) is int and iid in image_ids and type(cid) is int and cid in known):
+            iid = _checked(i, a, image_ids, known, path)
+        by_image.setdefault(iid, []).append(a)
     return by_image
+
+
+def _checked(i: int, a: Any, image_ids: set[int], known: set[int], path: Path) -> int:
+    """The image id of an annotation that is not plainly valid, or the one-line error."""
+    if not isinstance(a, dict):
+        raise SegtoolError(f"annotation #{i} is not an object", str(path))
+    aid = a.get("id", i)
+    values = []
+    for key in ("image_id", "category_id"):
+        if key not in a:
+            raise SegtoolError(f"annotation {aid!r:.40}: missing {key!r}", str(path))
+        values.append(int_field(a, key, f"annotation {aid!r:.40}", path))
+    if values[0] not in image_ids:
+        raise SegtoolError(f"annotation {aid!r:.40}: unknown image id {values[0]}", str(path))
+    if values[1] not in known:
+        raise SegtoolError(f"annotation {aid!r:.40}: unknown category id {values[1]}", str(path))
+    return values[0]
 
 
 def read(path: Path, **_: Any) -> Dataset:
@@ -120,25 +135,47 @@ def read_data(data: Any, path: Path) -> Dataset:
     categories = parse_categories(data["categories"], path, default_isthing=True)
     images = parse_images(data["images"], path)
     by_image = _group(data["annotations"], {im.id for im in images}, {c.id for c in categories}, path)
+    max_segments = limit("segments")
     samples = []
     for im in images:
         anns = by_image.get(im.id, [])
-        has_score = bool(anns) and all("score" in a for a in anns)
-        try:
-            segs = Segments.build(
-                id=[a.get("id", 0) for a in anns],
-                category_id=[a["category_id"] for a in anns],
-                iscrowd=[bool(a.get("iscrowd", 0)) for a in anns],
-                area=[float(a.get("area", 0)) for a in anns],
-                bbox=[_bbox(a) for a in anns],
-                score=[a["score"] for a in anns] if has_score else None,
-            )
-        except (TypeError, ValueError) as exc:
-            raise SegtoolError(f"image {im.id}: malformed annotation ({exc})", str(path)) from None
-        raw = tuple(a.get("segmentation", []) for a in anns)
-        samples.append(Sample(im, CocoMasks(raw, segs, str(path))))
+        if len(anns) > max_segments:
+            limits.check("segments", len(anns), f"image {im.id}: annotations", path)
+        samples.append(
+            Sample(im, CocoMasks(tuple(a.get("segmentation", []) for a in anns), _table(im, anns, path), str(path)))
+        )
     info = {k: data[k] for k in ("info", "licenses") if k in data}
     return Dataset(categories, tuple(samples), "instance", info, str(path))
+
+
+def _table(im: ImageInfo, anns: list[dict[str, Any]], path: Path) -> Segments:
+    """The segment table of one image's annotations: 64-bit integer ids, finite areas, boxes
+    and scores (NaN or 1e308 here would reach area ranges, IoUs and written JSON)."""
+    ids = [a.get("id", 0) for a in anns]
+    if not all(type(v) is int for v in ids):
+        ids = [
+            int_field(a, "id", f"image {im.id}: annotation #{k}", path) if "id" in a else 0 for k, a in enumerate(anns)
+        ]
+    has_score = bool(anns) and all("score" in a for a in anns)
+    try:
+        segs = Segments.build(
+            id=ids,
+            category_id=[a["category_id"] for a in anns],
+            iscrowd=[bool(a.get("iscrowd", 0)) for a in anns],
+            area=[float(a.get("area", 0)) for a in anns],
+            bbox=[_bbox(a) for a in anns],
+            score=[a["score"] for a in anns] if has_score else None,
+        )
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SegtoolError(f"image {im.id}: malformed annotation ({exc})", str(path)) from None
+    for name, column in (("area", segs.area), ("bbox", segs.bbox), ("score", segs.score)):
+        if column is not None and not np.isfinite(column).all():
+            k = int(np.flatnonzero(~np.isfinite(column.reshape(len(anns), -1)).all(axis=1))[0])
+            raise SegtoolError(
+                f"image {im.id}: annotation {ids[k]}: {name!r} must be finite numbers, got {anns[k].get(name)!r:.60}",
+                str(path),
+            )
+    return segs
 
 
 def _masks_of(

@@ -8,6 +8,7 @@ nearby colours, so the same input always gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,14 +18,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, masks, png, views
+from .. import imageio, limits, masks, png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from .common import (
     Detection,
     ImageResult,
     check_unique_names,
+    file_name,
     int_field,
+    limit,
     parse_categories,
     parse_image,
     parse_images,
@@ -37,6 +40,7 @@ from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
 _OFFSETS = np.random.default_rng(20181231).integers(-30, 31, size=(4096, 3))
+DENSE_PAIRS = 1 << 22  # cells of a dense PQ pair table (32 MB); past it, pairs are counted sparsely
 
 
 def masks_dir(json_path: Path, masks: Path | None = None) -> Path:
@@ -141,7 +145,8 @@ class PanopticRecord:
 def overlap(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
     """PQ's ``(n + 1, m + 1)`` pixel table of two panoptic PNGs (row and column 0: void),
     counted straight from the decoded RGB by ``segtool._kernels.pair_counts``: no id map,
-    no runs. ``None`` when either side is not a panoptic PNG (callers go through runs).
+    no runs. ``None`` when either side is not a panoptic PNG, or when the table would have
+    more than ``DENSE_PAIRS`` cells (callers go through runs, sparsely).
 
     Raises the same errors as :meth:`PanopticPng.load` on ids that disagree with
     ``segments_info``.
@@ -151,6 +156,8 @@ def overlap(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
     sources = (gt.source, pred.source)
     if not all(isinstance(s, PanopticPng) and s.png is not None for s in sources):
         return None
+    if (len(gt.source.segments) + 1) * (len(pred.source.segments) + 1) > DENSE_PAIRS:  # type: ignore[union-attr]
+        return None  # thousands of segments on both sides: the caller's sparse path
     gsrc, psrc = gt.source, pred.source
     assert isinstance(gsrc, PanopticPng) and isinstance(psrc, PanopticPng)
     g_rgb, p_rgb = gsrc.pixels(gt.image), psrc.pixels(pred.image)
@@ -176,6 +183,8 @@ def _segments(ann: dict[str, Any], known: set[int] | None, path: Path) -> Segmen
     info = ann.get("segments_info")
     if not isinstance(info, list):
         raise SegtoolError(f"annotation of image {ann.get('image_id')}: 'segments_info' must be a list", str(path))
+    if len(info) > limit("segments"):
+        limits.check("segments", len(info), f"image {ann.get('image_id')}: segments_info", path)
     try:
         segs = Segments.build(
             id=[s["id"] for s in info],
@@ -185,8 +194,8 @@ def _segments(ann: dict[str, Any], known: set[int] | None, path: Path) -> Segmen
             bbox=[s.get("bbox") or [0, 0, 0, 0] for s in info],
             score=[s["score"] for s in info] if info and all("score" in s for s in info) else None,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SegtoolError(f"image {ann.get('image_id')}: malformed segments_info ({exc!r})", str(path)) from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: 1e308, 10^30 as an id
+        raise SegtoolError(f"image {ann.get('image_id')}: malformed segments_info ({exc!r:.100})", str(path)) from None
     # set arithmetic on the few ids of one image: np.unique's set-up costs 10x more here
     unknown = sorted(set(segs.category_id.tolist()) - known) if known is not None else []
     if unknown:
@@ -216,7 +225,8 @@ def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
         iid = _image_id(ann, path, "an annotation")
         if iid not in ids:
             raise SegtoolError(f"annotation for image id {iid}, which 'images' does not list", str(path))
-        by_image[iid] = PanopticPng(str(folder / str(ann["file_name"])), _segments(ann, known, path))
+        name = file_name(ann["file_name"], f"annotation of image {iid}", path)
+        by_image[iid] = PanopticPng(str(folder / name), _segments(ann, known, path))
     empty = PanopticPng(None, Segments.empty())
     samples = tuple(Sample(im, by_image.get(im.id, empty)) for im in images)
     info = {k: v for k in ("info", "licenses") if (v := section(path, k)) is not None}
@@ -224,21 +234,46 @@ def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
 
 
 def assign_ids(category_id: npt.NDArray[np.int64], colors: dict[int, tuple[int, int, int]]) -> npt.NDArray[np.int64]:
-    """Deterministic, unique, non-zero panoptic ids that look like their category colour."""
+    """Deterministic, unique, non-zero panoptic ids that look like their category colour.
+
+    Each segment takes the first free id in its category's fixed sequence (the colour, then
+    4,096 nearby colours), or past its end the smallest free id. A category's next segment
+    resumes where its last one stopped (what lies before is taken, and stays taken), and the
+    smallest free id only grows, so 10,000 instances of one category cost 10,000 steps, not
+    40 million: the ids are the ones a search from the start of the sequence would give.
+    """
     used: set[int] = {0}
     out = np.zeros(len(category_id), dtype=np.int64)
+    resume: dict[int, int] = {}
+    free = 1
     for k, cid in enumerate(category_id.tolist()):
-        base = np.asarray(colors[cid], dtype=np.int64)
-        for j in range(len(_OFFSETS) + 1):
-            rgb = base if j == 0 else np.clip(base + _OFFSETS[j - 1], 0, 255)
-            sid = int(rgb[0] + 256 * rgb[1] + 65536 * rgb[2])
-            if sid not in used:
-                break
-        else:  # 4096 colours near the base are taken: fall back to the smallest free id
-            sid = next(i for i in range(1, 2**24) if i not in used)
+        r, g, b = colors[cid]
+        j, sid = resume.get(cid, 0), r + 256 * g + 65536 * b
+        if j == 0 and sid not in used:
+            j = 1
+        else:
+            seq = _sequence((r, g, b))
+            j = max(j, 1)
+            while j < len(seq) and seq[j] in used:
+                j += 1
+            if j < len(seq):
+                sid, j = seq[j], j + 1
+            else:
+                while free in used:
+                    free += 1
+                sid = free
+        resume[cid] = j
         used.add(sid)
         out[k] = sid
     return out
+
+
+@functools.lru_cache(maxsize=512)
+def _sequence(color: tuple[int, int, int]) -> list[int]:
+    """The ids a category of ``color`` tries in turn: the colour, then each fixed offset from
+    it (clipped to 0..255)."""
+    rgb = np.clip(np.asarray(color, np.int64) + _OFFSETS, 0, 255)
+    return [sum(color[c] << (8 * c) for c in range(3)), *(rgb[:, 0] + 256 * rgb[:, 1] + 65536 * rgb[:, 2]).tolist()]
 
 
 def _write_image(job: Job) -> ImageResult:
@@ -310,7 +345,8 @@ def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None) -> d
             raise SegtoolError(
                 f"prediction for image id {ann['image_id']}, which the ground truth does not have", str(path)
             )
-        out[image.id] = Sample(image, PanopticPng(str(folder / ann["file_name"]), _segments(ann, known, path)))
+        name = file_name(ann["file_name"], f"prediction for image {image.id}", path)
+        out[image.id] = Sample(image, PanopticPng(str(folder / name), _segments(ann, known, path)))
     return out
 
 
@@ -380,8 +416,9 @@ def stream_pairs(
     gt_folder, pred_folder = masks_dir(gt, gt_masks), masks_dir(pred, pred_masks)
 
     def sample(ann: dict[str, Any], folder: Path, path: Path) -> Sample:
-        image = images.info(int(ann["image_id"]), str(ann["file_name"]))
-        return Sample(image, PanopticRecord(str(folder / str(ann["file_name"])), ann, str(path)))
+        name = file_name(ann["file_name"], f"annotation of image {ann['image_id']}", path)
+        image = images.info(int(ann["image_id"]), name)
+        return Sample(image, PanopticRecord(str(folder / name), ann, str(path)))
 
     def pairs() -> Iterator[tuple[Sample, Sample | None]]:
         pending: dict[Any, dict[str, Any]] = {}
@@ -413,9 +450,10 @@ class _ImageTable:
     def read(cls, path: Path) -> _ImageTable:
         """Stream ``images``, checking each record as :func:`parse_images` does."""
         cols = [array("q"), array("q"), array("q")]
+        max_pixels = limits.current().pixels
         try:
             for i, rec in enumerate(list_items(path, "images")):
-                im = parse_image(rec, i, path)
+                im = parse_image(rec, i, path, max_pixels)
                 for col, v in zip(cols, (im.id, im.height, im.width), strict=True):
                     col.append(v)
         except OverflowError:

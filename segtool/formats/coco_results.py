@@ -9,6 +9,7 @@ polygon; otherwise areas are mask areas and missing boxes come from the masks.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,11 +17,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .. import masks
+from .. import limits, masks
 from ..errors import SegtoolError
 from ..metrics.instances import Objects
 from ..model import Dataset, ImageInfo
-from .common import int_field, load_json
+from .common import int_field, limit, load_json
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ class Detections:
 
 
 def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detections]:
-    """Detections by image id; an image or category the ground truth lacks is an error."""
+    """Detections by image id; an image or category the ground truth lacks is an error, and
+    so is a value loadRes would stumble on: a score that is not a finite number, a box that
+    is not four finite numbers (or none, when the first detection's box gives every area)."""
     data = load_json(path)
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
@@ -55,35 +58,61 @@ def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detection
     for i, det in enumerate(data):
         # the common case in one expression (this runs once per detection); anything else
         # goes through the checks that name the problem
-        iid = det.get("image_id") if type(det) is dict else None
-        cid = det.get("category_id") if type(det) is dict else None
+        plain = type(det) is dict
+        iid = det.get("image_id") if plain else None
+        cid = det.get("category_id") if plain else None
+        score = det.get("score") if plain else None
+        box = det.get("bbox") if plain else None
         if not (
             type(iid) is int
             and iid in images
             and type(cid) is int
             and cid in known
-            and "score" in det
-            and ("segmentation" in det or "bbox" in det)
+            and (type(score) is float or type(score) is int)
+            and score - score == 0  # finite
+            and (box is None if not by_box else is_box(box))
+            and ("segmentation" in det or by_box)
         ):
-            _check(i, det, images, known, path)
-        grouped.setdefault(det["image_id"], []).append((i + 1, det))
+            iid = _check(i, det, images, known, by_box, path)
+        grouped.setdefault(iid, []).append((i + 1, det))
+    limit_segments = limit("segments")
+    for iid, dets in grouped.items():
+        if len(dets) > limit_segments:
+            limits.check("segments", len(dets), f"image {iid}: detections", path)
     return {iid: Detections(tuple(dets), images[iid], by_box, iou_type, str(path)) for iid, dets in grouped.items()}
 
 
-def _check(i: int, det: Any, images: dict[int, Any], known: set[int], path: Path) -> None:
-    """Raise the one-line error of a detection record that is not plainly valid."""
+def is_box(box: Any) -> bool:
+    """``[x, y, w, h]``: four finite numbers."""
+    return type(box) is list and len(box) == 4 and all((type(v) is float or type(v) is int) and v - v == 0 for v in box)
+
+
+def _check(i: int, det: Any, images: dict[int, Any], known: set[int], by_box: bool, path: Path) -> int:
+    """The image id of a detection record that is not plainly valid, or its one-line error."""
     if not isinstance(det, dict) or not {"image_id", "category_id", "score"} <= det.keys():
         raise SegtoolError(f"detection #{i} lacks image_id, category_id or score", str(path))
-    for key in ("image_id", "category_id"):
-        int_field(det, key, f"detection #{i}", path)
-    if det["image_id"] not in images:
+    iid, cid = (int_field(det, key, f"detection #{i}", path) for key in ("image_id", "category_id"))
+    if iid not in images:
+        raise SegtoolError(f"detection #{i}: image id {iid}, which the ground truth does not have", str(path))
+    if cid not in known:
+        raise SegtoolError(f"detection #{i}: unknown category id {cid}", str(path))
+    score = det["score"]
+    if type(score) not in (int, float) or not math.isfinite(score):
+        raise SegtoolError(f"detection #{i}: 'score' must be a finite number, got {score!r:.40}", str(path))
+    box = det.get("bbox")
+    if by_box and not is_box(box):
         raise SegtoolError(
-            f"detection #{i}: image id {det['image_id']}, which the ground truth does not have", str(path)
+            f"detection #{i}: 'bbox' must be [x, y, w, h], four finite numbers (the first detection has a box, "
+            f"so every area comes from one), got {box!r:.60}",
+            str(path),
         )
-    if det["category_id"] not in known:
-        raise SegtoolError(f"detection #{i}: unknown category id {det['category_id']}", str(path))
-    if "segmentation" not in det and "bbox" not in det:
+    if box and not is_box(box):
+        raise SegtoolError(
+            f"detection #{i}: 'bbox' must be [x, y, w, h], four finite numbers, got {box!r:.60}", str(path)
+        )
+    if "segmentation" not in det and not box:
         raise SegtoolError(f"detection #{i} has neither segmentation nor bbox", str(path))
+    return iid
 
 
 def _objects(src: Detections) -> Objects:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from .. import imageio, png
+from .. import imageio, limits, png
 from ..errors import FormatError, SegtoolError
 from ..model import Category, ImageInfo
 from . import jsonguard
@@ -108,20 +110,65 @@ def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]
     return data
 
 
-def int_field(rec: dict[str, Any], key: str, what: str, path: Path) -> int:
-    """``rec[key]`` as an int (an integral float is accepted); anything else is an error."""
+_LIMITS: dict[tuple[str, str | None], int] = {}
+
+
+def limit(name: str) -> int:
+    """The value of limit ``name`` in force, for checks that run once per image or record:
+    ``limits.current()`` reads and parses every variable (~6 µs), this looks up one."""
+    raw = os.environ.get(limits.ENV_PREFIX + name.upper())
+    value = _LIMITS.get((name, raw))
+    if value is None:
+        value = _LIMITS[(name, raw)] = getattr(limits.current(), name)
+    return value
+
+
+INT64 = (-(2**63), 2**63 - 1)
+SIDE = (1, 2**31 - 1)  # an image side: what a PNG header (and pycocotools) can hold
+
+
+def int_field(rec: dict[str, Any], key: str, what: str, path: Path, bounds: tuple[int, int] = INT64) -> int:
+    """``rec[key]`` as an int within ``bounds`` (an integral float is accepted); anything
+    else (NaN, infinity, 1e308, a boolean, a string) is a one-line error naming ``path``."""
     value = rec.get(key)
-    if type(value) is int:  # the common case, first: this runs once per record and field
+    if type(value) is int and bounds[0] <= value <= bounds[1]:  # the common case: once per record and field
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise SegtoolError(f"{what}: {key!r} must be an integer, got {value!r}", str(path))
-    return int(value)
+    return _int_value(value, key, what, path, bounds)
+
+
+def _int_value(value: Any, key: str, what: str, path: Path, bounds: tuple[int, int]) -> int:
+    lo, hi = bounds
+    if type(value) is float and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if type(value) is not int:
+        raise SegtoolError(f"{what}: {key!r} must be an integer, got {value!r:.40}", str(path))
+    if not lo <= value <= hi:
+        raise SegtoolError(f"{what}: {key!r} must be an integer from {lo} to {hi}, got {value!r:.40}", str(path))
+    return value
+
+
+def file_name(value: Any, what: str, path: Path) -> str:
+    """A file name from JSON, refused when no file can have it: a NUL character, or a lone
+    surrogate (JSON's ``"\\ud800"``), which no file system name encodes."""
+    name = value if type(value) is str else str(value)
+    if "\0" in name:
+        raise SegtoolError(f"{what}: file name {name!r:.60} holds a NUL character", str(path))
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SegtoolError(
+            f"{what}: file name {name!r:.60} is not valid Unicode (a lone surrogate)", str(path)
+        ) from None
+    return name
 
 
 def parse_categories(records: Any, path: Path, *, default_isthing: bool) -> tuple[Category, ...]:
-    """COCO ``categories`` records → :class:`Category` tuple (ids unique)."""
+    """COCO ``categories`` records → :class:`Category` tuple (ids unique, 64-bit; at most
+    ``limits.categories`` of them: per-category tables, a confusion matrix above all, grow
+    with their square)."""
     if not isinstance(records, list):
         raise SegtoolError("'categories' must be a list", str(path))
+    limits.check("categories", len(records), "categories listed", path)
     out: list[Category] = []
     seen: set[int] = set()
     for i, rec in enumerate(records):
@@ -133,9 +180,11 @@ def parse_categories(records: Any, path: Path, *, default_isthing: bool) -> tupl
         seen.add(cid)
         color = rec.get("color")
         if color is not None:
-            if not (isinstance(color, (list, tuple)) and len(color) == 3 and all(isinstance(c, int) for c in color)):
-                raise SegtoolError(f"category {cid}: 'color' must be three integers, got {color!r}", str(path))
-            color = tuple(int(c) for c in color)
+            if not (isinstance(color, (list, tuple)) and len(color) == 3 and all(type(c) is int for c in color)):
+                raise SegtoolError(f"category {cid}: 'color' must be three integers, got {color!r:.60}", str(path))
+            if not all(0 <= c <= 255 for c in color):
+                raise SegtoolError(f"category {cid}: 'color' values must lie in 0..255, got {color!r:.60}", str(path))
+            color = tuple(color)
         out.append(
             Category(
                 id=cid,
@@ -154,8 +203,9 @@ def parse_images(records: Any, path: Path) -> list[ImageInfo]:
         raise SegtoolError("'images' must be a list", str(path))
     out: list[ImageInfo] = []
     seen: set[int] = set()
+    max_pixels = limits.current().pixels
     for i, rec in enumerate(records):
-        im = parse_image(rec, i, path)
+        im = parse_image(rec, i, path, max_pixels)
         if im.id in seen:
             raise SegtoolError(f"image id {im.id} appears twice", str(path))
         seen.add(im.id)
@@ -163,17 +213,25 @@ def parse_images(records: Any, path: Path) -> list[ImageInfo]:
     return out
 
 
-def parse_image(rec: Any, i: int, path: Path) -> ImageInfo:
-    """The ``i``-th COCO ``images`` record → :class:`ImageInfo`: an integer id, a positive size."""
+def parse_image(rec: Any, i: int, path: Path, max_pixels: int | None = None) -> ImageInfo:
+    """The ``i``-th COCO ``images`` record → :class:`ImageInfo`: a 64-bit id, a size a PNG can
+    have (sides 1..2^31-1) and at most ``max_pixels`` (``limits.pixels``) pixels, a usable
+    file name."""
     if not isinstance(rec, dict):
         raise SegtoolError(f"image #{i} is not an object", str(path))
     iid = int_field(rec, "id", f"image #{i}", path)
-    h = int_field(rec, "height", f"image {iid}", path)
-    w = int_field(rec, "width", f"image {iid}", path)
-    if h <= 0 or w <= 0:
-        raise SegtoolError(f"image {iid}: size {w}x{h} is not positive", str(path))
+    h, w = rec.get("height"), rec.get("width")
+    if not (type(h) is int and type(w) is int and 0 < h <= SIDE[1] and 0 < w <= SIDE[1]):
+        h = int_field(rec, "height", f"image {iid}", path, (-(2**63), SIDE[1]))
+        w = int_field(rec, "width", f"image {iid}", path, (-(2**63), SIDE[1]))
+        if h <= 0 or w <= 0:
+            raise SegtoolError(f"image {iid}: size {w}x{h} is not positive", str(path))
+    if max_pixels is None or h * w > max_pixels:
+        limits.check("pixels", h * w, f"image {iid} ({w}x{h})", path)
+    name = rec.get("file_name")
+    name = f"{iid}.jpg" if name is None else file_name(name, f"image {iid}", path)
     extra = {k: v for k, v in rec.items() if k not in ("id", "file_name", "height", "width")}
-    return ImageInfo(iid, str(rec.get("file_name", f"{iid}.jpg")), h, w, extra)
+    return ImageInfo(iid, name, h, w, extra)
 
 
 def open_png(path: Path, what: str) -> Image.Image:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, png, views
+from .. import imageio, limits, png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .common import (
@@ -25,6 +25,7 @@ from .common import (
     check_size,
     check_unique_names,
     dump_json,
+    limit,
     load_json,
     open_png,
     parse_categories,
@@ -80,7 +81,7 @@ class LabelPng:
     known: tuple[int, ...]
 
     def labels(self, image: ImageInfo) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The checked label map and the pixel count of every value in it.
+        """The checked label map and the values present in it (sorted).
 
         Errors name the file: unreadable, wrong size, not single-channel, negative values,
         values that are neither a category nor the ignore value.
@@ -99,9 +100,9 @@ class LabelPng:
             labels = np.asarray(img).astype(np.int64, copy=False)
         if labels.min(initial=0) < 0:
             raise SegtoolError(f"{what}: negative label values", str(path))
-        counts = np.bincount(labels.ravel())
-        self.check_values(image, counts)
-        return labels, counts
+        present = _present(labels)
+        self.check_present(image, present)
+        return labels, present
 
     def pixels8(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
         """The raw 8-bit label map, size checked, when segtool's decoder takes the file (L or
@@ -110,7 +111,10 @@ class LabelPng:
 
     def check_values(self, image: ImageInfo, counts: npt.NDArray[np.int64]) -> None:
         """Every value with pixels (``counts[v]`` > 0) must be a category or the ignore value."""
-        present = np.flatnonzero(counts)
+        self.check_present(image, np.flatnonzero(counts))
+
+    def check_present(self, image: ImageInfo, present: npt.NDArray[np.int64]) -> None:
+        """Every value of ``present`` must be a category or the ignore value."""
         unknown = np.setdiff1d(present[present != self.ignore_value], np.asarray(self.known, dtype=np.int64))
         if unknown.size:
             listed = ", ".join(map(str, unknown[:8].tolist()))
@@ -121,14 +125,31 @@ class LabelPng:
 
     def load(self, image: ImageInfo) -> Annotation:
         """One segment per category present (ids 1..k in category order); ignore → void."""
-        labels, counts = self.labels(image)
-        present = np.flatnonzero(counts)
+        labels, present = self.labels(image)
         present = present[present != self.ignore_value]
-        lut = np.zeros(len(counts), dtype=np.int32)
-        lut[present] = np.arange(1, len(present) + 1, dtype=np.int32)
-        index = lut[labels]
+        top = int(labels.max(initial=0))
+        if top < DENSE_VALUES:
+            lut = np.zeros(top + 1, dtype=np.int32)
+            lut[present] = np.arange(1, len(present) + 1, dtype=np.int32)
+            index = lut[labels]
+        else:  # a 32-bit map with large values: no table indexed by value
+            k = np.minimum(np.searchsorted(present, labels), max(len(present) - 1, 0))
+            hit = present[k] == labels if present.size else np.zeros(labels.shape, bool)
+            index = np.where(hit, k + 1, 0).astype(np.int32)
         segs = Segments.build(id=np.arange(1, len(present) + 1), category_id=present)
         return Annotation(image, views.measure(index, segs), id_map=index, origin=self.png)
+
+
+DENSE_VALUES = 1 << 16  # label values up to this are counted by bincount (a table of 512 kB at most)
+
+
+def _present(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The sorted values of a non-negative label map: one ``bincount`` when they are small
+    (8- and 16-bit maps), a sort when a 32-bit map holds large ones (a count per value up
+    to 2^31 would take 16 GB)."""
+    if int(labels.max(initial=0)) < DENSE_VALUES:
+        return np.flatnonzero(np.bincount(labels.ravel()))
+    return np.unique(labels)
 
 
 def _categories_path(path: Path, categories: Path | None) -> Path:
@@ -141,7 +162,7 @@ def _categories_path(path: Path, categories: Path | None) -> Path:
 def _images(path: Path, pngs: list[Path]) -> list[ImageInfo]:
     if (path / IMAGES).is_file():
         data = load_json(path / IMAGES)
-        records = parse_images(data["images"] if isinstance(data, dict) else data, path / IMAGES)
+        records = parse_images(data.get("images") if isinstance(data, dict) else data, path / IMAGES)
         by_stem = {Path(im.file_name).stem: im for im in records}
         missing = [p.name for p in pngs if p.stem not in by_stem]
         if missing:
@@ -154,6 +175,8 @@ def _images(path: Path, pngs: list[Path]) -> list[ImageInfo]:
                 w, h = img.size
         except OSError as exc:
             raise SegtoolError(f"unreadable PNG ({exc})", str(p)) from None
+        if h * w > limit("pixels"):
+            limits.check("pixels", h * w, f"label map of {w}x{h}", p)
         out.append(ImageInfo(i, p.name, h, w))
     return out
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import masks
 from ..errors import SegtoolError
 from ..formats import coco_panoptic
 from ..model import Annotation, Category, Sample, Segments
@@ -52,12 +53,50 @@ class PQStat:
         return self
 
 
-def _crowd_by_category(gseg: Segments) -> dict[int, int]:
-    """Category → index of its crowd segment; the last one listed wins, as in panopticapi."""
-    out: dict[int, int] = {}
-    for k in np.flatnonzero(gseg.iscrowd).tolist():
-        out[int(gseg.category_id[k])] = k
-    return out
+@dataclass(frozen=True)
+class Pairs:
+    """The overlap of one image's ground truth and prediction, sparse: the pixel count of
+    every (ground-truth row, predicted column) pair that meets (row and column 0: void).
+
+    A dense ``(n + 1) x (m + 1)`` table is what panopticapi's dictionary of pairs amounts
+    to, and what the C kernel fills for ordinary images; with 10^5 segments on each side it
+    would take 75 GiB, so large images go through :meth:`of_runs` instead. Sums and IoUs
+    come out the same either way: the same integers, divided in the same order.
+    """
+
+    g: npt.NDArray[np.int64]
+    p: npt.NDArray[np.int64]
+    count: npt.NDArray[np.int64]
+    n: int  # ground-truth segments
+    m: int  # predicted segments
+
+    @classmethod
+    def of_table(cls, table: npt.NDArray[np.int64]) -> Pairs:
+        """From a dense table (``Runs.overlap``'s or ``pair_counts``' layout)."""
+        g, p = np.nonzero(table)
+        return cls(g, p, table[g, p], table.shape[0] - 1, table.shape[1] - 1)
+
+    @classmethod
+    def of_runs(cls, a: masks.Runs, b: masks.Runs) -> Pairs:
+        """From two run tables of one image, merged without a dense table."""
+        if b.order != a.order:
+            b = masks.Runs(b.index_map(), b.n, a.order)
+        a_val, a_start = a.positional()
+        b_val, b_start = b.positional()
+        cuts = np.concatenate([a_start, b_start])
+        cuts.sort(kind="stable")
+        cuts = cuts[np.concatenate([[True], cuts[1:] != cuts[:-1]])]
+        lengths = np.diff(np.concatenate([cuts, [a.shape[0] * a.shape[1]]]))
+        ga = a_val[np.searchsorted(a_start, cuts, side="right") - 1].astype(np.int64)
+        pb = b_val[np.searchsorted(b_start, cuts, side="right") - 1].astype(np.int64)
+        keys, inverse = np.unique(ga * (b.n + 1) + pb, return_inverse=True)
+        count = np.bincount(inverse.ravel(), weights=lengths).astype(np.int64)
+        return cls(keys // (b.n + 1), keys % (b.n + 1), count, a.n, b.n)
+
+    def sums(self, rows: bool) -> npt.NDArray[np.int64]:
+        """Pixels per ground-truth row (``rows``) or predicted column, void included."""
+        which, size = (self.g, self.n) if rows else (self.p, self.m)
+        return np.bincount(which, weights=self.count, minlength=size + 1).astype(np.int64)
 
 
 @dataclass
@@ -72,64 +111,109 @@ class Matching:
     pred_false: npt.NDArray[np.bool_]  # false positives (not mostly on void or same-category crowd)
 
 
-def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64]) -> Matching:
-    """Match segments given their overlap table (``Runs.overlap``: row/column 0 is void).
+def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs) -> Matching:
+    """Match segments given their overlap (``Pairs``, or a dense table whose row and column
+    0 are void).
 
     The IoU's union leaves out the prediction's pixels on ground-truth void and takes the
     ground truth's area from the JSON (panopticapi's arithmetic, in its order); an unmatched
     prediction lying more than half on void plus same-category crowd is not a false positive.
     """
-    pred_area = table.sum(axis=0)[1:]
+    pairs = table if isinstance(table, Pairs) else Pairs.of_table(table)
+    pred_area = pairs.sums(rows=False)[1:]
     # panopticapi's union takes the ground truth's area from the JSON; a segment listed
     # without one (area 0 here) falls back to its pixel count
-    gt_area = np.where(gseg.area > 0, gseg.area, table.sum(axis=1)[1:])
-    on_void = table[0, 1:]
-    inter = table[1:, 1:]
-    gi, pi = np.nonzero(inter)
+    gt_area = np.where(gseg.area > 0, gseg.area, pairs.sums(rows=True)[1:])
+    on_void = np.zeros(len(pseg), np.int64)
+    void = (pairs.g == 0) & (pairs.p > 0)
+    on_void[pairs.p[void] - 1] = pairs.count[void]
+    inner = (pairs.g > 0) & (pairs.p > 0)
+    gi, pi, meet = pairs.g[inner] - 1, pairs.p[inner] - 1, pairs.count[inner]
     same = ~gseg.iscrowd[gi] & (gseg.category_id[gi] == pseg.category_id[pi])
-    gi, pi = gi[same], pi[same]
-    meet = inter[gi, pi]
+    gi, pi, meet = gi[same], pi[same], meet[same]
     iou = meet / (pred_area[pi] + gt_area[gi] - meet - on_void[pi])
     hit = iou > 0.5
     gt_matched = np.zeros(len(gseg), bool)
     gt_matched[gi[hit]] = True
     pred_matched = np.zeros(len(pseg), bool)
     pred_matched[pi[hit]] = True
-    crowd = _crowd_by_category(gseg)
+    free = np.flatnonzero(~pred_matched)
+    ignored = on_void[free] + _on_crowd(gseg, pseg, pairs, free)
     pred_false = np.zeros(len(pseg), bool)
-    for p in np.flatnonzero(~pred_matched).tolist():
-        cat = int(pseg.category_id[p])
-        ignored = on_void[p] + (inter[crowd[cat], p] if cat in crowd else 0)
-        pred_false[p] = ignored / pred_area[p] <= 0.5
+    pred_false[free] = ignored / pred_area[free] <= 0.5
     return Matching(gi[hit], pi[hit], iou[hit], ~gt_matched & ~gseg.iscrowd, pred_false)
 
 
-def image_stat(gt: Annotation, pred: Annotation, position: npt.NDArray[np.int64]) -> PQStat:
-    """The PQ statistic of one image; ``position[category_id]`` is the category's row."""
-    return table_stat(gt.segments, pred.segments, gt.runs.overlap(pred.runs), position)
+def _on_crowd(gseg: Segments, pseg: Segments, pairs: Pairs, preds: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Pixels of each of ``preds`` on the crowd region of its category: the last crowd
+    segment of that category, as panopticapi keeps it (0 when the category has none)."""
+    out = np.zeros(len(preds), np.int64)
+    crowd = np.flatnonzero(gseg.iscrowd)
+    if not crowd.size or not preds.size:
+        return out
+    cats = gseg.category_id[crowd]
+    last = len(cats) - 1 - np.unique(cats[::-1], return_index=True)[1]  # the last crowd row per category
+    crowd_cats, crowd_rows = cats[last], crowd[last]
+    pos = np.minimum(np.searchsorted(crowd_cats, pseg.category_id[preds]), crowd_cats.size - 1)
+    has = crowd_cats[pos] == pseg.category_id[preds]
+    key = (crowd_rows[pos] + 1) * (pairs.m + 1) + preds + 1  # (gt row, pred column) in the pairs' numbering
+    known = pairs.g * (pairs.m + 1) + pairs.p
+    order = np.argsort(known, kind="stable")
+    at = np.minimum(np.searchsorted(known[order], key), known.size - 1)
+    found = has & (known[order][at] == key)
+    out[found] = pairs.count[order][at][found]
+    return out
 
 
-def table_stat(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64], position: npt.NDArray[np.int64]) -> PQStat:
-    """The PQ statistic of one image from its overlap table (``Runs.overlap``'s layout)."""
-    stat = PQStat.zeros(int(position.max(initial=-1)) + 1)
+def image_stat(gt: Annotation, pred: Annotation, position: Positions) -> PQStat:
+    """The PQ statistic of one image; ``position`` gives each category's row."""
+    return table_stat(gt.segments, pred.segments, Pairs.of_runs(gt.runs, pred.runs), position)
+
+
+def table_stat(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs, position: Positions) -> PQStat:
+    """The PQ statistic of one image from its overlap (:class:`Pairs` or a dense table)."""
+    stat = PQStat.zeros(position.k)
     m = match(gseg, pseg, table)
     order = np.lexsort((pseg.id[m.pi], gseg.id[m.gi]))  # panopticapi adds in (gt id, pred id) order
-    rows = position[gseg.category_id[m.gi][order]]
+    rows = position(gseg.category_id[m.gi][order])
     np.add.at(stat.tp, rows, 1)
     np.add.at(stat.iou, rows, m.iou[order])
-    np.add.at(stat.fn, position[gseg.category_id[m.gt_missed]], 1)
-    np.add.at(stat.fp, position[pseg.category_id[m.pred_false]], 1)
+    np.add.at(stat.fn, position(gseg.category_id[m.gt_missed]), 1)
+    np.add.at(stat.fp, position(pseg.category_id[m.pred_false]), 1)
     return stat
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Category id → row of the PQ statistic, by search in the sorted ids (ids are 64-bit:
+    a table indexed by id would take 8 TB for an id of 10^12); -1 for an unknown id."""
+
+    ids: npt.NDArray[np.int64]  # sorted
+    rows: npt.NDArray[np.int64]
+    k: int
+
+    @classmethod
+    def of(cls, categories: tuple[Category, ...]) -> Positions:
+        """Rows in category order."""
+        ids = np.array([c.id for c in categories], dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        return cls(ids[order], order.astype(np.int64), len(ids))
+
+    def __call__(self, cats: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        if not self.ids.size:
+            return np.full(len(cats), -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, cats), self.ids.size - 1)
+        return np.where(self.ids[pos] == cats, self.rows[pos], -1)
 
 
 @dataclass(frozen=True)
 class _Pair:
     gt: Sample
     pred: Sample | None
-    position: npt.NDArray[np.int64]
+    position: Positions
 
 
-def _parsed(sample: Sample, position: npt.NDArray[np.int64]) -> Sample:
+def _parsed(sample: Sample, position: Positions) -> Sample:
     """A streamed sample with its ``segments_info`` parsed (here, in the worker) and its
     categories checked against the ones PQ counts; other samples as they are."""
     record = sample.source
@@ -137,8 +221,7 @@ def _parsed(sample: Sample, position: npt.NDArray[np.int64]) -> Sample:
         return sample
     source = record.resolve()
     cats = source.segments.category_id
-    bad = (cats < 0) | (cats >= len(position))
-    bad[~bad] = position[cats[~bad]] < 0
+    bad = position(cats) < 0
     if bad.any():
         raise SegtoolError(f"image {sample.image.id}: unknown category id {int(cats[bad][0])}", record.path)
     return Sample(sample.image, source)
@@ -150,9 +233,9 @@ def _pair_stat(pair: _Pair) -> PQStat:
     pair = _Pair(gt_sample, pred_sample, pair.position)
     if pair.pred is None:  # --allow-missing: every ground-truth segment is missed
         gt = pair.gt.load()
-        stat = PQStat.zeros(int(pair.position.max(initial=-1)) + 1)
+        stat = PQStat.zeros(pair.position.k)
         missed = ~gt.segments.iscrowd
-        np.add.at(stat.fn, pair.position[gt.segments.category_id[missed]], 1)
+        np.add.at(stat.fn, pair.position(gt.segments.category_id[missed]), 1)
         return stat
     table = coco_panoptic.overlap(pair.gt, pair.pred)  # two panoptic PNGs: straight from the pixels
     if table is not None:
@@ -235,10 +318,8 @@ def evaluate(
     ``pairs`` may be a stream (``count`` says how many, to size the worker pool): only a
     window of pairs is in flight at a time.
     """
-    ids = [c.id for c in categories]
-    position = np.full(max(ids, default=0) + 1, -1, dtype=np.int64)
-    position[ids] = np.arange(len(ids))
-    total = PQStat.zeros(len(ids))
+    position = Positions.of(categories)
+    total = PQStat.zeros(position.k)
     seen = missing = 0
 
     def items() -> Iterator[_Pair]:

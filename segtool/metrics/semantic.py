@@ -22,23 +22,57 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _kernels, views
-from ..formats.semantic import LabelPng
+from ..formats.semantic import DENSE_VALUES, LabelPng
 from ..model import Category, Sample
 from ..parallel import imap, jobs_for
 
 
-def labels_of(sample: Sample, ignore_value: int, overlap: str = "error") -> npt.NDArray[np.int64]:
-    """A sample's ``(H, W)`` label map (category ids, ``ignore_value`` on void), any format."""
-    if isinstance(sample.source, LabelPng) and sample.source.ignore_value == ignore_value:
-        return sample.source.labels(sample.image)[0]
-    return views.label_map(views.resolve(sample.load(), overlap), ignore_value, np.int64)
+@dataclass(frozen=True)
+class Classes:
+    """Label value → row of the confusion matrix (``k``, the last, for ignored values and
+    values no category has), found by search in the sorted category ids: ids are 64-bit,
+    so no table is indexed by them (a category id of 10^12 would ask for 8 TB)."""
+
+    ids: npt.NDArray[np.int64]  # sorted
+    rows: npt.NDArray[np.int64]  # row of ids[i]
+    k: int
+
+    @classmethod
+    def of(cls, categories: tuple[Category, ...]) -> Classes:
+        """Rows in category order."""
+        ids = np.array([c.id for c in categories], dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        return cls(ids[order], order.astype(np.int64), len(ids))
+
+    def rows_of(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The row of each value."""
+        if not self.ids.size:
+            return np.full(values.shape, self.k, np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, values), self.ids.size - 1)
+        return np.where(self.ids[pos] == values, self.rows[pos], self.k)
+
+    def table(self, n: int) -> npt.NDArray[np.int64]:
+        """Rows of the values ``0 .. n-1``, as a look-up table."""
+        return self.rows_of(np.arange(n, dtype=np.int64))
+
+
+def rows_of(sample: Sample, classes: Classes, ignore_value: int, overlap: str = "error") -> npt.NDArray[np.int64]:
+    """A sample's ``(H, W)`` map of confusion-matrix rows (``classes.k``: ignored), any format."""
+    src = sample.source
+    if isinstance(src, LabelPng) and src.ignore_value == ignore_value:
+        labels, present = src.labels(sample.image)
+        top = int(present[-1]) if present.size else 0
+        return classes.table(top + 1)[labels] if top < DENSE_VALUES else classes.rows_of(labels)
+    res = views.resolve(sample.load(), overlap)
+    lut = np.concatenate([classes.rows_of(np.array([ignore_value])), classes.rows_of(res.segments.category_id)])
+    return views.paint(res, lut)
 
 
 @dataclass(frozen=True)
 class _Pair:
     gt: Sample
     pred: Sample | None
-    lut: npt.NDArray[np.int64]  # label value → class index; K for ignore
+    classes: Classes
     ignore_value: int
 
 
@@ -61,9 +95,10 @@ def _confusion8(pair: _Pair) -> npt.NDArray[np.int64] | None:
     gsrc.check_values(pair.gt.image, g_count)
     psrc.check_values(pair.pred.image, p_count)
     gv, pv = np.flatnonzero(g_count), np.flatnonzero(p_count)
-    k = int(pair.lut.max())  # the ignore row and column
+    lut = pair.classes.table(256)
+    k = pair.classes.k  # the ignore row and column
     cm = np.zeros((k + 1, k + 1), np.int64)
-    np.add.at(cm, (pair.lut[gv][:, None], pair.lut[pv][None, :]), hist[np.ix_(gv, pv)])
+    np.add.at(cm, (lut[gv][:, None], lut[pv][None, :]), hist[np.ix_(gv, pv)])
     return cm[:k]  # ground truth on the ignore value is not counted
 
 
@@ -71,12 +106,12 @@ def _confusion(pair: _Pair) -> npt.NDArray[np.int64]:
     fast = _confusion8(pair)
     if fast is not None:
         return fast
-    k = int(pair.lut.max())  # the ignore column
-    gt = pair.lut[labels_of(pair.gt, pair.ignore_value)]
+    k = pair.classes.k  # the ignore column
+    gt = rows_of(pair.gt, pair.classes, pair.ignore_value)
     if pair.pred is None:  # --allow-missing: every pixel unlabelled
         pred = np.full_like(gt, k)
     else:
-        pred = pair.lut[labels_of(pair.pred, pair.ignore_value)]
+        pred = rows_of(pair.pred, pair.classes, pair.ignore_value)
     valid = gt != k
     counts = np.bincount(gt[valid] * (k + 1) + pred[valid], minlength=k * (k + 1))
     return counts.reshape(k, k + 1)
@@ -144,11 +179,9 @@ def evaluate(
     progress: Callable[[int], None] | None = None,
 ) -> SemanticResult:
     """Sum the confusion matrices of (ground truth, prediction) pairs."""
-    ids = [c.id for c in categories]
-    lut = np.full(max([*ids, ignore_value]) + 1, len(ids), dtype=np.int64)
-    lut[ids] = np.arange(len(ids))
-    total = np.zeros((len(ids), len(ids) + 1), dtype=np.int64)
-    items = [_Pair(g, p, lut, ignore_value) for g, p in pairs]
+    classes = Classes.of(categories)
+    total = np.zeros((classes.k, classes.k + 1), dtype=np.int64)
+    items = [_Pair(g, p, classes, ignore_value) for g, p in pairs]
     for cm in imap(_confusion, items, jobs=jobs_for(len(items), jobs)):
         total += cm
         if progress is not None:
