@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
+import signal
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import islice
 from typing import TypeVar
+
+from .interrupts import deferred, sigint_blocked_in_children
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,6 +68,25 @@ def _context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+def _start_helpers() -> None:
+    """Start the resource tracker and (on Linux) the forkserver, immune to Ctrl-C.
+
+    Both serve the main process, which stops them: a Ctrl-C sent to the whole process group
+    must not make them print a traceback (the forkserver imports segtool for half a second,
+    with Python's default SIGINT handler). The tracker blocks signals itself while it
+    starts, and unblocks them after, so it goes first.
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    if sys.platform.startswith("linux"):
+        from multiprocessing import forkserver
+
+        _context()
+        with sigint_blocked_in_children():
+            forkserver.ensure_running()
+
+
 SMALL = 32  # fewer images than this finish before a worker pool has started
 
 
@@ -72,11 +97,97 @@ def jobs_for(n_items: int, jobs: int) -> int:
 
 def warm_up(jobs: int) -> None:
     """Start the forkserver (and its preload) now, so it overlaps with reading the input."""
-    if jobs > 1 and sys.platform.startswith("linux"):
-        from multiprocessing import forkserver
+    if jobs > 1:
+        _start_helpers()
 
-        _context()
-        forkserver.ensure_running()
+
+def _init_worker(owner: int) -> None:
+    """Set up a worker process: the allocator, SIGINT left to ``owner``, an exit when
+    ``owner`` dies.
+
+    Ctrl-C reaches every process of the group; the owner stops its workers, so a worker
+    ignores SIGINT (it was blocked from birth, see :func:`_start_helpers`; now it is ignored
+    and unblocked). SIGTERM keeps its default: a worker ends silently.
+    """
+    tune_allocator()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    threading.Thread(target=_exit_with, args=(owner,), name="segtool-owner-watch", daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    """Block until process ``owner`` ends, then end this worker.
+
+    When the owner is killed outright (SIGKILL, the OOM killer) nothing runs there to stop
+    the pool, and a worker would wait for work forever: it holds a write end of its own task
+    queue, and the forkserver and resource tracker wait for the workers. PR_SET_PDEATHSIG
+    cannot help: a worker's parent is the forkserver, which outlives the owner for as long
+    as any worker does. A pidfd becomes readable when the process ends (Linux 5.3); where
+    there is none, the owner is polled four times a second. Once the workers are gone, the
+    forkserver and the resource tracker see their pipes close and exit too.
+    """
+    try:
+        fd = os.pidfd_open(owner)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or a sandbox forbids it
+        parent = os.getppid()
+        while os.getppid() == parent and _exists(owner):
+            time.sleep(0.25)
+        os._exit(1)
+    select.select([fd], [], [])
+    os._exit(1)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# Pools started by imap and not yet shut down: stop_workers() kills their workers.
+_live: set[ProcessPoolExecutor] = set()
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    _start_helpers()
+    executor = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker, initargs=(os.getpid(),))
+    _live.add(executor)
+    return executor
+
+
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """SIGKILL the workers of ``executor``, at once, without waiting for their chunks.
+
+    The pool notices and marks itself broken; its manager thread then cleans up. A worker
+    killed in the middle of sending a result would leave the manager thread waiting for
+    the rest of the message forever (this process holds a write end of the result pipe
+    too), so that end is closed: the half message then reads as end of file. Uses the
+    executor's private ``_processes`` and ``_result_queue`` (Python 3.10 to 3.14).
+    """
+    processes = getattr(executor, "_processes", None) or {}
+    for p in tuple(processes.values()):
+        try:
+            p.kill()
+        except (OSError, ValueError, AttributeError):  # already gone, or closed
+            pass
+    results = getattr(executor, "_result_queue", None)
+    if results is not None:
+        results._writer.close()
+
+
+def stop_workers() -> None:
+    """Kill the workers of every pool :func:`imap` is running now.
+
+    For the CLI's signal handler: it runs before the stack unwinds, so no worker is still
+    writing into a temporary output while a ``finally`` removes it.
+    """
+    for executor in tuple(_live):
+        _kill(executor)
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -98,14 +209,16 @@ def imap(
     Items travel ``chunksize`` at a time: 32 suits work of a few ms per image, where the
     pool's per-task cost would show (validate panoptic, --jobs 2: 1.38 s vs 1.85 s with 4);
     work of tens of ms per image (preview) passes a smaller one for an even end.
+
+    A pool of its own is shut down when the results are all out; if the generator ends
+    early (an error, an interrupt, a consumer that stops), its workers are killed rather
+    than left to finish their chunks.
     """
     if jobs <= 1 and executor is None:
         yield from map(fn, items)
         return
-    own = executor is None
-    if executor is None:
-        ctx = _context()
-        executor = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=tune_allocator)
+    pool = _pool(jobs) if executor is None else None
+    ex: Executor = executor if pool is None else pool
     window = 4 * max(jobs, 1)
     it = iter(items)
     pending: deque[Future[list[R]]] = deque()
@@ -113,8 +226,11 @@ def imap(
     def submit() -> None:
         chunk = list(islice(it, chunksize))
         if chunk:
-            pending.append(executor.submit(_run_chunk, fn, chunk))
+            with deferred():  # submit may start a worker: never half-started
+                pending.append(ex.submit(_run_chunk, fn, chunk))
 
+    home = threading.current_thread()
+    done = False
     try:
         for _ in range(window):
             submit()
@@ -122,8 +238,15 @@ def imap(
             results = pending.popleft().result()
             submit()
             yield from results
+        done = True
     finally:
         for fut in pending:
             fut.cancel()
-        if own:
-            executor.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            # Closed by the garbage collector in another thread (the pool's own manager or
+            # queue thread, even), waiting could deadlock: the workers are killed instead.
+            wait = done and threading.current_thread() is home
+            if not wait:
+                _kill(pool)
+            pool.shutdown(wait=wait, cancel_futures=True)
+            _live.discard(pool)
