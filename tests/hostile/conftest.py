@@ -22,7 +22,11 @@ def _rows(terminalreporter: Any) -> list[dict[str, Any]]:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     rows = _rows(terminalreporter)
+    dest = os.environ.get("SEGTOOL_HOSTILE_TABLE")
     if not rows:
+        if dest:
+            with open(dest, "w", encoding="utf-8") as f:
+                f.write("class\tcase\tcommand\texit\tproblems\tlast stderr line\n")
         return
     by_class: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -35,7 +39,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             text = f"{r['case']}\t{r['command']}\texit {r['exit']}\t{'; '.join(r['problems'])}\t{r['last']!r}"
             lines.append(f"{cls}\t{text}")
             terminalreporter.write_line("  " + text.replace("\t", " | "))
-    dest = os.environ.get("SEGTOOL_HOSTILE_TABLE")
     if dest:
         with open(dest, "w", encoding="utf-8") as f:
             f.write("class\tcase\tcommand\texit\tproblems\tlast stderr line\n")
