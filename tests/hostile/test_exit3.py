@@ -12,6 +12,7 @@ The id/size values spread the commands between them (each place meets each comma
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,9 +22,9 @@ import numpy as np
 import pytest
 
 from . import build
-from .batch import Made, Spec, matrix, run_specs, selected, spread
+from .batch import FULL, Made, Spec, matrix, run_specs, selected, spread
 from .build import RAW, Built
-from .commands import INSTANCE, PANOPTIC, SEMANTIC, Cmd, command
+from .commands import INSTANCE, PANOPTIC, SEMANTIC, Cmd, command, names_for
 from .harness import broken, check
 from .test_crashes import _category_refs, _image_refs, _set, instance_with, panoptic_with
 
@@ -262,7 +263,69 @@ def _sem_name(name: str) -> Callable[[Any], None]:
     return lambda images: images["images"][0].__setitem__("file_name", name)
 
 
-SPECS = {s.id: s for s in [*value_specs(), *results_specs(), *whole_specs()]}
+# --- every field, every number that is not a plain one -----------------------------------------
+
+SWEEP = VALUES | {"neginf": "-Infinity", "2p63": str(2**63), "neg2p63": str(-(2**63) - 1), "half": "0.5"}
+
+
+def key_paths(node: Any, pre: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside a JSON document."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    out = []
+    for k, v in items:
+        out += [(*pre, k), *key_paths(v, (*pre, k))]
+    return out
+
+
+def _replace(doc: Any, path: tuple[Any, ...]) -> Any:
+    doc = copy.deepcopy(doc)
+    node = doc
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = RAW
+    return doc
+
+
+def _swept(fmt: str, which: str, path: tuple[Any, ...], token: str) -> Callable[[Path], Built]:
+    def make(root: Path) -> Built:
+        if fmt == INSTANCE:
+            return build.instance(root, _replace(build.instance_data(), path), token)
+        if fmt == PANOPTIC:
+            data, pngs = build.panoptic_data()
+            return build.panoptic(root, _replace(data, path), pngs, token)
+        cats, images, maps = build.semantic_data()
+        if which == "categories":
+            cats = _replace(cats, path)
+        else:
+            images = _replace(images, path)
+        return build.semantic(root, cats, images, maps, token)
+
+    return make
+
+
+def sweep_specs() -> list[Spec]:
+    """Each field of each format set to a hostile number: one value and one command per field
+    by default (rotating, so every value and command comes up), all values with FULL."""
+    docs = [
+        (INSTANCE, "ins", "", build.instance_data()),
+        (PANOPTIC, "pan", "", build.panoptic_data()[0]),
+        (SEMANTIC, "sem-cats", "categories", build.semantic_data()[0]),
+        (SEMANTIC, "sem-images", "images", build.semantic_data()[1]),
+    ]
+    specs, n, values = [], 0, list(SWEEP.items())
+    for fmt, short, which, doc in docs:
+        names = names_for(fmt)
+        for path in key_paths(doc):
+            chosen = values if FULL else [values[n % len(values)]]
+            for vkey, token in chosen:
+                name = names[n % len(names)]
+                where = ".".join(map(str, path))
+                specs += matrix(CLS, f"sweep-{short}-{where}-{vkey}", fmt, _swept(fmt, which, path, token), (name,))
+                n += 1
+    return specs
+
+
+SPECS = {s.id: s for s in [*value_specs(), *results_specs(), *whole_specs(), *sweep_specs()]}
 
 
 @pytest.fixture(scope="module")

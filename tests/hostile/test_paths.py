@@ -150,6 +150,11 @@ def _specials() -> dict[str, Special]:
     s["report-exists-csv"] = _existing("--csv")
     s["report-exists-json-overwrite"] = _existing("--json", overwrite=True)
     s["out-symlink-to-input-overwrite"] = _symlink_out
+    s["out-symlink-to-folder-overwrite"] = _symlink_folder_out
+    s["out-under-symlink-to-input-folder"] = _under_symlink
+    s["report-symlink-to-input-overwrite"] = _report_symlink
+    s["out-inside-images-folder"] = _inside_images
+    s["report-onto-categories-file-overwrite"] = _onto_categories
     s["fix-abs-png-needs-fixing"] = _abs_needs_fixing
     s["fix-outside-masks-needs-fixing"] = lambda root: _abs_needs_fixing(root, relative=True)
     return s
@@ -175,6 +180,45 @@ def _symlink_out(root: Path) -> tuple[Cmd, tuple[str, ...]]:
     link = root / "out" / "l.json"
     link.symlink_to(src)
     return Cmd(["convert", str(src), str(link), "--to", INSTANCE, *OW], [link], frozenset({0, 2})), ()
+
+
+def _symlink_folder_out(root: Path) -> tuple[Cmd, tuple[str, ...]]:
+    """OUT is a link to a folder elsewhere: --overwrite replaces the link, not the folder's files."""
+    src = _pan(root).src
+    build.write_text(root / "elsewhere" / "keep.txt", "keep me\n")
+    link = root / "out" / "l"
+    link.symlink_to(root / "elsewhere")
+    return Cmd(["convert", str(src), str(link), "--to", SEMANTIC, *OW], [link], frozenset({0, 2})), ()
+
+
+def _under_symlink(root: Path) -> tuple[Cmd, tuple[str, ...]]:
+    """OUT's parent is a link to the PNG folder: OUT lies inside an input, whatever its spelling."""
+    src = _pan(root).src
+    (root / "out" / "masks-link").symlink_to(root / "in" / "p")
+    return _refused("convert", str(src), str(root / "out" / "masks-link" / "new.json"), "--to", INSTANCE), ()
+
+
+def _report_symlink(root: Path) -> tuple[Cmd, tuple[str, ...]]:
+    """--json names a link to the ground truth: replacing the link is fine, writing through it is not."""
+    src = _pan(root).src
+    link = root / "out" / "r.json"
+    link.symlink_to(src)
+    return Cmd(["eval", "panoptic", str(src), str(src), "--json", str(link), *OW], [link], frozenset({0, 2})), ()
+
+
+def _inside_images(root: Path) -> tuple[Cmd, tuple[str, ...]]:
+    """preview's OUT inside the --images folder (an input too)."""
+    src = _pan(root).src
+    photos = build.write_photos(root / "in" / "photos", ["img1.jpg", "img2.jpg"])
+    return _refused("preview", str(src), str(photos / "pv"), "--images", str(photos)), ()
+
+
+def _onto_categories(root: Path) -> tuple[Cmd, tuple[str, ...]]:
+    """--json onto the file given as --categories (an input named by an option)."""
+    cats, images, maps = build.semantic_data()
+    folder = build.write_semantic(root / "in" / "sem", None, images, maps)
+    c = build.write_text(root / "in" / "cats.json", build.dump(cats))
+    return _refused("info", str(folder), "--categories", str(c), "--json", str(c), *OW), ()
 
 
 def _abs_needs_fixing(root: Path, relative: bool = False) -> tuple[Cmd, tuple[str, ...]]:
