@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import masks
+from . import masks, rleowner
 from .errors import OverlapError, SegtoolError
 from .model import Annotation, Segments
 
@@ -103,6 +103,10 @@ def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
     n = len(ann.segments)
     if n == 0:
         return Resolved(np.zeros((h, w), np.int32), ann.segments)
+    if n * h * w > DENSE_STACK:
+        sparse = _resolve_runs(ann, overlap)
+        if sparse is not None:
+            return sparse
     stack = masks.decode(ann.rles or (), h, w)
     cover = stack.sum(axis=2, dtype=np.int32)
     if overlap == "error" and np.any(cover > 1):
@@ -115,6 +119,39 @@ def resolve(ann: Annotation, overlap: str = "error") -> Resolved:
     out = keep(index, ann.segments, resolved_area > 0)
     out.dropped.update({"empty mask": int(np.sum(pixel_area == 0))})
     out.dropped.update({"hidden by overlapping instances": int(np.sum((pixel_area > 0) & (resolved_area == 0)))})
+    out.dropped = +out.dropped
+    return out
+
+
+DENSE_STACK = 1 << 26  # bytes of the (H, W, n) mask stack resolve decodes; past it, runs (rleowner)
+
+
+def _resolve_runs(ann: Annotation, overlap: str) -> Resolved | None:
+    """:func:`resolve` from the masks' runs (no ``(H, W, n)`` stack), the same result; None
+    when an RLE does not decode (the stack's path words the error)."""
+    h, w = ann.image.height, ann.image.width
+    runs = rleowner.Runs.of(ann.rles or ())
+    if runs is None:
+        return None
+    cover = rleowner.Cover.of(runs, h * w)
+    if overlap == "error" and (cover.depth > 1).any():
+        ids = ann.segments.id
+        pairs = rleowner.overlapping_pairs(runs, cover)
+        shown = ", ".join(f"{ids[a]}&{ids[b]} ({px} px)" for a, b, px in pairs[:5])
+        more = f" and {len(pairs) - 5} more pairs" if len(pairs) > 5 else ""
+        raise OverlapError(
+            f"image {ann.image.id}: annotations overlap: {shown}{more}; "
+            "choose a policy with --overlap first|largest|smallest|score",
+            ann.origin or None,
+        )
+    order = _priority(ann, runs.area, overlap)
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    index = rleowner.index_map(cover, rleowner.owners(runs, cover, rank), h, w)
+    resolved_area = masks.areas(index, len(ann.segments))
+    out = keep(index, ann.segments, resolved_area > 0)
+    out.dropped.update({"empty mask": int(np.sum(runs.area == 0))})
+    out.dropped.update({"hidden by overlapping instances": int(np.sum((runs.area > 0) & (resolved_area == 0)))})
     out.dropped = +out.dropped
     return out
 
