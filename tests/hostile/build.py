@@ -270,3 +270,18 @@ def two_ihdr_png(arr: np.ndarray, color_type: int, second: tuple[int, int]) -> b
     """A PNG with a second IHDR (declaring ``second`` = width, height) after the real one."""
     h, w = arr.shape[:2]
     return raw_png(ihdr(w, h, color_type), ihdr(*second, color_type), chunk(b"IDAT", png_rows(arr, color_type)))
+
+
+def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, body) of each chunk of a well-formed PNG."""
+    out, i = [], 8
+    while i + 8 <= len(png):
+        (n,) = struct.unpack(">I", png[i : i + 4])
+        out.append((png[i + 4 : i + 8], png[i + 8 : i + 8 + n]))
+        i += 12 + n
+    return out
+
+
+def assemble(parts: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG of these chunks, CRCs recomputed (so a decoder looks past them)."""
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunk(kind, body) for kind, body in parts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -229,8 +230,107 @@ def _base_text(base: str) -> bytes:
     return json.dumps(cats if base == "categories" else images).encode()
 
 
+# --- mutated PNGs -----------------------------------------------------------------------------
+
+IHDR_FIELDS = {  # offset in the IHDR body → values a decoder must survive
+    0: [0, 1, 7, 9, 2**31 - 1, 2**31, 2**32 - 1],  # width (4 bytes)
+    4: [0, 1, 5, 7, 2**31 - 1, 2**31, 2**32 - 1],  # height (4 bytes)
+    8: [0, 1, 2, 3, 4, 16, 255],  # bit depth
+    9: [0, 1, 3, 4, 5, 6, 7],  # colour type
+    12: [1, 2, 255],  # interlace
+}
+
+
+def mutate_png(png: bytes, rng: random.Random) -> tuple[str, bytes]:
+    """One corruption of a PNG, CRCs kept valid where that takes the decoder further."""
+    parts = build.chunks(png)
+    k = next(i for i, (kind, _) in enumerate(parts) if kind == b"IDAT")
+    raw = bytearray(zlib.decompress(parts[k][1]))
+    op = rng.choice(["ihdr", "filter", "pixels", "short", "long", "zlib", "truncate", "order", "crc"])
+    if op == "ihdr":
+        at = rng.choice(list(IHDR_FIELDS))
+        body = bytearray(parts[0][1])
+        value = rng.choice(IHDR_FIELDS[at])
+        size = 4 if at < 8 else 1
+        body[at : at + size] = value.to_bytes(size, "big")
+        parts[0] = (b"IHDR", bytes(body))
+    elif op in ("filter", "pixels"):
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(raw))
+            raw[i] = rng.randrange(256)
+        if op == "filter":  # a row's filter byte, often out of 0..4
+            raw[0] = rng.choice([2, 3, 4, 5, 17, 255])
+    elif op in ("short", "long"):
+        raw = raw[: rng.randrange(len(raw))] if op == "short" else raw + bytes(rng.randint(1, 5000))
+    if op in ("filter", "pixels", "short", "long"):
+        parts[k] = (b"IDAT", zlib.compress(bytes(raw)))
+    elif op == "zlib":
+        body = bytearray(parts[k][1])
+        body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+        parts[k] = (b"IDAT", bytes(body))
+    elif op == "order":
+        parts.insert(0, parts.pop(k))
+    out = build.assemble(parts)
+    if op == "truncate":
+        out = out[: rng.randrange(8, len(out))]
+    elif op == "crc":
+        i = rng.randrange(8, len(out))
+        out = out[:i] + bytes([out[i] ^ 0xFF]) + out[i + 1 :]
+    return op, out
+
+
+PNG_TARGETS = {  # where the PNG goes → the commands that read it
+    "mask": ("validate", "convert-instance", "eval", "preview", "validate-fix", "info"),
+    "label": ("validate", "convert-panoptic", "eval", "preview", "info"),
+    "photo": ("validate", "preview"),
+}
+
+
+def _png_mutated(k: int) -> Spec:
+    rng = random.Random(2900 + k)
+    target = list(PNG_TARGETS)[k % len(PNG_TARGETS)]
+    name = rng.choice(PNG_TARGETS[target])
+
+    def make(root: Path) -> tuple[Any, tuple[str, ...]]:
+        if target == "mask":
+            b = build.panoptic(root)
+            path = b.src.with_suffix("") / "img1.png"
+        elif target == "label":
+            b = build.semantic(root)
+            path = b.src / "s1.png"
+        else:
+            b = build.instance(root)
+            b.images = build.write_photos(root / "in" / "photos", ["img1.jpg", "img2.jpg"])
+            path = b.images / "img1.jpg"
+        path.write_bytes(mutate_png(path.read_bytes(), random.Random(2900 + k))[1])
+        return command(name, b, root / "out" / "o"), ()
+
+    op = mutate_png(_sample_png(target), random.Random(2900 + k))[0]
+    return Spec(CLS, f"png{k:03d}-{target}-{op}", name, make)
+
+
+def _sample_png(target: str) -> bytes:
+    """The bytes the target's PNG has before mutation (to name the case by its mutation)."""
+    import io
+
+    from PIL import Image
+
+    arr = build.rgb_of(build.id_maps()[0]) if target == "mask" else build.label_maps()["s1"]
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 MUTATIONS = 400 if os.environ.get("SEGTOOL_HOSTILE_FULL") else 60
-SPECS = {s.id: s for s in [*value_specs(), *(_mutated(k) for k in range(MUTATIONS))]}
+PNG_MUTATIONS = 300 if os.environ.get("SEGTOOL_HOSTILE_FULL") else 45
+SPECS = {
+    s.id: s
+    for s in [
+        *value_specs(),
+        *(_mutated(k) for k in range(MUTATIONS)),
+        *(_png_mutated(k) for k in range(PNG_MUTATIONS)),
+    ]
+}
 
 
 @pytest.fixture(scope="module")

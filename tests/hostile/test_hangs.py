@@ -2,7 +2,8 @@
 
 A FIFO or /dev/zero where a mask, label map, photo or JSON should be (opening a FIFO blocks
 until a writer comes; /dev/zero never ends), 10^5 segments in one image, 10^4 instances of
-one category, --split-things on 15,000 dots, a small PNG declaring a huge size. Run in child
+one category, --split-things on 15,000 dots, a small PNG declaring a huge size, a polygon of
+10^6 points, 10^5 detections on one image, 5,000 categories (the limit) in eval semantic. Run in child
 processes, each killed at its bound. Promise: done within the bound, exit 0, 1 or 2.
 ``SEGTOOL_HOSTILE_FULL=1`` adds a real 9000x9000 (81 MP, under the pixel limit) label map
 that inflates from a ~80 kB PNG.
@@ -146,6 +147,36 @@ def _bomb(fmt: str, side: int) -> Callable[[Path], Built]:
     return make
 
 
+def _polygon_1e6(root: Path) -> Built:
+    """One polygon of 10^6 points zig-zagging inside a 6x8 image."""
+    n = 500_000
+    xs = np.tile([1.0, 6.0], n)
+    ys = np.linspace(1.0, 4.0, 2 * n)
+    data = build.instance_data()
+    data["annotations"][0]["segmentation"] = [np.stack([xs, ys], 1).ravel().round(3).tolist()]
+    return build.instance(root, data)
+
+
+def _detections_1e5(root: Path) -> Built:
+    """A results list of 10^5 detections on one image (eval keeps the best 100)."""
+    b = build.instance(root)
+    base = build.results(build.instance_data())[1]
+    rng = np.random.default_rng(3)
+    res = [base | {"score": float(s)} for s in rng.random(100_000)]
+    build.write_text(b.pred, json.dumps(res))  # type: ignore[arg-type]
+    return b
+
+
+def _categories_5000(root: Path) -> Built:
+    """5,000 semantic categories (the limit) in 16-bit label maps that use the last ones."""
+    cats = [{"id": i, "name": f"c{i}", "isthing": 0} for i in range(256, 5256)]
+    maps = {k: (m.astype(np.uint16) + 5250) for k, m in build.label_maps().items()}
+    for m in maps.values():
+        m[m == 5250 + 255] = 255
+    _, images, _ = build.semantic_data()
+    return build.semantic(root, cats, images, maps)
+
+
 def big_specs() -> list[Spec]:
     specs = matrix(CLS, "segments-1e5", PANOPTIC, _segments_1e5, ("validate", "eval", "info"), timeout=LONG)
     specs += matrix(
@@ -154,6 +185,9 @@ def big_specs() -> list[Spec]:
     specs += matrix(
         CLS, "split-things-15k-dots", SEMANTIC, _dots, ("convert-panoptic", "convert-instance"), timeout=LONG
     )
+    specs += matrix(CLS, "polygon-1e6-points", INSTANCE, _polygon_1e6, ("validate", "convert-panoptic"), timeout=LONG)
+    specs += matrix(CLS, "detections-1e5", INSTANCE, _detections_1e5, ("eval",), timeout=LONG)
+    specs += matrix(CLS, "categories-5000-sem", SEMANTIC, _categories_5000, ("eval", "validate"), timeout=LONG)
     for fmt, short in ((SEMANTIC, "sem-label"), (PANOPTIC, "pan-mask")):
         specs += matrix(CLS, f"header-20000-{short}", fmt, _huge_header(fmt), timeout=SHORT)
         if FULL:
