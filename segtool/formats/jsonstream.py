@@ -88,16 +88,26 @@ def _events(path: Path) -> Iterator[tuple[str, str, Any]]:
         yield from ijson.parse(f, use_float=True)
 
 
+_YAJL_REFUSES = {
+    "integer overflow": "an integer past 64 bits, which a stream cannot read (ids and counts are 64-bit)",
+    "floating point) overflow": "a number past the range of a double (such as 1e999)",
+    "invalid char in json text": "a character JSON does not allow there (NaN and Infinity are not JSON)",
+}
+
+
 def _invalid(path: Path, exc: Exception) -> SegtoolError:
     """The error of a file that is not valid JSON, worded by the json module (line and column).
 
     yajl's own message spans several lines; on this rare path, parsing once more is cheap.
+    What the json module takes but yajl does not (NaN, 10^30, 1e999) is said in words.
     """
     try:
         load_json(path)
     except SegtoolError as err:
         return err
-    return SegtoolError(f"invalid JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", str(path))
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    why = next((text for key, text in _YAJL_REFUSES.items() if key in first), first)
+    return SegtoolError(f"invalid JSON for a stream ({why})", str(path))
 
 
 def section(path: Path, key: str) -> Any:
