@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from . import build
-from .batch import Spec, matrix, run_specs, selected
+from .batch import Spec, check_spec, matrix, run_specs, selected
 from .build import RAW, Built
 from .commands import INSTANCE, PANOPTIC, SEMANTIC, command
-from .harness import broken, check
+from .edits import category_refs, image_refs, instance_with, panoptic_with, set_field
 
 CLS = "crashes"
 BIG = "9" * 4301  # one digit over CPython's int/str conversion limit
@@ -50,72 +50,29 @@ RLE_STRINGS = {"garbage": "\x7f\x7f\x7f~~", "empty": "", "zeros": "0000000000", 
 RLE_SIZES: dict[str, Any] = {"2p31": [2**31, 2**31], "neg": [-1, 8], "short": [6], "float": [6.5, 8]}
 
 
-def instance_with(edit: Callable[[dict[str, Any]], None], raw: str | None = None) -> Callable[[Path], Built]:
-    def make(root: Path) -> Built:
-        data = build.instance_data()
-        edit(data)
-        return build.instance(root, data, raw)
-
-    return make
-
-
-def panoptic_with(edit: Callable[[dict[str, Any]], None], raw: str | None = None) -> Callable[[Path], Built]:
-    def make(root: Path) -> Built:
-        data, _ = build.panoptic_data()
-        edit(data)
-        return build.panoptic(root, data, raw=raw)
-
-    return make
-
-
 def _polygon(data: dict[str, Any]) -> None:
     data["annotations"][0]["segmentation"] = [[1, 1, RAW, 1, RAW, RAW, 1, RAW]]
 
 
-def _set(*path: Any, value: Any = RAW, also: Callable[[dict[str, Any]], None] | None = None):  # type: ignore[no-untyped-def]
-    def edit(data: dict[str, Any]) -> None:
-        node = data
-        for k in path[:-1]:
-            node = node[k]
-        node[path[-1]] = value
-        if also:
-            also(data)
-
-    return edit
-
-
-def _image_refs(data: dict[str, Any]) -> None:
-    for a in data["annotations"]:
-        if a["image_id"] == 1:
-            a["image_id"] = RAW
-
-
-def _category_refs(data: dict[str, Any]) -> None:
-    for a in data["annotations"]:
-        for s in a.get("segments_info", [a]):
-            if s["category_id"] == 1:
-                s["category_id"] = RAW
-
-
 BIG_INSTANCE = {
-    "image-id": _set("images", 0, "id", also=_image_refs),
-    "height": _set("images", 0, "height"),
-    "width": _set("images", 0, "width"),
-    "category-id": _set("categories", 0, "id", also=_category_refs),
-    "annotation-id": _set("annotations", 0, "id"),
-    "area": _set("annotations", 1, "area"),
-    "bbox": _set("annotations", 1, "bbox", 0),
-    "polygon": _set("annotations", 0, "segmentation", 0, 2),
-    "rle-size": _set("annotations", 1, "segmentation", "size", 0),
-    "info": _set("info", value={"year": RAW}),
+    "image-id": set_field("images", 0, "id", also=image_refs),
+    "height": set_field("images", 0, "height"),
+    "width": set_field("images", 0, "width"),
+    "category-id": set_field("categories", 0, "id", also=category_refs),
+    "annotation-id": set_field("annotations", 0, "id"),
+    "area": set_field("annotations", 1, "area"),
+    "bbox": set_field("annotations", 1, "bbox", 0),
+    "polygon": set_field("annotations", 0, "segmentation", 0, 2),
+    "rle-size": set_field("annotations", 1, "segmentation", "size", 0),
+    "info": set_field("info", value={"year": RAW}),
 }
 BIG_PANOPTIC = {
-    "image-id": _set("images", 0, "id", also=_image_refs),
-    "height": _set("images", 0, "height"),
-    "segment-id": _set("annotations", 0, "segments_info", 0, "id"),
-    "area": _set("annotations", 0, "segments_info", 0, "area"),
-    "bbox": _set("annotations", 0, "segments_info", 0, "bbox", 3),
-    "category-id": _set("categories", 0, "id", also=_category_refs),
+    "image-id": set_field("images", 0, "id", also=image_refs),
+    "height": set_field("images", 0, "height"),
+    "segment-id": set_field("annotations", 0, "segments_info", 0, "id"),
+    "area": set_field("annotations", 0, "segments_info", 0, "area"),
+    "bbox": set_field("annotations", 0, "segments_info", 0, "bbox", 3),
+    "category-id": set_field("categories", 0, "id", also=category_refs),
 }
 
 
@@ -340,5 +297,4 @@ def outcomes(request, tmp_path_factory):
 
 @pytest.mark.parametrize("spec_id", list(SPECS))
 def test_no_crash(request, outcomes, spec_id):
-    spec, ran = SPECS[spec_id], outcomes[spec_id]
-    check(request, CLS, spec.case, spec.command, ran.out, broken(ran.out, ran.cmd, ran.root, may_change=ran.may_change))
+    check_spec(request, SPECS[spec_id], outcomes[spec_id])

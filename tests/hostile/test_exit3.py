@@ -22,27 +22,26 @@ import numpy as np
 import pytest
 
 from . import build
-from .batch import FULL, Made, Spec, matrix, run_specs, selected, spread
+from .batch import FULL, Made, Spec, check_spec, matrix, run_specs, selected, spread
 from .build import RAW, Built
 from .commands import INSTANCE, PANOPTIC, SEMANTIC, Cmd, command, names_for
-from .harness import broken, check
-from .test_crashes import _category_refs, _image_refs, _set, instance_with, panoptic_with
+from .edits import category_refs, image_refs, instance_with, panoptic_with, set_field
 
 CLS = "exit3"
 VALUES = {"nan": "NaN", "inf": "Infinity", "1e308": "1e308", "1e30": "1" + "0" * 30, "bool": "true", "neg": "-1"}
 PLACES_PANOPTIC = {
-    "image-id": _set("images", 0, "id", also=_image_refs),
-    "category-id": _set("categories", 0, "id", also=_category_refs),
-    "segment-id": _set("annotations", 0, "segments_info", 1, "id"),
-    "height": _set("images", 0, "height"),
-    "width": _set("images", 0, "width"),
+    "image-id": set_field("images", 0, "id", also=image_refs),
+    "category-id": set_field("categories", 0, "id", also=category_refs),
+    "segment-id": set_field("annotations", 0, "segments_info", 1, "id"),
+    "height": set_field("images", 0, "height"),
+    "width": set_field("images", 0, "width"),
 }
 PLACES_INSTANCE = {
-    "image-id": _set("images", 0, "id", also=_image_refs),
-    "category-id": _set("categories", 0, "id", also=_category_refs),
-    "annotation-id": _set("annotations", 0, "id"),
-    "height": _set("images", 0, "height"),
-    "width": _set("images", 0, "width"),
+    "image-id": set_field("images", 0, "id", also=image_refs),
+    "category-id": set_field("categories", 0, "id", also=category_refs),
+    "annotation-id": set_field("annotations", 0, "id"),
+    "height": set_field("images", 0, "height"),
+    "width": set_field("images", 0, "width"),
 }
 PLACES_SEMANTIC = ("category-id", "image-id", "height", "width")
 
@@ -205,7 +204,7 @@ def _sem_pred(root: Path) -> Path:
 def _category_1e12(fmt: str) -> Callable[[Path], Built]:
     def make(root: Path) -> Built:
         if fmt == PANOPTIC:
-            b = panoptic_with(_set("categories", 0, "id", value=10**12, also=_category_refs), "1000000000000")(root)
+            b = panoptic_with(set_field("categories", 0, "id", value=10**12, also=category_refs), "1000000000000")(root)
             b.sem_pred = _sem_pred(root)
             return b
         cats, images, maps = build.semantic_data()
@@ -234,15 +233,17 @@ def whole_specs() -> list[Spec]:
     specs += matrix(CLS, "deep-sem-images", SEMANTIC, _text(SEMANTIC, DEEP, "images"))
     for key, name in (("nul", "a\0b.png"), ("surrogate", "\ud800.png")):
         specs += matrix(CLS, f"name-{key}-pan", PANOPTIC, panoptic_with(_names(name)))
-        specs += matrix(CLS, f"name-{key}-ins", INSTANCE, instance_with(_set("images", 0, "file_name", value=name)))
+        specs += matrix(
+            CLS, f"name-{key}-ins", INSTANCE, instance_with(set_field("images", 0, "file_name", value=name))
+        )
         specs += matrix(CLS, f"name-{key}-sem", SEMANTIC, semantic_with(images_edit=_sem_name(name)))
     specs += matrix(CLS, "huge-png-pan-mask", PANOPTIC, _huge_png(PANOPTIC, "mask"))
     specs += matrix(CLS, "huge-png-pan-mask-record-6x8", PANOPTIC, _huge_png(PANOPTIC, "mask-small-record"))
     specs += matrix(CLS, "huge-png-sem-label", SEMANTIC, _huge_png(SEMANTIC, "label"))
     for fmt, short in ((PANOPTIC, "pan"), (INSTANCE, "ins"), (SEMANTIC, "sem")):
         specs += matrix(CLS, f"huge-png-{short}-photo", fmt, _huge_png(fmt, "photo"), ("validate", "preview"))
-    specs += matrix(CLS, "height-2p31-ins", INSTANCE, instance_with(_set("images", 0, "height", value=2**31)))
-    specs += matrix(CLS, "height-2p31-pan", PANOPTIC, panoptic_with(_set("images", 0, "height", value=2**31)))
+    specs += matrix(CLS, "height-2p31-ins", INSTANCE, instance_with(set_field("images", 0, "height", value=2**31)))
+    specs += matrix(CLS, "height-2p31-pan", PANOPTIC, panoptic_with(set_field("images", 0, "height", value=2**31)))
     specs += matrix(CLS, "category-1e12-pan", PANOPTIC, _category_1e12(PANOPTIC), ("eval-semantic", "convert-semantic"))
     specs += matrix(CLS, "category-1e12-sem", SEMANTIC, _category_1e12(SEMANTIC))
     specs += matrix(CLS, "categories-65535-sem", SEMANTIC, _many_categories)
@@ -335,5 +336,4 @@ def outcomes(request, tmp_path_factory):
 
 @pytest.mark.parametrize("spec_id", list(SPECS))
 def test_no_internal_error(request, outcomes, spec_id):
-    spec, ran = SPECS[spec_id], outcomes[spec_id]
-    check(request, CLS, spec.case, spec.command, ran.out, broken(ran.out, ran.cmd, ran.root, may_change=ran.may_change))
+    check_spec(request, SPECS[spec_id], outcomes[spec_id])
