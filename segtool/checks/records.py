@@ -9,6 +9,7 @@ from typing import Any
 from PIL import UnidentifiedImageError
 
 from .. import imageio
+from ..errors import SegtoolError
 from ..formats.common import limit
 from ..formats.jsonstream import coco_sections
 from .findings import Check, Finding
@@ -92,7 +93,7 @@ def photo_size(path: Path) -> tuple[int, int] | str:
             return img.size
     except FileNotFoundError:
         return "missing"
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, SegtoolError) as exc:  # SegtoolError: a limit
         return str(exc) or type(exc).__name__
 
 

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import UnidentifiedImageError
 
 from .. import imageio
-from ..errors import FormatError
+from ..errors import FormatError, SegtoolError
 from ..formats.common import load_json
 from ..formats.semantic import _INT_MODES, CATEGORIES, DENSE_VALUES, IMAGES
 from ..parallel import imap, jobs_for
@@ -70,7 +70,7 @@ def _labels(job: _Job, out: _ImageOut) -> Any:
                 out.findings.append(finding("label-mode", msg, job.png, job.image_id))
                 return None
             return np.asarray(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, SegtoolError) as exc:  # SegtoolError: a limit
         out.findings.append(finding("png-unreadable", f"cannot decode: {exc}", job.png, job.image_id))
         return None
 
