@@ -160,17 +160,19 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     return executor
 
 
-def _kill(executor: ProcessPoolExecutor) -> None:
-    """SIGKILL the workers of ``executor``, at once, without waiting for their chunks.
+def _kill(executor: ProcessPoolExecutor, *, join: bool) -> None:
+    """SIGKILL the workers of ``executor`` at once, rather than wait for their chunks.
 
-    The pool notices and marks itself broken; its manager thread then cleans up. A worker
-    killed in the middle of sending a result would leave the manager thread waiting for
+    The pool's manager thread notices, fails the pending futures and cleans up; with
+    ``join`` this waits (up to a second) until it has, so that it is not still closing its
+    pipes while the interpreter exits (Python 3.11 then prints a "Bad file descriptor"
+    traceback). A worker killed while sending a result would leave that thread waiting for
     the rest of the message forever (this process holds a write end of the result pipe
     too), so that end is closed: the half message then reads as end of file. Uses the
-    executor's private ``_processes`` and ``_result_queue`` (Python 3.10 to 3.14).
+    executor's private ``_processes``, ``_result_queue`` and ``_executor_manager_thread``
+    (Python 3.10 to 3.14).
     """
-    processes = getattr(executor, "_processes", None) or {}
-    for p in tuple(processes.values()):
+    for p in tuple((getattr(executor, "_processes", None) or {}).values()):
         try:
             p.kill()
         except (OSError, ValueError, AttributeError):  # already gone, or closed
@@ -178,6 +180,9 @@ def _kill(executor: ProcessPoolExecutor) -> None:
     results = getattr(executor, "_result_queue", None)
     if results is not None:
         results._writer.close()
+    manager = getattr(executor, "_executor_manager_thread", None)
+    if join and manager is not None and manager is not threading.current_thread():
+        manager.join(timeout=1.0)
 
 
 def stop_workers() -> None:
@@ -187,7 +192,7 @@ def stop_workers() -> None:
     writing into a temporary output while a ``finally`` removes it.
     """
     for executor in tuple(_live):
-        _kill(executor)
+        _kill(executor, join=True)
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -240,13 +245,16 @@ def imap(
             yield from results
         done = True
     finally:
-        for fut in pending:
-            fut.cancel()
-        if pool is not None:
-            # Closed by the garbage collector in another thread (the pool's own manager or
-            # queue thread, even), waiting could deadlock: the workers are killed instead.
-            wait = done and threading.current_thread() is home
-            if not wait:
-                _kill(pool)
-            pool.shutdown(wait=wait, cancel_futures=True)
+        if pool is None:
+            for fut in pending:
+                fut.cancel()
+        else:
+            # Not cancelled here: on Python < 3.12 the manager thread of a pool whose
+            # workers died fails on a future cancelled under it, and hangs. Closed by the
+            # garbage collector in another thread (the pool's own manager or queue thread,
+            # even), this must not wait for anything.
+            home_thread = threading.current_thread() is home
+            if not done:
+                _kill(pool, join=home_thread)
+            pool.shutdown(wait=done and home_thread, cancel_futures=True)
             _live.discard(pool)

@@ -118,13 +118,12 @@ class SegtoolGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; without ``--debug`` no traceback reaches the user."""
-        debug = ctx.meta.get("segtool.debug")
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except SegtoolError as exc:
-            if debug:
+            if ctx.meta.get("segtool.debug"):
                 raise
             raise _Failure(str(exc), EXIT_BAD_INPUT) from None
         except SystemExit:
@@ -135,17 +134,17 @@ class SegtoolGroup(click.Group):
             raise Interrupted(signal.SIGINT) from None
         except BrokenPipeError:
             if not _stdout_closed():
-                if debug:
+                if ctx.meta.get("segtool.debug"):
                     raise
                 raise _Failure("Broken pipe", EXIT_BAD_INPUT) from None
             _silence_stdout()
             raise _StdoutClosed() from None
         except OSError as exc:
-            if debug:
+            if ctx.meta.get("segtool.debug"):
                 raise
             raise _Failure(os_error_line(exc), EXIT_BAD_INPUT) from None
         except Exception as exc:
-            if debug:
+            if ctx.meta.get("segtool.debug"):
                 raise
             what = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise _Failure(f"internal error ({what}); please rerun with --debug and report it", EXIT_INTERNAL) from None
