@@ -33,7 +33,12 @@ register(
         " numbers, or no area; or polygons pycocotools must not rasterise: reaching more than one image size"
         " beyond the image, or with edges longer than 64 image perimeters (2^20 pixels at most)",
     ),
-    Check("rle-size", E, "an RLE's size differs from its image's, or its counts do not add up to it"),
+    Check(
+        "rle-size",
+        E,
+        "an RLE's size differs from its image's, or its counts do not add up to it, or the image is larger than"
+        " the pixels limit or than pycocotools' 32-bit counts hold",
+    ),
     Check("rle-undecodable", E, "a compressed RLE string cannot be decoded"),
     Check("bad-segmentation", E, "a segmentation that is neither polygons nor an RLE"),
     Check("area-mismatch", E, "a segment's area differs from its mask (pixel count; a polygon's own area)"),

@@ -1,0 +1,83 @@
+"""Types of segtool._kernels (segtool/_kernels.c), the compiled loops.
+
+Every buffer must be C-contiguous with exactly the element type named here (numpy dtype in
+brackets, native byte order), writable where it is an output; a wrong element type, a size
+that disagrees with the others, or a size argument out of range raises ``ValueError``
+before any memory is touched. A non-buffer raises ``TypeError``.
+"""
+
+from collections.abc import Sequence
+
+from typing_extensions import Buffer
+
+def unfilter(src: Buffer, dst: Buffer, height: int, rowbytes: int, bpp: int) -> None:
+    """Undo PNG row filters: ``src`` [uint8] holds ``height`` rows of 1 + ``rowbytes``
+    bytes (filter byte first); ``dst`` [uint8, out] gets ``height * rowbytes`` bytes.
+    ``bpp`` (bytes per pixel, 1..8) divides ``rowbytes``."""
+
+def pair_counts(
+    gt_rgb: Buffer,
+    pred_rgb: Buffer,
+    gt_ids: Buffer,
+    gt_rank: Buffer,
+    pred_ids: Buffer,
+    pred_rank: Buffer,
+    table: Buffer,
+) -> tuple[int, int] | None:
+    """Add the (ground truth, prediction) pixel counts of two RGB maps [uint8, same size]
+    into ``table`` [int64, out, (len(gt_ids) + 1) x (len(pred_ids) + 1)]. Ids [uint32]
+    map to table rows (columns) by their rank [int64, each in 1..len(ids)]. Returns None,
+    or (1 or 2, id) for the first id of a side that its list lacks."""
+
+def joint_hist8(a: Buffer, b: Buffer, out: Buffer) -> None:
+    """Add the joint histogram of two label maps [uint8, same size] into ``out`` [int64,
+    out, 65536]: ``out[256 * a + b]``."""
+
+def pack_rgb(rgb: Buffer, out: Buffer) -> None:
+    """RGB bytes [uint8, 3n] -> ``out`` [uint32, out, n] = R + 256 G + 65536 B."""
+
+def rle_areas(strings: Sequence[str | Buffer], h: int, w: int, areas: Buffer) -> int:
+    """Decode compressed COCO RLE strings of an ``h`` x ``w`` image (0 <= h, w <= 2^31),
+    strictly (what pycocotools would read differently is undecodable), writing each area
+    into ``areas`` [int64, out, len(strings)], -1 for an undecodable one. Returns the index
+    of the first undecodable string, or -1."""
+
+def rle_iou(
+    dt: Sequence[str | Buffer],
+    gt: Sequence[str | Buffer],
+    h: int,
+    w: int,
+    dt_cat: Buffer,
+    gt_cat: Buffer,
+    crowd: Buffer,
+    out: Buffer,
+) -> None:
+    """pycocotools' mask IoU of every (dt, gt) pair, the same doubles bit for bit, into
+    ``out`` [float64, out, len(dt) x len(gt)]; -1 where the categories [int64] differ;
+    ``crowd`` [uint8, len(gt)]: IoU over the detection's area. ``ValueError`` names the
+    first undecodable string."""
+
+def coco_match(
+    ious: Buffer,
+    dt_cat: Buffer,
+    gt_cat: Buffer,
+    gt_ids: Buffer,
+    crowd: Buffer,
+    ignore: Buffer,
+    thrs: Buffer,
+    match: Buffer,
+    match_ig: Buffer,
+) -> None:
+    """COCOeval's greedy matching for every (area range, IoU threshold) lane of one image:
+    ``ious`` [float64, D x G], ``dt_cat`` [int64, D], ``gt_cat`` and ``gt_ids`` [int64, G],
+    ``crowd`` [uint8, G], ``ignore`` [uint8, A x G], ``thrs`` [float64, T]; writes the
+    matched ground-truth id into ``match`` [int64, out, A x T x D] (0: none) and whether it
+    is ignored into ``match_ig`` [uint8, out, A x T x D]."""
+
+def coco_accumulate(
+    matched: Buffer, ignored: Buffer, npig: Buffer, rec_thrs: Buffer, precision: Buffer, recall: Buffer
+) -> None:
+    """COCOeval.accumulate for one category and maxDets: ``matched`` and ``ignored``
+    [uint8, A x T x N] in score order, ``npig`` [int64, A], ``rec_thrs`` [float64, R];
+    writes ``precision`` [float64, out, A x T x R] and ``recall`` [float64, out, A x T]
+    (lanes of an area range without ground truth are left as they are)."""

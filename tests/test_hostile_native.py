@@ -1,0 +1,643 @@
+"""Issue 17, native code: segtool._kernels called directly with hostile sizes, ranks and
+element types; its mask IoU against pycocotools' on RLEs with zero-length runs; its RLE
+decoder against what pycocotools actually reads; the polygon and image-size guards before
+pycocotools; the PNG decoder against the specification and Pillow; image files that are not
+files, and headers that declare 20000x20000 pixels.
+
+Expected values come from pycocotools, Pillow or hand calculation.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from segtool import _kernels, cocomask, imageio, limits, masks, png
+from segtool.errors import SegtoolError
+
+HUGE = (2**31 - 1, 2**31, 2**32, 2**32 + 1, 2**62, 2**63 - 1, -1, -(2**31), -(2**63))
+TOO_BIG = (2**63, 2**64, -(2**63) - 1)  # beyond a C size: ValueError too, not OverflowError
+
+
+# --- segtool._kernels: every entry point, hostile arguments -----------------------------------
+
+
+def _pair_args(**over):
+    """A consistent pair_counts call (4 pixels, one ground-truth id), one argument replaced."""
+    args = {
+        "gt": np.zeros(12, np.uint8),
+        "pred": np.zeros(12, np.uint8),
+        "gt_ids": np.array([7], np.uint32),
+        "gt_rank": np.ones(1, np.int64),
+        "pred_ids": np.zeros(0, np.uint32),
+        "pred_rank": np.zeros(0, np.int64),
+        "table": np.zeros(2, np.int64),
+    }
+    return list({**args, **over}.values())
+
+
+def _iou_args(**over):
+    args = {  # one 1x1 empty mask on each side
+        "dt": [b"1"],
+        "gt": [b"1"],
+        "h": 1,
+        "w": 1,
+        "dt_cat": np.zeros(1, np.int64),
+        "gt_cat": np.zeros(1, np.int64),
+        "crowd": np.zeros(1, np.uint8),
+        "out": np.zeros(1),
+    }
+    return list({**args, **over}.values())
+
+
+def _match_args(**over):
+    nd, ng, na, nt = 2, 3, 1, 2
+    args = {
+        "ious": np.zeros((nd, ng)),
+        "dt_cat": np.ones(nd, np.int64),
+        "gt_cat": np.ones(ng, np.int64),
+        "gt_ids": np.arange(1, ng + 1, dtype=np.int64),
+        "crowd": np.zeros(ng, np.uint8),
+        "ignore": np.zeros((na, ng), np.uint8),
+        "thrs": np.array([0.5, 0.75]),
+        "match": np.zeros((na, nt, nd), np.int64),
+        "match_ig": np.zeros((na, nt, nd), np.uint8),
+    }
+    return list({**args, **over}.values())
+
+
+def _accumulate_args(**over):
+    na, nt, n, nr = 2, 3, 4, 5
+    args = {
+        "matched": np.zeros((na, nt, n), np.uint8),
+        "ignored": np.zeros((na, nt, n), np.uint8),
+        "npig": np.ones(na, np.int64),
+        "rec": np.linspace(0, 1, nr),
+        "precision": -np.ones((na, nt, nr)),
+        "recall": -np.ones((na, nt)),
+    }
+    return list({**args, **over}.values())
+
+
+def _unfilter_args(**over):
+    args = {"src": bytes(2 * 4), "dst": np.zeros(2 * 3, np.uint8), "height": 2, "rb": 3, "bpp": 3}
+    return list({**args, **over}.values())
+
+
+def _areas_args(**over):
+    args = {"strings": [b"1"], "h": 1, "w": 1, "areas": np.zeros(1, np.int64)}
+    return list({**args, **over}.values())
+
+
+def _hist_args(**over):
+    args = {"a": np.zeros(5, np.uint8), "b": np.zeros(5, np.uint8), "out": np.zeros(65536, np.int64)}
+    return list({**args, **over}.values())
+
+
+def _pack_args(**over):
+    args = {"rgb": np.zeros(6, np.uint8), "out": np.zeros(2, np.uint32)}
+    return list({**args, **over}.values())
+
+
+GOOD = {
+    "unfilter": _unfilter_args,
+    "pair_counts": _pair_args,
+    "joint_hist8": _hist_args,
+    "pack_rgb": _pack_args,
+    "rle_areas": _areas_args,
+    "rle_iou": _iou_args,
+    "coco_match": _match_args,
+    "coco_accumulate": _accumulate_args,
+}
+
+# the same number of bytes as the right type, or the right count of the wrong type
+WRONG_TYPES = {
+    np.uint8: [np.int8, np.bool_],
+    np.uint32: [np.int32, np.float32],
+    np.int64: [np.uint64, np.float64],
+    np.float64: [np.int64, np.uint64],
+}
+
+
+def _hostile_calls():
+    """(kernel, case, args) for every buffer of every kernel with a wrong element type (same
+    byte length, or same element count), non-native byte order, a read-only or
+    non-contiguous output, and every size argument with HUGE and TOO_BIG values."""
+    for name, make in GOOD.items():
+        good = make()
+        for i, arg in enumerate(good):
+            if isinstance(arg, np.ndarray):
+                for wrong in WRONG_TYPES[arg.dtype.type]:
+                    same_bytes = np.zeros(arg.nbytes // np.dtype(wrong).itemsize, wrong)
+                    yield name, f"arg{i}-{np.dtype(wrong).name}-bytes", [*good[:i], same_bytes, *good[i + 1 :]]
+                    same_count = np.zeros(arg.shape, wrong)
+                    yield name, f"arg{i}-{np.dtype(wrong).name}-count", [*good[:i], same_count, *good[i + 1 :]]
+                if arg.dtype.itemsize > 1:
+                    swapped = arg.astype(arg.dtype.newbyteorder())
+                    yield name, f"arg{i}-byteswapped", [*good[:i], swapped, *good[i + 1 :]]
+                ro = arg.copy()
+                ro.flags.writeable = False
+                yield name, f"arg{i}-readonly", [*good[:i], ro, *good[i + 1 :]]  # fine for inputs
+                if arg.size > 1:
+                    strided = np.zeros(arg.size * 2, arg.dtype)[::2]
+                    yield name, f"arg{i}-strided", [*good[:i], strided, *good[i + 1 :]]
+            elif isinstance(arg, int) and not isinstance(arg, bool):
+                for v in (*HUGE, *TOO_BIG):
+                    yield name, f"arg{i}={v}", [*good[:i], v, *good[i + 1 :]]
+
+
+def test_every_kernel_has_a_hostile_table():
+    """A kernel added later must join the tables above."""
+    kernels = {n for n in dir(_kernels) if callable(getattr(_kernels, n)) and not n.startswith("_")}
+    assert kernels == set(GOOD)
+
+
+def test_consistent_calls_run():
+    for name, make in GOOD.items():
+        getattr(_kernels, name)(*make())
+
+
+def test_hostile_element_types_and_sizes_raise_value_error():
+    """Every case raises ValueError, or (read-only inputs, sizes that are still consistent:
+    a 1x1 RLE call stays fine with h=1) runs; never another exception, never a crash."""
+    ran, raised = [], 0
+    for name, case, args in _hostile_calls():
+        try:
+            getattr(_kernels, name)(*args)
+        except ValueError:
+            raised += 1
+            continue
+        ran.append((name, case))
+    # what may run: read-only inputs (a read-only output must not)
+    outputs = {"unfilter": 1, "pair_counts": 6, "joint_hist8": 2, "pack_rgb": 1, "rle_areas": 3, "rle_iou": 7}
+    outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5)}
+    for name, case in ran:
+        i = int(case[3:].split("-")[0].split("=")[0])
+        if name == "rle_areas" and i in (1, 2) and "=" in case:
+            # a size pycocotools could hold: the call runs, the 1-pixel string is undecodable
+            args = _areas_args(**{"h" if i == 1 else "w": int(case.split("=")[1])})
+            assert _kernels.rle_areas(*args) == 0 and args[3][0] == -1, case
+            continue
+        assert case.endswith("-readonly"), (name, case)
+        out = outputs[name]
+        assert i not in (out if isinstance(out, tuple) else (out,)), (name, case)
+    assert raised > 200
+
+
+def test_pair_counts_refuses_ranks_outside_the_table():
+    """Ranks index the table: 0, n + 1, near 2^31, 2^32, 2^63 and negative ones wrote
+    anywhere in memory before; now a ValueError, and the table is left untouched."""
+    for bad in (0, 2, 2**31 - 1, 2**31, 2**32, 2**63 - 1, -1, -(2**31), -(2**63)):
+        table = np.zeros(2, np.int64)
+        rgb = np.array([7, 0, 0] * 4, np.uint8)  # every pixel has id 7
+        with pytest.raises(ValueError, match="rank"):
+            _kernels.pair_counts(*_pair_args(gt=rgb, pred=np.zeros(12, np.uint8), gt_rank=np.array([bad]), table=table))
+        assert not table.any()
+    table = np.zeros(2, np.int64)
+    rgb = np.array([7, 0, 0] * 4, np.uint8)
+    assert _kernels.pair_counts(*_pair_args(gt=rgb, table=table)) is None
+    assert table.tolist() == [0, 4]  # by hand: 4 pixels of id 7 (row 1) against void (column 0)
+
+
+def test_unfilter_sizes_whose_products_overflow():
+    """height * (rowbytes + 1) wrapped around for sizes near 2^63; now refused."""
+    src, dst = bytes(8), np.zeros(8, np.uint8)
+    for h, rb in ((2**62, 2**62), (2**61, 8), (3, 2**63 - 1), (2**63 - 1, 1), (1, 2**62 - 1)):
+        with pytest.raises(ValueError):
+            _kernels.unfilter(src, dst, h, rb, 1)
+    _kernels.unfilter(b"", np.zeros(0, np.uint8), 0, 2**40, 1)  # no rows: nothing to read, nothing allocated
+
+
+# --- mask IoU: bit-identical to pycocotools, zero-length runs included ------------------------
+
+
+@st.composite
+def counts_with_zero_runs(draw, total: int):
+    """Counts of an h*w mask with zero-length runs anywhere (first, middle, last)."""
+    cuts = sorted(draw(st.lists(st.integers(0, total), max_size=12)))
+    counts = np.diff([0, *cuts, total]).tolist()
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(counts)))
+        counts[at:at] = [0, 0] if draw(st.booleans()) else [0]
+    return counts
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.integers(1, 7), st.integers(1, 7))
+def test_rle_iou_equals_pycocotools_with_zero_length_runs(data, h, w):
+    """Uncompressed counts like [0, 3, 0, 2, ...] keep their zero runs when pycocotools
+    compresses them, and pycocotools' iou loop stops early on some: segtool's C IoU must
+    give the same doubles, crowd or not (and through masks.iou, and to_compressed)."""
+    n = 4
+    raw = [data.draw(counts_with_zero_runs(h * w)) for _ in range(n)]
+    compressed = [mask_utils.frPyObjects({"size": [h, w], "counts": c}, h, w) for c in raw]
+    crowd = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), np.uint8)
+    expected = np.asarray(mask_utils.iou(compressed, compressed, crowd.tolist()), np.float64)
+    ours = np.empty((n, n))
+    cats = np.zeros(n, np.int64)
+    _kernels.rle_iou(
+        [r["counts"] for r in compressed], [r["counts"] for r in compressed], h, w, cats, cats, crowd, ours
+    )
+    assert ours.tobytes() == expected.tobytes()
+    ours_str = [masks.to_compressed({"size": [h, w], "counts": c}, h, w) for c in raw]
+    assert masks.iou(ours_str, ours_str, crowd).tobytes() == expected.tobytes()
+    assert masks.rle_areas(ours_str).tolist() == np.asarray(mask_utils.area(compressed)).tolist()
+
+
+def test_a_zero_length_run_stops_pycocotools_iou_early_and_segtool_too():
+    """By hand: a = [0, 3, 0, 3] (rows 0-2, then 3-5, of a 6x1 column), b = [0, 6]. Both
+    sides meet count 0 at pixel 3, pycocotools' loop stops there: i = u = 3, IoU 1.0 (the
+    whole masks give 1.0 too); with b = [1, 5] it stops at 3 with i = 2, u = 3."""
+    a = mask_utils.frPyObjects({"size": [6, 1], "counts": [0, 3, 0, 3]}, 6, 1)
+    for b_counts, want in (([0, 3, 0, 3], 1.0), ([1, 2, 0, 3], 2 / 3)):
+        b = mask_utils.frPyObjects({"size": [6, 1], "counts": b_counts}, 6, 1)
+        ref = float(np.asarray(mask_utils.iou([a], [b], [0]))[0, 0])
+        assert ref == want
+        assert masks.iou([a], [b], [0])[0, 0] == want
+
+
+def test_eval_instance_equals_cocoeval_on_zero_length_runs(tmp_path):
+    """The 12 numbers of COCOeval, ground truth and detections written with zero-length
+    runs (uncompressed and compressed), identical to segtool's eval."""
+    import contextlib
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from segtool import evaluate_instance
+
+    rng = np.random.default_rng(17)
+    h, w = 9, 7
+    images, anns, dets = [], [], []
+    for iid in range(1, 6):
+        images.append({"id": iid, "file_name": f"{iid}.jpg", "height": h, "width": w})
+        for k in range(3):
+            m = rng.random((h, w)) < 0.4
+            cnts = _counts_of(m)
+            cnts = [*cnts[:1], 0, 0, *cnts[1:]] if k % 2 else [*cnts, 0]  # zero runs inside / at the end
+            ann = {"id": len(anns) + 1, "image_id": iid, "category_id": 1, "iscrowd": int(k == 2)}
+            ann |= {"area": int(m.sum()), "bbox": [0, 0, w, h], "segmentation": {"size": [h, w], "counts": cnts}}
+            anns.append(ann)
+            dc = _counts_of(rng.random((h, w)) < 0.5)
+            rle = mask_utils.frPyObjects({"size": [h, w], "counts": [*dc[:2], 0, 0, *dc[2:]]}, h, w)
+            det = {"image_id": iid, "category_id": 1, "score": float(rng.random())}
+            dets.append(det | {"segmentation": {"size": [h, w], "counts": rle["counts"].decode()}})
+    gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "a"}]}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(tmp_path / "gt.json"))
+        ev = COCOeval(coco, coco.loadRes(str(tmp_path / "dt.json")), "segm")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    ours = evaluate_instance(tmp_path / "gt.json", tmp_path / "dt.json").stats()
+    assert ours == ev.stats.tolist()
+
+
+def _counts_of(m: np.ndarray) -> list[int]:
+    """Uncompressed COCO counts of a boolean mask, written out (column-major runs, 0s first)."""
+    flat = m.T.ravel().astype(np.uint8)
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    return ([0] if flat[0] else []) + runs
+
+
+# --- the RLE decoder: what pycocotools reads ----------------------------------------------------
+
+
+def _value(x: int, chars: int) -> str:
+    """``x`` in ``chars`` characters of pycocotools' code (longer than needed: sign groups)."""
+    return "".join(chr(48 + (((x >> (5 * k)) & 0x1F) | (0x20 if k < chars - 1 else 0))) for k in range(chars))
+
+
+def test_values_pycocotools_reads_differently_are_refused():
+    """pycocotools shifts each 5-bit group as a 32-bit int and sign-extends a 7-character
+    value by an undefined shift: a 7th group of more than 1 and any 8th group are misread
+    (measured here through its area). segtool refuses exactly those; every value it takes,
+    pycocotools reads the same (same areas)."""
+    h, w, agreed, refused = 6, 8, 0, 0
+    for chars in range(1, 9):
+        for step in (-36, -1, 0, 3, 36, 2**29, -(2**29) - 5, 2**30 + 3, 2**31 - 1):
+            s = "2X12" + _value(step, chars)  # counts 2, 40, 2, then 40 + step
+            if chars * 5 < step.bit_length() + 1:
+                continue  # cannot be written in so few characters
+            ours = np.zeros(1, np.int64)
+            _kernels.rle_areas([s], h, w, ours)
+            if ours[0] < 0:
+                refused += 1
+                continue
+            assert ours[0] == mask_utils.area({"size": [h, w], "counts": s.encode()}), s
+            agreed += 1
+    assert agreed >= 5 and refused >= 20
+    for s in ("2X12" + _value(-36, 7), "2X12" + _value(-36, 8)):  # sums to 48 as written, 80 as pycocotools reads
+        assert int(mask_utils.area({"size": [h, w], "counts": s.encode()})) == 76
+        assert masks.check_compressed([{"size": [h, w], "counts": s}]) == 0
+
+
+def test_pycocotools_own_strings_of_large_images_are_read():
+    """What pycocotools writes for any count below 2^29 (every image under the default
+    pixels limit) needs at most 6 characters a value, and a 7th with group 0 or 1 above:
+    both read back as written."""
+    for h, w in ((23170, 23170), (1, 2**29)):
+        counts = [5, h * w - 10, 5]
+        text = mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w)["counts"]
+        areas = np.zeros(1, np.int64)
+        assert _kernels.rle_areas([text], h, w, areas) == -1
+        assert areas[0] == h * w - 10 == mask_utils.area({"size": [h, w], "counts": text})
+
+
+# --- polygons and image sizes before pycocotools -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e8, 1e9, -1e9, 2**31, 2**63, 10**400, 1e300, float("nan"), float("inf"), -float("inf"), True, "1", None],
+)
+def test_hostile_polygon_values_never_reach_pycocotools(value):
+    poly = [[1, 1, value, 1, value, 4, 1, 4]]
+    assert masks.polygon_problem(poly, 6, 8) is not None
+    with pytest.raises(ValueError):
+        masks.to_compressed(poly, 6, 8)
+    with pytest.raises(ValueError):
+        masks.rasterize(poly, 6, 8)
+
+
+def test_polygon_bounds_by_hand():
+    """8x6 image: x from -8 to 16 and y from -6 to 12 are fine, a hair beyond is not; the
+    edges may add up to min(64 * 2 * (6 + 8), 2^20) = 1792 pixels."""
+    h, w = 6, 8
+    assert masks.polygon_problem([[-8, -6, 16, -6, 16, 12, -8, 12]], h, w) is None
+    assert masks.polygon_problem([[-8.001, -6, 16, -6, 16, 12]], h, w) is not None
+    assert masks.polygon_problem([[0, 0, 16, 0, 16, 12.001]], h, w) is not None
+    # a zigzag: n round trips of (0,0) -> (16,0) cost 32 each, closing edge 0
+    at_bound = [v for _ in range(56) for v in (0, 0, 16, 0)]  # 56 * 32 = 1792
+    assert masks.polygon_problem([at_bound], h, w) is None
+    assert masks.polygon_problem([[*at_bound, 0, 0, 1, 0]], h, w) is not None  # 2 more
+    assert "1,794" in masks.polygon_problem([[*at_bound, 0, 0, 1, 0]], h, w)
+    # split across polygons, the sum counts
+    assert masks.polygon_problem([at_bound[: 28 * 4], at_bound[: 28 * 4], [0, 0, 1, 0, 1, 1]], h, w) is not None
+    with limits.raised(pixels=2**31 - 1):  # 40000x40000: 64 perimeters exceed 2^20, the cap
+        big = 40_000
+        assert masks.polygon_problem([[0, 0, 80_000, 0] * 6], big, big) is None  # 960,000
+        assert "1,048,576" in masks.polygon_problem([[0, 0, 80_000, 0] * 7], big, big)  # 1,120,000
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(9, 60), st.integers(0, 2**32 - 1))
+def test_many_polygons_merged_pairwise_equal_pycocotools_merge(n, seed):
+    """Past 8 polygons segtool merges pairwise (pycocotools' merge of n is quadratic): the
+    same RLE bytes as pycocotools' merge of all of them."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(5, 40)), int(rng.integers(5, 40))
+    polys = []
+    for _ in range(n):
+        x, y = rng.uniform(-2, w + 2), rng.uniform(-2, h + 2)
+        xs, ys = np.clip(x + rng.uniform(-6, 6, 4), -w, 2 * w), np.clip(y + rng.uniform(-6, 6, 4), -h, 2 * h)
+        polys.append(np.column_stack([xs, ys]).ravel().tolist())
+    expected = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
+    assert masks.rasterize(polys, h, w) == expected
+
+
+def test_pairwise_merge_is_fast_where_pycocotools_merge_is_quadratic():
+    h, w = 480, 640
+    polys = [[x, y, x + 1, y, x + 1, y + 1, x, y + 1] for y in range(0, 200, 2) for x in range(0, 640, 2)]
+    assert len(polys) == 32_000  # pycocotools' merge of them: ~2.7 s; edges 128,000 < 143,360
+    t = time.perf_counter()
+    rle = masks.rasterize(polys, h, w)
+    assert time.perf_counter() - t < 1.5
+    assert int(mask_utils.area(rle)) == 32_000
+
+
+def test_a_traced_mask_longer_than_the_bound_stays_rle():
+    """masks.polygons never returns what polygon_problem refuses: a comb of 1-pixel teeth
+    traces to ~2x its pixels, more than 64 perimeters of a 300x300 image."""
+    comb = np.zeros((300, 300), np.uint8)
+    comb[0, :] = 1
+    comb[:, ::2] = 1
+    assert masks.polygons(comb) is None
+    small = np.zeros((30, 30), np.uint8)
+    small[0, :] = 1
+    small[:, ::2] = 1
+    traced = masks.polygons(small)
+    assert traced is not None and masks.polygon_problem(traced, 30, 30) is None
+
+
+@pytest.mark.parametrize(
+    "size,why",
+    [
+        ((0, 5), "positive"),
+        ((-1, 5), "positive"),
+        ((5, True), "positive"),
+        ((5.0, 5), "positive"),
+        ((20000, 20000), "over the limit"),
+        ((65536, 65536), "over the limit"),
+    ],
+)
+def test_image_sizes_refused_before_pycocotools(size, why):
+    with pytest.raises(ValueError, match=why):
+        masks.check_size(*size)
+    with pytest.raises(ValueError, match=why):
+        masks.to_compressed({"size": list(size), "counts": "0"}, *size)
+    assert masks.check_compressed([{"size": list(size), "counts": "0"}]) == 0
+
+
+def test_the_32_bit_bound_holds_when_the_pixels_limit_is_raised():
+    with limits.raised(pixels=2**40):
+        masks.check_size(40000, 40000)  # 1.6e9 < 2^31
+        with pytest.raises(ValueError, match="32 bits"):
+            masks.check_size(65536, 32768)
+        with pytest.raises(ValueError, match="32 bits"):
+            masks.encode_empty(2**31, 1)
+
+
+def test_encode_empty_equals_pycocotools_without_a_pixel_buffer():
+    for h, w in ((1, 1), (6, 8), (480, 640), (3, 100_000)):
+        ref = mask_utils.encode(np.zeros((h, w, 1), np.uint8, order="F"))[0]["counts"].decode()
+        assert masks.encode_empty(h, w) == {"size": [h, w], "counts": ref}
+
+
+def test_uncompressed_counts_that_do_not_fit_32_bits():
+    """Counts that add up to h*w only through 64-bit values, negative or float counts."""
+    for counts in ([2**33, 5], [2**62], [2**64 - 48, 48], [-5, 53], [1.5, 46.5], [True, 47], []):
+        with pytest.raises(ValueError):
+            masks.to_compressed({"size": [6, 8], "counts": counts}, 6, 8)
+
+
+def test_guarded_routes_refuse_undecodable_rles():
+    bad = {"size": [6, 8], "counts": "2X12" + _value(-36, 8)}
+    good = masks.to_compressed([[1, 1, 5, 1, 5, 4, 1, 4]], 6, 8)
+    for call in (
+        lambda: masks.decode([good, bad], 6, 8),
+        lambda: masks.iou([good], [bad], [0]),
+        lambda: masks.rle_areas([good, bad]),
+        lambda: masks.rle_boxes([bad]),
+        lambda: masks.decode([good], 6, 9),  # another size
+    ):
+        with pytest.raises(ValueError):
+            call()
+    assert masks.rle_boxes([good]).tolist() == [[1.0, 1.0, 4.0, 3.0]]  # by hand: x 1..4, y 1..3
+
+
+# --- PNG decoder: the specification, and Pillow's opinion -------------------------------------
+
+
+def _chunk(tag: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+
+def _ihdr(w=4, h=3, depth=8, color=2, comp=0, filt=0, interlace=0) -> bytes:
+    return _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color, comp, filt, interlace))
+
+
+def _idat(w=4, h=3, channels=3) -> bytes:
+    return _chunk(b"IDAT", zlib.compress(b"".join(b"\0" + bytes(range(w * channels)) for _ in range(h))))
+
+
+SIG, END = b"\x89PNG\r\n\x1a\n", _chunk(b"IEND", b"")
+PNG_CASES = {  # name: (bytes, Pillow refuses it too)
+    "filter-method-1": (SIG + _ihdr(filt=1) + _idat() + END, True),
+    "interlace-method-2": (SIG + _ihdr(interlace=2) + _idat() + END, True),
+    "second-ihdr-before-idat": (SIG + _ihdr() + _ihdr(w=2) + _idat() + END, True),
+    "idat-before-ihdr": (SIG + _idat() + _ihdr() + END, True),
+    "rgb-4-bit": (SIG + _ihdr(depth=4) + _idat() + END, True),
+    "gray-3-bit": (SIG + _ihdr(depth=3, color=0) + _idat(channels=1) + END, True),
+    "color-type-5": (SIG + _ihdr(color=5) + _idat() + END, True),
+    "palette-16-bit": (SIG + _ihdr(depth=16, color=3) + _idat(channels=2) + END, True),
+    "width-0": (SIG + _ihdr(w=0) + _idat() + END, True),
+    "width-2^31": (SIG + _ihdr(w=2**31) + _idat() + END, True),
+    # the specification forbids these; Pillow reads them, segtool (as libpng) does not
+    "compression-method-1": (SIG + _ihdr(comp=1) + _idat() + END, False),
+    "second-ihdr-after-idat": (SIG + _ihdr() + _idat() + _ihdr(w=2) + END, False),
+    "chunk-before-ihdr": (SIG + _chunk(b"tEXt", b"a\0b") + _ihdr() + _idat() + END, False),
+}
+
+
+def _pillow_reads(data: bytes) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("name", list(PNG_CASES))
+def test_png_decoder_refuses_what_the_specification_forbids(name):
+    data, pillow_refuses = PNG_CASES[name]
+    assert _pillow_reads(data) != pillow_refuses
+    with pytest.raises(ValueError):
+        png.decode(data)
+    with pytest.raises(ValueError):
+        png.decode_rgb(data)
+
+
+def test_the_valid_file_of_those_cases_decodes_as_pillow_reads_it():
+    data = SIG + _ihdr() + _idat() + END
+    assert np.array_equal(png.decode(data), np.asarray(Image.open(io.BytesIO(data))))
+
+
+def test_png_pixels_limit_is_the_limit_in_force():
+    data = SIG + _ihdr() + _idat() + END  # 12 pixels
+    with limits.raised(pixels=11), pytest.raises(png.TooLarge, match="12 pixels, over the limit of 11"):
+        png.decode(data)
+    with limits.raised(pixels=12):
+        assert png.decode(data).shape == (3, 4, 3)
+    assert issubclass(png.TooLarge, ValueError) and issubclass(png.TooLarge, limits.LimitError)
+
+
+# --- image files: not files; headers that declare 20000x20000 --------------------------------
+
+
+def _jpeg_header(w: int, h: int) -> bytes:
+    sof = struct.pack(">BHHB", 8, h, w, 3) + b"".join(bytes([i, 0x11, 0]) for i in (1, 2, 3))
+    sos = b"\x03" + b"".join(bytes([i, 0]) for i in (1, 2, 3)) + b"\x00\x3f\x00"
+    return b"\xff\xd8\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof + b"\xff\xda" + struct.pack(">H", 8) + sos
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_read_and_open_refuse_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "fifo.png")
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    for name, kind in (("fifo.png", "FIFO"), ("dir.png", "folder"), ("zero.png", "device"), ("/dev/null", "device")):
+        path = tmp_path / name
+        t = time.perf_counter()
+        for call in (imageio.read_bytes, imageio.load_image):
+            with pytest.raises(imageio.NotAFileError, match=kind):
+                call(path)
+        with pytest.raises(imageio.NotAFileError, match=kind), imageio.open_image(path):
+            pass
+        assert time.perf_counter() - t < 2
+    with pytest.raises(FileNotFoundError):
+        imageio.read_bytes(tmp_path / "missing.png")
+    assert issubclass(imageio.NotAFileError, SegtoolError)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_pillow_is_held_to_segtools_pixels_limit_without_a_warning(tmp_path, fmt):
+    """Pillow alone: a warning on stderr above 89 MP, its own error above 179 MP. Through
+    imageio: segtool's limit, from the header, and nothing printed."""
+
+    def header(w, h):
+        if fmt == "jpeg":
+            return _jpeg_header(w, h)
+        return SIG + _ihdr(w, h) + END
+
+    (tmp_path / "bomb").write_bytes(header(20000, 20000))
+    (tmp_path / "ninety").write_bytes(header(10000, 9000))  # 90 MP: under the limit, Pillow warns
+    saved = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(limits.LimitError, match="20000x20000"), imageio.open_image(tmp_path / "bomb"):
+            pass
+        with imageio.open_image(tmp_path / "ninety") as img:
+            assert img.size == (10000, 9000)
+        with limits.raised(pixels=400_000_000), imageio.open_image(tmp_path / "bomb") as img:
+            assert img.size == (20000, 20000)  # Pillow's own error would have stopped it
+        with pytest.raises(limits.LimitError), imageio.open_bytes(header(20000, 20000), "x"):
+            pass
+    assert [w for w in seen if issubclass(w.category, Image.DecompressionBombWarning)] == []
+    assert Image.MAX_IMAGE_PIXELS == saved  # restored
+
+
+def test_png_fallback_to_pillow_prints_no_bomb_warning():
+    """A 16-bit PNG (Pillow decodes it) declaring 90 MP: segtool's limit allows it, so no
+    warning; its data is truncated, so a ValueError (no 180 MB decode: nothing to decode)."""
+    data = SIG + _ihdr(10000, 9000, depth=16, color=0) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + END
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError):
+            png.decode_rgb(data)
+    assert [w for w in seen if issubclass(w.category, Image.DecompressionBombWarning)] == []
+
+
+def test_cocomask_is_where_masks_finds_it():
+    for name in ("to_compressed", "decode", "iou", "rle_areas", "rle_boxes", "rasterize", "check_size", "polygons"):
+        assert getattr(masks, name) is getattr(cocomask, name)
+    assert Path(cocomask.__file__).name == "cocomask.py"
+
+
+def test_the_typed_stub_describes_every_kernel():
+    """segtool/_kernels.pyi: one function per kernel, with as many parameters as a
+    consistent call above passes."""
+    import ast
+
+    tree = ast.parse((Path(_kernels.__file__).parent / "_kernels.pyi").read_text())
+    stub = {f.name: len(f.args.args) for f in tree.body if isinstance(f, ast.FunctionDef)}
+    assert stub == {name: len(make()) for name, make in GOOD.items()}
