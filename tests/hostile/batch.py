@@ -87,8 +87,12 @@ class Ran:
 
 
 def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    """No core files, and an address-space ceiling where the OS has one (not macOS)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    except (ValueError, OSError):
+        pass
 
 
 def _drive(groups: dict[int, list[dict]], base: Path) -> dict[str, tuple[int | None, float]]:

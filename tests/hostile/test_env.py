@@ -45,7 +45,6 @@ def run_subprocess(cmd: Cmd, root: Path, *, fsize: int | None = None, stdout: st
     """``python -m segtool`` with ``cmd`` from ``root/cwd``; stdout to a file if given."""
 
     def limits() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
