@@ -24,9 +24,9 @@ CLS = "two-runs"
 COMMANDS = ("convert-panoptic", "convert-semantic", "preview", "validate-fix")
 
 
-def dataset(root: Path) -> Built:
+def dataset(root: Path, seed: int = 5) -> Built:
     """30 images of 48x64, so a run lasts long enough for the two to overlap."""
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     data, pngs = {"images": [], "annotations": [], "categories": build.CATS}, {}
     for i in range(1, 31):
         ids = np.repeat(rng.integers(1, 6, (6, 8)) * 10, 8, axis=0).repeat(8, axis=1)
@@ -56,21 +56,34 @@ def tree(folder: Path) -> dict[str, str]:
     return snapshot(folder)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, id=f"two-runs-{n}") for n in COMMANDS])
-def test_one_run_wins(request, tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "overwrite"),
+    [pytest.param(n, False, id=f"two-runs-{n}") for n in COMMANDS]
+    + [pytest.param(n, True, id=f"two-runs-{n}-overwrite") for n in ("convert-panoptic", "preview")],
+)
+def test_one_run_wins(request, tmp_path, name, overwrite):
+    """Without --overwrite on a new OUT: one run, the other refused. With --overwrite on an
+    existing OUT (from another dataset): either may win or be refused, never both half."""
     ref_root, root = case_root(tmp_path / "ref"), case_root(tmp_path / "w")
     ref = command(name, dataset(ref_root), ref_root / "out" / "o", jobs="2")
     lone = subprocess.run([sys.executable, "-m", "segtool", *ref.argv], cwd=ref_root / "cwd", capture_output=True)
     assert lone.returncode in (0, 1), lone.stderr  # the reference itself must work
     cmd = command(name, dataset(root), root / "out" / "o", jobs="2")
+    if overwrite:
+        old = command(name, dataset(root / "old", seed=6), root / "out" / "o", jobs="2")
+        subprocess.run([sys.executable, "-m", "segtool", *old.argv], cwd=root / "cwd", capture_output=True, check=False)
+        assert (root / "out" / "o").exists()
+        cmd.argv.append("--overwrite")
     before = snapshot(root)
     procs = [start(cmd.argv, root / "cwd") for _ in range(2)]
-    results = [(p.returncode, p.communicate(timeout=120)[1].decode("utf-8", "backslashreplace")) for p in procs]
-    results = [(p.returncode, e) for p, (_, e) in zip(procs, results, strict=True)]
+    errs = [p.communicate(timeout=120)[1].decode("utf-8", "backslashreplace") for p in procs]
+    results = [(p.returncode, e) for p, e in zip(procs, errs, strict=True)]
     codes = sorted(c for c, _ in results)
     loser = [e for c, e in results if c == 2]
     problems = []
-    if codes not in ([0, 2], [1, 2]):
+    if overwrite and (not set(codes) <= {0, 1, 2} or codes[0] not in (0, 1)):
+        problems.append(f"exits {codes}, expected at least one success")
+    if not overwrite and codes not in ([0, 2], [1, 2]):
         problems.append(f"exits {codes}, expected one success and one 2")
     if loser and len(loser[0].strip().splitlines()) != 1:
         problems.append(f"the refused run said {len(loser[0].strip().splitlines())} lines")
@@ -82,4 +95,5 @@ def test_one_run_wins(request, tmp_path, name):
     if extra:
         problems.append("left beside OUT: " + ", ".join(extra[:4]))
     out = Outcome(codes[-1], stderr=(loser or [results[-1][1]])[0])
-    check(request, CLS, name, " ".join(cmd.argv[:1]), out, problems)
+    case = name + ("-overwrite" if overwrite else "")
+    check(request, CLS, case, " ".join(cmd.argv[:1]), out, problems)
