@@ -111,7 +111,8 @@ def _init_worker(owner: int) -> None:
     """
     tune_allocator()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_exit_with, args=(owner,), name="segtool-owner-watch", daemon=True).start()
 
 

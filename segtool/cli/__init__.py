@@ -132,14 +132,10 @@ class SegtoolGroup(click.Group):
             raise
         except KeyboardInterrupt:  # raised by hand, or where no handler could be set
             raise Interrupted(signal.SIGINT) from None
-        except BrokenPipeError:
-            if not _stdout_closed():
-                if ctx.meta.get("segtool.debug"):
-                    raise
-                raise _Failure("Broken pipe", EXIT_BAD_INPUT) from None
-            _silence_stdout()
-            raise _StdoutClosed() from None
         except OSError as exc:
+            if isinstance(exc, BrokenPipeError) and _stdout_closed():
+                _silence_stdout()
+                raise _StdoutClosed() from None
             if ctx.meta.get("segtool.debug"):
                 raise
             raise _Failure(os_error_line(exc), EXIT_BAD_INPUT) from None
