@@ -62,8 +62,8 @@ def mutate(p: Provider, doc: Any) -> Any:
         parent, key = _get(doc, path[:-1]), path[-1]
         if kind <= 2:
             parent[key] = p.choice(VALUES)
-        elif kind == 3:
-            parent[key] = p.choice((MARK_BIG, "-" + MARK_BIG, MARK_DEEP))
+        elif kind == 3:  # rarely: these end the read at the limit scan, before any reader
+            parent[key] = p.choice((MARK_BIG, "-" + MARK_BIG, MARK_DEEP)) if p.below(4) == 3 else p.choice(VALUES)
         elif kind == 4:
             del parent[key]
         elif kind == 5 and isinstance(parent, list):
@@ -91,7 +91,7 @@ def dumps(doc: Any, p: Provider) -> bytes:
     text = json.dumps(doc, indent=p.choice((None, None, 1)), ensure_ascii=p.flag())
     text = text.replace(json.dumps(MARK_BIG), BIG_NUMBER).replace(json.dumps("-" + MARK_BIG), "-" + BIG_NUMBER)
     text = text.replace(json.dumps(MARK_DEEP), "[" * DEEP + "]" * DEEP)
-    if isinstance(doc, dict) and doc and p.below(8) == 0:  # a repeated top-level key
+    if isinstance(doc, dict) and doc and p.below(16) == 15:  # a repeated top-level key
         key = p.choice(list(doc))
         text = "{" + json.dumps(key) + ":[]," + text[1:]
     return text.encode("utf-8", "surrogatepass")

@@ -139,23 +139,25 @@ def panoptic_json() -> dict[str, Any]:
         for sid, cat in ((1, 1), (2, 2), (3, 100)):
             ys, xs = np.nonzero(ids == sid)
             box = [int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1]
-            segs.append({"id": sid, "category_id": cat, "iscrowd": 0, "area": len(ys), "bbox": box})
+            seg = {"id": sid, "category_id": cat, "iscrowd": 0, "area": len(ys), "bbox": box, "score": 0.5}
+            segs.append(seg)  # a score: the file also serves as a panoptic prediction for mask AP
         anns.append({"image_id": i, "file_name": f"img{i}.png", "segments_info": segs})
     return {"images": _images(2, 4, 5), "annotations": anns, "categories": CATEGORIES}
 
 
 def instance_json() -> dict[str, Any]:
-    """A COCO instance dataset: a polygon, an uncompressed RLE (crowd) and a compressed RLE."""
+    """A COCO instance dataset: a polygon, an uncompressed RLE (crowd) and a compressed RLE;
+    with scores, so it also serves as a results file."""
     m = np.zeros((4, 5), np.uint8, order="F")
     m[1:3, 1:4] = 1
     compressed = mask_utils.encode(m)["counts"].decode("ascii")
     anns = [
         {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0.0, 0.0, 3.0, 0.0, 3.0, 2.0, 0.0, 2.0]],
-         "area": 6.0, "bbox": [0.0, 0.0, 3.0, 2.0], "iscrowd": 0},
+         "area": 6.0, "bbox": [0.0, 0.0, 3.0, 2.0], "iscrowd": 0, "score": 0.7},
         {"id": 2, "image_id": 1, "category_id": 2, "segmentation": {"size": [4, 5], "counts": [3, 4, 13]},
-         "area": 4.0, "bbox": [0.0, 3.0, 2.0, 2.0], "iscrowd": 1},
+         "area": 4.0, "bbox": [0.0, 3.0, 2.0, 2.0], "iscrowd": 1, "score": 0.6},
         {"id": 3, "image_id": 2, "category_id": 1, "segmentation": {"size": [4, 5], "counts": compressed},
-         "area": 6.0, "bbox": [1.0, 1.0, 3.0, 2.0], "iscrowd": 0},
+         "area": 6.0, "bbox": [1.0, 1.0, 3.0, 2.0], "iscrowd": 0, "score": 0.9},
     ]  # fmt: skip
     return {"images": _images(2, 4, 5), "annotations": anns, "categories": CATEGORIES}
 

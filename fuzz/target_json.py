@@ -9,8 +9,8 @@ KeyError or a RecursionError escaping a reader is a finding; so is a crash (yajl
 Pillow, segtool._kernels) or a hang.
 
 Inputs: the first byte picks the file kind; then the seed document is mutated
-structurally (:mod:`fuzz.jsonmut`), byte by byte, both, or replaced by the rest of the
-input; sometimes one PNG of the dataset is replaced by a fuzzed one (``fuzz.target_png``).
+structurally (:mod:`fuzz.jsonmut`; 5 inputs in 8), byte by byte, both, or replaced by the
+rest of the input; sometimes one PNG of the dataset is replaced by a fuzzed one (``fuzz.target_png``).
 Each input is written to a fresh folder (the readers cache per file identity).
 """
 
@@ -103,13 +103,15 @@ def write_kind(folder: Path, kind: str, text: bytes, pngs: dict[int, bytes]) -> 
 
 
 def make_text(p: Provider, kind: str) -> bytes:
-    mode = p.below(4)
-    if mode == 3:
+    """The JSON text: most often the seed edited structurally (valid JSON that goes past the
+    parser), else byte-mutated, both, or the rest of the input as it is."""
+    mode = p.below(8)
+    if mode == 7:
         return p.rest()
-    if mode == 1:
+    if mode == 5:
         return mutate_bytes(p, _seed_doc_bytes(kind))
     text = jsonmut.dumps(jsonmut.mutate(p, _seed_doc(kind)), p)
-    return mutate_bytes(p, text) if mode == 2 else text
+    return mutate_bytes(p, text) if mode == 6 else text
 
 
 def _drain(it: Any, most: int = 1000) -> None:
@@ -215,6 +217,6 @@ def _prefix(k: int, mode: int) -> bytes:
 def corpus() -> list[bytes]:
     """Each kind with one structural edit, with no byte mutation, and its seed text as raw input."""
     out = [_prefix(k, 0) for k in range(len(KINDS))]
-    out += [_prefix(k, 1) for k in range(len(KINDS))]
-    out += [_prefix(k, 3) + _seed_doc_bytes(name) for k, name in enumerate(KINDS)]
+    out += [_prefix(k, 5) for k in range(len(KINDS))]
+    out += [_prefix(k, 7) + _seed_doc_bytes(name) for k, name in enumerate(KINDS)]
     return out
