@@ -245,12 +245,30 @@ def atomic_outputs(*targets: Path, overwrite: bool = True) -> Iterator[list[Path
         try:
             yield temps
             _replace(temps, list(targets))
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, OSError):
+                _name_the_output(exc, temps, list(targets))
             for tmp in temps:
                 _remove(tmp)
             stack.close()
             _remove_created(created)
             raise
+
+
+def _name_the_output(exc: OSError, temps: list[Path], targets: list[Path]) -> None:
+    """Make an error while writing name the output, not its temporary (which is gone by the
+    time the user reads the message), nor nothing (``write()`` failing with EFBIG or ENOSPC
+    carries no file name)."""
+    for attr in ("filename", "filename2"):
+        name = getattr(exc, attr)
+        if not isinstance(name, str | bytes):
+            continue
+        text = os.fsdecode(name)
+        for tmp, t in zip(temps, targets, strict=True):
+            if text == str(tmp) or text.startswith(str(tmp) + os.sep):
+                setattr(exc, attr, str(t) + text[len(str(tmp)) :])
+    if exc.filename is None and exc.filename2 is None:
+        exc.filename = str(targets[0])
 
 
 def _replace(temps: list[Path], targets: list[Path]) -> None:

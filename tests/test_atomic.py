@@ -260,3 +260,14 @@ def test_outputs_are_checked_against_every_input_the_command_names(runner, tmp_p
     )
     assert r.exit_code == 2 and "would replace an input" in r.stderr, r.output
     assert digest(tmp_path) == before
+
+
+def test_an_error_while_writing_names_the_output_not_its_temporary(tmp_path):
+    target = tmp_path / "out"
+    with pytest.raises(OSError) as caught, atomic_outputs(target) as (tmp,):
+        tmp.mkdir()
+        raise OSError(27, "File too large", str(tmp / "sub" / "a.png"))
+    assert caught.value.filename == str(target / "sub" / "a.png")
+    with pytest.raises(OSError) as caught, atomic_outputs(target) as (tmp,):
+        raise OSError(28, "No space left on device")  # as write() raises it: no file name
+    assert caught.value.filename == str(target)
