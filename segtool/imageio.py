@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -35,6 +36,12 @@ _KINDS = (
 
 class NotAFileError(SegtoolError):
     """An image path names something other than a regular file."""
+
+
+class UnreadableImageError(OSError):
+    """Pillow cannot read the file. Pillow raises ``ValueError``, ``SyntaxError``,
+    ``struct.error``, ``EOFError``... on corrupt headers; they become this ``OSError``, which
+    every caller already treats as an unreadable file."""
 
 
 def _open(path: str | os.PathLike[str]) -> IO[bytes]:
@@ -63,13 +70,27 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
 @contextmanager
 def _pillow_unchecked() -> Iterator[None]:
     """Pillow's own decompression-bomb check off (no warning, no error of its own): the
-    caller checks segtool's limit from the header instead."""
+    caller checks segtool's limit from the header instead. Pillow's warnings about corrupt
+    files ("Invalid APNG", "Truncated File Read", ...) are not printed either: a file is
+    read or refused with an error, in one line."""
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+            yield
     finally:
         Image.MAX_IMAGE_PIXELS = saved
+
+
+def _pillow_open(f: IO[bytes]) -> Image.Image:
+    """``Image.open(f)``, any exception of Pillow's as :class:`UnreadableImageError`."""
+    try:
+        return Image.open(f)
+    except OSError:
+        raise
+    except Exception as exc:
+        raise UnreadableImageError(str(exc) or type(exc).__name__) from None
 
 
 def _check_pixels(img: Image.Image, path: object) -> None:
@@ -83,9 +104,10 @@ def open_image(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
     decoded when the block asks for them) of a regular file whose declared size is within
     the ``pixels`` limit (else :class:`~segtool.limits.LimitError`, naming the file).
 
-    Pillow's errors on a corrupt file pass through as they would from ``Image.open``.
+    A file Pillow cannot read raises ``OSError`` (:class:`UnreadableImageError` for what
+    Pillow itself raises as something else).
     """
-    with _open(path) as f, _pillow_unchecked(), Image.open(f) as img:
+    with _open(path) as f, _pillow_unchecked(), _pillow_open(f) as img:
         _check_pixels(img, os.fspath(path))
         yield img
 
@@ -93,15 +115,20 @@ def open_image(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """:func:`open_image`, fully decoded, its file closed: the image outlives the call."""
     with _open(path) as f, _pillow_unchecked():
-        img = Image.open(f)
+        img = _pillow_open(f)
         _check_pixels(img, os.fspath(path))
-        img.load()
+        try:
+            img.load()
+        except OSError:
+            raise
+        except Exception as exc:
+            raise UnreadableImageError(str(exc) or type(exc).__name__) from None
     return img
 
 
 @contextmanager
 def open_bytes(data: bytes, path: object = None) -> Iterator[Image.Image]:
     """:func:`open_image` of an image already in memory (``path`` names it in errors)."""
-    with _pillow_unchecked(), Image.open(io.BytesIO(data)) as img:
+    with _pillow_unchecked(), _pillow_open(io.BytesIO(data)) as img:
         _check_pixels(img, path)
         yield img

@@ -641,3 +641,16 @@ def test_the_typed_stub_describes_every_kernel():
     tree = ast.parse((Path(_kernels.__file__).parent / "_kernels.pyi").read_text())
     stub = {f.name: len(f.args.args) for f in tree.body if isinstance(f, ast.FunctionDef)}
     assert stub == {name: len(make()) for name, make in GOOD.items()}
+
+
+def test_whatever_pillow_raises_on_a_corrupt_header_is_an_oserror(tmp_path):
+    """Pillow raises ValueError on a truncated gAMA chunk (and SyntaxError, struct.error...
+    elsewhere): callers catch OSError for an unreadable file, so that is what they get."""
+    data = SIG + _ihdr() + _chunk(b"gAMA", b"") + _idat() + END
+    with pytest.raises(ValueError, match="gAMA"):
+        Image.open(io.BytesIO(data))
+    (tmp_path / "g.png").write_bytes(data)
+    with pytest.raises(imageio.UnreadableImageError, match="gAMA"), imageio.open_image(tmp_path / "g.png"):
+        pass
+    with pytest.raises(OSError, match="gAMA"):
+        imageio.load_image(tmp_path / "g.png")

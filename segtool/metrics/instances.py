@@ -78,8 +78,12 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> 
     categories are -1 so they never match.
 
     Masks: ``segtool._kernels.rle_iou``, pycocotools' ``iou`` without its per-call Python
-    conversions (the same integer counts, the same division, so the same doubles; tested).
-    Boxes: pycocotools' ``iou``, one call per image.
+    conversions (the same integer counts, the same division, so the same doubles; tested,
+    also on RLEs with zero-length runs, where pycocotools' loop can stop before the last
+    pixel and the kernel follows it step for step). The strings were decoded by the strict
+    guard when they were read, and the kernel decodes them strictly again.
+    Boxes: pycocotools' ``iou``, one call per image (plain arithmetic on doubles: no box
+    can make it read or write out of bounds).
     """
     if len(d) == 0 or len(gt.ids) == 0:
         return np.zeros((len(d), len(gt.ids)))
