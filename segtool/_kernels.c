@@ -22,10 +22,14 @@
 
 #if defined(_MSC_VER)
 #define ALWAYS_INLINE __forceinline
+#define NOINLINE __declspec(noinline)
 #define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
 #else
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+#define NOINLINE __attribute__((noinline))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #endif
 
 /* ------------------------------------------------------------- argument checks
@@ -187,8 +191,10 @@ static ALWAYS_INLINE Py_ssize_t unfilter_bpp(const uint8_t *src, uint8_t *dst, c
     return -1;
 }
 
-static Py_ssize_t unfilter_rows(const uint8_t *src, uint8_t *dst, const uint8_t *zero, Py_ssize_t height,
-                                Py_ssize_t rb, int bpp)
+/* Not inlined into its Python wrapper: inlined there, GCC 12 lays out the Paeth loop ~50%
+ * slower (measured, 640x480 RGB: 2.5 ms vs 1.6 ms). */
+static NOINLINE Py_ssize_t unfilter_rows(const uint8_t *src, uint8_t *dst, const uint8_t *zero, Py_ssize_t height,
+                                         Py_ssize_t rb, int bpp)
 {
     switch (bpp) {
     case 1:
@@ -305,7 +311,7 @@ static void idmap_free(IdMap *map)
 /* Add the pixel count of every (ground truth, prediction) id pair of two RGB buffers into
  * the table t (rows: gmap's indices, columns: pmap's). Returns 0, or the side (1 or 2) of
  * the first id its map lacks, stored in *bad (the table then holds a partial count). */
-static int count_pairs(const uint8_t *g, const uint8_t *p, Py_ssize_t npix, const IdMap *gmap, const IdMap *pmap,
+static NOINLINE int count_pairs(const uint8_t *g, const uint8_t *p, Py_ssize_t npix, const IdMap *gmap, const IdMap *pmap,
                        int64_t *t, Py_ssize_t width, uint32_t *bad)
 {
     uint32_t last_g = 0, last_p = 0; /* id 0 (void) has index 0 on both sides */
@@ -511,21 +517,22 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
             const int c = (int)s[p] - 48;
             if (c < 0 || c > 63)
                 return -1;
-            if ((k == 6 && (c & 0x1f) > 1) || (k == 7 && (c & 0x3f) != 0))
-                return -1; /* see above: pycocotools would read another number */
             bits |= (uint64_t)(c & 0x1f) << (5 * k);
             more = c & 0x20;
             p++, k++;
             if (!more && (c & 0x10))
-                bits |= ~(uint64_t)0 << (5 * k); /* sign-extend the last group (k <= 6 here) */
+                bits |= ~(uint64_t)0 << (5 * k); /* sign-extend the last group */
         }
+        /* see above: a 7th group of 0 or 1 (so no sign either), an 8th of 0 (checked on the
+         * characters, rarely: a value of 7 or 8 characters) */
+        if (UNLIKELY(k > 6) && (((s[p - k + 6] - 48) & 0x1f) > 1 || (k == 8 && s[p - 1] != '0')))
+            return -1;
         int64_t x = (int64_t)bits;
         if (m > 2)
             x += r->cnts[m - 2];
         if (x < 0 || x > total)
             return -1;
-        if (x == 0 && m > 0)
-            inner_zero = 1;
+        inner_zero |= (x == 0) & (m > 0);
         r->cnts[m++] = x;
         sum += x;
         if (sum > total)
