@@ -22,6 +22,7 @@ from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .common import (
     Detection,
     ImageResult,
+    compressed_rle,
     int_field,
     limit,
     load_json,
@@ -76,9 +77,13 @@ class CocoMasks:
         """Convert each segmentation to a compressed RLE, checking it against the image size."""
         rles = []
         ids = self.segments.id.tolist()
+        try:
+            masks.check_size(image.height, image.width)
+        except ValueError as exc:
+            raise SegtoolError(f"image {image.id}: {exc}", self.path) from None
         for aid, segm in zip(ids, self.raw, strict=True):
             try:
-                rles.append(masks.to_compressed(segm, image.height, image.width))
+                rles.append(compressed_rle(segm, image.height, image.width))
             except ValueError as exc:
                 raise SegtoolError(f"image {image.id}, annotation {aid}: {exc}", self.path) from None
         bad = masks.check_compressed(rles)

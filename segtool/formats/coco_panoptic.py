@@ -132,10 +132,11 @@ class PanopticRecord:
     png: str
     record: dict[str, Any]
     path: str
+    max_segments: int  # limits.segments, read once where the records are streamed
 
     def resolve(self) -> PanopticPng:
         """The parsed source (errors name the JSON)."""
-        return PanopticPng(self.png, _segments(self.record, None, Path(self.path)))
+        return PanopticPng(self.png, _segments(self.record, None, Path(self.path), self.max_segments))
 
     def load(self, image: ImageInfo) -> Annotation:
         """Parse the record, then load as :meth:`PanopticPng.load`."""
@@ -177,13 +178,13 @@ def overlap(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
     return table
 
 
-def _segments(ann: dict[str, Any], known: set[int] | None, path: Path) -> Segments:
+def _segments(ann: dict[str, Any], known: set[int] | None, path: Path, max_segments: int | None = None) -> Segments:
     """The record's ``segments_info`` as a segment table, checked (``known``: the category
-    ids allowed; None leaves categories to the caller)."""
+    ids allowed; None leaves categories to the caller; ``max_segments``: limits.segments)."""
     info = ann.get("segments_info")
     if not isinstance(info, list):
         raise SegtoolError(f"annotation of image {ann.get('image_id')}: 'segments_info' must be a list", str(path))
-    if len(info) > limit("segments"):
+    if len(info) > (limit("segments") if max_segments is None else max_segments):
         limits.check("segments", len(info), f"image {ann.get('image_id')}: segments_info", path)
     try:
         segs = Segments.build(
@@ -415,10 +416,12 @@ def stream_pairs(
         )
     gt_folder, pred_folder = masks_dir(gt, gt_masks), masks_dir(pred, pred_masks)
 
+    max_segments = limit("segments")
+
     def sample(ann: dict[str, Any], folder: Path, path: Path) -> Sample:
         name = file_name(ann["file_name"], f"annotation of image {ann['image_id']}", path)
         image = images.info(int(ann["image_id"]), name)
-        return Sample(image, PanopticRecord(str(folder / name), ann, str(path)))
+        return Sample(image, PanopticRecord(str(folder / name), ann, str(path), max_segments))
 
     def pairs() -> Iterator[tuple[Sample, Sample | None]]:
         pending: dict[Any, dict[str, Any]] = {}

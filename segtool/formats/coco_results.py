@@ -21,7 +21,7 @@ from .. import limits, masks
 from ..errors import SegtoolError
 from ..metrics.instances import Objects
 from ..model import Dataset, ImageInfo
-from .common import int_field, limit, load_json
+from .common import compressed_rle, int_field, limit, load_json
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,10 @@ def _check(i: int, det: Any, images: dict[int, Any], known: set[int], by_box: bo
 
 def _objects(src: Detections) -> Objects:
     h, w = src.image.height, src.image.width
+    try:
+        masks.check_size(h, w)
+    except ValueError as exc:
+        raise SegtoolError(f"image {src.image.id}: {exc}", src.path) from None
     rles = []
     for det_id, det in src.dets:
         box, segm = det.get("bbox"), det.get("segmentation")
@@ -124,7 +128,7 @@ def _objects(src: Detections) -> Objects:
             x, y, bw, bh = box
             segm = [[x, y, x, y + bh, x + bw, y + bh, x + bw, y]]
         try:
-            rles.append(masks.to_compressed(segm, h, w))
+            rles.append(compressed_rle(segm, h, w))
         except ValueError as exc:
             raise SegtoolError(f"detection #{det_id - 1} (image {src.image.id}): {exc}", src.path) from None
     bad, pixel_area = masks.guarded_areas(rles)

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from .. import imageio, limits, png
+from .. import imageio, limits, masks, png
 from ..errors import FormatError, SegtoolError
 from ..model import Category, ImageInfo
 from . import jsonguard
@@ -232,6 +232,15 @@ def parse_image(rec: Any, i: int, path: Path, max_pixels: int | None = None) -> 
     name = f"{iid}.jpg" if name is None else file_name(name, f"image {iid}", path)
     extra = {k: v for k, v in rec.items() if k not in ("id", "file_name", "height", "width")}
     return ImageInfo(iid, name, h, w, extra)
+
+
+def compressed_rle(segm: Any, height: int, width: int) -> dict[str, Any]:
+    """``masks.to_compressed`` of one mask of an image whose size ``masks.check_size``
+    accepted already: a compressed RLE of that size is taken as it is (tens of thousands
+    per results file: the size is checked once per image, not once per mask)."""
+    if type(segm) is dict and type(segm.get("counts")) is str and segm.get("size") == [height, width]:
+        return {"size": [height, width], "counts": segm["counts"]}
+    return masks.to_compressed(segm, height, width)
 
 
 def open_png(path: Path, what: str) -> Image.Image:

@@ -98,6 +98,14 @@ class Pairs:
         which, size = (self.g, self.n) if rows else (self.p, self.m)
         return np.bincount(which, weights=self.count, minlength=size + 1).astype(np.int64)
 
+    def at(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Pixels of (ground-truth segment, predicted segment) pairs, 0-based (0 where they
+        do not meet)."""
+        keys = self.g * (self.m + 1) + self.p  # sorted: the pairs come in (g, p) order
+        want = (rows + 1) * (self.m + 1) + cols + 1
+        k = np.minimum(np.searchsorted(keys, want), max(keys.size - 1, 0))
+        return np.where(keys[k] == want, self.count[k], 0) if keys.size else np.zeros(len(want), np.int64)
+
 
 @dataclass
 class Matching:
@@ -112,23 +120,30 @@ class Matching:
 
 
 def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs) -> Matching:
-    """Match segments given their overlap (``Pairs``, or a dense table whose row and column
-    0 are void).
+    """Match segments given their overlap: a dense table whose row and column 0 are void
+    (what the C kernel fills), or :class:`Pairs`.
 
     The IoU's union leaves out the prediction's pixels on ground-truth void and takes the
     ground truth's area from the JSON (panopticapi's arithmetic, in its order); an unmatched
     prediction lying more than half on void plus same-category crowd is not a false positive.
     """
-    pairs = table if isinstance(table, Pairs) else Pairs.of_table(table)
-    pred_area = pairs.sums(rows=False)[1:]
+    if isinstance(table, Pairs):
+        pred_area, gt_pixels = table.sums(rows=False)[1:], table.sums(rows=True)[1:]
+        on_void = np.zeros(len(pseg), np.int64)
+        void = (table.g == 0) & (table.p > 0)
+        on_void[table.p[void] - 1] = table.count[void]
+        inner = (table.g > 0) & (table.p > 0)
+        gi, pi, meet = table.g[inner] - 1, table.p[inner] - 1, table.count[inner]
+        pixels: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.int64]] = table.at
+    else:
+        pred_area, gt_pixels, on_void = table.sum(axis=0)[1:], table.sum(axis=1)[1:], table[0, 1:]
+        inter = table[1:, 1:]
+        gi, pi = np.nonzero(inter)
+        meet = inter[gi, pi]
+        pixels = lambda rows, cols: inter[rows, cols]  # noqa: E731
     # panopticapi's union takes the ground truth's area from the JSON; a segment listed
     # without one (area 0 here) falls back to its pixel count
-    gt_area = np.where(gseg.area > 0, gseg.area, pairs.sums(rows=True)[1:])
-    on_void = np.zeros(len(pseg), np.int64)
-    void = (pairs.g == 0) & (pairs.p > 0)
-    on_void[pairs.p[void] - 1] = pairs.count[void]
-    inner = (pairs.g > 0) & (pairs.p > 0)
-    gi, pi, meet = pairs.g[inner] - 1, pairs.p[inner] - 1, pairs.count[inner]
+    gt_area = np.where(gseg.area > 0, gseg.area, gt_pixels)
     same = ~gseg.iscrowd[gi] & (gseg.category_id[gi] == pseg.category_id[pi])
     gi, pi, meet = gi[same], pi[same], meet[same]
     iou = meet / (pred_area[pi] + gt_area[gi] - meet - on_void[pi])
@@ -138,15 +153,21 @@ def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs) 
     pred_matched = np.zeros(len(pseg), bool)
     pred_matched[pi[hit]] = True
     free = np.flatnonzero(~pred_matched)
-    ignored = on_void[free] + _on_crowd(gseg, pseg, pairs, free)
+    ignored = on_void[free] + _on_crowd(gseg, pseg, free, pixels)
     pred_false = np.zeros(len(pseg), bool)
     pred_false[free] = ignored / pred_area[free] <= 0.5
     return Matching(gi[hit], pi[hit], iou[hit], ~gt_matched & ~gseg.iscrowd, pred_false)
 
 
-def _on_crowd(gseg: Segments, pseg: Segments, pairs: Pairs, preds: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _on_crowd(
+    gseg: Segments,
+    pseg: Segments,
+    preds: npt.NDArray[np.int64],
+    pixels: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.int64]],
+) -> npt.NDArray[np.int64]:
     """Pixels of each of ``preds`` on the crowd region of its category: the last crowd
-    segment of that category, as panopticapi keeps it (0 when the category has none)."""
+    segment of that category, as panopticapi keeps it (0 when the category has none).
+    ``pixels(gt rows, pred columns)`` reads the overlap (0-based, void excluded)."""
     out = np.zeros(len(preds), np.int64)
     crowd = np.flatnonzero(gseg.iscrowd)
     if not crowd.size or not preds.size:
@@ -156,12 +177,7 @@ def _on_crowd(gseg: Segments, pseg: Segments, pairs: Pairs, preds: npt.NDArray[n
     crowd_cats, crowd_rows = cats[last], crowd[last]
     pos = np.minimum(np.searchsorted(crowd_cats, pseg.category_id[preds]), crowd_cats.size - 1)
     has = crowd_cats[pos] == pseg.category_id[preds]
-    key = (crowd_rows[pos] + 1) * (pairs.m + 1) + preds + 1  # (gt row, pred column) in the pairs' numbering
-    known = pairs.g * (pairs.m + 1) + pairs.p
-    order = np.argsort(known, kind="stable")
-    at = np.minimum(np.searchsorted(known[order], key), known.size - 1)
-    found = has & (known[order][at] == key)
-    out[found] = pairs.count[order][at][found]
+    out[has] = pixels(crowd_rows[pos][has], preds[has])
     return out
 
 
@@ -191,15 +207,22 @@ class Positions:
     ids: npt.NDArray[np.int64]  # sorted
     rows: npt.NDArray[np.int64]
     k: int
+    table: npt.NDArray[np.int64] | None = None  # rows by id, when the ids are small (the usual case)
 
     @classmethod
     def of(cls, categories: tuple[Category, ...]) -> Positions:
         """Rows in category order."""
         ids = np.array([c.id for c in categories], dtype=np.int64)
         order = np.argsort(ids, kind="stable")
-        return cls(ids[order], order.astype(np.int64), len(ids))
+        table = None
+        if ids.size and ids.min() >= 0 and ids.max() < 1 << 16:
+            table = np.full(int(ids.max()) + 2, -1, np.int64)  # the last entry: every id past the others
+            table[ids] = np.arange(ids.size)
+        return cls(ids[order], order.astype(np.int64), len(ids), table)
 
     def __call__(self, cats: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        if self.table is not None:  # negative ids wrap to huge unsigned ones: the last entry too
+            return self.table[np.minimum(cats.view(np.uint64), self.table.size - 1)]
         if not self.ids.size:
             return np.full(len(cats), -1, np.int64)
         pos = np.minimum(np.searchsorted(self.ids, cats), self.ids.size - 1)
