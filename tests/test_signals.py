@@ -192,6 +192,30 @@ def test_sigkill_takes_every_helper_process_along(dataset, tmp_path, moment, rep
         run.cleanup()
 
 
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+def test_a_worker_ends_with_its_owner(tmp_path, pidfd):
+    """The watch each worker runs on its owner (the main process), with a pidfd and with
+    the polling fallback (no pidfd: not Linux, an old kernel, a sandbox)."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    code = "import os, sys, segtool.parallel as p\n"
+    code += "" if pidfd else "del os.pidfd_open\n"
+    code += f"print('watching', flush=True)\np._exit_with({owner.pid})\n"
+    watcher = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert watcher.stdout is not None and watcher.stdout.readline() == "watching\n"
+        time.sleep(0.3)
+        assert watcher.poll() is None  # the owner lives: the watch waits
+        owner.kill()
+        owner.wait()
+        assert watcher.wait(timeout=3) == 1
+    finally:
+        for proc in (owner, watcher):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        watcher.stdout.close()  # type: ignore[union-attr]
+
+
 # In-process: the machinery the CLI runs in (segtool.interrupts, segtool.parallel).
 
 
