@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from . import masks
+from . import masks, rleowner
 from .errors import SegtoolError
 from .formats import coco_instance, semantic
 from .formats.common import load_json, parse_categories
@@ -35,36 +36,56 @@ class Combined:
     stuff_area_limit: int
 
     def load(self, image: ImageInfo) -> Annotation:
-        """Place instances, then stuff, as the module docstring says."""
+        """Place instances, then stuff, as the module docstring says. Each instance is read
+        as its runs of pixels, never as a whole-image mask, and the stuff classes in one
+        pass: the work grows with the pixels the masks cover, not instances x image."""
         sem = self.labels.load(image)
         inst = self.instances.load(image)
         segs = inst.segments
+        h, w = image.height, image.width
         score = segs.score if segs.score is not None else np.zeros(len(segs))
         order = [k for k in np.argsort(-score, kind="stable") if segs.score is None or score[k] >= self.confidence]
-        stack = masks.decode(inst.rles or (), image.height, image.width)
-        index = np.zeros((image.height, image.width), np.int32)
+        pixels = _pixels_by_instance(inst.rles or (), h, w)
+        flat = np.zeros(h * w, np.int32)  # column-major, as RLE counts run
+        index = flat.reshape(w, h).T  # a view: (H, W)
         cats: list[int] = []
         for k in order:
-            m = stack[:, :, k].astype(bool)
-            area = int(m.sum())
+            mine = pixels[k]
+            area = mine.size
             if area == 0:
                 continue
-            free = index == 0
-            if (area - int(np.count_nonzero(m & free))) / area > self.overlap_threshold:
+            free = flat[mine] == 0
+            if (area - int(np.count_nonzero(free))) / area > self.overlap_threshold:
                 continue
             cats.append(int(segs.category_id[k]))
-            index[m & free] = len(cats)
+            flat[mine[free]] = len(cats)
         sem_index = sem.index_map()
+        free_mask = index == 0
+        left = np.bincount(sem_index[free_mask], minlength=len(sem.segments) + 1)  # free pixels per class
+        lut = np.zeros(len(sem.segments) + 1, np.int32)
         for k, cid in enumerate(sem.segments.category_id.tolist()):
-            if cid in self.thing_ids:
-                continue
-            left = (sem_index == k + 1) & (index == 0)
-            if int(np.count_nonzero(left)) < self.stuff_area_limit:
+            if cid in self.thing_ids or int(left[k + 1]) < self.stuff_area_limit:
                 continue
             cats.append(cid)
-            index[left] = len(cats)
+            lut[k + 1] = len(cats)
+        index[free_mask] = lut[sem_index[free_mask]]
         out = Segments.build(id=np.arange(1, len(cats) + 1), category_id=cats)
+        index = np.ascontiguousarray(index)
         return Annotation(image, measure(index, out), id_map=index, origin=sem.origin)
+
+
+def _pixels_by_instance(rles: tuple[Any, ...], height: int, width: int) -> list[npt.NDArray[np.int64]]:
+    """The column-major pixel positions of each mask (checked RLEs of one image)."""
+    runs = rleowner.Runs.of(rles)
+    if runs is None:  # not decodable here: the checked decoder words the error
+        masks.decode(rles, height, width)
+        raise SegtoolError("an instance mask cannot be decoded")
+    width_ = runs.end - runs.start
+    flat = np.repeat(runs.end - np.cumsum(width_), width_) + np.arange(int(width_.sum()))
+    bounds = np.concatenate(
+        [[0], np.cumsum(np.bincount(runs.owner, weights=width_, minlength=len(rles)).astype(np.int64))]
+    )
+    return [flat[bounds[i] : bounds[i + 1]] for i in range(len(rles))]
 
 
 def _categories(sem_cats: tuple[Category, ...], inst_data: Any, path: Path) -> tuple[Category, ...]:

@@ -256,3 +256,32 @@ def test_runs_resolve_equals_the_mask_stack(seed, monkeypatch):
                 except Exception as exc:
                     seen.append(str(exc))
             assert seen[0] == seen[1], policy
+
+
+def test_combine_many_instances(tmp_path, runner):  # noqa: F811
+    """10,000 detections over one label map (a whole-image mask per instance before: 900 MB
+    and minutes); each small square is placed."""
+    from segtool.cli import main
+    from tests.conftest import rle
+
+    side = 100
+    folder = tmp_path / "sem"
+    folder.mkdir()
+    Image.fromarray(np.zeros((3 * side, 3 * side), np.uint8)).save(folder / "a.png")
+    (folder / "categories.json").write_text(json.dumps([{"id": 0, "name": "bg", "isthing": 0}]))
+    dets = []
+    for i in range(side * side):
+        y, x = divmod(i, side)
+        m = np.zeros((3 * side, 3 * side), bool)
+        m[3 * y : 3 * y + 2, 3 * x : 3 * x + 2] = True
+        dets.append({"image_id": 1, "category_id": 1, "segmentation": rle(m), "score": 0.9})
+    (tmp_path / "res.json").write_text(json.dumps(dets))
+    cats = [{"id": 0, "name": "bg", "isthing": 0}, {"id": 1, "name": "x", "isthing": 1}]
+    (folder / "categories.json").write_text(json.dumps(cats))
+    start = time.perf_counter()
+    argv = ["convert", str(folder), str(tmp_path / "o.json"), "--to", "coco-panoptic", "--instances"]
+    r = runner.invoke(main, [*argv, str(tmp_path / "res.json"), "-j", "1"])
+    assert r.exit_code == 0, r.output
+    assert time.perf_counter() - start < 15
+    segs = json.loads((tmp_path / "o.json").read_text())["annotations"][0]["segments_info"]
+    assert sum(s["category_id"] == 1 and s["area"] == 4 for s in segs) == side * side
