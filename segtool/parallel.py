@@ -150,14 +150,15 @@ def _exists(pid: int) -> bool:
     return True
 
 
-# Pools started by imap and not yet shut down: stop_workers() kills their workers.
-_live: set[ProcessPoolExecutor] = set()
+# Pools started by imap and not yet shut down, with the thread that runs each: what
+# stop_workers() kills.
+_live: dict[ProcessPoolExecutor, threading.Thread] = {}
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
     _start_helpers()
     executor = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker, initargs=(os.getpid(),))
-    _live.add(executor)
+    _live[executor] = threading.current_thread()
     return executor
 
 
@@ -186,14 +187,20 @@ def _kill(executor: ProcessPoolExecutor, *, join: bool) -> None:
         manager.join(timeout=1.0)
 
 
-def stop_workers() -> None:
-    """Kill the workers of every pool :func:`imap` is running now.
+def stop_workers(*, this_thread: bool = False) -> None:
+    """Kill the workers of every pool :func:`imap` is running now (``this_thread``: only
+    those run by the calling thread).
 
-    For the CLI's signal handler: it runs before the stack unwinds, so no worker is still
-    writing into a temporary output while a ``finally`` removes it.
+    For whatever is about to remove an output the workers may still be writing into: the
+    CLI's signal handler (it runs before the stack unwinds), and a failed write's clean-up
+    (an error in the main process leaves the pool running until the traceback that holds
+    its generator is dropped, and a worker that writes a file into a folder being removed
+    makes the removal fail).
     """
-    for executor in tuple(_live):
-        _kill(executor, join=True)
+    me = threading.current_thread()
+    for executor, home in tuple(_live.items()):
+        if not this_thread or home is me:
+            _kill(executor, join=True)
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -258,4 +265,4 @@ def imap(
             if not done:
                 _kill(pool, join=home_thread)
             pool.shutdown(wait=done and home_thread, cancel_futures=True)
-            _live.discard(pool)
+            _live.pop(pool, None)

@@ -288,6 +288,19 @@ def test_stop_workers_kills_a_running_pool():
     it.close()
 
 
+def nap(x: int) -> int:
+    time.sleep(1)
+    return x
+
+
+def test_stop_workers_of_this_thread_spares_the_pools_of_others():
+    parallel.warm_up(2)  # workers start at once: they nap when the timer fires
+    it = imap(nap, range(1, 5), jobs=2, chunksize=1)
+    threading.Timer(0.5, parallel.stop_workers, kwargs={"this_thread": True}).start()
+    assert next(it) == 1  # the timer's thread runs no pool: this one went on
+    it.close()
+
+
 def test_keyboard_interrupt_from_the_library_is_one_line_exit_130(runner, monkeypatch, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
