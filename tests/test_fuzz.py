@@ -104,6 +104,15 @@ def test_call_lets_only_the_allowed_errors_through() -> None:
         contract.call(raises, TypeError("x"))
 
 
+def test_call_fails_on_a_warning_a_user_would_see() -> None:
+    """A warning is text on stderr: a failure, unless Python hides it by default."""
+    import warnings
+
+    with pytest.raises(AssertionError, match="RuntimeWarning: overflow"):
+        contract.call(warnings.warn, "overflow", RuntimeWarning)
+    assert contract.call(warnings.warn, "old", DeprecationWarning) is None
+
+
 def test_watchdog_ends_a_hang_in_c_code() -> None:
     """A loop that never returns to Python (here a blocking read) still ends the process."""
     code = "import os, fuzz.contract as c\nwith c.watchdog(0.5):\n    os.read(os.pipe()[0], 1)\n"
