@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
 
 from .errors import OutputExistsError, SegtoolError
+from .parallel import stop_workers
 
 
 def inside(base: Path, name: str, what: str = "file_name") -> Path:
@@ -248,6 +249,7 @@ def atomic_outputs(*targets: Path, overwrite: bool = True) -> Iterator[list[Path
         except BaseException as exc:
             if isinstance(exc, OSError):
                 _name_the_output(exc, temps, list(targets))
+            stop_workers(this_thread=True)  # a worker still writing into a temporary would defeat its removal
             for tmp in temps:
                 _remove(tmp)
             stack.close()

@@ -308,3 +308,23 @@ def test_keyboard_interrupt_from_the_library_is_one_line_exit_130(runner, monkey
     monkeypatch.setattr(formats, "detect", interrupted)
     r = runner.invoke(main, ["info", str(tmp_path)])
     assert (r.exit_code, r.stderr) == (130, "Interrupted.\n")
+
+
+@pytest.mark.parametrize("repeat", range(3 * RUNS))
+def test_a_write_failing_mid_pool_leaves_nothing(dataset, tmp_path, repeat):
+    """The main process fails to write (a 40-block file-size limit) while two workers still
+    write PNGs into the temporary folder: the workers are stopped before it is removed, so
+    nothing is left, and the error is one line naming the output."""
+    import resource
+
+    out = tmp_path / "o.json"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40 * 512, 40 * 512))
+
+    cmd = [sys.executable, "-m", "segtool", *COMMANDS["panoptic"](dataset, tmp_path / "o")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "File too large" in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == [], sorted(os.listdir(tmp_path))
+    assert not out.exists()
