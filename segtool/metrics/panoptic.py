@@ -191,10 +191,11 @@ def table_stat(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pa
     stat = PQStat.zeros(position.k)
     m = match(gseg, pseg, table)
     order = np.lexsort((pseg.id[m.pi], gseg.id[m.gi]))  # panopticapi adds in (gt id, pred id) order
-    rows = position(gseg.category_id[m.gi][order])
+    gt_rows = position(gseg.category_id)
+    rows = gt_rows[m.gi][order]
     np.add.at(stat.tp, rows, 1)
     np.add.at(stat.iou, rows, m.iou[order])
-    np.add.at(stat.fn, position(gseg.category_id[m.gt_missed]), 1)
+    np.add.at(stat.fn, gt_rows[m.gt_missed], 1)
     np.add.at(stat.fp, position(pseg.category_id[m.pred_false]), 1)
     return stat
 

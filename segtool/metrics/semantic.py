@@ -15,7 +15,7 @@ they count in the extra last column, as misses of their ground-truth class.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,13 +36,15 @@ class Classes:
     ids: npt.NDArray[np.int64]  # sorted
     rows: npt.NDArray[np.int64]  # row of ids[i]
     k: int
+    table8: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))  # rows of 0..255
 
     @classmethod
     def of(cls, categories: tuple[Category, ...]) -> Classes:
         """Rows in category order."""
         ids = np.array([c.id for c in categories], dtype=np.int64)
         order = np.argsort(ids, kind="stable")
-        return cls(ids[order], order.astype(np.int64), len(ids))
+        classes = cls(ids[order], order.astype(np.int64), len(ids))
+        return cls(classes.ids, classes.rows, classes.k, classes.table(256))
 
     def rows_of(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The row of each value."""
@@ -62,6 +64,8 @@ def rows_of(sample: Sample, classes: Classes, ignore_value: int, overlap: str = 
     if isinstance(src, LabelPng) and src.ignore_value == ignore_value:
         labels, present = src.labels(sample.image)
         top = int(present[-1]) if present.size else 0
+        if top < 256:
+            return classes.table8[labels]
         return classes.table(top + 1)[labels] if top < DENSE_VALUES else classes.rows_of(labels)
     res = views.resolve(sample.load(), overlap)
     lut = np.concatenate([classes.rows_of(np.array([ignore_value])), classes.rows_of(res.segments.category_id)])
@@ -95,7 +99,7 @@ def _confusion8(pair: _Pair) -> npt.NDArray[np.int64] | None:
     gsrc.check_values(pair.gt.image, g_count)
     psrc.check_values(pair.pred.image, p_count)
     gv, pv = np.flatnonzero(g_count), np.flatnonzero(p_count)
-    lut = pair.classes.table(256)
+    lut = pair.classes.table8
     k = pair.classes.k  # the ignore row and column
     cm = np.zeros((k + 1, k + 1), np.int64)
     np.add.at(cm, (lut[gv][:, None], lut[pv][None, :]), hist[np.ix_(gv, pv)])
