@@ -8,6 +8,11 @@ Example:
 
 from __future__ import annotations
 
+from . import interrupts as _interrupts
+
+if _interrupts.launched_as_cli():  # before the heavy imports below: Ctrl-C there is one line too
+    _interrupts.quiet_while_starting()
+
 from .convert import WriteSummary, convert, write
 from .errors import FormatError, OutputExistsError, OverlapError, SegtoolError
 from .evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic, pq_compute

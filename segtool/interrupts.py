@@ -10,6 +10,8 @@ across the few milliseconds that must not be cut in two (starting a worker proce
 
 from __future__ import annotations
 
+import itertools
+import os
 import signal
 import sys
 import threading
@@ -20,6 +22,30 @@ from types import FrameType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def launched_as_cli() -> bool:
+    """Whether this process is the ``segtool`` command (the console script or
+    ``python -m segtool``), not a program that imports segtool as a library."""
+    argv = getattr(sys, "orig_argv", sys.argv)
+    if sys.argv and sys.argv[0].replace("\\", "/").rsplit("/", 1)[-1] in ("segtool", "segtool.exe"):
+        return True
+    return any(a == "-m" and b == "segtool" for a, b in itertools.pairwise(argv))
+
+
+def quiet_while_starting() -> None:
+    """Until the CLI sets its own handlers (after ~0.4 s of imports), SIGINT or SIGTERM end
+    the process with one line and exit 130 / 143, not a ``KeyboardInterrupt`` traceback from
+    whatever module was being imported. Nothing has been written yet: nothing to clean.
+    (The interpreter's own start, ~50 ms before any segtool code runs, stays Python's.)"""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        os.write(2, f"{Interrupted(signum)}\n".encode())
+        os._exit(128 + signum)
+
+    if _in_main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, leave)
 
 
 class Interrupted(BaseException):

@@ -328,3 +328,24 @@ def test_a_write_failing_mid_pool_leaves_nothing(dataset, tmp_path, repeat):
     assert proc.stderr.count("\n") == 1 and "File too large" in proc.stderr
     assert sorted(os.listdir(tmp_path)) == [], sorted(os.listdir(tmp_path))
     assert not out.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_start_up_imports_is_one_line(signum):
+    """Importing segtool as the ``segtool`` command puts quiet handlers in place before the
+    heavy imports: a signal then is one line and 128 + signum, not an import traceback. A
+    program that imports segtool as a library keeps Python's own behaviour."""
+    code = (
+        "import sys; sys.argv[0] = {argv0!r}; import segtool, os, time; os.kill(os.getpid(), {signum}); time.sleep(5)"
+    )
+    cli = subprocess.run(
+        [sys.executable, "-c", code.format(argv0="/usr/bin/segtool", signum=int(signum))],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 128 + signum, cli.stderr
+    assert cli.stderr == ("Interrupted.\n" if signum == signal.SIGINT else "Terminated.\n")
+    lib = subprocess.run(
+        [sys.executable, "-c", code.format(argv0="-c", signum=int(signal.SIGINT))], capture_output=True, text=True
+    )
+    assert lib.returncode == -signal.SIGINT and "KeyboardInterrupt" in lib.stderr
