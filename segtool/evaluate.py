@@ -8,7 +8,7 @@ from typing import Any
 
 from . import formats
 from .errors import SegtoolError
-from .formats import coco_panoptic, semantic
+from .formats import coco_panoptic, panoptic_stream, semantic
 from .gcpause import gc_paused
 from .metrics.instances import InstanceResult, PanopticDetections, Params
 from .metrics.instances import evaluate as _evaluate_instance
@@ -33,14 +33,14 @@ def evaluate_panoptic(
 
     Images are those with a ground-truth annotation record (as panopticapi). A ground-truth
     image without a prediction is an error unless ``allow_missing``, when its segments all
-    count as false negatives. Both JSONs are streamed (see ``coco_panoptic.stream_pairs``),
+    count as false negatives. Both JSONs are streamed (see ``panoptic_stream.stream_pairs``),
     so memory does not grow with the number of images.
 
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
         >>> r.to_dict()["All"]["pq"]
     """
-    stream = coco_panoptic.stream_pairs(
+    stream = panoptic_stream.stream_pairs(
         Path(gt),
         Path(pred),
         gt_masks=Path(gt_masks) if gt_masks else None,
