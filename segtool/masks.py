@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 # The pycocotools side, guarded (segtool.cocomask), where callers have always found it.
+from .cocomask import POLYGON_MAX_COORD as POLYGON_MAX_COORD
 from .cocomask import RLE as RLE
 from .cocomask import MalformedRLE as MalformedRLE
 from .cocomask import bad_compressed as bad_compressed

@@ -305,3 +305,14 @@ def test_cocomask_is_where_masks_finds_it():
     for name in ("to_compressed", "decode", "iou", "rle_areas", "rle_boxes", "rasterize", "check_size", "polygons"):
         assert getattr(masks, name) is getattr(cocomask, name)
     assert Path(cocomask.__file__).name == "cocomask.py"
+
+
+@pytest.mark.parametrize("value", [1e9, -1e9, 2**31, 10**400, 1e300, 1e308, -1e308, float("nan"), float("inf")])
+def test_validate_and_fix_drop_coordinates_no_image_has_without_a_warning(value):
+    """validate's per-polygon check (which --fix drops polygons by) refuses coordinates
+    beyond ±2^27 before computing an area (1e308 overflowed it: a RuntimeWarning on
+    stderr); pytest turns any warning into an error here."""
+    from segtool.checks.instance import polygon_problem
+
+    assert polygon_problem([1, 1, value, 1, value, -value, 1, 4]) is not None
+    assert polygon_problem([1, 1, 2**27, 1, 2**27, 4]) is None

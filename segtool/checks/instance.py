@@ -75,11 +75,13 @@ def polygon_problem(p: Any) -> str | None:
     if not all(type(v) is int or type(v) is float for v in p):
         return "a polygon with non-numeric coordinates"
     try:
-        finite = bool(np.isfinite(np.asarray(p, dtype=np.float64)).all())
+        xy = np.asarray(p, dtype=np.float64)
     except OverflowError:  # an integer beyond any float
-        finite = False
-    if not finite:
+        xy = np.array([np.inf])
+    if not np.isfinite(xy).all():
         return "a polygon with non-finite coordinates (NaN, infinity or beyond 1e308)"
+    if np.abs(xy).max() > masks.POLYGON_MAX_COORD:  # no image is that large; its area would overflow
+        return f"a polygon with coordinates beyond ±{masks.POLYGON_MAX_COORD:,} (2^27)"
     if shoelace(p) == 0:
         return "the polygon has no area"
     return None
