@@ -18,7 +18,6 @@ wraps them. Every function here checks first, and raises ``ValueError`` with a r
 
 from __future__ import annotations
 
-import os
 from itertools import chain
 from typing import Any
 
@@ -51,16 +50,9 @@ class MalformedRLE(ValueError):
     """An RLE whose size or counts have the wrong type: it cannot be decoded at all."""
 
 
-_limit_seen: tuple[str | None, int] | None = None
-
-
 def _pixel_limit() -> int:
-    """The ``pixels`` limit, re-read only when its variable changes (checked per annotation)."""
-    global _limit_seen
-    raw = os.environ.get(limits.ENV_PREFIX + "PIXELS")
-    if _limit_seen is None or _limit_seen[0] != raw:
-        _limit_seen = (raw, limits.current().pixels)
-    return _limit_seen[1]
+    """The ``pixels`` limit (checked per annotation: one cached look-up)."""
+    return limits.get("pixels")
 
 
 def _is_int(v: Any) -> bool:

@@ -20,7 +20,9 @@ def one_line(text: str) -> str:
     other unprintables are shown as escapes, so one message is one line."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text)
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text
+    )
 
 
 class SegtoolError(Exception):

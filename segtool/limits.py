@@ -66,6 +66,19 @@ def current() -> Limits:
     return Limits(**values)
 
 
+_seen: dict[tuple[str, str | None], int] = {}
+
+
+def get(name: str) -> int:
+    """The value of limit ``name`` in force: one environment look-up, cached by its value, for
+    checks that run once per image, record or mask (``current()`` parses every variable)."""
+    raw = os.environ.get(ENV_PREFIX + name.upper())
+    value = _seen.get((name, raw))
+    if value is None:
+        value = _seen[(name, raw)] = getattr(Limits(), name) if not raw else parse_value(name, raw)
+    return value
+
+
 def parse_value(name: str, raw: str) -> int:
     """A limit's value: a positive whole number, ``1e9`` and ``1_000`` spellings allowed."""
     try:
@@ -120,10 +133,9 @@ def check(name: str, value: int, what: str, path: object = None) -> None:
         ...
         segtool.limits.LimitError: a.png: a 20000x20000 image: 400,000,000 pixels, over the limit of 100,000,000 (raise it with --limit pixels=N)
     """
-    limit = getattr(current(), name)
+    limit = get(name)
     if value > limit:
         raise LimitError(
-            f"{what}: {value:,} {UNITS[name]}, over the limit of {limit:,}"
-            f" (raise it with --limit {name}=N)",
+            f"{what}: {value:,} {UNITS[name]}, over the limit of {limit:,} (raise it with --limit {name}=N)",
             None if path is None else str(path),
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -110,17 +109,9 @@ def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]
     return data
 
 
-_LIMITS: dict[tuple[str, str | None], int] = {}
-
-
 def limit(name: str) -> int:
-    """The value of limit ``name`` in force, for checks that run once per image or record:
-    ``limits.current()`` reads and parses every variable (~6 µs), this looks up one."""
-    raw = os.environ.get(limits.ENV_PREFIX + name.upper())
-    value = _LIMITS.get((name, raw))
-    if value is None:
-        value = _LIMITS[(name, raw)] = getattr(limits.current(), name)
-    return value
+    """The value of limit ``name`` in force (see :func:`segtool.limits.get`)."""
+    return limits.get(name)
 
 
 INT64 = (-(2**63), 2**63 - 1)
