@@ -285,3 +285,42 @@ def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
 def assemble(parts: list[tuple[bytes, bytes]]) -> bytes:
     """A PNG of these chunks, CRCs recomputed (so a decoder looks past them)."""
     return b"\x89PNG\r\n\x1a\n" + b"".join(chunk(kind, body) for kind, body in parts)
+
+
+def first_named(fmt: str, name: str, root: Path, *, png_too: bool = True) -> Built:
+    """A dataset of ``fmt`` whose first image is called ``name`` (its label map, its photo
+    and, with ``png_too``, its panoptic PNG placed where that name points), with a photo
+    folder."""
+    if fmt == "coco-panoptic":
+        data, pngs = panoptic_data()
+        data["images"][0]["file_name"] = name
+        if png_too:
+            data["annotations"][0]["file_name"] = name
+            pngs = {name: pngs["img1.png"], "img2.png": pngs["img2.png"]}
+        b = panoptic(root, data, pngs)
+    elif fmt == "coco-instance":
+        data = instance_data()
+        data["images"][0]["file_name"] = name
+        b = instance(root, data)
+    else:
+        cats, images, maps = semantic_data()
+        images["images"][0]["file_name"] = name
+        b = semantic(root, cats, images, {Path(name).stem: maps["s1"], "s2": maps["s2"]})
+    b.images = write_photos(root / "in" / "photos", [name, "img2.jpg", "s2.jpg"])
+    return b
+
+
+def panoptic_of_maps(root: Path, maps: list[np.ndarray], category_of: Any) -> Built:
+    """A panoptic dataset of the id maps ``maps`` (images 1..n); ``category_of(id)`` gives each
+    segment's category."""
+    data: dict[str, Any] = {"images": [], "annotations": [], "categories": CATS}
+    pngs = {}
+    for i, ids in enumerate(maps, start=1):
+        cats = {int(v): category_of(int(v)) for v in np.unique(ids)}
+        h, w = ids.shape
+        data["images"].append({"id": i, "file_name": f"img{i}.jpg", "height": h, "width": w})
+        data["annotations"].append(
+            {"image_id": i, "file_name": f"img{i}.png", "segments_info": panoptic_segments(ids, cats)}
+        )
+        pngs[f"img{i}.png"] = ids
+    return panoptic(root, data, pngs)

@@ -24,8 +24,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import panoptic_segments
-
 from . import build
 from .build import Built
 from .commands import Cmd, command
@@ -75,16 +73,8 @@ def run_subprocess(cmd: Cmd, root: Path, *, fsize: int | None = None, stdout: st
 def noisy(root: Path) -> Built:
     """A panoptic dataset whose every output exceeds 10 kB (random ids do not compress)."""
     rng = np.random.default_rng(17)
-    data, pngs = {"images": [], "annotations": [], "categories": build.CATS}, {}
-    for i in (1, 2):
-        ids = rng.integers(1, 200, (256, 256)) * 3 + 1
-        cats = {int(v): (1, 2, 100)[int(v) // 3 % 3] for v in np.unique(ids)}
-        data["images"].append({"id": i, "file_name": f"img{i}.jpg", "height": 256, "width": 256})
-        data["annotations"].append(
-            {"image_id": i, "file_name": f"img{i}.png", "segments_info": panoptic_segments(ids, cats)}
-        )
-        pngs[f"img{i}.png"] = ids
-    return build.panoptic(root, data, pngs)
+    maps = [rng.integers(1, 200, (256, 256)) * 3 + 1 for _ in (1, 2)]
+    return build.panoptic_of_maps(root, maps, lambda v: (1, 2, 100)[v // 3 % 3])
 
 
 WRITES = ("convert-panoptic", "convert-instance", "convert-semantic", "validate-fix", "preview")

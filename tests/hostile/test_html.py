@@ -104,20 +104,7 @@ def page_problems(out: Path, names: list[str]) -> list[str]:
 
 def dataset(fmt: str, name: str, root: Path) -> Built:
     """``fmt`` with its first image called ``name``, its photo where the name points."""
-    if fmt == PANOPTIC:
-        data, pngs = build.panoptic_data()
-        data["images"][0]["file_name"] = name
-        b = build.panoptic(root, data, pngs)
-    elif fmt == INSTANCE:
-        data = build.instance_data()
-        data["images"][0]["file_name"] = name
-        b = build.instance(root, data)
-    else:
-        cats, images, maps = build.semantic_data()
-        images["images"][0]["file_name"] = name
-        b = build.semantic(root, cats, images, {Path(name).stem: maps["s1"], "s2": maps["s2"]})
-    b.images = build.write_photos(root / "in" / "photos", [name, "img2.jpg", "s2.jpg"])
-    return b
+    return build.first_named(fmt, name, root, png_too=False)
 
 
 SHORT = {PANOPTIC: "pan", INSTANCE: "ins", SEMANTIC: "sem"}

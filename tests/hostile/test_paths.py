@@ -40,23 +40,7 @@ def named(fmt: str, name: str, root: Path) -> Built:
     photo placed where that name points), with a photo folder."""
     if name == ABS:
         name = str(root / "elsewhere" / "abs.png")
-    photos = [name, "img2.jpg", "s2.jpg"]
-    if fmt == PANOPTIC:
-        data, pngs = build.panoptic_data()
-        data["images"][0]["file_name"] = name
-        data["annotations"][0]["file_name"] = name
-        pngs = {name: pngs["img1.png"], "img2.png": pngs["img2.png"]}
-        b = build.panoptic(root, data, pngs)
-    elif fmt == INSTANCE:
-        data = build.instance_data()
-        data["images"][0]["file_name"] = name
-        b = build.instance(root, data)
-    else:
-        cats, images, maps = build.semantic_data()
-        images["images"][0]["file_name"] = name
-        b = build.semantic(root, cats, images, {Path(name).stem: maps["s1"], "s2": maps["s2"]})
-    b.images = build.write_photos(root / "in" / "photos", photos)
-    return b
+    return build.first_named(fmt, name, root)
 
 
 SHORT = {PANOPTIC: "pan", INSTANCE: "ins", SEMANTIC: "sem"}

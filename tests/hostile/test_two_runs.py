@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import panoptic_segments
-
 from . import build
 from .build import Built
 from .commands import command
@@ -27,16 +25,8 @@ COMMANDS = ("convert-panoptic", "convert-semantic", "preview", "validate-fix")
 def dataset(root: Path, seed: int = 5) -> Built:
     """30 images of 48x64, so a run lasts long enough for the two to overlap."""
     rng = np.random.default_rng(seed)
-    data, pngs = {"images": [], "annotations": [], "categories": build.CATS}, {}
-    for i in range(1, 31):
-        ids = np.repeat(rng.integers(1, 6, (6, 8)) * 10, 8, axis=0).repeat(8, axis=1)
-        cats = {int(v): (1, 2, 100)[int(v) // 10 % 3] for v in np.unique(ids)}
-        data["images"].append({"id": i, "file_name": f"img{i}.jpg", "height": 48, "width": 64})
-        data["annotations"].append(
-            {"image_id": i, "file_name": f"img{i}.png", "segments_info": panoptic_segments(ids, cats)}
-        )
-        pngs[f"img{i}.png"] = ids
-    return build.panoptic(root, data, pngs)
+    maps = [np.repeat(rng.integers(1, 6, (6, 8)) * 10, 8, axis=0).repeat(8, axis=1) for _ in range(30)]
+    return build.panoptic_of_maps(root, maps, lambda v: (1, 2, 100)[v // 10 % 3])
 
 
 def start(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
