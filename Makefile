@@ -72,8 +72,8 @@ fuzz: test-venv
 	$(BIN)/python -m fuzz all --seconds $(FUZZ_SECONDS) $(if $(FUZZ_ASAN),--asan)
 
 lint: test-venv
-	$(BIN)/ruff check segtool tests benchmarks
-	$(BIN)/ruff format --check segtool tests benchmarks
+	$(BIN)/ruff check segtool tests benchmarks fuzz
+	$(BIN)/ruff format --check segtool tests benchmarks fuzz
 
 bench: test-venv
 	$(BIN)/python benchmarks/bench_convert.py
