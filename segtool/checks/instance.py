@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from .. import masks
+from ..formats.common import limit
 from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
+from .overlap import shared_pixels
 from .records import dataset_records, unused_categories
 from .registry import INF, E, W, finding, register
 from .schema import INSTANCE_ANNOTATION, is_id, problem
@@ -59,6 +61,7 @@ class _Job:
     anns: tuple[dict[str, Any], ...]
     path: str
     max_overlap: float
+    over_limit: Counter[Any] | None = None  # categories of an image with too many annotations (not checked)
 
 
 @dataclass
@@ -169,30 +172,31 @@ def _compare(ann: dict[str, Any], area: float, box: list[float], job: _Job, out:
 
 
 def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: _ImageOut) -> None:
-    """Pairs of non-crowd instances sharing pixels, with pixels and IoU."""
+    """Pairs of non-crowd instances sharing pixels, with pixels and IoU, in annotation order
+    (IoU as pycocotools': shared / (area + area - shared), the same double). Only pairs that
+    share pixels are found (:mod:`.overlap`), so a ``max_overlap`` below 0 acts as 0."""
     plain = [(a, r) for a, r in rles if not a.get("iscrowd")]
     if len(plain) < 2:
         return
-    ious = masks.iou([r for _, r in plain], [r for _, r in plain], np.zeros(len(plain), bool))
-    areas = masks.rle_areas([r for _, r in plain]).astype(float)
-    i, j = np.nonzero(np.triu(ious, 1) > job.max_overlap)
-    for a, b in zip(i.tolist(), j.tolist(), strict=True):
-        iou = float(ious[a, b])
-        pixels = round(iou * (areas[a] + areas[b]) / (1 + iou))
-        ids = (plain[a][0].get("id"), plain[b][0].get("id"))
-        out.findings.append(
-            finding(
-                "overlap",
-                f"annotations {ids[0]} and {ids[1]} share {pixels} px (IoU {iou:.3f})",
-                job.path,
-                job.image.get("id"),
-                ids[0],
-            )
-        )
+    shared = shared_pixels([r for _, r in plain], limit("segments"))
+    union = shared.area[shared.a] + shared.area[shared.b] - shared.pixels
+    ious = shared.pixels / union
+    for a, b, pixels, iou in zip(
+        shared.a.tolist(), shared.b.tolist(), shared.pixels.tolist(), ious.tolist(), strict=True
+    ):
+        if iou > job.max_overlap:
+            ids = (plain[a][0].get("id"), plain[b][0].get("id"))
+            msg = f"annotations {ids[0]} and {ids[1]} share {pixels} px (IoU {iou:.3f})"
+            out.findings.append(finding("overlap", msg, job.path, job.image.get("id"), ids[0]))
+    if shared.note is not None:
+        out.findings.append(finding("overlap", shared.note, job.path, job.image.get("id")))
 
 
 def _check_image(job: _Job) -> _ImageOut:
     out = _ImageOut(image_id=job.image.get("id"))
+    if job.over_limit is not None:  # reported while streaming; its categories still count as used
+        out.used = job.over_limit
+        return out
     h, w = job.image.get("height", 0), job.image.get("width", 0)
     rles = []
     pending: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -263,10 +267,14 @@ def _image_jobs(
     """Stream the annotations and yield one job per image as soon as all of its annotations
     have been read (counted in a first, light pass), so a file grouped by image (as most
     tools write them) is checked with flat memory. Dangling annotations become findings; every
-    annotation id is appended to ``ids``."""
+    annotation id is appended to ``ids``. An image with more annotations than the
+    ``segments`` limit is one ``malformed-record`` finding: its annotations are not kept or
+    checked (per-annotation work stays bounded), only their ids and categories count."""
     expected = Counter(
         a.get("image_id") for a in items(path, "annotations.item") if problem(a, INSTANCE_ANNOTATION) is None
     )
+    most = limit("segments")
+    over = {iid: Counter[Any]() for iid, n in expected.items() if n > most and iid in images}
     pending: dict[Any, list[dict[str, Any]]] = {}
     for ann in items(path, "annotations.item"):
         why = problem(ann, INSTANCE_ANNOTATION)
@@ -285,6 +293,15 @@ def _image_jobs(
         if ann.get("category_id") not in known:
             msg = f"unknown category id {ann.get('category_id')}"
             found.append(finding("unknown-category", msg, str(path), iid, ann.get("id")))
+        if iid in over:  # counted, not kept: the finding at its first annotation, a job at its last
+            if not over[iid]:
+                msg = f"image {iid!r:.40}: {expected[iid]:,} annotations, over the limit of {most:,}"
+                found.append(finding("malformed-record", f"{msg} (raise it with --limit segments=N)", str(path), iid))
+            over[iid][ann.get("category_id")] += 1
+            expected[iid] -= 1
+            if not expected[iid]:
+                yield _Job(images[iid], (), str(path), max_overlap, over[iid])
+            continue
         group = pending.setdefault(iid, [])
         group.append(ann)
         if len(group) == expected[iid]:

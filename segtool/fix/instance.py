@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pycocotools import mask as mask_utils
-
 from .. import masks
 from ..checks.instance import TOL, polygon_geometry, polygon_problem
 from ..checks.schema import CATEGORY, IMAGE, INSTANCE_ANNOTATION
@@ -26,9 +24,10 @@ def _geometry(ann: dict[str, Any], image: dict[str, Any], changes: list[Change])
     """(area, bbox) of the annotation's mask, after dropping degenerate polygon parts;
     None when nothing is left to measure (the caller removes or keeps it as it is)."""
     iid, aid = image.get("id"), ann.get("id")
+    h, w = image.get("height", 0), image.get("width", 0)
     segm = ann.get("segmentation")
     if isinstance(segm, list) and segm:
-        good = [p for p in segm if polygon_problem(p) is None]
+        good = _usable_polygons(segm, h, w)
         if len(good) < len(segm):
             changes.append(
                 Change(
@@ -43,13 +42,26 @@ def _geometry(ann: dict[str, Any], image: dict[str, Any], changes: list[Change])
         return polygon_geometry(good) if good else None
     if isinstance(segm, dict) and "counts" in segm and "size" in segm:
         try:
-            rle = masks.to_pyco(masks.to_compressed(segm, image.get("height", 0), image.get("width", 0)))
-        except ValueError:
+            rle = masks.to_pyco(masks.to_compressed(segm, h, w))
+            return float(masks.rle_areas([rle])[0]), masks.rle_boxes([rle])[0].tolist()  # guarded
+        except ValueError:  # malformed or undecodable: left for a person
             return None
-        if masks.check_compressed([rle]) is not None:
-            return None
-        return float(mask_utils.area(rle)), [float(v) for v in mask_utils.toBbox(rle).tolist()]
     return None
+
+
+def _usable_polygons(polys: list[Any], h: int, w: int) -> list[Any]:
+    """The polygons validate accepts: each well formed (``polygon_problem``) and, when the
+    image's size is one pycocotools may take, not refused by ``masks.polygon_problem``
+    (points more than an image size outside it, edges too long), alone or all together
+    (then none is kept). An image over the ``pixels`` limit leaves polygons as they are:
+    they are not at fault, and the fix computes their area and box without rasterising."""
+    good = [p for p in polys if polygon_problem(p) is None]
+    try:
+        masks.check_size(h, w)
+    except ValueError:
+        return good
+    good = [p for p in good if masks.polygon_problem([p], h, w) is None]
+    return good if not good or masks.polygon_problem(good, h, w) is None else []
 
 
 def _fix_annotation(ann: dict[str, Any], image: dict[str, Any], changes: list[Change]) -> dict[str, Any] | None:
