@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from segtool import limits, masks
-from segtool.checks import instance, overlap
+from segtool import limits, masks, rlepairs
+from segtool.checks import instance
 from segtool.checks.instance import validate_instance
 from segtool.checks.registry import finding
 from tests.conftest import write_json
@@ -149,12 +149,43 @@ def test_shared_pixels_are_the_decoded_masks(seed):
         h, w = (int(v) for v in rng.integers(1, 20, 2))
         rles = [mask_utils.encode(np.asfortranarray(random_mask(rng, h, w))) for _ in range(int(rng.integers(2, 12)))]
         want = decoded_pairs(rles)
-        fast = overlap.shared_pixels(rles, 10**6)
-        deep = overlap._by_instance(overlap.runs_of(rles), 10**6, 0)
+        fast = rlepairs.shared_pixels(rles, 10**6)
+        deep = rlepairs._by_instance(rlepairs.runs_of(rles), 10**6, 0)
         for got in (fast, deep):
             assert list(zip(got.a.tolist(), got.b.tolist(), got.pixels.tolist(), strict=True)) == want
             assert got.note is None
         assert fast.area.tolist() == mask_utils.area(rles).tolist()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_decoding_all_strings_at_once_is_pycocotools(seed):
+    """Counts with zero-length runs (uncompressed, as a file may give them), values spelled
+    in 8 characters, masks empty and full: the runs cover what pycocotools decodes, and the
+    masks with a zero-length run after the first count are flagged."""
+    rng = np.random.default_rng(seed)
+    seen = np.zeros(3, np.int64)  # 8-character values, masks with and without zero-length runs
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(1, 12, 2))
+        rles, flags = [], []
+        for _ in range(int(rng.integers(1, 9))):
+            cuts = np.sort(rng.integers(0, h * w + 1, size=int(rng.integers(0, 9))))
+            counts = np.diff(np.concatenate([[0], cuts, [h * w]])).tolist()
+            flags.append(0 in counts[1:])
+            rle = mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w)
+            if 48 <= rle["counts"][0] < 64 and rng.random() < 0.5:  # a first value of 0..15 in 8 characters
+                rle = {"size": [h, w], "counts": bytes([rle["counts"][0] + 32] + [80] * 6 + [48]) + rle["counts"][1:]}
+                seen[0] += 1
+            rles.append(rle)
+        assert masks.check_compressed(rles) is None
+        runs, inner_zero = rlepairs.decode(rles)
+        painted = np.zeros((len(rles), h * w), np.uint8)
+        for s, e, o in zip(runs.start.tolist(), runs.end.tolist(), runs.owner.tolist(), strict=True):
+            painted[o, s:e] += 1
+        want = mask_utils.decode(rles).transpose(2, 1, 0).reshape(len(rles), h * w)
+        assert painted.tolist() == want.tolist()
+        assert runs.area.tolist() == mask_utils.area(rles).tolist() and inner_zero.tolist() == flags
+        seen[1:] += [sum(flags), len(flags) - sum(flags)]
+    assert (seen > 10).all(), seen
 
 
 def one_image(path: Path, segms: list[Any], h: int, w: int, crowd: int = 0) -> Path:
@@ -181,9 +212,20 @@ def test_rles_pycocotools_reads_its_own_way():
     assert masks.check_compressed([padded]) is None and masks.rle_areas([padded]).tolist() == [9]
     rles = [zero, other, padded]
     want = decoded_pairs([zero, other, spelled])
-    got = overlap.shared_pixels(rles, 10**6)
+    got = rlepairs.shared_pixels(rles, 10**6)
     assert list(zip(got.a.tolist(), got.b.tolist(), got.pixels.tolist(), strict=True)) == want
     assert want == [(0, 1, 9), (0, 2, 4), (1, 2, 9)]  # by hand: 9 px, 30 px, 9 px, 4 shared
+
+
+def test_overlap_behind_a_zero_length_run_is_reported(tmp_path, monkeypatch):
+    """The one difference from the quadratic code, on purpose: pycocotools' IoU stops at a
+    zero-length run inside an RLE (a file's uncompressed counts may have one), so it missed
+    pixel 5 that these two 2 x 3 masks share (by hand: {3, 4, 5} and {5}); the runs see it."""
+    path = one_image(
+        tmp_path / "i.json", [{"size": [2, 3], "counts": c} for c in ([3, 1, 0, 2], [4, 0, 1, 1, 0])], 2, 3
+    )
+    assert [f["code"] for f in findings(path, monkeypatch, 0.0, True)] == []
+    assert overlap_messages(path) == ["annotations 1 and 2 share 1 px (IoU 0.333)"]
 
 
 def test_the_listing_is_bounded_by_the_segments_limit(tmp_path, monkeypatch):
@@ -206,7 +248,7 @@ def test_deep_piles_are_checked_instance_by_instance(tmp_path, monkeypatch):
     segms = [segmentation(rng, (rng.random((9, 7)) < 0.5).astype(np.uint8)) for _ in range(10)]
     path = one_image(tmp_path / "i.json", segms, 9, 7)
     old = [f["message"] for f in findings(path, monkeypatch, 0.0, True) if f["code"] == "overlap"]
-    monkeypatch.setattr(overlap, "PAIR_WORK", 60)  # every instance has ~15 runs: ~150 in all
+    monkeypatch.setattr(rlepairs, "PAIR_WORK", 60)  # every instance has ~15 runs: ~150 in all
     new = overlap_messages(path)
     note = new.pop()
     assert note.startswith("instances pile up: ") and "checked for the first 1 of 10 instances only" in note

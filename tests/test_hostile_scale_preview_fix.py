@@ -19,14 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pycocotools import mask as mask_utils
 
-from segtool import limits, masks
+from segtool import limits, masks, rlepairs
 from segtool.checks.instance import validate_instance
+from segtool.errors import SegtoolError
 from segtool.fix import fix_instance
 from segtool.fix import instance as fix_module
 from segtool.metrics.panoptic import match
 from segtool.model import Segments
-from segtool.render.errors import Outcome, panoptic_outcome
+from segtool.render import errors
+from segtool.render.errors import Outcome, instance_outcome, panoptic_outcome
 from tests.conftest import write_json
 
 
@@ -114,6 +117,149 @@ def test_panoptic_outcome_is_linear():
         times.append(time.perf_counter() - start)
         assert out.counts() == (0, side * side, side * side) and out.pq == 0.0
     assert times[1] < 5 and times[1] < 8 * times[0] + 0.5, times
+
+
+def reference_instance_outcome(gt_rles, gseg, pred_rles, pseg, threshold=0.5):  # type: ignore[no-untyped-def]
+    """segtool's former ``instance_outcome``: the (m, n) IoU matrix of every pair."""
+    n, m = len(gseg), len(pseg)
+    matched_gt = np.zeros(n, bool)
+    pred_matched = np.zeros(m, bool)
+    ignored = np.zeros(m, bool)
+    if n and m:
+        ious = masks.iou(pred_rles, gt_rles, gseg.iscrowd)
+        score = pseg.score if pseg.score is not None else np.zeros(m)
+        for p in np.argsort(-score, kind="stable").tolist():
+            same = gseg.category_id == pseg.category_id[p]
+            free = same & ~gseg.iscrowd & ~matched_gt & (ious[p] >= threshold)
+            if free.any():
+                g = int(np.argmax(np.where(free, ious[p], -1)))
+                matched_gt[g] = pred_matched[p] = True
+            elif (same & gseg.iscrowd & (ious[p] >= threshold)).any():
+                ignored[p] = True
+    return Outcome(~matched_gt & ~gseg.iscrowd, pred_matched, ~pred_matched & ~ignored)
+
+
+def rectangles(rng: np.random.Generator, h: int, w: int, k: int) -> list[dict]:
+    """``k`` RLEs of random rectangles (some sparse, some repeated: IoU ties)."""
+    out: list[dict] = []
+    for _ in range(k):
+        if out and rng.random() < 0.2:
+            out.append(out[int(rng.integers(len(out)))])
+            continue
+        m = np.zeros((h, w), np.uint8)
+        y, x = rng.integers(0, h), rng.integers(0, w)
+        m[y : y + rng.integers(1, h + 1), x : x + rng.integers(1, w + 1)] = 1
+        if rng.random() < 0.3:
+            m &= (rng.random((h, w)) < 0.7).astype(np.uint8)
+        out.append(mask_utils.encode(np.asfortranarray(m)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_instance_outcome_equals_the_iou_matrix(seed):
+    """Random rectangles, two categories, crowd ground truth, scores with ties, no scores."""
+    rng = np.random.default_rng(seed)
+    total = np.zeros(4, np.int64)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(1, 16, 2))
+        n, m = (int(v) for v in rng.integers(0, 10, 2))
+        gt, pred = rectangles(rng, h, w, n), rectangles(rng, h, w, m)
+        pred = [gt[int(rng.integers(n))] if n and rng.random() < 0.4 else r for r in pred]  # matches
+        gseg = Segments.build(id=np.arange(n), category_id=rng.integers(1, 3, n), iscrowd=rng.random(n) < 0.3)
+        score = None if rng.random() < 0.2 else rng.integers(0, 4, m) / 4
+        pseg = Segments.build(id=np.arange(m), category_id=rng.integers(1, 3, m), score=score)
+        got, want = instance_outcome(gt, gseg, pred, pseg), reference_instance_outcome(gt, gseg, pred, pseg)
+        for field in ("gt_missed", "pred_matched", "pred_false"):
+            assert getattr(got, field).tolist() == getattr(want, field).tolist(), field
+        total += [*got.counts(), int((~got.pred_matched & ~got.pred_false).sum())]
+    assert (total > 10).all(), total  # TP, FP, FN, and predictions ignored on crowd
+
+
+def test_masks_shared_across_two_lists_are_the_decoded_masks():
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(1, 16, 2))
+        a, b = rectangles(rng, h, w, int(rng.integers(1, 8))), rectangles(rng, h, w, int(rng.integers(1, 8)))
+        da = mask_utils.decode(a).reshape(h * w, -1).astype(np.int64)
+        db = mask_utils.decode(b).reshape(h * w, -1).astype(np.int64)
+        inter = da.T @ db
+        i, j = np.nonzero(inter)
+        got = rlepairs.shared_across(a, b)
+        assert got is not None and got.i.tolist() == i.tolist() and got.j.tolist() == j.tolist()
+        assert got.pixels.tolist() == inter[i, j].tolist()
+        assert got.area_a.tolist() == da.sum(axis=0).tolist() and got.area_b.tolist() == db.sum(axis=0).tolist()
+
+
+def test_instance_outcome_with_zero_length_runs_is_pycocotools():
+    """Masks with zero-length runs inside (pycocotools' IoU stops early on them): the
+    outcome is the IoU matrix's, whose doubles are pycocotools'."""
+    rng = np.random.default_rng(4)
+    differ = 0
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(2, 10, 2))
+        rles = []
+        for _ in range(int(rng.integers(2, 8))):
+            cuts = np.sort(rng.integers(0, h * w + 1, size=int(rng.integers(1, 8))))
+            counts = np.diff(np.concatenate([[0], cuts, [h * w]])).tolist()  # zeros where cuts repeat
+            rles.append(mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w))
+        n = len(rles) // 2
+        gt, pred = rles[:n], rles[n:]
+        gseg = Segments.build(id=np.arange(n), category_id=np.ones(n), iscrowd=rng.random(n) < 0.3)
+        pseg = Segments.build(id=np.arange(len(pred)), category_id=np.ones(len(pred)), score=rng.random(len(pred)))
+        got, want = instance_outcome(gt, gseg, pred, pseg, 0.3), reference_instance_outcome(gt, gseg, pred, pseg, 0.3)
+        for field in ("gt_missed", "pred_matched", "pred_false"):
+            assert getattr(got, field).tolist() == getattr(want, field).tolist(), field
+        matrix = masks.iou(pred, gt, gseg.iscrowd)
+        candidates = errors._candidates(gt, gseg, pred, pseg)
+        assert set(candidates) >= set(np.flatnonzero((matrix > 0).any(axis=1)).tolist())
+        for p, (gts, ious) in candidates.items():
+            assert ious.tolist() == matrix[p, gts].tolist()
+            assert set(gts.tolist()) >= set(np.flatnonzero(matrix[p] > 0).tolist())
+            differ += int((ious != np.asarray([pairwise_true(pred[p], gt[g]) for g in gts.tolist()])).sum())
+    assert differ > 3  # pairs where pycocotools' IoU is not the masks' (and the outcome followed it)
+
+
+def pairwise_true(a: dict, b: dict) -> float:
+    """The IoU of two decoded masks (not crowd)."""
+    da, db = mask_utils.decode([a, b]).reshape(-1, 2).astype(np.int64).T
+    inter = int((da & db).sum())
+    return inter / (int(da.sum()) + int(db.sum()) - inter) if inter else 0.0
+
+
+def grid_rles(side: int, shift: int) -> list[dict]:
+    """side x side squares of 2 x 2 pixels, 3 apart; ``shift`` moves them down by one."""
+    h = w = 3 * side + 1
+    counts = []
+    for i in range(side * side):
+        y, x = divmod(i, side)
+        start = 3 * x * h + 3 * y + shift
+        counts.append({"size": [h, w], "counts": [start, 2, h - 2, 2, h * w - start - h - 2]})
+    return mask_utils.frPyObjects(counts, h, w)
+
+
+def test_instance_outcome_is_linear():
+    """5,000 and 20,000 predictions and ground truths (an IoU matrix of the larger: 3.2 GB).
+    Each prediction meets one ground truth in 2 of 6 pixels (IoU 1/3): none matched."""
+    times = []
+    for side in (71, 142):
+        gt, pred = grid_rles(side, 0), grid_rles(side, 1)
+        n = side * side
+        gseg = Segments.build(id=np.arange(n), category_id=np.ones(n))
+        pseg = Segments.build(id=np.arange(n), category_id=np.ones(n), score=np.linspace(0, 1, n))
+        start = time.perf_counter()
+        out = instance_outcome(gt, gseg, pred, pseg)
+        times.append(time.perf_counter() - start)
+        assert out.counts() == (0, n, n)
+    assert times[1] < 10 and times[1] < 8 * times[0] + 0.5, times
+
+
+def test_instance_outcome_refuses_a_deep_pile(monkeypatch):
+    """Past the work bound, one line (SegtoolError, exit 2), not 80 GB."""
+    monkeypatch.setattr(rlepairs, "PAIR_WORK", 10)
+    full = [mask_utils.encode(np.ones((4, 4), np.uint8, order="F"))] * 5
+    segs = Segments.build(id=np.arange(5), category_id=np.ones(5))
+    with pytest.raises(SegtoolError, match="pile up: more than 10 pairs"):
+        instance_outcome(full, segs, full, segs)
 
 
 # --- validate --fix: polygons validate refuses are dropped --------------------------------------

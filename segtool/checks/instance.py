@@ -21,8 +21,8 @@ from .. import masks
 from ..formats.common import limit
 from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
+from ..rlepairs import shared_pixels
 from .findings import Check, Finding, Report
-from .overlap import shared_pixels
 from .records import dataset_records, unused_categories
 from .registry import INF, E, W, finding, register
 from .schema import INSTANCE_ANNOTATION, is_id, problem

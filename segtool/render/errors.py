@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .. import masks
+from .. import masks, rlepairs
+from ..errors import SegtoolError
 from ..metrics.panoptic import Pairs, match
 from ..model import Segments
 from .overlay import overlay
@@ -62,23 +63,65 @@ def panoptic_outcome(
 def instance_outcome(
     gt_rles: list[dict], gseg: Segments, pred_rles: list[dict], pseg: Segments, threshold: float = 0.5
 ) -> Outcome:
-    """Greedy COCO-style matching at one IoU threshold, predictions by descending score."""
+    """Greedy COCO-style matching at one IoU ``threshold`` (> 0), predictions by descending
+    score, each taking the free ground truth of its category with the highest IoU (the first
+    on ties). IoUs are computed only for the pairs whose masks share a pixel, found from
+    their runs (an (n, m) matrix of 10^5 a side would take 80 GB)."""
     n, m = len(gseg), len(pseg)
     matched_gt = np.zeros(n, bool)
     pred_matched = np.zeros(m, bool)
     ignored = np.zeros(m, bool)
     if n and m:
-        ious = masks.iou(pred_rles, gt_rles, gseg.iscrowd)  # guarded, pycocotools' doubles
         score = pseg.score if pseg.score is not None else np.zeros(m)
+        candidates = _candidates(gt_rles, gseg, pred_rles, pseg)
         for p in np.argsort(-score, kind="stable").tolist():
-            same = gseg.category_id == pseg.category_id[p]
-            free = same & ~gseg.iscrowd & ~matched_gt & (ious[p] >= threshold)
+            gts, ious = candidates.get(p, _NONE)
+            good = ious >= threshold
+            free = good & ~gseg.iscrowd[gts] & ~matched_gt[gts]
             if free.any():
-                g = int(np.argmax(np.where(free, ious[p], -1)))
+                g = int(gts[np.argmax(np.where(free, ious, -1))])
                 matched_gt[g] = pred_matched[p] = True
-            elif (same & gseg.iscrowd & (ious[p] >= threshold)).any():
+            elif (good & gseg.iscrowd[gts]).any():
                 ignored[p] = True
     return Outcome(~matched_gt & ~gseg.iscrowd, pred_matched, ~pred_matched & ~ignored)
+
+
+_NONE = (np.zeros(0, np.int64), np.zeros(0))
+
+
+def _candidates(
+    gt_rles: list[dict], gseg: Segments, pred_rles: list[dict], pseg: Segments
+) -> dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    """Per prediction, the ground truth of its category it shares pixels with (in order) and
+    their IoUs: pycocotools' doubles (crowd: over the prediction's area), from the pixels
+    shared, or from ``masks.iou`` for a mask with a zero-length run inside (where
+    pycocotools' loop stops early)."""
+    h, w = gt_rles[0]["size"]
+    masks.check_size(h, w)  # the guard masks.iou kept: one size, decodable strings
+    if any(list(r["size"]) != [h, w] for r in (*pred_rles, *gt_rles)):
+        raise ValueError(f"an RLE's size differs from the image size [{h}, {w}]")
+    bad = masks.check_compressed([*pred_rles, *gt_rles])
+    if bad is not None:
+        raise ValueError(f"RLE #{bad} cannot be decoded")
+    pairs = rlepairs.shared_across(pred_rles, gt_rles)
+    if pairs is None:
+        raise SegtoolError(
+            f"{len(pseg):,} predictions and {len(gseg):,} ground-truth masks of one image pile up: more than"
+            f" {rlepairs.PAIR_WORK:,} pairs of their pixel runs meet, too many to match"
+        )
+    same = pseg.category_id[pairs.i] == gseg.category_id[pairs.j]
+    pi, gi, inter = pairs.i[same], pairs.j[same], pairs.pixels[same]
+    crowd = gseg.iscrowd[gi]
+    union = np.where(crowd, pairs.area_a[pi], pairs.area_a[pi] + pairs.area_b[gi] - inter)
+    ious = inter / union
+    odd = np.flatnonzero(pairs.inner_zero_a[pi] | pairs.inner_zero_b[gi])  # sorted by prediction
+    for ks in np.split(odd, np.flatnonzero(np.diff(pi[odd])) + 1) if odd.size else []:
+        ious[ks] = masks.iou([pred_rles[pi[ks[0]]]], [gt_rles[g] for g in gi[ks].tolist()], crowd[ks])[0]
+    if not pi.size:
+        return {}
+    bounds = np.flatnonzero(np.diff(pi)) + 1  # the pairs come sorted by prediction
+    heads = pi[np.concatenate([[0], bounds])].tolist()
+    return dict(zip(heads, zip(np.split(gi, bounds), np.split(ious, bounds), strict=True), strict=True))
 
 
 def error_view(
