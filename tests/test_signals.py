@@ -349,3 +349,29 @@ def test_a_signal_during_start_up_imports_is_one_line(signum):
         [sys.executable, "-c", code.format(argv0="-c", signum=int(signal.SIGINT))], capture_output=True, text=True
     )
     assert lib.returncode == -signal.SIGINT and "KeyboardInterrupt" in lib.stderr
+
+
+def test_the_next_run_cleans_what_a_killed_run_left(dataset, tmp_path):
+    """SIGKILL mid-write leaves a temporary output and a lock file beside the destination;
+    the next run on it (no --overwrite: nothing was ever written there) removes them and
+    completes."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "result"
+    run = Run(COMMANDS["semantic"](dataset, out), tmp_path)
+    try:
+        assert wait_until(lambda: temp_files(out) >= 50 or run.proc.poll() is not None, 30)
+        assert run.proc.poll() is None, run.err.read_text()
+        os.kill(run.pid, signal.SIGKILL)
+        run.proc.wait(timeout=10)
+        assert wait_until(lambda: not session(run.pid), 3)
+    finally:
+        run.cleanup()
+    left = sorted(os.listdir(out_dir))
+    assert any(n.endswith(".tmp") for n in left) and ".result.lock" in left, left
+    again = subprocess.run(
+        [sys.executable, "-m", "segtool", *COMMANDS["semantic"](dataset, out)], capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    assert sorted(os.listdir(out_dir)) == ["result"]
+    assert len(list(out.glob("*.png"))) == 300
