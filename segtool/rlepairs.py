@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from . import rleowner
+from . import masks, rleowner
 from .masks import RLE
 
 PAIR_WORK = 1 << 24  # pairs of runs (or runs visited, instance by instance) per image: ~2 s
@@ -43,13 +43,34 @@ BLOCK = 1 << 20  # pairs of runs expanded at once: ~40 MB of temporaries
 @dataclass(frozen=True)
 class Shared:
     """Pairs ``(a[k], b[k])`` of instances (``a < b``, in ``(a, b)`` order) sharing
-    ``pixels[k] > 0`` pixels, every instance's ``area``, and what was left out (or None)."""
+    ``pixels[k] > 0`` pixels, every instance's ``area`` and whether it has a zero-length
+    run inside (see :func:`decode`), and what was left out (or None)."""
 
     a: npt.NDArray[np.int64]
     b: npt.NDArray[np.int64]
     pixels: npt.NDArray[np.int64]
     area: npt.NDArray[np.int64]
+    inner_zero: npt.NDArray[np.bool_]
     note: str | None = None
+
+
+def capped(most: int) -> str:
+    """What :attr:`Shared.note` says when more than ``most`` pairs share pixels."""
+    return f"more than {most:,} pairs of instances share pixels: the first {most:,} are checked"
+
+
+def as_pycocotools(
+    a: list[RLE], b: list[RLE], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64], iou: npt.NDArray[np.float64],
+    odd: npt.NDArray[np.bool_], crowd: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:  # fmt: skip
+    """``iou`` of pairs ``(a[i[k]], b[j[k]])`` (``i`` sorted), with those where ``odd`` (a
+    mask with a zero-length run inside) taken from ``masks.iou``: pycocotools' loop stops
+    early on them, and eval and the reference tools see its number, not the pixels'."""
+    iou = iou.copy()
+    which = np.flatnonzero(odd)
+    for ks in np.split(which, np.flatnonzero(np.diff(i[which])) + 1) if which.size else []:
+        iou[ks] = masks.iou([a[int(i[ks[0]])]], [b[g] for g in j[ks].tolist()], crowd[ks])[0]
+    return iou
 
 
 def runs_of(rles: list[RLE]) -> rleowner.Runs:
@@ -73,8 +94,9 @@ def decode(rles: list[RLE]) -> tuple[rleowner.Runs, npt.NDArray[np.bool_]]:
     total = int(rles[0]["size"][0]) * int(rles[0]["size"][1]) if k else 0
     c = np.frombuffer(b"".join(texts), np.uint8).astype(np.int64) - 48
     ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
-    last = np.flatnonzero((c & 0x20) == 0)  # the last character of each value
-    if k and (not last.size or (c < 0).any() or (c > 63).any() or not np.isin(ends, last + 1).all()):
+    ends_value = (c & 0x20) == 0
+    last = np.flatnonzero(ends_value)  # the last character of each value
+    if k and (not last.size or c.min() < 0 or c.max() > 63 or not ends_value[ends[ends > 0] - 1].all()):
         raise RuntimeError("an RLE the strict decoder refuses reached rlepairs.decode")
     first = np.concatenate([[0], last[:-1] + 1])
     length = last - first + 1
@@ -82,43 +104,43 @@ def decode(rles: list[RLE]) -> tuple[rleowner.Runs, npt.NDArray[np.bool_]]:
     x = np.add.reduceat((c & 0x1F) << shift, first) if last.size else np.zeros(0, np.int64)
     x = np.where(c[last] & 0x10, x - (1 << (5 * length)), x)  # sign-extend
     owner = np.searchsorted(ends, last, side="right")  # the RLE of each value
-    j = np.arange(x.size) - np.repeat(np.searchsorted(owner, np.arange(k)), np.bincount(owner, minlength=k))
-    # from the third value on, each is stored relative to the one two before: sums per
-    # (RLE, the first value / odd values / even values after it)
-    counts = _segment_sums(x, owner * 3 + np.where(j == 0, 0, 1 + (j % 2 == 0)))
-    stop = _segment_sums(counts, owner)  # one past each run, in the flat image
-    sums = np.bincount(owner, weights=counts, minlength=k)
-    if (counts < 0).any() or (sums != total).any():
+    sizes = np.bincount(owner, minlength=k)
+    starts = np.cumsum(sizes) - sizes
+    j = np.arange(x.size) - np.repeat(starts, sizes)
+    # from the third value on, each is stored relative to the one two before: running sums
+    # of the odd values, and of the even ones after the first, within each RLE
+    odd, head = (j & 1) == 1, j == 0
+    later_odd = _within(np.where(odd, x, 0), starts, sizes)
+    later_even = _within(np.where(odd | head, 0, x), starts, sizes)
+    counts = np.where(head, x, np.where(odd, later_odd, later_even))
+    stop = _within(counts, starts, sizes)  # one past each run, in the flat image
+    if k and (not sizes.all() or counts.min() < 0 or (np.add.reduceat(counts, starts) != total).any()):
         raise RuntimeError("an RLE the strict decoder refuses reached rlepairs.decode")
-    ones = (j % 2 == 1) & (counts > 0)
+    ones = odd & (counts > 0)
     area = np.bincount(owner[ones], weights=counts[ones], minlength=k).astype(np.int64)
     inner_zero = np.bincount(owner[(j > 0) & (counts == 0)], minlength=k) > 0
     return rleowner.Runs(stop[ones] - counts[ones], stop[ones], owner[ones].astype(np.int64), area), inner_zero
 
 
-def _segment_sums(values: npt.NDArray[np.int64], group: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Running sums of ``values`` within each ``group`` (in order of appearance)."""
-    order = np.argsort(group, kind="stable")
-    v, g = values[order], group[order]
-    run = np.cumsum(v)
-    starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]])) if g.size else np.zeros(0, np.int64)
-    run -= np.repeat(run[starts] - v[starts], np.diff(np.concatenate([starts, [g.size]])))
-    out = np.empty_like(run)
-    out[order] = run
-    return out
+def _within(
+    values: npt.NDArray[np.int64], starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Running sums of ``values`` restarting at each group (``sizes[g]`` values from ``starts[g]``)."""
+    run = np.cumsum(values)
+    return run - np.repeat(np.concatenate([[0], run])[starts], sizes)
 
 
 def shared_pixels(rles: list[RLE], most: int) -> Shared:
     """Instances of ``rles`` (compressed RLEs of one image, already checked decodable) that
     share pixels, with the pixels shared: the first ``most`` pairs (see the module)."""
-    runs = runs_of(rles)
+    runs, inner_zero = decode(rles)
     order = np.argsort(runs.start, kind="stable")
     start, end, owner = runs.start[order], runs.end[order], runs.owner[order]
     first = np.arange(1, start.size + 1)
     later = np.searchsorted(start, end)  # the runs after each, up to here, start inside it
     total = int((later - first).sum())
     if total > PAIR_WORK:
-        return _by_instance(runs, most, total)
+        return _by_instance(runs, inner_zero, most, total)
     n = max(len(rles), 1)
     keys, pixels = np.zeros(0, np.int64), np.zeros(0, np.int64)
     cut = False
@@ -128,10 +150,7 @@ def shared_pixels(rles: list[RLE], most: int) -> Shared:
         keys, pixels = _summed(np.concatenate([keys, key]), np.concatenate([pixels, length]))
         if keys.size > most:  # a pair left out here has `most` smaller ones: never listed
             keys, pixels, cut = keys[:most], pixels[:most], True
-    note = None
-    if cut:
-        note = f"more than {most:,} pairs of instances share pixels: the first {most:,} are checked"
-    return Shared(keys // n, keys % n, pixels, runs.area, note)
+    return Shared(keys // n, keys % n, pixels, runs.area, inner_zero, capped(most) if cut else None)
 
 
 def shared_across(a: list[RLE], b: list[RLE]) -> Across | None:
@@ -195,7 +214,7 @@ def _summed(keys: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> tuple
     return keys[first], np.add.reduceat(values, first)
 
 
-def _by_instance(runs: rleowner.Runs, most: int, total: int) -> Shared:
+def _by_instance(runs: rleowner.Runs, inner_zero: npt.NDArray[np.bool_], most: int, total: int) -> Shared:
     """Instances piled deep: each instance's shared pixels with every later one, from the
     count of its pixels before each position (one search per later run), in annotation
     order, until :data:`PAIR_WORK` runs are visited or more than ``most`` pairs found."""
@@ -222,14 +241,14 @@ def _by_instance(runs: rleowner.Runs, most: int, total: int) -> Shared:
         i = n
     note = None
     if pairs > most:
-        note = f"more than {most:,} pairs of instances share pixels: the first {most:,} are checked"
+        note = capped(most)
     elif i < n - 1:
         note = (
             f"instances pile up: {total:,} pairs of pixel runs meet, more than the {PAIR_WORK:,} validate"
             f" examines per image; overlaps are checked for the first {i} of {n} instances only"
         )
     a_, b_, px = (np.concatenate(col)[:most] for col in (a, b, pixels))
-    return Shared(a_, b_, px, runs.area, note)
+    return Shared(a_, b_, px, runs.area, inner_zero, note)
 
 
 @dataclass(frozen=True)

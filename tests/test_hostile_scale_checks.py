@@ -83,8 +83,10 @@ def segmentation(rng: np.random.Generator, m: np.ndarray) -> Any:
     if kind == "polygon" and ys.size and m[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].all():
         x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
         return [[x0, y0, x1, y0, x1, y1, x0, y1]]
-    if kind == "uncompressed":
-        return {"size": list(m.shape), "counts": _runs(m.T.ravel())}
+    if kind == "uncompressed":  # sometimes with zero-length runs inside: the same mask
+        counts = _runs(m.T.ravel())
+        at = int(rng.integers(1, len(counts) + 1))
+        return {"size": list(m.shape), "counts": counts[:at] + [0, 0] * int(rng.random() < 0.5) + counts[at:]}
     return {"size": list(m.shape), "counts": mask_utils.encode(np.asfortranarray(m))["counts"].decode()}
 
 
@@ -123,8 +125,12 @@ def findings(path: Path, monkeypatch: pytest.MonkeyPatch, max_overlap: float, ol
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("max_overlap", [0.0, 0.5])
-def test_overlap_findings_equal_the_quadratic_code(tmp_path, monkeypatch, seed, max_overlap):
+@pytest.mark.parametrize("way", ["matrix", "runs"])
+def test_overlap_findings_equal_the_quadratic_code(tmp_path, monkeypatch, seed, max_overlap, way):
+    """Through the IoU matrix (a few instances) and through the runs (forced here)."""
     path = random_dataset(tmp_path / "i.json", seed)
+    if way == "runs":
+        monkeypatch.setattr(instance, "DENSE_INSTANCES", 0)
     new, old = (findings(path, monkeypatch, max_overlap, flag) for flag in (False, True))
     assert new == old
     overlaps = [f["message"] for f in new if f["code"] == "overlap"]
@@ -150,7 +156,7 @@ def test_shared_pixels_are_the_decoded_masks(seed):
         rles = [mask_utils.encode(np.asfortranarray(random_mask(rng, h, w))) for _ in range(int(rng.integers(2, 12)))]
         want = decoded_pairs(rles)
         fast = rlepairs.shared_pixels(rles, 10**6)
-        deep = rlepairs._by_instance(rlepairs.runs_of(rles), 10**6, 0)
+        deep = rlepairs._by_instance(*rlepairs.decode(rles), 10**6, 0)
         for got in (fast, deep):
             assert list(zip(got.a.tolist(), got.b.tolist(), got.pixels.tolist(), strict=True)) == want
             assert got.note is None
@@ -217,20 +223,32 @@ def test_rles_pycocotools_reads_its_own_way():
     assert want == [(0, 1, 9), (0, 2, 4), (1, 2, 9)]  # by hand: 9 px, 30 px, 9 px, 4 shared
 
 
-def test_overlap_behind_a_zero_length_run_is_reported(tmp_path, monkeypatch):
-    """The one difference from the quadratic code, on purpose: pycocotools' IoU stops at a
-    zero-length run inside an RLE (a file's uncompressed counts may have one), so it missed
-    pixel 5 that these two 2 x 3 masks share (by hand: {3, 4, 5} and {5}); the runs see it."""
-    path = one_image(
-        tmp_path / "i.json", [{"size": [2, 3], "counts": c} for c in ([3, 1, 0, 2], [4, 0, 1, 1, 0])], 2, 3
+@pytest.mark.parametrize("way", ["matrix", "runs"])
+def test_overlap_behind_a_zero_length_run_is_pycocotools(tmp_path, monkeypatch, way):
+    """pycocotools' IoU stops at a zero-length run inside an RLE (a file's uncompressed
+    counts may have one): of the first two 2 x 3 masks ({3, 4, 5} and {5}, by hand) it
+    misses the pixel shared, IoU 0. validate gives pycocotools' IoU, as eval does."""
+    if way == "runs":
+        monkeypatch.setattr(instance, "DENSE_INSTANCES", 0)
+    counts = ([3, 1, 0, 2], [4, 0, 1, 1, 0], [2, 4])
+    path = one_image(tmp_path / "i.json", [{"size": [2, 3], "counts": c} for c in counts], 2, 3)
+    old = [f["message"] for f in findings(path, monkeypatch, 0.0, True)]
+    assert (
+        overlap_messages(path)
+        == old
+        == [
+            "annotations 1 and 3 share 3 px (IoU 0.750)",  # {3, 4, 5} in {2, 3, 4, 5}: pycocotools agrees
+            "annotations 2 and 3 share 1 px (IoU 0.250)",  # 1 and 2: missed
+        ]
     )
-    assert [f["code"] for f in findings(path, monkeypatch, 0.0, True)] == []
-    assert overlap_messages(path) == ["annotations 1 and 2 share 1 px (IoU 0.333)"]
 
 
-def test_the_listing_is_bounded_by_the_segments_limit(tmp_path, monkeypatch):
+@pytest.mark.parametrize("way", ["matrix", "runs"])
+def test_the_listing_is_bounded_by_the_segments_limit(tmp_path, monkeypatch, way):
     """12 copies of one mask: 66 pairs. With the segments limit at 20, the first 20 (the
     reference's first 20) and one finding that says the rest is left out."""
+    if way == "runs":
+        monkeypatch.setattr(instance, "DENSE_INSTANCES", 0)
     m = np.zeros((8, 8), np.uint8)
     m[2:5, 1:7] = 1
     path = one_image(tmp_path / "i.json", [segmentation(np.random.default_rng(0), m)] * 12, 8, 8)
@@ -249,6 +267,7 @@ def test_deep_piles_are_checked_instance_by_instance(tmp_path, monkeypatch):
     path = one_image(tmp_path / "i.json", segms, 9, 7)
     old = [f["message"] for f in findings(path, monkeypatch, 0.0, True) if f["code"] == "overlap"]
     monkeypatch.setattr(rlepairs, "PAIR_WORK", 60)  # every instance has ~15 runs: ~150 in all
+    monkeypatch.setattr(instance, "DENSE_INSTANCES", 0)
     new = overlap_messages(path)
     note = new.pop()
     assert note.startswith("instances pile up: ") and "checked for the first 1 of 10 instances only" in note

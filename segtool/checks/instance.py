@@ -21,7 +21,7 @@ from .. import masks
 from ..formats.common import limit
 from ..formats.jsonstream import items
 from ..parallel import imap, jobs_for
-from ..rlepairs import shared_pixels
+from ..rlepairs import as_pycocotools, capped, shared_pixels
 from .findings import Check, Finding, Report
 from .records import dataset_records, unused_categories
 from .registry import INF, E, W, finding, register
@@ -53,6 +53,7 @@ register(
     Check("no-annotations", INF, "an image without annotations"),
 )
 TOL = 1e-6
+DENSE_INSTANCES = 128  # up to this many instances the IoU matrix is as quick as the runs (measured)
 
 
 @dataclass(frozen=True)
@@ -172,24 +173,40 @@ def _compare(ann: dict[str, Any], area: float, box: list[float], job: _Job, out:
 
 
 def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: _ImageOut) -> None:
-    """Pairs of non-crowd instances sharing pixels, with pixels and IoU, in annotation order
-    (IoU as pycocotools': shared / (area + area - shared), the same double). Only pairs that
-    share pixels are found (:mod:`.overlap`), so a ``max_overlap`` below 0 acts as 0."""
+    """Pairs of non-crowd instances whose IoU (pycocotools') exceeds ``max_overlap``, with
+    pixels shared and IoU, in annotation order. Only pairs that share pixels are examined,
+    so a ``max_overlap`` below 0 acts as 0."""
     plain = [(a, r) for a, r in rles if not a.get("iscrowd")]
     if len(plain) < 2:
         return
-    shared = shared_pixels([r for _, r in plain], limit("segments"))
-    union = shared.area[shared.a] + shared.area[shared.b] - shared.pixels
-    ious = shared.pixels / union
-    for a, b, pixels, iou in zip(
-        shared.a.tolist(), shared.b.tolist(), shared.pixels.tolist(), ious.tolist(), strict=True
-    ):
+    a, b, ious, area, note = _pair_ious([r for _, r in plain], limit("segments"))
+    for i, j, iou in zip(a.tolist(), b.tolist(), ious.tolist(), strict=True):
         if iou > job.max_overlap:
-            ids = (plain[a][0].get("id"), plain[b][0].get("id"))
+            pixels = round(iou * (area[i] + area[j]) / (1 + iou))
+            ids = (plain[i][0].get("id"), plain[j][0].get("id"))
             msg = f"annotations {ids[0]} and {ids[1]} share {pixels} px (IoU {iou:.3f})"
             out.findings.append(finding("overlap", msg, job.path, job.image.get("id"), ids[0]))
-    if shared.note is not None:
-        out.findings.append(finding("overlap", shared.note, job.path, job.image.get("id")))
+    if note is not None:
+        out.findings.append(finding("overlap", note, job.path, job.image.get("id")))
+
+
+def _pair_ious(rles: list[Any], most: int) -> tuple[Any, ...]:
+    """(i, j, IoU) of the first ``most`` pairs of masks (i < j, in order) whose IoU is above
+    0, pycocotools' doubles; every mask's area; a note when some were left out. Up to
+    :data:`DENSE_INSTANCES` masks, the IoU matrix (8 masks of 640x480: 0.15 ms where the
+    runs take 0.27); more, the pairs that share pixels, from their runs
+    (:mod:`segtool.rlepairs`): 1,024 squares of a grid, 16 ms where the matrix takes 32."""
+    if len(rles) <= DENSE_INSTANCES:
+        matrix = masks.iou(rles, rles, np.zeros(len(rles), bool))
+        i, j = np.nonzero(np.triu(matrix, 1) > 0)
+        note = capped(most) if i.size > most else None
+        return i[:most], j[:most], matrix[i[:most], j[:most]], masks.rle_areas(rles).astype(float).tolist(), note
+    shared = shared_pixels(rles, most)
+    i, j, pixels, area = shared.a, shared.b, shared.pixels, shared.area
+    odd = shared.inner_zero[i] | shared.inner_zero[j]
+    ious = as_pycocotools(rles, rles, i, j, pixels / (area[i] + area[j] - pixels), odd, np.zeros(i.size, bool))
+    keep = ious > 0  # pycocotools' loop may stop before a pixel shared
+    return i[keep], j[keep], ious[keep], area.astype(float).tolist(), shared.note
 
 
 def _check_image(job: _Job) -> _ImageOut:

@@ -113,10 +113,8 @@ def _candidates(
     pi, gi, inter = pairs.i[same], pairs.j[same], pairs.pixels[same]
     crowd = gseg.iscrowd[gi]
     union = np.where(crowd, pairs.area_a[pi], pairs.area_a[pi] + pairs.area_b[gi] - inter)
-    ious = inter / union
-    odd = np.flatnonzero(pairs.inner_zero_a[pi] | pairs.inner_zero_b[gi])  # sorted by prediction
-    for ks in np.split(odd, np.flatnonzero(np.diff(pi[odd])) + 1) if odd.size else []:
-        ious[ks] = masks.iou([pred_rles[pi[ks[0]]]], [gt_rles[g] for g in gi[ks].tolist()], crowd[ks])[0]
+    odd = pairs.inner_zero_a[pi] | pairs.inner_zero_b[gi]
+    ious = rlepairs.as_pycocotools(pred_rles, gt_rles, pi, gi, inter / union, odd, crowd)
     if not pi.size:
         return {}
     bounds = np.flatnonzero(np.diff(pi)) + 1  # the pairs come sorted by prediction
