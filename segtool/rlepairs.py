@@ -60,9 +60,14 @@ def capped(most: int) -> str:
 
 
 def as_pycocotools(
-    a: list[RLE], b: list[RLE], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64], iou: npt.NDArray[np.float64],
-    odd: npt.NDArray[np.bool_], crowd: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.float64]:  # fmt: skip
+    a: list[RLE],
+    b: list[RLE],
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    iou: npt.NDArray[np.float64],
+    odd: npt.NDArray[np.bool_],
+    crowd: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
     """``iou`` of pairs ``(a[i[k]], b[j[k]])`` (``i`` sorted), with those where ``odd`` (a
     mask with a zero-length run inside) taken from ``masks.iou``: pycocotools' loop stops
     early on them, and eval and the reference tools see its number, not the pixels'."""
@@ -71,12 +76,6 @@ def as_pycocotools(
     for ks in np.split(which, np.flatnonzero(np.diff(i[which])) + 1) if which.size else []:
         iou[ks] = masks.iou([a[int(i[ks[0]])]], [b[g] for g in j[ks].tolist()], crowd[ks])[0]
     return iou
-
-
-def runs_of(rles: list[RLE]) -> rleowner.Runs:
-    """The runs of compressed RLEs of one image that the strict decoder
-    (``masks.check_compressed``) accepted, decoded all at once (see :func:`decode`)."""
-    return decode(rles)[0]
 
 
 def decode(rles: list[RLE]) -> tuple[rleowner.Runs, npt.NDArray[np.bool_]]:
@@ -219,7 +218,7 @@ def _by_instance(runs: rleowner.Runs, inner_zero: npt.NDArray[np.bool_], most: i
     count of its pixels before each position (one search per later run), in annotation
     order, until :data:`PAIR_WORK` runs are visited or more than ``most`` pairs found."""
     n = runs.area.size
-    group = np.searchsorted(runs.owner, np.arange(n + 1))  # Runs.of keeps an instance's runs together, in order
+    group = np.searchsorted(runs.owner, np.arange(n + 1))  # decode keeps an instance's runs together, in order
     a, b, pixels = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     work = pairs = 0
     for i in range(n - 1):
