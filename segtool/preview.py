@@ -163,7 +163,12 @@ def _instance_outcome(
         gseg, gt_rles = gt.segments, [to_pyco(r) for r in gt.rles]
     else:
         gseg, gt_rles = res.segments, [to_pyco(r) for r in Runs(res.index, len(res.segments), "F").rles()]
-    full = instance_outcome(gt_rles, gseg, [to_pyco(r) for r in pred.rles or ()], pred.segments)
+    try:
+        full = instance_outcome(gt_rles, gseg, [to_pyco(r) for r in pred.rles or ()], pred.segments)
+    except SegtoolError as exc:
+        if exc.path:
+            raise
+        raise SegtoolError(f"image {gt.image.id}: {exc.message}", pred.origin or None) from None
     keep_gt = _rows(gseg.id, res.segments.id)
     keep_pred = _rows(pred.segments.id, pres.segments.id)
     return full, Outcome(full.gt_missed[keep_gt], full.pred_matched[keep_pred], full.pred_false[keep_pred])
