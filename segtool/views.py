@@ -66,10 +66,7 @@ def _overlap_message(stack: npt.NDArray[np.uint8], cover: npt.NDArray[Any], ann:
     ids = ann.segments.id
     pairs = ", ".join(f"{ids[a]}&{ids[b]} ({inter[a, b]} px)" for a, b in list(zip(i, j, strict=True))[:5])
     more = f" and {len(i) - 5} more pairs" if len(i) > 5 else ""
-    return (
-        f"image {ann.image.id}: annotations overlap: {pairs}{more}; "
-        "choose a policy with --overlap first|largest|smallest|score"
-    )
+    return f"image {ann.image.id}: annotations overlap: {pairs}{more}; a disjoint map needs an overlap policy"
 
 
 def _priority(ann: Annotation, pixel_area: npt.NDArray[np.int64], overlap: str) -> npt.NDArray[np.int64]:
@@ -84,7 +81,7 @@ def _priority(ann: Annotation, pixel_area: npt.NDArray[np.int64], overlap: str) 
     if overlap == "score":
         if ann.segments.score is None:
             raise SegtoolError(
-                f"image {ann.image.id}: --overlap score needs scores, and these annotations have none",
+                f"image {ann.image.id}: the overlap policy 'score' needs scores, and these annotations have none",
                 ann.origin or None,
             )
         return np.argsort(-ann.segments.score, kind="stable")
@@ -140,8 +137,7 @@ def _resolve_runs(ann: Annotation, overlap: str) -> Resolved | None:
         shown = ", ".join(f"{ids[a]}&{ids[b]} ({px} px)" for a, b, px in pairs[:5])
         more = f" and {len(pairs) - 5} more pairs" if len(pairs) > 5 else ""
         raise OverlapError(
-            f"image {ann.image.id}: annotations overlap: {shown}{more}; "
-            "choose a policy with --overlap first|largest|smallest|score",
+            f"image {ann.image.id}: annotations overlap: {shown}{more}; a disjoint map needs an overlap policy",
             ann.origin or None,
         )
     order = _priority(ann, runs.area, overlap)

@@ -148,8 +148,16 @@ def test_semantic_things_without_split_is_refused_naming_classes(runner, tmp_pat
 def test_overlap_refused_by_default_naming_image_and_annotations(runner, tmp_path):
     src = DATA / "datumaro/coco/annotations/instances_val.json"
     r = invoke(runner, "convert", src, tmp_path / "out.json", "--to", "coco-panoptic")
-    assert_bad_input(r, "instances_val.json", "image 40", "1&2 (2 px)", "--overlap")
+    assert_bad_input(r, "instances_val.json", "image 40", "1&2 (2 px)", "--overlap first|largest|smallest|score")
     assert_nothing_written(tmp_path)
+
+
+def test_the_overlap_hint_names_only_options_the_command_has(runner, tmp_path):
+    """eval semantic has no --overlap: its message says how to get label maps instead."""
+    src = DATA / "datumaro/coco/annotations/instances_val.json"
+    r = invoke(runner, "eval", "semantic", src, src)
+    assert_bad_input(r, "instances_val.json", "image 40", "1&2 (2 px)", "--to semantic --overlap POLICY")
+    assert "pass --overlap" not in r.stderr
 
 
 def test_existing_output_needs_overwrite_and_is_replaced_atomically(runner, tmp_path):

@@ -9,6 +9,7 @@ import click
 from .. import combine, formats
 from ..atomic import dataset_inputs
 from ..convert import write
+from ..errors import OverlapError
 from ..formats.options import WriteOptions
 from ..parallel import warm_up
 from ..views import OVERLAP_POLICIES
@@ -123,9 +124,12 @@ def convert(
         ds = formats.read(src, name, masks=masks, categories=categories, ignore_value=ignore_value)
     opts = WriteOptions(to, overlap, things_only, mask_encoding, ignore_value, palette, split_things)
     with output.progress(f"{name} → {to}", len(ds.samples)) as advance:
-        summary = write(
-            ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name
-        )
+        try:
+            summary = write(
+                ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name
+            )
+        except OverlapError as exc:  # the hint names this command's option
+            raise OverlapError(f"{exc.message}: pass --overlap {'|'.join(OVERLAP_POLICIES[1:])}", exc.path) from None
     if json_out:
         output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)
         if json_out == "-":

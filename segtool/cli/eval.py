@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..atomic import dataset_inputs
-from ..errors import EXIT_FINDINGS
+from ..errors import EXIT_FINDINGS, OverlapError
 from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
 from ..metrics.instances import STAT_NAMES, Params
 from ..parallel import warm_up
@@ -199,16 +199,22 @@ def semantic(
     output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
     with output.progress("confusion", None) as advance:
-        result = evaluate_semantic(
-            gt,
-            pred,
-            gt_format=from_,
-            categories=categories,
-            ignore_value=ignore_value,
-            allow_missing=allow_missing,
-            jobs=jobs,
-            progress=advance,
-        )
+        try:
+            result = evaluate_semantic(
+                gt,
+                pred,
+                gt_format=from_,
+                categories=categories,
+                ignore_value=ignore_value,
+                allow_missing=allow_missing,
+                jobs=jobs,
+                progress=advance,
+            )
+        except OverlapError as exc:  # eval has no --overlap: say how to get label maps
+            raise OverlapError(
+                f"{exc.message}: convert the ground truth first (segtool convert GT LABELS --to semantic --overlap POLICY)",
+                exc.path,
+            ) from None
     data = result.to_dict()
     _emit(data, json_out, csv_out, overwrite)
     if json_out != "-":
