@@ -12,24 +12,7 @@ from PIL import Image
 
 from segtool.cli import main
 from tests.conftest import CATEGORIES, DATA, PANOPTIC_EXAMPLES, panoptic_segments, rle, write_json, write_panoptic
-
-
-def invoke(runner, *args):
-    return runner.invoke(main, [str(a) for a in args])
-
-
-def assert_bad_input(result, *needles):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
-def assert_nothing_written(folder: Path, *allowed: str):
-    left = sorted(p.name for p in folder.iterdir() if p.name not in allowed)
-    assert left == [], f"left behind: {left}"
+from tests.helpers import assert_bad_input, assert_nothing_written, invoke
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from segtool.cli import main
 from tests.conftest import panoptic_segments, write_json, write_panoptic
-from tests.test_cli_convert import assert_bad_input, invoke
+from tests.helpers import assert_bad_input, invoke
 
 GT = np.array([[1, 1, 0, 2], [1, 1, 0, 2], [3, 3, 3, 3]])
 PRED = np.array([[8, 8, 0, 9], [8, 0, 0, 9], [7, 7, 7, 7]])

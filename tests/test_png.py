@@ -16,7 +16,7 @@ from PIL import Image
 
 from segtool import _kernels, png
 from tests.conftest import panoptic_segments, write_panoptic
-from tests.test_cli_convert import assert_bad_input, invoke
+from tests.helpers import assert_bad_input, invoke
 
 
 def _paeth(a: int, b: int, c: int) -> int:

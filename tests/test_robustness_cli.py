@@ -9,8 +9,10 @@ import json
 import pytest
 
 from segtool.cli import main
-from tests.checks.test_robustness import instances, panoptic, variants
 from tests.conftest import write_json
+from tests.helpers import small_instances as instances
+from tests.helpers import small_panoptic as panoptic
+from tests.helpers import variants
 
 WRONG = (None, "x", [], 1.5)
 

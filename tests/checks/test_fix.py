@@ -14,11 +14,11 @@ from segtool.checks.instance import validate_instance
 from segtool.checks.panoptic import validate_panoptic
 from segtool.cli import main
 from segtool.fix import fix_instance, fix_panoptic
-from tests.checks.test_instance_checks import BASE as INSTANCES
-from tests.checks.test_instance_checks import CATS as INSTANCE_CATS
-from tests.checks.test_instance_checks import IMAGE
-from tests.checks.test_panoptic_checks import CATS
 from tests.conftest import ids_of, panoptic_segments, rle, write_json, write_panoptic
+from tests.helpers import INSTANCE_BASE as INSTANCES
+from tests.helpers import INSTANCE_CATS
+from tests.helpers import INSTANCE_IMAGE as IMAGE
+from tests.helpers import PANOPTIC_CATS as CATS
 
 
 def digest(*paths: Path) -> str:

@@ -10,38 +10,10 @@ import pytest
 from segtool.checks import CHECKS
 from segtool.checks.instance import validate_instance
 from tests.conftest import DATA, rle, write_json
-
-IMAGE = {"id": 1, "file_name": "a.jpg", "height": 10, "width": 10}
-CATS = [{"id": 1, "name": "person"}, {"id": 2, "name": "car"}]
-
-
-def square(x0, y0, x1, y1):
-    m = np.zeros((10, 10), bool)
-    m[y0:y1, x0:x1] = True
-    return m
-
-
-# a clean base: one polygon (shoelace area 16, extent [1, 1, 4, 4]) and one RLE (9 px)
-BASE = [
-    {
-        "id": 1,
-        "image_id": 1,
-        "category_id": 1,
-        "segmentation": [[1, 1, 5, 1, 5, 5, 1, 5]],
-        "area": 16.0,
-        "bbox": [1, 1, 4, 4],
-        "iscrowd": 0,
-    },
-    {
-        "id": 2,
-        "image_id": 1,
-        "category_id": 2,
-        "segmentation": rle(square(6, 6, 9, 9)),
-        "area": 9,
-        "bbox": [6, 6, 3, 3],
-        "iscrowd": 0,
-    },
-]
+from tests.helpers import INSTANCE_BASE as BASE
+from tests.helpers import INSTANCE_CATS as CATS
+from tests.helpers import INSTANCE_IMAGE as IMAGE
+from tests.helpers import square
 
 
 def codes(tmp_path, anns=None, images=(IMAGE,), cats=CATS):

@@ -12,11 +12,8 @@ from PIL import Image
 from segtool.checks.panoptic import validate_panoptic
 from segtool.cli import main
 from tests.conftest import panoptic_segments, write_panoptic
+from tests.helpers import PANOPTIC_CATS as CATS
 
-CATS = [
-    {"id": 1, "name": "person", "isthing": 1, "color": [220, 20, 60]},
-    {"id": 100, "name": "road", "isthing": 0, "color": [128, 64, 128]},
-]
 BASE = np.array([[10, 10, 20, 20]] * 4)  # road | person, no void
 
 

@@ -4,9 +4,7 @@ values of the wrong type, gives findings (or a one-line error for an unreadable 
 
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,52 +14,10 @@ from segtool.checks.panoptic import validate_panoptic
 from segtool.checks.semantic import validate_semantic
 from segtool.errors import SegtoolError
 from segtool.fix import fix_instance, fix_panoptic
-from tests.conftest import panoptic_segments, rle, write_json, write_panoptic
-
-WRONG = [None, "x", -1, 1.5, [], {}, [1], True]
-CATS = [
-    {"id": 1, "name": "person", "isthing": 1, "color": [1, 2, 3]},
-    {"id": 100, "name": "road", "isthing": 0, "color": [4, 5, 6]},
-]
-
-
-def paths(o, pre=()):
-    """Every key path into a JSON value."""
-    items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else []
-    for k, v in items:
-        yield (*pre, k)
-        yield from paths(v, (*pre, k))
-
-
-def variants(base):
-    for p in paths(base):
-        for v in WRONG:
-            d = copy.deepcopy(base)
-            node = d
-            for k in p[:-1]:
-                node = node[k]
-            node[p[-1]] = v
-            yield p, v, d
-
-
-def panoptic(tmp_path: Path) -> Path:
-    ids = np.array([[10, 10, 20, 20]] * 4)
-    return write_panoptic(tmp_path / "p.json", [ids], [panoptic_segments(ids, {10: 100, 20: 1})], CATS)
-
-
-def instances() -> dict:
-    m = np.zeros((4, 4), bool)
-    m[1:3, 1:3] = True
-    poly = {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]], "area": 4.5}
-    poly["bbox"], poly["iscrowd"] = [0, 0, 3, 3], 0
-    return {
-        "images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}],
-        "annotations": [
-            poly,
-            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": rle(m), "area": 4, "bbox": [1, 1, 2, 2]},
-        ],
-        "categories": CATS,
-    }
+from tests.conftest import write_json
+from tests.helpers import small_instances as instances
+from tests.helpers import small_panoptic as panoptic
+from tests.helpers import variants
 
 
 def survives(fn, *args) -> None:
