@@ -260,11 +260,7 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
     :func:`check_size` refuses is undecodable too. The areas equal pycocotools' ``area``.
     """
     areas = np.full(len(rles), -1, np.int64)
-    by_size: dict[tuple[Any, Any], list[int]] = {}
-    for i, r in enumerate(rles):
-        h, w = r["size"] if len(r["size"]) == 2 else (None, None)
-        by_size.setdefault((int(h), int(w)) if _is_int(h) and _is_int(w) else (None, None), []).append(i)
-    for (h, w), idx in by_size.items():  # one image size: one call (the usual case: one image)
+    for (h, w), idx in _by_size(rles).items():  # one image size: one call (the usual case: one image)
         if not _size_ok(h, w):
             continue
         out = np.zeros(len(idx), np.int64)
@@ -272,6 +268,21 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
         areas[idx] = out
     bad = np.flatnonzero(areas < 0)
     return (int(bad[0]) if bad.size else None), areas
+
+
+def _by_size(rles: list[RLE]) -> dict[tuple[Any, Any], list[int]]:
+    """RLE indices by their (height, width); (None, None) for a size that is not two integers.
+    The RLEs of one image share one size: that is checked with one list comparison each."""
+    if not rles:
+        return {}
+    first = rles[0]["size"]
+    if all(r["size"] == first for r in rles) and len(first) == 2 and _is_int(first[0]) and _is_int(first[1]):
+        return {(int(first[0]), int(first[1])): list(range(len(rles)))}
+    by_size: dict[tuple[Any, Any], list[int]] = {}
+    for i, r in enumerate(rles):
+        h, w = r["size"] if len(r["size"]) == 2 else (None, None)
+        by_size.setdefault((int(h), int(w)) if _is_int(h) and _is_int(w) else (None, None), []).append(i)
+    return by_size
 
 
 def encode_empty(height: int, width: int) -> RLE:
