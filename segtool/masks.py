@@ -31,6 +31,9 @@ from .cocomask import rle_boxes as rle_boxes
 from .cocomask import to_compressed as to_compressed
 from .cocomask import to_pyco as to_pyco
 
+# label values below this are counted by bincount (a table of 512 kB at most); larger ones by search
+DENSE_VALUES = 1 << 16
+
 
 def rgb2id(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
     """``(H, W, 3)`` uint8 → ``(H, W)`` int32 ids, id = R + 256·G + 256²·B (COCO panoptic)."""

@@ -22,7 +22,8 @@ from PIL import UnidentifiedImageError
 from .. import imageio
 from ..errors import FormatError, SegtoolError
 from ..formats.common import load_json
-from ..formats.semantic import _INT_MODES, CATEGORIES, DENSE_VALUES, IMAGES
+from ..formats.semantic import _INT_MODES, CATEGORIES, IMAGES
+from ..masks import DENSE_VALUES
 from ..parallel import imap, jobs_for
 from .findings import Check, Finding, Report
 from .records import category_checks, image_checks, photo_checks, photo_size, unused_categories

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from .. import imageio, limits, png, views
 from ..errors import FormatError, SegtoolError
+from ..masks import DENSE_VALUES
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from .common import (
     Detection,
@@ -138,9 +139,6 @@ class LabelPng:
             index = np.where(hit, k + 1, 0).astype(np.int32)
         segs = Segments.build(id=np.arange(1, len(present) + 1), category_id=present)
         return Annotation(image, views.measure(index, segs), id_map=index, origin=self.png)
-
-
-DENSE_VALUES = 1 << 16  # label values up to this are counted by bincount (a table of 512 kB at most)
 
 
 def _present(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

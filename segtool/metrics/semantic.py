@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _kernels, views
-from ..formats.semantic import DENSE_VALUES, LabelPng
+from ..formats.semantic import LabelPng
+from ..masks import DENSE_VALUES
 from ..model import Category, Sample
 from ..parallel import imap, jobs_for
 
