@@ -19,13 +19,18 @@ wraps them. Every function here checks first, and raises ``ValueError`` with a r
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
 from . import _kernels, limits
+
+if TYPE_CHECKING:
+    # numpy's stubs make an ndarray a Buffer only for Python >= 3.12: the casts to it below
+    # say what the kernels get (a C-contiguous array of the element type they check).
+    from typing_extensions import Buffer
 
 RLE = dict[str, Any]
 
@@ -55,7 +60,7 @@ def _pixel_limit() -> int:
     return limits.get("pixels")
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: object) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
@@ -137,9 +142,10 @@ def rasterize(polys: list[list[float]], height: int, width: int) -> RLE:
     why = polygon_problem(polys, height, width)
     if why is not None:
         raise ValueError(why)
-    rles = mask_utils.frPyObjects(polys, height, width)
+    rles: list[RLE] = mask_utils.frPyObjects(polys, height, width)
     if len(rles) <= _TREE_MERGE:
-        return mask_utils.merge(rles)
+        merged: RLE = mask_utils.merge(rles)
+        return merged
     while len(rles) > 1:
         rles = [mask_utils.merge(rles[i : i + 2]) if i + 1 < len(rles) else rles[i] for i in range(0, len(rles), 2)]
     return rles[0]
@@ -166,7 +172,8 @@ def decode(rles: list[RLE] | tuple[RLE, ...], height: int, width: int) -> npt.ND
     _one_size(rles, height, width)
     if not rles:
         return np.zeros((height, width, 0), dtype=np.uint8, order="F")
-    return mask_utils.decode([to_pyco(r) for r in rles])
+    decoded: npt.NDArray[np.uint8] = mask_utils.decode([to_pyco(r) for r in rles])
+    return decoded
 
 
 def iou(dt: list[RLE], gt: list[RLE], crowd: Any) -> npt.NDArray[np.float64]:
@@ -180,7 +187,16 @@ def iou(dt: list[RLE], gt: list[RLE], crowd: Any) -> npt.NDArray[np.float64]:
     zeros_d, zeros_g = np.zeros(len(dt), np.int64), np.zeros(len(gt), np.int64)
     flags = np.ascontiguousarray(np.asarray(crowd, dtype=bool), dtype=np.uint8)
     dt_counts, gt_counts = [r["counts"] for r in dt], [r["counts"] for r in gt]
-    _kernels.rle_iou(dt_counts, gt_counts, int(h), int(w), zeros_d, zeros_g, flags, out)
+    _kernels.rle_iou(
+        dt_counts,
+        gt_counts,
+        int(h),
+        int(w),
+        cast("Buffer", zeros_d),
+        cast("Buffer", zeros_g),
+        cast("Buffer", flags),
+        cast("Buffer", out),
+    )
     return out
 
 
@@ -264,7 +280,7 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
         if not _size_ok(h, w):
             continue
         out = np.zeros(len(idx), np.int64)
-        _kernels.rle_areas([rles[i]["counts"] for i in idx], int(h), int(w), out)
+        _kernels.rle_areas([rles[i]["counts"] for i in idx], int(h), int(w), cast("Buffer", out))
         areas[idx] = out
     bad = np.flatnonzero(areas < 0)
     return (int(bad[0]) if bad.size else None), areas

@@ -170,8 +170,8 @@ def deferred() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-        for s in dict.fromkeys(caught):
-            signal.raise_signal(s)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
 
 
 @contextmanager

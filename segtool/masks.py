@@ -97,8 +97,8 @@ class Runs:
     ) -> None:
         self.shape, self.n, self.order = (int(shape[0]), int(shape[1])), n, order
         self._positional = (values, ends - starts)
-        order = np.argsort(values, kind="stable")
-        self.values, self.starts, self.ends = values[order], starts[order], ends[order]
+        by_value = np.argsort(values, kind="stable")
+        self.values, self.starts, self.ends = values[by_value], starts[by_value], ends[by_value]
         self.group = np.searchsorted(self.values, np.arange(1, n + 2))
 
     def positional(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

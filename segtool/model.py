@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -172,6 +172,8 @@ class Annotation:
             raise SegtoolError(f"id map shape {self.id_map.shape} differs from image size {shape}")
         if self.runs is not None and tuple(self.runs.shape) != shape:
             raise SegtoolError(f"runs of shape {self.runs.shape} differ from image size {shape}")
+        if self.rles is not None and len(self.rles) != len(self.segments):
+            raise SegtoolError(f"{len(self.rles)} masks for {len(self.segments)} segments")
 
     def index_map(self) -> npt.NDArray[np.int32]:
         """The index map (``k`` → ``segments[k-1]``, 0 void). Sources that measured runs keep
@@ -181,16 +183,73 @@ class Annotation:
         if self.runs is None:
             raise SegtoolError("an instance annotation has masks, not an index map; resolve it first")
         return self.runs.index_map()
-        if self.rles is not None and len(self.rles) != len(self.segments):
-            raise SegtoolError(f"{len(self.rles)} masks for {len(self.segments)} segments")
 
 
 class Source(Protocol):
-    """Where one image's pixels come from. Implementations are small and picklable."""
+    """Where one image's pixels come from. Implementations are small and picklable.
+
+    ``load`` is all a consumer may rely on. A source may also declare capabilities, which
+    consumers use through this module only (never by importing a format): the protocols
+    below, checked with ``isinstance``, each with a generic fallback through ``load``, and
+    ``decodes_pixels`` (a class attribute; True when absent): False says that loading costs
+    no pixel decoding (RLE strings, polygons), so shipping an image to a worker costs as
+    much as the work itself.
+    """
 
     def load(self, image: ImageInfo) -> Annotation:
         """Read the pixels and return the loaded annotation (raises SegtoolError on bad input)."""
         ...
+
+
+@runtime_checkable
+class PanopticPixels(Protocol):
+    """Capability: the pixels are panoptic ids (``R + 256·G + 256²·B``) of ``segments.id``,
+    readable as raw RGB, so PQ counts pairs straight from two of them (one C pass)."""
+
+    segments: Segments
+
+    def rgb(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
+        """``(H, W, 3)`` RGB ids, size checked; None for an image with no pixels (all void)."""
+        ...
+
+    def check_ids(self, image: ImageInfo, unknown: npt.NDArray[np.int64], area: npt.NDArray[np.int64]) -> None:
+        """Raise when the pixels and the segment table disagree (unlisted ids, empty segments)."""
+        ...
+
+
+@runtime_checkable
+class LabelPixels(Protocol):
+    """Capability: the pixels are a label map of category ids with an ignore value, so
+    mIoU reads the map itself instead of segments painted back into one."""
+
+    ignore_value: int
+
+    def labels(self, image: ImageInfo) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The checked label map and the sorted values present in it."""
+        ...
+
+    def pixels8(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
+        """The raw 8-bit map when the file is one (values unchecked), else None."""
+        ...
+
+    def check_values(self, image: ImageInfo, counts: npt.NDArray[np.int64]) -> None:
+        """Raise when a value with pixels (``counts[v] > 0``) is neither a category nor ignored."""
+        ...
+
+
+@runtime_checkable
+class Deferred(Protocol):
+    """Capability: a source that still holds its raw record and parses it where it is
+    loaded (in a worker), so the process that streams the JSON stays light."""
+
+    def resolve(self) -> Source:
+        """The parsed source."""
+        ...
+
+
+def decodes_pixels(source: Any) -> bool:
+    """Whether loading ``source`` decodes pixels (see :class:`Source`)."""
+    return bool(getattr(source, "decodes_pixels", True))
 
 
 @dataclass(frozen=True, slots=True)

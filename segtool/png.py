@@ -17,13 +17,18 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from . import limits
 from .limits import LimitError
+
+if TYPE_CHECKING:
+    # numpy's stubs make an ndarray a Buffer only for Python >= 3.12: the casts to it below
+    # say what the kernels get (a C-contiguous array of the element type they check).
+    from typing_extensions import Buffer
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -193,7 +198,7 @@ def decode(data: bytes) -> npt.NDArray[np.uint8] | None:
     except deflate.DeflateError as exc:
         raise ValueError(f"corrupt image data ({exc})") from None
     out = np.empty((info.height, rowbytes), np.uint8)
-    _kernels.unfilter(raw, out, info.height, rowbytes, channels)
+    _kernels.unfilter(raw, cast("Buffer", out), info.height, rowbytes, channels)
     return out.reshape(info.height, info.width) if channels == 1 else out.reshape(info.height, info.width, channels)
 
 
@@ -221,7 +226,7 @@ def rgb_to_u32(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
     from . import _kernels
 
     out = np.empty(rgb.shape[:2], np.uint32)
-    _kernels.pack_rgb(np.ascontiguousarray(rgb), out)
+    _kernels.pack_rgb(cast("Buffer", np.ascontiguousarray(rgb)), cast("Buffer", out))
     return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from . import formats, imageio, png, views
+from . import formats, imageio, pairing, png, views
 from .atomic import atomic_outputs, dataset_inputs, plan
 from .errors import SegtoolError
 from .formats.common import category_colors, stem_name
@@ -48,7 +48,7 @@ class Style:
 @dataclass(frozen=True)
 class _Job:
     sample: Sample
-    pred: Any  # a Sample (panoptic/semantic prediction), a Detections (instance results) or None
+    pred: Sample | None
     photo: str | None
     out: str
     colors: dict[int, tuple[int, int, int]]
@@ -101,15 +101,11 @@ def _panel(
     return out
 
 
-def _prediction(job: _Job, gt: Annotation) -> tuple[Annotation, str]:
-    """The loaded prediction and how it is matched: ``panoptic`` or ``instance``."""
-    if isinstance(job.pred, Sample):
-        return job.pred.load(), "panoptic"
-    objs = job.pred.objects()
-    segs = Segments.build(
-        id=objs.ids, category_id=objs.category_id, area=objs.area, score=objs.score if len(objs.score) else None
-    )
-    return Annotation(gt.image, segs, rles=tuple(objs.shapes)), "instance"
+def _prediction(job: _Job) -> tuple[Annotation, str]:
+    """The loaded prediction and how it is matched: ``instance`` for masks that may overlap
+    (detections), ``panoptic`` for a partition (panoptic or semantic predictions)."""
+    pred = job.pred.load()
+    return pred, "instance" if pred.rles is not None else "panoptic"
 
 
 def _legend_entries(job: _Job, *segs: Segments, errors: bool) -> list[tuple[tuple[int, int, int], str]]:
@@ -136,7 +132,7 @@ def render(job: _Job) -> Rendered:
     line = Rendered(gt.image.id, gt.image.file_name, Path(job.out).name, len(res.segments), photo_arr is not None)
     entries_of: list[Segments] = [res.segments]
     if job.pred is not None:
-        pred, kind = _prediction(job, gt)
+        pred, kind = _prediction(job)
         pres = views.resolve(pred, "score" if pred.segments.score is not None else "smallest")
         panels.append(_panel(photo, pres, job, pres.segments.score))
         if kind == "panoptic":
@@ -246,16 +242,11 @@ class PreviewSummary:
         }
 
 
-def _read_predictions(pred: Path, gt: Dataset) -> dict[Any, Any]:
-    """Predictions by image id: panoptic/semantic samples, or instance detections."""
-    from .evaluate import _is_panoptic
-    from .formats import coco_panoptic, coco_results, semantic
-
-    if pred.is_dir():
-        return semantic.read_predictions(pred, gt)
-    if _is_panoptic(pred):
-        return coco_panoptic.read_predictions(pred, gt)
-    return coco_results.read(pred, gt, "segm")
+def _read_predictions(pred: Path, gt: Dataset) -> dict[Any, Sample | None]:
+    """Each ground-truth image's prediction (None where it has none), by image id; a
+    prediction for an image the ground truth lacks is an error (see :mod:`.pairing`)."""
+    pairs = pairing.pair(gt.samples, formats.read_predictions(pred, gt), allow_missing=True)
+    return {g.image.id: p for g, p in pairs}
 
 
 def preview(
@@ -293,7 +284,7 @@ def preview(
         work = (
             _Job(
                 s,
-                preds.get(s.image.id) if pred is not None else None,
+                preds.get(s.image.id),
                 str(images / s.image.file_name) if images else None,
                 str(tmp / name),
                 colors,

@@ -126,7 +126,8 @@ def _within(
 ) -> npt.NDArray[np.int64]:
     """Running sums of ``values`` restarting at each group (``sizes[g]`` values from ``starts[g]``)."""
     run = np.cumsum(values)
-    return run - np.repeat(np.concatenate([[0], run])[starts], sizes)
+    within: npt.NDArray[np.int64] = run - np.repeat(np.concatenate([[0], run])[starts], sizes)
+    return within
 
 
 def shared_pixels(rles: list[RLE], most: int) -> Shared:

@@ -199,7 +199,7 @@ def refuse_things(res: Resolved, thing_ids: npt.NDArray[np.int64], names: dict[i
 
 def label_map(res: Resolved, ignore_value: int, dtype: type = np.uint8) -> npt.NDArray[Any]:
     """``(H, W)`` label map: each pixel's category id, ``ignore_value`` on void."""
-    lut = np.concatenate([[ignore_value], res.segments.category_id]).astype(dtype)
+    lut: npt.NDArray[Any] = np.concatenate([[ignore_value], res.segments.category_id]).astype(dtype)
     return paint(res, lut)
 
 

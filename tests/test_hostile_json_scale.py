@@ -26,8 +26,8 @@ from pycocotools import mask as mask_utils
 from segtool import views
 from segtool.checks.panoptic import validate_panoptic
 from segtool.evaluate import evaluate_panoptic
-from segtool.formats import coco_panoptic
 from segtool.formats.coco_panoptic import _OFFSETS, assign_ids
+from segtool.metrics import panoptic as metrics_panoptic
 from segtool.model import Annotation, ImageInfo, Segments
 from tests.conftest import rgb_of, runner  # noqa: F401  (fixture)
 
@@ -215,7 +215,7 @@ def test_sparse_pairs_give_the_dense_statistic(tmp_path, monkeypatch):
         (tmp_path / f"{name}.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
         folders.append(tmp_path / f"{name}.json")
     dense = evaluate_panoptic(*folders)
-    monkeypatch.setattr(coco_panoptic, "DENSE_PAIRS", 0)
+    monkeypatch.setattr(metrics_panoptic, "DENSE_PAIRS", 0)
     sparse = evaluate_panoptic(*folders)
     for field in ("tp", "fp", "fn", "iou"):
         assert getattr(dense.stat, field).tobytes() == getattr(sparse.stat, field).tobytes(), field

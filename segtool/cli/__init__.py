@@ -26,10 +26,16 @@ from ..parallel import stop_workers, tune_allocator
 EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE
 
 
-class _Failure(click.ClickException):
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class _BadInput(click.ClickException):
+    """A SegtoolError or an OSError, as one line."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class _InternalError(click.ClickException):
+    """Any other exception, as one line asking for a report."""
+
+    exit_code = EXIT_INTERNAL
 
 
 class _StdoutClosed(click.ClickException):
@@ -125,7 +131,7 @@ class SegtoolGroup(click.Group):
         except SegtoolError as exc:
             if ctx.meta.get("segtool.debug"):
                 raise
-            raise _Failure(str(exc), EXIT_BAD_INPUT) from None
+            raise _BadInput(str(exc)) from None
         except SystemExit:
             if _rich_saw_stdout_closed():
                 raise _StdoutClosed() from None
@@ -138,12 +144,12 @@ class SegtoolGroup(click.Group):
                 raise _StdoutClosed() from None
             if ctx.meta.get("segtool.debug"):
                 raise
-            raise _Failure(os_error_line(exc), EXIT_BAD_INPUT) from None
+            raise _BadInput(os_error_line(exc)) from None
         except Exception as exc:
             if ctx.meta.get("segtool.debug"):
                 raise
             what = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            raise _Failure(f"internal error ({what}); please rerun with --debug and report it", EXIT_INTERNAL) from None
+            raise _InternalError(f"internal error ({what}); please rerun with --debug and report it") from None
 
 
 def _echo_err(line: str) -> None:

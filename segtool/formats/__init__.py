@@ -1,35 +1,57 @@
-"""The format registry: detect, read and write any known format through the canonical model.
+"""The format registry: the one place a format is named. Everything else reaches formats
+through the functions here, never by importing a format module.
 
-A format is a module with ``NAME``, ``detect(path) -> Detection``, ``read(path, **opts)``,
-``targets(dst, masks)`` and ``write(ds, dst, tmp, opts, run)``. The registry is a plain dict.
+A format is a module with ``NAME`` and ``detect(path) -> Detection``, and any of:
+
+* ``read(path, **opts) -> Dataset`` and ``targets(dst, masks)`` + ``write(ds, dst, tmp,
+  opts, run)``: a dataset format (``FORMATS``: info, convert, validate, preview);
+* ``read_predictions(path, gt, **opts) -> Predictions``: what eval and preview take as
+  predictions (a results list has no images of its own: it is read against the ground truth);
+* ``accepts(obj)`` + ``from_memory(obj, categories_or_gt)``: predictions held in memory;
+* ``stream(path, **opts)`` / ``stream_predictions(path, **opts) -> pairing.Stream``: one
+  image at a time, neither side held (PQ); other formats are read whole and streamed;
+* ``validate(path, options, *, jobs, progress) -> Report`` and ``fix(path, out, options,
+  *, overwrite, jobs, progress) -> FixSummary``: its checks and fixes (``segtool validate``).
+
+Adding a format is one module (plus its checks), one line in ``_MODULES``, its docs page
+and its tests: see docs/architecture.md, "Adding a format".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ..errors import FormatError
-from ..model import Dataset
-from . import coco_instance, coco_panoptic, semantic
+from ..model import Category, Dataset
+from ..pairing import Predictions, Stream, of_samples
+from . import coco_instance, coco_panoptic, coco_results, semantic
 from .jsonstream import sketch
 
-FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (coco_panoptic, coco_instance, semantic)}
+_MODULES: tuple[ModuleType, ...] = (coco_panoptic, coco_instance, semantic, coco_results)
+REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
+FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}
 
 
 def format_names() -> list[str]:
-    """Format names as the CLI spells them."""
+    """Dataset format names as the CLI spells them (what ``--from`` and ``--to`` take)."""
     return list(FORMATS)
 
 
-def detect(path: Path) -> str:
-    """The one format that claims ``path``; otherwise an error listing what was considered."""
+def names_with(capability: str) -> list[str]:
+    """The formats that provide ``capability`` (``validate``, ``fix``, ``read_predictions`` …)."""
+    return [n for n, m in REGISTRY.items() if hasattr(m, capability)]
+
+
+def _choose(path: Path, names: list[str], what: str) -> str:
+    """The one format of ``names`` that claims ``path``; otherwise an error listing why."""
     if not path.exists():
         raise FormatError("no such file or folder", str(path))
     if path.is_file() and path.suffix.lower() == ".json":
         sketch(path)  # a broken JSON file is reported as such, not as "unknown format"
-    found = {name: mod.detect(path) for name, mod in FORMATS.items()}
+    found = {name: REGISTRY[name].detect(path) for name in names}
     for level in ("strong", "weak"):
         hits = [n for n, d in found.items() if d.confidence == level]
         if len(hits) == 1:
@@ -37,18 +59,94 @@ def detect(path: Path) -> str:
         if len(hits) > 1:
             raise FormatError(f"ambiguous format: {', '.join(hits)} all match; pass --from", str(path))
     why = "; ".join(f"{n}: {d.reason}" for n, d in found.items())
-    raise FormatError(f"unknown format ({why}); pass --from", str(path))
+    raise FormatError(f"unknown {what} ({why}); pass --from", str(path))
+
+
+def detect(path: Path) -> str:
+    """The one dataset format that claims ``path``."""
+    return _choose(path, format_names(), "format")
 
 
 def get(name: str) -> ModuleType:
-    """The format module called ``name``."""
+    """The dataset format module called ``name``."""
     if name not in FORMATS:
         raise FormatError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
     return FORMATS[name]
+
+
+def capability(name: str, what: str, doing: str) -> Callable[..., Any]:
+    """Format ``name``'s function ``what``, or a one-line error saying which formats have it
+    (``doing`` names the action for the message: "validate", "--fix")."""
+    fn = getattr(REGISTRY.get(name), what, None)
+    if fn is None:
+        have = ", ".join(names_with(what)) or "none"
+        raise FormatError(f"{doing} takes {have}, not {name}")
+    return fn  # type: ignore[no-any-return]
 
 
 def read(path: Path | str, fmt: str | None = None, **opts: Any) -> Dataset:
     """Read a dataset in ``fmt`` (detected when ``None``); options a format lacks are ignored."""
     path = Path(path)
     name = fmt or detect(path)
-    return get(name).read(path, **{k: v for k, v in opts.items() if v is not None})
+    return get(name).read(path, **{k: v for k, v in opts.items() if v is not None})  # type: ignore[no-any-return]
+
+
+def detect_predictions(path: Path) -> str:
+    """The format of a prediction file or folder: one that reads predictions against a
+    ground truth claims it first; a plain dataset otherwise."""
+    try:
+        return _choose(path, names_with("read_predictions"), "prediction format")
+    except FormatError as exc:
+        if not path.exists() or exc.message.startswith("ambiguous"):
+            raise
+        return detect(path)
+
+
+def read_predictions(path: Path | str, gt: Dataset, fmt: str | None = None, **opts: Any) -> Predictions:
+    """Predictions at ``path`` for the ground truth ``gt`` (the pairing checks them against
+    its images): read by the format's own ``read_predictions`` when it has one (images and
+    categories come from ``gt``), else read as a dataset and paired by image id."""
+    path = Path(path)
+    name = fmt or detect_predictions(path)
+    given = {k: v for k, v in opts.items() if v is not None}
+    reader = getattr(REGISTRY.get(name), "read_predictions", None)
+    if reader is not None:
+        return reader(path, gt, **given)  # type: ignore[no-any-return]
+    return Predictions.of(get(name).read(path, **given))
+
+
+def from_memory(predictions: Any, gt: Dataset | tuple[Category, ...], **opts: Any) -> Predictions:
+    """In-memory predictions (a list of COCO detection dicts; a mapping of image id to (id
+    map, segments_info)) through the format that accepts them."""
+    for module in REGISTRY.values():
+        accepts = getattr(module, "accepts", None)
+        if accepts is not None and accepts(predictions):
+            return module.from_memory(predictions, gt, **opts)  # type: ignore[no-any-return]
+    raise FormatError(
+        f"in-memory predictions must be a list of COCO detection dicts or a mapping of image id to "
+        f"(id map, segments_info), not {type(predictions).__name__}"
+    )
+
+
+def stream(path: Path | str, fmt: str | None = None, **opts: Any) -> Stream:
+    """A dataset one image at a time: the format's own ``stream`` when it has one (neither
+    the file nor its segment tables held), else its samples read whole."""
+    path = Path(path)
+    name = fmt or detect(path)
+    given = {k: v for k, v in opts.items() if v is not None}
+    streamer = getattr(get(name), "stream", None)
+    if streamer is not None:
+        return streamer(path, **given)  # type: ignore[no-any-return]
+    ds = get(name).read(path, **given)
+    return of_samples(ds.samples, str(path), ds.categories)
+
+
+def stream_predictions(path: Path | str, fmt: str | None = None, **opts: Any) -> Stream:
+    """Predictions one image at a time, for formats that stream them (coco-panoptic)."""
+    path = Path(path)
+    name = fmt or detect_predictions(path)
+    streamer = getattr(REGISTRY.get(name), "stream_predictions", None)
+    if streamer is None:
+        have = ", ".join(names_with("stream_predictions"))
+        raise FormatError(f"these predictions are {name}; this evaluation takes {have}", str(path))
+    return streamer(path, **{k: v for k, v in opts.items() if v is not None})  # type: ignore[no-any-return]

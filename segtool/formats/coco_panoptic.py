@@ -9,6 +9,8 @@ nearby colours, so the same input always gives the same bytes.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import numpy.typing as npt
 from .. import imageio, limits, masks, png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..pairing import Predictions, Stream
 from .common import (
     Detection,
     ImageResult,
@@ -37,7 +40,6 @@ from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
 _OFFSETS = np.random.default_rng(20181231).integers(-30, 31, size=(4096, 3))
-DENSE_PAIRS = 1 << 22  # cells of a dense PQ pair table (32 MB); past it, pairs are counted sparsely
 
 
 def masks_dir(json_path: Path, masks: Path | None = None) -> Path:
@@ -70,7 +72,7 @@ class PanopticPng:
     png: str | None
     segments: Segments
 
-    def pixels(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
+    def rgb(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
         """The PNG's ``(H, W, 3)`` RGB pixels, checked for size and mode; ``None`` for an
         image with no annotation record (all void)."""
         if self.png is None:
@@ -95,7 +97,7 @@ class PanopticPng:
 
     def load(self, image: ImageInfo) -> Annotation:
         """Decode the PNG to runs of segment indices; its ids and ``segments_info`` must agree."""
-        rgb = self.pixels(image)
+        rgb = self.rgb(image)
         if rgb is None:
             return Annotation(image, self.segments, id_map=np.zeros((image.height, image.width), np.int32))
         runs, unknown = masks.Runs.of_ids(png.rgb_to_u32(rgb), self.segments.id)
@@ -107,15 +109,19 @@ class PanopticPng:
     def check_ids(self, image: ImageInfo, unknown: npt.NDArray[np.int64], area: npt.NDArray[np.int64]) -> None:
         """The PNG's ids and ``segments_info`` must agree: no unlisted id in the pixels
         (``unknown``), no listed segment without pixels (``area`` per segment)."""
-        what = f"image {image.id}"
-        if unknown.size:
-            listed = ", ".join(map(str, unknown[:8].tolist()))
-            raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", str(self.png))
-        if np.any(area == 0):
-            listed = ", ".join(map(str, self.segments.id[area == 0][:8].tolist()))
-            raise SegtoolError(
-                f"{what}: segments {listed} are listed in segments_info but absent from the PNG", str(self.png)
-            )
+        _check_ids(self.segments, image, unknown, area, str(self.png))
+
+
+def _check_ids(
+    segments: Segments, image: ImageInfo, unknown: npt.NDArray[np.int64], area: npt.NDArray[np.int64], origin: str
+) -> None:
+    what = f"image {image.id}"
+    if unknown.size:
+        listed = ", ".join(map(str, unknown[:8].tolist()))
+        raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", origin)
+    if np.any(area == 0):
+        listed = ", ".join(map(str, segments.id[area == 0][:8].tolist()))
+        raise SegtoolError(f"{what}: segments {listed} are listed in segments_info but absent from the PNG", origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,51 +137,19 @@ class PanopticRecord:
     path: str
     max_segments: int  # limits.segments, read once where the records are streamed
 
-    def resolve(self) -> PanopticPng:
-        """The parsed source (errors name the JSON)."""
-        return PanopticPng(self.png, _segments(self.record, None, Path(self.path), self.max_segments))
+    def resolve(self, categories: frozenset[int] | None = None) -> PanopticPng:
+        """The parsed source, its categories checked against ``categories`` when given
+        (errors name the JSON)."""
+        return PanopticPng(self.png, _segments(self.record, categories, Path(self.path), self.max_segments))
 
     def load(self, image: ImageInfo) -> Annotation:
         """Parse the record, then load as :meth:`PanopticPng.load`."""
         return self.resolve().load(image)
 
 
-def overlap(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
-    """PQ's ``(n + 1, m + 1)`` pixel table of two panoptic PNGs (row and column 0: void),
-    counted straight from the decoded RGB by ``segtool._kernels.pair_counts``: no id map,
-    no runs. ``None`` when either side is not a panoptic PNG, or when the table would have
-    more than ``DENSE_PAIRS`` cells (callers go through runs, sparsely).
-
-    Raises the same errors as :meth:`PanopticPng.load` on ids that disagree with
-    ``segments_info``.
-    """
-    from .. import _kernels
-
-    sources = (gt.source, pred.source)
-    if not all(isinstance(s, PanopticPng) and s.png is not None for s in sources):
-        return None
-    if (len(gt.source.segments) + 1) * (len(pred.source.segments) + 1) > DENSE_PAIRS:  # type: ignore[union-attr]
-        return None  # thousands of segments on both sides: the caller's sparse path
-    gsrc, psrc = gt.source, pred.source
-    assert isinstance(gsrc, PanopticPng) and isinstance(psrc, PanopticPng)
-    g_rgb, p_rgb = gsrc.pixels(gt.image), psrc.pixels(pred.image)
-    assert g_rgb is not None and p_rgb is not None
-    keys = []
-    for segs in (gsrc.segments, psrc.segments):
-        order = np.argsort(segs.id, kind="stable")
-        keys += [np.ascontiguousarray(segs.id[order], dtype=np.uint32), order.astype(np.int64) + 1]
-    table = np.zeros((len(gsrc.segments) + 1, len(psrc.segments) + 1), np.int64)
-    bad = _kernels.pair_counts(np.ascontiguousarray(g_rgb), np.ascontiguousarray(p_rgb), *keys, table)
-    if bad is not None:  # an id missing from segments_info: let the run path name them all
-        src, sample = (gsrc, gt) if bad[0] == 1 else (psrc, pred)
-        src.load(sample.image)
-        raise AssertionError(f"pair_counts flagged id {bad[1]} that the runs accept")  # pragma: no cover
-    gsrc.check_ids(gt.image, np.zeros(0, np.int64), table.sum(axis=1)[1:])
-    psrc.check_ids(pred.image, np.zeros(0, np.int64), table.sum(axis=0)[1:])
-    return table
-
-
-def _segments(ann: dict[str, Any], known: set[int] | None, path: Path, max_segments: int | None = None) -> Segments:
+def _segments(
+    ann: dict[str, Any], known: AbstractSet[int] | None, path: Path, max_segments: int | None = None
+) -> Segments:
     """The record's ``segments_info`` as a segment table, checked (``known``: the category
     ids allowed; None leaves categories to the caller; ``max_segments``: limits.segments)."""
     info = ann.get("segments_info")
@@ -320,32 +294,56 @@ def targets(dst: Path, masks: Path | None = None) -> list[Path]:
     return [dst, masks_dir(dst, masks)]
 
 
-def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None) -> dict[int, Sample]:
-    """Predicted panoptic annotations by image id, checked against the ground truth.
+def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None, **_: Any) -> Predictions:
+    """Predicted panoptic annotations by image id, their categories checked against the
+    ground truth's (pairing checks the images).
 
     Prediction JSONs often hold only ``annotations`` (detectron2 writes no ``images``):
-    images and categories come from the ground truth. A prediction for an image or of a
-    category the ground truth does not have is an error.
+    images and categories come from the ground truth.
     """
     head = sketch(path)
     if not isinstance(head, dict | list):
         raise FormatError(f"expected a JSON object at the top level, got a {type(head).__name__}", str(path))
     if isinstance(head, dict) and not isinstance(head.get("annotations"), list):
         raise FormatError("expected an 'annotations' list", str(path))
-    anns = items(path, "item" if isinstance(head, list) else "annotations.item")
     known = {c.id for c in gt.categories}
-    images = {s.image.id: s.image for s in gt.samples}
     folder = masks_dir(path, masks)
-    out: dict[int, Sample] = {}
-    for ann in anns:
-        image = images.get(_image_id(ann, path, "a prediction"))
-        if image is None:
+    out: dict[int, Any] = {}
+    for ann in items(path, "item" if isinstance(head, list) else "annotations.item"):
+        iid = _image_id(ann, path, "a prediction")
+        if iid in out:
             raise SegtoolError(
-                f"prediction for image id {ann['image_id']}, which the ground truth does not have", str(path)
+                f"image id {iid} has several prediction records; which one counts is ambiguous", str(path)
             )
-        name = file_name(ann["file_name"], f"prediction for image {image.id}", path)
-        out[image.id] = Sample(image, PanopticPng(str(folder / name), _segments(ann, known, path)))
-    return out
+        name = file_name(ann["file_name"], f"prediction for image {iid}", path)
+        out[iid] = PanopticPng(str(folder / name), _segments(ann, known, path))
+    return Predictions(out, "id", str(path))
+
+
+def stream(path: Path, *, masks: Path | None = None, **_: Any) -> Stream:
+    """The ground truth one image at a time (see :mod:`.panoptic_stream`)."""
+    from .panoptic_stream import stream as stream_gt
+
+    return stream_gt(path, masks=masks)
+
+
+def stream_predictions(path: Path, *, masks: Path | None = None, **_: Any) -> Stream:
+    """Predictions one image at a time (see :mod:`.panoptic_stream`)."""
+    from .panoptic_stream import stream_predictions as stream_pred
+
+    return stream_pred(path, masks=masks)
+
+
+def accepts(predictions: Any) -> bool:
+    """In-memory panoptic predictions: a mapping of image id to (id map, segments_info)."""
+    return isinstance(predictions, Mapping)
+
+
+def from_memory(predictions: Mapping[Any, Any], gt: Dataset | tuple[Category, ...], **_: Any) -> Predictions:
+    """In-memory predictions as sources (see :mod:`.panoptic_memory`)."""
+    from .panoptic_memory import from_memory as of_memory
+
+    return of_memory(predictions, gt)
 
 
 def _image_id(ann: Any, path: Path, what: str) -> int:

@@ -19,30 +19,70 @@ from pycocotools import mask as mask_utils
 
 from .. import limits, masks
 from ..errors import SegtoolError
-from ..metrics.instances import Objects
-from ..model import Dataset, ImageInfo
-from .common import compressed_rle, int_field, limit, load_json
+from ..model import Annotation, Category, Dataset, ImageInfo, Segments
+from ..pairing import Predictions
+from .common import Detection, compressed_rle, int_field, limit, load_json
+from .jsonstream import sketch
+
+NAME = "coco-results"
+MEMORY = "<in-memory detections>"
+
+
+def detect(path: Path) -> Detection:
+    """Strong for a JSON list (a results file) or a dataset whose annotations carry scores."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return Detection("no", "not a .json file")
+    try:
+        data = sketch(path)
+    except SegtoolError as exc:
+        return Detection("no", exc.message)
+    if isinstance(data, list):
+        return Detection("strong", "a list of detections")
+    anns = data.get("annotations") if isinstance(data, dict) else None
+    if isinstance(anns, list) and anns and isinstance(anns[0], dict) and "score" in anns[0]:
+        if "segments_info" not in anns[0]:
+            return Detection("strong", "annotations carry a score")
+    return Detection("no", "neither a list of detections nor scored annotations")
 
 
 @dataclass(frozen=True)
 class Detections:
-    """One image's raw detections, turned into arrays and RLEs only where they are scored
-    (in a worker process), so reading a large results file stays cheap."""
+    """One image's raw detections, turned into RLEs only where they are loaded (in a worker
+    process, or where they are scored), so reading a large results file stays cheap."""
 
     decodes_pixels: ClassVar[bool] = False  # RLE strings and polygons only: light per-image work
 
     dets: tuple[tuple[int, dict[str, Any]], ...]  # (1-based id in the file, detection)
-    image: ImageInfo
     by_box: bool
     iou_type: str
     path: str
 
-    def objects(self) -> Objects:
-        """The detections as parallel arrays with loadRes's areas and shapes."""
-        return _objects(self)
+    def load(self, image: ImageInfo) -> Annotation:
+        """The detections as loadRes makes them: ids 1..N in file order, iscrowd 0, areas
+        from the boxes or the masks, boxes given or from the masks, scores."""
+        return _annotation(self, image)
 
 
-def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detections]:
+def read_predictions(path: Path, gt: Dataset, iou_type: str = "segm", **_: Any) -> Predictions:
+    """A results file as predictions by image id (see :func:`read_file`)."""
+    return Predictions(read_file(path, gt, iou_type), "id", str(path))
+
+
+def accepts(predictions: Any) -> bool:
+    """In-memory detections: a list of COCO detection dicts (pycocotools' ``loadRes`` input)."""
+    return isinstance(predictions, list)
+
+
+def from_memory(
+    predictions: list[Any], gt: Dataset | tuple[Category, ...], iou_type: str = "segm", **_: Any
+) -> Predictions:
+    """In-memory detections, checked and grouped as a results file's."""
+    if not isinstance(gt, Dataset):
+        raise SegtoolError("in-memory detections are scored against a ground-truth dataset (eval instance)")
+    return Predictions(group(predictions, gt, iou_type, MEMORY), "id", MEMORY)
+
+
+def read_file(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detections]:
     """Detections by image id; an image or category the ground truth lacks is an error, and
     so is a value loadRes would stumble on: a score that is not a finite number, a box that
     is not four finite numbers (or none, when the first detection's box gives every area)."""
@@ -51,6 +91,12 @@ def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detection
         data = data["annotations"]
     if not isinstance(data, list):
         raise SegtoolError("expected a COCO results list (or a dataset with 'annotations')", str(path))
+    return group(data, gt, iou_type, str(path))
+
+
+def group(data: list[Any], gt: Dataset, iou_type: str, where: str) -> dict[int, Detections]:
+    """Detections grouped by image id, each checked (see :func:`read_file`); errors name ``where``."""
+    path = Path(where)
     images = {s.image.id: s.image for s in gt.samples}
     known = {c.id for c in gt.categories}
     by_box = bool(data) and isinstance(data[0], dict) and bool(data[0].get("bbox"))
@@ -79,7 +125,7 @@ def read(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detection
     for iid, dets in grouped.items():
         if len(dets) > limit_segments:
             limits.check("segments", len(dets), f"image {iid}: detections", path)
-    return {iid: Detections(tuple(dets), images[iid], by_box, iou_type, str(path)) for iid, dets in grouped.items()}
+    return {iid: Detections(tuple(dets), by_box, iou_type, where) for iid, dets in grouped.items()}
 
 
 def is_box(box: Any) -> bool:
@@ -115,12 +161,12 @@ def _check(i: int, det: Any, images: dict[int, Any], known: set[int], by_box: bo
     return iid
 
 
-def _objects(src: Detections) -> Objects:
-    h, w = src.image.height, src.image.width
+def _annotation(src: Detections, image: ImageInfo) -> Annotation:
+    h, w = image.height, image.width
     try:
         masks.check_size(h, w)
     except ValueError as exc:
-        raise SegtoolError(f"image {src.image.id}: {exc}", src.path) from None
+        raise SegtoolError(f"image {image.id}: {exc}", src.path) from None
     rles = []
     for det_id, det in src.dets:
         box, segm = det.get("bbox"), det.get("segmentation")
@@ -130,28 +176,30 @@ def _objects(src: Detections) -> Objects:
         try:
             rles.append(compressed_rle(segm, h, w))
         except ValueError as exc:
-            raise SegtoolError(f"detection #{det_id - 1} (image {src.image.id}): {exc}", src.path) from None
+            raise SegtoolError(f"detection #{det_id - 1} (image {image.id}): {exc}", src.path) from None
     bad, pixel_area = masks.guarded_areas(rles)
     if bad is not None:
         raise SegtoolError(
-            f"detection #{src.dets[bad][0] - 1} (image {src.image.id}): undecodable compressed RLE", src.path
+            f"detection #{src.dets[bad][0] - 1} (image {image.id}): undecodable compressed RLE", src.path
         )
     if src.by_box:
         area = np.array([float(d["bbox"][2]) * float(d["bbox"][3]) for _, d in src.dets])
     else:
         area = pixel_area.astype(np.float64)
-    if src.iou_type == "segm":
-        shapes: list[Any] = rles
-    else:
-        boxes = np.asarray(mask_utils.toBbox([masks.to_pyco(r) for r in rles]), dtype=np.float64).reshape(-1, 4)
-        shapes = [
-            [float(v) for v in d["bbox"]] if d.get("bbox") else boxes[k].tolist() for k, (_, d) in enumerate(src.dets)
-        ]
-    return Objects(
-        ids=np.array([i for i, _ in src.dets], dtype=np.int64),
-        category_id=np.array([d["category_id"] for _, d in src.dets], dtype=np.int64),
+    # boxes: the detection's own, else its mask's (loadRes); what bbox evaluation compares
+    boxes = np.zeros((len(rles), 4))
+    given = [bool(d.get("bbox")) for _, d in src.dets]
+    for k, (_, d) in enumerate(src.dets):
+        if given[k]:
+            boxes[k] = [float(v) for v in d["bbox"]]
+    if not all(given):
+        rest = [k for k, g in enumerate(given) if not g]
+        boxes[rest] = np.asarray(mask_utils.toBbox([masks.to_pyco(rles[k]) for k in rest]), np.float64).reshape(-1, 4)
+    segments = Segments.build(
+        id=[i for i, _ in src.dets],
+        category_id=[d["category_id"] for _, d in src.dets],
         area=area,
-        iscrowd=np.zeros(len(src.dets), dtype=bool),
-        shapes=shapes,
-        score=np.array([float(d["score"]) for _, d in src.dets], dtype=np.float64),
+        bbox=boxes,
+        score=[float(d["score"]) for _, d in src.dets],
     )
+    return Annotation(image, segments, rles=tuple(rles), origin=src.path)

@@ -1,5 +1,5 @@
-"""Ground truth and predictions of COCO panoptic paired image by image, streamed from both
-JSONs, for PQ: neither JSON is held, only ~40 bytes per image (ids and sizes)."""
+"""COCO panoptic read one image at a time, for PQ: neither JSON is held, only ~40 bytes per
+image (ids and sizes). :mod:`segtool.pairing` pairs the two sides."""
 
 from __future__ import annotations
 
@@ -14,20 +14,11 @@ import numpy.typing as npt
 
 from .. import limits
 from ..errors import FormatError, SegtoolError
-from ..model import Category, ImageInfo, Sample
+from ..model import ImageInfo, Sample
+from ..pairing import Stream, ids_of
 from .coco_panoptic import PanopticRecord, _image_id, masks_dir
 from .common import file_name, limit, parse_categories, parse_image
 from .jsonstream import items, list_items, section, sketch
-
-
-@dataclass
-class PairStream:
-    """Ground truth and predictions paired image by image, streamed from both JSONs."""
-
-    categories: tuple[Category, ...]
-    count: int  # pairs (ground-truth images with an annotation record)
-    missing: int  # of which without a prediction
-    pairs: Iterator[tuple[Sample, Sample | None]]
 
 
 def _records_prefix(path: Path) -> str:
@@ -42,71 +33,45 @@ def _records_prefix(path: Path) -> str:
     return "annotations.item"
 
 
-def stream_pairs(
-    gt: Path, pred: Path, *, gt_masks: Path | None = None, pred_masks: Path | None = None, allow_missing: bool = False
-) -> PairStream:
-    """Pair ground truth and predictions by image id without holding either JSON.
-
-    A first, light pass reads only the image ids of both (to report unknown and missing
-    images before any work). The second pass walks the ground truth and reads predictions
-    as it needs them: when both list images in the same order (the usual case) nothing is
-    held; otherwise the predictions read ahead wait in a dict until their image comes.
-    """
-    category_records = section(gt, "categories")
-    head = sketch(gt)
+def stream(path: Path, *, masks: Path | None = None) -> Stream:
+    """The ground truth: categories, the image table (a light first pass) and one Sample
+    per annotation record, its ``segments_info`` still raw (parsed in the worker)."""
+    category_records = section(path, "categories")
+    head = sketch(path)
     if not isinstance(category_records, list) or not isinstance(head, dict) or not isinstance(head.get("images"), list):
-        raise FormatError("not a COCO dataset: expected a JSON object with lists images, categories", str(gt))
-    categories = parse_categories(category_records, gt, default_isthing=True)
+        raise FormatError("not a COCO dataset: expected a JSON object with lists images, categories", str(path))
+    categories = parse_categories(category_records, path, default_isthing=True)
     # Everything the first pass keeps is 8-byte numbers: ~40 bytes per image in all, so
     # memory does not grow with the dataset in any way that matters (4,000 images: 160 kB).
-    images = _ImageTable.read(gt)
-    prefix = _records_prefix(pred)
-    gt_ids = _ids(items(gt, "annotations.item"), gt, "an annotation")
-    pred_ids = _ids(items(pred, prefix), pred, "a prediction")
-    for ids, where, what in ((gt_ids, gt, "annotation"), (pred_ids, pred, "prediction")):
-        stray = ids[~images.has(ids)]
-        if stray.size:
-            owner = "'images' does not list" if what == "annotation" else "the ground truth does not have"
-            raise SegtoolError(f"{what} for image id {int(stray[0])}, which {owner}", str(where))
-        ordered = np.sort(ids)
-        twice = ordered[1:][ordered[1:] == ordered[:-1]]
-        if twice.size:
-            first = int(ids[np.isin(ids, twice)][0])
-            raise SegtoolError(
-                f"image id {first} has several {what} records; which one counts is ambiguous", str(where)
-            )
-    pred_ids.sort()
-    missing = gt_ids[~np.isin(gt_ids, pred_ids)]
-    if missing.size and not allow_missing:
-        raise SegtoolError(
-            f"no prediction for {missing.size} ground-truth image(s), e.g. image id {int(missing[0])}; "
-            "pass --allow-missing to count them as all false negatives",
-            str(pred),
-        )
-    gt_folder, pred_folder = masks_dir(gt, gt_masks), masks_dir(pred, pred_masks)
+    images = _ImageTable.read(path)
+    ids = ids_of(
+        (_image_id(a, path, "an annotation") for a in items(path, "annotations.item")), str(path), "an annotation"
+    )
+    folder, max_segments = masks_dir(path, masks), limit("segments")
 
-    max_segments = limit("segments")
+    def samples() -> Iterator[tuple[int, Sample]]:
+        for a in items(path, "annotations.item"):
+            iid = int(a["image_id"])
+            name = file_name(a["file_name"], f"annotation of image {iid}", path)
+            yield iid, Sample(images.info(iid, name), PanopticRecord(str(folder / name), a, str(path), max_segments))
 
-    def sample(ann: dict[str, Any], folder: Path, path: Path) -> Sample:
-        name = file_name(ann["file_name"], f"annotation of image {ann['image_id']}", path)
-        image = images.info(int(ann["image_id"]), name)
-        return Sample(image, PanopticRecord(str(folder / name), ann, str(path), max_segments))
+    return Stream(ids, samples, str(path), categories, images.ids)
 
-    def pairs() -> Iterator[tuple[Sample, Sample | None]]:
-        pending: dict[Any, dict[str, Any]] = {}
-        ahead = items(pred, prefix)
-        for a in items(gt, "annotations.item"):
-            iid = a["image_id"]
-            k = int(np.searchsorted(pred_ids, iid))
-            if k == len(pred_ids) or pred_ids[k] != iid:
-                yield sample(a, gt_folder, gt), None
-                continue
-            while iid not in pending:
-                p = next(ahead)
-                pending[p["image_id"]] = p
-            yield sample(a, gt_folder, gt), sample(pending.pop(iid), pred_folder, pred)
 
-    return PairStream(categories, len(gt_ids), int(missing.size), pairs())
+def stream_predictions(path: Path, *, masks: Path | None = None) -> Stream:
+    """Predicted annotation records (a dataset or a bare list: detectron2 writes no
+    ``images``), one source per record; categories are checked where they are parsed."""
+    prefix = _records_prefix(path)
+    ids = ids_of((_image_id(a, path, "a prediction") for a in items(path, prefix)), str(path), "a prediction")
+    folder, max_segments = masks_dir(path, masks), limit("segments")
+
+    def sources() -> Iterator[tuple[int, Any]]:
+        for a in items(path, prefix):
+            iid = int(a["image_id"])
+            name = file_name(a["file_name"], f"annotation of image {iid}", path)
+            yield iid, PanopticRecord(str(folder / name), a, str(path), max_segments)
+
+    return Stream(ids, sources, str(path))
 
 
 @dataclass
@@ -138,22 +103,7 @@ class _ImageTable:
             raise SegtoolError(f"image id {int(twice[0])} appears twice", str(path))
         return cls(ids, height[order], width[order])
 
-    def has(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Which of ``ids`` the table lists."""
-        return np.isin(ids, self.ids)
-
     def info(self, iid: int, file_name: str) -> ImageInfo:
         """The record of image ``iid`` (listed), named by its annotation's file."""
         k = int(np.searchsorted(self.ids, iid))
         return ImageInfo(iid, file_name, int(self.height[k]), int(self.width[k]))
-
-
-def _ids(records: Iterator[Any], path: Path, what: str) -> npt.NDArray[np.int64]:
-    """The checked image ids of a stream of annotation records, as one int64 array."""
-    out = array("q")
-    try:
-        for rec in records:
-            out.append(_image_id(rec, path, what))
-    except OverflowError:
-        raise SegtoolError(f"{what}: an image id does not fit in 64 bits", str(path)) from None
-    return np.frombuffer(out, np.int64).copy() if len(out) else np.zeros(0, np.int64)

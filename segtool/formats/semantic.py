@@ -20,6 +20,7 @@ from .. import imageio, limits, png, views
 from ..errors import FormatError, SegtoolError
 from ..masks import DENSE_VALUES
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from ..pairing import Predictions
 from .common import (
     Detection,
     ImageResult,
@@ -253,20 +254,12 @@ def targets(dst: Path, masks: Path | None = None) -> list[Path]:
     return [dst]
 
 
-def read_predictions(path: Path, gt: Dataset, *, ignore_value: int = 255) -> dict[int, Sample]:
-    """Predicted label maps by ground-truth image id, matched by file stem.
-
-    The folder may omit ``categories.json``: labels are checked against the ground truth's
-    categories. A label map for an image the ground truth does not have is an error.
-    """
+def read_predictions(path: Path, gt: Dataset, *, ignore_value: int = 255, **_: Any) -> Predictions:
+    """Predicted label maps keyed by file stem (the pairing matches them to the ground
+    truth's images). The folder may omit ``categories.json``: labels are checked against
+    the ground truth's categories."""
     if not path.is_dir():
         raise FormatError("semantic predictions are a folder of label PNGs", str(path))
-    by_stem = {Path(s.image.file_name).stem: s.image for s in gt.samples}
     known = tuple(sorted(c.id for c in gt.categories))
-    out: dict[int, Sample] = {}
-    for label_png in sorted(path.glob("*.png")):
-        image = by_stem.get(label_png.stem)
-        if image is None:
-            raise SegtoolError(f"label map {label_png.name} matches no ground-truth image (by file stem)", str(path))
-        out[image.id] = Sample(image, LabelPng(str(label_png), ignore_value, known))
-    return out
+    sources = {p.stem: LabelPng(str(p), ignore_value, known) for p in sorted(path.glob("*.png"))}
+    return Predictions(sources, "stem", str(path))

@@ -22,8 +22,9 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
-from .. import _kernels
-from ..model import Category
+from .. import _kernels, views
+from ..errors import SegtoolError
+from ..model import Annotation, Category, Sample, decodes_pixels
 from ..parallel import imap, jobs_for
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -287,20 +288,18 @@ def accumulate(evals: list[ImageEval], categories: tuple[Category, ...], params:
 @dataclass(frozen=True)
 class _Job:
     gt: Any  # a Sample, or Objects already built
-    dt: Any  # Objects, or raw detections with an objects() method
+    dt: Any  # a Sample of predictions, or Objects (none for the image)
     params: Params
 
 
 def _image_job(job: _Job) -> ImageEval:
     gt = job.gt if isinstance(job.gt, Objects) else gt_objects(job.gt.load(), job.params.iou_type)
-    dt = job.dt if isinstance(job.dt, Objects) else job.dt.objects()
+    dt = job.dt if isinstance(job.dt, Objects) else det_objects(job.dt.load(), job.params.iou_type)
     return evaluate_image(gt, dt, job.params)
 
 
-def gt_objects(ann: Any, iou_type: str) -> Objects:
+def gt_objects(ann: Annotation, iou_type: str) -> Objects:
     """Ground truth of a loaded annotation: RLEs (or boxes), JSON areas, crowd flags, ids."""
-    from .. import views
-
     segs = ann.segments
     if ann.rles is not None:
         rles = list(ann.rles)
@@ -311,56 +310,54 @@ def gt_objects(ann: Any, iou_type: str) -> Objects:
     return Objects(segs.id, segs.category_id, segs.area, segs.iscrowd, shapes)
 
 
-@dataclass(frozen=True)
-class PanopticDetections:
-    """A panoptic prediction's segments as detections: mask, category and ``score`` from
-    ``segments_info``, judged as the same segments written as a results list would be
+def det_objects(ann: Annotation, iou_type: str) -> Objects:
+    """Detections of a loaded prediction. Masks (a results list): as loaded, which is as
+    loadRes makes them. An index map (a panoptic prediction): every segment a detection
+    with its ``score``, judged as the same segments written as a results list would be
     (areas from the masks, ids 1..n in segment order)."""
+    segs = ann.segments
+    if segs.score is None and len(segs):
+        what = "panoptic predictions need" if ann.rles is None else "detections need"
+        raise SegtoolError(f"image {ann.image.id}: {what} a 'score' on every segment", ann.origin or None)
+    score = segs.score if segs.score is not None else np.zeros(0)
+    if ann.rles is not None:
+        shapes = list(ann.rles) if iou_type == "segm" else segs.bbox.tolist()
+        return Objects(segs.id, segs.category_id, segs.area, np.zeros(len(segs), bool), shapes, score)
+    if iou_type != "segm":
+        raise SegtoolError("bbox evaluation of panoptic predictions is not supported; use --iou-type segm", ann.origin)
+    runs = ann.runs if ann.runs is not None else views.Resolved(ann.index_map(), segs).runs()
+    return Objects(
+        ids=np.arange(1, len(segs) + 1, dtype=np.int64),
+        category_id=segs.category_id,
+        area=runs.areas().astype(np.float64),
+        iscrowd=np.zeros(len(segs), dtype=bool),
+        shapes=runs.rles(),
+        score=score,
+    )
 
-    sample: Any
 
-    def objects(self) -> Objects:
-        """Load the PNG and give every segment as a detection."""
-        from .. import views
-        from ..errors import SegtoolError
-
-        ann = self.sample.load()
-        segs = ann.segments
-        if segs.score is None and len(segs):
-            raise SegtoolError(
-                f"image {ann.image.id}: panoptic predictions need a 'score' on every segment", ann.origin or None
-            )
-        runs = ann.runs if ann.runs is not None else views.Resolved(ann.index_map(), segs).runs()
-        return Objects(
-            ids=np.arange(1, len(segs) + 1, dtype=np.int64),
-            category_id=segs.category_id,
-            area=runs.areas().astype(np.float64),
-            iscrowd=np.zeros(len(segs), dtype=bool),
-            shapes=runs.rles(),
-            score=segs.score if segs.score is not None else np.zeros(0),
-        )
+EMPTY = Objects(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), [], np.zeros(0))
 
 
 def evaluate(
-    gt_samples: list[Any],
-    detections: dict[int, Any],
+    pairs: list[tuple[Sample, Sample | None]],
     categories: tuple[Category, ...],
     params: Params,
     *,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> InstanceResult:
-    """COCOeval (evaluate + accumulate) over ground-truth samples in ascending image id order."""
-    empty = Objects(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), [], np.zeros(0))
-    samples = sorted(gt_samples, key=lambda s: s.image.id)
-    items = [_Job(s, detections.get(s.image.id, empty), params) for s in samples]
+    """COCOeval (evaluate + accumulate) over (ground truth, prediction) pairs, in ascending
+    image id order (a missing prediction: no detections)."""
+    ordered = sorted(pairs, key=lambda p: p[0].image.id)
+    items = [_Job(g, EMPTY if d is None else d, params) for g, d in ordered]
     # A COCO results list against COCO instance ground truth is RLE strings and polygons:
     # ~0.5 ms per image in C, about what shipping the image's detections to a worker and
     # back costs (measured, 6 rounds, --jobs 2: in one process min 0.95 s / median 1.40 s,
     # in workers 1.05 s / 1.38 s). One process is as fast and holds less. Workers are for
-    # sources that decode PNGs.
+    # sources that decode pixels.
     heavy = any(
-        getattr(j.gt.source, "decodes_pixels", True) or getattr(j.dt, "decodes_pixels", True)
+        decodes_pixels(j.gt.source) or (not isinstance(j.dt, Objects) and decodes_pixels(j.dt.source))
         for j in items
         if not isinstance(j.dt, Objects) or len(j.dt.ids)
     )

@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import masks
+from .. import _kernels, masks
 from ..errors import SegtoolError
-from ..formats import coco_panoptic
-from ..model import Annotation, Category, Sample, Segments
+from ..model import Annotation, Category, Deferred, PanopticPixels, Sample, Segments
 from ..parallel import imap, jobs_for
 
 
@@ -237,34 +236,72 @@ class _Pair:
     position: Positions
 
 
-def _parsed(sample: Sample, position: Positions) -> Sample:
-    """A streamed sample with its ``segments_info`` parsed (here, in the worker) and its
-    categories checked against the ones PQ counts; other samples as they are."""
-    record = sample.source
-    if not isinstance(record, coco_panoptic.PanopticRecord):
+DENSE_PAIRS = 1 << 22  # cells of a dense PQ pair table (32 MB); past it, pairs are counted sparsely
+
+
+def _resolved(sample: Sample, position: Positions) -> Sample:
+    """A sample whose source still holds its raw record, parsed here (in the worker) with
+    its categories checked against the ones PQ counts; other samples as they are."""
+    if not isinstance(sample.source, Deferred):
         return sample
-    source = record.resolve()
-    cats = source.segments.category_id
-    bad = position(cats) < 0
+    return Sample(sample.image, sample.source.resolve(frozenset(position.ids.tolist())))
+
+
+def _check_categories(segs: Segments, sample: Sample, position: Positions, path: str | None) -> None:
+    bad = position(segs.category_id) < 0
     if bad.any():
-        raise SegtoolError(f"image {sample.image.id}: unknown category id {int(cats[bad][0])}", record.path)
-    return Sample(sample.image, source)
+        raise SegtoolError(f"image {sample.image.id}: unknown category id {int(segs.category_id[bad][0])}", path)
+
+
+def dense_table(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
+    """PQ's ``(n + 1, m + 1)`` pixel table of two panoptic id maps (row and column 0: void),
+    counted straight from their RGB by ``segtool._kernels.pair_counts``: no id map, no
+    runs. ``None`` when either source lacks the :class:`PanopticPixels` capability or an
+    image without pixels, or when the table would have more than ``DENSE_PAIRS`` cells
+    (callers then go through runs, sparsely). Ids that disagree with the segment tables
+    raise as the sources' own ``load`` does."""
+    gsrc, psrc = gt.source, pred.source
+    if not (isinstance(gsrc, PanopticPixels) and isinstance(psrc, PanopticPixels)):
+        return None
+    if (len(gsrc.segments) + 1) * (len(psrc.segments) + 1) > DENSE_PAIRS:
+        return None  # thousands of segments on both sides: the caller's sparse path
+    g_rgb = gsrc.rgb(gt.image)
+    p_rgb = psrc.rgb(pred.image) if g_rgb is not None else None
+    if g_rgb is None or p_rgb is None:
+        return None
+    keys = []
+    for segs in (gsrc.segments, psrc.segments):
+        order = np.argsort(segs.id, kind="stable")
+        keys += [np.ascontiguousarray(segs.id[order], dtype=np.uint32), order.astype(np.int64) + 1]
+    table = np.zeros((len(gsrc.segments) + 1, len(psrc.segments) + 1), np.int64)
+    bad = _kernels.pair_counts(np.ascontiguousarray(g_rgb), np.ascontiguousarray(p_rgb), *keys, table)
+    if bad is not None:  # an id missing from the segment table: let the run path name them all
+        src, sample = (gsrc, gt) if bad[0] == 1 else (psrc, pred)
+        src.load(sample.image)  # type: ignore[attr-defined]
+        raise AssertionError(f"pair_counts flagged id {bad[1]} that the runs accept")  # pragma: no cover
+    gsrc.check_ids(gt.image, np.zeros(0, np.int64), table.sum(axis=1)[1:])
+    psrc.check_ids(pred.image, np.zeros(0, np.int64), table.sum(axis=0)[1:])
+    return table
 
 
 def _pair_stat(pair: _Pair) -> PQStat:
-    gt_sample = _parsed(pair.gt, pair.position)
-    pred_sample = None if pair.pred is None else _parsed(pair.pred, pair.position)
-    pair = _Pair(gt_sample, pred_sample, pair.position)
+    gt_sample = _resolved(pair.gt, pair.position)
     if pair.pred is None:  # --allow-missing: every ground-truth segment is missed
-        gt = pair.gt.load()
+        gt = gt_sample.load()
+        _check_categories(gt.segments, gt_sample, pair.position, gt.origin or None)
         stat = PQStat.zeros(pair.position.k)
         missed = ~gt.segments.iscrowd
         np.add.at(stat.fn, pair.position(gt.segments.category_id[missed]), 1)
         return stat
-    table = coco_panoptic.overlap(pair.gt, pair.pred)  # two panoptic PNGs: straight from the pixels
+    pred_sample = _resolved(pair.pred, pair.position)
+    table = dense_table(gt_sample, pred_sample)  # two panoptic id maps: straight from the pixels
     if table is not None:
-        return table_stat(pair.gt.source.segments, pair.pred.source.segments, table, pair.position)  # type: ignore[attr-defined]
-    gt, pred = pair.gt.load(), pair.pred.load()
+        gsrc, psrc = gt_sample.source, pred_sample.source
+        assert isinstance(gsrc, PanopticPixels) and isinstance(psrc, PanopticPixels)
+        return table_stat(gsrc.segments, psrc.segments, table, pair.position)
+    gt, pred = gt_sample.load(), pred_sample.load()
+    for ann, sample in ((gt, gt_sample), (pred, pred_sample)):
+        _check_categories(ann.segments, sample, pair.position, ann.origin or None)
     if pred.rles is not None or pred.runs is None or gt.runs is None:
         raise SegtoolError(f"image {gt.image.id}: panoptic evaluation needs panoptic PNGs on both sides")
     return image_stat(gt, pred, pair.position)

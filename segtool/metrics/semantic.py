@@ -22,9 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _kernels, views
-from ..formats.semantic import LabelPng
 from ..masks import DENSE_VALUES
-from ..model import Category, Sample
+from ..model import Category, LabelPixels, Sample
 from ..parallel import imap, jobs_for
 
 
@@ -62,7 +61,7 @@ class Classes:
 def rows_of(sample: Sample, classes: Classes, ignore_value: int, overlap: str = "error") -> npt.NDArray[np.int64]:
     """A sample's ``(H, W)`` map of confusion-matrix rows (``classes.k``: ignored), any format."""
     src = sample.source
-    if isinstance(src, LabelPng) and src.ignore_value == ignore_value:
+    if isinstance(src, LabelPixels) and src.ignore_value == ignore_value:
         labels, present = src.labels(sample.image)
         top = int(present[-1]) if present.size else 0
         if top < 256:
@@ -85,7 +84,7 @@ def _confusion8(pair: _Pair) -> npt.NDArray[np.int64] | None:
     """The confusion matrix of two 8-bit label PNGs from their joint histogram (one C pass,
     no int64 copies of the maps); None when either side is something else."""
     gsrc, psrc = pair.gt.source, pair.pred.source if pair.pred is not None else None
-    if not (isinstance(gsrc, LabelPng) and isinstance(psrc, LabelPng) and pair.pred is not None):
+    if not (isinstance(gsrc, LabelPixels) and isinstance(psrc, LabelPixels) and pair.pred is not None):
         return None
     if gsrc.ignore_value != pair.ignore_value or psrc.ignore_value != pair.ignore_value:
         return None

@@ -61,7 +61,7 @@ def panoptic_outcome(
 
 
 def instance_outcome(
-    gt_rles: list[dict], gseg: Segments, pred_rles: list[dict], pseg: Segments, threshold: float = 0.5
+    gt_rles: list[masks.RLE], gseg: Segments, pred_rles: list[masks.RLE], pseg: Segments, threshold: float = 0.5
 ) -> Outcome:
     """Greedy COCO-style matching at one IoU ``threshold`` (> 0), predictions by descending
     score, each taking the free ground truth of its category with the highest IoU (the first
@@ -90,7 +90,7 @@ _NONE = (np.zeros(0, np.int64), np.zeros(0))
 
 
 def _candidates(
-    gt_rles: list[dict], gseg: Segments, pred_rles: list[dict], pseg: Segments
+    gt_rles: list[masks.RLE], gseg: Segments, pred_rles: list[masks.RLE], pseg: Segments
 ) -> dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
     """Per prediction, the ground truth of its category it shares pixels with (in order) and
     their IoUs: pycocotools' doubles (crowd: over the prediction's area), from the pixels
