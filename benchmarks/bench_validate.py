@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import PEAK_KB, arguments, decode_floor, decode_floor_parallel, make_panoptic, timed
 
 from segtool import WriteOptions, convert
-from segtool.checks.instance import validate_instance
-from segtool.checks.panoptic import validate_panoptic
+from segtool.formats.coco_instance_checks import validate_instance
+from segtool.formats.coco_panoptic_checks import validate_panoptic
 from segtool.parallel import tune_allocator, warm_up
 
 _CHILD = (
@@ -28,8 +28,8 @@ _CHILD = (
     + """
 import sys
 from pathlib import Path
-from segtool.checks.instance import validate_instance
-from segtool.checks.panoptic import validate_panoptic
+from segtool.formats.coco_instance_checks import validate_instance
+from segtool.formats.coco_panoptic_checks import validate_panoptic
 from segtool.parallel import tune_allocator
 tune_allocator()
 if sys.argv[1] == "panoptic":

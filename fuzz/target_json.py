@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from segtool import checks, evaluate, formats
-from segtool.formats import common, jsonstream
+from segtool import evaluate, formats
+from segtool.formats import coco_instance_checks, coco_panoptic_checks, common, jsonstream, semantic_checks
 
 from . import jsonmut, seeds, target_png
 from .contract import READER, call
@@ -153,14 +153,14 @@ def consumers(kind: str, path: Path, valid: dict[str, Path]) -> list[Callable[[]
     """The library calls that read a file of ``kind``: validate and evaluate, both ways."""
     if kind == "panoptic":
         return [
-            lambda: checks.panoptic.validate_panoptic(path),
+            lambda: coco_panoptic_checks.validate_panoptic(path),
             lambda: evaluate.evaluate_panoptic(path, valid["panoptic"]),
             lambda: evaluate.evaluate_panoptic(valid["panoptic"], path),
             lambda: evaluate.evaluate_instance(valid["instance"], path),
         ]
     if kind == "instance":
         return [
-            lambda: checks.instance.validate_instance(path),
+            lambda: coco_instance_checks.validate_instance(path),
             lambda: evaluate.evaluate_instance(path, valid["results"]),
             lambda: evaluate.evaluate_instance(valid["instance"], path),
         ]
@@ -170,7 +170,7 @@ def consumers(kind: str, path: Path, valid: dict[str, Path]) -> list[Callable[[]
             lambda: evaluate.evaluate_instance(valid["instance"], path, iou_type="bbox"),
         ]
     return [
-        lambda: checks.semantic.validate_semantic(path),
+        lambda: semantic_checks.validate_semantic(path),
         lambda: evaluate.evaluate_semantic(path, valid["categories"]),
         lambda: evaluate.evaluate_semantic(valid["categories"], path),
     ]

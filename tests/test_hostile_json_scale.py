@@ -24,9 +24,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from segtool import views
-from segtool.checks.panoptic import validate_panoptic
 from segtool.evaluate import evaluate_panoptic
 from segtool.formats.coco_panoptic import _OFFSETS, assign_ids
+from segtool.formats.coco_panoptic_checks import validate_panoptic
 from segtool.metrics import panoptic as metrics_panoptic
 from segtool.model import Annotation, ImageInfo, Segments
 from tests.conftest import rgb_of, runner  # noqa: F401  (fixture)

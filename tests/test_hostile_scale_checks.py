@@ -24,9 +24,9 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from segtool import limits, masks, rlepairs
-from segtool.checks import instance
-from segtool.checks.instance import validate_instance
 from segtool.checks.registry import finding
+from segtool.formats import coco_instance_checks as instance
+from segtool.formats.coco_instance_checks import validate_instance
 from tests.conftest import write_json
 
 CATS = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]

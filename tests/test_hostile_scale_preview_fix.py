@@ -22,10 +22,10 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from segtool import limits, masks, rlepairs
-from segtool.checks.instance import validate_instance
 from segtool.errors import SegtoolError
-from segtool.fix import fix_instance
-from segtool.fix import instance as fix_module
+from segtool.formats import coco_instance_fix as fix_module
+from segtool.formats.coco_instance_checks import validate_instance
+from segtool.formats.coco_instance_fix import fix_instance
 from segtool.metrics.panoptic import match
 from segtool.model import Segments
 from segtool.render import errors

@@ -1,10 +1,24 @@
 """Dataset validation: every consistency problem as a finding with a stable code.
 
-Importing this package registers every format's checks, so ``CHECKS`` is complete.
+The generic parts live here (findings, the code registry, record shapes, image and category
+records); each format's own checks live next to its reader (``formats/*_checks.py``) and
+register their codes when imported. ``CHECKS`` is complete on first access: it imports them
+all through the format registry.
 """
 
-from . import instance, panoptic, records, semantic
-from .findings import Check, Finding, Report, Severity
-from .registry import CHECKS
+from typing import Any
 
-__all__ = ["CHECKS", "Check", "Finding", "Report", "Severity", "instance", "panoptic", "records", "semantic"]
+from .findings import Check, Finding, Report, Severity
+from .options import CheckOptions
+
+__all__ = ["CHECKS", "Check", "CheckOptions", "Finding", "Report", "Severity"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CHECKS":
+        from .. import formats
+        from .registry import CHECKS
+
+        formats.load_checks()
+        return CHECKS
+    raise AttributeError(name)

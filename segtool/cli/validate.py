@@ -6,15 +6,12 @@ from pathlib import Path
 
 import click
 
-from .. import formats
+from .. import formats, validation
 from ..atomic import dataset_inputs
-from ..checks import CHECKS
+from ..checks import CHECKS, CheckOptions
 from ..checks.findings import Finding, Report, Severity
-from ..checks.instance import validate_instance
-from ..checks.panoptic import validate_panoptic
-from ..checks.semantic import validate_semantic
 from ..errors import EXIT_FINDINGS, FormatError, one_line
-from ..fix import FixSummary, fix_instance, fix_panoptic
+from ..fix import FixSummary
 from ..parallel import warm_up
 from . import main, output
 from .options import images_option, jobs_option, json_option, overwrite_option, source_options
@@ -130,50 +127,29 @@ def validate(
     """
     chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
     name = from_ or formats.detect(path)
-    if name not in ("coco-panoptic", "coco-instance", "semantic"):
-        raise FormatError(f"validate checks coco-panoptic, coco-instance and semantic datasets, not {name}", str(path))
-    if fix_out is not None and name == "semantic":
-        raise click.BadParameter(
-            "semantic findings need a person's decision; --fix takes coco-panoptic and coco-instance",
-            param_hint="--fix",
-        )
+    formats.validator(name)  # a format without checks: one line before any work
+    if fix_out is not None:
+        try:
+            formats.fixer(name)
+        except FormatError as exc:
+            raise click.BadParameter(exc.message, param_hint="--fix") from None
     if images_dir is not None and not images_dir.is_dir():
         raise FormatError("--images must be an existing folder", str(images_dir))
     inputs = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
-    fix_targets = [fix_out, fix_out.with_suffix("")] if fix_out is not None and name == "coco-panoptic" else [fix_out]
-    output.check_outputs(
-        json_out, inputs=inputs, outputs=[t for t in fix_targets if t is not None], overwrite=overwrite
-    )
+    fix_targets = formats.targets(name, fix_out) if fix_out is not None else []
+    output.check_outputs(json_out, inputs=inputs, outputs=fix_targets, overwrite=overwrite)
     warm_up(jobs)
+    options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap)
     with output.progress("validating", None) as advance:
-        if name == "coco-panoptic":
-            report = validate_panoptic(
-                path, masks_dir=masks, images_dir=images_dir, max_unlabeled=max_unlabeled, jobs=jobs, progress=advance
-            )
-        elif name == "coco-instance":
-            report = validate_instance(
-                path, images_dir=images_dir, max_overlap=max_overlap, jobs=jobs, progress=advance
-            )
-        else:
-            report = validate_semantic(
-                path,
-                categories=categories,
-                ignore_value=ignore_value,
-                images_dir=images_dir,
-                max_unlabeled=max_unlabeled,
-                jobs=jobs,
-                progress=advance,
-            )
-    report = Report(
-        [f for f in report.findings if (not chosen or f.code in chosen) and f.code not in skipped], report.stats
-    )
+        report = validation.validate(
+            path, format=name, options=options, select=chosen, ignore=skipped, jobs=jobs, progress=advance
+        )
     fixed = None
     if fix_out is not None:
         with output.progress("fixing", None) as advance:
-            if name == "coco-panoptic":
-                fixed = fix_panoptic(path, fix_out, masks=masks, overwrite=overwrite, jobs=jobs, progress=advance)
-            else:
-                fixed = fix_instance(path, fix_out, overwrite=overwrite, progress=advance)
+            fixed = validation.fix(
+                path, fix_out, format=name, options=options, overwrite=overwrite, jobs=jobs, progress=advance
+            )
     if json_out:
         output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out, overwrite=overwrite)
     if fmt == "github":

@@ -10,8 +10,10 @@ A format is a module with ``NAME`` and ``detect(path) -> Detection``, and any of
 * ``accepts(obj)`` + ``from_memory(obj, categories_or_gt)``: predictions held in memory;
 * ``stream(path, **opts)`` / ``stream_predictions(path, **opts) -> pairing.Stream``: one
   image at a time, neither side held (PQ); other formats are read whole and streamed;
-* ``validate(path, options, *, jobs, progress) -> Report`` and ``fix(path, out, options,
-  *, overwrite, jobs, progress) -> FixSummary``: its checks and fixes (``segtool validate``).
+* ``CHECKS`` / ``FIXES``: the names of its checks and fixes modules beside it, with
+  ``validate(path, options, *, jobs, progress) -> Report`` and ``fix(path, out, options, *,
+  overwrite, jobs, progress) -> FixSummary`` (``segtool validate``, ``--fix``); imported
+  only when used.
 
 Adding a format is one module (plus its checks), one line in ``_MODULES``, its docs page
 and its tests: see docs/architecture.md, "Adding a format".
@@ -19,6 +21,7 @@ and its tests: see docs/architecture.md, "Adding a format".
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -74,14 +77,39 @@ def get(name: str) -> ModuleType:
     return FORMATS[name]
 
 
-def capability(name: str, what: str, doing: str) -> Callable[..., Any]:
-    """Format ``name``'s function ``what``, or a one-line error saying which formats have it
-    (``doing`` names the action for the message: "validate", "--fix")."""
-    fn = getattr(REGISTRY.get(name), what, None)
-    if fn is None:
-        have = ", ".join(names_with(what)) or "none"
-        raise FormatError(f"{doing} takes {have}, not {name}")
-    return fn  # type: ignore[no-any-return]
+def _companion(name: str, kind: str) -> ModuleType | None:
+    """Format ``name``'s checks (``kind="CHECKS"``) or fixes (``"FIXES"``) module, if any."""
+    module = getattr(REGISTRY.get(name), kind, None)
+    return importlib.import_module(f"{__name__}.{module}") if module else None
+
+
+def load_checks() -> None:
+    """Import every format's checks, so the registry of check codes is complete."""
+    for name in REGISTRY:
+        _companion(name, "CHECKS")
+
+
+def validator(name: str) -> Callable[..., Any]:
+    """Format ``name``'s ``validate``, or a one-line error naming the formats that have one."""
+    module = _companion(name, "CHECKS")
+    if module is None:
+        have = ", ".join(n for n, m in REGISTRY.items() if hasattr(m, "CHECKS"))
+        raise FormatError(f"validate checks {have} datasets, not {name}")
+    return module.validate  # type: ignore[no-any-return]
+
+
+def fixer(name: str) -> Callable[..., Any]:
+    """Format ``name``'s ``fix``, or a one-line error naming the formats that have one."""
+    module = _companion(name, "FIXES")
+    if module is None:
+        have = ", ".join(n for n, m in REGISTRY.items() if hasattr(m, "FIXES"))
+        raise FormatError(f"{name} findings need a person's decision; --fix takes {have}")
+    return module.fix  # type: ignore[no-any-return]
+
+
+def targets(name: str, dst: Path, masks: Path | None = None) -> list[Path]:
+    """The paths a write (or a fixed copy) of format ``name`` at ``dst`` creates."""
+    return get(name).targets(dst, masks)  # type: ignore[no-any-return]
 
 
 def read(path: Path | str, fmt: str | None = None, **opts: Any) -> Dataset:

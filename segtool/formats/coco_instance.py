@@ -35,6 +35,8 @@ from .jsonstream import sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-instance"
+CHECKS = "coco_instance_checks"  # its checks (validate) and fixes (--fix), next to it
+FIXES = "coco_instance_fix"
 POLYGON_FAILED = "written as RLE: a polygon cannot carry the mask (it has a hole)"
 
 

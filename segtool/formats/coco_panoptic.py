@@ -39,6 +39,8 @@ from .jsonstream import coco_sections, items, section, sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
+CHECKS = "coco_panoptic_checks"  # its checks (validate) and fixes (--fix), next to it
+FIXES = "coco_panoptic_fix"
 _OFFSETS = np.random.default_rng(20181231).integers(-30, 31, size=(4096, 3))
 
 

@@ -38,6 +38,7 @@ from .common import (
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "semantic"
+CHECKS = "semantic_checks"  # its checks (validate); label maps have no --fix
 CATEGORIES = "categories.json"
 IMAGES = "images.json"
 _INT_MODES = {"L": np.uint8, "P": np.uint8, "I;16": np.uint16, "I;16L": np.uint16, "I;16B": np.uint16, "I": np.int32}

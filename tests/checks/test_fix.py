@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 from pycocotools.coco import COCO
 
-from segtool.checks.instance import validate_instance
-from segtool.checks.panoptic import validate_panoptic
 from segtool.cli import main
-from segtool.fix import fix_instance, fix_panoptic
+from segtool.formats.coco_instance_checks import validate_instance
+from segtool.formats.coco_instance_fix import fix_instance
+from segtool.formats.coco_panoptic_checks import validate_panoptic
+from segtool.formats.coco_panoptic_fix import fix_panoptic
 from tests.conftest import ids_of, panoptic_segments, rle, write_json, write_panoptic
 from tests.helpers import INSTANCE_BASE as INSTANCES
 from tests.helpers import INSTANCE_CATS
@@ -119,7 +120,7 @@ def test_fix_refuses_inputs_and_existing_outputs(runner, tmp_path):
 
 def test_fix_leaves_nothing_on_failure(tmp_path, monkeypatch):
     src = broken_panoptic(tmp_path)
-    import segtool.fix.panoptic as mod
+    import segtool.formats.coco_panoptic_fix as mod
 
     def boom(*a, **k):
         raise RuntimeError("disk full")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from segtool.checks import CHECKS
-from segtool.checks.instance import validate_instance
+from segtool.formats.coco_instance_checks import validate_instance
 from tests.conftest import DATA, rle, write_json
 from tests.helpers import INSTANCE_BASE as BASE
 from tests.helpers import INSTANCE_CATS as CATS

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segtool.checks.panoptic import validate_panoptic
 from segtool.cli import main
+from segtool.formats.coco_panoptic_checks import validate_panoptic
 from tests.conftest import panoptic_segments, write_panoptic
 from tests.helpers import PANOPTIC_CATS as CATS
 

@@ -9,11 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from segtool.checks.instance import validate_instance
-from segtool.checks.panoptic import validate_panoptic
-from segtool.checks.semantic import validate_semantic
 from segtool.errors import SegtoolError
-from segtool.fix import fix_instance, fix_panoptic
+from segtool.formats.coco_instance_checks import validate_instance
+from segtool.formats.coco_instance_fix import fix_instance
+from segtool.formats.coco_panoptic_checks import validate_panoptic
+from segtool.formats.coco_panoptic_fix import fix_panoptic
+from segtool.formats.semantic_checks import validate_semantic
 from tests.conftest import write_json
 from tests.helpers import small_instances as instances
 from tests.helpers import small_panoptic as panoptic

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segtool.checks.instance import validate_instance
-from segtool.checks.panoptic import validate_panoptic
-from segtool.checks.semantic import name_suffix, validate_semantic
 from segtool.cli import main
+from segtool.formats.coco_instance_checks import validate_instance
+from segtool.formats.coco_panoptic_checks import validate_panoptic
+from segtool.formats.semantic_checks import name_suffix, validate_semantic
 from tests.conftest import DATA, PANOPTIC_EXAMPLES, write_json
 
 CATS = [{"id": 0, "name": "background"}, {"id": 1, "name": "road"}, {"id": 2, "name": "car"}]

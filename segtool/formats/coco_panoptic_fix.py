@@ -19,12 +19,13 @@ import numpy as np
 
 from .. import imageio, masks, png
 from ..atomic import inside
+from ..checks.options import CheckOptions
 from ..checks.schema import CATEGORY, IMAGE, PANOPTIC_ANNOTATION, SEGMENT
 from ..errors import SegtoolError
-from ..formats.coco_panoptic import masks_dir
-from ..formats.common import dump_json, load_json, require_dict
+from ..fix.changes import Change, FixSummary, prepare, refuse_malformed
 from ..parallel import imap, jobs_for
-from .changes import Change, FixSummary, prepare, refuse_malformed
+from .coco_panoptic import masks_dir
+from .common import dump_json, load_json, require_dict
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,16 @@ def fix_panoptic(
                 progress(1)
         dump_json({**data, "annotations": fixed}, tmp_json)
     return summary
+
+
+def fix(
+    path: Path,
+    out: Path,
+    options: CheckOptions,
+    *,
+    overwrite: bool = False,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> FixSummary:
+    """The registry's entry: :func:`fix_panoptic` with the options that concern it."""
+    return fix_panoptic(path, out, masks=options.masks, overwrite=overwrite, jobs=jobs, progress=progress)

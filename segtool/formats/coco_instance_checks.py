@@ -18,14 +18,15 @@ from typing import Any
 import numpy as np
 
 from .. import masks
-from ..formats.common import limit
-from ..formats.jsonstream import items
+from ..checks.findings import Check, Finding, Report
+from ..checks.options import CheckOptions
+from ..checks.records import dataset_records, unused_categories
+from ..checks.registry import INF, E, W, finding, register
+from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
-from .findings import Check, Finding, Report
-from .records import dataset_records, unused_categories
-from .registry import INF, E, W, finding, register
-from .schema import INSTANCE_ANNOTATION, is_id, problem
+from .common import limit
+from .jsonstream import items
 
 register(
     Check(
@@ -358,3 +359,12 @@ def validate_instance(
     found += per_image
     found += unused_categories(cats, used, str(path))
     return Report(found, {"images": len(images), "annotations": annotations})
+
+
+def validate(
+    path: Path, options: CheckOptions, *, jobs: int = 1, progress: Callable[[int], None] | None = None
+) -> Report:
+    """The registry's entry: :func:`validate_instance` with the options that concern it."""
+    return validate_instance(
+        path, images_dir=options.images_dir, max_overlap=options.max_overlap, jobs=jobs, progress=progress
+    )

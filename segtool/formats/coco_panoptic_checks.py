@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 
 from .. import imageio, masks, png
-from ..formats.common import limit
-from ..formats.jsonstream import items
+from ..checks.findings import Check, Finding, Report
+from ..checks.options import CheckOptions
+from ..checks.records import dataset_records, unused_categories
+from ..checks.registry import INF, E, W, finding, register, unlabeled
+from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
 from ..parallel import imap, jobs_for
-from .findings import Check, Finding, Report
-from .records import dataset_records, unused_categories
-from .registry import INF, E, W, finding, register, unlabeled
-from .schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
+from .common import limit
+from .jsonstream import items
 
 register(
     Check("png-missing", E, "the PNG of an annotation does not exist"),
@@ -269,3 +270,17 @@ def validate_panoptic(
         "unlabeled_fraction": unlabeled / pixels if pixels else 0.0,
     }
     return Report(found, stats)
+
+
+def validate(
+    path: Path, options: CheckOptions, *, jobs: int = 1, progress: Callable[[int], None] | None = None
+) -> Report:
+    """The registry's entry: :func:`validate_panoptic` with the options that concern it."""
+    return validate_panoptic(
+        path,
+        masks_dir=options.masks,
+        images_dir=options.images_dir,
+        max_unlabeled=options.max_unlabeled,
+        jobs=jobs,
+        progress=progress,
+    )

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import masks
-from ..checks.instance import TOL, polygon_geometry, polygon_problem
+from ..checks.options import CheckOptions
 from ..checks.schema import CATEGORY, IMAGE, INSTANCE_ANNOTATION
-from ..formats.common import dump_json, load_json, require_dict
-from .changes import Change, FixSummary, prepare, refuse_malformed
+from ..fix.changes import Change, FixSummary, prepare, refuse_malformed
+from .coco_instance_checks import TOL, polygon_geometry, polygon_problem
+from .common import dump_json, load_json, require_dict
 
 
 def _geometry(ann: dict[str, Any], image: dict[str, Any], changes: list[Change]) -> tuple[float, list[float]] | None:
@@ -142,3 +143,16 @@ def fix_instance(
     with prepare([out], [path], overwrite) as (tmp,):
         dump_json({**data, "annotations": fixed}, tmp)
     return summary
+
+
+def fix(
+    path: Path,
+    out: Path,
+    options: CheckOptions,
+    *,
+    overwrite: bool = False,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> FixSummary:
+    """The registry's entry: :func:`fix_instance` (one process: no pixels to decode)."""
+    return fix_instance(path, out, overwrite=overwrite, progress=progress)

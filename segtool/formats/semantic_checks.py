@@ -20,15 +20,16 @@ import numpy.typing as npt
 from PIL import UnidentifiedImageError
 
 from .. import imageio
+from ..checks.findings import Check, Finding, Report
+from ..checks.options import CheckOptions
+from ..checks.records import category_checks, image_checks, photo_checks, photo_size, unused_categories
+from ..checks.registry import E, finding, register, unlabeled
+from ..checks.schema import is_int
 from ..errors import FormatError, SegtoolError
-from ..formats.common import load_json
-from ..formats.semantic import _INT_MODES, CATEGORIES, IMAGES
 from ..masks import DENSE_VALUES
 from ..parallel import imap, jobs_for
-from .findings import Check, Finding, Report
-from .records import category_checks, image_checks, photo_checks, photo_size, unused_categories
-from .registry import E, finding, register, unlabeled
-from .schema import is_int
+from .common import load_json
+from .semantic import _INT_MODES, CATEGORIES, IMAGES
 
 register(
     Check("label-missing", E, "an image (in images.json, or a photo in --images DIR) has no label map"),
@@ -230,3 +231,18 @@ def validate_semantic(
         "unlabeled_fraction": ignored / pixels if pixels else 0.0,
     }
     return Report(found, stats)
+
+
+def validate(
+    path: Path, options: CheckOptions, *, jobs: int = 1, progress: Callable[[int], None] | None = None
+) -> Report:
+    """The registry's entry: :func:`validate_semantic` with the options that concern it."""
+    return validate_semantic(
+        path,
+        categories=options.categories,
+        ignore_value=options.ignore_value,
+        images_dir=options.images_dir,
+        max_unlabeled=options.max_unlabeled,
+        jobs=jobs,
+        progress=progress,
+    )

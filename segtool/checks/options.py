@@ -1,0 +1,23 @@
+"""What ``validate`` (and ``--fix``) may be told, whichever format it checks: each format's
+checks take the options that concern it and ignore the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """``masks``: a coco-panoptic PNG folder other than the JSON's sibling; ``categories``:
+    a semantic folder's categories file; ``ignore_value``: a label map's void value;
+    ``images_dir``: the photos, checked for existence and size; ``max_unlabeled``: the
+    unlabeled fraction above which an image is a warning (0: every image reported as info);
+    ``max_overlap``: the IoU above which two instances are reported."""
+
+    masks: Path | None = None
+    categories: Path | None = None
+    ignore_value: int = 255
+    images_dir: Path | None = None
+    max_unlabeled: float = 0.0
+    max_overlap: float = 0.0
