@@ -176,7 +176,7 @@ def bench_map(gt_pan: Path, pred_pan: Path, jobs: int, rounds: int) -> None:
         t_ref = min(t_ref, t)
         for j in times:
             t = time.perf_counter()
-            results[j] = evaluate_instance(gt, dets, jobs=j).stats()
+            results[j] = evaluate_instance(gt, dets, jobs=j).stats.tolist()
             times[j] = min(times[j], time.perf_counter() - t)
     print(f"mask AP, {n} detections, best of {rounds} interleaved rounds: pycocotools {t_ref:.2f} s")
     for j, t_ours in times.items():

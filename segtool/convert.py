@@ -42,26 +42,43 @@ class WriteSummary:
         }
 
 
+def _options(target: str | WriteOptions, options: dict[str, Any]) -> WriteOptions:
+    """A format name and WriteOptions fields, or WriteOptions as they are."""
+    if isinstance(target, WriteOptions):
+        if options:
+            raise TypeError(f"write options given twice: WriteOptions and {', '.join(options)}")
+        return target
+    known = set(WriteOptions.__dataclass_fields__) - {"target"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown write option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return WriteOptions(target, **options)
+
+
 def write(
     ds: Dataset,
     dst: Path | str,
-    opts: WriteOptions,
+    format: str | WriteOptions,
     *,
     jobs: int = 1,
     overwrite: bool = False,
     masks: Path | None = None,
     progress: Progress | None = None,
     source_format: str = "",
+    **options: Any,
 ) -> WriteSummary:
-    """Write ``ds`` to ``dst`` as ``opts.target``; nothing is left behind if it fails.
+    """Write ``ds`` to ``dst`` as ``format``; nothing is left behind if it fails.
+
+    ``options`` are :class:`WriteOptions` fields (``overlap``, ``mask_encoding`` …), or
+    ``format`` is a WriteOptions.
 
     Example:
         >>> ds = segtool.read("panoptic_val.json")
-        >>> segtool.write(ds, "instances_val.json", WriteOptions("coco-instance"))
+        >>> segtool.write(ds, "instances_val.json", "coco-instance", mask_encoding="polygon")
     """
+    opts = _options(format, options)
     dst = Path(dst)
-    fmt = formats.get(opts.target)
-    targets = fmt.targets(dst)
+    targets = formats.targets(opts.target, dst)
     plan(targets, dataset_inputs(ds.path, masks), overwrite=overwrite)
 
     def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
@@ -71,7 +88,7 @@ def write(
             yield result
 
     with atomic_outputs(*targets, overwrite=overwrite) as tmp:
-        results = fmt.write(ds, dst, tmp, opts, run)
+        results = formats.get(opts.target).write(ds, dst, tmp, opts, run)
     summary = WriteSummary(source_format, opts.target, len(ds.samples), outputs=[str(t) for t in targets])
     for r in results:
         summary.segments += r.segments
@@ -85,13 +102,31 @@ def write(
 def convert(
     src: Path | str,
     dst: Path | str,
-    opts: WriteOptions,
+    format: str | WriteOptions,
     *,
     source_format: str | None = None,
     read_options: dict[str, Any] | None = None,
-    **write_kwargs: Any,
+    jobs: int = 1,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    **options: Any,
 ) -> WriteSummary:
-    """Read ``src`` (format detected unless given) and write it to ``dst`` as ``opts.target``."""
+    """Read ``src`` (format detected unless given) and write it to ``dst`` as ``format``
+    (with :class:`WriteOptions` fields as ``options``, as :func:`write`).
+
+    Example:
+        >>> segtool.convert("panoptic_val.json", "labels/", "semantic", palette=True)
+    """
     name = source_format or formats.detect(Path(src))
     ds = formats.read(src, name, **(read_options or {}))
-    return write(ds, dst, opts, source_format=name, masks=(read_options or {}).get("masks"), **write_kwargs)
+    masks = (read_options or {}).get("masks")
+    return write(
+        ds,
+        dst,
+        _options(format, options),
+        source_format=name,
+        masks=masks,
+        jobs=jobs,
+        overwrite=overwrite,
+        progress=progress,
+    )

@@ -101,8 +101,8 @@ def test_eval_instance_equals_cocoeval_on_zero_length_runs(tmp_path):
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    ours = evaluate_instance(tmp_path / "gt.json", tmp_path / "dt.json").stats()
-    assert ours == ev.stats.tolist()
+    ours = evaluate_instance(tmp_path / "gt.json", tmp_path / "dt.json").stats
+    assert ours.tolist() == ev.stats.tolist()
 
 
 def _counts_of(m: np.ndarray) -> list[int]:

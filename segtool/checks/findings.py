@@ -77,6 +77,31 @@ class Report:
         """Findings per code."""
         return dict(sorted(Counter(f.code for f in self.findings).items()))
 
+    def __repr__(self) -> str:
+        n = Counter(f.severity for f in self.findings)
+        images = f", {self.stats['images']} images" if "images" in self.stats else ""
+        return f"Report({n[Severity.ERROR]} errors, {n[Severity.WARNING]} warnings, {n[Severity.INFO]} infos{images})"
+
+    def summary(self) -> str:
+        """One line per check code (severity, count, first example), worst first."""
+        if not self.findings:
+            return "no findings"
+        from ..tables import text
+
+        firsts: dict[str, Finding] = {}
+        for f in self.findings:
+            firsts.setdefault(f.code, f)
+        order = sorted(self.counts().items(), key=lambda kv: (-firsts[kv[0]].severity, kv[0]))
+        rows = [(code, str(firsts[code].severity), n, firsts[code].message) for code, n in order]
+        return text(("check", "severity", "count", "first example"), rows)
+
+    def to_dataframe(self) -> Any:
+        """One row per finding (``pandas`` needed)."""
+        from ..tables import dataframe
+
+        columns = ("code", "severity", "image_id", "segment_id", "path", "message")
+        return dataframe([f.to_dict() for f in self.findings], columns)
+
     def to_dict(self) -> dict[str, Any]:
         """``{"findings": [...], "summary": {...}}`` for ``--json``."""
         by_severity = Counter(str(f.severity) for f in self.findings)

@@ -26,24 +26,11 @@ from .. import _kernels, views
 from ..errors import SegtoolError
 from ..model import Annotation, Category, Sample, decodes_pixels
 from ..parallel import imap, jobs_for
+from .instance_result import IOU_THRS, InstanceResult, Params
+from .instance_result import STAT_NAMES as STAT_NAMES
 
-IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
-AREA_RNG = ((0**2, 1e5**2), (0**2, 32**2), (32**2, 96**2), (96**2, 1e5**2))
-AREA_LBL = ("all", "small", "medium", "large")
-MAX_DETS = (1, 10, 100)
 _THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
-STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
-
-
-@dataclass(frozen=True)
-class Params:
-    """COCOeval's parameters (``iouType`` segm or bbox)."""
-
-    iou_type: str = "segm"
-    max_dets: tuple[int, ...] = MAX_DETS
-    area_rng: tuple[tuple[float, float], ...] = AREA_RNG
-    area_lbl: tuple[str, ...] = AREA_LBL
+REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 
 
 @dataclass
@@ -166,66 +153,6 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     counts = np.bincount(lanes, weights=(~g_ignore).ravel(), minlength=n_a * k).astype(np.int64).reshape(n_a, k)
     npig = {c: counts[:, j] for j, c in enumerate(cats_g.tolist())}
     return ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig)
-
-
-@dataclass
-class InstanceResult:
-    """``precision`` (T, R, K, A, M) and ``recall`` (T, K, A, M), as COCOeval.eval."""
-
-    categories: tuple[Category, ...]
-    params: Params
-    precision: npt.NDArray[np.float64]
-    recall: npt.NDArray[np.float64]
-    images: int
-
-    def _summarize(self, ap: bool, iou_thr: float | None = None, area: str = "all", max_dets: int = 100) -> float:
-        aind = [i for i, lbl in enumerate(self.params.area_lbl) if lbl == area]
-        mind = [i for i, m in enumerate(self.params.max_dets) if m == max_dets]
-        s = self.precision if ap else self.recall
-        if iou_thr is not None:
-            s = s[np.where(iou_thr == IOU_THRS)[0]]
-        s = s[:, :, :, aind, mind] if ap else s[:, :, aind, mind]
-        return -1.0 if len(s[s > -1]) == 0 else float(np.mean(s[s > -1]))
-
-    def stats(self) -> list[float]:
-        """The 12 numbers of ``COCOeval.summarize()``, in its order."""
-        m = self.params.max_dets
-        return [
-            self._summarize(True),
-            self._summarize(True, 0.5, max_dets=m[2]),
-            self._summarize(True, 0.75, max_dets=m[2]),
-            self._summarize(True, area="small", max_dets=m[2]),
-            self._summarize(True, area="medium", max_dets=m[2]),
-            self._summarize(True, area="large", max_dets=m[2]),
-            self._summarize(False, max_dets=m[0]),
-            self._summarize(False, max_dets=m[1]),
-            self._summarize(False, max_dets=m[2]),
-            self._summarize(False, area="small", max_dets=m[2]),
-            self._summarize(False, area="medium", max_dets=m[2]),
-            self._summarize(False, area="large", max_dets=m[2]),
-        ]
-
-    def per_category_ap(self) -> dict[int, float | None]:
-        """AP per category (IoU .50:.95, all areas, the largest maxDets), as detectron2 reports it."""
-        out: dict[int, float | None] = {}
-        for k, c in enumerate(self.categories):
-            p = self.precision[:, :, k, 0, -1]
-            out[c.id] = float(np.mean(p[p > -1])) if np.any(p > -1) else None
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """``stats`` in summarize() order, the same under names, and AP per category."""
-        stats = self.stats()
-        return {
-            "iou_type": self.params.iou_type,
-            "stats": stats,
-            **dict(zip(STAT_NAMES, stats, strict=True)),
-            "per_class": {
-                c.id: {"name": c.name, "AP": ap}
-                for c, ap in zip(self.categories, self.per_category_ap().values(), strict=True)
-            },
-            "images": self.images,
-        }
 
 
 def _accumulate_category(

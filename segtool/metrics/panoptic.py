@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,28 +27,7 @@ from .. import _kernels, masks
 from ..errors import SegtoolError
 from ..model import Annotation, Category, Deferred, PanopticPixels, Sample, Segments
 from ..parallel import imap, jobs_for
-
-
-@dataclass
-class PQStat:
-    """True/false positives, false negatives and summed IoU per category (arrays of K)."""
-
-    tp: npt.NDArray[np.int64]
-    fp: npt.NDArray[np.int64]
-    fn: npt.NDArray[np.int64]
-    iou: npt.NDArray[np.float64]
-
-    @classmethod
-    def zeros(cls, k: int) -> PQStat:
-        """An empty statistic over ``k`` categories."""
-        return cls(np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k))
-
-    def __iadd__(self, other: PQStat) -> PQStat:
-        self.tp += other.tp
-        self.fp += other.fp
-        self.fn += other.fn
-        self.iou += other.iou
-        return self
+from .panoptic_result import PanopticResult, PQStat
 
 
 @dataclass(frozen=True)
@@ -305,65 +283,6 @@ def _pair_stat(pair: _Pair) -> PQStat:
     if pred.rles is not None or pred.runs is None or gt.runs is None:
         raise SegtoolError(f"image {gt.image.id}: panoptic evaluation needs panoptic PNGs on both sides")
     return image_stat(gt, pred, pair.position)
-
-
-@dataclass
-class PanopticResult:
-    """PQ statistics summed over images, with panopticapi's averages."""
-
-    categories: tuple[Category, ...]
-    stat: PQStat
-    images: int
-    missing: int = 0
-
-    def average(self, isthing: bool | None) -> tuple[dict[str, Any], dict[int, dict[str, float]]]:
-        """panopticapi's ``pq_average``: (``{pq, sq, rq, n}``, per-category ``{pq, sq, rq}``).
-
-        With no category to average, panopticapi divides by zero; segtool reports 0.0, n = 0.
-        """
-        pq = sq = rq = 0.0
-        n = 0
-        per_class: dict[int, dict[str, float]] = {}
-        for k, c in enumerate(self.categories):
-            if isthing is not None and c.isthing != isthing:
-                continue
-            tp, fp, fn, iou = int(self.stat.tp[k]), int(self.stat.fp[k]), int(self.stat.fn[k]), float(self.stat.iou[k])
-            if tp + fp + fn == 0:
-                per_class[c.id] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
-                continue
-            n += 1
-            pq_c = iou / (tp + 0.5 * fp + 0.5 * fn)
-            sq_c = iou / tp if tp != 0 else 0
-            rq_c = tp / (tp + 0.5 * fp + 0.5 * fn)
-            per_class[c.id] = {"pq": pq_c, "sq": sq_c, "rq": rq_c}
-            pq, sq, rq = pq + pq_c, sq + sq_c, rq + rq_c
-        if n == 0:
-            return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}, per_class
-        return {"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n}, per_class
-
-    def to_panopticapi(self) -> dict[str, Any]:
-        """The structure panopticapi's ``pq_compute`` returns."""
-        out: dict[str, Any] = {}
-        for name, isthing in (("All", None), ("Things", True), ("Stuff", False)):
-            out[name], per_class = self.average(isthing)
-            if name == "All":
-                out["per_class"] = per_class
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """panopticapi's structure plus counts per category and the number of images."""
-        out = self.to_panopticapi()
-        for k, c in enumerate(self.categories):
-            out["per_class"][c.id].update(
-                name=c.name,
-                isthing=c.isthing,
-                tp=int(self.stat.tp[k]),
-                fp=int(self.stat.fp[k]),
-                fn=int(self.stat.fn[k]),
-            )
-        out["images"] = self.images
-        out["missing_predictions"] = self.missing
-        return out
 
 
 def evaluate(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import _kernels, views
+from .. import _kernels, tables, views
 from ..masks import DENSE_VALUES
 from ..model import Category, LabelPixels, Sample
 from ..parallel import imap, jobs_for
@@ -149,6 +149,28 @@ class SemanticResult:
             }
         return out
 
+    def __repr__(self) -> str:
+        d = self.to_dict()
+        return (
+            f"SemanticResult(mIoU={d['mIoU']:.4f} fwIoU={d['fwIoU']:.4f} pixel_accuracy={d['pixel_accuracy']:.4f}, "
+            f"{len(self.categories)} classes, {self.images} images)"
+        )
+
+    def summary(self) -> str:
+        """The four averages, then IoU and accuracy per class, as text."""
+        d = self.to_dict()
+        head = "  ".join(f"{k} {d[k]:.4f}" for k in ("mIoU", "fwIoU", "pixel_accuracy", "mean_accuracy"))
+        rows = [
+            (r["name"], _or_dash(r["iou"]), _or_dash(r["accuracy"]), r["gt_pixels"]) for r in d["per_class"].values()
+        ]
+        return head + "\n" + tables.text(("class", "IoU", "accuracy", "gt pixels"), rows)
+
+    def to_dataframe(self) -> Any:
+        """One row per class: id, name, iou, accuracy and pixel counts (``pandas`` needed)."""
+        rows = [{"category_id": c, **v} for c, v in self.per_class().items()]
+        columns = ("category_id", "name", "iou", "accuracy", "gt_pixels", "pred_pixels", "tp_pixels")
+        return tables.dataframe(rows, columns)
+
     def to_dict(self) -> dict[str, Any]:
         """mIoU, fwIoU, pixel and mean accuracy, per class, and the confusion matrix."""
         per = self.per_class()
@@ -191,3 +213,7 @@ def evaluate(
         if progress is not None:
             progress(1)
     return SemanticResult(categories, total, len(pairs), sum(p is None for _, p in pairs))
+
+
+def _or_dash(value: float | None) -> float | str:
+    return "-" if value is None else value

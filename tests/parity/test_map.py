@@ -112,7 +112,7 @@ def reference(gt: Path, dt: Path, iou_type: str) -> COCOeval:
 
 
 def assert_same(ours, theirs: COCOeval) -> None:
-    assert np.allclose(ours.stats(), theirs.stats, atol=1e-9, rtol=0), (ours.stats(), list(theirs.stats))
+    assert np.allclose(ours.stats, theirs.stats, atol=1e-9, rtol=0), (ours.stats, list(theirs.stats))
     assert np.array_equal(ours.precision == -1, theirs.eval["precision"] == -1)
     assert np.allclose(ours.precision, theirs.eval["precision"], atol=1e-12, rtol=0)
     assert np.allclose(ours.recall, theirs.eval["recall"], atol=1e-12, rtol=0)
@@ -171,7 +171,7 @@ def test_a_results_list_runs_in_one_process_whatever_jobs_says(tmp_path, monkeyp
     one = evaluate_instance(gt, dt, jobs=1)
     two = evaluate_instance(gt, dt, jobs=2)
     assert started == []
-    assert one.stats() == two.stats() and np.array_equal(one.precision, two.precision)
+    assert np.array_equal(one.stats, two.stats) and np.array_equal(one.precision, two.precision)
 
 
 def make_large_case(tmp_path: Path, seed: int) -> tuple[Path, Path]:
@@ -340,4 +340,4 @@ def test_panoptic_predictions_with_scores_equal_the_same_results_list(tmp_path, 
     two = evaluate_instance(gt, pred, jobs=2)
     assert started == [2]
     one = evaluate_instance(gt, pred, jobs=1)
-    assert one.stats() == two.stats() and np.array_equal(one.precision, two.precision)
+    assert np.array_equal(one.stats, two.stats) and np.array_equal(one.precision, two.precision)
