@@ -36,7 +36,7 @@ def _source(path_or_dataset: Path | str | Dataset) -> Path:
 def validate(
     path_or_dataset: Path | str | Dataset,
     *,
-    format: str | None = None,  # noqa: A002 (the word users know, as in segtool.read)
+    format: str | None = None,
     options: CheckOptions | None = None,
     select: Collection[str] = (),
     ignore: Collection[str] = (),
@@ -59,7 +59,7 @@ def fix(
     path: Path | str,
     out: Path | str,
     *,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     options: CheckOptions | None = None,
     overwrite: bool = False,
     jobs: int = 1,
