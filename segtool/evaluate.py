@@ -69,10 +69,10 @@ def evaluate_panoptic(
         gt_side = formats.stream(Path(gt), fmt, masks=Path(gt_masks) if gt_masks else None)
     if isinstance(pred, str | Path):
         pred_side = formats.stream_predictions(Path(pred), masks=Path(pred_masks) if pred_masks else None)
-    elif isinstance(pred, Dataset):
-        pred_side = pairing.of_samples(pred.samples, pred.path)
     else:
-        held = formats.from_memory(pred, gt_side.categories)
+        held = (
+            pairing.Predictions.of(pred) if isinstance(pred, Dataset) else formats.from_memory(pred, gt_side.categories)
+        )
         pred_side = pairing.of_sources(held.sources, held.path)
     stream = pairing.stream(gt_side, pred_side, allow_missing=allow_missing)
     return _evaluate_pq(stream.pairs, stream.categories, count=stream.count, jobs=jobs, progress=progress)
