@@ -7,8 +7,12 @@ before any memory is touched. A non-buffer raises ``TypeError``.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
-from typing_extensions import Buffer
+import numpy.typing as npt
+from typing_extensions import Buffer as _Buffer
+
+Buffer = _Buffer | npt.NDArray[Any]  # numpy arrays are buffers (numpy's stubs say so only on Python >= 3.12)
 
 def unfilter(src: Buffer, dst: Buffer, height: int, rowbytes: int, bpp: int) -> None:
     """Undo PNG row filters: ``src`` [uint8] holds ``height`` rows of 1 + ``rowbytes``

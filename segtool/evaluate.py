@@ -16,10 +16,10 @@ from typing import Any
 from . import formats, pairing
 from .errors import SegtoolError
 from .gcpause import gc_paused
-from .metrics.instances import InstanceResult, Params
+from .metrics.instance_result import InstanceResult, Params
 from .metrics.instances import evaluate as _evaluate_instance
-from .metrics.panoptic import PanopticResult
 from .metrics.panoptic import evaluate as _evaluate_pq
+from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
 from .model import Dataset

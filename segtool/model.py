@@ -50,9 +50,11 @@ class Category:
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
-    """An image record. ``extra`` keeps the source's other keys (``coco_url``, ``license`` …)."""
+    """An image record. ``extra`` keeps the source's other keys (``coco_url``, ``license`` …).
+    ``id`` is an integer or a string, kept as the source wrote it (cityscapesScripts' panoptic
+    JSONs and other tools name images by strings); ``"2299"`` and ``2299`` are different ids."""
 
-    id: int
+    id: int | str
     file_name: str
     height: int
     width: int
@@ -70,7 +72,7 @@ class ImageInfo:
 
 
 def _as(values: Any, dtype: type, n: int | None = None) -> npt.NDArray[Any]:
-    arr = np.asarray(values, dtype=dtype)
+    arr: npt.NDArray[Any] = np.asarray(values, dtype=dtype)
     if n is not None and arr.shape[:1] != (n,):
         raise SegtoolError(f"segment table: expected {n} values, got shape {arr.shape}")
     return arr
@@ -182,7 +184,8 @@ class Annotation:
             return self.id_map
         if self.runs is None:
             raise SegtoolError("an instance annotation has masks, not an index map; resolve it first")
-        return self.runs.index_map()
+        index: npt.NDArray[np.int32] = self.runs.index_map()
+        return index
 
 
 class Source(Protocol):
@@ -242,8 +245,8 @@ class Deferred(Protocol):
     """Capability: a source that still holds its raw record and parses it where it is
     loaded (in a worker), so the process that streams the JSON stays light."""
 
-    def resolve(self) -> Source:
-        """The parsed source."""
+    def resolve(self, categories: frozenset[int] | None = None) -> Source:
+        """The parsed source; its categories checked against ``categories`` when given."""
         ...
 
 

@@ -16,6 +16,7 @@ them.
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,8 @@ class Predictions:
         for s in ds.samples:
             if s.image.id in sources:
                 raise SegtoolError(
-                    f"image id {s.image.id} has several prediction records; which one counts is ambiguous", ds.path
+                    f"image id {shown(s.image.id)} has several prediction records; which one counts is ambiguous",
+                    ds.path,
                 )
             sources[s.image.id] = s.source
         return cls(sources, "id", ds.path)
@@ -75,7 +77,7 @@ def pair(
     if stray is not None:
         if preds.by == "stem":
             raise SegtoolError(f"prediction {stray!r} matches no ground-truth image (by file stem)", preds.path)
-        raise SegtoolError(f"prediction for image id {stray}, which the ground truth does not have", preds.path)
+        raise SegtoolError(f"prediction for image id {shown(stray)}, which the ground truth does not have", preds.path)
     missing = [s.image.id for s, k in zip(gt, keys, strict=True) if k not in preds.sources]
     if missing and not allow_missing:
         raise _missing(len(missing), missing[0], preds.path)
@@ -86,10 +88,19 @@ def pair(
 
 def _missing(count: int, first: Any, path: str) -> SegtoolError:
     return SegtoolError(
-        f"no prediction for {count} ground-truth image(s), e.g. image id {first}; "
+        f"no prediction for {count} ground-truth image(s), e.g. image id {shown(first)}; "
         "pass --allow-missing to count them as all false negatives",
         path,
     )
+
+
+ImageId = int | str
+Ids = npt.NDArray[Any]  # int64 when every id is an integer (8 bytes each), else objects
+
+
+def shown(image_id: Any) -> str:
+    """An image id as a message shows it: a string quoted, so that "2299" and 2299 differ."""
+    return repr(image_id) if isinstance(image_id, str) else str(image_id)
 
 
 @dataclass
@@ -101,11 +112,11 @@ class Stream:
     Source) for predictions, in the same order; ``known``: every image id the side lists
     (ground truth: its ``images``, which may have no record); ``path``: for errors."""
 
-    ids: npt.NDArray[np.int64]
-    items: Callable[[], Iterator[tuple[int, Any]]]
+    ids: Ids
+    items: Callable[[], Iterator[tuple[ImageId, Any]]]
     path: str
     categories: tuple[Category, ...] = ()
-    known: npt.NDArray[np.int64] | None = None
+    known: Ids | None = None
 
 
 @dataclass
@@ -118,30 +129,61 @@ class PairStream:
     pairs: Iterator[tuple[Sample, Sample | None]]
 
 
-def ids_of(values: Iterable[int], path: str, what: str) -> npt.NDArray[np.int64]:
-    """Image ids as one int64 array (8 bytes each: the first pass holds nothing else)."""
-    out = array("q")
-    try:
-        for v in values:
-            out.append(v)
-    except OverflowError:
-        raise SegtoolError(f"{what}: an image id does not fit in 64 bits", path) from None
-    except TypeError:
-        raise SegtoolError(f"{what}: image ids must be integers", path) from None
-    return np.frombuffer(out, np.int64).copy() if len(out) else np.zeros(0, np.int64)
+def ids_of(values: Iterable[ImageId], path: str, what: str) -> Ids:
+    """Image ids as one array: int64 while they are all integers (the first pass of a
+    large file holds nothing else), objects once a string id appears (COCO files from
+    Cityscapes and other tools name images by strings)."""
+    ints = array("q")
+    other: list[ImageId] | None = None
+    for v in values:
+        if other is not None:
+            other.append(v)
+        elif type(v) is int and -(2**63) <= v < 2**63:
+            ints.append(v)
+        elif type(v) is int:
+            raise SegtoolError(f"{what}: an image id does not fit in 64 bits", path)
+        elif type(v) is str:
+            other = [*ints.tolist(), v]
+        else:
+            raise SegtoolError(f"{what}: image ids must be integers or strings, got {v!r:.40}", path)
+    if other is not None:
+        bad = next((v for v in other if type(v) not in (int, str)), None)
+        if bad is not None:
+            raise SegtoolError(f"{what}: image ids must be integers or strings, got {bad!r:.40}", path)
+        out = np.empty(len(other), dtype=object)
+        out[:] = other
+        return out
+    return np.frombuffer(ints, np.int64).copy() if len(ints) else np.zeros(0, np.int64)
 
 
-def _check_ids(ids: npt.NDArray[np.int64], known: npt.NDArray[np.int64], what: str, path: str) -> None:
+def _member(ids: Ids, known: Ids) -> npt.NDArray[np.bool_]:
+    """Which of ``ids`` are in ``known``: a sorted search for integers, a set for the rest
+    (a string and an integer are different ids, as in pycocotools' dictionaries)."""
+    if ids.dtype != object and known.dtype != object:
+        return np.isin(ids, known)
+    table = set(known.tolist())
+    return np.fromiter((v in table for v in ids.tolist()), bool, len(ids))
+
+
+def _check_ids(ids: Ids, known: Ids, what: str, path: str) -> None:
     """Every id listed by the ground truth, none twice."""
-    stray = ids[~np.isin(ids, known)]
-    if stray.size:
+    stray = ids[~_member(ids, known)].tolist()
+    if stray:
         owner = "'images' does not list" if what == "annotation" else "the ground truth does not have"
-        raise SegtoolError(f"{what} for image id {int(stray[0])}, which {owner}", path)
-    ordered = np.sort(ids)
-    twice = ordered[1:][ordered[1:] == ordered[:-1]]
-    if twice.size:
-        first = int(ids[np.isin(ids, twice)][0])
-        raise SegtoolError(f"image id {first} has several {what} records; which one counts is ambiguous", path)
+        raise SegtoolError(f"{what} for image id {shown(stray[0])}, which {owner}", path)
+    twice = _first_repeated(ids)
+    if twice is not None:
+        raise SegtoolError(f"image id {shown(twice)} has several {what} records; which one counts is ambiguous", path)
+
+
+def _first_repeated(ids: Ids) -> ImageId | None:
+    """The first id (in file order) that appears more than once, or None."""
+    if ids.dtype != object:
+        ordered = np.sort(ids)
+        twice = ordered[1:][ordered[1:] == ordered[:-1]]
+        return int(ids[np.isin(ids, twice)][0]) if twice.size else None
+    counts = Counter(ids.tolist())
+    return next((v for v in ids.tolist() if counts[v] > 1), None)
 
 
 def stream(gt: Stream, pred: Stream, *, allow_missing: bool = False) -> PairStream:
@@ -153,17 +195,16 @@ def stream(gt: Stream, pred: Stream, *, allow_missing: bool = False) -> PairStre
     known = gt.known if gt.known is not None else gt.ids
     _check_ids(gt.ids, known, "annotation", gt.path)
     _check_ids(pred.ids, known, "prediction", pred.path)
-    pred_ids = np.sort(pred.ids)
-    missing = gt.ids[~np.isin(gt.ids, pred_ids)]
+    missing = gt.ids[~_member(gt.ids, pred.ids)]
     if missing.size and not allow_missing:
-        raise _missing(int(missing.size), int(missing[0]), pred.path)
+        raise _missing(int(missing.size), missing.tolist()[0], pred.path)
+    predicted = _member_test(pred.ids)
 
     def pairs() -> Iterator[tuple[Sample, Sample | None]]:
-        pending: dict[int, Any] = {}
+        pending: dict[ImageId, Any] = {}
         ahead = pred.items()
         for iid, sample in gt.items():
-            k = int(np.searchsorted(pred_ids, iid))
-            if k == len(pred_ids) or pred_ids[k] != iid:
+            if not predicted(iid):
                 yield sample, None
                 continue
             while iid not in pending:
@@ -174,13 +215,30 @@ def stream(gt: Stream, pred: Stream, *, allow_missing: bool = False) -> PairStre
     return PairStream(gt.categories, len(gt.ids), int(missing.size), pairs())
 
 
+def _member_test(ids: Ids) -> Callable[[ImageId], bool]:
+    """A test of one id against ``ids``: a search in the sorted int64 array (8 bytes an
+    image), or a set when ids are strings."""
+    if ids.dtype == object:
+        table = set(ids.tolist())
+        return lambda iid: iid in table
+    ordered = np.sort(ids)
+
+    def has(iid: ImageId) -> bool:
+        if type(iid) is not int:
+            return False
+        k = int(np.searchsorted(ordered, iid))
+        return k < len(ordered) and int(ordered[k]) == iid
+
+    return has
+
+
 def of_samples(samples: Sequence[Sample], path: str, categories: tuple[Category, ...] = ()) -> Stream:
     """A held side (a Dataset's samples, in-memory predictions) as a stream."""
-    ids = ids_of((int(s.image.id) for s in samples), path, "an image")
-    return Stream(ids, lambda: ((int(s.image.id), s) for s in samples), path, categories)
+    ids = ids_of((s.image.id for s in samples), path, "an image")
+    return Stream(ids, lambda: ((s.image.id, s) for s in samples), path, categories)
 
 
-def of_sources(sources: Mapping[int, Source], path: str) -> Stream:
+def of_sources(sources: Mapping[ImageId, Source], path: str) -> Stream:
     """Predicted sources by image id (in-memory predictions) as a stream."""
     ids = ids_of(sources, path, "a prediction")
     return Stream(ids, lambda: iter(sources.items()), path)

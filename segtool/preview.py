@@ -104,6 +104,7 @@ def _panel(
 def _prediction(job: _Job) -> tuple[Annotation, str]:
     """The loaded prediction and how it is matched: ``instance`` for masks that may overlap
     (detections), ``panoptic`` for a partition (panoptic or semantic predictions)."""
+    assert job.pred is not None
     pred = job.pred.load()
     return pred, "instance" if pred.rles is not None else "panoptic"
 
@@ -111,14 +112,16 @@ def _prediction(job: _Job) -> tuple[Annotation, str]:
 def _legend_entries(job: _Job, *segs: Segments, errors: bool) -> list[tuple[tuple[int, int, int], str]]:
     cats = sorted({int(c) for s in segs for c in s.category_id.tolist()})
     out = [(job.colors.get(c, (200, 200, 200)), job.names.get(c, str(c))) for c in cats]
-    out.append((tuple(int(v) for v in VOID), "void (hatched)"))
+    out.append((_rgb(VOID), "void (hatched)"))
     if any(s.iscrowd.any() for s in segs):
         out.append(((40, 40, 40), "crowd (dark stripes)"))
     if errors:
-        out += [
-            (tuple(int(v) for v in c), name) for c, name in ((TP, "matched"), (FP, "false positive"), (FN, "missed"))
-        ]
+        out += [(_rgb(c), name) for c, name in ((TP, "matched"), (FP, "false positive"), (FN, "missed"))]
     return out
+
+
+def _rgb(color: Any) -> tuple[int, int, int]:
+    return int(color[0]), int(color[1]), int(color[2])
 
 
 def render(job: _Job) -> Rendered:
@@ -197,10 +200,13 @@ def select(ds: Dataset, ids: list[Any] | None, sample: int | None, seed: int) ->
     """The images to render: by id (all must exist), a seeded random sample, or all."""
     if ids:
         by_id = {s.image.id: s for s in ds.samples}
-        missing = [i for i in ids if i not in by_id]
+        # an id typed on a command line has no type: 139 is the image 139, or "139" when
+        # the dataset names its images by strings
+        found = [i if i in by_id else str(i) for i in ids]
+        missing = [i for i, f in zip(ids, found, strict=True) if f not in by_id]
         if missing:
             raise SegtoolError(f"--ids: image id {missing[0]} is not in the dataset", ds.path)
-        return [by_id[i] for i in ids]
+        return [by_id[i] for i in found]
     if sample is not None and sample < len(ds.samples):
         chosen = sorted(random.Random(seed).sample(range(len(ds.samples)), sample))
         return [ds.samples[k] for k in chosen]

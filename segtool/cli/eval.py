@@ -14,7 +14,7 @@ import click
 from ..atomic import dataset_inputs
 from ..errors import EXIT_FINDINGS, OverlapError
 from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
-from ..metrics.instances import STAT_NAMES, Params
+from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import main, output
 from .options import FORMAT, F, jobs_option, json_option, overwrite_option

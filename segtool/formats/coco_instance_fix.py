@@ -110,12 +110,12 @@ def fix_instance(
         [(data["images"], IMAGE), (data["categories"], CATEGORY), (data["annotations"], INSTANCE_ANNOTATION)],
     )
     summary = FixSummary(outputs=[str(out)])
-    images = {}
+    images: dict[Any, dict[str, Any]] = {}
     for im in data["images"]:
         if isinstance(im, dict):
             images.setdefault(im.get("id"), im)
     known = {c.get("id") for c in data["categories"] if isinstance(c, dict)}
-    numeric = [a.get("id") for a in data["annotations"] if isinstance(a, dict) and isinstance(a.get("id"), int)]
+    numeric: list[int] = [a["id"] for a in data["annotations"] if isinstance(a, dict) and isinstance(a.get("id"), int)]
     next_id = max(numeric, default=0) + 1
     seen: set[Any] = set()
     fixed = []

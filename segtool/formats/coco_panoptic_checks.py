@@ -50,15 +50,15 @@ class _Job:
     image: dict[str, Any]
     ann: dict[str, Any]
     png: str
-    things: frozenset[int]
-    known: frozenset[int]
+    things: frozenset[Any]
+    known: frozenset[Any]
     max_unlabeled: float
 
 
 @dataclass
 class _ImageOut:
     findings: list[Finding] = field(default_factory=list)
-    used: Counter[int] = field(default_factory=Counter)
+    used: Counter[Any] = field(default_factory=Counter)
     unlabeled: int = 0
     pixels: int = 0
     excused: set[Any] = field(default_factory=set)  # ids of malformed records, already reported
@@ -83,8 +83,8 @@ def _record_checks(job: _Job, out: _ImageOut) -> list[dict[str, Any]]:
             out.findings.append(
                 finding("duplicate-segment-id", f"segment id {sid} is listed {n} times", job.png, iid, sid)
             )
-    crowd: Counter[int] = Counter()
-    stuff: Counter[int] = Counter()
+    crowd: Counter[Any] = Counter()
+    stuff: Counter[Any] = Counter()
     for s in info:
         cat = s.get("category_id")
         out.used[cat] += 1
@@ -247,7 +247,7 @@ def validate_panoptic(
 
     streamed, annotated, work = _annotation_jobs(path, images, make)
     pixel_found: list[Finding] = []
-    used: Counter[int] = Counter()
+    used: Counter[Any] = Counter()
     unlabeled = pixels = 0
     for out in imap(_check_image, work, jobs=jobs_for(len(images), jobs)):
         pixel_found += out.findings

@@ -140,14 +140,13 @@ def _expected_images(
     if (folder / IMAGES).is_file():
         data = load_json(folder / IMAGES)
         records = data.get("images") if isinstance(data, dict) else data
-        found, images = image_checks(records if isinstance(records, list) else [], str(folder / IMAGES))
+        listed, images = image_checks(records if isinstance(records, list) else [], str(folder / IMAGES))
         if images_dir is not None:
-            found += photo_checks(images, images_dir)
-        expected = {
-            Path(str(im.get("file_name"))).stem: (iid, (im.get("width"), im.get("height")), str(folder / IMAGES))
+            listed += photo_checks(images, images_dir)
+        return listed, {
+            Path(str(im.get("file_name"))).stem: (iid, (im["width"], im["height"]), str(folder / IMAGES))
             for iid, im in images.items()
         }
-        return found, expected
     if images_dir is None:
         return [], {}
     found: list[Finding] = []

@@ -200,14 +200,14 @@ def accumulate(evals: list[ImageEval], categories: tuple[Category, ...], params:
             npig[c] = npig[c] + counts if c in npig else counts.copy()
     by_cat = np.argsort(cat, kind="stable")  # image order, then score order within an image
     bounds = np.searchsorted(cat[by_cat], [c.id for c in categories] + [np.iinfo(np.int64).max])
-    for k, c in enumerate(categories):
-        counts = npig.get(c.id)
-        if counts is None:
+    for k, cat_k in enumerate(categories):
+        cat_counts = npig.get(cat_k.id)
+        if cat_counts is None:
             continue
         sel = by_cat[bounds[k] : bounds[k + 1]] if bounds[k + 1] > bounds[k] else np.zeros(0, np.int64)
         sel = np.sort(sel)
         precision[:, :, k], recall[:, k] = _accumulate_category(
-            score[sel], matched[:, :, sel], ignored[:, :, sel], rank[sel], counts, params.max_dets
+            score[sel], matched[:, :, sel], ignored[:, :, sel], rank[sel], cat_counts, params.max_dets
         )
     return InstanceResult(categories, params, precision, recall, len(evals))
 
@@ -263,6 +263,12 @@ def det_objects(ann: Annotation, iou_type: str) -> Objects:
     )
 
 
+def _id_order(image_id: int | str) -> tuple[bool, int | str]:
+    """pycocotools' ``sorted(imgIds)``: numbers in numeric order, strings in text order
+    (integers first where a file mixes both, where pycocotools itself would fail)."""
+    return isinstance(image_id, str), image_id
+
+
 EMPTY = Objects(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), [], np.zeros(0))
 
 
@@ -276,7 +282,7 @@ def evaluate(
 ) -> InstanceResult:
     """COCOeval (evaluate + accumulate) over (ground truth, prediction) pairs, in ascending
     image id order (a missing prediction: no detections)."""
-    ordered = sorted(pairs, key=lambda p: p[0].image.id)
+    ordered = sorted(pairs, key=lambda p: _id_order(p[0].image.id))
     items = [_Job(g, EMPTY if d is None else d, params) for g, d in ordered]
     # A COCO results list against COCO instance ground truth is RLE strings and polygons:
     # ~0.5 ms per image in C, about what shipping the image's detections to a worker and

@@ -247,19 +247,25 @@ def dense_table(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
     p_rgb = psrc.rgb(pred.image) if g_rgb is not None else None
     if g_rgb is None or p_rgb is None:
         return None
-    keys = []
-    for segs in (gsrc.segments, psrc.segments):
-        order = np.argsort(segs.id, kind="stable")
-        keys += [np.ascontiguousarray(segs.id[order], dtype=np.uint32), order.astype(np.int64) + 1]
+    g_ids, g_rank = _ranked(gsrc.segments)
+    p_ids, p_rank = _ranked(psrc.segments)
     table = np.zeros((len(gsrc.segments) + 1, len(psrc.segments) + 1), np.int64)
-    bad = _kernels.pair_counts(np.ascontiguousarray(g_rgb), np.ascontiguousarray(p_rgb), *keys, table)
+    bad = _kernels.pair_counts(
+        np.ascontiguousarray(g_rgb), np.ascontiguousarray(p_rgb), g_ids, g_rank, p_ids, p_rank, table
+    )
     if bad is not None:  # an id missing from the segment table: let the run path name them all
         src, sample = (gsrc, gt) if bad[0] == 1 else (psrc, pred)
-        src.load(sample.image)  # type: ignore[attr-defined]
+        src.load(sample.image)  # PanopticPixels sources are Sources: load names every bad id
         raise AssertionError(f"pair_counts flagged id {bad[1]} that the runs accept")  # pragma: no cover
     gsrc.check_ids(gt.image, np.zeros(0, np.int64), table.sum(axis=1)[1:])
     psrc.check_ids(pred.image, np.zeros(0, np.int64), table.sum(axis=0)[1:])
     return table
+
+
+def _ranked(segs: Segments) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """Segment ids sorted, and each one's table row (1-based): what ``pair_counts`` takes."""
+    order = np.argsort(segs.id, kind="stable")
+    return np.ascontiguousarray(segs.id[order], dtype=np.uint32), order.astype(np.int64) + 1
 
 
 def _pair_stat(pair: _Pair) -> PQStat:
