@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,36 @@ register(
     Check("unknown-category", E, "a segment's category_id is not a category"),
     Check("annotation-unknown-image", E, "an annotation names an image id that 'images' does not list"),
     Check("unused-category", INF, "a category no segment uses"),
+    Check(
+        "image-id-form",
+        E,
+        'one image id written both as a number and as a string ("2299" and 2299): pycocotools and panopticapi'
+        " take them for two images",
+    ),
 )
+
+
+def other_form(image_id: Any, listed: Collection[Any]) -> Any:
+    """``image_id`` in its other spelling when that one is ``listed`` (2299 for "2299" and
+    back), else None: the likeliest reason an id is not found."""
+    if type(image_id) is str and image_id.strip().lstrip("-").isdigit():
+        other: Any = int(image_id)
+    elif type(image_id) is int:
+        other = str(image_id)
+    else:
+        return None
+    return other if other in listed else None
+
+
+def unknown_image(image_id: Any, images: Collection[Any], path: str, annotation_id: Any = None) -> Finding:
+    """An annotation whose image 'images' does not list: ``image-id-form`` when it lists the
+    same id in the other spelling (naming both), else ``annotation-unknown-image``."""
+    other = other_form(image_id, images)
+    if other is not None:
+        msg = f"the annotation names image {image_id!r}, which 'images' lists as {other!r}"
+        return finding("image-id-form", msg, path, image_id, annotation_id)
+    msg = f"annotation for image id {image_id}, which 'images' does not list"
+    return finding("annotation-unknown-image", msg, path, image_id, annotation_id)
 
 
 def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any, dict[str, Any]]]:
@@ -44,6 +74,9 @@ def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any
             continue
         if im.get("id") in images:
             found.append(finding("duplicate-image-id", f"image id {im.get('id')} is listed twice", path, im.get("id")))
+        elif other_form(im.get("id"), images) is not None:
+            both = f"{other_form(im.get('id'), images)!r} and {im.get('id')!r}"
+            found.append(finding("image-id-form", f"images {both} are one id in two spellings", path, im.get("id")))
         images.setdefault(im.get("id"), im)
         names[str(im.get("file_name"))] += 1
     found += [

@@ -20,7 +20,7 @@ import numpy as np
 from .. import masks
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, unused_categories
+from ..checks.records import dataset_records, unknown_image, unused_categories
 from ..checks.registry import INF, E, W, finding, register
 from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
 from ..parallel import imap, jobs_for
@@ -305,8 +305,7 @@ def _image_jobs(
         ids.add(ann.get("id"))
         iid = ann.get("image_id")
         if iid not in images:
-            msg = f"annotation for image id {iid}, which 'images' does not list"
-            found.append(finding("annotation-unknown-image", msg, str(path), iid, ann.get("id")))
+            found.append(unknown_image(iid, images, str(path), ann.get("id")))
             continue
         if ann.get("category_id") not in known:
             msg = f"unknown category id {ann.get('category_id')}"

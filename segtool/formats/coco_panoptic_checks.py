@@ -19,7 +19,7 @@ import numpy as np
 from .. import imageio, masks, png
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, unused_categories
+from ..checks.records import dataset_records, unknown_image, unused_categories
 from ..checks.registry import INF, E, W, finding, register, unlabeled
 from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
 from ..parallel import imap, jobs_for
@@ -212,8 +212,7 @@ def _annotation_jobs(
                 seen.add(iid)
                 continue
             if iid not in images:
-                msg = f"annotation for image id {iid}, which 'images' does not list"
-                found.append(finding("annotation-unknown-image", msg, str(path), iid))
+                found.append(unknown_image(iid, images, str(path)))
             elif iid in seen:
                 found.append(finding("duplicate-annotation", f"image id {iid} has several annotations", str(path), iid))
             else:

@@ -71,6 +71,7 @@ def test_every_check_code_has_a_fixture():
 
     photos = {"image-file-missing", "image-size", "image-unreadable"}  # test_semantic_checks' --images tests
     photos |= {"malformed-record"}  # test_robustness
+    photos |= {"image-id-form"}  # test_image_ids
     assert COVERED | set(CASES) | set(SEMANTIC) | photos | {"no-annotations"} == set(CHECKS)
 
 
