@@ -128,9 +128,9 @@ def test_combine_matches_panopticapi(scene):
             for k, ((c, m), s) in enumerate(zip(instances, scores, strict=True))
         ]
         inst = write_json(d / "inst.json", {"images": [image], "annotations": anns, "categories": CATEGORIES})
-        from segtool import combine, write
+        from segtool import formats, write
 
-        ds = combine.read(sem, inst, overlap_threshold=overlap_thr, stuff_area_limit=limit)
+        ds = formats.read_combined(sem, inst, overlap_threshold=overlap_thr, stuff_area_limit=limit)
         write(ds, d / "ours.json", WriteOptions("coco-panoptic"))
         ((canon, cats),) = panoptic_partition(d / "ours.json").values()
         ours = np.stack([canon, np.array([0] + [c for c, _ in cats])[canon]])

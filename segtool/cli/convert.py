@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import combine, formats
+from .. import formats
 from ..atomic import dataset_inputs
 from ..convert import write
 from ..errors import OverlapError
@@ -109,7 +109,7 @@ def convert(
     output.check_outputs(json_out, inputs=inputs, outputs=formats.get(to).targets(dst), overwrite=overwrite)
     warm_up(jobs)
     if instances is not None:
-        ds = combine.read(
+        ds = formats.read_combined(
             src,
             instances,
             categories=categories,

@@ -112,6 +112,14 @@ def targets(name: str, dst: Path, masks: Path | None = None) -> list[Path]:
     return get(name).targets(dst, masks)  # type: ignore[no-any-return]
 
 
+def read_combined(semantic_dir: Path, instances: Path, **opts: Any) -> Dataset:
+    """A panoptic dataset from a semantic folder and instances (panopticapi's heuristic,
+    see :mod:`.combine`)."""
+    from .combine import read as combined
+
+    return combined(semantic_dir, instances, **opts)
+
+
 def read(path: Path | str, fmt: str | None = None, **opts: Any) -> Dataset:
     """Read a dataset in ``fmt`` (detected when ``None``); options a format lacks are ignored."""
     path = Path(path)

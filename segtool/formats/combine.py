@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import masks, rleowner
-from .errors import SegtoolError
-from .formats import coco_instance, semantic
-from .formats.common import load_json, parse_categories
-from .model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
-from .views import measure
+from .. import masks, rleowner
+from ..errors import SegtoolError
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..views import measure
+from . import coco_instance, semantic
+from .common import load_json, parse_categories
 
 
 @dataclass(frozen=True, slots=True)
