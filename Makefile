@@ -71,9 +71,11 @@ fuzz: test-venv
 	  echo "note: atheris has no wheel for this Python/platform; fuzzing with hypothesis only"
 	$(BIN)/python -m fuzz all --seconds $(FUZZ_SECONDS) $(if $(FUZZ_ASAN),--asan)
 
+# ruff (style, imports, common bugs) and mypy --strict (pyproject's [tool.mypy]) over the package
 lint: test-venv
 	$(BIN)/ruff check segtool tests benchmarks fuzz
 	$(BIN)/ruff format --check segtool tests benchmarks fuzz
+	$(BIN)/mypy
 
 bench: test-venv
 	$(BIN)/python benchmarks/bench_convert.py

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import Dataset, Sample
+from .model import Dataset, Sample, listed_segments
 from .parallel import imap, jobs_for
 
 
@@ -35,7 +35,7 @@ class DatasetInfo:
 
 def _table(sample: Sample) -> tuple[Any, Any, Any]:
     """Category ids, crowd flags and areas of one image (pixels are read only if needed)."""
-    segs = getattr(sample.source, "segments", None)
+    segs = listed_segments(sample.source)
     if segs is None or (len(segs) and not np.any(segs.area)):
         segs = sample.load().segments
     return segs.category_id, segs.iscrowd, segs.area

@@ -196,7 +196,8 @@ class Source(Protocol):
     below, checked with ``isinstance``, each with a generic fallback through ``load``, and
     ``decodes_pixels`` (a class attribute; True when absent): False says that loading costs
     no pixel decoding (RLE strings, polygons), so shipping an image to a worker costs as
-    much as the work itself.
+    much as the work itself; ``segments`` (a :class:`Segments`): the table is known before
+    any pixel is read (see :func:`listed_segments`).
     """
 
     def load(self, image: ImageInfo) -> Annotation:
@@ -253,6 +254,14 @@ class Deferred(Protocol):
 def decodes_pixels(source: Any) -> bool:
     """Whether loading ``source`` decodes pixels (see :class:`Source`)."""
     return bool(getattr(source, "decodes_pixels", True))
+
+
+def listed_segments(source: Any) -> Segments | None:
+    """The segment table a source knows before reading any pixel (its ``segments``
+    attribute: a JSON's ``segments_info`` or annotations), or None: statistics then cost no
+    decoding."""
+    segs = getattr(source, "segments", None)
+    return segs if isinstance(segs, Segments) else None
 
 
 @dataclass(frozen=True, slots=True)
