@@ -78,6 +78,13 @@ def _as(values: Any, dtype: type, n: int | None = None) -> npt.NDArray[Any]:
     return arr
 
 
+def _boxes(values: Any, n: int) -> npt.NDArray[np.float64]:
+    arr = _as(values, np.float64, n)
+    if arr.size != 4 * n:
+        raise SegtoolError(f"segment table: bbox must have shape ({n}, 4), got {arr.shape}")
+    return arr.reshape(n, 4)
+
+
 @dataclass(frozen=True, slots=True)
 class Segments:
     """The segments of one image as a struct of arrays, all of length ``n``.
@@ -122,7 +129,7 @@ class Segments:
             category_id=_as(category_id, np.int64, n),
             iscrowd=_as(np.zeros(n) if iscrowd is None else iscrowd, np.bool_, n),
             area=_as(np.zeros(n) if area is None else area, np.float64, n),
-            bbox=_as(np.zeros((n, 4)) if bbox is None or n == 0 else bbox, np.float64, n).reshape(n, 4),
+            bbox=_boxes(np.zeros((n, 4)) if bbox is None or n == 0 else bbox, n),
             score=None if score is None else _as(score, np.float64, n),
         )
 
