@@ -4,6 +4,17 @@
 Python 3.14+), so the window of in-flight chunks is our own: at most ``4 × jobs`` chunks are
 submitted at once, results come back in input order, and memory stays flat however many
 images there are.
+
+Workers never import the user's main module. Under forkserver and spawn, multiprocessing
+re-runs the parent's ``__main__`` in every child (``init_main_from_path`` /
+``init_main_from_name`` in ``spawn.get_preparation_data``), so that functions defined there
+can be unpickled: a script without an ``if __name__ == "__main__":`` guard then runs its
+body again in each worker, which calls segtool again and fails (or, from ``python - <
+script``, looks for a file named ``<stdin>``). A pool's workers run segtool's own functions,
+so their preparation data leaves the main module out (unless :func:`imap` is given a
+function of ``__main__``). That is decided per process start, in the thread that starts it
+(see :class:`_Worker`): processes the program starts itself are prepared as always. The
+forkserver's preload leaves ``__main__`` out for the same reason.
 """
 
 from __future__ import annotations
@@ -15,11 +26,15 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import islice
-from typing import TypeVar
+from multiprocessing import spawn
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
 
 from .interrupts import deferred, sigint_blocked_in_children
 
@@ -56,16 +71,95 @@ def tune_allocator() -> None:
         pass
 
 
-def _context() -> multiprocessing.context.BaseContext:
+_starting = threading.local()  # .worker: this thread is starting a pool's worker now
+_install_lock = threading.Lock()
+_stdlib_preparation_data: Callable[[str], dict[str, Any]] | None = None  # once installed
+
+
+class _Worker(BaseProcess):
+    """A pool's worker process: started as ``_start_method``'s own processes are, but the
+    child does not import the main module.
+
+    While this thread starts the process (``_Popen``, in whichever thread the pool starts it
+    from: ``submit``'s, or its manager thread when it replaces a worker), the preparation
+    data (:func:`_preparation_data`) leaves the main module out. A thread-local flag, so a
+    process that another thread starts at the same moment is prepared as always.
+    """
+
+    _start_method: str | None = None  # set per instance by _Context; pickled to the child
+
+    @staticmethod
+    def _Popen(process_obj: BaseProcess) -> Any:
+        before = getattr(_starting, "worker", False)
+        _starting.worker = True
+        try:
+            return _concrete(getattr(process_obj, "_start_method", None))._Popen(process_obj)
+        finally:
+            _starting.worker = before
+
+    def _after_fork(self) -> None:  # in the child; a staticmethod of each concrete class
+        _starting.worker = False  # forked from the thread that started it: start others as always
+        _concrete(self._start_method)._after_fork()
+
+
+def _concrete(method: str | None) -> Any:
+    """multiprocessing's own Process class for the start method ``method``."""
+    ctx: Any = multiprocessing.get_context(method)
+    return ctx.Process
+
+
+class _Context(BaseContext):
+    """The start method ``method``, its processes :class:`_Worker`."""
+
+    def __init__(self, method: str) -> None:
+        self._name = method
+
+    def Process(self, *args: Any, **kwargs: Any) -> _Worker:  # multiprocessing's name
+        process = _Worker(*args, **kwargs)
+        process._start_method = self._name
+        return process
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    """``multiprocessing.spawn.get_preparation_data``, without the main module while this
+    thread starts a :class:`_Worker`; unchanged otherwise."""
+    assert _stdlib_preparation_data is not None
+    data = _stdlib_preparation_data(name)
+    if getattr(_starting, "worker", False):
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+def _install() -> None:
+    """Put :func:`_preparation_data` in place of ``spawn.get_preparation_data``, once.
+
+    The forkserver's, spawn's and Windows' ``Popen`` all call it by module attribute, in the
+    thread that starts the process (Python 3.10 to 3.14). Every other caller gets what it
+    got before, and a wrapper installed earlier by someone else stays in the chain.
+    """
+    global _stdlib_preparation_data
+    with _install_lock:
+        if _stdlib_preparation_data is None:
+            _stdlib_preparation_data = spawn.get_preparation_data
+            spawn.get_preparation_data = _preparation_data
+
+
+def _context(*, main: bool = False) -> BaseContext:
     """forkserver on Linux: forking a process that runs threads (rich's progress bar) is
     unsafe, and spawn re-imports everything per worker. The server preloads segtool, so
     each worker forks with numpy, pycocotools and the formats already imported (halves
-    pool start-up)."""
-    if not sys.platform.startswith("linux"):
-        return multiprocessing.get_context()
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["segtool.formats", "segtool.convert", "segtool.views"])
-    return ctx
+    pool start-up). Elsewhere the default start method. Its workers skip the main module
+    (see the module's docstring) unless ``main``: a function of ``__main__`` runs in them."""
+    if sys.platform.startswith("linux"):
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["segtool.formats", "segtool.convert", "segtool.views"])
+    else:
+        ctx = multiprocessing.get_context()
+    if main:
+        return ctx
+    _install()
+    return _Context(ctx.get_start_method())
 
 
 def _start_helpers() -> None:
@@ -153,11 +247,15 @@ def _exists(pid: int) -> bool:
 # Pools started by imap and not yet shut down, with the thread that runs each: what
 # stop_workers() kills.
 _live: dict[ProcessPoolExecutor, threading.Thread] = {}
+# Each pool's lock, held by the one thread that closes its result pipe's write end (_kill).
+_closing: weakref.WeakKeyDictionary[ProcessPoolExecutor, threading.Lock] = weakref.WeakKeyDictionary()
 
 
-def _pool(jobs: int) -> ProcessPoolExecutor:
+def _pool(jobs: int, *, main: bool = False) -> ProcessPoolExecutor:
     _start_helpers()
-    executor = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker, initargs=(os.getpid(),))
+    ctx = _context(main=main)
+    executor = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
+    _closing[executor] = threading.Lock()
     _live[executor] = threading.current_thread()
     return executor
 
@@ -170,9 +268,11 @@ def _kill(executor: ProcessPoolExecutor, *, join: bool) -> None:
     pipes while the interpreter exits (Python 3.11 then prints a "Bad file descriptor"
     traceback). A worker killed while sending a result would leave that thread waiting for
     the rest of the message forever (this process holds a write end of the result pipe
-    too), so that end is closed: the half message then reads as end of file. Uses the
-    executor's private ``_processes``, ``_result_queue`` and ``_executor_manager_thread``
-    (Python 3.10 to 3.14).
+    too), so that end is closed: the half message then reads as end of file. Two threads may
+    kill one pool at once (:func:`stop_workers` from another thread, and the clean-up of the
+    :func:`imap` that this makes fail): one closes that end, never both (the same descriptor
+    closed twice is EBADF, or another file's). Uses the executor's private ``_processes``,
+    ``_result_queue`` and ``_executor_manager_thread`` (Python 3.10 to 3.14).
     """
     for p in tuple((getattr(executor, "_processes", None) or {}).values()):
         try:
@@ -180,8 +280,12 @@ def _kill(executor: ProcessPoolExecutor, *, join: bool) -> None:
         except (OSError, ValueError, AttributeError):  # already gone, or closed
             pass
     results = getattr(executor, "_result_queue", None)
-    if results is not None:
-        results._writer.close()
+    closing = _closing.get(executor) or threading.Lock()
+    if results is not None and closing.acquire(blocking=False):  # else being closed already
+        try:
+            results._writer.close()
+        finally:
+            closing.release()
     manager = getattr(executor, "_executor_manager_thread", None)
     if join and manager is not None and manager is not threading.current_thread():
         manager.join(timeout=1.0)
@@ -218,7 +322,8 @@ def imap(
     """Apply ``fn`` to every item and yield the results in input order.
 
     ``jobs == 1`` without an executor is a plain generator (no pickling). Otherwise ``fn``
-    must be a picklable module-level function. Exceptions raised by ``fn`` propagate.
+    must be a picklable module-level function (one of ``__main__`` has the workers import the
+    main module, as multiprocessing does by default). Exceptions raised by ``fn`` propagate.
     Items travel ``chunksize`` at a time: 32 suits work of a few ms per image, where the
     pool's per-task cost would show (validate panoptic, --jobs 2: 1.38 s vs 1.85 s with 4);
     work of tens of ms per image (preview) passes a smaller one for an even end.
@@ -230,8 +335,10 @@ def imap(
     if jobs <= 1 and executor is None:
         yield from map(fn, items)
         return
-    pool = _pool(jobs) if executor is None else None
-    ex: Executor = executor if pool is None else pool
+    pool = None
+    if executor is None:
+        pool = executor = _pool(jobs, main=getattr(fn, "__module__", None) == "__main__")
+    ex: Executor = executor
     window = 4 * max(jobs, 1)
     it = iter(items)
     pending: deque[Future[list[R]]] = deque()
