@@ -9,29 +9,28 @@ polygons they are the geometric area, not a pixel count); masks that come from p
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import limits, masks
-from ..errors import SegtoolError
+from .. import masks
+from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from .coco_tables import InstanceRows, decode
 from .common import (
     Detection,
     ImageResult,
     compressed_rle,
-    int_field,
-    limit,
     load_json,
     parse_categories,
     parse_images,
     require_dict,
     stream_coco_json,
 )
-from .jsonstream import sketch
+from .jsonstream import items, layout, sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-instance"
@@ -67,11 +66,13 @@ def detect(path: Path) -> Detection:
 
 @dataclass(frozen=True, slots=True)
 class CocoMasks:
-    """Pixels of one image: the raw ``segmentation`` objects of its annotations."""
+    """Pixels of one image: the ``segmentation`` objects of its annotations, packed as text
+    (:func:`.coco_tables.pack`: a compressed RLE is its counts string, anything else its
+    JSON), a tenth of their size as parsed objects."""
 
     decodes_pixels: ClassVar[bool] = False  # RLE strings and polygons only: light per-image work
 
-    raw: tuple[Any, ...]
+    text: str
     segments: Segments
     path: str
 
@@ -83,106 +84,78 @@ class CocoMasks:
             masks.check_size(image.height, image.width)
         except ValueError as exc:
             raise SegtoolError(f"image {image.id}: {exc}", self.path) from None
-        for aid, segm in zip(ids, self.raw, strict=True):
+        found = decode(self.text, len(ids), image.height, image.width)
+        for aid, (segm, ready) in zip(ids, found, strict=True):
+            if ready:
+                rles.append(segm)
+                continue
             try:
                 rles.append(compressed_rle(segm, image.height, image.width))
             except ValueError as exc:
                 raise SegtoolError(f"image {image.id}, annotation {aid}: {exc}", self.path) from None
+        raw = tuple(segm for segm, _ in found)
         bad = masks.check_compressed(rles)
         if bad is not None:
             raise SegtoolError(f"image {image.id}, annotation {ids[bad]}: undecodable compressed RLE", self.path)
-        return Annotation(image, self.segments, rles=tuple(rles), raw=self.raw, origin=self.path)
-
-
-def _bbox(a: dict[str, Any]) -> list[float]:
-    box = a.get("bbox")
-    return [float(v) for v in box] if isinstance(box, list) and len(box) == 4 else [0.0, 0.0, 0.0, 0.0]
-
-
-def _group(anns: Any, image_ids: set[int], known: set[int], path: Path) -> dict[int, list[dict[str, Any]]]:
-    """Annotations by image id; each names a listed image and a known category by integer."""
-    if not isinstance(anns, list):
-        raise SegtoolError("'annotations' must be a list", str(path))
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for i, a in enumerate(anns):
-        # the common case in one expression (this runs once per annotation)
-        iid = a.get("image_id") if type(a) is dict else None
-        cid = a.get("category_id") if type(a) is dict else None
-        if not (type(iid) is int and iid in image_ids and type(cid) is int and cid in known):
-            iid = _checked(i, a, image_ids, known, path)
-        by_image.setdefault(iid, []).append(a)
-    return by_image
-
-
-def _checked(i: int, a: Any, image_ids: set[int], known: set[int], path: Path) -> int:
-    """The image id of an annotation that is not plainly valid, or the one-line error."""
-    if not isinstance(a, dict):
-        raise SegtoolError(f"annotation #{i} is not an object", str(path))
-    aid = a.get("id", i)
-    values = []
-    for key in ("image_id", "category_id"):
-        if key not in a:
-            raise SegtoolError(f"annotation {aid!r:.40}: missing {key!r}", str(path))
-        values.append(int_field(a, key, f"annotation {aid!r:.40}", path))
-    if values[0] not in image_ids:
-        raise SegtoolError(f"annotation {aid!r:.40}: unknown image id {values[0]}", str(path))
-    if values[1] not in known:
-        raise SegtoolError(f"annotation {aid!r:.40}: unknown category id {values[1]}", str(path))
-    return values[0]
+        return Annotation(image, self.segments, rles=tuple(rles), raw=raw, origin=self.path)
 
 
 def read(path: Path, **_: Any) -> Dataset:
-    """Read a COCO instance JSON; masks are decoded when a sample is loaded."""
-    return read_data(load_json(path), path)
+    """Read a COCO instance JSON; masks are decoded when a sample is loaded.
+
+    The annotations are streamed into compact per-image tables (:mod:`.coco_tables`), so
+    the JSON is never held whole. A file in another encoding than UTF-8 (which the stream
+    does not read) is parsed whole, as the json module reads it.
+    """
+    found = layout(path)
+    if found.encoding != "utf-8":
+        return read_data(load_json(path), path)
+    found.checked()
+    if found.kind != "object":
+        got = "list" if found.kind == "array" else type(found.sketch).__name__
+        raise FormatError(f"expected a JSON object at the top level, got a {got}", str(path))
+    missing = [k for k in ("images", "annotations", "categories") if k not in found.keys]
+    if missing:
+        raise FormatError(f"missing top-level key(s) {', '.join(missing)}", str(path))
+    info: dict[str, Any] = {k: found.section(k) for k in ("info", "licenses") if k in found.keys}
+    is_list = found.keys["annotations"] == b"["
+    return _dataset(path, found.section("categories"), found.section("images"), is_list, _stream(path), info, False)
+
+
+def _stream(path: Path) -> Callable[[], Iterator[Any]]:
+    return lambda: items(path, "annotations.item")
 
 
 def read_data(data: Any, path: Path) -> Dataset:
     """Build the dataset of parsed COCO instance JSON ``data`` (errors name ``path``)."""
     data = require_dict(data, path, ("images", "annotations", "categories"))
-    categories = parse_categories(data["categories"], path, default_isthing=True)
-    images = parse_images(data["images"], path)
-    by_image = _group(data["annotations"], {im.id for im in images}, {c.id for c in categories}, path)
-    max_segments = limit("segments")
-    samples = []
-    for im in images:
-        anns = by_image.get(im.id, [])
-        if len(anns) > max_segments:
-            limits.check("segments", len(anns), f"image {im.id}: annotations", path)
-        samples.append(
-            Sample(im, CocoMasks(tuple(a.get("segmentation", []) for a in anns), _table(im, anns, path), str(path)))
-        )
     info = {k: data[k] for k in ("info", "licenses") if k in data}
-    return Dataset(categories, tuple(samples), "instance", info, str(path))
+    anns = data["annotations"]
+    return _dataset(path, data["categories"], data["images"], isinstance(anns, list), lambda: iter(anns), info, True)
 
 
-def _table(im: ImageInfo, anns: list[dict[str, Any]], path: Path) -> Segments:
-    """The segment table of one image's annotations: 64-bit integer ids, finite areas, boxes
-    and scores (NaN or 1e308 here would reach area ranges, IoUs and written JSON)."""
-    ids = [a.get("id", 0) for a in anns]
-    if not all(type(v) is int for v in ids):
-        ids = [
-            int_field(a, "id", f"image {im.id}: annotation #{k}", path) if "id" in a else 0 for k, a in enumerate(anns)
-        ]
-    has_score = bool(anns) and all("score" in a for a in anns)
-    try:
-        segs = Segments.build(
-            id=ids,
-            category_id=[a["category_id"] for a in anns],
-            iscrowd=[bool(a.get("iscrowd", 0)) for a in anns],
-            area=[float(a.get("area", 0)) for a in anns],
-            bbox=[_bbox(a) for a in anns],
-            score=[a["score"] for a in anns] if has_score else None,
-        )
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise SegtoolError(f"image {im.id}: malformed annotation ({exc})", str(path)) from None
-    for name, column in (("area", segs.area), ("bbox", segs.bbox), ("score", segs.score)):
-        if column is not None and not np.isfinite(column).all():
-            k = int(np.flatnonzero(~np.isfinite(column.reshape(len(anns), -1)).all(axis=1))[0])
-            raise SegtoolError(
-                f"image {im.id}: annotation {ids[k]}: {name!r} must be finite numbers, got {anns[k].get(name)!r:.60}",
-                str(path),
-            )
-    return segs
+def _dataset(
+    path: Path,
+    category_records: Any,
+    image_records: Any,
+    is_list: bool,
+    annotations: Callable[[], Iterator[Any]],
+    info: dict[str, Any],
+    wide: bool,
+) -> Dataset:
+    """Categories, images, then the annotations into per-image tables (see :mod:`.coco_tables`;
+    ``wide``: parsed by the json module, whose integers may exceed 64 bits)."""
+    categories = parse_categories(category_records, path, default_isthing=True)
+    images = parse_images(image_records, path)
+    if not is_list:
+        raise SegtoolError("'annotations' must be a list", str(path))
+    rows = InstanceRows(images, {c.id for c in categories}, path)
+    rows.add_all(annotations(), wide=wide)
+    where = str(path)
+    samples = tuple(
+        Sample(im, CocoMasks(text, segs, where)) for im, (segs, text) in zip(images, rows.tables(), strict=True)
+    )
+    return Dataset(categories, samples, "instance", info, where)
 
 
 def _masks_of(

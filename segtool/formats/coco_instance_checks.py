@@ -26,7 +26,7 @@ from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
 from .common import limit
-from .jsonstream import items
+from .jsonstream import Passes
 
 register(
     Check(
@@ -288,13 +288,14 @@ def _image_jobs(
     annotation id is appended to ``ids``. An image with more annotations than the
     ``segments`` limit is one ``malformed-record`` finding: its annotations are not kept or
     checked (per-annotation work stays bounded), only their ids and categories count."""
+    passes = Passes(path)  # two passes, one open of the file
     expected = Counter(
-        a.get("image_id") for a in items(path, "annotations.item") if problem(a, INSTANCE_ANNOTATION) is None
+        a.get("image_id") for a in passes.items("annotations.item") if problem(a, INSTANCE_ANNOTATION) is None
     )
     most = limit("segments")
     over = {iid: Counter[Any]() for iid, n in expected.items() if n > most and iid in images}
     pending: dict[Any, list[dict[str, Any]]] = {}
-    for ann in items(path, "annotations.item"):
+    for ann in passes.items("annotations.item", last=True):
         why = problem(ann, INSTANCE_ANNOTATION)
         if why is not None:
             where = (ann.get("image_id"), ann.get("id")) if isinstance(ann, dict) else (None, None)

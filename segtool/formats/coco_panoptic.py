@@ -27,7 +27,7 @@ from .common import (
     ImageResult,
     check_unique_names,
     file_name,
-    int_field,
+    image_id,
     limit,
     parse_categories,
     parse_images,
@@ -194,7 +194,7 @@ def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
     folder = masks_dir(path, masks)
     known = {c.id for c in categories}
     ids = {im.id for im in images}
-    by_image: dict[int, PanopticPng] = {}
+    by_image: dict[int | str, PanopticPng] = {}
     for ann in items(path, "annotations.item"):
         iid = _image_id(ann, path, "an annotation")
         if iid not in ids:
@@ -310,7 +310,7 @@ def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None, **_:
         raise FormatError("expected an 'annotations' list", str(path))
     known = {c.id for c in gt.categories}
     folder = masks_dir(path, masks)
-    out: dict[int, Any] = {}
+    out: dict[int | str, Any] = {}
     for ann in items(path, "item" if isinstance(head, list) else "annotations.item"):
         iid = _image_id(ann, path, "a prediction")
         if iid in out:
@@ -348,8 +348,8 @@ def from_memory(predictions: Mapping[Any, Any], gt: Dataset | tuple[Category, ..
     return of_memory(predictions, gt)
 
 
-def _image_id(ann: Any, path: Path, what: str) -> int:
-    """The record's image id, checked: an integer, with a ``file_name`` beside it."""
+def _image_id(ann: Any, path: Path, what: str) -> int | str:
+    """The record's image id, checked (an integer or a string), with a ``file_name`` beside it."""
     if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
         raise SegtoolError(f"{what} lacks 'image_id' or 'file_name'", str(path))
-    return int_field(ann, "image_id", what, path)
+    return image_id(ann, "image_id", what, path)

@@ -10,19 +10,25 @@ polygon; otherwise areas are mask areas and missing boxes come from the masks.
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
 from .. import limits, masks
 from ..errors import SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Segments
-from ..pairing import Predictions
-from .common import Detection, compressed_rle, int_field, limit, load_json
-from .jsonstream import sketch
+from ..pairing import ImageId, Predictions
+from .coco_tables import JSON, Runs, column, decode
+from .coco_tables import pack as pack_mask
+from .common import Detection, compressed_rle, image_id, int_field, limit, load_json
+from .jsonstream import items, layout, sketch
 
 NAME = "coco-results"
 MEMORY = "<in-memory detections>"
@@ -45,14 +51,23 @@ def detect(path: Path) -> Detection:
     return Detection("no", "neither a list of detections nor scored annotations")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Detections:
-    """One image's raw detections, turned into RLEs only where they are loaded (in a worker
-    process, or where they are scored), so reading a large results file stays cheap."""
+    """One image's detections as compact columns, turned into RLEs only where they are
+    loaded (in a worker process, or where they are scored), so reading a large results file
+    stays cheap: ``ids`` (1-based place in the file), ``category_id``, ``score``, ``boxes``
+    (``[x, y, w, h]`` rows; None when no detection has one), ``given`` (which have a box;
+    None: all, when ``boxes`` is given), ``masks`` (the ``segmentation`` objects packed as
+    text by :func:`.coco_tables.pack`, or held as they are for in-memory detections)."""
 
     decodes_pixels: ClassVar[bool] = False  # RLE strings and polygons only: light per-image work
 
-    dets: tuple[tuple[int, dict[str, Any]], ...]  # (1-based id in the file, detection)
+    ids: npt.NDArray[np.int64]
+    category_id: npt.NDArray[np.int64]
+    score: npt.NDArray[np.float64]
+    boxes: npt.NDArray[np.float64] | None
+    given: npt.NDArray[np.bool_] | None
+    masks: str | tuple[Any, ...]
     by_box: bool
     iou_type: str
     path: str
@@ -82,26 +97,51 @@ def from_memory(
     return Predictions(group(predictions, gt, iou_type, MEMORY), "id", MEMORY)
 
 
-def read_file(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[int, Detections]:
+def read_file(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[ImageId, Detections]:
     """Detections by image id; an image or category the ground truth lacks is an error, and
     so is a value loadRes would stumble on: a score that is not a finite number, a box that
-    is not four finite numbers (or none, when the first detection's box gives every area)."""
-    data = load_json(path)
-    if isinstance(data, dict) and "annotations" in data:
-        data = data["annotations"]
-    if not isinstance(data, list):
+    is not four finite numbers (or none, when the first detection's box gives every area).
+
+    The list is streamed (a results file, or a dataset's ``annotations``); a file in another
+    encoding than UTF-8 (which the stream does not read) is parsed whole.
+    """
+    found = layout(path)
+    if found.encoding != "utf-8":
+        data = load_json(path)
+        if isinstance(data, dict) and "annotations" in data:
+            data = data["annotations"]
+        if not isinstance(data, list):
+            raise SegtoolError("expected a COCO results list (or a dataset with 'annotations')", str(path))
+        return group(data, gt, iou_type, str(path), pack=True, wide=True)
+    found.checked()
+    if found.kind == "object" and found.keys.get("annotations") == b"[":
+        return group(items(path, "annotations.item"), gt, iou_type, str(path), pack=True)
+    if found.kind != "array":
         raise SegtoolError("expected a COCO results list (or a dataset with 'annotations')", str(path))
-    return group(data, gt, iou_type, str(path))
+    return group(items(path, "item"), gt, iou_type, str(path), pack=True)
 
 
-def group(data: list[Any], gt: Dataset, iou_type: str, where: str) -> dict[int, Detections]:
-    """Detections grouped by image id, each checked (see :func:`read_file`); errors name ``where``."""
+def group(
+    data: Iterable[Any], gt: Dataset, iou_type: str, where: str, *, pack: bool = False, wide: bool = True
+) -> dict[ImageId, Detections]:
+    """Detections grouped by image id, each checked (see :func:`read_file`); errors name
+    ``where``. With ``pack``, their segmentations are kept as text (parsed JSON, which reads
+    back as it was); otherwise as they are (in-memory detections may hold bytes, arrays).
+    ``wide``: integers may exceed 64 bits (the json module's, or Python's), so numbers are
+    converted one by one."""
     path = Path(where)
     images = {s.image.id: s.image for s in gt.samples}
     known = {c.id for c in gt.categories}
-    by_box = bool(data) and isinstance(data[0], dict) and bool(data[0].get("bbox"))
-    grouped: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for i, det in enumerate(data):
+    dets = iter(data)
+    first = next(dets, _END)
+    by_box = isinstance(first, dict) and bool(first.get("bbox"))  # the first detection decides
+    rows = _Rows(images, by_box, pack)
+    order, sizes, runs, lines = rows.order, rows.sizes, rows.runs, rows.runs.lines
+    category, score_col, boxes = rows.category.append, rows.score.append, rows.boxes.extend
+    i = run = -1
+    score: Any
+    box: Any
+    for i, det in enumerate(chain([first], dets) if first is not _END else ()):
         # the common case in one expression (this runs once per detection); anything else
         # goes through the checks that name the problem
         plain = type(det) is dict
@@ -110,7 +150,7 @@ def group(data: list[Any], gt: Dataset, iou_type: str, where: str) -> dict[int, 
         score = det.get("score") if plain else None
         box = det.get("bbox") if plain else None
         if not (
-            type(iid) is int
+            (type(iid) is int or type(iid) is str)
             and iid in images
             and type(cid) is int
             and cid in known
@@ -119,13 +159,119 @@ def group(data: list[Any], gt: Dataset, iou_type: str, where: str) -> dict[int, 
             and (box is None if not by_box else is_box(box))
             and ("segmentation" in det or by_box)
         ):
-            iid = _check(i, det, images, known, by_box, path)
-        grouped.setdefault(iid, []).append((i + 1, det))
-    limit_segments = limit("segments")
-    for iid, dets in grouped.items():
-        if len(dets) > limit_segments:
-            limits.check("segments", len(dets), f"image {iid}: detections", path)
-    return {iid: Detections(tuple(dets), by_box, iou_type, where) for iid, dets in grouped.items()}
+            iid, cid = _check(i, det, images, known, by_box, path)
+        pos = order.get(iid)
+        if pos is None:
+            pos = order[iid] = len(order)
+            sizes.append([images[iid].height, images[iid].width])
+        if pos != run:
+            runs.at(pos, i)
+            run = pos
+        category(cid)
+        if wide:
+            rows.numbers(i, score, box, path)
+        else:  # yajl's numbers: 64-bit integers and doubles, each a double
+            score_col(score)
+            if by_box:
+                boxes(box)
+            elif box:
+                rows.given(i, box)
+        segm = det.get("segmentation")
+        if not pack:
+            rows.held.setdefault(pos, []).append(segm)
+            continue
+        size = sizes[pos]
+        counts = segm.get("counts") if type(segm) is dict else None
+        if type(counts) is str and "\n" not in counts and counts[:1] != JSON and segm.get("size") == size:
+            lines.append(counts)
+        else:
+            lines.append(pack_mask(segm, size[0], size[1]))
+    runs.end(i + 1)
+    return rows.grouped(iou_type, where)
+
+
+_END = object()
+
+
+class _Rows:
+    """Detections in file order as columns of machine numbers and packed segmentations
+    (see :mod:`.coco_tables`), grouped by image at the end, in order of first appearance.
+    A detection's id is its row + 1; boxes are a column when the first detection has one
+    (then all do), else noted for the rows that have one."""
+
+    def __init__(self, images: dict[ImageId, ImageInfo], by_box: bool, pack: bool) -> None:
+        self.images, self.by_box, self.pack = images, by_box, pack
+        self.order: dict[ImageId, int] = {}  # image id -> its place among the images seen
+        self.sizes: list[list[int]] = []  # [height, width] of each image seen
+        self.category, self.score, self.boxes = array("q"), array("d"), array("d")
+        self.boxed = array("q")  # rows with a box, when not every detection has one
+        self.runs = Runs()
+        self.held: dict[int, list[Any]] = {}
+
+    def given(self, row: int, box: list[Any]) -> None:
+        """Row ``row`` has a box (not every detection has one)."""
+        self.boxed.append(row)
+        self.boxes.extend(box)
+
+    def numbers(self, row: int, score: Any, box: Any, path: Path) -> None:
+        """Score and box of detection ``#row`` as doubles, one by one (an integer past any
+        double is an error)."""
+        try:
+            values = [float(score), *((float(v) for v in box) if box else ())]
+        except OverflowError:
+            raise SegtoolError(
+                f"detection #{row}: a score or box value past the range of a double", str(path)
+            ) from None
+        self.score.append(values[0])
+        if self.by_box:
+            self.boxes.extend(values[1:])
+        elif box:
+            self.given(row, values[1:])
+
+    def grouped(self, iou_type: str, where: str) -> dict[ImageId, Detections]:
+        """Each image's Detections (views of the columns when each image's detections come
+        together, as they usually do)."""
+        n = len(self.category)
+        order, first, count = self.runs.grouping(len(self.order))
+        ids = np.arange(1, n + 1, dtype=np.int64)
+        category, score = column(self.category, np.int64), column(self.score, np.float64)
+        boxes, given = self._boxes(n)
+        if order is not None:
+            ids, category, score = ids[order], category[order], score[order]
+            boxes, given = (None if boxes is None else boxes[order]), (None if given is None else given[order])
+        most = limit("segments")
+        out = {}
+        for iid, pos in self.order.items():
+            lo, hi = int(first[pos]), int(first[pos] + count[pos])
+            if hi - lo > most:
+                limits.check("segments", hi - lo, f"image {iid}: detections", Path(where))
+            held = self.runs.text(pos) if self.pack else tuple(self.held.pop(pos))
+            mine = None if given is None else given[lo:hi]
+            some = mine is None or bool(mine.any())
+            out[iid] = Detections(
+                ids[lo:hi],
+                category[lo:hi],
+                score[lo:hi],
+                boxes[lo:hi] if boxes is not None and some else None,
+                mine if some else None,
+                held,
+                self.by_box,
+                iou_type,
+                where,
+            )
+        return out
+
+    def _boxes(self, n: int) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.bool_] | None]:
+        """All rows' boxes and which rows have one (None: all of them), or (None, None)."""
+        values = column(self.boxes, np.float64).reshape(-1, 4)
+        if self.by_box:
+            return values, None
+        if not len(self.boxed):
+            return None, None
+        rows = column(self.boxed, np.int64)
+        boxes, given = np.zeros((n, 4)), np.zeros(n, np.bool_)
+        boxes[rows], given[rows] = values, True
+        return boxes, given
 
 
 def is_box(box: Any) -> bool:
@@ -133,11 +279,15 @@ def is_box(box: Any) -> bool:
     return type(box) is list and len(box) == 4 and all((type(v) is float or type(v) is int) and v - v == 0 for v in box)
 
 
-def _check(i: int, det: Any, images: dict[int, Any], known: set[int], by_box: bool, path: Path) -> int:
-    """The image id of a detection record that is not plainly valid, or its one-line error."""
+def _check(
+    i: int, det: Any, images: dict[ImageId, Any], known: set[int], by_box: bool, path: Path
+) -> tuple[ImageId, int]:
+    """The image id and category of a detection record that is not plainly valid, or its
+    one-line error."""
     if not isinstance(det, dict) or not {"image_id", "category_id", "score"} <= det.keys():
         raise SegtoolError(f"detection #{i} lacks image_id, category_id or score", str(path))
-    iid, cid = (int_field(det, key, f"detection #{i}", path) for key in ("image_id", "category_id"))
+    iid = image_id(det, "image_id", f"detection #{i}", path)
+    cid = int_field(det, "category_id", f"detection #{i}", path)
     if iid not in images:
         raise SegtoolError(f"detection #{i}: image id {iid}, which the ground truth does not have", str(path))
     if cid not in known:
@@ -158,7 +308,7 @@ def _check(i: int, det: Any, images: dict[int, Any], known: set[int], by_box: bo
         )
     if "segmentation" not in det and not box:
         raise SegtoolError(f"detection #{i} has neither segmentation nor bbox", str(path))
-    return iid
+    return iid, cid
 
 
 def _annotation(src: Detections, image: ImageInfo) -> Annotation:
@@ -167,39 +317,32 @@ def _annotation(src: Detections, image: ImageInfo) -> Annotation:
         masks.check_size(h, w)
     except ValueError as exc:
         raise SegtoolError(f"image {image.id}: {exc}", src.path) from None
+    n = len(src.ids)
+    found = decode(src.masks, n, h, w) if isinstance(src.masks, str) else [(m, False) for m in src.masks]
+    det_ids = src.ids.tolist()
+    given = np.zeros(n, np.bool_) if src.boxes is None else np.ones(n, np.bool_) if src.given is None else src.given
     rles = []
-    for det_id, det in src.dets:
-        box, segm = det.get("bbox"), det.get("segmentation")
-        if segm is None and box:
-            x, y, bw, bh = box
+    for k, (segm, ready) in enumerate(found):
+        if ready:
+            rles.append(segm)
+            continue
+        if segm is None and given[k]:
+            assert src.boxes is not None
+            x, y, bw, bh = src.boxes[k].tolist()
             segm = [[x, y, x, y + bh, x + bw, y + bh, x + bw, y]]
         try:
             rles.append(compressed_rle(segm, h, w))
         except ValueError as exc:
-            raise SegtoolError(f"detection #{det_id - 1} (image {image.id}): {exc}", src.path) from None
+            raise SegtoolError(f"detection #{det_ids[k] - 1} (image {image.id}): {exc}", src.path) from None
     bad, pixel_area = masks.guarded_areas(rles)
     if bad is not None:
-        raise SegtoolError(
-            f"detection #{src.dets[bad][0] - 1} (image {image.id}): undecodable compressed RLE", src.path
-        )
-    if src.by_box:
-        area = np.array([float(d["bbox"][2]) * float(d["bbox"][3]) for _, d in src.dets])
-    else:
-        area = pixel_area.astype(np.float64)
+        raise SegtoolError(f"detection #{det_ids[bad] - 1} (image {image.id}): undecodable compressed RLE", src.path)
     # boxes: the detection's own, else its mask's (loadRes); what bbox evaluation compares
-    boxes = np.zeros((len(rles), 4))
-    given = [bool(d.get("bbox")) for _, d in src.dets]
-    for k, (_, d) in enumerate(src.dets):
-        if given[k]:
-            boxes[k] = [float(v) for v in d["bbox"]]
-    if not all(given):
-        rest = [k for k, g in enumerate(given) if not g]
-        boxes[rest] = np.asarray(mask_utils.toBbox([masks.to_pyco(rles[k]) for k in rest]), np.float64).reshape(-1, 4)
-    segments = Segments.build(
-        id=[i for i, _ in src.dets],
-        category_id=[d["category_id"] for _, d in src.dets],
-        area=area,
-        bbox=boxes,
-        score=[float(d["score"]) for _, d in src.dets],
-    )
+    boxes = np.zeros((n, 4)) if src.boxes is None else src.boxes.copy()
+    area = boxes[:, 2] * boxes[:, 3] if src.by_box else pixel_area.astype(np.float64)
+    if not given.all():
+        rest = np.flatnonzero(~given)
+        pyco = [masks.to_pyco(rles[k]) for k in rest.tolist()]
+        boxes[rest] = np.asarray(mask_utils.toBbox(pyco), np.float64).reshape(-1, 4)
+    segments = Segments.build(id=src.ids, category_id=src.category_id, area=area, bbox=boxes, score=src.score)
     return Annotation(image, segments, rles=tuple(rles), origin=src.path)

@@ -138,6 +138,18 @@ def _int_value(value: Any, key: str, what: str, path: Path, bounds: tuple[int, i
     return value
 
 
+def image_id(rec: dict[str, Any], key: str, what: str, path: Path) -> int | str:
+    """``rec[key]`` as an image id: a string kept as written (``"2299"`` and ``2299`` are
+    different ids), or a 64-bit integer as :func:`int_field` takes it; anything else (a
+    boolean, a list, null) is a one-line error naming ``path``."""
+    value = rec.get(key)
+    if type(value) is str or (type(value) is int and INT64[0] <= value <= INT64[1]):
+        return value
+    if type(value) is not float and type(value) is not int:
+        raise SegtoolError(f"{what}: {key!r} must be an integer or a string, got {value!r:.40}", str(path))
+    return _int_value(value, key, what, path, INT64)
+
+
 def file_name(value: Any, what: str, path: Path) -> str:
     """A file name from JSON, refused when no file can have it: a NUL character, or a lone
     surrogate (JSON's ``"\\ud800"``), which no file system name encodes."""
@@ -193,7 +205,7 @@ def parse_images(records: Any, path: Path) -> list[ImageInfo]:
     if not isinstance(records, list):
         raise SegtoolError("'images' must be a list", str(path))
     out: list[ImageInfo] = []
-    seen: set[int] = set()
+    seen: set[int | str] = set()
     max_pixels = limits.current().pixels
     for i, rec in enumerate(records):
         im = parse_image(rec, i, path, max_pixels)
@@ -210,7 +222,7 @@ def parse_image(rec: Any, i: int, path: Path, max_pixels: int | None = None) -> 
     file name."""
     if not isinstance(rec, dict):
         raise SegtoolError(f"image #{i} is not an object", str(path))
-    iid = int_field(rec, "id", f"image #{i}", path)
+    iid = image_id(rec, "id", f"image #{i}", path)
     h, w = rec.get("height"), rec.get("width")
     if not (type(h) is int and type(w) is int and 0 < h <= SIDE[1] and 0 < w <= SIDE[1]):
         h = int_field(rec, "height", f"image {iid}", path, (-(2**63), SIDE[1]))
@@ -282,11 +294,12 @@ def check_unique_names(names: list[str], where: str) -> None:
 
 def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, int, int]]:
     """Each category's color, or a stable made-up one when it has none."""
-    out = {}
+    out: dict[int, tuple[int, int, int]] = {}
     for c in categories:
         if c.color is not None:
             out[c.id] = c.color
         else:
             rng = np.random.default_rng(c.id % (1 << 63))  # seeds are non-negative; ids need not be
-            out[c.id] = tuple(int(v) for v in rng.integers(32, 224, size=3))
+            r, g, b = (int(v) for v in rng.integers(32, 224, size=3))
+            out[c.id] = (r, g, b)
     return out

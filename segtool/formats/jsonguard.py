@@ -62,6 +62,8 @@ class Scanner:
         self.top = b""  # the first non-blank byte: b"{" for an object
         self.keys: list[tuple[int, int]] = []  # top-level keys: offsets of their two quotes
         self.open_key = -1  # offset of a top-level key's opening quote, its closing one still to come
+        self.close = -1  # offset of the bracket that closes the top-level value, once seen
+        self.names: list[str] = []  # the top-level keys, decoded by :meth:`finish`
 
     def feed(self, chunk: bytes) -> None:
         """Scan the next bytes of the text."""
@@ -91,6 +93,10 @@ class Scanner:
             limits.check("json_depth", int(depth.max()), "JSON nested too deep", self.path)
         if self.top == b"{":
             self._top_keys(chunk, where, quote & ~outside, quote & outside, depth)
+        if self.close < 0 and depth.size:
+            ends = np.flatnonzero((depth == 0) & (step < 0))
+            if ends.size:
+                self.close = self.offset + int(where[ends[0]])
         self._numbers(chunk, where, outside)
         self.in_string ^= bool(quote.sum() & 1)
         if depth.size:
@@ -190,24 +196,27 @@ class Scanner:
     def _too_long(self, chars: int) -> None:
         limits.check("number_chars", chars, "a JSON number too long", self.path)
 
-    def finish(self, text: Callable[[int, int], bytes]) -> None:
+    def finish(self, text: Callable[[int, int], bytes], *, names: bool = False) -> None:
         """End of the text: refuse a repeated top-level key. ``text(a, z)`` returns the
-        bytes from offset ``a`` to ``z`` inclusive."""
+        bytes from offset ``a`` to ``z`` inclusive. With ``names``, the decoded keys are
+        kept in :attr:`names` (in file order) even when there is only one."""
         if self.run > self.max_number:
             self._too_long(self.run)
-        if len(self.keys) < 2:
+        if len(self.keys) < (1 if names else 2):
             return
         seen: set[str] = set()
         for a, z in self.keys:
             try:
                 key = json.loads(text(a, z))
             except ValueError:
+                self.names = []
                 return  # invalid JSON: the parser words it
             if key in seen:
                 raise SegtoolError(
                     f"top-level key {key!r} appears twice (which one counts is ambiguous)", str(self.path)
                 )
             seen.add(key)
+            self.names.append(key)
 
 
 def check_bytes(data: bytes, path: object) -> None:
@@ -230,6 +239,12 @@ def file_key(f: BinaryIO) -> tuple[Any, ...]:
     st = os.fstat(f.fileno())
     if not stat.S_ISREG(st.st_mode):
         raise SegtoolError("not a regular file", getattr(f, "name", None))
+    return stat_key(st)
+
+
+def stat_key(st: os.stat_result) -> tuple[Any, ...]:
+    """:func:`file_key` of a file's ``stat``: what finds a remembered version of it without
+    opening it again."""
     lim = limits.current()
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, lim.json_depth, lim.number_chars)
 

@@ -3,11 +3,16 @@
 ``json.load`` builds the whole file as Python objects: ~10x the file's size, for a file
 that can be gigabytes. ijson's C backend (yajl) yields the records of one top-level list as
 they are parsed, at about the speed of ``json``; each pass skips the other sections in C.
+
+A command opens an input JSON twice: once for its layout (:mod:`.jsonfile`: the guard's
+scan, detection's sketch and the small sections, remembered per file version), once for
+the annotation stream (:func:`items`, or :class:`Passes` for a reader that goes over the
+file twice through that one open: a light pass, then the full one).
 """
 
 from __future__ import annotations
 
-import json
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,13 +20,16 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from ..errors import FormatError, SegtoolError
+from ..errors import FormatError
 from . import jsonguard
-from .common import load_json
+from .jsonfile import SMALL, invalid, layout, open_file, parsing, reading
+
+__all__ = ["Passes", "coco_sections", "invalid", "items", "layout", "list_items", "section", "sketch"]
 
 
 def items(path: Path, prefix: str) -> Iterator[Any]:
-    """Values at ``prefix`` (``"annotations.item"``: each annotation), one at a time.
+    """Values at ``prefix`` (``"annotations.item"``: each annotation), one at a time, from
+    one open of the file. The whole file is parsed, so an error anywhere in it is seen.
 
     Errors name the file: missing, a folder, unreadable, or not valid JSON.
     """
@@ -34,24 +42,52 @@ def _reading(path: Path) -> Iterator[BinaryIO]:
     """The file open for ijson, its errors turned into one-line SegtoolErrors.
 
     Every version of a file is scanned once before ijson sees a byte of it
-    (:func:`jsonguard.check_file`): yajl crashes on a 4,301-digit integer and ijson's memory
-    grows with the square of the nesting depth, and a repeated top-level key would make a
-    stream read another file than the json module does.
+    (:func:`jsonguard.check_file`; reading the layout scans it): yajl crashes on a
+    4,301-digit integer and ijson's memory grows with the square of the nesting depth, and a
+    repeated top-level key would make a stream read another file than the json module does.
     """
-    try:
-        with open(path, "rb") as f:
-            jsonguard.check_file(f, path)
-            yield f
-    except FileNotFoundError:
-        raise SegtoolError("no such file", str(path)) from None
-    except IsADirectoryError:
-        raise SegtoolError("is a folder, expected a JSON file", str(path)) from None
-    except ijson.JSONError as exc:
-        raise _invalid(path, exc) from None
-    except UnicodeDecodeError:
-        raise SegtoolError("invalid JSON (not UTF-8 text)", str(path)) from None
-    except OSError as exc:
-        raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
+    with reading(path) as f:
+        jsonguard.check_file(f, path)
+        yield f
+
+
+class Passes:
+    """Several passes over one open of a JSON file, for a reader that needs a light first
+    pass (image ids, annotations per image) before the full one. The file is closed after
+    the pass marked ``last`` (a later pass opens it again), or when this object goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: BinaryIO | None = None
+
+    def items(self, prefix: str, *, last: bool = False) -> Iterator[Any]:
+        """Values at ``prefix``, as :func:`items`."""
+        try:
+            with parsing(self.path):
+                f = self._open()
+                f.seek(0)
+                yield from ijson.items(f, prefix, use_float=True)
+        finally:
+            if last:
+                self.close()
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            f = open_file(self.path)
+            try:
+                jsonguard.check_file(f, self.path)
+            except BaseException:
+                f.close()
+                raise
+            self._file = f
+            weakref.finalize(self, f.close)
+        return self._file
+
+    def close(self) -> None:
+        """Close the file now."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def list_items(path: Path, key: str) -> Iterator[Any]:
@@ -59,6 +95,7 @@ def list_items(path: Path, key: str) -> Iterator[Any]:
     end (``items(path, key + ".item")`` would parse the rest of the file looking for more).
 
     Built from ijson's events, so the list is never held whole. Errors as :func:`items`.
+    (Readers take small sections from the file's layout instead: no further open.)
     """
     from ijson.common import ObjectBuilder
 
@@ -88,62 +125,20 @@ def _events(path: Path) -> Iterator[tuple[str, str, Any]]:
         yield from ijson.parse(f, use_float=True)
 
 
-_YAJL_REFUSES = {
-    "integer overflow": "an integer past 64 bits, which a stream cannot read (ids and counts are 64-bit)",
-    "floating point) overflow": "a number past the range of a double (such as 1e999)",
-    "invalid char in json text": "a character JSON does not allow there (NaN and Infinity are not JSON)",
-}
-
-
-def _invalid(path: Path, exc: Exception) -> SegtoolError:
-    """The error of a file that is not valid JSON, worded by the json module (line and column).
-
-    yajl's own message spans several lines; on this rare path, parsing once more is cheap.
-    What the json module takes but yajl does not (NaN, 10^30, 1e999) is said in words.
-    """
-    try:
-        load_json(path)
-    except SegtoolError as err:
-        return err
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    why = next((text for key, text in _YAJL_REFUSES.items() if key in first), first)
-    return SegtoolError(f"invalid JSON for a stream ({why})", str(path))
-
-
 def section(path: Path, key: str) -> Any:
-    """The whole top-level value ``key``, or None when the file has none.
-
-    A key whose quoted name appears nowhere in the file is absent: one ``find`` over the
-    bytes (read in chunks, C speed) saves a full parse pass for ``info``/``licenses``-less files.
-    """
-    if not _mentions(path, key):
+    """The whole top-level value ``key``, or None when the file has none: a small section
+    from the file's layout (no further open), another parsed from the file."""
+    found = layout(path).checked()
+    if key not in found.keys:
         return None
+    if key in SMALL:
+        return found.section(key)
     return next(items(path, key), None)
 
 
-_CHUNK = 1 << 20
-
-
-def _mentions(path: Path, key: str) -> bool:
-    """Whether the quoted key occurs anywhere in the file: a ``find`` over 1 MB reads (not a
-    memory map, whose file pages would count in the process's peak memory, growing with the
-    file)."""
-    needle = json.dumps(key).encode()
-    try:
-        with open(path, "rb") as f:
-            tail = b""
-            while chunk := f.read(_CHUNK):
-                if (tail + chunk).find(needle) >= 0:
-                    return True
-                tail = chunk[-(len(needle) - 1) :]
-            return False
-    except OSError:  # unreadable: let the parser word the error
-        return True
-
-
 def coco_sections(path: Path, keys: tuple[str, ...] = ("images", "categories")) -> list[list[Any]]:
-    """The small top-level lists of a COCO file (images, categories), each in one pass;
-    the annotations are left for :func:`items` to stream.
+    """The small top-level lists of a COCO file (images, categories) from its layout; the
+    annotations are left for :func:`items` to stream.
 
     A file without them is not a COCO dataset: a ``FormatError`` naming the keys.
     """
@@ -154,33 +149,12 @@ def coco_sections(path: Path, keys: tuple[str, ...] = ("images", "categories")) 
     return out
 
 
-def _first(path: Path, key: str) -> Any:
-    """``[first item]`` of the top-level list ``key``; the whole value when it has no item."""
-    head = next(items(path, f"{key}.item"), None)
-    return [head] if head is not None else section(path, key)
-
-
 def sketch(path: Path) -> Any:
     """Enough of a JSON file to tell its format, without parsing all of it: a list becomes
     ``[its first item]``; an object ``{"images": [first], "annotations": [first]}`` (each key
     only when present; an empty or non-list value as it is).
 
-    Each look stops at what it needs, in C, so detecting a multi-gigabyte COCO file costs
-    milliseconds and holds nothing.
+    It comes from the file's layout (one pass, remembered per version), so detecting a
+    multi-gigabyte COCO file costs one scan and holds nothing.
     """
-    with _reading(path) as f:
-        first = next(iter(ijson.parse(f)), None)
-    if first is None:
-        raise SegtoolError("invalid JSON (empty file)", str(path))
-    event = first[1]
-    if event == "start_array":
-        head = next(items(path, "item"), None)
-        return [] if head is None else [head]
-    if event != "start_map":
-        return next(items(path, ""), None)
-    out = {}
-    for key in ("images", "annotations"):
-        value = _first(path, key)
-        if value is not None:
-            out[key] = value
-    return out
+    return layout(path).checked().sketch

@@ -1,5 +1,9 @@
 """COCO panoptic read one image at a time, for PQ: neither JSON is held, only ~40 bytes per
-image (ids and sizes). :mod:`segtool.pairing` pairs the two sides."""
+image (ids and sizes). :mod:`segtool.pairing` pairs the two sides.
+
+Each side opens its JSON twice: once for its layout (detection, categories, images), once
+for its records, a light pass of their image ids and then the records themselves going over
+that one open (:class:`~.jsonstream.Passes`)."""
 
 from __future__ import annotations
 
@@ -15,15 +19,15 @@ import numpy.typing as npt
 from .. import limits
 from ..errors import FormatError, SegtoolError
 from ..model import ImageInfo, Sample
-from ..pairing import Stream, ids_of
+from ..pairing import Ids, ImageId, Stream, ids_of
 from .coco_panoptic import PanopticRecord, _image_id, masks_dir
 from .common import file_name, limit, parse_categories, parse_image
-from .jsonstream import items, list_items, section, sketch
+from .jsonstream import Passes, layout
 
 
 def _records_prefix(path: Path) -> str:
     """Where a prediction file's annotation records are: a bare list, or ``annotations``."""
-    head = sketch(path)
+    head = layout(path).checked().sketch
     if isinstance(head, list):
         return "item"
     if not isinstance(head, dict):
@@ -34,24 +38,26 @@ def _records_prefix(path: Path) -> str:
 
 
 def stream(path: Path, *, masks: Path | None = None) -> Stream:
-    """The ground truth: categories, the image table (a light first pass) and one Sample
-    per annotation record, its ``segments_info`` still raw (parsed in the worker)."""
-    category_records = section(path, "categories")
-    head = sketch(path)
+    """The ground truth: categories, the image table (from the layout) and one Sample per
+    annotation record, its ``segments_info`` still raw (parsed in the worker)."""
+    found = layout(path).checked()
+    category_records = found.section("categories")
+    head = found.sketch
     if not isinstance(category_records, list) or not isinstance(head, dict) or not isinstance(head.get("images"), list):
         raise FormatError("not a COCO dataset: expected a JSON object with lists images, categories", str(path))
     categories = parse_categories(category_records, path, default_isthing=True)
     # Everything the first pass keeps is 8-byte numbers: ~40 bytes per image in all, so
     # memory does not grow with the dataset in any way that matters (4,000 images: 160 kB).
     images = _ImageTable.read(path)
+    passes = Passes(path)
     ids = ids_of(
-        (_image_id(a, path, "an annotation") for a in items(path, "annotations.item")), str(path), "an annotation"
+        (_image_id(a, path, "an annotation") for a in passes.items("annotations.item")), str(path), "an annotation"
     )
     folder, max_segments = masks_dir(path, masks), limit("segments")
 
-    def samples() -> Iterator[tuple[int, Sample]]:
-        for a in items(path, "annotations.item"):
-            iid = int(a["image_id"])
+    def samples() -> Iterator[tuple[ImageId, Sample]]:
+        for a in passes.items("annotations.item", last=True):
+            iid = _image_id(a, path, "an annotation")
             name = file_name(a["file_name"], f"annotation of image {iid}", path)
             yield iid, Sample(images.info(iid, name), PanopticRecord(str(folder / name), a, str(path), max_segments))
 
@@ -62,12 +68,13 @@ def stream_predictions(path: Path, *, masks: Path | None = None) -> Stream:
     """Predicted annotation records (a dataset or a bare list: detectron2 writes no
     ``images``), one source per record; categories are checked where they are parsed."""
     prefix = _records_prefix(path)
-    ids = ids_of((_image_id(a, path, "a prediction") for a in items(path, prefix)), str(path), "a prediction")
+    passes = Passes(path)
+    ids = ids_of((_image_id(a, path, "a prediction") for a in passes.items(prefix)), str(path), "a prediction")
     folder, max_segments = masks_dir(path, masks), limit("segments")
 
-    def sources() -> Iterator[tuple[int, Any]]:
-        for a in items(path, prefix):
-            iid = int(a["image_id"])
+    def sources() -> Iterator[tuple[ImageId, Any]]:
+        for a in passes.items(prefix, last=True):
+            iid = _image_id(a, path, "a prediction")
             name = file_name(a["file_name"], f"annotation of image {iid}", path)
             yield iid, PanopticRecord(str(folder / name), a, str(path), max_segments)
 
@@ -76,34 +83,43 @@ def stream_predictions(path: Path, *, masks: Path | None = None) -> Stream:
 
 @dataclass
 class _ImageTable:
-    """The ground truth's image records as sorted arrays of id, height and width (what PQ
-    needs of them), read one record at a time."""
+    """The ground truth's image records as arrays of id, height and width (what PQ needs
+    of them), read one record at a time from the layout's ``images`` text. Integer ids are
+    looked up in their sorted array; string ids (or a mix) through a dict."""
 
-    ids: npt.NDArray[np.int64]
+    ids: Ids
     height: npt.NDArray[np.int64]
     width: npt.NDArray[np.int64]
+    where: dict[ImageId, int] | None  # row of each id, when ids are not all integers
 
     @classmethod
     def read(cls, path: Path) -> _ImageTable:
         """Stream ``images``, checking each record as :func:`parse_images` does."""
-        cols = [array("q"), array("q"), array("q")]
+        iids: list[ImageId] = []
+        sizes = [array("q"), array("q")]
         max_pixels = limits.current().pixels
-        try:
-            for i, rec in enumerate(list_items(path, "images")):
-                im = parse_image(rec, i, path, max_pixels)
-                for col, v in zip(cols, (im.id, im.height, im.width), strict=True):
-                    col.append(v)
-        except OverflowError:
-            raise SegtoolError("an image id or size does not fit in 64 bits", str(path)) from None
-        ids, height, width = (np.frombuffer(c, np.int64) if len(c) else np.zeros(0, np.int64) for c in cols)
+        for i, rec in enumerate(layout(path).checked().section_items("images")):
+            im = parse_image(rec, i, path, max_pixels)
+            iids.append(im.id)
+            sizes[0].append(im.height)
+            sizes[1].append(im.width)
+        ids = ids_of(iids, str(path), "an image")
+        del iids
+        height, width = (np.frombuffer(c, np.int64) if len(c) else np.zeros(0, np.int64) for c in sizes)
+        if ids.dtype == object:
+            where: dict[ImageId, int] = {}
+            for k, iid in enumerate(ids.tolist()):
+                if where.setdefault(iid, k) != k:
+                    raise SegtoolError(f"image id {iid!r} appears twice", str(path))
+            return cls(ids, height, width, where)
         order = np.argsort(ids, kind="stable")
         ids = ids[order]
         twice = ids[1:][ids[1:] == ids[:-1]]
         if twice.size:
             raise SegtoolError(f"image id {int(twice[0])} appears twice", str(path))
-        return cls(ids, height[order], width[order])
+        return cls(ids, height[order], width[order], None)
 
-    def info(self, iid: int, file_name: str) -> ImageInfo:
+    def info(self, iid: ImageId, file_name: str) -> ImageInfo:
         """The record of image ``iid`` (listed), named by its annotation's file."""
-        k = int(np.searchsorted(self.ids, iid))
+        k = self.where[iid] if self.where is not None else int(np.searchsorted(self.ids, iid))
         return ImageInfo(iid, file_name, int(self.height[k]), int(self.width[k]))
