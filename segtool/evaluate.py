@@ -4,7 +4,8 @@ pair them (:mod:`segtool.pairing`), compute metrics. No format is named here.
 ``gt`` may be a path or a :class:`Dataset`; ``pred`` a path, a :class:`Dataset`, or
 predictions held in memory: a list of COCO detection dicts (instance), or a mapping of
 image id to (id map, segments_info) (panoptic), so a training loop scores without writing
-files.
+files. ``progress(n)`` is called as images are scored; one with a ``set_total`` method is
+told their number first (:mod:`segtool.progress`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
 from .model import Dataset
+from .progress import announce
 
 PathLike = Path | str
 
@@ -75,6 +77,7 @@ def evaluate_panoptic(
         )
         pred_side = pairing.of_sources(held.sources, held.path)
     stream = pairing.stream(gt_side, pred_side, allow_missing=allow_missing)
+    announce(progress, stream.count)
     return _evaluate_pq(stream.pairs, stream.categories, count=stream.count, jobs=jobs, progress=progress)
 
 
@@ -104,6 +107,7 @@ def evaluate_semantic(
     gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value)
     preds = _predictions(pred, gt_ds, pred_format, categories=cats, ignore_value=ignore_value)
     pairs = pairing.pair(gt_ds.samples, preds, allow_missing=allow_missing)
+    announce(progress, len(pairs))
     return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress)
 
 
@@ -135,6 +139,7 @@ def evaluate_instance(
     gt_ds = _dataset(gt, gt_format)
     preds = _predictions(pred, gt_ds, iou_type=params.iou_type)
     pairs = pairing.pair(gt_ds.samples, preds, allow_missing=True)
+    announce(progress, len(pairs))
     return _evaluate_instance(pairs, gt_ds.categories, params, jobs=jobs, progress=progress)
 
 

@@ -26,6 +26,7 @@ from .formats.common import category_colors, stem_name
 from .masks import Runs, to_pyco
 from .model import Annotation, Dataset, Sample, Segments
 from .parallel import imap, jobs_for
+from .progress import announce
 from .render.errors import Outcome, error_view, instance_outcome, panoptic_outcome
 from .render.gallery import page as gallery_page
 from .render.overlay import background, overlay
@@ -283,6 +284,7 @@ def preview(
     if len(set(names)) < len(names):
         raise SegtoolError("several images share a file stem; their renders would collide", str(path))
     colors = category_colors(ds.categories)
+    announce(progress, len(chosen))
     cat_names = {c.id: c.name for c in ds.categories}
     things = frozenset(int(c) for c in ds.thing_ids().tolist())
     with atomic_outputs(out, overwrite=overwrite) as (tmp,):

@@ -18,9 +18,11 @@ from typing import Any
 from . import formats
 from .checks.findings import Report
 from .checks.options import CheckOptions
+from .checks.records import expected_images
 from .errors import SegtoolError
 from .fix.changes import FixSummary
 from .model import Dataset
+from .progress import announce, wants_total
 
 
 def _source(path_or_dataset: Path | str | Dataset) -> Path:
@@ -46,10 +48,14 @@ def validate(
 ) -> Report:
     """Every finding of a dataset, never stopping at the first (a file that cannot be read
     as a dataset at all raises ``SegtoolError``). ``select``/``ignore`` keep or drop check
-    codes; options are :class:`CheckOptions` fields, given as ``options`` or by name."""
+    codes; options are :class:`CheckOptions` fields, given as ``options`` or by name.
+    ``progress(n)`` is called as images are checked (one with ``set_total`` is told how many
+    first: :mod:`segtool.progress`)."""
     path = _source(path_or_dataset)
     name = format or formats.detect(path)
     opts = replace(options or CheckOptions(), **option_values)
+    if wants_total(progress):
+        announce(progress, expected_images(path))
     report: Report = formats.validator(name)(path, opts, jobs=jobs, progress=progress)
     kept = [f for f in report.findings if (not select or f.code in select) and f.code not in ignore]
     return Report(kept, report.stats)
@@ -70,6 +76,8 @@ def fix(
     touched); what needs a person's decision is left as it is."""
     name = format or formats.detect(Path(path))
     opts = replace(options or CheckOptions(), **option_values)
+    if wants_total(progress):
+        announce(progress, expected_images(Path(path)))
     summary: FixSummary = formats.fixer(name)(
         Path(path), Path(out), opts, overwrite=overwrite, jobs=jobs, progress=progress
     )

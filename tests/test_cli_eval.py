@@ -31,7 +31,7 @@ def test_table_json_and_csv(runner, pair, tmp_path):
         runner, "eval", "panoptic", gt, pred, "--json", tmp_path / "r.json", "--csv", tmp_path / "r.csv", "--per-class"
     )
     assert r.exit_code == 0, r.output
-    assert "91.67" in r.stdout and "person" in r.stdout
+    assert "0.9167" in r.stdout and "person" in r.stdout  # PQ 11/12 as a fraction, as in --json
     data = json.loads((tmp_path / "r.json").read_text())
     assert abs(data["All"]["pq"] - 11 / 12) < 1e-12 and data["All"]["n"] == 3
     assert abs(data["Things"]["pq"] - (0.75 + 1) / 2) < 1e-12 and data["Stuff"]["pq"] == 1.0

@@ -3,8 +3,9 @@ closed stdout.
 
 Promise: an ``OSError`` reaching the CLI, from the main process or from a worker, is one line
 ``Error: <file>: <OS reason>`` and exit 2 (``--debug`` shows the traceback); never exit 3,
-never a traceback. A stdout whose reader has gone (``| head``) ends the run silently with
-141, as a process ended by SIGPIPE. Expected reasons are the C library's ``strerror`` texts.
+never a traceback. A stdout whose reader has gone (``| head``) changes nothing but where the
+output goes: the run ends silently with the exit code its results give (tests/test_cli_ci.py
+has the rest). Expected reasons are the C library's ``strerror`` texts.
 
 Real processes where the OS can be made to refuse: RLIMIT_NOFILE through ``preexec_fn``; a
 small tmpfs (ENOSPC) and a read-only bind mount (EROFS) in a private user and mount
@@ -194,6 +195,6 @@ def closed_stdout(argv: list[str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
 @pytest.mark.parametrize("how", [["--json", "-"], ["--per-class"]], ids=["json", "table"])
 def test_stdout_closed_early(dataset, how):
-    """``segtool info x --json - | head -c 10``: no traceback, no message, 141."""
+    """``segtool info x --json - | head -c 10``: no traceback, no message, exit 0 as if read."""
     r = closed_stdout(["info", str(dataset), "--jobs", "1", *how])
-    assert (r.returncode, r.stderr) == (141, "")
+    assert (r.returncode, r.stderr) == (0, "")

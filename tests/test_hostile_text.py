@@ -25,7 +25,7 @@ from PIL import Image
 from rich.console import Console
 
 from segtool.cli import main, output
-from segtool.cli.validate import _github_data, _github_property
+from segtool.cli.ci_formats import github_data, github_property
 from segtool.errors import one_line
 from segtool.render import gallery
 from segtool.render.text import legend
@@ -104,15 +104,16 @@ def github_parse(line: str) -> tuple[str, dict[str, str], str]:
     [
         ("a%b", "a%25b", "a%25b"),
         ("x:y,z", "x:y,z", "x%3Ay%2Cz"),
-        ("l\nr\r", "l\\nr\\r", "l\\nr\\r"),  # one_line first: shown as escapes, one line
+        ("l\nr\r", "l%0Ar%0D", "l%0Ar%0D"),  # GitHub's own escapes: the runner shows them inside one annotation
+        ("esc\x1b[31m\x00", "esc\\x1b[31m\\x00", "esc\\x1b[31m\\x00"),  # what GitHub passes through: escapes
         ("::error::", "::error::", "%3A%3Aerror%3A%3A"),
         ("%0A", "%250A", "%250A"),
         ("s\udc80", "s\\udc80", "s\\udc80"),
     ],
 )
 def test_github_escapes_by_hand(raw, data, prop):
-    assert _github_data(raw) == data
-    assert _github_property(raw) == prop
+    assert github_data(raw) == data
+    assert github_property(raw) == prop
 
 
 @pytest.mark.parametrize("raw", ["[bold]x[/]", "[link=https://evil.example]x[/link]", ":smile:", "a\nb", "\x1b[2J"])
@@ -182,13 +183,17 @@ def test_validate_table_verbose_github_json(runner, tmp_path, wide):
 
     github = run(runner, "validate", str(src), "--format", "github")
     assert github.exit_code == 1
-    assert_clean(github.stdout.replace("::error file=", "").replace("::notice file=", ""))
+    assert_clean(github.stdout.replace("::error file=", "").replace("::notice title=", ""))
     lines = github.stdout.splitlines()
-    assert len(lines) == 7
+    assert len(lines) == 7  # the 6 errors; the info (unused-category) only counted in the summary notice
     parsed = [github_parse(ln) for ln in lines]
     assert [p[0] for p in parsed] == ["error"] * 6 + ["notice"]
-    assert {p[1]["file"] for p in parsed[:6]} == {one_line(p) for p in expected_paths}
-    assert {p[1]["title"] for p in parsed} == {"area-mismatch", "unused-category"}
+    # the runner reads each file name back exactly (CR and LF too); what GitHub would pass
+    # through raw (ANSI escapes) is shown as escapes
+    raw_breaks = {"".join(c if c in "\r\n" else one_line(c) for c in p) for p in expected_paths}
+    assert {p[1]["file"] for p in parsed[:6]} == raw_breaks
+    assert {p[1]["title"] for p in parsed} == {"area-mismatch", "segtool validate"}
+    assert parsed[6][2].endswith("6 errors, 0 warnings, 1 info in 6 images (info not annotated: -v shows it)")
 
     as_json = run(runner, "validate", str(src), "--json", "-")
     findings = json.loads(as_json.stdout)["findings"]

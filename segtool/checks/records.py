@@ -161,3 +161,16 @@ def dataset_records(
     if images_dir is not None:
         found += photo_checks(images, images_dir)
     return found, images, cats
+
+
+def expected_images(path: Path) -> int | None:
+    """How many images the checks of ``path`` will step through, when that is cheap to know,
+    so that progress has an end: a COCO file's image records (from the layout detection
+    has already read and remembers: ~1 ms for 1,000 images), or a folder's label maps. None
+    when the file cannot say; the checks then report what is wrong with it."""
+    try:
+        if path.is_dir():
+            return sum(1 for _ in path.glob("*.png"))
+        return len(coco_sections(path, ("images",))[0])
+    except (SegtoolError, OSError):
+        return None

@@ -4,16 +4,22 @@
 environment refused (a full disk, a read-only folder, too many open files: one line
 ``Error: <file>: <reason>``) · 3 an internal error (a bug), reported in one line that says to
 rerun with ``--debug`` · 130 / 143 interrupted by SIGINT / SIGTERM (one line, partial outputs
-removed, worker processes stopped) · 141 stdout closed early (``segtool info x | head``:
-silent, as a process ended by SIGPIPE).
+removed, worker processes stopped).
+
+A stdout closed early (``segtool validate x --format github | head -1``) changes nothing
+but where the rest of the output goes: it is dropped, the command runs to its end and exits
+with the code it would have had (1 for findings or a failed gate), silently. A pipeline
+then fails or passes on the result, not on how much of the output its reader wanted (the
+shell's ``pipefail`` sees 0 or 1, never 141 or a bug's 3).
 """
 
 from __future__ import annotations
 
 import os
-import select
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -22,8 +28,6 @@ from .. import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, SegtoolError, one_line
 from ..interrupts import Interrupted, raising
 from ..parallel import stop_workers, tune_allocator
-
-EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE
 
 
 class _BadInput(click.ClickException):
@@ -38,18 +42,6 @@ class _InternalError(click.ClickException):
     exit_code = EXIT_INTERNAL
 
 
-class _StdoutClosed(click.ClickException):
-    """The reader of stdout went away (``| head``): nothing to say, nobody to say it to."""
-
-    exit_code = EXIT_STDOUT_CLOSED
-
-    def __init__(self) -> None:
-        super().__init__("stdout closed")
-
-    def show(self, file: Any = None) -> None:
-        pass
-
-
 def os_error_line(exc: OSError) -> str:
     """``<file>: <reason>`` for an error the environment raised (``ENOSPC``, ``EROFS``,
     ``EFBIG`` …): the OS's own words, on the file it concerns (the destination of a rename)."""
@@ -60,44 +52,61 @@ def os_error_line(exc: OSError) -> str:
     return one_line(f"{os.fsdecode(name) if isinstance(name, str | bytes) else name}: {reason}")
 
 
-def _stdout_closed() -> bool:
-    """Whether stdout is a pipe whose reader has gone (a broken pipe elsewhere, such as a
-    worker's, is a real error)."""
+class _StdoutGuard:
+    """``sys.stdout`` for the time of a command, made harmless once its reader has gone.
+
+    The first write or flush that meets a closed pipe (``BrokenPipeError``: Python ignores
+    SIGPIPE) points file descriptor 1 at /dev/null, so that every later write, rich's,
+    click's and the interpreter's last flush included, succeeds and goes nowhere. Nothing
+    is raised: the command finishes and its exit code is the one its results give.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for text in lines:
+            self.write(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        """Point stdout at /dev/null, and flush what the stream still holds there."""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+            self._stream.flush()
+        except (AttributeError, OSError, ValueError):  # no descriptor (a test's stream)
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _guarded_stdout() -> Iterator[None]:
+    """Run with :class:`_StdoutGuard` as ``sys.stdout``; the stream that was there comes back
+    after (flushed through the guard first)."""
+    stream = sys.stdout
+    guard = _StdoutGuard(stream)
+    sys.stdout = guard
     try:
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
-    except (AttributeError, OSError, ValueError):  # no poll, or stdout is not a file
-        return False
-
-
-def _rich_saw_stdout_closed() -> bool:
-    """rich ends the process with ``SystemExit(1)`` when stdout's reader has gone, after
-    pointing stdout at /dev/null and making its console quiet (``Console.on_broken_pipe``)."""
-    from .output import out
-
-    return bool(out.quiet)
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's last flush does not fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (AttributeError, OSError, ValueError):
-        pass
-
-
-def _flush_stdout() -> None:
-    """Flush stdout now, where a closed pipe can still be told apart from a bug."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        if not _stdout_closed():
-            raise
-        _silence_stdout()
-        raise _StdoutClosed() from None
+        yield
+    finally:
+        guard.flush()
+        sys.stdout = stream
 
 
 class SegtoolGroup(click.Group):
@@ -112,14 +121,10 @@ class SegtoolGroup(click.Group):
         """
         with raising(stop_workers, restore=args is not None):
             try:
-                try:
+                with _guarded_stdout():
                     return super().main(args, *rest, **kwargs)
-                finally:
-                    _flush_stdout()
             except Interrupted as exc:
                 _echo_err(str(exc))
-                sys.exit(exc.exit_code)
-            except _StdoutClosed as exc:
                 sys.exit(exc.exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -132,16 +137,9 @@ class SegtoolGroup(click.Group):
             if ctx.meta.get("segtool.debug"):
                 raise
             raise _BadInput(str(exc)) from None
-        except SystemExit:
-            if _rich_saw_stdout_closed():
-                raise _StdoutClosed() from None
-            raise
         except KeyboardInterrupt:  # raised by hand, or where no handler could be set
             raise Interrupted(signal.SIGINT) from None
         except OSError as exc:
-            if isinstance(exc, BrokenPipeError) and _stdout_closed():
-                _silence_stdout()
-                raise _StdoutClosed() from None
             if ctx.meta.get("segtool.debug"):
                 raise
             raise _BadInput(os_error_line(exc)) from None

@@ -14,7 +14,8 @@ from ..formats.options import WriteOptions
 from ..parallel import warm_up
 from ..views import OVERLAP_POLICIES
 from . import main, output
-from .options import FORMAT, jobs_option, json_option, overwrite_option, source_options
+from .options import FORMAT, jobs_option, json_option, overwrite_option, quiet_option, source_options
+from .progress import steps
 
 
 @main.command()
@@ -71,6 +72,7 @@ from .options import FORMAT, jobs_option, json_option, overwrite_option, source_
 @jobs_option
 @overwrite_option
 @json_option
+@quiet_option
 def convert(
     src: Path,
     dst: Path,
@@ -123,7 +125,7 @@ def convert(
         name = from_ or formats.detect(src)
         ds = formats.read(src, name, masks=masks, categories=categories, ignore_value=ignore_value)
     opts = WriteOptions(to, overlap, things_only, mask_encoding, ignore_value, palette, split_things)
-    with output.progress(f"{name} → {to}", len(ds.samples)) as advance:
+    with steps(f"convert {name} → {to}", len(ds.samples)) as advance:
         try:
             summary = write(
                 ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name

@@ -16,8 +16,9 @@ from ..errors import EXIT_FINDINGS, OverlapError
 from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
-from . import main, output
-from .options import FORMAT, F, jobs_option, json_option, overwrite_option
+from . import ci_formats, eval_tables, main, output
+from .options import FORMAT, F, format_option, jobs_option, json_option, overwrite_option, quiet_option
+from .progress import steps
 
 PANOPTIC_GATES = {
     f"{m}{suffix}": (group, m.lower())
@@ -39,17 +40,21 @@ def eval_group() -> None:
 
 def report_options(gates: Any) -> Callable[[F], F]:
     """The output options every ``eval`` command shares: --per-class, --csv, --fail-under
-    (with that command's metric names), --jobs, --json."""
+    (with that command's metric names), --format, --jobs, --json, -q."""
 
     def decorate(fn: F) -> F:
+        fn = quiet_option(fn)
         fn = json_option(fn)
         fn = overwrite_option(fn)
         fn = jobs_option(fn)
+        fn = format_option(
+            {"table": "tables for people", "github": "GitHub Actions: an error per failed gate, a summary notice"}
+        )(fn)
         fn = click.option(
             "--fail-under",
             multiple=True,
             metavar="METRIC=VALUE",
-            help=f"Exit 1 when METRIC < VALUE (repeatable); METRIC: {', '.join(gates)}.",
+            help=f"Exit 1 when METRIC < VALUE (repeatable); VALUE is a fraction, 0 to 1; METRIC: {', '.join(gates)}.",
         )(fn)
         fn = click.option(
             "--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-category results to this CSV file."
@@ -60,6 +65,9 @@ def report_options(gates: Any) -> Callable[[F], F]:
 
 
 def _parse_gates(values: tuple[str, ...], known: Any) -> list[tuple[str, float]]:
+    """``METRIC=VALUE`` pairs. Every metric is a fraction from 0 to 1 (shown so in the
+    tables): a VALUE above 1 can only be a percentage, and is refused with the fraction it
+    likely meant, since comparing 0.59 against 50 would fail every run."""
     gates = []
     for v in values:
         name, sep, number = v.partition("=")
@@ -68,10 +76,18 @@ def _parse_gates(values: tuple[str, ...], known: Any) -> list[tuple[str, float]]
             threshold = float(number)
         except ValueError:
             threshold = None
-        if not sep or key is None or threshold is None:
+        if not sep or key is None or threshold is None or threshold != threshold:
             raise click.BadParameter(
                 f"{v!r}: expected METRIC=VALUE with METRIC one of {', '.join(known)}", param_hint="--fail-under"
             )
+        if threshold > 1:
+            raise click.BadParameter(
+                f"{v!r}: metrics are fractions from 0 to 1, as the tables and --json show them; "
+                f"for {threshold:g}% write {key}={threshold / 100:g}",
+                param_hint="--fail-under",
+            )
+        if threshold < 0:
+            raise click.BadParameter(f"{v!r}: metrics are fractions from 0 to 1", param_hint="--fail-under")
         gates.append((key, threshold))
     return gates
 
@@ -106,6 +122,7 @@ def panoptic(
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
+    fmt: str,
     jobs: int,
     overwrite: bool,
     json_out: str | None,
@@ -124,22 +141,49 @@ def panoptic(
     inputs = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks)]
     output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
-    with output.progress("PQ", None) as advance:
+    with steps("eval panoptic") as advance:
         result = evaluate_panoptic(
             gt, pred, gt_masks=gt_masks, pred_masks=pred_masks, allow_missing=allow_missing, jobs=jobs, progress=advance
         )
     data = result.to_dict()
-    _emit(data, json_out, csv_out, overwrite)
-    if json_out != "-":
-        _print_panoptic(data, per_class)
-    _check_gates(gates, {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()})
+    values = {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()}
+    outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
+    _report("eval panoptic", data, values, gates, outputs)
 
 
-def _check_gates(gates: list[tuple[str, float]], values: dict[str, float]) -> None:
-    """Exit 1, naming each failed gate on stderr, when a metric is below its threshold."""
-    failed = [(k, t, values[k]) for k, t in gates if values[k] < t]
-    for k, t, v in failed:
-        output.err.print(f"quality gate failed: {k} = {v:.6f} < {t}")
+def _failed_gates(gates: list[tuple[str, float]], values: dict[str, float | None]) -> list[str]:
+    """A one-line verdict per gate not met; an undefined metric (no class to average)
+    meets none."""
+    failed = []
+    for k, t in gates:
+        v = values[k]
+        if v is None or v < t:
+            shown = "undefined" if v is None else f"{v:.6f}"
+            failed.append(f"quality gate failed: {k} = {shown} < {t}")
+    return failed
+
+
+def _report(
+    command: str,
+    data: dict[str, Any],
+    values: dict[str, float | None],
+    gates: list[tuple[str, float]],
+    outputs: dict[str, Any],
+) -> None:
+    """Write the results (``outputs``: json_out, csv_out, overwrite, per_class, fmt) and
+    exit 1 when a gate fails: --json and --csv as asked, then a table or GitHub
+    annotations (on stderr when --json holds stdout)."""
+    json_out, fmt = outputs["json_out"], outputs["fmt"]
+    _emit(data, json_out, outputs["csv_out"], outputs["overwrite"])
+    failed = _failed_gates(gates, values)
+    if fmt == "github":
+        text = ci_formats.github_eval(command, eval_tables.headline(command, data), failed)
+        click.echo(text, nl=False, err=json_out == "-")
+    else:
+        if json_out != "-":
+            PRINTERS[command](data, outputs["per_class"])
+        for verdict in failed:
+            click.echo(verdict, err=True)
     if failed:
         raise SystemExit(EXIT_FINDINGS)
 
@@ -150,6 +194,13 @@ def _emit(data: dict[str, Any], json_out: str | None, csv_out: Path | None, over
     if csv_out:
         rows = [{"category_id": cid, **rec} for cid, rec in data["per_class"].items()]
         output.write_text(csv_out, _csv_text(rows), overwrite=overwrite)
+
+
+PRINTERS: dict[str, Callable[[dict[str, Any], bool], None]] = {
+    "eval panoptic": eval_tables.print_panoptic,
+    "eval instance": eval_tables.print_instance,
+    "eval semantic": eval_tables.print_semantic,
+}
 
 
 @eval_group.command()
@@ -178,6 +229,7 @@ def semantic(
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
+    fmt: str,
     jobs: int,
     overwrite: bool,
     json_out: str | None,
@@ -198,7 +250,7 @@ def semantic(
     inputs = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(categories)]
     output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
-    with output.progress("confusion", None) as advance:
+    with steps("eval semantic") as advance:
         try:
             result = evaluate_semantic(
                 gt,
@@ -216,10 +268,8 @@ def semantic(
                 exc.path,
             ) from None
     data = result.to_dict()
-    _emit(data, json_out, csv_out, overwrite)
-    if json_out != "-":
-        _print_semantic(data, per_class)
-    _check_gates(gates, {k: data[k] for k in SEMANTIC_GATES})
+    outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
+    _report("eval semantic", data, {k: data[k] for k in SEMANTIC_GATES}, gates, outputs)
 
 
 @eval_group.command()
@@ -254,6 +304,7 @@ def instance(
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
+    fmt: str,
     jobs: int,
     overwrite: bool,
     json_out: str | None,
@@ -275,13 +326,11 @@ def instance(
     inputs = [*dataset_inputs(gt), *dataset_inputs(pred)]
     output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
     warm_up(jobs)
-    with output.progress("AP", None) as advance:
+    with steps("eval instance") as advance:
         result = evaluate_instance(gt, pred, params=params, gt_format=from_, jobs=jobs, progress=advance)
     data = result.to_dict()
-    _emit(data, json_out, csv_out, overwrite)
-    if json_out != "-":
-        _print_instance(data, per_class)
-    _check_gates(gates, {k: data[k] for k in STAT_NAMES})
+    outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
+    _report("eval instance", data, {k: data[k] for k in STAT_NAMES}, gates, outputs)
 
 
 def _instance_params(iou_type: str, max_dets: str, area_ranges: str) -> Params:
@@ -297,95 +346,3 @@ def _instance_params(iou_type: str, max_dets: str, area_ranges: str) -> Params:
         raise click.BadParameter("four increasing bounds, e.g. 0,1024,9216,1e10", param_hint="--area-ranges")
     rng = ((bounds[0], bounds[3]), (bounds[0], bounds[1]), (bounds[1], bounds[2]), (bounds[2], bounds[3]))
     return Params(iou_type=iou_type, max_dets=dets, area_rng=rng)
-
-
-def _print_instance(data: dict[str, Any], per_class: bool) -> None:
-    labels = [
-        "AP @[IoU=0.50:0.95 | area=all | maxDets=100]",
-        "AP @[IoU=0.50      | area=all | maxDets=100]",
-        "AP @[IoU=0.75      | area=all | maxDets=100]",
-        "AP @[IoU=0.50:0.95 | area=small | maxDets=100]",
-        "AP @[IoU=0.50:0.95 | area=medium | maxDets=100]",
-        "AP @[IoU=0.50:0.95 | area=large | maxDets=100]",
-        "AR @[IoU=0.50:0.95 | area=all | maxDets=1]",
-        "AR @[IoU=0.50:0.95 | area=all | maxDets=10]",
-        "AR @[IoU=0.50:0.95 | area=all | maxDets=100]",
-        "AR @[IoU=0.50:0.95 | area=small | maxDets=100]",
-        "AR @[IoU=0.50:0.95 | area=medium | maxDets=100]",
-        "AR @[IoU=0.50:0.95 | area=large | maxDets=100]",
-    ]
-    table = output.SafeTable(f"COCO {data['iou_type']} evaluation · {data['images']} images")
-    for col in ("metric", "", "value"):
-        table.add_column(col, justify="right" if col == "value" else "left")
-    for name, label, value in zip(STAT_NAMES, labels, data["stats"], strict=True):
-        table.add_row(name, label, f"{value:.3f}")
-    output.out.print(table)
-    if not per_class:
-        return
-    table = output.SafeTable("AP per category")
-    for col in ("id", "name", "AP"):
-        table.add_column(col, justify="left" if col == "name" else "right")
-    for cid, r in data["per_class"].items():
-        if r["AP"] is not None:
-            table.add_row(str(cid), r["name"], f"{100 * r['AP']:.2f}")
-    output.out.print(table)
-
-
-def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{100 * v:.2f}"
-
-
-def _print_semantic(data: dict[str, Any], per_class: bool) -> None:
-    rows = [
-        ("mIoU", f"{_pct(data['mIoU'])}  (over {data['classes_averaged']} classes)"),
-        ("fwIoU", _pct(data["fwIoU"])),
-        ("pixel accuracy", _pct(data["pixel_accuracy"])),
-        ("mean class accuracy", _pct(data["mean_accuracy"])),
-    ]
-    output.out.print(output.key_value_table(f"semantic segmentation · {data['images']} images", rows))
-    if data["missing_predictions"]:
-        output.err.print(f"{data['missing_predictions']} image(s) had no prediction and count as unlabelled")
-    if not per_class:
-        return
-    table = output.SafeTable("per category")
-    for col in ("id", "name", "IoU", "accuracy", "GT px", "pred px"):
-        table.add_column(col, justify="left" if col == "name" else "right")
-    for cid, r in data["per_class"].items():
-        if r["iou"] is None:
-            continue
-        table.add_row(
-            str(cid), r["name"], _pct(r["iou"]), _pct(r["accuracy"]), str(r["gt_pixels"]), str(r["pred_pixels"])
-        )
-    output.out.print(table)
-
-
-def _print_panoptic(data: dict[str, Any], per_class: bool) -> None:
-    table = output.SafeTable(f"panoptic quality · {data['images']} images")
-    for col in ("", "PQ", "SQ", "RQ", "N"):
-        table.add_column(col, justify="left" if not col else "right")
-    for group in ("All", "Things", "Stuff"):
-        r = data[group]
-        table.add_row(group, f"{100 * r['pq']:.2f}", f"{100 * r['sq']:.2f}", f"{100 * r['rq']:.2f}", str(r["n"]))
-    output.out.print(table)
-    if data["missing_predictions"]:
-        output.err.print(f"{data['missing_predictions']} image(s) had no prediction and count as all false negatives")
-    if not per_class:
-        return
-    table = output.SafeTable("per category")
-    for col in ("id", "name", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"):
-        table.add_column(col, justify="left" if col in ("name", "kind") else "right")
-    for cid, r in data["per_class"].items():
-        if r["tp"] + r["fp"] + r["fn"] == 0:
-            continue
-        table.add_row(
-            str(cid),
-            r["name"],
-            "thing" if r["isthing"] else "stuff",
-            f"{100 * r['pq']:.2f}",
-            f"{100 * r['sq']:.2f}",
-            f"{100 * r['rq']:.2f}",
-            str(r["tp"]),
-            str(r["fp"]),
-            str(r["fn"]),
-        )
-    output.out.print(table)

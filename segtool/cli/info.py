@@ -11,7 +11,8 @@ from ..atomic import dataset_inputs
 from ..info import describe
 from ..parallel import warm_up
 from . import main, output
-from .options import jobs_option, json_option, overwrite_option, source_options
+from .options import jobs_option, json_option, overwrite_option, quiet_option, source_options
+from .progress import steps
 
 
 @main.command()
@@ -21,6 +22,7 @@ from .options import jobs_option, json_option, overwrite_option, source_options
 @jobs_option
 @overwrite_option
 @json_option
+@quiet_option
 def info(
     path: Path,
     from_: str | None,
@@ -45,7 +47,7 @@ def info(
     warm_up(jobs)
     name = from_ or formats.detect(path)
     ds = formats.read(path, name, masks=masks, categories=categories, ignore_value=ignore_value)
-    with output.progress("reading", len(ds.samples)) as advance:
+    with steps("info", len(ds.samples)) as advance:
         result = describe(ds, name, jobs=jobs, progress=advance)
     if json_out:
         output.emit_json(result.to_dict(), json_out, overwrite=overwrite)

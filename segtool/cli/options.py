@@ -12,6 +12,7 @@ from .. import limits
 from ..errors import SegtoolError
 from ..formats import format_names
 from ..parallel import default_jobs
+from . import output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,3 +97,37 @@ def limit_option(fn: F) -> F:
         callback=_apply_limits,
         help=f"Change an input limit for this run (repeatable); NAME: {', '.join(limits.NAMES)}. See docs/security.md.",
     )(fn)
+
+
+def _apply_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.with_resource(output.quieted())
+
+
+def quiet_option(fn: F) -> F:
+    """``-q/--quiet``: no progress, no tables, no notes. The exit code still says how it
+    went, and ``--json`` and ``--format`` outputs are still written; errors are still one
+    line on stderr."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_apply_quiet,
+        help="Print no progress, tables or notes (--json and --format output are still written).",
+    )(fn)
+
+
+def format_option(choices: dict[str, str]) -> Callable[[F], F]:
+    """``--format NAME``: what stdout carries, the same option on every command that has
+    several (``choices``: name → what it is, for the help)."""
+    described = "; ".join(f"{name}: {what}" for name, what in choices.items())
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default="table",
+        show_default=True,
+        help=f"{described}. With --json on stdout, any format but table goes to stderr.",
+    )

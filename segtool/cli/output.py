@@ -1,27 +1,20 @@
 """Terminal output: rich on stderr for progress and status, results on stdout.
 
 stdout carries only results (a table, or JSON with ``--json``), so piping stays clean.
-rich honours ``NO_COLOR`` and drops colour and animation when not on a terminal.
+rich honours ``NO_COLOR`` and drops colour and animation when not on a terminal. Progress
+lives in :mod:`.progress`; ``-q`` (:func:`quieted`) silences tables, notes and progress.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -32,25 +25,38 @@ err = Console(stderr=True)
 out = Console()
 
 
+class _State:
+    """What this run's options say about output (``-q``); reset when the command ends."""
+
+    quiet = False
+
+
+_state = _State()
+
+
+def is_quiet() -> bool:
+    """Whether ``-q`` was given: no progress, no tables, no notes."""
+    return _state.quiet
+
+
 @contextmanager
-def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal.
-    ``total=None`` when the count is known only inside the library (a count, no bar end)."""
-    if not err.is_terminal or (total is not None and total < 2):
-        yield lambda n: None
-        return
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
-    with bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+def quieted() -> Iterator[None]:
+    """``-q`` for the time of one command: rich's stdout console prints nothing, progress
+    and notes are left out (``--json`` and the ``--format`` asked for are written as ever,
+    errors are still one line on stderr). Restored after, for the next command in this
+    process (a test, a script)."""
+    before = _state.quiet, out.quiet
+    _state.quiet = out.quiet = True
+    try:
+        yield
+    finally:
+        _state.quiet, out.quiet = before
+
+
+def note(text: str) -> None:
+    """A note for people on stderr (``note: ...``), one line, left out with ``-q``."""
+    if not _state.quiet:
+        err.print(shown(text), soft_wrap=True)
 
 
 def check_outputs(

@@ -11,7 +11,8 @@ from ..atomic import dataset_inputs
 from ..parallel import warm_up
 from ..preview import Style, preview
 from . import main, output
-from .options import images_option, jobs_option, json_option, overwrite_option, source_options
+from .options import images_option, jobs_option, json_option, overwrite_option, quiet_option, source_options
+from .progress import steps
 
 
 def _ids(value: str | None) -> list[int | str] | None:
@@ -46,6 +47,7 @@ def _ids(value: str | None) -> list[int | str] | None:
 @overwrite_option
 @jobs_option
 @json_option
+@quiet_option
 def preview_cmd(
     path: Path,
     out: Path,
@@ -85,7 +87,7 @@ def preview_cmd(
     output.check_outputs(json_out, inputs=[*inputs, *dataset_inputs(categories)], outputs=[out], overwrite=overwrite)
     warm_up(jobs)
     name = from_ or formats.detect(path)
-    with output.progress("rendering", None) as advance:
+    with steps("preview") as advance:
         summary = preview(
             path,
             out,
@@ -105,10 +107,8 @@ def preview_cmd(
         )
     if summary.without_photo:
         why = "no --images given" if images_dir is None else f"no photo of their size in {images_dir}"
-        output.err.print(
-            output.shown(
-                f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({why})"
-            )
+        output.note(
+            f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({why})"
         )
     if json_out:
         output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -10,11 +11,20 @@ from .. import formats, validation
 from ..atomic import dataset_inputs
 from ..checks import CHECKS, CheckOptions
 from ..checks.findings import Finding, Report, Severity
-from ..errors import EXIT_FINDINGS, FormatError, one_line
+from ..errors import EXIT_FINDINGS, FormatError
 from ..fix import FixSummary
 from ..parallel import warm_up
-from . import main, output
-from .options import images_option, jobs_option, json_option, overwrite_option, source_options
+from . import ci_formats, main, output
+from .options import (
+    format_option,
+    images_option,
+    jobs_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    source_options,
+)
+from .progress import steps
 
 SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 
@@ -25,27 +35,6 @@ def _codes(value: str | None, option: str) -> set[str]:
     if unknown:
         raise click.BadParameter(f"unknown check code(s) {', '.join(unknown)}; see docs/validate.md", param_hint=option)
     return codes
-
-
-def _github_data(text: str) -> str:
-    """Text escaped for a GitHub workflow command's message: one line (``errors.one_line``),
-    then GitHub's own escapes of ``%``, CR and LF (actions/toolkit ``escapeData``), so a name
-    cannot end the annotation and start a forged ``::error`` command on a line of its own."""
-    return one_line(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _github_property(text: str) -> str:
-    """Text escaped for a workflow command's property (``file=``, ``title=``): the message
-    escapes plus ``:`` and ``,``, which end a property (actions/toolkit ``escapeProperty``)."""
-    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def _github(f: Finding) -> str:
-    """One GitHub Actions annotation: ``::error file=F,title=CODE::message (image I, segment S)``."""
-    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}[f.severity]
-    where = f.where()
-    message = f.message + (f" ({where})" if where else "")
-    return f"::{level} file={_github_property(f.path)},title={_github_property(f.code)}::{_github_data(message)}"
 
 
 @main.command()
@@ -75,13 +64,13 @@ def _github(f: Finding) -> str:
     show_default=True,
     help="coco-instance: report pairs of instances whose IoU exceeds this (0: any shared pixel).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "github"]),
-    default="table",
-    show_default=True,
-    help="github: one GitHub Actions annotation per finding.",
+@format_option(
+    {
+        "table": "a summary for people",
+        "github": "GitHub Actions annotations of errors and warnings, and a summary notice",
+        "junit": "JUnit XML, a test case per check code",
+        "gitlab": "GitLab Code Quality JSON",
+    }
 )
 @click.option(
     "--fix",
@@ -90,9 +79,12 @@ def _github(f: Finding) -> str:
     help="Write a corrected copy to OUT (coco-panoptic: OUT.json + its PNG folder); the input is never touched.",
 )
 @overwrite_option
-@click.option("-v", "--verbose", is_flag=True, help="List every finding, not only the summary.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="List every finding, not only the summary (and info in CI formats)."
+)
 @jobs_option
 @json_option
+@quiet_option
 def validate(
     path: Path,
     from_: str | None,
@@ -115,19 +107,59 @@ def validate(
     """Check the dataset PATH for every consistency problem, without stopping at the first.
 
     Exit 0 when nothing reaches --fail-on, 1 when something does, 2 when PATH cannot be read
-    as a dataset at all. Every check code is described in docs/validate.md.
+    as a dataset at all. Every check code and output format is described in docs/validate.md.
 
     \b
     Example:
       segtool validate panoptic_val2017.json
       segtool validate panoptic_val2017.json --fail-on warning --format github
+      segtool validate instances_val2017.json --format junit > validate.xml
       segtool validate panoptic_val2017.json --ignore unlabeled,unused-category --json report.json
       segtool validate labels/ --images photos/ --ignore-value 255
       segtool validate instances_val2017.json --fix fixed/instances_val2017.json
     """
+    if verbose and output.is_quiet():
+        raise click.UsageError("-q and -v ask for less and for more output: pass one")
     chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
+    name = _format_of(path, from_, fix_out, images_dir)
+    inputs = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
+    fix_targets = formats.targets(name, fix_out) if fix_out is not None else []
+    output.check_outputs(json_out, inputs=inputs, outputs=fix_targets, overwrite=overwrite)
+    warm_up(jobs)
+    options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap)
+    started = time.monotonic()
+    with steps("validate") as advance:
+        report = validation.validate(
+            path, format=name, options=options, select=chosen, ignore=skipped, jobs=jobs, progress=advance
+        )
+    seconds = time.monotonic() - started
+    fixed = None
+    if fix_out is not None:
+        with steps("fix") as advance:
+            fixed = validation.fix(
+                path, fix_out, format=name, options=options, overwrite=overwrite, jobs=jobs, progress=advance
+            )
+    if json_out:
+        output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out, overwrite=overwrite)
+    threshold = SEVERITIES[fail_on]
+    if fmt != "table":
+        codes = sorted((chosen or set(CHECKS)) - skipped)
+        text = _ci_report(fmt, report, str(path), name, codes, threshold, verbose or fail_on == "info", seconds)
+        click.echo(text, nl=False, err=json_out == "-")  # --json on stdout keeps stdout to itself
+    elif json_out != "-":
+        _print(report, verbose)
+        if fixed is not None:
+            _print_fix(fixed, report)
+    worst = report.worst()
+    if worst is not None and worst >= threshold:
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def _format_of(path: Path, from_: str | None, fix_out: Path | None, images_dir: Path | None) -> str:
+    """PATH's format, refusing before any work what cannot run: a format without checks, a
+    --fix for a format without fixes, an --images that is no folder."""
     name = from_ or formats.detect(path)
-    formats.validator(name)  # a format without checks: one line before any work
+    formats.validator(name)
     if fix_out is not None:
         try:
             formats.fixer(name)
@@ -135,33 +167,27 @@ def validate(
             raise click.BadParameter(exc.message, param_hint="--fix") from None
     if images_dir is not None and not images_dir.is_dir():
         raise FormatError("--images must be an existing folder", str(images_dir))
-    inputs = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
-    fix_targets = formats.targets(name, fix_out) if fix_out is not None else []
-    output.check_outputs(json_out, inputs=inputs, outputs=fix_targets, overwrite=overwrite)
-    warm_up(jobs)
-    options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap)
-    with output.progress("validating", None) as advance:
-        report = validation.validate(
-            path, format=name, options=options, select=chosen, ignore=skipped, jobs=jobs, progress=advance
-        )
-    fixed = None
-    if fix_out is not None:
-        with output.progress("fixing", None) as advance:
-            fixed = validation.fix(
-                path, fix_out, format=name, options=options, overwrite=overwrite, jobs=jobs, progress=advance
-            )
-    if json_out:
-        output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out, overwrite=overwrite)
+    return name
+
+
+def _ci_report(
+    fmt: str,
+    report: Report,
+    path: str,
+    name: str,
+    codes: list[str],
+    fail_on: Severity,
+    show_info: bool,
+    seconds: float,
+) -> str:
+    """The report in the CI format ``fmt`` (github, junit, gitlab)."""
     if fmt == "github":
-        for f in report.findings:
-            click.echo(_github(f))
-    elif json_out != "-":
-        _print(report, verbose)
-        if fixed is not None:
-            _print_fix(fixed, report)
-    worst = report.worst()
-    if worst is not None and worst >= SEVERITIES[fail_on]:
-        raise SystemExit(EXIT_FINDINGS)
+        return ci_formats.github_validate(report, path, show_info=show_info)
+    if fmt == "junit":
+        return ci_formats.junit(
+            report, path, fmt=name, codes=codes, fail_on=fail_on, show_info=show_info, seconds=seconds
+        )
+    return ci_formats.gitlab(report, show_info=show_info)
 
 
 def _print(report: Report, verbose: bool) -> None:

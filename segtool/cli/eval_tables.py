@@ -1,0 +1,115 @@
+"""``segtool eval``'s tables and one-line headlines, every metric a fraction.
+
+One scale everywhere: PQ 0.5888 in the table is PQ 0.5888 in ``--json``, in ``--csv`` and
+in ``--fail-under PQ=0.55`` (fractions are what panopticapi and pycocotools return, and
+what the JSON always held). Four decimals: the precision of the percentages with two
+decimals that the tables showed before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..metrics.instance_result import STAT_NAMES
+from . import output
+
+INSTANCE_LABELS = (
+    "AP @[IoU=0.50:0.95 | area=all | maxDets=100]",
+    "AP @[IoU=0.50      | area=all | maxDets=100]",
+    "AP @[IoU=0.75      | area=all | maxDets=100]",
+    "AP @[IoU=0.50:0.95 | area=small | maxDets=100]",
+    "AP @[IoU=0.50:0.95 | area=medium | maxDets=100]",
+    "AP @[IoU=0.50:0.95 | area=large | maxDets=100]",
+    "AR @[IoU=0.50:0.95 | area=all | maxDets=1]",
+    "AR @[IoU=0.50:0.95 | area=all | maxDets=10]",
+    "AR @[IoU=0.50:0.95 | area=all | maxDets=100]",
+    "AR @[IoU=0.50:0.95 | area=small | maxDets=100]",
+    "AR @[IoU=0.50:0.95 | area=medium | maxDets=100]",
+    "AR @[IoU=0.50:0.95 | area=large | maxDets=100]",
+)
+
+
+def metric(v: float | None) -> str:
+    """A metric as shown: a fraction to 4 decimals, ``—`` where undefined."""
+    return "—" if v is None else f"{v:.4f}"
+
+
+def headline(command: str, data: dict[str, Any]) -> str:
+    """The result in one line (GitHub's summary notice): ``PQ 0.5888 · SQ 0.8 · … on N images``."""
+    if command == "eval panoptic":
+        values = [(m.upper(), data["All"][m]) for m in ("pq", "sq", "rq")]
+    elif command == "eval instance":
+        values = [(k, data[k]) for k in ("AP", "AP50", "AP75", "AR100")]
+    else:
+        values = [(k, data[k]) for k in ("mIoU", "fwIoU", "pixel_accuracy")]
+    return " · ".join(f"{k} {metric(v)}" for k, v in values) + f" on {data['images']} images"
+
+
+def print_instance(data: dict[str, Any], per_class: bool) -> None:
+    """COCOeval's 12 numbers, then AP per category."""
+    table = output.SafeTable(f"COCO {data['iou_type']} evaluation · {data['images']} images")
+    for col in ("metric", "", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for name, label, value in zip(STAT_NAMES, INSTANCE_LABELS, data["stats"], strict=True):
+        table.add_row(name, label, metric(value))
+    output.out.print(table)
+    if not per_class:
+        return
+    table = output.SafeTable("AP per category")
+    for col in ("id", "name", "AP"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for cid, r in data["per_class"].items():
+        if r["AP"] is not None:
+            table.add_row(str(cid), r["name"], metric(r["AP"]))
+    output.out.print(table)
+
+
+def print_semantic(data: dict[str, Any], per_class: bool) -> None:
+    """mIoU and friends, then IoU and accuracy per category."""
+    rows = [
+        ("mIoU", f"{metric(data['mIoU'])}  (over {data['classes_averaged']} classes)"),
+        ("fwIoU", metric(data["fwIoU"])),
+        ("pixel accuracy", metric(data["pixel_accuracy"])),
+        ("mean class accuracy", metric(data["mean_accuracy"])),
+    ]
+    output.out.print(output.key_value_table(f"semantic segmentation · {data['images']} images", rows))
+    if data["missing_predictions"]:
+        output.note(f"{data['missing_predictions']} image(s) had no prediction and count as unlabelled")
+    if not per_class:
+        return
+    table = output.SafeTable("per category")
+    for col in ("id", "name", "IoU", "accuracy", "GT px", "pred px"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for cid, r in data["per_class"].items():
+        if r["iou"] is None:
+            continue
+        table.add_row(
+            str(cid), r["name"], metric(r["iou"]), metric(r["accuracy"]), str(r["gt_pixels"]), str(r["pred_pixels"])
+        )
+    output.out.print(table)
+
+
+def print_panoptic(data: dict[str, Any], per_class: bool) -> None:
+    """PQ, SQ, RQ of all, things and stuff, then per category with TP, FP, FN."""
+    table = output.SafeTable(f"panoptic quality · {data['images']} images")
+    for col in ("", "PQ", "SQ", "RQ", "N"):
+        table.add_column(col, justify="left" if not col else "right")
+    for group in ("All", "Things", "Stuff"):
+        r = data[group]
+        table.add_row(group, metric(r["pq"]), metric(r["sq"]), metric(r["rq"]), str(r["n"]))
+    output.out.print(table)
+    if data["missing_predictions"]:
+        output.note(f"{data['missing_predictions']} image(s) had no prediction and count as all false negatives")
+    if not per_class:
+        return
+    table = output.SafeTable("per category")
+    for col in ("id", "name", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"):
+        table.add_column(col, justify="left" if col in ("name", "kind") else "right")
+    for cid, r in data["per_class"].items():
+        if r["tp"] + r["fp"] + r["fn"] == 0:
+            continue
+        kind = "thing" if r["isthing"] else "stuff"
+        table.add_row(
+            str(cid), r["name"], kind, metric(r["pq"]), metric(r["sq"]), metric(r["rq"]), r["tp"], r["fp"], r["fn"]
+        )
+    output.out.print(table)
