@@ -115,10 +115,26 @@ def plan(targets: list[Path], inputs: list[Path], *, overwrite: bool) -> None:
 
 
 def check_writable(*targets: Path, overwrite: bool) -> None:
-    """Refuse existing targets unless ``overwrite``."""
+    """Refuse existing targets unless ``overwrite``, and always a device, FIFO or socket
+    (``/dev/null``, ``/dev/stdout``): an output is renamed into place, which would replace
+    the device node itself, not write to it."""
     for t in targets:
+        if _special(t):
+            raise SegtoolError(
+                "is a device, pipe or socket, not a file an output can replace (use --json - for stdout)", str(t)
+            )
         if (t.exists() or t.is_symlink()) and not overwrite:
             raise OutputExistsError("already exists (pass --overwrite to replace it)", str(t))
+
+
+def _special(target: Path) -> bool:
+    """A device, FIFO or socket, or a path under /dev or /proc (``/dev/stdout`` links to
+    ``/proc/self/fd/1``, which may be a regular file when stdout is redirected to one)."""
+    if target.exists() and not (target.is_file() or target.is_dir()):
+        return True
+    if str(target.absolute()).startswith(("/dev/", "/proc/")):
+        return True
+    return target.is_symlink() and os.readlink(target).startswith(("/dev/", "/proc/"))
 
 
 def _remove(path: Path) -> None:

@@ -271,3 +271,23 @@ def test_an_error_while_writing_names_the_output_not_its_temporary(tmp_path):
     with pytest.raises(OSError) as caught, atomic_outputs(target) as (tmp,):
         raise OSError(28, "No space left on device")  # as write() raises it: no file name
     assert caught.value.filename == str(target)
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/stdout", "fifo"])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_device_or_pipe_is_never_replaced_by_an_output(runner, tmp_path, device, overwrite):
+    """An output is renamed into place: over /dev/null that would replace the device node
+    with a regular file (it happened with --json /dev/null --overwrite). Refused, one line."""
+    import os
+    import stat
+
+    if device == "fifo":
+        device = str(tmp_path / "fifo")
+        os.mkfifo(device)
+    before = os.lstat(device)
+    args = ["info", str(PANOPTIC_EXAMPLES), "--json", device, *(["--overwrite"] if overwrite else [])]
+    r = runner.invoke(main, args)
+    assert r.exit_code == 2, r.output
+    after = os.lstat(device)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    assert not stat.S_ISREG(os.lstat(device).st_mode)  # still the device, link or pipe

@@ -14,6 +14,7 @@ with whole-array operations. Per-image work is independent, so it runs in parall
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,32 +185,69 @@ def _accumulate_category(
     return precision.transpose(2, 3, 1, 0), recall.transpose(2, 1, 0)
 
 
-def accumulate(evals: list[ImageEval], categories: tuple[Category, ...], params: Params) -> InstanceResult:
-    """COCOeval.accumulate over per-image results given in ascending image id order."""
+class Collected:
+    """Every image's per-detection results, appended as images finish, packed: category,
+    score and rank, and the matched/ignored flags of the (area range x threshold) lanes as
+    bits (~35 bytes a detection, where a list of ImageEval held 7.7 kB an image), and the
+    non-ignored ground-truth counts summed per category. What accumulate needs, and only
+    that, so memory grows with the detections, not with objects per image."""
+
+    def __init__(self, lanes: tuple[int, int]) -> None:
+        self.lanes = lanes  # (area ranges, thresholds)
+        self.images = 0
+        self.category, self.score, self.rank = array("q"), array("d"), array("q")
+        self.flags = bytearray()  # per detection: matched bits, then ignored bits
+        self.npig: dict[int, npt.NDArray[np.int64]] = {}
+
+    def add(self, e: ImageEval) -> None:
+        """One image's results (images in ascending id order)."""
+        self.images += 1
+        self.category.extend(e.category_id.tolist())
+        self.score.extend(e.score.tolist())
+        self.rank.extend(e.rank.tolist())
+        if len(e.score):
+            both = np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], axis=1)
+            self.flags += np.packbits(both, axis=1).tobytes()
+        for c, counts in e.npig.items():
+            self.npig[c] = self.npig[c] + counts if c in self.npig else counts.copy()
+
+    def flags_of(self, rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """The (A, T, len(rows)) matched and ignored flags of some detections, unpacked."""
+        n_a, t = self.lanes
+        width = -(-2 * n_a * t // 8)
+        packed = np.frombuffer(self.flags, np.uint8).reshape(-1, width)[rows]
+        bits = np.unpackbits(packed, axis=1, count=2 * n_a * t).astype(bool)
+        matched, ignored = bits[:, : n_a * t], bits[:, n_a * t :]
+        return matched.T.reshape(n_a, t, -1), ignored.T.reshape(n_a, t, -1)
+
+
+def _lanes_last(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """(A, T, D) flags as (D, A * T): one row per detection."""
+    n_a, t, d = flags.shape
+    return flags.reshape(n_a * t, d).T
+
+
+def accumulate(found: Collected, categories: tuple[Category, ...], params: Params) -> InstanceResult:
+    """COCOeval.accumulate over the collected per-image results (ascending image id order)."""
     t, r, k_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(categories), len(params.area_rng), len(params.max_dets)
     precision = -np.ones((t, r, k_n, a_n, m_n))
     recall = -np.ones((t, k_n, a_n, m_n))
-    cat = np.concatenate([e.category_id for e in evals]) if evals else np.zeros(0, np.int64)
-    score = np.concatenate([e.score for e in evals]) if evals else np.zeros(0)
-    rank = np.concatenate([e.rank for e in evals]) if evals else np.zeros(0, np.int64)
-    matched = np.concatenate([e.matched for e in evals], axis=2) if evals else np.zeros((a_n, t, 0), bool)
-    ignored = np.concatenate([e.ignored for e in evals], axis=2) if evals else np.zeros((a_n, t, 0), bool)
-    npig: dict[int, Any] = {}
-    for e in evals:
-        for c, counts in e.npig.items():
-            npig[c] = npig[c] + counts if c in npig else counts.copy()
+    cat = np.frombuffer(found.category, np.int64) if len(found.category) else np.zeros(0, np.int64)
+    score = np.frombuffer(found.score, np.float64) if len(found.score) else np.zeros(0)
+    rank = np.frombuffer(found.rank, np.int64) if len(found.rank) else np.zeros(0, np.int64)
     by_cat = np.argsort(cat, kind="stable")  # image order, then score order within an image
     bounds = np.searchsorted(cat[by_cat], [c.id for c in categories] + [np.iinfo(np.int64).max])
     for k, cat_k in enumerate(categories):
-        cat_counts = npig.get(cat_k.id)
+        cat_counts = found.npig.get(cat_k.id)
         if cat_counts is None:
             continue
         sel = by_cat[bounds[k] : bounds[k + 1]] if bounds[k + 1] > bounds[k] else np.zeros(0, np.int64)
         sel = np.sort(sel)
+        matched, ignored = found.flags_of(sel)
         precision[:, :, k], recall[:, k] = _accumulate_category(
-            score[sel], matched[:, :, sel], ignored[:, :, sel], rank[sel], cat_counts, params.max_dets
+            score[sel], matched, ignored, rank[sel], cat_counts, params.max_dets
         )
-    return InstanceResult(categories, params, precision, recall, len(evals))
+    return InstanceResult(categories, params, precision, recall, found.images)
 
 
 @dataclass(frozen=True)
@@ -294,9 +332,9 @@ def evaluate(
         for j in items
         if not isinstance(j.dt, Objects) or len(j.dt.ids)
     )
-    evals = []
+    found = Collected((len(params.area_rng), len(IOU_THRS)))
     for e in imap(_image_job, items, jobs=jobs_for(len(items), jobs) if heavy else 1):
-        evals.append(e)
+        found.add(e)
         if progress is not None:
             progress(1)
-    return accumulate(evals, tuple(sorted(categories, key=lambda c: c.id)), params)
+    return accumulate(found, tuple(sorted(categories, key=lambda c: c.id)), params)
