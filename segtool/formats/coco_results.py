@@ -337,10 +337,12 @@ def _annotation(src: Detections, image: ImageInfo) -> Annotation:
     bad, pixel_area = masks.guarded_areas(rles)
     if bad is not None:
         raise SegtoolError(f"detection #{det_ids[bad] - 1} (image {image.id}): undecodable compressed RLE", src.path)
-    # boxes: the detection's own, else its mask's (loadRes); what bbox evaluation compares
-    boxes = np.zeros((n, 4)) if src.boxes is None else src.boxes.copy()
+    # boxes: the detection's own, else its mask's (loadRes), what bbox evaluation compares;
+    # segm evaluation reads none, so there a box a detection did not give stays NaN (toBbox
+    # for every detection was 12% of eval instance)
+    boxes = np.full((n, 4), np.nan) if src.boxes is None else src.boxes.copy()
     area = boxes[:, 2] * boxes[:, 3] if src.by_box else pixel_area.astype(np.float64)
-    if not given.all():
+    if src.iou_type == "bbox" and not given.all():
         rest = np.flatnonzero(~given)
         pyco = [masks.to_pyco(rles[k]) for k in rest.tolist()]
         boxes[rest] = np.asarray(mask_utils.toBbox(pyco), np.float64).reshape(-1, 4)

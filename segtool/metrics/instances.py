@@ -14,7 +14,6 @@ with whole-array operations. Per-image work is independent, so it runs in parall
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,17 +194,15 @@ class Collected:
     def __init__(self, lanes: tuple[int, int]) -> None:
         self.lanes = lanes  # (area ranges, thresholds)
         self.images = 0
-        self.category, self.score, self.rank = array("q"), array("d"), array("q")
+        self.columns: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]] = []
         self.flags = bytearray()  # per detection: matched bits, then ignored bits
         self.npig: dict[int, npt.NDArray[np.int64]] = {}
 
     def add(self, e: ImageEval) -> None:
         """One image's results (images in ascending id order)."""
         self.images += 1
-        self.category.extend(e.category_id.tolist())
-        self.score.extend(e.score.tolist())
-        self.rank.extend(e.rank.tolist())
         if len(e.score):
+            self.columns.append((e.category_id, e.score, e.rank))
             both = np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], axis=1)
             self.flags += np.packbits(both, axis=1).tobytes()
         for c, counts in e.npig.items():
@@ -232,9 +229,11 @@ def accumulate(found: Collected, categories: tuple[Category, ...], params: Param
     t, r, k_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(categories), len(params.area_rng), len(params.max_dets)
     precision = -np.ones((t, r, k_n, a_n, m_n))
     recall = -np.ones((t, k_n, a_n, m_n))
-    cat = np.frombuffer(found.category, np.int64) if len(found.category) else np.zeros(0, np.int64)
-    score = np.frombuffer(found.score, np.float64) if len(found.score) else np.zeros(0)
-    rank = np.frombuffer(found.rank, np.int64) if len(found.rank) else np.zeros(0, np.int64)
+    cat, score, rank = (
+        (np.concatenate(c) for c in zip(*found.columns, strict=True))
+        if found.columns
+        else (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+    )
     by_cat = np.argsort(cat, kind="stable")  # image order, then score order within an image
     bounds = np.searchsorted(cat[by_cat], [c.id for c in categories] + [np.iinfo(np.int64).max])
     for k, cat_k in enumerate(categories):
