@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -256,6 +256,34 @@ class Deferred(Protocol):
     def resolve(self, categories: frozenset[int] | None = None) -> Source:
         """The parsed source; its categories checked against ``categories`` when given."""
         ...
+
+
+_CAPABLE: dict[tuple[type, str], bool] = {}
+
+
+def _capable(source: object, capability: Any) -> bool:
+    """``isinstance(source, capability)``, decided once per source class: a runtime protocol
+    check walks every member each time (10 us; 7% of PQ's work per image, four times a pair)."""
+    key = (type(source), capability.__name__)
+    known = _CAPABLE.get(key)
+    if known is None:
+        known = _CAPABLE[key] = isinstance(source, capability)
+    return known
+
+
+def has_panoptic_pixels(source: object) -> TypeGuard[PanopticPixels]:
+    """Whether ``source`` declares :class:`PanopticPixels`."""
+    return _capable(source, PanopticPixels)
+
+
+def has_label_pixels(source: object) -> TypeGuard[LabelPixels]:
+    """Whether ``source`` declares :class:`LabelPixels`."""
+    return _capable(source, LabelPixels)
+
+
+def is_deferred(source: object) -> TypeGuard[Deferred]:
+    """Whether ``source`` declares :class:`Deferred`."""
+    return _capable(source, Deferred)
 
 
 def decodes_pixels(source: Any) -> bool:

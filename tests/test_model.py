@@ -20,6 +20,9 @@ from segtool.model import (
     Sample,
     Segments,
     decodes_pixels,
+    has_label_pixels,
+    has_panoptic_pixels,
+    is_deferred,
     listed_segments,
 )
 
@@ -111,6 +114,8 @@ def test_capabilities_are_declared_by_methods_not_classes():
     assert not isinstance(plain, PanopticPixels) and isinstance(listed, PanopticPixels)
     assert not isinstance(listed, LabelPixels)
     assert isinstance(listed, Deferred) and not isinstance(plain, Deferred)
+    assert has_panoptic_pixels(listed) and not has_panoptic_pixels(plain) and not has_label_pixels(listed)
+    assert is_deferred(listed) and not is_deferred(plain)
     assert decodes_pixels(plain) and not decodes_pixels(listed)
     assert listed_segments(plain) is None and listed_segments(listed) is listed.segments
     assert Sample(IMAGE, plain).load().index_map().shape == (2, 3)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from .. import _kernels, masks
 from ..errors import SegtoolError
-from ..model import Annotation, Category, Deferred, PanopticPixels, Sample, Segments
+from ..model import Annotation, Category, Sample, Segments, has_panoptic_pixels, is_deferred
 from ..parallel import imap, jobs_for
 from .panoptic_result import PanopticResult, PQStat
 
@@ -220,7 +220,7 @@ DENSE_PAIRS = 1 << 22  # cells of a dense PQ pair table (32 MB); past it, pairs 
 def _resolved(sample: Sample, position: Positions) -> Sample:
     """A sample whose source still holds its raw record, parsed here (in the worker) with
     its categories checked against the ones PQ counts; other samples as they are."""
-    if not isinstance(sample.source, Deferred):
+    if not is_deferred(sample.source):
         return sample
     return Sample(sample.image, sample.source.resolve(frozenset(position.ids.tolist())))
 
@@ -239,7 +239,7 @@ def dense_table(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
     (callers then go through runs, sparsely). Ids that disagree with the segment tables
     raise as the sources' own ``load`` does."""
     gsrc, psrc = gt.source, pred.source
-    if not (isinstance(gsrc, PanopticPixels) and isinstance(psrc, PanopticPixels)):
+    if not (has_panoptic_pixels(gsrc) and has_panoptic_pixels(psrc)):
         return None
     if (len(gsrc.segments) + 1) * (len(psrc.segments) + 1) > DENSE_PAIRS:
         return None  # thousands of segments on both sides: the caller's sparse path
@@ -254,8 +254,7 @@ def dense_table(gt: Sample, pred: Sample) -> npt.NDArray[np.int64] | None:
         np.ascontiguousarray(g_rgb), np.ascontiguousarray(p_rgb), g_ids, g_rank, p_ids, p_rank, table
     )
     if bad is not None:  # an id missing from the segment table: let the run path name them all
-        src, sample = (gsrc, gt) if bad[0] == 1 else (psrc, pred)
-        src.load(sample.image)  # PanopticPixels sources are Sources: load names every bad id
+        (gt if bad[0] == 1 else pred).load()  # names every id its segment table lacks
         raise AssertionError(f"pair_counts flagged id {bad[1]} that the runs accept")  # pragma: no cover
     gsrc.check_ids(gt.image, np.zeros(0, np.int64), table.sum(axis=1)[1:])
     psrc.check_ids(pred.image, np.zeros(0, np.int64), table.sum(axis=0)[1:])
@@ -281,7 +280,7 @@ def _pair_stat(pair: _Pair) -> PQStat:
     table = dense_table(gt_sample, pred_sample)  # two panoptic id maps: straight from the pixels
     if table is not None:
         gsrc, psrc = gt_sample.source, pred_sample.source
-        assert isinstance(gsrc, PanopticPixels) and isinstance(psrc, PanopticPixels)
+        assert has_panoptic_pixels(gsrc) and has_panoptic_pixels(psrc)
         return table_stat(gsrc.segments, psrc.segments, table, pair.position)
     gt, pred = gt_sample.load(), pred_sample.load()
     for ann, sample in ((gt, gt_sample), (pred, pred_sample)):

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from .. import _kernels, tables, views
 from ..masks import DENSE_VALUES
-from ..model import Category, LabelPixels, Sample
+from ..model import Category, Sample, has_label_pixels
 from ..parallel import imap, jobs_for
 
 
@@ -61,7 +61,7 @@ class Classes:
 def rows_of(sample: Sample, classes: Classes, ignore_value: int, overlap: str = "error") -> npt.NDArray[np.int64]:
     """A sample's ``(H, W)`` map of confusion-matrix rows (``classes.k``: ignored), any format."""
     src = sample.source
-    if isinstance(src, LabelPixels) and src.ignore_value == ignore_value:
+    if has_label_pixels(src) and src.ignore_value == ignore_value:
         labels, present = src.labels(sample.image)
         top = int(present[-1]) if present.size else 0
         if top < 256:
@@ -84,7 +84,7 @@ def _confusion8(pair: _Pair) -> npt.NDArray[np.int64] | None:
     """The confusion matrix of two 8-bit label PNGs from their joint histogram (one C pass,
     no int64 copies of the maps); None when either side is something else."""
     gsrc, psrc = pair.gt.source, pair.pred.source if pair.pred is not None else None
-    if not (isinstance(gsrc, LabelPixels) and isinstance(psrc, LabelPixels) and pair.pred is not None):
+    if not (has_label_pixels(gsrc) and has_label_pixels(psrc) and pair.pred is not None):
         return None
     if gsrc.ignore_value != pair.ignore_value or psrc.ignore_value != pair.ignore_value:
         return None
@@ -92,9 +92,9 @@ def _confusion8(pair: _Pair) -> npt.NDArray[np.int64] | None:
     b = psrc.pixels8(pair.pred.image) if a is not None else None
     if a is None or b is None or a.shape != b.shape:
         return None
-    hist = np.zeros(65536, np.int64)
-    _kernels.joint_hist8(np.ascontiguousarray(a), np.ascontiguousarray(b), hist)
-    hist = hist.reshape(256, 256)
+    flat = np.zeros(65536, np.int64)
+    _kernels.joint_hist8(np.ascontiguousarray(a), np.ascontiguousarray(b), flat)
+    hist = flat.reshape(256, 256)
     g_count, p_count = hist.sum(axis=1), hist.sum(axis=0)
     gsrc.check_values(pair.gt.image, g_count)
     psrc.check_values(pair.pred.image, p_count)
