@@ -91,20 +91,19 @@ def load_checks() -> None:
 
 def validator(name: str) -> Callable[..., Any]:
     """Format ``name``'s ``validate``, or a one-line error naming the formats that have one."""
-    module = _companion(name, "CHECKS")
-    if module is None:
-        have = ", ".join(n for n, m in REGISTRY.items() if hasattr(m, "CHECKS"))
-        raise FormatError(f"validate checks {have} datasets, not {name}")
-    return module.validate  # type: ignore[no-any-return]
+    return _entry(name, "CHECKS", "validate", lambda have: f"validate checks {have} datasets, not {name}")
 
 
 def fixer(name: str) -> Callable[..., Any]:
     """Format ``name``'s ``fix``, or a one-line error naming the formats that have one."""
-    module = _companion(name, "FIXES")
+    return _entry(name, "FIXES", "fix", lambda have: f"{name} findings need a person's decision; --fix takes {have}")
+
+
+def _entry(name: str, kind: str, function: str, refusal: Callable[[str], str]) -> Callable[..., Any]:
+    module = _companion(name, kind)
     if module is None:
-        have = ", ".join(n for n, m in REGISTRY.items() if hasattr(m, "FIXES"))
-        raise FormatError(f"{name} findings need a person's decision; --fix takes {have}")
-    return module.fix  # type: ignore[no-any-return]
+        raise FormatError(refusal(", ".join(n for n, m in REGISTRY.items() if hasattr(m, kind))))
+    return getattr(module, function)  # type: ignore[no-any-return]
 
 
 def targets(name: str, dst: Path, masks: Path | None = None) -> list[Path]:

@@ -30,7 +30,7 @@ from .common import (
     require_dict,
     stream_coco_json,
 )
-from .jsonstream import items, layout, sketch
+from .jsonstream import NOT_JSON, items, json_sketch, layout
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-instance"
@@ -41,12 +41,9 @@ POLYGON_FAILED = "written as RLE: a polygon cannot carry the mask (it has a hole
 
 def detect(path: Path) -> Detection:
     """Strong when the JSON's annotations carry ``segmentation`` or ``bbox``."""
-    if path.suffix.lower() != ".json" or not path.is_file():
-        return Detection("no", "not a .json file")
-    try:
-        data = sketch(path)
-    except SegtoolError as exc:
-        return Detection("no", exc.message)
+    data, why = json_sketch(path)
+    if data is NOT_JSON:
+        return Detection("no", why)
     if isinstance(data, list):
         return Detection("no", "a results list, not a dataset (it has no images or categories)")
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):

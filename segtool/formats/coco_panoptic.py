@@ -35,7 +35,7 @@ from .common import (
     stem_name,
     stream_coco_json,
 )
-from .jsonstream import coco_sections, items, section, sketch
+from .jsonstream import NOT_JSON, coco_sections, items, json_sketch, section, sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-panoptic"
@@ -51,12 +51,9 @@ def masks_dir(json_path: Path, masks: Path | None = None) -> Path:
 
 def detect(path: Path) -> Detection:
     """Strong when the JSON's annotations carry ``segments_info``."""
-    if path.suffix.lower() != ".json" or not path.is_file():
-        return Detection("no", "not a .json file")
-    try:
-        data = sketch(path)
-    except SegtoolError as exc:
-        return Detection("no", exc.message)
+    data, why = json_sketch(path)
+    if data is NOT_JSON:
+        return Detection("no", why)
     if not isinstance(data, dict) or "annotations" not in data:
         return Detection("no", "no 'annotations' list")
     anns = data["annotations"]

@@ -28,7 +28,7 @@ from ..pairing import ImageId, Predictions
 from .coco_tables import JSON, Runs, column, decode
 from .coco_tables import pack as pack_mask
 from .common import Detection, compressed_rle, image_id, int_field, limit, load_json
-from .jsonstream import items, layout, sketch
+from .jsonstream import NOT_JSON, items, json_sketch, layout
 
 NAME = "coco-results"
 MEMORY = "<in-memory detections>"
@@ -36,12 +36,9 @@ MEMORY = "<in-memory detections>"
 
 def detect(path: Path) -> Detection:
     """Strong for a JSON list (a results file) or a dataset whose annotations carry scores."""
-    if path.suffix.lower() != ".json" or not path.is_file():
-        return Detection("no", "not a .json file")
-    try:
-        data = sketch(path)
-    except SegtoolError as exc:
-        return Detection("no", exc.message)
+    data, why = json_sketch(path)
+    if data is NOT_JSON:
+        return Detection("no", why)
     if isinstance(data, list):
         return Detection("strong", "a list of detections")
     anns = data.get("annotations") if isinstance(data, dict) else None

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from ..errors import FormatError
+from ..errors import FormatError, SegtoolError
 from . import jsonguard
 from .jsonfile import SMALL, invalid, layout, open_file, parsing, reading
 
@@ -158,3 +158,17 @@ def sketch(path: Path) -> Any:
     multi-gigabyte COCO file costs one scan and holds nothing.
     """
     return layout(path).checked().sketch
+
+
+NOT_JSON = object()  # what json_sketch returns with the reason a path is no JSON dataset file
+
+
+def json_sketch(path: Path) -> tuple[Any, str]:
+    """A JSON format's first look at ``path`` for ``detect``: (its :func:`sketch`, "") or
+    (``NOT_JSON``, why not: not a .json file, or unreadable as JSON)."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return NOT_JSON, "not a .json file"
+    try:
+        return sketch(path), ""
+    except SegtoolError as exc:
+        return NOT_JSON, exc.message
