@@ -8,6 +8,7 @@ into a temporary sibling folder and renamed into place, so a failed run leaves n
 
 from __future__ import annotations
 
+import glob
 import math
 import random
 from collections.abc import Callable
@@ -71,19 +72,34 @@ class Rendered:
     counts: tuple[int, int, int] | None = None  # TP, FP, FN
     pq: float | None = None
     thumb: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    photo_note: str = ""  # why the render has no photo ("" when it has one)
 
 
-def _photo(path: str | None, height: int, width: int) -> npt.NDArray[np.uint8] | None:
-    """The photo as RGB when it exists, is readable and has the annotation's size."""
+def _photo(path: str | None, height: int, width: int) -> tuple[npt.NDArray[np.uint8] | None, str]:
+    """The photo as RGB when it exists, is readable and has the annotation's size; else
+    None and exactly why not (the file looked for, and any file of the same stem with
+    another extension; or its real size; or why it cannot be read)."""
     if path is None:
-        return None
+        return None, "no --images given"
     try:
         with imageio.open_image(path) as img:
             if img.size != (width, height):
-                return None
-            return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError, SyntaxError):
-        return None
+                return None, f"{Path(path).name} is {img.size[0]}x{img.size[1]}, the record says {width}x{height}"
+            return np.asarray(img.convert("RGB")), ""
+    except FileNotFoundError:
+        return None, _missing_photo(Path(path))
+    except (OSError, ValueError, SyntaxError) as exc:
+        return None, f"{Path(path).name} cannot be read ({exc})"
+
+
+def _missing_photo(path: Path) -> str:
+    """Why a photo is missing: its name, and the same stem with other extensions if any."""
+    try:
+        others = sorted(p.name for p in path.parent.glob(glob.escape(path.stem) + ".*") if p != path)
+    except OSError:
+        others = []
+    found = f" ({', '.join(others[:3])} is there)" if others else ""
+    return f"{path.name} is missing from {path.parent}{found}"
 
 
 def _panel(
@@ -129,11 +145,12 @@ def render(job: _Job) -> Rendered:
     """Render one image to ``job.out``; returns its gallery line and thumbnail."""
     gt = job.sample.load()
     h, w = gt.image.height, gt.image.width
-    photo_arr = _photo(job.photo, h, w)
+    photo_arr, photo_note = _photo(job.photo, h, w)
     photo = background(h, w, photo_arr)
     res = views.resolve(gt, "smallest")
     panels = [_panel(photo, res, job)]
     line = Rendered(gt.image.id, gt.image.file_name, Path(job.out).name, len(res.segments), photo_arr is not None)
+    line.photo_note = photo_note
     entries_of: list[Segments] = [res.segments]
     if job.pred is not None:
         pred, kind = _prediction(job)
@@ -239,6 +256,7 @@ class PreviewSummary:
                     "render": r.render,
                     "segments": r.segments,
                     "photo": r.photo,
+                    **({"photo_note": r.photo_note} if r.photo_note else {}),
                     **({"pred_segments": r.pred_segments, "tp_fp_fn": r.counts, "pq": r.pq} if r.counts else {}),
                 }
                 for r in self.rendered

@@ -251,3 +251,24 @@ def test_every_format_renders_the_same_fill(tmp_path, target):
     a, b = read(tmp_path / "a/img1.png")[:H], read(tmp_path / "b/img1.png")[:H]
     assert tuple(b[15, 45]) == RED and tuple(b[15, 10]) == ROAD
     assert (a[:35] == b[:35]).all()
+
+
+def test_a_render_without_its_photo_says_exactly_why(runner, tmp_path):
+    """Missing (naming the file looked for and a same-stem file of another extension), or
+    of another size: each render's note in --json, the first in the stderr note."""
+    path = dataset(tmp_path)
+    record = json.loads(path.read_text())["images"][0]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (record["width"], record["height"])).save(photos / (Path(record["file_name"]).stem + ".png"))
+    r = runner.invoke(main, ["preview", str(path), str(tmp_path / "a"), "--images", str(photos), "--json", "-"])
+    assert r.exit_code == 0, r.output
+    note = json.loads(r.stdout)["images"][0]["photo_note"]
+    assert f"{record['file_name']} is missing" in note and Path(record["file_name"]).stem + ".png is there" in note
+    assert note in r.stderr
+    Image.new("RGB", (7, 5)).save(photos / record["file_name"])
+    r = runner.invoke(main, ["preview", str(path), str(tmp_path / "b"), "--images", str(photos), "--json", "-"])
+    assert (
+        f"is 7x5, the record says {record['width']}x{record['height']}"
+        in json.loads(r.stdout)["images"][0]["photo_note"]
+    )

@@ -106,9 +106,10 @@ def preview_cmd(
             source_format=name,
         )
     if summary.without_photo:
-        why = "no --images given" if images_dir is None else f"no photo of their size in {images_dir}"
+        first = next(r.photo_note for r in summary.rendered if not r.photo)
+        example = first if images_dir is None else f"e.g. {first}"
         output.note(
-            f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({why})"
+            f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({example})"
         )
     if json_out:
         output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)
