@@ -102,7 +102,7 @@ def fixer(name: str) -> Callable[..., Any]:
 def _entry(name: str, kind: str, function: str, refusal: Callable[[str], str]) -> Callable[..., Any]:
     module = _companion(name, kind)
     if module is None:
-        raise FormatError(refusal(", ".join(n for n, m in REGISTRY.items() if hasattr(m, kind))))
+        raise FormatError(refusal(", ".join(names_with(kind))))
     return getattr(module, function)  # type: ignore[no-any-return]
 
 

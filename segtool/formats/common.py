@@ -18,6 +18,7 @@ from .. import imageio, limits, masks, png
 from ..errors import FormatError, SegtoolError
 from ..model import Category, ImageInfo
 from . import jsonguard
+from .jsonfile import open_file
 
 Confidence = Literal["no", "weak", "strong"]
 
@@ -38,14 +39,11 @@ def load_json(path: Path) -> Any:
     scanned already. Readers of large COCO files stream them instead
     (:mod:`segtool.formats.jsonstream`).
     """
+    f = open_file(path)  # opening errors worded as the streams word them
     try:
-        with open(path, "rb") as f:
+        with f:
             version = jsonguard.file_key(f)
             data = f.read()
-    except FileNotFoundError:
-        raise SegtoolError("no such file", str(path)) from None
-    except IsADirectoryError:
-        raise SegtoolError("is a folder, expected a JSON file", str(path)) from None
     except OSError as exc:
         raise SegtoolError(f"cannot read: {exc.strerror}", str(path)) from None
     try:
