@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     # say what the kernels get (a C-contiguous array of the element type they check).
     from typing_extensions import Buffer
 
+    from .policy import Policy
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -236,3 +238,38 @@ def decode_rgb_as_u32(data: bytes) -> npt.NDArray[np.uint32]:
     Raises ``ValueError`` on a corrupt or truncated PNG.
     """
     return rgb_to_u32(decode_rgb(data))
+
+
+def read_rgb(
+    path: str, width: int, height: int, what: str, report: Policy, image_id: Any = None
+) -> npt.NDArray[np.uint8] | None:
+    """The ``(H, W, 3)`` RGB pixels of the panoptic PNG at ``path``, or None after ``report``
+    was told why not (and returned): missing, unreadable, not ``width`` x ``height``, not RGB.
+
+    The one sequence (read the bytes, check the header, decode) behind the reader, validate's
+    checks and ``--fix``, each with its error policy (:mod:`segtool.policy`). ``what`` names
+    the image in messages ("image 42").
+    """
+    from .imageio import read_bytes
+
+    try:
+        data = read_bytes(path)
+        found = header(data)
+    except FileNotFoundError:
+        report("png-missing", f"missing PNG for {what}", path, image_id)
+        return None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        report("png-unreadable", f"unreadable PNG for {what} ({why})", path, image_id)
+        return None
+    if found[:2] != (width, height):
+        report("png-size", f"PNG is {found[0]}x{found[1]} but {what} is {width}x{height}", path, image_id)
+        return None
+    if found[2] != "RGB":
+        report("png-mode", f"{what}: expected an RGB PNG, got mode {found[2]}", path, image_id)
+        return None
+    try:
+        return decode_rgb(data)
+    except ValueError as exc:
+        report("png-unreadable", f"unreadable PNG for {what} ({exc})", path, image_id)
+        return None

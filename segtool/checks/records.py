@@ -112,6 +112,13 @@ def unused_categories(cats: list[dict[str, Any]], used: Counter[Any], path: str)
     ]
 
 
+# what the readers' one PNG sequence reports (png.read_rgb, semantic.read_labels)
+register(
+    Check("png-missing", E, "the PNG of an annotation does not exist"),
+    Check("png-unreadable", E, "the PNG cannot be decoded (truncated, not a PNG)"),
+    Check("png-size", E, "the PNG's size differs from its image record"),
+    Check("png-mode", E, "the PNG is not 8-bit RGB"),
+)
 register(
     Check("image-file-missing", E, "an image record's file is missing from --images DIR"),
     Check("image-unreadable", E, "an image file in --images DIR cannot be opened as an image"),

@@ -35,3 +35,14 @@ def unlabeled(
         return None
     severity = Severity.WARNING if max_unlabeled > 0 else Severity.INFO
     return Finding("unlabeled", severity, f"{100 * fraction:.2f}% of the pixels {what}", path, image_id)
+
+
+class Collect:
+    """The error policy of ``validate`` (:mod:`segtool.policy`): every problem a reader meets
+    becomes a finding under its check code, and the reader goes on."""
+
+    def __init__(self, found: list[Finding] | None = None) -> None:
+        self.found: list[Finding] = [] if found is None else found
+
+    def __call__(self, code: str, message: str, path: str, image_id: Any = None, segment_id: Any = None) -> None:
+        self.found.append(finding(code, message, path, image_id, segment_id))

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, limits, masks, png, views
+from .. import limits, masks, png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions, Stream
+from ..policy import STRICT
 from .common import (
     Detection,
     ImageResult,
@@ -76,23 +77,7 @@ class PanopticPng:
         image with no annotation record (all void)."""
         if self.png is None:
             return None
-        path = Path(self.png)
-        what = f"image {image.id}"
-        try:
-            data = imageio.read_bytes(path)
-            width, height, mode = png.header(data)
-        except FileNotFoundError:
-            raise SegtoolError(f"missing PNG for {what}", str(path)) from None
-        except (OSError, ValueError) as exc:
-            raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
-        if (width, height) != (image.width, image.height):
-            raise SegtoolError(f"PNG is {width}x{height} but {what} is {image.width}x{image.height}", str(path))
-        if mode != "RGB":
-            raise SegtoolError(f"{what}: expected an RGB PNG, got mode {mode}", str(path))
-        try:
-            return png.decode_rgb(data)
-        except ValueError as exc:
-            raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
+        return png.read_rgb(self.png, image.width, image.height, f"image {image.id}", STRICT)
 
     def load(self, image: ImageInfo) -> Annotation:
         """Decode the PNG to runs of segment indices; its ids and ``segments_info`` must agree."""

@@ -16,21 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import imageio, masks, png
+from .. import masks, png
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import dataset_records, unknown_image, unused_categories
-from ..checks.registry import INF, E, W, finding, register, unlabeled
+from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
 from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
 from ..parallel import imap, jobs_for
 from .common import limit
 from .jsonstream import items
 
 register(
-    Check("png-missing", E, "the PNG of an annotation does not exist"),
-    Check("png-unreadable", E, "the PNG cannot be decoded (truncated, not a PNG)"),
-    Check("png-size", E, "the PNG's size differs from its image record"),
-    Check("png-mode", E, "the PNG is not 8-bit RGB"),
     Check("id-not-listed", E, "a segment id in the PNG is not listed in segments_info"),
     Check("segment-absent", E, "a segment listed in segments_info has no pixel in the PNG"),
     Check("duplicate-segment-id", E, "a segment id is listed twice in one image"),
@@ -110,32 +106,11 @@ def _record_checks(job: _Job, out: _ImageOut) -> list[dict[str, Any]]:
 
 def _read_ids(job: _Job, out: _ImageOut) -> Any:
     """The PNG's id map, or None after recording why it cannot be checked."""
-    iid, path = job.image["id"], job.png
-    try:
-        data = imageio.read_bytes(path)
-    except FileNotFoundError:
-        out.findings.append(finding("png-missing", "the annotation's PNG does not exist", path, iid))
-        return None
-    except OSError as exc:
-        out.findings.append(finding("png-unreadable", f"cannot read: {exc.strerror}", path, iid))
-        return None
-    try:
-        width, height, mode = png.header(data)
-    except ValueError as exc:
-        out.findings.append(finding("png-unreadable", str(exc), path, iid))
-        return None
-    if (width, height) != (job.image.get("width"), job.image.get("height")):
-        msg = f"PNG is {width}x{height} but the image record says {job.image.get('width')}x{job.image.get('height')}"
-        out.findings.append(finding("png-size", msg, path, iid))
-        return None
-    if mode != "RGB":
-        out.findings.append(finding("png-mode", f"expected an RGB PNG, got mode {mode}", path, iid))
-        return None
-    try:
-        return png.decode_rgb_as_u32(data)
-    except ValueError as exc:
-        out.findings.append(finding("png-unreadable", str(exc), path, iid))
-        return None
+    image = job.image
+    rgb = png.read_rgb(
+        job.png, image["width"], image["height"], f"image {image['id']}", Collect(out.findings), image["id"]
+    )
+    return None if rgb is None else png.rgb_to_u32(rgb)
 
 
 def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOut) -> None:

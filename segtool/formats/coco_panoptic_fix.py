@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import imageio, masks, png
+from .. import masks, png
 from ..atomic import inside
 from ..checks.options import CheckOptions
 from ..checks.schema import CATEGORY, IMAGE, PANOPTIC_ANNOTATION, SEGMENT
 from ..errors import SegtoolError
 from ..fix.changes import Change, FixSummary, prepare, refuse_malformed
 from ..parallel import imap, jobs_for
+from ..policy import QUIET
 from .coco_panoptic import masks_dir
 from .common import dump_json, load_json, require_dict
 
@@ -62,14 +63,9 @@ def _records(job: _Job, changes: list[Change]) -> list[dict[str, Any]]:
 
 def _ids(job: _Job) -> Any:
     """The PNG's ids when it can be fixed (readable, RGB, right size), else None."""
-    try:
-        data = imageio.read_bytes(job.src)
-        width, height, mode = png.header(data)
-        if (width, height) != (job.image.get("width"), job.image.get("height")) or mode != "RGB":
-            return None
-        return png.decode_rgb_as_u32(data)
-    except (OSError, ValueError):
-        return None
+    image = job.image
+    rgb = png.read_rgb(job.src, image["width"], image["height"], f"image {image['id']}", QUIET)
+    return None if rgb is None else png.rgb_to_u32(rgb)
 
 
 def _fix_image(job: _Job) -> tuple[dict[str, Any], list[Change]]:

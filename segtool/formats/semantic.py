@@ -21,15 +21,14 @@ from ..errors import FormatError, SegtoolError
 from ..masks import DENSE_VALUES
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions
+from ..policy import STRICT, Policy
 from .common import (
     Detection,
     ImageResult,
-    check_size,
     check_unique_names,
     dump_json,
     limit,
     load_json,
-    open_png,
     parse_categories,
     parse_images,
     save_png,
@@ -55,24 +54,69 @@ def detect(path: Path) -> Detection:
     return Detection("weak", f"PNGs but no {CATEGORIES} (pass --categories)")
 
 
-def _fast_labels(path: Path, what: str, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
-    """An 8-bit L or P label map through segtool's decoder (~5x faster than Pillow), size
-    checked, or None for what it does not take."""
+def read_labels(
+    path: str, size: tuple[int, int] | None, what: str, report: Policy, image_id: Any = None, *, fast_only: bool = False
+) -> npt.NDArray[Any] | None:
+    """The label map at ``path`` as stored (uint8, uint16 or int32 values), checked to be
+    ``size`` (width, height) when given and single-channel; or None after ``report`` was
+    told why not (and returned). With ``fast_only``, None (no report) for what segtool's
+    decoder does not take (not an 8-bit L or P PNG): mIoU's 8-bit path then falls back.
+
+    The one sequence behind the reader and validate's checks, each with its error policy
+    (:mod:`segtool.policy`). 8-bit L and P PNGs go through segtool's decoder (~5x faster
+    than Pillow); 16-bit, interlaced and other files through Pillow.
+    """
     try:
         data = imageio.read_bytes(path)
-        width, height, mode = png.header(data)
     except FileNotFoundError:
-        raise SegtoolError(f"missing PNG for {what}", str(path)) from None
-    except (OSError, ValueError):
+        report("png-missing", f"missing PNG for {what}", path, image_id)
         return None
-    if mode not in ("L", "P"):
+    except OSError as exc:
+        report("png-unreadable", f"unreadable PNG for {what} ({exc.strerror or exc})", path, image_id)
         return None
-    if (width, height) != (image.width, image.height):
-        raise SegtoolError(f"PNG is {width}x{height} but {what} is {image.width}x{image.height}", str(path))
     try:
-        return png.decode(data)
+        width, height, mode = png.header(data)
+    except ValueError:
+        width = height = 0
+        mode = ""
+    if mode not in ("L", "P"):
+        return None if fast_only else _pillow_labels(data, path, size, what, report, image_id)
+    if size is not None and (width, height) != size:
+        report("png-size", f"PNG is {width}x{height} but {what} is {size[0]}x{size[1]}", path, image_id)
+        return None
+    try:
+        labels = png.decode(data)
     except ValueError as exc:
-        raise SegtoolError(f"unreadable PNG for {what} ({exc})", str(path)) from None
+        report("png-unreadable", f"unreadable PNG for {what} ({exc})", path, image_id)
+        return None
+    if labels is None:  # interlaced
+        return None if fast_only else _pillow_labels(data, path, size, what, report, image_id)
+    return labels
+
+
+def _pillow_labels(
+    data: bytes, path: str, size: tuple[int, int] | None, what: str, report: Policy, image_id: Any
+) -> npt.NDArray[Any] | None:
+    """:func:`read_labels` for what Pillow reads: 16-bit, interlaced, not a PNG at all."""
+    try:
+        with imageio.open_bytes(data, path) as img:
+            if size is not None and img.size != size:
+                msg = f"PNG is {img.size[0]}x{img.size[1]} but {what} is {size[0]}x{size[1]}"
+                report("png-size", msg, path, image_id)
+                return None
+            if img.mode not in _INT_MODES:
+                kind = "non-integer" if img.mode == "F" else "multi-channel"
+                msg = f"{what}: {kind} label map (mode {img.mode}); expected L, P, I;16 or I"
+                report("label-mode", msg, path, image_id)
+                return None
+            return np.asarray(img)
+    except SegtoolError as exc:  # a limit
+        report("png-unreadable", f"unreadable PNG for {what} ({exc.message})", path, image_id)
+        return None
+    except Exception as exc:  # Pillow raises assorted types on corrupt input
+        why = str(exc) or type(exc).__name__
+        report("png-unreadable", f"unreadable PNG for {what} ({why})", path, image_id)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +133,10 @@ class LabelPng:
         Errors name the file: unreadable, wrong size, not single-channel, negative values,
         values that are neither a category nor the ignore value.
         """
-        path = Path(self.png)
-        what = f"image {image.id}"
-        labels: npt.NDArray[Any] | None = _fast_labels(path, what, image)
-        if labels is not None:
-            labels = labels.astype(np.int64)
-        else:  # 16-bit, interlaced, not a PNG at all: Pillow reads it (or words the error)
-            img = open_png(path, what)
-            check_size(img, image.height, image.width, path, what)
-            if img.mode not in _INT_MODES:
-                kind = "non-integer" if img.mode == "F" else "multi-channel"
-                raise SegtoolError(f"{what}: {kind} label map (mode {img.mode}); expected L, P or I;16", str(path))
-            labels = np.asarray(img).astype(np.int64, copy=False)
+        found = read_labels(self.png, (image.width, image.height), f"image {image.id}", STRICT)
+        labels: npt.NDArray[np.int64] = np.asarray(found).astype(np.int64, copy=False)
         if labels.min(initial=0) < 0:
-            raise SegtoolError(f"{what}: negative label values", str(path))
+            raise SegtoolError(f"image {image.id}: negative label values", self.png)
         present = _present(labels)
         self.check_present(image, present)
         return labels, present
@@ -110,7 +144,7 @@ class LabelPng:
     def pixels8(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
         """The raw 8-bit label map, size checked, when segtool's decoder takes the file (L or
         P); None otherwise. Values are not checked: see :meth:`check_values`."""
-        return _fast_labels(Path(self.png), f"image {image.id}", image)
+        return read_labels(self.png, (image.width, image.height), f"image {image.id}", STRICT, fast_only=True)
 
     def check_values(self, image: ImageInfo, counts: npt.NDArray[np.int64]) -> None:
         """Every value with pixels (``counts[v]`` > 0) must be a category or the ignore value."""

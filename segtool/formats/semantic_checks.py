@@ -17,19 +17,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import UnidentifiedImageError
 
-from .. import imageio
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import category_checks, image_checks, photo_checks, photo_size, unused_categories
-from ..checks.registry import E, finding, register, unlabeled
+from ..checks.registry import Collect, E, finding, register, unlabeled
 from ..checks.schema import is_int
-from ..errors import FormatError, SegtoolError
+from ..errors import FormatError
 from ..masks import DENSE_VALUES
 from ..parallel import imap, jobs_for
 from .common import load_json
-from .semantic import _INT_MODES, CATEGORIES, IMAGES
+from .semantic import CATEGORIES, IMAGES, read_labels
 
 register(
     Check("label-missing", E, "an image (in images.json, or a photo in --images DIR) has no label map"),
@@ -61,20 +59,7 @@ class _ImageOut:
 
 def _labels(job: _Job, out: _ImageOut) -> Any:
     """The decoded label map, or None after recording why it cannot be checked."""
-    try:
-        with imageio.open_image(job.png) as img:
-            if job.size is not None and img.size != job.size:
-                msg = f"label map is {img.size[0]}x{img.size[1]} but its image is {job.size[0]}x{job.size[1]}"
-                out.findings.append(finding("png-size", msg, job.png, job.image_id))
-                return None
-            if img.mode not in _INT_MODES:
-                msg = f"mode {img.mode}; a label map is single-channel (L, P, I;16 or I)"
-                out.findings.append(finding("label-mode", msg, job.png, job.image_id))
-                return None
-            return np.asarray(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, SegtoolError) as exc:  # SegtoolError: a limit
-        out.findings.append(finding("png-unreadable", f"cannot decode: {exc}", job.png, job.image_id))
-        return None
+    return read_labels(job.png, job.size, f"image {job.image_id}", Collect(out.findings), job.image_id)
 
 
 def _check_image(job: _Job) -> _ImageOut:
