@@ -11,6 +11,7 @@ from .. import formats, validation
 from ..atomic import dataset_inputs
 from ..checks import CHECKS, CheckOptions
 from ..checks.findings import Finding, Report, Severity
+from ..checks.tolerance import Tolerance
 from ..errors import EXIT_FINDINGS, FormatError
 from ..fix import FixSummary
 from ..parallel import warm_up
@@ -27,6 +28,14 @@ from .options import (
 from .progress import steps
 
 SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+
+
+def _tolerance(value: str | float | Tolerance) -> Tolerance:
+    """``--tolerance``'s text (or a config file's number) as a Tolerance; a usage error otherwise."""
+    try:
+        return Tolerance.of(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tolerance") from None
 
 
 def _codes(value: str | None, option: str) -> set[str]:
@@ -64,6 +73,16 @@ def _codes(value: str | None, option: str) -> set[str]:
     show_default=True,
     help="coco-instance: report pairs of instances whose IoU exceeds this (0: any shared pixel).",
 )
+@click.option(
+    "--tolerance",
+    metavar="PX[,FRACTION]",
+    default="0.01,0.001",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _tolerance(value),
+    help="How far a stored area or bbox may be from its mask before it is an error: PX pixels (a polygon's area"
+    " also FRACTION of it), one-pixel box conventions, a polygon's pixel count; within it, info. 0: strict"
+    " (docs/validate.md#tolerances).",
+)
 @format_option(
     {
         "table": "a summary for people",
@@ -97,6 +116,7 @@ def validate(
     fail_on: str,
     max_unlabeled: float,
     max_overlap: float,
+    tolerance: Tolerance,
     fmt: str,
     fix_out: Path | None,
     overwrite: bool,
@@ -126,7 +146,7 @@ def validate(
     fix_targets = formats.targets(name, fix_out) if fix_out is not None else []
     output.check_outputs(json_out, inputs=inputs, outputs=fix_targets, overwrite=overwrite)
     warm_up(jobs)
-    options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap)
+    options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap, tolerance)
     started = time.monotonic()
     with steps("validate") as advance:
         report = validation.validate(

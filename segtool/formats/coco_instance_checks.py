@@ -3,7 +3,10 @@ overlaps between instances, tolerantly (each problem is a finding, nothing raise
 
 COCO stores a polygon's own geometric area and float extent, not those of its rasterised
 mask (checked on real COCO val2017 annotations: equal to 1e-12). So polygons are checked
-against the shoelace area and their points' extent, RLEs against their pixels, exactly.
+against the shoelace area and their points' extent, RLEs against their pixels, exactly; a
+difference within the tolerance (:mod:`segtool.checks.tolerance`: rounding, one-pixel box
+conventions, a polygon's pixel count) is info, not an error. A box-only annotation (no
+mask) is checked for an area larger than its box.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import dataset_records, unknown_image, unused_categories
 from ..checks.registry import INF, E, W, finding, register
 from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
+from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
 from .common import limit
@@ -52,8 +56,14 @@ register(
     Check("crowd-polygon", W, "a crowd annotation given as polygons (COCO uses RLE for crowd)"),
     Check("overlap", W, "two instances of one image share pixels (IoU above --max-overlap)"),
     Check("no-annotations", INF, "an image without annotations"),
+    Check(
+        "area-exceeds-box",
+        E,
+        "a box-only annotation (no mask) whose area is larger than its box (w × h; beyond the tolerance,"
+        " (w + 1) × (h + 1))",
+    ),
 )
-TOL = 1e-6
+TOL = 1e-6  # the strict comparison (--tolerance 0; --fix recomputes beyond it)
 DENSE_INSTANCES = 128  # up to this many instances the IoU matrix is as quick as the runs (measured)
 
 
@@ -64,6 +74,7 @@ class _Job:
     path: str
     max_overlap: float
     over_limit: Counter[Any] | None = None  # categories of an image with too many annotations (not checked)
+    tolerance: Tolerance = field(default_factory=Tolerance)
 
 
 @dataclass
@@ -123,7 +134,7 @@ def _polygon(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] |
     if too_large:
         out.findings.append(finding("degenerate-polygon", too_large, job.path, iid, aid))
         return None
-    _compare(ann, area, box, job, out, "polygon")
+    _compare(ann, area, box, job, out, "polygon", outline(polys))
     return masks.rasterize(polys, h, w)
 
 
@@ -150,27 +161,56 @@ def _rles(pending: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: 
     return good
 
 
-def _compare(ann: dict[str, Any], area: float, box: list[float], job: _Job, out: _ImageOut, what: str) -> None:
+def _compare(
+    ann: dict[str, Any],
+    area: float,
+    box: list[float],
+    job: _Job,
+    out: _ImageOut,
+    what: str,
+    perimeter: float | None = None,
+) -> None:
+    """The stored area and bbox against the mask's: exact, within ``job.tolerance`` (info),
+    or not (the error). ``perimeter``: a polygon's outline (its area is then its own, and its
+    pixel count is tolerated: :func:`~segtool.checks.tolerance.pixel_slack`); None for an RLE's
+    pixels."""
     iid, aid = job.image.get("id"), ann.get("id")
-    if "area" in ann and abs(float(ann["area"]) - area) > TOL * max(1.0, area):
-        out.findings.append(
-            finding("area-mismatch", f"area is {ann['area']} but the {what}'s is {area:g}", job.path, iid, aid)
-        )
-    given = ann.get("bbox")
-    if (
-        isinstance(given, list)
-        and len(given) == 4
-        and max(abs(float(a) - b) for a, b in zip(given, box, strict=True)) > TOL
-    ):
-        out.findings.append(
-            finding(
-                "bbox-mismatch",
-                f"bbox is {given} but the {what} spans {[round(v, 2) for v in box]}",
-                job.path,
-                iid,
-                aid,
+    if "area" in ann:
+        verdict, why = area_verdict(float(ann["area"]), area, job.tolerance, outline=perimeter, exact=TOL)
+        if verdict is Verdict.MISMATCH:
+            out.findings.append(
+                finding("area-mismatch", f"area is {ann['area']} but the {what}'s is {area:g}", job.path, iid, aid)
             )
-        )
+        elif verdict is Verdict.TOLERATED:
+            msg = f"area is {ann['area']} and the {what}'s is {area:g}: within the tolerance ({why})"
+            out.findings.append(finding("area-tolerated", msg, job.path, iid, aid))
+    given = ann.get("bbox")
+    if not (isinstance(given, list) and len(given) == 4):
+        return
+    verdict, why = box_verdict(given, box, job.tolerance, polygon=perimeter is not None, exact=TOL)
+    spans = f"the {what} spans {[round(v, 2) for v in box]}"
+    if verdict is Verdict.MISMATCH:
+        out.findings.append(finding("bbox-mismatch", f"bbox is {given} but {spans}", job.path, iid, aid))
+    elif verdict is Verdict.TOLERATED:
+        msg = f"bbox is {given} and {spans}: within the tolerance ({why})"
+        out.findings.append(finding("bbox-tolerated", msg, job.path, iid, aid))
+
+
+def _box_only(ann: dict[str, Any], job: _Job, out: _ImageOut) -> None:
+    """A box without a mask (sahi's ground truth): its area cannot exceed its box."""
+    box, area = ann.get("bbox"), ann.get("area")
+    if not (isinstance(box, list) and len(box) == 4) or area is None:
+        return
+    verdict = box_area_verdict(float(area), box, job.tolerance, exact=TOL)
+    if verdict is Verdict.EXACT:
+        return
+    iid, aid, w, h = job.image.get("id"), ann.get("id"), float(box[2]), float(box[3])
+    if verdict is Verdict.MISMATCH:
+        msg = f"area is {area} but its box {box} holds {w * h:g} (w × h), and it has no mask"
+        out.findings.append(finding("area-exceeds-box", msg, job.path, iid, aid))
+    else:
+        msg = f"area is {area}, more than w × h = {w * h:g} of its box {box}: within (w + 1) × (h + 1), the tolerance"
+        out.findings.append(finding("area-tolerated", msg, job.path, iid, aid))
 
 
 def _overlaps(rles: list[tuple[dict[str, Any], dict[str, Any]]], job: _Job, out: _ImageOut) -> None:
@@ -222,7 +262,8 @@ def _check_image(job: _Job) -> _ImageOut:
         out.used[ann.get("category_id")] += 1
         segm = ann.get("segmentation")
         if segm is None or segm == []:
-            continue  # a box without a mask
+            _box_only(ann, job, out)  # a box without a mask
+            continue
         if isinstance(segm, list):
             rle = _polygon(ann, job, out)
         elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
@@ -331,10 +372,12 @@ def validate_instance(
     *,
     images_dir: Path | None = None,
     max_overlap: float = 0.0,
+    tolerance: Tolerance | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Every finding of a COCO instance JSON, its annotations streamed (see :func:`_image_jobs`)."""
+    """Every finding of a COCO instance JSON, its annotations streamed (see :func:`_image_jobs`);
+    areas and boxes compared within ``tolerance`` (default: :class:`Tolerance`'s)."""
     found, images, cats = dataset_records(path, images_dir)
     ids = _Ids()
     streamed: list[Finding] = []
@@ -342,6 +385,8 @@ def validate_instance(
     used: Counter[Any] = Counter()
     annotated: set[Any] = set()
     work = _image_jobs(path, images, {c.get("id") for c in cats}, max_overlap, streamed, ids)
+    if tolerance is not None:
+        work = (replace(job, tolerance=tolerance) for job in work)
     for out in imap(_check_image, work, jobs=jobs_for(len(images), jobs)):
         per_image += out.findings
         used.update(out.used)
@@ -366,5 +411,10 @@ def validate(
 ) -> Report:
     """The registry's entry: :func:`validate_instance` with the options that concern it."""
     return validate_instance(
-        path, images_dir=options.images_dir, max_overlap=options.max_overlap, jobs=jobs, progress=progress
+        path,
+        images_dir=options.images_dir,
+        max_overlap=options.max_overlap,
+        tolerance=options.tolerance,
+        jobs=jobs,
+        progress=progress,
     )

@@ -22,6 +22,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import dataset_records, unknown_image, unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
 from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
+from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_verdict
 from ..parallel import imap, jobs_for
 from .common import limit
 from .jsonstream import items
@@ -49,6 +50,7 @@ class _Job:
     things: frozenset[Any]
     known: frozenset[Any]
     max_unlabeled: float
+    tolerance: Tolerance = field(default_factory=Tolerance)
 
 
 @dataclass
@@ -131,17 +133,26 @@ def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOu
                 finding("segment-absent", "listed in segments_info but absent from the PNG", path, iid, sid)
             )
             continue
-        if "area" in rec and rec["area"] != area[k]:
-            out.findings.append(
-                finding("area-mismatch", f"area is {rec['area']} but the PNG has {area[k]} pixels", path, iid, sid)
-            )
+        if "area" in rec and rec["area"] != area[k]:  # pixel counts: the strict comparison is equality
+            verdict, why = area_verdict(float(rec["area"]), float(area[k]), job.tolerance, exact=0.0)
+            if verdict is Verdict.TOLERATED:
+                msg = f"area is {rec['area']} and the PNG has {area[k]} pixels: within the tolerance ({why})"
+                out.findings.append(finding("area-tolerated", msg, path, iid, sid))
+            else:
+                out.findings.append(
+                    finding("area-mismatch", f"area is {rec['area']} but the PNG has {area[k]} pixels", path, iid, sid)
+                )
         box = rec.get("bbox")
         if box is not None and [float(v) for v in box] != boxes[k].tolist():
-            out.findings.append(
-                finding(
-                    "bbox-mismatch", f"bbox is {box} but the pixels span {[int(v) for v in boxes[k]]}", path, iid, sid
+            spans = [int(v) for v in boxes[k]]
+            verdict, why = box_verdict(box, boxes[k].tolist(), job.tolerance, polygon=False, exact=0.0)
+            if verdict is Verdict.TOLERATED:
+                msg = f"bbox is {box} and the pixels span {spans}: within the tolerance ({why})"
+                out.findings.append(finding("bbox-tolerated", msg, path, iid, sid))
+            else:
+                out.findings.append(
+                    finding("bbox-mismatch", f"bbox is {box} but the pixels span {spans}", path, iid, sid)
                 )
-            )
     out.pixels = int(ids.size)
     out.unlabeled = int(np.count_nonzero((ids & 0xFFFFFF) == 0))
     found = unlabeled(out.unlabeled, out.pixels, job.max_unlabeled, "are unlabeled", path, iid)
@@ -203,10 +214,12 @@ def validate_panoptic(
     masks_dir: Path | None = None,
     images_dir: Path | None = None,
     max_unlabeled: float = 0.0,
+    tolerance: Tolerance | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Every finding of a COCO panoptic dataset (JSON + PNG folder).
+    """Every finding of a COCO panoptic dataset (JSON + PNG folder); areas and boxes compared
+    within ``tolerance`` (default: :class:`Tolerance`'s).
 
     The annotations are streamed from the JSON and checked as they are read, so memory does
     not grow with the number of images.
@@ -217,7 +230,8 @@ def validate_panoptic(
     things = frozenset(c.get("id") for c in cats if c.get("isthing", 1))
 
     def make(image: dict[str, Any], ann: dict[str, Any]) -> _Job:
-        return _Job(image, ann, str(folder / str(ann.get("file_name"))), things, known, max_unlabeled)
+        file = str(folder / str(ann.get("file_name")))
+        return _Job(image, ann, file, things, known, max_unlabeled, tolerance or Tolerance())
 
     streamed, annotated, work = _annotation_jobs(path, images, make)
     pixel_found: list[Finding] = []
@@ -255,6 +269,7 @@ def validate(
         masks_dir=options.masks,
         images_dir=options.images_dir,
         max_unlabeled=options.max_unlabeled,
+        tolerance=options.tolerance,
         jobs=jobs,
         progress=progress,
     )
