@@ -19,7 +19,7 @@ import numpy as np
 from .. import masks, png
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, unknown_image, unused_categories
+from ..checks.records import dataset_records, expected_images, unknown_image, unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
 from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_verdict
@@ -236,7 +236,7 @@ def validate_panoptic(
     streamed, annotated, work = _annotation_jobs(path, images, make)
     pixel_found: list[Finding] = []
     used: Counter[Any] = Counter()
-    unlabeled = pixels = 0
+    unlabeled = pixels = checked = 0
     for out in imap(_check_image, work, jobs=jobs_for(len(images), jobs)):
         pixel_found += out.findings
         used.update(out.used)
@@ -244,6 +244,11 @@ def validate_panoptic(
         pixels += out.pixels
         if progress is not None:
             progress(1)
+            checked += 1
+    # the total counts image records (validation.validate announces them): those with no
+    # annotation to check (none, a malformed one) are done too, so the count ends at the total
+    if progress is not None and (rest := (expected_images(path) or 0) - checked) > 0:
+        progress(rest)
     found += streamed
     found += [
         finding("image-without-annotation", "the image has no annotation record", str(path), iid)
