@@ -136,17 +136,17 @@ class SegtoolGroup(click.Group):
         except SegtoolError as exc:
             if ctx.meta.get("segtool.debug"):
                 raise
-            raise _BadInput(str(exc)) from None
+            raise _BadInput(aliased(ctx, str(exc))) from None
         except KeyboardInterrupt:  # raised by hand, or where no handler could be set
             raise Interrupted(signal.SIGINT) from None
         except OSError as exc:
             if ctx.meta.get("segtool.debug"):
                 raise
-            raise _BadInput(os_error_line(exc)) from None
+            raise _BadInput(aliased(ctx, os_error_line(exc))) from None
         except Exception as exc:
             if ctx.meta.get("segtool.debug"):
                 raise
-            what = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            what = aliased(ctx, f"{type(exc).__name__}: {exc}".splitlines()[0])
             raise _InternalError(f"internal error ({what}); please rerun with --debug and report it") from None
 
 
@@ -181,5 +181,6 @@ from . import eval as _eval  # noqa: E402
 from . import info as _info  # noqa: E402
 from . import preview as _preview  # noqa: E402
 from . import validate as _validate  # noqa: E402
+from .inputs import aliased  # noqa: E402
 
 __all__ = ["_convert", "_eval", "_info", "_preview", "_validate", "main"]

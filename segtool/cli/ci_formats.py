@@ -21,7 +21,7 @@ import socket
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..checks import CHECKS
 from ..checks.findings import Finding, Report, Severity
@@ -89,6 +89,11 @@ def github_validate(report: Report, path: str, *, show_info: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def github_unreadable(path: str, message: str) -> str:
+    """The ``::error`` of an input that could not be read as a dataset at all (one of several)."""
+    return github_command("error", message, file=path, title="segtool validate: unreadable input")
+
+
 def github_eval(command: str, headline: str, failed: list[str]) -> str:
     """An ``::error`` per failed quality gate, then one ``::notice`` with the headline
     metrics (``failed``: each gate's one-line verdict)."""
@@ -118,15 +123,33 @@ def junit(
     default), as the exit code does; its findings are the failure's text, one per line.
     Findings below it leave the test passed and are listed in its ``system-out``.
     """
+    suite = junit_suite(report, path, fmt=fmt, codes=codes, fail_on=fail_on, show_info=show_info, seconds=seconds)
+    return junit_document([suite], seconds)
+
+
+def junit_suite(
+    report: Report, path: str, *, fmt: str, codes: Iterable[str], fail_on: Severity, show_info: bool, seconds: float
+) -> ET.Element:
+    """The ``<testsuite>`` of one dataset (see :func:`junit`)."""
     by_code: dict[str, list[Finding]] = {code: [] for code in codes}
     for f in report.findings:
         by_code.setdefault(f.code, []).append(f)
     cases = [_testcase(code, found, f"validate.{fmt}", fail_on, show_info) for code, found in sorted(by_code.items())]
     failures = sum(case.find("failure") is not None for case in cases)
-    totals = {"tests": str(len(cases)), "failures": str(failures), "errors": "0", "skipped": "0"}
-    root = ET.Element("testsuites", {"name": "segtool validate", "time": f"{seconds:.3f}", **totals})
-    suite = ET.SubElement(
-        root,
+    return _suite(path, cases, seconds, failures=failures)
+
+
+def junit_unreadable(path: str, message: str) -> ET.Element:
+    """The ``<testsuite>`` of an input that could not be read as a dataset at all: one test
+    case, ``read``, in error (JUnit's word for a test that could not run)."""
+    case = ET.Element("testcase", name="read", classname="validate", time="0")
+    ET.SubElement(case, "error", message=one_line(message), type="unreadable")
+    return _suite(path, [case], 0.0, errors=1)
+
+
+def _suite(path: str, cases: list[ET.Element], seconds: float, *, failures: int = 0, errors: int = 0) -> ET.Element:
+    totals = {"tests": str(len(cases)), "failures": str(failures), "errors": str(errors), "skipped": "0"}
+    suite = ET.Element(
         "testsuite",
         {
             "name": one_line(path),
@@ -137,6 +160,14 @@ def junit(
         },
     )
     suite.extend(cases)
+    return suite
+
+
+def junit_document(suites: Sequence[ET.Element], seconds: float) -> str:
+    """JUnit XML: ``<testsuites>`` (the totals of its suites) around one suite per dataset."""
+    totals = {k: str(sum(int(s.get(k, "0")) for s in suites)) for k in ("tests", "failures", "errors", "skipped")}
+    root = ET.Element("testsuites", {"name": "segtool validate", "time": f"{seconds:.3f}", **totals})
+    root.extend(suites)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -163,12 +194,13 @@ def _testcase(code: str, found: list[Finding], classname: str, fail_on: Severity
 # -- GitLab Code Quality -------------------------------------------------------------------
 
 
-def gitlab(report: Report, *, show_info: bool) -> str:
+def gitlab(report: Report, *, show_info: bool, unreadable: Sequence[tuple[str, str]] = ()) -> str:
     """GitLab Code Quality JSON: a list of issues, each ``{description, check_name,
     fingerprint, severity, location: {path, lines: {begin}}}`` (the keys GitLab requires;
     ``type`` and ``categories`` make it a Code Climate issue too). ``fingerprint`` is the
     same for the same finding in every run (GitLab tells new issues from old ones by it)
-    and different for every finding of one run."""
+    and different for every finding of one run. ``unreadable``: (path, message) of inputs
+    that could not be read at all, each a ``blocker`` issue."""
     issues = []
     seen: Counter[str] = Counter()
     for f in shown_findings(report, show_info):
@@ -185,6 +217,19 @@ def gitlab(report: Report, *, show_info: bool) -> str:
                 "severity": GITLAB_SEVERITY[f.severity],
                 "categories": ["Bug Risk"],
                 "location": {"path": one_line(_repository_path(f.path)), "lines": {"begin": 1}},
+            }
+        )
+    for path, message in unreadable:
+        key = "\0".join(("unreadable-input", path, message))
+        issues.append(
+            {
+                "type": "issue",
+                "description": one_line(f"unreadable-input: {message}"),
+                "check_name": "unreadable-input",
+                "fingerprint": hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest(),
+                "severity": "blocker",
+                "categories": ["Bug Risk"],
+                "location": {"path": one_line(_repository_path(path)), "lines": {"begin": 1}},
             }
         )
     return json.dumps(issues, indent=2) + "\n"

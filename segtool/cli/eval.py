@@ -16,7 +16,7 @@ from ..errors import EXIT_FINDINGS, OverlapError
 from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
-from . import ci_formats, eval_tables, main, output
+from . import ci_formats, eval_tables, inputs, main, output
 from .options import FORMAT, F, format_option, jobs_option, json_option, overwrite_option, quiet_option
 from .progress import steps
 
@@ -131,6 +131,7 @@ def panoptic(
 
     GT and PRED are COCO panoptic JSONs with their PNGs in the sibling folders named by
     their stems. PRED may hold only "annotations" (images and categories come from GT).
+    Either may be - (a JSON on stdin), with its PNG folder named by --gt-masks/--pred-masks.
 
     \b
     Example:
@@ -138,8 +139,15 @@ def panoptic(
       segtool eval panoptic gt.json pred.json --json results.json --fail-under PQ=0.45
     """
     gates = _parse_gates(fail_under, PANOPTIC_GATES)
-    inputs = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks)]
-    output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
+    ctx = click.get_current_context()
+    for value, masks, option in ((gt, gt_masks, "--gt-masks"), (pred, pred_masks, "--pred-masks")):
+        if str(value) == inputs.STDIN and masks is None:
+            inputs.refuse_stdin(
+                value, f"a panoptic JSON from stdin has no PNG folder beside it; name it with {option} DIR"
+            )
+    gt, pred = inputs.single(ctx, gt).path, inputs.single(ctx, pred).path
+    sources = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks)]
+    output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
     warm_up(jobs)
     with steps("eval panoptic") as advance:
         result = evaluate_panoptic(
@@ -237,7 +245,7 @@ def semantic(
     """Pixel accuracy, mean class accuracy, IoU per class, mIoU and fwIoU of PRED against GT.
 
     GT is a semantic folder (label PNGs + categories.json) or any dataset segtool reads,
-    seen as a label map. PRED is a folder of label PNGs named like the ground-truth images
+    seen as a label map (a JSON may be -, stdin). PRED is a folder of label PNGs named like the ground-truth images
     (categories.json optional). Classes absent from both ground truth and prediction are
     left out of the means.
 
@@ -247,8 +255,13 @@ def semantic(
       segtool eval semantic gt/ pred/ --ignore-value 255 --fail-under mIoU=0.7 --json
     """
     gates = _parse_gates(fail_under, SEMANTIC_GATES)
-    inputs = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(categories)]
-    output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
+    inputs.refuse_stdin(pred, "PRED is a folder of label PNGs")
+    source = inputs.single(click.get_current_context(), gt)
+    if from_ is not None:
+        inputs.check_stdin_format(source, from_, None, pixels=False)
+    gt = source.path
+    sources = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(categories)]
+    output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
     warm_up(jobs)
     with steps("eval semantic") as advance:
         try:
@@ -312,7 +325,8 @@ def instance(
     """COCO AP and AR of the detections PRED against GT: the 12 numbers of pycocotools' COCOeval.
 
     GT is a COCO instance JSON (or any dataset segtool reads); PRED is a COCO results list
-    ({image_id, category_id, segmentation and/or bbox, score}). Same semantics as COCOeval:
+    ({image_id, category_id, segmentation and/or bbox, score}); either may be - (stdin).
+    Same semantics as COCOeval:
     crowd, area ranges (from GT "area"), maxDets 1/10/100, 101-point interpolation, score
     ties in file order.
 
@@ -323,8 +337,9 @@ def instance(
     """
     gates = _parse_gates(fail_under, STAT_NAMES)
     params = _instance_params(iou_type, max_dets, area_ranges)
-    inputs = [*dataset_inputs(gt), *dataset_inputs(pred)]
-    output.check_outputs(json_out, csv_out, inputs=inputs, overwrite=overwrite)
+    ctx = click.get_current_context()
+    gt, pred = inputs.single(ctx, gt).path, inputs.single(ctx, pred).path
+    output.check_outputs(json_out, csv_out, inputs=[*dataset_inputs(gt), *dataset_inputs(pred)], overwrite=overwrite)
     warm_up(jobs)
     with steps("eval instance") as advance:
         result = evaluate_instance(gt, pred, params=params, gt_format=from_, jobs=jobs, progress=advance)

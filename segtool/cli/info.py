@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
 
 from .. import formats
 from ..atomic import dataset_inputs
-from ..info import describe
+from ..errors import EXIT_BAD_INPUT, SegtoolError
+from ..info import DatasetInfo, describe
 from ..parallel import warm_up
-from . import main, output
+from . import inputs, main, output
 from .options import jobs_option, json_option, overwrite_option, quiet_option, source_options
 from .progress import steps
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @source_options
 @click.option("--per-class", is_flag=True, help="Also print a table per category.")
 @jobs_option
@@ -24,7 +26,7 @@ from .progress import steps
 @json_option
 @quiet_option
 def info(
-    path: Path,
+    paths: tuple[Path, ...],
     from_: str | None,
     masks: Path | None,
     categories: Path | None,
@@ -34,25 +36,68 @@ def info(
     overwrite: bool,
     json_out: str | None,
 ) -> None:
-    """Detect the format of PATH and summarise images, categories, segments and areas.
+    """Detect the format of each PATH and summarise images, categories, segments and areas.
+
+    PATH may be several paths, glob patterns (expanded by segtool too), or - for a JSON on
+    stdin. With several, one table per input, and --json writes a list.
 
     \b
     Example:
       segtool info sample_data/panoptic_examples.json
       segtool info labels/ --categories categories.json --json
+      segtool info 'annotations/*.json' --json summary.json
     """
-    output.check_outputs(
-        json_out, inputs=[*dataset_inputs(path, masks), *dataset_inputs(categories)], overwrite=overwrite
-    )
+    ctx = click.get_current_context()
+    items, several = inputs.expand(ctx, paths)
+    if several and masks is not None:
+        raise click.UsageError(
+            "--masks names the PNG folder of one input: with several, each uses the folder beside it"
+        )
+    sources = [p for item in items for p in dataset_inputs(item.path, masks)]
+    output.check_outputs(json_out, inputs=[*sources, *dataset_inputs(categories)], overwrite=overwrite)
     warm_up(jobs)
-    name = from_ or formats.detect(path)
-    ds = formats.read(path, name, masks=masks, categories=categories, ignore_value=ignore_value)
+    read = partial(_describe, from_=from_, masks=masks, categories=categories, ignore_value=ignore_value, jobs=jobs)
+    if not several:
+        result = read(items[0])
+        if json_out:
+            output.emit_json(result.to_dict(), json_out, overwrite=overwrite)
+        if json_out != "-":
+            _print(result, per_class)
+        return
+    results: list[DatasetInfo | dict[str, str]] = []
+    for item in items:
+        try:
+            results.append(read(item))
+        except (SegtoolError, OSError) as exc:
+            results.append({"path": item.shown, "error": inputs.unreadable(ctx, exc)})
+    if json_out:
+        output.emit_json(
+            [r.to_dict() if isinstance(r, DatasetInfo) else r for r in results], json_out, overwrite=overwrite
+        )
+    if json_out != "-":
+        for r in results:
+            if isinstance(r, DatasetInfo):
+                _print(r, per_class)
+    if any(isinstance(r, dict) for r in results):
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _describe(
+    item: inputs.Input, from_: str | None, masks: Path | None, categories: Path | None, ignore_value: int, jobs: int
+) -> DatasetInfo:
+    """The statistics of one input (named as messages name it: ``<stdin>`` for stdin)."""
+    name = from_ or formats.detect(item.path)
+    inputs.check_stdin_format(item, name, masks, pixels=False)
+    ds = formats.read(item.path, name, masks=masks, categories=categories, ignore_value=ignore_value)
     with steps("info", len(ds.samples)) as advance:
         result = describe(ds, name, jobs=jobs, progress=advance)
-    if json_out:
-        output.emit_json(result.to_dict(), json_out, overwrite=overwrite)
-        if json_out == "-":
-            return
+    if item.stdin:
+        result.path = item.shown
+    return result
+
+
+def _print(result: DatasetInfo, per_class: bool) -> None:
+    """The summary table of one input; with ``per_class``, a table per category."""
     spi, area = result.segments_per_image, result.area
     rows = [
         ("format", result.format),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -12,10 +13,10 @@ from ..atomic import dataset_inputs
 from ..checks import CHECKS, CheckOptions
 from ..checks.findings import Finding, Report, Severity
 from ..checks.tolerance import Tolerance
-from ..errors import EXIT_FINDINGS, FormatError
+from ..errors import EXIT_BAD_INPUT, EXIT_FINDINGS, FormatError, SegtoolError
 from ..fix import FixSummary
 from ..parallel import warm_up
-from . import ci_formats, main, output
+from . import ci_formats, inputs, main, output
 from .options import (
     format_option,
     images_option,
@@ -47,7 +48,7 @@ def _codes(value: str | None, option: str) -> set[str]:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @source_options
 @images_option("Folder of the photos: check that each image's file exists and has its record's size.")
 @click.option("--select", help="Only these check codes (comma-separated).")
@@ -105,7 +106,7 @@ def _codes(value: str | None, option: str) -> set[str]:
 @json_option
 @quiet_option
 def validate(
-    path: Path,
+    paths: tuple[Path, ...],
     from_: str | None,
     masks: Path | None,
     categories: Path | None,
@@ -124,10 +125,12 @@ def validate(
     jobs: int,
     json_out: str | None,
 ) -> None:
-    """Check the dataset PATH for every consistency problem, without stopping at the first.
+    """Check each dataset PATH for every consistency problem, without stopping at the first.
 
-    Exit 0 when nothing reaches --fail-on, 1 when something does, 2 when PATH cannot be read
-    as a dataset at all. Every check code and output format is described in docs/validate.md.
+    PATH may be several paths, glob patterns (expanded by segtool too: 'data/*.json'), or -
+    for a JSON on stdin. Exit 0 when nothing reaches --fail-on, 1 when something does, 2
+    when a PATH cannot be read as a dataset at all. Every check code and output format is
+    described in docs/validate.md.
 
     \b
     Example:
@@ -136,22 +139,34 @@ def validate(
       segtool validate instances_val2017.json --format junit > validate.xml
       segtool validate panoptic_val2017.json --ignore unlabeled,unused-category --json report.json
       segtool validate labels/ --images photos/ --ignore-value 255
-      segtool validate instances_val2017.json --fix fixed/instances_val2017.json
+      segtool validate 'annotations/*.json' --fail-on warning --format github
+      gunzip -c instances_val2017.json.gz | segtool validate -
     """
     if verbose and output.is_quiet():
         raise click.UsageError("-q and -v ask for less and for more output: pass one")
     chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
-    name = _format_of(path, from_, fix_out, images_dir)
-    inputs = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
-    fix_targets = formats.targets(name, fix_out) if fix_out is not None else []
-    output.check_outputs(json_out, inputs=inputs, outputs=fix_targets, overwrite=overwrite)
-    warm_up(jobs)
+    ctx = click.get_current_context()
+    items, several = inputs.expand(ctx, paths)
     options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap, tolerance)
+    threshold, show_info = SEVERITIES[fail_on], verbose or fail_on == "info"
+    codes = sorted((chosen or set(CHECKS)) - skipped)
+    if several:
+        _validate_several(items, from_, options, (chosen, skipped, codes), fmt, verbose, jobs, json_out, overwrite)
+        return
+    item = items[0]
+    path = item.path
+    name = _format_of(path, from_, fix_out, images_dir)
+    inputs.check_stdin_format(item, name, masks)
+    sources = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
+    fix_targets = formats.targets(name, fix_out) if fix_out is not None else []
+    output.check_outputs(json_out, inputs=sources, outputs=fix_targets, overwrite=overwrite)
+    warm_up(jobs)
     started = time.monotonic()
     with steps("validate") as advance:
         report = validation.validate(
             path, format=name, options=options, select=chosen, ignore=skipped, jobs=jobs, progress=advance
         )
+    report = _aliased(ctx, report)
     seconds = time.monotonic() - started
     fixed = None
     if fix_out is not None:
@@ -161,10 +176,8 @@ def validate(
             )
     if json_out:
         output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out, overwrite=overwrite)
-    threshold = SEVERITIES[fail_on]
     if fmt != "table":
-        codes = sorted((chosen or set(CHECKS)) - skipped)
-        text = _ci_report(fmt, report, str(path), name, codes, threshold, verbose or fail_on == "info", seconds)
+        text = _ci_report(fmt, report, item.shown, name, codes, threshold, show_info, seconds)
         click.echo(text, nl=False, err=json_out == "-")  # --json on stdout keeps stdout to itself
     elif json_out != "-":
         _print(report, verbose)
@@ -173,6 +186,141 @@ def validate(
     worst = report.worst()
     if worst is not None and worst >= threshold:
         raise SystemExit(EXIT_FINDINGS)
+
+
+@dataclass
+class _Outcome:
+    """One input of several: its report, or why it could not be read."""
+
+    shown: str
+    format: str | None = None
+    report: Report | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def _validate_several(
+    items: list[inputs.Input],
+    from_: str | None,
+    options: CheckOptions,
+    codes: tuple[set[str], set[str], list[str]],
+    fmt: str,
+    verbose: bool,
+    jobs: int,
+    json_out: str | None,
+    overwrite: bool,
+) -> None:
+    """Several inputs (or a pattern): each validated on its own, an input that cannot be
+    read at all reported (one ``Error:`` line) without stopping the others; one output for
+    all, one exit code: 2 if an input was unreadable, else 1 if a finding reaches --fail-on."""
+    ctx = click.get_current_context()
+    params = ctx.params
+    if params["fix_out"] is not None:
+        raise click.UsageError(f"--fix writes one corrected copy: give one PATH, not {len(items)} (or a pattern)")
+    if options.masks is not None:
+        raise click.UsageError(
+            "--masks names the PNG folder of one input: with several, each uses the folder beside it"
+        )
+    if options.images_dir is not None and not options.images_dir.is_dir():
+        raise FormatError("--images must be an existing folder", str(options.images_dir))
+    sources = [p for item in items for p in dataset_inputs(item.path)]
+    sources += [*dataset_inputs(options.categories), *dataset_inputs(options.images_dir)]
+    output.check_outputs(json_out, inputs=sources, overwrite=overwrite)
+    warm_up(jobs)
+    chosen, skipped, listed = codes
+    outcomes = []
+    for item in items:
+        outcome = _Outcome(item.shown)
+        started = time.monotonic()
+        try:
+            outcome.format = _format_of(item.path, from_, None, None)
+            inputs.check_stdin_format(item, outcome.format, None)
+            with steps(f"validate {item.shown}") as advance:
+                report = validation.validate(
+                    item.path,
+                    format=outcome.format,
+                    options=options,
+                    select=chosen,
+                    ignore=skipped,
+                    jobs=jobs,
+                    progress=advance,
+                )
+            outcome.report = _aliased(ctx, report)
+        except (SegtoolError, OSError) as exc:
+            outcome.error = inputs.unreadable(ctx, exc)
+        outcome.seconds = time.monotonic() - started
+        outcomes.append(outcome)
+    _report_several(outcomes, params["fail_on"], listed, fmt, verbose, json_out, overwrite)
+
+
+def _report_several(
+    outcomes: list[_Outcome],
+    fail_on: str,
+    codes: list[str],
+    fmt: str,
+    verbose: bool,
+    json_out: str | None,
+    overwrite: bool,
+) -> None:
+    """--json, the --format asked for (or a table per input) and the exit code of several inputs."""
+    threshold, show_info = SEVERITIES[fail_on], verbose or fail_on == "info"
+    read = [(o, o.report) for o in outcomes if o.report is not None]
+    merged = Report(
+        [f for _, r in read for f in r.findings], {"images": sum(r.stats.get("images", 0) for _, r in read)}
+    )
+    unreadable = [(o.shown, o.error or "") for o in outcomes if o.error is not None]
+    if json_out:
+        listed = [
+            {"path": o.shown, "format": o.format, **o.report.to_dict()}
+            if o.report is not None
+            else {"path": o.shown, "format": o.format, "error": o.error}
+            for o in outcomes
+        ]
+        summary = merged.to_dict()["summary"] | {"inputs": len(outcomes), "unreadable": len(unreadable)}
+        output.emit_json({"inputs": listed, "summary": summary}, json_out, overwrite=overwrite)
+    if fmt != "table":
+        if fmt == "github":
+            text = "".join(ci_formats.github_validate(r, o.shown, show_info=show_info) for o, r in read)
+            text += "".join(ci_formats.github_unreadable(path, message) + "\n" for path, message in unreadable)
+        elif fmt == "junit":
+            suites = [
+                ci_formats.junit_suite(
+                    o.report,
+                    o.shown,
+                    fmt=o.format or "",
+                    codes=codes,
+                    fail_on=threshold,
+                    show_info=show_info,
+                    seconds=o.seconds,
+                )
+                if o.report is not None
+                else ci_formats.junit_unreadable(o.shown, o.error or "")
+                for o in outcomes
+            ]
+            text = ci_formats.junit_document(suites, sum(o.seconds for o in outcomes))
+        else:
+            text = ci_formats.gitlab(merged, show_info=show_info, unreadable=unreadable)
+        click.echo(text, nl=False, err=json_out == "-")
+    elif json_out != "-":
+        for o, r in read:
+            _print(r, verbose, f"segtool validate · {o.shown} · {r.stats.get('images', 0)} images")
+        tail = f"; {len(unreadable)} unreadable" if unreadable else ""
+        output.out.print(output.shown(f"{len(outcomes)} inputs: {ci_formats.severity_counts(merged)}{tail}"))
+    if unreadable:
+        raise SystemExit(EXIT_BAD_INPUT)
+    worst = merged.worst()
+    if worst is not None and worst >= threshold:
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def _aliased(ctx: click.Context, report: Report) -> Report:
+    """``report`` with a temporary copy of stdin named ``<stdin>`` in its findings."""
+    if not inputs.has_aliases(ctx):
+        return report
+    findings = [
+        replace(f, path=inputs.aliased(ctx, f.path), message=inputs.aliased(ctx, f.message)) for f in report.findings
+    ]
+    return Report(findings, report.stats)
 
 
 def _format_of(path: Path, from_: str | None, fix_out: Path | None, images_dir: Path | None) -> str:
@@ -210,10 +358,10 @@ def _ci_report(
     return ci_formats.gitlab(report, show_info=show_info)
 
 
-def _print(report: Report, verbose: bool) -> None:
+def _print(report: Report, verbose: bool, title: str | None = None) -> None:
     """The summary table (one row per check code); with ``verbose``, one line per finding.
     Dataset text goes through ``output.shown``: one line, never markup."""
-    table = output.SafeTable(f"segtool validate · {report.stats.get('images', 0)} images")
+    table = output.SafeTable(title or f"segtool validate · {report.stats.get('images', 0)} images")
     for col in ("check", "severity", "count", "first example"):
         table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
     firsts: dict[str, Finding] = {}
@@ -223,7 +371,8 @@ def _print(report: Report, verbose: bool) -> None:
         f = firsts[code]
         where = f"image {f.image_id}: " if f.image_id is not None else ""
         table.add_row(code, f.severity, n, where + f.message)
-    output.out.print(table if report.findings else "no findings")
+    empty = "no findings" if title is None else output.shown(f"{title}: no findings")
+    output.out.print(table if report.findings else empty)
     if verbose:
         for f in report.findings:
             output.line(f.severity, f.code, f.path, "" if f.image_id is None else f.image_id, f.message)
