@@ -181,6 +181,9 @@ from . import eval as _eval  # noqa: E402
 from . import info as _info  # noqa: E402
 from . import preview as _preview  # noqa: E402
 from . import validate as _validate  # noqa: E402
+from .configure import install as _install_config  # noqa: E402
 from .inputs import aliased  # noqa: E402
+
+_install_config(main)  # --config / --no-config on every command, first among its options
 
 __all__ = ["_convert", "_eval", "_info", "_preview", "_validate", "main"]

@@ -16,7 +16,7 @@ from ..checks.tolerance import Tolerance
 from ..errors import EXIT_BAD_INPUT, EXIT_FINDINGS, FormatError, SegtoolError
 from ..fix import FixSummary
 from ..parallel import warm_up
-from . import ci_formats, inputs, main, output
+from . import ci_formats, configure, inputs, main, output
 from .options import (
     format_option,
     images_option,
@@ -129,8 +129,9 @@ def validate(
 
     PATH may be several paths, glob patterns (expanded by segtool too: 'data/*.json'), or -
     for a JSON on stdin. Exit 0 when nothing reaches --fail-on, 1 when something does, 2
-    when a PATH cannot be read as a dataset at all. Every check code and output format is
-    described in docs/validate.md.
+    when a PATH cannot be read as a dataset at all. Defaults may come from segtool.toml or
+    pyproject.toml [tool.segtool] (docs/config.md; -v says which file). Every check code and
+    output format is described in docs/validate.md.
 
     \b
     Example:
@@ -146,6 +147,8 @@ def validate(
         raise click.UsageError("-q and -v ask for less and for more output: pass one")
     chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
     ctx = click.get_current_context()
+    if verbose and configure.used(ctx):
+        output.note(str(configure.used(ctx)))
     items, several = inputs.expand(ctx, paths)
     options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap, tolerance)
     threshold, show_info = SEVERITIES[fail_on], verbose or fail_on == "info"
