@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
-from . import _kernels, limits
+from . import kernels as _kernels
+from . import limits
 
 if TYPE_CHECKING:
     # numpy's stubs make an ndarray a Buffer only for Python >= 3.12: the casts to it below

@@ -188,7 +188,7 @@ def decode(data: bytes) -> npt.NDArray[np.uint8] | None:
     """
     import deflate
 
-    from . import _kernels
+    from . import kernels as _kernels
 
     info = _parse(data)
     if info.depth != 8 or info.interlaced:
@@ -225,7 +225,7 @@ def decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
 
 def rgb_to_u32(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
     """``(H, W, 3)`` uint8 → ``(H, W)`` uint32 = R + 256·G + 65536·B, in one compiled pass."""
-    from . import _kernels
+    from . import kernels as _kernels
 
     out = np.empty(rgb.shape[:2], np.uint32)
     _kernels.pack_rgb(cast("Buffer", np.ascontiguousarray(rgb)), cast("Buffer", out))

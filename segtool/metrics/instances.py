@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
-from .. import _kernels, views
+from .. import kernels as _kernels
+from .. import views
 from ..errors import SegtoolError
 from ..model import Annotation, Category, Sample, decodes_pixels
 from ..parallel import imap, jobs_for

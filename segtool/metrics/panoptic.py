@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .. import _kernels, masks
+from .. import kernels as _kernels
+from .. import masks
 from ..errors import SegtoolError
 from ..model import Annotation, Category, Sample, Segments, has_panoptic_pixels, is_deferred
 from ..parallel import imap, jobs_for

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import _kernels, tables, views
+from .. import kernels as _kernels
+from .. import tables, views
 from ..masks import DENSE_VALUES
 from ..model import Category, Sample, has_label_pixels
 from ..parallel import imap, jobs_for

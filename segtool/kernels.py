@@ -1,0 +1,70 @@
+"""The kernels segtool runs: the compiled ``segtool._kernels`` (segtool/_kernels.c), or its
+pure-Python twin ``segtool._purekernels`` (numpy and pycocotools) where the C extension is
+absent, as after an install without a C compiler, or when ``SEGTOOL_PURE_PYTHON=1`` asks
+for the twin. Both give the same results and raise the same exceptions (tested).
+
+``IMPLEMENTATION`` says which is in use, ``"C"`` or ``"python"``, and ``REASON`` why the
+twin is (``""`` for C); ``segtool --version`` prints both. The choice is made once, at
+import, and pool workers inherit the environment, so they choose the same. The kernel
+functions are this module's attributes, typed by segtool/_kernels.pyi.
+"""
+
+from __future__ import annotations
+
+import os as _os
+from typing import TYPE_CHECKING
+
+ENV = "SEGTOOL_PURE_PYTHON"
+
+
+def _choose() -> tuple[object, str, str]:
+    """(the kernel module, IMPLEMENTATION, REASON)."""
+    if _os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        from . import _purekernels
+
+        return _purekernels, "python", f"{ENV}={_os.environ[ENV]}"
+    try:
+        from . import _kernels
+    except ImportError as exc:  # not built (no compiler at install), or built for another Python
+        from . import _purekernels
+
+        return _purekernels, "python", f"the C extension is not available: {exc}"
+    return _kernels, "C", ""
+
+
+_impl, IMPLEMENTATION, REASON = _choose()
+
+if TYPE_CHECKING:
+    from ._kernels import (
+        coco_accumulate,
+        coco_match,
+        joint_hist8,
+        pack_rgb,
+        pair_counts,
+        rle_areas,
+        rle_iou,
+        unfilter,
+    )
+else:
+    unfilter = _impl.unfilter
+    pair_counts = _impl.pair_counts
+    pack_rgb = _impl.pack_rgb
+    joint_hist8 = _impl.joint_hist8
+    rle_areas = _impl.rle_areas
+    rle_iou = _impl.rle_iou
+    coco_match = _impl.coco_match
+    coco_accumulate = _impl.coco_accumulate
+
+__all__ = [
+    "ENV",
+    "IMPLEMENTATION",
+    "REASON",
+    "coco_accumulate",
+    "coco_match",
+    "joint_hist8",
+    "pack_rgb",
+    "pair_counts",
+    "rle_areas",
+    "rle_iou",
+    "unfilter",
+]
