@@ -157,9 +157,28 @@ def _echo_err(line: str) -> None:
         pass
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: segtool's version and which kernels it runs, the compiled C extension
+    or its pure-Python twin, and why the twin (no C extension built, or SEGTOOL_PURE_PYTHON)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import kernels
+
+    how = "C kernels" if kernels.IMPLEMENTATION == "C" else f"pure-Python kernels: {kernels.REASON}"
+    click.echo(f"segtool {__version__} ({how})")
+    ctx.exit()
+
+
 @click.group(cls=SegtoolGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.version_option(__version__, prog_name="segtool")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and which kernels run (C, or pure Python and why), then exit.",
+)
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """Build, convert, validate, score and preview image-segmentation datasets.
