@@ -11,10 +11,21 @@ functions are this module's attributes, typed by segtool/_kernels.pyi.
 
 from __future__ import annotations
 
+import importlib as _importlib
 import os as _os
 from typing import TYPE_CHECKING
 
 ENV = "SEGTOOL_PURE_PYTHON"
+_KERNELS = (
+    "unfilter",
+    "pair_counts",
+    "pack_rgb",
+    "joint_hist8",
+    "rle_areas",
+    "rle_iou",
+    "coco_match",
+    "coco_accumulate",
+)
 
 
 def _choose() -> tuple[object, str, str]:
@@ -23,13 +34,21 @@ def _choose() -> tuple[object, str, str]:
         from . import _purekernels
 
         return _purekernels, "python", f"{ENV}={_os.environ[ENV]}"
+    name = f"{__package__}._kernels"
     try:
-        from . import _kernels
-    except ImportError as exc:  # not built (no compiler at install), or built for another Python
+        native = _importlib.import_module(name)
+    except ImportError as exc:
         from . import _purekernels
 
-        return _purekernels, "python", f"the C extension is not available: {exc}"
-    return _kernels, "C", ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name == name:  # no compiler at install time
+            return _purekernels, "python", f"the C extension {name} is not built"
+        return _purekernels, "python", f"the C extension {name} does not load ({exc})"  # another Python's build
+    missing = [k for k in _KERNELS if not callable(getattr(native, k, None))]
+    if missing:  # a stale build from before a kernel was added
+        from . import _purekernels
+
+        return _purekernels, "python", f"the C extension {name} is out of date (no {', '.join(missing)})"
+    return native, "C", ""
 
 
 _impl, IMPLEMENTATION, REASON = _choose()

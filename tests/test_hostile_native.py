@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segtool import _kernels
+from segtool import kernels as _kernels
 
 HUGE = (2**31 - 1, 2**31, 2**32, 2**32 + 1, 2**62, 2**63 - 1, -1, -(2**31), -(2**63))
 TOO_BIG = (2**63, 2**64, -(2**63) - 1)  # beyond a C size: ValueError too, not OverflowError

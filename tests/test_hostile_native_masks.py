@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from segtool import _kernels, cocomask, limits, masks
+from segtool import cocomask, limits, masks
+from segtool import kernels as _kernels
 
 # --- mask IoU: bit-identical to pycocotools, zero-length runs included ------------------------
 

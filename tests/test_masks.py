@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from segtool import _kernels, masks
+from segtool import kernels as _kernels
+from segtool import masks
 
 
 def test_rgb2id_formula_and_inverse():

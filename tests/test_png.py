@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segtool import _kernels, png
+from segtool import kernels as _kernels
+from segtool import png
 from tests.conftest import panoptic_segments, write_panoptic
 from tests.helpers import assert_bad_input, invoke
 
