@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from ..policy import place
+
 
 class Severity(IntEnum):
     """How bad a finding is: errors corrupt training or scores, warnings are legal but
@@ -47,8 +49,7 @@ class Finding:
     def where(self) -> str:
         """``image 3, segment 7`` (the parts that are known), for people. The strings are the
         dataset's own: whoever prints them escapes them (``segtool.cli.output.shown``)."""
-        parts = (("image", self.image_id), ("segment", self.segment_id))
-        return ", ".join(f"{name} {value}" for name, value in parts if value is not None)
+        return place(self.image_id, self.segment_id)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``: the strings exactly as found, unescaped (JSON escapes them)."""

@@ -11,11 +11,11 @@ from PIL import UnidentifiedImageError
 
 from .. import imageio
 from ..errors import SegtoolError
-from ..formats.common import limit
+from ..formats import coco_records
+from ..formats.coco_records import parse_categories, parse_images
 from ..formats.jsonstream import coco_sections
 from .findings import Check, Finding
-from .registry import INF, E, W, finding, register
-from .schema import CATEGORY, IMAGE, well_formed
+from .registry import INF, Collect, E, W, finding, register
 
 register(
     Check("duplicate-image-id", E, "two image records share an id"),
@@ -35,68 +35,41 @@ register(
 )
 
 
-def other_form(image_id: Any, listed: Collection[Any]) -> Any:
-    """``image_id`` in its other spelling when that one is ``listed`` (2299 for "2299" and
-    back), else None: the likeliest reason an id is not found."""
-    if type(image_id) is str and image_id.strip().lstrip("-").isdigit():
-        other: Any = int(image_id)
-    elif type(image_id) is int:
-        other = str(image_id)
-    else:
-        return None
-    return other if other in listed else None
-
-
 def unknown_image(image_id: Any, images: Collection[Any], path: str, annotation_id: Any = None) -> Finding:
-    """An annotation whose image 'images' does not list: ``image-id-form`` when it lists the
-    same id in the other spelling (naming both), else ``annotation-unknown-image``."""
-    other = other_form(image_id, images)
-    if other is not None:
-        msg = f"the annotation names image {image_id!r}, which 'images' lists as {other!r}"
-        return finding("image-id-form", msg, path, image_id, annotation_id)
-    msg = f"annotation for image id {image_id}, which 'images' does not list"
-    return finding("annotation-unknown-image", msg, path, image_id, annotation_id)
+    """The finding of an annotation whose image 'images' does not list
+    (:func:`~segtool.formats.coco_records.unknown_image`)."""
+    collect = Collect()
+    coco_records.unknown_image(image_id, images, path, collect, annotation_id)
+    return collect.found[0]
 
 
 def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any, dict[str, Any]]]:
-    """Duplicate image ids and file names; returns the findings and images by id."""
-    found, good = well_formed(records, IMAGE, "image", path, lambda r: (r.get("id"), None))
-    images: dict[Any, dict[str, Any]] = {}
-    names: Counter[str] = Counter()
-    max_pixels = limit("pixels")
-    for im in good:
-        if im["height"] * im["width"] > max_pixels:  # no check may allocate that many pixels
-            msg = (
-                f"image {im['id']!r:.40}: {im['width']}x{im['height']} is {im['height'] * im['width']:,} pixels,"
-                f" over the limit of {max_pixels:,} (raise it with --limit pixels=N)"
-            )
-            found.append(finding("malformed-record", msg, path, im["id"]))
-            continue
-        if im.get("id") in images:
-            found.append(finding("duplicate-image-id", f"image id {im.get('id')} is listed twice", path, im.get("id")))
-        elif other_form(im.get("id"), images) is not None:
-            both = f"{other_form(im.get('id'), images)!r} and {im.get('id')!r}"
-            found.append(finding("image-id-form", f"images {both} are one id in two spellings", path, im.get("id")))
-        images.setdefault(im.get("id"), im)
-        names[str(im.get("file_name"))] += 1
-    found += [
+    """The image records as the readers take them (malformed, over the pixels limit,
+    repeated, one id in two spellings: :func:`~segtool.formats.coco_records.parse_images`),
+    and file names used twice; returns the findings and the usable records by id."""
+    collect = Collect()
+    images = {im.id: im.to_dict() for im in parse_images(records, path, collect)}
+    names = Counter(str(im["file_name"]) for im in images.values())
+    collect.found += [
         finding("duplicate-file-name", f"file name {n} is used by {c} images", path) for n, c in names.items() if c > 1
     ]
-    return found, images
+    return collect.found, images
 
 
 def category_checks(records: list[Any], path: str) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """Duplicate category ids and names, and categories sharing a color; returns the findings
-    and the well-formed categories."""
-    found, cats = well_formed(records, CATEGORY, "category", path)
-    for key, code in (("id", "duplicate-category-id"), ("name", "duplicate-category-name")):
-        for value, n in Counter(c.get(key) for c in cats).items():
-            if n > 1:
-                found.append(finding(code, f"category {key} {value!r} is used by {n} categories", path))
+    """The category records as the readers take them (malformed, repeated ids:
+    :func:`~segtool.formats.coco_records.parse_categories`), repeated names and colors;
+    returns the findings and the usable categories."""
+    collect = Collect()
+    cats = [c.to_dict() for c in parse_categories(records, path, default_isthing=True, report=collect)]
+    found = collect.found
+    for value, n in Counter(c["name"] for c in cats).items():
+        if n > 1:
+            found.append(finding("duplicate-category-name", f"category name {value!r} is used by {n} categories", path))
     colors: dict[tuple[Any, ...], list[Any]] = {}
     for c in cats:
-        if isinstance(c.get("color"), list):
-            colors.setdefault(tuple(c["color"]), []).append(c.get("id"))
+        if "color" in c:
+            colors.setdefault(tuple(c["color"]), []).append(c["id"])
     for color, ids in colors.items():
         if len(ids) > 1:
             found.append(finding("color-collision", f"categories {ids} share the color {list(color)}", path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..policy import place
 from .findings import Check, Finding, Severity
 
 E, W, INF = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -39,10 +40,21 @@ def unlabeled(
 
 class Collect:
     """The error policy of ``validate`` (:mod:`segtool.policy`): every problem a reader meets
-    becomes a finding under its check code, and the reader goes on."""
+    becomes a finding under its check code, and the reader goes on. A reader's message
+    starts with its place ("image 3: ...", for the one line of a strict error); a finding
+    keeps the place in its own fields, so the message goes without it."""
 
     def __init__(self, found: list[Finding] | None = None) -> None:
         self.found: list[Finding] = [] if found is None else found
 
-    def __call__(self, code: str, message: str, path: str, image_id: Any = None, segment_id: Any = None) -> None:
+    def __call__(
+        self, code: str, message: str, path: str, image_id: Any = None, segment_id: Any = None, *, usable: bool = False
+    ) -> bool:
+        for prefix in (f"{place(image_id, segment_id)}: ", f"{place(image_id)}: "):
+            if image_id is not None and message.startswith(prefix):  # a finding carries its place apart
+                message = message[len(prefix) :]
+                break
         self.found.append(finding(code, message, path, image_id, segment_id))
+        # a record of the wrong shape is left out of the other checks, so that no check meets
+        # a value it cannot handle (and one cause gives one finding); others stay in
+        return usable and code != "malformed-record"

@@ -72,7 +72,7 @@ IMAGE: Rule = {
     "file_name": (True, _file_name, "a file name (a string without NUL or lone surrogates)"),
 }
 CATEGORY: Rule = {
-    "id": (True, is_id, "an integer or string"),
+    "id": (True, is_int, "an integer"),  # what segments' category_id must match; no reader takes a string
     "name": (False, lambda v: isinstance(v, str), "a string"),
     "isthing": (False, _flag, "0 or 1"),
     "color": (False, _color, "[r, g, b] with values 0..255"),

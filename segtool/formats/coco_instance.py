@@ -19,14 +19,13 @@ import numpy as np
 from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from .coco_records import parse_categories, parse_images
 from .coco_tables import InstanceRows, decode
 from .common import (
     Detection,
     ImageResult,
     compressed_rle,
     load_json,
-    parse_categories,
-    parse_images,
     require_dict,
     stream_coco_json,
 )

@@ -23,6 +23,7 @@ from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions, Stream
 from ..policy import STRICT
+from .coco_records import parse_categories, parse_images, unknown_image
 from .common import (
     Detection,
     ImageResult,
@@ -30,14 +31,13 @@ from .common import (
     file_name,
     image_id,
     limit,
-    parse_categories,
-    parse_images,
     save_png,
     stem_name,
     stream_coco_json,
 )
 from .jsonstream import NOT_JSON, coco_sections, items, json_sketch, section, sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
+from .panoptic_rules import pixel_ids, segment_records
 
 NAME = "coco-panoptic"
 CHECKS = "coco_panoptic_checks"  # its checks (validate) and fixes (--fix), next to it
@@ -99,13 +99,7 @@ class PanopticPng:
 def _check_ids(
     segments: Segments, image: ImageInfo, unknown: npt.NDArray[np.int64], area: npt.NDArray[np.int64], origin: str
 ) -> None:
-    what = f"image {image.id}"
-    if unknown.size:
-        listed = ", ".join(map(str, unknown[:8].tolist()))
-        raise SegtoolError(f"{what}: segment ids {listed} are in the PNG but not in segments_info", origin)
-    if np.any(area == 0):
-        listed = ", ".join(map(str, segments.id[area == 0][:8].tolist()))
-        raise SegtoolError(f"{what}: segments {listed} are listed in segments_info but absent from the PNG", origin)
+    pixel_ids(segments.id, unknown, area, image.id, origin, STRICT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +135,9 @@ def _segments(
         raise SegtoolError(f"annotation of image {ann.get('image_id')}: 'segments_info' must be a list", str(path))
     if len(info) > (limit("segments") if max_segments is None else max_segments):
         limits.check("segments", len(info), f"image {ann.get('image_id')}: segments_info", path)
+    info = segment_records(info, ann.get("image_id"), str(path), known, STRICT)
     try:
-        segs = Segments.build(
+        return Segments.build(
             id=[s["id"] for s in info],
             category_id=[s["category_id"] for s in info],
             iscrowd=[bool(s.get("iscrowd", 0)) for s in info],
@@ -150,18 +145,8 @@ def _segments(
             bbox=[s.get("bbox") or [0, 0, 0, 0] for s in info],
             score=[s["score"] for s in info] if info and all("score" in s for s in info) else None,
         )
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: 1e308, 10^30 as an id
+    except (TypeError, ValueError, OverflowError) as exc:  # a score that is not a number
         raise SegtoolError(f"image {ann.get('image_id')}: malformed segments_info ({exc!r:.100})", str(path)) from None
-    # set arithmetic on the few ids of one image: np.unique's set-up costs 10x more here
-    unknown = sorted(set(segs.category_id.tolist()) - known) if known is not None else []
-    if unknown:
-        raise SegtoolError(f"image {ann.get('image_id')}: unknown category id {unknown[0]}", str(path))
-    ids = segs.id.tolist()
-    if len(set(ids)) != len(ids):
-        raise SegtoolError(f"image {ann.get('image_id')}: duplicate segment ids in segments_info", str(path))
-    if ids and (min(ids) <= 0 or max(ids) >= 2**24):
-        raise SegtoolError(f"image {ann.get('image_id')}: segment ids must lie in 1..2**24-1", str(path))
-    return segs
 
 
 def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
@@ -180,7 +165,7 @@ def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
     for ann in items(path, "annotations.item"):
         iid = _image_id(ann, path, "an annotation")
         if iid not in ids:
-            raise SegtoolError(f"annotation for image id {iid}, which 'images' does not list", str(path))
+            unknown_image(iid, ids, path)
         name = file_name(ann["file_name"], f"annotation of image {iid}", path)
         by_image[iid] = PanopticPng(str(folder / name), _segments(ann, known, path))
     empty = PanopticPng(None, Segments.empty())

@@ -21,11 +21,12 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import dataset_records, expected_images, unknown_image, unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
-from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, well_formed
+from ..checks.schema import PANOPTIC_ANNOTATION, is_id, problem
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_verdict
 from ..parallel import imap, jobs_for
 from .common import limit
 from .jsonstream import items
+from .panoptic_rules import pixel_ids, segment_records
 
 register(
     Check("id-not-listed", E, "a segment id in the PNG is not listed in segments_info"),
@@ -66,9 +67,8 @@ def _record_checks(job: _Job, out: _ImageOut) -> list[dict[str, Any]]:
     """Checks of segments_info alone; returns the well-formed segment records."""
     iid = job.image["id"]
     raw = job.ann["segments_info"]
-    bad, info = well_formed(raw, SEGMENT, "segment", job.png, lambda s: (iid, s.get("id")))
-    out.findings += bad
-    if bad:  # a malformed record still names its pixels and its category: no second finding for them
+    info = segment_records(raw, iid, job.png, job.known, Collect(out.findings))
+    if len(info) < len(raw):  # a malformed record still names its pixels and its category: no second finding for them
         good = {id(s) for s in info}
         for s in raw:
             if isinstance(s, dict) and id(s) not in good:
@@ -76,18 +76,12 @@ def _record_checks(job: _Job, out: _ImageOut) -> list[dict[str, Any]]:
                     out.excused.add(s["id"])
                 if is_id(s.get("category_id")):
                     out.used[s["category_id"]] += 1
-    for sid, n in Counter(s["id"] for s in info).items():
-        if n > 1:
-            out.findings.append(
-                finding("duplicate-segment-id", f"segment id {sid} is listed {n} times", job.png, iid, sid)
-            )
     crowd: Counter[Any] = Counter()
     stuff: Counter[Any] = Counter()
     for s in info:
         cat = s.get("category_id")
         out.used[cat] += 1
-        if cat not in job.known:
-            out.findings.append(finding("unknown-category", f"unknown category id {cat}", job.png, iid, s["id"]))
+        if cat not in job.known:  # reported by segment_records
             continue
         if cat not in job.things:
             stuff[cat] += 1
@@ -119,19 +113,13 @@ def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOu
     iid, path = job.image["id"], job.png
     listed = np.array(sorted({int(s["id"]) for s in info}), dtype=np.int64)
     runs, unknown = masks.Runs.of_ids(ids, listed)
-    for sid in sorted(set(unknown.tolist()) - out.excused):
-        out.findings.append(
-            finding("id-not-listed", f"id {sid} is in the PNG but not in segments_info", path, iid, sid)
-        )
     area = runs.areas()
+    pixel_ids(listed, np.unique(unknown), area, iid, path, Collect(out.findings), out.excused)
     boxes = runs.bboxes()
     first = {s["id"]: s for s in reversed(info)}  # each id's first record (a search per id was quadratic)
     for k, sid in enumerate(listed.tolist()):
         rec = first[sid]
-        if area[k] == 0:
-            out.findings.append(
-                finding("segment-absent", "listed in segments_info but absent from the PNG", path, iid, sid)
-            )
+        if area[k] == 0:  # reported by pixel_ids
             continue
         if "area" in rec and rec["area"] != area[k]:  # pixel counts: the strict comparison is equality
             verdict, why = area_verdict(float(rec["area"]), float(area[k]), job.tolerance, exact=0.0)

@@ -21,7 +21,8 @@ from ..errors import SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..views import measure
 from . import coco_instance, semantic
-from .common import load_json, parse_categories
+from .coco_records import parse_categories
+from .common import load_json
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import imageio, limits, masks, png
 from ..errors import FormatError, SegtoolError
-from ..model import Category, ImageInfo
+from ..model import Category
 from . import jsonguard
 from .jsonfile import open_file
 
@@ -161,78 +161,6 @@ def file_name(value: Any, what: str, path: Path) -> str:
             f"{what}: file name {name!r:.60} is not valid Unicode (a lone surrogate)", str(path)
         ) from None
     return name
-
-
-def parse_categories(records: Any, path: Path, *, default_isthing: bool) -> tuple[Category, ...]:
-    """COCO ``categories`` records → :class:`Category` tuple (ids unique, 64-bit; at most
-    ``limits.categories`` of them: per-category tables, a confusion matrix above all, grow
-    with their square)."""
-    if not isinstance(records, list):
-        raise SegtoolError("'categories' must be a list", str(path))
-    limits.check("categories", len(records), "categories listed", path)
-    out: list[Category] = []
-    seen: set[int] = set()
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise SegtoolError(f"category #{i} is not an object", str(path))
-        cid = int_field(rec, "id", f"category #{i}", path)
-        if cid in seen:
-            raise SegtoolError(f"category id {cid} appears twice", str(path))
-        seen.add(cid)
-        color = rec.get("color")
-        if color is not None:
-            if not (isinstance(color, (list, tuple)) and len(color) == 3 and all(type(c) is int for c in color)):
-                raise SegtoolError(f"category {cid}: 'color' must be three integers, got {color!r:.60}", str(path))
-            if not all(0 <= c <= 255 for c in color):
-                raise SegtoolError(f"category {cid}: 'color' values must lie in 0..255, got {color!r:.60}", str(path))
-            color = tuple(color)
-        out.append(
-            Category(
-                id=cid,
-                name=str(rec.get("name", cid)),
-                isthing=bool(rec.get("isthing", default_isthing)),
-                color=color,
-                supercategory=str(rec.get("supercategory") or ""),
-            )
-        )
-    return tuple(out)
-
-
-def parse_images(records: Any, path: Path) -> list[ImageInfo]:
-    """COCO ``images`` records → :class:`ImageInfo` list (ids unique)."""
-    if not isinstance(records, list):
-        raise SegtoolError("'images' must be a list", str(path))
-    out: list[ImageInfo] = []
-    seen: set[int | str] = set()
-    max_pixels = limits.current().pixels
-    for i, rec in enumerate(records):
-        im = parse_image(rec, i, path, max_pixels)
-        if im.id in seen:
-            raise SegtoolError(f"image id {im.id} appears twice", str(path))
-        seen.add(im.id)
-        out.append(im)
-    return out
-
-
-def parse_image(rec: Any, i: int, path: Path, max_pixels: int | None = None) -> ImageInfo:
-    """The ``i``-th COCO ``images`` record → :class:`ImageInfo`: a 64-bit id, a size a PNG can
-    have (sides 1..2^31-1) and at most ``max_pixels`` (``limits.pixels``) pixels, a usable
-    file name."""
-    if not isinstance(rec, dict):
-        raise SegtoolError(f"image #{i} is not an object", str(path))
-    iid = image_id(rec, "id", f"image #{i}", path)
-    h, w = rec.get("height"), rec.get("width")
-    if not (type(h) is int and type(w) is int and 0 < h <= SIDE[1] and 0 < w <= SIDE[1]):
-        h = int_field(rec, "height", f"image {iid}", path, (-(2**63), SIDE[1]))
-        w = int_field(rec, "width", f"image {iid}", path, (-(2**63), SIDE[1]))
-        if h <= 0 or w <= 0:
-            raise SegtoolError(f"image {iid}: size {w}x{h} is not positive", str(path))
-    if max_pixels is None or h * w > max_pixels:
-        limits.check("pixels", h * w, f"image {iid} ({w}x{h})", path)
-    name = rec.get("file_name")
-    name = f"{iid}.jpg" if name is None else file_name(name, f"image {iid}", path)
-    extra = {k: v for k, v in rec.items() if k not in ("id", "file_name", "height", "width")}
-    return ImageInfo(iid, name, h, w, extra)
 
 
 def compressed_rle(segm: Any, height: int, width: int) -> dict[str, Any]:

@@ -17,11 +17,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import limits
-from ..errors import FormatError, SegtoolError
+from ..errors import FormatError
 from ..model import ImageInfo, Sample
 from ..pairing import Ids, ImageId, Stream, ids_of
 from .coco_panoptic import PanopticRecord, _image_id, masks_dir
-from .common import file_name, limit, parse_categories, parse_image
+from .coco_records import parse_categories, parse_image, repeated_image
+from .common import file_name, limit
 from .jsonstream import Passes, layout
 
 
@@ -100,6 +101,7 @@ class _ImageTable:
         max_pixels = limits.current().pixels
         for i, rec in enumerate(layout(path).checked().section_items("images")):
             im = parse_image(rec, i, path, max_pixels)
+            assert im is not None  # the strict policy raises instead
             iids.append(im.id)
             sizes[0].append(im.height)
             sizes[1].append(im.width)
@@ -110,13 +112,13 @@ class _ImageTable:
             where: dict[ImageId, int] = {}
             for k, iid in enumerate(ids.tolist()):
                 if where.setdefault(iid, k) != k:
-                    raise SegtoolError(f"image id {iid!r} appears twice", str(path))
+                    repeated_image(iid, path)
             return cls(ids, height, width, where)
         order = np.argsort(ids, kind="stable")
         ids = ids[order]
         twice = ids[1:][ids[1:] == ids[:-1]]
         if twice.size:
-            raise SegtoolError(f"image id {int(twice[0])} appears twice", str(path))
+            repeated_image(int(twice[0]), path)
         return cls(ids, height[order], width[order], None)
 
     def info(self, iid: ImageId, file_name: str) -> ImageInfo:

@@ -22,6 +22,7 @@ from ..masks import DENSE_VALUES
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions
 from ..policy import STRICT, Policy
+from .coco_records import parse_categories, parse_images
 from .common import (
     Detection,
     ImageResult,
@@ -29,8 +30,6 @@ from .common import (
     dump_json,
     limit,
     load_json,
-    parse_categories,
-    parse_images,
     save_png,
     stem_name,
 )

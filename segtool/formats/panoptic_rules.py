@@ -1,0 +1,79 @@
+"""The rules of one COCO panoptic annotation, written once for the reader and ``validate``.
+
+``segments_info`` records of the right shape (:data:`~segtool.checks.schema.SEGMENT`: ids
+1..2^24-1, the ids an RGB PNG can hold), ids listed once, categories known; and the PNG's
+ids agreeing with them. Each problem goes to the caller's error policy
+(:mod:`segtool.policy`): the reader stops at the first, validate collects them all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..checks.schema import SEGMENT, is_id, problem
+from ..policy import Policy, place
+
+
+def segment_records(
+    info: list[Any], image_id: Any, path: str, known: Collection[Any] | None, report: Policy
+) -> list[dict[str, Any]]:
+    """The records of ``info`` of the right shape (the others are reported and left out);
+    repeated ids and categories not in ``known`` (None: not checked here) are reported and
+    kept, as their pixels are still there to check."""
+    good: list[dict[str, Any]] = []
+    for i, s in enumerate(info):
+        why = problem(s, SEGMENT)
+        if why is None:
+            good.append(s)
+            continue
+        sid = s.get("id") if isinstance(s, dict) and is_id(s.get("id")) else None
+        report("malformed-record", f"{place(image_id, sid)}: segment #{i}: {why}", path, image_id, sid)
+    if len(good) > 1:
+        for sid, n in Counter(s["id"] for s in good).items():
+            if n > 1:
+                report(
+                    "duplicate-segment-id",
+                    f"{place(image_id, sid)}: segment id {sid} is listed {n} times",
+                    path,
+                    image_id,
+                    sid,
+                )
+    if known is not None:
+        for s in good:
+            if s["category_id"] not in known:
+                msg = f"{place(image_id, s['id'])}: unknown category id {s['category_id']}"
+                report("unknown-category", msg, path, image_id, s["id"])
+    return good
+
+
+def pixel_ids(
+    listed: npt.NDArray[np.int64],
+    unknown: npt.NDArray[np.int64],
+    area: npt.NDArray[np.int64],
+    image_id: Any,
+    path: str,
+    report: Policy,
+    excused: Collection[int] = (),
+) -> None:
+    """The PNG's ids against the listed ones: ids with pixels (``unknown``: not listed,
+    sorted) that no record lists, listed ids (``listed``) without a pixel (``area`` 0); one
+    problem of each kind per image, naming the ids. ``excused``: ids of records already
+    reported as malformed, not reported again."""
+    if unknown.size:
+        shown = [sid for sid in unknown.tolist() if sid not in excused]
+        if shown:
+            msg = f"{place(image_id)}: segment ids {_listed(shown)} are in the PNG but not in segments_info"
+            report("id-not-listed", msg, path, image_id)
+    if not area.all():
+        msg = f"{place(image_id)}: segments {_listed(listed[area == 0].tolist())} are listed in segments_info but absent from the PNG"
+        report("segment-absent", msg, path, image_id)
+
+
+def _listed(ids: list[int]) -> str:
+    """Up to 8 ids, for one line."""
+    return ", ".join(map(str, ids[:8])) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")

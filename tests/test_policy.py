@@ -1,0 +1,121 @@
+"""Readers and validate share one set of rules (segtool.policy): the problem that stops a
+reader is the finding validate reports, under its code and in the same words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import segtool
+from segtool.checks.registry import Collect
+from segtool.errors import SegtoolError
+from segtool.formats.coco_panoptic_checks import validate_panoptic
+from segtool.formats.coco_records import parse_categories, parse_images
+from segtool.policy import QUIET, STRICT, place
+from tests.conftest import panoptic_segments, write_panoptic
+from tests.helpers import PANOPTIC_CATS
+
+BASE = np.array([[10, 10, 20, 20]] * 4)  # road | person
+
+
+def build(tmp_path: Path) -> Path:
+    return write_panoptic(tmp_path / "pan.json", [BASE], [panoptic_segments(BASE, {10: 100, 20: 1})], PANOPTIC_CATS)
+
+
+def edit(fn):
+    def apply(path: Path) -> None:
+        data = json.loads(path.read_text())
+        fn(data)
+        path.write_text(json.dumps(data))
+
+    return apply
+
+
+def png_of(path: Path) -> Path:
+    return path.with_suffix("") / "img1.png"
+
+
+def segments(d):
+    return d["annotations"][0]["segments_info"]
+
+
+BREAKAGES = {
+    "png-missing": lambda p: png_of(p).unlink(),
+    "png-unreadable": lambda p: png_of(p).write_bytes(png_of(p).read_bytes()[:40]),
+    "png-size": edit(lambda d: d["images"][0].update(width=5)),
+    "png-mode": lambda p: Image.open(png_of(p)).convert("L").save(png_of(p)),
+    "duplicate-segment-id": edit(lambda d: segments(d).append(segments(d)[1])),
+    "segment-absent": edit(lambda d: segments(d).append({"id": 40, "category_id": 1, "iscrowd": 0})),
+    "id-not-listed": edit(lambda d: segments(d).pop(0)),
+    "unknown-category": edit(lambda d: segments(d)[1].update(category_id=7)),
+    "malformed-record": edit(lambda d: segments(d)[1].update(iscrowd=5)),
+    "duplicate-image-id": edit(lambda d: d["images"].append({**d["images"][0], "file_name": "other.jpg"})),
+    "duplicate-category-id": edit(lambda d: d["categories"].append({**d["categories"][0], "name": "human"})),
+    "annotation-unknown-image": edit(lambda d: d["annotations"].append({**d["annotations"][0], "image_id": 99})),
+    "image-id-form": edit(lambda d: d["annotations"][0].update(image_id="1")),
+}
+
+
+@pytest.mark.parametrize("code", sorted(BREAKAGES))
+def test_the_reader_stops_where_validate_reports(tmp_path, code):
+    path = build(tmp_path)
+    BREAKAGES[code](path)
+    findings = [f for f in validate_panoptic(path).findings if f.severity.name == "ERROR"]
+    assert [f.code for f in findings] == [code]
+    finding = findings[0]
+    with pytest.raises(SegtoolError) as caught:
+        for sample in segtool.read(path).samples:
+            sample.load()
+    error = caught.value
+    # the same words: the reader's line starts with the place the finding keeps apart
+    assert error.message in (
+        finding.message,
+        f"{place(finding.image_id)}: {finding.message}",
+        f"{finding.where()}: {finding.message}",
+    )
+    assert error.path in (finding.path, str(path))  # a record's problem: the reader names the JSON it is in
+
+
+def test_what_readers_read_past_validate_still_reports(tmp_path):
+    """An image id written 2.0 and an image without file_name: pycocotools takes both, so
+    the readers do; validate reports both records, and leaves them out of its other checks."""
+    records = [{"id": 2.0, "file_name": "a.jpg", "height": 4, "width": 4}, {"id": 3, "height": 4, "width": 4}]
+    images = parse_images(records, "x.json")
+    assert [(im.id, im.file_name) for im in images] == [(2, "a.jpg"), (3, "3.jpg")]
+    collect = Collect()
+    assert parse_images(records, "x.json", collect) == []
+    assert [(f.code, f.message) for f in collect.found] == [
+        ("malformed-record", "image #0: 'id' must be an integer or string, got 2.0"),
+        ("malformed-record", "image #1: no 'file_name'"),
+    ]
+
+
+def test_a_category_id_no_reader_takes_is_a_validate_error(tmp_path):
+    """A string category id: the readers refuse it (segments' category ids are integers), so
+    validate, which used to accept it, reports it."""
+    records = [{"id": "person", "name": "person"}]
+    with pytest.raises(SegtoolError, match="category #0: 'id' must be an integer, got 'person'"):
+        parse_categories(records, "x.json", default_isthing=True)
+    collect = Collect()
+    assert parse_categories(records, "x.json", default_isthing=True, report=collect) == ()
+    assert [f.code for f in collect.found] == ["malformed-record"]
+
+
+def test_the_policies():
+    with pytest.raises(SegtoolError, match=r"^x\.json: image 3: bad$"):
+        STRICT("png-size", "image 3: bad", "x.json", 3)
+    assert STRICT("malformed-record", "image 3: odd", "x.json", 3, usable=True) is True
+    assert QUIET("png-size", "image 3: bad", "x.json", 3) is False
+    collect = Collect()
+    assert collect("png-size", "image 3, segment 7: bad", "x.json", 3, 7) is False
+    assert collect("image-id-form", "image 3: two spellings", "x.json", 3, usable=True) is True
+    assert collect("malformed-record", "image #0: odd", "x.json", usable=True) is False
+    assert [(f.message, f.where()) for f in collect.found] == [
+        ("bad", "image 3, segment 7"),
+        ("two spellings", "image 3"),
+        ("image #0: odd", ""),
+    ]
