@@ -119,3 +119,48 @@ def test_the_policies():
         ("two spellings", "image 3"),
         ("image #0: odd", ""),
     ]
+
+
+SEM_CATS = [{"id": 0, "name": "background"}, {"id": 1, "name": "road"}]
+SEM_BASE = np.array([[0, 0, 1, 1], [0, 0, 1, 1]], np.uint8)
+
+
+def build_semantic(tmp_path: Path, labels: np.ndarray = SEM_BASE, cats: list = SEM_CATS) -> Path:
+    folder = tmp_path / "sem"
+    folder.mkdir(parents=True)
+    Image.fromarray(labels).save(folder / "a.png")
+    (folder / "categories.json").write_text(json.dumps(cats))
+    (folder / "images.json").write_text(
+        json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "height": 2, "width": 4}]})
+    )
+    return folder
+
+
+SEMANTIC = {
+    "unknown-label": lambda f: Image.fromarray(np.where(SEM_BASE == 1, 42, SEM_BASE).astype(np.uint8)).save(
+        f / "a.png"
+    ),
+    "png-size": lambda f: Image.fromarray(SEM_BASE[:1]).save(f / "a.png"),
+    "label-mode": lambda f: Image.fromarray(np.stack([SEM_BASE] * 3, -1)).save(f / "a.png"),
+    "png-unreadable": lambda f: (f / "a.png").write_bytes((f / "a.png").read_bytes()[:30]),
+    "ignore-is-category": lambda f: (f / "categories.json").write_text(
+        json.dumps([*SEM_CATS, {"id": 255, "name": "x"}])
+    ),
+}
+
+
+@pytest.mark.parametrize("code", sorted(SEMANTIC))
+def test_a_label_map_reader_stops_where_validate_reports(tmp_path, code):
+    from segtool.formats.semantic_checks import validate_semantic
+
+    folder = build_semantic(tmp_path)
+    SEMANTIC[code](folder)
+    findings = [f for f in validate_semantic(folder).findings if f.severity.name == "ERROR"]
+    assert [f.code for f in findings] == [code]
+    finding = findings[0]
+    with pytest.raises(SegtoolError) as caught:
+        for sample in segtool.read(folder).samples:
+            sample.load()
+    message = caught.value.message
+    assert message in (finding.message, f"{place(finding.image_id)}: {finding.message}")
+    assert not message.endswith(" and ") and " and  " not in message  # validate once said "values 42 and  (...)"

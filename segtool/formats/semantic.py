@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, limits, png, views
+from .. import imageio, limits, views
 from ..errors import FormatError, SegtoolError
 from ..masks import DENSE_VALUES
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions
-from ..policy import STRICT, Policy
+from ..policy import STRICT
 from .coco_records import parse_categories, parse_images
 from .common import (
     Detection,
@@ -34,12 +34,12 @@ from .common import (
     stem_name,
 )
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
+from .semantic_rules import histogram, ignore_rule, label_values, read_labels
 
 NAME = "semantic"
 CHECKS = "semantic_checks"  # its checks (validate); label maps have no --fix
 CATEGORIES = "categories.json"
 IMAGES = "images.json"
-_INT_MODES = {"L": np.uint8, "P": np.uint8, "I;16": np.uint16, "I;16L": np.uint16, "I;16B": np.uint16, "I": np.int32}
 
 
 def detect(path: Path) -> Detection:
@@ -51,71 +51,6 @@ def detect(path: Path) -> Detection:
     if (path / CATEGORIES).is_file():
         return Detection("strong", f"PNG label maps with {CATEGORIES}")
     return Detection("weak", f"PNGs but no {CATEGORIES} (pass --categories)")
-
-
-def read_labels(
-    path: str, size: tuple[int, int] | None, what: str, report: Policy, image_id: Any = None, *, fast_only: bool = False
-) -> npt.NDArray[Any] | None:
-    """The label map at ``path`` as stored (uint8, uint16 or int32 values), checked to be
-    ``size`` (width, height) when given and single-channel; or None after ``report`` was
-    told why not (and returned). With ``fast_only``, None (no report) for what segtool's
-    decoder does not take (not an 8-bit L or P PNG): mIoU's 8-bit path then falls back.
-
-    The one sequence behind the reader and validate's checks, each with its error policy
-    (:mod:`segtool.policy`). 8-bit L and P PNGs go through segtool's decoder (~5x faster
-    than Pillow); 16-bit, interlaced and other files through Pillow.
-    """
-    try:
-        data = imageio.read_bytes(path)
-    except FileNotFoundError:
-        report("png-missing", f"missing PNG for {what}", path, image_id)
-        return None
-    except OSError as exc:
-        report("png-unreadable", f"unreadable PNG for {what} ({exc.strerror or exc})", path, image_id)
-        return None
-    try:
-        width, height, mode = png.header(data)
-    except ValueError:
-        width = height = 0
-        mode = ""
-    if mode not in ("L", "P"):
-        return None if fast_only else _pillow_labels(data, path, size, what, report, image_id)
-    if size is not None and (width, height) != size:
-        report("png-size", f"PNG is {width}x{height} but {what} is {size[0]}x{size[1]}", path, image_id)
-        return None
-    try:
-        labels = png.decode(data)
-    except ValueError as exc:
-        report("png-unreadable", f"unreadable PNG for {what} ({exc})", path, image_id)
-        return None
-    if labels is None:  # interlaced
-        return None if fast_only else _pillow_labels(data, path, size, what, report, image_id)
-    return labels
-
-
-def _pillow_labels(
-    data: bytes, path: str, size: tuple[int, int] | None, what: str, report: Policy, image_id: Any
-) -> npt.NDArray[Any] | None:
-    """:func:`read_labels` for what Pillow reads: 16-bit, interlaced, not a PNG at all."""
-    try:
-        with imageio.open_bytes(data, path) as img:
-            if size is not None and img.size != size:
-                msg = f"PNG is {img.size[0]}x{img.size[1]} but {what} is {size[0]}x{size[1]}"
-                report("png-size", msg, path, image_id)
-                return None
-            if img.mode not in _INT_MODES:
-                kind = "non-integer" if img.mode == "F" else "multi-channel"
-                msg = f"{what}: {kind} label map (mode {img.mode}); expected L, P, I;16 or I"
-                report("label-mode", msg, path, image_id)
-                return None
-            return np.asarray(img)
-    except SegtoolError as exc:  # a limit
-        report("png-unreadable", f"unreadable PNG for {what} ({exc.message})", path, image_id)
-        return None
-    except Exception as exc:  # Pillow raises assorted types on corrupt input
-        why = str(exc) or type(exc).__name__
-        report("png-unreadable", f"unreadable PNG for {what} ({why})", path, image_id)
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +71,8 @@ class LabelPng:
         labels: npt.NDArray[np.int64] = np.asarray(found).astype(np.int64, copy=False)
         if labels.min(initial=0) < 0:
             raise SegtoolError(f"image {image.id}: negative label values", self.png)
-        present = _present(labels)
-        self.check_present(image, present)
+        present, counts = histogram(labels)
+        self.check_present(image, present, counts)
         return labels, present
 
     def pixels8(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
@@ -147,17 +82,15 @@ class LabelPng:
 
     def check_values(self, image: ImageInfo, counts: npt.NDArray[np.int64]) -> None:
         """Every value with pixels (``counts[v]`` > 0) must be a category or the ignore value."""
-        self.check_present(image, np.flatnonzero(counts))
+        present = np.flatnonzero(counts)
+        self.check_present(image, present, counts[present])
 
-    def check_present(self, image: ImageInfo, present: npt.NDArray[np.int64]) -> None:
-        """Every value of ``present`` must be a category or the ignore value."""
-        unknown = np.setdiff1d(present[present != self.ignore_value], np.asarray(self.known, dtype=np.int64))
-        if unknown.size:
-            listed = ", ".join(map(str, unknown[:8].tolist()))
-            raise SegtoolError(
-                f"image {image.id}: label values {listed} are not categories (ignore value is {self.ignore_value})",
-                str(self.png),
-            )
+    def check_present(
+        self, image: ImageInfo, present: npt.NDArray[np.int64], counts: npt.NDArray[np.int64] | None = None
+    ) -> None:
+        """Every value of ``present`` (sorted; ``counts``: pixels of each) must be a category
+        or the ignore value."""
+        label_values(present, self.known, self.ignore_value, image.id, self.png, STRICT, counts=counts)
 
     def load(self, image: ImageInfo) -> Annotation:
         """One segment per category present (ids 1..k in category order); ignore → void."""
@@ -174,15 +107,6 @@ class LabelPng:
             index = np.where(hit, k + 1, 0).astype(np.int32)
         segs = Segments.build(id=np.arange(1, len(present) + 1), category_id=present)
         return Annotation(image, views.measure(index, segs), id_map=index, origin=self.png)
-
-
-def _present(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The sorted values of a non-negative label map: one ``bincount`` when they are small
-    (8- and 16-bit maps), a sort when a 32-bit map holds large ones (a count per value up
-    to 2^31 would take 16 GB)."""
-    if int(labels.max(initial=0)) < DENSE_VALUES:
-        return np.flatnonzero(np.bincount(labels.ravel()))
-    return np.unique(labels)
 
 
 def _categories_path(path: Path, categories: Path | None) -> Path:
@@ -222,10 +146,7 @@ def read(path: Path, *, categories: Path | None = None, ignore_value: int = 255,
     data = load_json(cat_path)
     records = data["categories"] if isinstance(data, dict) and "categories" in data else data
     cats = parse_categories(records, cat_path, default_isthing=False)
-    if any(c.id == ignore_value for c in cats):
-        raise SegtoolError(
-            f"category id {ignore_value} equals the ignore value; pass another --ignore-value", str(cat_path)
-        )
+    ignore_rule([c.id for c in cats], ignore_value, cat_path, STRICT)
     pngs = sorted(path.glob("*.png"))
     images = _images(path, pngs)
     known = tuple(sorted(c.id for c in cats))
@@ -263,10 +184,7 @@ def _write_image(job: Job) -> ImageResult:
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
     """Write label PNGs, ``categories.json`` and ``images.json`` into the folder ``tmp[0]``."""
     ids = [c.id for c in ds.categories]
-    if opts.ignore_value in ids:
-        raise SegtoolError(
-            f"category id {opts.ignore_value} equals the ignore value; pass another --ignore-value", str(dst)
-        )
+    ignore_rule(ids, opts.ignore_value, dst, STRICT)
     if ids and (min(ids) < 0 or max(ids) > 65535):
         raise SegtoolError("category ids must lie in 0..65535 for label PNGs", str(dst))
     names = [stem_name(s.image.file_name) for s in ds.samples]

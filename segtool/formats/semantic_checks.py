@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
@@ -24,10 +23,10 @@ from ..checks.records import category_checks, image_checks, photo_checks, photo_
 from ..checks.registry import Collect, E, finding, register, unlabeled
 from ..checks.schema import is_int
 from ..errors import FormatError
-from ..masks import DENSE_VALUES
 from ..parallel import imap, jobs_for
 from .common import load_json
-from .semantic import CATEGORIES, IMAGES, read_labels
+from .semantic import CATEGORIES, IMAGES
+from .semantic_rules import histogram, ignore_rule, label_values, read_labels
 
 register(
     Check("label-missing", E, "an image (in images.json, or a photo in --images DIR) has no label map"),
@@ -69,42 +68,19 @@ def _check_image(job: _Job) -> _ImageOut:
         return out
     labels = labels.astype(np.int64, copy=False)
     negative = int(np.count_nonzero(labels < 0)) if labels.dtype.kind == "i" and labels.min(initial=0) < 0 else 0
-    present, counts = _histogram(np.maximum(labels, 0), negative)
+    present, counts = histogram(np.maximum(labels, 0), negative)
     ignore = job.ignore_value
     out.ignored = int(counts[present == ignore].sum())
     out.pixels = int(labels.size)
     values = present[present != ignore]
-    unknown = np.setdiff1d(values, np.asarray(job.known, dtype=np.int64))
     out.used.update(dict.fromkeys(np.intersect1d(values, job.known).tolist(), 1))
-    if unknown.size or negative:
-        shown = ", ".join(map(str, unknown[:8].tolist())) + (" …" if unknown.size > 8 else "")
-        pixels = int(counts[np.isin(present, unknown)].sum()) + negative
-        what = f"values {shown}" if unknown.size else ""
-        what += (" and " if what else "") + (f"{negative} negative pixels" if negative else "")
-        msg = f"{what} ({pixels} px) are neither a category nor the ignore value {ignore}"
-        out.findings.append(finding("unknown-label", msg, job.png, job.image_id))
+    collect = Collect(out.findings)
+    label_values(present, job.known, ignore, job.image_id, job.png, collect, counts=counts, negative=negative)
     found = unlabeled(
         out.ignored, out.pixels, job.max_unlabeled, f"have the ignore value {ignore}", job.png, job.image_id
     )
     out.findings += [found] if found else []
     return out
-
-
-def _histogram(labels: npt.NDArray[np.int64], negative: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The values of a non-negative label map with pixels, and how many each (``negative``
-    pixels were clipped to 0 and are taken off its count). One ``bincount`` for 8- and
-    16-bit maps; a sort for a 32-bit map with large values, whose count per value up to
-    2^31 would take 16 GB."""
-    if int(labels.max(initial=0)) < DENSE_VALUES:
-        dense = np.bincount(labels.ravel())
-        present, counts = np.flatnonzero(dense), dense[np.flatnonzero(dense)]
-    else:
-        present, counts = np.unique(labels, return_counts=True)
-    if negative:
-        counts = counts.copy()
-        counts[0] -= negative  # value 0 is present: the clipped pixels are there
-        present, counts = present[counts > 0], counts[counts > 0]
-    return present, counts
 
 
 def _categories(folder: Path, categories: Path | None) -> tuple[list[dict[str, Any]], Path]:
@@ -179,8 +155,7 @@ def validate_semantic(
     cats, cat_path = _categories(folder, categories)
     found, cats = category_checks(cats, str(cat_path))
     known = tuple(sorted(c["id"] for c in cats if is_int(c["id"])))
-    if ignore_value in known:
-        found.append(finding("ignore-is-category", f"category {ignore_value} is the ignore value", str(cat_path)))
+    ignore_rule(known, ignore_value, cat_path, Collect(found))
     expected_found, expected = _expected_images(folder, images_dir, str(folder))
     found += expected_found
     labels = sorted(folder.glob("*.png"))
