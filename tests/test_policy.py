@@ -57,15 +57,28 @@ BREAKAGES = {
     "duplicate-category-id": edit(lambda d: d["categories"].append({**d["categories"][0], "name": "human"})),
     "annotation-unknown-image": edit(lambda d: d["annotations"].append({**d["annotations"][0], "image_id": 99})),
     "image-id-form": edit(lambda d: d["annotations"][0].update(image_id="1")),
+    "malformed-record/annotation": edit(lambda d: d["annotations"][0].pop("file_name")),
+    "malformed-record/image": edit(lambda d: d["images"][0].update(height=0)),
+    "malformed-record/segments": lambda p: _over_segments(p),
 }
 
 
+def _over_segments(path: Path) -> None:
+    data = json.loads(path.read_text())
+    segments(data).extend({"id": 100 + k, "category_id": 1} for k in range(3))
+    path.write_text(json.dumps(data))
+
+
 @pytest.mark.parametrize("code", sorted(BREAKAGES))
-def test_the_reader_stops_where_validate_reports(tmp_path, code):
+def test_the_reader_stops_where_validate_reports(tmp_path, code, monkeypatch):
     path = build(tmp_path)
     BREAKAGES[code](path)
+    monkeypatch.setenv("SEGTOOL_LIMIT_SEGMENTS", "3")
+    # an image record left out leaves its annotation without an image: a second finding
+    also = ["annotation-unknown-image"] if code == "malformed-record/image" else []
+    code = code.split("/")[0]
     findings = [f for f in validate_panoptic(path).findings if f.severity.name == "ERROR"]
-    assert [f.code for f in findings] == [code]
+    assert [f.code for f in findings] == [code, *also]
     finding = findings[0]
     with pytest.raises(SegtoolError) as caught:
         for sample in segtool.read(path).samples:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import limits, masks, png, views
+from .. import masks, png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions, Stream
@@ -28,16 +28,13 @@ from .common import (
     Detection,
     ImageResult,
     check_unique_names,
-    file_name,
-    image_id,
-    limit,
     save_png,
     stem_name,
     stream_coco_json,
 )
 from .jsonstream import NOT_JSON, coco_sections, items, json_sketch, section, sketch
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
-from .panoptic_rules import pixel_ids, segment_records
+from .panoptic_rules import annotation_record, pixel_ids, repeated_annotation, segment_count, segment_records
 
 NAME = "coco-panoptic"
 CHECKS = "coco_panoptic_checks"  # its checks (validate) and fixes (--fix), next to it
@@ -133,8 +130,7 @@ def _segments(
     info = ann.get("segments_info")
     if not isinstance(info, list):
         raise SegtoolError(f"annotation of image {ann.get('image_id')}: 'segments_info' must be a list", str(path))
-    if len(info) > (limit("segments") if max_segments is None else max_segments):
-        limits.check("segments", len(info), f"image {ann.get('image_id')}: segments_info", path)
+    segment_count(len(info), ann.get("image_id"), str(path), STRICT, max_segments)
     info = segment_records(info, ann.get("image_id"), str(path), known, STRICT)
     try:
         return Segments.build(
@@ -163,10 +159,11 @@ def read(path: Path, *, masks: Path | None = None, **_: Any) -> Dataset:
     ids = {im.id for im in images}
     by_image: dict[int | str, PanopticPng] = {}
     for ann in items(path, "annotations.item"):
-        iid = _image_id(ann, path, "an annotation")
+        iid, name = _record(ann, path)
         if iid not in ids:
             unknown_image(iid, ids, path)
-        name = file_name(ann["file_name"], f"annotation of image {iid}", path)
+        if iid in by_image:
+            repeated_annotation(iid, str(path), STRICT)
         by_image[iid] = PanopticPng(str(folder / name), _segments(ann, known, path))
     empty = PanopticPng(None, Segments.empty())
     samples = tuple(Sample(im, by_image.get(im.id, empty)) for im in images)
@@ -279,12 +276,11 @@ def read_predictions(path: Path, gt: Dataset, *, masks: Path | None = None, **_:
     folder = masks_dir(path, masks)
     out: dict[int | str, Any] = {}
     for ann in items(path, "item" if isinstance(head, list) else "annotations.item"):
-        iid = _image_id(ann, path, "a prediction")
+        iid, name = _record(ann, path)
         if iid in out:
             raise SegtoolError(
                 f"image id {iid} has several prediction records; which one counts is ambiguous", str(path)
             )
-        name = file_name(ann["file_name"], f"prediction for image {iid}", path)
         out[iid] = PanopticPng(str(folder / name), _segments(ann, known, path))
     return Predictions(out, "id", str(path))
 
@@ -315,8 +311,8 @@ def from_memory(predictions: Mapping[Any, Any], gt: Dataset | tuple[Category, ..
     return of_memory(predictions, gt)
 
 
-def _image_id(ann: Any, path: Path, what: str) -> int | str:
-    """The record's image id, checked (an integer or a string), with a ``file_name`` beside it."""
-    if not isinstance(ann, dict) or "image_id" not in ann or "file_name" not in ann:
-        raise SegtoolError(f"{what} lacks 'image_id' or 'file_name'", str(path))
-    return image_id(ann, "image_id", what, path)
+def _record(ann: Any, path: Path | str, max_segments: int | None = None) -> tuple[int | str, str]:
+    """An annotation record's image id and PNG file name (:func:`.panoptic_rules.annotation_record`)."""
+    found = annotation_record(ann, str(path), STRICT, max_segments)
+    assert found is not None  # the strict policy raises instead
+    return found

@@ -19,14 +19,15 @@ import numpy as np
 from .. import masks, png
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, expected_images, unknown_image, unused_categories
+from ..checks.records import dataset_records, expected_images, unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
-from ..checks.schema import PANOPTIC_ANNOTATION, is_id, problem
+from ..checks.schema import is_id
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_verdict
 from ..parallel import imap, jobs_for
+from .coco_records import unknown_image
 from .common import limit
 from .jsonstream import items
-from .panoptic_rules import pixel_ids, segment_records
+from .panoptic_rules import annotation_record, pixel_ids, repeated_annotation, segment_records
 
 register(
     Check("id-not-listed", E, "a segment id in the PNG is not listed in segments_info"),
@@ -169,26 +170,18 @@ def _annotation_jobs(
     max_segments = limit("segments")
 
     def jobs() -> Iterator[_Job]:
+        collect = Collect(found)
         for ann in items(path, "annotations.item"):
-            why = problem(ann, PANOPTIC_ANNOTATION)
-            if why is not None:
+            record = annotation_record(ann, str(path), collect, max_segments)
+            if record is None:
                 iid = ann.get("image_id") if isinstance(ann, dict) and is_id(ann.get("image_id")) else None
-                found.append(finding("malformed-record", f"annotation: {why}", str(path), iid))
                 seen.add(iid)  # reported once, not again as an image without annotation
                 continue
-            iid = ann.get("image_id")
-            if len(ann["segments_info"]) > max_segments:  # per-segment work stays bounded
-                msg = (
-                    f"annotation of image {iid!r:.40}: {len(ann['segments_info']):,} segments, over the limit of"
-                    f" {max_segments:,} (raise it with --limit segments=N)"
-                )
-                found.append(finding("malformed-record", msg, str(path), iid))
-                seen.add(iid)
-                continue
+            iid = record[0]
             if iid not in images:
-                found.append(unknown_image(iid, images, str(path)))
+                unknown_image(iid, images, str(path), collect)
             elif iid in seen:
-                found.append(finding("duplicate-annotation", f"image id {iid} has several annotations", str(path), iid))
+                repeated_annotation(iid, str(path), collect)  # the first one is checked
             else:
                 seen.add(iid)
                 yield make(images[iid], ann)

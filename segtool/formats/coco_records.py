@@ -26,7 +26,7 @@ INT64 = (-(2**63), 2**63 - 1)
 SIDE = (1, 2**31 - 1)  # an image side: what a PNG header (and pycocotools) can hold
 
 
-def _integral(value: Any, lo: int, hi: int) -> int | None:
+def integral(value: Any, lo: int, hi: int) -> int | None:
     """``value`` as an int within [lo, hi]: an int, or a float with an integral value (what
     pycocotools and panopticapi take for one); None for anything else (a boolean, a string)."""
     if type(value) is float and math.isfinite(value) and value.is_integer():
@@ -34,7 +34,7 @@ def _integral(value: Any, lo: int, hi: int) -> int | None:
     return value if type(value) is int and lo <= value <= hi else None
 
 
-def _name(value: Any) -> str | None:
+def usable_name(value: Any) -> str | None:
     """A file name from JSON (any value, as ``str()`` spells it), or None when no file can
     have it: a NUL character, or a lone surrogate (JSON's ``"\\ud800"``)."""
     name = value if type(value) is str else str(value)
@@ -51,11 +51,11 @@ def _lenient_image(rec: dict[str, Any]) -> ImageInfo | None:
     """An image record as readers have always taken it, or None when even that fails."""
     iid = rec.get("id")
     if type(iid) is not str:
-        iid = _integral(iid, *INT64)
-    h, w = _integral(rec.get("height"), *SIDE), _integral(rec.get("width"), *SIDE)
+        iid = integral(iid, *INT64)
+    h, w = integral(rec.get("height"), *SIDE), integral(rec.get("width"), *SIDE)
     if iid is None or h is None or w is None:
         return None
-    name = f"{iid}.jpg" if rec.get("file_name") is None else _name(rec["file_name"])
+    name = f"{iid}.jpg" if rec.get("file_name") is None else usable_name(rec["file_name"])
     if name is None:
         return None
     return ImageInfo(iid, name, h, w, _extra(rec))
@@ -151,7 +151,7 @@ def parse_images(records: Any, path: Path | str, report: Policy = STRICT) -> lis
 
 def _lenient_category(rec: dict[str, Any], default_isthing: bool) -> Category | None:
     """A category record as readers have always taken it, or None when even that fails."""
-    cid = _integral(rec.get("id"), *INT64)
+    cid = integral(rec.get("id"), *INT64)
     color = rec.get("color")
     if color is not None and not (
         isinstance(color, list) and len(color) == 3 and all(type(c) is int and 0 <= c <= 255 for c in color)

@@ -15,8 +15,49 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..checks.schema import SEGMENT, is_id, problem
+from .. import limits
+from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem
 from ..policy import Policy, place
+from .coco_records import INT64, integral, usable_name
+
+
+def annotation_record(ann: Any, path: str, report: Policy, max_segments: int | None = None) -> tuple[Any, str] | None:
+    """An annotation record's image id and PNG file name, of the right shape
+    (:data:`~segtool.checks.schema.PANOPTIC_ANNOTATION`; an image id written ``2.0`` and a
+    file name written as a number are read past) with at most ``max_segments`` segments
+    (``limits.segments``); None when ``report`` has it left out."""
+    why = problem(ann, PANOPTIC_ANNOTATION)
+    if why is None:
+        iid, name = ann["image_id"], ann["file_name"]
+    else:
+        raw = ann.get("image_id") if isinstance(ann, dict) else None
+        iid = raw if type(raw) is str else integral(raw, *INT64)
+        name = usable_name(ann["file_name"]) if isinstance(ann, dict) and "file_name" in ann else None
+        usable = iid is not None and name is not None and isinstance(ann.get("segments_info"), list)
+        shown = raw if is_id(raw) else None
+        where = f"{place(shown)}: annotation" if shown is not None else "annotation"
+        if not report("malformed-record", f"{where}: {why}", path, shown, usable=usable):
+            return None
+    if not segment_count(len(ann["segments_info"]), iid, path, report, max_segments):
+        return None
+    return iid, name
+
+
+def segment_count(n: int, image_id: Any, path: str, report: Policy, max_segments: int | None = None) -> bool:
+    """At most ``max_segments`` (``limits.segments``) segments in one image, so that
+    per-segment work stays bounded; False when ``report`` has the image left out."""
+    most = limits.current().segments if max_segments is None else max_segments
+    if n <= most:
+        return True
+    msg = f"annotation of image {image_id!r:.40}: {n:,} segments, over the limit of {most:,} (raise it with --limit segments=N)"
+    report("malformed-record", msg, path, image_id)
+    return False
+
+
+def repeated_annotation(image_id: Any, path: str, report: Policy) -> None:
+    """A second annotation of one image: read past (the last counts, as in panopticapi's
+    dict of annotations by image id), reported by validate."""
+    report("duplicate-annotation", f"image id {image_id} has several annotations", path, image_id, usable=True)
 
 
 def segment_records(

@@ -20,9 +20,9 @@ from .. import limits
 from ..errors import FormatError
 from ..model import ImageInfo, Sample
 from ..pairing import Ids, ImageId, Stream, ids_of
-from .coco_panoptic import PanopticRecord, _image_id, masks_dir
+from .coco_panoptic import PanopticRecord, _record, masks_dir
 from .coco_records import parse_categories, parse_image, repeated_image
-from .common import file_name, limit
+from .common import limit
 from .jsonstream import Passes, layout
 
 
@@ -51,15 +51,14 @@ def stream(path: Path, *, masks: Path | None = None) -> Stream:
     # memory does not grow with the dataset in any way that matters (4,000 images: 160 kB).
     images = _ImageTable.read(path)
     passes = Passes(path)
-    ids = ids_of(
-        (_image_id(a, path, "an annotation") for a in passes.items("annotations.item")), str(path), "an annotation"
-    )
     folder, max_segments = masks_dir(path, masks), limit("segments")
+    ids = ids_of(
+        (_record(a, path, max_segments)[0] for a in passes.items("annotations.item")), str(path), "an annotation"
+    )
 
     def samples() -> Iterator[tuple[ImageId, Sample]]:
         for a in passes.items("annotations.item", last=True):
-            iid = _image_id(a, path, "an annotation")
-            name = file_name(a["file_name"], f"annotation of image {iid}", path)
+            iid, name = _record(a, path, max_segments)
             yield iid, Sample(images.info(iid, name), PanopticRecord(str(folder / name), a, str(path), max_segments))
 
     return Stream(ids, samples, str(path), categories, images.ids)
@@ -70,13 +69,12 @@ def stream_predictions(path: Path, *, masks: Path | None = None) -> Stream:
     ``images``), one source per record; categories are checked where they are parsed."""
     prefix = _records_prefix(path)
     passes = Passes(path)
-    ids = ids_of((_image_id(a, path, "a prediction") for a in passes.items(prefix)), str(path), "a prediction")
     folder, max_segments = masks_dir(path, masks), limit("segments")
+    ids = ids_of((_record(a, path, max_segments)[0] for a in passes.items(prefix)), str(path), "a prediction")
 
     def sources() -> Iterator[tuple[ImageId, Any]]:
         for a in passes.items(prefix, last=True):
-            iid = _image_id(a, path, "a prediction")
-            name = file_name(a["file_name"], f"annotation of image {iid}", path)
+            iid, name = _record(a, path, max_segments)
             yield iid, PanopticRecord(str(folder / name), a, str(path), max_segments)
 
     return Stream(ids, sources, str(path))
