@@ -23,7 +23,7 @@ import numpy as np
 from .. import masks
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, unknown_image, unused_categories
+from ..checks.records import dataset_records, expected_images, unknown_image, unused_categories
 from ..checks.registry import INF, E, W, finding, register
 from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline
@@ -393,6 +393,10 @@ def validate_instance(
         annotated.add(out.image_id)
         if progress is not None:
             progress(1)
+    # the total counts image records (validation.validate announces them): those without
+    # annotations are done too, so the count ends at the total
+    if progress is not None and (rest := (expected_images(path) or 0) - len(annotated)) > 0:
+        progress(rest)
     annotations = sum(used.values())
     found += _duplicate_ids(ids, str(path))
     found += streamed

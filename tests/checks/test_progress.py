@@ -1,4 +1,4 @@
-"""validate's progress on a coco-panoptic dataset ends at the total it announced: the image
+"""validate's progress on a COCO dataset ends at the total it announced: the image
 records, those without an annotation to check included (it stopped at the annotations)."""
 
 from __future__ import annotations
@@ -50,3 +50,19 @@ def test_a_clean_dataset_counts_each_image_once(tmp_path):
     bar = Bar()
     validate(path, progress=bar)
     assert (bar.done, bar.total, bar.steps) == (2, 2, [1, 1])
+
+
+def test_instance_progress_ends_at_the_total_too(tmp_path):
+    """coco-instance: images without annotations are done as well (the count stopped short)."""
+    from tests.conftest import write_instances
+
+    mask = np.zeros((4, 4), bool)
+    mask[:2] = True
+    path = write_instances(tmp_path / "inst.json", (4, 4), [(1, mask)])
+    data = json.loads(path.read_text())
+    data["images"] += [{"id": k, "file_name": f"{k}.jpg", "height": 4, "width": 4} for k in (7, 8)]
+    path.write_text(json.dumps(data))
+    bar = Bar()
+    report = validate(path, progress=bar)
+    assert report.stats["images"] == 3 and bar.total == 3
+    assert bar.done == 3 and bar.steps == [1, 2]
