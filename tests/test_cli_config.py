@@ -201,6 +201,19 @@ def test_debug_and_verbose_say_which_file(runner, proj):
     assert "config:" not in run(runner, "validate", PANOPTIC, "-v", "--no-config").stderr
 
 
+def test_the_command_line_s_v_wins_over_a_config_s_quiet(runner, proj):
+    """quiet from the file and -v on the command line: the command line wins (it was bad usage)."""
+    pyproject(proj, "[tool.segtool.validate]\nquiet = true\n")
+    assert run(runner, "validate", PANOPTIC).stdout == ""  # the file's quiet
+    r = run(runner, "validate", PANOPTIC, "-v")
+    assert r.exit_code == 0 and "unlabeled" in r.stdout  # -v lists the info findings
+    pyproject(proj, "[tool.segtool.validate]\nverbose = true\n")
+    r = run(runner, "validate", PANOPTIC, "-q")
+    assert r.exit_code == 0 and r.stdout == ""
+    r = run(runner, "validate", PANOPTIC, "-q", "-v", "--no-config")
+    assert r.exit_code == 2 and "pass one" in r.stderr  # both on the command line: still bad usage
+
+
 def test_help_mentions_the_config(runner):
     r = run(runner, "validate", "--help")
     assert "--config FILE" in r.stdout and "--no-config" in r.stdout and "pyproject.toml" in r.stdout

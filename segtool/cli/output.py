@@ -53,6 +53,12 @@ def quieted() -> Iterator[None]:
         _state.quiet, out.quiet = before
 
 
+def loud() -> None:
+    """Undo ``-q`` for the rest of the command (a config file's ``quiet`` that the command
+    line's ``-v`` overrides); :func:`quieted` restores the state before it when it ends."""
+    _state.quiet = out.quiet = False
+
+
 def note(text: str) -> None:
     """A note for people on stderr (``note: ...``), one line, left out with ``-q``."""
     if not _state.quiet:

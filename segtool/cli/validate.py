@@ -143,10 +143,10 @@ def validate(
       segtool validate 'annotations/*.json' --fail-on warning --format github
       gunzip -c instances_val2017.json.gz | segtool validate -
     """
-    if verbose and output.is_quiet():
-        raise click.UsageError("-q and -v ask for less and for more output: pass one")
-    chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
     ctx = click.get_current_context()
+    if verbose and output.is_quiet():
+        verbose = _louder_or_quieter(ctx, verbose)
+    chosen, skipped = _codes(select, "--select"), _codes(ignore, "--ignore")
     if verbose and configure.used(ctx):
         output.note(str(configure.used(ctx)))
     items, several = inputs.expand(ctx, paths)
@@ -394,3 +394,15 @@ def _print_fix(fixed: FixSummary, report: Report) -> None:
     left = sorted({f.code for f in report.findings if f.severity > Severity.INFO} - answered)
     if left:
         output.out.print(output.shown(f"left as they are (need a person): {', '.join(left)}"))
+
+
+def _louder_or_quieter(ctx: click.Context, verbose: bool) -> bool:
+    """-q and -v both asked for: the one from the command line wins over the one from a
+    config file; both from the command line is bad usage. Returns the verbosity to use."""
+    from_config = click.core.ParameterSource.DEFAULT_MAP
+    if ctx.get_parameter_source("quiet") is from_config and ctx.get_parameter_source("verbose") is not from_config:
+        output.loud()
+        return verbose
+    if ctx.get_parameter_source("verbose") is from_config and ctx.get_parameter_source("quiet") is not from_config:
+        return False
+    raise click.UsageError("-q and -v ask for less and for more output: pass one")
