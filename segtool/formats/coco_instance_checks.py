@@ -23,12 +23,13 @@ import numpy as np
 from .. import masks
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, expected_images, unknown_image, unused_categories
-from ..checks.registry import INF, E, W, finding, register
+from ..checks.records import dataset_records, expected_images, unused_categories
+from ..checks.registry import INF, Collect, E, W, finding, register
 from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
+from .coco_records import references
 from .common import limit
 from .jsonstream import Passes
 
@@ -346,12 +347,8 @@ def _image_jobs(
             continue
         ids.add(ann.get("id"))
         iid = ann.get("image_id")
-        if iid not in images:
-            found.append(unknown_image(iid, images, str(path), ann.get("id")))
+        if not references(iid, ann.get("category_id"), ann.get("id"), images, known, str(path), Collect(found)):
             continue
-        if ann.get("category_id") not in known:
-            msg = f"unknown category id {ann.get('category_id')}"
-            found.append(finding("unknown-category", msg, str(path), iid, ann.get("id")))
         if iid in over:  # counted, not kept: the finding at its first annotation, a job at its last
             if not over[iid]:
                 msg = f"image {iid!r:.40}: {expected[iid]:,} annotations, over the limit of {most:,}"

@@ -109,13 +109,38 @@ def unknown_image(
 ) -> None:
     """An annotation whose image 'images' does not list: ``image-id-form`` when it lists the
     same id in the other spelling (naming both), else ``annotation-unknown-image``."""
+    which = "the annotation" if annotation_id is None else f"annotation {annotation_id!r:.40}"
     other = other_form(image_id, images)
     if other is not None:
-        msg = f"the annotation names image {image_id!r}, which 'images' lists as {other!r}"
+        msg = f"{which} names image {image_id!r}, which 'images' lists as {other!r}"
         report("image-id-form", msg, str(path), image_id, annotation_id)
-    else:
+    elif annotation_id is None:
         msg = f"annotation for image id {image_id}, which 'images' does not list"
+        report("annotation-unknown-image", msg, str(path), image_id)
+    else:
+        msg = f"{which}: unknown image id {image_id}, which 'images' does not list"
         report("annotation-unknown-image", msg, str(path), image_id, annotation_id)
+
+
+def references(
+    image_id: Any,
+    category_id: Any,
+    annotation_id: Any,
+    images: Collection[Any],
+    known: Collection[Any],
+    path: Path | str,
+    report: Policy,
+) -> bool:
+    """An instance annotation names an image 'images' lists and a known category; False
+    when ``report`` has it left out (an unknown image: nothing to check it against). An
+    unknown category is reported and kept, its mask still there to check."""
+    if image_id not in images:
+        unknown_image(image_id, images, path, report, annotation_id)
+        return False
+    if category_id not in known:
+        msg = f"annotation {annotation_id!r:.40}: unknown category id {category_id}"
+        report("unknown-category", msg, str(path), image_id, annotation_id)
+    return True
 
 
 def repeated_image(image_id: Any, path: Path | str, report: Policy = STRICT) -> None:

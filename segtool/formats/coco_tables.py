@@ -31,6 +31,8 @@ import numpy.typing as npt
 from .. import limits
 from ..errors import SegtoolError
 from ..model import ImageInfo, Segments
+from ..policy import STRICT
+from .coco_records import references
 from .common import INT64, image_id, int_field, limit
 
 JSON = "\x01"  # starts a line that holds JSON; any other line is a compressed RLE's counts
@@ -203,10 +205,7 @@ class InstanceRows:
                 raise SegtoolError(f"annotation {aid!r:.40}: missing {key!r}", str(path))
         iid = image_id(a, "image_id", f"annotation {aid!r:.40}", path)
         cid = int_field(a, "category_id", f"annotation {aid!r:.40}", path)
-        if iid not in self.positions:
-            raise SegtoolError(f"annotation {aid!r:.40}: unknown image id {iid}", str(path))
-        if cid not in self.known:
-            raise SegtoolError(f"annotation {aid!r:.40}: unknown category id {cid}", str(path))
+        references(iid, cid, aid, self.positions, self.known, path, STRICT)
         return self.positions[iid], cid
 
     def add(self, a: dict[str, Any], pos: int, cid: int, row: int) -> None:
