@@ -1,8 +1,10 @@
 """The shape of COCO records: required fields and their types, checked before anything else.
 
-A record of the wrong shape (an image whose id is a list, a segment whose bbox is a string)
-becomes one ``malformed-record`` finding and is left out of the other checks, so no check
-ever meets a value it cannot handle: validate reports broken input, it never crashes on it.
+The readers and validate use the same shapes (``formats/coco_records.py``,
+``formats/panoptic_rules.py``): a record of the wrong shape (an image whose id is a list, a
+segment whose bbox is a string) stops a reader (exit 2) and is one ``malformed-record``
+finding in validate, which leaves it out of its other checks, so no check ever meets a value
+it cannot handle: validate reports broken input, it never crashes on it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .findings import Check, Finding
-from .registry import E, finding, register
+from .findings import Check
+from .registry import E, register
 
 register(Check("malformed-record", E, "a record lacks a required field, or a field has the wrong type"))
 
@@ -110,23 +112,3 @@ def problem(record: Any, rule: Rule) -> str | None:
         elif not test(record[key]):
             return f"'{key}' must be {what}, got {record[key]!r:.40}"
     return None
-
-
-def well_formed(
-    records: list[Any], rule: Rule, what: str, path: str, where: Callable[[Any], tuple[Any, Any]] | None = None
-) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """The records of the right shape, and one finding per other record.
-
-    ``where(record)`` gives the (image id, segment id) a finding names, when they are known.
-    """
-    found: list[Finding] = []
-    good: list[dict[str, Any]] = []
-    for i, rec in enumerate(records):
-        why = problem(rec, rule)
-        if why is None:
-            good.append(rec)
-            continue
-        image_id, segment_id = where(rec) if where and isinstance(rec, dict) else (None, None)
-        ids = (image_id if is_id(image_id) else None, segment_id if is_id(segment_id) else None)
-        found.append(finding("malformed-record", f"{what} #{i}: {why}", path, *ids))
-    return found, good

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .findings import Check
-from .registry import INF, register
+from .findings import Check, Finding
+from .registry import INF, finding, register
 
 EXACT = 1e-6  # the strict comparison: areas relative (to at least 1), box values absolute
 
@@ -198,3 +198,17 @@ def outline(polygons: Sequence[Sequence[float]]) -> float:
         xy = np.asarray(p, dtype=np.float64).reshape(-1, 2)
         total += float(np.hypot(*(xy - np.roll(xy, 1, axis=0)).T).sum())
     return total
+
+
+def verdict_finding(
+    kind: str, verdict: Verdict, why: str, stored: Any, measured: str, path: str, image_id: Any, segment_id: Any
+) -> Finding | None:
+    """The finding of a stored ``kind`` ("area" or "bbox") against what its mask measures
+    (``measured``: "the PNG has 12 pixels"): none when exact, ``KIND-tolerated`` (info)
+    within the tolerance (``why``: the rule that absorbed it), ``KIND-mismatch`` beyond it."""
+    if verdict is Verdict.MISMATCH:
+        return finding(f"{kind}-mismatch", f"{kind} is {stored} but {measured}", path, image_id, segment_id)
+    if verdict is Verdict.TOLERATED:
+        msg = f"{kind} is {stored} and {measured}: within the tolerance ({why})"
+        return finding(f"{kind}-tolerated", msg, path, image_id, segment_id)
+    return None

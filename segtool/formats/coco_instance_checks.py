@@ -26,7 +26,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import dataset_records, expected_images, unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register
 from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
-from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline
+from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline, verdict_finding
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
 from .coco_records import references
@@ -178,23 +178,15 @@ def _compare(
     iid, aid = job.image.get("id"), ann.get("id")
     if "area" in ann:
         verdict, why = area_verdict(float(ann["area"]), area, job.tolerance, outline=perimeter, exact=TOL)
-        if verdict is Verdict.MISMATCH:
-            out.findings.append(
-                finding("area-mismatch", f"area is {ann['area']} but the {what}'s is {area:g}", job.path, iid, aid)
-            )
-        elif verdict is Verdict.TOLERATED:
-            msg = f"area is {ann['area']} and the {what}'s is {area:g}: within the tolerance ({why})"
-            out.findings.append(finding("area-tolerated", msg, job.path, iid, aid))
+        found = verdict_finding("area", verdict, why, ann["area"], f"the {what}'s is {area:g}", job.path, iid, aid)
+        out.findings += [found] if found else []
     given = ann.get("bbox")
     if not (isinstance(given, list) and len(given) == 4):
         return
     verdict, why = box_verdict(given, box, job.tolerance, polygon=perimeter is not None, exact=TOL)
     spans = f"the {what} spans {[round(v, 2) for v in box]}"
-    if verdict is Verdict.MISMATCH:
-        out.findings.append(finding("bbox-mismatch", f"bbox is {given} but {spans}", job.path, iid, aid))
-    elif verdict is Verdict.TOLERATED:
-        msg = f"bbox is {given} and {spans}: within the tolerance ({why})"
-        out.findings.append(finding("bbox-tolerated", msg, job.path, iid, aid))
+    found = verdict_finding("bbox", verdict, why, given, spans, job.path, iid, aid)
+    out.findings += [found] if found else []
 
 
 def _box_only(ann: dict[str, Any], job: _Job, out: _ImageOut) -> None:

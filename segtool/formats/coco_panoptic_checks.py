@@ -22,7 +22,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import dataset_records, expected_images, unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
 from ..checks.schema import is_id
-from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_verdict
+from ..checks.tolerance import Tolerance, area_verdict, box_verdict, verdict_finding
 from ..parallel import imap, jobs_for
 from .coco_records import unknown_image
 from .common import limit
@@ -124,24 +124,15 @@ def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOu
             continue
         if "area" in rec and rec["area"] != area[k]:  # pixel counts: the strict comparison is equality
             verdict, why = area_verdict(float(rec["area"]), float(area[k]), job.tolerance, exact=0.0)
-            if verdict is Verdict.TOLERATED:
-                msg = f"area is {rec['area']} and the PNG has {area[k]} pixels: within the tolerance ({why})"
-                out.findings.append(finding("area-tolerated", msg, path, iid, sid))
-            else:
-                out.findings.append(
-                    finding("area-mismatch", f"area is {rec['area']} but the PNG has {area[k]} pixels", path, iid, sid)
-                )
+            measured = f"the PNG has {area[k]} pixels"
+            found = verdict_finding("area", verdict, why, rec["area"], measured, path, iid, sid)
+            out.findings += [found] if found else []
         box = rec.get("bbox")
         if box is not None and [float(v) for v in box] != boxes[k].tolist():
-            spans = [int(v) for v in boxes[k]]
             verdict, why = box_verdict(box, boxes[k].tolist(), job.tolerance, polygon=False, exact=0.0)
-            if verdict is Verdict.TOLERATED:
-                msg = f"bbox is {box} and the pixels span {spans}: within the tolerance ({why})"
-                out.findings.append(finding("bbox-tolerated", msg, path, iid, sid))
-            else:
-                out.findings.append(
-                    finding("bbox-mismatch", f"bbox is {box} but the pixels span {spans}", path, iid, sid)
-                )
+            measured = f"the pixels span {[int(v) for v in boxes[k]]}"
+            found = verdict_finding("bbox", verdict, why, box, measured, path, iid, sid)
+            out.findings += [found] if found else []
     out.pixels = int(ids.size)
     out.unlabeled = int(np.count_nonzero((ids & 0xFFFFFF) == 0))
     found = unlabeled(out.unlabeled, out.pixels, job.max_unlabeled, "are unlabeled", path, iid)
