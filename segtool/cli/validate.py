@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -11,12 +11,11 @@ import click
 from .. import formats, validation
 from ..atomic import dataset_inputs
 from ..checks import CHECKS, CheckOptions
-from ..checks.findings import Finding, Report, Severity
+from ..checks.findings import Report
 from ..checks.tolerance import Tolerance
-from ..errors import EXIT_BAD_INPUT, EXIT_FINDINGS, FormatError, SegtoolError
-from ..fix import FixSummary
+from ..errors import EXIT_FINDINGS, FormatError, SegtoolError
 from ..parallel import warm_up
-from . import ci_formats, configure, inputs, main, output
+from . import configure, inputs, main, output
 from .options import (
     format_option,
     images_option,
@@ -27,8 +26,7 @@ from .options import (
     source_options,
 )
 from .progress import steps
-
-SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+from .validate_output import SEVERITIES, Outcome, ci_report, print_fix, print_report, report_several
 
 
 def _tolerance(value: str | float | Tolerance) -> Tolerance:
@@ -180,26 +178,15 @@ def validate(
     if json_out:
         output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out, overwrite=overwrite)
     if fmt != "table":
-        text = _ci_report(fmt, report, item.shown, name, codes, threshold, show_info, seconds)
+        text = ci_report(fmt, report, item.shown, name, codes, threshold, show_info, seconds)
         click.echo(text, nl=False, err=json_out == "-")  # --json on stdout keeps stdout to itself
     elif json_out != "-":
-        _print(report, verbose)
+        print_report(report, verbose)
         if fixed is not None:
-            _print_fix(fixed, report)
+            print_fix(fixed, report)
     worst = report.worst()
     if worst is not None and worst >= threshold:
         raise SystemExit(EXIT_FINDINGS)
-
-
-@dataclass
-class _Outcome:
-    """One input of several: its report, or why it could not be read."""
-
-    shown: str
-    format: str | None = None
-    report: Report | None = None
-    error: str | None = None
-    seconds: float = 0.0
 
 
 def _validate_several(
@@ -233,7 +220,7 @@ def _validate_several(
     chosen, skipped, listed = codes
     outcomes = []
     for item in items:
-        outcome = _Outcome(item.shown)
+        outcome = Outcome(item.shown)
         started = time.monotonic()
         try:
             outcome.format = _format_of(item.path, from_, None, None)
@@ -253,67 +240,7 @@ def _validate_several(
             outcome.error = inputs.unreadable(ctx, exc)
         outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
-    _report_several(outcomes, params["fail_on"], listed, fmt, verbose, json_out, overwrite)
-
-
-def _report_several(
-    outcomes: list[_Outcome],
-    fail_on: str,
-    codes: list[str],
-    fmt: str,
-    verbose: bool,
-    json_out: str | None,
-    overwrite: bool,
-) -> None:
-    """--json, the --format asked for (or a table per input) and the exit code of several inputs."""
-    threshold, show_info = SEVERITIES[fail_on], verbose or fail_on == "info"
-    read = [(o, o.report) for o in outcomes if o.report is not None]
-    merged = Report(
-        [f for _, r in read for f in r.findings], {"images": sum(r.stats.get("images", 0) for _, r in read)}
-    )
-    unreadable = [(o.shown, o.error or "") for o in outcomes if o.error is not None]
-    if json_out:
-        listed = [
-            {"path": o.shown, "format": o.format, **o.report.to_dict()}
-            if o.report is not None
-            else {"path": o.shown, "format": o.format, "error": o.error}
-            for o in outcomes
-        ]
-        summary = merged.to_dict()["summary"] | {"inputs": len(outcomes), "unreadable": len(unreadable)}
-        output.emit_json({"inputs": listed, "summary": summary}, json_out, overwrite=overwrite)
-    if fmt != "table":
-        if fmt == "github":
-            text = "".join(ci_formats.github_validate(r, o.shown, show_info=show_info) for o, r in read)
-            text += "".join(ci_formats.github_unreadable(path, message) + "\n" for path, message in unreadable)
-        elif fmt == "junit":
-            suites = [
-                ci_formats.junit_suite(
-                    o.report,
-                    o.shown,
-                    fmt=o.format or "",
-                    codes=codes,
-                    fail_on=threshold,
-                    show_info=show_info,
-                    seconds=o.seconds,
-                )
-                if o.report is not None
-                else ci_formats.junit_unreadable(o.shown, o.error or "")
-                for o in outcomes
-            ]
-            text = ci_formats.junit_document(suites, sum(o.seconds for o in outcomes))
-        else:
-            text = ci_formats.gitlab(merged, show_info=show_info, unreadable=unreadable)
-        click.echo(text, nl=False, err=json_out == "-")
-    elif json_out != "-":
-        for o, r in read:
-            _print(r, verbose, f"segtool validate · {o.shown} · {r.stats.get('images', 0)} images")
-        tail = f"; {len(unreadable)} unreadable" if unreadable else ""
-        output.out.print(output.shown(f"{len(outcomes)} inputs: {ci_formats.severity_counts(merged)}{tail}"))
-    if unreadable:
-        raise SystemExit(EXIT_BAD_INPUT)
-    worst = merged.worst()
-    if worst is not None and worst >= threshold:
-        raise SystemExit(EXIT_FINDINGS)
+    report_several(outcomes, params["fail_on"], listed, fmt, verbose, json_out, overwrite)
 
 
 def _aliased(ctx: click.Context, report: Report) -> Report:
@@ -339,61 +266,6 @@ def _format_of(path: Path, from_: str | None, fix_out: Path | None, images_dir: 
     if images_dir is not None and not images_dir.is_dir():
         raise FormatError("--images must be an existing folder", str(images_dir))
     return name
-
-
-def _ci_report(
-    fmt: str,
-    report: Report,
-    path: str,
-    name: str,
-    codes: list[str],
-    fail_on: Severity,
-    show_info: bool,
-    seconds: float,
-) -> str:
-    """The report in the CI format ``fmt`` (github, junit, gitlab)."""
-    if fmt == "github":
-        return ci_formats.github_validate(report, path, show_info=show_info)
-    if fmt == "junit":
-        return ci_formats.junit(
-            report, path, fmt=name, codes=codes, fail_on=fail_on, show_info=show_info, seconds=seconds
-        )
-    return ci_formats.gitlab(report, show_info=show_info)
-
-
-def _print(report: Report, verbose: bool, title: str | None = None) -> None:
-    """The summary table (one row per check code); with ``verbose``, one line per finding.
-    Dataset text goes through ``output.shown``: one line, never markup."""
-    table = output.SafeTable(title or f"segtool validate · {report.stats.get('images', 0)} images")
-    for col in ("check", "severity", "count", "first example"):
-        table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
-    firsts: dict[str, Finding] = {}
-    for f in report.findings:
-        firsts.setdefault(f.code, f)
-    for code, n in sorted(report.counts().items(), key=lambda kv: (-firsts[kv[0]].severity, kv[0])):
-        f = firsts[code]
-        where = f"image {f.image_id}: " if f.image_id is not None else ""
-        table.add_row(code, f.severity, n, where + f.message)
-    empty = "no findings" if title is None else output.shown(f"{title}: no findings")
-    output.out.print(table if report.findings else empty)
-    if verbose:
-        for f in report.findings:
-            output.line(f.severity, f.code, f.path, "" if f.image_id is None else f.image_id, f.message)
-
-
-def _print_fix(fixed: FixSummary, report: Report) -> None:
-    """What the fix changed, and which findings it left for a person."""
-    outputs = ", ".join(fixed.outputs)
-    table = output.SafeTable(f"fixed copy: {outputs}")
-    for col in ("check", "change", "count"):
-        table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
-    for (code, action), n in fixed.counts().items():
-        table.add_row(code, action, n)
-    output.out.print(table if fixed.changes else output.shown(f"nothing to change; copied to {outputs}"))
-    answered = {c.code for c in fixed.changes}
-    left = sorted({f.code for f in report.findings if f.severity > Severity.INFO} - answered)
-    if left:
-        output.out.print(output.shown(f"left as they are (need a person): {', '.join(left)}"))
 
 
 def _louder_or_quieter(ctx: click.Context, verbose: bool) -> bool:
