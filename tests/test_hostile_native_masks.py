@@ -313,7 +313,7 @@ def test_validate_and_fix_drop_coordinates_no_image_has_without_a_warning(value)
     """validate's per-polygon check (which --fix drops polygons by) refuses coordinates
     beyond ±2^27 before computing an area (1e308 overflowed it: a RuntimeWarning on
     stderr); pytest turns any warning into an error here."""
-    from segtool.formats.coco_instance_checks import polygon_problem
+    from segtool.formats.coco_polygons import outline_problem as polygon_problem
 
     assert polygon_problem([1, 1, value, 1, value, -value, 1, 4]) is not None
     assert polygon_problem([1, 1, 2**27, 1, 2**27, 4]) is None

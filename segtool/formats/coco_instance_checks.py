@@ -29,6 +29,7 @@ from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline, verdict_finding
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
+from .coco_polygons import outline_problem, polygon_geometry
 from .coco_records import references
 from .common import limit
 from .jsonstream import Passes
@@ -85,46 +86,13 @@ class _ImageOut:
     image_id: Any = None
 
 
-def polygon_problem(p: Any) -> str | None:
-    """Why one polygon of a segmentation is degenerate, or None when it is usable."""
-    if not isinstance(p, list) or len(p) < 6 or len(p) % 2:
-        return f"a polygon with {len(p) if isinstance(p, list) else '?'} coordinates"
-    if not all(type(v) is int or type(v) is float for v in p):
-        return "a polygon with non-numeric coordinates"
-    try:
-        xy = np.asarray(p, dtype=np.float64)
-    except OverflowError:  # an integer beyond any float
-        xy = np.array([np.inf])
-    if not np.isfinite(xy).all():
-        return "a polygon with non-finite coordinates (NaN, infinity or beyond 1e308)"
-    if np.abs(xy).max() > masks.POLYGON_MAX_COORD:  # no image is that large; its area would overflow
-        return f"a polygon with coordinates beyond ±{masks.POLYGON_MAX_COORD:,} (2^27)"
-    if shoelace(p) == 0:
-        return "the polygon has no area"
-    return None
-
-
-def shoelace(p: list[float]) -> float:
-    """A polygon's own area: what COCO stores as a polygon annotation's ``area``."""
-    x, y = np.asarray(p[0::2], float), np.asarray(p[1::2], float)
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
-def polygon_geometry(polys: list[list[float]]) -> tuple[float, list[float]]:
-    """Summed shoelace area and the points' extent [x, y, w, h] of usable polygons."""
-    xs = [v for p in polys for v in p[0::2]]
-    ys = [v for p in polys for v in p[1::2]]
-    box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-    return sum(shoelace(p) for p in polys), [float(v) for v in box]
-
-
 def _polygon(ann: dict[str, Any], job: _Job, out: _ImageOut) -> dict[str, Any] | None:
     iid, aid = job.image.get("id"), ann.get("id")
     h, w = job.image.get("height", 0), job.image.get("width", 0)
     polys = ann["segmentation"]
     if ann.get("iscrowd"):
         out.findings.append(finding("crowd-polygon", "crowd annotation given as polygons", job.path, iid, aid))
-    problem = next((why for why in map(polygon_problem, polys) if why), None)
+    problem = next((why for why in map(outline_problem, polys) if why), None)
     if problem:
         out.findings.append(finding("degenerate-polygon", problem, job.path, iid, aid))
         return None

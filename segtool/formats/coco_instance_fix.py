@@ -17,7 +17,8 @@ from .. import masks
 from ..checks.options import CheckOptions
 from ..checks.schema import CATEGORY, IMAGE, INSTANCE_ANNOTATION
 from ..fix.changes import Change, FixSummary, prepare, refuse_malformed
-from .coco_instance_checks import TOL, polygon_geometry, polygon_problem
+from .coco_instance_checks import TOL
+from .coco_polygons import outline_problem, polygon_geometry
 from .common import dump_json, load_json, require_dict
 
 
@@ -51,12 +52,12 @@ def _geometry(ann: dict[str, Any], image: dict[str, Any], changes: list[Change])
 
 
 def _usable_polygons(polys: list[Any], h: int, w: int) -> list[Any]:
-    """The polygons validate accepts: each well formed (``polygon_problem``) and, when the
+    """The polygons validate accepts: each well formed (``outline_problem``) and, when the
     image's size is one pycocotools may take, not refused by ``masks.polygon_problem``
     (points more than an image size outside it, edges too long), alone or all together
     (then none is kept). An image over the ``pixels`` limit leaves polygons as they are:
     they are not at fault, and the fix computes their area and box without rasterising."""
-    good = [p for p in polys if polygon_problem(p) is None]
+    good = [p for p in polys if outline_problem(p) is None]
     try:
         masks.check_size(h, w)
     except ValueError:
