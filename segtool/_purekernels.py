@@ -121,32 +121,37 @@ def unfilter(src: object, dst: object, height: object, rowbytes: object, bpp: ob
 def _unfilter_rows(
     src: _npt.NDArray[np.uint8], f: _npt.NDArray[np.uint8], out: _npt.NDArray[np.uint8], bpp: int
 ) -> None:
-    """Rows of filters 0..4 undone into ``out``: None and Sub at once, then each run of rows
-    that depend on the row above (Up, Average, Paeth) from the row before it."""
-    rb = src.shape[1]
-    w = rb // bpp
+    """Rows of filters 0..4 undone into ``out``: None and Sub rows at once; the rows from the
+    first to the last Average or Paeth row by one wavefront; runs of Up rows elsewhere as
+    cumulative sums from the row above them."""
+    h, rb = src.shape
     none, sub = f == 0, f == 1
     out[none] = src[none]
     if sub.any():
-        out[sub] = np.cumsum(src[sub].reshape(-1, w, bpp), axis=1, dtype=np.uint8).reshape(-1, rb)
-    dependent = ~(none | sub)
-    edges = np.diff(np.concatenate([[0], dependent.view(np.int8), [0]]))
-    for y0, y1 in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True):
-        top = out[y0 - 1] if y0 > 0 else np.zeros(rb, np.uint8)
-        seq = np.flatnonzero(f[y0:y1] > 2)  # Average and Paeth rows of the run
-        if not seq.size:
-            _up_rows(src[y0:y1], top, out[y0:y1])
-            continue
-        first, last = y0 + int(seq[0]), y0 + int(seq[-1]) + 1
-        _up_rows(src[y0:first], top, out[y0:first])
-        _wavefront(src[first:last], f[first:last], out[first - 1] if first > 0 else top, out[first:last], bpp)
-        _up_rows(src[last:y1], out[last - 1], out[last:y1])
+        out[sub] = np.cumsum(src[sub].reshape(-1, rb // bpp, bpp), axis=1, dtype=np.uint8).reshape(-1, rb)
+    seq = np.flatnonzero(f > 2)
+    if not seq.size:
+        _up_runs(src, f, out, 0, h)
+        return
+    first, last = int(seq[0]), int(seq[-1]) + 1
+    _up_runs(src, f, out, 0, first)
+    top = out[first - 1] if first > 0 else np.zeros(rb, np.uint8)
+    _wavefront(src[first:last], f[first:last], top, out[first:last], bpp)
+    _up_runs(src, f, out, last, h)
 
 
-def _up_rows(src: _npt.NDArray[np.uint8], top: _npt.NDArray[np.uint8], out: _npt.NDArray[np.uint8]) -> None:
-    """Rows filtered with Up, below ``top``: a cumulative sum down the columns (mod 256)."""
-    if len(src):
-        out[:] = np.cumsum(src, axis=0, dtype=np.uint8) + top
+def _up_runs(
+    src: _npt.NDArray[np.uint8], f: _npt.NDArray[np.uint8], out: _npt.NDArray[np.uint8], y0: int, y1: int
+) -> None:
+    """Each run of Up rows in rows y0..y1 (the rows above them done): a cumulative sum down
+    the columns (mod 256) from the row above the run."""
+    up = np.r_[False, f[y0:y1] == 2, False].view(np.int8)
+    edges = np.diff(up)
+    for r0, r1 in zip(
+        (np.flatnonzero(edges == 1) + y0).tolist(), (np.flatnonzero(edges == -1) + y0).tolist(), strict=True
+    ):
+        top = out[r0 - 1] if r0 > 0 else np.zeros(src.shape[1], np.uint8)
+        out[r0:r1] = np.cumsum(src[r0:r1], axis=0, dtype=np.uint8) + top
 
 
 _BAND_BYTES = 1 << 26  # the wavefront's working arrays for one band of rows: 64 MB at most
@@ -155,16 +160,17 @@ _PREDICTORS: list[_npt.NDArray[np.int32]] = []
 
 
 def _predictors() -> _npt.NDArray[np.int32]:
-    """Up, Average and Paeth as offsets from the upper-left byte c, by filter and by the
-    differences p = b - c (up) and q = a - c (left), flat: ``[(f - 2) * 511² + (p + 255) *
-    511 + q + 255]``. Up is c + p, Average (a + b) >> 1 = c + ((p + q) >> 1), Paeth a, b
-    or c as the C file chooses (a if |p| <= min(|q|, |p + q|), else b if |q| <= |p + q|)."""
+    """Sub, Up, Average and Paeth as offsets from the upper-left byte c, by filter and by the
+    differences p = b - c (up) and q = a - c (left), flat: ``[(f - 1) * 511² + (p + 255) *
+    511 + q + 255]``. Sub is a = c + q, Up b = c + p, Average (a + b) >> 1 = c + ((p + q) >>
+    1), Paeth a, b or c as the C file chooses (a if |p| <= min(|q|, |p + q|), else b if |q|
+    <= |p + q|)."""
     if not _PREDICTORS:
         d = np.arange(-255, 256)
         p, q = d[:, None], d[None, :]
         pa, pb, pc = np.abs(p), np.abs(q), np.abs(p + q)
         paeth = np.where(pa <= np.minimum(pb, pc), q, np.where(pb <= pc, p, 0))
-        tables = (np.broadcast_to(p, paeth.shape), (p + q) >> 1, paeth)
+        tables = (np.broadcast_to(q, paeth.shape), np.broadcast_to(p, paeth.shape), (p + q) >> 1, paeth)
         _PREDICTORS.append(np.stack(tables).astype(np.int32).ravel())
     return _PREDICTORS[0]
 
@@ -176,11 +182,11 @@ def _wavefront(
     out: _npt.NDArray[np.uint8],
     bpp: int,
 ) -> None:
-    """Rows filtered with Up, Average or Paeth undone, anti-diagonal by anti-diagonal, in
-    bands of rows (each band's arrays within ``_BAND_BYTES``)."""
+    """Rows of any filters undone, anti-diagonal by anti-diagonal, in bands of rows (each
+    band's arrays within ``_BAND_BYTES``): h + w steps for h rows of w pixels."""
     h, rb = src.shape
     band = h
-    while band > 8 and (band + rb // bpp + 2) * (band + 1) * bpp * 5 > _BAND_BYTES:
+    while band > 8 and (band + rb // bpp + 2) * (band + 1) * bpp * 8 > _BAND_BYTES:
         band //= 2
     for y0 in range(0, h, band):
         y1 = min(h, y0 + band)
@@ -207,24 +213,38 @@ def _wavefront_band(
 ) -> None:
     """Pixel (y, x) lives at ``[x + y + 2, y + 1]`` of a skewed array: row 0 holds the row
     above, the cells of x = -1 stay 0 (the PNG edge), and one anti-diagonal is one slice.
-    Left is ``[k - 1, Y]``, up ``[k - 1, Y - 1]``, upper-left ``[k - 2, Y - 1]``."""
+    Left is ``[k - 1, Y]``, up ``[k - 1, Y - 1]``, upper-left ``[k - 2, Y - 1]``. Rows
+    filtered with None hold their bytes from the start and are never written."""
     n, rb = src.shape
     w = rb // bpp
     table = _predictors()
-    skew = np.zeros((n + w + 2, n + 1, bpp), np.uint8)
-    done = np.zeros(skew.shape, np.int32)
+    skew = np.zeros((n + w + 2, n + 1, bpp), np.int32)
+    done = np.zeros_like(skew)
     _skewed(skew, n, w, bpp)[...] = src.reshape(n, w, bpp)
     done[1 : w + 1, 0] = top.reshape(w, bpp)  # the row above: y = -1
-    base = np.zeros((n + 1, 1), np.int32)  # each row's table, centred on p = q = 0
-    base[1:, 0] = (f.astype(np.int32) - 2) * _SPAN * _SPAN + 255 * _SPAN + 255
+    base = np.zeros((n + 1, bpp), np.int32)  # each row's table, centred on p = q = 0
+    base[1:] = ((np.maximum(f, 1).astype(np.int32) - 1) * _SPAN * _SPAN + 255 * _SPAN + 255)[:, None]
+    keep = np.r_[False, f != 0][:, None]  # rows to write
+    fixed = not keep[1:].all()
+    if fixed:
+        done[:, 1:][:, ~keep[1:, 0]] = skew[:, 1:][:, ~keep[1:, 0]]  # None rows: their bytes
     for k in range(2, n + w + 1):
         lo, hi = max(0, k - 1 - w) + 1, min(n - 1, k - 2) + 2  # rows Y of this diagonal
         a = done[k - 1, lo:hi]
         b = done[k - 1, lo - 1 : hi - 1]
         c = done[k - 2, lo - 1 : hi - 1]
-        pred = table[(b - c) * _SPAN + (a - c) + base[lo:hi]] + c
-        np.bitwise_and(pred + skew[k, lo:hi], 255, out=done[k, lo:hi])
-    out[:] = _skewed(done, n, w, bpp).reshape(n, rb)
+        at = b * _SPAN  # (b - c) * 511 + (a - c) + base, in place
+        at += a
+        at -= c * (_SPAN + 1)
+        at += base[lo:hi]
+        pred = table.take(at)
+        pred += c
+        pred += skew[k, lo:hi]
+        if fixed:
+            np.copyto(done[k, lo:hi], pred & 255, where=keep[lo:hi])
+        else:
+            np.bitwise_and(pred, 255, out=done[k, lo:hi])
+    out.reshape(n, w, bpp)[...] = _skewed(done, n, w, bpp)
 
 
 # ------------------------------------------------------------------ pixels
@@ -232,8 +252,13 @@ def _wavefront_band(
 
 def _pack(rgb: _npt.NDArray[np.uint8]) -> _npt.NDArray[np.uint32]:
     """R + 256 G + 65536 B of each RGB pixel."""
-    px = rgb.reshape(-1, 3).astype(np.uint32)
-    return (px[:, 0] | (px[:, 1] << 8) | (px[:, 2] << 16)).astype(np.uint32, copy=False)
+    px = rgb.reshape(-1, 3)
+    packed = px[:, 2].astype(np.uint32)
+    packed <<= 8
+    packed |= px[:, 1]
+    packed <<= 8
+    packed |= px[:, 0]
+    return packed
 
 
 def _ranks_ok(rank: _npt.NDArray[np.int64]) -> bool:
@@ -287,15 +312,19 @@ def pair_counts(
     if max(gids.size, pids.size) > 2**28:  # the C hash map's size limit
         raise MemoryError
     g, p = _pack(gt), _pack(pr)
-    row, col = _id_index(g, gids, grank), _id_index(p, pids, prank)
+    # runs of one (ground truth, prediction) pair: ids looked up once a run, as the C loop does
+    starts = np.flatnonzero(np.r_[True, (g[1:] != g[:-1]) | (p[1:] != p[:-1])]) if g.size else np.zeros(0, np.intp)
+    lengths = np.diff(np.r_[starts, g.size])
+    row, col = _id_index(g[starts], gids, grank), _id_index(p[starts], pids, prank)
     missing = np.flatnonzero((row < 0) | (col < 0))
-    end = int(missing[0]) if missing.size else g.size  # the C loop counts the pixels before it
+    runs = int(missing[0]) if missing.size else starts.size  # the C loop counts the pixels before it
     width = pids.size + 1
-    t += np.bincount(row[:end] * width + col[:end], minlength=t.size)
+    t += np.bincount(row[:runs] * width + col[:runs], weights=lengths[:runs], minlength=t.size).astype(np.int64)
     if not missing.size:
         return None
-    side = 1 if row[end] < 0 else 2
-    return side, int(g[end] if side == 1 else p[end])
+    side = 1 if row[runs] < 0 else 2
+    at = starts[runs]
+    return side, int(g[at] if side == 1 else p[at])
 
 
 def joint_hist8(a: object, b: object, out: object, /) -> None:
