@@ -129,6 +129,11 @@ def evaluate_instance(
     file or in memory, or panoptic predictions whose segments carry a ``score``. Ground-truth
     images without detections have none (as COCOeval).
 
+    A prediction file that its format streams is read one image at a time, each image scored
+    as it comes and its ground truth then let go (see :func:`pairing.ranked`): only the
+    packed per-detection results stay. Detections not grouped by image are held as they are
+    read (or, when that shows only late in the file, read again whole).
+
     Example:
         >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
         >>> r.stats   # the 12 numbers of COCOeval.summarize()
@@ -136,11 +141,52 @@ def evaluate_instance(
     params = params or Params(iou_type=iou_type)
     if params.iou_type not in ("segm", "bbox"):
         raise SegtoolError(f"--iou-type must be segm or bbox, got {params.iou_type!r}")
+    done = _Steps(progress)
     gt_ds = _dataset(gt, gt_format)
+    if isinstance(pred, str | Path):
+        name = formats.detect_predictions(Path(pred))
+        if name in formats.names_with("stream_predictions"):
+            given = [gt_ds]  # handed over: the stream lets its samples go as they are scored
+            del gt_ds
+            try:
+                return _instance_streamed(given, Path(pred), name, params, jobs, done)
+            except pairing.Unstreamable:  # read whole below, the images already scored not counted again
+                gt_ds = given[0] if given else _dataset(gt, gt_format)
     preds = _predictions(pred, gt_ds, iou_type=params.iou_type)
-    pairs = pairing.pair(gt_ds.samples, preds, allow_missing=True)
-    announce(progress, len(pairs))
-    return _evaluate_instance(pairs, gt_ds.categories, params, jobs=jobs, progress=progress)
+    held = pairing.ranked_pairs(pairing.pair(gt_ds.samples, preds, allow_missing=True))
+    announce(progress, held.count)
+    return _evaluate_instance(held.pairs, gt_ds.categories, params, count=held.count, jobs=jobs, progress=done.again())
+
+
+def _instance_streamed(
+    given: list[Dataset], pred: Path, fmt: str, params: Params, jobs: int, done: _Steps
+) -> InstanceResult:
+    """:func:`evaluate_instance` with predictions streamed; the ground truth (taken out of
+    ``given``) is then held by the pairing alone, which lets each image go once scored."""
+    gt_ds = given.pop()
+    categories = gt_ds.categories
+    stream = pairing.ranked(gt_ds.samples, formats.stream_predictions(pred, fmt, gt=gt_ds, iou_type=params.iou_type))
+    del gt_ds
+    announce(done.progress, stream.count)
+    return _evaluate_instance(stream.pairs, categories, params, count=stream.count, jobs=jobs, progress=done)
+
+
+class _Steps:
+    """``progress`` counting its steps, so that a second try (predictions read whole after a
+    stream that could not pair them) reports only the images past the first try's."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress, self.done, self.skip = progress, 0, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None and self.done > self.skip:
+            self.progress(min(n, self.done - self.skip))
+
+    def again(self) -> _Steps:
+        """The same, from the start again, quiet for the steps already reported."""
+        self.skip, self.done = self.done, 0
+        return self
 
 
 def pq_compute(

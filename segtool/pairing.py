@@ -110,13 +110,17 @@ class Stream:
     ``ids``: the image ids of its records, in file order, from a light first pass;
     ``items()``: a fresh iterator of (image id, Sample) for ground truth, of (image id,
     Source) for predictions, in the same order; ``known``: every image id the side lists
-    (ground truth: its ``images``, which may have no record); ``path``: for errors."""
+    (ground truth: its ``images``, which may have no record); ``path``: for errors.
+    ``listed`` False: a one-pass stream of predictions (a results list, an image's
+    detections grouped as they come), whose ``ids`` are not known ahead (empty): only
+    :func:`ranked` pairs it."""
 
     ids: Ids
     items: Callable[[], Iterator[tuple[ImageId, Any]]]
     path: str
     categories: tuple[Category, ...] = ()
     known: Ids | None = None
+    listed: bool = True
 
 
 @dataclass
@@ -242,3 +246,96 @@ def of_sources(sources: Mapping[ImageId, Source], path: str) -> Stream:
     """Predicted sources by image id (in-memory predictions) as a stream."""
     ids = ids_of(sources, path, "a prediction")
     return Stream(ids, lambda: iter(sources.items()), path)
+
+
+class Unstreamable(SegtoolError):
+    """Predictions that :func:`ranked` cannot pair in one pass: an image's records listed
+    apart, after that image was scored. The caller reads them whole instead (and says why
+    only when that fails too)."""
+
+
+def id_order(image_id: ImageId) -> tuple[bool, ImageId]:
+    """pycocotools' ``sorted(imgIds)``: numbers in numeric order, strings in text order
+    (integers first where a file mixes both, where pycocotools itself would fail)."""
+    return isinstance(image_id, str), image_id
+
+
+@dataclass
+class Ranked:
+    """Ground truth paired with predictions, each pair with its image's rank: its place
+    among the ground truth's image ids sorted as pycocotools sorts them (:func:`id_order`).
+    ``count``: the pairs (every ground-truth image), ``pairs``: (rank, ground truth,
+    prediction or None) in any order."""
+
+    count: int
+    pairs: Iterator[tuple[int, Sample, Sample | None]]
+
+
+def ranked(gt: Sequence[Sample], pred: Stream) -> Ranked:
+    """Every ground-truth sample paired with its predictions, driven by the predictions: as
+    the stream lists them (nothing read ahead is held, whatever the two orders), then the
+    images without any. Each ground-truth sample is let go once paired: when the caller
+    holds nothing else of ``gt`` (not the Dataset), it is freed as the scoring goes.
+
+    A prediction for an image the ground truth lacks is an error; an image whose
+    predictions come again after it was paired (records not grouped by image), or ground
+    truth whose ids repeat or are not integers and strings, raise :class:`Unstreamable`.
+    """
+    by_id = sorted(gt, key=lambda s: id_order(s.image.id))
+    try:
+        ids = ids_of((s.image.id for s in by_id), pred.path, "an image")
+    except SegtoolError:
+        raise Unstreamable("ground-truth image ids other than integers and strings", pred.path) from None
+    ordered: list[Sample | None] = [*by_id]
+    del by_id
+    if _first_repeated(ids) is not None:
+        raise Unstreamable("ground-truth image ids repeat", pred.path)
+    index = _rank_of(ids)
+
+    def pairs() -> Iterator[tuple[int, Sample, Sample | None]]:
+        out: list[tuple[int, Sample, Sample | None]] = []  # what is yielded, not kept here meanwhile
+        for iid, source in pred.items():
+            k = index(iid)
+            if k < 0:
+                raise SegtoolError(
+                    f"prediction for image id {shown(iid)}, which the ground truth does not have", pred.path
+                )
+            g = ordered[k]
+            if g is None:
+                raise Unstreamable(f"the predictions of image id {shown(iid)} are not listed together", pred.path)
+            ordered[k] = None
+            out.append((k, g, Sample(g.image, source)))
+            del g, source
+            yield out.pop()
+        for k in range(len(ordered)):  # not enumerate: it keeps its last item
+            g = ordered[k]
+            if g is not None:
+                ordered[k] = None
+                out.append((k, g, None))
+                del g
+                yield out.pop()
+
+    return Ranked(len(ordered), pairs())
+
+
+def ranked_pairs(pairs: Iterable[tuple[Sample, Sample | None]]) -> Ranked:
+    """Held pairs (from :func:`pair`) in ascending image id order, each with its rank."""
+    ordered = sorted(pairs, key=lambda p: id_order(p[0].image.id))
+    return Ranked(len(ordered), ((k, g, d) for k, (g, d) in enumerate(ordered)))
+
+
+def _rank_of(ids: Ids) -> Callable[[ImageId], int]:
+    """The place of an id in ``ids`` (sorted by :func:`id_order`), or -1: a search in the
+    int64 array, or a dict when ids are strings."""
+    if ids.dtype == object:
+        table = {v: k for k, v in enumerate(ids.tolist())}
+        return lambda iid: table.get(iid, -1) if type(iid) is int or type(iid) is str else -1
+    n = len(ids)
+
+    def rank(iid: ImageId) -> int:
+        if type(iid) is not int or not -(2**63) <= iid < 2**63:
+            return -1
+        k = int(np.searchsorted(ids, iid))
+        return k if k < n and int(ids[k]) == iid else -1
+
+    return rank

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,9 +22,9 @@ import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
 from .. import limits, masks
-from ..errors import SegtoolError
+from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Segments
-from ..pairing import ImageId, Predictions
+from ..pairing import ImageId, Predictions, Stream
 from .coco_tables import JSON, Runs, column, decode
 from .coco_tables import pack as pack_mask
 from .common import Detection, compressed_rle, image_id, int_field, limit, load_json
@@ -102,6 +102,12 @@ def read_file(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[ImageId, 
     The list is streamed (a results file, or a dataset's ``annotations``); a file in another
     encoding than UTF-8 (which the stream does not read) is parsed whole.
     """
+    return group(_records(path), gt, iou_type, str(path), pack=True)
+
+
+def _records(path: Path) -> Iterable[Any]:
+    """The detection records of a results file (or of a dataset's ``annotations``): a
+    stream, opened when it is first read; parsed whole in another encoding than UTF-8."""
     found = layout(path)
     if found.encoding != "utf-8":
         data = load_json(path)
@@ -109,13 +115,119 @@ def read_file(path: Path, gt: Dataset, iou_type: str = "segm") -> dict[ImageId, 
             data = data["annotations"]
         if not isinstance(data, list):
             raise SegtoolError("expected a COCO results list (or a dataset with 'annotations')", str(path))
-        return group(data, gt, iou_type, str(path), pack=True, wide=True)
+        return data
     found.checked()
     if found.kind == "object" and found.keys.get("annotations") == b"[":
-        return group(items(path, "annotations.item"), gt, iou_type, str(path), pack=True)
+        return items(path, "annotations.item")
     if found.kind != "array":
         raise SegtoolError("expected a COCO results list (or a dataset with 'annotations')", str(path))
-    return group(items(path, "item"), gt, iou_type, str(path), pack=True)
+    return items(path, "item")
+
+
+BATCH = 4096  # detections grouped at a time by stream_predictions (~60 bytes each as columns)
+
+
+def stream_predictions(path: Path, *, gt: Dataset | None = None, iou_type: str = "segm", **_: Any) -> Stream:
+    """A results file one image at a time, for eval instance against ``gt`` (its images
+    and categories; the Dataset is not kept): one pass over the file, whose detections are
+    grouped by image a batch of about :data:`BATCH` at a time (a batch ends where an
+    image's detections do), each image's :class:`Detections` as :func:`read_file` makes them
+    (the same ids, checks and messages), images in the order the file lists them.
+
+    When the first batch already has an image's detections apart (a file sorted by score,
+    or by category), the rest is grouped whole in the same pass and every image comes once,
+    held. An image whose detections come again in a later batch comes twice, which
+    :func:`segtool.pairing.ranked` refuses: the file is then read again, whole. Its image
+    ids are not known ahead (``listed`` False).
+    """
+    if gt is None:
+        raise FormatError(f"these predictions are {NAME} (detections), scored by eval instance", str(path))
+    images = {s.image.id: s.image for s in gt.samples}
+    known = {c.id for c in gt.categories}
+    where = str(path)
+
+    def sources() -> Iterator[tuple[ImageId, Detections]]:
+        dets = iter(_records(path))
+        first = next(dets, _END)
+        if first is _END:
+            return
+        by_box = isinstance(first, dict) and bool(first.get("bbox"))  # the file's first detection decides
+        start = 0
+        batches = _batches(chain([first], dets), BATCH)
+        for batch in batches:
+            found = _group(batch, images, known, iou_type, where, pack=True, wide=True, start=start, by_box=by_box)
+            if start == 0 and any(int(d.ids[-1] - d.ids[0]) + 1 != len(d.ids) for d in found.values()):
+                rest = chain.from_iterable(batches)  # not grouped by image: the rest read whole, then joined
+                start = sum(len(d.ids) for d in found.values())
+                more = _group(rest, images, known, iou_type, where, pack=True, wide=True, start=start, by_box=by_box)
+                for iid, d in more.items():
+                    found[iid] = _joined(iid, found[iid], d) if iid in found else d
+                yield from found.items()
+                return
+            start += sum(len(d.ids) for d in found.values())
+            yield from found.items()
+
+    return Stream(np.zeros(0, np.int64), sources, where, gt.categories, listed=False)
+
+
+def _joined(iid: ImageId, a: Detections, b: Detections) -> Detections:
+    """Image ``iid``'s detections from two parts of the file, ``a``'s first (file order)."""
+    n = len(a.ids) + len(b.ids)
+    if n > limit("segments"):
+        limits.check("segments", n, f"image {iid}: detections", Path(a.path))
+    boxes = given = None
+    if a.boxes is not None or b.boxes is not None:
+        boxes = np.concatenate([_boxes_of(a), _boxes_of(b)])
+        if not a.by_box:  # which have a box (with by_box, every one has)
+            given = np.concatenate([_given_of(a), _given_of(b)])
+    return Detections(
+        np.concatenate([a.ids, b.ids]),
+        np.concatenate([a.category_id, b.category_id]),
+        np.concatenate([a.score, b.score]),
+        boxes,
+        given,
+        f"{a.masks}\n{b.masks}" if isinstance(a.masks, str) and isinstance(b.masks, str) else (*a.masks, *b.masks),
+        a.by_box,
+        a.iou_type,
+        a.path,
+    )
+
+
+def _boxes_of(d: Detections) -> npt.NDArray[np.float64]:
+    return np.zeros((len(d.ids), 4)) if d.boxes is None else d.boxes
+
+
+def _given_of(d: Detections) -> npt.NDArray[np.bool_]:
+    if d.boxes is None:
+        return np.zeros(len(d.ids), np.bool_)
+    return np.ones(len(d.ids), np.bool_) if d.given is None else d.given
+
+
+def _batches(dets: Iterator[Any], size: int) -> Iterator[Iterator[Any]]:
+    """``dets`` in batches of at least ``size``, each ending where an image's detections do
+    (the next one is of another image, or there is none). A batch is read to its end
+    before the next is asked for."""
+    first = next(dets, _END)
+    head = [] if first is _END else [first]
+    while head:
+        yield _batch(head, dets, size)
+
+
+def _batch(head: list[Any], dets: Iterator[Any], size: int) -> Iterator[Any]:
+    """One batch of :func:`_batches`, from ``head``'s detection; the first detection past
+    it is left in ``head``."""
+    yield head.pop()
+    yield from islice(dets, size - 2)
+    last = next(dets, _END)
+    if last is _END:
+        return
+    yield last
+    image = last.get("image_id", _END) if type(last) is dict else _END
+    for det in dets:
+        if (det.get("image_id", _END) if type(det) is dict else _END) != image:
+            head.append(det)
+            return
+        yield det
 
 
 def group(
@@ -126,13 +238,30 @@ def group(
     back as it was); otherwise as they are (in-memory detections may hold bytes, arrays).
     ``wide``: integers may exceed 64 bits (the json module's, or Python's), so numbers are
     converted one by one."""
-    path = Path(where)
     images = {s.image.id: s.image for s in gt.samples}
-    known = {c.id for c in gt.categories}
+    return _group(data, images, {c.id for c in gt.categories}, iou_type, where, pack=pack, wide=wide)
+
+
+def _group(
+    data: Iterable[Any],
+    images: dict[ImageId, ImageInfo],
+    known: set[int],
+    iou_type: str,
+    where: str,
+    *,
+    pack: bool,
+    wide: bool,
+    start: int = 0,
+    by_box: bool | None = None,
+) -> dict[ImageId, Detections]:
+    """:func:`group` of the detections from #``start`` of a file on (their ids and messages
+    count from there), the first detection's box deciding ``by_box`` unless it is given."""
+    path = Path(where)
     dets = iter(data)
     first = next(dets, _END)
-    by_box = isinstance(first, dict) and bool(first.get("bbox"))  # the first detection decides
-    rows = _Rows(images, by_box, pack)
+    if by_box is None:
+        by_box = isinstance(first, dict) and bool(first.get("bbox"))  # the first detection decides
+    rows = _Rows(images, by_box, pack, start)
     order, sizes, runs, lines = rows.order, rows.sizes, rows.runs, rows.runs.lines
     category, score_col, boxes = rows.category.append, rows.score.append, rows.boxes.extend
     i = run = -1
@@ -156,7 +285,7 @@ def group(
             and (box is None if not by_box else is_box(box))
             and ("segmentation" in det or by_box)
         ):
-            iid, cid = _check(i, det, images, known, by_box, path)
+            iid, cid = _check(start + i, det, images, known, by_box, path)
         pos = order.get(iid)
         if pos is None:
             pos = order[iid] = len(order)
@@ -196,8 +325,9 @@ class _Rows:
     A detection's id is its row + 1; boxes are a column when the first detection has one
     (then all do), else noted for the rows that have one."""
 
-    def __init__(self, images: dict[ImageId, ImageInfo], by_box: bool, pack: bool) -> None:
+    def __init__(self, images: dict[ImageId, ImageInfo], by_box: bool, pack: bool, start: int = 0) -> None:
         self.images, self.by_box, self.pack = images, by_box, pack
+        self.start = start  # the file's detection number of the first row
         self.order: dict[ImageId, int] = {}  # image id -> its place among the images seen
         self.sizes: list[list[int]] = []  # [height, width] of each image seen
         self.category, self.score, self.boxes = array("q"), array("d"), array("d")
@@ -217,7 +347,7 @@ class _Rows:
             values = [float(score), *((float(v) for v in box) if box else ())]
         except OverflowError:
             raise SegtoolError(
-                f"detection #{row}: a score or box value past the range of a double", str(path)
+                f"detection #{self.start + row}: a score or box value past the range of a double", str(path)
             ) from None
         self.score.append(values[0])
         if self.by_box:
@@ -230,7 +360,7 @@ class _Rows:
         together, as they usually do)."""
         n = len(self.category)
         order, first, count = self.runs.grouping(len(self.order))
-        ids = np.arange(1, n + 1, dtype=np.int64)
+        ids = np.arange(self.start + 1, self.start + n + 1, dtype=np.int64)
         category, score = column(self.category, np.int64), column(self.score, np.float64)
         boxes, given = self._boxes(n)
         if order is not None:

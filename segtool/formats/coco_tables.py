@@ -137,7 +137,8 @@ class InstanceRows:
     def __init__(self, images: list[ImageInfo], known: set[Any], path: Path) -> None:
         self.images, self.known, self.path = images, known, path
         self.positions = {im.id: k for k, im in enumerate(images)}
-        self.sizes = [[im.height, im.width] for im in images]
+        shapes: dict[tuple[int, int], list[int]] = {}  # one [height, width] list per distinct size
+        self.sizes = [shapes.setdefault((im.height, im.width), [im.height, im.width]) for im in images]
         self.ids, self.category = array("q"), array("q")
         self.area, self.bbox = array("d"), array("d")
         self.crowd = bytearray()
@@ -291,12 +292,15 @@ class InstanceRows:
         ids, category, area = column(self.ids, np.int64), column(self.category, np.int64), column(self.area, np.float64)
         crowd = np.frombuffer(self.crowd, np.bool_) if self.crowd else np.zeros(0, np.bool_)
         bbox = column(self.bbox, np.float64).reshape(-1, 4)
-        scored, score = np.zeros(len(ids), np.bool_), np.zeros(len(ids))
-        rows = column(self.scored, np.int64)
-        scored[rows], score[rows] = True, column(self.score, np.float64)
+        scored = score = None  # which rows have a score, and it: made only when some do (few files)
+        if len(self.scored):
+            scored, score = np.zeros(len(ids), np.bool_), np.zeros(len(ids))
+            rows = column(self.scored, np.int64)
+            scored[rows], score[rows] = True, column(self.score, np.float64)
         if order is not None:
             ids, category, area, crowd, bbox = ids[order], category[order], area[order], crowd[order], bbox[order]
-            scored, score = scored[order], score[order]
+            if scored is not None and score is not None:
+                scored, score = scored[order], score[order]
         most = limit("segments")
         out = []
         for pos, im in enumerate(self.images):
@@ -304,10 +308,15 @@ class InstanceRows:
             hi = lo + n
             if n > most:
                 limits.check("segments", n, f"image {im.id}: annotations", self.path)
-            has_score = n > 0 and bool(scored[lo:hi].all())
+            has_score = scored is not None and n > 0 and bool(scored[lo:hi].all())
             self._raise(pos, has_score)
             segs = Segments(
-                ids[lo:hi], category[lo:hi], crowd[lo:hi], area[lo:hi], bbox[lo:hi], score[lo:hi] if has_score else None
+                ids[lo:hi],
+                category[lo:hi],
+                crowd[lo:hi],
+                area[lo:hi],
+                bbox[lo:hi],
+                score[lo:hi] if has_score and score is not None else None,
             )
             out.append((segs, self.runs.text(pos)))
         return out

@@ -14,8 +14,10 @@ with whole-array operations. Per-image work is independent, so it runs in parall
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ from pycocotools import mask as mask_utils
 from .. import kernels as _kernels
 from .. import views
 from ..errors import SegtoolError
-from ..model import Annotation, Category, Sample, decodes_pixels
+from ..model import Annotation, Category, Sample, decodes_pixels, is_deferred
 from ..parallel import imap, jobs_for
 from .instance_result import IOU_THRS, InstanceResult, Params
 from .instance_result import STAT_NAMES as STAT_NAMES
@@ -186,37 +188,92 @@ def _accumulate_category(
 
 
 class Collected:
-    """Every image's per-detection results, appended as images finish, packed: category,
-    score and rank, and the matched/ignored flags of the (area range x threshold) lanes as
-    bits (~35 bytes a detection, where a list of ImageEval held 7.7 kB an image), and the
-    non-ignored ground-truth counts summed per category. What accumulate needs, and only
-    that, so memory grows with the detections, not with objects per image."""
+    """Every image's per-detection results, appended as images finish (in any order), packed
+    in flat columns: category, score and rank, and the matched/ignored flags of the (area
+    range x threshold) lanes as bits (~30 bytes a detection, where a list of ImageEval held
+    7.7 kB an image); per image with detections its rank among the sorted image ids and its
+    count; the non-ignored ground-truth counts summed per category. What accumulate needs,
+    and only that, so memory grows with the detections, not with objects per image."""
 
     def __init__(self, lanes: tuple[int, int]) -> None:
         self.lanes = lanes  # (area ranges, thresholds)
         self.images = 0
-        self.columns: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]] = []
-        self.flags = bytearray()  # per detection: matched bits, then ignored bits
+        self.category, self.score, self.rank = _Chunks(), _Chunks(), _Chunks()  # per detection: int64, double, int32
+        self.image_rank, self.image_count = array("q"), array("q")  # per image with detections
+        self.flags = _Chunks()  # per detection: matched bits, then ignored bits
         self.npig: dict[int, npt.NDArray[np.int64]] = {}
 
-    def add(self, e: ImageEval) -> None:
-        """One image's results (images in ascending id order)."""
+    def add(self, rank: int, e: ImageEval) -> None:
+        """One image's results; ``rank``: the image's place among the sorted image ids."""
         self.images += 1
         if len(e.score):
-            self.columns.append((e.category_id, e.score, e.rank))
+            self.image_rank.append(rank)
+            self.image_count.append(len(e.score))
+            self.category.add(np.ascontiguousarray(e.category_id, np.int64))
+            self.score.add(np.ascontiguousarray(e.score, np.float64))
+            self.rank.add(e.rank.astype(np.int32))  # a place among one image's detections
             both = np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], axis=1)
-            self.flags += np.packbits(both, axis=1).tobytes()
+            self.flags.add(np.packbits(both, axis=1))
         for c, counts in e.npig.items():
             self.npig[c] = self.npig[c] + counts if c in self.npig else counts.copy()
+
+    def columns(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+        """Category, score and rank of every detection, in the order they were added."""
+        return self.category.array(np.int64), self.score.array(np.float64), self.rank.array(np.int32)
+
+    def order(self) -> npt.NDArray[np.int64] | None:
+        """The detections' rows in ascending image rank, as pycocotools lists its evalImgs
+        (sorted image ids), each image's rows together in their order; None when they were
+        added so already."""
+        ranks, counts = _column(self.image_rank, np.int64), _column(self.image_count, np.int64)
+        if np.all(ranks[1:] > ranks[:-1]):
+            return None
+        by_rank = np.argsort(ranks, kind="stable")
+        first = np.cumsum(counts) - counts  # each image's first row, as added
+        sizes = counts[by_rank]
+        # row j of the result: its image's first row + its place within the image
+        return np.repeat(first[by_rank] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
 
     def flags_of(self, rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """The (A, T, len(rows)) matched and ignored flags of some detections, unpacked."""
         n_a, t = self.lanes
         width = -(-2 * n_a * t // 8)
-        packed = np.frombuffer(self.flags, np.uint8).reshape(-1, width)[rows]
+        packed = self.flags.array(np.uint8).reshape(-1, width)[rows]
         bits = np.unpackbits(packed, axis=1, count=2 * n_a * t).astype(bool)
         matched, ignored = bits[:, : n_a * t], bits[:, n_a * t :]
         return matched.T.reshape(n_a, t, -1), ignored.T.reshape(n_a, t, -1)
+
+
+class _Chunks:
+    """Bytes appended in chunks of up to :data:`CHUNK` (never one block reallocated as it
+    grows: that would climb the heap past the ground truth freed meanwhile), joined once."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.current = bytearray()
+        self.whole: bytes | None = None
+
+    def add(self, values: npt.NDArray[Any]) -> None:
+        """Append an array's bytes."""
+        self.current += values.tobytes()
+        if len(self.current) >= CHUNK:
+            self.chunks.append(bytes(self.current))
+            self.current = bytearray()
+
+    def array(self, dtype: type) -> npt.NDArray[Any]:
+        """Everything appended, as one array (joined the first time it is asked for)."""
+        if self.whole is None:
+            self.chunks.append(bytes(self.current))
+            self.whole, self.chunks, self.current = b"".join(self.chunks), [], bytearray()
+        return np.frombuffer(self.whole, dtype)
+
+
+CHUNK = 1 << 14
+
+
+def _column(values: array[Any], dtype: type) -> npt.NDArray[Any]:
+    """An ``array`` as numpy, sharing its memory."""
+    return np.frombuffer(values, dtype) if len(values) else np.zeros(0, dtype)
 
 
 def _lanes_last(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -225,24 +282,40 @@ def _lanes_last(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     return flags.reshape(n_a * t, d).T
 
 
+def _places(ids: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    """Each value's place in ``ids`` (ascending), ``len(ids)`` for one it lacks; a slice at a
+    time, so that the temporaries stay small beside the collected columns."""
+    out = np.full(len(values), len(ids), np.int32)
+    step = 1 << 16
+    for lo in range(0, len(values) if len(ids) else 0, step):
+        part = values[lo : lo + step]
+        at = np.minimum(np.searchsorted(ids, part), len(ids) - 1)
+        out[lo : lo + step] = np.where(ids[at] == part, at, len(ids))
+    return out
+
+
 def accumulate(found: Collected, categories: tuple[Category, ...], params: Params) -> InstanceResult:
-    """COCOeval.accumulate over the collected per-image results (ascending image id order)."""
+    """COCOeval.accumulate over the collected per-image results, put in ascending image id
+    order first: pycocotools' order, on which ties of score across images depend."""
     t, r, k_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(categories), len(params.area_rng), len(params.max_dets)
     precision = -np.ones((t, r, k_n, a_n, m_n))
     recall = -np.ones((t, k_n, a_n, m_n))
-    cat, score, rank = (
-        (np.concatenate(c) for c in zip(*found.columns, strict=True))
-        if found.columns
-        else (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
-    )
-    by_cat = np.argsort(cat, kind="stable")  # image order, then score order within an image
-    bounds = np.searchsorted(cat[by_cat], [c.id for c in categories] + [np.iinfo(np.int64).max])
+    cat_id, score, rank = found.columns()
+    ids = np.array([c.id for c in categories], np.int64)  # ascending
+    cat = _places(ids, cat_id)
+    del cat_id
+    rows = found.order()
+    # each category's rows (as added) in image order, then score order within an image:
+    # a stable sort of the categories in image order
+    by_cat = np.argsort(cat if rows is None else cat[rows], kind="stable")
+    if rows is not None:
+        by_cat = rows[by_cat]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cat, minlength=len(ids) + 1))])
     for k, cat_k in enumerate(categories):
         cat_counts = found.npig.get(cat_k.id)
         if cat_counts is None:
             continue
-        sel = by_cat[bounds[k] : bounds[k + 1]] if bounds[k + 1] > bounds[k] else np.zeros(0, np.int64)
-        sel = np.sort(sel)
+        sel = by_cat[bounds[k] : bounds[k + 1]]
         matched, ignored = found.flags_of(sel)
         precision[:, :, k], recall[:, k] = _accumulate_category(
             score[sel], matched, ignored, rank[sel], cat_counts, params.max_dets
@@ -252,15 +325,21 @@ def accumulate(found: Collected, categories: tuple[Category, ...], params: Param
 
 @dataclass(frozen=True)
 class _Job:
+    rank: int  # the image's place among the sorted image ids
     gt: Any  # a Sample, or Objects already built
     dt: Any  # a Sample of predictions, or Objects (none for the image)
     params: Params
+    categories: frozenset[int]  # what a raw (Deferred) prediction record is checked against
 
 
-def _image_job(job: _Job) -> ImageEval:
+def _image_job(job: _Job) -> tuple[int, ImageEval]:
     gt = job.gt if isinstance(job.gt, Objects) else gt_objects(job.gt.load(), job.params.iou_type)
-    dt = job.dt if isinstance(job.dt, Objects) else det_objects(job.dt.load(), job.params.iou_type)
-    return evaluate_image(gt, dt, job.params)
+    if isinstance(job.dt, Objects):
+        dt = job.dt
+    else:
+        source = job.dt.source.resolve(job.categories) if is_deferred(job.dt.source) else job.dt.source
+        dt = det_objects(source.load(job.dt.image), job.params.iou_type)
+    return job.rank, evaluate_image(gt, dt, job.params)
 
 
 def gt_objects(ann: Annotation, iou_type: str) -> Objects:
@@ -301,40 +380,40 @@ def det_objects(ann: Annotation, iou_type: str) -> Objects:
     )
 
 
-def _id_order(image_id: int | str) -> tuple[bool, int | str]:
-    """pycocotools' ``sorted(imgIds)``: numbers in numeric order, strings in text order
-    (integers first where a file mixes both, where pycocotools itself would fail)."""
-    return isinstance(image_id, str), image_id
-
-
 EMPTY = Objects(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), [], np.zeros(0))
 
 
 def evaluate(
-    pairs: list[tuple[Sample, Sample | None]],
+    pairs: Iterable[tuple[int, Sample, Sample | None]],
     categories: tuple[Category, ...],
     params: Params,
     *,
+    count: int,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> InstanceResult:
-    """COCOeval (evaluate + accumulate) over (ground truth, prediction) pairs, in ascending
-    image id order (a missing prediction: no detections)."""
-    ordered = sorted(pairs, key=lambda p: _id_order(p[0].image.id))
-    items = [_Job(g, EMPTY if d is None else d, params) for g, d in ordered]
+    """COCOeval (evaluate + accumulate) over (rank, ground truth, prediction) triples, in any
+    order: ``rank`` is the image's place among the sorted image ids (see
+    :class:`segtool.pairing.Ranked`), a missing prediction has no detections. ``pairs`` may
+    be a stream (``count`` says how many): only the packed results are kept."""
+    known = frozenset(c.id for c in categories)
+    items = (_Job(k, g, EMPTY if d is None else d, params, known) for k, g, d in pairs)
     # A COCO results list against COCO instance ground truth is RLE strings and polygons:
     # ~0.5 ms per image in C, about what shipping the image's detections to a worker and
     # back costs (measured, 6 rounds, --jobs 2: in one process min 0.95 s / median 1.40 s,
     # in workers 1.05 s / 1.38 s). One process is as fast and holds less. Workers are for
-    # sources that decode pixels.
-    heavy = any(
-        decodes_pixels(j.gt.source) or (not isinstance(j.dt, Objects) and decodes_pixels(j.dt.source))
-        for j in items
-        if not isinstance(j.dt, Objects) or len(j.dt.ids)
-    )
+    # sources that decode pixels, as the first image with predictions tells.
+    head: list[_Job] = []
+    for job in items:
+        head.append(job)
+        if not isinstance(job.dt, Objects):
+            break
+    first = head[-1] if head and not isinstance(head[-1].dt, Objects) else None
+    heavy = first is not None and (decodes_pixels(first.gt.source) or decodes_pixels(first.dt.source))
+    ordered = tuple(sorted(categories, key=lambda c: c.id))
     found = Collected((len(params.area_rng), len(IOU_THRS)))
-    for e in imap(_image_job, items, jobs=jobs_for(len(items), jobs) if heavy else 1):
-        found.add(e)
+    for rank, e in imap(_image_job, chain(head, items), jobs=jobs_for(count, jobs) if heavy else 1):
+        found.add(rank, e)
         if progress is not None:
             progress(1)
-    return accumulate(found, tuple(sorted(categories, key=lambda c: c.id)), params)
+    return accumulate(found, ordered, params)
