@@ -1,4 +1,5 @@
-# One entry point for set-up, demo, tests and lint. CI (.ci/run) calls `make test`.
+# One entry point for set-up, demo, tests and lint. CI (.ci/run) calls `make test`, `make
+# test-pure`, `make lint` and `make sanitize`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ SEGTOOL := $(BIN)/segtool
 OUT ?= demo_out
 PIP_EXTRA ?=
 
-.PHONY: demo test lint venv test-venv browser bench clean sanitize fuzz
+.PHONY: demo test test-pure lint venv test-venv browser bench clean sanitize fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,12 @@ demo: venv
 
 test: test-venv
 	$(BIN)/python -m pytest -q
+
+# The whole suite on the pure-Python twin of the C kernels (segtool/_purekernels.py), which an
+# install without a C compiler runs: SEGTOOL_PURE_PYTHON=1 (inherited by subprocesses and pool
+# workers). tests/test_kernels_twin.py still compares the C kernels with the twin directly.
+test-pure: test-venv
+	SEGTOOL_PURE_PYTHON=1 $(BIN)/python -m pytest -q
 
 # The C kernels built with AddressSanitizer + UBSan, the suite run against them (workers
 # too), then the normal build restored. Any report aborts the run; the browser test skips.
