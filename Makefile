@@ -7,7 +7,7 @@ SEGTOOL := $(BIN)/segtool
 OUT ?= demo_out
 PIP_EXTRA ?=
 
-.PHONY: demo test test-pure lint venv test-venv browser bench clean sanitize fuzz
+.PHONY: demo test test-pure lint venv test-venv browser bench clean sanitize fuzz wheel wheel-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,5 +90,26 @@ bench: test-venv
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_preview.py
 
+# A wheel of this checkout for this machine in dist/ (the C kernels compiled if a compiler is
+# there; without one, a wheel that runs the pure-Python twin). cibuildwheel builds the
+# portable ones (pyproject.toml, .github/workflows/wheels.yml).
+wheel: $(BIN)/python
+	rm -rf dist/segtool-*.whl
+	$(BIN)/pip wheel . --no-deps -w dist
+
+# That wheel installed into a fresh environment outside the checkout: --version names the
+# kernels, and eval scores the sample data with them and with the twin.
+WHEEL_VENV ?= /tmp/segtool-wheel-test
+wheel-test: wheel
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install --quiet dist/segtool-*.whl
+	cd /tmp && $(WHEEL_VENV)/bin/segtool --version
+	cd /tmp && $(WHEEL_VENV)/bin/segtool eval panoptic $(CURDIR)/sample_data/panoptic_examples.json \
+	  $(CURDIR)/sample_data/panoptic_examples.json --fail-under PQ=1
+	cd /tmp && SEGTOOL_PURE_PYTHON=1 $(WHEEL_VENV)/bin/segtool --version
+	cd /tmp && SEGTOOL_PURE_PYTHON=1 $(WHEEL_VENV)/bin/segtool eval panoptic \
+	  $(CURDIR)/sample_data/panoptic_examples.json $(CURDIR)/sample_data/panoptic_examples.json --fail-under PQ=1 -q
+
 clean:
-	rm -rf $(VENV) $(OUT) bench_out .pytest_cache *.egg-info build segtool/_kernels*.so
+	rm -rf $(VENV) $(OUT) bench_out .pytest_cache *.egg-info build dist segtool/_kernels*.so
