@@ -381,6 +381,9 @@ def test_rle_iou_past_pycocotools_counts_and_errors_equal_c():
     both("rle_iou", ["01"], 5, 1, 1, one, one, flag, out)
     both("rle_iou", Fresh(lambda: (s for s in ["01"])), ["01"], 1, 1, one, one, flag, out)
     both("rle_iou", [], [], 3, 3, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0))
+    two, flags = np.ones(2, np.int64), np.array([0, 1], np.uint8)
+    for h, w in ((0, 5), (5, 0), (0, 0)):  # images without pixels: empty strings, empty masks
+        both("rle_iou", ["", ""], ["", ""], h, w, two, two, flags, np.full(4, 9.0))
 
 
 # --- COCOeval ------------------------------------------------------------------------------
