@@ -202,13 +202,11 @@ def outline(polygons: Sequence[Sequence[float]]) -> float:
 
 def verdict_finding(
     kind: str, verdict: Verdict, why: str, stored: Any, measured: str, path: str, image_id: Any, segment_id: Any
-) -> Finding | None:
-    """The finding of a stored ``kind`` ("area" or "bbox") against what its mask measures
-    (``measured``: "the PNG has 12 pixels"): none when exact, ``KIND-tolerated`` (info)
-    within the tolerance (``why``: the rule that absorbed it), ``KIND-mismatch`` beyond it."""
-    if verdict is Verdict.MISMATCH:
-        return finding(f"{kind}-mismatch", f"{kind} is {stored} but {measured}", path, image_id, segment_id)
+) -> Finding:
+    """The finding of a stored ``kind`` ("area" or "bbox") that is not exactly what its mask
+    measures (``measured``: "the PNG has 12 pixels"): ``KIND-tolerated`` (info) within the
+    tolerance (``why``: the rule that absorbed it), ``KIND-mismatch`` beyond it."""
     if verdict is Verdict.TOLERATED:
         msg = f"{kind} is {stored} and {measured}: within the tolerance ({why})"
         return finding(f"{kind}-tolerated", msg, path, image_id, segment_id)
-    return None
+    return finding(f"{kind}-mismatch", f"{kind} is {stored} but {measured}", path, image_id, segment_id)

@@ -146,15 +146,16 @@ def _compare(
     iid, aid = job.image.get("id"), ann.get("id")
     if "area" in ann:
         verdict, why = area_verdict(float(ann["area"]), area, job.tolerance, outline=perimeter, exact=TOL)
-        found = verdict_finding("area", verdict, why, ann["area"], f"the {what}'s is {area:g}", job.path, iid, aid)
-        out.findings += [found] if found else []
+        if verdict is not Verdict.EXACT:  # (the message only then: most areas are exact)
+            measured = f"the {what}'s is {area:g}"
+            out.findings.append(verdict_finding("area", verdict, why, ann["area"], measured, job.path, iid, aid))
     given = ann.get("bbox")
-    if not (isinstance(given, list) and len(given) == 4):
+    if not (isinstance(given, list) and len(given) == 4) or given == box:
         return
     verdict, why = box_verdict(given, box, job.tolerance, polygon=perimeter is not None, exact=TOL)
-    spans = f"the {what} spans {[round(v, 2) for v in box]}"
-    found = verdict_finding("bbox", verdict, why, given, spans, job.path, iid, aid)
-    out.findings += [found] if found else []
+    if verdict is not Verdict.EXACT:
+        spans = f"the {what} spans {[round(v, 2) for v in box]}"
+        out.findings.append(verdict_finding("bbox", verdict, why, given, spans, job.path, iid, aid))
 
 
 def _box_only(ann: dict[str, Any], job: _Job, out: _ImageOut) -> None:
@@ -297,6 +298,7 @@ def _image_jobs(
     most = limit("segments")
     over = {iid: Counter[Any]() for iid, n in expected.items() if n > most and iid in images}
     pending: dict[Any, list[dict[str, Any]]] = {}
+    collect, where = Collect(found), str(path)
     for ann in passes.items("annotations.item", last=True):
         why = problem(ann, INSTANCE_ANNOTATION)
         if why is not None:
@@ -307,7 +309,7 @@ def _image_jobs(
             continue
         ids.add(ann.get("id"))
         iid = ann.get("image_id")
-        if not references(iid, ann.get("category_id"), ann.get("id"), images, known, str(path), Collect(found)):
+        if not references(iid, ann.get("category_id"), ann.get("id"), images, known, where, collect):
             continue
         if iid in over:  # counted, not kept: the finding at its first annotation, a job at its last
             if not over[iid]:

@@ -125,14 +125,12 @@ def _pixel_checks(job: _Job, info: list[dict[str, Any]], ids: Any, out: _ImageOu
         if "area" in rec and rec["area"] != area[k]:  # pixel counts: the strict comparison is equality
             verdict, why = area_verdict(float(rec["area"]), float(area[k]), job.tolerance, exact=0.0)
             measured = f"the PNG has {area[k]} pixels"
-            found = verdict_finding("area", verdict, why, rec["area"], measured, path, iid, sid)
-            out.findings += [found] if found else []
+            out.findings.append(verdict_finding("area", verdict, why, rec["area"], measured, path, iid, sid))
         box = rec.get("bbox")
         if box is not None and [float(v) for v in box] != boxes[k].tolist():
             verdict, why = box_verdict(box, boxes[k].tolist(), job.tolerance, polygon=False, exact=0.0)
             measured = f"the pixels span {[int(v) for v in boxes[k]]}"
-            found = verdict_finding("bbox", verdict, why, box, measured, path, iid, sid)
-            out.findings += [found] if found else []
+            out.findings.append(verdict_finding("bbox", verdict, why, box, measured, path, iid, sid))
     out.pixels = int(ids.size)
     out.unlabeled = int(np.count_nonzero((ids & 0xFFFFFF) == 0))
     found = unlabeled(out.unlabeled, out.pixels, job.max_unlabeled, "are unlabeled", path, iid)
