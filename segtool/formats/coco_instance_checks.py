@@ -298,7 +298,7 @@ def _image_jobs(
     most = limit("segments")
     over = {iid: Counter[Any]() for iid, n in expected.items() if n > most and iid in images}
     pending: dict[Any, list[dict[str, Any]]] = {}
-    collect, where = Collect(found), str(path)
+    collect, source = Collect(found), str(path)
     for ann in passes.items("annotations.item", last=True):
         why = problem(ann, INSTANCE_ANNOTATION)
         if why is not None:
@@ -309,7 +309,7 @@ def _image_jobs(
             continue
         ids.add(ann.get("id"))
         iid = ann.get("image_id")
-        if not references(iid, ann.get("category_id"), ann.get("id"), images, known, where, collect):
+        if not references(iid, ann.get("category_id"), ann.get("id"), images, known, source, collect):
             continue
         if iid in over:  # counted, not kept: the finding at its first annotation, a job at its last
             if not over[iid]:
