@@ -7,7 +7,7 @@ SEGTOOL := $(BIN)/segtool
 OUT ?= demo_out
 PIP_EXTRA ?=
 
-.PHONY: demo test test-pure lint venv test-venv browser bench clean sanitize fuzz wheel wheel-test
+.PHONY: demo demo-run test test-pure lint venv test-venv browser bench clean sanitize fuzz wheel wheel-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 ) || \
 	  echo "note: headless Chromium is not available; the gallery browser test will be skipped"
 
-demo: venv
+demo: venv demo-run
+
+# The demo's commands with $(SEGTOOL) ($(BIN)/python for one line of JSON): make wheel-test runs
+# them with the wheel installed in a fresh environment.
+demo-run:
 	rm -rf $(OUT)
 	$(SEGTOOL) info sample_data/panoptic_examples.json
 	$(SEGTOOL) validate sample_data/panoptic_examples.json
@@ -52,7 +56,7 @@ demo: venv
 test: test-venv
 	$(BIN)/python -m pytest -q
 
-# The whole suite on the pure-Python twin of the C kernels (segtool/_purekernels.py), which an
+# The whole suite on the pure-Python twin of the C kernels (segtool/_purekernels/), which an
 # install without a C compiler runs: SEGTOOL_PURE_PYTHON=1 (inherited by subprocesses and pool
 # workers). tests/test_kernels_twin.py still compares the C kernels with the twin directly.
 test-pure: test-venv
@@ -105,8 +109,7 @@ wheel-test: wheel
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/pip install --quiet dist/segtool-*.whl
 	cd /tmp && $(WHEEL_VENV)/bin/segtool --version
-	cd /tmp && $(WHEEL_VENV)/bin/segtool eval panoptic $(CURDIR)/sample_data/panoptic_examples.json \
-	  $(CURDIR)/sample_data/panoptic_examples.json --fail-under PQ=1
+	$(MAKE) --no-print-directory demo-run SEGTOOL=$(WHEEL_VENV)/bin/segtool BIN=$(WHEEL_VENV)/bin OUT=$(WHEEL_VENV)/demo_out
 	cd /tmp && SEGTOOL_PURE_PYTHON=1 $(WHEEL_VENV)/bin/segtool --version
 	cd /tmp && SEGTOOL_PURE_PYTHON=1 $(WHEEL_VENV)/bin/segtool eval panoptic \
 	  $(CURDIR)/sample_data/panoptic_examples.json $(CURDIR)/sample_data/panoptic_examples.json --fail-under PQ=1 -q

@@ -19,6 +19,19 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Built for the stable ABI (one abi3 wheel for CPython 3.11 and later: setup.py defines
+ * Py_LIMITED_API there), where a sequence's items are reached through calls, not macros. */
+#ifdef Py_LIMITED_API
+#define SEQ_SIZE(s) PySequence_Size(s)
+#define SEQ_ITEM(s, i) PySequence_GetItem((s), (i)) /* a new reference, NULL on error */
+#define SEQ_ITEM_DONE(o) Py_DECREF(o)
+#else
+#define SEQ_SIZE(s) PySequence_Fast_GET_SIZE(s)
+#define SEQ_ITEM(s, i) PySequence_Fast_GET_ITEM((s), (i)) /* borrowed */
+#define SEQ_ITEM_DONE(o) ((void)0)
+#endif
 
 #if defined(_MSC_VER)
 #define ALWAYS_INLINE __forceinline
@@ -576,7 +589,11 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
     PyObject *fast = PySequence_Fast(seq, "expected a sequence of RLE strings");
     if (fast == NULL)
         return -1;
-    const Py_ssize_t count = PySequence_Fast_GET_SIZE(fast);
+    const Py_ssize_t count = SEQ_SIZE(fast);
+    if (count < 0) {
+        Py_DECREF(fast);
+        return -1;
+    }
     Rle *rles = calloc((size_t)(count > 0 ? count : 1), sizeof(Rle));
     if (rles == NULL) {
         Py_DECREF(fast);
@@ -586,7 +603,12 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
     *bad = -1;
     for (Py_ssize_t i = 0; i < count; i++) {
         /* str (as JSON gives it; an ASCII str's UTF-8 is its own storage, no copy) or bytes */
-        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *item = SEQ_ITEM(fast, i);
+        if (item == NULL) {
+            rle_free_all(rles, count);
+            Py_DECREF(fast);
+            return -1;
+        }
         Py_buffer b = {0};
         const char *text = NULL;
         Py_ssize_t len = 0;
@@ -597,6 +619,7 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
         const int status = text == NULL ? -3 : rle_decode((const uint8_t *)text, len, h, w, &rles[i]);
         if (b.obj != NULL)
             PyBuffer_Release(&b);
+        SEQ_ITEM_DONE(item);
         if (status == -2)
             PyErr_NoMemory();
         if (status <= -2) {

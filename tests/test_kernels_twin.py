@@ -159,12 +159,12 @@ def test_unfilter_edges_and_every_filter():
     # a wide image whose wavefront runs in bands
     rows = rng.integers(0, 256, (40, 3 * 300), dtype=np.uint8)
     filters = np.array([2, 4, 3, 4] * 10)
-    band = twin._BAND_BYTES
-    twin._BAND_BYTES = 1 << 16
+    band = twin.png._BAND_BYTES
+    twin.png._BAND_BYTES = 1 << 16
     try:
         both("unfilter", _filtered(rows, filters), np.zeros(rows.size, np.uint8), 40, 900, 3)
     finally:
-        twin._BAND_BYTES = band
+        twin.png._BAND_BYTES = band
 
 
 @needs_c

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from .coco import coco_accumulate, coco_match
 from .pixels import joint_hist8, pack_rgb, pair_counts
-from .png import _BAND_BYTES as _BAND_BYTES  # the wavefront's band limit: set it here (tests do)
 from .png import unfilter
 from .rle import _pair_iou as _pair_iou  # the step-for-step IoU (tests compare it with pycocotools)
 from .rle import rle_areas, rle_iou

@@ -13,7 +13,6 @@ from typing import Any as _Any
 import numpy as np
 import numpy.typing as _npt
 
-from .. import _purekernels as _package  # _BAND_BYTES is read through the package (see _wavefront)
 from ._args import _CINT, _SSIZE, _U8, _int, _take
 
 
@@ -105,12 +104,10 @@ def _wavefront(
     bpp: int,
 ) -> None:
     """Rows of any filters undone, anti-diagonal by anti-diagonal, in bands of rows (each
-    band's arrays within ``_BAND_BYTES``): h + w steps for h rows of w pixels. The limit is
-    read from the package at each call, so that setting ``segtool._purekernels._BAND_BYTES``
-    takes effect (tests/test_kernels_twin.py makes bands that way)."""
+    band's arrays within ``_BAND_BYTES``): h + w steps for h rows of w pixels."""
     h, rb = src.shape
     band = h
-    while band > 8 and (band + rb // bpp + 2) * (band + 1) * bpp * 8 > _package._BAND_BYTES:
+    while band > 8 and (band + rb // bpp + 2) * (band + 1) * bpp * 8 > _BAND_BYTES:
         band //= 2
     for y0 in range(0, h, band):
         y1 = min(h, y0 + band)
