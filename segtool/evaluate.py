@@ -70,7 +70,9 @@ def evaluate_panoptic(
         fmt = "coco-panoptic" if Path(gt).suffix.lower() == ".json" else None  # even with no annotations yet
         gt_side = formats.stream(Path(gt), fmt, masks=Path(gt_masks) if gt_masks else None)
     if isinstance(pred, str | Path):
-        pred_side = formats.stream_predictions(Path(pred), masks=Path(pred_masks) if pred_masks else None)
+        pred_side = formats.stream_predictions(
+            Path(pred), by="panoptic", masks=Path(pred_masks) if pred_masks else None
+        )
     else:
         held = (
             pairing.Predictions.of(pred) if isinstance(pred, Dataset) else formats.from_memory(pred, gt_side.categories)
@@ -165,7 +167,9 @@ def _instance_streamed(
     ``given``) is then held by the pairing alone, which lets each image go once scored."""
     gt_ds = given.pop()
     categories = gt_ds.categories
-    stream = pairing.ranked(gt_ds.samples, formats.stream_predictions(pred, fmt, gt=gt_ds, iou_type=params.iou_type))
+    stream = pairing.ranked(
+        gt_ds.samples, formats.stream_predictions(pred, fmt, by="instance", gt=gt_ds, iou_type=params.iou_type)
+    )
     del gt_ds
     announce(done.progress, stream.count)
     return _evaluate_instance(stream.pairs, categories, params, count=stream.count, jobs=jobs, progress=done)

@@ -146,3 +146,21 @@ def test_instance_detection_with_a_malformed_rle_is_bad_input_not_a_hang(runner,
     assert_bad_input(
         invoke(runner, "eval", "instance", gt, dets), "dets.json", "detection #0", "undecodable compressed RLE"
     )
+
+
+def test_predictions_of_another_evaluation_are_named_as_such(runner, tmp_path):
+    """A results list (or a COCO instance file) given to eval panoptic: the message names the
+    formats eval panoptic takes and what scores the one given, not every streaming format."""
+    from tests.conftest import DETECTION_EXAMPLES, PANOPTIC_EXAMPLES
+
+    dets = write_json(tmp_path / "dets.json", [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1.0}])
+    r = invoke(runner, "eval", "panoptic", PANOPTIC_EXAMPLES, dets)
+    assert_bad_input(
+        r,
+        "dets.json",
+        "these predictions are coco-results (scored by eval instance); eval panoptic takes coco-panoptic",
+    )
+    r = invoke(runner, "eval", "panoptic", PANOPTIC_EXAMPLES, DETECTION_EXAMPLES)
+    assert_bad_input(
+        r, DETECTION_EXAMPLES.name, "these predictions are coco-instance; eval panoptic takes coco-panoptic"
+    )

@@ -176,12 +176,18 @@ def stream(path: Path | str, fmt: str | None = None, **opts: Any) -> Stream:
     return of_samples(ds.samples, str(path), ds.categories)
 
 
-def stream_predictions(path: Path | str, fmt: str | None = None, **opts: Any) -> Stream:
-    """Predictions one image at a time, for formats that stream them (coco-panoptic)."""
+def stream_predictions(path: Path | str, fmt: str | None = None, *, by: str | None = None, **opts: Any) -> Stream:
+    """Predictions one image at a time, for formats that stream them; ``by`` (``panoptic``,
+    ``instance``): the evaluation asking, which takes only the formats whose ``SCORED_BY``
+    names it."""
     path = Path(path)
     name = fmt or detect_predictions(path)
-    streamer = getattr(REGISTRY.get(name), "stream_predictions", None)
-    if streamer is None:
-        have = ", ".join(names_with("stream_predictions"))
-        raise FormatError(f"these predictions are {name}; this evaluation takes {have}", str(path))
+    module = REGISTRY.get(name)
+    streamer = getattr(module, "stream_predictions", None)
+    if streamer is None or (by is not None and by not in getattr(module, "SCORED_BY", ())):
+        scored = " and ".join(f"eval {e}" for e in getattr(module, "SCORED_BY", ()))
+        have = [n for n in names_with("stream_predictions") if by is None or by in REGISTRY[n].SCORED_BY]
+        asking = f"eval {by}" if by else "this evaluation"
+        hint = f" (scored by {scored})" if scored else ""
+        raise FormatError(f"these predictions are {name}{hint}; {asking} takes {', '.join(have)}", str(path))
     return streamer(path, **{k: v for k, v in opts.items() if v is not None})  # type: ignore[no-any-return]

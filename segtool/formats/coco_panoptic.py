@@ -37,6 +37,7 @@ from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 from .panoptic_rules import annotation_record, pixel_ids, repeated_annotation, segment_count, segment_records
 
 NAME = "coco-panoptic"
+SCORED_BY = ("panoptic", "instance")  # the evaluations that take its predictions
 CHECKS = "coco_panoptic_checks"  # its checks (validate) and fixes (--fix), next to it
 FIXES = "coco_panoptic_fix"
 _OFFSETS = np.random.default_rng(20181231).integers(-30, 31, size=(4096, 3))

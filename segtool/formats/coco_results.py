@@ -31,6 +31,7 @@ from .common import Detection, compressed_rle, image_id, int_field, limit, load_
 from .jsonstream import NOT_JSON, items, json_sketch, layout
 
 NAME = "coco-results"
+SCORED_BY = ("instance",)  # the evaluations that take its predictions
 MEMORY = "<in-memory detections>"
 
 
