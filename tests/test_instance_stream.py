@@ -232,7 +232,9 @@ def test_a_detection_for_an_unknown_image_names_it(tmp_path):
 
 def test_eval_panoptic_refuses_a_results_list(tmp_path):
     _, dt = tie_case(tmp_path, 0, False)
-    with pytest.raises(SegtoolError, match=r"coco-results \(scored by eval instance\); eval panoptic takes coco-panoptic"):
+    with pytest.raises(
+        SegtoolError, match=r"coco-results \(scored by eval instance\); eval panoptic takes coco-panoptic"
+    ):
         evaluate_panoptic(PANOPTIC_EXAMPLES, dt)
 
 
