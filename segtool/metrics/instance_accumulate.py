@@ -1,0 +1,201 @@
+"""COCOeval's ``accumulate``, over the per-detection results of every image packed as they
+come (:class:`Collected`): put in the order COCOeval has them (sorted image ids, so that
+ties of score across images fall as they do there), then precision and recall per
+category, area range and threshold with whole-array operations.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import kernels as _kernels
+from ..model import Category
+from .instance_result import IOU_THRS, InstanceResult, Params
+
+REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+
+
+@dataclass
+class ImageEval:
+    """One image's detections (sorted by category, then score) and what accumulate needs.
+
+    ``matched``/``ignored`` are ``(A, T, D)``; ``rank`` is a detection's place within its
+    category by score; ``npig`` maps category → non-ignored ground-truth count per area range.
+    """
+
+    category_id: npt.NDArray[np.int64]
+    score: npt.NDArray[np.float64]
+    rank: npt.NDArray[np.int64]
+    matched: npt.NDArray[np.bool_]
+    ignored: npt.NDArray[np.bool_]
+    npig: dict[int, npt.NDArray[np.int64]]
+
+
+def _accumulate_category(
+    score: Any, matched: Any, ignored: Any, rank: Any, npig: Any, max_dets: tuple[int, ...]
+) -> tuple[Any, Any]:
+    """Precision (T, R, A, M) and recall (T, A, M) of one category, as COCOeval.accumulate.
+
+    The score order depends only on maxDets, so each maxDets sorts once (mergesort: ties
+    keep image order, as pycocotools); ``segtool._kernels.coco_accumulate`` then cumulates,
+    interpolates and samples every (area range, threshold) lane. Lanes whose area range has
+    no non-ignored ground truth stay -1, as in pycocotools.
+    """
+    n_a, t = matched.shape[:2]
+    precision = -np.ones((len(max_dets), n_a, t, len(REC_THRS)))
+    recall = -np.ones((len(max_dets), n_a, t))
+    if not np.any(npig > 0):
+        return precision.transpose(2, 3, 1, 0), recall.transpose(2, 1, 0)
+    for m, max_det in enumerate(max_dets):
+        keep = np.flatnonzero(rank < max_det)
+        order = keep[np.argsort(-score[keep], kind="mergesort")]
+        _kernels.coco_accumulate(
+            np.ascontiguousarray(matched[:, :, order], dtype=np.uint8),
+            np.ascontiguousarray(ignored[:, :, order], dtype=np.uint8),
+            np.ascontiguousarray(npig, dtype=np.int64),
+            REC_THRS,
+            precision[m],
+            recall[m],
+        )
+    return precision.transpose(2, 3, 1, 0), recall.transpose(2, 1, 0)
+
+
+class Collected:
+    """Every image's per-detection results, appended as images finish (in any order), packed
+    in flat columns: category, score and rank, and the matched/ignored flags of the (area
+    range x threshold) lanes as bits (~30 bytes a detection, where a list of ImageEval held
+    7.7 kB an image); per image with detections its rank among the sorted image ids and its
+    count; the non-ignored ground-truth counts summed per category. What accumulate needs,
+    and only that, so memory grows with the detections, not with objects per image."""
+
+    def __init__(self, lanes: tuple[int, int]) -> None:
+        self.lanes = lanes  # (area ranges, thresholds)
+        self.images = 0
+        self.category, self.score, self.rank = _Chunks(), _Chunks(), _Chunks()  # per detection: int64, double, int32
+        self.image_rank, self.image_count = array("q"), array("q")  # per image with detections
+        self.flags = _Chunks()  # per detection: matched bits, then ignored bits
+        self.npig: dict[int, npt.NDArray[np.int64]] = {}
+
+    def add(self, rank: int, e: ImageEval) -> None:
+        """One image's results; ``rank``: the image's place among the sorted image ids."""
+        self.images += 1
+        if len(e.score):
+            self.image_rank.append(rank)
+            self.image_count.append(len(e.score))
+            self.category.add(np.ascontiguousarray(e.category_id, np.int64))
+            self.score.add(np.ascontiguousarray(e.score, np.float64))
+            self.rank.add(e.rank.astype(np.int32))  # a place among one image's detections
+            both = np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], axis=1)
+            self.flags.add(np.packbits(both, axis=1))
+        for c, counts in e.npig.items():
+            self.npig[c] = self.npig[c] + counts if c in self.npig else counts.copy()
+
+    def columns(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+        """Category, score and rank of every detection, in the order they were added."""
+        return self.category.array(np.int64), self.score.array(np.float64), self.rank.array(np.int32)
+
+    def order(self) -> npt.NDArray[np.int64] | None:
+        """The detections' rows in ascending image rank, as pycocotools lists its evalImgs
+        (sorted image ids), each image's rows together in their order; None when they were
+        added so already."""
+        ranks, counts = _column(self.image_rank, np.int64), _column(self.image_count, np.int64)
+        if np.all(ranks[1:] > ranks[:-1]):
+            return None
+        by_rank = np.argsort(ranks, kind="stable")
+        first = np.cumsum(counts) - counts  # each image's first row, as added
+        sizes = counts[by_rank]
+        # row j of the result: its image's first row + its place within the image
+        return np.repeat(first[by_rank] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+
+    def flags_of(self, rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """The (A, T, len(rows)) matched and ignored flags of some detections, unpacked."""
+        n_a, t = self.lanes
+        width = -(-2 * n_a * t // 8)
+        packed = self.flags.array(np.uint8).reshape(-1, width)[rows]
+        bits = np.unpackbits(packed, axis=1, count=2 * n_a * t).astype(bool)
+        matched, ignored = bits[:, : n_a * t], bits[:, n_a * t :]
+        return matched.T.reshape(n_a, t, -1), ignored.T.reshape(n_a, t, -1)
+
+
+class _Chunks:
+    """Bytes appended in chunks of up to :data:`CHUNK` (never one block reallocated as it
+    grows: that would climb the heap past the ground truth freed meanwhile), joined once."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.current = bytearray()
+        self.whole: bytes | None = None
+
+    def add(self, values: npt.NDArray[Any]) -> None:
+        """Append an array's bytes."""
+        self.current += values.tobytes()
+        if len(self.current) >= CHUNK:
+            self.chunks.append(bytes(self.current))
+            self.current = bytearray()
+
+    def array(self, dtype: type) -> npt.NDArray[Any]:
+        """Everything appended, as one array (joined the first time it is asked for)."""
+        if self.whole is None:
+            self.chunks.append(bytes(self.current))
+            self.whole, self.chunks, self.current = b"".join(self.chunks), [], bytearray()
+        return np.frombuffer(self.whole, dtype)
+
+
+CHUNK = 1 << 14
+
+
+def _column(values: array[Any], dtype: type) -> npt.NDArray[Any]:
+    """An ``array`` as numpy, sharing its memory."""
+    return np.frombuffer(values, dtype) if len(values) else np.zeros(0, dtype)
+
+
+def _lanes_last(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """(A, T, D) flags as (D, A * T): one row per detection."""
+    n_a, t, d = flags.shape
+    return flags.reshape(n_a * t, d).T
+
+
+def _places(ids: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    """Each value's place in ``ids`` (ascending), ``len(ids)`` for one it lacks; a slice at a
+    time, so that the temporaries stay small beside the collected columns."""
+    out = np.full(len(values), len(ids), np.int32)
+    step = 1 << 16
+    for lo in range(0, len(values) if len(ids) else 0, step):
+        part = values[lo : lo + step]
+        at = np.minimum(np.searchsorted(ids, part), len(ids) - 1)
+        out[lo : lo + step] = np.where(ids[at] == part, at, len(ids))
+    return out
+
+
+def accumulate(found: Collected, categories: tuple[Category, ...], params: Params) -> InstanceResult:
+    """COCOeval.accumulate over the collected per-image results, put in ascending image id
+    order first: pycocotools' order, on which ties of score across images depend."""
+    t, r, k_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(categories), len(params.area_rng), len(params.max_dets)
+    precision = -np.ones((t, r, k_n, a_n, m_n))
+    recall = -np.ones((t, k_n, a_n, m_n))
+    cat_id, score, rank = found.columns()
+    ids = np.array([c.id for c in categories], np.int64)  # ascending
+    cat = _places(ids, cat_id)
+    del cat_id
+    rows = found.order()
+    # each category's rows (as added) in image order, then score order within an image:
+    # a stable sort of the categories in image order
+    by_cat = np.argsort(cat if rows is None else cat[rows], kind="stable")
+    if rows is not None:
+        by_cat = rows[by_cat]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cat, minlength=len(ids) + 1))])
+    for k, cat_k in enumerate(categories):
+        cat_counts = found.npig.get(cat_k.id)
+        if cat_counts is None:
+            continue
+        sel = by_cat[bounds[k] : bounds[k + 1]]
+        matched, ignored = found.flags_of(sel)
+        precision[:, :, k], recall[:, k] = _accumulate_category(
+            score[sel], matched, ignored, rank[sel], cat_counts, params.max_dets
+        )
+    return InstanceResult(categories, params, precision, recall, found.images)
