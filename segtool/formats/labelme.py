@@ -1,0 +1,186 @@
+"""LabelMe JSON (wkentaro/labelme, versions 3 to 5): a folder of one JSON per image.
+
+Polygon, rectangle, circle, oriented_rectangle and mask shapes are areas, rasterised exactly
+as labelme does (:mod:`.labelme_rules`); line, linestrip and point shapes are not areas and
+are dropped (validate reports each as ``shape-dropped``). Shapes of one label with one
+``group_id`` are one instance; ``__ignore__`` and ``_background_`` are not categories.
+
+Two readings, one per labelme exporter (see docs/formats/labelme.md):
+
+* default: ``instance``: each instance is the union of its shapes, overlapping others as it
+  may, and ``__ignore__`` shapes take nothing away: labelme2coco's masks, pixel for pixel;
+* ``flatten=True``: ``panoptic``: the shapes painted in file order, later on top,
+  ``__ignore__`` and ``_background_`` painting void: labelme2voc's SegmentationClass and
+  SegmentationObject, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import masks, views
+from ..errors import FormatError, SegtoolError
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..policy import STRICT, Policy
+from .common import Detection, file_name, load_json
+from .labelme_rules import NOT_CATEGORIES, LabelFile, category_names, is_labelme, parse, rasterise, read_label_names
+
+NAME = "labelme"
+CHECKS = "labelme_checks"  # its checks (validate); findings need a person's decision: no --fix
+LABELS = "labels.txt"
+
+
+def label_files(path: Path) -> list[Path]:
+    """The JSONs of a LabelMe folder (sorted by name), or the one file given."""
+    return [path] if path.is_file() else sorted(p for p in path.glob("*.json") if p.is_file())
+
+
+def detect(path: Path) -> Detection:
+    """Strong for a folder of JSONs (or one JSON) whose first is an object with ``shapes`` and
+    ``imagePath``, as labelme writes them."""
+    if path.is_file():
+        if path.suffix.lower() != ".json":
+            return Detection("no", "not a .json file")
+        files = [path]
+    elif path.is_dir():
+        files = label_files(path)
+        if not files:
+            return Detection("no", "no .json files in the folder")
+    else:
+        return Detection("no", "no such file or folder")
+    try:
+        data = load_json(files[0])
+    except SegtoolError:
+        return Detection("no", f"{files[0].name} is not JSON")
+    if not is_labelme(data):
+        return Detection("no", f"{files[0].name} has no 'shapes' list and 'imagePath'")
+    return Detection("strong", f"LabelMe JSON ({files[0].name} has 'shapes' and 'imagePath')")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelmeShapes:
+    """Pixels of one image: its LabelMe JSON, read and rasterised when loaded."""
+
+    path: str
+    categories: tuple[tuple[str, int], ...]  # label → category id
+    flatten: bool
+
+    def load(self, image: ImageInfo) -> Annotation:
+        """The image's instances (see the module's doc for the two readings)."""
+        found = parse(load_json(Path(self.path)), self.path, STRICT, image.id)
+        if found is None:  # (the strict policy raised)
+            raise SegtoolError("not a LabelMe JSON", self.path)
+        if (found.height, found.width) != (image.height, image.width):
+            raise SegtoolError(f"image {image.id}: the file changed while it was read", self.path)
+        ids = dict(self.categories)
+        unknown = next((s for s in found.shapes if s.label not in ids and s.label not in NOT_CATEGORIES), None)
+        if unknown is not None:
+            raise SegtoolError(f"image {image.id}: label {unknown.label!r} is not a category", self.path)
+        if self.flatten:
+            return _flattened(found, ids, image, self.path)
+        return _instances(found, ids, image, self.path)
+
+
+def _order(found: LabelFile) -> dict[tuple[str, Any], int]:
+    """Instances numbered 1.. in the order of their first shape (labelme's order)."""
+    out: dict[tuple[str, Any], int] = {}
+    for s in found.shapes:
+        out.setdefault(s.instance(), len(out) + 1)
+    return out
+
+
+def _instances(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: str) -> Annotation:
+    """labelme2coco's reading: each instance the union of its shapes; ``__ignore__`` and
+    ``_background_`` shapes left out."""
+    h, w = image.height, image.width
+    union: dict[tuple[str, Any], npt.NDArray[np.bool_]] = {}
+    for s in found.shapes:
+        if s.label in NOT_CATEGORIES:
+            continue
+        key = s.instance()
+        drawn = rasterise(s, h, w)
+        union[key] = union[key] | drawn if key in union else drawn
+    rles, areas, boxes = [], [], []
+    for mask in union.values():
+        runs = masks.Runs(mask.view(np.uint8).astype(np.int32), 1)
+        rles.append(runs.rles()[0])
+        areas.append(runs.areas()[0])
+        boxes.append(runs.bboxes()[0])
+    keys = list(union)
+    segs = Segments.build(
+        id=np.arange(1, len(keys) + 1),
+        category_id=[ids[k[0]] for k in keys],
+        area=np.asarray(areas, np.float64),
+        bbox=np.asarray(boxes, np.float64).reshape(-1, 4),
+    )
+    return Annotation(image, segs, rles=tuple(rles), origin=path)
+
+
+def _flattened(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: str) -> Annotation:
+    """labelme2voc's reading: shapes painted in file order, later on top; ``__ignore__`` and
+    ``_background_`` paint void. Segments are the instances left with pixels."""
+    order = _order(found)
+    index = np.zeros((image.height, image.width), dtype=np.int32)
+    for s in found.shapes:
+        value = 0 if s.label in NOT_CATEGORIES else order[s.instance()]
+        index[rasterise(s, image.height, image.width)] = value
+    keys = list(order)
+    segs = Segments.build(id=np.arange(1, len(keys) + 1), category_id=[ids.get(k[0], 0) for k in keys])
+    kept = np.asarray([k[0] not in NOT_CATEGORIES for k in keys], dtype=bool)
+    present = masks.areas(index, len(keys)) > 0
+    res = views.keep(index, segs, kept & present)
+    return Annotation(image, res.measured(), id_map=res.index, origin=path)
+
+
+def scan(files: list[Path], report: Policy) -> tuple[list[tuple[Path, LabelFile]], set[str], Counter[str]]:
+    """Every file's size and labels (masks not decoded), the labels found, shapes dropped."""
+    out: list[tuple[Path, LabelFile]] = []
+    labels: set[str] = set()
+    dropped: Counter[str] = Counter()
+    for i, p in enumerate(files, start=1):
+        found = parse(load_json(p), str(p), report, i, pixels=False)
+        if found is None:
+            continue
+        out.append((p, found))
+        labels.update(s.label for s in found.shapes)
+        dropped.update(found.dropped)
+    return out, labels, dropped
+
+
+def categories_of(path: Path, categories: Path | None, found: set[str]) -> tuple[Category, ...]:
+    """The categories, ids 1..n: from ``categories`` (a labels.txt), else the folder's
+    labels.txt, else the labels found, sorted."""
+    labels = categories or (path / LABELS if path.is_dir() and (path / LABELS).is_file() else None)
+    names = category_names(read_label_names(labels) if labels is not None else None, found)
+    return tuple(Category(i, n, True) for i, n in enumerate(names, start=1))
+
+
+def read(path: Path, *, categories: Path | None = None, flatten: bool = False, **_: Any) -> Dataset:
+    """Read a folder of LabelMe JSONs (or one); every JSON is parsed once here for its size
+    and labels, and again when its sample is loaded. Labels that ``categories`` does not list
+    are an error (validate: ``label-unknown``)."""
+    if not path.exists():
+        raise FormatError("no such file or folder", str(path))
+    files = label_files(path)
+    if not files:
+        raise FormatError("no .json files in the folder", str(path))
+    parsed, labels, _ = scan(files, STRICT)
+    cats = categories_of(path, categories, labels)
+    known = {c.name for c in cats}
+    for p, found in parsed:
+        stray = sorted({s.label for s in found.shapes} - known - set(NOT_CATEGORIES))
+        if stray:
+            raise FormatError(f"label {stray[0]!r} is not in the labels file", str(p))
+    names = tuple((c.name, c.id) for c in cats)
+    samples = []
+    for i, (p, found) in enumerate(parsed, start=1):
+        name = file_name(found.image_path or f"{p.stem}.jpg", f"image {i}", p)
+        image = ImageInfo(i, name, found.height, found.width)
+        samples.append(Sample(image, LabelmeShapes(str(p), names, flatten)))
+    return Dataset(cats, tuple(samples), "panoptic" if flatten else "instance", {}, str(path))
