@@ -16,10 +16,11 @@ $(BIN)/python:
 venv: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-# panopticapi-lite (the PQ reference) pins numpy<2, so it is installed without its deps.
+# panopticapi-lite (the PQ reference) pins numpy<2, and cityscapesscripts (the Cityscapes reference) pulls
+# matplotlib and more: both are installed without their deps.
 test-venv: $(BIN)/python browser
 	$(BIN)/pip install --quiet -e '.[test]' $(if $(PIP_EXTRA),'$(PIP_EXTRA)')
-	$(BIN)/pip install --quiet --no-deps panopticapi-lite
+	$(BIN)/pip install --quiet --no-deps panopticapi-lite cityscapesscripts
 
 # Headless Chromium for the test that opens preview's HTML gallery; where it cannot be
 # installed (not Debian, not root, no registry), that one test is skipped and says why.

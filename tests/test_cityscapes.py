@@ -267,3 +267,22 @@ def test_clean_tree_validates(tmp_path: Path) -> None:
     report = segtool.validate(tmp_path / "gtFine")
     assert not report.findings
     assert report.stats["images"] == 2
+
+
+def test_photos_checked_under_leftimg8bit(tmp_path: Path) -> None:
+    cs = _cityscapesscripts()
+    paths = _tree(tmp_path / "gtFine", 2)
+    _reference_pngs(cs, paths)
+    photos = tmp_path / "leftImg8bit" / "val" / "aachen"
+    photos.mkdir(parents=True)
+    Image.new("RGB", (9, 6)).save(photos / "aachen_000000_000019_leftImg8bit.png")
+    report = segtool.validate(tmp_path / "gtFine", images_dir=tmp_path / "leftImg8bit")
+    assert sorted((f.code, f.image_id) for f in report.findings) == [
+        ("image-file-missing", "bremen_000001_000019"),
+        ("image-size", "aachen_000000_000019"),
+    ]
+    ds = formats.read(tmp_path / "gtFine")
+    assert [s.image.file_name for s in ds.samples] == [
+        "val/aachen/aachen_000000_000019_leftImg8bit.png",
+        "val/bremen/bremen_000001_000019_leftImg8bit.png",
+    ]
