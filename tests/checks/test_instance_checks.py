@@ -74,8 +74,10 @@ def test_every_check_code_has_a_fixture():
     photos |= {"malformed-record"}  # test_robustness
     photos |= {"image-id-form"}  # test_image_ids
     from tests.checks.test_tolerance import COVERED as TOLERANCE
+    from tests.test_cityscapes import COVERED as CITYSCAPES
 
-    assert COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | {"no-annotations"} == set(CHECKS)
+    covered = COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | CITYSCAPES
+    assert covered | {"no-annotations"} == set(CHECKS)
 
 
 def test_real_quirks():
