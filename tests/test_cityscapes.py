@@ -84,8 +84,8 @@ def _tree(root: Path, n: int = 4, seed: int = 0) -> list[Path]:
 
 def _reference_pngs(cs: Any, paths: list[Path]) -> None:
     """labelIds and instanceIds PNGs as cityscapesScripts draws them, beside each JSON.
-    json2instanceImg saves a mode-I image, which Pillow < 10 wrote as a 16-bit PNG and
-    Pillow >= 10 refuses: the same pixels are saved as 16-bit here."""
+    json2instanceImg saves a mode-I image, which older Pillow wrote as a 16-bit PNG and
+    Pillow 13 (this venv) refuses: the same pixels are saved as 16-bit here."""
     from cityscapesscripts.helpers.annotation import Annotation
 
     for p in paths:
