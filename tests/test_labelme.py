@@ -30,6 +30,7 @@ from segtool.policy import STRICT
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "labelme"
 real = pytest.mark.skipif(not REAL.is_dir(), reason="the real LabelMe fixtures are not beside the repository")
+COVERED = {"shape-degenerate", "shape-outside", "shape-dropped", "label-unknown"}  # one broken file each, below
 W, H = 40, 30
 
 

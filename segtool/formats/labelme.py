@@ -29,7 +29,8 @@ from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT, Policy
 from .common import Detection, file_name, load_json
-from .labelme_rules import NOT_CATEGORIES, LabelFile, category_names, is_labelme, parse, rasterise, read_label_names
+from .jsonstream import NOT_JSON, json_sketch, layout
+from .labelme_rules import NOT_CATEGORIES, LabelFile, category_names, parse, rasterise, read_label_names
 
 NAME = "labelme"
 CHECKS = "labelme_checks"  # its checks (validate); findings need a person's decision: no --fix
@@ -54,11 +55,11 @@ def detect(path: Path) -> Detection:
             return Detection("no", "no .json files in the folder")
     else:
         return Detection("no", "no such file or folder")
-    try:
-        data = load_json(files[0])
-    except SegtoolError:
-        return Detection("no", f"{files[0].name} is not JSON")
-    if not is_labelme(data):
+    data, why = json_sketch(files[0])  # the shared first look (one pass, remembered): no extra open
+    if data is NOT_JSON:
+        return Detection("no", f"{files[0].name}: {why}")
+    keys = layout(files[0]).keys
+    if keys.get("shapes") != b"[" or "imagePath" not in keys:
         return Detection("no", f"{files[0].name} has no 'shapes' list and 'imagePath'")
     return Detection("strong", f"LabelMe JSON ({files[0].name} has 'shapes' and 'imagePath')")
 
