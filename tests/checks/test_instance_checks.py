@@ -74,9 +74,10 @@ def test_every_check_code_has_a_fixture():
     photos |= {"malformed-record"}  # test_robustness
     photos |= {"image-id-form"}  # test_image_ids
     from tests.checks.test_tolerance import COVERED as TOLERANCE
+    from tests.test_cityscapes import COVERED as CITYSCAPES
     from tests.test_labelme import COVERED as LABELME
 
-    covered = COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | LABELME
+    covered = COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | CITYSCAPES | LABELME
     assert covered | {"no-annotations"} == set(CHECKS)
 
 
