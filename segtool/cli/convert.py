@@ -48,6 +48,13 @@ from .progress import steps
     help="Semantic output: palette PNGs coloured by category.",
 )
 @click.option(
+    "--precision",
+    type=click.IntRange(0, 15),
+    default=6,
+    show_default=True,
+    help="yolo-seg output: decimals of the normalised coordinates.",
+)
+@click.option(
     "--instances",
     type=click.Path(path_type=Path),
     help="Semantic input + this instance JSON (or results list) → panoptic, by the combine heuristic.",
@@ -86,6 +93,7 @@ def convert(
     mask_encoding: str,
     split_things: bool,
     palette: bool,
+    precision: int,
     instances: Path | None,
     confidence: float,
     overlap_threshold: float,
@@ -124,7 +132,7 @@ def convert(
     else:
         name = from_ or formats.detect(src)
         ds = formats.read(src, name, masks=masks, categories=categories, ignore_value=ignore_value)
-    opts = WriteOptions(to, overlap, things_only, mask_encoding, ignore_value, palette, split_things)
+    opts = WriteOptions(to, overlap, things_only, mask_encoding, ignore_value, palette, split_things, precision)
     with steps(f"convert {name} → {to}", len(ds.samples)) as advance:
         try:
             summary = write(

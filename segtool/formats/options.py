@@ -25,6 +25,7 @@ class WriteOptions:
         ignore_value: label of void pixels in semantic output.
         palette: write semantic PNGs as palette images coloured by category.
         split_things: semantic thing classes → one instance per connected component.
+        precision: decimals of yolo-seg's normalised coordinates.
     """
 
     target: str
@@ -34,6 +35,7 @@ class WriteOptions:
     ignore_value: int = 255
     palette: bool = False
     split_things: bool = False
+    precision: int = 6
 
 
 @dataclass(frozen=True)
