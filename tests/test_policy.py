@@ -177,3 +177,54 @@ def test_a_label_map_reader_stops_where_validate_reports(tmp_path, code):
     message = caught.value.message
     assert message in (finding.message, f"{place(finding.image_id)}: {finding.message}")
     assert not message.endswith(" and ") and " and  " not in message  # validate once said "values 42 and  (...)"
+
+
+def _instances(tmp_path: Path, **changes) -> Path:
+    """One 4x4 image, two exact annotations (area and bbox right), the second changed."""
+    from tests.conftest import write_instances
+
+    a, b = np.zeros((4, 4), bool), np.zeros((4, 4), bool)
+    a[:2, :2], b[2:, 1:] = True, True
+    path = write_instances(tmp_path / "inst.json", (4, 4), [(1, a), (1, b)])
+    data = json.loads(path.read_text())
+    data["annotations"][0]["bbox"], data["annotations"][1]["bbox"] = [0, 0, 2, 2], [1, 2, 3, 2]
+    data["annotations"][1].update(changes)
+    path.write_text(json.dumps(data))
+    return path
+
+
+INSTANCE_VALUES = {
+    "id-string": {"id": "7"},
+    "area-not-a-number": {"area": "x"},
+    "area-not-finite": {"area": "nan"},
+    "bbox-not-numbers": {"bbox": [1, 2, "y", 2]},
+    "bbox-not-finite": {"bbox": [1, 2, "inf", 2]},
+}
+
+
+@pytest.mark.parametrize("case", sorted(INSTANCE_VALUES))
+def test_an_instance_value_stops_the_reader_where_validate_reports(tmp_path, case):
+    """One rule for an instance annotation's values (instance_rules): what stops the reader
+    is validate's malformed-record finding, in the same words."""
+    from segtool.formats.coco_instance_checks import validate_instance
+
+    path = _instances(tmp_path, **INSTANCE_VALUES[case])
+    findings = [f for f in validate_instance(path).findings if f.severity.name == "ERROR"]
+    assert [f.code for f in findings] == ["malformed-record"]
+    with pytest.raises(SegtoolError) as caught:
+        for sample in segtool.read(path).samples:
+            sample.load()
+    assert caught.value.message in (findings[0].message, f"image 1: {findings[0].message}")
+
+
+@pytest.mark.parametrize(
+    "changes", [{"area": "6"}, {"bbox": [1, 2, 3]}, {"iscrowd": 2}, {"id": 2.0}, {"category_id": 1.0}]
+)
+def test_instance_values_the_reader_reads_past_validate_reports(tmp_path, changes):
+    """A numeric string, a box of three numbers, an iscrowd of 2, ids written 2.0: the
+    reader reads them as pycocotools would; validate reports each (the same rule, usable)."""
+    from segtool.formats.coco_instance_checks import validate_instance
+
+    path = _instances(tmp_path, **changes)
+    assert len(segtool.read(path).samples[0].load().segments) == 2
+    assert "malformed-record" in {f.code for f in validate_instance(path).findings}

@@ -91,14 +91,6 @@ SEGMENT: Rule = {
     "area": (False, is_number, "a number"),
     "bbox": (False, _box, "[x, y, w, h] numbers"),
 }
-INSTANCE_ANNOTATION: Rule = {
-    "id": (True, is_id, "an integer or string"),
-    "image_id": (True, is_id, "an integer or string"),
-    "category_id": (True, is_id, "an integer or string"),
-    "iscrowd": (False, _flag, "0 or 1"),
-    "area": (False, is_number, "a number"),
-    "bbox": (False, _box, "[x, y, w, h] numbers"),
-}
 
 
 def problem(record: Any, rule: Rule) -> str | None:

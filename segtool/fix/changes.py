@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,13 @@ def prepare(targets: list[Path], inputs: list[Path], overwrite: bool) -> Any:
     return atomic_outputs(*targets, overwrite=overwrite)
 
 
-def refuse_malformed(path: Path, groups: list[tuple[Any, Rule]]) -> None:
-    """A fix needs records of the right shape; malformed ones are a person's job first."""
-    bad = sum(
-        1 for records, rule in groups for r in (records if isinstance(records, list) else [None]) if problem(r, rule)
-    )
+def refuse_malformed(path: Path, groups: list[tuple[Any, Rule | Callable[[Any, int], str | None]]]) -> None:
+    """A fix needs records of the right shape (a rule of :mod:`segtool.checks.schema`, or a
+    format's own ``(record, index) -> problem``); malformed ones are a person's job first."""
+    bad = 0
+    for records, rule in groups:
+        for i, r in enumerate(records if isinstance(records, list) else [None]):
+            bad += (rule(r, i) if callable(rule) else problem(r, rule)) is not None
     if bad:
         raise SegtoolError(
             f"{bad} malformed record(s) (validate reports them as malformed-record); --fix needs them repaired first",

@@ -25,13 +25,14 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import dataset_records, expected_images, unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register
-from ..checks.schema import INSTANCE_ANNOTATION, is_id, problem
+from ..checks.schema import is_id
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline, verdict_finding
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
 from .coco_polygons import outline_problem, polygon_geometry
 from .coco_records import references
 from .common import limit
+from .instance_rules import first_problem
 from .jsonstream import Passes
 
 register(
@@ -293,19 +294,17 @@ def _image_jobs(
     checked (per-annotation work stays bounded), only their ids and categories count."""
     passes = Passes(path)  # two passes, one open of the file
     expected = Counter(
-        a.get("image_id") for a in passes.items("annotations.item") if problem(a, INSTANCE_ANNOTATION) is None
+        a.get("image_id") for i, a in enumerate(passes.items("annotations.item")) if first_problem(a, i) is None
     )
     most = limit("segments")
     over = {iid: Counter[Any]() for iid, n in expected.items() if n > most and iid in images}
     pending: dict[Any, list[dict[str, Any]]] = {}
     collect, source = Collect(found), str(path)
-    for ann in passes.items("annotations.item", last=True):
-        why = problem(ann, INSTANCE_ANNOTATION)
+    for i, ann in enumerate(passes.items("annotations.item", last=True)):
+        why = first_problem(ann, i)  # the reader's rules (instance_rules), usable problems too
         if why is not None:
             where = (ann.get("image_id"), ann.get("id")) if isinstance(ann, dict) else (None, None)
-            found.append(
-                finding("malformed-record", f"annotation: {why}", str(path), *[v if is_id(v) else None for v in where])
-            )
+            collect("malformed-record", why, source, *[v if is_id(v) else None for v in where])
             continue
         ids.add(ann.get("id"))
         iid = ann.get("image_id")

@@ -15,11 +15,12 @@ from typing import Any
 
 from .. import masks
 from ..checks.options import CheckOptions
-from ..checks.schema import CATEGORY, IMAGE, INSTANCE_ANNOTATION
+from ..checks.schema import CATEGORY, IMAGE
 from ..fix.changes import Change, FixSummary, prepare, refuse_malformed
 from .coco_instance_checks import TOL
 from .coco_polygons import outline_problem, polygon_geometry
 from .common import dump_json, load_json, require_dict
+from .instance_rules import first_problem
 
 
 def _geometry(ann: dict[str, Any], image: dict[str, Any], changes: list[Change]) -> tuple[float, list[float]] | None:
@@ -108,7 +109,7 @@ def fix_instance(
     data = require_dict(load_json(path), path, ("images", "annotations", "categories"))
     refuse_malformed(
         path,
-        [(data["images"], IMAGE), (data["categories"], CATEGORY), (data["annotations"], INSTANCE_ANNOTATION)],
+        [(data["images"], IMAGE), (data["categories"], CATEGORY), (data["annotations"], first_problem)],
     )
     summary = FixSummary(outputs=[str(out)])
     images: dict[Any, dict[str, Any]] = {}

@@ -32,8 +32,9 @@ from .. import limits
 from ..errors import SegtoolError
 from ..model import ImageInfo, Segments
 from ..policy import STRICT
+from . import instance_rules
 from .coco_records import references
-from .common import INT64, image_id, int_field, limit
+from .common import limit
 
 JSON = "\x01"  # starts a line that holds JSON; any other line is a compressed RLE's counts
 
@@ -198,47 +199,29 @@ class InstanceRows:
         """The image position and category of an annotation that is not plainly valid, or
         the one-line error."""
         path = self.path
-        if not isinstance(a, dict):
-            raise SegtoolError(f"annotation #{i} is not an object", str(path))
-        aid = a.get("id", i)
-        for key in ("image_id", "category_id"):
-            if key not in a:
-                raise SegtoolError(f"annotation {aid!r:.40}: missing {key!r}", str(path))
-        iid = image_id(a, "image_id", f"annotation {aid!r:.40}", path)
-        cid = int_field(a, "category_id", f"annotation {aid!r:.40}", path)
-        references(iid, cid, aid, self.positions, self.known, path, STRICT)
+        why = instance_rules.references(a, i)
+        if why is not None and not why.usable:
+            raise SegtoolError(why.message, str(path))
+        iid, cid = instance_rules.image_and_category(a)
+        references(iid, cid, a.get("id", i), self.positions, self.known, path, STRICT)
         return self.positions[iid], cid
 
     def add(self, a: dict[str, Any], pos: int, cid: int, row: int) -> None:
-        """One annotation's row, each value checked (a problem is kept for its image)."""
+        """One annotation's row, each value checked (:func:`.instance_rules.values`; a
+        problem the reader cannot read past is kept for its image)."""
         k = self.runs.rows_of(pos, row)  # its place among its image's annotations
-        aid = a.get("id", 0)
-        if type(aid) is not int or not INT64[0] <= aid <= INT64[1]:
-            aid = self._id(a, pos, k)
-        try:
-            area = float(a.get("area", 0))
-        except (TypeError, ValueError, OverflowError) as exc:  # a numeric string is taken, as float() takes it
-            area = self._malformed(exc, pos, (2, k))
-        if area - area != 0:
-            area = self._finite(a, aid, "area", pos, (6, k))
-        box = a.get("bbox")
-        if type(box) is list and len(box) == 4:
-            try:
-                x, y, w, h = float(box[0]), float(box[1]), float(box[2]), float(box[3])
-            except (TypeError, ValueError, OverflowError) as exc:
-                x = y = w = h = self._malformed(exc, pos, (3, k))
-            if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(w) and math.isfinite(h)):
-                x = y = w = h = self._finite(a, aid, "bbox", pos, (7, k))
-            self.bbox.extend((x, y, w, h))
-        else:
-            self.bbox.extend((0.0, 0.0, 0.0, 0.0))
+        found = instance_rules.values(a, self.images[pos].id, k)
+        for problem in found.problems:
+            if not problem.usable:
+                self._problem(pos, (problem.order, k), problem.message)
+        self.bbox.extend(found.bbox or (0.0, 0.0, 0.0, 0.0))
         if "score" in a:
             self.scored.append(row)
-            self.score.append(self._score(a, aid, pos, k))
-        self.ids.append(aid)
+            self.score.append(self._score(a, found.id, pos, k))
+        self.ids.append(found.id)
         self.category.append(cid)
-        self.area.append(area)
-        self.crowd.append(1 if a.get("iscrowd", 0) else 0)
+        self.area.append(found.area)
+        self.crowd.append(1 if found.crowd else 0)
         h_w = self.sizes[pos]
         self.runs.lines.append(pack(a.get("segmentation", []), h_w[0], h_w[1]))
 
@@ -247,14 +230,6 @@ class InstanceRows:
         table = self.errors if table is None else table
         if pos not in table or where < table[pos][0]:
             table[pos] = (where, message)
-
-    def _id(self, a: dict[str, Any], pos: int, k: int) -> int:
-        """An id must be a 64-bit integer (an integral float is taken as one)."""
-        try:
-            return int_field(a, "id", f"image {self.images[pos].id}: annotation #{k}", self.path)
-        except SegtoolError as exc:
-            self._problem(pos, (1, k), exc.message)
-            return 0
 
     def _malformed(self, exc: Exception, pos: int, where: tuple[int, int], table: Any = None) -> float:
         self._problem(pos, where, f"image {self.images[pos].id}: malformed annotation ({exc})", table)
