@@ -124,7 +124,7 @@ class CityscapesImage:
 
 def _image(entry: Entry, source: str) -> ImageInfo:
     if source == "png":
-        width, height = png_size(entry.files["labels"])
+        width, height = png_size(entry.files.get("labels", entry.files["instances"]))
     else:
         path = entry.files["polygons"]
         size = json_size(load_json(Path(path)), path, STRICT, entry.stem)

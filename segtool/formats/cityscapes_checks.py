@@ -37,9 +37,7 @@ register(
         "an instance id (label * 1000 + k) of a label without instances, or over 1000 of one label",
     ),
     Check("cityscapes-label-mismatch", E, "labelIds and instanceIds disagree: a pixel's label is not its instance's"),
-    Check(
-        "cityscapes-incomplete", E, "an image has labelIds without instanceIds (or the reverse) and no polygons JSON"
-    ),
+    Check("cityscapes-incomplete", E, "an image has labelIds without instanceIds and no polygons JSON"),
     Check(
         "cityscapes-json-invalid",
         E,

@@ -80,14 +80,14 @@ def source_of(entry: Entry, prefer: str, report: Policy) -> str | None:
     """Which files an image is read from: ``png`` (labelIds + instanceIds) or ``polygons``;
     ``prefer`` (``auto``, ``png``, ``polygons``) chooses when both are there. None after a
     report when neither is complete."""
-    pngs = "labels" in entry.files and "instances" in entry.files
+    pngs = "instances" in entry.files  # labelIds follow from instanceIds: datumaro writes these alone
     if prefer != "polygons" and pngs:
         return "png"
     if prefer != "png" and "polygons" in entry.files:
         return "polygons"
     have = ", ".join(sorted(Path(p).name for p in entry.files.values()))
-    want = {"png": "labelIds and instanceIds PNGs", "polygons": "a polygons JSON"}.get(
-        prefer, "labelIds and instanceIds PNGs, or a polygons JSON"
+    want = {"png": "an instanceIds PNG", "polygons": "a polygons JSON"}.get(
+        prefer, "an instanceIds PNG, or a polygons JSON"
     )
     report("cityscapes-incomplete", f"{place(entry.stem)}: has {have} but needs {want}", _any(entry), entry.stem)
     return None
@@ -205,8 +205,12 @@ def rasterise(path: str, report: Policy, image_id: Any) -> npt.NDArray[np.int32]
 
 def read_pngs(entry: Entry, size: tuple[int, int] | None, report: Policy) -> tuple[Any, Any] | None:
     """The labelIds and instanceIds maps of an image, each read as a label map is (present,
-    decodable, single-channel, of ``size`` or of each other's), or None after a report."""
+    decodable, single-channel, of ``size`` or of each other's), or None after a report.
+    Without a labelIds PNG (datumaro writes instanceIds alone) the labels are None."""
     what = f"image {entry.stem}"
+    if "labels" not in entry.files:  # instanceIds alone: the labels are its values' (check_maps)
+        alone = read_labels(entry.files["instances"], size, what, report, entry.stem)
+        return None if alone is None else (None, alone)
     labels = read_labels(entry.files["labels"], size, what, report, entry.stem)
     if labels is None:
         return None
