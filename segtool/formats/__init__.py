@@ -30,10 +30,19 @@ from typing import Any
 from ..errors import FormatError
 from ..model import Category, Dataset
 from ..pairing import Predictions, Stream, of_samples
-from . import cityscapes, coco_instance, coco_panoptic, coco_results, labelme, semantic, yolo_seg
+from . import cityscapes, coco_instance, coco_panoptic, coco_results, labelme, semantic, voc, yolo_seg
 from .jsonstream import sketch
 
-_MODULES: tuple[ModuleType, ...] = (coco_panoptic, coco_instance, semantic, coco_results, cityscapes, labelme, yolo_seg)
+_MODULES: tuple[ModuleType, ...] = (
+    coco_panoptic,
+    coco_instance,
+    semantic,
+    coco_results,
+    cityscapes,
+    labelme,
+    voc,
+    yolo_seg,
+)
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}
 

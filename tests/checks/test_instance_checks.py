@@ -76,9 +76,10 @@ def test_every_check_code_has_a_fixture():
     from tests.checks.test_tolerance import COVERED as TOLERANCE
     from tests.test_cityscapes import COVERED as CITYSCAPES
     from tests.test_labelme import COVERED as LABELME
+    from tests.test_voc import COVERED as VOC
     from tests.test_yolo_seg import COVERED as YOLO_SEG
 
-    covered = COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | CITYSCAPES | LABELME | YOLO_SEG
+    covered = COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | CITYSCAPES | LABELME | VOC | YOLO_SEG
     assert covered | {"no-annotations"} == set(CHECKS)
 
 
