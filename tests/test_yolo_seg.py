@@ -369,3 +369,42 @@ def test_orphan_and_unlabelled(tmp_path):
 def test_validate_cli_real():
     result = CliRunner().invoke(main, ["validate", str(REAL)])
     assert result.exit_code == 0, result.output
+
+
+# ---------------------------------------------------------------- hostile inputs
+
+
+@pytest.mark.parametrize(
+    ("yaml", "label", "image", "says"),
+    [
+        ("names: [a]\nval: [images/train, [x]]", None, None, "nested"),
+        ("names: {a: b}", None, None, "class id"),
+        ("names: [a]\nval: ../../etc", None, None, "no folder"),
+        ("names: [a]", b"\xff\xfe\x00garbage", None, "cannot read the label file"),
+        ("names: [a]", b"0 " + b"0.5 " * 10, b"not an image", "cannot read the image"),
+        ("names: [a]", b"0 1e999 0 1 0 1 1", None, "outside [0, 1]"),
+        ("names: [a]", b"nan 0 0 1 0 1 1", None, "not in names"),
+    ],
+)
+def test_hostile_one_line_exit_2(tmp_path, yaml, label, image, says):
+    root = _dataset(tmp_path / "ds", yaml, {"a": None})
+    if label is not None:
+        (root / "labels" / "train" / "a.txt").write_bytes(label)
+    else:
+        (root / "labels" / "train" / "a.txt").write_text("0 0.1 0.1 0.9 0.1 0.5 0.9\n")
+    if image is not None:
+        (root / "images" / "train" / "a.png").write_bytes(image)
+    result = CliRunner().invoke(
+        main, ["convert", str(root), str(tmp_path / "out.json"), "--from", "yolo-seg", "--to", "coco-instance"]
+    )
+    assert result.exit_code == 2, result.output
+    assert says in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_hostile_too_many_points(tmp_path, monkeypatch):
+    from segtool.formats import yolo_seg_rules
+
+    monkeypatch.setattr(yolo_seg_rules, "MAX_POINTS", 4)
+    root = _dataset(tmp_path, "names: [a]", {"a": "0 " + "0.5 " * 10 + "\n"})
+    with pytest.raises(SegtoolError, match="more than 4 points"):
+        segtool.read(root).samples[0].load()
