@@ -13,15 +13,14 @@ of several polygons of one object into one line is Ultralytics' ``merge_multi_se
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import yaml as pyyaml  # Ultralytics reads its data.yaml with PyYAML: the same reading
 
 from .. import imageio
 from ..errors import FormatError, SegtoolError
@@ -53,122 +52,18 @@ def find_yaml(path: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-_PLAIN_KEY = re.compile(r"^([A-Za-z_][\w.-]*|-?\d+)\s*:(?:\s+(.*))?$")
-
-
-def _strip_comment(line: str) -> str:
-    """``line`` without a ``#`` comment (outside quotes, at the start or after a space)."""
-    quote = ""
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i].rstrip()
-    return line.rstrip()
-
-
-def _scalar(text: str, where: str) -> Any:
-    """A YAML scalar: double-quoted (JSON escapes), single-quoted, an integer, or plain text."""
-    text = text.strip()
-    if text.startswith('"'):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise ValueError(f"{where}: a double-quoted string segtool cannot read") from None
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: not a string")
-        return value
-    if text.startswith("'"):
-        if len(text) < 2 or not text.endswith("'"):
-            raise ValueError(f"{where}: an unterminated single-quoted string")
-        return text[1:-1].replace("''", "'")
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if text in ("null", "~", ""):
-        return None
-    return text
-
-
-def _split_flow(body: str, where: str) -> list[str]:
-    """The items of a flow collection's body, split at commas outside quotes."""
-    items, quote, start = [], "", 0
-    for i, ch in enumerate(body):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[]{}":
-            raise ValueError(f"{where}: nested collections are not read")
-        elif ch == ",":
-            items.append(body[start:i])
-            start = i + 1
-    if quote:
-        raise ValueError(f"{where}: an unterminated string")
-    items.append(body[start:])
-    return [s for s in (s.strip() for s in items) if s]
-
-
-def _value(text: str, where: str) -> Any:
-    """A value: a flow list ``[a, b]``, a flow map ``{0: a}``, or a scalar."""
-    text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
-        return [_scalar(s, where) for s in _split_flow(text[1:-1], where)]
-    if text.startswith("{") and text.endswith("}"):
-        out: dict[Any, Any] = {}
-        for item in _split_flow(text[1:-1], where):
-            key, sep, value = item.partition(":")
-            if not sep:
-                raise ValueError(f"{where}: a flow map item without ':'")
-            out[_scalar(key, where)] = _scalar(value, where)
-        return out
-    return _scalar(text, where)
-
-
 def parse_yaml(text: str) -> dict[str, Any]:
-    """The YAML subset Ultralytics' data files use: top-level ``key: value`` lines, values
-    scalars or flow lists/maps, or a block list (``- a``) or block map (``0: a``) indented
-    below ``key:``. Anything else is a ValueError naming the line."""
-    out: dict[str, Any] = {}
-    block: str | None = None
-    for n, raw in enumerate(text.splitlines(), start=1):
-        where = f"line {n}"
-        line = _strip_comment(raw)
-        if not line.strip() or line.strip() in ("---", "..."):
-            continue
-        if line[0] in " \t":
-            if block is None:
-                raise ValueError(f"{where}: an indented line outside a block")
-            item = line.strip()
-            current = out[block]
-            if item.startswith("- ") or item == "-":
-                if current is None:
-                    current = out[block] = []
-                if not isinstance(current, list):
-                    raise ValueError(f"{where}: a list item in a map")
-                current.append(_scalar(item[1:], where))
-                continue
-            m = _PLAIN_KEY.match(item) or re.match(r"^(\"[^\"]*\"|'[^']*')\s*:(?:\s+(.*))?$", item)
-            if m is None:
-                raise ValueError(f"{where}: not 'key: value'")
-            if current is None:
-                current = out[block] = {}
-            if not isinstance(current, dict):
-                raise ValueError(f"{where}: a map item in a list")
-            current[_scalar(m.group(1), where)] = _scalar(m.group(2) or "", where)
-            continue
-        m = _PLAIN_KEY.match(line)
-        if m is None:
-            raise ValueError(f"{where}: not 'key: value'")
-        key, rest = m.group(1), m.group(2)
-        if key in out:
-            raise ValueError(f"{where}: {key!r} given twice")
-        block = key if rest is None or not rest.strip() else None
-        out[key] = None if block else _value(rest, where)
-    return out
+    """A data.yaml's top-level map, as Ultralytics reads it (PyYAML's ``safe_load``: the
+    same library, so the same reading); anything else is a ValueError naming the line."""
+    try:
+        data = pyyaml.safe_load(text)
+    except pyyaml.YAMLError as exc:
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ValueError(f"{where}{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a map of keys at the top, not {type(data).__name__}")
+    return data
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -235,7 +130,8 @@ def layout(path: Path) -> Layout:
         value = data.get(split)
         for entry in value if isinstance(value, list) else [value] if value else []:
             if not isinstance(entry, str):
-                raise FormatError(f"'{split}' must be a folder (or a list of folders)", str(yaml))
+                what = "a nested list" if isinstance(entry, list | dict) else type(entry).__name__
+                raise FormatError(f"'{split}' must be a folder (or a list of folders), not {what}", str(yaml))
             folder = root / entry
             if folder.suffix.lower() == ".txt":
                 raise FormatError(f"'{split}': image list files are not read; give the image folder", str(yaml))
