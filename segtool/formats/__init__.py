@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import FormatError
 from ..model import Category, Dataset
 from ..pairing import Predictions, Stream, of_samples
-from . import cityscapes, coco_instance, coco_panoptic, coco_results, labelme, semantic, voc, yolo_seg
+from . import ade20k, cityscapes, coco_instance, coco_panoptic, coco_results, labelme, semantic, voc, yolo_seg
 from .jsonstream import sketch
 
 _MODULES: tuple[ModuleType, ...] = (
@@ -42,6 +42,7 @@ _MODULES: tuple[ModuleType, ...] = (
     labelme,
     voc,
     yolo_seg,
+    ade20k,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}

@@ -74,12 +74,13 @@ def test_every_check_code_has_a_fixture():
     photos |= {"malformed-record"}  # test_robustness
     photos |= {"image-id-form"}  # test_image_ids
     from tests.checks.test_tolerance import COVERED as TOLERANCE
+    from tests.test_ade20k import COVERED as ADE20K
     from tests.test_cityscapes import COVERED as CITYSCAPES
     from tests.test_labelme import COVERED as LABELME
     from tests.test_voc import COVERED as VOC
     from tests.test_yolo_seg import COVERED as YOLO_SEG
 
-    covered = COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | CITYSCAPES | LABELME | VOC | YOLO_SEG
+    covered = COVERED | set(CASES) | set(SEMANTIC) | photos | TOLERANCE | CITYSCAPES | LABELME | VOC | YOLO_SEG | ADE20K
     assert covered | {"no-annotations"} == set(CHECKS)
 
 
