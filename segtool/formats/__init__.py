@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import FormatError
 from ..model import Category, Dataset
 from ..pairing import Predictions, Stream, of_samples
-from . import ade20k, cityscapes, coco_instance, coco_panoptic, coco_results, labelme, semantic, voc, yolo_seg
+from . import ade20k, cityscapes, coco_instance, coco_panoptic, coco_results, labelme, sa1b, semantic, voc, yolo_seg
 from .jsonstream import sketch
 
 _MODULES: tuple[ModuleType, ...] = (
@@ -41,6 +41,7 @@ _MODULES: tuple[ModuleType, ...] = (
     cityscapes,
     labelme,
     voc,
+    sa1b,
     yolo_seg,
     ade20k,
 )
