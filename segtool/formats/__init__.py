@@ -30,7 +30,19 @@ from typing import Any
 from ..errors import FormatError
 from ..model import Category, Dataset
 from ..pairing import Predictions, Stream, of_samples
-from . import ade20k, cityscapes, coco_instance, coco_panoptic, coco_results, labelme, sa1b, semantic, voc, yolo_seg
+from . import (
+    ade20k,
+    cityscapes,
+    coco_instance,
+    coco_panoptic,
+    coco_results,
+    label_studio,
+    labelme,
+    sa1b,
+    semantic,
+    voc,
+    yolo_seg,
+)
 from .jsonstream import sketch
 
 _MODULES: tuple[ModuleType, ...] = (
@@ -44,6 +56,7 @@ _MODULES: tuple[ModuleType, ...] = (
     sa1b,
     yolo_seg,
     ade20k,
+    label_studio,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}
