@@ -19,8 +19,8 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, W, register
+from ..checks.runner import run_checks
 from ..errors import FormatError, SegtoolError
-from ..parallel import imap, jobs_for
 from .cityscapes import PHOTO
 from .cityscapes_labels import INSTANCE_BASE
 from .cityscapes_rules import HAS_INSTANCES, Entry, check_maps, find, rasterise, read_pngs, source_of
@@ -119,14 +119,13 @@ def validate_cityscapes(
             continue
         photo = None if images_dir is None else str(images_dir / entry.folder / f"{entry.stem}{PHOTO}")
         items.append(_Job(entry, chosen, photo))
-    instances = crowds = 0
-    for out in imap(_check_image, items, jobs=jobs_for(len(items), jobs)):
-        found += out.findings
-        instances += out.instances
-        crowds += out.crowds
-        if progress is not None:
-            progress(1)
-    stats: dict[str, Any] = {"images": len(items), "instances": instances, "crowd_regions": crowds}
+    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
+    found += checked
+    stats: dict[str, Any] = {
+        "images": len(items),
+        "instances": totals.get("instances", 0),
+        "crowd_regions": totals.get("crowds", 0),
+    }
     return Report(found, stats)
 
 

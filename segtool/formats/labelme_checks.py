@@ -17,8 +17,8 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import INF, Collect, E, W, finding, register
+from ..checks.runner import run_checks
 from ..errors import FormatError, SegtoolError
-from ..parallel import imap, jobs_for
 from .common import load_json
 from .labelme import LABELS, label_files
 from .labelme_rules import NOT_CATEGORIES, category_names, parse, read_label_names
@@ -101,16 +101,9 @@ def validate_labelme(
     known = frozenset(category_names(read_label_names(labels), set())) if labels is not None else None
     where = None if images_dir is None else str(images_dir)
     work = [_Job(str(p), i, where, known) for i, p in enumerate(files, start=1)]
-    found: list[Finding] = []
-    used: Counter[str] = Counter()
-    shapes = dropped = 0
-    for out in imap(_check_file, work, jobs=jobs_for(len(work), jobs)):
-        found += out.findings
-        used.update(out.used)
-        shapes += out.shapes
-        dropped += out.dropped
-        if progress is not None:
-            progress(1)
+    found, totals = run_checks(_check_file, work, jobs=jobs, progress=progress)
+    used: Counter[str] = totals.get("used", Counter())
+    shapes, dropped = totals.get("shapes", 0), totals.get("dropped", 0)
     if known is not None and labels is not None:
         found += [
             finding("unused-category", f"label {name!r} is never used", str(labels))

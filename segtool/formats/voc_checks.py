@@ -19,8 +19,8 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, register
+from ..checks.runner import run_checks
 from ..errors import FormatError, SegtoolError
-from ..parallel import imap, jobs_for
 from .voc import OBJECT_COLORS
 from .voc_rules import VOID, VOID_NAMES, Entry, find, partition, read_index, read_table
 
@@ -100,14 +100,13 @@ def validate_voc(
     for entry in find(root, collect):
         photo = entry.photo if images_dir is None else str(images_dir / f"{entry.stem}.jpg")
         items.append(_Job(entry, colors, len(table.names), void, photo))
-    objects = crowds = 0
-    for out in imap(_check_image, items, jobs=jobs_for(len(items), jobs)):
-        found += out.findings
-        objects += out.objects
-        crowds += out.crowds
-        if progress is not None:
-            progress(1)
-    stats: dict[str, Any] = {"images": len(items), "objects": objects, "crowd_regions": crowds}
+    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
+    found += checked
+    stats: dict[str, Any] = {
+        "images": len(items),
+        "objects": totals.get("objects", 0),
+        "crowd_regions": totals.get("crowds", 0),
+    }
     return Report(found, stats)
 
 

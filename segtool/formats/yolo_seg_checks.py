@@ -12,8 +12,8 @@ from pathlib import Path
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.registry import INF, Collect, E, finding, register
+from ..checks.runner import run_checks
 from ..errors import FormatError, SegtoolError
-from ..parallel import imap, jobs_for
 from .yolo_seg_rules import image_files, image_size, label_files, label_path, layout, parse_labels, read_text
 
 register(
@@ -68,13 +68,8 @@ def validate_yolo(path: Path, *, jobs: int = 1, progress: Callable[[int], None] 
     images = image_files(lay)
     names = tuple(lay.names.items())
     work = [_Job(str(p), i, names) for i, p in enumerate(images, start=1)]
-    found: list[Finding] = []
-    objects = 0
-    for out in imap(_check_image, work, jobs=jobs_for(len(work), jobs)):
-        found += out.findings
-        objects += out.objects
-        if progress is not None:
-            progress(1)
+    found, totals = run_checks(_check_image, work, jobs=jobs, progress=progress)
+    objects = totals.get("objects", 0)
     labelled = {label_path(p) for p in images}
     found += [
         finding("yolo-label-orphan", "no image of this stem in the split's images folder", str(p))
