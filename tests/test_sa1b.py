@@ -119,6 +119,13 @@ def test_detection(tmp_path):
     assert sa1b.detect(empty).reason == "no .json files in the folder"
 
 
+def test_one_file_is_detected_alone():
+    """One SA-1B JSON on its own is sa1b: coco-instance no longer claims it (it has no
+    'images' list), which made it ambiguous."""
+    assert formats.detect(REAL / "a.json") == "sa1b"
+    assert formats.REGISTRY["coco-instance"].detect(REAL / "a.json").confidence == "no"
+
+
 def test_generated_pixel_for_pixel_and_convert(tmp_path):
     """Every mask of a generated folder: segtool's loaded RLE decodes (pycocotools) to the
     mask that was encoded; areas and boxes as pycocotools measures them; the same after

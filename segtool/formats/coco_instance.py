@@ -47,6 +47,8 @@ def detect(path: Path) -> Detection:
         return Detection("no", "a results list, not a dataset (it has no images or categories)")
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         return Detection("no", "no 'annotations' list")
+    if "images" not in data:  # an SA-1B file, say, names its one image under 'image'
+        return Detection("no", "no 'images' list")
     anns = data["annotations"]
     if (
         anns
