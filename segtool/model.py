@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
@@ -332,3 +333,21 @@ class Dataset:
     def thing_ids(self) -> npt.NDArray[np.int64]:
         """Sorted ids of the thing categories."""
         return np.array(sorted(c.id for c in self.categories if c.isthing), dtype=np.int64)
+
+
+def stem_name(file_name: str, suffix: str = ".png") -> str:
+    """``dir/000001.jpg`` → ``000001.png`` (outputs are flat, named by the image's stem)."""
+    return Path(file_name).stem + suffix
+
+
+def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, int, int]]:
+    """Each category's color, or a stable made-up one when it has none."""
+    out: dict[int, tuple[int, int, int]] = {}
+    for c in categories:
+        if c.color is not None:
+            out[c.id] = c.color
+        else:
+            rng = np.random.default_rng(c.id % (1 << 63))  # seeds are non-negative; ids need not be
+            r, g, b = (int(v) for v in rng.integers(32, 224, size=3))
+            out[c.id] = (r, g, b)
+    return out

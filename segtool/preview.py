@@ -23,9 +23,8 @@ from PIL import Image
 from . import formats, imageio, pairing, png, views
 from .atomic import atomic_outputs, dataset_inputs, plan
 from .errors import SegtoolError
-from .formats.common import category_colors, stem_name
 from .masks import Runs, to_pyco
-from .model import Annotation, Dataset, Sample, Segments
+from .model import Annotation, Dataset, Sample, Segments, category_colors, stem_name
 from .parallel import imap, jobs_for
 from .progress import announce
 from .render.errors import Outcome, error_view, instance_outcome, panoptic_outcome

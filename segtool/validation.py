@@ -18,7 +18,6 @@ from typing import Any
 from . import formats
 from .checks.findings import Report
 from .checks.options import CheckOptions
-from .checks.records import expected_images
 from .errors import SegtoolError
 from .fix.changes import FixSummary
 from .model import Dataset
@@ -55,7 +54,7 @@ def validate(
     name = format or formats.detect(path)
     opts = replace(options or CheckOptions(), **option_values)
     if wants_total(progress):
-        announce(progress, expected_images(path))
+        announce(progress, formats.image_count(name, path))
     report: Report = formats.validator(name)(path, opts, jobs=jobs, progress=progress)
     kept = [f for f in report.findings if (not select or f.code in select) and f.code not in ignore]
     return Report(kept, report.stats)
@@ -77,7 +76,7 @@ def fix(
     name = format or formats.detect(Path(path))
     opts = replace(options or CheckOptions(), **option_values)
     if wants_total(progress):
-        announce(progress, expected_images(Path(path)))
+        announce(progress, formats.image_count(name, Path(path)))
     summary: FixSummary = formats.fixer(name)(
         Path(path), Path(out), opts, overwrite=overwrite, jobs=jobs, progress=progress
     )

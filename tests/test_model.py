@@ -119,3 +119,21 @@ def test_capabilities_are_declared_by_methods_not_classes():
     assert decodes_pixels(plain) and not decodes_pixels(listed)
     assert listed_segments(plain) is None and listed_segments(listed) is listed.segments
     assert Sample(IMAGE, plain).load().index_map().shape == (2, 3)
+
+
+def test_consumers_import_no_format_module():
+    """The model is the only door: metrics, render, checks, fix, preview, evaluate and
+    validation reach formats through the registry (``from .. import formats``) only, never
+    a module inside it (a format, its rules, or formats.common)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "segtool"
+    files = [*root.glob("metrics/*.py"), *root.glob("render/*.py"), *root.glob("checks/*.py"), *root.glob("fix/*.py")]
+    files += [root / name for name in ("preview.py", "evaluate.py", "validation.py")]
+    offenders = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and "formats" in node.module.split("."):
+                offenders.append(f"{path.relative_to(root)}: from {'.' * node.level}{node.module} import ...")
+    assert offenders == []

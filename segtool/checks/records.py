@@ -1,9 +1,11 @@
-"""Checks of COCO image and category records, shared by every COCO format."""
+"""What every format's checks share: the codes of image and category records (reported by
+the readers' rules under an error policy), unused categories, and the photos of
+``--images DIR``. Nothing here knows a format: the COCO records' own checks are in
+:mod:`segtool.formats.coco_record_checks`."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +13,8 @@ from PIL import UnidentifiedImageError
 
 from .. import imageio
 from ..errors import SegtoolError
-from ..formats import coco_records
-from ..formats.coco_records import parse_categories, parse_images
-from ..formats.jsonstream import coco_sections
 from .findings import Check, Finding
-from .registry import INF, Collect, E, W, finding, register
+from .registry import INF, E, W, finding, register
 
 register(
     Check("duplicate-image-id", E, "two image records share an id"),
@@ -33,47 +32,6 @@ register(
         " take them for two images",
     ),
 )
-
-
-def unknown_image(image_id: Any, images: Collection[Any], path: str, annotation_id: Any = None) -> Finding:
-    """The finding of an annotation whose image 'images' does not list
-    (:func:`~segtool.formats.coco_records.unknown_image`)."""
-    collect = Collect()
-    coco_records.unknown_image(image_id, images, path, collect, annotation_id)
-    return collect.found[0]
-
-
-def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any, dict[str, Any]]]:
-    """The image records as the readers take them (malformed, over the pixels limit,
-    repeated, one id in two spellings: :func:`~segtool.formats.coco_records.parse_images`),
-    and file names used twice; returns the findings and the usable records by id."""
-    collect = Collect()
-    images = {im.id: im.to_dict() for im in parse_images(records, path, collect)}
-    names = Counter(str(im["file_name"]) for im in images.values())
-    collect.found += [
-        finding("duplicate-file-name", f"file name {n} is used by {c} images", path) for n, c in names.items() if c > 1
-    ]
-    return collect.found, images
-
-
-def category_checks(records: list[Any], path: str) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """The category records as the readers take them (malformed, repeated ids:
-    :func:`~segtool.formats.coco_records.parse_categories`), repeated names and colors;
-    returns the findings and the usable categories."""
-    collect = Collect()
-    cats = [c.to_dict() for c in parse_categories(records, path, default_isthing=True, report=collect)]
-    found = collect.found
-    for value, n in Counter(c["name"] for c in cats).items():
-        if n > 1:
-            found.append(finding("duplicate-category-name", f"category name {value!r} is used by {n} categories", path))
-    colors: dict[tuple[Any, ...], list[Any]] = {}
-    for c in cats:
-        if "color" in c:
-            colors.setdefault(tuple(c["color"]), []).append(c["id"])
-    for color, ids in colors.items():
-        if len(ids) > 1:
-            found.append(finding("color-collision", f"categories {ids} share the color {list(color)}", path))
-    return found, cats
 
 
 def unused_categories(cats: list[dict[str, Any]], used: Counter[Any], path: str) -> list[Finding]:
@@ -127,30 +85,3 @@ def photo_checks(images: dict[Any, dict[str, Any]], folder: Path) -> list[Findin
             msg = f"the image is {size[0]}x{size[1]} but its record says {im.get('width')}x{im.get('height')}"
             found.append(finding("image-size", msg, str(path), iid))
     return found
-
-
-def dataset_records(
-    path: Path, images_dir: Path | None
-) -> tuple[list[Finding], dict[Any, dict[str, Any]], list[dict[str, Any]]]:
-    """A COCO file's image and category records (streamed, without its annotations) and
-    their checks, with ``--images DIR`` when given: findings, images by id, categories."""
-    image_records, cat_records = coco_sections(path)
-    found, images = image_checks(image_records, str(path))
-    cat_found, cats = category_checks(cat_records, str(path))
-    found += cat_found
-    if images_dir is not None:
-        found += photo_checks(images, images_dir)
-    return found, images, cats
-
-
-def expected_images(path: Path) -> int | None:
-    """How many images the checks of ``path`` will step through, when that is cheap to know,
-    so that progress has an end: a COCO file's image records (from the layout detection
-    has already read and remembers: ~1 ms for 1,000 images), or a folder's label maps. None
-    when the file cannot say; the checks then report what is wrong with it."""
-    try:
-        if path.is_dir():
-            return sum(1 for _ in path.glob("*.png"))
-        return len(coco_sections(path, ("images",))[0])
-    except (SegtoolError, OSError):
-        return None

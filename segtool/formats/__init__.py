@@ -113,6 +113,13 @@ def load_checks() -> None:
         _companion(name, "CHECKS")
 
 
+def image_count(name: str, path: Path) -> int | None:
+    """How many images format ``name``'s checks of ``path`` step through, when the format
+    can say cheaply (its ``count_images``), so that progress has an end; else None."""
+    counter = getattr(REGISTRY.get(name), "count_images", None)
+    return None if counter is None else counter(Path(path))
+
+
 def validator(name: str) -> Callable[..., Any]:
     """Format ``name``'s ``validate``, or a one-line error naming the formats that have one."""
     return _entry(name, "CHECKS", "validate", lambda have: f"validate checks {have} datasets, not {name}")

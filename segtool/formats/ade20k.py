@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from .. import views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..policy import STRICT
 from .ade20k_rules import (
     ANNOTATIONS,
@@ -39,7 +39,7 @@ from .ade20k_rules import (
     read_seg,
     scene_labels,
 )
-from .common import Detection, ImageResult, check_unique_names, save_png, stem_name
+from .common import Detection, ImageResult, check_unique_names, save_png
 from .options import Job, WriteContext, WriteOptions
 from .semantic_rules import read_labels
 from .voc_rules import png_size

@@ -19,6 +19,7 @@ import numpy as np
 from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from .coco_records import count_images as count_images  # images validate steps through (progress)
 from .coco_records import parse_categories, parse_images
 from .coco_tables import InstanceRows, decode
 from .common import (

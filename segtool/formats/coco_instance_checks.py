@@ -23,14 +23,15 @@ import numpy as np
 from .. import masks
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, expected_images, unused_categories
+from ..checks.records import unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register
 from ..checks.schema import is_id
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline, verdict_finding
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
 from .coco_polygons import outline_problem, polygon_geometry
-from .coco_records import references
+from .coco_record_checks import dataset_records
+from .coco_records import count_images, references
 from .common import limit
 from .instance_rules import first_problem
 from .jsonstream import Passes
@@ -353,7 +354,7 @@ def validate_instance(
             progress(1)
     # the total counts image records (validation.validate announces them): those without
     # annotations are done too, so the count ends at the total
-    if progress is not None and (rest := (expected_images(path) or 0) - len(annotated)) > 0:
+    if progress is not None and (rest := (count_images(path) or 0) - len(annotated)) > 0:
         progress(rest)
     annotations = sum(used.values())
     found += _duplicate_ids(ids, str(path))

@@ -20,16 +20,16 @@ import numpy.typing as npt
 
 from .. import masks, png, views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..pairing import Predictions, Stream
 from ..policy import STRICT
+from .coco_records import count_images as count_images  # images validate steps through (progress)
 from .coco_records import parse_categories, parse_images, unknown_image
 from .common import (
     Detection,
     ImageResult,
     check_unique_names,
     save_png,
-    stem_name,
     stream_coco_json,
 )
 from .jsonstream import NOT_JSON, coco_sections, items, json_sketch, section, sketch

@@ -19,12 +19,13 @@ import numpy as np
 from .. import masks, png
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import dataset_records, expected_images, unused_categories
+from ..checks.records import unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
 from ..checks.schema import is_id
 from ..checks.tolerance import Tolerance, area_verdict, box_verdict, verdict_finding
 from ..parallel import imap, jobs_for
-from .coco_records import unknown_image
+from .coco_record_checks import dataset_records
+from .coco_records import count_images, unknown_image
 from .common import limit
 from .jsonstream import items
 from .panoptic_rules import annotation_record, pixel_ids, repeated_annotation, segment_records
@@ -217,7 +218,7 @@ def validate_panoptic(
             checked += 1
     # the total counts image records (validation.validate announces them): those with no
     # annotation to check (none, a malformed one) are done too, so the count ends at the total
-    if progress is not None and (rest := (expected_images(path) or 0) - checked) > 0:
+    if progress is not None and (rest := (count_images(path) or 0) - checked) > 0:
         progress(rest)
     found += streamed
     found += [

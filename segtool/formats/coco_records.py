@@ -21,6 +21,7 @@ from ..checks.schema import CATEGORY, IMAGE, is_id, problem
 from ..errors import SegtoolError
 from ..model import Category, ImageInfo
 from ..policy import STRICT, Policy
+from .jsonstream import coco_sections
 
 INT64 = (-(2**63), 2**63 - 1)
 SIDE = (1, 2**31 - 1)  # an image side: what a PNG header (and pycocotools) can hold
@@ -226,3 +227,13 @@ def parse_categories(
         if n > 1:  # the first record of the id is kept
             report("duplicate-category-id", f"category id {cid!r} is used by {n} categories", str(path))
     return tuple(out)
+
+
+def count_images(path: Path) -> int | None:
+    """How many images a COCO file lists (from the layout detection has already read and
+    remembers: ~1 ms for 1,000 images), so that progress has an end; None when the file
+    cannot say (its checks then report what is wrong with it)."""
+    try:
+        return len(coco_sections(path, ("images",))[0])
+    except (SegtoolError, OSError):
+        return None

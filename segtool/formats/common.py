@@ -10,13 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from .. import imageio, limits, masks, png
 from ..errors import FormatError, SegtoolError
-from ..model import Category
 from . import jsonguard
 from .jsonfile import open_file
 
@@ -204,11 +202,6 @@ class ImageResult:
     changed: Counter[str] = field(default_factory=Counter)
 
 
-def stem_name(file_name: str, suffix: str = ".png") -> str:
-    """``dir/000001.jpg`` → ``000001.png`` (outputs are flat, named by the image's stem)."""
-    return Path(file_name).stem + suffix
-
-
 def check_unique_names(names: list[str], where: str) -> None:
     """Outputs are named by image stem, so two images with one stem would collide."""
     dupes = [n for n, c in Counter(names).items() if c > 1]
@@ -216,16 +209,3 @@ def check_unique_names(names: list[str], where: str) -> None:
         raise SegtoolError(
             f"several images share the output name {dupes[0]} (file names differ only in folder or suffix)", where
         )
-
-
-def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, int, int]]:
-    """Each category's color, or a stable made-up one when it has none."""
-    out: dict[int, tuple[int, int, int]] = {}
-    for c in categories:
-        if c.color is not None:
-            out[c.id] = c.color
-        else:
-            rng = np.random.default_rng(c.id % (1 << 63))  # seeds are non-negative; ids need not be
-            r, g, b = (int(v) for v in rng.integers(32, 224, size=3))
-            out[c.id] = (r, g, b)
-    return out

@@ -9,8 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import views
-from ..model import Annotation, Dataset, Sample
-from .common import category_colors
+from ..model import Annotation, Dataset, Sample, category_colors
 
 
 @dataclass(frozen=True)

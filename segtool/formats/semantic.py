@@ -19,7 +19,7 @@ import numpy.typing as npt
 from .. import imageio, limits, views
 from ..errors import FormatError, SegtoolError
 from ..masks import DENSE_VALUES
-from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from ..model import Annotation, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..pairing import Predictions
 from ..policy import STRICT
 from .coco_records import parse_categories, parse_images
@@ -31,7 +31,6 @@ from .common import (
     limit,
     load_json,
     save_png,
-    stem_name,
 )
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels
@@ -107,6 +106,11 @@ class LabelPng:
             index = np.where(hit, k + 1, 0).astype(np.int32)
         segs = Segments.build(id=np.arange(1, len(present) + 1), category_id=present)
         return Annotation(image, views.measure(index, segs), id_map=index, origin=self.png)
+
+
+def count_images(path: Path) -> int | None:
+    """How many label maps validate will step through (progress totals)."""
+    return sum(1 for _ in path.glob("*.png")) if path.is_dir() else None
 
 
 def _categories_path(path: Path, categories: Path | None) -> Path:

@@ -19,11 +19,12 @@ import numpy as np
 
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
-from ..checks.records import category_checks, image_checks, photo_checks, photo_size, unused_categories
+from ..checks.records import photo_checks, photo_size, unused_categories
 from ..checks.registry import Collect, E, finding, register, unlabeled
 from ..checks.schema import is_int
 from ..errors import FormatError
 from ..parallel import imap, jobs_for
+from .coco_record_checks import category_checks, image_checks
 from .common import load_json
 from .semantic import CATEGORIES, IMAGES
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels

@@ -22,9 +22,9 @@ import numpy as np
 
 from .. import views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..policy import STRICT
-from .common import Detection, ImageResult, check_unique_names, save_png, stem_name
+from .common import Detection, ImageResult, check_unique_names, save_png
 from .options import Job, WriteContext, WriteOptions, jobs
 from .voc_rules import (
     CLASS,
