@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,3 +116,21 @@ def small_instances() -> dict:
         ],
         "categories": ROBUST_CATS,
     }
+
+
+def cocoeval(gt: Path, dt: Path, iou_type: str) -> Any:
+    """pycocotools' COCOeval of a results file against a ground-truth file, evaluated,
+    accumulated and summarised (its printing swallowed): the reference numbers."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        e = COCOeval(g, g.loadRes(str(dt)), iou_type)
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return e

@@ -7,9 +7,7 @@ Expected numbers come from pycocotools' COCOeval on the same files, never from s
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import io
 import json
 import subprocess
 import sys
@@ -19,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import segtool.evaluate as evaluate_module
@@ -30,6 +27,7 @@ from segtool.metrics.instance_result import IOU_THRS
 from segtool.metrics.instances import Collected, ImageEval
 from segtool.model import ImageInfo, Sample
 from tests.conftest import PANOPTIC_EXAMPLES, rle, write_json
+from tests.helpers import cocoeval as reference
 
 CATS = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 5, "name": "c"}]
 H, W = 40, 48
@@ -91,16 +89,6 @@ def tie_case(tmp_path: Path, seed: int, string_ids: bool) -> tuple[Path, Path]:
 def _det(iid: Any, cat: int, m: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     score = float(rng.choice([0.25, 0.75]))
     return {"image_id": iid, "category_id": cat, "segmentation": rle(m), "bbox": _box(m), "score": score}
-
-
-def reference(gt: Path, dt: Path, iou_type: str) -> COCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
-        g = COCO(str(gt))
-        e = COCOeval(g, g.loadRes(str(dt)), iou_type)
-        e.evaluate()
-        e.accumulate()
-        e.summarize()
-    return e
 
 
 def assert_identical(ours: Any, theirs: COCOeval) -> None:

@@ -7,8 +7,6 @@ COCOeval, never from segtool's own output.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import random
 import shutil
@@ -19,13 +17,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from segtool import evaluate_instance, formats
 from segtool.errors import SegtoolError
 from segtool.formats import jsonstream
 from tests.conftest import DETECTION_EXAMPLES, PANOPTIC_EXAMPLES, rle, write_json
+from tests.helpers import cocoeval as reference
 
 CATS = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 7, "name": "c"}]
 
@@ -263,16 +260,6 @@ def make_case(tmp_path: Path, seed: int, with_bbox: bool) -> tuple[Path, Path]:
     rng.shuffle(dets)  # detections of an image need not come together
     gt = write_json(tmp_path / "gt.json", {"images": images, "annotations": gts, "categories": CATS})
     return gt, write_json(tmp_path / "dt.json", dets)
-
-
-def reference(gt: Path, dt: Path, iou_type: str) -> COCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
-        g = COCO(str(gt))
-        e = COCOeval(g, g.loadRes(str(dt)), iou_type)
-        e.evaluate()
-        e.accumulate()
-        e.summarize()
-    return e
 
 
 @pytest.mark.parametrize("iou_type", ["segm", "bbox"])
