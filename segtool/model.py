@@ -13,7 +13,7 @@ An :class:`Annotation` carries exactly one pixel encoding:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeGuard, runtime_checkable
@@ -173,6 +173,10 @@ class Annotation:
     raw: tuple[Any, ...] | None = None  # source segmentation objects (instance sources only)
     origin: str = ""  # the file the pixels came from, for error messages
     runs: Any = None  # masks.Runs of the index map, when the source computed them
+    # what the reader could not carry or had to decide (reason -> count: a LabelMe line shape,
+    # pixels a tool's painting order gave to one of two shapes); convert adds it to its summary
+    dropped: Mapping[str, int] | None = None
+    changed: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
         if (self.id_map is None and self.runs is None) == (self.rles is None):

@@ -39,7 +39,7 @@ from .ade20k_rules import (
     read_seg,
     scene_labels,
 )
-from .common import Detection, ImageResult, check_unique_names, save_png
+from .common import Detection, ImageResult, check_unique_names, noted, save_png
 from .options import Job, WriteContext, WriteOptions
 from .semantic_rules import read_labels
 from .voc_rules import png_size
@@ -172,7 +172,7 @@ def _write_image(job: Job) -> ImageResult:
     res = views.resolve(ann, ctx.opts.overlap)
     split, name = ctx.folder.split("\0")
     save_png(views.label_map(res, VOID).astype(np.uint8), Path(split) / name)
-    return ImageResult([], len(res.segments), res.dropped)
+    return noted(ImageResult([], len(res.segments), res.dropped), ann)
 
 
 def _split(ds: Dataset, image_id: Any) -> str:

@@ -38,7 +38,7 @@ from .cityscapes_rules import (
     read_pngs,
     source_of,
 )
-from .common import Detection, ImageResult, check_unique_names, load_json, save_png
+from .common import Detection, ImageResult, check_unique_names, load_json, noted, save_png
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "cityscapes"
@@ -207,7 +207,7 @@ def _write_image(job: Job) -> ImageResult:
         if lab.id >= 0:
             colors[lab.id] = lab.color
     save_png(colors[labels], out / f"{stem}_gtFine_color.png")
-    return ImageResult([], n, res.dropped)
+    return noted(ImageResult([], n, res.dropped), ann)
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:

@@ -27,6 +27,7 @@ from .common import (
     ImageResult,
     compressed_rle,
     load_json,
+    noted,
     require_dict,
     stream_coco_json,
 )
@@ -34,6 +35,7 @@ from .jsonstream import NOT_JSON, items, json_sketch, layout
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
 NAME = "coco-instance"
+OVERLAPS = True  # instances may overlap: no painting order is needed to write them
 CHECKS = "coco_instance_checks"  # its checks (validate) and fixes (--fix), next to it
 FIXES = "coco_instance_fix"
 POLYGON_FAILED = "written as RLE: a polygon cannot carry the mask (it has a hole)"
@@ -210,7 +212,7 @@ def _write_image(job: Job) -> ImageResult:
             rec["score"] = float(segs.score[k])
         out.records.append(rec)
     out.segments = len(segs)
-    return out
+    return noted(out, ann)
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:

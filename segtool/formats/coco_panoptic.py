@@ -29,6 +29,7 @@ from .common import (
     Detection,
     ImageResult,
     check_unique_names,
+    noted,
     save_png,
     stream_coco_json,
 )
@@ -235,7 +236,7 @@ def _write_image(job: Job) -> ImageResult:
         for k in range(len(segs))
     ]
     record = {"image_id": ann.image.id, "file_name": name, "segments_info": info}
-    return ImageResult([record], len(segs), res.dropped)
+    return noted(ImageResult([record], len(segs), res.dropped), ann)
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:

@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import imageio, limits, masks, png
 from ..errors import FormatError, SegtoolError
+from ..model import Annotation
 from . import jsonguard
 from .jsonfile import open_file
 
@@ -200,6 +201,14 @@ class ImageResult:
     segments: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     changed: Counter[str] = field(default_factory=Counter)
+
+
+def noted(result: ImageResult, ann: Annotation) -> ImageResult:
+    """``result`` with what the reader of ``ann`` dropped or decided added to it, so that a
+    conversion's summary names what was lost on the way in as well as on the way out."""
+    result.dropped.update(ann.dropped or {})
+    result.changed.update(ann.changed or {})
+    return result
 
 
 def check_unique_names(names: list[str], where: str) -> None:

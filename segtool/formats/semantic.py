@@ -30,6 +30,7 @@ from .common import (
     dump_json,
     limit,
     load_json,
+    noted,
     save_png,
 )
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
@@ -182,7 +183,7 @@ def _write_image(job: Job) -> ImageResult:
         save_png(labels, path, palette=_palette(ctx))
     else:
         save_png(labels, path)
-    return ImageResult([], len(res.segments), res.dropped)
+    return noted(ImageResult([], len(res.segments), res.dropped), ann)
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:

@@ -24,7 +24,7 @@ from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..policy import STRICT
-from .common import Detection, ImageResult, check_unique_names, save_png
+from .common import Detection, ImageResult, check_unique_names, noted, save_png
 from .options import Job, WriteContext, WriteOptions, jobs
 from .voc_rules import (
     CLASS,
@@ -155,7 +155,7 @@ def _write_image(job: Job) -> ImageResult:
         lut[1:][things] = np.arange(1, int(things.sum()) + 1)
         lut[0] = VOID
         save_png(views.paint(res, lut), folder / OBJECT / name, palette=_palette())
-    return ImageResult([], len(res.segments), res.dropped)
+    return noted(ImageResult([], len(res.segments), res.dropped), ann)
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:

@@ -24,7 +24,7 @@ from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
-from .common import Detection, ImageResult, check_unique_names
+from .common import Detection, ImageResult, check_unique_names, noted
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 from .yolo_seg_rules import (
     find_yaml,
@@ -41,6 +41,7 @@ from .yolo_seg_rules import (
 )
 
 NAME = "yolo-seg"
+OVERLAPS = True  # one polygon line per object: objects may overlap
 CHECKS = "yolo_seg_checks"  # its checks (validate); findings need a person's decision: no --fix
 CROWD = "crowd region: YOLO has no crowd (skipped, as Ultralytics' converter skips it)"
 HOLE = "mask with a hole: written as its outer outline (a YOLO polygon cannot subtract)"
@@ -223,7 +224,7 @@ def _write_image(job: Job) -> ImageResult:
     target = Path(ctx.folder) / label_name(ann.image.file_name)[1]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(lines), encoding="utf-8")
-    return out
+    return noted(out, ann)
 
 
 def _yaml_text(splits: list[str], names: list[str]) -> str:
