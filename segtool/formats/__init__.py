@@ -36,6 +36,7 @@ from . import (
     coco_instance,
     coco_panoptic,
     coco_results,
+    kitti,
     label_studio,
     labelme,
     sa1b,
@@ -57,6 +58,7 @@ _MODULES: tuple[ModuleType, ...] = (
     yolo_seg,
     ade20k,
     label_studio,
+    kitti,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}
