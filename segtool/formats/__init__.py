@@ -36,6 +36,7 @@ from . import (
     coco_instance,
     coco_panoptic,
     coco_results,
+    cvat,
     kitti,
     label_studio,
     labelme,
@@ -59,6 +60,7 @@ _MODULES: tuple[ModuleType, ...] = (
     ade20k,
     label_studio,
     kitti,
+    cvat,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}
