@@ -25,7 +25,7 @@ THINGS = ["person", "rider", "car", "bicycle", "caravan"]
 W, H = 96, 64
 
 
-def _cityscapesscripts() -> types.ModuleType:
+def cityscapesscripts_stubbed() -> types.ModuleType:
     """cityscapesScripts' preparation modules (installed --no-deps; its 3D-box helper wants
     pyquaternion, which none of this uses)."""
     pytest.importorskip("cityscapesscripts")
@@ -112,7 +112,7 @@ def _maps(ds: segtool.Dataset) -> dict[Any, tuple[np.ndarray, np.ndarray, np.nda
 
 
 def test_polygons_rasterised_as_cityscapesscripts(tmp_path: Path) -> None:
-    cs = _cityscapesscripts()
+    cs = cityscapesscripts_stubbed()
     from cityscapesscripts.helpers.annotation import Annotation
 
     paths = _tree(tmp_path, 12)
@@ -138,7 +138,7 @@ def test_polygons_rasterised_as_cityscapesscripts(tmp_path: Path) -> None:
 
 
 def test_png_round_trip(tmp_path: Path) -> None:
-    cs = _cityscapesscripts()
+    cs = cityscapesscripts_stubbed()
     src = tmp_path / "gtFine"
     paths = _tree(src, 4, seed=7)
     _reference_pngs(cs, paths)
@@ -165,7 +165,7 @@ def test_png_round_trip(tmp_path: Path) -> None:
 
 
 def test_png_and_polygons_agree_and_eval_is_one(tmp_path: Path) -> None:
-    cs = _cityscapesscripts()
+    cs = cityscapesscripts_stubbed()
     paths = _tree(tmp_path, 3, seed=3)
     _reference_pngs(cs, paths)
     from_png = _maps(formats.read(tmp_path, source="png"))
@@ -178,7 +178,7 @@ def test_png_and_polygons_agree_and_eval_is_one(tmp_path: Path) -> None:
 
 
 def test_create_panoptic_imgs_reads_as_coco_panoptic(tmp_path: Path) -> None:
-    cs = _cityscapesscripts()
+    cs = cityscapesscripts_stubbed()
     from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
 
     gt = tmp_path / "gtFine"
@@ -262,7 +262,7 @@ def test_unknown_polygon_label_and_duplicate_stem(tmp_path: Path) -> None:
 
 
 def test_clean_tree_validates(tmp_path: Path) -> None:
-    cs = _cityscapesscripts()
+    cs = cityscapesscripts_stubbed()
     _reference_pngs(cs, _tree(tmp_path / "gtFine", 2))
     report = segtool.validate(tmp_path / "gtFine")
     assert not report.findings
@@ -270,7 +270,7 @@ def test_clean_tree_validates(tmp_path: Path) -> None:
 
 
 def test_photos_checked_under_leftimg8bit(tmp_path: Path) -> None:
-    cs = _cityscapesscripts()
+    cs = cityscapesscripts_stubbed()
     paths = _tree(tmp_path / "gtFine", 2)
     _reference_pngs(cs, paths)
     photos = tmp_path / "leftImg8bit" / "val" / "aachen"
@@ -281,6 +281,10 @@ def test_photos_checked_under_leftimg8bit(tmp_path: Path) -> None:
         ("image-file-missing", "bremen_000001_000019"),
         ("image-size", "aachen_000000_000019"),
     ]
+    with pytest.raises(SegtoolError, match="label PNG is 96x64 but its photo") as err:
+        formats.read(tmp_path / "gtFine")  # the photo beside the tree (leftImg8bit/) must have the label's size
+    assert err.value.path is not None and err.value.path.endswith("aachen_000000_000019_gtFine_labelIds.png")
+    Image.new("RGB", (W, H)).save(photos / "aachen_000000_000019_leftImg8bit.png")
     ds = formats.read(tmp_path / "gtFine")
     assert [s.image.file_name for s in ds.samples] == [
         "val/aachen/aachen_000000_000019_leftImg8bit.png",

@@ -15,17 +15,19 @@ the stems (``frankfurt_000000_000294``), as cityscapesScripts' panoptic JSONs na
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .. import views
+from .. import imageio, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..pairing import Predictions, Stream, of_sources
 from ..policy import STRICT
-from .cityscapes_labels import BY_NAME, INSTANCE_BASE, LABELS, MAX_ID, Label
+from .cityscapes_labels import BY_NAME, INSTANCE_BASE, LABELS, MAX_ID
+from .cityscapes_predictions import named_pngs, read_label_folder
 from .cityscapes_rules import (
     HAS_INSTANCES,
     PATTERN,
@@ -38,12 +40,14 @@ from .cityscapes_rules import (
     read_pngs,
     source_of,
 )
-from .common import Detection, ImageResult, check_unique_names, load_json, noted, save_png
-from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
+from .cityscapes_write import PHOTO as PHOTO
+from .cityscapes_write import targets as targets
+from .cityscapes_write import write as write
+from .common import Detection, load_json
 
 NAME = "cityscapes"
 CHECKS = "cityscapes_checks"  # its checks (validate); its findings need a person: no --fix
-PHOTO = "_leftImg8bit.png"
+SCORED_BY = ("panoptic", "semantic")  # a tree scores both; a folder of label-id PNGs, semantic
 SOURCES = ("auto", "png", "polygons")
 
 
@@ -57,6 +61,9 @@ def detect(path: Path) -> Detection:
             for hit in path.glob("*/" * depth + f"*_{gt}_*"):
                 if PATTERN.match(hit.name):
                     return Detection("strong", f"Cityscapes annotations ({hit.relative_to(path).as_posix()})")
+    named = None if (path / "categories.json").is_file() else named_pngs(path)
+    if named is not None:  # a results folder, as cityscapesScripts' evaluators take it
+        return Detection("strong", f"Cityscapes-named PNGs ({named}): predictions")
     return Detection("no", "no <stem>_gtFine_/_gtCoarse_ labelIds, instanceIds or polygons files in <split>/<city>/")
 
 
@@ -119,12 +126,39 @@ class CityscapesImage:
             id=present[keep], category_id=cat[keep], iscrowd=(present[keep] < INSTANCE_BASE) & HAS_INSTANCES[cls[keep]]
         )
         origin = dict(self.files).get("instances" if self.source == "png" else "polygons", "")
-        return Annotation(image, views.measure(index, segs), id_map=index, origin=origin)
+        res = views.Resolved(index, segs)  # its runs kept: PQ pairs segments through them
+        return Annotation(image, res.measured(), id_map=index, runs=res.runs(), origin=origin)
+
+
+def photo_of(label_file: str, stem: str) -> Path | None:
+    """The photo of a label file: the same folders under ``leftImg8bit/`` instead of
+    ``gtFine/`` (or ``gtCoarse/``), as the dataset ships; None outside such a tree."""
+    parts = Path(label_file).parent.parts
+    for k in range(len(parts) - 1, -1, -1):
+        if parts[k] in ("gtFine", "gtCoarse"):
+            return Path(*parts[:k], "leftImg8bit", *parts[k + 1 :], f"{stem}{PHOTO}")
+    return None
+
+
+def _checked_size(path: str, stem: str) -> tuple[int, int]:
+    """A label PNG's (width, height), which its photo, where the tree has one, must share."""
+    width, height = png_size(path)
+    photo = photo_of(path, stem)
+    if photo is not None and photo.is_file():
+        try:
+            with imageio.open_image(str(photo)) as img:
+                size = img.size
+        except OSError as exc:
+            raise FormatError(f"image {stem}: unreadable photo {photo.name} ({exc})", str(photo)) from None
+        if size != (width, height):
+            msg = f"image {stem}: the label PNG is {width}x{height} but its photo {photo.name} is {size[0]}x{size[1]}"
+            raise FormatError(msg, path)
+    return width, height
 
 
 def _image(entry: Entry, source: str) -> ImageInfo:
     if source == "png":
-        width, height = png_size(entry.files.get("labels", entry.files["instances"]))
+        width, height = _checked_size(entry.files.get("labels", entry.files["instances"]), entry.stem)
     else:
         path = entry.files["polygons"]
         size = json_size(load_json(Path(path)), path, STRICT, entry.stem)
@@ -151,79 +185,39 @@ def read(path: Path, *, train_ids: bool = False, all_labels: bool = False, sourc
         files = tuple(sorted(entry.files.items()))
         samples.append(Sample(_image(entry, chosen), CityscapesImage(files, entry.stem, chosen, lut)))
     if not samples:
+        if named_pngs(path) is not None:
+            msg = "Cityscapes-named PNGs but no <stem>_gtFine_* annotations: predictions, which eval takes beside the ground truth"
+            raise FormatError(msg, str(path))
         raise FormatError("no Cityscapes annotations (<stem>_gtFine_labelIds.png …) in the folder", str(path))
     info = {"cityscapes": {"train_ids": train_ids, "all_labels": all_labels}}
     return Dataset(cats, tuple(samples), "panoptic", info, str(path))
 
 
-def _labels_for(ctx: WriteContext, where: str) -> dict[int, Label]:
-    """The Cityscapes label of each category, by name (ids may be label ids or trainIds)."""
-    out = {}
-    for cid, name in ctx.names.items():
-        label = BY_NAME.get(name)
-        if label is None or label.id < 0:
-            raise SegtoolError(f"category {name!r} ({cid}) is not a Cityscapes label; rename it to one", where)
-        out[cid] = label
-    return out
+def _is_tree(path: Path) -> bool:
+    return path.is_dir() and bool(find(path, STRICT))
 
 
-def _place(file_name: str) -> tuple[str, str]:
-    """The folder (relative, under the output) and stem of an image's outputs."""
-    name = PurePosixPath(file_name.replace("\\", "/"))
-    stem = name.name[: -len(PHOTO)] if name.name.endswith(PHOTO) else PurePosixPath(name.name).stem
-    parent = name.parent
-    if parent.is_absolute() or ".." in parent.parts or str(parent) == ".":
-        parent = PurePosixPath(stem.split("_")[0])  # <city>_<seq>_<frame>: its city
-    return parent.as_posix(), stem
+def read_predictions(path: Path, gt: Dataset, **opts: Any) -> Predictions:
+    """Predictions for ``gt``: a Cityscapes tree (by stem, read with the ground truth's
+    choice of categories), or a folder of label-id PNGs found and read as cityscapesScripts'
+    evalPixelLevelSemanticLabeling does (:mod:`.cityscapes_predictions`). For ground truth
+    whose categories are not Cityscapes labels, the folder is read as plain label maps."""
+    if _is_tree(path):
+        flavour = gt.info.get("cityscapes", {}) if isinstance(gt.info, dict) else {}
+        return Predictions.of(read(path, **flavour))
+    found = read_label_folder(path, gt)
+    if found is not None:
+        return found
+    from .semantic import read_predictions as label_maps
+
+    return label_maps(path, gt, **opts)
 
 
-def _write_image(job: Job) -> ImageResult:
-    sample, ctx = job
-    ann = sample.load()
-    res = resolve_for_write(ann, ctx)
-    by_category = _labels_for(ctx, ann.origin or ctx.folder)
-    n = len(res.segments)
-    label_ids = np.zeros(n + 1, np.int64)
-    instance_ids = np.zeros(n + 1, np.int64)
-    counts: dict[int, int] = {}
-    for k in range(n):
-        label = by_category[int(res.segments.category_id[k])]
-        label_ids[k + 1] = instance_ids[k + 1] = label.id
-        if label.has_instances and not res.segments.iscrowd[k]:  # json2instanceImg's numbering
-            nth = counts[label.id] = counts.get(label.id, -1) + 1
-            if nth >= INSTANCE_BASE:
-                raise SegtoolError(
-                    f"image {ann.image.id}: more than {INSTANCE_BASE} instances of {label.name}", ann.origin or None
-                )
-            instance_ids[k + 1] = label.id * INSTANCE_BASE + nth
-    folder, stem = _place(ann.image.file_name)
-    out = Path(ctx.folder) / folder
-    out.mkdir(parents=True, exist_ok=True)
-    labels = views.paint(res, label_ids.astype(np.uint8))
-    save_png(labels, out / f"{stem}_gtFine_labelIds.png")
-    save_png(views.paint(res, instance_ids.astype(np.uint16)), out / f"{stem}_gtFine_instanceIds.png")
-    colors = np.zeros((MAX_ID + 1, 3), np.uint8)
-    for lab in LABELS:
-        if lab.id >= 0:
-            colors[lab.id] = lab.color
-    save_png(colors[labels], out / f"{stem}_gtFine_color.png")
-    return noted(ImageResult([], n, res.dropped), ann)
-
-
-def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
-    """Write ``<folder>/<stem>_gtFine_{labelIds,instanceIds,color}.png`` into ``tmp[0]``
-    (``<folder>``: the photo's folder in ``file_name``, else the stem's city); void and
-    ``unlabeled`` are 0."""
-    places = ["/".join(_place(s.image.file_name)) for s in ds.samples]
-    check_unique_names(places, str(dst))
-    tmp[0].mkdir()
-    ctx = WriteContext.of(ds, str(tmp[0]), opts)
-    _labels_for(ctx, str(dst))  # an unknown category is refused before any image is written
-    return list(run(_write_image, jobs(ds, ctx)))
-
-
-def targets(dst: Path, masks: Path | None = None) -> list[Path]:
-    """The one folder a write creates (the gtFine root: ``<split>/<city>/`` below it)."""
-    if dst.suffix.lower() == ".json":
-        raise SegtoolError("a cityscapes destination is a folder, not a .json path", str(dst))
-    return [dst]
+def stream_predictions(path: Path, **_: Any) -> Stream:
+    """A Cityscapes tree as panoptic predictions (its 19 evaluated labels, as
+    createPanopticImgs makes the ground truth); a folder of label-id PNGs is refused."""
+    if not _is_tree(path):
+        msg = "label-id PNGs are semantic predictions (eval semantic); eval panoptic takes a Cityscapes tree with instanceIds or COCO panoptic"
+        raise FormatError(msg, str(path))
+    ds = read(path)
+    return of_sources({s.image.id: s.source for s in ds.samples}, str(path))
