@@ -381,3 +381,68 @@ def test_not_labelme(tmp_path):
     assert parse({"shapes": []}, "x", lambda *a, **k: False) is None
     with pytest.raises(SegtoolError, match="not a LabelMe JSON"):
         parse([], "x.json", STRICT)
+
+
+# -- what the reader drops and decides (issue 12) ---------------------------------------
+
+
+def test_line_shapes_dropped_in_both_readings_and_in_the_summary(tmp_path):
+    """One reason per shape type, counted per shape (the fixture holds 1 line, 2 points,
+    1 linestrip), in both readings; convert's summary carries them."""
+    area = _shape("cat", [[1, 1], [9, 1], [9, 9]])
+    lines = [
+        _shape("cat", [[1, 1], [8, 5]], "line"),
+        _shape("cat", [[3, 3]], "point"),
+        _shape("cat", [[4, 4]], "point"),
+    ]
+    src = tmp_path / "src"
+    src.mkdir()
+    _file(src, "x", [area, *lines, _shape("cat", [[1, 1], [8, 5], [9, 9]], "linestrip")])
+    want = {
+        "LabelMe line shape: not an area": 1,
+        "LabelMe point shape: not an area": 2,
+        "LabelMe linestrip shape: not an area": 1,
+    }
+    for flatten in (False, True):
+        ann = segtool.read(src, "labelme", flatten=flatten).samples[0].load()
+        assert dict(ann.dropped or {}) == want and len(ann.segments) == 1
+    summary = segtool.convert(src, tmp_path / "out.json", "coco-instance")
+    assert dict(summary.dropped) == want
+
+
+def test_flattened_reading_counts_the_pixels_its_order_decided(tmp_path):
+    """The group/overlap fixture above: the cat (squares 2..20 and 25..38 x 10..28, one
+    group) and the dog (15..30 x 5..25) share 6 x 16 + 6 x 16 = 192 pixels (Pillow draws
+    both ends of an axis-aligned edge); the cat's own two squares do not meet."""
+    a1 = [[2, 2], [20, 2], [20, 20], [2, 20]]
+    b = [[15, 5], [30, 5], [30, 25], [15, 25]]
+    a2 = [[25, 10], [38, 10], [38, 28], [25, 28]]
+    _file(tmp_path, "x", [_shape("cat", a1, group=1), _shape("dog", b), _shape("cat", a2, group=1)])
+    flat = segtool.read(tmp_path, "labelme", flatten=True).samples[0].load()
+    assert dict(flat.changed or {}) == {labelme.ORDER_DECIDED: 192}
+    assert segtool.read(tmp_path, "labelme").samples[0].load().changed is None  # overlaps kept: nothing decided
+    _file(tmp_path, "x", [_shape("cat", a1, group=1), _shape("cat", a2, group=1)])
+    assert segtool.read(tmp_path, "labelme", flatten=True).samples[0].load().changed is None
+    assert labelme.PAINT_ORDER == "LabelMe's order: later shapes on top"
+    assert formats.paint_order("labelme") == labelme.PAINT_ORDER and formats.holds_overlaps("labelme")
+
+
+def test_ignore_shape_over_an_object_is_decided_by_order(tmp_path):
+    """An __ignore__ square (10..15, 36 pixels) on a cat square: 36 pixels decided, void."""
+    square = [[5, 5], [25, 5], [25, 25], [5, 25]]
+    hole = [[10, 10], [15, 10], [15, 15], [10, 15]]
+    _file(tmp_path, "x", [_shape("cat", square), _shape("__ignore__", hole)])
+    flat = segtool.read(tmp_path, "labelme", flatten=True).samples[0].load()
+    assert dict(flat.changed or {}) == {labelme.ORDER_DECIDED: 36}
+    assert int(flat.segments.area[0]) == 21 * 21 - 36
+
+
+def test_crowd_flag_read_back(tmp_path):
+    """segtool writes a crowd region's shapes with flags {"iscrowd": true}; both readings
+    take it back; other flags are not crowd."""
+    flagged = _shape("cat", [[1, 1], [9, 1], [9, 9]], flags={"iscrowd": True})
+    other = _shape("cat", [[20, 1], [29, 1], [29, 9]], flags={"occluded": True})
+    _file(tmp_path, "x", [flagged, other])
+    for flatten in (False, True):
+        ann = segtool.read(tmp_path, "labelme", flatten=flatten).samples[0].load()
+        assert ann.segments.iscrowd.tolist() == [True, False]

@@ -408,3 +408,33 @@ def test_hostile_too_many_points(tmp_path, monkeypatch):
     root = _dataset(tmp_path, "names: [a]", {"a": "0 " + "0.5 " * 10 + "\n"})
     with pytest.raises(SegtoolError, match="more than 4 points"):
         segtool.read(root).samples[0].load()
+
+
+def test_cli_summary_counts_what_yolo_cannot_carry(tmp_path):
+    """The command line's summary, --json and text: 2 crowd regions dropped, 2 masks with a
+    hole filled, 1 object of two polygons joined, out of 5 objects (3 written)."""
+    size = (30, 20)
+    ring = np.zeros((20, 30), np.uint8)
+    ring[2:10, 2:10] = 1
+    ring[4:6, 4:6] = 0
+    ring2 = np.zeros((20, 30), np.uint8)
+    ring2[11:19, 12:28] = 1
+    ring2[13:15, 14:16] = 0
+    rles = [masks.Runs(m.astype(np.int32), 1).rles()[0] for m in (ring, ring2)]
+    anns = [{"category_id": 1, "segmentation": {"size": r["size"], "counts": r["counts"]}} for r in rles] + [
+        {"category_id": 2, "segmentation": [[20, 1, 28, 1, 28, 8], [12, 1, 18, 1, 18, 5]]},
+        {"category_id": 2, "segmentation": [[0, 0, 5, 0, 5, 5]], "iscrowd": 1},
+        {"category_id": 1, "segmentation": {"size": rles[0]["size"], "counts": rles[0]["counts"]}, "iscrowd": 1},
+    ]
+    src = _coco(tmp_path / "src.json", anns, size)
+    runner = CliRunner()
+    result = runner.invoke(main, ["convert", str(src), str(tmp_path / "y1"), "--to", "yolo-seg", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["segments"] == 3
+    assert summary["dropped"] == {yolo_seg.CROWD: 2}
+    assert summary["changed"] == {yolo_seg.HOLE: 2, yolo_seg.JOINED: 1}
+    text = runner.invoke(main, ["convert", str(src), str(tmp_path / "y2"), "--to", "yolo-seg"])
+    assert text.exit_code == 0, text.output
+    flat = " ".join(text.output.split())
+    assert "crowd region: YOLO has no crowd" in flat and "mask with a hole" in flat

@@ -32,6 +32,7 @@ from ..model import Category, Dataset
 from ..pairing import Predictions, Stream, of_samples
 from . import (
     ade20k,
+    camvid,
     cityscapes,
     coco_instance,
     coco_panoptic,
@@ -61,6 +62,7 @@ _MODULES: tuple[ModuleType, ...] = (
     label_studio,
     kitti,
     cvat,
+    camvid,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}

@@ -30,11 +30,21 @@ from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT, Policy
 from .common import Detection, file_name, load_json
 from .jsonstream import NOT_JSON, json_sketch, layout
-from .labelme_rules import NOT_CATEGORIES, LabelFile, category_names, parse, rasterise, read_label_names
+from .labelme_rules import LABELS as LABELS
+from .labelme_rules import NOT_CATEGORIES, LabelFile, category_names, drawn, parse, read_label_names
+from .labelme_write import targets as targets
+from .labelme_write import write as write
 
 NAME = "labelme"
 CHECKS = "labelme_checks"  # its checks (validate); findings need a person's decision: no --fix
-LABELS = "labels.txt"
+OVERLAPS = True  # one shape (or group) per instance: instances may overlap
+PAINT_ORDER = "LabelMe's order: later shapes on top"  # what flatten=True paints (convert --overlap order)
+ORDER_DECIDED = "pixels where LabelMe's order decided an overlap (later shape on top)"
+
+
+def not_an_area(kind: str) -> str:
+    """The summary's reason for a dropped line, linestrip or point shape."""
+    return f"LabelMe {kind} shape: not an area"
 
 
 def label_files(path: Path) -> list[Path]:
@@ -83,9 +93,10 @@ class LabelmeShapes:
         unknown = next((s for s in found.shapes if s.label not in ids and s.label not in NOT_CATEGORIES), None)
         if unknown is not None:
             raise SegtoolError(f"image {image.id}: label {unknown.label!r} is not a category", self.path)
+        dropped = Counter({not_an_area(kind): n for kind, n in found.dropped.items()})
         if self.flatten:
-            return _flattened(found, ids, image, self.path)
-        return _instances(found, ids, image, self.path)
+            return _flattened(found, ids, image, self.path, dropped)
+        return _instances(found, ids, image, self.path, dropped)
 
 
 def _order(found: LabelFile) -> dict[tuple[str, Any], int]:
@@ -96,17 +107,22 @@ def _order(found: LabelFile) -> dict[tuple[str, Any], int]:
     return out
 
 
-def _instances(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: str) -> Annotation:
+def _instances(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: str, dropped: Counter[str]) -> Annotation:
     """labelme2coco's reading: each instance the union of its shapes; ``__ignore__`` and
-    ``_background_`` shapes left out."""
+    ``_background_`` shapes left out. An instance is a crowd region when one of its shapes
+    carries the ``iscrowd`` flag (segtool's writer puts it there)."""
     h, w = image.height, image.width
     union: dict[tuple[str, Any], npt.NDArray[np.bool_]] = {}
+    crowd: dict[tuple[str, Any], bool] = {}
     for s in found.shapes:
         if s.label in NOT_CATEGORIES:
             continue
         key = s.instance()
-        drawn = rasterise(s, h, w)
-        union[key] = union[key] | drawn if key in union else drawn
+        if key not in union:
+            union[key] = np.zeros((h, w), dtype=bool)
+        y0, x0, window = drawn(s, h, w)
+        union[key][y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]] |= window
+        crowd[key] = crowd.get(key, False) or s.crowd
     rles, areas, boxes = [], [], []
     for mask in union.values():
         runs = masks.Runs(mask.view(np.uint8).astype(np.int32), 1)
@@ -117,26 +133,42 @@ def _instances(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: st
     segs = Segments.build(
         id=np.arange(1, len(keys) + 1),
         category_id=[ids[k[0]] for k in keys],
+        iscrowd=[int(crowd[k]) for k in keys],
         area=np.asarray(areas, np.float64),
         bbox=np.asarray(boxes, np.float64).reshape(-1, 4),
     )
-    return Annotation(image, segs, rles=tuple(rles), origin=path)
+    return Annotation(image, segs, rles=tuple(rles), origin=path, dropped=+dropped or None)
 
 
-def _flattened(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: str) -> Annotation:
+def _flattened(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: str, dropped: Counter[str]) -> Annotation:
     """labelme2voc's reading: shapes painted in file order, later on top; ``__ignore__`` and
-    ``_background_`` paint void. Segments are the instances left with pixels."""
+    ``_background_`` paint void. Segments are the instances left with pixels. The pixels
+    that two or more instances cover (``__ignore__`` shapes count as instances of their
+    own) are the ones LabelMe's order decided: counted in ``changed``."""
     order = _order(found)
     index = np.zeros((image.height, image.width), dtype=np.int32)
+    first = np.zeros_like(index)  # the first instance that covered each pixel
+    shared = np.zeros(index.shape, dtype=bool)  # covered by another instance too
+    crowd = np.zeros(len(order) + 1, dtype=np.int64)
     for s in found.shapes:
-        value = 0 if s.label in NOT_CATEGORIES else order[s.instance()]
-        index[rasterise(s, image.height, image.width)] = value
+        number = order[s.instance()]
+        y0, x0, window = drawn(s, image.height, image.width)
+        box = (slice(y0, y0 + window.shape[0]), slice(x0, x0 + window.shape[1]))
+        seen = first[box][window]
+        shared[box][window] |= (seen != 0) & (seen != number)
+        first[box][window] = np.where(seen == 0, number, seen)
+        index[box][window] = 0 if s.label in NOT_CATEGORIES else number
+        crowd[number] |= s.crowd
     keys = list(order)
-    segs = Segments.build(id=np.arange(1, len(keys) + 1), category_id=[ids.get(k[0], 0) for k in keys])
+    segs = Segments.build(
+        id=np.arange(1, len(keys) + 1), category_id=[ids.get(k[0], 0) for k in keys], iscrowd=crowd[1:]
+    )
     kept = np.asarray([k[0] not in NOT_CATEGORIES for k in keys], dtype=bool)
     present = masks.areas(index, len(keys)) > 0
     res = views.keep(index, segs, kept & present)
-    return Annotation(image, res.measured(), id_map=res.index, origin=path)
+    decided = int(np.count_nonzero(shared))
+    changed = Counter({ORDER_DECIDED: decided}) if decided else None
+    return Annotation(image, res.measured(), id_map=res.index, origin=path, dropped=+dropped or None, changed=changed)
 
 
 def scan(files: list[Path], report: Policy) -> tuple[list[tuple[Path, LabelFile]], set[str], Counter[str]]:
