@@ -41,6 +41,7 @@ from . import (
     kitti,
     label_studio,
     labelme,
+    mask_folder,
     sa1b,
     semantic,
     voc,
@@ -63,6 +64,7 @@ _MODULES: tuple[ModuleType, ...] = (
     kitti,
     cvat,
     camvid,
+    mask_folder,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}
