@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import formats
 from .atomic import atomic_outputs, dataset_inputs, plan
+from .errors import SegtoolError
 from .formats.options import WriteOptions
 from .model import Dataset
 from .parallel import imap, jobs_for
+from .views import OVERLAP_POLICIES
 
 Progress = Callable[[int], None]
 
@@ -77,6 +79,10 @@ def write(
         >>> segtool.write(ds, "instances_val.json", "coco-instance", mask_encoding="polygon")
     """
     opts = _options(format, options)
+    if opts.overlap == "order":
+        raise SegtoolError("overlap 'order' is decided when reading: read the source with flatten=True")
+    if opts.overlap == "auto":  # the reading had its say (see overlap_reading): overlaps left are refused
+        opts = replace(opts, overlap="error")
     dst = Path(dst)
     targets = formats.targets(opts.target, dst)
     plan(targets, dataset_inputs(ds.path, masks), overwrite=overwrite)
@@ -99,6 +105,23 @@ def write(
     return summary
 
 
+OVERLAP_CHOICES = ("auto", "order", *OVERLAP_POLICIES)
+
+
+def overlap_reading(source: str, target: str, overlap: str) -> tuple[bool, str]:
+    """``(flatten, policy)`` for ``--overlap``: ``order`` paints a tool's shapes in the
+    tool's own order (LabelMe: later on top; CVAT: z_order, then file order), as the tool's
+    own exports do; ``auto`` does that when the source has such an order and the target
+    cannot hold overlaps, and refuses overlaps otherwise; any other policy resolves them."""
+    painted = formats.paint_order(source) is not None
+    if overlap == "order" and not painted:
+        others = "|".join(OVERLAP_POLICIES[1:])
+        raise SegtoolError(f"--overlap order: {source} has no painting order of its own; choose {others}")
+    if overlap == "order" or (overlap == "auto" and painted and not formats.holds_overlaps(target)):
+        return True, "error"
+    return False, "error" if overlap == "auto" else overlap
+
+
 def convert(
     src: Path | str,
     dst: Path | str,
@@ -118,14 +141,18 @@ def convert(
         >>> segtool.convert("panoptic_val.json", "labels/", "semantic", palette=True)
     """
     name = source_format or formats.detect(Path(src))
-    ds = formats.read(src, name, **(read_options or {}))
-    masks = (read_options or {}).get("masks")
+    opts = _options(format, options)
+    reading = dict(read_options or {})
+    flatten, policy = overlap_reading(name, opts.target, opts.overlap)
+    if flatten:
+        reading["flatten"] = True
+    ds = formats.read(src, name, **reading)
     return write(
         ds,
         dst,
-        _options(format, options),
+        replace(opts, overlap=policy),
         source_format=name,
-        masks=masks,
+        masks=reading.get("masks"),
         jobs=jobs,
         overwrite=overwrite,
         progress=progress,

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import formats, pairing
+from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
 from .gcpause import gc_paused
+from .labelmap import LabelMap
 from .metrics.instance_result import InstanceResult, Params
 from .metrics.instances import evaluate as _evaluate_instance
 from .metrics.panoptic import evaluate as _evaluate_pq
@@ -30,16 +31,27 @@ PathLike = Path | str
 
 
 def _dataset(source: PathLike | Dataset, fmt: str | None = None, **opts: Any) -> Dataset:
-    return source if isinstance(source, Dataset) else formats.read(Path(source), fmt, **opts)
+    if not isinstance(source, Dataset):
+        return formats.read(Path(source), fmt, **opts)
+    labels = opts.get("labels")
+    return source if labels is None else relabel.apply(source, labels)
 
 
-def _predictions(pred: Any, gt: Dataset, fmt: str | None = None, **opts: Any) -> pairing.Predictions:
-    """Predictions of any kind (see the module doc) for the ground truth ``gt``."""
-    if isinstance(pred, Dataset):
-        return pairing.Predictions.of(pred)
+def _predictions(
+    pred: Any, gt: Dataset, fmt: str | None = None, labels: LabelMap | None = None, **opts: Any
+) -> pairing.Predictions:
+    """Predictions of any kind (see the module doc) for the ground truth ``gt``; with
+    ``labels`` (the ground truth's label map), their categories mapped as the ground truth's."""
     if isinstance(pred, str | Path):
-        return formats.read_predictions(Path(pred), gt, fmt, **opts)
-    return formats.from_memory(pred, gt, **opts)
+        return formats.read_predictions(Path(pred), gt, fmt, labels=labels, **opts)
+    preds = pairing.Predictions.of(pred) if isinstance(pred, Dataset) else formats.from_memory(pred, gt, **opts)
+    return preds if labels is None else relabel.predictions(preds, labels, gt.categories)
+
+
+def _label_map(read_options: dict[str, Any] | None) -> LabelMap | None:
+    """The label map among a ground truth's read options, parsed once for both sides."""
+    labels = (read_options or {}).get("labels")
+    return labelmap.load(labels) if labels is not None and not isinstance(labels, LabelMap) else labels
 
 
 @gc_paused
@@ -50,6 +62,7 @@ def evaluate_panoptic(
     gt_masks: PathLike | None = None,
     pred_masks: PathLike | None = None,
     allow_missing: bool = False,
+    read_options: dict[str, Any] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> PanopticResult:
@@ -58,25 +71,30 @@ def evaluate_panoptic(
     From files, images are those with a ground-truth annotation record (as panopticapi),
     and both JSONs are streamed (neither is held, see :func:`pairing.stream`). A
     ground-truth image without a prediction is an error unless ``allow_missing``, when its
-    segments all count as false negatives.
+    segments all count as false negatives. ``read_options``: how the ground truth is read
+    (``labels``: a label map, which the predictions' categories go through as well).
 
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
         >>> r.to_dict()["All"]["pq"]
     """
+    labels = _label_map(read_options)
     if isinstance(gt, Dataset):
         gt_side = pairing.of_samples(gt.samples, gt.path, gt.categories)
     else:
         fmt = "coco-panoptic" if Path(gt).suffix.lower() == ".json" else None  # even with no annotations yet
-        gt_side = formats.stream(Path(gt), fmt, masks=Path(gt_masks) if gt_masks else None)
+        reading = {**(read_options or {}), "labels": labels}
+        gt_side = formats.stream(Path(gt), fmt, masks=Path(gt_masks) if gt_masks else None, **reading)
     if isinstance(pred, str | Path):
         pred_side = formats.stream_predictions(
             Path(pred), by="panoptic", masks=Path(pred_masks) if pred_masks else None
         )
+        pred_side = pred_side if labels is None else relabel.stream(pred_side, labels, gt_side.categories)
     else:
         held = (
             pairing.Predictions.of(pred) if isinstance(pred, Dataset) else formats.from_memory(pred, gt_side.categories)
         )
+        held = held if labels is None else relabel.predictions(held, labels, gt_side.categories)
         pred_side = pairing.of_sources(held.sources, held.path)
     stream = pairing.stream(gt_side, pred_side, allow_missing=allow_missing)
     announce(progress, stream.count)
@@ -93,6 +111,7 @@ def evaluate_semantic(
     categories: PathLike | None = None,
     ignore_value: int = 255,
     allow_missing: bool = False,
+    read_options: dict[str, Any] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> SemanticResult:
@@ -106,8 +125,10 @@ def evaluate_semantic(
         >>> evaluate_semantic("labels/val", "predictions/").to_dict()["mIoU"]
     """
     cats = Path(categories) if categories else None
-    gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value)
-    preds = _predictions(pred, gt_ds, pred_format, categories=cats, ignore_value=ignore_value)
+    labels = _label_map(read_options)
+    reading = {**(read_options or {}), "labels": labels}
+    gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value, **reading)
+    preds = _predictions(pred, gt_ds, pred_format, labels, categories=cats, ignore_value=ignore_value)
     pairs = pairing.pair(gt_ds.samples, preds, allow_missing=allow_missing)
     announce(progress, len(pairs))
     return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress)
@@ -121,6 +142,7 @@ def evaluate_instance(
     iou_type: str = "segm",
     gt_format: str | None = None,
     params: Params | None = None,
+    read_options: dict[str, Any] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> InstanceResult:
@@ -144,8 +166,10 @@ def evaluate_instance(
     if params.iou_type not in ("segm", "bbox"):
         raise SegtoolError(f"--iou-type must be segm or bbox, got {params.iou_type!r}")
     done = _Steps(progress)
-    gt_ds = _dataset(gt, gt_format)
-    if isinstance(pred, str | Path):
+    labels = _label_map(read_options)
+    reading = {**(read_options or {}), "labels": labels}
+    gt_ds = _dataset(gt, gt_format, **reading)
+    if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))
         if name in formats.names_with("stream_predictions"):
             given = [gt_ds]  # handed over: the stream lets its samples go as they are scored
@@ -153,8 +177,8 @@ def evaluate_instance(
             try:
                 return _instance_streamed(given, Path(pred), name, params, jobs, done)
             except pairing.Unstreamable:  # read whole below, the images already scored not counted again
-                gt_ds = given[0] if given else _dataset(gt, gt_format)
-    preds = _predictions(pred, gt_ds, iou_type=params.iou_type)
+                gt_ds = given[0] if given else _dataset(gt, gt_format, **reading)
+    preds = _predictions(pred, gt_ds, None, labels, iou_type=params.iou_type)
     held = pairing.ranked_pairs(pairing.pair(gt_ds.samples, preds, allow_missing=True))
     announce(progress, held.count)
     return _evaluate_instance(held.pairs, gt_ds.categories, params, count=held.count, jobs=jobs, progress=done.again())

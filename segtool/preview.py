@@ -266,10 +266,11 @@ class PreviewSummary:
         }
 
 
-def _read_predictions(pred: Path, gt: Dataset) -> dict[Any, Sample | None]:
+def _read_predictions(pred: Path, gt: Dataset, labels: Any = None) -> dict[Any, Sample | None]:
     """Each ground-truth image's prediction (None where it has none), by image id; a
-    prediction for an image the ground truth lacks is an error (see :mod:`.pairing`)."""
-    pairs = pairing.pair(gt.samples, formats.read_predictions(pred, gt), allow_missing=True)
+    prediction for an image the ground truth lacks is an error (see :mod:`.pairing`).
+    ``labels``: the ground truth's label map, which label-PNG predictions are read through."""
+    pairs = pairing.pair(gt.samples, formats.read_predictions(pred, gt, labels=labels), allow_missing=True)
     return {g.image.id: p for g, p in pairs}
 
 
@@ -294,7 +295,7 @@ def preview(
     """Render the dataset at ``path`` (and ``pred``) into the folder ``out``."""
     ds = formats.read(path, source_format, **(read_options or {}))
     chosen = select(ds, ids, sample, seed)
-    preds = _read_predictions(pred, ds) if pred is not None else {}
+    preds = _read_predictions(pred, ds, (read_options or {}).get("labels")) if pred is not None else {}
     inputs = [*dataset_inputs(path, (read_options or {}).get("masks")), *dataset_inputs(pred)]
     plan([out], [*inputs, *([images] if images else [])], overwrite=overwrite)
     names = [stem_name(s.image.file_name) for s in chosen]

@@ -185,7 +185,7 @@ def report_commands(gt: Path, tmp_path: Path) -> dict[str, list[str]]:
         "validate": ["validate", str(gt)],
         "convert": ["convert", str(gt), out, "--to", "coco-instance"],
         "eval": ["eval", "panoptic", str(gt), str(gt)],
-        "preview": ["preview", str(gt), str(tmp_path / "pv"), "--no-labels"],
+        "preview": ["preview", str(gt), str(tmp_path / "pv"), "--no-names"],
     }
 
 

@@ -129,7 +129,7 @@ def instance_commands(src: Path, out: Path, images: Path | None = None) -> dict[
         "convert": ["convert", str(src), str(out / "p.json"), "--to", "coco-panoptic", "--overlap", "first"],
         "eval": ["eval", "instance", str(src), str(src)],
         "validate": ["validate", str(src), *photos],
-        "preview": ["preview", str(src), str(out / "pv"), "--no-labels", *photos],
+        "preview": ["preview", str(src), str(out / "pv"), "--no-names", *photos],
     }
 
 

@@ -89,7 +89,7 @@ def test_instances_of_one_category_get_distinct_shades(tmp_path):
 
 
 def test_no_photo_renders_on_neutral_background_and_says_so(runner, tmp_path):
-    r = runner.invoke(main, ["preview", str(dataset(tmp_path)), str(tmp_path / "out"), "--no-labels"])
+    r = runner.invoke(main, ["preview", str(dataset(tmp_path)), str(tmp_path / "out"), "--no-names"])
     assert r.exit_code == 0, r.output
     assert "1 of 1 images rendered on a neutral background" in r.stderr
     img = read(tmp_path / "out/img1.png")

@@ -22,7 +22,7 @@ def commands(kind, src, tmp_path):
         return (
             ["convert", str(src), str(tmp_path / "o.json"), "--to", "coco-instance", "--overwrite"],
             ["eval", "panoptic", str(src), str(src)],
-            ["preview", str(src), str(tmp_path / "pv"), "--overwrite", "--no-labels"],
+            ["preview", str(src), str(tmp_path / "pv"), "--overwrite", "--no-names"],
         )
     return (
         ["convert", str(src), str(tmp_path / "p.json"), "--to", "coco-panoptic", "--overwrite", "--overlap", "first"],

@@ -118,7 +118,7 @@ def temp_files(out: Path) -> int:
 
 
 COMMANDS = {
-    "preview": lambda src, out: ["preview", str(src), str(out), "--jobs", "2", "--no-labels"],
+    "preview": lambda src, out: ["preview", str(src), str(out), "--jobs", "2", "--no-names"],
     "semantic": lambda src, out: ["convert", str(src), str(out), "--to", "semantic", "--jobs", "2"],
     "panoptic": lambda src, out: ["convert", str(src), str(out) + ".json", "--to", "coco-panoptic", "--jobs", "2"],
 }

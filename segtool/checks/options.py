@@ -27,6 +27,7 @@ class CheckOptions:
     max_unlabeled: float = 0.0
     max_overlap: float = 0.0
     tolerance: Tolerance = field(default_factory=Tolerance)
+    labels: Path | None = None  # a label map (segtool.labelmap) describing label PNGs' values
 
     def __post_init__(self) -> None:
         value: Any = self.tolerance  # a number or "PX,FRACTION" from a library caller

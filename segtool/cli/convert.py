@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import formats
 from ..atomic import dataset_inputs
-from ..convert import write
+from ..convert import OVERLAP_CHOICES, overlap_reading, write
 from ..errors import OverlapError
 from ..formats.options import WriteOptions
 from ..parallel import warm_up
-from ..views import OVERLAP_POLICIES
 from . import main, output
-from .options import FORMAT, jobs_option, json_option, overwrite_option, quiet_option, source_options
+from .options import (
+    FORMAT,
+    check_reading,
+    jobs_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    reading_options,
+    source_options,
+)
 from .progress import steps
 
 
@@ -23,12 +32,15 @@ from .progress import steps
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--to", "to", type=FORMAT, required=True, help="Output format.")
 @source_options
+@reading_options
 @click.option(
     "--overlap",
-    type=click.Choice(OVERLAP_POLICIES),
-    default="error",
+    type=click.Choice(OVERLAP_CHOICES),
+    default="auto",
     show_default=True,
-    help="Overlapping instances going to panoptic/semantic: refuse, or which one keeps the pixels.",
+    help="Overlapping instances going to a format without overlaps: 'order' paints them in the tool's own "
+    "order (LabelMe: later on top; CVAT: z_order); 'auto' does that for such tools and refuses otherwise; "
+    "first|largest|smallest|score say which one keeps the pixels.",
 )
 @click.option("--things-only", is_flag=True, help="coco-instance output: drop stuff segments.")
 @click.option(
@@ -88,6 +100,7 @@ def convert(
     masks: Path | None,
     categories: Path | None,
     ignore_value: int,
+    reading: dict[str, Any],
     overlap: str,
     things_only: bool,
     mask_encoding: str,
@@ -114,8 +127,16 @@ def convert(
       segtool convert instances.json panoptic.json --to coco-panoptic --overlap score
       segtool convert labels/ panoptic.json --to coco-panoptic --split-things
       segtool convert semseg/ panoptic.json --to coco-panoptic --instances detections.json
+      segtool convert labelme/ panoptic.json --to coco-panoptic      # LabelMe's painting order
+      segtool convert gtFine/ train/ --to semantic --labels cityscapes_train_ids.yaml
     """
-    inputs = [*dataset_inputs(src, masks), *dataset_inputs(instances), *dataset_inputs(categories)]
+    labels = reading.get("labels")
+    inputs = [
+        *dataset_inputs(src, masks),
+        *dataset_inputs(instances),
+        *dataset_inputs(categories),
+        *dataset_inputs(labels),
+    ]
     output.check_outputs(json_out, inputs=inputs, outputs=formats.get(to).targets(dst), overwrite=overwrite)
     warm_up(jobs)
     if instances is not None:
@@ -129,17 +150,30 @@ def convert(
             stuff_area_limit=stuff_area_limit,
         )
         name = "semantic+coco-instance"
+        policy = "error" if overlap == "auto" else overlap
     else:
         name = from_ or formats.detect(src)
-        ds = formats.read(src, name, masks=masks, categories=categories, ignore_value=ignore_value)
-    opts = WriteOptions(to, overlap, things_only, mask_encoding, ignore_value, palette, split_things, precision)
+        check_reading(name, reading)
+        flatten, policy = overlap_reading(name, to, overlap)
+        ds = formats.read(
+            src,
+            name,
+            masks=masks,
+            categories=categories,
+            ignore_value=ignore_value,
+            flatten=flatten or None,
+            **reading,
+        )
+    opts = WriteOptions(to, policy, things_only, mask_encoding, ignore_value, palette, split_things, precision)
     with steps(f"convert {name} → {to}", len(ds.samples)) as advance:
         try:
             summary = write(
                 ds, dst, opts, jobs=jobs, overwrite=overwrite, masks=masks, progress=advance, source_format=name
             )
         except OverlapError as exc:  # the hint names this command's option
-            raise OverlapError(f"{exc.message}: pass --overlap {'|'.join(OVERLAP_POLICIES[1:])}", exc.path) from None
+            skip = ("auto", "error") if formats.paint_order(name) else ("auto", "error", "order")
+            choices = "|".join(c for c in OVERLAP_CHOICES if c not in skip)
+            raise OverlapError(f"{exc.message}: pass --overlap {choices}", exc.path) from None
     if json_out:
         output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)
         if json_out == "-":

@@ -11,13 +11,24 @@ from typing import Any
 
 import click
 
+from .. import formats
 from ..atomic import dataset_inputs
 from ..errors import EXIT_FINDINGS, OverlapError
 from ..evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import ci_formats, eval_tables, inputs, main, output
-from .options import FORMAT, F, format_option, jobs_option, json_option, overwrite_option, quiet_option
+from .options import (
+    FORMAT,
+    F,
+    check_reading,
+    format_option,
+    jobs_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    reading_options,
+)
 from .progress import steps
 
 PANOPTIC_GATES = {
@@ -112,6 +123,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 @click.option(
     "--allow-missing", is_flag=True, help="Count ground-truth images without a prediction as all false negatives."
 )
+@reading_options
 @report_options(PANOPTIC_GATES)
 def panoptic(
     gt: Path,
@@ -119,6 +131,7 @@ def panoptic(
     gt_masks: Path | None,
     pred_masks: Path | None,
     allow_missing: bool,
+    reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -146,12 +159,21 @@ def panoptic(
                 value, f"a panoptic JSON from stdin has no PNG folder beside it; name it with {option} DIR"
             )
     gt, pred = inputs.single(ctx, gt).path, inputs.single(ctx, pred).path
-    sources = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks)]
+    sources = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks), *dataset_inputs(reading.get("labels"))]
     output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
+    if reading:
+        check_reading("coco-panoptic" if gt.suffix.lower() == ".json" else formats.detect(gt), reading)
     warm_up(jobs)
     with steps("eval panoptic") as advance:
         result = evaluate_panoptic(
-            gt, pred, gt_masks=gt_masks, pred_masks=pred_masks, allow_missing=allow_missing, jobs=jobs, progress=advance
+            gt,
+            pred,
+            gt_masks=gt_masks,
+            pred_masks=pred_masks,
+            allow_missing=allow_missing,
+            read_options=reading,
+            jobs=jobs,
+            progress=advance,
         )
     data = result.to_dict()
     values = {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()}
@@ -226,6 +248,7 @@ PRINTERS: dict[str, Callable[[dict[str, Any], bool], None]] = {
     help="Label of void pixels: left out of the ground truth, 'unlabelled' in predictions.",
 )
 @click.option("--allow-missing", is_flag=True, help="Count ground-truth images without a prediction as all unlabelled.")
+@reading_options
 @report_options(SEMANTIC_GATES)
 def semantic(
     gt: Path,
@@ -234,6 +257,7 @@ def semantic(
     categories: Path | None,
     ignore_value: int,
     allow_missing: bool,
+    reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -261,7 +285,11 @@ def semantic(
         inputs.check_stdin_format(source, from_, None, pixels=False)
     gt = source.path
     sources = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(categories)]
-    output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
+    output.check_outputs(
+        json_out, csv_out, inputs=[*sources, *dataset_inputs(reading.get("labels"))], overwrite=overwrite
+    )
+    if reading:
+        check_reading(from_ or formats.detect(gt), reading)
     warm_up(jobs)
     with steps("eval semantic") as advance:
         try:
@@ -272,6 +300,7 @@ def semantic(
                 categories=categories,
                 ignore_value=ignore_value,
                 allow_missing=allow_missing,
+                read_options=reading,
                 jobs=jobs,
                 progress=advance,
             )
@@ -306,6 +335,7 @@ def semantic(
     help="Bounds of the small / medium / large ranges in pixels (COCO: 0, 32², 96², 1e5²).",
 )
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
+@reading_options
 @report_options(STAT_NAMES)
 def instance(
     gt: Path,
@@ -314,6 +344,7 @@ def instance(
     max_dets: str,
     area_ranges: str,
     from_: str | None,
+    reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -339,10 +370,15 @@ def instance(
     params = _instance_params(iou_type, max_dets, area_ranges)
     ctx = click.get_current_context()
     gt, pred = inputs.single(ctx, gt).path, inputs.single(ctx, pred).path
-    output.check_outputs(json_out, csv_out, inputs=[*dataset_inputs(gt), *dataset_inputs(pred)], overwrite=overwrite)
+    sources = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(reading.get("labels"))]
+    output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
+    if reading:
+        check_reading(from_ or formats.detect(gt), reading)
     warm_up(jobs)
     with steps("eval instance") as advance:
-        result = evaluate_instance(gt, pred, params=params, gt_format=from_, jobs=jobs, progress=advance)
+        result = evaluate_instance(
+            gt, pred, params=params, gt_format=from_, read_options=reading, jobs=jobs, progress=advance
+        )
     data = result.to_dict()
     outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
     _report("eval instance", data, {k: data[k] for k in STAT_NAMES}, gates, outputs)

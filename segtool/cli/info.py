@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,13 +14,22 @@ from ..errors import EXIT_BAD_INPUT, SegtoolError
 from ..info import DatasetInfo, describe
 from ..parallel import warm_up
 from . import inputs, main, output
-from .options import jobs_option, json_option, overwrite_option, quiet_option, source_options
+from .options import (
+    check_reading,
+    jobs_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    reading_options,
+    source_options,
+)
 from .progress import steps
 
 
 @main.command()
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @source_options
+@reading_options
 @click.option("--per-class", is_flag=True, help="Also print a table per category.")
 @jobs_option
 @overwrite_option
@@ -31,6 +41,7 @@ def info(
     masks: Path | None,
     categories: Path | None,
     ignore_value: int,
+    reading: dict[str, Any],
     per_class: bool,
     jobs: int,
     overwrite: bool,
@@ -54,9 +65,18 @@ def info(
             "--masks names the PNG folder of one input: with several, each uses the folder beside it"
         )
     sources = [p for item in items for p in dataset_inputs(item.path, masks)]
-    output.check_outputs(json_out, inputs=[*sources, *dataset_inputs(categories)], overwrite=overwrite)
+    labels = dataset_inputs(reading.get("labels"))
+    output.check_outputs(json_out, inputs=[*sources, *dataset_inputs(categories), *labels], overwrite=overwrite)
     warm_up(jobs)
-    read = partial(_describe, from_=from_, masks=masks, categories=categories, ignore_value=ignore_value, jobs=jobs)
+    read = partial(
+        _describe,
+        from_=from_,
+        masks=masks,
+        categories=categories,
+        ignore_value=ignore_value,
+        reading=reading,
+        jobs=jobs,
+    )
     if not several:
         result = read(items[0])
         if json_out:
@@ -83,12 +103,19 @@ def info(
 
 
 def _describe(
-    item: inputs.Input, from_: str | None, masks: Path | None, categories: Path | None, ignore_value: int, jobs: int
+    item: inputs.Input,
+    from_: str | None,
+    masks: Path | None,
+    categories: Path | None,
+    ignore_value: int,
+    reading: dict[str, Any],
+    jobs: int,
 ) -> DatasetInfo:
     """The statistics of one input (named as messages name it: ``<stdin>`` for stdin)."""
     name = from_ or formats.detect(item.path)
     inputs.check_stdin_format(item, name, masks, pixels=False)
-    ds = formats.read(item.path, name, masks=masks, categories=categories, ignore_value=ignore_value)
+    check_reading(name, reading)
+    ds = formats.read(item.path, name, masks=masks, categories=categories, ignore_value=ignore_value, **reading)
     with steps("info", len(ds.samples)) as advance:
         result = describe(ds, name, jobs=jobs, progress=advance)
     if item.stdin:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from .. import limits
+from .. import formats, limits
 from ..errors import SegtoolError
 from ..formats import format_names
 from ..parallel import default_jobs
@@ -41,6 +42,50 @@ def source_options(fn: F) -> F:
     )(fn)
     fn = click.option("--from", "from_", type=FORMAT, help="Input format (detected when omitted).")(fn)
     return fn
+
+
+labels_option = click.option(
+    "--labels",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Label map (YAML/JSON: id, name, color, isthing, trainId, void): remap categories, or "
+    "describe label PNGs of indices or colours. See docs/labels.md.",
+)
+READING = ("labels", "train_ids", "category")  # collected into one ``reading`` argument
+
+
+def reading_options(fn: F) -> F:
+    """``--labels FILE``, ``--train-ids``, ``--category NAME``: how a format reads its input,
+    the same on every command that reads a dataset; the command receives them as one
+    ``reading`` dict (only those given), checked by :func:`check_reading` once the format is known."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {k: kwargs.pop(k) for k in READING}
+        kwargs["reading"] = {k: v for k, v in given.items() if v not in (None, False)}
+        return fn(*args, **kwargs)
+
+    opts = [
+        click.option("--category", help="Class-agnostic input (sa1b): the name of its one category."),
+        click.option(
+            "--train-ids", is_flag=True, default=False, help="Cityscapes input: categories by trainId (19 classes)."
+        ),
+        labels_option,
+    ]
+    decorated: Any = wrapper
+    for opt in opts:
+        decorated = opt(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+def check_reading(name: str, reading: dict[str, Any]) -> None:
+    """A format option given to a format that does not take it is a usage error, not a
+    silent no-op (``--train-ids`` on a COCO file)."""
+    for key in reading:
+        if key == "labels" or key in formats.read_options(name):
+            continue
+        takers = [n for n in formats.format_names() if key in formats.read_options(n)]
+        flag = "--" + key.replace("_", "-")
+        raise click.UsageError(f"{name} input takes no {flag} (it is for {', '.join(takers) or 'no format'})")
 
 
 def jobs_option(fn: F) -> F:

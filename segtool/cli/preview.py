@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,7 +12,16 @@ from ..atomic import dataset_inputs
 from ..parallel import warm_up
 from ..preview import Style, preview
 from . import main, output
-from .options import images_option, jobs_option, json_option, overwrite_option, quiet_option, source_options
+from .options import (
+    check_reading,
+    images_option,
+    jobs_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    reading_options,
+    source_options,
+)
 from .progress import steps
 
 
@@ -30,6 +40,7 @@ def _ids(value: str | None) -> list[int | str] | None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @source_options
+@reading_options
 @images_option("Folder of the photos (by file_name); without it, renders use a neutral background.")
 @click.option(
     "--pred",
@@ -41,7 +52,7 @@ def _ids(value: str | None) -> list[int | str] | None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Fill opacity.")
 @click.option("--outline/--no-outline", default=True, show_default=True, help="Outline every segment.")
-@click.option("--labels/--no-labels", default=True, show_default=True, help="Category names inside segments.")
+@click.option("--names/--no-names", default=True, show_default=True, help="Category names inside segments.")
 @click.option("--grid", type=click.IntRange(1), help="Also put N renders on each contact sheet (sheet_001.png, …).")
 @click.option("--html", "gallery", is_flag=True, help="Also write OUT/index.html, a gallery that opens from disk.")
 @overwrite_option
@@ -55,6 +66,7 @@ def preview_cmd(
     masks: Path | None,
     categories: Path | None,
     ignore_value: int,
+    reading: dict[str, Any],
     images_dir: Path | None,
     pred: Path | None,
     ids: str | None,
@@ -62,7 +74,7 @@ def preview_cmd(
     seed: int,
     alpha: float,
     outline: bool,
-    labels: bool,
+    names: bool,
     grid: int | None,
     gallery: bool,
     overwrite: bool,
@@ -76,28 +88,34 @@ def preview_cmd(
     \b
     Example:
       segtool preview panoptic_val2017.json previews/ --images val2017/ --sample 50 --html
-      segtool preview instances.json previews/ --images val2017/ --ids 139,285 --no-labels
+      segtool preview instances.json previews/ --images val2017/ --ids 139,285 --no-names
       segtool preview panoptic_val2017.json previews/ --pred predictions.json --grid 16
     """
     if (ids is not None) and sample is not None:
         raise click.UsageError("--ids and --sample choose images in two ways; pass one")
     if images_dir is not None and not images_dir.is_dir():
         raise click.BadParameter("not a folder", param_hint="--images")
-    inputs = [*dataset_inputs(path, masks), *dataset_inputs(pred), *dataset_inputs(images_dir)]
+    inputs = [
+        *dataset_inputs(path, masks),
+        *dataset_inputs(pred),
+        *dataset_inputs(images_dir),
+        *dataset_inputs(reading.get("labels")),
+    ]
     output.check_outputs(json_out, inputs=[*inputs, *dataset_inputs(categories)], outputs=[out], overwrite=overwrite)
     warm_up(jobs)
     name = from_ or formats.detect(path)
+    check_reading(name, reading)
     with steps("preview") as advance:
         summary = preview(
             path,
             out,
-            read_options={"masks": masks, "categories": categories, "ignore_value": ignore_value},
+            read_options={"masks": masks, "categories": categories, "ignore_value": ignore_value, **reading},
             images=images_dir,
             pred=pred,
             ids=_ids(ids),
             sample=sample,
             seed=seed,
-            style=Style(alpha, outline, labels),
+            style=Style(alpha, outline, names),
             grid=grid,
             gallery=gallery,
             overwrite=overwrite,

@@ -21,6 +21,7 @@ from .options import (
     images_option,
     jobs_option,
     json_option,
+    labels_option,
     overwrite_option,
     quiet_option,
     source_options,
@@ -96,6 +97,7 @@ def _codes(value: str | None, option: str) -> set[str]:
     type=click.Path(path_type=Path),
     help="Write a corrected copy to OUT (coco-panoptic: OUT.json + its PNG folder); the input is never touched.",
 )
+@labels_option
 @overwrite_option
 @click.option(
     "-v", "--verbose", is_flag=True, help="List every finding, not only the summary (and info in CI formats)."
@@ -118,6 +120,7 @@ def validate(
     tolerance: Tolerance,
     fmt: str,
     fix_out: Path | None,
+    labels: Path | None,
     overwrite: bool,
     verbose: bool,
     jobs: int,
@@ -148,7 +151,7 @@ def validate(
     if verbose and configure.used(ctx):
         output.note(str(configure.used(ctx)))
     items, several = inputs.expand(ctx, paths)
-    options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap, tolerance)
+    options = CheckOptions(masks, categories, ignore_value, images_dir, max_unlabeled, max_overlap, tolerance, labels)
     threshold, show_info = SEVERITIES[fail_on], verbose or fail_on == "info"
     codes = sorted((chosen or set(CHECKS)) - skipped)
     if several:
@@ -158,7 +161,10 @@ def validate(
     path = item.path
     name = _format_of(path, from_, fix_out, images_dir)
     inputs.check_stdin_format(item, name, masks)
+    if labels is not None and "labels" not in formats.read_options(name):
+        raise click.UsageError(f"--labels describes label PNGs' values; {name} input has none to describe")
     sources = [*dataset_inputs(path, masks), *dataset_inputs(categories), *dataset_inputs(images_dir)]
+    sources += dataset_inputs(labels)
     fix_targets = formats.targets(name, fix_out) if fix_out is not None else []
     output.check_outputs(json_out, inputs=sources, outputs=fix_targets, overwrite=overwrite)
     warm_up(jobs)

@@ -41,6 +41,7 @@ from . import (
     kitti,
     label_studio,
     labelme,
+    mapillary,
     mask_folder,
     sa1b,
     semantic,
@@ -65,6 +66,7 @@ _MODULES: tuple[ModuleType, ...] = (
     cvat,
     camvid,
     mask_folder,
+    mapillary,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}

@@ -18,7 +18,9 @@ class WriteOptions:
 
     Attributes:
         target: output format name.
-        overlap: policy for overlapping instances going to a disjoint format.
+        overlap: policy for overlapping instances going to a disjoint format (``auto``: a
+            tool's own painting order where the source has one, else refuse; see
+            :func:`segtool.convert.overlap_reading`).
         things_only: drop stuff segments (panoptic → instance).
         mask_encoding: ``rle`` or ``polygon`` for coco-instance output.
         ignore_value: label of void pixels in semantic output.
@@ -28,7 +30,7 @@ class WriteOptions:
     """
 
     target: str
-    overlap: str = "error"
+    overlap: str = "auto"
     things_only: bool = False
     mask_encoding: str = "rle"
     ignore_value: int = 255

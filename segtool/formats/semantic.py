@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, limits, views
+from .. import imageio, limits, relabel, views
 from ..errors import FormatError, SegtoolError
+from ..labelmap import LabelMap
 from ..masks import DENSE_VALUES
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..pairing import Predictions
@@ -33,6 +34,7 @@ from .common import (
     noted,
     save_png,
 )
+from .label_decoding import Decoding
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels
 
@@ -60,6 +62,7 @@ class LabelPng:
     png: str
     ignore_value: int
     known: tuple[int, ...]
+    decoding: Decoding | None = None  # a label map's colours and void values (--labels)
 
     def labels(self, image: ImageInfo) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The checked label map and the values present in it (sorted).
@@ -67,8 +70,13 @@ class LabelPng:
         Errors name the file: unreadable, wrong size, not single-channel, negative values,
         values that are neither a category nor the ignore value.
         """
-        found = read_labels(self.png, (image.width, image.height), f"image {image.id}", STRICT)
-        labels: npt.NDArray[np.int64] = np.asarray(found).astype(np.int64, copy=False)
+        size = (image.width, image.height)
+        labels: npt.NDArray[np.int64]
+        if self.decoding is not None:
+            labels = self.decoding.decode(self.png, size, f"image {image.id}", self.ignore_value)
+        else:
+            found = read_labels(self.png, size, f"image {image.id}", STRICT)
+            labels = np.asarray(found).astype(np.int64, copy=False)
         if labels.min(initial=0) < 0:
             raise SegtoolError(f"image {image.id}: negative label values", self.png)
         present, counts = histogram(labels)
@@ -78,6 +86,8 @@ class LabelPng:
     def pixels8(self, image: ImageInfo) -> npt.NDArray[np.uint8] | None:
         """The raw 8-bit label map, size checked, when segtool's decoder takes the file (L or
         P); None otherwise. Values are not checked: see :meth:`check_values`."""
+        if self.decoding is not None:  # colours or void values to translate first
+            return None
         return read_labels(self.png, (image.width, image.height), f"image {image.id}", STRICT, fast_only=True)
 
     def check_values(self, image: ImageInfo, counts: npt.NDArray[np.int64]) -> None:
@@ -143,20 +153,40 @@ def _images(path: Path, pngs: list[Path]) -> list[ImageInfo]:
     return out
 
 
-def read(path: Path, *, categories: Path | None = None, ignore_value: int = 255, **_: Any) -> Dataset:
-    """Read a folder of label PNGs; pixels are decoded when a sample is loaded."""
+def read(
+    path: Path,
+    *,
+    categories: Path | None = None,
+    ignore_value: int = 255,
+    labels: LabelMap | None = None,
+    **_: Any,
+) -> Dataset:
+    """Read a folder of label PNGs; pixels are decoded when a sample is loaded.
+
+    With ``labels`` (a label map), RGB pictures are decoded through its colours and its void
+    values are void; then, without a categories file, the map describes the pixel values
+    (``value``/``offset``) and gives the categories, and with one, the map remaps the
+    file's categories by id (see :mod:`segtool.labelmap`)."""
     if not path.is_dir():
         raise FormatError("a semantic dataset is a folder of label PNGs", str(path))
-    cat_path = _categories_path(path, categories)
-    data = load_json(cat_path)
-    records = data["categories"] if isinstance(data, dict) and "categories" in data else data
-    cats = parse_categories(records, cat_path, default_isthing=False)
-    ignore_rule([c.id for c in cats], ignore_value, cat_path, STRICT)
+    by_value = labels is not None and categories is None and not (path / CATEGORIES).is_file()
+    if labels is not None and by_value:
+        cats, where = labels.pixel_categories(), labels.path
+    else:
+        where = str(_categories_path(path, categories))
+        data = load_json(Path(where))
+        records = data["categories"] if isinstance(data, dict) and "categories" in data else data
+        cats = parse_categories(records, Path(where), default_isthing=False)
+    ignore_rule([c.id for c in cats], ignore_value, where, STRICT)
     pngs = sorted(path.glob("*.png"))
     images = _images(path, pngs)
     known = tuple(sorted(c.id for c in cats))
-    samples = tuple(Sample(im, LabelPng(str(p), ignore_value, known)) for im, p in zip(images, pngs, strict=True))
-    return Dataset(cats, samples, "semantic", {}, str(path))
+    decoding = None if labels is None else Decoding.of(labels)
+    samples = tuple(
+        Sample(im, LabelPng(str(p), ignore_value, known, decoding)) for im, p in zip(images, pngs, strict=True)
+    )
+    ds = Dataset(cats, samples, "semantic", {}, str(path))
+    return ds if labels is None else relabel.apply(ds, labels, by_value=by_value)
 
 
 def _palette(ctx: WriteContext) -> list[int]:
@@ -211,12 +241,26 @@ def targets(dst: Path, masks: Path | None = None) -> list[Path]:
     return [dst]
 
 
-def read_predictions(path: Path, gt: Dataset, *, ignore_value: int = 255, **_: Any) -> Predictions:
+def read_predictions(
+    path: Path, gt: Dataset, *, ignore_value: int = 255, labels: LabelMap | None = None, **_: Any
+) -> Predictions:
     """Predicted label maps keyed by file stem (the pairing matches them to the ground
     truth's images). The folder may omit ``categories.json``: labels are checked against
-    the ground truth's categories."""
+    the ground truth's categories; with ``labels``, the predictions' values are read
+    through the label map as the ground truth's were."""
     if not path.is_dir():
         raise FormatError("semantic predictions are a folder of label PNGs", str(path))
-    known = tuple(sorted(c.id for c in gt.categories))
-    sources = {p.stem: LabelPng(str(p), ignore_value, known) for p in sorted(path.glob("*.png"))}
-    return Predictions(sources, "stem", str(path))
+    pngs = sorted(path.glob("*.png"))
+    if labels is None:
+        known = tuple(sorted(c.id for c in gt.categories))
+        return Predictions({p.stem: LabelPng(str(p), ignore_value, known) for p in pngs}, "stem", str(path))
+    cats = labels.pixel_categories()
+    known = tuple(sorted(c.id for c in cats))
+    decoding = Decoding.of(labels)
+    ds = Dataset(
+        cats,
+        tuple(Sample(ImageInfo(p.stem, p.name, 0, 0), LabelPng(str(p), ignore_value, known, decoding)) for p in pngs),
+        "semantic",
+    )
+    mapped = relabel.apply(ds, labels, by_value=True)
+    return Predictions({s.image.id: s.source for s in mapped.samples}, "stem", str(path))

@@ -17,15 +17,18 @@ from typing import Any
 
 import numpy as np
 
+from .. import imageio, labelmap
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_checks, photo_size, unused_categories
 from ..checks.registry import Collect, E, finding, register, unlabeled
 from ..checks.schema import is_int
-from ..errors import FormatError
+from ..errors import FormatError, SegtoolError
+from ..labelmap import LabelMap
 from ..parallel import imap, jobs_for
 from .coco_record_checks import category_checks, image_checks
 from .common import load_json
+from .label_decoding import Decoding
 from .semantic import CATEGORIES, IMAGES
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels
 
@@ -47,6 +50,7 @@ class _Job:
     known: tuple[int, ...]
     ignore_value: int
     max_unlabeled: float
+    decoding: Decoding | None = None
 
 
 @dataclass
@@ -59,6 +63,13 @@ class _ImageOut:
 
 def _labels(job: _Job, out: _ImageOut) -> Any:
     """The decoded label map, or None after recording why it cannot be checked."""
+    if job.decoding is not None:  # through a label map: colours and void values translated
+        try:
+            return job.decoding.decode(job.png, job.size or _size(job.png), f"image {job.image_id}", job.ignore_value)
+        except SegtoolError as exc:
+            code = "unknown-label" if "not in the label map" in exc.message else "png-unreadable"
+            out.findings.append(finding(code, exc.message, job.png, job.image_id))
+            return None
     return read_labels(job.png, job.size, f"image {job.image_id}", Collect(out.findings), job.image_id)
 
 
@@ -84,7 +95,16 @@ def _check_image(job: _Job) -> _ImageOut:
     return out
 
 
-def _categories(folder: Path, categories: Path | None) -> tuple[list[dict[str, Any]], Path]:
+def _size(png: str) -> tuple[int, int]:
+    """The size a label map declares (no other size to hold it to)."""
+    with imageio.open_image(png) as img:
+        return img.size
+
+
+def _categories(folder: Path, categories: Path | None, labels: LabelMap | None) -> tuple[list[dict[str, Any]], Path]:
+    if labels is not None:
+        cats = [{"id": c.id, "name": c.name, "isthing": int(c.isthing)} for c in labels.pixel_categories()]
+        return cats, Path(labels.path)
     path = categories or folder / CATEGORIES
     if not path.is_file():
         raise FormatError(f"no {CATEGORIES} in the folder; pass --categories FILE", str(folder))
@@ -147,29 +167,33 @@ def validate_semantic(
     ignore_value: int = 255,
     images_dir: Path | None = None,
     max_unlabeled: float = 0.0,
+    labels: Path | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Every finding of a folder of label PNGs (and its images.json / --images DIR)."""
+    """Every finding of a folder of label PNGs (and its images.json / --images DIR); with
+    ``labels`` (a label-map file), values are checked against it instead of categories.json."""
     if not folder.is_dir():
         raise FormatError("a semantic dataset is a folder of label PNGs", str(folder))
-    cats, cat_path = _categories(folder, categories)
+    label_map = None if labels is None else labelmap.load(labels)
+    decoding = None if label_map is None else Decoding.of(label_map)
+    cats, cat_path = _categories(folder, categories, label_map)
     found, cats = category_checks(cats, str(cat_path))
     known = tuple(sorted(c["id"] for c in cats if is_int(c["id"])))
     ignore_rule(known, ignore_value, cat_path, Collect(found))
     expected_found, expected = _expected_images(folder, images_dir, str(folder))
     found += expected_found
-    labels = sorted(folder.glob("*.png"))
+    label_pngs = sorted(folder.glob("*.png"))
     cut = (
-        len(name_suffix([p.stem for p in labels])) if images_dir is not None and not (folder / IMAGES).is_file() else 0
+        len(name_suffix([p.stem for p in label_pngs])) if images_dir is not None and not (folder / IMAGES).is_file() else 0
     )
-    pngs = {p.stem[: len(p.stem) - cut]: p for p in labels}
+    pngs = {p.stem[: len(p.stem) - cut]: p for p in label_pngs}
     items = []
     for stem, png in pngs.items():
         if expected and stem not in expected:
             found.append(finding("label-without-image", "no image record or photo for this label map", str(png)))
         iid, size, _ = expected.get(stem, (png.name, None, ""))
-        items.append(_Job(str(png), iid, size, known, ignore_value, max_unlabeled))
+        items.append(_Job(str(png), iid, size, known, ignore_value, max_unlabeled, decoding))
     for stem, (iid, _, listed) in expected.items():
         if stem not in pngs:
             found.append(finding("label-missing", f"the image has no label map in {folder}", listed, iid))
@@ -203,6 +227,7 @@ def validate(
         ignore_value=options.ignore_value,
         images_dir=options.images_dir,
         max_unlabeled=options.max_unlabeled,
+        labels=options.labels,
         jobs=jobs,
         progress=progress,
     )
