@@ -21,13 +21,17 @@ and its tests: see docs/architecture.md, "Adding a format".
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .. import labelmap, relabel
 from ..errors import FormatError
+from ..labelmap import LabelMap
 from ..model import Category, Dataset
 from ..pairing import Predictions, Stream, of_samples
 from . import (
@@ -130,6 +134,24 @@ def image_count(name: str, path: Path) -> int | None:
     return None if counter is None else counter(Path(path))
 
 
+def paint_order(name: str) -> str | None:
+    """How format ``name``'s tool paints overlapping shapes into one picture (LabelMe: later
+    shapes on top), when it has an order of its own: its reader then takes ``flatten=True``."""
+    return getattr(REGISTRY.get(name), "PAINT_ORDER", None)
+
+
+def holds_overlaps(name: str) -> bool:
+    """Whether format ``name`` can write overlapping instances as they are."""
+    return bool(getattr(REGISTRY.get(name), "OVERLAPS", False))
+
+
+def read_options(name: str) -> set[str]:
+    """The keyword options format ``name``'s reader takes (``train_ids``, ``category`` …)."""
+    reader = get(name).read
+    params = inspect.signature(reader).parameters.values()
+    return {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def validator(name: str) -> Callable[..., Any]:
     """Format ``name``'s ``validate``, or a one-line error naming the formats that have one."""
     return _entry(name, "CHECKS", "validate", lambda have: f"validate checks {have} datasets, not {name}")
@@ -161,10 +183,27 @@ def read_combined(semantic_dir: Path, instances: Path, **opts: Any) -> Dataset:
 
 
 def read(path: Path | str, fmt: str | None = None, **opts: Any) -> Dataset:
-    """Read a dataset in ``fmt`` (detected when ``None``); options a format lacks are ignored."""
+    """Read a dataset in ``fmt`` (detected when ``None``); options a format lacks are ignored.
+
+    ``labels`` (a label-map file or :class:`~segtool.labelmap.LabelMap`) remaps the
+    categories as the dataset is read; a reader of label PNGs that takes it applies it
+    itself, as it may describe its pixel values too (see :mod:`segtool.labelmap`)."""
     path = Path(path)
     name = fmt or detect(path)
-    return get(name).read(path, **{k: v for k, v in opts.items() if v is not None})  # type: ignore[no-any-return]
+    given = {k: v for k, v in opts.items() if v is not None}
+    labels = _label_map(given.pop("labels", None))
+    if labels is None:
+        return get(name).read(path, **given)  # type: ignore[no-any-return]
+    if "labels" in read_options(name):  # a reader of label PNGs: the map describes its pixels too
+        return get(name).read(path, **given, labels=labels)  # type: ignore[no-any-return]
+    return relabel.apply(get(name).read(path, **given), labels)
+
+
+def _label_map(labels: Any) -> LabelMap | None:
+    """A label map from a path or an already parsed one."""
+    if labels is None or isinstance(labels, LabelMap):
+        return labels
+    return labelmap.load(labels)
 
 
 def detect_predictions(path: Path) -> str:
@@ -185,10 +224,18 @@ def read_predictions(path: Path | str, gt: Dataset, fmt: str | None = None, **op
     path = Path(path)
     name = fmt or detect_predictions(path)
     given = {k: v for k, v in opts.items() if v is not None}
+    labels = _label_map(given.pop("labels", None))
     reader = getattr(REGISTRY.get(name), "read_predictions", None)
-    if reader is not None:
+    if reader is None:
+        return Predictions.of(read(path, name, **given, labels=labels))
+    if labels is not None and "labels" in inspect.signature(reader).parameters:
+        return reader(path, gt, **given, labels=labels)  # type: ignore[no-any-return]
+    if labels is None:
         return reader(path, gt, **given)  # type: ignore[no-any-return]
-    return Predictions.of(get(name).read(path, **given))
+    known = {c.id for c in gt.categories}  # predictions name the source ids the map lists
+    listed = tuple(Category(i, f"category {i}") for i in labels.id_table() if i not in known)
+    preds = reader(path, dataclasses.replace(gt, categories=gt.categories + listed), **given)
+    return relabel.predictions(preds, labels, gt.categories)
 
 
 def from_memory(predictions: Any, gt: Dataset | tuple[Category, ...], **opts: Any) -> Predictions:
@@ -211,9 +258,9 @@ def stream(path: Path | str, fmt: str | None = None, **opts: Any) -> Stream:
     name = fmt or detect(path)
     given = {k: v for k, v in opts.items() if v is not None}
     streamer = getattr(get(name), "stream", None)
-    if streamer is not None:
+    if streamer is not None and "labels" not in given:
         return streamer(path, **given)  # type: ignore[no-any-return]
-    ds = get(name).read(path, **given)
+    ds = read(path, name, **given)
     return of_samples(ds.samples, str(path), ds.categories)
 
 
