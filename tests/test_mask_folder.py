@@ -12,6 +12,9 @@ pycococreator's JSON, never from segtool's reader.
 from __future__ import annotations
 
 import json
+import os
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +303,27 @@ def test_hostile_files_one_line_exit_2(tmp_path: Path, content: bytes, needle: s
     result = invoke(CliRunner(), "convert", root, out / "c.json", "--to", "coco-instance", "--from", "masks")
     assert_bad_input(result, needle)
     assert list(out.iterdir()) == []
+
+
+def test_hostile_folder_contents(tmp_path: Path):
+    """A FIFO named as a mask (never opened for reading: no hang), a PNG header declaring
+    10^10 pixels (the pixels limit), a masks.json that is no JSON: one line, exit 2."""
+    runner = CliRunner()
+    fifo = _broken(tmp_path / "fifo")
+    os.mkfifo(fifo / "a_cat_1.png")
+    big = _broken(tmp_path / "big")
+    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    head = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    (big / "b_cat_0.png").write_bytes(head + b"\0\0\0\0IEND\xaeB`\x82")
+    meta = _broken(tmp_path / "meta")
+    (meta / "masks.json").write_text('{"images": [1,')
+    for root, needle in ((fifo, "a_cat_1.png"), (big, "b_cat_0.png"), (meta, "masks.json")):
+        out = tmp_path / f"{root.name}.json"
+        assert_bad_input(invoke(runner, "convert", root, out, "--to", "coco-instance", "--from", "masks"), needle)
+        assert not out.exists()
+    assert [f.code for f in validate_masks(fifo).findings] == ["png-unreadable"]
+    assert "png-unreadable" in {f.code for f in validate_masks(big).findings}
 
 
 def test_cli_bad_name_and_three_colours(tmp_path: Path):

@@ -124,7 +124,7 @@ def photos(root: Path) -> dict[str, str]:
     return {p.stem: str(p) for p in reversed(found)}  # the first name wins
 
 
-def _records(root: Path, listed: list[dict[str, Any]]) -> dict[str, ImageInfo]:
+def _records(root: Path, listed: list[Any]) -> dict[str, ImageInfo]:
     """``masks.json``'s image records by the stem of their ``file_name``."""
     if not listed:
         return {}
@@ -146,7 +146,7 @@ def read(path: Path, *, categories: Path | None = None, **_: Any) -> Dataset:
     if not path.is_dir() or (layout(path) == 0 and not (path / META).is_file()):
         raise FormatError("a masks dataset is a folder of mask PNGs (or of one folder per image)", str(path))
     entries = find(path, STRICT)
-    meta_cats, listed = read_meta(path)
+    meta_cats, listed = read_meta(path, STRICT)
     table = classes(entries, read_categories(categories) if categories is not None else meta_cats)
     known, shots = _records(path, listed), photos(path)
     samples: list[tuple[str, Sample]] = []

@@ -120,7 +120,7 @@ def validate_masks(
         raise FormatError("a masks dataset is a folder of mask PNGs (or of one folder per image)", str(root))
     found: list[Finding] = []
     entries = find(root, Collect(found))
-    meta = read_meta(root)[0]
+    meta = read_meta(root, Collect(found))[0]
     table = classes(entries, read_categories(categories) if categories is not None else meta)
     sibling = photos(root)
     items = [_Job(e, table, _photo(e.stem, images_dir, sibling), images_dir is not None) for e in entries]

@@ -135,15 +135,16 @@ def read_categories(path: Path) -> tuple[Category, ...]:
     return tuple(Category(i, n) for i, n in enumerate(read_label_names(path), start=1))
 
 
-def read_meta(root: Path) -> tuple[tuple[Category, ...] | None, list[dict[str, Any]]]:
-    """segtool's ``masks.json`` (its categories, and its image records), when present."""
+def read_meta(root: Path, report: Policy) -> tuple[tuple[Category, ...] | None, list[Any]]:
+    """segtool's ``masks.json`` (its categories, and its image records), when present; its
+    category records' problems go to ``report`` (``malformed-record``, ...)."""
     path = root / META
     if not path.is_file():
         return None, []
     data = load_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("images", []), list):
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, []), list) for k in ("images", "categories")):
         raise SegtoolError("expected an object with 'images' and 'categories' lists", str(path))
-    cats = parse_categories(data.get("categories", []), path, default_isthing=True)
+    cats = parse_categories(data.get("categories", []), path, default_isthing=True, report=report)
     return cats, list(data.get("images", []))
 
 
@@ -204,12 +205,22 @@ def png_size(path: str, report: Policy, image_id: Any) -> tuple[int, int] | None
 
 def _values(path: str) -> npt.NDArray[Any]:
     """The PNG's pixels as colours: ``(H, W)`` integers, one per distinct colour (RGB packed,
-    or the grey value of a 16/32-bit image); alpha is left out."""
-    img = imageio.load_image(path)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        return np.asarray(img).astype(np.int64)
-    rgb = np.asarray(img.convert("RGB"))
-    return png.rgb_to_u32(rgb)
+    or the grey value), alpha left out. 8-bit grey and RGB(A) go through segtool's decoder;
+    palette, 1-bit and 16-bit images through Pillow, converted to RGB (colours, not indices)."""
+    data = imageio.read_bytes(path)
+    mode = png.header(data[:33])[2]
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        pixels = png.decode(data)
+        if pixels is not None:
+            if pixels.ndim == 2:
+                return pixels
+            if mode == "LA":
+                return pixels[..., 0]
+            return png.rgb_to_u32(np.ascontiguousarray(pixels[..., :3]))
+    with imageio.open_bytes(data, path) as img:
+        if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            return np.asarray(img).astype(np.int64)
+        return png.rgb_to_u32(np.asarray(img.convert("RGB")))
 
 
 def read_mask(path: str, size: tuple[int, int] | None, report: Policy, image_id: Any) -> npt.NDArray[np.bool_] | None:
