@@ -161,6 +161,19 @@ def test_example_data_against_pycococreators_json():
     assert validate_masks(EXAMPLE, categories=COCO).findings == []
 
 
+def test_read_decodes_no_mask(monkeypatch: pytest.MonkeyPatch):
+    """read() parses names and reads one PNG header per image; masks decode on load only."""
+
+    def refuse(*_: Any) -> None:
+        raise AssertionError("a mask was decoded by read()")
+
+    monkeypatch.setattr(mask_folder, "read_mask", refuse)
+    ds = segtool.read(SHAPES, "masks")
+    assert len(ds.samples) == 2 and mask_folder.count_images(SHAPES) == 2
+    with pytest.raises(AssertionError, match="decoded"):
+        ds.samples[0].load()
+
+
 def test_example_without_categories_is_one_class_object():
     """Names without a class field and no categories file: the class ``object``."""
     ds = segtool.read(EXAMPLE, "masks")
