@@ -47,6 +47,7 @@ from . import (
     labelme,
     mapillary,
     mask_folder,
+    mots,
     sa1b,
     semantic,
     voc,
@@ -71,6 +72,7 @@ _MODULES: tuple[ModuleType, ...] = (
     camvid,
     mask_folder,
     mapillary,
+    mots,
 )
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 FORMATS: dict[str, ModuleType] = {n: m for n, m in REGISTRY.items() if hasattr(m, "read")}
