@@ -60,6 +60,10 @@ class ImageInfo:
     height: int
     width: int
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # the photo the format's own layout pairs with this image (Cityscapes' _leftImg8bit.png,
+    # VOC's JPEGImages/<stem>.jpg), where the reader found its tree; "" when it names none.
+    # Not a record field: a path on this machine is never written into an output.
+    photo: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """COCO ``images`` record, with the extra keys the source carried."""

@@ -24,7 +24,7 @@ from . import formats, imageio, pairing, png, views
 from .atomic import atomic_outputs, dataset_inputs, plan
 from .errors import SegtoolError
 from .masks import Runs, to_pyco
-from .model import Annotation, Dataset, Sample, Segments, category_colors, stem_name
+from .model import Annotation, Dataset, ImageInfo, Sample, Segments, category_colors, stem_name
 from .parallel import imap, jobs_for
 from .progress import announce
 from .render.errors import Outcome, error_view, instance_outcome, panoptic_outcome
@@ -79,7 +79,7 @@ def _photo(path: str | None, height: int, width: int) -> tuple[npt.NDArray[np.ui
     None and exactly why not (the file looked for, and any file of the same stem with
     another extension; or its real size; or why it cannot be read)."""
     if path is None:
-        return None, "no --images given"
+        return None, "no --images given, and the format pairs no photo with the image"
     try:
         with imageio.open_image(path) as img:
             if img.size != (width, height):
@@ -89,6 +89,14 @@ def _photo(path: str | None, height: int, width: int) -> tuple[npt.NDArray[np.ui
         return None, _missing_photo(Path(path))
     except (OSError, ValueError, SyntaxError) as exc:
         return None, f"{Path(path).name} cannot be read ({exc})"
+
+
+def _photo_path(image: ImageInfo, images: Path | None) -> str | None:
+    """Where an image's photo is: ``--images`` joined with its ``file_name``, or else the
+    photo its format's own layout pairs with it (``ImageInfo.photo``), or None."""
+    if images is not None:
+        return str(images / image.file_name)
+    return image.photo or None
 
 
 def _missing_photo(path: Path) -> str:
@@ -311,7 +319,7 @@ def preview(
             _Job(
                 s,
                 preds.get(s.image.id),
-                str(images / s.image.file_name) if images else None,
+                _photo_path(s.image, images),
                 str(tmp / name),
                 colors,
                 cat_names,

@@ -109,7 +109,7 @@ def _image(entry: Entry) -> ImageInfo:
         assert entry.photo is not None
         width, height = photo_size(entry.photo)
     name = Path(entry.photo).name if entry.photo else f"{entry.stem}.jpg"
-    return ImageInfo(entry.stem, name, height, width)
+    return ImageInfo(entry.stem, name, height, width, photo=entry.photo or "")
 
 
 def read(path: Path, *, objects: bool = True, **_: Any) -> Dataset:
