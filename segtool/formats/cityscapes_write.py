@@ -57,66 +57,115 @@ def place(file_name: str) -> tuple[str, str]:
 
 @dataclass
 class _Piece:
-    """One object of the polygons JSON: an outline, its label, the segment it draws (0:
-    void) and how many holes of other pieces hold it."""
+    """One object of the polygons JSON: an outline, its label and the segment it draws (0: void)."""
 
     points: npt.NDArray[np.int32]
     label: str
     segment: int
-    depth: int = 0
 
 
-def _outlines(mask: npt.NDArray[np.uint8], x0: int, y0: int) -> tuple[list[npt.NDArray[np.int32]], bool]:
-    """Outer outlines of a mask's pieces (largest first) in image coordinates, and whether
-    it has a hole."""
+def _outlines(mask: npt.NDArray[np.uint8], x0: int, y0: int) -> list[npt.NDArray[np.int32]]:
+    """Outer outlines of a mask's pieces (largest first) in image coordinates."""
     import cv2
 
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
-        return [], False
-    parents = hierarchy[0][:, 3]
+        return []
     at = np.array([x0, y0], np.int32)
+    parents = hierarchy[0][:, 3]
     outer = [(c.reshape(-1, 2) + at).astype(np.int32) for c, p in zip(contours, parents, strict=True) if p < 0]
     outer = [np.vstack([c, c]) if len(c) == 1 else c for c in outer]  # one pixel: two points, as Pillow needs
     outer.sort(key=lambda c: -int(cv2.contourArea(c)) - len(c))  # stable: file order among equals
-    return outer, bool(np.any(parents >= 0))
+    return outer
 
 
-def _fill(points: npt.NDArray[np.int32], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
-    """What Pillow's polygon fill covers (json2instanceImg's drawing)."""
-    image = Image.new("L", (shape[1], shape[0]), 0)
-    ImageDraw.Draw(image).polygon([(int(x), int(y)) for x, y in points], fill=1)
-    return np.asarray(image, dtype=bool)
+def _covered(owner: npt.NDArray[np.int32], piece: _Piece, count: int) -> set[int]:
+    """The pieces (``owner``: 1-based piece of each pixel) with pixels under a piece's fill."""
+    x0, y0 = piece.points.min(axis=0).tolist()
+    x1, y1 = piece.points.max(axis=0).tolist()
+    image = Image.new("L", (x1 - x0 + 1, y1 - y0 + 1), 0)
+    ImageDraw.Draw(image).polygon([(int(x) - x0, int(y) - y0) for x, y in piece.points], fill=1)
+    under = owner[y0 : y1 + 1, x0 : x1 + 1][np.asarray(image, dtype=bool)]
+    return set(np.flatnonzero(np.bincount(under, minlength=count + 1)).tolist()) - {0}
+
+
+def _order(after: list[set[int]]) -> list[int]:
+    """Pieces in an order where each comes before those its fill covers (``after``, 0-based),
+    piece order among free ones; a cycle is cut at its lowest piece (what is then lost is
+    counted when the JSON is drawn back)."""
+    import heapq
+
+    count = len(after)
+    incoming = [0] * count
+    for targets in after:
+        for t in targets:
+            incoming[t] += 1
+    ready = [k for k in range(count) if incoming[k] == 0]
+    out: list[int] = []
+    done = [False] * count
+    while len(out) < count:
+        if not ready:  # a cycle: take the lowest piece left
+            ready = [next(k for k in range(count) if not done[k])]
+        k = heapq.heappop(ready)
+        if done[k]:
+            continue
+        done[k] = True
+        out.append(k)
+        for t in after[k]:
+            incoming[t] -= 1
+            if incoming[t] == 0 and not done[t]:
+                heapq.heappush(ready, t)
+    return out
+
+
+def _segment_pieces(
+    mask: npt.NDArray[np.bool_], x0: int, y0: int, label: str, segment: int, joined: bool | None
+) -> tuple[list[_Piece], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """A segment's pieces (an instance's: one hull around them all when ``joined``, else its
+    largest; None: each its own object), the 8-connected
+    component of each pixel of ``mask`` and the piece (0-based) of each component."""
+    import cv2
+
+    count, found = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    comp = np.asarray(found, np.int32)
+    outer = _outlines(mask.astype(np.uint8), x0, y0)
+    which = np.zeros(count, np.int32)
+    if joined is not None and len(outer) > 1:
+        if not joined:  # its largest piece alone
+            return [_Piece(outer[0], label, segment)], comp, which
+        hull = cv2.convexHull(np.concatenate(outer)).reshape(-1, 2).astype(np.int32)
+        return [_Piece(hull, label, segment)], comp, which
+    for n, points in enumerate(outer):
+        x, y = points[0]
+        which[comp[y - y0, x - x0]] = n
+    return [_Piece(points, label, segment) for points in outer], comp, which
 
 
 def _pieces(
-    index: npt.NDArray[np.int32], boxes: npt.NDArray[Any], names: list[str], things: list[bool]
+    index: npt.NDArray[np.int32], boxes: npt.NDArray[Any], names: list[str], things: list[bool], join: bool
 ) -> list[_Piece]:
     """Every object to write, in drawing order (see the module doc); ``boxes``: each
-    segment's [x, y, w, h]."""
+    segment's [x, y, w, h]. An instance in several pieces is one polygon: around them all
+    (their convex hull, drawn before what it covers) with ``join``, else its largest piece."""
     pieces: list[_Piece] = []
-    holed: list[tuple[int, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = []  # piece, fill, own pixels
-    for k in range(1, len(names) + 1):
-        x0, y0, w, h = (int(v) for v in boxes[k - 1])
+    owner = np.zeros(index.shape, np.int32)  # 1-based piece of each pixel
+    height, width = index.shape
+    spans = [(0, 0, width, height)] + [tuple(int(v) for v in b) for b in boxes]
+    for k in [*range(1, len(names) + 1), 0]:  # void last: drawn last among equals
+        x0, y0, w, h = spans[k]
         if w <= 0 or h <= 0:
             continue
-        crop = index[y0 : y0 + h, x0 : x0 + w] == k
-        outer, hole = _outlines(crop.astype(np.uint8), x0, y0)
-        for points in outer[:1] if things[k - 1] else outer:
-            pieces.append(_Piece(points, names[k - 1], k))
-            if hole:
-                holed.append((len(pieces) - 1, _fill(points, index.shape), index == k))
-    if not holed:
-        return pieces
-    void, _ = _outlines((index == 0).astype(np.uint8), 0, 0)
-    pieces += [_Piece(points, UNLABELED.name, 0) for points in void]
-    for n, filled, own in holed:
-        inside = filled & ~own
-        for p in pieces:
-            x, y = p.points[0]
-            if p is not pieces[n] and inside[y, x]:
-                p.depth += 1
-    return sorted((p for p in pieces if p.segment or p.depth), key=lambda p: p.depth)
+        mask = index[y0 : y0 + h, x0 : x0 + w] == k
+        label = names[k - 1] if k else UNLABELED.name
+        found, comp, which = _segment_pieces(mask, x0, y0, label, k, join if k and things[k - 1] else None)
+        owner[y0 : y0 + h, x0 : x0 + w][mask] = which[comp[mask]] + len(pieces) + 1
+        pieces += found
+    after = [_covered(owner, p, len(pieces)) for p in pieces]
+    after = [
+        {t - 1 for t in targets if pieces[t - 1].segment != p.segment} for p, targets in zip(pieces, after, strict=True)
+    ]
+    needed = set().union(*after)  # a void piece nothing covers needs no object (the canvas is void)
+    return [pieces[k] for k in _order(after) if pieces[k].segment or k in needed]
 
 
 def _draw(pieces: list[_Piece], values: dict[int, int], shape: tuple[int, int]) -> npt.NDArray[np.int32]:
@@ -139,7 +188,23 @@ def polygons(
     names = [
         lab.name + ("group" if lab.has_instances and c else "") for lab, c in zip(labels, crowd.tolist(), strict=True)
     ]
-    pieces = _pieces(index, boxes, names, things)
+    best = _attempt(index, boxes, labels, names, things, True)
+    if best[2]:  # pieces joined did not draw back: the largest pieces alone may do better
+        alone = _attempt(index, boxes, labels, names, things, False)
+        best = alone if alone[2] < best[2] else best
+    return best
+
+
+def _attempt(
+    index: npt.NDArray[np.int32],
+    boxes: npt.NDArray[Any],
+    labels: list[Label],
+    names: list[str],
+    things: list[bool],
+    join: bool,
+) -> tuple[dict[str, Any], npt.NDArray[np.int64], int]:
+    """:func:`polygons` with instances in pieces joined or not."""
+    pieces = _pieces(index, boxes, names, things, join)
     values = np.zeros(len(labels) + 1, np.int64)
     values[1:] = [lab.id for lab in labels]
     counts: dict[int, int] = {}
