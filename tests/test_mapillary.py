@@ -463,3 +463,47 @@ def test_cli_info_convert_validate(tmp_path: Path, runner):
     result = invoke(runner, "info", DATA / "val/v1.2", "--from", "mapillary")
     assert result.exit_code == 0 and "2" in result.output
     assert_bad_input(invoke(runner, "info", pan / "panoptic_2020.json", "--masks", pan), "bbox")
+
+
+# --- streaming, colours, scoring -----------------------------------------------------------
+
+
+def test_read_decodes_no_pixels(monkeypatch):
+    """read() takes sizes from PNG headers; pixels are decoded when a sample is loaded."""
+    from segtool.formats import mapillary_rules
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a PNG was decoded in read()")
+
+    monkeypatch.setattr(mapillary_rules, "read_labels", refuse)
+    for reading in ("instances", "labels"):
+        ds = segtool.read(DATA, reading=reading)
+        assert [(s.image.width, s.image.height) for s in ds.samples] == [(5, 5)] * 3
+        with pytest.raises(AssertionError, match="decoded"):
+            ds.samples[0].load()
+    assert formats.image_count("mapillary", DATA) == 3
+
+
+def test_rgb_labels_read_through_the_config_colours(tmp_path: Path, runner):
+    """A colour-coded labels PNG: each colour is the label of that colour (bird (1,2,3) 0,
+    road (4,5,6) 1, unlabeled black: void); a colour no label has: one line, exit 2."""
+    rgb = np.zeros((3, 4, 3), np.uint8)
+    rgb[:, :2] = (1, 2, 3)
+    rgb[0, 3] = (4, 5, 6)
+    root = _tree(tmp_path / "t", labels=rgb)
+    ann = segtool.read(root).samples[0].load()
+    expected = np.full((3, 4), -1)
+    expected[:, :2], expected[0, 3] = 0, 1
+    assert (_category_map(ann) == expected).all()
+    rgb[2, 3] = (9, 9, 9)
+    Image.fromarray(rgb).save(root / "training/v2.0/labels/a.png")
+    _hostile(tmp_path, runner, root, "labels/a.png", "colours (9,9,9) are no label's colour (1 px)")
+
+
+def test_scores_against_itself(tmp_path: Path):
+    """PQ of the fixture's instances against its coco-panoptic conversion is 1 (3 thing
+    categories), mIoU of its labels against themselves 1."""
+    segtool.convert(DATA, tmp_path / "p.json", "coco-panoptic")
+    everything, _ = segtool.evaluate_panoptic(DATA, tmp_path / "p.json").average(None)
+    assert everything["pq"] == pytest.approx(1.0) and everything["n"] == 3
+    assert segtool.evaluate_semantic(DATA, DATA).to_dict()["mIoU"] == pytest.approx(1.0)

@@ -29,7 +29,7 @@ import numpy as np
 from .. import cocomask, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Kind, Sample, Segments, category_colors, stem_name
-from ..policy import STRICT
+from ..policy import QUIET, STRICT
 from .coco_panoptic import PanopticPng
 from .coco_records import parse_categories, parse_images, unknown_image
 from .common import Detection, ImageResult, check_unique_names, dump_json, noted, save_png
@@ -116,8 +116,9 @@ class MapillaryImage:
         classes = values >> 8 if instances else values
         check_classes(classes, len(self.config.labels), self.path, "label ids", STRICT, image.id)
         parts = partition(values, self.config, instances)
-        segs = Segments.build(id=parts.ids, category_id=parts.classes)
-        return Annotation(image, views.measure(parts.index, segs), id_map=parts.index, origin=self.path)
+        res = views.Resolved(parts.index, Segments.build(id=parts.ids, category_id=parts.classes))
+        # its runs kept: PQ pairs segments through them
+        return Annotation(image, res.measured(), id_map=parts.index, runs=res.runs(), origin=self.path)
 
     def _polygons(self, image: ImageInfo) -> Annotation:
         """Each object rasterised as pycocotools rasterises a COCO polygon; objects of void
@@ -235,6 +236,12 @@ def reading_of(lay: Layout) -> str:
         if any((d / lay.version / reading).is_dir() for _, d in lay.splits):
             return reading
     return LABELS
+
+
+def count_images(path: Path) -> int | None:
+    """How many images validate steps through (a listing of the folders, nothing opened)."""
+    lay = layout(path) if path.is_dir() else None
+    return None if lay is None else len(find(lay, reading_of(lay), QUIET))
 
 
 def read(path: Path, *, version: str | None = None, reading: str | None = None, **_: Any) -> Dataset:
