@@ -446,3 +446,17 @@ def test_crowd_flag_read_back(tmp_path):
     for flatten in (False, True):
         ann = segtool.read(tmp_path, "labelme", flatten=flatten).samples[0].load()
         assert ann.segments.iscrowd.tolist() == [True, False]
+
+
+def test_flattened_instance_painted_over_entirely(tmp_path):
+    """A cat square (5..10, 36 pixels) under a later dog square (2..20): the dog alone,
+    numbered 1, with the cat's 36 pixels decided by the order."""
+    _file(
+        tmp_path,
+        "x",
+        [_shape("cat", [[5, 5], [10, 5], [10, 10], [5, 10]]), _shape("dog", [[2, 2], [20, 2], [20, 20], [2, 20]])],
+    )
+    flat = segtool.read(tmp_path, "labelme", flatten=True).samples[0].load()
+    assert flat.segments.category_id.tolist() == [2] and flat.segments.area.tolist() == [19 * 19]
+    assert flat.segments.bbox.tolist() == [[2, 2, 19, 19]] and int(flat.id_map.max()) == 1
+    assert dict(flat.changed or {}) == {labelme.ORDER_DECIDED: 36}

@@ -144,31 +144,39 @@ def _flattened(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: st
     """labelme2voc's reading: shapes painted in file order, later on top; ``__ignore__`` and
     ``_background_`` paint void. Segments are the instances left with pixels. The pixels
     that two or more instances cover (``__ignore__`` shapes count as instances of their
-    own) are the ones LabelMe's order decided: counted in ``changed``."""
+    own) are the ones LabelMe's order decided: counted in ``changed``. The runs measured
+    here go with the annotation, so a writer does not measure them again."""
     order = _order(found)
+    keys = [k for k in order if k[0] not in NOT_CATEGORIES]
+    value = {k: i for i, k in enumerate(keys, start=1)}  # __ignore__, _background_: 0 (void)
     index = np.zeros((image.height, image.width), dtype=np.int32)
-    first = np.zeros_like(index)  # the first instance that covered each pixel
+    first = np.zeros_like(index)  # the first instance that covered each pixel (order's numbers)
     shared = np.zeros(index.shape, dtype=bool)  # covered by another instance too
-    crowd = np.zeros(len(order) + 1, dtype=np.int64)
+    crowd = np.zeros(len(keys) + 1, dtype=bool)
+    painted = []
     for s in found.shapes:
-        number = order[s.instance()]
+        key = s.instance()
+        number = order[key]
         y0, x0, window = drawn(s, image.height, image.width)
         box = (slice(y0, y0 + window.shape[0]), slice(x0, x0 + window.shape[1]))
         seen = first[box][window]
         shared[box][window] |= (seen != 0) & (seen != number)
         first[box][window] = np.where(seen == 0, number, seen)
-        index[box][window] = 0 if s.label in NOT_CATEGORIES else number
-        crowd[number] |= s.crowd
-    keys = list(order)
-    segs = Segments.build(
-        id=np.arange(1, len(keys) + 1), category_id=[ids.get(k[0], 0) for k in keys], iscrowd=crowd[1:]
-    )
-    kept = np.asarray([k[0] not in NOT_CATEGORIES for k in keys], dtype=bool)
-    present = masks.areas(index, len(keys)) > 0
-    res = views.keep(index, segs, kept & present)
+        index[box][window] = value.get(key, 0)
+        crowd[value.get(key, 0)] |= s.crowd
+        painted.append((box, window, value.get(key, 0)))
+    present = np.zeros(len(keys) + 1, dtype=bool)  # looked for in each shape's window only
+    for box, window, v in painted:
+        present[v] = present[v] or (v > 0 and bool(np.any(index[box][window] == v)))
+    segs = Segments.build(id=np.arange(1, len(keys) + 1), category_id=[ids[k[0]] for k in keys], iscrowd=crowd[1:])
+    if not present[1:].all():  # an instance painted over entirely: renumbered away
+        res = views.keep(index, segs, present[1:])
+        index, segs = res.index, res.segments
+    runs = masks.Runs(index, len(segs))
+    segs = segs.replace(area=runs.areas().astype(np.float64), bbox=runs.bboxes())
     decided = int(np.count_nonzero(shared))
     changed = Counter({ORDER_DECIDED: decided}) if decided else None
-    return Annotation(image, res.measured(), id_map=res.index, origin=path, dropped=+dropped or None, changed=changed)
+    return Annotation(image, segs, id_map=index, runs=runs, origin=path, dropped=+dropped or None, changed=changed)
 
 
 def scan(files: list[Path], report: Policy) -> tuple[list[tuple[Path, LabelFile]], set[str], Counter[str]]:

@@ -34,6 +34,7 @@ BACKGROUND = "_background_"  # labelme2voc's 0: background, not a category here 
 NOT_CATEGORIES = (IGNORE, BACKGROUND)
 NOT_AREAS = ("line", "linestrip", "point")  # drawn as strokes by labelme2voc; not areas: dropped
 POINTS = {"polygon": 3, "rectangle": 2, "circle": 2, "mask": 2, "oriented_rectangle": 4}  # exact, polygon: at least
+_NUMBER = (int, float)  # JSON numbers (a bool is not one)
 MAX_POINTS = 1 << 20  # points of one shape (a drawing's cost grows with them)
 
 
@@ -171,11 +172,14 @@ def _points(
         report("shape-degenerate", f"{where}: {len(raw)} points, a {kind} needs {many}", path, image_id)
         return None
     pts = []
-    for p in raw:
-        if not (isinstance(p, list) and len(p) == 2 and all(type(v) in (int, float) and math.isfinite(v) for v in p)):
-            report("shape-degenerate", f"{where}: a point is not two finite numbers ({p!r:.40})", path, image_id)
-            return None
-        pts.append((p[0], p[1]))
+    for p in raw:  # written out, not all(...) over a generator: this runs for every point, twice
+        if type(p) is list and len(p) == 2:
+            x, y = p
+            if type(x) in _NUMBER and type(y) in _NUMBER and math.isfinite(x) and math.isfinite(y):
+                pts.append((x, y))
+                continue
+        report("shape-degenerate", f"{where}: a point is not two finite numbers ({p!r:.40})", path, image_id)
+        return None
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     if kind == "circle":
         r = math.dist(pts[0], pts[1])
