@@ -13,12 +13,18 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import PEAK_KB, arguments, decode_floor, decode_floor_parallel, make_panoptic, timed
 
+import segtool
 from segtool import WriteOptions, convert
+from segtool.model import Annotation, Dataset, ImageInfo, Sample
 from segtool.parallel import tune_allocator, warm_up
 
 _CHILD = (
@@ -104,5 +110,120 @@ def main() -> None:
         memory(src, out)
 
 
+# ---------------------------------------------------------------- CVAT -> coco-instance
+
+
+def make_cvat(path: Path, n: int, h: int = 720, w: int = 1280, seed: int = 0) -> Path:
+    """Write (or reuse) a CVAT for images XML of ``n`` images of ``w`` x ``h`` with 30
+    polygons each (8 to 23 vertices, radius 20 to 160 px, inside the image; they overlap as
+    they fall), 20 labels, CVAT's 2 decimals."""
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = [f"thing{c}" for c in range(1, 21)]
+    labels = "".join(f"<label><name>{name}</name><attributes></attributes></label>" for name in names)
+    t = time.perf_counter()
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n')
+        f.write(f"  <meta><task><size>{n}</size><mode>annotation</mode><labels>{labels}</labels></task></meta>\n")
+        for i in range(n):
+            f.write(f'  <image id="{i}" name="{i:06d}.jpg" width="{w}" height="{h}">\n')
+            for z in range(30):
+                r = rng.uniform(20, 160)
+                cx, cy, k = rng.uniform(r, w - 1 - r), rng.uniform(r, h - 1 - r), int(rng.integers(8, 24))
+                turn, radius = np.sort(rng.random(k)) * 2 * np.pi, r * rng.uniform(0.6, 1.0, k)
+                pts = ";".join(
+                    f"{x:.2f},{y:.2f}"
+                    for x, y in zip(cx + radius * np.cos(turn), cy + radius * np.sin(turn), strict=True)
+                )
+                label = names[int(rng.integers(0, len(names)))]
+                f.write(
+                    f'    <polygon label="{label}" source="manual" occluded="0" points="{pts}" z_order="{z % 3}">\n'
+                )
+                f.write("    </polygon>\n")
+            f.write("  </image>\n")
+        f.write("</annotations>\n")
+    print(f"generated a CVAT XML of {n} images in {time.perf_counter() - t:.1f} s")
+    return path
+
+
+_CVAT_CHILD = (
+    PEAK_KB
+    + """
+import sys
+from pathlib import Path
+from segtool import convert
+from segtool.parallel import tune_allocator
+tune_allocator()
+convert(Path(sys.argv[1]), Path(sys.argv[2]), "coco-instance")
+print(peak_kb())
+"""
+)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A source whose masks are ready (cycled from a few loaded images): writing it costs
+    the coco-instance output alone."""
+
+    pool: tuple[Annotation, ...]
+    k: int
+
+    def load(self, image: ImageInfo) -> Annotation:
+        a = self.pool[self.k % len(self.pool)]
+        return Annotation(image, a.segments, rles=a.rles, raw=a.raw)
+
+
+def cvat_to_instance() -> None:
+    """CVAT -> coco-instance (the default instance reading: overlaps kept, polygons kept),
+    one process, beside writing the same output alone (the loaded masks of 8 of the images,
+    cycled). Goal: within 2x of writing alone; peak memory flat from ``--images`` to 4x as
+    many."""
+    args = arguments(cvat_to_instance.__doc__ or "", 1000, "bench_out/cvat")
+    tune_allocator()
+    n = args.images
+    src = make_cvat(args.data / f"cvat{n}.xml", n)
+    out = args.data / "out"
+    ds = segtool.read(src, "cvat")
+    pool = tuple(ds.samples[k].load() for k in range(min(8, n)))
+    samples = tuple(Sample(s.image, _Loaded(pool, i)) for i, s in enumerate(ds.samples))
+    ready = Dataset(ds.categories, samples, "instance", {}, str(src))
+    best: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for key, fn in (
+            ("write", lambda: segtool.write(ready, out / "w.json", "coco-instance", overwrite=True)),
+            ("convert", lambda: convert(src, out / "c.json", "coco-instance", overwrite=True)),
+        ):
+            best[key] = min(best.get(key, float("inf")), timed(fn))
+    shutil.rmtree(out, ignore_errors=True)
+    w, c = best["write"], best["convert"]
+    print(f"{n} CVAT images 1280x720, 30 polygons each, best of {args.repeat} rounds, one process")
+    print(f"writing the coco-instance output alone: {w:.2f} s = {n / w:.0f} img/s")
+    print(f"cvat -> coco-instance:                  {c:.2f} s = {n / c:.0f} img/s, {c / w:.2f}x writing alone")
+    if not args.no_memory:
+        big = make_cvat(args.data / f"cvat{4 * n}.xml", 4 * n)
+        peaks = []
+        for xml in (src, big):
+            shutil.rmtree(out, ignore_errors=True)
+            res = subprocess.run(
+                [sys.executable, "-c", _CVAT_CHILD, str(xml), str(out / "o.json")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            peaks.append(int(res.stdout.split()[-1]) / 1024)
+        shutil.rmtree(out, ignore_errors=True)
+        print(
+            f"peak memory (MB), one process: {n} img {peaks[0]:.0f}, {4 * n} img {peaks[1]:.0f}, ratio {peaks[1] / peaks[0]:.2f}"
+        )
+
+
+CASES = {"cvat": cvat_to_instance}  # python benchmarks/bench_convert.py cvat [--images N]
+
+
 if __name__ == "__main__":
-    main()
+    case = CASES.get(sys.argv[1]) if len(sys.argv) > 1 else None
+    if case is not None:
+        del sys.argv[1]
+    (case or main)()

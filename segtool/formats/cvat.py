@@ -88,7 +88,7 @@ class CvatShapes:
         """The image's shapes, checked strictly (the first problem is a one-line error)."""
         el = fragment(self.path, self.entry, self.encoding)
         labels = frozenset(name for name, _ in self.categories)
-        return parse_image(el, image.height, image.width, labels, self.path, STRICT, image.id)
+        return parse_image(el, image.height, image.width, labels, self.path, STRICT, image.id, drawn=True)
 
     def load(self, image: ImageInfo) -> Annotation:
         """The image's instances (see the module's doc for the two readings)."""
@@ -131,6 +131,21 @@ def _union(group: list[Shape], h: int, w: int) -> dict[str, Any]:
     return rles[0]
 
 
+def _drawn(group: list[Shape], image: ImageInfo, path: str) -> dict[str, Any]:
+    """:func:`_union`, a polygon :func:`segtool.masks.rasterize` refuses named as a shape."""
+    try:
+        return _union(group, image.height, image.width)
+    except ValueError:
+        for s in group:  # which one: each alone
+            try:
+                rasterise(s, image.height, image.width)
+            except ValueError as exc:
+                raise SegtoolError(
+                    f"image {image.id}: shape {s.index} ({s.kind} {s.label!r:.40}): {exc}", path
+                ) from None
+        raise
+
+
 def _pixels(shape: Shape, h: int, w: int) -> npt.NDArray[np.int32]:
     decoded: npt.NDArray[np.int32] = masks.decode([rasterise(shape, h, w)], h, w)[:, :, 0].astype(np.int32)
     return decoded
@@ -151,8 +166,7 @@ def _instances(
 ) -> Annotation:
     """Each instance the union of its shapes; ``raw`` keeps polygons (a box's corners) so a
     coco-instance writer writes them as they are."""
-    h, w = image.height, image.width
-    rles = tuple(_union(g, h, w) for g in groups)
+    rles = tuple(_drawn(g, image, path) for g in groups)
     try:
         areas = masks.rle_areas(list(rles)) if rles else np.zeros(0, np.int64)
     except ValueError as exc:  # (rasterised here: cannot happen)
@@ -179,7 +193,7 @@ def _flattened(
     number = {s.index: k for k, g in enumerate(groups, start=1) for s in g}
     own = []
     for g in groups:
-        union = masks.decode([_union(g, h, w)], h, w)[:, :, 0]
+        union = masks.decode([_drawn(g, image, path)], h, w)[:, :, 0]
         own.append(int(np.count_nonzero(union)))
         cover += union
     for s in sorted((s for g in groups for s in g), key=lambda s: (s.z_order, s.index)):

@@ -78,9 +78,20 @@ class ImageShapes:
 
 
 def parse_image(
-    el: ET.Element, height: int, width: int, labels: frozenset[str], path: str, report: Policy, image_id: Any
+    el: ET.Element,
+    height: int,
+    width: int,
+    labels: frozenset[str],
+    path: str,
+    report: Policy,
+    image_id: Any,
+    *,
+    drawn: bool = False,
 ) -> ImageShapes:
-    """The shapes of one ``<image>`` element, each problem reported under its check code."""
+    """The shapes of one ``<image>`` element, each problem reported under its check code.
+    ``drawn``: the caller rasterises every polygon, and :func:`segtool.masks.rasterize`
+    checks it then (so it is not measured twice: half the reader's time): its coordinates'
+    limits and the points outside the image are left to it."""
     out = ImageShapes()
     for k, child in enumerate(el):
         kind = child.tag
@@ -99,7 +110,7 @@ def parse_image(
         if label not in labels:
             report("label-unknown", f"{where}: label {label!r:.40} is not declared in <meta><labels>", path, image_id)
             continue
-        shape = _shape(k, kind, label, child, height, width, where, path, report, image_id)
+        shape = _shape(k, kind, label, child, (height, width, drawn), where, path, report, image_id)
         if shape is not None:
             out.shapes.append(shape)
     return out
@@ -141,8 +152,17 @@ def _int(text: str | None, default: int | None = None) -> int | None:
 
 
 def _shape(
-    k: int, kind: str, label: str, el: ET.Element, h: int, w: int, where: str, path: str, report: Policy, iid: Any
+    k: int,
+    kind: str,
+    label: str,
+    el: ET.Element,
+    size: tuple[int, int, bool],
+    where: str,
+    path: str,
+    report: Policy,
+    iid: Any,
 ) -> Shape | None:
+    h, w, drawn = size
     z_order, group = _int(el.get("z_order"), 0), _int(el.get("group_id"), 0)
     if z_order is None or group is None:
         report("shape-degenerate", f"{where}: z_order and group_id must be integers", path, iid)
@@ -159,21 +179,23 @@ def _shape(
     common = _Common(k, kind, label, z_order, group, crowd, extra)
     if kind == "mask":
         return _mask(el, h, w, where, path, report, iid, common)
-    flat = _polygon(el, kind, where, path, report, iid)
+    flat = _polygon(el, kind, where, path, report, iid, drawn)
     if flat is None:
         return None
-    why = masks.polygon_problem([list(flat)], h, w)
+    why = None if drawn else masks.polygon_problem([list(flat)], h, w)
     if why is not None:
         report("shape-degenerate", f"{where}: {why}", path, iid)
         return None
     xs, ys = flat[0::2], flat[1::2]
-    if min(xs) < 0 or min(ys) < 0 or max(xs) > w or max(ys) > h:
+    if not drawn and (min(xs) < 0 or min(ys) < 0 or max(xs) > w or max(ys) > h):
         report("shape-outside", f"{where}: points outside the {w}x{h} image", path, iid, usable=True)
     box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
     return common.shape(box, polygon=flat)
 
 
-def _polygon(el: ET.Element, kind: str, where: str, path: str, report: Policy, iid: Any) -> tuple[float, ...] | None:
+def _polygon(
+    el: ET.Element, kind: str, where: str, path: str, report: Policy, iid: Any, drawn: bool
+) -> tuple[float, ...] | None:
     """A polygon's points, or a box's four corners (turned by its rotation), as a flat list."""
     try:
         if kind == "box":
@@ -185,24 +207,19 @@ def _polygon(el: ET.Element, kind: str, where: str, path: str, report: Policy, i
         else:
             text = el.get("points", "")
             pairs = text.split(";") if text.strip() else []
-            if len(pairs) > MAX_POINTS:
+            if len(pairs) > MAX_POINTS or not all(p.count(",") == 1 for p in pairs):
                 raise ValueError
-            flat = tuple(float(v) for p in pairs for v in _pair(p))
+            flat = tuple(np.asarray(text.replace(";", ",").split(","), dtype=np.float64).tolist()) if pairs else ()
     except ValueError:
         report("shape-degenerate", f"{where}: coordinates that are not numbers", path, iid)
         return None
-    if not all(math.isfinite(v) for v in flat):
+    if not drawn and not all(math.isfinite(v) for v in flat):
         report("shape-degenerate", f"{where}: coordinates that are not finite numbers", path, iid)
         return None
     if len(flat) < 6:
         report("shape-degenerate", f"{where}: {len(flat) // 2} points, a polygon needs at least 3", path, iid)
         return None
     return flat
-
-
-def _pair(text: str) -> tuple[str, str]:
-    x, y = text.split(",")
-    return x, y
 
 
 def _corners(xtl: float, ytl: float, xbr: float, ybr: float, turn: float) -> tuple[float, ...]:
