@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -242,3 +244,51 @@ def test_hostile_files(tmp_path):
     assert_bad_input(result, "a.png")
     report = validate_kitti(root)
     assert [f.code for f in report.findings] == ["png-unreadable"]
+
+
+# ---------------------------------------------------------------- generated at random
+
+LABEL_IDS = st.sampled_from([0, 3, ROAD, WALL, BY_NAME["sky"].id, CAR, PERSON, TRUCK])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(LABEL_IDS, st.integers(0, 3)), min_size=6, max_size=6), st.integers(1, 3))
+def test_random_instance_maps_follow_the_devkit(tmp_path_factory, pixels, rows):
+    """Any 16-bit map: each pixel's segment is of its label (value // 256), an instance (id =
+    the value) when the label has instances and value % 256 > 0, a crowd (id = label * 256)
+    when it has instances and 0, the label's one segment otherwise; void labels void; every
+    pixel of a non-void label in exactly one segment. Expected values from the devkit's
+    rule, written here, not from segtool."""
+    root = tmp_path_factory.mktemp("k")
+    values = np.array([label * 256 + inst for label, inst in pixels] * rows, np.int64).reshape(rows, 6)
+    _tree(root, values.tolist(), semantic=False, photo=None)
+    ds = segtool.read(root)
+    evaluated = {c.id: c for c in ds.categories}
+    ann = ds.samples[0].load()
+    index = ann.id_map
+    for (y, x), value in np.ndenumerate(values):
+        label, inst = divmod(int(value), 256)
+        if label not in evaluated:
+            assert index[y, x] == 0
+            continue
+        k = index[y, x] - 1
+        assert ann.segments.category_id[k] == label
+        thing = evaluated[label].isthing
+        assert ann.segments.id[k] == (value if thing and inst else label * 256)
+        assert bool(ann.segments.iscrowd[k]) == (thing and inst == 0)
+    assert ann.segments.area.sum() == np.count_nonzero(index)
+
+
+def test_validate_with_images_dir_and_step(tmp_path):
+    """--images DIR: a missing photo and one of another size; a KITTI-STEP tree checked too."""
+    root = _tree(tmp_path / "k", photo=None)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    result = CliRunner().invoke(main, ["validate", str(root), "--images", str(photos)])
+    assert result.exit_code == 1 and "image-file-missing" in result.output
+    _photo(photos / "a.png", 5, 3)
+    assert [f.code for f in validate_kitti(root, images_dir=photos).findings] == ["image-size"]
+    step = _step(tmp_path / "s", np.array([[[13, 0, 5], [30, 0, 0]]]), photo=(2, 1))
+    report = validate_kitti(step)
+    assert [f.code for f in report.findings] == ["kitti-unknown-class"]
+    assert kitti.count_images(step) == 1

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -250,3 +252,39 @@ def test_subsets_with_different_labels(tmp_path):
     with pytest.raises(SegtoolError, match="classes differ") as err:
         segtool.read(tmp_path)
     assert err.value.path.endswith("val/instances/labels.txt")
+
+
+# ---------------------------------------------------------------- generated at random
+
+OBJECT_IDS = st.sampled_from([0, 0, 1001, 1002, 2001, 2005, 10000])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(OBJECT_IDS, min_size=12, max_size=12))
+def test_png_and_txt_of_one_frame_agree(tmp_path_factory, flat):
+    """One random frame written both ways (a 16-bit PNG; txt lines of pycocotools-encoded
+    masks): each pixel of an object reads as that object (id = the value, class = id //
+    1000), 10000 and 0 void, in both variants alike."""
+    values = np.array(flat, np.int64).reshape(3, 4)
+    root = tmp_path_factory.mktemp("m")
+    _kitti_mots(root / "png", values.tolist(), photo=None)
+    lines = [f"0 {v} {v // 1000} 3 4 {_rle(values == v)}" for v in sorted(set(flat) - {0})]
+    _txt(root / "txt", lines)
+    for variant in ("png", "txt") if lines else ("png",):  # a txt with no line holds no image
+        ann = segtool.read(root / variant).samples[0].load()
+        ids = np.concatenate([[0], ann.segments.id])[ann.id_map]
+        assert (ids == np.where(values == 10000, 0, values)).all(), variant
+        assert (ann.segments.category_id == ann.segments.id // 1000).all()
+        ignored = int((values == 10000).sum())
+        assert (ann.dropped or {}).get(mots.IGNORED, 0) == ignored
+
+
+def test_validate_cli_and_counts(tmp_path):
+    """validate on a txt folder and a PNG tree through the CLI; count_images for progress."""
+    txt = _txt(tmp_path / "t", _lines())
+    result = CliRunner().invoke(main, ["validate", str(txt)])
+    assert result.exit_code == 0, result.output
+    png = _kitti_mots(tmp_path / "m")
+    assert mots.count_images(png) == 1 and mots.count_images(txt) is None
+    result = CliRunner().invoke(main, ["validate", str(_overlap(tmp_path / "o"))])
+    assert result.exit_code == 1 and "mots-overlap" in result.output
