@@ -197,6 +197,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 from . import convert as _convert  # noqa: E402  (commands register themselves on main)
 from . import eval as _eval  # noqa: E402
+from . import eval_instance as _eval_instance  # noqa: E402
+from . import eval_semantic as _eval_semantic  # noqa: E402
 from . import info as _info  # noqa: E402
 from . import preview as _preview  # noqa: E402
 from . import validate as _validate  # noqa: E402
@@ -205,4 +207,4 @@ from .inputs import aliased  # noqa: E402
 
 _install_config(main)  # --config / --no-config on every command, first among its options
 
-__all__ = ["_convert", "_eval", "_info", "_preview", "_validate", "main"]
+__all__ = ["_convert", "_eval", "_eval_instance", "_eval_semantic", "_info", "_preview", "_validate", "main"]
