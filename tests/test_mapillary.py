@@ -507,3 +507,18 @@ def test_scores_against_itself(tmp_path: Path):
     everything, _ = segtool.evaluate_panoptic(DATA, tmp_path / "p.json").average(None)
     assert everything["pq"] == pytest.approx(1.0) and everything["n"] == 3
     assert segtool.evaluate_semantic(DATA, DATA).to_dict()["mIoU"] == pytest.approx(1.0)
+
+
+def test_panoptic_subtree_checked_with_coco_panoptics_rules(tmp_path: Path):
+    """A segment listed in panoptic_2020.json without pixels, an id in the PNG no record
+    lists: coco-panoptic's codes; datumaro's ``bbox: []`` is not reported."""
+    root = tmp_path / "t"
+    shutil.copytree(DATA, root)
+    js = root / "val/v2.0/panoptic/panoptic_2020.json"
+    data = json.loads(js.read_text())
+    data["annotations"][0]["segments_info"].append({"id": 9, "category_id": 1, "iscrowd": 0, "bbox": []})
+    del data["annotations"][1]["segments_info"][2]
+    js.write_text(json.dumps(data))
+    report = validate_mapillary(root)
+    assert sorted((f.code, f.image_id) for f in report.findings) == [("id-not-listed", "1"), ("segment-absent", "0")]
+    assert report.stats["panoptic_images"] == 3

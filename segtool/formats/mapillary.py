@@ -29,7 +29,7 @@ import numpy as np
 from .. import cocomask, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Kind, Sample, Segments, category_colors, stem_name
-from ..policy import QUIET, STRICT
+from ..policy import QUIET, STRICT, Policy
 from .coco_panoptic import PanopticPng
 from .coco_records import parse_categories, parse_images, unknown_image
 from .common import Detection, ImageResult, check_unique_names, dump_json, noted, save_png
@@ -174,18 +174,19 @@ def _image(entry: Entry, reading: str, config: Config) -> ImageInfo:
     return ImageInfo(entry.stem, name, height, width)
 
 
-def _panoptic_json(lay: Layout, folder: Path) -> Path:
+def panoptic_json(lay: Layout, folder: Path) -> Path:
     return folder / lay.version / PANOPTIC / PANOPTIC_JSON[lay.version]
 
 
-def _panoptic_segments(ann: dict[str, Any], known: set[int], path: Path) -> Segments:
-    """A record's ``segments_info`` under coco-panoptic's rules, an empty ``bbox`` (as
-    datumaro writes it) taken as absent: boxes are measured from the pixels."""
+def panoptic_segments(ann: dict[str, Any], known: set[int], path: Path, report: Policy = STRICT) -> Segments:
+    """A record's ``segments_info`` under coco-panoptic's rules (those ``report`` has left
+    out dropped), an empty ``bbox`` (as datumaro writes it) taken as absent: boxes are
+    measured from the pixels."""
     info = [
         {k: v for k, v in s.items() if not (k == "bbox" and v == [])} if isinstance(s, dict) else s
         for s in ann["segments_info"]
     ]
-    info = segment_records(info, ann["image_id"], str(path), known, STRICT)
+    info = segment_records(info, ann["image_id"], str(path), known, report)
     return Segments.build(
         id=[s["id"] for s in info],
         category_id=[s["category_id"] for s in info],
@@ -202,7 +203,7 @@ def _read_panoptic(lay: Layout, path: Path) -> Dataset:
     samples: list[Sample] = []
     splits: dict[str, str] = {}
     for split, folder in lay.splits:
-        js = _panoptic_json(lay, folder)
+        js = panoptic_json(lay, folder)
         if not js.is_file():
             continue
         image_records, category_records = coco_sections(js)
@@ -218,7 +219,7 @@ def _read_panoptic(lay: Layout, path: Path) -> Dataset:
             iid, name = record
             if iid not in images:
                 unknown_image(iid, set(images), js)
-            by_image[iid] = PanopticPng(str(js.parent / name), _panoptic_segments(ann, known, js))
+            by_image[iid] = PanopticPng(str(js.parent / name), panoptic_segments(ann, known, js))
         for iid, im in images.items():
             if str(iid) in splits:
                 raise SegtoolError(f"image {iid} is in split {splits[str(iid)]} and in split {split}", str(js))

@@ -7,6 +7,7 @@ polygon labels, or RGB colours) that are no label of the table, an image of an a
 split without its file, PNGs of the wrong depth, labels and instances PNGs (or a polygons
 file) of different sizes, a labels PNG that disagrees with the class byte of its instances
 PNG, polygons files that cannot be read, and photos of another size than their annotations.
+Each split's ``panoptic/`` (JSON and PNGs) is checked with coco-panoptic's rules and codes.
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from .. import cocomask
+from .. import cocomask, masks, png
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, register
 from ..checks.runner import run_checks
 from ..errors import FormatError, SegtoolError
+from ..model import ImageInfo
 from ..policy import place
-from .mapillary import reading_of
-from .mapillary_rules import Config, Entry, check_classes, find, layout, parse_polygons, read_config, read_map
+from .coco_records import parse_categories, parse_images, unknown_image
+from .jsonstream import coco_sections, items
+from .mapillary import panoptic_json, panoptic_segments, reading_of
+from .mapillary_rules import Config, Entry, Layout, check_classes, find, layout, parse_polygons, read_config, read_map
+from .panoptic_rules import annotation_record, pixel_ids
 
 register(
     Check("mapillary-config-invalid", E, "config_v*.json missing, unparsable, without labels, or with a bad label"),
@@ -52,6 +57,7 @@ class _ImageOut:
     findings: list[Finding] = field(default_factory=list)
     instances: int = 0
     polygons: int = 0
+    panoptic: int = 0
 
 
 def _maps(job: _Job, collect: Collect) -> tuple[Any, Any]:
@@ -127,6 +133,50 @@ def _check_image(job: _Job) -> _ImageOut:
     return out
 
 
+@dataclass(frozen=True)
+class _PanopticJob:
+    png: str
+    image: ImageInfo
+    ids: tuple[int, ...]
+
+
+def _check_panoptic(job: _PanopticJob) -> _ImageOut:
+    """A panoptic PNG against its listed segments, as coco-panoptic checks one."""
+    out = _ImageOut()
+    collect = Collect(out.findings)
+    iid = job.image.id
+    rgb = png.read_rgb(job.png, job.image.width, job.image.height, f"image {iid}", collect, iid)
+    if rgb is not None:
+        listed = np.array(job.ids, np.int64)
+        runs, unknown = masks.Runs.of_ids(png.rgb_to_u32(rgb), listed)
+        pixel_ids(listed, unknown, runs.areas(), iid, job.png, collect)
+    out.panoptic = 1
+    return out
+
+
+def _panoptic_jobs(lay: Layout, collect: Collect) -> list[_PanopticJob]:
+    """Each split's panoptic JSON read with coco-panoptic's rules (an empty ``bbox`` taken
+    as absent, as the reader takes it), one job per annotation record."""
+    out: list[_PanopticJob] = []
+    for _, folder in lay.splits:
+        js = panoptic_json(lay, folder)
+        if not js.is_file():
+            continue
+        image_records, category_records = coco_sections(js)
+        known = {c.id for c in parse_categories(category_records, js, default_isthing=True, report=collect)}
+        images = {im.id: im for im in parse_images(image_records, js, collect)}
+        for ann in items(js, "annotations.item"):
+            record = annotation_record(ann, str(js), collect)
+            if record is None:
+                continue
+            if record[0] not in images:
+                unknown_image(record[0], set(images), js, collect)
+                continue
+            segs = panoptic_segments(ann, known, js, collect)
+            out.append(_PanopticJob(str(js.parent / record[1]), images[record[0]], tuple(segs.id.tolist())))
+    return out
+
+
 def validate_mapillary(
     path: Path,
     *,
@@ -152,11 +202,14 @@ def validate_mapillary(
         items.append(_Job(entry, config, photo))
     checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
     found += checked
+    pan, pan_totals = run_checks(_check_panoptic, _panoptic_jobs(lay, collect), jobs=jobs, progress=None)
+    found += pan
     stats: dict[str, Any] = {
         "images": len(items),
         "version": lay.version,
         "instances": totals.get("instances", 0),
         "polygons": totals.get("polygons", 0),
+        "panoptic_images": pan_totals.get("panoptic", 0),
     }
     return Report(found, stats)
 
