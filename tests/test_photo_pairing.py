@@ -48,3 +48,10 @@ def test_without_images_and_without_a_paired_photo_the_note_says_so(tmp_path, ru
     gt.write_text(json.dumps({"images": [INSTANCE_IMAGE], "annotations": INSTANCE_BASE, "categories": INSTANCE_CATS}))
     out = _preview_json(runner, gt, tmp_path / "pv")
     assert out["images"][0]["photo_note"] == "no --images given, and the format pairs no photo with the image"
+
+
+def test_mask_folder_photos_come_from_the_sibling_images_folder(tmp_path, runner):
+    """pycococreator's example_data: annotations/100_*.png beside images/100.jpg (256x256)."""
+    root = Path(__file__).parent / "data" / "pycococreator" / "example_data"
+    out = _preview_json(runner, root / "annotations", tmp_path / "pv", "--from", "masks")
+    assert [(r["file_name"], r["photo"]) for r in out["images"]] == [("100.jpg", True)]

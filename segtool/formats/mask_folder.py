@@ -13,6 +13,7 @@ the source's records; photos are looked for in a sibling ``images/`` folder.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,12 +133,13 @@ def _records(root: Path, listed: list[Any]) -> dict[str, ImageInfo]:
 
 
 def _image(entry: Entry, known: dict[str, ImageInfo], shots: dict[str, str]) -> ImageInfo:
+    photo = shots.get(entry.stem, "")  # preview finds it there without --images
     if entry.stem in known:
-        return known[entry.stem]
+        return dataclasses.replace(known[entry.stem], photo=photo)
     size = png_size(entry.masks[0][0], STRICT, entry.stem)
     assert size is not None
-    name = Path(shots[entry.stem]).name if entry.stem in shots else f"{entry.stem}.jpg"
-    return ImageInfo(entry.stem, name, size[1], size[0])
+    name = Path(photo).name if photo else f"{entry.stem}.jpg"
+    return ImageInfo(entry.stem, name, size[1], size[0], photo=photo)
 
 
 def read(path: Path, *, categories: Path | None = None, **_: Any) -> Dataset:
