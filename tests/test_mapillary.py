@@ -10,8 +10,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -522,3 +525,50 @@ def test_panoptic_subtree_checked_with_coco_panoptics_rules(tmp_path: Path):
     report = validate_mapillary(root)
     assert sorted((f.code, f.image_id) for f in report.findings) == [("id-not-listed", "1"), ("segment-absent", "0")]
     assert report.stats["panoptic_images"] == 3
+
+
+def test_a_split_without_the_readings_files(tmp_path: Path, runner):
+    """A split holding labels/ only beside one holding instances/ is refused, not read as
+    unannotated; so is a labels PNG without its instances PNG; a photos-only split
+    (``testing/``) gives images without annotations."""
+    root = tmp_path / "t"
+    shutil.copytree(DATA, root)
+    shutil.rmtree(root / "val/v2.0/instances")
+    _hostile(tmp_path, runner, root, "val/v2.0", "split val has v2.0/labels/ but no v2.0/instances/")
+    root = tmp_path / "u"
+    shutil.copytree(DATA, root)
+    (root / "val/images/1.jpg").unlink()
+    (root / "val/v2.0/instances/1.png").unlink()
+    _hostile(tmp_path, runner, root, "val/v2.0/labels/1.png", "image 1: val/ has its labels/ file")
+    root = tmp_path / "w"
+    shutil.copytree(DATA, root)
+    (root / "testing/images").mkdir(parents=True)
+    Image.new("RGB", (7, 3)).save(root / "testing/images/9.jpg")
+    ds = segtool.read(root)
+    assert ds.info["mapillary"]["splits"]["9"] == "testing"
+    nine = next(s for s in ds.samples if s.image.id == "9").load()
+    assert (nine.image.width, nine.image.height) == (7, 3) and len(nine.segments) == 0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    grid=hnp.arrays(np.int64, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=st.integers(0, 5)),
+    things=st.sets(st.integers(1, 5)),
+)
+def test_round_trip_property(tmp_path_factory, grid, things):
+    """Any panoptic image (ids 0..5, 0 void; the ids in ``things`` persons, each other id
+    its own stuff category) goes coco-panoptic -> mapillary -> coco-panoptic with the same
+    partition and the same (category, crowd) per segment."""
+    tmp = tmp_path_factory.mktemp("prop")
+    stuff = {1: 100, 2: 200, 3: 100, 4: 200, 5: 100}
+    cats = {k: 1 if k in things else stuff[k] for k in range(1, 6)}
+    present = set(np.unique(grid).tolist()) - {0}
+    by_stuff = {}
+    for k in sorted(present - things):  # one segment per stuff category, as Vistas holds stuff
+        grid[grid == k] = by_stuff.setdefault(cats[k], k)
+    segs = panoptic_segments(grid, cats)
+    src = write_panoptic(tmp / "s.json", [grid], [segs])
+    segtool.convert(src, tmp / "m", "mapillary")
+    segtool.convert(tmp / "m", tmp / "b.json", "coco-panoptic")
+    before, after = panoptic_partition(src)[1], panoptic_partition(tmp / "b.json")["img1"]
+    assert (before[0] == after[0]).all() and before[1] == after[1]

@@ -182,12 +182,17 @@ def find(lay: Layout, reading: str, report: Policy) -> list[Entry]:
             "polygons": _files(ver / POLYGONS, (".json",)),
         }
         annotated = reading in found and (ver / reading).is_dir()
+        others = [r for r in (LABELS, INSTANCES, POLYGONS) if r != reading and (ver / r).is_dir()]
+        if reading in found and not annotated and others:
+            msg = f"split {split} has {lay.version}/{others[0]}/ but no {lay.version}/{reading}/ (read another reading)"
+            report("mapillary-missing", msg, str(ver))
+            continue
         for stem in sorted(set().union(*found.values())):
             entry = Entry(stem, split, **{k: str(v[stem]) if stem in v else None for k, v in found.items()})
             if annotated and getattr(entry, reading) is None:
-                if entry.photo is not None:
-                    msg = f"{place(stem)}: a photo in {split}/{IMAGES}/ without its {lay.version}/{reading}/ file"
-                    report("mapillary-missing", msg, entry.photo, stem)
+                where = next(str(v[stem]) for v in found.values() if stem in v)
+                msg = f"{place(stem)}: {split}/ has its {Path(where).parent.name}/ file but no {lay.version}/{reading}/ file"
+                report("mapillary-missing", msg, where, stem)
                 continue
             out.append(entry)
     return out
