@@ -27,7 +27,7 @@ from pycocotools import mask as mask_utils
 import segtool
 from segtool.errors import SegtoolError
 from segtool.formats import labelme_write
-from tests.conftest import rle
+from tests.conftest import PANOPTIC_EXAMPLES, panoptic_partition, rle
 from tests.helpers import invoke
 
 NAMES = ["cat", "traffic light", "čaj", "dog"]  # ids 1..4; a space and a non-ASCII letter
@@ -275,3 +275,29 @@ def test_coco_yolo_coco_keeps_every_object(dataset):
         assert [o[0] for o in got[stem]] == [o[0] for o in kept], stem
         for (_, _, a), (_, _, b) in zip(kept, got[stem], strict=True):
             assert _iou(a, b) >= 0.97, (stem, _iou(a, b))
+
+
+def _by_stem(json_path: Path) -> dict[str, tuple[np.ndarray, list[tuple[str, int]]]]:
+    data = json.loads(json_path.read_text())
+    stem = {im["id"]: Path(im["file_name"]).stem for im in data["images"]}
+    names = {c["id"]: c["name"] for c in data["categories"]}
+    return {
+        stem[i]: (canon, [(names[c], crowd) for c, crowd in labels])
+        for i, (canon, labels) in panoptic_partition(json_path).items()
+    }
+
+
+def test_panoptic_labelme_panoptic_keeps_the_partition(tmp_path):
+    """panopticapi's real examples (a partition: stuff, things, crowd) -> labelme -> read in
+    LabelMe's order -> coco-panoptic: the same partition with the same category names and
+    crowd flags; no two shapes of different objects meet, so the order decides no pixel."""
+    segtool.convert(PANOPTIC_EXAMPLES, tmp_path / "lm", "labelme")
+    summary = segtool.convert(tmp_path / "lm", tmp_path / "back.json", "coco-panoptic", overlap="auto")
+    assert not summary.changed and not summary.dropped
+    want, got = _by_stem(PANOPTIC_EXAMPLES), _by_stem(tmp_path / "back.json")
+    assert want.keys() == got.keys() and len(want) == 2
+    labels = [label for _, found in got.values() for label in found]
+    assert len(labels) == 50 and sum(crowd for _, crowd in labels) == 3  # the fixture's README: 50, 3 crowd
+    for stem, (canon, labels) in want.items():
+        assert np.array_equal(got[stem][0], canon), stem
+        assert got[stem][1] == labels, stem
