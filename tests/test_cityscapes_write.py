@@ -44,7 +44,8 @@ def _pair(folder: Path, stem: str, instances: np.ndarray) -> None:
 
 def test_polygons_json_drawn_back_by_cityscapesscripts(tmp_path: Path) -> None:
     """Nested shapes: a road ring holding a car that holds a hole of sky, void in the ring,
-    a crowd in two pieces, one-pixel and one-pixel-wide segments: every pixel comes back."""
+    a crowd in two pieces, a car cut in two by a pole, one-pixel and one-pixel-wide
+    segments: every pixel comes back."""
     cs = cityscapesscripts_stubbed()
     inst = np.full((40, 60), 23, np.int64)  # sky
     inst[5:35, 5:45] = 7  # road, with a hole …
@@ -56,6 +57,8 @@ def test_polygons_json_drawn_back_by_cityscapesscripts(tmp_path: Path) -> None:
     inst[38, 2] = 24000  # a one-pixel person
     inst[36:40, 55] = 11  # a one-pixel-wide building
     inst[0, :] = 33000  # a bicycle along the top row
+    inst[36:40, 10:30] = 26001  # a car cut in two by a pole in front of it
+    inst[34:40, 19:21] = 17
     _pair(tmp_path / "src" / "val" / "ulm", "ulm_000000_000001", inst)
     summary = segtool.write(formats.read(tmp_path / "src", all_labels=True), tmp_path / "out", "cityscapes")
     assert INEXACT not in summary.changed
@@ -67,7 +70,7 @@ def test_polygons_json_drawn_back_by_cityscapesscripts(tmp_path: Path) -> None:
     data = json.loads((folder / "ulm_000000_000001_gtFine_polygons.json").read_text())
     names = [o["label"] for o in data["objects"]]
     assert (data["imgWidth"], data["imgHeight"]) == (60, 40)
-    assert names.count("cargroup") == 2 and names.count("car") == 1 and "unlabeled" in names
+    assert names.count("cargroup") == 2 and names.count("car") == 2 and "unlabeled" in names
     assert names.index("road") < names.index("car") < names.index("unlabeled")  # holes filled after
 
 

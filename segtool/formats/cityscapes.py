@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, views
+from .. import imageio, masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions, Stream, of_sources
@@ -119,15 +119,16 @@ class CityscapesImage:
         instances, present, cls = self.maps(image)
         cat = np.asarray(self.lut, np.int64)[cls]
         keep = cat >= 0
-        lut = np.zeros(int(present[-1]) + 1 if present.size else 1, np.int32)
-        lut[present[keep]] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-        index = lut[np.asarray(instances).astype(np.int64, copy=False)]
+        runs, _ = masks.Runs.of_ids(instances, present[keep])  # other values: void labels
         segs = Segments.build(
-            id=present[keep], category_id=cat[keep], iscrowd=(present[keep] < INSTANCE_BASE) & HAS_INSTANCES[cls[keep]]
+            id=present[keep],
+            category_id=cat[keep],
+            iscrowd=(present[keep] < INSTANCE_BASE) & HAS_INSTANCES[cls[keep]],
+            area=runs.areas().astype(np.float64),
+            bbox=runs.bboxes(),
         )
         origin = dict(self.files).get("instances" if self.source == "png" else "polygons", "")
-        res = views.Resolved(index, segs)  # its runs kept: PQ pairs segments through them
-        return Annotation(image, res.measured(), id_map=index, runs=res.runs(), origin=origin)
+        return Annotation(image, segs, runs=runs, origin=origin)  # runs: PQ pairs segments through them
 
 
 def photo_of(label_file: str, stem: str) -> Path | None:

@@ -26,7 +26,7 @@ from ..errors import SegtoolError
 from ..policy import Policy, place
 from .cityscapes_labels import INSTANCE_BASE, MAX_ID, label_of, table
 from .common import SIDE, load_json
-from .semantic_rules import histogram, read_labels
+from .semantic_rules import read_labels
 
 PATTERN = re.compile(
     r"^(?P<stem>.+)_(?P<gt>gtFine|gtCoarse)_(?P<part>labelIds\.png|instanceIds\.png|color\.png|polygons\.json)$"
@@ -230,12 +230,15 @@ def check_maps(
     passes the rules: every value a label id, or ``id * 1000 + k`` of a label with
     instances; ``labels`` (when read from a PNG) the label of each pixel's instance value.
     None after a report."""
-    inst = np.asarray(instances).astype(np.int64, copy=False)
+    inst = np.asarray(instances)
     where = place(image_id)
-    if inst.min(initial=0) < 0:
+    if inst.dtype.kind == "i" and int(inst.min(initial=0)) < 0:
         report("cityscapes-unknown-label", f"{where}: negative instanceIds values", path, image_id)
         return None
-    present, _ = histogram(inst)
+    flat = inst.ravel()  # runs of equal values: every later step costs runs, not pixels
+    starts = np.concatenate([[0], np.flatnonzero(flat[1:] != flat[:-1]) + 1]) if flat.size else np.zeros(0, np.int64)
+    values = flat[starts].astype(np.int64)
+    present, at = np.unique(values, return_inverse=True)
     cls = np.where(present >= INSTANCE_BASE, present // INSTANCE_BASE, present)
     unknown = present[cls > MAX_ID]
     if unknown.size:
@@ -248,15 +251,16 @@ def check_maps(
         report("cityscapes-instance-class", msg, path, image_id)
         return None
     if labels is not None:
-        lab = np.asarray(labels).astype(np.int64, copy=False)
-        strange = np.unique(lab[lab > MAX_ID]) if int(lab.max(initial=0)) > MAX_ID else np.zeros(0, np.int64)
-        if strange.size:
+        lab = np.asarray(labels)
+        top = int(lab.max(initial=0))
+        if top > MAX_ID:
+            strange = np.unique(lab[lab > MAX_ID])
             msg = f"{where}: labelIds values {_shown(strange)} are no Cityscapes label id (0..{MAX_ID})"
             report("cityscapes-unknown-label", msg, path, image_id)
             return None
-        lut = np.zeros(int(present[-1]) + 1 if present.size else 1, np.int64)
-        lut[present] = cls
-        differ = int(np.count_nonzero(lut[inst] != lab))
+        lengths = np.diff(np.append(starts, flat.size))
+        expected = np.repeat(cls[at].astype(np.uint8), lengths)  # each pixel's label, from its instance's run
+        differ = int(np.count_nonzero(expected != lab.ravel()))
         if differ:
             msg = f"{where}: {differ} pixels of labelIds disagree with the label of their instanceIds value"
             report("cityscapes-label-mismatch", msg, path, image_id)
