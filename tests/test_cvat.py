@@ -333,8 +333,8 @@ def test_cvat_to_cvat_keeps_what_cvat_said(tmp_path):
         assert np.array_equal(_dense(a.load()), _dense(b.load()))
 
 
-def _coco(path: Path, anns: list[dict[str, Any]], h: int, w: int, n_cats: int = 2) -> Path:
-    cats = [{"id": i, "name": f"c{i}", "supercategory": ""} for i in range(1, n_cats + 1)]
+def _coco(path: Path, anns: list[dict[str, Any]], h: int, w: int, ids: tuple[int, ...] = (1, 2)) -> Path:
+    cats = [{"id": i, "name": f"c{i}", "supercategory": ""} for i in ids]
     recs = [
         {"id": k + 1, "image_id": 1, "iscrowd": 0, "area": 1, "bbox": [0, 0, 1, 1], **a} for k, a in enumerate(anns)
     ]
@@ -350,8 +350,11 @@ def _coco(path: Path, anns: list[dict[str, Any]], h: int, w: int, n_cats: int = 
     return path
 
 
-def _masks_of(path: Path) -> list[tuple[int, int, np.ndarray]]:
+def _masks_of(path: Path) -> list[tuple[str, int, np.ndarray]]:
+    """(category name, iscrowd, mask) of each annotation, masks as pycocotools decodes them
+    (CVAT labels are names: ids become 1..n in label order, names stay)."""
     data = json.loads(path.read_text())
+    names = {c["id"]: c["name"] for c in data["categories"]}
     h, w = data["images"][0]["height"], data["images"][0]["width"]
     out = []
     for a in data["annotations"]:
@@ -362,7 +365,7 @@ def _masks_of(path: Path) -> list[tuple[int, int, np.ndarray]]:
             rle = {"size": seg["size"], "counts": seg["counts"].encode()}
         else:
             rle = mask_utils.frPyObjects(seg, h, w)
-        out.append((a["category_id"], a["iscrowd"], mask_utils.decode(rle).astype(bool)))
+        out.append((names[a["category_id"]], a["iscrowd"], mask_utils.decode(rle).astype(bool)))
     return out
 
 
@@ -389,7 +392,7 @@ def test_holes_and_crowd_go_through_masks(tmp_path):
     assert '<attribute name="iscrowd">true</attribute>' in text
     segtool.convert(tmp_path / "a.xml", tmp_path / "b.json", "coco-instance")
     before, after = _masks_of(src), _masks_of(tmp_path / "b.json")
-    assert [(c, k) for c, k, _ in after] == [(1, 0), (2, 1), (2, 0)]
+    assert [(c, k) for c, k, _ in after] == [("c1", 0), ("c2", 1), ("c2", 0)]
     assert all(np.array_equal(m1, m2) for (_, _, m1), (_, _, m2) in zip(before, after, strict=True))
 
 
@@ -411,7 +414,7 @@ def test_round_trip_coco_cvat_coco(tmp_path_factory, data):
     h, w = data.draw(st.integers(4, 16)), data.draw(st.integers(4, 16))
     anns = []
     for _ in range(data.draw(st.integers(1, 5))):
-        cat = data.draw(st.integers(1, 3))
+        cat = data.draw(st.sampled_from([1, 4, 9]))  # COCO ids need not be 1..n
         if data.draw(st.booleans()):
             polys = [_polygon(data.draw, h, w) for _ in range(data.draw(st.integers(1, 2)))]
             if (
@@ -424,11 +427,11 @@ def test_round_trip_coco_cvat_coco(tmp_path_factory, data):
             if m.any():
                 rle = mask_utils.encode(np.asfortranarray(m))
                 anns.append({"category_id": cat, "segmentation": {"size": [h, w], "counts": rle["counts"].decode()}})
-    src = _coco(tmp / "src.json", anns, h, w, 3)
+    src = _coco(tmp / "src.json", anns, h, w, (1, 4, 9))
     segtool.convert(src, tmp / "a.xml", "cvat")
     segtool.convert(tmp / "a.xml", tmp / "b.json", "coco-instance")
     before, after = _masks_of(src), _masks_of(tmp / "b.json")
-    assert [c for c, _, _ in after] == [c for c, _, _ in before]
+    assert [(c, k) for c, k, _ in after] == [(c, k) for c, k, _ in before]
     for (_, _, m1), (_, _, m2) in zip(before, after, strict=True):
         assert np.array_equal(m1, m2)
 
@@ -454,3 +457,30 @@ def test_a_polygon_far_outside_is_named_by_the_reader(tmp_path):
     with pytest.raises(SegtoolError, match=r"image 0: shape 1 \(polygon 'cat'\): polygon points reach"):
         segtool.read(path).samples[0].load()
     assert [f.code for f in validate_cvat(path).findings] == ["shape-degenerate"]
+
+
+def test_encodings(tmp_path):
+    """A Latin-1 XML reads (its image name decoded); UTF-16 is refused in one line (CVAT
+    writes UTF-8, and an image's bytes are parsed again alone)."""
+    text = f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<annotations><version>1.1</version>{META}'
+    text += _image('<polygon label="cat" points="0,0;4,0;4,4"/>', name="é.jpg") + "</annotations>\n"
+    (tmp_path / "l1.xml").write_bytes(text.encode("latin-1"))
+    ds = segtool.read(tmp_path / "l1.xml")
+    assert ds.samples[0].image.file_name == "é.jpg" and len(ds.samples[0].load().segments) == 1
+    (tmp_path / "u16.xml").write_text(text.replace("ISO-8859-1", "UTF-16"), encoding="utf-16")
+    result = CliRunner().invoke(main, ["info", str(tmp_path / "u16.xml"), "--from", "cvat"])
+    assert result.exit_code == 2 and "UTF-16" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_convert_to_a_picture_follows_cvats_order(tmp_path):
+    """To coco-panoptic (no overlaps), convert reads the XML flattened by default: the box
+    with the higher z_order keeps the 4 shared pixels, and the summary says 4 were decided."""
+    shapes = '<box label="cat" xtl="0" ytl="0" xbr="4" ybr="4" z_order="1"/><box label="dog" xtl="2" ytl="2" xbr="6" ybr="6"/>'
+    path = _xml(tmp_path, _image(shapes))
+    result = CliRunner().invoke(
+        main, ["convert", str(path), str(tmp_path / "p.json"), "--to", "coco-panoptic", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["changed"] == {cvat.PAINTED: 4}
+    segments = json.loads((tmp_path / "p.json").read_text())["annotations"][0]["segments_info"]
+    assert [(s["category_id"], s["area"]) for s in segments] == [(1, 16), (2, 12)]

@@ -27,6 +27,7 @@ ROOT = "annotations"
 VIDEO = "CVAT for video 1.1 (tracks) is not read: export the task as CVAT for images 1.1"
 SHAPES = ("polygon", "box", "mask", "polyline", "points", "ellipse", "cuboid", "skeleton", "tag")
 CHUNK = 1 << 16
+WIDE = (b"\xff\xfe", b"\xfe\xff", b"\x00<", b"<\x00", b"\x00\x00")  # how UTF-16/32 XML starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +214,9 @@ def scan(path: Path, report: Policy) -> CvatFile:
     p.XmlDeclHandler = lambda _v, enc, _s: setattr(found, "encoding", (enc or "utf-8").lower())
     try:
         with open(path, "rb") as f:
+            if f.read(2) in WIDE:
+                raise FormatError("a UTF-16 or UTF-32 XML: CVAT writes UTF-8; save it as UTF-8", str(path))
+            f.seek(0)
             while chunk := f.read(CHUNK):
                 p.Parse(chunk, False)
             p.Parse(b"", True)
