@@ -572,3 +572,13 @@ def test_round_trip_property(tmp_path_factory, grid, things):
     segtool.convert(tmp / "m", tmp / "b.json", "coco-panoptic")
     before, after = panoptic_partition(src)[1], panoptic_partition(tmp / "b.json")["img1"]
     assert (before[0] == after[0]).all() and before[1] == after[1]
+
+
+def test_a_png_over_the_pixel_limit_is_refused_in_read(tmp_path: Path, runner):
+    """A labels PNG whose header declares 20000 x 20000 pixels: one line, before any decode."""
+    root = _tree(tmp_path / "t", labels=np.zeros((3, 4), np.uint8))
+    path = root / "training/v2.0/labels/a.png"
+    data = bytearray(path.read_bytes())
+    data[16:24] = (20000).to_bytes(4, "big") * 2  # IHDR width and height (the CRC is not checked here)
+    path.write_bytes(bytes(data))
+    _hostile(tmp_path, runner, root, "labels/a.png", "over the limit")

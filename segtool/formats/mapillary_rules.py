@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, png
+from .. import imageio, limits, png
 from ..errors import SegtoolError
 from ..policy import Policy, place
 from .common import load_json
@@ -206,6 +206,7 @@ def png_size(path: str) -> tuple[int, int]:
         raise SegtoolError(f"unreadable PNG ({exc.strerror or exc})", path) from None
     except ValueError as exc:
         raise SegtoolError(f"unreadable PNG ({exc})", path) from None
+    limits.check("pixels", width * height, f"a PNG of {width}x{height}", path)
     return width, height
 
 
