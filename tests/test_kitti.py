@@ -6,6 +6,7 @@ tree per check code, and bad input refused with one line naming the file."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from segtool import formats
 from segtool.cli import main
 from segtool.errors import SegtoolError
 from segtool.formats import kitti
-from segtool.formats.cityscapes_labels import BY_NAME
+from segtool.formats.cityscapes_labels import BY_NAME, LABELS
 from segtool.formats.kitti_checks import validate_kitti
 from tests.helpers import assert_bad_input
 
@@ -198,7 +199,7 @@ BROKEN = {
     "image-size": lambda root: _photo(root / "training/image_2/a.png", 2, 5),
     "label-mode": lambda root: _save8(root / "training/instance/a.png", [[1] * 5, [1] * 5]),
 }
-COVERED = {"kitti-unknown-class", "kitti-label-mismatch"}
+COVERED = {"kitti-unknown-class", "kitti-label-mismatch", "kitti-labels-invalid"}  # the last: test_broken_label_colors
 
 
 @pytest.mark.parametrize("code", sorted(BROKEN))
@@ -292,3 +293,44 @@ def test_validate_with_images_dir_and_step(tmp_path):
     report = validate_kitti(step)
     assert [f.code for f in report.findings] == ["kitti-unknown-class"]
     assert kitti.count_images(step) == 1
+
+
+# ---------------------------------------------------------------- label_colors.txt (datumaro, CVAT)
+
+
+def test_custom_label_colors(tmp_path):
+    """A label_colors.txt beside training/: class = line number from 0; 'background' void;
+    'car' keeps Cityscapes' facts (a thing: instance 0 a crowd), 'cat' is a thing."""
+    root = _tree(tmp_path / "k", [[257, 257, 512], [0, 258, 512]], semantic=False, photo=None)
+    (root / "label_colors.txt").write_text("0 0 0 background\n255 0 0 cat\n0 0 142 car\n")
+    ds = segtool.read(root)
+    assert [(c.id, c.name, c.isthing, c.color) for c in ds.categories] == [
+        (1, "cat", True, (255, 0, 0)),
+        (2, "car", True, (0, 0, 142)),
+    ]
+    segs = ds.samples[0].load().segments
+    assert segs.id.tolist() == [257, 258, 512] and segs.category_id.tolist() == [1, 1, 2]
+    assert segs.iscrowd.tolist() == [False, False, True] and segs.area.tolist() == [2, 1, 2]
+    _save16(root / "training" / "instance" / "a.png", [[3 * 256 + 1]])
+    with pytest.raises(SegtoolError, match=r"values 769 \(class 3\) are of no class \(label ids 0..2"):
+        segtool.read(root).samples[0].load()
+
+
+def test_datumaro_default_label_colors_is_the_cityscapes_table(tmp_path):
+    """datumaro's KittiLabelMap written out (names without spaces, licenseplate last) reads
+    as the built-in table: the same 19 categories, the same segments of its fixture."""
+    root = tmp_path / "k"
+    shutil.copytree(DATA, root)
+    names = [lab.name.replace(" ", "") for lab in LABELS if lab.id >= 0] + ["licenseplate"]
+    (root / "label_colors.txt").write_text("".join(f"0 0 0 {n}\n" for n in names))
+    ds = segtool.read(root)
+    assert [c.id for c in ds.categories] == [c.id for c in segtool.read(DATA).categories]
+    assert ds.samples[0].load().segments.id.tolist() == [6913, 6914]
+
+
+def test_broken_label_colors(tmp_path):
+    root = _tree(tmp_path / "k")
+    (root / "label_colors.txt").write_text("0 0 0 a\n1 2 3 a\n")
+    assert [f.code for f in validate_kitti(root).findings] == ["kitti-labels-invalid"]
+    result = CliRunner().invoke(main, ["convert", str(root), str(tmp_path / "o.json"), "--to", "coco-instance"])
+    assert_bad_input(result, "label_colors.txt", "line 2")

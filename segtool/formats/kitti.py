@@ -8,7 +8,9 @@ instance ground truth") and/or ``training/semantic/<id>.png`` (8-bit label ids),
 its pixels with instance 0 are one crowd region, as Cityscapes' plain label id of a thing
 label is; a label without instances (road, wall …) is one stuff segment per image, whatever
 instance numbers the devkit gave it (merged, counted in convert's summary). A semantic PNG
-alone gives stuff segments and a crowd per thing label.
+alone gives stuff segments and a crowd per thing label. A ``label_colors.txt`` beside
+``training/`` (datumaro's and CVAT's KITTI export: ``r g b name`` lines, class = line number
+from 0) replaces the table: a Cityscapes name keeps that label's facts, another is a thing.
 
 KITTI-STEP: ``panoptic_maps/<split>/<seq>/<frame>.png``, R = trainId (0..18, 255 void),
 G * 256 + B = track id; photos in ``images/``; person and car are things (the two classes it
@@ -45,6 +47,7 @@ from .kitti_rules import (
     layout,
     partition,
     png_size,
+    read_label_colors,
     read_map,
 )
 
@@ -108,10 +111,11 @@ def read(path: Path, *, all_labels: bool = False, **_: Any) -> Dataset:
     entries = find(lay)
     if not entries:
         raise FormatError(f"no PNG in {lay.maps}", str(path))
-    cats = categories(lay.kind, all_labels=all_labels)
-    table = class_table(lay.kind, cats)
+    lines = read_label_colors(lay.labels, STRICT) if lay.kind != "step" else None
+    cats = categories(lay.kind, all_labels=all_labels, lines=lines)
+    table = class_table(lay.kind, cats, None if lines is None else len(lines))
     samples = tuple(Sample(_image(e, lay.photos), KittiImage(e, lay.kind, table)) for e in entries)
-    info = {"kitti": {"layout": lay.kind, "all_labels": all_labels}}
+    info = {"kitti": {"layout": lay.kind, "all_labels": all_labels, "labels": str(lay.labels or "cityscapes")}}
     return Dataset(cats, samples, "panoptic", info, str(path))
 
 

@@ -34,6 +34,7 @@ from .kitti_rules import (
     find,
     layout,
     partition,
+    read_label_colors,
     read_map,
 )
 
@@ -43,6 +44,7 @@ register(
         E,
         "a KITTI map value whose class is no Cityscapes label id (0..33), or a KITTI-STEP trainId 19..254",
     ),
+    Check("kitti-labels-invalid", E, "a KITTI label_colors.txt that cannot be parsed: the Cityscapes table is used"),
     Check(
         "kitti-label-mismatch",
         E,
@@ -98,7 +100,10 @@ def validate_kitti(
         raise FormatError(
             f"a kitti dataset is a folder with {SPLIT}/{INSTANCE}/, {SPLIT}/{SEMANTIC}/ or {STEP_MAPS}/", str(root)
         )
-    table = class_table(lay.kind, categories(lay.kind, all_labels=True))
+    found: list[Finding] = []
+    lines = read_label_colors(lay.labels, Collect(found)) if lay.kind != "step" else None
+    cats = categories(lay.kind, all_labels=True, lines=lines)
+    table = class_table(lay.kind, cats, None if lines is None else len(lines))
     items = []
     for entry in find(lay):
         if images_dir is not None:
@@ -110,7 +115,8 @@ def validate_kitti(
                 entry.id, entry.labels, entry.semantic, str(photo) if photo else str(images_dir / f"{entry.id}.png")
             )
         items.append(_Job(entry, lay.kind, table))
-    found, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
+    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
+    found += checked
     stats = {"images": len(items), "instances": totals.get("instances", 0), "crowd_regions": totals.get("crowds", 0)}
     return Report(found, stats)
 

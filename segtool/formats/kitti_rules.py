@@ -33,6 +33,7 @@ from .cityscapes_labels import LABELS, MAX_ID
 from .semantic_rules import histogram, read_labels
 
 SPLIT, PHOTOS, INSTANCE, SEMANTIC = "training", "image_2", "instance", "semantic"
+LABEL_COLORS = "label_colors.txt"  # datumaro's (CVAT's KITTI export's) label map: "r g b name" lines
 STEP_MAPS, STEP_PHOTOS = "panoptic_maps", "images"
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
 STEP_VOID = 255  # KITTI-STEP's void trainId
@@ -51,6 +52,7 @@ class Layout:
     maps: Path
     photos: Path
     semantic: Path | None = None  # semantic/ beside instance/
+    labels: Path | None = None  # label_colors.txt (beside training/, or in it)
 
 
 def layout(root: Path) -> Layout | None:
@@ -59,12 +61,48 @@ def layout(root: Path) -> Layout | None:
     if (root / STEP_MAPS).is_dir():
         return Layout("step", root / STEP_MAPS, root / STEP_PHOTOS)
     split = root if any((root / d).is_dir() for d in (INSTANCE, SEMANTIC)) else root / SPLIT
+    labels = next((p for p in (split.parent / LABEL_COLORS, split / LABEL_COLORS) if p.is_file()), None)
     if (split / INSTANCE).is_dir():
         sem = split / SEMANTIC
-        return Layout("instance", split / INSTANCE, split / PHOTOS, sem if sem.is_dir() else None)
+        return Layout("instance", split / INSTANCE, split / PHOTOS, sem if sem.is_dir() else None, labels)
     if (split / SEMANTIC).is_dir():
-        return Layout("semantic", split / SEMANTIC, split / PHOTOS)
+        return Layout("semantic", split / SEMANTIC, split / PHOTOS, None, labels)
     return None
+
+
+Lines = tuple[tuple[str, "tuple[int, int, int] | None"], ...]
+
+
+def read_label_colors(path: Path | None, report: Policy) -> Lines | None:
+    """``label_colors.txt`` as datumaro writes it (``r g b name`` or ``name`` a line, ``#``
+    comments; class id = line number from 0), or None (no file, or one the report was told
+    is broken: the Cityscapes table is used)."""
+    if path is None:
+        return None
+    try:
+        text = imageio.read_bytes(path).decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        report("kitti-labels-invalid", f"unreadable label map ({exc})", str(path))
+        return None
+    out: list[tuple[str, tuple[int, int, int] | None]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        rgb = words[:3] if len(words) > 3 and all(w.isdigit() and int(w) < 256 for w in words[:3]) else None
+        name = " ".join(words[3:] if rgb else words)
+        if (len(words) > 3 and rgb is None) or any(name == known for known, _ in out) or len(out) == 256:
+            report(
+                "kitti-labels-invalid",
+                f"line {n} {line[:40]!r}: not 'r g b name' with a new name (256 at most)",
+                str(path),
+            )
+            return None
+        out.append((name, None if rgb is None else (int(rgb[0]), int(rgb[1]), int(rgb[2]))))
+    if not out:
+        report("kitti-labels-invalid", "no label", str(path))
+        return None
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -139,16 +177,31 @@ def check_photo(photo: str | None, size: tuple[int, int], report: Policy, image_
         report("image-size", msg, photo, image_id)
 
 
-def categories(kind: str, *, all_labels: bool = False) -> tuple[Category, ...]:
+VOID_NAMES = ("unlabeled", "background", "ignored", "void")  # label_colors.txt names read as void
+_BY_KEY = {lab.name.replace(" ", ""): lab for lab in LABELS}  # datumaro spells "egovehicle"
+
+
+def categories(kind: str, *, all_labels: bool = False, lines: Lines | None = None) -> tuple[Category, ...]:
     """KITTI's classes: Cityscapes' evaluated labels by label id (``all_labels``: every label
-    but ``unlabeled``), things those with instances; KITTI-STEP's 19 trainIds, things the
-    two it tracks."""
+    but ``unlabeled``), things those with instances; a label_colors.txt's lines instead when
+    there is one (a Cityscapes name takes that label's facts, another name is a thing;
+    ``unlabeled``, ``background``, ``ignored``, ``void`` are void);
+    KITTI-STEP's 19 trainIds, things the two it tracks."""
     if kind == "step":
         return tuple(
             Category(lab.train_id, lab.name, lab.train_id in STEP_THINGS, lab.color, lab.category)
             for lab in LABELS
             if 0 <= lab.train_id < STEP_CLASSES
         )
+    if lines is not None:
+        out = []
+        for i, (name, color) in enumerate(lines):
+            lab = _BY_KEY.get(name.replace(" ", "").lower())
+            if name.lower() in VOID_NAMES or (lab is not None and lab.ignore_in_eval and not all_labels):
+                continue  # void
+            thing = True if lab is None else lab.has_instances
+            out.append(Category(i, name, thing, color or (lab.color if lab else None), lab.category if lab else ""))
+        return tuple(out)
     return tuple(
         Category(lab.id, lab.name, lab.has_instances, lab.color, lab.category)
         for lab in LABELS
@@ -156,10 +209,12 @@ def categories(kind: str, *, all_labels: bool = False) -> tuple[Category, ...]:
     )
 
 
-def class_table(kind: str, cats: Sequence[Category]) -> tuple[tuple[int, ...], tuple[bool, ...]]:
-    """Per class value (label id 0..33, or trainId 0..255): its category id (-1 void, -2 no
-    class at all) and whether it has instances."""
-    size = 256 if kind == "step" else MAX_ID + 1
+def class_table(
+    kind: str, cats: Sequence[Category], size: int | None = None
+) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """Per class value (label id 0..33, a label_colors.txt line 0..``size`` - 1, or trainId
+    0..255): its category id (-1 void, -2 no class at all) and whether it has instances."""
+    size = size if size is not None else 256 if kind == "step" else MAX_ID + 1
     lut = [-2 if kind == "step" else -1] * size  # a trainId beyond 18 is no class; a label id is void
     things = [False] * size
     if kind == "step":
@@ -244,7 +299,7 @@ def partition(
         shown = ", ".join(
             f"{v} (class {c})" for v, c in zip(present[unknown][:6].tolist(), cls[unknown][:6].tolist(), strict=True)
         )
-        what = "trainIds 0..18 or 255" if kind == "step" else f"Cityscapes label ids 0..{MAX_ID}"
+        what = "trainIds 0..18 or 255" if kind == "step" else f"label ids 0..{len(lut) - 1}"
         msg = f"{place(image_id)}: values {shown} are of no class ({what}; {int(counts[unknown].sum())} px)"
         report("kitti-unknown-class", msg, path, image_id)
         return None
