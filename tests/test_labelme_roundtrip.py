@@ -137,6 +137,8 @@ def test_refusals_and_renumbering(tmp_path):
         with pytest.raises(SegtoolError, match="cannot be a LabelMe label"):
             segtool.convert(src, tmp_path / "o2", "labelme")
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+    with pytest.raises(SegtoolError, match="cannot be a LabelMe label"):  # a lone surrogate (JSON's "\ud800")
+        labelme_write.labels_text(["a\ud800"], "x")
     src = _coco(tmp_path / "c.json", [img], [], [{"id": 3, "name": "a"}, {"id": 7, "name": "b"}])
     assert dict(segtool.convert(src, tmp_path / "o3", "labelme").changed) == {labelme_write.RENUMBERED: 2}
     with pytest.raises(SegtoolError, match="a labelme destination is a folder"):

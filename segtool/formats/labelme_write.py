@@ -52,9 +52,18 @@ def labels_text(names: list[str], where: str) -> str:
     if twice:
         raise SegtoolError(f"category {twice[0]!r:.60} cannot be a LabelMe label (two categories have it)", where)
     for name in names:
-        if name.splitlines() != [name] or name != name.strip() or name in NOT_CATEGORIES:
+        if name.splitlines() != [name] or name != name.strip() or name in NOT_CATEGORIES or not _utf8(name):
             raise SegtoolError(f"category {name!r:.60} cannot be a LabelMe label (not a labels.txt line)", where)
     return "".join(f"{n}\n" for n in [IGNORE, "_background_", *names])
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (JSON can hold a lone surrogate; a file cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
