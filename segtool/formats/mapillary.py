@@ -50,13 +50,12 @@ from .mapillary_rules import (
     layout,
     parse_polygons,
     partition,
-    photo_size,
-    png_size,
     read_config,
     read_map,
 )
 from .options import WriteContext, WriteOptions
 from .panoptic_rules import annotation_record, segment_records
+from .voc_rules import photo_size, png_size  # sizes from headers, the pixel limit checked
 
 NAME = "mapillary"
 CHECKS = "mapillary_checks"  # its checks (validate); findings need a person's decision: no --fix

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, limits, png
+from .. import imageio, png
 from ..errors import SegtoolError
 from ..policy import Policy, place
 from .common import load_json
@@ -196,30 +196,6 @@ def find(lay: Layout, reading: str, report: Policy) -> list[Entry]:
                 continue
             out.append(entry)
     return out
-
-
-def png_size(path: str) -> tuple[int, int]:
-    """(width, height) from a PNG's header; one line naming the file otherwise."""
-    try:
-        width, height, _ = png.header(imageio.read_bytes(path)[:33])
-    except OSError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc.strerror or exc})", path) from None
-    except ValueError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc})", path) from None
-    limits.check("pixels", width * height, f"a PNG of {width}x{height}", path)
-    return width, height
-
-
-def photo_size(path: str) -> tuple[int, int]:
-    """(width, height) of a photo, from its header."""
-    try:
-        with imageio.open_image(path) as img:
-            width, height = img.size
-    except SegtoolError:
-        raise
-    except Exception as exc:  # Pillow raises assorted types on corrupt input
-        raise SegtoolError(f"unreadable image ({exc})", path) from None
-    return int(width), int(height)
 
 
 def read_colors(
