@@ -2,19 +2,20 @@
 index in ``labels``) beside split folders ``<split>/images/*.jpg`` and
 ``<split>/<version>/labels|instances|panoptic|polygons/``.
 
-Three readings of one version (v2.0 when a split holds it, else v1.2; a path to a version
-folder such as ``training/v1.2`` picks that one), see docs/formats/mapillary.md:
+Four readings of one version (v2.0 when a split holds it, else v1.2; a path to a version
+folder such as ``training/v1.2`` picks that one), the first the version holds by default
+(``reading=``), see docs/formats/mapillary.md:
 
 * ``instances/`` (16-bit, value = label * 256 + instance): ``panoptic``: each value of a
   label with ``instances: true`` one instance, each other label one stuff segment;
-* ``labels/`` only (8-bit label ids, palette or grayscale; RGB through the labels'
-  colours): ``semantic``;
-* ``polygons/`` only (v2.0 JSONs): ``instance``: each object rasterised as a COCO polygon.
+* ``panoptic/`` + ``panoptic_20xx.json``: ``panoptic``: COCO panoptic with string image
+  ids, under coco-panoptic's rules (its PNG source), an empty ``bbox`` taken as absent;
+* ``labels/`` (8-bit label ids, palette or grayscale; RGB through the labels' colours):
+  ``semantic``;
+* ``polygons/`` (v2.0 JSONs): ``instance``: each object rasterised as a COCO polygon.
 
-Labels with ``evaluate: false`` (``void--unlabeled``) are void, not categories. The
-``panoptic/`` sub-tree is COCO panoptic with string image ids: the ``coco-panoptic`` format
-reads it (``segtool info training/v2.0/panoptic/panoptic_2020.json --masks
-training/v2.0/panoptic``). Image ids are the file stems; nothing is decoded in :func:`read`.
+Labels with ``evaluate: false`` (``void--unlabeled``) are void, not categories. Image ids
+are the file stems; nothing is decoded in :func:`read`.
 """
 
 from __future__ import annotations
