@@ -1,7 +1,8 @@
-"""The ade20k format: datumaro's ADE20K 2017 fixture (MIT, copied), the real ADE20K 2021
-full dataset (ADE20K Terms: read where it lies, skipped when absent), generated
-SceneParsing trees: numbers hand-computed from the PNGs with numpy, round trips pixel for
-pixel, mIoU 1 of a tree against itself, one broken tree per check code."""
+"""The ade20k format: datumaro's ADE20K 2017 and 2020 fixtures (MIT, copied), the real
+ADE20K 2021 full dataset (ADE20K Terms: read where it lies, skipped when absent), its
+instance masks against its _seg.png, generated SceneParsing and 2021 trees: numbers
+hand-computed from the PNGs and JSONs with numpy/json, round trips pixel for pixel, mIoU 1
+of a tree against itself, one broken tree per check code, hostile 2021 inputs (exit 2)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,16 @@ from segtool.formats.ade20k_rules import NAMES150
 DATA = Path(__file__).parent / "data" / "datumaro" / "ade20k2017" / "dataset"
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "ade20k" / "ade20k_2021_full"
 # the check codes with a broken fixture below (tests/checks/test_instance_checks.py asks)
-COVERED = {"ade20k-unknown-class", "ade20k-missing", "ade20k-size-mismatch", "ade20k-objectinfo-invalid"}
+COVERED = {
+    "ade20k-unknown-class",
+    "ade20k-missing",
+    "ade20k-size-mismatch",
+    "ade20k-objectinfo-invalid",
+    "ade20k-json-invalid",
+    "ade20k-instance-mask",
+    "ade20k-instance-overlap",
+    "ade20k-seg-mismatch",
+}
 real = pytest.mark.skipif(not REAL.is_dir(), reason="the real ADE20K fixture is not beside the repository")
 
 
@@ -60,11 +70,11 @@ def test_datumaro_2017_fixture():
 
 @real
 def test_real_2021_full_dataset():
-    """The 2021 tree read by its _seg.png: segments as the PNGs give them, and every class
-    is a name_ndx of the image's JSON (whole objects), named as it."""
+    """The 2021 tree read by its _seg.png (instance_masks=False): segments as the PNGs give
+    them, and every class is a name_ndx of the image's JSON (whole objects), named as it."""
     import json
 
-    ds = segtool.read(REAL)
+    ds = segtool.read(REAL, instance_masks=False)
     assert len(ds.samples) == 3
     assert [(s.image.width, s.image.height) for s in ds.samples] == [(2048, 1536), (2200, 1650), (2200, 1467)]
     names = {c.id: c.name for c in ds.categories}
@@ -193,3 +203,264 @@ def test_hostile_one_line_exit_2(tmp_path: Path, make: str, says: str):
         assert_bad_input(result, says)
         return
     assert_bad_input(invoke(runner, "convert", src, tmp_path / "out", "--to", "ade20k"), says)
+
+
+# ADE20K 2021: the per-image JSON and its instance masks
+
+DATA2020 = Path(__file__).parent / "data" / "datumaro" / "ade20k2020" / "dataset"
+
+
+def _objects(json_path: Path) -> list[dict]:
+    import json
+
+    return json.loads(json_path.read_text(encoding="utf-8"))["annotation"]["object"]
+
+
+def test_datumaro_2020_fixture():
+    """Datumaro's 2020 fixture: 0/1 instance masks; the whole objects (car 401, person 1831)
+    are the segments, of the masks' pixel counts; the parts (door, rim) are dropped and
+    counted; names are the JSON's WordNet names."""
+    ds = segtool.read(DATA2020)
+    assert ds.kind == "panoptic" and ds.info["ade20k"]["read"] == ["2021"]
+    assert [s.image.id for s in ds.samples] == ["training/street/1", "validation/2"]
+    for sample, stem in zip(ds.samples, ["training/street/1", "validation/2"], strict=True):
+        objs = _objects(DATA2020 / f"{stem}.json")
+        whole = [o for o in objs if o["parts"]["part_level"] == 0]
+        folder = (DATA2020 / stem).parent
+        want = [
+            (o["id"] + 1, o["name_ndx"], int((np.asarray(Image.open(folder / o["instance_mask"])) == 1).sum()))
+            for o in whole
+        ]
+        ann = sample.load()
+        got = list(
+            zip(
+                ann.segments.id.tolist(),
+                ann.segments.category_id.tolist(),
+                ann.segments.area.astype(int).tolist(),
+                strict=True,
+            )
+        )
+        assert got == want == [(1, 401, 15), (2, 1831, 5)]
+        assert sum(ann.dropped.values()) == len(objs) - len(whole)
+    assert {c.id: c.name for c in ds.categories}[401] == "car, auto, automobile, machine, motorcar"
+    assert validate(DATA2020, CheckOptions()).findings == []
+
+
+@real
+def test_real_2021_instance_masks_agree_with_seg():
+    """The real 2021 tree by its instance masks: 51, 34 and 24 whole objects; each one's
+    segment holds its visible (255) pixels, lies within its mask, and is exactly the
+    _seg.png pixels of one B value, of class name_ndx; together they are all its labelled
+    pixels. 327 and 255 pixels of the first and third image are marked 128 in their whole
+    object's mask but lie under that object's own parts, where _seg.png gives them to the
+    whole. The other 128 pixels (occluded extent) and the parts are dropped and counted;
+    validate finds nothing."""
+    ds = segtool.read(REAL)
+    assert ds.info["ade20k"]["read"] == ["2021"]
+    grew = []
+    for sample, whole_count in zip(ds.samples, [51, 34, 24], strict=True):
+        seg = Path(sample.source.png)  # type: ignore[attr-defined]
+        rgb = _rgb(seg)
+        classes, b = rgb[..., 0] // 10 * 256 + rgb[..., 1], rgb[..., 2]
+        objs = _objects(seg.with_name(seg.name.replace("_seg.png", ".json")))
+        whole = [o for o in objs if o["parts"]["part_level"] == 0]
+        ann = sample.load()
+        assert len(ann.segments) == len(whole) == whole_count
+        index = ann.id_map
+        assert int((index > 0).sum()) == int((classes > 0).sum())
+        occluded = grown = 0
+        for k, obj in enumerate(whole, start=1):
+            mask = np.asarray(Image.open(seg.parent / obj["instance_mask"]))
+            occluded += bool((mask == 128).any())
+            mine = index == k
+            assert not (mask == 255)[~mine].any() and not mine[mask == 0].any()  # 255 ⊆ segment ⊆ 128|255
+            values = np.unique(b[mask == 255])
+            assert len(values) == 1 and set(np.unique(classes[mine]).tolist()) == {obj["name_ndx"]}
+            assert np.array_equal(mine, (b == values[0]) & (classes == obj["name_ndx"]))
+            grown += int(mine.sum() - (mask == 255).sum())
+        assert ann.segments.id.tolist() == [o["id"] + 1 for o in whole]
+        parts = len(objs) - len(whole)
+        assert sorted(ann.dropped.values()) == sorted([parts, occluded])
+        grew.append(grown)
+    assert grew == [327, 0, 255]  # pixels of a whole object under its own parts, marked 128 in its mask
+    assert validate(REAL, CheckOptions()).findings == []
+
+
+def _tree2021(
+    root: Path, masks: list[np.ndarray], classes: list[int], part: bool = True, part_mask: np.ndarray | None = None
+) -> Path:
+    """A 2021 image ``training/x``: a _seg.png drawn from the masks' 255 pixels (class
+    name_ndx, B the object's number), a JSON naming them (ids as strings, as the release's
+    varying field types allow) and one more part object; returns the JSON's path."""
+    import json
+
+    folder = root / "training" / "street"
+    (folder / "x").mkdir(parents=True)
+    h, w = masks[0].shape
+    rgb = np.zeros((h, w, 3), np.uint8)
+    objects = []
+    for i, (mask, c) in enumerate(zip(masks, classes, strict=True)):
+        name = f"x/instance_{i:03d}_x.png"
+        Image.fromarray(mask.astype(np.uint8)).save(folder / name)
+        if mask.shape == (h, w):
+            rgb[mask == 255] = (c // 256 * 10, c % 256, i + 1)
+        objects.append(
+            {
+                "id": str(i),
+                "name_ndx": c,
+                "name": f"thing {c}",
+                "parts": {"part_level": 0},
+                "instance_mask": name,
+                "crop": "0",
+                "occluded": [],
+            }
+        )
+    if part:
+        Image.fromarray((masks[0] if part_mask is None else part_mask).astype(np.uint8)).save(folder / "x" / "part.png")
+        objects.append(
+            {
+                "id": len(masks),
+                "name_ndx": 7,
+                "name": "p",
+                "parts": {"part_level": 1, "ispartof": 0},
+                "instance_mask": "x/part.png",
+            }
+        )
+    Image.fromarray(rgb).save(folder / "x_seg.png")
+    (folder / "x.json").write_text(json.dumps({"annotation": {"filename": "x.jpg", "object": objects}}))
+    return folder / "x.json"
+
+
+def _two(shape: tuple[int, int] = (4, 6)) -> list[np.ndarray]:
+    a = np.zeros(shape, np.uint8)
+    a[:, :3] = 255
+    a[0, 3] = 128  # hidden behind the second object
+    b = np.zeros(shape, np.uint8)
+    b[:, 3:] = 255
+    return [a, b]
+
+
+def test_generated_2021_read_convert(tmp_path: Path):
+    """A generated 2021 image: two whole objects of 12 px each, the part and the occluded
+    extent counted in convert's summary; → SceneParsing (classes ≤ 255) and → coco-panoptic
+    → read: the same partition; the _seg.png reading gives the same segments."""
+    _tree2021(tmp_path / "t", _two(), [3, 200])
+    ds = segtool.read(tmp_path / "t")
+    ann = ds.samples[0].load()
+    assert list(zip(ann.segments.category_id.tolist(), ann.segments.area.tolist(), strict=True)) == [
+        (3, 12.0),
+        (200, 12.0),
+    ]
+    assert ann.dropped == {
+        "ade20k: part (parts.part_level >= 1), not read": 1,
+        "ade20k: occluded extent (128) of an instance mask, not read": 1,
+    }
+    by_seg = segtool.read(tmp_path / "t", instance_masks=False).samples[0].load()
+    assert np.array_equal(by_seg.id_map, ann.id_map)
+    summary = segtool.convert(tmp_path / "t", tmp_path / "scene", "ade20k")
+    assert sum(summary.dropped.values()) == 2
+    labels = np.asarray(Image.open(tmp_path / "scene" / "annotations" / "training" / "x.png"))
+    assert labels.tolist() == [[3, 3, 3, 200, 200, 200]] * 4
+    segtool.convert(tmp_path / "t", tmp_path / "pan" / "p.json", "coco-panoptic")
+    back = segtool.read(tmp_path / "pan" / "p.json").samples[0].load()
+    assert sorted(back.segments.area.tolist()) == [12.0, 12.0] and sorted(back.segments.category_id.tolist()) == [
+        3,
+        200,
+    ]
+
+
+def test_generated_2021_part_over_its_whole(tmp_path: Path):
+    """A pixel the whole object's mask marks 128 where its own part is visible belongs to
+    the whole (as ADE20K's _seg.png has it); one marked 128 under another whole object
+    stays that object's; a 128 pixel under nothing stays void."""
+    a, b = _two()
+    a[3, 0] = 128  # under its part
+    a[2, 0] = 128  # under nothing
+    part = np.zeros_like(a)
+    part[3, 0] = 255
+    _tree2021(tmp_path / "t", [a, b], [3, 200], part_mask=part)
+    ann = segtool.read(tmp_path / "t").samples[0].load()
+    assert list(zip(ann.segments.category_id.tolist(), ann.segments.area.tolist(), strict=True)) == [
+        (3, 11.0),
+        (200, 12.0),
+    ]
+    assert ann.id_map[3, 0] == 1 and ann.id_map[2, 0] == 0 and ann.id_map[0, 3] == 2
+
+
+def test_2021_checks_one_broken_tree_each(tmp_path: Path):
+    """ade20k-instance-mask, ade20k-instance-overlap, ade20k-json-invalid and
+    ade20k-seg-mismatch, each from a broken 2021 tree; png-size for a mask of another size."""
+    cases: dict[str, list[str]] = {}
+    masks = _two()
+    bad = [masks[0].copy(), masks[1]]
+    bad[0][1, 1] = 7
+    _tree2021(tmp_path / "value", bad, [3, 4])
+    over = [masks[0], np.full((4, 6), 255, np.uint8)]
+    _tree2021(tmp_path / "overlap", over, [3, 4])
+    js = _tree2021(tmp_path / "json", masks, [3, 4])
+    js.write_text(js.read_text().replace('"x/instance_000_x.png"', '"../../../etc/passwd"'))
+    _tree2021(tmp_path / "mismatch", masks, [3, 4])
+    seg = tmp_path / "mismatch" / "training" / "street" / "x_seg.png"
+    rgb = np.asarray(Image.open(seg)).copy()
+    rgb[0, 0] = (0, 9, 1)
+    Image.fromarray(rgb).save(seg)
+    _tree2021(tmp_path / "size", [masks[0], np.zeros((4, 5), np.uint8)], [3, 4], part=False)
+    for name in ("value", "overlap", "json", "mismatch", "size"):
+        cases[name] = sorted(f.code for f in validate(tmp_path / name, CheckOptions()).findings)
+    assert cases == {
+        "value": ["ade20k-instance-mask"],
+        "overlap": ["ade20k-instance-overlap"],
+        "json": ["ade20k-json-invalid"],
+        "mismatch": ["ade20k-seg-mismatch"],
+        "size": ["png-size"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        ("value", "instance mask values 7"),
+        ("overlap", "visible pixels shared with object 0"),
+        ("escape", "not a non-negative integer (class 0..6655) or a relative mask path"),
+        ("no_objects", "no annotation.object list"),
+        ("missing_mask", "missing PNG for image training/street/x, object 1"),
+        ("not_json", "invalid JSON"),
+    ],
+)
+def test_2021_hostile_one_line_exit_2(tmp_path: Path, make: str, says: str):
+    """Bad 2021 input: one line naming the file, exit 2, from convert."""
+    from click.testing import CliRunner
+
+    from tests.helpers import assert_bad_input, invoke
+
+    masks = _two()
+    if make == "value":
+        masks[1][0, 5] = 7
+    if make == "overlap":
+        masks[1][:, 2] = 255
+    js = _tree2021(tmp_path / "src", masks, [3, 4])
+    if make == "escape":
+        js.write_text(js.read_text().replace('"x/instance_000_x.png"', '"/etc/passwd"'))
+    elif make == "no_objects":
+        js.write_text('{"annotation": {"object": {"id": 0}}}')
+    elif make == "missing_mask":
+        (js.parent / "x" / "instance_001_x.png").unlink()
+    elif make == "not_json":
+        js.write_text('{"annotation": [')
+    result = invoke(CliRunner(), "convert", tmp_path / "src", tmp_path / "out", "--to", "ade20k")
+    assert_bad_input(result, says)
+
+
+@real
+def test_real_2021_cli_info_validate_convert(tmp_path: Path):
+    """End to end on the real 2021 tree: info (109 segments: 51 + 34 + 24), validate clean,
+    convert to SceneParsing refused (ADE20K's full class ids exceed 255) with one line."""
+    from click.testing import CliRunner
+
+    from tests.helpers import assert_bad_input, invoke
+
+    runner = CliRunner()
+    info = invoke(runner, "info", REAL)
+    assert info.exit_code == 0 and "109" in info.output, info.output
+    assert invoke(runner, "validate", REAL).exit_code == 0
+    assert_bad_input(invoke(runner, "convert", REAL, tmp_path / "out", "--to", "ade20k"), "1..255")

@@ -6,7 +6,9 @@ SceneParsing reads as a ``semantic`` dataset: category ids 1..150 (the names of
 ``<split>/<stem>``. The full dataset reads as ``panoptic``: one segment per (instance,
 class) of the ``_seg.png`` (class = R/10*256 + G, instance from B; 0 void), categories the
 classes found (names from the 2021 ``<stem>.json`` or 2016 ``<stem>_atr.txt``, else
-``class N``). Parts (``*_parts_N.png``) are not read. Writes SceneParsing.
+``class N``); a 2021 image (``<stem>.json``) reads its whole objects from their instance
+masks instead (:mod:`.ade20k_2021`). Parts (``*_parts_N.png``, part-level objects) are not
+read. Writes SceneParsing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..policy import STRICT
+from .ade20k_2021 import Json2021, is_2021, object_classes
 from .ade20k_rules import (
     ANNOTATIONS,
     IMAGES,
@@ -130,9 +133,11 @@ def _image(entry: Entry) -> ImageInfo:
     return ImageInfo(entry.id, Path(entry.photo).name if entry.photo else fallback, height, width)
 
 
-def read(path: Path, **_: Any) -> Dataset:
+def read(path: Path, *, instance_masks: bool = True, **_: Any) -> Dataset:
     """Read an ADE20K tree (either layout); pixels are decoded when a sample is loaded,
-    except that the full dataset's classes are gathered from every ``_seg.png`` here."""
+    except that the full dataset's classes are gathered from every ``_seg.png`` here (a
+    2021 image's from its JSON). ``instance_masks=False`` reads a 2021 image by its
+    ``_seg.png`` too."""
     if not path.is_dir():
         raise FormatError("an ade20k dataset is a folder (ADEChallengeData2016/ or the full dataset)", str(path))
     splits: dict[str, str]
@@ -146,23 +151,40 @@ def read(path: Path, **_: Any) -> Dataset:
         splits = {e.id: e.split for e in entries}
         info = {"ade20k": {"layout": "scene-parsing", "splits": splits, "names": origin, "scenes": read_scenes(path)}}
         return Dataset(cats, samples, "semantic", info, str(path))
+    return _read_full(path, instance_masks)
+
+
+def _read_full(path: Path, instance_masks: bool) -> Dataset:
+    """The full dataset: a 2021 image (a ``<stem>.json`` with ``annotation``) by its whole
+    objects' instance masks, unless ``instance_masks`` is False; others by the ``_seg.png``,
+    whose classes are gathered here."""
     entries = find_full(path)
     if not entries:
         raise FormatError(f"no images: no {IMAGES}/ layout and no *{SEG}", str(path))
     found: dict[int, str] = {}
     samples_list = []
+    layouts = set()
     for e in entries:
         image = _image(e)
-        full = read_seg(str(e.labels), (image.width, image.height), STRICT, e.id)
+        seg = str(e.labels)
+        json_path = Path(seg[: -len(SEG)] + ".json")
+        if instance_masks and is_2021(json_path):
+            for c, name in object_classes(json_path).items():
+                found.setdefault(c, name)
+            samples_list.append(Sample(image, Json2021(str(json_path), seg)))
+            layouts.add("2021")
+            continue
+        full = read_seg(seg, (image.width, image.height), STRICT, e.id)
         assert full is not None
-        named = object_names(str(e.labels), full)
+        named = object_names(seg, full)
         for c in np.unique(full.classes).tolist():
             if c != VOID:
                 found.setdefault(int(c), named.get(int(c), f"class {c}"))
-        samples_list.append(Sample(image, SegPng(str(e.labels))))
+        samples_list.append(Sample(image, SegPng(seg)))
+        layouts.add("seg")
     cats = tuple(Category(c, found[c], True) for c in sorted(found))
     splits = {e.id: e.split for e in entries}
-    info = {"ade20k": {"layout": "full", "splits": splits}}
+    info = {"ade20k": {"layout": "full", "read": sorted(layouts), "splits": splits}}
     return Dataset(cats, tuple(samples_list), "panoptic", info, str(path))
 
 

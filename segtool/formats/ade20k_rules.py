@@ -261,7 +261,7 @@ def read_seg(path: str, size: tuple[int, int] | None, report: Policy, image_id: 
 
 def object_names(seg: str, full: Full | None) -> dict[int, str]:
     """Class id → name from the files beside a ``_seg.png``: the 2021 ``<stem>.json``
-    (``name_ndx`` + ``name``, whole objects) or the 2016 ``<stem>_atr.txt`` (instance number
+    (``name_ndx`` + its WordNet ``name``, whole objects) or the 2016 ``<stem>_atr.txt`` (instance number
     → name, joined with the class under that instance's pixels). Unparseable files give none."""
     base = seg[: -len(SEG)]
     out: dict[int, str] = {}
@@ -271,7 +271,7 @@ def object_names(seg: str, full: Full | None) -> dict[int, str]:
             for obj in data["annotation"]["object"]:
                 parts = obj.get("parts") or {}
                 if isinstance(parts, dict) and parts.get("part_level", 0) == 0:
-                    out[int(obj["name_ndx"])] = str(obj.get("raw_name") or obj["name"]).strip()
+                    out[int(obj["name_ndx"])] = str(obj.get("name") or obj["raw_name"]).strip()
         except (SegtoolError, ValueError, KeyError, TypeError):
             return {}
         return out
