@@ -146,6 +146,8 @@ def test_segnet_round_trip_pixel_for_pixel(tmp_path: Path):
     for a, b in zip(segtool.read(REAL).samples, again.samples, strict=True):
         assert a.image.id == b.image.id
         assert np.array_equal(_label_pixels(a.load()), _label_pixels(b.load()))
+    result = segtool.evaluate_semantic(REAL, out, gt_format="camvid", pred_format="camvid")
+    assert result.to_dict()["mIoU"] == pytest.approx(1.0)
 
 
 def test_datumaro_round_trip(tmp_path: Path):
@@ -208,6 +210,16 @@ def test_generated_label_colors_rgb_and_index(tmp_path: Path):
     ds = segtool.read(idx)
     assert [s.image.id for s in ds.samples] == ["a/x"]
     assert _segments(ds.samples[0].load()) == [(1, 1), (2, 2)]
+
+
+def test_eval_semantic_void_ignored(tmp_path: Path):
+    """mIoU between two SegNet trees paired by image id, by hand: ground truth
+    [0 0 1 1 11], prediction [0 1 1 1 3]; the void pixel is ignored (its prediction 3 not
+    counted): class 0 IoU 1/2, class 1 IoU 2/3, mIoU 7/12."""
+    _tree(tmp_path / "gt", {"train/a": np.array([[0, 0, 1, 1, 11]], np.uint8)})
+    _tree(tmp_path / "pred", {"train/a": np.array([[0, 1, 1, 1, 3]], np.uint8)})
+    result = segtool.evaluate_semantic(tmp_path / "gt", tmp_path / "pred", gt_format="camvid", pred_format="camvid")
+    assert result.to_dict()["mIoU"] == pytest.approx(7 / 12)
 
 
 def test_generated_segnet_index_without_label_colors(tmp_path: Path):
