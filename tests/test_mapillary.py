@@ -582,3 +582,15 @@ def test_a_png_over_the_pixel_limit_is_refused_in_read(tmp_path: Path, runner):
     data[16:24] = (20000).to_bytes(4, "big") * 2  # IHDR width and height (the CRC is not checked here)
     path.write_bytes(bytes(data))
     _hostile(tmp_path, runner, root, "labels/a.png", "over the limit")
+
+
+def test_a_readings_folder_picks_that_reading(runner):
+    """``val/v1.2/labels`` reads the labels of that split and version (the CLI's way to a
+    reading); ``train/v2.0/polygons`` the polygons."""
+    ds = segtool.read(DATA / "val/v1.2/labels", "mapillary")
+    assert ds.kind == "semantic" and ds.info["mapillary"]["version"] == "v1.2"
+    assert [s.image.id for s in ds.samples] == ["0", "1"]
+    assert mapillary.detect(DATA / "val/v1.2/labels").confidence == "strong"
+    assert segtool.read(DATA / "train/v2.0/polygons", "mapillary").kind == "instance"
+    result = invoke(runner, "info", DATA / "val/v2.0/panoptic", "--from", "mapillary")
+    assert result.exit_code == 0 and "5 (2 crowd)" in result.output  # the JSON's iscrowd: 1 on 0 and 1

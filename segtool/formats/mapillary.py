@@ -232,7 +232,10 @@ def _read_panoptic(lay: Layout, path: Path) -> Dataset:
 
 
 def reading_of(lay: Layout) -> str:
-    """The richest annotation the version holds: instances, else labels, else polygons."""
+    """The reading whose folder the path was, else the first the version holds: instances,
+    panoptic, labels, polygons."""
+    if lay.reading is not None:
+        return lay.reading
     for reading in READINGS:
         if any((d / lay.version / reading).is_dir() for _, d in lay.splits):
             return reading

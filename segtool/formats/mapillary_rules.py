@@ -117,6 +117,7 @@ class Layout:
     root: Path
     version: str
     splits: tuple[tuple[str, Path], ...]
+    reading: str | None = None  # the path was one reading's folder (``train/v2.0/labels``)
 
     @property
     def config(self) -> Path:
@@ -130,8 +131,12 @@ def _is_split(folder: Path, photos: bool = True) -> bool:
 def layout(path: Path, version: str | None = None) -> Layout | None:
     """The layout of ``path``: a root with ``config_v*.json`` and split folders; one split
     folder (the config in its parent); or one version folder of a split (``train/v1.2``:
-    that version). ``version``: v1.2 or v2.0; by default the newest the splits hold.
-    None when ``path`` is none of these."""
+    that version), or one reading's folder of a version (``train/v1.2/labels``: that
+    reading). ``version``: v1.2 or v2.0; by default the newest the splits hold. None when
+    ``path`` is none of these."""
+    if path.name in READINGS and path.is_dir() and path.parent.name in VERSIONS and _is_split(path.parent.parent):
+        split = path.parent.parent
+        return Layout(split.parent, version or path.parent.name, ((split.name, split),), path.name)
     if path.name in VERSIONS and _is_split(path.parent):
         splits: tuple[tuple[str, Path], ...] = ((path.parent.name, path.parent),)
         return Layout(path.parent.parent, version or path.name, splits)
