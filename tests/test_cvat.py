@@ -9,6 +9,8 @@ images. The real fixtures are datumaro's CVAT test assets and airo-mono's CVAT j
 from __future__ import annotations
 
 import json
+import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -484,3 +486,33 @@ def test_convert_to_a_picture_follows_cvats_order(tmp_path):
     assert json.loads(result.output)["changed"] == {cvat.PAINTED: 4}
     segments = json.loads((tmp_path / "p.json").read_text())["annotations"][0]["segments_info"]
     assert [(s["category_id"], s["area"]) for s in segments] == [(1, 16), (2, 12)]
+
+
+def test_photos_are_checked_in_the_exports_images_folder(tmp_path):
+    """The project export's photos lie in images/<subset>/ at the sizes its XML says: only
+    the dropped shapes are reported; a photo removed is image-file-missing."""
+    report = validate_cvat(PROJECT)
+    assert {f.code for f in report.findings} == {"shape-dropped"} and report.stats["images"] == 6
+    copy = tmp_path / "p"
+    shutil.copytree(PROJECT, copy)
+    (copy / "images/Train/img1.jpg").unlink()
+    missing = [f for f in validate_cvat(copy).findings if f.code == "image-file-missing"]
+    assert len(missing) == 1 and missing[0].path.endswith("Train/img1.jpg")
+
+
+def test_a_sample_holds_no_shapes(tmp_path):
+    """The reader keeps an image's byte range, not its shapes: a sample of 2,000 polygons
+    pickles as small as one of 1 (what a worker receives; memory flat in the shapes)."""
+    one = '<polygon label="cat" points="0,0;4,0;4,4"/>'
+    ds = segtool.read(_xml(tmp_path, _image(one) + _image(one * 2000, iid=1, name="b.jpg")))
+    small, big = (len(pickle.dumps(s)) for s in ds.samples)
+    assert big < small + 16 and len(ds.samples[1].load().segments) == 2000
+
+
+def test_real_job_export_to_cvat_keeps_its_source_attribute(tmp_path):
+    segtool.convert(LEGO, tmp_path / "l.xml", "cvat")
+    text = (tmp_path / "l.xml").read_text()
+    assert text.count('<polygon label="battery.mask" source="semi-auto" occluded="0"') == 34
+    before, after = segtool.read(LEGO), segtool.read(tmp_path / "l.xml")
+    for a, b in zip(before.samples[:5], after.samples[:5], strict=True):
+        assert np.array_equal(_dense(a.load()), _dense(b.load()))

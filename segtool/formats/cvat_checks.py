@@ -59,7 +59,7 @@ def _check_image(job: _Job) -> _ImageOut:
 
 def _photo(folder: Path, e: ImageEntry, collect: Collect) -> None:
     """The image's file (in its subset's folder when there is one) and its size."""
-    photo = folder / e.subset / e.name if e.subset and (folder / e.subset / e.name).exists() else folder / e.name
+    photo = folder / e.subset / e.name if e.subset and (folder / e.subset).is_dir() else folder / e.name
     size = photo_size(photo)
     if size == "missing":
         collect("image-file-missing", "the image file does not exist", str(photo), e.id)
