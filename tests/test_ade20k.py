@@ -451,6 +451,16 @@ def test_2021_hostile_one_line_exit_2(tmp_path: Path, make: str, says: str):
     assert_bad_input(result, says)
 
 
+def test_2021_objects_limit(tmp_path: Path):
+    """More objects in one JSON than the segments limit: one error naming the JSON."""
+    from segtool import limits
+
+    js = _tree2021(tmp_path / "t", _two(), [3, 4])
+    with limits.raised(segments=2), pytest.raises(SegtoolError, match="objects") as err:
+        segtool.read(tmp_path / "t")
+    assert err.value.path == str(js)
+
+
 @real
 def test_real_2021_cli_info_validate_convert(tmp_path: Path):
     """End to end on the real 2021 tree: info (109 segments: 51 + 34 + 24), validate clean,

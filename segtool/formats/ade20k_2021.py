@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import views
+from .. import limits, views
 from ..errors import SegtoolError
 from ..model import Annotation, ImageInfo, Segments
 from ..policy import STRICT, Policy, place
@@ -115,6 +115,8 @@ def read_objects(json_path: Path, report: Policy, image_id: Any) -> list[Obj] | 
     if not isinstance(objects, list):
         report("ade20k-json-invalid", f"{place(image_id)}: no annotation.object list", str(json_path), image_id)
         return None
+    if len(objects) > limits.get("segments"):
+        limits.check("segments", len(objects), f"{place(image_id)}: objects", str(json_path))
     out = []
     for n, obj in enumerate(objects):
         parsed = _object(json_path, n, obj, report, image_id)
