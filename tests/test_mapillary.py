@@ -594,3 +594,19 @@ def test_a_readings_folder_picks_that_reading(runner):
     assert segtool.read(DATA / "train/v2.0/polygons", "mapillary").kind == "instance"
     result = invoke(runner, "info", DATA / "val/v2.0/panoptic", "--from", "mapillary")
     assert result.exit_code == 0 and "5 (2 crowd)" in result.output  # the JSON's iscrowd: 1 on 0 and 1
+
+
+def test_writer_names(tmp_path: Path):
+    """A category named like the void label leaves it another name; two categories of one
+    name are refused (the config looks labels up by name)."""
+    ids = np.array([[1, 2]])
+    cats = [{"id": 0, "name": "void--unlabeled", "isthing": 0}, {"id": 1, "name": "a", "isthing": 1}]
+    src = write_panoptic(tmp_path / "v.json", [ids], [panoptic_segments(ids, {1: 0, 2: 1})], cats)
+    segtool.convert(src, tmp_path / "o", "mapillary")
+    names = [lb["name"] for lb in json.loads((tmp_path / "o/config_v2.0.json").read_text())["labels"]]
+    assert names == ["void--unlabeled", "a", "void--unlabeled_"]
+    assert [c.name for c in segtool.read(tmp_path / "o").categories] == ["void--unlabeled", "a"]
+    cats[1]["name"] = "void--unlabeled"
+    src = write_panoptic(tmp_path / "w.json", [ids], [panoptic_segments(ids, {1: 0, 2: 1})], cats)
+    with pytest.raises(SegtoolError, match="two categories are named"):
+        segtool.convert(src, tmp_path / "o2", "mapillary")

@@ -357,6 +357,11 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
         for i in range(void)
     ]
     labels.append({**VOID_LABEL, "evaluate": False})
+    while labels[-1]["name"] in names.values():  # a category took the void label's name
+        labels[-1]["name"] += "_"
+    repeated = [n for n, k in Counter(names.values()).items() if k > 1]
+    if repeated:  # polygons name their label: Vistas' names are unique
+        raise SegtoolError(f"two categories are named {repeated[0]!r:.60}; mapillary label names are unique", str(dst))
     ctx = WriteContext(ds.kind, str(tmp[0]), opts, colors, ds.thing_ids(), names)
     splits = [_split(ds, s.image.id) for s in ds.samples]
     for split in sorted(set(splits)):
