@@ -25,7 +25,7 @@ import segtool
 from segtool import formats, masks
 from segtool.cli import main
 from segtool.errors import SegtoolError
-from segtool.formats import cvat
+from segtool.formats import cvat, cvat_write
 from segtool.formats.cvat_checks import validate_cvat
 from segtool.formats.cvat_rules import decode_rle, encode_rle
 
@@ -516,3 +516,34 @@ def test_real_job_export_to_cvat_keeps_its_source_attribute(tmp_path):
     before, after = segtool.read(LEGO), segtool.read(tmp_path / "l.xml")
     for a, b in zip(before.samples[:5], after.samples[:5], strict=True):
         assert np.array_equal(_dense(a.load()), _dense(b.load()))
+
+
+def test_panoptic_real_examples_through_cvat(tmp_path):
+    """panopticapi's 2 real images (50 segments, 3 crowd) -> cvat -> read flattened: the same
+    partition, segment by segment, with the same category names; the crowd regions come back
+    as crowd (written as <mask> with iscrowd=true, counted)."""
+    src = DATA / "panopticapi/panoptic_examples.json"
+    summary = segtool.convert(src, tmp_path / "p.xml", "cvat")
+    assert summary.segments == 50 and dict(summary.changed) == {cvat_write.CROWD_WRITTEN: 3}
+    before, after = segtool.read(src), cvat.read(tmp_path / "p.xml", flatten=True)
+    names_a, names_b = before.category_map(), after.category_map()
+    for s, t in zip(before.samples, after.samples, strict=True):
+        a, b = s.load(), t.load()
+        assert np.array_equal(a.index_map(), b.index_map()) and b.changed is None
+        assert [names_a[int(c)].name for c in a.segments.category_id] == [
+            names_b[int(c)].name for c in b.segments.category_id
+        ]
+        assert a.segments.iscrowd.tolist() == b.segments.iscrowd.tolist()
+
+
+def test_names_that_need_escaping(tmp_path):
+    anns = [{"category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4]]}]
+    src = tmp_path / "src.json"
+    cats = [{"id": 1, "name": 'a&b <"c">', "supercategory": ""}, {"id": 2, "name": "é\u4e2d", "supercategory": ""}]
+    image = {"id": 1, "file_name": "x&y'.jpg", "height": 8, "width": 8}
+    recs = [{"id": 1, "image_id": 1, "iscrowd": 0, "area": 8, "bbox": [0, 0, 4, 4], **anns[0]}]
+    src.write_text(json.dumps({"images": [image], "annotations": recs, "categories": cats}))
+    segtool.convert(src, tmp_path / "a.xml", "cvat")
+    ds = segtool.read(tmp_path / "a.xml")
+    assert [c.name for c in ds.categories] == ['a&b <"c">', "é\u4e2d"]
+    assert ds.samples[0].image.file_name == "x&y'.jpg" and ds.samples[0].load().segments.category_id.tolist() == [1]
