@@ -461,6 +461,29 @@ def test_2021_objects_limit(tmp_path: Path):
     assert err.value.path == str(js)
 
 
+def test_2020_fixture_cli_info_validate_convert(tmp_path: Path):
+    """End to end on datumaro's 2020 copy: info (4 segments), validate clean, convert to
+    coco-panoptic (exit 0; the summary names the 3 parts dropped) and back: car 15 px and
+    person 5 px in each image."""
+    from click.testing import CliRunner
+
+    from tests.helpers import invoke
+
+    runner = CliRunner()
+    info = invoke(runner, "info", DATA2020)
+    assert info.exit_code == 0 and "4 (0 crowd)" in info.output, info.output
+    assert invoke(runner, "validate", DATA2020).exit_code == 0
+    result = invoke(runner, "convert", DATA2020, tmp_path / "p.json", "--to", "coco-panoptic")
+    assert result.exit_code == 0 and "part" in result.output, result.output
+    back = segtool.read(tmp_path / "p.json")
+    for sample in back.samples:
+        ann = sample.load()
+        assert sorted(zip(ann.segments.category_id.tolist(), ann.segments.area.tolist(), strict=True)) == [
+            (401, 15.0),
+            (1831, 5.0),
+        ]
+
+
 @real
 def test_real_2021_cli_info_validate_convert(tmp_path: Path):
     """End to end on the real 2021 tree: info (109 segments: 51 + 34 + 24), validate clean,
