@@ -593,3 +593,23 @@ def test_mask_rle_parity_with_datumaro(tmp_path):
         s.image.file_name[:-4]: np.flatnonzero(_dense(s.load())[:, :, 0]).tolist() for s in segtool.read(path).samples
     }
     assert ours == expected
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        '<polygon label="cat" points="1,2,3;4,5;6,7"/>',
+        '<polygon label="cat" points="1,2;nan,4;6,7"/>',
+        '<polygon label="cat" points="1,x;3,4;6,7"/>',
+        '<box label="cat" xtl="4" ytl="0" xbr="4" ybr="3"/>',
+        '<mask label="cat" rle="1, -2, 3" left="0" top="0" width="1" height="2"/>',
+        '<polygon label="cat" points="0,0;4,0;4,4" z_order="top"/>',
+    ],
+)
+def test_degenerate_shapes(tmp_path, shape):
+    """Points that are not x,y pairs of finite numbers, a box with no area, a negative run, a
+    z_order that is no integer: shape-degenerate, and one line (exit 2) when converted."""
+    path = _xml(tmp_path, _image(shape))
+    assert [f.code for f in validate_cvat(path).findings] == ["shape-degenerate"]
+    result = CliRunner().invoke(main, ["convert", str(path), str(tmp_path / "o.json"), "--to", "coco-instance"])
+    assert result.exit_code == 2 and "shape 0" in result.output and len(result.output.strip().splitlines()) == 1

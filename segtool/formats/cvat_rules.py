@@ -24,6 +24,7 @@ so a CVAT polygon converted to coco-instance stays the same polygon with the sam
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ NOT_AREAS = {
 }
 UNLABELED = 'CVAT shape without a label (label="")'
 MAX_POINTS = 1 << 20
+POINTS = re.compile(r"[^,;]+,[^,;]+(?:;[^,;]+,[^,;]+)*")  # "x1,y1;x2,y2;...": one comma a point
 CROWD = "iscrowd"  # the attribute segtool writes on a crowd region's <mask> (CVAT has no crowd)
 
 
@@ -167,7 +169,7 @@ def _shape(
     if z_order is None or group is None:
         report("shape-degenerate", f"{where}: z_order and group_id must be integers", path, iid)
         return None
-    attributes = {a.get("name") or "": a.text or "" for a in el.iterfind("attribute")}
+    attributes = {a.get("name") or "": a.text or "" for a in el if a.tag == "attribute"}
     extra = {
         "kind": kind,
         "occluded": el.get("occluded", "0"),
@@ -207,7 +209,7 @@ def _polygon(
         else:
             text = el.get("points", "")
             pairs = text.split(";") if text.strip() else []
-            if len(pairs) > MAX_POINTS or not all(p.count(",") == 1 for p in pairs):
+            if len(pairs) > MAX_POINTS or (pairs and POINTS.fullmatch(text) is None):
                 raise ValueError
             flat = tuple(np.asarray(text.replace(";", ",").split(","), dtype=np.float64).tolist()) if pairs else ()
     except ValueError:
