@@ -214,3 +214,26 @@ def test_convert_to_coco_panoptic_is_create_panoptic_imgs_partition(trees: dict[
 def _ids(path: Path) -> np.ndarray:
     rgb = np.asarray(Image.open(path), np.int64)
     return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+
+
+MMSEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "mmsegmentation" / "cityscapes"
+
+
+@pytest.mark.skipif(not MMSEG.is_dir(), reason="the real mmsegmentation fixture is not beside the repository")
+def test_miou_on_a_real_frame(tmp_path: Path) -> None:
+    """mmsegmentation's real frame (frankfurt_000000_000294, 256x128, flat gtFine/ with its
+    photo in leftImg8bit/): its labelIds shifted by 3 pixels as the prediction."""
+    cityscapesscripts_stubbed()
+    gt = MMSEG / "gtFine"
+    labels = np.asarray(Image.open(gt / "frankfurt_000000_000294_gtFine_labelIds.png"))
+    results = tmp_path / "results"
+    results.mkdir()
+    pred = results / "frankfurt_000000_000294_leftImg8bit.png"
+    Image.fromarray(np.roll(labels, 3, axis=1)).save(pred)
+    ref = reference_semantic([gt / "frankfurt_000000_000294_gtFine_labelIds.png"], [pred])
+    result = segtool.evaluate_semantic(gt, results).to_dict()
+    assert result["mIoU"] == pytest.approx(ref["averageScoreClasses"], abs=1e-9)
+    assert 0.5 < result["mIoU"] < 0.95 and result["classes_averaged"] >= 8
+    for lab in LABELS:
+        if lab.id >= 0 and not lab.ignore_in_eval and not math.isnan(ref["classScores"][lab.name]):
+            assert result["per_class"][lab.id]["iou"] == pytest.approx(ref["classScores"][lab.name], abs=1e-9)
