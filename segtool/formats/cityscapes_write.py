@@ -84,7 +84,7 @@ def _covered(owner: npt.NDArray[np.int32], piece: _Piece, count: int) -> set[int
     x0, y0 = piece.points.min(axis=0).tolist()
     x1, y1 = piece.points.max(axis=0).tolist()
     image = Image.new("L", (x1 - x0 + 1, y1 - y0 + 1), 0)
-    ImageDraw.Draw(image).polygon([(int(x) - x0, int(y) - y0) for x, y in piece.points], fill=1)
+    ImageDraw.Draw(image).polygon((piece.points - np.array([x0, y0], np.int32)).ravel().tolist(), fill=1)
     under = owner[y0 : y1 + 1, x0 : x1 + 1][np.asarray(image, dtype=bool)]
     return set(np.flatnonzero(np.bincount(under, minlength=count + 1)).tolist()) - {0}
 
@@ -173,7 +173,7 @@ def _draw(pieces: list[_Piece], values: dict[int, int], shape: tuple[int, int]) 
     image = Image.new("I", (shape[1], shape[0]), 0)
     draw = ImageDraw.Draw(image)
     for p in pieces:
-        draw.polygon([(int(x), int(y)) for x, y in p.points], fill=values.get(p.segment, 0))
+        draw.polygon(p.points.ravel().tolist(), fill=values.get(p.segment, 0))
     return np.asarray(image, dtype=np.int32)
 
 
