@@ -10,21 +10,27 @@ told their number first (:mod:`segtool.progress`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
+from .formats import jsonstream
 from .gcpause import gc_paused
 from .labelmap import LabelMap
+from .metrics import instance_subsets as subsets
+from .metrics import lvis as _lvis
 from .metrics.instance_result import InstanceResult, Params
+from .metrics.instances import NoMasks
 from .metrics.instances import evaluate as _evaluate_instance
+from .metrics.lvis import LVISResult
 from .metrics.panoptic import evaluate as _evaluate_pq
 from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
-from .model import Dataset
+from .model import Category, Dataset, Sample
 from .progress import announce
 
 PathLike = Path | str
@@ -145,8 +151,13 @@ def evaluate_instance(
     read_options: dict[str, Any] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
-) -> InstanceResult:
-    """COCO AP/AR of detections against ground truth: pycocotools' COCOeval numbers.
+    lvis: bool | None = None,
+    img_ids: Sequence[Any] | None = None,
+    cat_ids: Sequence[int] | None = None,
+    class_agnostic: bool = False,
+) -> InstanceResult | LVISResult:
+    """COCO AP/AR of detections against ground truth: pycocotools' COCOeval numbers; for
+    an LVIS ground truth, lvis-api's federated LVISEval numbers (an :class:`LVISResult`).
 
     GT is any dataset segtool reads (usually a COCO instance JSON); PRED is a COCO results
     list (``image_id``, ``category_id``, ``segmentation`` and/or ``bbox``, ``score``) as a
@@ -158,6 +169,11 @@ def evaluate_instance(
     packed per-detection results stay. Detections not grouped by image are held as they are
     read (or, when that shows only late in the file, read again whole).
 
+    ``lvis``: score with LVIS' federated rules (None: when the ground truth is LVIS, its
+    images listing ``neg_category_ids`` / ``not_exhaustive_category_ids``). ``img_ids``,
+    ``cat_ids``, ``class_agnostic``: COCOeval's ``params.imgIds``, ``catIds``, ``useCats=0``
+    (LVISEval's ``img_ids``, ``cat_ids``; it has no class-agnostic evaluation).
+
     Example:
         >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
         >>> r.stats   # the 12 numbers of COCOeval.summarize()
@@ -165,38 +181,149 @@ def evaluate_instance(
     params = params or Params(iou_type=iou_type)
     if params.iou_type not in ("segm", "bbox"):
         raise SegtoolError(f"--iou-type must be segm or bbox, got {params.iou_type!r}")
+    _check_pred_masks(pred, params.iou_type)
     done = _Steps(progress)
     labels = _label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
     gt_ds = _dataset(gt, gt_format, **reading)
+    score = _InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
     if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))
         if name in formats.names_with("stream_predictions"):
             given = [gt_ds]  # handed over: the stream lets its samples go as they are scored
             del gt_ds
             try:
-                return _instance_streamed(given, Path(pred), name, params, jobs, done)
+                return _instance_streamed(given, Path(pred), name, score, done)
             except pairing.Unstreamable:  # read whole below, the images already scored not counted again
                 gt_ds = given[0] if given else _dataset(gt, gt_format, **reading)
     preds = _predictions(pred, gt_ds, None, labels, iou_type=params.iou_type)
     held = pairing.ranked_pairs(pairing.pair(gt_ds.samples, preds, allow_missing=True))
     announce(progress, held.count)
-    return _evaluate_instance(held.pairs, gt_ds.categories, params, count=held.count, jobs=jobs, progress=done.again())
+    return score(held.pairs, gt_ds.categories, held.count, done.again())
 
 
 def _instance_streamed(
-    given: list[Dataset], pred: Path, fmt: str, params: Params, jobs: int, done: _Steps
-) -> InstanceResult:
+    given: list[Dataset], pred: Path, fmt: str, score: _InstanceScorer, done: _Steps
+) -> InstanceResult | LVISResult:
     """:func:`evaluate_instance` with predictions streamed; the ground truth (taken out of
     ``given``) is then held by the pairing alone, which lets each image go once scored."""
     gt_ds = given.pop()
     categories = gt_ds.categories
+    iou_type = score.params.iou_type
     stream = pairing.ranked(
-        gt_ds.samples, formats.stream_predictions(pred, fmt, by="instance", gt=gt_ds, iou_type=params.iou_type)
+        gt_ds.samples, formats.stream_predictions(pred, fmt, by="instance", gt=gt_ds, iou_type=iou_type)
     )
     del gt_ds
     announce(done.progress, stream.count)
-    return _evaluate_instance(stream.pairs, categories, params, count=stream.count, jobs=jobs, progress=done)
+    return score(stream.pairs, categories, stream.count, done)
+
+
+@dataclass(frozen=True)
+class _InstanceScorer:
+    """How the pairs are scored: COCOeval or LVISEval, on which images and categories."""
+
+    params: Params
+    jobs: int
+    path: str
+    lvis: bool
+    frequency: dict[int, str]
+    img_ids: frozenset[Any] | None
+    cat_ids: frozenset[int] | None
+    agnostic: bool
+
+    @classmethod
+    def of(
+        cls,
+        gt: Dataset,
+        params: Params,
+        jobs: int,
+        lvis: bool | None,
+        img_ids: Sequence[Any] | None,
+        cat_ids: Sequence[int] | None,
+        agnostic: bool,
+    ) -> _InstanceScorer:
+        """The scorer for ground truth ``gt``: its LVIS lists and the subset checked first."""
+        subsets.check_ids(img_ids, cat_ids, gt.samples, gt.categories)
+        use_lvis = _lvis.is_lvis(gt) if lvis is None else lvis
+        frequency: dict[int, str] = {}
+        if use_lvis:
+            if agnostic:
+                raise SegtoolError("--class-agnostic: lvis-api has no class-agnostic evaluation; add --no-lvis")
+            _lvis.check(gt)
+            frequency = _lvis.frequencies(_categories_records(gt.path))
+        images = None if img_ids is None else frozenset(img_ids)
+        cats = None if cat_ids is None else frozenset(cat_ids)
+        return cls(params, jobs, gt.path, use_lvis, frequency, images, cats, agnostic)
+
+    def __call__(
+        self,
+        pairs: Iterator[tuple[int, Sample, Sample | None]],
+        categories: tuple[Category, ...],
+        count: int,
+        progress: Callable[[int], None] | None,
+    ) -> InstanceResult | LVISResult:
+        if self.img_ids is not None:
+            pairs = subsets.only_images(pairs, self.img_ids, progress)
+        try:
+            if self.lvis:
+                return _lvis.evaluate(
+                    pairs,
+                    categories,
+                    self.params,
+                    count=count,
+                    frequency=self.frequency,
+                    cat_ids=self.cat_ids,
+                    jobs=self.jobs,
+                    progress=progress,
+                )
+            subset = None if self.cat_ids is None and not self.agnostic else subsets.Subset(self.cat_ids, self.agnostic)
+            return _evaluate_instance(
+                pairs,
+                categories,
+                self.params,
+                count=count,
+                jobs=self.jobs,
+                progress=progress,
+                adjust=subset,
+                scored=subsets.categories(categories, self.cat_ids, self.agnostic),
+            )
+        except NoMasks as e:
+            hint = f"{e.message}: mask AP would be 0 for every detection; score boxes with --iou-type bbox"
+            raise SegtoolError(hint, self.path or None) from None
+
+
+def _categories_records(path: str) -> Any:
+    """The ``categories`` records of a COCO JSON ground truth (for LVIS' ``frequency``,
+    which the model's categories do not carry); None for anything else."""
+    if not path or Path(path).suffix.lower() != ".json" or not Path(path).is_file():
+        return None
+    try:
+        return jsonstream.section(Path(path), "categories")
+    except (SegtoolError, OSError):
+        return None
+
+
+def _check_pred_masks(pred: Any, iou_type: str) -> None:
+    """Mask AP of detections without masks is refused (exit 2) with the way out: a results
+    list whose first detection has a ``bbox`` and no ``segmentation`` (pycocotools would
+    score each box as a rectangle mask, lvis-api likewise: rarely what was meant)."""
+    if iou_type == "bbox":
+        return
+    first: Any = None
+    where = None
+    if isinstance(pred, list | tuple):
+        first = pred[0] if pred else None
+    elif isinstance(pred, str | Path) and Path(pred).suffix.lower() == ".json" and Path(pred).is_file():
+        where = str(pred)
+        try:
+            sketch = jsonstream.sketch(Path(pred))
+        except (SegtoolError, OSError):
+            return
+        listed = sketch if isinstance(sketch, list) else sketch.get("annotations") if isinstance(sketch, dict) else None
+        first = listed[0] if isinstance(listed, list) and listed else None
+    if isinstance(first, dict) and not first.get("segmentation") and first.get("bbox") is not None:
+        msg = "the detections have no masks (a 'bbox', no 'segmentation'): score boxes with --iou-type bbox"
+        raise SegtoolError(msg, where)
 
 
 class _Steps:

@@ -25,7 +25,9 @@ class ImageEval:
     """One image's detections (sorted by category, then score) and what accumulate needs.
 
     ``matched``/``ignored`` are ``(A, T, D)``; ``rank`` is a detection's place within its
-    category by score; ``npig`` maps category → non-ignored ground-truth count per area range.
+    category by score; ``npig`` maps category → non-ignored ground-truth count per area range;
+    ``objects``: the ground truth's count, ``masks``: whether any has a mask (or boxes are
+    scored), so that mask AP of boxes only is refused rather than scored 0.
     """
 
     category_id: npt.NDArray[np.int64]
@@ -34,6 +36,8 @@ class ImageEval:
     matched: npt.NDArray[np.bool_]
     ignored: npt.NDArray[np.bool_]
     npig: dict[int, npt.NDArray[np.int64]]
+    objects: int = 0
+    masks: bool = True
 
 
 def _accumulate_category(
@@ -80,10 +84,13 @@ class Collected:
         self.image_rank, self.image_count = array("q"), array("q")  # per image with detections
         self.flags = _Chunks()  # per detection: matched bits, then ignored bits
         self.npig: dict[int, npt.NDArray[np.int64]] = {}
+        self.objects, self.masks = 0, False  # ground truth scored, and whether any had a mask
 
     def add(self, rank: int, e: ImageEval) -> None:
         """One image's results; ``rank``: the image's place among the sorted image ids."""
         self.images += 1
+        self.objects += e.objects
+        self.masks = self.masks or (e.masks and e.objects > 0)
         if len(e.score):
             self.image_rank.append(rank)
             self.image_count.append(len(e.score))

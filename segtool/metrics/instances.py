@@ -26,7 +26,7 @@ from pycocotools import mask as mask_utils
 from .. import kernels as _kernels
 from .. import views
 from ..errors import SegtoolError
-from ..model import Annotation, Category, Sample, decodes_pixels, is_deferred
+from ..model import Annotation, Category, ImageInfo, Sample, decodes_pixels, is_deferred
 from ..parallel import imap, jobs_for
 from .instance_accumulate import REC_THRS as REC_THRS
 from .instance_accumulate import Collected, ImageEval, accumulate
@@ -115,8 +115,13 @@ def _match(
     return match, match_ig.view(bool)
 
 
-def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
-    """COCOeval.computeIoU + evaluateImg for every category and area range of one image."""
+def evaluate_image(
+    gt: Objects, dt: Objects, params: Params, unmatched_ignored: npt.NDArray[np.bool_] | None = None
+) -> ImageEval:
+    """COCOeval.computeIoU + evaluateImg for every category and area range of one image.
+
+    ``unmatched_ignored`` (one flag per detection): detections ignored when unmatched in
+    every area range, as LVISEval ignores those of a category not exhaustively annotated."""
     max_det = params.max_dets[-1]
     a_lo = np.array([r[0] for r in params.area_rng])[:, None]
     a_hi = np.array([r[1] for r in params.area_rng])[:, None]
@@ -132,6 +137,8 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     g_ignore = gt.iscrowd[None, :] | (gt.area[None, :] < a_lo) | (gt.area[None, :] > a_hi)  # (A, G)
     match, match_ig = _match(ious, dt.category_id[d], gt, g_ignore)
     d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
+    if unmatched_ignored is not None:
+        d_out |= unmatched_ignored[d][None, :]
     matched = match != 0
     ignored = match_ig | (~matched & d_out[:, None, :])
     cats_g, of = np.unique(gt.category_id, return_inverse=True)
@@ -139,7 +146,18 @@ def evaluate_image(gt: Objects, dt: Objects, params: Params) -> ImageEval:
     lanes = (np.arange(n_a)[:, None] * k + of.reshape(1, -1)).ravel()
     counts = np.bincount(lanes, weights=(~g_ignore).ravel(), minlength=n_a * k).astype(np.int64).reshape(n_a, k)
     npig = {c: counts[:, j] for j, c in enumerate(cats_g.tolist())}
-    return ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig)
+    masks = params.iou_type == "bbox" or not len(gt.ids) or any(not _empty(r) for r in gt.shapes)
+    return ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig, len(gt.ids), masks)
+
+
+def _empty(rle: Any) -> bool:
+    """A compressed RLE of no pixel: one count only (what a ground truth without a mask,
+    ``segmentation: []`` or none, is read as). Only the first count's characters are read."""
+    counts = rle["counts"]
+    for i, ch in enumerate(counts.encode() if isinstance(counts, str) else counts):
+        if not (ch - 48) & 0x20:  # the last character of a count
+            return bool(i == len(counts) - 1)
+    return True
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,14 @@ class _Job:
     dt: Any  # a Sample of predictions, or Objects (none for the image)
     params: Params
     categories: frozenset[int]  # what a raw (Deferred) prediction record is checked against
+    adjust: Adjust | None = None
+
+
+# What an evaluation other than COCOeval's changes per image before the matching (LVIS'
+# federated rules, a subset of categories, class-agnostic): ground truth and detections of
+# one image and its record in, the objects scored and the detections ignored when unmatched
+# out. A module-level object, so that it travels to worker processes.
+Adjust = Callable[[Objects, Objects, ImageInfo], tuple[Objects, Objects, npt.NDArray[np.bool_] | None]]
 
 
 def _image_job(job: _Job) -> tuple[int, ImageEval]:
@@ -158,7 +184,10 @@ def _image_job(job: _Job) -> tuple[int, ImageEval]:
     else:
         source = job.dt.source.resolve(job.categories) if is_deferred(job.dt.source) else job.dt.source
         dt = det_objects(source.load(job.dt.image), job.params.iou_type)
-    return job.rank, evaluate_image(gt, dt, job.params)
+    if job.adjust is None:
+        return job.rank, evaluate_image(gt, dt, job.params)
+    gt, dt, unmatched_ignored = job.adjust(gt, dt, job.gt.image)
+    return job.rank, evaluate_image(gt, dt, job.params, unmatched_ignored)
 
 
 def gt_objects(ann: Annotation, iou_type: str) -> Objects:
@@ -210,13 +239,19 @@ def evaluate(
     count: int,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    adjust: Adjust | None = None,
+    scored: tuple[Category, ...] | None = None,
 ) -> InstanceResult:
     """COCOeval (evaluate + accumulate) over (rank, ground truth, prediction) triples, in any
     order: ``rank`` is the image's place among the sorted image ids (see
     :class:`segtool.pairing.Ranked`), a missing prediction has no detections. ``pairs`` may
-    be a stream (``count`` says how many): only the packed results are kept."""
+    be a stream (``count`` says how many): only the packed results are kept.
+
+    ``adjust`` changes each image's objects first (see :data:`Adjust`); ``scored``: the
+    categories of the result when they are not ``categories`` (a subset, or one for all).
+    Mask AP of a ground truth without a single mask raises :class:`NoMasks`."""
     known = frozenset(c.id for c in categories)
-    items = (_Job(k, g, EMPTY if d is None else d, params, known) for k, g, d in pairs)
+    items = (_Job(k, g, EMPTY if d is None else d, params, known, adjust) for k, g, d in pairs)
     # A COCO results list against COCO instance ground truth is RLE strings and polygons:
     # ~0.5 ms per image in C, about what shipping the image's detections to a worker and
     # back costs (measured, 6 rounds, --jobs 2: in one process min 0.95 s / median 1.40 s,
@@ -229,10 +264,17 @@ def evaluate(
             break
     first = head[-1] if head and not isinstance(head[-1].dt, Objects) else None
     heavy = first is not None and (decodes_pixels(first.gt.source) or decodes_pixels(first.dt.source))
-    ordered = tuple(sorted(categories, key=lambda c: c.id))
+    ordered = tuple(sorted(categories if scored is None else scored, key=lambda c: c.id))
     found = Collected((len(params.area_rng), len(IOU_THRS)))
     for rank, e in imap(_image_job, chain(head, items), jobs=jobs_for(count, jobs) if heavy else 1):
         found.add(rank, e)
         if progress is not None:
             progress(1)
+    if found.objects and not found.masks:
+        raise NoMasks(f"the ground truth has no masks ({found.objects} objects, none with a segmentation)")
     return accumulate(found, ordered, params)
+
+
+class NoMasks(SegtoolError):
+    """Mask AP asked of a ground truth without masks (boxes only): every detection would
+    score 0. The caller names the file and the way out (``--iou-type bbox``)."""
