@@ -288,3 +288,14 @@ def test_validate_cli_and_counts(tmp_path):
     assert mots.count_images(png) == 1 and mots.count_images(txt) is None
     result = CliRunner().invoke(main, ["validate", str(_overlap(tmp_path / "o"))])
     assert result.exit_code == 1 and "mots-overlap" in result.output
+
+
+def test_vistas_split_and_version_folders_are_not_claimed_as_mots():
+    """Mapillary Vistas keeps a 16-bit instances/ beside labels/ in each version folder: MOTS
+    takes that only weakly, so the mapillary format wins without --from."""
+    from segtool import formats
+
+    vistas = Path(__file__).parent / "data" / "datumaro" / "mapillary_vistas"
+    for folder in (vistas, vistas / "train", vistas / "train" / "v1.2", vistas / "val" / "v2.0"):
+        assert formats.detect(folder) == "mapillary", folder
+    assert formats.REGISTRY["mots"].detect(vistas / "train" / "v1.2").confidence == "weak"

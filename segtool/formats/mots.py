@@ -60,8 +60,12 @@ def detect(path: Path) -> Detection:
         return Detection("no", "not a MOTS txt file")
     if not path.is_dir():
         return Detection("no", "not a file or folder")
-    if png_roots(path):
-        return Detection("strong", f"MOTS PNG layout ({INSTANCES}/)")
+    roots = png_roots(path)
+    if roots:
+        # Mapillary Vistas keeps 16-bit instances/ beside labels/: that layout is only a weak MOTS match
+        vistas = any((base / "labels").is_dir() for _, base in roots)
+        level = "weak" if vistas else "strong"
+        return Detection(level, f"MOTS PNG layout ({INSTANCES}/{' beside labels/: Vistas-like' if vistas else ''})")
     files = txt_files(path)
     if files and (is_txt(files[0]) or (path / TXT_FOLDER).is_dir()):
         return Detection("strong", f"MOTS txt files ({files[0].name})")
