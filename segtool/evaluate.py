@@ -22,6 +22,7 @@ from .gcpause import gc_paused
 from .labelmap import LabelMap
 from .metrics import instance_subsets as subsets
 from .metrics import lvis as _lvis
+from .metrics.boundary import DEFAULT_RATIO, BoundaryParams, check_ratio, params_with_ratio
 from .metrics.instance_result import InstanceResult, Params
 from .metrics.instances import NoMasks
 from .metrics.instances import evaluate as _evaluate_instance
@@ -71,6 +72,8 @@ def evaluate_panoptic(
     read_options: dict[str, Any] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    boundary: bool = False,
+    dilation_ratio: float | None = None,
 ) -> PanopticResult:
     """PQ, SQ and RQ of panoptic predictions against their ground truth, as panopticapi.
 
@@ -79,11 +82,15 @@ def evaluate_panoptic(
     ground-truth image without a prediction is an error unless ``allow_missing``, when its
     segments all count as false negatives. ``read_options``: how the ground truth is read
     (``labels``: a label map, which the predictions' categories go through as well).
+    ``boundary``: Boundary PQ (Cheng et al. 2021): matching and SQ on min(mask IoU,
+    boundary IoU), boundaries ``dilation_ratio`` (0.02) of the image diagonal wide
+    (docs/metrics/boundary.md).
 
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
         >>> r.to_dict()["All"]["pq"]
     """
+    ratio = _boundary_ratio(boundary, dilation_ratio)
     labels = _label_map(read_options)
     if isinstance(gt, Dataset):
         gt_side = pairing.of_samples(gt.samples, gt.path, gt.categories)
@@ -104,7 +111,9 @@ def evaluate_panoptic(
         pred_side = pairing.of_sources(held.sources, held.path)
     stream = pairing.stream(gt_side, pred_side, allow_missing=allow_missing)
     announce(progress, stream.count)
-    return _evaluate_pq(stream.pairs, stream.categories, count=stream.count, jobs=jobs, progress=progress)
+    return _evaluate_pq(
+        stream.pairs, stream.categories, count=stream.count, jobs=jobs, progress=progress, boundary=ratio
+    )
 
 
 @gc_paused
@@ -120,16 +129,21 @@ def evaluate_semantic(
     read_options: dict[str, Any] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    boundary: bool = False,
+    dilation_ratio: float | None = None,
 ) -> SemanticResult:
     """Pixel accuracy, class accuracy, IoU per class, mIoU and fwIoU.
 
     GT is any dataset (a semantic folder, or a panoptic/instance dataset seen as a label
     map); PRED is a folder of label PNGs matched by file stem (``categories.json`` optional),
     or a dataset matched by image id. Classes are the ground truth's categories.
+    ``boundary``: also the Boundary IoU per class and its mean (boundaries
+    ``dilation_ratio`` (0.02) of the image diagonal wide; docs/metrics/boundary.md).
 
     Example:
         >>> evaluate_semantic("labels/val", "predictions/").to_dict()["mIoU"]
     """
+    ratio = _boundary_ratio(boundary, dilation_ratio)
     cats = Path(categories) if categories else None
     labels = _label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
@@ -137,7 +151,7 @@ def evaluate_semantic(
     preds = _predictions(pred, gt_ds, pred_format, labels, categories=cats, ignore_value=ignore_value)
     pairs = pairing.pair(gt_ds.samples, preds, allow_missing=allow_missing)
     announce(progress, len(pairs))
-    return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress)
+    return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress, boundary=ratio)
 
 
 @gc_paused
@@ -148,6 +162,7 @@ def evaluate_instance(
     iou_type: str = "segm",
     gt_format: str | None = None,
     params: Params | None = None,
+    dilation_ratio: float | None = None,
     read_options: dict[str, Any] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -169,6 +184,10 @@ def evaluate_instance(
     packed per-detection results stay. Detections not grouped by image are held as they are
     read (or, when that shows only late in the file, read again whole).
 
+    ``iou_type="boundary"``: Boundary AP, faster-coco-eval's ``iouType="boundary"`` (IoU =
+    min(mask IoU, Boundary IoU), ``dilation_ratio`` of the image diagonal, 0.02 by default;
+    docs/metrics/boundary.md).
+
     ``lvis``: score with LVIS' federated rules (None: when the ground truth is LVIS, its
     images listing ``neg_category_ids`` / ``not_exhaustive_category_ids``). ``img_ids``,
     ``cat_ids``, ``class_agnostic``: COCOeval's ``params.imgIds``, ``catIds``, ``useCats=0``
@@ -178,9 +197,7 @@ def evaluate_instance(
         >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
         >>> r.stats   # the 12 numbers of COCOeval.summarize()
     """
-    params = params or Params(iou_type=iou_type)
-    if params.iou_type not in ("segm", "bbox"):
-        raise SegtoolError(f"--iou-type must be segm or bbox, got {params.iou_type!r}")
+    params = _boundary_params(params or Params(iou_type=iou_type), dilation_ratio)
     _check_pred_masks(pred, params.iou_type)
     done = _Steps(progress)
     labels = _label_map(read_options)
@@ -200,6 +217,38 @@ def evaluate_instance(
     held = pairing.ranked_pairs(pairing.pair(gt_ds.samples, preds, allow_missing=True))
     announce(progress, held.count)
     return score(held.pairs, gt_ds.categories, held.count, done.again())
+
+
+def _boundary_params(params: Params, ratio: float | None) -> Params:
+    """``params`` checked, with the dilation ratio of Boundary AP (refused for another IoU)."""
+    if params.iou_type not in ("segm", "bbox", "boundary"):
+        raise SegtoolError(f"--iou-type must be segm, bbox or boundary, got {params.iou_type!r}")
+    if params.iou_type != "boundary":
+        if ratio is not None:
+            raise SegtoolError("--dilation-ratio applies to --iou-type boundary only")
+        return params
+    if ratio is None:
+        return params if isinstance(params, BoundaryParams) else params_with_ratio(params, DEFAULT_RATIO)
+    _ratio(ratio)
+    return params_with_ratio(params, ratio)
+
+
+def _boundary_ratio(boundary: bool, ratio: float | None) -> float | None:
+    """The dilation ratio of a boundary metric (None: the plain one)."""
+    if not boundary:
+        if ratio is not None:
+            raise SegtoolError("--dilation-ratio applies with --boundary only")
+        return None
+    return DEFAULT_RATIO if ratio is None else _ratio(ratio)
+
+
+def _ratio(ratio: float) -> float:
+    """A dilation ratio checked (0 < ratio <= 1), as a one-line error."""
+    try:
+        check_ratio(ratio)
+    except ValueError as exc:
+        raise SegtoolError(str(exc)) from None
+    return ratio
 
 
 def _instance_streamed(

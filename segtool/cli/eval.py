@@ -34,7 +34,7 @@ PANOPTIC_GATES = {
     for m in ("PQ", "SQ", "RQ")
     for suffix, group in (("", "All"), ("_th", "Things"), ("_st", "Stuff"))
 }
-SEMANTIC_GATES = ("mIoU", "fwIoU", "pixel_accuracy", "mean_accuracy")
+SEMANTIC_GATES = ("mIoU", "fwIoU", "pixel_accuracy", "mean_accuracy", "boundary_mIoU")
 
 
 @main.group(name="eval")
@@ -121,6 +121,16 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 @click.option(
     "--allow-missing", is_flag=True, help="Count ground-truth images without a prediction as all false negatives."
 )
+@click.option(
+    "--boundary", is_flag=True, help="Boundary PQ: matching and SQ on min(mask IoU, Boundary IoU) (Cheng et al. 2021)."
+)
+@click.option(
+    "--dilation-ratio",
+    type=float,
+    default=None,
+    metavar="R",
+    help="With --boundary: boundary width as a fraction of the image diagonal (default 0.02).",
+)
 @reading_options
 @report_options(PANOPTIC_GATES)
 def panoptic(
@@ -129,6 +139,8 @@ def panoptic(
     gt_masks: Path | None,
     pred_masks: Path | None,
     allow_missing: bool,
+    boundary: bool,
+    dilation_ratio: float | None,
     reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
@@ -148,6 +160,7 @@ def panoptic(
     Example:
       segtool eval panoptic panoptic_val2017.json predictions.json --per-class
       segtool eval panoptic gt.json pred.json --json results.json --fail-under PQ=0.45
+      segtool eval panoptic gt.json pred.json --boundary
     """
     gates = _parse_gates(fail_under, PANOPTIC_GATES)
     ctx = click.get_current_context()
@@ -172,6 +185,8 @@ def panoptic(
             read_options=reading,
             jobs=jobs,
             progress=advance,
+            boundary=boundary,
+            dilation_ratio=dilation_ratio,
         )
     data = result.to_dict()
     values = {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()}

@@ -22,7 +22,18 @@ from .progress import steps
 @click.argument("gt", type=click.Path(path_type=Path))
 @click.argument("pred", type=click.Path(path_type=Path))
 @click.option(
-    "--iou-type", type=click.Choice(["segm", "bbox"]), default="segm", show_default=True, help="Masks or boxes."
+    "--iou-type",
+    type=click.Choice(["segm", "bbox", "boundary"]),
+    default="segm",
+    show_default=True,
+    help="Masks, boxes, or Boundary AP (IoU = min(mask IoU, Boundary IoU), as faster-coco-eval).",
+)
+@click.option(
+    "--dilation-ratio",
+    type=float,
+    default=None,
+    metavar="R",
+    help="Boundary AP: boundary width as a fraction of the image diagonal (default 0.02).",
 )
 @click.option(
     "--max-dets",
@@ -45,6 +56,7 @@ def instance(
     gt: Path,
     pred: Path,
     iou_type: str,
+    dilation_ratio: float | None,
     max_dets: str,
     area_ranges: str,
     from_: str | None,
@@ -69,6 +81,7 @@ def instance(
     Example:
       segtool eval instance instances_val2017.json segm_results.json --per-class
       segtool eval instance gt.json dets.json --iou-type bbox --fail-under AP=0.35 --json
+      segtool eval instance gt.json dets.json --iou-type boundary
     """
     gates = _parse_gates(fail_under, STAT_NAMES)
     params = _instance_params(iou_type, max_dets, area_ranges)
@@ -81,7 +94,14 @@ def instance(
     warm_up(jobs)
     with steps("eval instance") as advance:
         result = evaluate_instance(
-            gt, pred, params=params, gt_format=from_, read_options=reading, jobs=jobs, progress=advance
+            gt,
+            pred,
+            params=params,
+            dilation_ratio=dilation_ratio,
+            gt_format=from_,
+            read_options=reading,
+            jobs=jobs,
+            progress=advance,
         )
     data = result.to_dict()
     outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}

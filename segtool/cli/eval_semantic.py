@@ -33,6 +33,14 @@ from .progress import steps
     help="Label of void pixels: left out of the ground truth, 'unlabelled' in predictions.",
 )
 @click.option("--allow-missing", is_flag=True, help="Count ground-truth images without a prediction as all unlabelled.")
+@click.option("--boundary", is_flag=True, help="Also the Boundary IoU per class and its mean (boundary_mIoU).")
+@click.option(
+    "--dilation-ratio",
+    type=float,
+    default=None,
+    metavar="R",
+    help="With --boundary: boundary width as a fraction of the image diagonal (default 0.02).",
+)
 @reading_options
 @report_options(SEMANTIC_GATES)
 def semantic(
@@ -42,6 +50,8 @@ def semantic(
     categories: Path | None,
     ignore_value: int,
     allow_missing: bool,
+    boundary: bool,
+    dilation_ratio: float | None,
     reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
@@ -62,6 +72,7 @@ def semantic(
     Example:
       segtool eval semantic labels/val predictions/ --per-class
       segtool eval semantic gt/ pred/ --ignore-value 255 --fail-under mIoU=0.7 --json
+      segtool eval semantic gt/ pred/ --boundary --fail-under boundary_mIoU=0.5
     """
     gates = _parse_gates(fail_under, SEMANTIC_GATES)
     inputs.refuse_stdin(pred, "PRED is a folder of label PNGs")
@@ -88,6 +99,8 @@ def semantic(
                 read_options=reading,
                 jobs=jobs,
                 progress=advance,
+                boundary=boundary,
+                dilation_ratio=dilation_ratio,
             )
         except OverlapError as exc:  # eval has no --overlap: say how to get label maps
             raise OverlapError(
@@ -96,4 +109,4 @@ def semantic(
             ) from None
     data = result.to_dict()
     outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
-    _report("eval semantic", data, {k: data[k] for k in SEMANTIC_GATES}, gates, outputs)
+    _report("eval semantic", data, {k: data.get(k) for k in SEMANTIC_GATES}, gates, outputs)

@@ -72,26 +72,39 @@ def print_semantic(data: dict[str, Any], per_class: bool) -> None:
         ("pixel accuracy", metric(data["pixel_accuracy"])),
         ("mean class accuracy", metric(data["mean_accuracy"])),
     ]
+    if "boundary_mIoU" in data:
+        shown = f"{metric(data['boundary_mIoU'])}  (over {data['boundary_classes_averaged']} classes)"
+        rows.append((f"boundary mIoU (ratio {data['boundary_dilation_ratio']:g})", shown))
     output.out.print(output.key_value_table(f"semantic segmentation · {data['images']} images", rows))
     if data["missing_predictions"]:
         output.note(f"{data['missing_predictions']} image(s) had no prediction and count as unlabelled")
     if not per_class:
         return
     table = output.SafeTable("per category")
-    for col in ("id", "name", "IoU", "accuracy", "GT px", "pred px"):
+    edges = "boundary_mIoU" in data
+    for col in ("id", "name", "IoU", *(("boundary IoU",) if edges else ()), "accuracy", "GT px", "pred px"):
         table.add_column(col, justify="left" if col == "name" else "right")
     for cid, r in data["per_class"].items():
         if r["iou"] is None:
             continue
+        extra = (metric(r["boundary_iou"]),) if edges else ()
         table.add_row(
-            str(cid), r["name"], metric(r["iou"]), metric(r["accuracy"]), str(r["gt_pixels"]), str(r["pred_pixels"])
+            str(cid),
+            r["name"],
+            metric(r["iou"]),
+            *extra,
+            metric(r["accuracy"]),
+            str(r["gt_pixels"]),
+            str(r["pred_pixels"]),
         )
     output.out.print(table)
 
 
 def print_panoptic(data: dict[str, Any], per_class: bool) -> None:
     """PQ, SQ, RQ of all, things and stuff, then per category with TP, FP, FN."""
-    table = output.SafeTable(f"panoptic quality · {data['images']} images")
+    ratio = data.get("boundary_dilation_ratio")
+    title = "panoptic quality" if ratio is None else f"boundary PQ (ratio {ratio:g})"
+    table = output.SafeTable(f"{title} · {data['images']} images")
     for col in ("", "PQ", "SQ", "RQ", "N"):
         table.add_column(col, justify="left" if not col else "right")
     for group in ("All", "Things", "Stuff"):

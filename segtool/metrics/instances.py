@@ -28,6 +28,7 @@ from .. import views
 from ..errors import SegtoolError
 from ..model import Annotation, Category, ImageInfo, Sample, decodes_pixels, is_deferred
 from ..parallel import imap, jobs_for
+from . import boundary as _boundary
 from .instance_accumulate import REC_THRS as REC_THRS
 from .instance_accumulate import Collected, ImageEval, accumulate
 from .instance_result import IOU_THRS, InstanceResult, Params
@@ -48,7 +49,7 @@ class Objects:
     score: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
-def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> npt.NDArray[np.float64]:
+def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, params: Params) -> npt.NDArray[np.float64]:
     """IoU of every detection with every ground truth of the image; pairs of different
     categories are -1 so they never match.
 
@@ -59,10 +60,11 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> 
     guard when they were read, and the kernel decodes them strictly again.
     Boxes: pycocotools' ``iou``, one call per image (plain arithmetic on doubles: no box
     can make it read or write out of bounds).
+    Boundary: the mask IoU narrowed by :func:`segtool.metrics.boundary.narrow`.
     """
     if len(d) == 0 or len(gt.ids) == 0:
         return np.zeros((len(d), len(gt.ids)))
-    if iou_type == "segm":
+    if params.iou_type != "bbox":
         h, w = gt.shapes[0]["size"]
         out = np.empty((len(d), len(gt.ids)))
         _kernels.rle_iou(
@@ -75,6 +77,9 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, iou_type: str) -> 
             np.ascontiguousarray(gt.iscrowd, dtype=np.uint8),
             out,
         )
+        if params.iou_type == "boundary":
+            ratio = getattr(params, "dilation_ratio", _boundary.DEFAULT_RATIO)
+            _boundary.narrow(out, [dt.shapes[i] for i in d], gt.shapes, gt.iscrowd, ratio)
         return out
     crowd = [int(c) for c in gt.iscrowd]
     ds = np.asarray([dt.shapes[i] for i in d], dtype=np.float64)
@@ -133,7 +138,7 @@ def evaluate_image(
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(order)]])))
     d = order[rank < max_det]
     rank = rank[rank < max_det]
-    ious = _ious(dt, d, gt, params.iou_type)
+    ious = _ious(dt, d, gt, params)
     g_ignore = gt.iscrowd[None, :] | (gt.area[None, :] < a_lo) | (gt.area[None, :] > a_hi)  # (A, G)
     match, match_ig = _match(ious, dt.category_id[d], gt, g_ignore)
     d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
@@ -198,7 +203,7 @@ def gt_objects(ann: Annotation, iou_type: str) -> Objects:
     else:  # a panoptic or semantic source: its segments' masks, areas from the pixels
         res = views.resolve(ann)
         rles, segs = res.runs().rles(), res.measured()
-    shapes = rles if iou_type == "segm" else [list(b) for b in segs.bbox]
+    shapes = rles if iou_type != "bbox" else [list(b) for b in segs.bbox]
     return Objects(segs.id, segs.category_id, segs.area, segs.iscrowd, shapes)
 
 
@@ -213,9 +218,9 @@ def det_objects(ann: Annotation, iou_type: str) -> Objects:
         raise SegtoolError(f"image {ann.image.id}: {what} a 'score' on every segment", ann.origin or None)
     score = segs.score if segs.score is not None else np.zeros(0)
     if ann.rles is not None:
-        shapes = list(ann.rles) if iou_type == "segm" else segs.bbox.tolist()
+        shapes = list(ann.rles) if iou_type != "bbox" else segs.bbox.tolist()
         return Objects(segs.id, segs.category_id, segs.area, np.zeros(len(segs), bool), shapes, score)
-    if iou_type != "segm":
+    if iou_type == "bbox":
         raise SegtoolError("bbox evaluation of panoptic predictions is not supported; use --iou-type segm", ann.origin)
     runs = ann.runs if ann.runs is not None else views.Resolved(ann.index_map(), segs).runs()
     return Objects(
@@ -264,6 +269,7 @@ def evaluate(
             break
     first = head[-1] if head and not isinstance(head[-1].dt, Objects) else None
     heavy = first is not None and (decodes_pixels(first.gt.source) or decodes_pixels(first.dt.source))
+    heavy = heavy or params.iou_type == "boundary"  # boundaries are pixel work: workers pay
     ordered = tuple(sorted(categories if scored is None else scored, key=lambda c: c.id))
     found = Collected((len(params.area_rng), len(IOU_THRS)))
     for rank, e in imap(_image_job, chain(head, items), jobs=jobs_for(count, jobs) if heavy else 1):

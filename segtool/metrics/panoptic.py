@@ -18,7 +18,7 @@ so ``--jobs 1`` and ``--jobs N`` give bit-identical numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,7 @@ from .. import masks
 from ..errors import SegtoolError
 from ..model import Annotation, Category, Sample, Segments, has_panoptic_pixels, is_deferred
 from ..parallel import imap, jobs_for
+from .boundary_maps import PanopticBoundaries
 from .panoptic_result import PanopticResult, PQStat
 
 
@@ -97,13 +98,21 @@ class Matching:
     pred_false: npt.NDArray[np.bool_]  # false positives (not mostly on void or same-category crowd)
 
 
-def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs) -> Matching:
+Narrow = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
+
+
+def match(
+    gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs, narrow: Narrow | None = None
+) -> Matching:
     """Match segments given their overlap: a dense table whose row and column 0 are void
     (what the C kernel fills), or :class:`Pairs`.
 
     The IoU's union leaves out the prediction's pixels on ground-truth void and takes the
     ground truth's area from the JSON (panopticapi's arithmetic, in its order); an unmatched
     prediction lying more than half on void plus same-category crowd is not a false positive.
+    ``narrow(gt rows, pred columns)``: Boundary PQ's boundary IoU of the pairs whose mask
+    IoU passes 0.5 (the only ones the minimum can still let through); their IoU becomes
+    the smaller of the two.
     """
     if isinstance(table, Pairs):
         pred_area, gt_pixels = table.sums(rows=False)[1:], table.sums(rows=True)[1:]
@@ -125,6 +134,9 @@ def match(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs) 
     same = ~gseg.iscrowd[gi] & (gseg.category_id[gi] == pseg.category_id[pi])
     gi, pi, meet = gi[same], pi[same], meet[same]
     iou = meet / (pred_area[pi] + gt_area[gi] - meet - on_void[pi])
+    if narrow is not None:
+        near = np.flatnonzero(iou > 0.5)
+        iou[near] = np.minimum(iou[near], narrow(gi[near], pi[near]))
     hit = iou > 0.5
     gt_matched = np.zeros(len(gseg), bool)
     gt_matched[gi[hit]] = True
@@ -159,15 +171,26 @@ def _on_crowd(
     return out
 
 
-def image_stat(gt: Annotation, pred: Annotation, position: Positions) -> PQStat:
-    """The PQ statistic of one image; ``position`` gives each category's row."""
-    return table_stat(gt.segments, pred.segments, Pairs.of_runs(gt.runs, pred.runs), position)
+def image_stat(gt: Annotation, pred: Annotation, position: Positions, boundary: float | None = None) -> PQStat:
+    """The PQ statistic of one image; ``position`` gives each category's row; ``boundary``:
+    Boundary PQ's dilation ratio (:mod:`.boundary_maps`)."""
+    narrow = None
+    if boundary is not None:
+        a, b = gt.runs, pred.runs
+        narrow = PanopticBoundaries.of(a.index_map(), b.index_map(), a.bboxes(), b.bboxes(), boundary).ious
+    return table_stat(gt.segments, pred.segments, Pairs.of_runs(gt.runs, pred.runs), position, narrow)
 
 
-def table_stat(gseg: Segments, pseg: Segments, table: npt.NDArray[np.int64] | Pairs, position: Positions) -> PQStat:
+def table_stat(
+    gseg: Segments,
+    pseg: Segments,
+    table: npt.NDArray[np.int64] | Pairs,
+    position: Positions,
+    narrow: Narrow | None = None,
+) -> PQStat:
     """The PQ statistic of one image from its overlap (:class:`Pairs` or a dense table)."""
     stat = PQStat.zeros(position.k)
-    m = match(gseg, pseg, table)
+    m = match(gseg, pseg, table, narrow)
     order = np.lexsort((pseg.id[m.pi], gseg.id[m.gi]))  # panopticapi adds in (gt id, pred id) order
     gt_rows = position(gseg.category_id)
     rows = gt_rows[m.gi][order]
@@ -213,6 +236,7 @@ class _Pair:
     gt: Sample
     pred: Sample | None
     position: Positions
+    boundary: float | None = None  # Boundary PQ's dilation ratio
 
 
 DENSE_PAIRS = 1 << 22  # cells of a dense PQ pair table (32 MB); past it, pairs are counted sparsely
@@ -278,17 +302,27 @@ def _pair_stat(pair: _Pair) -> PQStat:
         np.add.at(stat.fn, pair.position(gt.segments.category_id[missed]), 1)
         return stat
     pred_sample = _resolved(pair.pred, pair.position)
-    table = dense_table(gt_sample, pred_sample)  # two panoptic id maps: straight from the pixels
+    # two panoptic id maps: straight from the pixels (Boundary PQ needs the maps themselves)
+    table = dense_table(gt_sample, pred_sample) if pair.boundary is None else None
     if table is not None:
         gsrc, psrc = gt_sample.source, pred_sample.source
         assert has_panoptic_pixels(gsrc) and has_panoptic_pixels(psrc)
         return table_stat(gsrc.segments, psrc.segments, table, pair.position)
     gt, pred = gt_sample.load(), pred_sample.load()
+    if pair.boundary is not None:  # the dense table's sources: an id map, its runs measured here
+        gt, pred = _with_runs(gt), _with_runs(pred)
     for ann, sample in ((gt, gt_sample), (pred, pred_sample)):
         _check_categories(ann.segments, sample, pair.position, ann.origin or None)
     if pred.rles is not None or pred.runs is None or gt.runs is None:
         raise SegtoolError(f"image {gt.image.id}: panoptic evaluation needs panoptic PNGs on both sides")
-    return image_stat(gt, pred, pair.position)
+    return image_stat(gt, pred, pair.position, pair.boundary)
+
+
+def _with_runs(ann: Annotation) -> Annotation:
+    """An annotation holding an index map, with its runs (what the run path reads)."""
+    if ann.runs is not None or ann.id_map is None:
+        return ann
+    return replace(ann, runs=masks.Runs(ann.index_map(), len(ann.segments)))
 
 
 def evaluate(
@@ -298,8 +332,10 @@ def evaluate(
     count: int | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    boundary: float | None = None,
 ) -> PanopticResult:
-    """Sum the PQ statistics of (ground truth, prediction) sample pairs.
+    """Sum the PQ statistics of (ground truth, prediction) sample pairs; with ``boundary``
+    (a dilation ratio), Boundary PQ: matching and SQ on min(mask IoU, boundary IoU).
 
     ``pairs`` may be a stream (``count`` says how many, to size the worker pool): only a
     window of pairs is in flight at a time.
@@ -313,7 +349,7 @@ def evaluate(
         for g, p in pairs:
             seen += 1
             missing += p is None
-            yield _Pair(g, p, position)
+            yield _Pair(g, p, position, boundary)
 
     n = count if count is not None else len(pairs)  # type: ignore[arg-type]
     # ~1.5 ms per pair: chunks of 32 (imap's default) keep the pool's per-task cost small in
@@ -323,4 +359,4 @@ def evaluate(
         total += stat
         if progress is not None:
             progress(1)
-    return PanopticResult(categories, total, seen, missing)
+    return PanopticResult(categories, total, seen, missing, boundary)

@@ -43,6 +43,7 @@ class PanopticResult:
     stat: PQStat
     images: int
     missing: int = 0
+    boundary: float | None = None  # Boundary PQ: its dilation ratio (the IoU is min(mask, boundary))
 
     def average(self, isthing: bool | None) -> tuple[dict[str, Any], dict[int, dict[str, float]]]:
         """panopticapi's ``pq_average``: (``{pq, sq, rq, n}``, per-category ``{pq, sq, rq}``).
@@ -80,6 +81,8 @@ class PanopticResult:
 
     def __repr__(self) -> str:
         a = self.average(None)[0]
+        if self.boundary is not None:
+            return f"PanopticResult(Boundary PQ={a['pq']:.4f} SQ={a['sq']:.4f} RQ={a['rq']:.4f}, dilation ratio {self.boundary:g}, {self.images} images)"
         return f"PanopticResult(PQ={a['pq']:.4f} SQ={a['sq']:.4f} RQ={a['rq']:.4f}, {len(self.categories)} categories, {self.images} images)"
 
     def summary(self) -> str:
@@ -108,4 +111,6 @@ class PanopticResult:
             )
         out["images"] = self.images
         out["missing_predictions"] = self.missing
+        if self.boundary is not None:
+            out["boundary_dilation_ratio"] = self.boundary
         return out

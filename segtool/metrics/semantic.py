@@ -10,6 +10,9 @@ they count in the extra last column, as misses of their ground-truth class.
 * pixel accuracy = Σ TP / number of labelled ground-truth pixels.
 * class accuracy_c = TP_c / GT_c; mean accuracy over classes present in the ground truth.
 * fwIoU = Σ_c (GT_c / Σ GT) · IoU_c over classes present in the ground truth.
+* with ``boundary`` (a dilation ratio): Boundary IoU_c = Σ |G_c,d ∩ P_c,d| / Σ |G_c,d ∪ P_c,d|
+  over images (the boundary regions of class c's pixels, :mod:`.boundary_maps`), and its
+  mean over the classes with a boundary on either side (docs/metrics/boundary.md).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .. import tables, views
 from ..masks import DENSE_VALUES
 from ..model import Category, Sample, has_label_pixels
 from ..parallel import imap, jobs_for
+from .boundary_maps import semantic_counts
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class _Pair:
     pred: Sample | None
     classes: Classes
     ignore_value: int
+    boundary: float | None = None  # the dilation ratio of the Boundary IoU
 
 
 def _confusion8(pair: _Pair) -> npt.NDArray[np.int64] | None:
@@ -107,10 +112,11 @@ def _confusion8(pair: _Pair) -> npt.NDArray[np.int64] | None:
     return cm[:k]  # ground truth on the ignore value is not counted
 
 
-def _confusion(pair: _Pair) -> npt.NDArray[np.int64]:
-    fast = _confusion8(pair)
+def _confusion(pair: _Pair) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None]:
+    """The image's confusion matrix and, with ``boundary``, its per-class boundary counts."""
+    fast = _confusion8(pair) if pair.boundary is None else None
     if fast is not None:
-        return fast
+        return fast, None
     k = pair.classes.k  # the ignore column
     gt = rows_of(pair.gt, pair.classes, pair.ignore_value)
     if pair.pred is None:  # --allow-missing: every pixel unlabelled
@@ -119,7 +125,8 @@ def _confusion(pair: _Pair) -> npt.NDArray[np.int64]:
         pred = rows_of(pair.pred, pair.classes, pair.ignore_value)
     valid = gt != k
     counts = np.bincount(gt[valid] * (k + 1) + pred[valid], minlength=k * (k + 1))
-    return counts.reshape(k, k + 1)
+    edges = None if pair.boundary is None else semantic_counts(gt, pred, k, pair.boundary)
+    return counts.reshape(k, k + 1), edges
 
 
 @dataclass
@@ -130,6 +137,8 @@ class SemanticResult:
     confusion: npt.NDArray[np.int64]
     images: int
     missing: int = 0
+    boundary: npt.NDArray[np.int64] | None = None  # (K, 2): boundary pixels in both, in either
+    dilation_ratio: float | None = None
 
     def per_class(self) -> dict[int, dict[str, Any]]:
         """IoU, accuracy and pixel counts per category (``None`` where undefined)."""
@@ -148,6 +157,9 @@ class SemanticResult:
                 "pred_pixels": int(pred[k]),
                 "tp_pixels": int(tp[k]),
             }
+            if self.boundary is not None:
+                inter, union = (int(v) for v in self.boundary[k])
+                out[c.id]["boundary_iou"] = inter / union if union else None
         return out
 
     def __repr__(self) -> str:
@@ -194,6 +206,18 @@ class SemanticResult:
             },
             "images": self.images,
             "missing_predictions": self.missing,
+            **self._boundary_dict(per),
+        }
+
+    def _boundary_dict(self, per: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """The mean Boundary IoU over the classes that have one, when it was computed."""
+        if self.boundary is None:
+            return {}
+        values = [r["boundary_iou"] for r in per.values() if r["boundary_iou"] is not None]
+        return {
+            "boundary_mIoU": float(np.mean(values)) if values else 0.0,
+            "boundary_classes_averaged": len(values),
+            "boundary_dilation_ratio": self.dilation_ratio,
         }
 
 
@@ -204,16 +228,22 @@ def evaluate(
     *,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    boundary: float | None = None,
 ) -> SemanticResult:
-    """Sum the confusion matrices of (ground truth, prediction) pairs."""
+    """Sum the confusion matrices of (ground truth, prediction) pairs; with ``boundary`` (a
+    dilation ratio), the boundary counts of the Boundary IoU too."""
     classes = Classes.of(categories)
     total = np.zeros((classes.k, classes.k + 1), dtype=np.int64)
-    items = [_Pair(g, p, classes, ignore_value) for g, p in pairs]
-    for cm in imap(_confusion, items, jobs=jobs_for(len(items), jobs)):
+    edges = None if boundary is None else np.zeros((classes.k, 2), np.int64)
+    items = [_Pair(g, p, classes, ignore_value, boundary) for g, p in pairs]
+    for cm, counted in imap(_confusion, items, jobs=jobs_for(len(items), jobs)):
         total += cm
+        if edges is not None and counted is not None:
+            edges += counted
         if progress is not None:
             progress(1)
-    return SemanticResult(categories, total, len(pairs), sum(p is None for _, p in pairs))
+    missing = sum(p is None for _, p in pairs)
+    return SemanticResult(categories, total, len(pairs), missing, edges, boundary)
 
 
 def _or_dash(value: float | None) -> float | str:
