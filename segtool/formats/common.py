@@ -218,3 +218,17 @@ def check_unique_names(names: list[str], where: str) -> None:
         raise SegtoolError(
             f"several images share the output name {dupes[0]} (file names differ only in folder or suffix)", where
         )
+
+
+def png_size(path: str, what: str = "label map") -> tuple[int, int]:
+    """(width, height) from a PNG's header (33 bytes; a regular file only, so a FIFO never
+    blocks), the pixel limit checked; SegtoolError naming the file otherwise."""
+    try:
+        width, height, _ = png.header(imageio.read_bytes(path)[:33])
+    except OSError as exc:
+        raise SegtoolError(f"unreadable PNG ({exc.strerror or exc})", path) from None
+    except ValueError as exc:
+        raise SegtoolError(f"unreadable PNG ({exc})", path) from None
+    if width * height > limits.get("pixels"):
+        limits.check("pixels", width * height, f"{what} of {width}x{height}", path)
+    return width, height

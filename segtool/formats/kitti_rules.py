@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, limits, png
+from .. import imageio, png
 from ..errors import SegtoolError
 from ..model import Category
 from ..policy import Policy, place
 from .cityscapes_labels import LABELS, MAX_ID
+from .common import png_size as png_size  # one header read for every format
 from .semantic_rules import histogram, read_labels
 
 SPLIT, PHOTOS, INSTANCE, SEMANTIC = "training", "image_2", "instance", "semantic"
@@ -137,18 +138,6 @@ def find(lay: Layout) -> list[Entry]:
         semantic = str(sem) if sem is not None and sem.is_file() else None
         out.append(Entry(rel, str(path), semantic, None if photo is None else str(photo)))
     return out
-
-
-def png_size(path: str) -> tuple[int, int]:
-    """(width, height) from a PNG's header; SegtoolError naming the file otherwise."""
-    try:
-        width, height, _ = png.header(imageio.read_bytes(path)[:33])
-    except OSError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc.strerror or exc})", path) from None
-    except ValueError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc})", path) from None
-    limits.check("pixels", width * height, f"label map of {width}x{height}", path)
-    return width, height
 
 
 def photo_size(path: str) -> tuple[int, int] | str:

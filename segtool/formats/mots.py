@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .. import views
 from ..errors import FormatError
@@ -64,7 +64,7 @@ def detect(path: Path) -> Detection:
     if roots:
         # Mapillary Vistas keeps 16-bit instances/ beside labels/: that layout is only a weak MOTS match
         vistas = any((base / "labels").is_dir() for _, base in roots)
-        level = "weak" if vistas else "strong"
+        level: Literal["weak", "strong"] = "weak" if vistas else "strong"
         return Detection(level, f"MOTS PNG layout ({INSTANCES}/{' beside labels/: Vistas-like' if vistas else ''})")
     files = txt_files(path)
     if files and (is_txt(files[0]) or (path / TXT_FOLDER).is_dir()):

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, limits, masks, png
+from .. import imageio, limits, masks
 from ..checks.records import photo_size
 from ..errors import SegtoolError
 from ..model import Category
 from ..policy import Policy, place
+from .common import png_size as png_size  # one header read for every format
 from .semantic_rules import histogram, read_labels
 
 INSTANCES, PHOTOS, LABELS_FILE, TXT_FOLDER = "instances", "images", "labels.txt", "instances_txt"
@@ -223,18 +224,6 @@ class Parts:
     ids: npt.NDArray[np.int64]
     classes: npt.NDArray[np.int64]
     ignored: int
-
-
-def png_size(path: str) -> tuple[int, int]:
-    """(width, height) from a PNG's header; SegtoolError naming the file otherwise."""
-    try:
-        width, height, _ = png.header(imageio.read_bytes(path)[:33])
-    except OSError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc.strerror or exc})", path) from None
-    except ValueError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc})", path) from None
-    limits.check("pixels", width * height, f"label map of {width}x{height}", path)
-    return width, height
 
 
 def read_png(entry: Entry, size: tuple[int, int] | None, report: Policy) -> npt.NDArray[np.int64] | None:

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import imageio, limits, png
+from .. import imageio, png
 from ..errors import SegtoolError
 from ..policy import Policy, place
+from .common import png_size as png_size  # one header read for every format
 from .semantic_rules import histogram, read_labels
 
 VOID = 255  # boundary and "difficult" pixels, in both PNGs
@@ -185,19 +186,6 @@ def find(root: Path, report: Policy) -> list[Entry]:
             continue
         out.append(entry)
     return out
-
-
-def png_size(path: str) -> tuple[int, int]:
-    """(width, height) from a PNG's header; SegtoolError naming the file otherwise."""
-    try:
-        width, height, _ = png.header(imageio.read_bytes(path)[:33])
-    except OSError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc.strerror or exc})", path) from None
-    except ValueError as exc:
-        raise SegtoolError(f"unreadable PNG ({exc})", path) from None
-    if width * height > limits.get("pixels"):
-        limits.check("pixels", width * height, f"label map of {width}x{height}", path)
-    return width, height
 
 
 def photo_size(path: str) -> tuple[int, int]:
