@@ -9,6 +9,7 @@ conversion within 2x the floor, and --jobs 2 near 2x faster than --jobs 1.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import PEAK_KB, arguments, decode_floor, decode_floor_parallel, make_panoptic, timed
@@ -228,7 +230,143 @@ def cvat_to_instance() -> None:
         )
 
 
-CASES = {"cvat": cvat_to_instance}  # python benchmarks/bench_convert.py cvat [--images N]
+# ---------------------------------------------------------------- Cityscapes -> coco-panoptic
+
+_DATUMARO = """
+import sys, time
+import datumaro as dm
+t = time.perf_counter()
+dm.Dataset.import_from(sys.argv[1], "cityscapes").export(sys.argv[2], "coco_panoptic", save_media=False)
+print(time.perf_counter() - t)
+"""
+
+
+def make_cityscapes(root: Path, n: int, h: int = 1024, w: int = 2048, unique: int = 16, seed: int = 0) -> Path:
+    """Write (or reuse) ``root/gtFine/val/<city>/<stem>_gtFine_{labelIds,instanceIds}.png``
+    for ``n`` images (``unique`` distinct ones, cycled) and a black photo for each under
+    ``root/leftImg8bit/`` (datumaro needs them): stuff bands of evaluated and void labels,
+    25-45 things (ellipses and rectangles, instances of person ... bicycle, some crowds,
+    some ego vehicle) occluding each other."""
+    gt = root / "gtFine" / "val"
+    if gt.is_dir() and len(list(gt.rglob("*_instanceIds.png"))) == n:
+        return root / "gtFine"
+    shutil.rmtree(root, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    stuff, things = [7, 8, 11, 12, 13, 17, 21, 22, 23, 0, 4, 9], [24, 25, 26, 27, 28, 31, 32, 33]
+    t = time.perf_counter()
+    made: list[tuple[bytes, bytes]] = []
+    for _ in range(min(unique, n)):
+        inst = np.zeros((h, w), np.int32)
+        cuts = np.sort(rng.integers(0, h, size=int(rng.integers(3, 7))))
+        for top, bottom in zip([0, *cuts], [*cuts, h], strict=True):
+            inst[top:bottom] = int(rng.choice(stuff))
+        count: dict[int, int] = {}
+        for _ in range(int(rng.integers(25, 46))):
+            label = int(rng.choice(things))
+            cy, cx, ry, rx = (
+                int(rng.integers(0, h)),
+                int(rng.integers(0, w)),
+                int(rng.integers(8, 160)),
+                int(rng.integers(8, 200)),
+            )
+            y0, y1, x0, x1 = max(cy - ry, 0), min(cy + ry + 1, h), max(cx - rx, 0), min(cx + rx + 1, w)
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            shape = (
+                ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1 if rng.random() < 0.6 else np.ones(yy.shape, bool)
+            )
+            value = label if rng.random() < 0.1 else label * 1000 + count.get(label, 0)
+            count[label] = count.get(label, 0) + (value >= 1000)
+            inst[y0:y1, x0:x1][shape] = value
+        inst[h - 80 :, w // 4 : 3 * w // 4] = 1  # the ego vehicle's bonnet
+        labels = np.where(inst >= 1000, inst // 1000, inst).astype(np.uint8)
+        pair = []
+        for arr in (labels, inst.astype(np.uint16)):
+            buf = io.BytesIO()
+            Image.fromarray(arr).save(buf, "PNG")
+            pair.append(buf.getvalue())
+        made.append((pair[0], pair[1]))
+    photo = io.BytesIO()
+    Image.new("RGB", (w, h)).save(photo, "JPEG")
+    for i in range(n):
+        city = ("aachen", "bremen", "ulm", "jena")[i % 4]
+        stem = f"{city}_{i:06d}_000019"
+        folder, pics = gt / city, root / "leftImg8bit" / "val" / city
+        folder.mkdir(parents=True, exist_ok=True)
+        pics.mkdir(parents=True, exist_ok=True)
+        labels_png, instances_png = made[i % len(made)]
+        (folder / f"{stem}_gtFine_labelIds.png").write_bytes(labels_png)
+        (folder / f"{stem}_gtFine_instanceIds.png").write_bytes(instances_png)
+        (pics / f"{stem}_leftImg8bit.jpg").write_bytes(photo.getvalue())
+    print(f"generated {n} Cityscapes images {w}x{h} ({len(made)} distinct) in {time.perf_counter() - t:.1f} s")
+    return root / "gtFine"
+
+
+def _cityscapes_floor(gt: Path) -> float:
+    """Seconds to decode every labelIds and instanceIds PNG with Pillow and nothing else."""
+    paths = sorted(gt.rglob("*_gtFine_*Ids.png"))
+    t = time.perf_counter()
+    for p in paths:
+        np.asarray(Image.open(p))
+    return time.perf_counter() - t
+
+
+def cityscapes_to_panoptic() -> None:
+    """Cityscapes (labelIds + instanceIds) -> coco-panoptic beside the PNG-decoding floor
+    (both PNGs of every image decoded with Pillow), --jobs 1 and 2, and datumaro's Cityscapes
+    -> COCO panoptic export of the same tree when /tmp/dm-venv holds datumaro. Goal: within
+    2x the floor; at least 50x faster than datumaro."""
+    args = arguments(cityscapes_to_panoptic.__doc__ or "", 500, "bench_out/cityscapes", memory=False)
+    tune_allocator()
+    n = args.images
+    gt = make_cityscapes(args.data / f"cs{n}", n)
+    out = args.data / "out"
+    best: dict[str, float] = {}
+
+    def read_all() -> None:
+        for sample in segtool.read(gt, "cityscapes").samples:
+            sample.load()
+
+    for _ in range(args.repeat):
+        best["floor"] = min(best.get("floor", float("inf")), _cityscapes_floor(gt))
+        best["read"] = min(best.get("read", float("inf")), timed(read_all))
+        for jobs in (1, 2):
+            shutil.rmtree(out, ignore_errors=True)
+            warm_up(jobs)
+            dt = timed(lambda j=jobs: convert(gt, out / "panoptic.json", WriteOptions("coco-panoptic"), jobs=j))
+            best[f"jobs{jobs}"] = min(best.get(f"jobs{jobs}", float("inf")), dt)
+    floor = best["floor"]
+    print(f"{n} Cityscapes images 2048x1024, best of {args.repeat} rounds")
+    print(f"PNG-decoding floor (Pillow, labelIds + instanceIds, 1 process): {floor:.2f} s = {n / floor:.1f} img/s")
+    dt = best["read"]
+    print(
+        f"reading alone (every sample loaded, checked), 1 process: {dt:.2f} s = {n / dt:.1f} img/s, {dt / floor:.2f}x floor"
+    )
+    for jobs in (1, 2):
+        dt = best[f"jobs{jobs}"]
+        print(f"cityscapes -> coco-panoptic, --jobs {jobs}: {dt:.2f} s = {n / dt:.1f} img/s, {dt / floor:.2f}x floor")
+    python = Path("/tmp/dm-venv/bin/python")
+    if not python.exists():
+        print("datumaro: not installed (/tmp/dm-venv/bin/python missing)")
+        return
+    shutil.rmtree(out, ignore_errors=True)
+    res = subprocess.run(
+        [str(python), "-c", _DATUMARO, str(gt.parent), str(out / "dm")], capture_output=True, text=True
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    if res.returncode:
+        print(f"datumaro failed: {res.stderr.strip().splitlines()[-1:]}")
+        return
+    dm = float(res.stdout.split()[-1])
+    ours = best["jobs1"]
+    print(
+        f"datumaro Cityscapes -> COCO panoptic (1 run): {dm:.2f} s = {n / dm:.2f} img/s; segtool --jobs 1 is {dm / ours:.0f}x faster"
+    )
+
+
+CASES = {
+    "cvat": cvat_to_instance,
+    "cityscapes": cityscapes_to_panoptic,
+}  # python benchmarks/bench_convert.py cvat [--images N]
 
 
 if __name__ == "__main__":
