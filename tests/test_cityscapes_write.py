@@ -115,8 +115,9 @@ def test_prediction_folder_detected_and_matched(tmp_path: Path, runner: Any) -> 
         Image.fromarray(np.full((4, 6), 7, np.uint8)).save(pred / f"ulm_000000_00000{n}_leftImg8bit.png")
     assert cityscapes.detect(pred).confidence == "strong"
     assert segtool.evaluate_semantic(gt, pred).to_dict()["mIoU"] == 1.0
-    r = runner.invoke(main, ["info", str(pred)])
-    assert r.exit_code == 2 and "predictions" in r.stderr
+    for command in ("info", "validate"):
+        r = runner.invoke(main, [command, str(pred)])
+        assert r.exit_code == 2 and "predictions" in r.stderr, command
     Image.fromarray(np.full((4, 6), 8, np.uint8)).save(pred / "ulm_000000_000002_pred.png")
     with pytest.raises(segtool.SegtoolError, match="several predictions for image ulm_000000_000002"):
         segtool.evaluate_semantic(gt, pred)

@@ -23,6 +23,7 @@ from ..checks.runner import run_checks
 from ..errors import FormatError, SegtoolError
 from .cityscapes import PHOTO
 from .cityscapes_labels import INSTANCE_BASE
+from .cityscapes_predictions import named_pngs
 from .cityscapes_rules import HAS_INSTANCES, Entry, check_maps, find, rasterise, read_pngs, source_of
 
 register(
@@ -119,6 +120,9 @@ def validate_cityscapes(
             continue
         photo = None if images_dir is None else str(images_dir / entry.folder / f"{entry.stem}{PHOTO}")
         items.append(_Job(entry, chosen, photo))
+    if not items and not found and named_pngs(root) is not None:
+        msg = "Cityscapes-named PNGs but no <stem>_gtFine_* annotations: predictions, which eval takes beside the ground truth"
+        raise FormatError(msg, str(root))
     checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
     found += checked
     stats: dict[str, Any] = {
