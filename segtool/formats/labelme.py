@@ -179,27 +179,37 @@ def _flattened(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: st
     return Annotation(image, segs, id_map=index, runs=runs, origin=path, dropped=+dropped or None, changed=changed)
 
 
-def scan(files: list[Path], report: Policy) -> tuple[list[tuple[Path, LabelFile]], set[str], Counter[str]]:
-    """Every file's size and labels (masks not decoded), the labels found, shapes dropped."""
-    out: list[tuple[Path, LabelFile]] = []
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """What the first pass keeps of a file: its size and imagePath, not its shapes
+    (thousands of files' points held at once would make memory grow with the dataset)."""
+
+    path: Path
+    height: int
+    width: int
+    image_path: str
+
+
+def scan(
+    files: list[Path], report: Policy, known: frozenset[str] | None = None
+) -> tuple[list[Scanned], set[str], Counter[str]]:
+    """Every file's size and labels (masks not decoded), the labels found, shapes dropped.
+    ``known``: the labels file's labels; a label it does not list is an error."""
+    out: list[Scanned] = []
     labels: set[str] = set()
     dropped: Counter[str] = Counter()
     for i, p in enumerate(files, start=1):
         found = parse(load_json(p), str(p), report, i, pixels=False)
         if found is None:
             continue
-        out.append((p, found))
-        labels.update(s.label for s in found.shapes)
+        mine = {s.label for s in found.shapes}
+        stray = sorted(mine - known - set(NOT_CATEGORIES)) if known is not None else []
+        if stray:
+            raise FormatError(f"label {stray[0]!r} is not in the labels file", str(p))
+        out.append(Scanned(p, found.height, found.width, found.image_path))
+        labels.update(mine)
         dropped.update(found.dropped)
     return out, labels, dropped
-
-
-def categories_of(path: Path, categories: Path | None, found: set[str]) -> tuple[Category, ...]:
-    """The categories, ids 1..n: from ``categories`` (a labels.txt), else the folder's
-    labels.txt, else the labels found, sorted."""
-    labels = categories or (path / LABELS if path.is_dir() and (path / LABELS).is_file() else None)
-    names = category_names(read_label_names(labels) if labels is not None else None, found)
-    return tuple(Category(i, n, True) for i, n in enumerate(names, start=1))
 
 
 def read(path: Path, *, categories: Path | None = None, flatten: bool = False, **_: Any) -> Dataset:
@@ -211,17 +221,14 @@ def read(path: Path, *, categories: Path | None = None, flatten: bool = False, *
     files = label_files(path)
     if not files:
         raise FormatError("no .json files in the folder", str(path))
-    parsed, labels, _ = scan(files, STRICT)
-    cats = categories_of(path, categories, labels)
-    known = {c.name for c in cats}
-    for p, found in parsed:
-        stray = sorted({s.label for s in found.shapes} - known - set(NOT_CATEGORIES))
-        if stray:
-            raise FormatError(f"label {stray[0]!r} is not in the labels file", str(p))
+    given = categories or (path / LABELS if path.is_dir() and (path / LABELS).is_file() else None)
+    listed = read_label_names(given) if given is not None else None
+    known = frozenset(category_names(listed, set())) if listed is not None else None
+    parsed, labels, _ = scan(files, STRICT, known)
+    cats = tuple(Category(i, n, True) for i, n in enumerate(category_names(listed, labels), start=1))
     names = tuple((c.name, c.id) for c in cats)
     samples = []
-    for i, (p, found) in enumerate(parsed, start=1):
-        name = file_name(found.image_path or f"{p.stem}.jpg", f"image {i}", p)
-        image = ImageInfo(i, name, found.height, found.width)
-        samples.append(Sample(image, LabelmeShapes(str(p), names, flatten)))
+    for i, f in enumerate(parsed, start=1):
+        name = file_name(f.image_path or f"{f.path.stem}.jpg", f"image {i}", f.path)
+        samples.append(Sample(ImageInfo(i, name, f.height, f.width), LabelmeShapes(str(f.path), names, flatten)))
     return Dataset(cats, tuple(samples), "panoptic" if flatten else "instance", {}, str(path))
