@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ijson
+
 from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
-from .formats import jsonstream
 from .gcpause import gc_paused
 from .labelmap import LabelMap
 from .metrics import instance_subsets as subsets
@@ -298,8 +299,10 @@ class _InstanceScorer:
         if use_lvis:
             if agnostic:
                 raise SegtoolError("--class-agnostic: lvis-api has no class-agnostic evaluation; add --no-lvis")
+            if params.iou_type not in ("segm", "bbox"):
+                raise SegtoolError(f"--iou-type {params.iou_type}: LVIS is scored on masks or boxes (lvis-api's)")
             _lvis.check(gt)
-            frequency = _lvis.frequencies(_categories_records(gt.path))
+            frequency = _lvis.frequencies(gt.categories)
         images = None if img_ids is None else frozenset(img_ids)
         cats = None if cat_ids is None else frozenset(cat_ids)
         return cls(params, jobs, gt.path, use_lvis, frequency, images, cats, agnostic)
@@ -341,17 +344,6 @@ class _InstanceScorer:
             raise SegtoolError(hint, self.path or None) from None
 
 
-def _categories_records(path: str) -> Any:
-    """The ``categories`` records of a COCO JSON ground truth (for LVIS' ``frequency``,
-    which the model's categories do not carry); None for anything else."""
-    if not path or Path(path).suffix.lower() != ".json" or not Path(path).is_file():
-        return None
-    try:
-        return jsonstream.section(Path(path), "categories")
-    except (SegtoolError, OSError):
-        return None
-
-
 def _check_pred_masks(pred: Any, iou_type: str) -> None:
     """Mask AP of detections without masks is refused (exit 2) with the way out: a results
     list whose first detection has a ``bbox`` and no ``segmentation`` (pycocotools would
@@ -363,16 +355,23 @@ def _check_pred_masks(pred: Any, iou_type: str) -> None:
     if isinstance(pred, list | tuple):
         first = pred[0] if pred else None
     elif isinstance(pred, str | Path) and Path(pred).suffix.lower() == ".json" and Path(pred).is_file():
-        where = str(pred)
-        try:
-            sketch = jsonstream.sketch(Path(pred))
-        except (SegtoolError, OSError):
-            return
-        listed = sketch if isinstance(sketch, list) else sketch.get("annotations") if isinstance(sketch, dict) else None
-        first = listed[0] if isinstance(listed, list) and listed else None
+        where, first = str(pred), _first_listed(Path(pred))
     if isinstance(first, dict) and not first.get("segmentation") and first.get("bbox") is not None:
         msg = "the detections have no masks (a 'bbox', no 'segmentation'): score boxes with --iou-type bbox"
         raise SegtoolError(msg, where)
+
+
+def _first_listed(path: Path) -> Any:
+    """The first item of a JSON file that is a list (a results file), parsed alone; None
+    for anything else, or a file that does not parse (its reader says why, later)."""
+    try:
+        with path.open("rb") as f:
+            if next(ijson.parse(f), None) != ("", "start_array", None):
+                return None
+            f.seek(0)
+            return next(ijson.items(f, "item", use_float=True), None)
+    except (ijson.JSONError, OSError, ValueError):
+        return None
 
 
 class _Steps:

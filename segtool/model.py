@@ -35,6 +35,9 @@ class Category:
     isthing: bool = True
     color: tuple[int, int, int] | None = None
     supercategory: str = ""
+    # LVIS' frequency group (r, c or f: its images in LVIS' training set), which LVIS'
+    # federated AP averages over (APr, APc, APf); None for other sources
+    frequency: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """COCO-style record (``isthing`` as 0/1, as panopticapi writes it)."""
@@ -46,6 +49,8 @@ class Category:
         }
         if self.color is not None:
             out["color"] = list(self.color)
+        if self.frequency is not None:
+            out["frequency"] = self.frequency
         return out
 
 

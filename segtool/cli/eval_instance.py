@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,15 @@ import click
 from .. import formats
 from ..atomic import dataset_inputs
 from ..evaluate import evaluate_instance
+from ..metrics import lvis as lvis_metric
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import inputs, output
 from .eval import _parse_gates, _report, eval_group, report_options
 from .options import FORMAT, check_reading, reading_options
 from .progress import steps
+
+GATES = (*STAT_NAMES, *(k for k in lvis_metric.STAT_NAMES if k not in STAT_NAMES))  # COCO's, then LVIS' own
 
 
 @eval_group.command()
@@ -49,9 +53,18 @@ from .progress import steps
     metavar="A,B,C,D",
     help="Bounds of the small / medium / large ranges in pixels (COCO: 0, 32², 96², 1e5²).",
 )
+@click.option(
+    "--lvis/--no-lvis",
+    "lvis",
+    default=None,
+    help="LVIS' federated AP (lvis-api's LVISEval); by default when GT's images list neg_category_ids.",
+)
+@click.option("--img-ids", metavar="ID,...", help="Score these images only (COCOeval's params.imgIds).")
+@click.option("--cat-ids", metavar="ID,...", help="Score these categories only (COCOeval's params.catIds).")
+@click.option("--class-agnostic", is_flag=True, help="Any detection may match any ground truth (COCOeval's useCats=0).")
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
 @reading_options
-@report_options(STAT_NAMES)
+@report_options(GATES)
 def instance(
     gt: Path,
     pred: Path,
@@ -60,6 +73,10 @@ def instance(
     max_dets: str,
     area_ranges: str,
     from_: str | None,
+    lvis: bool | None,
+    img_ids: str | None,
+    cat_ids: str | None,
+    class_agnostic: bool,
     reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
@@ -75,15 +92,18 @@ def instance(
     ({image_id, category_id, segmentation and/or bbox, score}); either may be - (stdin).
     Same semantics as COCOeval:
     crowd, area ranges (from GT "area"), maxDets 1/10/100, 101-point interpolation, score
-    ties in file order.
+    ties in file order. An LVIS GT is scored as lvis-api's LVISEval (300 detections per image,
+    unverified categories ignored; APr/APc/APf, AR@300).
 
     \b
     Example:
       segtool eval instance instances_val2017.json segm_results.json --per-class
       segtool eval instance gt.json dets.json --iou-type bbox --fail-under AP=0.35 --json
+      segtool eval instance lvis_v1_val.json segm_results.json --fail-under APr=0.2
+      segtool eval instance gt.json dets.json --cat-ids 1,3 --img-ids 139,285
       segtool eval instance gt.json dets.json --iou-type boundary
     """
-    gates = _parse_gates(fail_under, STAT_NAMES)
+    gates = _parse_gates(fail_under, GATES)
     params = _instance_params(iou_type, max_dets, area_ranges)
     ctx = click.get_current_context()
     gt, pred = inputs.single(ctx, gt).path, inputs.single(ctx, pred).path
@@ -91,9 +111,11 @@ def instance(
     output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
     if reading:
         check_reading(from_ or formats.detect(gt), reading)
+    images, categories = _ids(img_ids, "--img-ids", str), _ids(cat_ids, "--cat-ids", None)
+    score = partial(evaluate_instance, lvis=lvis, img_ids=images, cat_ids=categories, class_agnostic=class_agnostic)
     warm_up(jobs)
     with steps("eval instance") as advance:
-        result = evaluate_instance(
+        result = score(
             gt,
             pred,
             params=params,
@@ -105,7 +127,34 @@ def instance(
         )
     data = result.to_dict()
     outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
-    _report("eval instance", data, {k: data[k] for k in STAT_NAMES}, gates, outputs)
+    names = lvis_metric.STAT_NAMES if data.get("lvis") else STAT_NAMES
+    other = [k for k, _ in gates if k not in names]
+    if other:
+        kind = "an LVIS" if data.get("lvis") else "a COCO"
+        raise click.BadParameter(
+            f"{other[0]} is not a metric of {kind} evaluation: {', '.join(names)}", param_hint="--fail-under"
+        )
+    if data.get("lvis") and ctx.get_parameter_source("max_dets") == click.core.ParameterSource.COMMANDLINE:
+        output.note(f"--max-dets does not apply to LVIS: {lvis_metric.MAX_DETS} detections per image, as lvis-api")
+    _report("eval instance", data, {k: data[k] for k in names}, gates, outputs)
+
+
+def _ids(text: str | None, option: str, other: type | None) -> list[Any] | None:
+    """Comma-separated ids (integers; for images, another id is taken as a string, which
+    segtool's image ids may be); None when the option is not given."""
+    if text is None:
+        return None
+    ids: list[Any] = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            ids.append(int(part))
+        except ValueError:
+            if other is None or not part:
+                raise click.BadParameter(
+                    f"{part!r} is not an id: expected comma-separated integers", param_hint=option
+                ) from None
+            ids.append(other(part))
+    return ids
 
 
 def _instance_params(iou_type: str, max_dets: str, area_ranges: str) -> Params:

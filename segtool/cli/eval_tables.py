@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..metrics.instance_result import STAT_NAMES
+from ..metrics.lvis import STAT_NAMES as LVIS_NAMES
 from . import output
 
 INSTANCE_LABELS = (
@@ -39,29 +40,50 @@ def headline(command: str, data: dict[str, Any]) -> str:
     if command == "eval panoptic":
         values = [(m.upper(), data["All"][m]) for m in ("pq", "sq", "rq")]
     elif command == "eval instance":
-        values = [(k, data[k]) for k in ("AP", "AP50", "AP75", "AR100")]
+        names = ("AP", "AP50", "AP75", "APr", "AR@300") if data.get("lvis") else ("AP", "AP50", "AP75", "AR100")
+        values = [(k, data[k]) for k in names]
     else:
         values = [(k, data[k]) for k in ("mIoU", "fwIoU", "pixel_accuracy")]
     return " · ".join(f"{k} {metric(v)}" for k, v in values) + f" on {data['images']} images"
 
 
 def print_instance(data: dict[str, Any], per_class: bool) -> None:
-    """COCOeval's 12 numbers, then AP per category."""
-    table = output.SafeTable(f"COCO {data['iou_type']} evaluation · {data['images']} images")
+    """COCOeval's 12 numbers (LVISEval's 13 for LVIS), then AP per category."""
+    lvis = bool(data.get("lvis"))
+    what = "LVIS" if lvis else "COCO"
+    table = output.SafeTable(f"{what} {data['iou_type']} evaluation · {data['images']} images")
     for col in ("metric", "", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
-    for name, label, value in zip(STAT_NAMES, INSTANCE_LABELS, data["stats"], strict=True):
+    names, labels = (LVIS_NAMES, LVIS_LABELS) if lvis else (STAT_NAMES, INSTANCE_LABELS)
+    for name, label, value in zip(names, labels, data["stats"], strict=True):
         table.add_row(name, label, metric(value))
     output.out.print(table)
     if not per_class:
         return
     table = output.SafeTable("AP per category")
-    for col in ("id", "name", "AP"):
-        table.add_column(col, justify="left" if col == "name" else "right")
+    for col in ("id", "name", *(("frequency",) if lvis else ()), "AP"):
+        table.add_column(col, justify="left" if col in ("name", "frequency") else "right")
     for cid, r in data["per_class"].items():
         if r["AP"] is not None:
-            table.add_row(str(cid), r["name"], metric(r["AP"]))
+            table.add_row(str(cid), r["name"], *((r["frequency"] or "",) if lvis else ()), metric(r["AP"]))
     output.out.print(table)
+
+
+LVIS_LABELS = (
+    "AP @[IoU=0.50:0.95 | area=all | maxDets=300]",
+    "AP @[IoU=0.50      | area=all | maxDets=300]",
+    "AP @[IoU=0.75      | area=all | maxDets=300]",
+    "AP @[IoU=0.50:0.95 | area=small | maxDets=300]",
+    "AP @[IoU=0.50:0.95 | area=medium | maxDets=300]",
+    "AP @[IoU=0.50:0.95 | area=large | maxDets=300]",
+    "AP @[IoU=0.50:0.95 | rare categories]",
+    "AP @[IoU=0.50:0.95 | common categories]",
+    "AP @[IoU=0.50:0.95 | frequent categories]",
+    "AR @[IoU=0.50:0.95 | area=all | maxDets=300]",
+    "AR @[IoU=0.50:0.95 | area=small | maxDets=300]",
+    "AR @[IoU=0.50:0.95 | area=medium | maxDets=300]",
+    "AR @[IoU=0.50:0.95 | area=large | maxDets=300]",
+)
 
 
 def print_semantic(data: dict[str, Any], per_class: bool) -> None:

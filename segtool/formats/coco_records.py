@@ -196,6 +196,7 @@ def _category(rec: dict[str, Any], cid: int, default_isthing: bool) -> Category:
         isthing=bool(rec.get("isthing", default_isthing)),
         color=None if color is None else (color[0], color[1], color[2]),
         supercategory=str(rec.get("supercategory") or ""),
+        frequency=rec["frequency"] if type(rec.get("frequency")) is str else None,
     )
 
 

@@ -82,15 +82,10 @@ def check(dataset: Dataset, samples: Iterable[Sample] | None = None) -> None:
                 )
 
 
-def frequencies(records: Any) -> dict[int, str]:
-    """Each category's ``frequency`` (r, c or f) from the ground truth's ``categories``
-    records (the model's :class:`Category` does not carry it); a category without one is in
-    no group (lvis-api would fail on it)."""
-    out: dict[int, str] = {}
-    for rec in records if isinstance(records, list) else []:
-        if isinstance(rec, dict) and type(rec.get("id")) is int and rec.get("frequency") in FREQUENCIES:
-            out[rec["id"]] = rec["frequency"]
-    return out
+def frequencies(categories: Iterable[Category]) -> dict[int, str]:
+    """Each category's ``frequency`` (r, c or f); a category without one is in no group
+    (lvis-api would fail on it)."""
+    return {c.id: c.frequency for c in categories if c.frequency in FREQUENCIES and c.frequency is not None}
 
 
 @dataclass(frozen=True)
