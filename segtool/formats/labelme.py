@@ -150,33 +150,50 @@ def _flattened(found: LabelFile, ids: dict[str, int], image: ImageInfo, path: st
     keys = [k for k in order if k[0] not in NOT_CATEGORIES]
     value = {k: i for i, k in enumerate(keys, start=1)}  # __ignore__, _background_: 0 (void)
     index = np.zeros((image.height, image.width), dtype=np.int32)
-    first = np.zeros_like(index)  # the first instance that covered each pixel (order's numbers)
-    shared = np.zeros(index.shape, dtype=bool)  # covered by another instance too
     crowd = np.zeros(len(keys) + 1, dtype=bool)
-    painted = []
+    painted: dict[tuple[str, Any], list[tuple[int, int, npt.NDArray[np.bool_]]]] = {}
     for s in found.shapes:
         key = s.instance()
-        number = order[key]
         y0, x0, window = drawn(s, image.height, image.width)
-        box = (slice(y0, y0 + window.shape[0]), slice(x0, x0 + window.shape[1]))
-        seen = first[box][window]
-        shared[box][window] |= (seen != 0) & (seen != number)
-        first[box][window] = np.where(seen == 0, number, seen)
-        index[box][window] = value.get(key, 0)
+        np.copyto(index[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]], value.get(key, 0), where=window)
         crowd[value.get(key, 0)] |= s.crowd
-        painted.append((box, window, value.get(key, 0)))
+        painted.setdefault(key, []).append((y0, x0, window))
     present = np.zeros(len(keys) + 1, dtype=bool)  # looked for in each shape's window only
-    for box, window, v in painted:
-        present[v] = present[v] or (v > 0 and bool(np.any(index[box][window] == v)))
+    for key, windows in painted.items():
+        v = value.get(key, 0)
+        for y0, x0, window in windows if v else ():
+            present[v] = present[v] or bool(
+                np.any(index[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]][window] == v)
+            )
     segs = Segments.build(id=np.arange(1, len(keys) + 1), category_id=[ids[k[0]] for k in keys], iscrowd=crowd[1:])
     if not present[1:].all():  # an instance painted over entirely: renumbered away
         res = views.keep(index, segs, present[1:])
         index, segs = res.index, res.segments
     runs = masks.Runs(index, len(segs))
     segs = segs.replace(area=runs.areas().astype(np.float64), bbox=runs.bboxes())
-    decided = int(np.count_nonzero(shared))
+    decided = _shared(painted.values(), index.shape)
     changed = Counter({ORDER_DECIDED: decided}) if decided else None
     return Annotation(image, segs, id_map=index, runs=runs, origin=path, dropped=+dropped or None, changed=changed)
+
+
+def _shared(instances: Any, shape: tuple[int, ...]) -> int:
+    """Pixels covered by two or more instances, each instance the union of its shapes'
+    windows: a count per pixel, added window by window (no pass over the whole image but
+    the last)."""
+    cover = np.zeros(shape, dtype=np.int32)
+    for windows in instances:
+        if len(windows) == 1:
+            y0, x0, window = windows[0]
+            cover[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]] += window
+            continue
+        top, left = min(w[0] for w in windows), min(w[1] for w in windows)
+        bottom = max(w[0] + w[2].shape[0] for w in windows)
+        right = max(w[1] + w[2].shape[1] for w in windows)
+        union = np.zeros((bottom - top, right - left), dtype=bool)
+        for y0, x0, window in windows:
+            union[y0 - top : y0 - top + window.shape[0], x0 - left : x0 - left + window.shape[1]] |= window
+        cover[top:bottom, left:right] += union
+    return int(np.count_nonzero(cover > 1))
 
 
 @dataclass(frozen=True, slots=True)
