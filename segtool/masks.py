@@ -135,8 +135,11 @@ class Runs:
         """
         values, lengths = self._positional
         h, w = self.shape
-        flat = np.repeat(lut[values], lengths)
-        return flat.reshape(h, w) if self.order == "C" else flat.reshape(w, h).T
+        rest = lut.shape[1:]  # a table of colours paints (H, W, 3) as well
+        flat = np.repeat(lut[values], lengths, axis=0)
+        if self.order == "C":
+            return flat.reshape(h, w, *rest)
+        return flat.reshape(w, h, *rest).swapaxes(0, 1)
 
     def areas(self) -> npt.NDArray[np.int64]:
         """Pixel count per segment."""

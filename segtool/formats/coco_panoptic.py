@@ -224,7 +224,8 @@ def _write_image(job: Job) -> ImageResult:
     sids = assign_ids(segs.category_id, ctx.colors)
     lut = np.concatenate([[0], sids])
     name = stem_name(ann.image.file_name)
-    save_png(masks.id2rgb(views.paint(res, lut)), Path(ctx.folder) / name)
+    colours = masks.id2rgb(lut[:, None])[:, 0]  # one RGB row per segment: runs repeat rows, not ids
+    save_png(np.ascontiguousarray(views.paint(res, colours)), Path(ctx.folder) / name)
     info = [
         {
             "id": int(sids[k]),
