@@ -226,3 +226,24 @@ def test_ground_truth_with_some_masks_is_scored(tmp_path):
     data["annotations"][0]["segmentation"] = rle(np.zeros((im["height"], im["width"]), bool))
     empty = write_json(tmp_path / "empty.json", data)
     assert_same(evaluate_instance(some, dt), reference(empty, dt, "segm"))
+
+
+def test_subsets_reach_worker_processes(tmp_path, monkeypatch):
+    """Boundary AP runs images in worker processes: the per-image subset travels with each
+    image, and --jobs 2 gives the numbers of --jobs 1."""
+    from segtool import parallel
+
+    started: list[int] = []
+
+    class Counted(parallel.ProcessPoolExecutor):
+        def __init__(self, jobs, *args, **kwargs):
+            started.append(jobs)
+            super().__init__(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Counted)
+    monkeypatch.setattr(parallel, "SMALL", 0)  # a pool even for these few images
+    gt, dt = make_case(tmp_path, 3)
+    one = evaluate_instance(gt, dt, iou_type="boundary", cat_ids=[1, 2, 9], class_agnostic=True, jobs=1)
+    two = evaluate_instance(gt, dt, iou_type="boundary", cat_ids=[1, 2, 9], class_agnostic=True, jobs=2)
+    assert np.array_equal(one.precision, two.precision) and one.precision.shape[2] == 1
+    assert started == [2]

@@ -144,6 +144,24 @@ def test_generated_lvis_matches_lvis_api(tmp_path, monkeypatch, seed, with_bbox,
     assert_same(evaluate_instance(gt, dt, iou_type=iou_type), theirs)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_detections_in_any_order_match_lvis_api(tmp_path, monkeypatch, seed):
+    """Results not grouped by image (read again whole after the stream finds out): the
+    300-per-image cut and the ties still follow the file's order, as in lvis-api."""
+    gt, dt = make_lvis(tmp_path, seed)
+    dets = json.loads(dt.read_text())
+    order = np.random.default_rng(seed).permutation(len(dets))
+    dt = write_json(tmp_path / "shuffled.json", [dets[i] for i in order])
+    assert_same(evaluate_instance(gt, dt), reference(gt, dt, "segm", monkeypatch))
+
+
+def test_detections_in_memory_match_lvis_api(tmp_path, monkeypatch):
+    """A results list held in memory (a training loop's), as LVISEval takes one too."""
+    gt, dt = make_lvis(tmp_path, 5)
+    theirs = reference(gt, dt, "bbox", monkeypatch)
+    assert_same(evaluate_instance(gt, json.loads(dt.read_text()), iou_type="bbox"), theirs)
+
+
 def test_the_federated_rules_change_the_numbers(tmp_path, monkeypatch):
     """The same files scored by COCOeval's rules give other numbers: the LVIS rules are
     what the parity above checks, not something both would do anyway."""
