@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.helpers import invoke
@@ -55,3 +56,26 @@ def test_mask_folder_photos_come_from_the_sibling_images_folder(tmp_path, runner
     root = Path(__file__).parent / "data" / "pycococreator" / "example_data"
     out = _preview_json(runner, root / "annotations", tmp_path / "pv", "--from", "masks")
     assert [(r["file_name"], r["photo"]) for r in out["images"]] == [("100.jpg", True)]
+
+
+DATUMARO = Path(__file__).parent / "data" / "datumaro"
+SHARED = Path(__file__).parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.parametrize(
+    ("tree", "fmt"),
+    [
+        (DATUMARO / "kitti_segmentation", "kitti"),  # training/image_2/<id>.png
+        (DATUMARO / "camvid", "camvid"),  # <split>/<stem>.png beside <split>annot/
+        (DATUMARO / "mapillary_vistas" / "val", "mapillary"),  # val/images/<stem>.jpg
+        (DATUMARO / "ade20k2017" / "dataset", "ade20k"),  # <stem>.jpg beside <stem>_seg.png
+        (SHARED / "datumaro" / "cityscapes" / "dataset" / "gtFine", "cityscapes"),  # leftImg8bit/ for gtFine/
+    ],
+)
+def test_each_format_pairs_its_own_photos(tmp_path, runner, tree, fmt):
+    """Without --images, every render of these fixtures (each ships its photos where its
+    format puts them) has its photo."""
+    if not tree.exists():
+        pytest.skip(f"{tree} is not here")
+    out = _preview_json(runner, tree, tmp_path / "pv", "--from", fmt)
+    assert out["images"] and all(r["photo"] for r in out["images"]), [r.get("photo_note") for r in out["images"]]

@@ -130,7 +130,8 @@ def _image(entry: Entry) -> ImageInfo:
     width, height = png_size(entry.labels)
     labels = Path(entry.labels)
     fallback = labels.name.replace(SEG, ".jpg") if labels.name.endswith(SEG) else f"{labels.stem}.jpg"
-    return ImageInfo(entry.id, Path(entry.photo).name if entry.photo else fallback, height, width)
+    name = Path(entry.photo).name if entry.photo else fallback
+    return ImageInfo(entry.id, name, height, width, photo=entry.photo or "")
 
 
 def read(path: Path, *, instance_masks: bool = True, **_: Any) -> Dataset:

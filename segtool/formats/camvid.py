@@ -101,7 +101,7 @@ def _image(entry: Entry) -> ImageInfo:
             raise SegtoolError(msg, entry.labels)
         size = label_size
     assert size is not None  # find() keeps no entry with neither
-    return ImageInfo(entry.id, photo.name, size[1], size[0])
+    return ImageInfo(entry.id, photo.name, size[1], size[0], photo=entry.photo if photo.is_file() else "")
 
 
 def read(path: Path, **_: Any) -> Dataset:

@@ -166,7 +166,10 @@ def _image(entry: Entry, source: str) -> ImageInfo:
         assert size is not None
         width, height = size
     folder = f"{entry.folder}/" if entry.folder else ""
-    return ImageInfo(entry.stem, f"{folder}{entry.stem}{PHOTO}", height, width)
+    label = entry.files.get("labels") or entry.files.get("instances") or entry.files.get("polygons", "")
+    photo = photo_of(label, entry.stem) if label else None
+    shot = str(photo) if photo is not None and photo.is_file() else ""
+    return ImageInfo(entry.stem, f"{folder}{entry.stem}{PHOTO}", height, width, photo=shot)
 
 
 def read(path: Path, *, train_ids: bool = False, all_labels: bool = False, source: str = "auto", **_: Any) -> Dataset:

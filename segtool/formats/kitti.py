@@ -97,7 +97,7 @@ def _image(entry: Entry, photos: Path) -> ImageInfo:
     width, height = png_size(entry.labels)
     check_photo(entry.photo, (width, height), STRICT, entry.id)
     name = Path(entry.photo).relative_to(photos).as_posix() if entry.photo else f"{entry.id}.png"
-    return ImageInfo(entry.id, name, height, width)
+    return ImageInfo(entry.id, name, height, width, photo=entry.photo or "")
 
 
 def read(path: Path, *, all_labels: bool = False, **_: Any) -> Dataset:

@@ -171,7 +171,7 @@ def _image(entry: Entry, reading: str, config: Config) -> ImageInfo:
         assert found is not None
         width, height = found.width, found.height
     name = Path(entry.photo).name if entry.photo else f"{entry.stem}.jpg"
-    return ImageInfo(entry.stem, name, height, width)
+    return ImageInfo(entry.stem, name, height, width, photo=entry.photo or "")
 
 
 def panoptic_json(lay: Layout, folder: Path) -> Path:

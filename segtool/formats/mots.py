@@ -111,7 +111,7 @@ def _image(entry: Entry, check_photos: bool) -> ImageInfo:
     size = png_size(entry.labels) if entry.size is None else entry.size
     if check_photos:
         check_photo(entry.photo, size, STRICT, entry.id)
-    return ImageInfo(entry.id, entry.file_name, size[1], size[0])
+    return ImageInfo(entry.id, entry.file_name, size[1], size[0], photo=(entry.photo or "") if check_photos else "")
 
 
 def entries(path: Path, report: Policy = STRICT) -> tuple[list[Entry], Classes, str]:
