@@ -10,8 +10,7 @@ told their number first (:mod:`segtool.progress`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,15 @@ from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
 from .gcpause import gc_paused
 from .labelmap import LabelMap
-from .metrics import instance_subsets as subsets
-from .metrics import lvis as _lvis
 from .metrics.boundary import DEFAULT_RATIO, BoundaryParams, check_ratio, params_with_ratio
 from .metrics.instance_result import InstanceResult, Params
-from .metrics.instances import NoMasks
-from .metrics.instances import evaluate as _evaluate_instance
+from .metrics.instance_scoring import InstanceScorer
 from .metrics.lvis import LVISResult
 from .metrics.panoptic import evaluate as _evaluate_pq
 from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
-from .model import Category, Dataset, Sample
+from .model import Dataset
 from .progress import announce
 
 PathLike = Path | str
@@ -204,7 +200,7 @@ def evaluate_instance(
     labels = _label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
     gt_ds = _dataset(gt, gt_format, **reading)
-    score = _InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
+    score = InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
     if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))
         if name in formats.names_with("stream_predictions"):
@@ -253,7 +249,7 @@ def _ratio(ratio: float) -> float:
 
 
 def _instance_streamed(
-    given: list[Dataset], pred: Path, fmt: str, score: _InstanceScorer, done: _Steps
+    given: list[Dataset], pred: Path, fmt: str, score: InstanceScorer, done: _Steps
 ) -> InstanceResult | LVISResult:
     """:func:`evaluate_instance` with predictions streamed; the ground truth (taken out of
     ``given``) is then held by the pairing alone, which lets each image go once scored."""
@@ -266,82 +262,6 @@ def _instance_streamed(
     del gt_ds
     announce(done.progress, stream.count)
     return score(stream.pairs, categories, stream.count, done)
-
-
-@dataclass(frozen=True)
-class _InstanceScorer:
-    """How the pairs are scored: COCOeval or LVISEval, on which images and categories."""
-
-    params: Params
-    jobs: int
-    path: str
-    lvis: bool
-    frequency: dict[int, str]
-    img_ids: frozenset[Any] | None
-    cat_ids: frozenset[int] | None
-    agnostic: bool
-
-    @classmethod
-    def of(
-        cls,
-        gt: Dataset,
-        params: Params,
-        jobs: int,
-        lvis: bool | None,
-        img_ids: Sequence[Any] | None,
-        cat_ids: Sequence[int] | None,
-        agnostic: bool,
-    ) -> _InstanceScorer:
-        """The scorer for ground truth ``gt``: its LVIS lists and the subset checked first."""
-        subsets.check_ids(img_ids, cat_ids, gt.samples, gt.categories)
-        use_lvis = _lvis.is_lvis(gt) if lvis is None else lvis
-        frequency: dict[int, str] = {}
-        if use_lvis:
-            if agnostic:
-                raise SegtoolError("--class-agnostic: lvis-api has no class-agnostic evaluation; add --no-lvis")
-            if params.iou_type not in ("segm", "bbox"):
-                raise SegtoolError(f"--iou-type {params.iou_type}: LVIS is scored on masks or boxes (lvis-api's)")
-            _lvis.check(gt)
-            frequency = _lvis.frequencies(gt.categories)
-        images = None if img_ids is None else frozenset(img_ids)
-        cats = None if cat_ids is None else frozenset(cat_ids)
-        return cls(params, jobs, gt.path, use_lvis, frequency, images, cats, agnostic)
-
-    def __call__(
-        self,
-        pairs: Iterator[tuple[int, Sample, Sample | None]],
-        categories: tuple[Category, ...],
-        count: int,
-        progress: Callable[[int], None] | None,
-    ) -> InstanceResult | LVISResult:
-        if self.img_ids is not None:
-            pairs = subsets.only_images(pairs, self.img_ids, progress)
-        try:
-            if self.lvis:
-                return _lvis.evaluate(
-                    pairs,
-                    categories,
-                    self.params,
-                    count=count,
-                    frequency=self.frequency,
-                    cat_ids=self.cat_ids,
-                    jobs=self.jobs,
-                    progress=progress,
-                )
-            subset = None if self.cat_ids is None and not self.agnostic else subsets.Subset(self.cat_ids, self.agnostic)
-            return _evaluate_instance(
-                pairs,
-                categories,
-                self.params,
-                count=count,
-                jobs=self.jobs,
-                progress=progress,
-                adjust=subset,
-                scored=subsets.categories(categories, self.cat_ids, self.agnostic),
-            )
-        except NoMasks as e:
-            hint = f"{e.message}: mask AP would be 0 for every detection; score boxes with --iou-type bbox"
-            raise SegtoolError(hint, self.path or None) from None
 
 
 def _check_pred_masks(pred: Any, iou_type: str) -> None:

@@ -247,3 +247,16 @@ def test_subsets_reach_worker_processes(tmp_path, monkeypatch):
     two = evaluate_instance(gt, dt, iou_type="boundary", cat_ids=[1, 2, 9], class_agnostic=True, jobs=2)
     assert np.array_equal(one.precision, two.precision) and one.precision.shape[2] == 1
     assert started == [2]
+
+
+def test_cocoapi_box_results_under_segm_exit_2(tmp_path):
+    """cocoapi's real fake-bbox results (read from ../shared; BSD): box-only detections, so
+    mask AP is refused with the hint, before the ground truth is read."""
+    real = (
+        Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "cocoapi" / "coco_results" / "results"
+    )
+    boxes = real / "instances_val2014_fakebbox100_results.json"
+    if not boxes.is_file():
+        pytest.skip("../shared/data/real/cocoapi is not here")
+    gt, _masks, _boxes = box_only(tmp_path)
+    assert_bad_input(invoke(CliRunner(), "eval", "instance", gt, boxes), boxes.name, "no masks", "--iou-type bbox")

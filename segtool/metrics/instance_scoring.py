@@ -1,0 +1,94 @@
+"""How ``evaluate_instance`` scores the paired images: COCOeval (:mod:`.instances`) or
+LVISEval (:mod:`.lvis`), on all images and categories or a subset
+(:mod:`.instance_subsets`), decided once from the ground truth and the options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import SegtoolError
+from ..model import Category, Dataset, Sample
+from . import instance_subsets as subsets
+from . import lvis as _lvis
+from .instance_result import InstanceResult, Params
+from .instances import NoMasks
+from .instances import evaluate as _evaluate_instance
+from .lvis import LVISResult
+
+
+@dataclass(frozen=True)
+class InstanceScorer:
+    """How the pairs are scored: COCOeval or LVISEval, on which images and categories."""
+
+    params: Params
+    jobs: int
+    path: str
+    lvis: bool
+    frequency: dict[int, str]
+    img_ids: frozenset[Any] | None
+    cat_ids: frozenset[int] | None
+    agnostic: bool
+
+    @classmethod
+    def of(
+        cls,
+        gt: Dataset,
+        params: Params,
+        jobs: int,
+        lvis: bool | None,
+        img_ids: Sequence[Any] | None,
+        cat_ids: Sequence[int] | None,
+        agnostic: bool,
+    ) -> InstanceScorer:
+        """The scorer for ground truth ``gt``: its LVIS lists and the subset checked first."""
+        subsets.check_ids(img_ids, cat_ids, gt.samples, gt.categories)
+        use_lvis = _lvis.is_lvis(gt) if lvis is None else lvis
+        frequency: dict[int, str] = {}
+        if use_lvis:
+            if agnostic:
+                raise SegtoolError("--class-agnostic: lvis-api has no class-agnostic evaluation; add --no-lvis")
+            if params.iou_type not in ("segm", "bbox"):
+                raise SegtoolError(f"--iou-type {params.iou_type}: LVIS is scored on masks or boxes (lvis-api's)")
+            _lvis.check(gt)
+            frequency = _lvis.frequencies(gt.categories)
+        images = None if img_ids is None else frozenset(img_ids)
+        cats = None if cat_ids is None else frozenset(cat_ids)
+        return cls(params, jobs, gt.path, use_lvis, frequency, images, cats, agnostic)
+
+    def __call__(
+        self,
+        pairs: Iterator[tuple[int, Sample, Sample | None]],
+        categories: tuple[Category, ...],
+        count: int,
+        progress: Callable[[int], None] | None,
+    ) -> InstanceResult | LVISResult:
+        if self.img_ids is not None:
+            pairs = subsets.only_images(pairs, self.img_ids, progress)
+        try:
+            if self.lvis:
+                return _lvis.evaluate(
+                    pairs,
+                    categories,
+                    self.params,
+                    count=count,
+                    frequency=self.frequency,
+                    cat_ids=self.cat_ids,
+                    jobs=self.jobs,
+                    progress=progress,
+                )
+            subset = None if self.cat_ids is None and not self.agnostic else subsets.Subset(self.cat_ids, self.agnostic)
+            return _evaluate_instance(
+                pairs,
+                categories,
+                self.params,
+                count=count,
+                jobs=self.jobs,
+                progress=progress,
+                adjust=subset,
+                scored=subsets.categories(categories, self.cat_ids, self.agnostic),
+            )
+        except NoMasks as e:
+            hint = f"{e.message}: mask AP would be 0 for every detection; score boxes with --iou-type bbox"
+            raise SegtoolError(hint, self.path or None) from None
