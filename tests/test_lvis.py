@@ -178,3 +178,17 @@ def test_summarize_prints_lvis_api_lines(tmp_path):
     assert lines[0] == " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=300 catIds=all] = 1.000"
     assert lines[7] == " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=300 catIds=  c] = 1.000"
     assert lines[10] == " Average Recall     (AR) @[ IoU=0.50:0.95 | area=     s | maxDets=300 catIds=all] = 1.000"
+
+
+def test_lvis_v1_records_without_file_name(tmp_path):
+    """LVIS v1's image records have coco_url and no file_name, its categories synset,
+    synonyms, image_count ...: read and scored all the same."""
+    gt, dt = hand_case(tmp_path)
+    data = json.loads(gt.read_text())
+    for im in data["images"]:
+        del im["file_name"]
+        im["coco_url"] = "http://images.cocodataset.org/val2017/000000000007.jpg"
+    for c in data["categories"]:
+        c |= {"synset": f"{c['name']}.n.01", "synonyms": [c["name"]], "image_count": 3, "instance_count": 4}
+    gt = write_json(tmp_path / "lvis_v1.json", data)
+    assert evaluate_instance(gt, dt).to_dict()["APc"] == pytest.approx(1.0, abs=1e-12)
