@@ -460,3 +460,25 @@ def test_flattened_instance_painted_over_entirely(tmp_path):
     assert flat.segments.category_id.tolist() == [2] and flat.segments.area.tolist() == [19 * 19]
     assert flat.segments.bbox.tolist() == [[2, 2, 19, 19]] and int(flat.id_map.max()) == 1
     assert dict(flat.changed or {}) == {labelme.ORDER_DECIDED: 36}
+
+
+def test_window_rle_is_pycocotools_encode():
+    """An instance's RLE, area and box measured over its window alone equal pycocotools'
+    encode, area and toBbox of the whole image's mask: 2,000 random windows (empty, full,
+    reaching every edge, spanning whole columns so runs join across them)."""
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        h, w = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+        y1, x1 = int(rng.integers(y0 + 1, h + 1)), int(rng.integers(x0 + 1, w + 1))
+        if rng.random() < 0.3:
+            y0, y1 = 0, h
+        window = rng.random((y1 - y0, x1 - x0)) < rng.choice([0.0, 0.3, 0.7, 1.0])
+        full = np.zeros((h, w), np.uint8)
+        full[y0:y1, x0:x1] = window
+        ref = mask_utils.encode(np.asfortranarray(full))
+        rle, area, box = labelme.window_rle((y0, x0, window), h, w)
+        assert rle == {"size": [h, w], "counts": ref["counts"].decode()}
+        assert area == int(mask_utils.area(ref)) and box == mask_utils.toBbox(ref).tolist()
