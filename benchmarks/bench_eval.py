@@ -199,6 +199,54 @@ def bench_map(gt_pan: Path, pred_pan: Path, jobs: int, rounds: int) -> None:
         )
 
 
+def run_boundary_reference(gt: Path, dets: Path, jobs: int) -> tuple[float, list[float]]:
+    """Seconds for faster-coco-eval's Boundary AP (load + evaluate + accumulate + summarize,
+    its boundaries computed on ``jobs`` threads), and the 12 numbers."""
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        e = COCOeval_faster(g, g.loadRes(str(dets)), "boundary", boundary_cpu_count=jobs)
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return time.perf_counter() - t, list(e.stats)
+
+
+def bench_boundary(gt_pan: Path, pred_pan: Path, jobs: int, rounds: int) -> None:
+    """Boundary AP (dilation ratio 0.02): segtool against faster-coco-eval's
+    iouType="boundary" with the same cores (its boundary threads = segtool's processes),
+    side by side in one run, and their largest difference."""
+    gt, dets = make_detections(gt_pan, pred_pan)
+    n = len(json.loads(dets.read_text()))
+    try:
+        import faster_coco_eval  # noqa: F401
+    except ImportError:
+        print("Boundary AP: faster-coco-eval is not installed - no ratio printed")
+        return
+    warm_up(jobs)
+    t_ref = float("inf")
+    times = {j: float("inf") for j in sorted({1, jobs})}
+    results = {}
+    for _ in range(rounds):  # interleaved rounds, best of each: this machine is noisy
+        t, ref = run_boundary_reference(gt, dets, jobs)
+        t_ref = min(t_ref, t)
+        for j in times:
+            t = time.perf_counter()
+            results[j] = evaluate_instance(gt, dets, iou_type="boundary", jobs=j).stats.tolist()
+            times[j] = min(times[j], time.perf_counter() - t)
+    print(
+        f"Boundary AP, {n} detections, best of {rounds} interleaved rounds: faster-coco-eval ({jobs} threads) {t_ref:.2f} s"
+    )
+    for j, t_ours in times.items():
+        diff = max(abs(a - b) for a, b in zip(results[j], ref, strict=True))
+        print(
+            f"  segtool --jobs {j}: {t_ours:.2f} s -> {t_ref / t_ours:.1f}x faster "
+            f"(AP {results[j][0]:.4f}, max difference to faster-coco-eval {diff:.1e})"
+        )
+
+
 def bench_pq(gt: Path, pred: Path, args: argparse.Namespace) -> None:
     floor = decode_floor(gt.with_suffix("")) + decode_floor(pred.with_suffix(""))
     ours_floor = decode_floor(gt.with_suffix(""), "segtool") + decode_floor(pred.with_suffix(""), "segtool")
@@ -372,7 +420,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("bench_out/data1000"))
     ap.add_argument("--jobs", type=int, default=2, help="processes for both (panopticapi uses all cores)")
     ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--only", choices=["pq", "map", "miou", "lvis"], help="run one part")
+    ap.add_argument("--only", choices=["pq", "map", "miou", "lvis", "boundary"], help="run one part")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of each timing (best is kept)")
     args = ap.parse_args()
     tune_allocator()
@@ -386,6 +434,8 @@ def main() -> None:
         bench_miou(gt, args.jobs, args.rounds)
     if args.only in (None, "lvis"):
         bench_lvis(gt, pred, args.rounds)
+    if args.only in (None, "boundary"):
+        bench_boundary(gt, pred, args.jobs, args.rounds)
     if not args.no_memory and args.only in (None, "pq"):
         memory(gt, pred)
 

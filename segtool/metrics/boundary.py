@@ -126,13 +126,20 @@ def rle_crop(rle: RLE, d: int) -> Crop:
     starts, ends = starts[keep], ends[keep]
     if not starts.size:
         return EMPTY
-    x0, x1 = int(starts[0]) // h, (int(ends[-1]) - 1) // h
-    base, size = x0 * h, (x1 - x0 + 1) * h
-    cover = np.cumsum(np.bincount(starts - base, minlength=size + 1) - np.bincount(ends - base, minlength=size + 1))
-    columns = (cover[:size] > 0).reshape(x1 - x0 + 1, h).T  # (h, columns of the box)
-    rows = np.flatnonzero(columns.any(axis=1))
-    y0, y1 = int(rows[0]), int(rows[-1]) + 1
-    return Crop.of(y0, x0, np.ascontiguousarray(columns[y0:y1]), d)
+    first, last = int(starts[0]), int(ends[-1])
+    x0, x1 = first // h, (last - 1) // h
+    if np.any((ends - 1) // h > starts // h):  # a run across a column end covers rows h-1 and 0
+        y0, y1 = 0, h
+    else:
+        y0, y1 = int((starts % h).min()), int(((ends - 1) % h).max()) + 1
+    # the box's columns, full height: runs and the gaps between them as 1s and 0s
+    lengths = np.empty(2 * starts.size - 1, np.int64)
+    lengths[0::2] = ends - starts
+    lengths[1::2] = starts[1:] - ends[:-1]
+    flat = np.zeros((x1 - x0 + 1) * h, np.bool_)
+    flat[first - x0 * h : last - x0 * h] = np.repeat(np.arange(lengths.size) % 2 == 0, lengths)
+    columns = flat.reshape(x1 - x0 + 1, h)[:, y0:y1]
+    return Crop.of(y0, x0, np.ascontiguousarray(columns.T), d)
 
 
 def pair_iou(a: Crop, b: Crop) -> float:
