@@ -24,7 +24,7 @@ from PIL import Image
 from segtool import evaluate_panoptic, evaluate_semantic
 from segtool.cli import main
 from segtool.metrics.boundary import boundary, dilation, rle_crop
-from tests.conftest import panoptic_segments, rle, write_panoptic
+from tests.conftest import panoptic_segments, rle, write_instances, write_panoptic
 
 THING, STUFF = 1, 200
 
@@ -355,3 +355,20 @@ def test_cli_semantic_gate_and_instance_choice(tmp_path, runner):
     assert r.exit_code == 1 and "undefined" in r.output  # not computed without --boundary
     r = runner.invoke(main, ["eval", "instance", "--help"])
     assert "boundary" in r.output and "--dilation-ratio" in r.output
+
+
+def test_cli_instance_boundary(tmp_path, runner):
+    """Boundary AP through the command line: a detection equal to its ground truth scores
+    1 on every threshold; a bad ratio, or a ratio without boundaries, is one line, exit 2."""
+    mask = square(40, 50, 5, 5, 20, 30)
+    gt = write_instances(tmp_path / "gt.json", (40, 50), [(1, mask)])
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 1, "category_id": 1, "segmentation": rle(mask), "score": 0.9}]))
+    out = tmp_path / "r.json"
+    r = runner.invoke(main, ["eval", "instance", str(gt), str(dets), "--iou-type", "boundary", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert data["iou_type"] == "boundary" and data["AP"] == pytest.approx(1.0, abs=1e-12)  # tp / (tp + eps)
+    for args in (["--dilation-ratio", "0.1"], ["--iou-type", "boundary", "--dilation-ratio", "2"]):
+        r = runner.invoke(main, ["eval", "instance", str(gt), str(dets), *args])
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "dilation" in r.output, r.output
