@@ -28,7 +28,7 @@ from .common import ImageResult, check_unique_names, noted
 from .labelme_rules import CROWD, IGNORE, LABELS, NOT_CATEGORIES, Shape, drawn
 from .options import Job, WriteContext, WriteOptions, jobs
 
-VERSION = "5.3.1"  # the labelme release whose JSON this is (mask shapes came with 5.3)
+VERSION = "5.4.1"  # a labelme release that writes mask shapes (its "ai_mask" mode, PR #1358, 2023-11)
 MASKED = "mask written as a LabelMe mask shape (a hole, or pixels a polygon cannot carry)"
 CROWDED = "crowd region: LabelMe has no crowd; written with the shape flag iscrowd (labelme2coco ignores it)"
 EMPTY = "empty mask: LabelMe has no shape for it"
