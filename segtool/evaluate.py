@@ -28,6 +28,7 @@ from .metrics.panoptic import evaluate as _evaluate_pq
 from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
+from .metrics.slices import Slices, SlicesLike, slices_of
 from .model import Dataset
 from .progress import announce
 
@@ -71,6 +72,8 @@ def evaluate_panoptic(
     progress: Callable[[int], None] | None = None,
     boundary: bool = False,
     dilation_ratio: float | None = None,
+    per_image: bool = False,
+    slices: SlicesLike | None = None,
 ) -> PanopticResult:
     """PQ, SQ and RQ of panoptic predictions against their ground truth, as panopticapi.
 
@@ -81,7 +84,7 @@ def evaluate_panoptic(
     (``labels``: a label map, which the predictions' categories go through as well).
     ``boundary``: Boundary PQ (Cheng et al. 2021): matching and SQ on min(mask IoU,
     boundary IoU), boundaries ``dilation_ratio`` (0.02) of the image diagonal wide
-    (docs/metrics/boundary.md).
+    (docs/metrics/boundary.md). ``per_image``, ``slices``: see :func:`evaluate_semantic`.
 
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
@@ -106,10 +109,18 @@ def evaluate_panoptic(
         )
         held = held if labels is None else relabel.predictions(held, labels, gt_side.categories)
         pred_side = pairing.of_sources(held.sources, held.path)
+    parts = _slices(slices, (gt_side.ids if gt_side.known is None else gt_side.known).tolist())
     stream = pairing.stream(gt_side, pred_side, allow_missing=allow_missing)
     announce(progress, stream.count)
     return _evaluate_pq(
-        stream.pairs, stream.categories, count=stream.count, jobs=jobs, progress=progress, boundary=ratio
+        stream.pairs,
+        stream.categories,
+        count=stream.count,
+        jobs=jobs,
+        progress=progress,
+        boundary=ratio,
+        per_image=per_image,
+        slices=parts,
     )
 
 
@@ -128,6 +139,8 @@ def evaluate_semantic(
     progress: Callable[[int], None] | None = None,
     boundary: bool = False,
     dilation_ratio: float | None = None,
+    per_image: bool = False,
+    slices: SlicesLike | None = None,
 ) -> SemanticResult:
     """Pixel accuracy, class accuracy, IoU per class, mIoU and fwIoU.
 
@@ -136,6 +149,11 @@ def evaluate_semantic(
     or a dataset matched by image id. Classes are the ground truth's categories.
     ``boundary``: also the Boundary IoU per class and its mean (boundaries
     ``dilation_ratio`` (0.02) of the image diagonal wide; docs/metrics/boundary.md).
+
+    ``per_image``: the result's ``per_image`` rows, one per ground-truth image (those
+    without a prediction too); ``slices`` (a JSON file or a mapping of name to image ids):
+    the result's ``slices``, each the result of its images alone
+    (docs/metrics/per-image.md). An id no ground-truth image has is an error.
 
     Example:
         >>> evaluate_semantic("labels/val", "predictions/").to_dict()["mIoU"]
@@ -146,9 +164,19 @@ def evaluate_semantic(
     reading = {**(read_options or {}), "labels": labels}
     gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value, **reading)
     preds = _predictions(pred, gt_ds, pred_format, labels, categories=cats, ignore_value=ignore_value)
+    parts = _slices(slices, [s.image.id for s in gt_ds.samples])
     pairs = pairing.pair(gt_ds.samples, preds, allow_missing=allow_missing)
     announce(progress, len(pairs))
-    return _evaluate_semantic(pairs, gt_ds.categories, ignore_value, jobs=jobs, progress=progress, boundary=ratio)
+    return _evaluate_semantic(
+        pairs,
+        gt_ds.categories,
+        ignore_value,
+        jobs=jobs,
+        progress=progress,
+        boundary=ratio,
+        per_image=per_image,
+        slices=parts,
+    )
 
 
 @gc_paused
@@ -167,6 +195,8 @@ def evaluate_instance(
     img_ids: Sequence[Any] | None = None,
     cat_ids: Sequence[int] | None = None,
     class_agnostic: bool = False,
+    per_image: bool = False,
+    slices: SlicesLike | None = None,
 ) -> InstanceResult | LVISResult:
     """COCO AP/AR of detections against ground truth: pycocotools' COCOeval numbers; for
     an LVIS ground truth, lvis-api's federated LVISEval numbers (an :class:`LVISResult`).
@@ -189,6 +219,7 @@ def evaluate_instance(
     images listing ``neg_category_ids`` / ``not_exhaustive_category_ids``). ``img_ids``,
     ``cat_ids``, ``class_agnostic``: COCOeval's ``params.imgIds``, ``catIds``, ``useCats=0``
     (LVISEval's ``img_ids``, ``cat_ids``; it has no class-agnostic evaluation).
+    ``per_image``, ``slices``: see :func:`evaluate_semantic` (COCOeval only, not LVIS).
 
     Example:
         >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
@@ -201,6 +232,7 @@ def evaluate_instance(
     reading = {**(read_options or {}), "labels": labels}
     gt_ds = _dataset(gt, gt_format, **reading)
     score = InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
+    score = score.reporting(per_image, _slices(slices, [s.image.id for s in gt_ds.samples]))
     if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))
         if name in formats.names_with("stream_predictions"):
@@ -214,6 +246,14 @@ def evaluate_instance(
     held = pairing.ranked_pairs(pairing.pair(gt_ds.samples, preds, allow_missing=True))
     announce(progress, held.count)
     return score(held.pairs, gt_ds.categories, held.count, done.again())
+
+
+def _slices(slices: SlicesLike | None, known: list[Any]) -> Slices | None:
+    """The slices asked for, read and checked against the ground truth's image ids."""
+    parts = slices_of(slices)
+    if parts is not None:
+        parts.check(known)
+    return parts
 
 
 def _boundary_params(params: Params, ratio: float | None) -> Params:

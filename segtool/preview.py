@@ -56,6 +56,7 @@ class _Job:
     names: dict[int, str]
     things: frozenset[int]
     style: Style
+    predicted: bool = False  # the run has predictions (--pred): this image is judged, with or without one
 
 
 @dataclass
@@ -170,12 +171,23 @@ def render(job: _Job) -> Rendered:
         panels.append(error_view(photo, res.index, pres.index, shown, job.style.alpha))
         line.pred_segments, line.counts, line.pq = len(pred.segments), outcome.counts(), outcome.pq
         entries_of.append(pres.segments)
+    elif job.predicted:
+        line.pred_segments, line.counts, line.pq = 0, *_nothing_predicted(gt, res)
     canvas = _side_by_side(panels)
     strip = legend(_legend_entries(job, *entries_of, errors=job.pred is not None), canvas.shape[1])
     full = np.vstack([canvas, strip]) if strip.size else canvas
     png.save(full, job.out)
     line.thumb = _thumbnail(full)
     return line
+
+
+def _nothing_predicted(gt: Annotation, res: views.Resolved) -> tuple[tuple[int, int, int], float | None]:
+    """TP/FP/FN and PQ of an image without a prediction: every non-crowd ground truth
+    missed (counted on the full masks of instance ground truth, as a matching would);
+    PQ 0 for a panoptic image that has any, as panopticapi scores an empty prediction."""
+    segs = gt.segments if gt.rles is not None else res.segments
+    fn = int((~segs.iscrowd).sum())
+    return (0, 0, fn), (0.0 if fn and gt.rles is None else None)
 
 
 def _instance_outcome(
@@ -264,7 +276,11 @@ class PreviewSummary:
                     "segments": r.segments,
                     "photo": r.photo,
                     **({"photo_note": r.photo_note} if r.photo_note else {}),
-                    **({"pred_segments": r.pred_segments, "tp_fp_fn": r.counts, "pq": r.pq} if r.counts else {}),
+                    **(
+                        {"pred_segments": r.pred_segments, "tp_fp_fn": r.counts, "pq": r.pq}
+                        if r.counts is not None
+                        else {}
+                    ),
                 }
                 for r in self.rendered
             ],
@@ -325,6 +341,7 @@ def preview(
                 cat_names,
                 things,
                 style,
+                pred is not None,
             )
             for s, name in zip(chosen, names, strict=True)
         )

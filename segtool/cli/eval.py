@@ -49,9 +49,19 @@ def eval_group() -> None:
 
 def report_options(gates: Any) -> Callable[[F], F]:
     """The output options every ``eval`` command shares: --per-class, --csv, --fail-under
-    (with that command's metric names), --format, --jobs, --json, -q."""
+    (with that command's metric names), --format, --jobs, --json, -q, --per-image and
+    --slices (docs/metrics/per-image.md)."""
 
     def decorate(fn: F) -> F:
+        fn = click.option(
+            "--slices",
+            type=click.Path(path_type=Path),
+            metavar="FILE",
+            help="A JSON of slice name -> image ids: every metric per slice as well as overall.",
+        )(fn)
+        fn = click.option(
+            "--per-image", is_flag=True, help="Add a row per ground-truth image to --json (per_image) and --csv."
+        )(fn)
         fn = quiet_option(fn)
         fn = json_option(fn)
         fn = overwrite_option(fn)
@@ -103,7 +113,8 @@ def _parse_gates(values: tuple[str, ...], known: Any) -> list[tuple[str, float]]
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["category_id"], lineterminator="\n")
+    names = list(dict.fromkeys(k for r in rows for k in r)) or ["category_id"]  # every row's columns, in order
+    writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
@@ -138,6 +149,8 @@ def panoptic(
     pred: Path,
     gt_masks: Path | None,
     pred_masks: Path | None,
+    per_image: bool,
+    slices: Path | None,
     allow_missing: bool,
     boundary: bool,
     dilation_ratio: float | None,
@@ -187,6 +200,8 @@ def panoptic(
             progress=advance,
             boundary=boundary,
             dilation_ratio=dilation_ratio,
+            per_image=per_image,
+            slices=slices,
         )
     data = result.to_dict()
     values = {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()}
@@ -225,6 +240,10 @@ def _report(
     else:
         if json_out != "-":
             PRINTERS[command](data, outputs["per_class"])
+            for name, part in data.get("slices", {}).items():
+                click.echo(f"slice {name}: {eval_tables.headline(command, part)}")
+        if "per_image" in data and not json_out and not outputs["csv_out"]:
+            output.note("--per-image: the rows are written by --json and --csv")
         for verdict in failed:
             click.echo(verdict, err=True)
     if failed:
@@ -235,8 +254,21 @@ def _emit(data: dict[str, Any], json_out: str | None, csv_out: Path | None, over
     if json_out:
         output.emit_json(data, json_out, overwrite=overwrite)
     if csv_out:
-        rows = [{"category_id": cid, **rec} for cid, rec in data["per_class"].items()]
-        output.write_text(csv_out, _csv_text(rows), overwrite=overwrite)
+        output.write_text(csv_out, _csv_text(csv_rows(data)), overwrite=overwrite)
+
+
+def csv_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The CSV's rows: one per category; with --per-image or --slices, each row led by
+    ``row`` (``category`` or ``image``) and ``slice`` (the slice of a category row, empty
+    overall), then every slice's category rows and the per-image rows."""
+    rows = [{"category_id": cid, **rec} for cid, rec in data["per_class"].items()]
+    if "per_image" not in data and "slices" not in data:
+        return rows
+    out = [{"row": "category", "slice": "", **r} for r in rows]
+    for name, part in data.get("slices", {}).items():
+        out += [{"row": "category", "slice": name, "category_id": cid, **rec} for cid, rec in part["per_class"].items()]
+    out += [{"row": "image", "slice": "", **r} for r in data.get("per_image", [])]
+    return out
 
 
 PRINTERS: dict[str, Callable[[dict[str, Any], bool], None]] = {

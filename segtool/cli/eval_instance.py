@@ -77,6 +77,8 @@ def instance(
     img_ids: str | None,
     cat_ids: str | None,
     class_agnostic: bool,
+    per_image: bool,
+    slices: Path | None,
     reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
@@ -113,6 +115,7 @@ def instance(
         check_reading(from_ or formats.detect(gt), reading)
     images, categories = _ids(img_ids, "--img-ids", str), _ids(cat_ids, "--cat-ids", None)
     score = partial(evaluate_instance, lvis=lvis, img_ids=images, cat_ids=categories, class_agnostic=class_agnostic)
+    score = partial(score, per_image=per_image, slices=slices)
     warm_up(jobs)
     with steps("eval instance") as advance:
         result = score(

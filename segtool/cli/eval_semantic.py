@@ -52,6 +52,8 @@ def semantic(
     allow_missing: bool,
     boundary: bool,
     dilation_ratio: float | None,
+    per_image: bool,
+    slices: Path | None,
     reading: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
@@ -101,6 +103,8 @@ def semantic(
                 progress=advance,
                 boundary=boundary,
                 dilation_ratio=dilation_ratio,
+                per_image=per_image,
+                slices=slices,
             )
         except OverlapError as exc:  # eval has no --overlap: say how to get label maps
             raise OverlapError(

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from .. import tables
 from ..model import Category
+from .slices import extras
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 AREA_RNG = ((0**2, 1e5**2), (0**2, 32**2), (32**2, 96**2), (96**2, 1e5**2))
@@ -39,6 +40,8 @@ class InstanceResult:
     precision: npt.NDArray[np.float64]
     recall: npt.NDArray[np.float64]
     images: int
+    per_image: list[dict[str, Any]] | None = None  # rows of --per-image (metrics/per_image.py)
+    slices: dict[str, InstanceResult] | None = None  # each slice's images alone (metrics/slices.py)
 
     def _summarize(self, ap: bool, iou_thr: float | None = None, area: str = "all", max_dets: int = 100) -> float:
         aind = [i for i, lbl in enumerate(self.params.area_lbl) if lbl == area]
@@ -127,4 +130,5 @@ class InstanceResult:
                 for c, ap in zip(self.categories, self.per_category_ap().values(), strict=True)
             },
             "images": self.images,
+            **extras(self.per_image, self.slices),
         }

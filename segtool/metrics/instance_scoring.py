@@ -5,7 +5,7 @@ LVISEval (:mod:`.lvis`), on all images and categories or a subset
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import SegtoolError
@@ -16,6 +16,7 @@ from .instance_result import InstanceResult, Params
 from .instances import NoMasks
 from .instances import evaluate as _evaluate_instance
 from .lvis import LVISResult
+from .slices import Slices
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class InstanceScorer:
     img_ids: frozenset[Any] | None
     cat_ids: frozenset[int] | None
     agnostic: bool
+    per_image: bool = False  # rows per image and slices (:mod:`.per_image`): COCOeval only
+    slices: Slices | None = None
 
     @classmethod
     def of(
@@ -56,6 +59,12 @@ class InstanceScorer:
         images = None if img_ids is None else frozenset(img_ids)
         cats = None if cat_ids is None else frozenset(cat_ids)
         return cls(params, jobs, gt.path, use_lvis, frequency, images, cats, agnostic)
+
+    def reporting(self, per_image: bool, slices: Slices | None) -> InstanceScorer:
+        """The same, with per-image rows and slices (COCOeval's scoring only)."""
+        if self.lvis and (per_image or slices is not None):
+            raise SegtoolError("--per-image and --slices are not available with LVIS' evaluation; add --no-lvis")
+        return replace(self, per_image=per_image, slices=slices)
 
     def __call__(
         self,
@@ -88,6 +97,8 @@ class InstanceScorer:
                 progress=progress,
                 adjust=subset,
                 scored=subsets.categories(categories, self.cat_ids, self.agnostic),
+                per_image=self.per_image,
+                slices=self.slices,
             )
         except NoMasks as e:
             hint = f"{e.message}: mask AP would be 0 for every detection; score boxes with --iou-type bbox"

@@ -14,7 +14,7 @@ with whole-array operations. Per-image work is independent, so it runs in parall
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -33,6 +33,8 @@ from .instance_accumulate import REC_THRS as REC_THRS
 from .instance_accumulate import Collected, ImageEval, accumulate
 from .instance_result import IOU_THRS, InstanceResult, Params
 from .instance_result import STAT_NAMES as STAT_NAMES
+from .per_image import Tally, instance_row
+from .slices import Slices
 
 _THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 
@@ -246,6 +248,8 @@ def evaluate(
     progress: Callable[[int], None] | None = None,
     adjust: Adjust | None = None,
     scored: tuple[Category, ...] | None = None,
+    per_image: bool = False,
+    slices: Slices | None = None,
 ) -> InstanceResult:
     """COCOeval (evaluate + accumulate) over (rank, ground truth, prediction) triples, in any
     order: ``rank`` is the image's place among the sorted image ids (see
@@ -254,9 +258,15 @@ def evaluate(
 
     ``adjust`` changes each image's objects first (see :data:`Adjust`); ``scored``: the
     categories of the result when they are not ``categories`` (a subset, or one for all).
-    Mask AP of a ground truth without a single mask raises :class:`NoMasks`."""
+    Mask AP of a ground truth without a single mask raises :class:`NoMasks`.
+
+    ``per_image``: a row per image; ``slices``: each slice's images alone too
+    (:mod:`.per_image`), from the same per-image results."""
     known = frozenset(c.id for c in categories)
-    items = (_Job(k, g, EMPTY if d is None else d, params, known, adjust) for k, g, d in pairs)
+    ordered = tuple(sorted(categories if scored is None else scored, key=lambda c: c.id))
+    lanes = (len(params.area_rng), len(IOU_THRS))
+    tally = _tally(per_image, slices, lanes, params.max_dets[-1], frozenset(c.id for c in ordered))
+    items = (_Job(k, g, EMPTY if d is None else d, params, known, adjust) for k, g, d in tally.expecting(pairs))
     # A COCO results list against COCO instance ground truth is RLE strings and polygons:
     # ~0.5 ms per image in C, about what shipping the image's detections to a worker and
     # back costs (measured, 6 rounds, --jobs 2: in one process min 0.95 s / median 1.40 s,
@@ -270,15 +280,55 @@ def evaluate(
     first = head[-1] if head and not isinstance(head[-1].dt, Objects) else None
     heavy = first is not None and (decodes_pixels(first.gt.source) or decodes_pixels(first.dt.source))
     heavy = heavy or params.iou_type == "boundary"  # boundaries are pixel work: workers pay
-    ordered = tuple(sorted(categories if scored is None else scored, key=lambda c: c.id))
-    found = Collected((len(params.area_rng), len(IOU_THRS)))
+    found = Collected(lanes)
     for rank, e in imap(_image_job, chain(head, items), jobs=jobs_for(count, jobs) if heavy else 1):
         found.add(rank, e)
+        tally.add((rank, e), _collect)
         if progress is not None:
             progress(1)
     if found.objects and not found.masks:
         raise NoMasks(f"the ground truth has no masks ({found.objects} objects, none with a segmentation)")
-    return accumulate(found, ordered, params)
+    result = accumulate(found, ordered, params)
+    result.per_image = tally.image_rows()
+    result.slices = tally.results(lambda c, n, absent: accumulate(c, ordered, params))
+    return result
+
+
+class _InstanceTally(Tally[Collected]):
+    """A :class:`Tally` that notes each image (and its rank) as its pair goes by: pairs
+    come in any order, the rows go out in ascending image id (COCOeval's ``imgIds``)."""
+
+    ranks: list[int]
+
+    def image_rows(self) -> list[dict[str, Any]] | None:
+        rows = super().image_rows()
+        return None if rows is None else [rows[i] for i in sorted(range(len(rows)), key=self.ranks.__getitem__)]
+
+    def expecting(
+        self, pairs: Iterable[tuple[int, Sample, Sample | None]]
+    ) -> Iterator[tuple[int, Sample, Sample | None]]:
+        """``pairs`` as they are, each image expected as it passes."""
+        if not self.wanted:
+            yield from pairs
+            return
+        self.ranks = []
+        for k, g, d in pairs:
+            self.expect(g.image, d is None)
+            self.ranks.append(k)
+            yield k, g, d
+
+
+def _tally(
+    per_image: bool, slices: Slices | None, lanes: tuple[int, int], max_det: int, scored: frozenset[int]
+) -> _InstanceTally:
+    def row(image: ImageInfo, result: tuple[int, ImageEval]) -> dict[str, Any]:
+        return instance_row(image, result[1], max_det, scored)
+
+    return _InstanceTally(per_image, slices, lambda: Collected(lanes), row)
+
+
+def _collect(found: Collected, result: tuple[int, ImageEval]) -> None:
+    found.add(*result)
 
 
 class NoMasks(SegtoolError):

@@ -30,6 +30,8 @@ from ..model import Annotation, Category, Sample, Segments, has_panoptic_pixels,
 from ..parallel import imap, jobs_for
 from .boundary_maps import PanopticBoundaries
 from .panoptic_result import PanopticResult, PQStat
+from .per_image import Tally, panoptic_row
+from .slices import Slices
 
 
 @dataclass(frozen=True)
@@ -333,22 +335,27 @@ def evaluate(
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
     boundary: float | None = None,
+    per_image: bool = False,
+    slices: Slices | None = None,
 ) -> PanopticResult:
     """Sum the PQ statistics of (ground truth, prediction) sample pairs; with ``boundary``
     (a dilation ratio), Boundary PQ: matching and SQ on min(mask IoU, boundary IoU).
 
     ``pairs`` may be a stream (``count`` says how many, to size the worker pool): only a
-    window of pairs is in flight at a time.
+    window of pairs is in flight at a time. ``per_image``: a row per image; ``slices``: the
+    result of each slice's images alone too (:mod:`.per_image`), from the same statistics.
     """
     position = Positions.of(categories)
     total = PQStat.zeros(position.k)
     seen = missing = 0
+    tally: Tally[PQStat] = Tally(per_image, slices, lambda: PQStat.zeros(position.k), panoptic_row)
 
     def items() -> Iterator[_Pair]:
         nonlocal seen, missing
         for g, p in pairs:
             seen += 1
             missing += p is None
+            tally.expect(g.image, p is None)
             yield _Pair(g, p, position, boundary)
 
     n = count if count is not None else len(pairs)  # type: ignore[arg-type]
@@ -357,6 +364,8 @@ def evaluate(
     # of 4, 1,000 pairs, --jobs 2)
     for stat in imap(_pair_stat, items(), jobs=jobs_for(n, jobs)):
         total += stat
+        tally.add(stat, PQStat.__iadd__)
         if progress is not None:
             progress(1)
-    return PanopticResult(categories, total, seen, missing, boundary)
+    sliced = tally.results(lambda stat, n, absent: PanopticResult(categories, stat, n, absent, boundary))
+    return PanopticResult(categories, total, seen, missing, boundary, tally.image_rows(), sliced)

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from .. import tables
 from ..model import Category
+from .slices import extras
 
 
 @dataclass
@@ -44,6 +45,8 @@ class PanopticResult:
     images: int
     missing: int = 0
     boundary: float | None = None  # Boundary PQ: its dilation ratio (the IoU is min(mask, boundary))
+    per_image: list[dict[str, Any]] | None = None  # rows of --per-image (metrics/per_image.py)
+    slices: dict[str, PanopticResult] | None = None  # each slice's images alone (metrics/slices.py)
 
     def average(self, isthing: bool | None) -> tuple[dict[str, Any], dict[int, dict[str, float]]]:
         """panopticapi's ``pq_average``: (``{pq, sq, rq, n}``, per-category ``{pq, sq, rq}``).
@@ -113,4 +116,4 @@ class PanopticResult:
         out["missing_predictions"] = self.missing
         if self.boundary is not None:
             out["boundary_dilation_ratio"] = self.boundary
-        return out
+        return {**out, **extras(self.per_image, self.slices)}

@@ -27,9 +27,11 @@ import numpy.typing as npt
 from .. import kernels as _kernels
 from .. import tables, views
 from ..masks import DENSE_VALUES
-from ..model import Category, Sample, has_label_pixels
+from ..model import Category, ImageInfo, Sample, has_label_pixels
 from ..parallel import imap, jobs_for
 from .boundary_maps import semantic_counts
+from .per_image import Tally, semantic_row
+from .slices import Slices, extras
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class SemanticResult:
     missing: int = 0
     boundary: npt.NDArray[np.int64] | None = None  # (K, 2): boundary pixels in both, in either
     dilation_ratio: float | None = None
+    per_image: list[dict[str, Any]] | None = None  # rows of --per-image (metrics/per_image.py)
+    slices: dict[str, SemanticResult] | None = None  # each slice's images alone (metrics/slices.py)
 
     def per_class(self) -> dict[int, dict[str, Any]]:
         """IoU, accuracy and pixel counts per category (``None`` where undefined)."""
@@ -207,6 +211,7 @@ class SemanticResult:
             "images": self.images,
             "missing_predictions": self.missing,
             **self._boundary_dict(per),
+            **extras(self.per_image, self.slices),
         }
 
     def _boundary_dict(self, per: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -229,21 +234,51 @@ def evaluate(
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
     boundary: float | None = None,
+    per_image: bool = False,
+    slices: Slices | None = None,
 ) -> SemanticResult:
     """Sum the confusion matrices of (ground truth, prediction) pairs; with ``boundary`` (a
-    dilation ratio), the boundary counts of the Boundary IoU too."""
+    dilation ratio), the boundary counts of the Boundary IoU too. ``per_image``: a row per
+    image; ``slices``: each slice's images alone too (:mod:`.per_image`), from the same
+    matrices."""
     classes = Classes.of(categories)
     total = np.zeros((classes.k, classes.k + 1), dtype=np.int64)
     edges = None if boundary is None else np.zeros((classes.k, 2), np.int64)
     items = [_Pair(g, p, classes, ignore_value, boundary) for g, p in pairs]
+    tally: Tally[_Counts] = Tally(per_image, slices, lambda: _Counts.zeros(classes.k, edges is not None), _row)
+    for pair in items:
+        tally.expect(pair.gt.image, pair.pred is None)
     for cm, counted in imap(_confusion, items, jobs=jobs_for(len(items), jobs)):
         total += cm
         if edges is not None and counted is not None:
             edges += counted
+        tally.add((cm, counted), _Counts.add)
         if progress is not None:
             progress(1)
     missing = sum(p is None for _, p in pairs)
-    return SemanticResult(categories, total, len(pairs), missing, edges, boundary)
+    sliced = tally.results(lambda c, n, absent: SemanticResult(categories, c.confusion, n, absent, c.edges, boundary))
+    return SemanticResult(categories, total, len(pairs), missing, edges, boundary, tally.image_rows(), sliced)
+
+
+@dataclass
+class _Counts:
+    """A slice's confusion matrix and boundary counts."""
+
+    confusion: npt.NDArray[np.int64]
+    edges: npt.NDArray[np.int64] | None
+
+    @classmethod
+    def zeros(cls, k: int, boundary: bool) -> _Counts:
+        return cls(np.zeros((k, k + 1), np.int64), np.zeros((k, 2), np.int64) if boundary else None)
+
+    def add(self, image: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None]) -> None:
+        self.confusion += image[0]
+        if self.edges is not None and image[1] is not None:
+            self.edges += image[1]
+
+
+def _row(image: ImageInfo, counts: tuple[npt.NDArray[np.int64], Any]) -> dict[str, Any]:
+    return semantic_row(image, counts[0])
 
 
 def _or_dash(value: float | None) -> float | str:
