@@ -15,7 +15,7 @@ from ..metrics import lvis as lvis_metric
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import inputs, output
-from .eval import _parse_gates, _report, eval_group, report_options
+from .eval import _parse_gates, _report, eval_group, report_options, shard_options
 from .options import FORMAT, check_reading, reading_options
 from .progress import steps
 
@@ -64,6 +64,7 @@ GATES = (*STAT_NAMES, *(k for k in lvis_metric.STAT_NAMES if k not in STAT_NAMES
 @click.option("--class-agnostic", is_flag=True, help="Any detection may match any ground truth (COCOeval's useCats=0).")
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
 @reading_options
+@shard_options
 @report_options(GATES)
 def instance(
     gt: Path,
@@ -80,6 +81,7 @@ def instance(
     per_image: bool,
     slices: Path | None,
     reading: dict[str, Any],
+    sharding: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -115,6 +117,7 @@ def instance(
         check_reading(from_ or formats.detect(gt), reading)
     images, categories = _ids(img_ids, "--img-ids", str), _ids(cat_ids, "--cat-ids", None)
     score = partial(evaluate_instance, lvis=lvis, img_ids=images, cat_ids=categories, class_agnostic=class_agnostic)
+    score = partial(score, **sharding)
     score = partial(score, per_image=per_image, slices=slices)
     warm_up(jobs)
     with steps("eval instance") as advance:
