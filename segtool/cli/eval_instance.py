@@ -12,10 +12,12 @@ from .. import formats
 from ..atomic import dataset_inputs
 from ..evaluate import evaluate_instance
 from ..metrics import lvis as lvis_metric
+from ..metrics.analyses import Analyses
+from ..metrics.confusion import csv_text as confusion_csv_text
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import inputs, output
-from .eval import _parse_gates, _report, eval_group, report_options, shard_options
+from .eval import _parse_gates, _report, eval_group, report_options
 from .options import FORMAT, check_reading, reading_options
 from .progress import steps
 
@@ -62,9 +64,34 @@ GATES = (*STAT_NAMES, *(k for k in lvis_metric.STAT_NAMES if k not in STAT_NAMES
 @click.option("--img-ids", metavar="ID,...", help="Score these images only (COCOeval's params.imgIds).")
 @click.option("--cat-ids", metavar="ID,...", help="Score these categories only (COCOeval's params.catIds).")
 @click.option("--class-agnostic", is_flag=True, help="Any detection may match any ground truth (COCOeval's useCats=0).")
+@click.option(
+    "--tide", is_flag=True, help="TIDE's error decomposition (tidecv's dAP, in AP points) in the table and --json."
+)
+@click.option("--confusion", is_flag=True, help="The class confusion matrix at IoU 0.5, with background, in --json.")
+@click.option(
+    "--confusion-score",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    metavar="S",
+    help="Detections scored below S are left out of the confusion matrix.",
+)
+@click.option(
+    "--confusion-csv",
+    type=click.Path(path_type=Path),
+    help="Write the confusion matrix to this CSV file (implies --confusion).",
+)
+@click.option("--calibration", is_flag=True, help="ECE, MCE and the score bins of a reliability diagram, in --json.")
+@click.option(
+    "--calibration-bins",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Equal-width score bins.",
+)
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
 @reading_options
-@shard_options
 @report_options(GATES)
 def instance(
     gt: Path,
@@ -78,10 +105,15 @@ def instance(
     img_ids: str | None,
     cat_ids: str | None,
     class_agnostic: bool,
+    tide: bool,
+    confusion: bool,
+    confusion_score: float,
+    confusion_csv: Path | None,
+    calibration: bool,
+    calibration_bins: int,
     per_image: bool,
     slices: Path | None,
     reading: dict[str, Any],
-    sharding: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -112,12 +144,14 @@ def instance(
     ctx = click.get_current_context()
     gt, pred = inputs.single(ctx, gt).path, inputs.single(ctx, pred).path
     sources = [*dataset_inputs(gt), *dataset_inputs(pred), *dataset_inputs(reading.get("labels"))]
-    output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
+    output.check_outputs(json_out, csv_out, confusion_csv, inputs=sources, overwrite=overwrite)
     if reading:
         check_reading(from_ or formats.detect(gt), reading)
     images, categories = _ids(img_ids, "--img-ids", str), _ids(cat_ids, "--cat-ids", None)
     score = partial(evaluate_instance, lvis=lvis, img_ids=images, cat_ids=categories, class_agnostic=class_agnostic)
-    score = partial(score, **sharding)
+    confusion_at = confusion_score if confusion or confusion_csv else None
+    analyses = Analyses(tide, confusion_at, calibration_bins if calibration else None)
+    score = partial(score, analyses=analyses or None)
     score = partial(score, per_image=per_image, slices=slices)
     warm_up(jobs)
     with steps("eval instance") as advance:
@@ -132,6 +166,9 @@ def instance(
             progress=advance,
         )
     data = result.to_dict()
+    data.update(analyses.to_dict() if analyses else {})
+    if confusion_csv:
+        output.write_text(confusion_csv, confusion_csv_text(data["confusion"]), overwrite=overwrite)
     outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
     names = lvis_metric.STAT_NAMES if data.get("lvis") else STAT_NAMES
     other = [k for k, _ in gates if k not in names]

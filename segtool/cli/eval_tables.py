@@ -58,6 +58,7 @@ def print_instance(data: dict[str, Any], per_class: bool) -> None:
     for name, label, value in zip(names, labels, data["stats"], strict=True):
         table.add_row(name, label, metric(value))
     output.out.print(table)
+    print_analyses(data)
     if not per_class:
         return
     table = output.SafeTable("AP per category")
@@ -148,3 +149,38 @@ def print_panoptic(data: dict[str, Any], per_class: bool) -> None:
             str(cid), r["name"], kind, metric(r["pq"]), metric(r["sq"]), metric(r["rq"]), r["tp"], r["fp"], r["fn"]
         )
     output.out.print(table)
+
+
+def print_analyses(data: dict[str, Any]) -> None:
+    """--tide (tidecv's dAP, AP points as tidecv prints them), --confusion (its totals; the
+    matrix itself is in --json and --confusion-csv) and --calibration (ECE, MCE, the bins)."""
+    if "tide" in data:
+        t = data["tide"]
+        table = output.SafeTable(f"TIDE errors · {t['mode']} AP50 {t['ap']:.2f} (dAP, AP points)")
+        names = [*t["main"], *t["special"]]
+        for name in names:
+            table.add_column(name, justify="right")
+        table.add_row(*(f"{v:.2f}" for v in [*t["main"].values(), *t["special"].values()]))
+        table.add_row(*(str(t["counts"][k]) if k in t["counts"] else "" for k in names))
+        output.out.print(table)
+    if "confusion" in data:
+        c = data["confusion"]
+        m, k = c["matrix"], len(c["matrix"]) - 1
+        right = sum(m[i][i] for i in range(k))
+        confused = sum(m[i][j] for i in range(k) for j in range(k)) - right
+        output.out.print(
+            f"Confusion (IoU 0.5, score >= {c['score_threshold']}): {right} right, {confused} of another class, "
+            f"{sum(m[k])} on background, {sum(row[k] for row in m)} ground truth missed"
+        )
+    if "calibration" in data:
+        c = data["calibration"]
+        table = output.SafeTable(
+            f"Calibration · {c['detections']} detections · ECE {c['ECE']:.4f} · MCE {c['MCE']:.4f}"
+        )
+        for col in ("score", "count", "confidence", "accuracy"):
+            table.add_column(col, justify="right")
+        for b in c["bins"]:
+            table.add_row(
+                f"{b['lo']:.2f}-{b['hi']:.2f}", str(b["count"]), metric(b["confidence"]), metric(b["accuracy"])
+            )
+        output.out.print(table)

@@ -51,9 +51,11 @@ class Objects:
     score: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
-def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, params: Params) -> npt.NDArray[np.float64]:
+def _ious(
+    dt: Objects, d: npt.NDArray[np.int64], gt: Objects, params: Params, every_pair: bool = False
+) -> npt.NDArray[np.float64]:
     """IoU of every detection with every ground truth of the image; pairs of different
-    categories are -1 so they never match.
+    categories are -1 so they never match (``every_pair``: their IoU too, for TIDE).
 
     Masks: ``segtool._kernels.rle_iou``, pycocotools' ``iou`` without its per-call Python
     conversions (the same integer counts, the same division, so the same doubles; tested,
@@ -74,8 +76,8 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, params: Params) ->
             [g["counts"] for g in gt.shapes],
             int(h),
             int(w),
-            np.ascontiguousarray(dt.category_id[d], dtype=np.int64),
-            np.ascontiguousarray(gt.category_id, dtype=np.int64),
+            np.zeros(len(d), np.int64) if every_pair else np.ascontiguousarray(dt.category_id[d], dtype=np.int64),
+            np.zeros(len(gt.ids), np.int64) if every_pair else np.ascontiguousarray(gt.category_id, dtype=np.int64),
             np.ascontiguousarray(gt.iscrowd, dtype=np.uint8),
             out,
         )
@@ -87,7 +89,8 @@ def _ious(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, params: Params) ->
     ds = np.asarray([dt.shapes[i] for i in d], dtype=np.float64)
     gs = np.asarray(gt.shapes, dtype=np.float64)
     ious = np.asarray(mask_utils.iou(ds, gs, crowd), dtype=np.float64).reshape(len(d), len(gt.ids))
-    ious[dt.category_id[d][:, None] != gt.category_id[None, :]] = -1.0
+    if not every_pair:
+        ious[dt.category_id[d][:, None] != gt.category_id[None, :]] = -1.0
     return ious
 
 
@@ -140,7 +143,11 @@ def evaluate_image(
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(order)]])))
     d = order[rank < max_det]
     rank = rank[rank < max_det]
-    ious = _ious(dt, d, gt, params)
+    analyses = getattr(params, "analyses", None)  # TIDE & co. (metrics.analyses): on the same IoUs
+    ious = _ious(dt, d, gt, params, every_pair=analyses is not None)
+    if analyses is not None:
+        record = analyses.image((dt.category_id[d], dt.score[d], d), gt.iscrowd, gt.category_id, ious, max_det)
+        ious = np.where(dt.category_id[d][:, None] == gt.category_id[None, :], ious, -1.0)
     g_ignore = gt.iscrowd[None, :] | (gt.area[None, :] < a_lo) | (gt.area[None, :] > a_hi)  # (A, G)
     match, match_ig = _match(ious, dt.category_id[d], gt, g_ignore)
     d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
@@ -154,7 +161,10 @@ def evaluate_image(
     counts = np.bincount(lanes, weights=(~g_ignore).ravel(), minlength=n_a * k).astype(np.int64).reshape(n_a, k)
     npig = {c: counts[:, j] for j, c in enumerate(cats_g.tolist())}
     masks = params.iou_type == "bbox" or not len(gt.ids) or any(not _empty(r) for r in gt.shapes)
-    return ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig, len(gt.ids), masks)
+    out = ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig, len(gt.ids), masks)
+    if analyses is not None:
+        out.analysis = record  # type: ignore[attr-defined]  # rides back from the worker with the image
+    return out
 
 
 def _empty(rle: Any) -> bool:
@@ -283,6 +293,8 @@ def evaluate(
     found = Collected(lanes)
     for rank, e in imap(_image_job, chain(head, items), jobs=jobs_for(count, jobs) if heavy else 1):
         found.add(rank, e)
+        if hasattr(e, "analysis"):
+            params.analyses.add(rank, e.analysis)  # type: ignore[attr-defined]
         tally.add((rank, e), _collect)
         if progress is not None:
             progress(1)

@@ -1,0 +1,250 @@
+"""TIDE's error decomposition (Bolya et al., ECCV 2020), equal to tidecv 1.0.1.
+
+tidecv scores detections with rules of its own, not COCOeval's, and the numbers only agree
+when every one of them is followed (docs/metrics/tide.md):
+
+- per image, the top ``max_dets`` (100) detections of all classes by score (ties in file
+  order), greedily matched in that order to the unmatched non-crowd ground truth of their
+  class with the highest IoU (the first of equal ones) when it is at least 0.5;
+- an unmatched detection whose crowd IoU (intersection over its own area) with a crowd
+  region of its class exceeds 0.5 is ignored: not a data point of AP, still an error;
+- each unmatched (or ignored) detection gets one error, tested in this order: Loc (IoU with
+  ground truth of its class in [0.1, 0.5]), Cls (IoU >= 0.5 with one of another class),
+  Dupe (IoU >= 0.5 with a matched one of its class), Bkg (IoU <= 0.1 with all), else Both;
+  an image without non-crowd ground truth makes them all Bkg;
+- Cls and Loc errors on an unmatched ground truth compete for it: the first one with the
+  highest score is the one a fix turns into a true positive, the others vanish, and that
+  ground truth is no Miss; Miss: unmatched ground truth that no such error points at;
+- AP per class is tidecv's own (101 recall points, precision made monotone), in points
+  (x 100); mAP over the classes with ground truth or data points; fixing one error type
+  re-lists the data points (the errors first, then the true positives), so score ties fall
+  as tidecv's do; dAP = max(fixed mAP - mAP, 0), FalsePos and FalseNeg unclamped.
+
+:func:`match_image` is the per-image matching the confusion matrix and calibration share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+POS, BG = 0.5, 0.1  # tidecv's positive and background IoU thresholds
+MAIN = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")  # tidecv's order of TIDE._error_types
+SPECIAL = ("FalsePos", "FalseNeg")
+_CODE = {"Cls": 1, "Loc": 2, "Both": 3, "Dupe": 4, "Bkg": 5}  # per detection; 0: none (a true positive)
+_RECALLS = np.arange(101) / 100  # tidecv's x_range: x / 100 for x in 0..100
+
+
+@dataclass
+class ImageMatch:
+    """One image's detections as TIDE takes them (top ``max_dets`` by score, ties in file
+    order), matched at IoU >= ``pos`` within their class; IoUs with the non-crowd ground
+    truth kept for the analyses that look further (they stay in the worker)."""
+
+    cls: npt.NDArray[np.int64]  # per detection, in score order
+    score: npt.NDArray[np.float64]
+    gt_of: npt.NDArray[np.int64]  # the non-crowd ground truth matched (index into gt_cls), -1: none
+    ignored: npt.NDArray[np.bool_]  # unmatched, inside a crowd region of its class
+    gt_cls: npt.NDArray[np.int64]  # the non-crowd ground truth, in file order
+    iou: npt.NDArray[np.float64]  # (detections, non-crowd ground truth), every class pair
+
+    @property
+    def gt_used(self) -> npt.NDArray[np.bool_]:
+        used = np.zeros(len(self.gt_cls), bool)
+        used[self.gt_of[self.gt_of >= 0]] = True
+        return used
+
+
+def match_image(
+    cls: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float64],
+    index: npt.NDArray[np.int64],
+    gt_cls: npt.NDArray[np.int64],
+    crowd: npt.NDArray[np.bool_],
+    iou: npt.NDArray[np.float64],
+    max_dets: int,
+    pos: float = POS,
+) -> tuple[ImageMatch, npt.NDArray[np.int64]]:
+    """tidecv's TIDEExample: ``iou`` is (detections, ground truth) for every pair, crowd
+    columns as crowd IoU (pycocotools' ``iscrowd``); ``index``: the detections' places in
+    the file, which break ties of score. Returns the match and the detections kept (their
+    rows in ``iou``, in score order)."""
+    top = np.lexsort((index, -score))[:max_dets]
+    plain, regions = np.flatnonzero(~crowd), np.flatnonzero(crowd)
+    sub = iou[np.ix_(top, plain)]
+    d_cls, g_cls = cls[top], gt_cls[plain]
+    cls_iou = sub * (d_cls[:, None] == g_cls[None, :])
+    gt_of = np.full(len(top), -1, np.int64)
+    if len(plain):
+        buffer = cls_iou.copy()
+        for p in np.flatnonzero(cls_iou.max(axis=1) >= pos).tolist():  # the only rows that can match
+            g = int(np.argmax(buffer[p]))
+            if buffer[p, g] >= pos:
+                gt_of[p] = g
+                buffer[:, g] = 0
+    ignored = np.zeros(len(top), bool)
+    if len(regions):
+        hit = (iou[np.ix_(top, regions)] > pos) & (d_cls[:, None] == gt_cls[regions][None, :])
+        ignored = (gt_of < 0) & hit.any(axis=1)
+    return ImageMatch(d_cls, score[top], gt_of, ignored, g_cls, sub), top
+
+
+@dataclass
+class TideImage:
+    """What one image adds to TIDE: per detection (score order) its class, score, whether
+    it is a data point (not ignored) and a true positive, its error, and for a Cls or Loc
+    error whether a fix makes it the true positive of its ground truth, in which class;
+    per non-crowd ground truth its class, whether matched and whether an error points at it."""
+
+    cls: npt.NDArray[np.int64]
+    score: npt.NDArray[np.float64]
+    pushed: npt.NDArray[np.bool_]
+    tp: npt.NDArray[np.bool_]
+    error: npt.NDArray[np.int8]
+    fix_tp: npt.NDArray[np.bool_]
+    fix_cls: npt.NDArray[np.int64]
+    gt_cls: npt.NDArray[np.int64]
+    gt_used: npt.NDArray[np.bool_]
+    gt_usable: npt.NDArray[np.bool_]
+
+
+def tide_image(m: ImageMatch, pos: float = POS, bg: float = BG) -> TideImage:
+    """tidecv's TIDERun._eval_image on a matched image: the error of each false positive
+    (and ignored detection), BestGTMatch's winners, the ground truth an error can fix."""
+    n, n_g = len(m.cls), len(m.gt_cls)
+    tp, used = m.gt_of >= 0, m.gt_used
+    error = np.zeros(n, np.int8)
+    fix_tp, fix_cls, usable = np.zeros(n, bool), m.cls.copy(), np.zeros(n_g, bool)
+    wrong = np.flatnonzero(~tp)
+    if n_g == 0:
+        error[wrong] = _CODE["Bkg"]
+    elif len(wrong):
+        iou = m.iou[wrong]
+        same = m.cls[wrong][:, None] == m.gt_cls[None, :]
+        cls_iou, other = iou * same, iou * ~same
+        rows = np.arange(len(wrong))
+        a, b = cls_iou.argmax(axis=1), other.argmax(axis=1)
+        loc = (bg <= cls_iou[rows, a]) & (cls_iou[rows, a] <= pos)
+        wrong_cls = ~loc & (other[rows, b] >= pos)
+        dupe = ~loc & ~wrong_cls & ((cls_iou * used[None, :]).max(axis=1) >= pos)
+        rest = ~loc & ~wrong_cls & ~dupe
+        bkg = rest & (iou.max(axis=1) <= bg)
+        codes = np.select([loc, wrong_cls, dupe, bkg], [_CODE[k] for k in ("Loc", "Cls", "Dupe", "Bkg")], _CODE["Both"])
+        error[wrong] = codes
+        target = np.where(loc, a, b)
+        fix_cls[wrong[wrong_cls]] = m.gt_cls[b[wrong_cls]]
+        _best_matches(wrong[loc | wrong_cls], target[loc | wrong_cls], m.score, used, usable, fix_tp)
+    return TideImage(m.cls, m.score, ~m.ignored, tp, error, fix_tp, fix_cls, m.gt_cls, used, usable)
+
+
+def _best_matches(
+    dets: npt.NDArray[np.int64],
+    gts: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float64],
+    used: npt.NDArray[np.bool_],
+    usable: npt.NDArray[np.bool_],
+    fix_tp: npt.NDArray[np.bool_],
+) -> None:
+    """tidecv's BestGTMatch over the Cls and Loc errors in score order: an unmatched ground
+    truth is usable (no Miss), and the first error with its highest score is its fix."""
+    best_score = np.full(len(used), -1.0)
+    best = np.full(len(used), -1, np.int64)
+    for d, g in zip(dets.tolist(), gts.tolist(), strict=True):
+        if not used[g]:
+            usable[g] = True
+            if best_score[g] < score[d]:
+                best_score[g], best[g] = score[d], d
+    ok = ~used[gts]
+    fix_tp[dets[ok]] = best[gts[ok]] == dets[ok]
+
+
+def decompose(images: Sequence[TideImage]) -> dict[str, Any]:
+    """TIDE's numbers over the images in their order (tidecv lists the ground truth's
+    images; segtool takes ascending image ids, as COCOeval): AP50 of its own, the main
+    errors' dAP, the special ones, and the count of each error, all in AP points."""
+    cat = _joined(images)
+    pushed, tp, err = cat["pushed"], cat["tp"], cat["error"]
+    g_cls = cat["gt_cls"]
+    classes = np.unique(np.concatenate([g_cls, cat["cls"][pushed]]))
+    npos = _per_class(classes, g_cls)
+    n = len(cat["cls"])
+    group = tp.astype(np.int8)  # a fix lists the errors first, then the true positives
+    base = _map(classes, npos, cat["cls"], cat["score"], tp, np.zeros(n, np.int8), pushed)
+    main: dict[str, float] = {}
+    for name in MAIN:
+        if name == "Miss":
+            missed = _per_class(classes, g_cls[~cat["gt_used"] & ~cat["gt_usable"]])
+            ap = _map(classes, npos - missed, cat["cls"], cat["score"], tp, group, pushed)
+        else:
+            fixed = err == _CODE[name]
+            keep = np.where(fixed, cat["fix_tp"], pushed)
+            cls = np.where(fixed, cat["fix_cls"], cat["cls"])
+            ap = _map(classes, npos, cls, cat["score"], tp | fixed, group, keep)
+        main[name] = max(ap - base, 0.0)
+    fp_fixed = _map(classes, npos, cat["cls"], tp.astype(np.float64), tp, group, pushed)
+    fn = _per_class(classes, g_cls[~cat["gt_used"]])
+    fn_fixed = _map(classes, npos - fn, cat["cls"], cat["score"], tp, group, pushed)
+    counts = {k: int(np.count_nonzero(err == c)) for k, c in _CODE.items()}
+    counts["Miss"] = int(np.count_nonzero(~cat["gt_used"] & ~cat["gt_usable"]))
+    return {
+        "ap": base,
+        "main": main,
+        "special": {"FalsePos": fp_fixed - base, "FalseNeg": fn_fixed - base},
+        "counts": {k: counts[k] for k in MAIN},
+    }
+
+
+def _joined(images: Sequence[TideImage]) -> dict[str, npt.NDArray[Any]]:
+    names = ("cls", "score", "pushed", "tp", "error", "fix_tp", "fix_cls", "gt_cls", "gt_used", "gt_usable")
+    dtypes = (np.int64, np.float64, bool, bool, np.int8, bool, np.int64, np.int64, bool, bool)
+    return {
+        k: np.concatenate([np.zeros(0, t), *(getattr(i, k) for i in images)]).astype(t, copy=False)
+        for k, t in zip(names, dtypes, strict=True)
+    }
+
+
+def _per_class(classes: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """How many of ``values`` fall in each of ``classes`` (sorted, a superset)."""
+    return np.bincount(np.searchsorted(classes, values), minlength=len(classes)).astype(np.int64)[: len(classes)]
+
+
+def _map(
+    classes: npt.NDArray[np.int64],
+    npos: npt.NDArray[np.int64],
+    cls: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float64],
+    correct: npt.NDArray[np.bool_],
+    group: npt.NDArray[np.int8],
+    keep: npt.NDArray[np.bool_],
+) -> float:
+    """tidecv's ClassedAPDataObject.get_mAP over the kept data points: per class, the
+    points in (score descending, group, listing order) as its stable sort has them; the
+    mean over classes with ground truth or points (0 when there is none)."""
+    rows = np.flatnonzero(keep)
+    rows = rows[np.lexsort((rows, group[rows], -score[rows], cls[rows]))]
+    place = np.searchsorted(classes, cls[rows])
+    bounds = np.searchsorted(place, np.arange(len(classes) + 1))
+    aps = [
+        _ap(correct[rows[bounds[k] : bounds[k + 1]]], int(npos[k]))
+        for k in range(len(classes))
+        if npos[k] > 0 or bounds[k + 1] > bounds[k]
+    ]
+    return float(sum(aps) / len(aps)) if aps else 0.0
+
+
+def _ap(correct: npt.NDArray[np.bool_], npos: int) -> float:
+    """tidecv's APDataObject.get_ap of points already in order: 101-point interpolated
+    precision, in points."""
+    if npos == 0:
+        return 0.0
+    hits = np.cumsum(correct)
+    precision = hits / np.arange(1, len(correct) + 1)
+    recall = hits / npos
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    at = np.searchsorted(recall, _RECALLS, side="left")
+    y = np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)] if len(precision) else 0.0, 0.0)
+    return float(sum(y.tolist()) / len(y) * 100)

@@ -1,0 +1,145 @@
+"""TIDE's error decomposition against tidecv 1.0.1 itself (mask and box modes), in-process.
+
+Generated data with every error type: detections shifted a little (true positives) or a
+lot (Loc), of the wrong class (Cls), repeated (Dupe), elsewhere (Bkg), both shifted and of
+the wrong class (Both); ground truth left without detections (Miss); crowd regions with
+detections inside (ignored); an image with ground truth and no detection, one with
+detections and no ground truth, one with more than 100 detections; scores on a coarse grid
+so that ties fall within and across images and classes. tidecv lists the images in the
+ground truth's order, segtool in ascending id: the generated images are listed by id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from segtool import evaluate_instance
+from segtool.metrics.analyses import Analyses
+
+tidecv = pytest.importorskip("tidecv", reason="tidecv (the TIDE reference) is installed by make test-venv")
+
+CLASSES = (1, 2, 3, 5)
+
+
+def _rle(m: np.ndarray) -> dict:
+    r = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+    return {"size": [int(v) for v in r["size"]], "counts": r["counts"].decode("ascii")}
+
+
+def _box(rng: np.random.Generator, h: int, w: int) -> tuple[int, int, int, int]:
+    bh, bw = int(rng.integers(6, h // 2)), int(rng.integers(6, w // 2))
+    return int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw)), bh, bw
+
+
+def _mask(h: int, w: int, y: int, x: int, bh: int, bw: int) -> np.ndarray:
+    m = np.zeros((h, w), bool)
+    m[max(y, 0) : max(y + bh, 0), max(x, 0) : max(x + bw, 0)] = True
+    yy, xx = np.mgrid[:h, :w]
+    m &= (yy - y) + (xx - x) >= min(bh, bw) // 3  # a corner cut: mask IoU is not box IoU
+    if not m.any():
+        m[0, 0] = True
+    return m
+
+
+def _record(m: np.ndarray) -> dict:
+    r = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+    return {
+        "segmentation": _rle(m),
+        "bbox": [float(v) for v in mask_utils.toBbox(r)],
+        "area": float(mask_utils.area(r)),
+    }
+
+
+def make_case(tmp_path: Path, seed: int) -> tuple[Path, Path]:
+    """A ground-truth JSON and a results list with every TIDE error type (see the module)."""
+    rng = np.random.default_rng(seed)
+    images, gts, dets = [], [], []
+    scores = np.round(np.arange(0.01, 1.0, 0.01), 2)  # a grid: ties within and across images
+
+    def det(iid: int, cls: int, m: np.ndarray) -> None:
+        dets.append({"image_id": iid, "category_id": cls, "score": float(rng.choice(scores)), **_record(m)})
+
+    for iid in range(1, 9):
+        h, w = int(rng.integers(60, 120)), int(rng.integers(60, 120))
+        images.append({"id": iid, "file_name": f"{iid}.jpg", "height": h, "width": w})
+        for _ in range(0 if iid == 2 else int(rng.integers(2, 9))):
+            y, x, bh, bw = _box(rng, h, w)
+            m, cls = _mask(h, w, y, x, bh, bw), int(rng.choice(CLASSES))
+            crowd = rng.random() < 0.12
+            gts.append({"id": len(gts) + 1, "image_id": iid, "category_id": cls, "iscrowd": int(crowd), **_record(m)})
+            if crowd:
+                for _ in range(int(rng.integers(1, 3))):  # detections inside the crowd region
+                    det(
+                        iid,
+                        cls if rng.random() < 0.7 else int(rng.choice(CLASSES)),
+                        _mask(h, w, y + 1, x + 1, bh // 2, bw // 2),
+                    )
+                continue
+            kind = rng.choice(["tp", "tp", "loc", "cls", "dupe", "both", "miss"])
+            if kind in ("tp", "dupe"):
+                det(iid, cls, _mask(h, w, y + int(rng.integers(-1, 2)), x, bh, bw))
+            if kind == "dupe":
+                det(iid, cls, _mask(h, w, y, x + int(rng.integers(-1, 2)), bh, bw))
+            if kind == "loc":
+                det(iid, cls, _mask(h, w, y + bh // 2, x, bh, bw))
+            if kind == "cls":
+                det(iid, int(rng.choice([c for c in CLASSES if c != cls])), _mask(h, w, y, x, bh, bw))
+            if kind == "both":
+                det(
+                    iid,
+                    int(rng.choice([c for c in CLASSES if c != cls])),
+                    _mask(h, w, y + bh // 2, x + bw // 3, bh, bw),
+                )
+        for _ in range(105 if iid == 5 else int(rng.integers(0, 3))):  # background; > 100 in one image
+            det(iid, int(rng.choice(CLASSES)), _mask(h, w, *_box(rng, h, w)))
+    order = rng.permutation(len(dets))  # results not grouped by image, nor sorted
+    gt_path, dt_path = tmp_path / f"gt{seed}.json", tmp_path / f"dt{seed}.json"
+    categories = [{"id": c, "name": f"c{c}"} for c in CLASSES]
+    gt_path.write_text(json.dumps({"images": images, "annotations": gts, "categories": categories}))
+    dt_path.write_text(json.dumps([dets[i] for i in order]))
+    return gt_path, dt_path
+
+
+def reference(gt: Path, dt: Path, mode: str) -> dict:
+    """tidecv's numbers: TIDE().evaluate then get_all_errors (its summary silenced)."""
+    from tidecv import TIDE, datasets
+
+    tide = TIDE()
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = tide.evaluate(datasets.COCO(str(gt)), datasets.COCOResult(str(dt)), mode=mode, name="run")
+        errors = tide.get_all_errors()
+    counts = {e.short_name: n for e, n in run.count_errors().items()}
+    return {"ap": run.ap, "main": errors["main"]["run"], "special": errors["special"]["run"], "counts": counts}
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("iou_type", ["segm", "bbox"])
+def test_tide_equals_tidecv(tmp_path: Path, seed: int, iou_type: str) -> None:
+    gt, dt = make_case(tmp_path, seed)
+    ref = reference(gt, dt, "mask" if iou_type == "segm" else "bbox")
+    analyses = Analyses(tide=True)
+    evaluate_instance(gt, dt, iou_type=iou_type, analyses=analyses)
+    got = analyses.to_dict()["tide"]
+    assert got["ap"] == pytest.approx(ref["ap"], abs=1e-6)
+    for part in ("main", "special"):
+        assert set(got[part]) == set(ref[part])
+        for name, value in ref[part].items():
+            assert got[part][name] == pytest.approx(value, abs=1e-6), (part, name)
+    assert got["counts"] == ref["counts"]
+
+
+def test_generated_data_has_every_error_type(tmp_path: Path) -> None:
+    """The cases above are worth something only if each error type occurs in them."""
+    seen: dict[str, int] = {}
+    for seed in range(6):
+        gt, dt = make_case(tmp_path, seed)
+        for name, n in reference(gt, dt, "mask")["counts"].items():
+            seen[name] = seen.get(name, 0) + n
+    assert all(seen[k] > 0 for k in ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")), seen
