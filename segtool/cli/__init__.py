@@ -198,6 +198,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 from . import convert as _convert  # noqa: E402  (commands register themselves on main)
 from . import eval as _eval  # noqa: E402
 from . import eval_instance as _eval_instance  # noqa: E402
+from . import eval_merge as _eval_merge  # noqa: E402,F401  (segtool eval merge)
 from . import eval_semantic as _eval_semantic  # noqa: E402
 from . import info as _info  # noqa: E402
 from . import preview as _preview  # noqa: E402

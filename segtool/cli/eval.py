@@ -4,6 +4,7 @@ with a quality gate for CI."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +14,9 @@ import click
 
 from .. import formats
 from ..atomic import dataset_inputs
-from ..errors import EXIT_FINDINGS
+from ..errors import EXIT_FINDINGS, SegtoolError
 from ..evaluate import evaluate_panoptic
+from ..metrics.shard import Shard
 from ..parallel import warm_up
 from . import ci_formats, eval_tables, inputs, main, output
 from .options import (
@@ -83,6 +85,49 @@ def report_options(gates: Any) -> Callable[[F], F]:
     return decorate
 
 
+def shard_options(fn: F) -> F:
+    """``--shard I/N`` and ``--partial FILE`` (docs/metrics/partials.md): the command
+    receives them as one ``sharding`` dict for the evaluation (only those given). A bad
+    spec is one line, exit 2; FILE is checked as every output is (not an input, not
+    another output, ``--overwrite`` to replace it) before any work starts."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {"shard": kwargs.pop("shard"), "partial": kwargs.pop("partial_out")}
+        sharding = {k: v for k, v in given.items() if v is not None}
+        if sharding.get("shard") is not None:
+            Shard.parse(sharding["shard"])
+        if sharding and kwargs.get("protocol") not in (None, "coco"):
+            raise SegtoolError(f"--shard and --partial score COCO's protocol, not {kwargs['protocol']}'s")
+        if "partial" in sharding:
+            sources = [*dataset_inputs(_named(kwargs.get("gt"))), *dataset_inputs(_named(kwargs.get("pred")))]
+            reports = (kwargs.get("json_out"), kwargs.get("csv_out"), sharding["partial"])
+            output.check_outputs(*reports, inputs=sources, overwrite=kwargs.get("overwrite", False))
+        kwargs["sharding"] = sharding
+        out = fn(*args, **kwargs)
+        if "partial" in sharding:
+            output.note(f"partial statistics written to {sharding['partial']}: segtool eval merge adds up the shards")
+        return out
+
+    decorated: Any = click.option(
+        "--partial",
+        "partial_out",
+        type=click.Path(path_type=Path),
+        metavar="FILE",
+        help="Write this run's partial statistics to FILE (.npz), for segtool eval merge.",
+    )(wrapper)
+    return click.option(  # type: ignore[no-any-return]
+        "--shard",
+        metavar="I/N",
+        help="Score shard I of N only: the images whose id hashes to I-1 modulo N (docs/metrics/partials.md).",
+    )(decorated)
+
+
+def _named(value: Any) -> Path | None:
+    """A dataset argument as a path (None for stdin, which no output can clash with)."""
+    return None if value is None or str(value) == inputs.STDIN else Path(value)
+
+
 def _parse_gates(values: tuple[str, ...], known: Any) -> list[tuple[str, float]]:
     """``METRIC=VALUE`` pairs. Every metric is a fraction from 0 to 1 (shown so in the
     tables): a VALUE above 1 can only be a percentage, and is refused with the fraction it
@@ -143,6 +188,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     help="With --boundary: boundary width as a fraction of the image diagonal (default 0.02).",
 )
 @reading_options
+@shard_options
 @report_options(PANOPTIC_GATES)
 def panoptic(
     gt: Path,
@@ -155,6 +201,7 @@ def panoptic(
     boundary: bool,
     dilation_ratio: float | None,
     reading: dict[str, Any],
+    sharding: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -196,6 +243,7 @@ def panoptic(
             pred_masks=pred_masks,
             allow_missing=allow_missing,
             read_options=reading,
+            **sharding,
             jobs=jobs,
             progress=advance,
             boundary=boundary,

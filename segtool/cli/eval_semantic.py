@@ -13,7 +13,7 @@ from ..errors import OverlapError
 from ..evaluate import evaluate_semantic
 from ..parallel import warm_up
 from . import inputs, output
-from .eval import SEMANTIC_GATES, _parse_gates, _report, eval_group, report_options
+from .eval import SEMANTIC_GATES, _parse_gates, _report, eval_group, report_options, shard_options
 from .options import FORMAT, check_reading, reading_options
 from .progress import steps
 
@@ -42,6 +42,7 @@ from .progress import steps
     help="With --boundary: boundary width as a fraction of the image diagonal (default 0.02).",
 )
 @reading_options
+@shard_options
 @report_options(SEMANTIC_GATES)
 def semantic(
     gt: Path,
@@ -55,6 +56,7 @@ def semantic(
     per_image: bool,
     slices: Path | None,
     reading: dict[str, Any],
+    sharding: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -99,6 +101,7 @@ def semantic(
                 ignore_value=ignore_value,
                 allow_missing=allow_missing,
                 read_options=reading,
+                **sharding,
                 jobs=jobs,
                 progress=advance,
                 boundary=boundary,

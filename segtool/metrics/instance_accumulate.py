@@ -7,6 +7,9 @@ category, area range and threshold with whole-array operations.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +43,7 @@ class ImageEval:
     masks: bool = True
 
 
-def accumulate_category(
+def _accumulate_category(
     score: Any, matched: Any, ignored: Any, rank: Any, npig: Any, max_dets: tuple[int, ...]
 ) -> tuple[Any, Any]:
     """Precision (T, R, A, M) and recall (T, A, M) of one category, as COCOeval.accumulate.
@@ -128,6 +131,35 @@ class Collected:
         matched, ignored = bits[:, : n_a * t], bits[:, n_a * t :]
         return matched.T.reshape(n_a, t, -1), ignored.T.reshape(n_a, t, -1)
 
+    def export(self) -> dict[str, npt.NDArray[Any]]:
+        """Every column as an array (a shard's partial, :mod:`.partial`); counts apart."""
+        n_a, t = self.lanes
+        ids = np.array(sorted(self.npig), np.int64)
+        npig = np.array([self.npig[c] for c in ids.tolist()], np.int64).reshape(len(ids), n_a)
+        category, score, rank = self.columns()
+        flags = self.flags.array(np.uint8).reshape(-1, -(-2 * n_a * t // 8))
+        image_rank, image_count = _column(self.image_rank, np.int64), _column(self.image_count, np.int64)
+        columns: dict[str, npt.NDArray[Any]] = {"category": category, "score": score, "rank": rank, "flags": flags}
+        return {**columns, "image_rank": image_rank, "image_count": image_count, "npig_ids": ids, "npig": npig}
+
+    @classmethod
+    def joined(
+        cls, lanes: tuple[int, int], parts: Sequence[dict[str, npt.NDArray[Any]]], counts: tuple[int, int, bool]
+    ) -> Collected:
+        """The shards' columns one after the other, their non-ignored ground truth summed
+        per category; ``counts``: images, objects and whether any had a mask. Shards' image
+        ranks are the ground truth's, so :meth:`order` puts their detections as one run would."""
+        out = cls(lanes)
+        out.images, out.objects, out.masks = counts
+        for name, dtype in (("category", np.int64), ("score", np.float64), ("rank", np.int32), ("flags", np.uint8)):
+            getattr(out, name).whole = np.concatenate([np.zeros(0, dtype), *(p[name].ravel() for p in parts)]).tobytes()
+        for name in ("image_rank", "image_count"):
+            getattr(out, name).frombytes(np.concatenate([np.zeros(0, np.int64), *(p[name] for p in parts)]).tobytes())
+        for p in parts:
+            for c, row in zip(p["npig_ids"].tolist(), p["npig"], strict=True):
+                out.npig[c] = out.npig[c] + row if c in out.npig else row.astype(np.int64)
+        return out
+
 
 class _Chunks:
     """Bytes appended in chunks of up to :data:`CHUNK` (never one block reallocated as it
@@ -179,9 +211,30 @@ def _places(ids: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> npt.ND
     return out
 
 
+Kept = list[tuple[Collected, tuple[Category, ...], Params]]
+_KEPT: ContextVar[Kept | None] = ContextVar("segtool_kept_collected", default=None)
+
+
+@contextmanager
+def keeping() -> Iterator[Kept]:
+    """While inside, the first :func:`accumulate` also hands what it accumulated (the
+    per-image results, the categories and parameters) to the list yielded: how a shard's partial
+    (:mod:`.partial`) gets COCOeval's per-image evaluations from every caller (COCO, LVIS,
+    subsets) without each one passing them up. Outside, nothing is kept (memory)."""
+    kept: Kept = []
+    token = _KEPT.set(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.reset(token)
+
+
 def accumulate(found: Collected, categories: tuple[Category, ...], params: Params) -> InstanceResult:
     """COCOeval.accumulate over the collected per-image results, put in ascending image id
     order first: pycocotools' order, on which ties of score across images depend."""
+    kept = _KEPT.get()
+    if kept is not None and not kept:  # the evaluation's own: the first (slices accumulate after it)
+        kept.append((found, categories, params))
     t, r, k_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(categories), len(params.area_rng), len(params.max_dets)
     precision = -np.ones((t, r, k_n, a_n, m_n))
     recall = -np.ones((t, k_n, a_n, m_n))
@@ -202,7 +255,7 @@ def accumulate(found: Collected, categories: tuple[Category, ...], params: Param
             continue
         sel = by_cat[bounds[k] : bounds[k + 1]]
         matched, ignored = found.flags_of(sel)
-        precision[:, :, k], recall[:, k] = accumulate_category(
+        precision[:, :, k], recall[:, k] = _accumulate_category(
             score[sel], matched, ignored, rank[sel], cat_counts, params.max_dets
         )
     return InstanceResult(categories, params, precision, recall, found.images)

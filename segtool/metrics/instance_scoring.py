@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SegtoolError
 from ..model import Category, Dataset, Sample
+from ..pairing import id_order
 from . import instance_subsets as subsets
 from . import lvis as _lvis
 from .instance_result import InstanceResult, Params
 from .instances import NoMasks
 from .instances import evaluate as _evaluate_instance
 from .lvis import LVISResult
+
+if TYPE_CHECKING:
+    from .partial import Plan
 from .slices import Slices
 
 
@@ -31,6 +35,7 @@ class InstanceScorer:
     img_ids: frozenset[Any] | None
     cat_ids: frozenset[int] | None
     agnostic: bool
+    plan: Plan | None = None  # a shard's (:mod:`.partial`): its images scored, its partial written
     per_image: bool = False  # rows per image and slices (:mod:`.per_image`): COCOeval only
     slices: Slices | None = None
 
@@ -66,6 +71,16 @@ class InstanceScorer:
             raise SegtoolError("--per-image and --slices are not available with LVIS' evaluation; add --no-lvis")
         return replace(self, per_image=per_image, slices=slices)
 
+    def sharded(self, plan: Plan | None, img_ids: Any, cat_ids: Any) -> InstanceScorer:
+        """The same on a shard (``plan``), the options that change the numbers recorded
+        in its partial (the subsets as lists in pycocotools' order)."""
+        if plan is None:
+            return self
+        plan.params.update(lvis=self.lvis, class_agnostic=self.agnostic)
+        plan.params["img_ids"] = None if img_ids is None else sorted(set(img_ids), key=id_order)
+        plan.params["cat_ids"] = None if cat_ids is None else sorted(set(cat_ids))
+        return replace(self, plan=plan)
+
     def __call__(
         self,
         pairs: Iterator[tuple[int, Sample, Sample | None]],
@@ -73,6 +88,9 @@ class InstanceScorer:
         count: int,
         progress: Callable[[int], None] | None,
     ) -> InstanceResult | LVISResult:
+        if self.plan is not None:  # this shard's pairs scored by the same scorer without a plan
+            unplanned = replace(self, plan=None)
+            return self.plan.instance(unplanned, pairs, categories, count, progress, path=self.path or None)  # type: ignore[no-any-return]
         if self.img_ids is not None:
             pairs = subsets.only_images(pairs, self.img_ids, progress)
         try:

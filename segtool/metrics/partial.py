@@ -1,0 +1,317 @@
+"""Partial statistics of a sharded evaluation: the format, writing, reading and merging.
+
+A shard (``--shard I/N``, :mod:`.shard`) writes what its images add to the evaluation,
+before anything is averaged: PQ's tp/fp/fn/IoU sums per category, the confusion matrix,
+or COCOeval's per-image evaluations (per detection: category, score, rank within its image
+and category, matched/ignored bits per area range and threshold; per image with detections
+its rank among the sorted image ids; non-ignored ground truth per category). Merging adds
+the sums, or puts the detections back in image-id order and accumulates them: every number
+the unsharded run gives, to the last bit for instances and semantic, within the rounding of
+a float sum's order for PQ's IoU sums (docs/metrics/partials.md).
+
+The file is an uncompressed ``.npz`` (a zip ``numpy.load`` opens) with a ``header.json``
+member: JSON for the identity and counts, ``.npy`` for the arrays, which at 5,000 images of
+COCO detections are ~15 MB that JSON would take seconds to write and parse as numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..atomic import atomic_outputs
+from ..errors import FormatError, SegtoolError
+from ..model import Category
+from . import lvis as _lvis
+from .instance_accumulate import Kept, keeping
+from .panoptic_result import PanopticResult
+from .semantic import SemanticResult
+from .shard import Shard, ground_truth_digest
+
+FORMAT, VERSION = "segtool-partial", 1
+
+
+def segtool_version() -> str:
+    """segtool's version (read when asked: ``segtool/__init__`` imports this module)."""
+    from .. import __version__
+
+    return __version__
+
+
+KINDS = ("panoptic", "semantic", "instance")
+HEADER = "header.json"
+MAX_HEADER = 64 << 20  # a header lists categories and parameters: far less than this
+# the arrays each kind holds: name -> (dtype, rank); their lengths are checked against each other
+ARRAYS: dict[str, dict[str, tuple[str, int]]] = {
+    "panoptic": {"tp": ("<i8", 1), "fp": ("<i8", 1), "fn": ("<i8", 1), "iou": ("<f8", 1)},
+    "semantic": {"confusion": ("<i8", 2), "boundary": ("<i8", 2)},
+    "instance": {
+        "category": ("<i8", 1),
+        "score": ("<f8", 1),
+        "rank": ("<i4", 1),
+        "flags": ("|u1", 2),
+        "image_rank": ("<i8", 1),
+        "image_count": ("<i8", 1),
+        "npig_ids": ("<i8", 1),
+        "npig": ("<i8", 2),
+    },
+}
+
+
+@dataclass
+class Partial:
+    """One shard's statistics. ``ground_truth``: :func:`.shard.ground_truth_digest`;
+    ``params``: everything else that changes the numbers (JSON values); ``counts``: images,
+    missing predictions (and for instances objects, masks)."""
+
+    kind: str
+    shard: Shard
+    ground_truth: str
+    params: dict[str, Any]
+    categories: tuple[Category, ...]
+    counts: dict[str, Any]
+    arrays: dict[str, npt.NDArray[Any]]
+    segtool: str = field(default_factory=segtool_version)
+    path: str | None = field(default=None, compare=False)
+
+    def header(self) -> dict[str, Any]:
+        """The ``header.json`` member."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "segtool": self.segtool,
+            "kind": self.kind,
+            "shard": [self.shard.index, self.shard.count],
+            "ground_truth": self.ground_truth,
+            "params": self.params,
+            "categories": [c.to_dict() for c in self.categories],
+            "counts": self.counts,
+            "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in self.arrays.items()},
+        }
+
+
+def of_panoptic(result: PanopticResult, shard: Shard, digest: str, params: dict[str, Any]) -> Partial:
+    """A panoptic shard's partial: its PQ statistics per category."""
+    s = result.stat
+    arrays = {"tp": s.tp, "fp": s.fp, "fn": s.fn, "iou": s.iou}
+    counts = {"images": result.images, "missing": result.missing}
+    return Partial(
+        "panoptic", shard, digest, {**params, "boundary": result.boundary}, result.categories, counts, arrays
+    )
+
+
+def of_semantic(result: SemanticResult, shard: Shard, digest: str, params: dict[str, Any]) -> Partial:
+    """A semantic shard's partial: its confusion matrix (and boundary counts)."""
+    arrays = {"confusion": result.confusion}
+    if result.boundary is not None:
+        arrays["boundary"] = result.boundary
+    counts = {"images": result.images, "missing": result.missing}
+    params = {**params, "boundary": result.dilation_ratio}
+    return Partial("semantic", shard, digest, params, result.categories, counts, arrays)
+
+
+def of_instance(kept: Kept, shard: Shard, digest: str, params: dict[str, Any], gt: Sequence[Category]) -> Partial:
+    """An instance shard's partial: the per-image evaluations :func:`accumulate` was given
+    (``kept``, :func:`.instance_accumulate.keeping`), with the parameters it used; ``gt``:
+    the ground truth's categories (LVIS' frequency groups are read from them)."""
+    if not kept:  # pragma: no cover - every evaluation that returns accumulated
+        raise AssertionError("nothing accumulated")
+    found, categories, used = kept[0]
+    accumulated = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(used).items()}
+    if params.get("lvis"):
+        accumulated["frequency"] = {str(k): v for k, v in sorted(_lvis.frequencies(gt).items())}
+    counts = {"images": found.images, "objects": found.objects, "masks": found.masks}
+    return Partial("instance", shard, digest, {**params, **accumulated}, categories, counts, found.export())
+
+
+def write(partial: Partial, path: str | Path) -> None:
+    """Write ``partial`` to ``path`` atomically (an existing file is replaced)."""
+    with atomic_outputs(Path(path)) as (tmp,), zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(HEADER, json.dumps(partial.header(), indent=1, ensure_ascii=False))
+        for name, arr in partial.arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            z.writestr(f"{name}.npy", buf.getvalue())
+
+
+def read(path: str | Path) -> Partial:
+    """A partial written by :func:`write`; anything else is a one-line :class:`FormatError`
+    naming the file (not a zip, no header, another format or version, arrays that do not
+    match the header)."""
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            head = _header(z, where)
+            arrays = {name: _array(z, name, spec, where) for name, spec in head["arrays"].items()}
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise FormatError(f"not a segtool partial ({exc})", where) from None
+    except OSError as exc:
+        raise SegtoolError(exc.strerror or str(exc), where) from None
+    return _partial(head, arrays, where)
+
+
+def _header(z: zipfile.ZipFile, where: str) -> dict[str, Any]:
+    try:
+        info = z.getinfo(HEADER)
+    except KeyError:
+        raise FormatError(f"not a segtool partial (no {HEADER})", where) from None
+    if info.file_size > MAX_HEADER:
+        raise FormatError(f"{HEADER} of {info.file_size} bytes: not a segtool partial", where)
+    try:
+        head = json.loads(z.read(info))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{HEADER} is not JSON ({exc})", where) from None
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
+        raise FormatError(f"not a segtool partial ({HEADER} has no 'format': {FORMAT!r})", where)
+    if head.get("version") != VERSION:
+        raise FormatError(
+            f"partial format version {head.get('version')!r:.20}; this segtool ({segtool_version()}) reads version {VERSION}",
+            where,
+        )
+    kind = head.get("kind")
+    if kind not in KINDS:
+        raise FormatError(f"unknown kind {kind!r:.40}: one of {', '.join(KINDS)}", where)
+    arrays = head.get("arrays")
+    if not isinstance(arrays, dict) or not set(arrays) <= set(ARRAYS[kind]):
+        raise FormatError(f"'arrays' must name some of {', '.join(ARRAYS[kind])}", where)
+    for name, (dtype, rank) in ARRAYS[kind].items():
+        spec = arrays.get(name)
+        if spec is None:
+            continue
+        ok = isinstance(spec, dict) and spec.get("dtype") == dtype and isinstance(spec.get("shape"), list)
+        if not ok or len(spec["shape"]) != rank or not all(type(n) is int and n >= 0 for n in spec["shape"]):
+            raise FormatError(f"array {name}: expected dtype {dtype} and {rank} dimension(s), got {spec!r:.80}", where)
+    return head
+
+
+def _array(z: zipfile.ZipFile, name: str, spec: dict[str, Any], where: str) -> npt.NDArray[Any]:
+    """One ``.npy`` member, checked against the header's dtype and shape before its data
+    is read (a member that claims more than it holds is refused, not allocated)."""
+    member = f"{name}.npy"
+    try:
+        info = z.getinfo(member)
+    except KeyError:
+        raise FormatError(f"the header lists {name!r} but there is no {member}", where) from None
+    want = int(np.dtype(spec["dtype"]).itemsize) * int(np.prod(spec["shape"], dtype=np.int64))
+    if info.file_size < want or info.file_size > want + 4096:
+        raise FormatError(f"{member}: {info.file_size} bytes for {spec['shape']} {spec['dtype']}", where)
+    with z.open(info) as f:
+        arr = np.lib.format.read_array(f, allow_pickle=False)
+    if arr.dtype.str != spec["dtype"] or list(arr.shape) != spec["shape"]:
+        raise FormatError(f"{member} holds {arr.dtype.str} {list(arr.shape)}, the header says {spec!r:.80}", where)
+    return np.asarray(arr)
+
+
+def _partial(head: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], where: str) -> Partial:
+    """The header's fields checked and typed."""
+    shard = head.get("shard")
+    if not (isinstance(shard, list) and len(shard) == 2 and all(type(v) is int for v in shard)):
+        raise FormatError(f"'shard' must be [I, N], got {shard!r:.40}", where)
+    try:
+        spec = Shard.check(shard[0], shard[1])
+        categories = tuple(_category(c) for c in head.get("categories", []))
+    except (SegtoolError, TypeError, KeyError, ValueError) as exc:
+        raise FormatError(f"bad header: {exc}", where) from None
+    for key, kind in (("ground_truth", str), ("params", dict), ("counts", dict), ("segtool", str)):
+        if not isinstance(head.get(key), kind):
+            raise FormatError(f"'{key}' must be a {kind.__name__}", where)
+    counts = head["counts"]
+    if not all(type(counts.get(k)) is int and counts[k] >= 0 for k in ("images",)):
+        raise FormatError("'counts' must give 'images' as a count", where)
+    _check_lengths(head["kind"], arrays, len(categories), where)
+    return Partial(
+        head["kind"], spec, head["ground_truth"], head["params"], categories, counts, arrays, head["segtool"], where
+    )
+
+
+def _category(rec: dict[str, Any]) -> Category:
+    color = rec.get("color")
+    return Category(
+        int(rec["id"]),
+        str(rec["name"]),
+        bool(rec.get("isthing", 1)),
+        tuple(int(v) for v in color) if isinstance(color, list) and len(color) == 3 else None,  # type: ignore[arg-type]
+        str(rec.get("supercategory", "")),
+        rec.get("frequency") if rec.get("frequency") in ("r", "c", "f") else None,
+    )
+
+
+def _check_lengths(kind: str, arrays: dict[str, npt.NDArray[Any]], k: int, where: str) -> None:
+    """The arrays agree with each other and with the categories, so that a merge cannot
+    index out of them."""
+    need = {"panoptic": ("tp", "fp", "fn", "iou"), "semantic": ("confusion",), "instance": tuple(ARRAYS["instance"])}
+    missing = [n for n in need[kind] if n not in arrays]
+    if missing:
+        raise FormatError(f"a {kind} partial needs the array {missing[0]!r}", where)
+    if kind == "panoptic":
+        bad = [n for n in need[kind] if arrays[n].shape != (k,)]
+    elif kind == "semantic":
+        bad = [] if arrays["confusion"].shape == (k, k + 1) else ["confusion"]
+        bad += [] if "boundary" not in arrays or arrays["boundary"].shape == (k, 2) else ["boundary"]
+    else:
+        d = len(arrays["category"])
+        bad = [n for n in ("score", "rank", "flags") if arrays[n].shape[0] != d]
+        bad += [] if arrays["image_rank"].shape == arrays["image_count"].shape else ["image_count"]
+        bad += [] if int(arrays["image_count"].sum()) == d and (arrays["image_count"] > 0).all() else ["image_count"]
+        bad += [] if arrays["npig"].shape[0] == len(arrays["npig_ids"]) else ["npig"]
+    if bad:
+        raise FormatError(f"array {bad[0]} does not fit the others ({k} categories)", where)
+
+
+@dataclass
+class Plan:
+    """What an evaluation does about shards: the images it scores (``shard``) and where its
+    partial goes (``out``; None: nowhere, the shard's own result only)."""
+
+    shard: Shard
+    out: Path | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # the caller's, beside the metric's own
+
+    @classmethod
+    def of(cls, shard: str | Shard | None, out: str | Path | None, **params: Any) -> Plan | None:
+        """The plan of ``shard`` (``"I/N"``) and ``partial`` (a path), None for neither."""
+        if shard is None and out is None:
+            return None
+        return cls(Shard(1, 1) if shard is None else Shard.parse(shard), None if out is None else Path(out), params)
+
+    def save(
+        self, make: Callable[[Shard, str], Partial], ids: Iterable[Any], categories: Sequence[Category], gt: Any
+    ) -> None:
+        """Write the partial ``make(shard, ground-truth digest)`` when one was asked for;
+        ``ids``: every ground-truth image id (the shard's and the others'), ``gt``: the
+        ground truth as given (its bytes are hashed when it is a file)."""
+        if self.out is None:
+            return
+        path = gt if isinstance(gt, str | Path) else None
+        write(make(self.shard, ground_truth_digest(ids, categories, path)), self.out)
+
+    def instance(
+        self,
+        score: Callable[..., Any],
+        pairs: Iterable[Any],
+        categories: tuple[Category, ...],
+        *rest: Any,
+        path: str | None,
+    ) -> Any:
+        """``score(pairs, categories, *rest)`` (an instance scorer) on this shard's images,
+        its per-image evaluations kept and written as the partial; ``pairs`` are (rank,
+        ground truth, prediction) triples of every ground-truth image."""
+        seen: list[Any] = []
+
+        def image(triple: Any) -> Any:
+            seen.append(triple[1].image.id)
+            return triple[1].image.id
+
+        progress = rest[-1] if rest else None
+        with keeping() as kept:
+            result = score(self.shard.pairs(pairs, image, progress), categories, *rest)
+        self.save(lambda s, d: of_instance(kept, s, d, self.params, categories), seen, categories, path)
+        return result
