@@ -259,8 +259,9 @@ def test_boundary_pq_equals_the_definition_on_random_maps(tmp_path, seed):
 # --- semantic Boundary IoU ------------------------------------------------------------------
 
 
-def semantic_folders(tmp_path: Path, gt_maps: dict, pred_maps: dict) -> tuple[Path, Path]:
+def semantic_folders(tmp_path: Path, gt_maps: dict, pred_maps: dict, more: int = 0) -> tuple[Path, Path]:
     cats = [{"id": 0, "name": "background"}, {"id": 1, "name": "square"}, {"id": 2, "name": "absent"}]
+    cats += [{"id": 3 + i, "name": f"c{3 + i}"} for i in range(more)]
     out = []
     for name, maps in (("gt", gt_maps), ("pred", pred_maps)):
         folder = tmp_path / name
@@ -315,15 +316,17 @@ def test_semantic_boundary_iou_equals_the_definition_on_random_maps(tmp_path, se
     for i in range(3):
         h, w = int(rng.integers(30, 80)), int(rng.integers(30, 80))
         g, p, cats, _ = random_panoptic(rng, h, w)
-        lut = {0: 255, **{sid: (0 if c in (100, 200) else 1) for sid, c in cats.items()}}
+        classes = {1: 1, 2: 3, 7: 4, 100: 0, 200: 5}  # 2 stays absent
+        lut = {0: 255, **{sid: classes[c] for sid, c in cats.items()}}
         gts[f"m{i}"] = np.vectorize(lut.get)(g).astype(np.uint8)
         preds[f"m{i}"] = np.vectorize(lambda v: 0 if v == 255 else v)(np.vectorize(lut.get)(p)).astype(np.uint8)
-    gdir, pdir = semantic_folders(tmp_path, gts, preds)
+    gdir, pdir = semantic_folders(tmp_path, gts, preds, more=3)
     ratio = 0.04
     per = evaluate_semantic(gdir, pdir, boundary=True, dilation_ratio=ratio, jobs=2).to_dict()["per_class"]
-    inter, union = ref_semantic(list(gts.values()), list(preds.values()), 3, ratio)
-    for c in range(2):
+    inter, union = ref_semantic(list(gts.values()), list(preds.values()), 6, ratio)
+    for c in (0, 1, 3, 4, 5):
         assert per[c]["boundary_iou"] == pytest.approx(inter[c] / union[c], abs=1e-12)
+    assert per[2]["boundary_iou"] is None
 
 
 # --- the command line -------------------------------------------------------------------------

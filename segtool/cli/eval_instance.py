@@ -17,7 +17,7 @@ from ..metrics.confusion import csv_text as confusion_csv_text
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import inputs, output
-from .eval import _parse_gates, _report, eval_group, report_options, shard_options
+from .eval import _parse_gates, _report, eval_group, report_options
 from .options import FORMAT, check_reading, reading_options
 from .progress import steps
 
@@ -92,7 +92,6 @@ GATES = (*STAT_NAMES, *(k for k in lvis_metric.STAT_NAMES if k not in STAT_NAMES
 )
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
 @reading_options
-@shard_options
 @report_options(GATES)
 def instance(
     gt: Path,
@@ -115,7 +114,6 @@ def instance(
     per_image: bool,
     slices: Path | None,
     reading: dict[str, Any],
-    sharding: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -154,7 +152,6 @@ def instance(
     confusion_at = confusion_score if confusion or confusion_csv else None
     analyses = Analyses(tide, confusion_at, calibration_bins if calibration else None)
     score = partial(score, analyses=analyses or None)
-    score = partial(score, **sharding)
     score = partial(score, per_image=per_image, slices=slices)
     warm_up(jobs)
     with steps("eval instance") as advance:

@@ -85,23 +85,37 @@ def semantic_counts(
         return out
     d = dilation(gt.shape[0], gt.shape[1], ratio)
     valid = gt != k
-    present = np.union1d(np.unique(gt), np.unique(pred))
-    for c in present[present < k].tolist():
-        window = _box(gt == c, pred == c)
-        if window is None:  # pragma: no cover - c is present on one side
+    present, boxes = _boxes(gt, pred, k)
+    for c, (y0, y1, x0, x1) in zip(present.tolist(), boxes.tolist(), strict=True):
+        if c >= k:  # ignored or unlabelled: no class
             continue
+        window = slice(y0, y1), slice(x0, x1)  # outside it, c is on neither side
         g, p, v = boundary(gt[window] == c, d), boundary(pred[window] == c, d), valid[window]
         out[c, 0] = np.count_nonzero(g & p & v)
         out[c, 1] = np.count_nonzero((g | p) & v)
     return out
 
 
-def _box(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> tuple[slice, slice] | None:
-    """The box of both regions (outside it both are background, so a region's erosion
-    within it, its edge counted as background, is its erosion in the whole map), or None
-    when both are empty."""
-    both = a | b
-    rows, cols = np.flatnonzero(both.any(axis=1)), np.flatnonzero(both.any(axis=0))
-    if not rows.size:
-        return None
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+def _boxes(
+    gt: npt.NDArray[np.int64], pred: npt.NDArray[np.int64], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The values on either map (0 .. ``k``), and each one's box on both: ``[y0, y1, x0,
+    x1]`` (ends exclusive). Outside its box a value is on neither map, so a region's
+    erosion within the box, the box's edge counted as background, is its erosion in the
+    whole map. Found from the maps' runs along rows (one comparison per pixel), not a
+    pass per value."""
+    h, w = gt.shape
+    top, left = np.full(k + 1, h), np.full(k + 1, w)
+    bottom, right = np.zeros(k + 1, np.int64), np.zeros(k + 1, np.int64)  # last row / column + 1
+    for m in (gt, pred):
+        change = np.ones((h, w), np.bool_)
+        change[:, 1:] = m[:, 1:] != m[:, :-1]
+        starts = np.flatnonzero(change)  # runs never cross a row: each row starts one
+        ends = np.append(starts[1:], h * w)
+        value, row, col = m.ravel()[starts], starts // w, starts % w
+        np.minimum.at(top, value, row)
+        np.minimum.at(left, value, col)
+        np.maximum.at(bottom, value, row + 1)
+        np.maximum.at(right, value, (ends - 1) % w + 1)
+    present = np.flatnonzero(bottom > 0)
+    return present, np.stack([top[present], bottom[present], left[present], right[present]], axis=1)
