@@ -43,7 +43,7 @@ class ImageEval:
     masks: bool = True
 
 
-def _accumulate_category(
+def accumulate_category(
     score: Any, matched: Any, ignored: Any, rank: Any, npig: Any, max_dets: tuple[int, ...]
 ) -> tuple[Any, Any]:
     """Precision (T, R, A, M) and recall (T, A, M) of one category, as COCOeval.accumulate.
@@ -255,7 +255,7 @@ def accumulate(found: Collected, categories: tuple[Category, ...], params: Param
             continue
         sel = by_cat[bounds[k] : bounds[k + 1]]
         matched, ignored = found.flags_of(sel)
-        precision[:, :, k], recall[:, k] = _accumulate_category(
+        precision[:, :, k], recall[:, k] = accumulate_category(
             score[sel], matched, ignored, rank[sel], cat_counts, params.max_dets
         )
     return InstanceResult(categories, params, precision, recall, found.images)
