@@ -20,9 +20,10 @@ from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
 from .gcpause import gc_paused
 from .labelmap import LabelMap
-from .metrics import partial as _partial
 from .metrics.analyses import Analyses
 from .metrics.boundary import DEFAULT_RATIO, BoundaryParams, check_ratio, params_with_ratio
+from .metrics.cityscapes_instance import CityscapesInstanceResult
+from .metrics.cityscapes_instance import evaluate as _evaluate_cityscapes
 from .metrics.instance_result import InstanceResult, Params
 from .metrics.instance_scoring import InstanceScorer
 from .metrics.lvis import LVISResult
@@ -30,7 +31,6 @@ from .metrics.panoptic import evaluate as _evaluate_pq
 from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
-from .metrics.shard import Shard, predictions
 from .metrics.slices import Slices, SlicesLike, slices_of
 from .model import Dataset
 from .progress import announce
@@ -77,8 +77,6 @@ def evaluate_panoptic(
     dilation_ratio: float | None = None,
     per_image: bool = False,
     slices: SlicesLike | None = None,
-    shard: str | Shard | None = None,
-    partial: PathLike | None = None,
 ) -> PanopticResult:
     """PQ, SQ and RQ of panoptic predictions against their ground truth, as panopticapi.
 
@@ -91,16 +89,11 @@ def evaluate_panoptic(
     boundary IoU), boundaries ``dilation_ratio`` (0.02) of the image diagonal wide
     (docs/metrics/boundary.md). ``per_image``, ``slices``: see :func:`evaluate_semantic`.
 
-    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
-    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
-    unsharded result (docs/metrics/partials.md).
-
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
         >>> r.to_dict()["All"]["pq"]
     """
     ratio = _boundary_ratio(boundary, dilation_ratio)
-    plan = _partial.Plan.of(shard, partial, allow_missing=allow_missing)
     labels = _label_map(read_options)
     if isinstance(gt, Dataset):
         gt_side = pairing.of_samples(gt.samples, gt.path, gt.categories)
@@ -120,13 +113,9 @@ def evaluate_panoptic(
         held = held if labels is None else relabel.predictions(held, labels, gt_side.categories)
         pred_side = pairing.of_sources(held.sources, held.path)
     parts = _slices(slices, (gt_side.ids if gt_side.known is None else gt_side.known).tolist())
-    every = gt_side.ids
-    if plan is not None:  # this shard's images on both sides, every image the ground truth lists still known
-        known = gt_side.known if gt_side.known is not None else gt_side.ids
-        gt_side, pred_side = plan.shard.stream(gt_side, known), plan.shard.stream(pred_side)
     stream = pairing.stream(gt_side, pred_side, allow_missing=allow_missing)
     announce(progress, stream.count)
-    result = _evaluate_pq(
+    return _evaluate_pq(
         stream.pairs,
         stream.categories,
         count=stream.count,
@@ -136,9 +125,6 @@ def evaluate_panoptic(
         per_image=per_image,
         slices=parts,
     )
-    if plan is not None:
-        plan.save(lambda s, d: _partial.of_panoptic(result, s, d, plan.params), every.tolist(), stream.categories, gt)
-    return result
 
 
 @gc_paused
@@ -158,8 +144,6 @@ def evaluate_semantic(
     dilation_ratio: float | None = None,
     per_image: bool = False,
     slices: SlicesLike | None = None,
-    shard: str | Shard | None = None,
-    partial: PathLike | None = None,
 ) -> SemanticResult:
     """Pixel accuracy, class accuracy, IoU per class, mIoU and fwIoU.
 
@@ -174,27 +158,19 @@ def evaluate_semantic(
     the result's ``slices``, each the result of its images alone
     (docs/metrics/per-image.md). An id no ground-truth image has is an error.
 
-    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
-    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
-    unsharded result (docs/metrics/partials.md).
-
     Example:
         >>> evaluate_semantic("labels/val", "predictions/").to_dict()["mIoU"]
     """
     ratio = _boundary_ratio(boundary, dilation_ratio)
     cats = Path(categories) if categories else None
-    plan = _partial.Plan.of(shard, partial, ignore_value=ignore_value, allow_missing=allow_missing)
     labels = _label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
     gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value, **reading)
     preds = _predictions(pred, gt_ds, pred_format, labels, categories=cats, ignore_value=ignore_value)
     parts = _slices(slices, [s.image.id for s in gt_ds.samples])
-    samples = gt_ds.samples
-    if plan is not None:  # this shard's images; predictions of the others passed over
-        samples, preds = predictions(plan.shard, gt_ds.samples, preds)
-    pairs = pairing.pair(samples, preds, allow_missing=allow_missing)
+    pairs = pairing.pair(gt_ds.samples, preds, allow_missing=allow_missing)
     announce(progress, len(pairs))
-    result = _evaluate_semantic(
+    return _evaluate_semantic(
         pairs,
         gt_ds.categories,
         ignore_value,
@@ -204,10 +180,6 @@ def evaluate_semantic(
         per_image=per_image,
         slices=parts,
     )
-    if plan is not None:
-        every_id = [s.image.id for s in gt_ds.samples]
-        plan.save(lambda s, d: _partial.of_semantic(result, s, d, plan.params), every_id, gt_ds.categories, gt)
-    return result
 
 
 @gc_paused
@@ -226,12 +198,11 @@ def evaluate_instance(
     img_ids: Sequence[Any] | None = None,
     cat_ids: Sequence[int] | None = None,
     class_agnostic: bool = False,
+    protocol: str = "coco",
     analyses: Analyses | None = None,
-    shard: str | Shard | None = None,
-    partial: PathLike | None = None,
     per_image: bool = False,
     slices: SlicesLike | None = None,
-) -> InstanceResult | LVISResult:
+) -> InstanceResult | LVISResult | CityscapesInstanceResult:
     """COCO AP/AR of detections against ground truth: pycocotools' COCOeval numbers; for
     an LVIS ground truth, lvis-api's federated LVISEval numbers (an :class:`LVISResult`).
 
@@ -257,14 +228,19 @@ def evaluate_instance(
     ``analyses``: TIDE, the confusion matrix and calibration made in the same pass (masks
     or boxes, not LVIS); read them with ``analyses.to_dict()`` (:mod:`.metrics.analyses`).
 
-    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
-    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
-    unsharded result (docs/metrics/partials.md).
+    ``protocol="cityscapes"``: cityscapesScripts' instance-level AP and AP50 instead (a
+    :class:`CityscapesInstanceResult`; docs/metrics/cityscapes-instance.md), of a Cityscapes
+    tree's objects; PRED a results list whose category ids are label ids, or the reference's
+    folder of ``<city>_<seq>_<frame>*.txt`` lists of mask PNGs.
 
     Example:
         >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
         >>> r.stats   # the 12 numbers of COCOeval.summarize()
     """
+    if protocol != "coco":
+        coco: dict[str, Any] = {"iou_type": iou_type != "segm", "params": params, "dilation_ratio": dilation_ratio}
+        coco.update(lvis=lvis, img_ids=img_ids, cat_ids=cat_ids, class_agnostic=class_agnostic)
+        return _by_protocol(protocol, gt, pred, gt_format, read_options, jobs, progress, coco)
     params = _boundary_params(params or Params(iou_type=iou_type), dilation_ratio)
     _check_pred_masks(pred, params.iou_type)
     done = _Steps(progress)
@@ -275,7 +251,6 @@ def evaluate_instance(
     score = InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
     if analyses and score.lvis:
         raise SegtoolError("TIDE, confusion and calibration follow COCOeval's rules, not LVIS'; add --no-lvis")
-    score = score.sharded(_partial.Plan.of(shard, partial), img_ids, cat_ids)
     score = score.reporting(per_image, _slices(slices, [s.image.id for s in gt_ds.samples]))
     if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))
@@ -298,6 +273,30 @@ def _slices(slices: SlicesLike | None, known: list[Any]) -> Slices | None:
     if parts is not None:
         parts.check(known)
     return parts
+
+
+def _by_protocol(
+    protocol: str,
+    gt: PathLike | Dataset,
+    pred: Any,
+    gt_format: str | None,
+    read_options: dict[str, Any] | None,
+    jobs: int,
+    progress: Callable[[int], None] | None,
+    coco: dict[str, Any],
+) -> CityscapesInstanceResult:
+    """:func:`evaluate_instance` with ``protocol="cityscapes"`` (COCOeval's options, ``coco``,
+    left as they are). The ground truth is read with every label, so that the regions of
+    its void labels are known as void and a caravan object is not."""
+    if protocol != "cityscapes":
+        raise SegtoolError(f"unknown protocol {protocol!r}: coco or cityscapes")
+    given = [k for k, v in coco.items() if v is not None and v is not False]
+    if given or (read_options or {}).get("labels") is not None:
+        raise SegtoolError(f"{(given or ['labels'])[0]}: COCOeval's option, not the Cityscapes protocol's")
+    gt_ds = _dataset(gt, gt_format, **{**(read_options or {}), "all_labels": True})
+    pairs = pairing.pair(gt_ds.samples, _predictions(pred, gt_ds, None, None, iou_type="segm"), allow_missing=True)
+    announce(progress, len(pairs))
+    return _evaluate_cityscapes(pairs, gt_ds.categories, count=len(pairs), jobs=jobs, progress=progress)
 
 
 def _boundary_params(params: Params, ratio: float | None) -> Params:
@@ -366,15 +365,12 @@ def _check_pred_masks(pred: Any, iou_type: str) -> None:
 
 
 def _first_listed(path: Path) -> Any:
-    """The first item of a JSON file that is a list (a results file); None for anything
-    else, or a file that does not parse (its reader says why, later). Through the registry's
-    sketch: every byte is scanned by the JSON guard before a parser sees it (yajl crashes on
-    a 4,301-digit integer)."""
+    """The first item of a JSON file that is a list (a results file), parsed alone; None
+    for anything else, or a file that does not parse (its reader says why, later)."""
     try:
-        found = formats.sketch(path)
-    except SegtoolError:
-        return None
-    return found[0] if isinstance(found, list) and found else None
+        with path.open("rb") as f:
+            if next(ijson.parse(f), None) != ("", "start_array", None):
+                return None
             f.seek(0)
             return next(ijson.items(f, "item", use_float=True), None)
     except (ijson.JSONError, OSError, ValueError):

@@ -10,14 +10,16 @@ import click
 
 from .. import formats
 from ..atomic import dataset_inputs
+from ..errors import EXIT_FINDINGS
 from ..evaluate import evaluate_instance
 from ..metrics import lvis as lvis_metric
 from ..metrics.analyses import Analyses
 from ..metrics.confusion import csv_text as confusion_csv_text
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
-from . import inputs, output
-from .eval import _parse_gates, _report, eval_group, report_options
+from . import ci_formats, inputs, output
+from .eval import _emit, _failed_gates, _parse_gates, _report, eval_group, report_options
+from .eval_tables import metric
 from .options import FORMAT, check_reading, reading_options
 from .progress import steps
 
@@ -90,6 +92,13 @@ GATES = (*STAT_NAMES, *(k for k in lvis_metric.STAT_NAMES if k not in STAT_NAMES
     metavar="N",
     help="Equal-width score bins.",
 )
+@click.option(
+    "--protocol",
+    type=click.Choice(["coco", "cityscapes"]),
+    default="coco",
+    show_default=True,
+    help="cityscapes: Cityscapes' instance-level AP and AP50 (evalInstanceLevelSemanticLabeling) of a Cityscapes tree.",
+)
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
 @reading_options
 @report_options(GATES)
@@ -101,6 +110,7 @@ def instance(
     max_dets: str,
     area_ranges: str,
     from_: str | None,
+    protocol: str,
     lvis: bool | None,
     img_ids: str | None,
     cat_ids: str | None,
@@ -138,6 +148,7 @@ def instance(
       segtool eval instance lvis_v1_val.json segm_results.json --fail-under APr=0.2
       segtool eval instance gt.json dets.json --cat-ids 1,3 --img-ids 139,285
       segtool eval instance gt.json dets.json --iou-type boundary
+      segtool eval instance gtFine/val results/ --protocol cityscapes --per-class
     """
     gates = _parse_gates(fail_under, GATES)
     params = _instance_params(iou_type, max_dets, area_ranges)
@@ -147,6 +158,10 @@ def instance(
     output.check_outputs(json_out, csv_out, confusion_csv, inputs=sources, overwrite=overwrite)
     if reading:
         check_reading(from_ or formats.detect(gt), reading)
+    if protocol == "cityscapes":
+        outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
+        _cityscapes(ctx, (gt, pred, from_, reading, jobs), gates, outputs)
+        return
     images, categories = _ids(img_ids, "--img-ids", str), _ids(cat_ids, "--cat-ids", None)
     score = partial(evaluate_instance, lvis=lvis, img_ids=images, cat_ids=categories, class_agnostic=class_agnostic)
     confusion_at = confusion_score if confusion or confusion_csv else None
@@ -180,6 +195,62 @@ def instance(
     if data.get("lvis") and ctx.get_parameter_source("max_dets") == click.core.ParameterSource.COMMANDLINE:
         output.note(f"--max-dets does not apply to LVIS: {lvis_metric.MAX_DETS} detections per image, as lvis-api")
     _report("eval instance", data, {k: data[k] for k in names}, gates, outputs)
+
+
+COCO_ONLY = ("iou_type", "dilation_ratio", "max_dets", "area_ranges", "lvis", "img_ids", "cat_ids", "class_agnostic")
+CITYSCAPES_GATES = ("AP", "AP50")
+
+
+def _cityscapes(
+    ctx: click.Context, args: tuple[Any, ...], gates: list[tuple[str, float]], outputs: dict[str, Any]
+) -> None:
+    """--protocol cityscapes: the benchmark's AP and AP50, reported as eval's other results
+    (COCOeval's options refused: its overlaps, classes and sizes are its own)."""
+    for name in COCO_ONLY:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            hint = "--" + name.replace("_", "-")
+            raise click.BadParameter("COCOeval's option, not the Cityscapes protocol's", param_hint=hint)
+    other = [k for k, _ in gates if k not in CITYSCAPES_GATES]
+    if other:
+        msg = f"{other[0]} is not a metric of the Cityscapes protocol: AP, AP50"
+        raise click.BadParameter(msg, param_hint="--fail-under")
+    gt, pred, from_, reading, jobs = args
+    warm_up(jobs)
+    with steps("eval instance") as advance:
+        result = evaluate_instance(
+            gt, pred, protocol="cityscapes", gt_format=from_, read_options=reading, jobs=jobs, progress=advance
+        )
+    data = result.to_dict()
+    json_out = outputs["json_out"]
+    _emit(data, json_out, outputs["csv_out"], outputs["overwrite"])
+    failed = _failed_gates(gates, {k: data[k] for k in CITYSCAPES_GATES})
+    if outputs["fmt"] == "github":
+        headline = f"AP {metric(data['AP'])} · AP50 {metric(data['AP50'])} on {data['images']} images"
+        click.echo(ci_formats.github_eval("eval instance", headline, failed), nl=False, err=json_out == "-")
+    else:
+        if json_out != "-":
+            _cityscapes_tables(data, outputs["per_class"])
+        for verdict in failed:
+            click.echo(verdict, err=True)
+    if failed:
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def _cityscapes_tables(data: dict[str, Any], per_class: bool) -> None:
+    """AP and AP50, then (``per_class``) both for each of the 8 classes (— without ground truth)."""
+    table = output.SafeTable(f"Cityscapes instance-level evaluation · {data['images']} images")
+    for col in ("metric", "", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    table.add_row("AP", "overlaps 0.50:0.95 | objects >= 100 px", metric(data["AP"]))
+    table.add_row("AP50", "overlap 0.50 | objects >= 100 px", metric(data["AP50"]))
+    output.out.print(table)
+    if per_class:
+        table = output.SafeTable("AP per class")
+        for col in ("id", "name", "AP", "AP50"):
+            table.add_column(col, justify="left" if col == "name" else "right")
+        for cid, r in data["per_class"].items():
+            table.add_row(str(cid), r["name"], metric(r["AP"]), metric(r["AP50"]))
+        output.out.print(table)
 
 
 def _ids(text: str | None, option: str, other: type | None) -> list[Any] | None:

@@ -6,7 +6,8 @@ the one PNG anywhere below the results folder whose name matches
 reads its pixels as label ids (0..33); an ``ignoreInEval`` id counts as a miss of the
 ground-truth class, never as a class of its own. A Cityscapes tree (``*_gtFine_labelIds.png``
 and ``instanceIds``, as segtool writes it) is read through its own reader instead: by
-stem, as panoptic or semantic predictions.
+stem, as panoptic or semantic predictions. A folder of ``<city>_<seq>_<frame>*.txt`` lists
+(evalInstanceLevelSemanticLabeling's layout) is read by :mod:`.cityscapes_instances`.
 
 Unlike getPrediction, a PNG that matches no ground-truth image is an error here (as every
 prediction of segtool's pairing), not passed over.
@@ -28,10 +29,11 @@ from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Segments
 from ..pairing import Predictions
 from ..policy import STRICT
+from .cityscapes_instances import has_lists, read_folder
 from .cityscapes_labels import BY_NAME, MAX_ID
 from .semantic_rules import histogram, read_labels
 
-NAMED = re.compile(r"^[^_/\\]+_\d{6}_\d{6}.*\.png$")  # a Cityscapes file name: <city>_<seq>_<frame>…
+NAMED = re.compile(r"^[^_/\\]+_\d{6}_\d{6}.*\.(png|txt)$")  # <city>_<seq>_<frame>…: a PNG, or an instance list
 DEPTH = 4  # folders walked below a predictions folder when detecting it
 VOID = 255  # the category map's void value (no Cityscapes category id reaches it)
 
@@ -145,6 +147,8 @@ def read_label_folder(path: Path, gt: Dataset) -> Predictions | None:
     lut = category_map(gt.categories)
     if lut is None:
         return None
+    if has_lists(path):  # instance predictions: <city>_<seq>_<frame>*.txt lists of mask PNGs
+        return read_folder(path, gt)
     if not path.is_dir():
         raise FormatError("Cityscapes predictions are a folder of <city>_<seq>_<frame>*.png label-id PNGs", str(path))
     sources = {image_id: LabelIdsPng(png, lut) for image_id, png in match(path, gt).items()}
