@@ -18,6 +18,7 @@ wraps them. Every function here checks first, and raises ``ValueError`` with a r
 
 from __future__ import annotations
 
+import math
 from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
@@ -50,6 +51,7 @@ POLYGON_PERIMETERS = 64
 POLYGON_MAX_LENGTH = 2**20
 POLYGON_MAX_COORD = 2**27
 _TREE_MERGE = 8  # more polygons than this are merged pairwise: pycocotools' merge is quadratic
+_NUMBER_TYPES = {float, int}  # a coordinate's type exactly (not bool, not a numpy scalar)
 
 
 class MalformedRLE(ValueError):
@@ -103,7 +105,7 @@ def polygon_problem(polys: list[Any], height: int, width: int) -> str | None:
             size = len(p) if type(p) is list else "no list of"
             return f"a polygon with {size} coordinates (needs an even number, at least 6)"
         n += len(p)
-    if not all(type(v) is float or type(v) is int for v in chain.from_iterable(polys)):
+    if not set(map(type, chain.from_iterable(polys))) <= _NUMBER_TYPES:
         return "polygon coordinates must be numbers"
     try:
         xy = np.fromiter(chain.from_iterable(polys), np.float64, n)
@@ -140,16 +142,72 @@ def rasterize(polys: list[list[float]], height: int, width: int) -> RLE:
     Many polygons are merged pairwise: the union is the same mask, and pycocotools writes one
     mask one way, so the same bytes (tested); its merge of n at once costs n times the runs.
     """
-    why = polygon_problem(polys, height, width)
-    if why is not None:
-        raise ValueError(why)
-    rles: list[RLE] = mask_utils.frPyObjects(polys, height, width)
+    return rasterize_many([polys], height, width)[0]
+
+
+def rasterize_many(groups: list[list[list[float]]], height: int, width: int) -> list[RLE]:
+    """``[rasterize(g, height, width) for g in groups]``: the same bytes, the same first error.
+
+    One image's annotations at once: the points are checked in one numpy pass
+    (:func:`_all_fit`) and pycocotools draws every polygon in one ``frPyObjects`` call; the
+    per-annotation checks (:func:`polygon_problem`) run only when that pass doubts, to say why.
+    """
+    if not groups:
+        return []
+    if not _all_fit(groups, height, width):
+        for g in groups:
+            why = polygon_problem(g, height, width)
+            if why is not None:
+                raise ValueError(why)
+    drawn: list[RLE] = mask_utils.frPyObjects([p for g in groups for p in g], height, width)
+    out, k = [], 0
+    for g in groups:
+        out.append(_merged(drawn[k : k + len(g)]))
+        k += len(g)
+    return out
+
+
+def _merged(rles: list[RLE]) -> RLE:
+    """pycocotools' ``merge`` of one annotation's polygons (pairwise beyond a few; one polygon
+    as drawn: its merge copies it)."""
+    if len(rles) == 1:
+        return rles[0]
     if len(rles) <= _TREE_MERGE:
         merged: RLE = mask_utils.merge(rles)
         return merged
     while len(rles) > 1:
         rles = [mask_utils.merge(rles[i : i + 2]) if i + 1 < len(rles) else rles[i] for i in range(0, len(rles), 2)]
     return rles[0]
+
+
+def _all_fit(groups: list[list[list[float]]], height: int, width: int) -> bool:
+    """True only when :func:`polygon_problem` accepts every group (False may be wrong: then
+    it decides). Plain Python over all the groups' points at once (numpy's cost per call
+    exceeds a 30-point polygon's checks): the point limits are the image's, and a group's
+    edges are at most its points times the points' extent long; a group that bound does
+    not clear is measured by :func:`polygon_problem`."""
+    polys = [p for g in groups for p in g]
+    if not polys or not all(groups) or not _size_ok(height, width):
+        return False
+    if any(type(p) is not list or len(p) < 6 or len(p) % 2 for p in polys):
+        return False
+    flat = polys[0] if len(polys) == 1 else list(chain.from_iterable(polys))
+    if not set(map(type, flat)) <= _NUMBER_TYPES:
+        return False
+    try:
+        if not math.isfinite(sum(flat)):  # NaN or infinity among them (or a sum beyond floats)
+            return False
+    except OverflowError:  # an integer beyond floats
+        return False
+    xs, ys = flat[0::2], flat[1::2]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    if x0 < -width or x1 > 2 * width or y0 < -height or y1 > 2 * height:
+        return False
+    if max(-x0, x1, -y0, y1) > POLYGON_MAX_COORD:
+        return False
+    step = max(x1 - x0, y1 - y0)  # no edge is longer, as pycocotools measures edges
+    most = min(POLYGON_PERIMETERS * 2 * (height + width), POLYGON_MAX_LENGTH) * (1 - 1e-6)  # (sums' rounding)
+    return all(sum(map(len, g)) // 2 * step <= most or polygon_problem(g, height, width) is None for g in groups)
 
 
 def to_pyco(rle: RLE) -> RLE:

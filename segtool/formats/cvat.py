@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import masks, views
+from .. import cocomask, masks, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
@@ -146,6 +146,25 @@ def _drawn(group: list[Shape], image: ImageInfo, path: str) -> dict[str, Any]:
         raise
 
 
+def _all_drawn(groups: list[list[Shape]], image: ImageInfo, path: str) -> tuple[dict[str, Any], ...]:
+    """Every instance's :func:`_drawn`; the polygons of all of them checked and drawn at once
+    (:func:`segtool.cocomask.rasterize_many`: the same bytes), ``<mask>`` instances one by one."""
+    h, w = image.height, image.width
+    polygonal = [k for k, g in enumerate(groups) if all(s.kind != "mask" for s in g)]
+    try:
+        drawn = cocomask.rasterize_many([[list(s.polygon) for s in groups[k]] for k in polygonal], h, w)
+    except ValueError:
+        return tuple(_drawn(g, image, path) for g in groups)  # (the shape to name, in order)
+    rles: list[dict[str, Any]] = [{}] * len(groups)
+    for k, rle in zip(polygonal, drawn, strict=True):
+        counts = rle["counts"]
+        rles[k] = {"size": [h, w], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    for k, g in enumerate(groups):
+        if not rles[k]:
+            rles[k] = _drawn(g, image, path)
+    return tuple(rles)
+
+
 def _pixels(shape: Shape, h: int, w: int) -> npt.NDArray[np.int32]:
     decoded: npt.NDArray[np.int32] = masks.decode([rasterise(shape, h, w)], h, w)[:, :, 0].astype(np.int32)
     return decoded
@@ -166,7 +185,7 @@ def _instances(
 ) -> Annotation:
     """Each instance the union of its shapes; ``raw`` keeps polygons (a box's corners) so a
     coco-instance writer writes them as they are."""
-    rles = tuple(_drawn(g, image, path) for g in groups)
+    rles = _all_drawn(groups, image, path)
     try:
         areas = masks.rle_areas(list(rles)) if rles else np.zeros(0, np.int64)
     except ValueError as exc:  # (rasterised here: cannot happen)
