@@ -14,10 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import ijson
+
 from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
 from .gcpause import gc_paused
 from .labelmap import LabelMap
+from .metrics import partial as _partial
 from .metrics.analyses import Analyses
 from .metrics.boundary import DEFAULT_RATIO, BoundaryParams, check_ratio, params_with_ratio
 from .metrics.cityscapes_instance import CityscapesInstanceResult
@@ -29,6 +32,7 @@ from .metrics.panoptic import evaluate as _evaluate_pq
 from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
+from .metrics.shard import Shard, predictions
 from .metrics.slices import Slices, SlicesLike, slices_of
 from .model import Dataset
 from .progress import announce
@@ -75,6 +79,8 @@ def evaluate_panoptic(
     dilation_ratio: float | None = None,
     per_image: bool = False,
     slices: SlicesLike | None = None,
+    shard: str | Shard | None = None,
+    partial: PathLike | None = None,
 ) -> PanopticResult:
     """PQ, SQ and RQ of panoptic predictions against their ground truth, as panopticapi.
 
@@ -87,11 +93,16 @@ def evaluate_panoptic(
     boundary IoU), boundaries ``dilation_ratio`` (0.02) of the image diagonal wide
     (docs/metrics/boundary.md). ``per_image``, ``slices``: see :func:`evaluate_semantic`.
 
+    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
+    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
+    unsharded result (docs/metrics/partials.md).
+
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
         >>> r.to_dict()["All"]["pq"]
     """
     ratio = _boundary_ratio(boundary, dilation_ratio)
+    plan = _partial.Plan.of(shard, partial, allow_missing=allow_missing)
     labels = _label_map(read_options)
     if isinstance(gt, Dataset):
         gt_side = pairing.of_samples(gt.samples, gt.path, gt.categories)
@@ -111,9 +122,13 @@ def evaluate_panoptic(
         held = held if labels is None else relabel.predictions(held, labels, gt_side.categories)
         pred_side = pairing.of_sources(held.sources, held.path)
     parts = _slices(slices, (gt_side.ids if gt_side.known is None else gt_side.known).tolist())
+    every = gt_side.ids
+    if plan is not None:  # this shard's images on both sides, every image the ground truth lists still known
+        known = gt_side.known if gt_side.known is not None else gt_side.ids
+        gt_side, pred_side = plan.shard.stream(gt_side, known), plan.shard.stream(pred_side)
     stream = pairing.stream(gt_side, pred_side, allow_missing=allow_missing)
     announce(progress, stream.count)
-    return _evaluate_pq(
+    result = _evaluate_pq(
         stream.pairs,
         stream.categories,
         count=stream.count,
@@ -123,6 +138,9 @@ def evaluate_panoptic(
         per_image=per_image,
         slices=parts,
     )
+    if plan is not None:
+        plan.save(lambda s, d: _partial.of_panoptic(result, s, d, plan.params), every.tolist(), stream.categories, gt)
+    return result
 
 
 @gc_paused
@@ -142,6 +160,8 @@ def evaluate_semantic(
     dilation_ratio: float | None = None,
     per_image: bool = False,
     slices: SlicesLike | None = None,
+    shard: str | Shard | None = None,
+    partial: PathLike | None = None,
 ) -> SemanticResult:
     """Pixel accuracy, class accuracy, IoU per class, mIoU and fwIoU.
 
@@ -156,19 +176,27 @@ def evaluate_semantic(
     the result's ``slices``, each the result of its images alone
     (docs/metrics/per-image.md). An id no ground-truth image has is an error.
 
+    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
+    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
+    unsharded result (docs/metrics/partials.md).
+
     Example:
         >>> evaluate_semantic("labels/val", "predictions/").to_dict()["mIoU"]
     """
     ratio = _boundary_ratio(boundary, dilation_ratio)
     cats = Path(categories) if categories else None
+    plan = _partial.Plan.of(shard, partial, ignore_value=ignore_value, allow_missing=allow_missing)
     labels = _label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
     gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value, **reading)
     preds = _predictions(pred, gt_ds, pred_format, labels, categories=cats, ignore_value=ignore_value)
     parts = _slices(slices, [s.image.id for s in gt_ds.samples])
-    pairs = pairing.pair(gt_ds.samples, preds, allow_missing=allow_missing)
+    samples = gt_ds.samples
+    if plan is not None:  # this shard's images; predictions of the others passed over
+        samples, preds = predictions(plan.shard, gt_ds.samples, preds)
+    pairs = pairing.pair(samples, preds, allow_missing=allow_missing)
     announce(progress, len(pairs))
-    return _evaluate_semantic(
+    result = _evaluate_semantic(
         pairs,
         gt_ds.categories,
         ignore_value,
@@ -178,6 +206,10 @@ def evaluate_semantic(
         per_image=per_image,
         slices=parts,
     )
+    if plan is not None:
+        every_id = [s.image.id for s in gt_ds.samples]
+        plan.save(lambda s, d: _partial.of_semantic(result, s, d, plan.params), every_id, gt_ds.categories, gt)
+    return result
 
 
 @gc_paused
@@ -196,6 +228,8 @@ def evaluate_instance(
     img_ids: Sequence[Any] | None = None,
     cat_ids: Sequence[int] | None = None,
     class_agnostic: bool = False,
+    shard: str | Shard | None = None,
+    partial: PathLike | None = None,
     protocol: str = "coco",
     analyses: Analyses | None = None,
     per_image: bool = False,
@@ -231,6 +265,10 @@ def evaluate_instance(
     tree's objects; PRED a results list whose category ids are label ids, or the reference's
     folder of ``<city>_<seq>_<frame>*.txt`` lists of mask PNGs.
 
+    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
+    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
+    unsharded result (docs/metrics/partials.md).
+
     Example:
         >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
         >>> r.stats   # the 12 numbers of COCOeval.summarize()
@@ -247,6 +285,7 @@ def evaluate_instance(
     gt_ds = _dataset(gt, gt_format, **reading)
     params = analyses.bind(params, gt_ds.categories) if analyses else params
     score = InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
+    score = score.sharded(_partial.Plan.of(shard, partial), img_ids, cat_ids)
     if analyses and score.lvis:
         raise SegtoolError("TIDE, confusion and calibration follow COCOeval's rules, not LVIS'; add --no-lvis")
     score = score.reporting(per_image, _slices(slices, [s.image.id for s in gt_ds.samples]))
@@ -363,15 +402,16 @@ def _check_pred_masks(pred: Any, iou_type: str) -> None:
 
 
 def _first_listed(path: Path) -> Any:
-    """The first item of a JSON file that is a list (a results file); None for anything
-    else, or a file that does not parse (its reader says why, later). Through the registry's
-    sketch: every byte is scanned by the JSON guard before a parser sees it (yajl crashes on
-    a 4,301-digit integer)."""
+    """The first item of a JSON file that is a list (a results file), parsed alone; None
+    for anything else, or a file that does not parse (its reader says why, later)."""
     try:
-        found = formats.sketch(path)
-    except SegtoolError:
+        with path.open("rb") as f:
+            if next(ijson.parse(f), None) != ("", "start_array", None):
+                return None
+            f.seek(0)
+            return next(ijson.items(f, "item", use_float=True), None)
+    except (ijson.JSONError, OSError, ValueError):
         return None
-    return found[0] if isinstance(found, list) and found else None
 
 
 class _Steps:
