@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import ijson
+
 from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
 from .gcpause import gc_paused
@@ -226,10 +228,10 @@ def evaluate_instance(
     img_ids: Sequence[Any] | None = None,
     cat_ids: Sequence[int] | None = None,
     class_agnostic: bool = False,
-    protocol: str = "coco",
-    analyses: Analyses | None = None,
     shard: str | Shard | None = None,
     partial: PathLike | None = None,
+    protocol: str = "coco",
+    analyses: Analyses | None = None,
     per_image: bool = False,
     slices: SlicesLike | None = None,
 ) -> InstanceResult | LVISResult | CityscapesInstanceResult:
@@ -258,14 +260,14 @@ def evaluate_instance(
     ``analyses``: TIDE, the confusion matrix and calibration made in the same pass (masks
     or boxes, not LVIS); read them with ``analyses.to_dict()`` (:mod:`.metrics.analyses`).
 
-    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
-    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
-    unsharded result (docs/metrics/partials.md).
-
     ``protocol="cityscapes"``: cityscapesScripts' instance-level AP and AP50 instead (a
     :class:`CityscapesInstanceResult`; docs/metrics/cityscapes-instance.md), of a Cityscapes
     tree's objects; PRED a results list whose category ids are label ids, or the reference's
     folder of ``<city>_<seq>_<frame>*.txt`` lists of mask PNGs.
+
+    ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
+    statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
+    unsharded result (docs/metrics/partials.md).
 
     Example:
         >>> r = evaluate_instance("instances_val2017.json", "segm_results.json")
@@ -283,9 +285,9 @@ def evaluate_instance(
     gt_ds = _dataset(gt, gt_format, **reading)
     params = analyses.bind(params, gt_ds.categories) if analyses else params
     score = InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
+    score = score.sharded(_partial.Plan.of(shard, partial), img_ids, cat_ids)
     if analyses and score.lvis:
         raise SegtoolError("TIDE, confusion and calibration follow COCOeval's rules, not LVIS'; add --no-lvis")
-    score = score.sharded(_partial.Plan.of(shard, partial), img_ids, cat_ids)
     score = score.reporting(per_image, _slices(slices, [s.image.id for s in gt_ds.samples]))
     if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))
@@ -400,15 +402,16 @@ def _check_pred_masks(pred: Any, iou_type: str) -> None:
 
 
 def _first_listed(path: Path) -> Any:
-    """The first item of a JSON file that is a list (a results file); None for anything
-    else, or a file that does not parse (its reader says why, later). Through the registry's
-    sketch: every byte is scanned by the JSON guard before a parser sees it (yajl crashes on
-    a 4,301-digit integer)."""
+    """The first item of a JSON file that is a list (a results file), parsed alone; None
+    for anything else, or a file that does not parse (its reader says why, later)."""
     try:
-        found = formats.sketch(path)
-    except SegtoolError:
+        with path.open("rb") as f:
+            if next(ijson.parse(f), None) != ("", "start_array", None):
+                return None
+            f.seek(0)
+            return next(ijson.items(f, "item", use_float=True), None)
+    except (ijson.JSONError, OSError, ValueError):
         return None
-    return found[0] if isinstance(found, list) and found else None
 
 
 class _Steps:

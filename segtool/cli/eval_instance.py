@@ -18,7 +18,7 @@ from ..metrics.confusion import csv_text as confusion_csv_text
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
 from . import ci_formats, inputs, output
-from .eval import _emit, _failed_gates, _parse_gates, _report, eval_group, report_options
+from .eval import _emit, _failed_gates, _parse_gates, _report, eval_group, report_options, shard_options
 from .eval_tables import metric
 from .options import FORMAT, check_reading, reading_options
 from .progress import steps
@@ -101,6 +101,7 @@ GATES = (*STAT_NAMES, *(k for k in lvis_metric.STAT_NAMES if k not in STAT_NAMES
 )
 @click.option("--from", "from_", type=FORMAT, help="Ground-truth format (detected when omitted).")
 @reading_options
+@shard_options
 @report_options(GATES)
 def instance(
     gt: Path,
@@ -124,6 +125,7 @@ def instance(
     per_image: bool,
     slices: Path | None,
     reading: dict[str, Any],
+    sharding: dict[str, Any],
     per_class: bool,
     csv_out: Path | None,
     fail_under: tuple[str, ...],
@@ -164,6 +166,7 @@ def instance(
         return
     images, categories = _ids(img_ids, "--img-ids", str), _ids(cat_ids, "--cat-ids", None)
     score = partial(evaluate_instance, lvis=lvis, img_ids=images, cat_ids=categories, class_agnostic=class_agnostic)
+    score = partial(score, **sharding)
     confusion_at = confusion_score if confusion or confusion_csv else None
     analyses = Analyses(tide, confusion_at, calibration_bins if calibration else None)
     score = partial(score, analyses=analyses or None)
