@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import ijson
-
 from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
+from .formats.jsonstream import sketch
 from .gcpause import gc_paused
 from .labelmap import LabelMap
 from .metrics import partial as _partial
@@ -402,16 +401,15 @@ def _check_pred_masks(pred: Any, iou_type: str) -> None:
 
 
 def _first_listed(path: Path) -> Any:
-    """The first item of a JSON file that is a list (a results file), parsed alone; None
-    for anything else, or a file that does not parse (its reader says why, later)."""
+    """The first item of a JSON file that is a list (a results file); None for anything
+    else, or a file that does not parse (its reader says why, later). Through the registry's
+    sketch: every byte is scanned by the JSON guard before a parser sees it (yajl crashes on
+    a 4,301-digit integer)."""
     try:
-        with path.open("rb") as f:
-            if next(ijson.parse(f), None) != ("", "start_array", None):
-                return None
-            f.seek(0)
-            return next(ijson.items(f, "item", use_float=True), None)
-    except (ijson.JSONError, OSError, ValueError):
+        found = sketch(path)
+    except SegtoolError:
         return None
+    return found[0] if isinstance(found, list) and found else None
 
 
 class _Steps:
