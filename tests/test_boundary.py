@@ -375,3 +375,12 @@ def test_cli_instance_boundary(tmp_path, runner):
     for args in (["--dilation-ratio", "0.1"], ["--iou-type", "boundary", "--dilation-ratio", "2"]):
         r = runner.invoke(main, ["eval", "instance", str(gt), str(dets), *args])
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "dilation" in r.output, r.output
+
+
+def test_github_headline_names_the_boundary_metric(tmp_path, runner):
+    gt_ids = scene(square(12, 12, 3, 3, 6, 6))
+    gt, pred = panoptic_pair(tmp_path, gt_ids, scene(square(12, 12, 3, 4, 6, 6), offset=10))
+    r = runner.invoke(main, ["eval", "panoptic", str(gt), str(pred), "--boundary", "--format", "github"])
+    assert r.exit_code == 0 and "Boundary PQ 0.3372" in r.output, r.output  # 29/86
+    r = runner.invoke(main, ["eval", "panoptic", str(gt), str(pred), "--format", "github"])
+    assert "::PQ 0.8045" in r.output, r.output  # (5/7 + 17/19) / 2

@@ -43,8 +43,11 @@ def headline(command: str, data: dict[str, Any]) -> str:
         names = ("AP", "AP50", "AP75", "APr", "AR@300") if data.get("lvis") else ("AP", "AP50", "AP75", "AR100")
         values = [(k, data[k]) for k in names]
     else:
-        values = [(k, data[k]) for k in ("mIoU", "fwIoU", "pixel_accuracy")]
-    return " · ".join(f"{k} {metric(v)}" for k, v in values) + f" on {data['images']} images"
+        names = ("mIoU", "fwIoU", "pixel_accuracy", *(("boundary_mIoU",) if "boundary_mIoU" in data else ()))
+        values = [(k, data[k]) for k in names]
+    line = " · ".join(f"{k} {metric(v)}" for k, v in values) + f" on {data['images']} images"
+    edges = "boundary_dilation_ratio" in data and command != "eval semantic"  # Boundary PQ or AP
+    return f"Boundary {line}" if edges or data.get("iou_type") == "boundary" else line
 
 
 def print_instance(data: dict[str, Any], per_class: bool) -> None:
