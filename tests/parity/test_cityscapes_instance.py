@@ -24,6 +24,7 @@ from pycocotools import mask as mask_utils
 
 import segtool
 from segtool.cli import main
+from segtool.formats.cityscapes_instances import encode
 from segtool.formats.cityscapes_labels import LABELS
 from segtool.metrics import cityscapes_instance as csi
 from tests.test_cityscapes import cityscapesscripts_stubbed
@@ -178,6 +179,10 @@ def test_cli_json_and_gates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert data["AP"] == pytest.approx(ref["averages"]["allAp"], abs=1e-9)
     table = CliRunner().invoke(main, ["eval", "instance", gt, res, "--protocol", "cityscapes", "--per-class"])
     assert table.exit_code == 0 and "AP per class" in table.output and "motorcycle" in table.output
+    csv = tmp_path / "out.csv"
+    rows = CliRunner().invoke(main, ["eval", "instance", gt, res, "--protocol", "cityscapes", "--csv", str(csv), "-q"])
+    assert rows.exit_code == 0 and csv.read_text().splitlines()[0] == "category_id,name,AP,AP50"
+    assert len(csv.read_text().splitlines()) == 9
     gate = CliRunner().invoke(
         main, ["eval", "instance", gt, res, "--protocol", "cityscapes", "--fail-under", "AP=0.99"]
     )
@@ -276,3 +281,30 @@ def test_borders_by_hand(tmp_path: Path) -> None:
     assert by_name["person"]["AP"] == 0.0 and by_name["person"]["AP50"] == 0.0
     assert by_name["rider"]["AP"] is None
     assert result["AP"] == 0.0 and result["AP50"] == 0.0
+
+
+def test_mask_encoding_is_pycocotools() -> None:
+    """The txt reader's RLE of a mask (from its transpose) is pycocotools' encode, string for string."""
+    rng = np.random.default_rng(7)
+    for shape in [(1, 1), (3, 5), (48, 96), (17, 3)]:
+        for p in (0.0, 0.02, 0.5, 0.98, 1.0):
+            m = rng.random(shape) < p
+            ref = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+            got = encode(np.ascontiguousarray(m.T))
+            assert got == {"size": list(ref["size"]), "counts": ref["counts"].decode()}, (shape, p)
+
+
+def test_list_quirks(tmp_path: Path) -> None:
+    """A mask listed twice is one prediction (the last line's label and score, as readPredInfo's
+    dict), blank lines are passed over, a label the benchmark does not score is passed over."""
+    inst = np.full((20, 20), 7, np.int64)
+    inst[0:12, 0:12] = 24000
+    obj = inst == 24000
+    _one_image(tmp_path, [(obj, 26, 0.9)], inst)
+    txt = tmp_path / "results" / "ulm_000000_000019.txt"
+    txt.write_text("m0.png 26 0.9\n\nm0.png 24 0.5\nm0.png 7 0.4\n\n")  # the last line wins: road, not scored
+    result = segtool.evaluate_instance(tmp_path / "gtFine", tmp_path / "results", protocol="cityscapes").to_dict()
+    assert result["per_class"][24]["AP"] == 0.0 and result["per_class"][26]["AP"] is None
+    txt.write_text("m0.png 26 0.9\n\nm0.png 24 0.5\n")
+    result = segtool.evaluate_instance(tmp_path / "gtFine", tmp_path / "results", protocol="cityscapes").to_dict()
+    assert result["per_class"][24]["AP"] == 1.0 and result["AP"] == 1.0
