@@ -33,7 +33,7 @@ from .instance_accumulate import REC_THRS as REC_THRS
 from .instance_accumulate import Collected, ImageEval, accumulate
 from .instance_result import IOU_THRS, InstanceResult, Params
 from .instance_result import STAT_NAMES as STAT_NAMES
-from .per_image import Tally, instance_row
+from .per_image import InstanceRows, Tally
 from .slices import Slices
 
 _THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
@@ -275,7 +275,7 @@ def evaluate(
     known = frozenset(c.id for c in categories)
     ordered = tuple(sorted(categories if scored is None else scored, key=lambda c: c.id))
     lanes = (len(params.area_rng), len(IOU_THRS))
-    tally = _tally(per_image, slices, lanes, params.max_dets[-1], frozenset(c.id for c in ordered))
+    tally = _tally(per_image, slices, lanes, frozenset(c.id for c in ordered))
     items = (_Job(k, g, EMPTY if d is None else d, params, known, adjust) for k, g, d in tally.expecting(pairs))
     # A COCO results list against COCO instance ground truth is RLE strings and polygons:
     # ~0.5 ms per image in C, about what shipping the image's detections to a worker and
@@ -308,13 +308,20 @@ def evaluate(
 
 class _InstanceTally(Tally[Collected]):
     """A :class:`Tally` that notes each image (and its rank) as its pair goes by: pairs
-    come in any order, the rows go out in ascending image id (COCOeval's ``imgIds``)."""
+    come in any order, the rows go out in ascending image id (COCOeval's ``imgIds``),
+    made together at the end (:class:`.per_image.InstanceRows`)."""
 
     ranks: list[int]
+    made: InstanceRows
+
+    def take_row(self, image: ImageInfo, stat: Any) -> None:
+        self.made.add(image, stat[1])
 
     def image_rows(self) -> list[dict[str, Any]] | None:
-        rows = super().image_rows()
-        return None if rows is None else [rows[i] for i in sorted(range(len(rows)), key=self.ranks.__getitem__)]
+        if not self.per_image:
+            return None
+        rows = self.made.rows()
+        return [rows[i] for i in sorted(range(len(rows)), key=self.ranks.__getitem__)]
 
     def expecting(
         self, pairs: Iterable[tuple[int, Sample, Sample | None]]
@@ -330,13 +337,10 @@ class _InstanceTally(Tally[Collected]):
             yield k, g, d
 
 
-def _tally(
-    per_image: bool, slices: Slices | None, lanes: tuple[int, int], max_det: int, scored: frozenset[int]
-) -> _InstanceTally:
-    def row(image: ImageInfo, result: tuple[int, ImageEval]) -> dict[str, Any]:
-        return instance_row(image, result[1], max_det, scored)
-
-    return _InstanceTally(per_image, slices, lambda: Collected(lanes), row)
+def _tally(per_image: bool, slices: Slices | None, lanes: tuple[int, int], scored: frozenset[int]) -> _InstanceTally:
+    tally = _InstanceTally(per_image, slices, lambda: Collected(lanes), lambda image, stat: {})
+    tally.made = InstanceRows(scored)
+    return tally
 
 
 def _collect(found: Collected, result: tuple[int, ImageEval]) -> None:

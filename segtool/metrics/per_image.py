@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..model import ImageInfo
-from .instance_accumulate import ImageEval, accumulate_category
+from .instance_accumulate import REC_THRS, ImageEval
 from .panoptic_result import PQStat
 from .slices import Slices
 
@@ -60,25 +60,117 @@ def semantic_row(image: ImageInfo, cm: npt.NDArray[np.int64]) -> dict[str, Any]:
     }
 
 
-def instance_row(image: ImageInfo, e: ImageEval, max_det: int, scored: frozenset[int] | None) -> dict[str, Any]:
-    """TP/FP/FN at IoU 0.5 (area ``all``) and the image's AP (see the module doc).
-    ``scored``: the categories the evaluation scores (None: every one in the image)."""
-    matched, ignored = e.matched[0], e.ignored[0]  # area "all": (T, D)
-    tp = int((matched[0] & ~ignored[0]).sum())
-    fp = int((~matched[0] & ~ignored[0]).sum())
-    npig = {c: v for c, v in e.npig.items() if scored is None or c in scored}
-    fn = int(sum(int(v[0]) for v in npig.values())) - tp
-    values: list[npt.NDArray[np.float64]] = []
-    for c, counts in npig.items():
-        if counts[0] <= 0:
-            continue  # COCOeval leaves the category out of this image's AP (-1)
-        sel = np.flatnonzero(e.category_id == c)
-        precision, _ = accumulate_category(
-            e.score[sel], e.matched[:1, :, sel], e.ignored[:1, :, sel], e.rank[sel], counts[:1], (max_det,)
+class InstanceRows:
+    """Instance rows, computed together once every image is in: what each image adds is
+    its detections' categories and IoU-0.5/area-``all`` flags, and its non-ignored ground
+    truth per category; the TP/FP/FN and AP of all images then come out of one pass of
+    whole-array operations (per image they would cost more than the matching itself).
+    ``scored``: the categories the evaluation scores (None: every one)."""
+
+    def __init__(self, scored: frozenset[int] | None) -> None:
+        self.scored = scored
+        self.images: list[ImageInfo] = []
+        self.cats: list[npt.NDArray[np.int64]] = []
+        self.flags: list[npt.NDArray[np.bool_]] = []  # (2T, D): matched, then ignored
+        self.gt: list[tuple[list[int], list[int]]] = []  # categories with non-ignored ground truth, counts
+
+    def add(self, image: ImageInfo, e: ImageEval) -> None:
+        """One image's results (its detections sorted by category, then score, at most
+        maxDets of each: evaluateImg's cut)."""
+        self.images.append(image)
+        self.cats.append(e.category_id)
+        self.flags.append(np.concatenate([e.matched[0], e.ignored[0]]))
+        pairs = sorted(
+            (c, int(v[0])) for c, v in e.npig.items() if v[0] > 0 and (self.scored is None or c in self.scored)
         )
-        values.append(precision.ravel())
-    ap = float(np.mean(np.concatenate(values))) if values else None
-    return {**_head(image), "tp": tp, "fp": fp, "fn": fn, "AP": ap}
+        self.gt.append(([c for c, _ in pairs], [n for _, n in pairs]))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """A row per image, in the order they were added (see the module doc)."""
+        n = len(self.images)
+        ndet = np.array([len(c) for c in self.cats], np.int64)
+        det_img = np.repeat(np.arange(n), ndet)
+        t2 = self.flags[0].shape[0] if self.flags else 2
+        flags = np.concatenate(self.flags, axis=1) if self.flags else np.zeros((t2, 0), bool)
+        m, ig = flags[: t2 // 2], flags[t2 // 2 :]
+        tp = np.bincount(det_img, weights=m[0] & ~ig[0], minlength=n).astype(np.int64)
+        fp = np.bincount(det_img, weights=~m[0] & ~ig[0], minlength=n).astype(np.int64)
+        ap = _image_aps(self, det_img, m, ig)
+        rows = []
+        for k, image in enumerate(self.images):
+            fn = sum(self.gt[k][1]) - int(tp[k])
+            rows.append({**_head(image), "tp": int(tp[k]), "fp": int(fp[k]), "fn": fn, "AP": ap[k]})
+        return rows
+
+
+def _image_aps(
+    rows: InstanceRows, det_img: npt.NDArray[np.int64], m: npt.NDArray[np.bool_], ig: npt.NDArray[np.bool_]
+) -> list[float | None]:
+    """COCOeval's accumulate on each image alone, area ``all``, then ``summarize``'s mean
+    over (T, R, the image's categories with non-ignored ground truth), for every image at
+    once: a segment per (image, such category).
+
+    Per segment: TP and FP cumulated over its detections in score order (an ignored one
+    adds to neither), precision ``tp / (tp + fp + eps)`` made non-increasing from the end,
+    sampled at the first detection whose recall reaches each of the 101 recall thresholds
+    (0 past the last). A detection is sampled by the thresholds its recall reaches and the
+    one before it did not: the mean is those precisions weighted by their counts, with no
+    (T, D, R) table. Each image's detections come sorted by category, then score, as
+    COCOeval's sort of one image's scores leaves them (mergesort: ties in file order)."""
+    n = len(rows.images)
+    seg_n = np.array([len(c) for c, _ in rows.gt], np.int64)  # segments per image
+    out: list[float | None] = [None if k == 0 else 0.0 for k in seg_n.tolist()]  # COCOeval's -1; or no detection
+    cats = np.concatenate([*rows.cats, np.zeros(0, np.int64)])
+    seg_cat = np.array([c for cs, _ in rows.gt for c in cs], np.int64)
+    if not cats.size or not seg_cat.size:
+        return out
+    seg_img = np.repeat(np.arange(n), seg_n)
+    npig = np.array([v for _, vs in rows.gt for v in vs], np.float64)
+    known = np.unique(np.concatenate([cats, seg_cat]))
+    width = known.size
+    seg_key = seg_img * width + np.searchsorted(known, seg_cat)  # ascending: images in order, categories sorted
+    det_key = det_img * width + np.searchsorted(known, cats)
+    pos = np.minimum(np.searchsorted(seg_key, det_key), seg_key.size - 1)
+    keep = np.flatnonzero(seg_key[pos] == det_key)  # detections of a category with ground truth in their image
+    if not keep.size:
+        return out
+    seg = pos[keep]
+    nd = np.bincount(seg, minlength=seg_key.size)
+    first = np.cumsum(nd) - nd
+    starts = np.zeros(keep.size, bool)
+    starts[first[nd > 0]] = True
+    mk, igk = m[:, keep], ig[:, keep]
+    tp = _segment_cumsum(mk & ~igk, first, seg).astype(np.float64)
+    fp = _segment_cumsum(~mk & ~igk, first, seg).astype(np.float64)
+    rc = tp / npig[seg]
+    pr = _segment_suffix_max(tp / (fp + tp + np.spacing(1)), seg, seg_key.size)
+    reached = np.searchsorted(REC_THRS, rc.ravel(), "right").reshape(rc.shape)  # thresholds <= recall
+    before = np.where(starts, 0, np.roll(reached, 1, axis=1))
+    per_det = (pr * (reached - before)).sum(axis=0)
+    sums = np.bincount(det_img[keep], weights=per_det, minlength=n)
+    scale = pr.shape[0] * REC_THRS.size
+    for k in np.flatnonzero(seg_n).tolist():
+        out[k] = float(sums[k] / (scale * seg_n[k]))
+    return out
+
+
+def _segment_cumsum(
+    flags: npt.NDArray[np.bool_], first: npt.NDArray[np.int64], seg: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Cumulative sums along axis 1 restarted at each segment's first column."""
+    c = np.cumsum(flags, axis=1, dtype=np.int64)
+    before = np.concatenate([np.zeros((c.shape[0], 1), np.int64), c], axis=1)[:, first]  # (T, K)
+    out: npt.NDArray[np.int64] = c - before[:, seg]
+    return out
+
+
+def _segment_suffix_max(values: npt.NDArray[np.float64], seg: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.float64]:
+    """Each value replaced by the largest from it to its segment's end (along axis 1),
+    exactly: on the values' ranks, each segment lifted above the ones after it."""
+    uniq, rank = np.unique(values, return_inverse=True)
+    lift = (k - 1 - seg) * uniq.size
+    top = np.maximum.accumulate((rank.reshape(values.shape) + lift)[:, ::-1], axis=1)[:, ::-1]
+    return uniq[top - lift]
 
 
 class Tally(Generic[S]):
@@ -120,12 +212,16 @@ class Tally(Generic[S]):
     def add_for(self, image: ImageInfo, missing: bool, stat: Any, add: Callable[[S, Any], object]) -> None:
         """:meth:`add` for a named image (results that come back out of order)."""
         if self.per_image:
-            self.rows.append(self.row(image, stat))
+            self.take_row(image, stat)
         if self.slices is not None:
             for k in self.slices.of_image(image.id):
                 add(self.sums[k], stat)
                 self.images[k] += 1
                 self.missing[k] += missing
+
+    def take_row(self, image: ImageInfo, stat: Any) -> None:
+        """An image's row (made here; a subclass may make them all at the end)."""
+        self.rows.append(self.row(image, stat))
 
     def results(self, make: Callable[[S, int, int], Any]) -> dict[str, Any] | None:
         """``make(sum, images, missing)`` per slice, by name; None without slices."""
