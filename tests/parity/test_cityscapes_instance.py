@@ -308,3 +308,37 @@ def test_list_quirks(tmp_path: Path) -> None:
     txt.write_text("m0.png 26 0.9\n\nm0.png 24 0.5\n")
     result = segtool.evaluate_instance(tmp_path / "gtFine", tmp_path / "results", protocol="cityscapes").to_dict()
     assert result["per_class"][24]["AP"] == 1.0 and result["AP"] == 1.0
+
+
+MMSEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "mmsegmentation" / "cityscapes"
+
+
+@pytest.mark.skipif(not MMSEG.is_dir(), reason="the real mmsegmentation fixture is not beside the repository")
+def test_a_real_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mmsegmentation's real frame (frankfurt_000000_000294, 256x128: persons 24000-24003,
+    cars 26000-26002; read from ../shared): each object predicted shifted by 0-3 pixels, tied confidences, a car
+    also called a person, a false positive on the road, one over the void labels."""
+    stem = "frankfurt_000000_000294"
+    inst = np.asarray(Image.open(MMSEG / "gtFine" / f"{stem}_gtFine_instanceIds.png")).astype(np.int64)
+    results = tmp_path / "results"
+    results.mkdir()
+    preds: list[tuple[np.ndarray, int, float]] = []
+    for k, value in enumerate(v for v in np.unique(inst) if v >= 1000):
+        preds.append((np.roll(inst == value, k % 4, axis=1), int(value // 1000), [0.9, 0.6, 0.6, 0.3][k % 4]))
+    preds.append((inst == 26000, 24, 0.6))
+    road = np.zeros(inst.shape, bool)
+    road[100:120, 20:60] = True
+    preds += [(road, 26, 0.95), (np.isin(inst, [0, 1, 2, 3, 4, 5, 6]), 24, 0.99)]
+    lines = []
+    for k, (mask, label, conf) in enumerate(preds):
+        Image.fromarray(mask.astype(np.uint8) * 255).save(results / f"{stem}_{k}.png")
+        lines.append(f"{stem}_{k}.png {label} {conf}")
+    txt = results / f"{stem}_leftImg8bit_pred.txt"
+    txt.write_text("\n".join(lines) + "\n")
+    case = {"gt": [MMSEG / "gtFine" / f"{stem}_gtFine_instanceIds.png"], "txt": [txt], "results": results}
+    ref = reference(case, tmp_path, monkeypatch)
+    ours = segtool.evaluate_instance(MMSEG / "gtFine", results, protocol="cityscapes").to_dict()
+    assert_same(ours, ref)
+    # the persons are 6 to 42 pixels: none counts (the reference's NaN); the cars of 224 and 1,572 do
+    assert ours["per_class"][24]["AP"] is None and ours["per_class"][26]["AP"] is not None
+    assert 0.1 < ours["AP"] < 0.9
