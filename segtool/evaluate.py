@@ -16,7 +16,6 @@ from typing import Any
 
 from . import formats, labelmap, pairing, relabel
 from .errors import SegtoolError
-from .formats.jsonstream import sketch
 from .gcpause import gc_paused
 from .labelmap import LabelMap
 from .metrics import partial as _partial
@@ -406,7 +405,7 @@ def _first_listed(path: Path) -> Any:
     sketch: every byte is scanned by the JSON guard before a parser sees it (yajl crashes on
     a 4,301-digit integer)."""
     try:
-        found = sketch(path)
+        found = formats.sketch(path)
     except SegtoolError:
         return None
     return found[0] if isinstance(found, list) and found else None

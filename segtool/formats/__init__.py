@@ -53,7 +53,7 @@ from . import (
     voc,
     yolo_seg,
 )
-from .jsonstream import sketch
+from .jsonstream import sketch as sketch  # re-exported: the guarded first look, for consumers
 
 _MODULES: tuple[ModuleType, ...] = (
     coco_panoptic,
