@@ -363,3 +363,17 @@ def test_cli_partial_is_an_output(runner, tmp_path):
     assert_bad_input(invoke(runner, "eval", "instance", gt, dt, "--partial", out), "p.npz")
     assert invoke(runner, "eval", "instance", gt, dt, "--partial", out, "--overwrite", "-q").exit_code == 0
     assert_bad_input(invoke(runner, "eval", "instance", gt, dt, "--partial", gt, "--overwrite"), "gt.json")
+
+
+def test_empty_shards_merge(tmp_path):
+    """Seven shards of two images: most shards score nothing, and still merge."""
+    gt, dt = instance_case(tmp_path, seed=8)
+    data = json.loads(gt.read_text())
+    keep = {7, 14}
+    data["images"] = [i for i in data["images"] if i["id"] in keep]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    small = write_json(tmp_path / "small.json", data)
+    dets = write_json(tmp_path / "small_dt.json", [d for d in json.loads(dt.read_text()) if d["image_id"] in keep])
+    parts = run_shards(tmp_path, 7, evaluate_instance, small, dets)
+    assert sum(read(p).counts["images"] == 0 for p in parts) >= 5
+    assert_same(merge(parts).to_dict(), evaluate_instance(small, dets).to_dict())
