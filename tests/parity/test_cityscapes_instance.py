@@ -342,3 +342,25 @@ def test_a_real_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the persons are 6 to 42 pixels: none counts (the reference's NaN); the cars of 224 and 1,572 do
     assert ours["per_class"][24]["AP"] is None and ours["per_class"][26]["AP"] is not None
     assert 0.1 < ours["AP"] < 0.9
+
+
+def test_intersections_from_ious_are_the_pixel_counts() -> None:
+    """Each prediction's pixels on each object and on the void, recovered from pycocotools'
+    IoU of the RLEs, equal the counts of the decoded masks (random shapes, sizes up to 2048 x 1024)."""
+    rng = np.random.default_rng(11)
+    for h, w in ((7, 5), (64, 48), (1024, 2048)):
+        objects = rng.random((4, h, w)) < rng.random((4, 1, 1))
+        void = rng.random((h, w)) < 0.3
+        dts = rng.random((5, h, w)) < rng.random((5, 1, 1))
+        dts[0] = True  # the whole image
+        truth = csi._Truth(
+            np.zeros(4, np.int64),
+            objects.reshape(4, -1).sum(axis=1),
+            np.zeros(4, bool),
+            [encode(np.ascontiguousarray(o.T)) for o in objects],
+            encode(np.ascontiguousarray(void.T)),
+        )
+        areas = dts.reshape(5, -1).sum(axis=1)
+        inter, on_void = csi._intersections([encode(np.ascontiguousarray(d.T)) for d in dts], areas, truth)
+        assert (inter == np.einsum("dhw,ghw->dg", dts.astype(np.int32), objects.astype(np.int32))).all()
+        assert (on_void == (dts & void).reshape(5, -1).sum(axis=1)).all()
