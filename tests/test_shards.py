@@ -377,3 +377,34 @@ def test_empty_shards_merge(tmp_path):
     parts = run_shards(tmp_path, 7, evaluate_instance, small, dets)
     assert sum(read(p).counts["images"] == 0 for p in parts) >= 5
     assert_same(merge(parts).to_dict(), evaluate_instance(small, dets).to_dict())
+
+
+def _rewritten(src: Path, dst: Path, change: Any, compress: int = zipfile.ZIP_STORED) -> Path:
+    """``src`` rewritten member by member: ``change(name, bytes)`` gives the new bytes."""
+    with zipfile.ZipFile(src) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    with zipfile.ZipFile(dst, "w", compress) as z:
+        for name, data in members.items():
+            z.writestr(name, change(name, data))
+    return dst
+
+
+def test_hostile_partials_are_one_line(runner, tmp_path):
+    """Members compressed (a bomb could unpack past the archive), an .npy whose own header
+    claims another shape than header.json, counts of the wrong type: one line, exit 2."""
+    gt, dt = instance_case(tmp_path)
+    p = _partial(runner, tmp_path, "p.npz", "instance", gt, dt)
+    same = lambda name, data: data  # noqa: E731
+    cases = {
+        "compressed": _rewritten(p, tmp_path / "z.npz", same, zipfile.ZIP_DEFLATED),
+        "holds": _rewritten(
+            p, tmp_path / "s.npz", lambda n, d: d.replace(b"'shape': (", b"'shape': (9") if n == "score.npy" else d
+        ),
+        "'counts'": _rewritten(
+            p,
+            tmp_path / "c.npz",
+            lambda n, d: d.replace(b'"objects": ', b'"objects": -') if n == "header.json" else d,
+        ),
+    }
+    for needle, path in cases.items():
+        assert_bad_input(invoke(runner, "eval", "merge", path), path.name, needle)

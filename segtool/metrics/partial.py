@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -193,21 +194,33 @@ def _header(z: zipfile.ZipFile, where: str) -> dict[str, Any]:
 
 
 def _array(z: zipfile.ZipFile, name: str, spec: dict[str, Any], where: str) -> npt.NDArray[Any]:
-    """One ``.npy`` member, checked against the header's dtype and shape before its data
-    is read (a member that claims more than it holds is refused, not allocated)."""
+    """One ``.npy`` member, its own header checked against ``header.json``'s dtype and shape
+    before any data is read: stored (not compressed, so no member unpacks to more than the
+    archive holds), of the size the shape says, C or Fortran order, no pickles."""
     member = f"{name}.npy"
     try:
         info = z.getinfo(member)
     except KeyError:
         raise FormatError(f"the header lists {name!r} but there is no {member}", where) from None
-    want = int(np.dtype(spec["dtype"]).itemsize) * int(np.prod(spec["shape"], dtype=np.int64))
-    if info.file_size < want or info.file_size > want + 4096:
-        raise FormatError(f"{member}: {info.file_size} bytes for {spec['shape']} {spec['dtype']}", where)
+    dtype, shape = np.dtype(spec["dtype"]), tuple(spec["shape"])
+    want = dtype.itemsize * math.prod(shape)
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise FormatError(f"{member} is compressed; a partial's members are stored", where)
+    if not want <= info.file_size <= want + 4096:
+        raise FormatError(f"{member}: {info.file_size} bytes for {list(shape)} {spec['dtype']}", where)
     with z.open(info) as f:
-        arr = np.lib.format.read_array(f, allow_pickle=False)
-    if arr.dtype.str != spec["dtype"] or list(arr.shape) != spec["shape"]:
-        raise FormatError(f"{member} holds {arr.dtype.str} {list(arr.shape)}, the header says {spec!r:.80}", where)
-    return np.asarray(arr)
+        major, _ = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        got_shape, fortran, got_dtype = read_header(f)
+        if got_dtype != dtype or tuple(got_shape) != shape:
+            raise FormatError(f"{member} holds {got_dtype.str} {list(got_shape)}, the header says {spec!r:.80}", where)
+        data = f.read(want)
+    if len(data) != want:
+        raise FormatError(f"{member} ends early ({len(data)} of {want} bytes)", where)
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+
+
+COUNTS = {"images": int, "missing": int, "objects": int, "masks": bool}
 
 
 def _partial(head: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], where: str) -> Partial:
@@ -224,8 +237,9 @@ def _partial(head: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], where: s
         if not isinstance(head.get(key), kind):
             raise FormatError(f"'{key}' must be a {kind.__name__}", where)
     counts = head["counts"]
-    if not all(type(counts.get(k)) is int and counts[k] >= 0 for k in ("images",)):
-        raise FormatError("'counts' must give 'images' as a count", where)
+    bad = [k for k, t in COUNTS.items() if k in counts and (type(counts[k]) is not t or counts[k] < 0)]
+    if "images" not in counts or bad:
+        raise FormatError(f"'counts' must give 'images' (and {', '.join(COUNTS)}) as counts, got {counts!r:.80}", where)
     _check_lengths(head["kind"], arrays, len(categories), where)
     return Partial(
         head["kind"], spec, head["ground_truth"], head["params"], categories, counts, arrays, head["segtool"], where
