@@ -146,12 +146,9 @@ def rasterize(polys: list[list[float]], height: int, width: int) -> RLE:
 
 
 def rasterize_many(groups: list[list[list[float]]], height: int, width: int) -> list[RLE]:
-    """``[rasterize(g, height, width) for g in groups]``: the same bytes, the same first error.
-
-    One image's annotations at once: the points are checked in one numpy pass
-    (:func:`_all_fit`) and pycocotools draws every polygon in one ``frPyObjects`` call; the
-    per-annotation checks (:func:`polygon_problem`) run only when that pass doubts, to say why.
-    """
+    """``[rasterize(g, height, width) for g in groups]``, the same bytes and first error: one
+    image's annotations checked in one pass (:func:`_all_fit`; :func:`polygon_problem` only
+    where it doubts, to say why) and drawn by one ``frPyObjects`` call."""
     if not groups:
         return []
     if not _all_fit(groups, height, width):
@@ -167,9 +164,16 @@ def rasterize_many(groups: list[list[list[float]]], height: int, width: int) -> 
     return out
 
 
+def drawn_areas(rles: list[RLE]) -> npt.NDArray[np.int64]:
+    """pycocotools' ``area`` of :func:`rasterize_many`'s RLEs as it returned them (counts
+    pycocotools wrote itself: not decoded strictly again); 255 at a time, as its ``area``
+    sizes a uint8 array by their number (OverflowError beyond, under numpy 2)."""
+    parts = [np.asarray(mask_utils.area(rles[i : i + 255]), np.int64) for i in range(0, len(rles), 255)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
 def _merged(rles: list[RLE]) -> RLE:
-    """pycocotools' ``merge`` of one annotation's polygons (pairwise beyond a few; one polygon
-    as drawn: its merge copies it)."""
+    """pycocotools' ``merge`` of one annotation's polygons (pairwise beyond a few; one: copied)."""
     if len(rles) == 1:
         return rles[0]
     if len(rles) <= _TREE_MERGE:

@@ -8,6 +8,7 @@ edge sums placed exactly on the length limit."""
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pycocotools import mask as mask_utils
 
 from segtool import cocomask, read
 from segtool.cocomask import POLYGON_MAX_COORD, POLYGON_MAX_LENGTH, POLYGON_PERIMETERS, check_size
+from segtool.formats import cvat_rules
 from segtool.formats.cvat import instances
 
 # ------------------------------------------------------------------ the reference (4310859)
@@ -96,7 +98,10 @@ def old_many(groups: list[Any], h: int, w: int) -> list[dict[str, Any]]:
 
 
 def same(groups: list[Any], h: int, w: int) -> None:
-    assert outcome(cocomask.rasterize_many, groups, h, w) == outcome(old_many, groups, h, w)
+    new, old = outcome(cocomask.rasterize_many, groups, h, w), outcome(old_many, groups, h, w)
+    assert new == old
+    if old[0] == "ok":  # the areas as drawn: pycocotools' own area of the reference's RLEs
+        assert cocomask.drawn_areas(new[1]).tolist() == [int(mask_utils.area(r)) for r in old[1]]
     for g in groups:
         assert outcome(cocomask.rasterize, g, h, w) == outcome(old_rasterize, g, h, w)
         assert outcome(cocomask.polygon_problem, g, h, w) == outcome(old_polygon_problem, g, h, w)
@@ -192,6 +197,13 @@ def test_many_polygons_merged_pairwise_same_bytes() -> None:
     same(groups, 90, 100)
 
 
+def test_areas_of_many_groups_in_one_image() -> None:
+    """pycocotools' ``area`` takes at most 255 RLEs a call under numpy 2: 600 are counted."""
+    groups = [[[float(k % 50), 0.0, k % 50 + 2.0, 0.0, k % 50 + 2.0, 1.0 + k % 7]] for k in range(600)]
+    drawn = cocomask.rasterize_many(groups, 20, 60)
+    assert cocomask.drawn_areas(drawn).tolist() == [int(mask_utils.area(r)) for r in old_many(groups, 20, 60)]
+
+
 def test_cvat_reader_draws_as_before(tmp_path: Path) -> None:
     """The CVAT reader's RLEs (all of an image's polygon instances drawn at once) equal each
     instance drawn alone by the reference; a refused polygon is still named by its shape."""
@@ -210,11 +222,14 @@ def test_cvat_reader_draws_as_before(tmp_path: Path) -> None:
     src: Any = ds.samples[0].source
     groups = instances(src.parse(ds.samples[0].image).shapes)
     assert ann.rles is not None and len(ann.rles) == len(groups)
-    for rle, g in zip(ann.rles, groups, strict=True):
+    for rle, area, g in zip(ann.rles, ann.segments.area.tolist(), groups, strict=True):
         if g[0].kind == "mask":
+            assert area == 4  # its rle "3,4,5" over a 4x3 box: 3 background, 4 pixels, 5 background
             continue
         ref = old_rasterize([list(s.polygon) for s in g], 50, 60)
         assert rle == {"size": [50, 60], "counts": ref["counts"].decode("ascii")}
+        assert area == mask_utils.area(ref)
+    assert len({len(g) for g in groups}) > 1  # groups of several shapes among them
     bad = _cvat(tmp_path / "b.xml", shapes[0] + '<polygon label="a" points="1,1;9e9,2;3,4"></polygon>')
     with pytest.raises(Exception, match=r"shape 1 \(polygon 'a'\): polygon points reach x 1\.\.9e\+09"):
         read(bad, "cvat").samples[0].load()
@@ -228,3 +243,42 @@ def _cvat(path: Path, shapes: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+@st.composite
+def points_text(draw: st.DrawFn) -> str:
+    number = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.integers(-(10**30), 10**30).map(str),
+        st.text("0123456789.eE+-_ infaINF\u0661\u00a0x", min_size=0, max_size=8),
+    )
+    pairs = draw(st.lists(st.tuples(number, number), min_size=0, max_size=6))
+    text = ";".join(f"{x},{y}" for x, y in pairs)
+    return draw(st.sampled_from([text, text + ";", text.replace(";", ",", 1), " " + text]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(points_text())
+def test_cvat_points_read_as_numpy_read_them(text: str) -> None:
+    """CVAT's ``points`` become floats by ``float`` now, by numpy before (4310859): the same
+    numbers, refused for the same text."""
+    seen: list[str] = []
+
+    def report(code: str, message: str, path: str, image_id: Any = None, segment_id: Any = None, **_: Any) -> bool:
+        seen.append(code)
+        return False
+
+    got = cvat_rules._polygon(ET.Element("polygon", points=text), "polygon", "w", "p", report, 0, True)
+    pairs = text.split(";") if text.strip() else []
+    try:
+        if pairs and cvat_rules.POINTS.fullmatch(text) is None:
+            raise ValueError
+        ref: Any = tuple(np.asarray(text.replace(";", ",").split(","), dtype=np.float64).tolist()) if pairs else ()
+    except ValueError:
+        ref = None
+    if ref is not None and len(ref) < 6:
+        ref = None
+    assert (got is None) == (ref is None) and (got is None) == bool(seen)
+    if got is not None:
+        assert np.array_equal(np.asarray(got), np.asarray(ref), equal_nan=True)
+        assert [math.copysign(1, v) for v in got] == [math.copysign(1, v) for v in ref]

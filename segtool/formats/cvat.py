@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,23 +147,37 @@ def _drawn(group: list[Shape], image: ImageInfo, path: str) -> dict[str, Any]:
         raise
 
 
-def _all_drawn(groups: list[list[Shape]], image: ImageInfo, path: str) -> tuple[dict[str, Any], ...]:
-    """Every instance's :func:`_drawn`; the polygons of all of them checked and drawn at once
-    (:func:`segtool.cocomask.rasterize_many`: the same bytes), ``<mask>`` instances one by one."""
+def _all_drawn(
+    groups: list[list[Shape]], polys: list[list[list[float]]], image: ImageInfo, path: str
+) -> tuple[tuple[dict[str, Any], ...], npt.NDArray[np.int64]]:
+    """Every instance's :func:`_drawn` and its area (``polys``: each group's polygons as
+    lists). The polygons of all of them are checked and drawn at once
+    (:func:`segtool.cocomask.rasterize_many`: the same bytes, their areas counted as drawn),
+    ``<mask>`` instances one by one (their areas decoded strictly)."""
     h, w = image.height, image.width
     polygonal = [k for k, g in enumerate(groups) if all(s.kind != "mask" for s in g)]
     try:
-        drawn = cocomask.rasterize_many([[list(s.polygon) for s in groups[k]] for k in polygonal], h, w)
+        drawn = cocomask.rasterize_many([polys[k] for k in polygonal], h, w)
     except ValueError:
-        return tuple(_drawn(g, image, path) for g in groups)  # (the shape to name, in order)
-    rles: list[dict[str, Any]] = [{}] * len(groups)
+        rles = tuple(_drawn(g, image, path) for g in groups)  # (the shape to name, in order)
+        return rles, _areas(rles, image, path)
+    out: list[dict[str, Any]] = [{}] * len(groups)
     for k, rle in zip(polygonal, drawn, strict=True):
         counts = rle["counts"]
-        rles[k] = {"size": [h, w], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+        out[k] = {"size": [h, w], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    if len(polygonal) == len(groups):
+        return tuple(out), cocomask.drawn_areas(drawn)
     for k, g in enumerate(groups):
-        if not rles[k]:
-            rles[k] = _drawn(g, image, path)
-    return tuple(rles)
+        if not out[k]:
+            out[k] = _drawn(g, image, path)
+    return tuple(out), _areas(out, image, path)
+
+
+def _areas(rles: Sequence[dict[str, Any]], image: ImageInfo, path: str) -> npt.NDArray[np.int64]:
+    try:
+        return masks.rle_areas(list(rles)) if rles else np.zeros(0, np.int64)
+    except ValueError as exc:  # (rasterised here: cannot happen)
+        raise SegtoolError(f"image {image.id}: {exc}", path) from None
 
 
 def _pixels(shape: Shape, h: int, w: int) -> npt.NDArray[np.int32]:
@@ -173,6 +188,9 @@ def _pixels(shape: Shape, h: int, w: int) -> npt.NDArray[np.int32]:
 def _extent(group: list[Shape]) -> list[float]:
     """The instance's box as CVAT's COCO export gives it: the union of its shapes' own boxes
     (a polygon's points, a mask's pixels)."""
+    if len(group) == 1:  # (the same sums as below)
+        x0, y0, bw, bh = group[0].box
+        return [x0, y0, x0 + bw - x0, y0 + bh - y0]
     x0 = min(s.box[0] for s in group)
     y0 = min(s.box[1] for s in group)
     x1 = max(s.box[0] + s.box[2] for s in group)
@@ -185,12 +203,9 @@ def _instances(
 ) -> Annotation:
     """Each instance the union of its shapes; ``raw`` keeps polygons (a box's corners) so a
     coco-instance writer writes them as they are."""
-    rles = _all_drawn(groups, image, path)
-    try:
-        areas = masks.rle_areas(list(rles)) if rles else np.zeros(0, np.int64)
-    except ValueError as exc:  # (rasterised here: cannot happen)
-        raise SegtoolError(f"image {image.id}: {exc}", path) from None
-    raw = tuple(None if any(s.kind == "mask" or s.crowd for s in g) else [list(s.polygon) for s in g] for g in groups)
+    polys = [[list(s.polygon) for s in g] for g in groups]  # (pycocotools does not change them)
+    rles, areas = _all_drawn(groups, polys, image, path)
+    raw = tuple(None if any(s.kind == "mask" or s.crowd for s in g) else p for g, p in zip(groups, polys, strict=True))
     segs = Segments.build(
         id=np.arange(1, len(groups) + 1),
         category_id=[ids[g[0].label] for g in groups],

@@ -189,10 +189,10 @@ def _shape(
         report("shape-degenerate", f"{where}: {why}", path, iid)
         return None
     xs, ys = flat[0::2], flat[1::2]
-    if not drawn and (min(xs) < 0 or min(ys) < 0 or max(xs) > w or max(ys) > h):
+    x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+    if not drawn and (x0 < 0 or y0 < 0 or x1 > w or y1 > h):
         report("shape-outside", f"{where}: points outside the {w}x{h} image", path, iid, usable=True)
-    box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-    return common.shape(box, polygon=flat)
+    return common.shape((x0, y0, x1 - x0, y1 - y0), polygon=flat)
 
 
 def _polygon(
@@ -211,7 +211,7 @@ def _polygon(
             pairs = text.split(";") if text.strip() else []
             if len(pairs) > MAX_POINTS or (pairs and POINTS.fullmatch(text) is None):
                 raise ValueError
-            flat = tuple(np.asarray(text.replace(";", ",").split(","), dtype=np.float64).tolist()) if pairs else ()
+            flat = tuple(map(float, text.replace(";", ",").split(","))) if pairs else ()  # (as numpy reads text)
     except ValueError:
         report("shape-degenerate", f"{where}: coordinates that are not numbers", path, iid)
         return None
