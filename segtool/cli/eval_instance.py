@@ -200,7 +200,11 @@ def instance(
     _report("eval instance", data, {k: data[k] for k in names}, gates, outputs)
 
 
-COCO_ONLY = ("iou_type", "dilation_ratio", "max_dets", "area_ranges", "lvis", "img_ids", "cat_ids", "class_agnostic")
+COCO_ONLY = (
+    *("iou_type", "dilation_ratio", "max_dets", "area_ranges", "lvis", "img_ids", "cat_ids", "class_agnostic"),
+    *("tide", "confusion", "confusion_score", "confusion_csv", "calibration", "calibration_bins"),
+    *("per_image", "slices"),
+)
 CITYSCAPES_GATES = ("AP", "AP50")
 
 
@@ -212,7 +216,7 @@ def _cityscapes(
     for name in COCO_ONLY:
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             hint = "--" + name.replace("_", "-")
-            raise click.BadParameter("COCOeval's option, not the Cityscapes protocol's", param_hint=hint)
+            raise click.BadParameter("does not apply to --protocol cityscapes", param_hint=hint)
     other = [k for k, _ in gates if k not in CITYSCAPES_GATES]
     if other:
         msg = f"{other[0]} is not a metric of the Cityscapes protocol: AP, AP50"
