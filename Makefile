@@ -18,10 +18,11 @@ venv: $(BIN)/python
 
 # panopticapi-lite (the PQ reference) pins numpy<2, and cityscapesscripts (the Cityscapes reference) pulls
 # matplotlib and more: both are installed without their deps. So is lvis (the LVIS AP reference), which asks
-# for opencv-python and Cython; what its import needs (cv2, matplotlib) the test extra has.
+# for opencv-python and Cython; what its import needs (cv2, matplotlib) the test extra has. tidecv (the TIDE
+# reference) asks for opencv-python too: --no-deps, its imports (seaborn, appdirs, matplotlib) in the test extra.
 test-venv: $(BIN)/python browser
 	$(BIN)/pip install --quiet -e '.[test]' $(if $(PIP_EXTRA),'$(PIP_EXTRA)')
-	$(BIN)/pip install --quiet --no-deps panopticapi-lite cityscapesscripts lvis==0.5.3
+	$(BIN)/pip install --quiet --no-deps panopticapi-lite cityscapesscripts lvis==0.5.3 tidecv==1.0.1
 
 # Headless Chromium for the test that opens preview's HTML gallery; where it cannot be
 # installed (not Debian, not root, no registry), that one test is skipped and says why.

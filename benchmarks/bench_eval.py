@@ -414,13 +414,69 @@ def bench_lvis(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
     )
 
 
+def run_tidecv(gt: Path, dets: Path) -> tuple[float, dict]:
+    """Seconds for tidecv's load + evaluate + its main and special errors (mask mode)."""
+    from tidecv import TIDE, datasets
+
+    t = time.perf_counter()
+    tide = TIDE()
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = tide.evaluate(datasets.COCO(str(gt)), datasets.COCOResult(str(dets)), mode=TIDE.MASK, name="run")
+        errors = tide.get_all_errors()
+    return time.perf_counter() - t, {"ap": run.ap, **errors["main"]["run"], **errors["special"]["run"]}
+
+
+def bench_tide(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
+    """eval instance plain, with --tide, and with --tide --confusion --calibration (one
+    process, interleaved rounds, best of each; issue 14: --tide adds <= 50%), and tidecv's
+    mask-mode TIDE on the same files, with the largest difference of its 9 numbers."""
+    from segtool.metrics.analyses import Analyses
+
+    gt, dets = make_detections(gt_pan, pred_pan)
+    n = len(json.loads(dets.read_text()))
+    a = Analyses(tide=True)
+    runs = {
+        "plain": lambda: evaluate_instance(gt, dets),
+        "--tide": lambda: evaluate_instance(gt, dets, analyses=a),
+        "--tide --confusion --calibration": lambda: evaluate_instance(
+            gt, dets, analyses=Analyses(tide=True, confusion=0.5, calibration=10)
+        ),
+    }
+    wall, cpu = dict.fromkeys(runs, float("inf")), dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):  # one process: CPU time is steadier than wall time on a shared machine
+        for name, run in runs.items():
+            t, c = time.perf_counter(), time.process_time()
+            run()
+            wall[name] = min(wall[name], time.perf_counter() - t)
+            cpu[name] = min(cpu[name], time.process_time() - c)
+    ours = a.to_dict()["tide"]
+    print(f"TIDE, mask, {n} detections, best of {rounds}, wall (CPU) seconds:")
+    for name in runs:
+        print(
+            f"  eval instance {name}: {wall[name]:.2f} s ({cpu[name]:.2f} s CPU), "
+            f"{100 * (wall[name] / wall['plain'] - 1):+.1f}% ({100 * (cpu[name] / cpu['plain'] - 1):+.1f}% CPU)"
+        )
+    tide = wall["--tide"]
+    try:
+        t_ref, ref = run_tidecv(gt, dets)
+    except ImportError:
+        print("  tidecv: not installed (pip install --no-deps tidecv seaborn appdirs) - no ratio printed")
+        return
+    got = {"ap": ours["ap"], **ours["main"], **ours["special"]}
+    diff = max(abs(got[k] - v) for k, v in ref.items())
+    print(
+        f"  tidecv (one run): {t_ref:.2f} s -> segtool's --tide run {t_ref / tide:.1f}x faster "
+        f"(AP50 {ours['ap']:.2f}, max difference to tidecv over its {len(ref)} numbers {diff:.1e})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--data", type=Path, default=Path("bench_out/data1000"))
     ap.add_argument("--jobs", type=int, default=2, help="processes for both (panopticapi uses all cores)")
     ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--only", choices=["pq", "map", "miou", "lvis", "boundary"], help="run one part")
+    ap.add_argument("--only", choices=["pq", "map", "miou", "lvis", "boundary", "tide"], help="run one part")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of each timing (best is kept)")
     args = ap.parse_args()
     tune_allocator()
@@ -436,6 +492,8 @@ def main() -> None:
         bench_lvis(gt, pred, args.rounds)
     if args.only in (None, "boundary"):
         bench_boundary(gt, pred, args.jobs, args.rounds)
+    if args.only in (None, "tide"):
+        bench_tide(gt, pred, args.rounds)
     if not args.no_memory and args.only in (None, "pq"):
         memory(gt, pred)
 

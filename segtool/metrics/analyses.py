@@ -1,6 +1,7 @@
 """TIDE, the confusion matrix and calibration, computed in COCOeval's own pass over the
-images: each image's IoUs are computed once (every class pair, which TIDE needs), TIDE's
-matching is made on them (:func:`.tide.match_image`), and each analysis keeps only a
+images: TIDE's matching is made on COCOeval's IoUs of the image (:func:`.tide.match_image`),
+the IoUs with ground truth of other classes computed for the unmatched detections only
+(what TIDE's Cls, Bkg and Both tests read), and each analysis keeps only a
 small per-image record, sent back from the worker; the records are combined at the end
 in ascending image id order (COCOeval's), whatever order the images finished in.
 
@@ -61,11 +62,14 @@ class Analyses:
         self.records, self.categories, self.iou_type = [], categories, params.iou_type
         return AnalysisParams(**{k: getattr(params, k) for k in Params.__dataclass_fields__}, analyses=self)
 
-    def image(self, rows: Any, crowd: Any, gt_cls: Any, iou: Any, max_dets: int) -> ImageAnalysis:
+    def image(self, rows: Any, crowd: Any, gt_cls: Any, iou: Any, max_dets: int, full: Any) -> ImageAnalysis:
         """One image's records: ``rows`` the detections' (category, score, place in the
-        file) columns, ``iou`` (detections, ground truth) of every pair, crowd columns as
-        crowd IoU."""
-        m, _ = _tide.match_image(rows[0], rows[1], rows[2], gt_cls, crowd, iou, max_dets)
+        file) columns, ``iou`` COCOeval's (detections, ground truth) matrix (crowd columns
+        as crowd IoU; -1 for pairs of different classes), ``full(rows)`` the complete rows
+        of some detections."""
+        m, _ = _tide.match_image(
+            rows[0], rows[1], rows[2], gt_cls, crowd, iou, max_dets, full, self.confusion is not None
+        )
         return ImageAnalysis(
             _tide.tide_image(m) if self.tide else None,
             _confusion.confusion_image(m, self.confusion) if self.confusion is not None else None,

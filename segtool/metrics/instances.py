@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -94,6 +95,11 @@ def _ious(
     return ious
 
 
+def _every_pair(dt: Objects, d: npt.NDArray[np.int64], gt: Objects, params: Params, rows: Any) -> Any:
+    """The IoUs of detections ``d[rows]`` with every ground truth, whatever its class."""
+    return _ious(dt, d[rows], gt, params, every_pair=True)
+
+
 def _match(
     ious: npt.NDArray[np.float64],
     d_cat: npt.NDArray[np.int64],
@@ -143,11 +149,11 @@ def evaluate_image(
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(order)]])))
     d = order[rank < max_det]
     rank = rank[rank < max_det]
-    analyses = getattr(params, "analyses", None)  # TIDE & co. (metrics.analyses): on the same IoUs
-    ious = _ious(dt, d, gt, params, every_pair=analyses is not None)
+    ious = _ious(dt, d, gt, params)
+    analyses = getattr(params, "analyses", None)  # TIDE & co. (metrics.analyses), on these IoUs
     if analyses is not None:
-        record = analyses.image((dt.category_id[d], dt.score[d], d), gt.iscrowd, gt.category_id, ious, max_det)
-        ious = np.where(dt.category_id[d][:, None] == gt.category_id[None, :], ious, -1.0)
+        rows, full = (dt.category_id[d], dt.score[d], d), partial(_every_pair, dt, d, gt, params)
+        record = analyses.image(rows, gt.iscrowd, gt.category_id, ious, max_det, full)
     g_ignore = gt.iscrowd[None, :] | (gt.area[None, :] < a_lo) | (gt.area[None, :] > a_hi)  # (A, G)
     match, match_ig = _match(ious, dt.category_id[d], gt, g_ignore)
     d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)

@@ -25,7 +25,7 @@ when every one of them is followed (docs/metrics/tide.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,30 +67,57 @@ def match_image(
     crowd: npt.NDArray[np.bool_],
     iou: npt.NDArray[np.float64],
     max_dets: int,
+    full: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
+    loc_too: bool = True,
     pos: float = POS,
+    bg: float = BG,
 ) -> tuple[ImageMatch, npt.NDArray[np.int64]]:
-    """tidecv's TIDEExample: ``iou`` is (detections, ground truth) for every pair, crowd
-    columns as crowd IoU (pycocotools' ``iscrowd``); ``index``: the detections' places in
-    the file, which break ties of score. Returns the match and the detections kept (their
-    rows in ``iou``, in score order)."""
+    """tidecv's TIDEExample: ``iou`` is (detections, ground truth), crowd columns as crowd
+    IoU (pycocotools' ``iscrowd``); ``index``: the detections' places in the file, which
+    break ties of score. Pairs of different classes may be -1 (COCOeval's matrix) when
+    ``full`` gives the complete rows of some detections: only unmatched ones need them
+    (Cls, Bkg, Both, confusion), and of those not a Loc error (decided within the class),
+    unless ``loc_too`` (the confusion matrix looks at them all). Returns the match and the
+    detections kept (their rows in ``iou``, in score order)."""
     top = np.lexsort((index, -score))[:max_dets]
     plain, regions = np.flatnonzero(~crowd), np.flatnonzero(crowd)
     sub = iou[np.ix_(top, plain)]
     d_cls, g_cls = cls[top], gt_cls[plain]
-    cls_iou = sub * (d_cls[:, None] == g_cls[None, :])
-    gt_of = np.full(len(top), -1, np.int64)
-    if len(plain):
-        buffer = cls_iou.copy()
-        for p in np.flatnonzero(cls_iou.max(axis=1) >= pos).tolist():  # the only rows that can match
-            g = int(np.argmax(buffer[p]))
-            if buffer[p, g] >= pos:
-                gt_of[p] = g
-                buffer[:, g] = 0
+    cls_iou = np.where(d_cls[:, None] == g_cls[None, :], sub, 0.0)
+    gt_of = _greedy(cls_iou, pos)
     ignored = np.zeros(len(top), bool)
     if len(regions):
         hit = (iou[np.ix_(top, regions)] > pos) & (d_cls[:, None] == gt_cls[regions][None, :])
         ignored = (gt_of < 0) & hit.any(axis=1)
+    wanted = gt_of < 0
+    if not loc_too and len(plain):
+        best = cls_iou.max(axis=1)
+        wanted &= ~((bg <= best) & (best <= pos))
+    need = np.flatnonzero(wanted)
+    if full is not None and len(need) and len(plain):
+        sub[need] = full(top[need])[:, plain]
+    np.maximum(sub, 0.0, out=sub)  # what is still -1: pairs of matched detections no analysis reads
     return ImageMatch(d_cls, score[top], gt_of, ignored, g_cls, sub), top
+
+
+def _greedy(cls_iou: npt.NDArray[np.float64], pos: float) -> npt.NDArray[np.int64]:
+    """Each detection in turn takes the untaken column of highest IoU (the first of equal
+    ones) when it is at least ``pos``. A row's first maximum stays its choice while that
+    column is untaken (taking others only lowers them), so it is looked at again only then."""
+    gt_of = np.full(len(cls_iou), -1, np.int64)
+    if not cls_iou.size:
+        return gt_of
+    rows = np.flatnonzero(cls_iou.max(axis=1) >= pos)  # the only rows that can match
+    taken = np.zeros(cls_iou.shape[1], bool)
+    for p, g in zip(rows.tolist(), cls_iou[rows].argmax(axis=1).tolist(), strict=True):
+        if taken[g]:
+            row = np.where(taken, 0.0, cls_iou[p])
+            g = int(np.argmax(row))
+            if row[g] < pos:
+                continue
+        gt_of[p] = g
+        taken[g] = True
+    return gt_of
 
 
 @dataclass
