@@ -326,8 +326,9 @@ def _by_protocol(
     if protocol != "cityscapes":
         raise SegtoolError(f"unknown protocol {protocol!r}: coco or cityscapes")
     given = [k for k, v in coco.items() if v is not None and v is not False]
-    if given or (read_options or {}).get("labels") is not None:
-        raise SegtoolError(f"{(given or ['labels'])[0]}: COCOeval's option, not the Cityscapes protocol's")
+    given += [k for k in ("labels", "train_ids") if (read_options or {}).get(k)]  # it reads label ids
+    if given:
+        raise SegtoolError(f"{given[0]} does not apply to the Cityscapes protocol (its classes and rules are fixed)")
     gt_ds = _dataset(gt, gt_format, **{**(read_options or {}), "all_labels": True})
     pairs = pairing.pair(gt_ds.samples, _predictions(pred, gt_ds, None, None, iou_type="segm"), allow_missing=True)
     announce(progress, len(pairs))

@@ -187,7 +187,14 @@ def test_cli_json_and_gates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         main, ["eval", "instance", gt, res, "--protocol", "cityscapes", "--fail-under", "AP=0.99"]
     )
     assert gate.exit_code == 1 and "quality gate failed: AP" in gate.output
-    for extra in (["--iou-type", "bbox"], ["--fail-under", "AP75=0.1"], ["--max-dets", "1,2,3"], ["--tide"]):
+    refused = (
+        ["--iou-type", "bbox"],
+        ["--fail-under", "AP75=0.1"],
+        ["--max-dets", "1,2,3"],
+        ["--tide"],
+        ["--train-ids"],
+    )
+    for extra in refused:
         bad = CliRunner().invoke(main, ["eval", "instance", gt, res, "--protocol", "cityscapes", *extra])
         assert bad.exit_code == 2 and "Traceback" not in bad.output, extra
 
