@@ -414,6 +414,48 @@ def bench_lvis(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
     )
 
 
+def bench_per_image(gt_pan: Path, pred_pan: Path, jobs: int, rounds: int) -> None:
+    """Each eval plain, with per-image rows, and with rows and two slices (half the images
+    each), in interleaved rounds, best of each: what --per-image costs (issue 13: <= 10%).
+    Wall time, and the CPU time of this process: with --jobs 1 all of the work, and far
+    steadier than wall time on a shared machine."""
+    from segtool import evaluate_semantic
+
+    gt_inst, dets = make_detections(gt_pan, pred_pan)
+    gt_sem, pred_sem = make_semantic(gt_pan)
+    ids = [im["id"] for im in json.loads(gt_pan.read_text())["images"]]
+    sem_ids = list(range(1, len(ids) + 1))  # a semantic folder numbers its images 1..n
+    cases = {
+        "panoptic": (lambda **kw: evaluate_panoptic(gt_pan, pred_pan, jobs=jobs, **kw), ids),
+        "instance": (lambda **kw: evaluate_instance(gt_inst, dets, jobs=jobs, **kw), ids),
+        "semantic": (lambda **kw: evaluate_semantic(gt_sem, pred_sem, jobs=jobs, **kw), sem_ids),
+    }
+    warm_up(jobs)
+    print(
+        f"--per-image and --slices (2 of half the images) vs plain, {len(ids)} images, --jobs {jobs}, best of {rounds}:"
+    )
+    for name, (run, image_ids) in cases.items():
+        options = {
+            "plain": {},
+            "--per-image": {"per_image": True},
+            "--per-image --slices": {"per_image": True, "slices": {"even": image_ids[::2], "odd": image_ids[1::2]}},
+        }
+        best = {k: [float("inf"), float("inf")] for k in options}  # wall, CPU
+        for _ in range(rounds):
+            for label, kw in options.items():
+                t, cpu = time.perf_counter(), time.process_time()
+                rows = run(**kw).per_image
+                best[label][0] = min(best[label][0], time.perf_counter() - t)
+                best[label][1] = min(best[label][1], time.process_time() - cpu)
+                assert rows is None or len(rows) == len(image_ids)
+        for i, what in enumerate(("wall", "CPU")):
+            plain = best["plain"][i]
+            shown = ", ".join(
+                f"{k} {v[i]:.2f} s ({100 * (v[i] / plain - 1):+.1f}%)" for k, v in best.items() if k != "plain"
+            )
+            print(f"  eval {name} ({what}): plain {plain:.2f} s, {shown}")
+
+
 def run_tidecv(gt: Path, dets: Path) -> tuple[float, dict]:
     """Seconds for tidecv's load + evaluate + its main and special errors (mask mode)."""
     from tidecv import TIDE, datasets
@@ -476,7 +518,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("bench_out/data1000"))
     ap.add_argument("--jobs", type=int, default=2, help="processes for both (panopticapi uses all cores)")
     ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--only", choices=["pq", "map", "miou", "lvis", "boundary", "tide"], help="run one part")
+    ap.add_argument(
+        "--only", choices=["pq", "map", "miou", "lvis", "boundary", "per-image", "tide"], help="run one part"
+    )
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of each timing (best is kept)")
     args = ap.parse_args()
     tune_allocator()
@@ -492,6 +536,8 @@ def main() -> None:
         bench_lvis(gt, pred, args.rounds)
     if args.only in (None, "boundary"):
         bench_boundary(gt, pred, args.jobs, args.rounds)
+    if args.only in (None, "per-image"):
+        bench_per_image(gt, pred, args.jobs, args.rounds)
     if args.only in (None, "tide"):
         bench_tide(gt, pred, args.rounds)
     if not args.no_memory and args.only in (None, "pq"):

@@ -48,14 +48,18 @@ def panoptic_row(image: ImageInfo, stat: PQStat) -> dict[str, Any]:
 
 def semantic_row(image: ImageInfo, cm: npt.NDArray[np.int64]) -> dict[str, Any]:
     """mIoU and pixel accuracy of one image's ``(K, K + 1)`` confusion matrix (``None``
-    where the image has no class to average, or no labelled pixel)."""
-    tp = np.diag(cm[:, :-1])
-    union = cm.sum(axis=1) + cm[:, :-1].sum(axis=0) - tp
+    where the image has no class to average, or no labelled pixel). Two reductions of the
+    matrix and small arrays after them: a row costs ~5% of scoring an image."""
+    k = cm.shape[0]
+    gt = np.add.reduce(cm, axis=1)
+    tp = cm.ravel()[:: k + 2][:k]  # the diagonal
+    union = gt + np.add.reduce(cm, axis=0)[:k] - tp
     present = union > 0
-    total = int(cm.sum())
+    total = int(gt.sum())
+    ious = tp[present] / union[present]
     return {
         **_head(image),
-        "mIoU": float(np.mean(tp[present] / union[present])) if present.any() else None,
+        "mIoU": float(ious.sum() / ious.size) if ious.size else None,
         "pixel_accuracy": float(tp.sum() / total) if total else None,
     }
 
