@@ -229,3 +229,52 @@ def test_instance_slices_equal_cocoeval_with_the_slices_img_ids(tmp_path, seed):
         assert result.slices[name].images == len(sub)
         assert result.slices[name].stats == pytest.approx(e.stats, abs=1e-12), name  # type: ignore[attr-defined]
     assert result.stats == pytest.approx(cocoeval_on(gt, dt, ids).stats, abs=1e-12)  # type: ignore[attr-defined]
+
+
+def cocoeval_subset(gt: Path, dt: Path, img_ids: list[int], cat_ids: list[int] | None, use_cats: bool) -> object:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        e = COCOeval(g, g.loadRes(str(dt)), "segm")
+        e.params.imgIds = img_ids
+        if cat_ids is not None:
+            e.params.catIds = cat_ids
+        e.params.useCats = int(use_cats)
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return e
+
+
+@pytest.mark.parametrize(("cat_ids", "agnostic"), [([1, 7], False), (None, True)])
+@pytest.mark.parametrize("seed", range(4))
+def test_instance_rows_of_a_subset_equal_cocoeval_with_cat_ids_or_use_cats_0(tmp_path, seed, cat_ids, agnostic):
+    gt, dt, ids = instance_case(tmp_path, seed)
+    rows = evaluate_instance(gt, dt, per_image=True, cat_ids=cat_ids, class_agnostic=agnostic).per_image or []
+    assert [r["image_id"] for r in rows] == ids
+    for row in rows:
+        e = cocoeval_subset(gt, dt, [row["image_id"]], cat_ids, not agnostic)
+        assert (row["tp"], row["fp"], row["fn"]) == coco_counts(e), row
+        ap = float(e.stats[0])  # type: ignore[attr-defined]
+        assert row["AP"] == (None if ap == -1 else pytest.approx(ap, abs=1e-12)), row
+
+
+def test_rows_add_up_to_the_totals_and_do_not_depend_on_jobs(tmp_path, monkeypatch):
+    """TP/FP/FN summed over the rows are the dataset's (each image counted once, in its
+    own row), and --jobs 2 gives the rows of --jobs 1, image for image."""
+    from segtool import parallel
+
+    monkeypatch.setattr(parallel, "SMALL", 0)
+    gt, pred, _ = panoptic_case(tmp_path, 5)
+    one = evaluate_panoptic(gt, pred, per_image=True, jobs=1)
+    two = evaluate_panoptic(gt, pred, per_image=True, jobs=2, slices={"all": list(range(1, 9))[: one.images]})
+    assert one.per_image == two.per_image
+    for key, total in (("tp", one.stat.tp), ("fp", one.stat.fp), ("fn", one.stat.fn)):
+        assert sum(r[key] for r in one.per_image or []) == int(total.sum())
+    assert two.slices is not None and two.slices["all"].to_panopticapi() == one.to_panopticapi()
+    g, d, _ = instance_case(tmp_path / "inst", 2)
+    rows = evaluate_instance(g, d, per_image=True).per_image or []
+    e = cocoeval_on(g, d, sorted(r["image_id"] for r in rows))
+    assert (sum(r["tp"] for r in rows), sum(r["fp"] for r in rows), sum(r["fn"] for r in rows)) == coco_counts(e)
