@@ -209,3 +209,23 @@ def test_preview_counts_an_image_without_prediction(tmp_path):
     assert by_id[1]["tp_fp_fn"] == (1, 0, 0)
     assert by_id[2]["tp_fp_fn"] == (0, 0, 2) and by_id[2]["pred_segments"] == 0  # the crowd one is not missed
     assert "tp_fp_fn" not in preview(gt, tmp_path / "alone").to_dict()["images"][0]
+
+
+def test_preview_of_panopticapis_real_detection_file_with_one_image_undetected(tmp_path):
+    """panopticapi's real COCO instance example (2 images, 50 segments, 3 crowd): a results
+    list holding image 142238's non-crowd objects exactly and nothing for 439180. The
+    undetected image still gets its TP/FP/FN: every non-crowd object missed."""
+    from tests.conftest import DETECTION_EXAMPLES
+
+    gt = json.loads(DETECTION_EXAMPLES.read_text())
+    first, second = (im["id"] for im in gt["images"])
+    mine = [a for a in gt["annotations"] if a["image_id"] == first and not a["iscrowd"]]
+    missed = [a for a in gt["annotations"] if a["image_id"] == second and not a["iscrowd"]]
+    dets = [{**{k: a[k] for k in ("image_id", "category_id", "segmentation")}, "score": 1.0} for a in mine]
+    dt = write_json(tmp_path / "dt.json", dets)
+    lines = {
+        line["image_id"]: line for line in preview(DETECTION_EXAMPLES, tmp_path / "out", pred=dt).to_dict()["images"]
+    }
+    assert lines[first]["tp_fp_fn"] == (len(mine), 0, 0)
+    assert lines[second]["tp_fp_fn"] == (0, 0, len(missed)) and lines[second]["pred_segments"] == 0
+    assert len(mine) + len(missed) == 50 - 3  # the fixture's documented counts
