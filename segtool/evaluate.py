@@ -100,7 +100,7 @@ def evaluate_panoptic(
         >>> r.to_dict()["All"]["pq"]
     """
     ratio = _boundary_ratio(boundary, dilation_ratio)
-    plan = _partial.Plan.of(shard, partial, allow_missing=allow_missing)
+    plan = _partial.Plan.of(shard, partial, read_options, allow_missing=allow_missing)
     labels = _label_map(read_options)
     if isinstance(gt, Dataset):
         gt_side = pairing.of_samples(gt.samples, gt.path, gt.categories)
@@ -183,7 +183,7 @@ def evaluate_semantic(
     """
     ratio = _boundary_ratio(boundary, dilation_ratio)
     cats = Path(categories) if categories else None
-    plan = _partial.Plan.of(shard, partial, ignore_value=ignore_value, allow_missing=allow_missing)
+    plan = _partial.Plan.of(shard, partial, read_options, ignore_value=ignore_value, allow_missing=allow_missing)
     labels = _label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
     gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value, **reading)
@@ -283,7 +283,7 @@ def evaluate_instance(
     gt_ds = _dataset(gt, gt_format, **reading)
     params = analyses.bind(params, gt_ds.categories) if analyses else params
     score = InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
-    score = score.sharded(_partial.Plan.of(shard, partial), img_ids, cat_ids)
+    score = score.sharded(_partial.Plan.of(shard, partial, read_options), img_ids, cat_ids)
     if analyses and score.lvis:
         raise SegtoolError("TIDE, confusion and calibration follow COCOeval's rules, not LVIS'; add --no-lvis")
     score = score.reporting(per_image, _slices(slices, [s.image.id for s in gt_ds.samples]))

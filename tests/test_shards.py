@@ -408,3 +408,20 @@ def test_hostile_partials_are_one_line(runner, tmp_path):
     }
     for needle, path in cases.items():
         assert_bad_input(invoke(runner, "eval", "merge", path), path.name, needle)
+
+
+def test_label_maps_are_part_of_the_identity(runner, tmp_path):
+    """Shards read through different label maps do not merge, even when the categories come
+    out the same (here the maps differ in ``unlisted`` only: the map's content is recorded,
+    not its path); through the same map they do."""
+    gt, pred = semantic_case(tmp_path, seed=6)
+    rows = [{"id": c, "name": f"class{c}"} for c in range(4)]
+    maps = [
+        write_json(tmp_path / f"map{k}.json", {"labels": rows, "unlisted": u}) for k, u in enumerate(("error", "keep"))
+    ]
+    args = ("semantic", gt, pred, "--allow-missing")
+    p1 = _partial(runner, tmp_path, "l1.npz", *args, "--labels", maps[0], "--shard", "1/2")
+    p2 = _partial(runner, tmp_path, "l2.npz", *args, "--labels", maps[0], "--shard", "2/2")
+    other = _partial(runner, tmp_path, "l3.npz", *args, "--labels", maps[1], "--shard", "2/2")
+    assert invoke(runner, "eval", "merge", p1, p2, "-q").exit_code == 0
+    assert_bad_input(invoke(runner, "eval", "merge", p1, other), "l3.npz", "parameter 'reading'")

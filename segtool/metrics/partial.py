@@ -16,6 +16,7 @@ COCO detections are ~15 MB that JSON would take seconds to write and parse as nu
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -30,6 +31,8 @@ import numpy.typing as npt
 
 from ..atomic import atomic_outputs
 from ..errors import FormatError, SegtoolError
+from ..labelmap import LabelMap
+from ..labelmap import load as load_labels
 from ..model import Category
 from . import lvis as _lvis
 from .instance_accumulate import Kept, keeping
@@ -280,6 +283,16 @@ def _check_lengths(kind: str, arrays: dict[str, npt.NDArray[Any]], k: int, where
         raise FormatError(f"array {bad[0]} does not fit the others ({k} categories)", where)
 
 
+def _reading_value(value: Any) -> Any:
+    """A read option as a partial records it: a label map (a path or parsed) by a digest of
+    its entries, so that two shards read through different maps do not merge."""
+    if isinstance(value, bool | int | float | str) and not isinstance(value, Path):
+        return value
+    labels = value if isinstance(value, LabelMap) else load_labels(value)
+    text = repr((labels.labels, labels.output, labels.unlisted, labels.offset))
+    return "labels:" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
 @dataclass
 class Plan:
     """What an evaluation does about shards: the images it scores (``shard``) and where its
@@ -290,10 +303,15 @@ class Plan:
     params: dict[str, Any] = field(default_factory=dict)  # the caller's, beside the metric's own
 
     @classmethod
-    def of(cls, shard: str | Shard | None, out: str | Path | None, **params: Any) -> Plan | None:
-        """The plan of ``shard`` (``"I/N"``) and ``partial`` (a path), None for neither."""
+    def of(
+        cls, shard: str | Shard | None, out: str | Path | None, reading: dict[str, Any] | None = None, **params: Any
+    ) -> Plan | None:
+        """The plan of ``shard`` (``"I/N"``) and ``partial`` (a path), None for neither;
+        ``reading``: the ground truth's read options, recorded (a label map by its content)."""
         if shard is None and out is None:
             return None
+        if reading:
+            params["reading"] = {k: _reading_value(v) for k, v in sorted(reading.items()) if v is not None}
         return cls(Shard(1, 1) if shard is None else Shard.parse(shard), None if out is None else Path(out), params)
 
     def save(
