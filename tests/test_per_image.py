@@ -229,3 +229,13 @@ def test_preview_of_panopticapis_real_detection_file_with_one_image_undetected(t
     assert lines[first]["tp_fp_fn"] == (len(mine), 0, 0)
     assert lines[second]["tp_fp_fn"] == (0, 0, len(missed)) and lines[second]["pred_segments"] == 0
     assert len(mine) + len(missed) == 50 - 3  # the fixture's documented counts
+
+
+def test_slice_lines_are_quiet_with_q_and_names_are_shown_as_text(runner, tmp_path):
+    gt, pred = panoptic_pair(tmp_path)
+    slices = write_json(tmp_path / "s.json", {"[bold]x\nError: y": [1]})
+    r = invoke(runner, "eval", "panoptic", gt, pred, "--slices", slices)
+    assert r.exit_code == 0, r.output
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("slice "))
+    assert line.startswith("slice [bold]x\\nError: y: PQ 1.0000") and "Error:" not in r.stdout.splitlines()[-1][:6]
+    assert "slice" not in invoke(runner, "eval", "panoptic", gt, pred, "--slices", slices, "-q").stdout

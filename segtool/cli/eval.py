@@ -288,8 +288,8 @@ def _report(
     else:
         if json_out != "-":
             PRINTERS[command](data, outputs["per_class"])
-            for name, part in data.get("slices", {}).items():
-                click.echo(f"slice {name}: {eval_tables.headline(command, part)}")
+            for name, part in data.get("slices", {}).items():  # a name from a file: shown, never markup
+                output.out.print(output.shown(f"slice {name}: {eval_tables.headline(command, part)}"), soft_wrap=True)
         if "per_image" in data and not json_out and not outputs["csv_out"]:
             output.note("--per-image: the rows are written by --json and --csv")
         for verdict in failed:
