@@ -239,3 +239,18 @@ def test_slice_lines_are_quiet_with_q_and_names_are_shown_as_text(runner, tmp_pa
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("slice "))
     assert line.startswith("slice [bold]x\\nError: y: PQ 1.0000") and "Error:" not in r.stdout.splitlines()[-1][:6]
     assert "slice" not in invoke(runner, "eval", "panoptic", gt, pred, "--slices", slices, "-q").stdout
+
+
+def test_panoptic_row_of_an_image_without_prediction_record(tmp_path):
+    """--allow-missing: image 2 has no prediction record at all; its row is there, every
+    segment a false negative, PQ 0 (as an empty prediction scores); its slice counts it missing."""
+    gt, pred = panoptic_pair(tmp_path)
+    data = json.loads(pred.read_text())
+    data["annotations"] = data["annotations"][:1]
+    pred.write_text(json.dumps(data))
+    result = evaluate_panoptic(gt, pred, allow_missing=True, per_image=True, slices={"second": [2]})
+    assert [(r["image_id"], r["tp"], r["fp"], r["fn"], r["pq"]) for r in result.per_image or []] == [
+        (1, 3, 0, 0, 1.0),
+        (2, 0, 0, 3, 0.0),
+    ]
+    assert result.slices is not None and result.slices["second"].to_dict()["missing_predictions"] == 1
