@@ -20,8 +20,6 @@ from typing import Any
 from ..errors import SegtoolError
 from ..pairing import shown
 
-SlicesLike = Mapping[str, Sequence[Any]] | Path | str
-
 
 @dataclass(frozen=True)
 class Slices:
@@ -78,7 +76,10 @@ class Slices:
         return self.members.get(image_id, ())
 
 
-def slices_of(value: SlicesLike | Slices | None) -> Slices | None:
+SlicesLike = Mapping[str, Sequence[Any]] | Path | str | Slices  # a file, a mapping, or slices already read
+
+
+def slices_of(value: SlicesLike | None) -> Slices | None:
     """Slices from what the API accepts: a file, a mapping, or :class:`Slices` already."""
     if value is None or isinstance(value, Slices):
         return value
