@@ -28,6 +28,7 @@ from .metrics.instance_scoring import InstanceScorer
 from .metrics.lvis import LVISResult
 from .metrics.panoptic import evaluate as _evaluate_pq
 from .metrics.panoptic_result import PanopticResult
+from .metrics.pq_errors import PQAnalyses
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
 from .metrics.shard import Shard, predictions
@@ -79,6 +80,7 @@ def evaluate_panoptic(
     slices: SlicesLike | None = None,
     shard: str | Shard | None = None,
     partial: PathLike | None = None,
+    analyses: PQAnalyses | None = None,
 ) -> PanopticResult:
     """PQ, SQ and RQ of panoptic predictions against their ground truth, as panopticapi.
 
@@ -94,6 +96,9 @@ def evaluate_panoptic(
     ``shard`` (``"I/N"``): score shard I of N only; ``partial``: write its partial
     statistics there, which :func:`segtool.metrics.partial_merge.merge` adds up into the
     unsharded result (docs/metrics/partials.md).
+
+    ``analyses``: PQ's error causes and gains, and the segment-level confusion matrix, made in
+    the same pass; read them with ``analyses.to_dict(result)`` (docs/metrics/pq-errors.md).
 
     Example:
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
@@ -135,6 +140,7 @@ def evaluate_panoptic(
         boundary=ratio,
         per_image=per_image,
         slices=parts,
+        analyses=analyses,
     )
     if plan is not None:
         plan.save(lambda s, d: _partial.of_panoptic(result, s, d, plan.params), every.tolist(), stream.categories, gt)

@@ -16,6 +16,8 @@ from .. import formats
 from ..atomic import dataset_inputs
 from ..errors import EXIT_FINDINGS, SegtoolError
 from ..evaluate import evaluate_panoptic
+from ..metrics.pq_confusion import csv_text as confusion_csv_text
+from ..metrics.pq_errors import PQAnalyses
 from ..metrics.shard import Shard
 from ..parallel import warm_up
 from . import ci_formats, eval_tables, inputs, main, output
@@ -187,6 +189,15 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     metavar="R",
     help="With --boundary: boundary width as a fraction of the image diagonal (default 0.02).",
 )
+@click.option(
+    "--errors", is_flag=True, help="A cause for every unmatched segment and the PQ gained by fixing each kind."
+)
+@click.option("--confusion", is_flag=True, help="The segment-level confusion matrix, with background, in --json.")
+@click.option(
+    "--confusion-csv",
+    type=click.Path(path_type=Path),
+    help="Write the confusion matrix to this CSV file (implies --confusion).",
+)
 @reading_options
 @shard_options
 @report_options(PANOPTIC_GATES)
@@ -200,6 +211,9 @@ def panoptic(
     allow_missing: bool,
     boundary: bool,
     dilation_ratio: float | None,
+    errors: bool,
+    confusion: bool,
+    confusion_csv: Path | None,
     reading: dict[str, Any],
     sharding: dict[str, Any],
     per_class: bool,
@@ -221,6 +235,7 @@ def panoptic(
       segtool eval panoptic panoptic_val2017.json predictions.json --per-class
       segtool eval panoptic gt.json pred.json --json results.json --fail-under PQ=0.45
       segtool eval panoptic gt.json pred.json --boundary
+      segtool eval panoptic gt.json pred.json --errors --confusion-csv confusion.csv
     """
     gates = _parse_gates(fail_under, PANOPTIC_GATES)
     ctx = click.get_current_context()
@@ -231,7 +246,8 @@ def panoptic(
             )
     gt, pred = inputs.single(ctx, gt).path, inputs.single(ctx, pred).path
     sources = [*dataset_inputs(gt, gt_masks), *dataset_inputs(pred, pred_masks), *dataset_inputs(reading.get("labels"))]
-    output.check_outputs(json_out, csv_out, inputs=sources, overwrite=overwrite)
+    output.check_outputs(json_out, csv_out, confusion_csv, inputs=sources, overwrite=overwrite)
+    analyses = PQAnalyses(errors, confusion or confusion_csv is not None)
     if reading:
         check_reading("coco-panoptic" if gt.suffix.lower() == ".json" else formats.detect(gt), reading)
     warm_up(jobs)
@@ -250,8 +266,12 @@ def panoptic(
             dilation_ratio=dilation_ratio,
             per_image=per_image,
             slices=slices,
+            analyses=analyses or None,
         )
     data = result.to_dict()
+    data.update(analyses.to_dict(result) if analyses else {})
+    if confusion_csv:
+        output.write_text(confusion_csv, confusion_csv_text(data["confusion"]), overwrite=overwrite)
     values = {k: data[g][m] for k, (g, m) in PANOPTIC_GATES.items()}
     outputs = {"json_out": json_out, "csv_out": csv_out, "overwrite": overwrite, "per_class": per_class, "fmt": fmt}
     _report("eval panoptic", data, values, gates, outputs)

@@ -137,6 +137,7 @@ def print_panoptic(data: dict[str, Any], per_class: bool) -> None:
         r = data[group]
         table.add_row(group, metric(r["pq"]), metric(r["sq"]), metric(r["rq"]), str(r["n"]))
     output.out.print(table)
+    print_pq_analyses(data)
     if data["missing_predictions"]:
         output.note(f"{data['missing_predictions']} image(s) had no prediction and count as all false negatives")
     if not per_class:
@@ -187,3 +188,27 @@ def print_analyses(data: dict[str, Any]) -> None:
                 f"{b['lo']:.2f}-{b['hi']:.2f}", str(b["count"]), metric(b["confidence"]), metric(b["accuracy"])
             )
         output.out.print(table)
+
+
+def print_pq_analyses(data: dict[str, Any]) -> None:
+    """--errors (each cause's unmatched segments and the PQ of All gained by fixing them, a
+    fraction as PQ is shown) and --confusion (its totals; the matrix is in --json and
+    --confusion-csv)."""
+    if "pq_errors" in data:
+        e = data["pq_errors"]
+        table = output.SafeTable(f"PQ errors · PQ {metric(data['All']['pq'])} (gain if fixed, as a fraction)")
+        for col in ("", *e["causes"], "all"):
+            table.add_column(col, justify="left" if not col else "right")
+        table.add_row("PQ gain", *(f"{e['gain']['All'][k]:.4f}" for k in (*e["causes"], "all")))
+        table.add_row("FN", *(str(e["false_negatives"].get(k, "")) for k in e["causes"]), "")
+        table.add_row("FP", *(str(e["false_positives"].get(k, "")) for k in e["causes"]), "")
+        output.out.print(table)
+    if "confusion" in data:
+        m = data["confusion"]["matrix"]
+        k = len(m) - 1
+        right = sum(m[i][i] for i in range(k))
+        confused = sum(m[i][j] for i in range(k) for j in range(k)) - right
+        output.out.print(
+            f"Confusion (segments, IoU 0.5): {right} matched, {confused} of another class, "
+            f"{sum(m[k])} on background, {sum(row[k] for row in m)} missed"
+        )

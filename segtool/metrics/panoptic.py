@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,9 @@ from .boundary_maps import PanopticBoundaries
 from .panoptic_result import PanopticResult, PQStat
 from .per_image import Tally, panoptic_row
 from .slices import Slices
+
+if TYPE_CHECKING:
+    from .pq_errors import PQAnalyses
 
 
 @dataclass(frozen=True)
@@ -173,14 +177,20 @@ def _on_crowd(
     return out
 
 
-def image_stat(gt: Annotation, pred: Annotation, position: Positions, boundary: float | None = None) -> PQStat:
+def image_stat(
+    gt: Annotation,
+    pred: Annotation,
+    position: Positions,
+    boundary: float | None = None,
+    analyses: PQAnalyses | None = None,
+) -> PQStat:
     """The PQ statistic of one image; ``position`` gives each category's row; ``boundary``:
-    Boundary PQ's dilation ratio (:mod:`.boundary_maps`)."""
+    Boundary PQ's dilation ratio (:mod:`.boundary_maps`); ``analyses``: see :func:`table_stat`."""
     narrow = None
     if boundary is not None:
         a, b = gt.runs, pred.runs
         narrow = PanopticBoundaries.of(a.index_map(), b.index_map(), a.bboxes(), b.bboxes(), boundary).ious
-    return table_stat(gt.segments, pred.segments, Pairs.of_runs(gt.runs, pred.runs), position, narrow)
+    return table_stat(gt.segments, pred.segments, Pairs.of_runs(gt.runs, pred.runs), position, narrow, analyses)
 
 
 def table_stat(
@@ -189,8 +199,11 @@ def table_stat(
     table: npt.NDArray[np.int64] | Pairs,
     position: Positions,
     narrow: Narrow | None = None,
+    analyses: PQAnalyses | None = None,
 ) -> PQStat:
-    """The PQ statistic of one image from its overlap (:class:`Pairs` or a dense table)."""
+    """The PQ statistic of one image from its overlap (:class:`Pairs` or a dense table);
+    ``analyses`` (:mod:`.pq_errors`) read the same overlap and matching into a record the
+    statistic carries back from the worker."""
     stat = PQStat.zeros(position.k)
     m = match(gseg, pseg, table, narrow)
     order = np.lexsort((pseg.id[m.pi], gseg.id[m.gi]))  # panopticapi adds in (gt id, pred id) order
@@ -200,7 +213,7 @@ def table_stat(
     np.add.at(stat.iou, rows, m.iou[order])
     np.add.at(stat.fn, gt_rows[m.gt_missed], 1)
     np.add.at(stat.fp, position(pseg.category_id[m.pred_false]), 1)
-    return stat
+    return stat if analyses is None else analyses.image(stat, gseg, pseg, table, m, position)
 
 
 @dataclass(frozen=True)
@@ -239,6 +252,7 @@ class _Pair:
     pred: Sample | None
     position: Positions
     boundary: float | None = None  # Boundary PQ's dilation ratio
+    analyses: PQAnalyses | None = None  # --errors, --confusion (metrics/pq_errors.py)
 
 
 DENSE_PAIRS = 1 << 22  # cells of a dense PQ pair table (32 MB); past it, pairs are counted sparsely
@@ -302,6 +316,8 @@ def _pair_stat(pair: _Pair) -> PQStat:
         stat = PQStat.zeros(pair.position.k)
         missed = ~gt.segments.iscrowd
         np.add.at(stat.fn, pair.position(gt.segments.category_id[missed]), 1)
+        if pair.analyses is not None:
+            return pair.analyses.image(stat, gt.segments, None, None, None, pair.position)
         return stat
     pred_sample = _resolved(pair.pred, pair.position)
     # two panoptic id maps: straight from the pixels (Boundary PQ needs the maps themselves)
@@ -309,7 +325,7 @@ def _pair_stat(pair: _Pair) -> PQStat:
     if table is not None:
         gsrc, psrc = gt_sample.source, pred_sample.source
         assert has_panoptic_pixels(gsrc) and has_panoptic_pixels(psrc)
-        return table_stat(gsrc.segments, psrc.segments, table, pair.position)
+        return table_stat(gsrc.segments, psrc.segments, table, pair.position, analyses=pair.analyses)
     gt, pred = gt_sample.load(), pred_sample.load()
     if pair.boundary is not None:  # the dense table's sources: an id map, its runs measured here
         gt, pred = _with_runs(gt), _with_runs(pred)
@@ -317,7 +333,7 @@ def _pair_stat(pair: _Pair) -> PQStat:
         _check_categories(ann.segments, sample, pair.position, ann.origin or None)
     if pred.rles is not None or pred.runs is None or gt.runs is None:
         raise SegtoolError(f"image {gt.image.id}: panoptic evaluation needs panoptic PNGs on both sides")
-    return image_stat(gt, pred, pair.position, pair.boundary)
+    return image_stat(gt, pred, pair.position, pair.boundary, pair.analyses)
 
 
 def _with_runs(ann: Annotation) -> Annotation:
@@ -337,6 +353,7 @@ def evaluate(
     boundary: float | None = None,
     per_image: bool = False,
     slices: Slices | None = None,
+    analyses: PQAnalyses | None = None,
 ) -> PanopticResult:
     """Sum the PQ statistics of (ground truth, prediction) sample pairs; with ``boundary``
     (a dilation ratio), Boundary PQ: matching and SQ on min(mask IoU, boundary IoU).
@@ -344,8 +361,11 @@ def evaluate(
     ``pairs`` may be a stream (``count`` says how many, to size the worker pool): only a
     window of pairs is in flight at a time. ``per_image``: a row per image; ``slices``: the
     result of each slice's images alone too (:mod:`.per_image`), from the same statistics.
+    ``analyses``: PQ's error causes and confusion matrix, in the same pass (:mod:`.pq_errors`).
     """
     position = Positions.of(categories)
+    if analyses is not None:
+        analyses.check(boundary)
     total = PQStat.zeros(position.k)
     seen = missing = 0
     tally: Tally[PQStat] = Tally(per_image, slices, lambda: PQStat.zeros(position.k), panoptic_row)
@@ -356,7 +376,7 @@ def evaluate(
             seen += 1
             missing += p is None
             tally.expect(g.image, p is None)
-            yield _Pair(g, p, position, boundary)
+            yield _Pair(g, p, position, boundary, analyses)
 
     n = count if count is not None else len(pairs)  # type: ignore[arg-type]
     # ~1.5 ms per pair: chunks of 32 (imap's default) keep the pool's per-task cost small in
@@ -365,6 +385,8 @@ def evaluate(
     for stat in imap(_pair_stat, items(), jobs=jobs_for(n, jobs)):
         total += stat
         tally.add(stat, PQStat.__iadd__)
+        if analyses is not None:
+            analyses.add(stat)
         if progress is not None:
             progress(1)
     sliced = tally.results(lambda stat, n, absent: PanopticResult(categories, stat, n, absent, boundary))
