@@ -94,8 +94,8 @@ def match_image(
         best = cls_iou.max(axis=1)
         wanted &= ~((bg <= best) & (best <= pos))
     need = np.flatnonzero(wanted)
-    if full is not None and len(need) and len(plain):
-        sub[need] = full(top[need])[:, plain]
+    if full is not None and len(need) and len(plain):  # pairs of other classes only: this class's are exact
+        sub[need] = np.where(cls_iou[need] > 0, sub[need], full(top[need])[:, plain])
     np.maximum(sub, 0.0, out=sub)  # what is still -1: pairs of matched detections no analysis reads
     return ImageMatch(d_cls, score[top], gt_of, ignored, g_cls, sub), top
 
@@ -151,20 +151,24 @@ def tide_image(m: ImageMatch, pos: float = POS, bg: float = BG) -> TideImage:
         error[wrong] = _CODE["Bkg"]
     elif len(wrong):
         iou = m.iou[wrong]
-        same = m.cls[wrong][:, None] == m.gt_cls[None, :]
-        cls_iou, other = iou * same, iou * ~same
-        rows = np.arange(len(wrong))
-        a, b = cls_iou.argmax(axis=1), other.argmax(axis=1)
-        loc = (bg <= cls_iou[rows, a]) & (cls_iou[rows, a] <= pos)
-        wrong_cls = ~loc & (other[rows, b] >= pos)
-        dupe = ~loc & ~wrong_cls & ((cls_iou * used[None, :]).max(axis=1) >= pos)
-        rest = ~loc & ~wrong_cls & ~dupe
-        bkg = rest & (iou.max(axis=1) <= bg)
-        codes = np.select([loc, wrong_cls, dupe, bkg], [_CODE[k] for k in ("Loc", "Cls", "Dupe", "Bkg")], _CODE["Both"])
+        same = m.cls[wrong][:, None] == m.gt_cls
+        cls_iou = np.where(same, iou, 0.0)
+        iou[same] = 0.0  # now the IoUs with ground truth of other classes
+        a, b = cls_iou.argmax(axis=1), iou.argmax(axis=1)
+        a_iou, b_iou = cls_iou.max(axis=1), iou.max(axis=1)
+        loc = (bg <= a_iou) & (a_iou <= pos)
+        wrong_cls = ~loc & (b_iou >= pos)
+        dupe = ~loc & ~wrong_cls & (np.where(used, cls_iou, 0.0).max(axis=1) >= pos)
+        bkg = ~loc & ~wrong_cls & ~dupe & (np.maximum(a_iou, b_iou) <= bg)
+        codes = np.full(len(wrong), _CODE["Both"], np.int8)
+        for flags, name in ((loc, "Loc"), (wrong_cls, "Cls"), (dupe, "Dupe"), (bkg, "Bkg")):
+            codes[flags] = _CODE[name]
         error[wrong] = codes
-        target = np.where(loc, a, b)
-        fix_cls[wrong[wrong_cls]] = m.gt_cls[b[wrong_cls]]
-        _best_matches(wrong[loc | wrong_cls], target[loc | wrong_cls], m.score, used, usable, fix_tp)
+        fixable = loc | wrong_cls
+        if fixable.any():
+            fix_cls[wrong[wrong_cls]] = m.gt_cls[b[wrong_cls]]
+            target = np.where(loc, a, b)[fixable]
+            _best_matches(wrong[fixable], target, m.score, used, usable, fix_tp)
     return TideImage(m.cls, m.score, ~m.ignored, tp, error, fix_tp, fix_cls, m.gt_cls, used, usable)
 
 
