@@ -195,6 +195,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     tune_allocator()
 
 
+from . import compare as _compare  # noqa: E402,F401  (segtool compare)
 from . import convert as _convert  # noqa: E402  (commands register themselves on main)
 from . import eval as _eval  # noqa: E402
 from . import eval_instance as _eval_instance  # noqa: E402

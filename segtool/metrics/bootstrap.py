@@ -1,0 +1,232 @@
+"""A paired bootstrap over images, from per-image sufficient statistics (docs/compare.md).
+
+A bootstrap sample is a multiset of the N images drawn with replacement; it is written as
+``counts`` (how many times each image is drawn), a row of a ``(B, N)`` matrix. Each metric
+is then a function of statistics *summed* over the multiset, so a sample costs a weighted
+sum, never a second look at pixels:
+
+* PQ: per image and category (IoU sum, TP, FP, FN), summed: ``counts @ stat``;
+* semantic: per image and class (intersection, ground-truth pixels, predicted pixels) and
+  labelled pixels, summed the same way;
+* COCO AP: COCOeval's per-image evaluations (every detection's matched/ignored flags per
+  IoU threshold, kept by the evaluation itself) re-accumulated with each detection weighted
+  by its image's count: the copies of an image sit together in the score order, as COCOeval
+  would put the images of a resampled dataset whose copies have adjacent ids.
+
+"Paired": A and B are scored on the same draws (:func:`indices`, one seed), so the
+interval of ``B - A`` holds what the images have in common out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..model import Category
+from .instance_accumulate import REC_THRS, Collected
+from .instance_result import Params
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+CHUNK = 1 << 21  # elements of one (samples, thresholds, detections) block of the AP bootstrap
+
+
+def indices(n: int, samples: int, seed: int) -> I64:
+    """The draws: ``(samples, n)`` image indices, uniform with replacement, from
+    ``numpy.random.default_rng(seed)`` (the same seed gives the same draws)."""
+    if n <= 0 or samples <= 0:
+        return np.zeros((max(samples, 0), max(n, 0)), np.int64)
+    return np.random.default_rng(seed).integers(0, n, size=(samples, n), dtype=np.int64)
+
+
+def counts_of(draws: I64, n: int) -> F64:
+    """Each draw's multiset as counts per image: ``(samples, n)``, float (for matrix products;
+    integers up to 2**53 are exact)."""
+    b = draws.shape[0]
+    flat = (draws + n * np.arange(b, dtype=np.int64)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def interval(values: F64, level: float) -> list[float] | None:
+    """The percentile interval: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of
+    the bootstrap values (numpy's linear interpolation), samples where the metric is
+    undefined (NaN) left out; None when every one is."""
+    kept = values[~np.isnan(values)]
+    if not kept.size:
+        return None
+    lo, hi = np.percentile(kept, percentiles(level))
+    return [float(lo), float(hi)]
+
+
+def percentiles(level: float) -> list[float]:
+    """The percentiles of a ``level`` interval (2.5 and 97.5 for 0.95), rounded to 1e-9 so
+    that 0.95 gives 2.5, not 2.500000000000002."""
+    return [round(50 * (1 - level), 9), round(50 * (1 + level), 9)]
+
+
+# --- panoptic -------------------------------------------------------------------------
+
+
+def panoptic(counts: F64, stat: Mapping[str, F64], isthing: npt.NDArray[np.bool_]) -> dict[str, F64]:
+    """PQ/SQ/RQ (All, Things ``_th``, Stuff ``_st``) of each sample, as panopticapi's
+    ``pq_average`` on the summed statistics. ``stat``: ``tp``, ``fp``, ``fn``, ``iou``, each
+    ``(N, K)``; a group without a category seen in a sample scores 0, as segtool's eval."""
+    tp, fp, fn, iou = (counts @ stat[k] for k in ("tp", "fp", "fn", "iou"))
+    seen = (tp + fp + fn) > 0
+    denom = np.where(seen, tp + 0.5 * fp + 0.5 * fn, 1.0)
+    per = {
+        "PQ": iou / denom,
+        "SQ": np.where(tp > 0, iou / np.maximum(tp, 1), 0.0),
+        "RQ": tp / denom,
+    }
+    out: dict[str, F64] = {}
+    for suffix, group in (("", None), ("_th", True), ("_st", False)):
+        cols = np.ones(isthing.shape, bool) if group is None else isthing == group
+        used = seen & cols[None, :]
+        n = used.sum(axis=1)
+        for name, values in per.items():
+            total = np.where(used, values, 0.0).sum(axis=1)
+            out[name + suffix] = np.where(n > 0, total / np.maximum(n, 1), 0.0)
+    return out
+
+
+# --- semantic -------------------------------------------------------------------------
+
+
+def semantic_stats(confusion: npt.NDArray[np.int64]) -> dict[str, F64]:
+    """One image's ``(K, K + 1)`` confusion matrix reduced to what the averages need:
+    ``tp``, ``gt`` (ground-truth pixels, the unlabelled column included), ``pred``."""
+    cm = confusion
+    return {
+        "tp": np.diag(cm[:, :-1]).astype(np.float64),
+        "gt": cm.sum(axis=1).astype(np.float64),
+        "pred": cm[:, :-1].sum(axis=0).astype(np.float64),
+    }
+
+
+def semantic(counts: F64, stat: Mapping[str, F64]) -> dict[str, F64]:
+    """mIoU, fwIoU, pixel and mean accuracy of each sample, as :class:`.semantic.SemanticResult`
+    on the summed matrix; ``stat``: ``tp``, ``gt``, ``pred``, each ``(N, K)``."""
+    tp, gt, pred = (counts @ stat[k] for k in ("tp", "gt", "pred"))
+    union = gt + pred - tp
+    has_iou, has_gt = union > 0, gt > 0
+    iou = np.where(has_iou, tp / np.where(has_iou, union, 1.0), 0.0)
+    acc = np.where(has_gt, tp / np.where(has_gt, gt, 1.0), 0.0)
+    total = gt.sum(axis=1)
+    safe = np.where(total > 0, total, 1.0)
+    n_iou, n_gt = has_iou.sum(axis=1), has_gt.sum(axis=1)
+    return {
+        "mIoU": np.where(n_iou > 0, iou.sum(axis=1) / np.maximum(n_iou, 1), 0.0),
+        "fwIoU": np.where(total > 0, (np.where(has_gt, gt, 0.0) / safe[:, None] * iou).sum(axis=1), 0.0),
+        "pixel_accuracy": np.where(total > 0, tp.sum(axis=1) / safe, 0.0),
+        "mean_accuracy": np.where(n_gt > 0, acc.sum(axis=1) / np.maximum(n_gt, 1), 0.0),
+    }
+
+
+# --- instance (COCO AP) ---------------------------------------------------------------
+
+
+@dataclass
+class CategoryRuns:
+    """One category's detections in COCOeval's accumulate order (score, then image order),
+    at most maxDets per image: each one's image index, and its TP and FP flags per IoU
+    threshold (area range ``all``; an ignored detection is neither)."""
+
+    image: I64
+    tp: npt.NDArray[np.bool_]  # (T, D)
+    fp: npt.NDArray[np.bool_]
+
+
+@dataclass
+class InstanceStats:
+    """What the AP bootstrap needs: per category its :class:`CategoryRuns` and per image its
+    non-ignored ground truth (``npig``, ``(N, K)``, area range ``all``)."""
+
+    runs: list[CategoryRuns]
+    npig: F64
+
+
+def instance(counts: F64, stats: InstanceStats) -> dict[str, F64]:
+    """AP (IoU .50:.95), AP50, AP75 and AR100 (area ``all``, maxDets 100) of each sample, as
+    COCOeval's ``accumulate`` + ``summarize`` on the multiset: categories without non-ignored
+    ground truth in the sample left out of the means (NaN when none is left: COCOeval's -1)."""
+    b = counts.shape[0]
+    t_n = len(stats.runs[0].tp) if stats.runs else 10
+    ap = np.zeros((b, t_n))
+    ar = np.zeros((b, t_n))
+    npig = counts @ stats.npig  # (B, K)
+    present = npig > 0
+    for k, run in enumerate(stats.runs):
+        if run.image.size == 0 or not present[:, k].any():
+            continue
+        step = max(1, CHUNK // max(1, t_n * run.image.size))
+        for lo in range(0, b, step):
+            sums, last = _category_ap(counts[lo : lo + step], run, npig[lo : lo + step, k])
+            ap[lo : lo + step] += sums
+            ar[lo : lo + step] += last
+    n = present.sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
+        per_t = ap * scale  # (B, T): the mean over categories and recall thresholds
+        rec = ar * np.where(n > 0, 1.0 / n, np.nan)[:, None]
+    return {"AP": per_t.mean(axis=1), "AP50": per_t[:, 0], "AP75": per_t[:, 5], "AR100": rec.mean(axis=1)}
+
+
+def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> tuple[F64, F64]:
+    """Per sample and threshold: the sum over the 101 recall thresholds of the interpolated
+    precision (COCOeval's ``q``), and the final recall; 0 where the sample has no ground
+    truth of the category (the caller leaves those out).
+
+    Each detection weighs its image's count: TP and FP cumulate with those weights, the
+    precision is made non-increasing from the end, and a detection is sampled by the
+    recall thresholds its recall reaches and the point before it did not (COCOeval's
+    ``searchsorted(rc, recThrs, 'left')``), so no (threshold, recall-threshold) table is
+    made. A detection drawn w times is one point whose TP jumps by w: the w points COCOeval
+    would have in between have the same interpolated precision (a TP raises precision, so
+    the last of the copies dominates the others), and an FP copy reaches no threshold."""
+    w = counts[:, run.image]  # (b, D)
+    tp = np.cumsum(w[:, None, :] * run.tp[None], axis=2)
+    fp = np.cumsum(w[:, None, :] * run.fp[None], axis=2)
+    has = npig > 0
+    denom = np.where(has, npig, 1.0)[:, None, None]
+    rc = tp / denom
+    pr = tp / (fp + tp + np.spacing(1))
+    pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
+    reached = np.searchsorted(REC_THRS, rc.ravel(), "right").reshape(rc.shape)
+    new = np.diff(reached, axis=2, prepend=0)
+    sums = (pr * new).sum(axis=2)
+    last = rc[:, :, -1]
+    return np.where(has[:, None], sums, 0.0), np.where(has[:, None], last, 0.0)
+
+
+def instance_stats(found: Collected, categories: tuple[Category, ...], params: Params, npig: F64) -> InstanceStats:
+    """:class:`InstanceStats` of an evaluation's collected per-image results (what
+    :func:`.instance_accumulate.keeping` hands over): each category's detections put in
+    :func:`.instance_accumulate.accumulate`'s order (image rank, then a stable sort by
+    score), cut at the last maxDets; ``npig``: ``(N, K)`` per image rank and category."""
+    cat_id, score, rank = found.columns()
+    ids = np.array([c.id for c in categories], np.int64)
+    at = np.minimum(np.searchsorted(ids, cat_id), max(len(ids) - 1, 0))
+    cat = np.where(ids[at] == cat_id, at, len(ids)) if len(ids) else np.zeros(len(cat_id), np.int64)
+    image = np.repeat(
+        np.frombuffer(found.image_rank, np.int64) if len(found.image_rank) else np.zeros(0, np.int64),
+        np.frombuffer(found.image_count, np.int64) if len(found.image_count) else np.zeros(0, np.int64),
+    )
+    rows = found.order()
+    by_cat = np.argsort(cat if rows is None else cat[rows], kind="stable")
+    if rows is not None:
+        by_cat = rows[by_cat]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cat, minlength=len(ids) + 1))])
+    max_det = params.max_dets[-1]
+    runs = []
+    for k in range(len(ids)):
+        sel = by_cat[bounds[k] : bounds[k + 1]]
+        sel = sel[rank[sel] < max_det]
+        sel = sel[np.argsort(-score[sel], kind="mergesort")]
+        matched, ignored = found.flags_of(sel)
+        m, ig = matched[0], ignored[0]  # area range "all"
+        runs.append(CategoryRuns(image[sel], m & ~ig, ~m & ~ig))
+    return InstanceStats(runs, npig)
