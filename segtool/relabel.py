@@ -47,10 +47,12 @@ class Relabelled:
                 changed=ann.changed,
             )
         index, merged = _merge(ann.index_map(), segs, out, self.stuff)
+        res = views.Resolved(index, merged)  # its runs too: PQ's generic path reads runs
         return Annotation(
             ann.image,
-            views.measure(index, merged),
+            res.measured(),
             id_map=index,
+            runs=res.runs(),
             origin=ann.origin,
             dropped=ann.dropped,
             changed=ann.changed,

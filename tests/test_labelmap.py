@@ -207,3 +207,29 @@ def test_json_is_read_as_well_as_yaml(tmp_path):
     lm = load(path)
     assert [(c.id, c.name, c.isthing) for c in lm.pixel_categories()] == [(0, "bg", False), (1, "fg", True)]
     assert parse([{"id": 3, "name": "x", "color": "#ff0080"}]).labels[0].color == (255, 0, 128)
+
+
+def test_eval_panoptic_through_a_label_map(tmp_path, runner):
+    """A map that renames every category of panopticapi's examples (ids unchanged) scores
+    exactly as the plain run, the names taken from the map; one that voids a category takes
+    it out of the per-class table."""
+    from pathlib import Path
+
+    sample = Path(__file__).parents[1] / "sample_data" / "panoptic_examples.json"
+    cats = json.loads(sample.read_text())["categories"]
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(json.dumps({"labels": [{"id": c["id"], "name": f"x-{c['name']}"} for c in cats]}))
+    plain = invoke(runner, "eval", "panoptic", sample, sample, "--json", "--per-class")
+    mapped = invoke(runner, "eval", "panoptic", sample, sample, "--json", "--per-class", "--labels", renamed)
+    assert plain.exit_code == 0 and mapped.exit_code == 0, mapped.output
+    a, b = json.loads(plain.stdout), json.loads(mapped.stdout)
+    assert b["All"] == a["All"] and b["All"]["pq"] == 1.0
+    assert b["per_class"]["1"]["name"] == "x-person" and a["per_class"]["1"]["name"] == "person"
+    voided = tmp_path / "voided.json"
+    first = cats[0]["id"]
+    entries = [{"id": c["id"], "name": c["name"], **({"void": True} if c["id"] == first else {})} for c in cats]
+    voided.write_text(json.dumps({"labels": entries}))
+    r = invoke(runner, "eval", "panoptic", sample, sample, "--json", "--per-class", "--labels", voided)
+    assert r.exit_code == 0, r.output
+    voided_result = json.loads(r.stdout)
+    assert voided_result["All"]["pq"] == 1.0 and str(first) not in voided_result["per_class"]
