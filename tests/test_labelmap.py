@@ -233,3 +233,17 @@ def test_eval_panoptic_through_a_label_map(tmp_path, runner):
     assert r.exit_code == 0, r.output
     voided_result = json.loads(r.stdout)
     assert voided_result["All"]["pq"] == 1.0 and str(first) not in voided_result["per_class"]
+
+
+def test_preview_and_info_read_through_the_map(tmp_path, runner):
+    """info names the map's categories; preview renders an index-map folder that without the
+    map is refused (its values are not categories)."""
+    src = _folder(tmp_path, "idx", {"a": VALUES})
+    labels = _labels(tmp_path)
+    info = invoke(runner, "info", src, "--labels", labels, "--json", "--per-class")
+    assert info.exit_code == 0, info.output
+    assert {"road", "car", "sky"} <= set(info.stdout.replace('"', " ").split())
+    assert invoke(runner, "preview", src, tmp_path / "pv0").exit_code == 2
+    r = invoke(runner, "preview", src, tmp_path / "pv", "--labels", labels, "--json")
+    assert r.exit_code == 0, r.output
+    assert [row["segments"] for row in json.loads(r.stdout)["images"]] == [3]
