@@ -515,6 +515,37 @@ def bench_tide(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
     )
 
 
+def bench_pq_errors(gt: Path, pred: Path, jobs: int, rounds: int) -> None:
+    """eval panoptic plain, with --errors, and with --errors --confusion (issue 14: --errors
+    adds <= 50%), each with its numbers made as the command makes them; interleaved rounds,
+    best of each, with --jobs 1 (wall and CPU: all the work in this process) and --jobs N."""
+    from segtool.metrics.pq_errors import PQAnalyses
+
+    def run(jobs: int, **what: bool) -> None:
+        a = PQAnalyses(**what)
+        result = evaluate_panoptic(gt, pred, jobs=jobs, analyses=a or None)
+        result.to_dict(), a.to_dict(result)
+
+    options: dict[str, dict[str, bool]] = {"plain": {}, "--errors": {"errors": True}}
+    options["--errors --confusion"] = {"errors": True, "confusion": True}
+    warm_up(jobs)
+    for j in sorted({1, jobs}):
+        best = {k: [float("inf"), float("inf")] for k in options}  # wall, CPU
+        for _ in range(rounds):
+            for label, kw in options.items():
+                t, cpu = time.perf_counter(), time.process_time()
+                run(j, **kw)
+                best[label][0] = min(best[label][0], time.perf_counter() - t)
+                best[label][1] = min(best[label][1], time.process_time() - cpu)
+        plain = best["plain"]
+        shown = ", ".join(
+            f"{k} {v[0]:.2f} s ({100 * (v[0] / plain[0] - 1):+.1f}%; CPU {100 * (v[1] / plain[1] - 1):+.1f}%)"
+            for k, v in best.items()
+            if k != "plain"
+        )
+        print(f"PQ errors, --jobs {j}, best of {rounds}: plain {plain[0]:.2f} s (CPU {plain[1]:.2f} s), {shown}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=1000)

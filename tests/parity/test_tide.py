@@ -143,3 +143,51 @@ def test_generated_data_has_every_error_type(tmp_path: Path) -> None:
         for name, n in reference(gt, dt, "mask")["counts"].items():
             seen[name] = seen.get(name, 0) + n
     assert all(seen[k] > 0 for k in ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")), seen
+
+
+def test_worker_processes_and_real_data_equal_tidecv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """panopticapi's example images (50 segments) as COCO instance ground truth, the same
+    PNGs with scores as panoptic predictions: those decode PNGs, so they run in worker
+    processes (--jobs 2), and TIDE's records come back from them. The numbers equal jobs=1
+    and tidecv's on the same segments written as a results list."""
+    import shutil
+
+    from tests.conftest import DETECTION_EXAMPLES, PANOPTIC_EXAMPLES, ids_of
+    from tests.parity.test_map import count_pools
+
+    data = json.loads(PANOPTIC_EXAMPLES.read_text())
+    rng = np.random.default_rng(5)
+    for ann in data["annotations"]:
+        for s in ann["segments_info"]:
+            s["score"] = float(rng.choice([0.3, 0.6, 0.8]))
+            if rng.random() < 0.3:  # another class: Cls errors and misses
+                s["category_id"] = int(rng.choice([c["id"] for c in data["categories"] if c["isthing"]]))
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps(data))
+    shutil.copytree(PANOPTIC_EXAMPLES.with_suffix(""), tmp_path / "pred")
+    dets = [
+        {
+            "image_id": a["image_id"],
+            "category_id": s["category_id"],
+            "score": s["score"],
+            **_record(ids_of(tmp_path / "pred" / a["file_name"]) == s["id"]),
+        }
+        for a in data["annotations"]
+        for s in a["segments_info"]
+    ]
+    results = tmp_path / "dets.json"
+    results.write_text(json.dumps(dets))
+    got, started = {}, count_pools(monkeypatch)
+    for jobs in (1, 2):
+        analyses = Analyses(tide=True, confusion=0.5, calibration=10)
+        evaluate_instance(DETECTION_EXAMPLES, pred, jobs=jobs, analyses=analyses)
+        got[jobs] = analyses.to_dict()
+    assert started == [2]  # jobs=2 ran in a pool of 2 worker processes
+    assert got[1] == got[2]
+    ref = reference(DETECTION_EXAMPLES, results, "mask")
+    t = got[2]["tide"]
+    assert t["ap"] == pytest.approx(ref["ap"], abs=1e-6) and t["counts"] == ref["counts"]
+    for part in ("main", "special"):
+        for name, value in ref[part].items():
+            assert t[part][name] == pytest.approx(value, abs=1e-6), (part, name)
+    assert sum(ref["counts"].values()) > 0
