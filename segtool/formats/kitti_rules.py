@@ -16,7 +16,6 @@ collects them all.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import imageio, png
-from ..errors import SegtoolError
 from ..model import Category
 from ..policy import Policy, place
 from .cityscapes_labels import LABELS, MAX_ID
-from .common import png_size as png_size  # one header read for every format
+from .common import png_size as png_size
 from .semantic_rules import histogram, read_labels
+from .tree_rules import check_photo as check_photo  # KITTI's and MOTS' one rule
+from .tree_rules import pngs_under  # one header read for every format
 
 SPLIT, PHOTOS, INSTANCE, SEMANTIC = "training", "image_2", "instance", "semantic"
 LABEL_COLORS = "label_colors.txt"  # datumaro's (CVAT's KITTI export's) label map: "r g b name" lines
@@ -117,53 +117,17 @@ class Entry:
     photo: str | None
 
 
-def _pngs(folder: Path) -> list[Path]:
-    """The PNGs under ``folder`` (``DEPTH`` folders down), in path order."""
-    out: list[Path] = []
-    base = len(folder.parts)
-    for here, dirs, names in os.walk(folder):
-        dirs[:] = sorted(dirs) if len(Path(here).parts) - base < DEPTH else []
-        out += [Path(here) / n for n in names if n.lower().endswith(".png")]
-    return sorted(out)
-
-
 def find(lay: Layout) -> list[Entry]:
     """Every image of the tree, by path; the photo is ``<id>`` with a photo suffix in the
     photos folder."""
     out = []
-    for path in _pngs(lay.maps):
+    for path in pngs_under(lay.maps, DEPTH):
         rel = path.relative_to(lay.maps).with_suffix("").as_posix()
         sem = lay.semantic / f"{rel}.png" if lay.semantic is not None else None
         photo = next((lay.photos / f"{rel}{s}" for s in PHOTO_SUFFIXES if (lay.photos / f"{rel}{s}").is_file()), None)
         semantic = str(sem) if sem is not None and sem.is_file() else None
         out.append(Entry(rel, str(path), semantic, None if photo is None else str(photo)))
     return out
-
-
-def photo_size(path: str) -> tuple[int, int] | str:
-    """(width, height) from a photo's header (nothing decoded), or why it cannot be read."""
-    try:
-        with imageio.open_image(path) as img:
-            return int(img.size[0]), int(img.size[1])
-    except SegtoolError as exc:  # a limit
-        return exc.message
-    except Exception as exc:  # Pillow raises assorted types on corrupt input
-        return str(exc) or type(exc).__name__
-
-
-def check_photo(photo: str | None, size: tuple[int, int], report: Policy, image_id: Any) -> None:
-    """The photo, when there is one, must open and be of the map's size."""
-    if photo is None:
-        return
-    if not os.path.isfile(photo):
-        report("image-file-missing", f"{place(image_id)}: the photo is missing", photo, image_id)
-        return
-    found = photo_size(photo)
-    if isinstance(found, str):
-        report("image-unreadable", f"{place(image_id)}: cannot open the photo ({found})", photo, image_id)
-    elif found != size:
-        msg = f"{place(image_id)}: the photo is {found[0]}x{found[1]} but its label PNG is {size[0]}x{size[1]}"
-        report("image-size", msg, photo, image_id)
 
 
 VOID_NAMES = ("unlabeled", "background", "ignored", "void")  # label_colors.txt names read as void

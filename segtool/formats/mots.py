@@ -110,7 +110,7 @@ class MotsImage:
 def _image(entry: Entry, check_photos: bool) -> ImageInfo:
     size = png_size(entry.labels) if entry.size is None else entry.size
     if check_photos:
-        check_photo(entry.photo, size, STRICT, entry.id)
+        check_photo(entry.photo, size, STRICT, entry.id, "annotation")
     return ImageInfo(entry.id, entry.file_name, size[1], size[0], photo=(entry.photo or "") if check_photos else "")
 
 

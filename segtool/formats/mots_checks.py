@@ -71,7 +71,7 @@ def _check_image(job: _Job) -> _ImageOut:
     else:
         size = entry.size
         parts = txt_parts(entry, job.classes, collect)
-    check_photo(entry.photo, size, collect, entry.id)
+    check_photo(entry.photo, size, collect, entry.id, "annotation")
     if parts is not None:
         out.objects = len(parts.ids)
         out.ignore_regions = int(parts.ignored > 0)

@@ -16,7 +16,6 @@ image's objects must hold. Each problem goes to the caller's error policy
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import imageio, limits, masks
-from ..checks.records import photo_size
 from ..errors import SegtoolError
 from ..model import Category
 from ..policy import Policy, place
-from .common import png_size as png_size  # one header read for every format
+from .common import png_size as png_size
 from .semantic_rules import histogram, read_labels
+from .tree_rules import check_photo as check_photo  # KITTI's and MOTS' one rule
+from .tree_rules import pngs_under  # one header read for every format
 
 INSTANCES, PHOTOS, LABELS_FILE, TXT_FOLDER = "instances", "images", "labels.txt", "instances_txt"
 DIVISOR = 1000  # a value (or id) is class_id * 1000 + track
@@ -94,15 +94,6 @@ def png_roots(root: Path) -> list[tuple[str, Path]]:
     return [(d.name, d) for d in sorted(root.iterdir()) if d.is_dir() and (d / INSTANCES).is_dir()]
 
 
-def _pngs(folder: Path) -> list[Path]:
-    out: list[Path] = []
-    base = len(folder.parts)
-    for here, dirs, names in os.walk(folder):
-        dirs[:] = sorted(dirs) if len(Path(here).parts) - base < DEPTH else []
-        out += [Path(here) / n for n in names if n.lower().endswith(".png")]
-    return sorted(out)
-
-
 def find_pngs(root: Path) -> tuple[list[Entry], list[Path]]:
     """Every instance PNG (image id ``<subset>/<path under instances/>`` without suffix) and
     the folders that may hold a labels.txt."""
@@ -110,7 +101,7 @@ def find_pngs(root: Path) -> tuple[list[Entry], list[Path]]:
     folders = []
     for subset, base in png_roots(root):
         folders.append(base / INSTANCES)
-        for path in _pngs(base / INSTANCES):
+        for path in pngs_under(base / INSTANCES, DEPTH):
             rel = path.relative_to(base / INSTANCES).with_suffix("").as_posix()
             image_id = f"{subset}/{rel}" if subset else rel
             photo = next(
@@ -291,18 +282,3 @@ def txt_parts(entry: Entry, classes: Classes, report: Policy) -> Parts | None:
         index[stack[..., i].astype(bool)] = k
     ignored = int(stack[..., np.flatnonzero(ignore)].sum()) if ignore.any() else 0
     return Parts(index, ids[order], ids[order] // DIVISOR, ignored)
-
-
-def check_photo(photo: str | None, size: tuple[int, int], report: Policy, image_id: Any) -> None:
-    """The photo, when there is one, must open and be of the map's size."""
-    if photo is None:
-        return
-    if not os.path.isfile(photo):
-        report("image-file-missing", f"{place(image_id)}: the photo is missing", photo, image_id)
-        return
-    found = photo_size(Path(photo))
-    if isinstance(found, str):
-        report("image-unreadable", f"{place(image_id)}: cannot open the photo ({found})", photo, image_id)
-    elif found != size:
-        msg = f"{place(image_id)}: the photo is {found[0]}x{found[1]} but its annotation is {size[0]}x{size[1]}"
-        report("image-size", msg, photo, image_id)
