@@ -292,6 +292,8 @@ def evaluate_instance(
     score = score.sharded(_partial.Plan.of(shard, partial, read_options), img_ids, cat_ids)
     if analyses and score.lvis:
         raise SegtoolError("TIDE, confusion and calibration follow COCOeval's rules, not LVIS'; add --no-lvis")
+    if analyses and (shard is not None or partial is not None):
+        raise SegtoolError("TIDE, confusion and calibration are not sharded: make them in an unsharded run")
     score = score.reporting(per_image, _slices(slices, [s.image.id for s in gt_ds.samples]))
     if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))

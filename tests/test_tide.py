@@ -157,3 +157,9 @@ def test_refused_for_boundary_and_lvis(tmp_path: Path) -> None:
         Analyses(tide=True).bind(Params(iou_type="boundary"), ())
     with pytest.raises(SegtoolError, match="not LVIS"):
         evaluate_instance(gt, dt, iou_type="bbox", lvis=True, analyses=Analyses(tide=True))
+
+
+def test_refused_when_sharded(tmp_path: Path) -> None:
+    gt, dt = _boxes(tmp_path, [(1, [0, 0, 10, 10], 0)], [(1, [0, 0, 10, 10], 0.9)])
+    with pytest.raises(SegtoolError, match="not sharded"):
+        evaluate_instance(gt, dt, iou_type="bbox", shard="1/2", analyses=Analyses(tide=True))
