@@ -107,3 +107,28 @@ def test_cli_json_and_csv(tmp_path: Path, runner) -> None:
         "-",
     )
     assert json.loads(r.stdout)["confusion"]["matrix"] == [[1, 0, 0], [1, 1, 0], [0, 1, 0]]
+
+
+def test_class_agnostic_is_one_class_not_background(tmp_path: Path, runner) -> None:
+    # --class-agnostic scores every object as one class of id -1: a row and a column of
+    # its own, apart from background
+    box = lambda x: [x, 0, 10, 10]  # noqa: E731
+    anns = [
+        {"id": i + 1, "image_id": 1, "category_id": c, "bbox": box(x), "area": 100, "iscrowd": 0, "segmentation": []}
+        for i, (c, x) in enumerate([(1, 0), (2, 20)])
+    ]
+    gt = write_json(
+        tmp_path / "gt.json",
+        {
+            "images": [{"id": 1, "file_name": "a.jpg", "height": 100, "width": 100}],
+            "annotations": anns,
+            "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+        },
+    )
+    dt = write_json(tmp_path / "dt.json", [{"image_id": 1, "category_id": 2, "bbox": box(0), "score": 0.9}])
+    r = invoke(
+        runner, "eval", "instance", gt, dt, "--iou-type", "bbox", "--confusion", "--class-agnostic", "--json", "-"
+    )
+    c = json.loads(r.stdout)["confusion"]
+    k = c["ids"].index(-1)
+    assert c["matrix"][k][k] == 1 and c["matrix"][k][-1] == 1 and c["matrix"][-1][-1] == 0

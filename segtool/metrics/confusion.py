@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ..model import Category
 from .tide import POS, ImageMatch
 
-BACKGROUND = -1  # the class id of the background row and column in a cell list
+BACKGROUND = -(2**63)  # the background row and column in a cell list (-1 is --class-agnostic's one class)
 
 
 def confusion_image(m: ImageMatch, threshold: float, pos: float = POS) -> npt.NDArray[np.int64]:
