@@ -553,7 +553,9 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="processes for both (panopticapi uses all cores)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument(
-        "--only", choices=["pq", "map", "miou", "lvis", "boundary", "per-image", "tide"], help="run one part"
+        "--only",
+        choices=["pq", "map", "miou", "lvis", "boundary", "per-image", "tide", "pq-errors"],
+        help="run one part",
     )
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of each timing (best is kept)")
     args = ap.parse_args()
@@ -574,6 +576,8 @@ def main() -> None:
         bench_per_image(gt, pred, args.jobs, args.rounds)
     if args.only in (None, "tide"):
         bench_tide(gt, pred, args.rounds)
+    if args.only in (None, "pq-errors"):
+        bench_pq_errors(gt, pred, args.jobs, args.rounds)
     if not args.no_memory and args.only in (None, "pq"):
         memory(gt, pred)
 

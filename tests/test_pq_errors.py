@@ -237,8 +237,11 @@ CATS = tuple(Category(c["id"], c["name"], bool(c["isthing"])) for c in CATEGORIE
 
 
 def _random_image(draw, n_max):
-    """A small random id map: runs of random ids (0 = void) over 2 rows of 12 pixels."""
-    values = draw(st.lists(st.integers(0, n_max), min_size=24, max_size=24))
+    """A small random id map, 2 rows of 12 pixels: runs of 1 to 8 pixels of random ids
+    (0 = void), so that segments are large enough to merge, split and cover each other."""
+    runs = draw(st.lists(st.tuples(st.integers(0, n_max), st.integers(1, 8)), min_size=3, max_size=24))
+    values = [i for i, n in runs for _ in range(n)][:24]
+    values += [0] * (24 - len(values))
     return np.array(values, np.int64).reshape(2, 12)
 
 
@@ -282,3 +285,114 @@ def test_invariants(case):
     cells = rec.cells
     assert (cells[:, 0] >= 0).sum() == (~gseg.iscrowd).sum()
     assert (cells[:, 1] >= 0).sum() == stat.tp.sum() + stat.fp.sum()
+
+
+def _reference(g, p, gcat, pcat, crowd):
+    """The causes of docs/metrics/pq-errors.md written out pixel by pixel in plain Python,
+    independently of segtool's arrays: sorted (cause, side, category id, dTP, dFP, dFN, dIoU)."""
+    gids = sorted(set(g.ravel().tolist()) - {0})
+    pids = sorted(set(p.ravel().tolist()) - {0})
+    gc, pc = dict(zip(gids, gcat, strict=True)), dict(zip(pids, pcat, strict=True))
+    cr = dict(zip(gids, crowd, strict=True))
+    inter: dict[tuple[int, int], int] = {}
+    ag = {i: 0 for i in gids}
+    ap = {i: 0 for i in pids}
+    vp = {i: 0 for i in pids}
+    for a, b in zip(g.ravel().tolist(), p.ravel().tolist(), strict=True):
+        ag[a] = ag.get(a, 0) + 1
+        if b:
+            ap[b] += 1
+            if a:
+                inter[a, b] = inter.get((a, b), 0) + 1
+            else:
+                vp[b] += 1
+
+    def iou(a, b):
+        i = inter.get((a, b), 0)
+        return i / (ap[b] + ag[a] - i - vp[b])
+
+    tp = {(a, b) for (a, b) in inter if gc[a] == pc[b] and not cr[a] and iou(a, b) > 0.5}
+    mg, mp = {a for a, _ in tp}, {b for _, b in tp}
+    fn = [a for a in gids if a not in mg and not cr[a]]
+    fp = []
+    for b in pids:
+        if b in mp:
+            continue
+        crowd_of = [a for a in gids if cr[a] and gc[a] == pc[b]]
+        on = vp[b] + (inter.get((crowd_of[-1], b), 0) if crowd_of else 0)
+        if on / ap[b] <= 0.5:
+            fp.append(b)
+    counted = mp | set(fp)
+    gcause: dict[int, str] = {}
+    pcause: dict[int, str] = {}
+    out = []
+
+    def same(a, b):
+        return not cr[a] and b in counted and gc[a] == pc[b]
+
+    def covers(a, b):
+        return same(a, b) and 2 * inter.get((a, b), 0) > ag[a]
+
+    def lies(a, b):
+        return same(a, b) and 2 * inter.get((a, b), 0) > ap[b] - vp[b]
+
+    def pairs(ok, cause):
+        cands = sorted(((a, b) for a in fn for b in fp if ok(a, b)), key=lambda ab: -iou(*ab))
+        for a, b in cands:
+            if a not in gcause and b not in pcause:
+                gcause[a], pcause[b] = cause, cause
+                out.append((cause, 0, gc[a], 1, 0, -1, iou(a, b)))
+                out.append((cause, 1, pc[b], 0, -1, 0, 0.0))
+
+    pairs(lambda a, b: gc[a] != pc[b] and iou(a, b) > 0.5, "cls")
+    merging = [b for b in counted if sum(covers(a, b) for a in gids) >= 2]
+    for b in merging:
+        if b in fp and b not in pcause:
+            pcause[b] = "merge"
+            out.append(("merge", 1, pc[b], 0, -1, 0, 0.0))
+        for a in gids:
+            if covers(a, b) and a in fn and a not in gcause:
+                gcause[a] = "merge"
+                out.append(("merge", 0, gc[a], 1, 0, -1, inter[a, b] / ag[a]))
+    for a in gids:
+        parts = [b for b in pids if lies(a, b) and b not in pcause]
+        if len(parts) < 2:
+            continue
+        for b in parts:
+            if b in fp:
+                pcause[b] = "split"
+                out.append(("split", 1, pc[b], 0, -1, 0, 0.0))
+        if a in fn and a not in gcause:
+            gcause[a] = "split"
+            i = sum(inter[a, b] for b in parts)
+            out.append(("split", 0, gc[a], 1, 0, -1, i / (sum(ap[b] - vp[b] for b in parts) + ag[a] - i)))
+    pairs(lambda a, b: covers(a, b) or lies(a, b), "loc")
+    out += [("missed", 0, gc[a], 0, 0, -1, 0.0) for a in fn if a not in gcause]
+    out += [("bkg", 1, pc[b], 0, -1, 0, 0.0) for b in fp if b not in pcause]
+    return sorted((c, s, k, t, f, n, round(v, 9)) for c, s, k, t, f, n, v in out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(images())
+def test_equals_reference(case):
+    """The record equals the definitions written out pixel by pixel, from the dense table
+    and from the sparse pairs (:class:`Pairs`, the path of large images) alike."""
+    from segtool.metrics.panoptic import Pairs
+
+    g, p, gids, pids, gcat, pcat, crowd = case
+    gseg = Segments.build(gids, gcat, crowd, [(g == i).sum() for i in gids])
+    pseg = Segments.build(pids, pcat, None, [(p == i).sum() for i in pids])
+    table = np.zeros((len(gids) + 1, len(pids) + 1), np.int64)
+    grow = np.where(g > 0, np.searchsorted(gids, g) + 1, 0)
+    prow = np.where(p > 0, np.searchsorted(pids, p) + 1, 0)
+    np.add.at(table, (grow.ravel(), prow.ravel()), 1)
+    expected = _reference(g, p, gcat, pcat, crowd)
+    cats = np.array([c.id for c in CATS])
+    for t in (table, Pairs.of_table(table)):
+        stat = table_stat(gseg, pseg, t, Positions.of(CATS), analyses=PQAnalyses(errors=True))
+        rec = stat.record
+        got = sorted(
+            (CAUSES[r[0]], int(r[1]), int(cats[r[2]]), int(r[3]), int(r[4]), int(r[5]), round(float(v), 9))
+            for r, v in zip(rec.rows, rec.iou, strict=True)
+        )
+        assert got == expected

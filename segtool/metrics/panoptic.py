@@ -365,7 +365,7 @@ def evaluate(
     """
     position = Positions.of(categories)
     if analyses is not None:
-        analyses.check(boundary)
+        analyses.bind(position.k, boundary)
     total = PQStat.zeros(position.k)
     seen = missing = 0
     tally: Tally[PQStat] = Tally(per_image, slices, lambda: PQStat.zeros(position.k), panoptic_row)

@@ -18,7 +18,7 @@ are in no cell; the background/background cell is 0. The layout, JSON and CSV ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,8 @@ def image_cells(
     fp: npt.NDArray[np.bool_],
     partner: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.int64]:
-    """One image's cells as (ground-truth id, predicted id) rows: ``matched_g``/``matched_p``
+    """One image's cells as (ground-truth, predicted) rows of ``gcat``/``pcat`` (the
+    segments' categories, any coding), :data:`BACKGROUND` for none: ``matched_g``/``matched_p``
     PQ's matched pairs, ``fn``/``fp`` its false negatives and positives, ``partner[g]`` the
     prediction of another class paired with false negative ``g`` (-1: none)."""
     paired = partner >= 0
@@ -56,7 +57,14 @@ def image_cells(
     return np.concatenate(parts).astype(np.int64).reshape(-1, 2)
 
 
-def matrix(cells: Iterable[npt.NDArray[np.int64]], categories: Sequence[Category]) -> dict[str, Any]:
-    """The matrix of every image's cells (``ids``, ``names``, ``matrix`` rows = ground truth),
-    as :func:`.confusion.matrix` lays it out."""
-    return _confusion.matrix(cells, categories)
+def matrix(counts: npt.NDArray[np.int64], categories: Sequence[Category]) -> dict[str, Any]:
+    """The ``(k + 1, k + 1)`` counts of category rows (background last) laid out as
+    :func:`.confusion.matrix` lays them: ``ids`` and ``names`` by category id, then
+    background (id null), ``matrix`` rows = ground truth."""
+    order = np.argsort(np.array([c.id for c in categories], np.int64), kind="stable")
+    index = np.append(order, len(categories))
+    return {
+        "ids": [*(categories[i].id for i in order), None],
+        "names": [*(categories[i].name for i in order), "background"],
+        "matrix": counts[np.ix_(index, index)].tolist(),
+    }

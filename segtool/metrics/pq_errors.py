@@ -42,7 +42,7 @@ I64 = npt.NDArray[np.int64]
 class ImageErrors:
     """One image's record: ``rows`` (cause, side, category row, dTP, dFP, dFN) per unmatched
     segment with ``iou`` its dIoU (its oracle's changes to its own category), and ``cells``
-    the segment-level confusion cells (ground-truth id, predicted id; -1 background)."""
+    the segment-level confusion cells (ground-truth, predicted category row; -1 background)."""
 
     rows: npt.NDArray[np.int64]
     iou: npt.NDArray[np.float64]
@@ -145,7 +145,7 @@ def classify(
         im.add(MISSED, GT, int(grow[g]), (0, 0, -1))
     for p in np.flatnonzero(fp & (pcause < 0)).tolist():
         im.add(BKG, PRED, int(prow[p]), (0, -1, 0))
-    cells = pq_confusion.image_cells(gcat, pcat, m.gi, m.pi, fn, fp, partner)
+    cells = pq_confusion.image_cells(grow, prow, m.gi, m.pi, fn, fp, partner)
     rows = np.array(im.rows, np.int64).reshape(-1, 6)
     return ImageErrors(rows, np.array(im.ious, np.float64), cells)
 
@@ -190,13 +190,50 @@ def missing(gseg: Segments, position: Positions) -> ImageErrors:
     g = np.flatnonzero(~gseg.iscrowd)
     rows = np.zeros((len(g), 6), np.int64)
     rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 5] = MISSED, GT, position(gseg.category_id[g]), -1
-    cells = np.stack([gseg.category_id[g], np.full(len(g), pq_confusion.BACKGROUND)], axis=1)
+    cells = np.stack([position(gseg.category_id[g]), np.full(len(g), pq_confusion.BACKGROUND)], axis=1)
     return ImageErrors(rows, np.zeros(len(g)), cells.astype(np.int64))
+
+
+@dataclass
+class Totals:
+    """The records of every image so far, folded in image order (memory flat in the number
+    of images): each cause's changes per category, unmatched segments per (side, cause,
+    category), the confusion counts (category rows, background last)."""
+
+    counts: npt.NDArray[np.int64]  # (causes, 3, k): dTP, dFP, dFN
+    iou: npt.NDArray[np.float64]  # (causes, k): dIoU
+    segments: npt.NDArray[np.int64]  # (2, causes, k): FNs (GT), FPs (PRED)
+    cells: npt.NDArray[np.int64]  # (k + 1, k + 1)
+
+    @classmethod
+    def zeros(cls, k: int) -> Totals:
+        c = len(CAUSES)
+        return cls(
+            np.zeros((c, 3, k), np.int64),
+            np.zeros((c, k)),
+            np.zeros((2, c, k), np.int64),
+            np.zeros((k + 1, k + 1), np.int64),
+        )
+
+    def fold(self, record: ImageErrors) -> None:
+        """Add one image's record (its own sums first: the same for any ``--jobs``)."""
+        rows, k = record.rows, self.iou.shape[1]
+        counts = np.zeros_like(self.counts)
+        for j in range(3):
+            np.add.at(counts[:, j], (rows[:, 0], rows[:, 2]), rows[:, 3 + j])
+        iou = np.zeros_like(self.iou)
+        np.add.at(iou, (rows[:, 0], rows[:, 2]), record.iou)
+        self.counts += counts
+        self.iou += iou
+        np.add.at(self.segments, (rows[:, 1], rows[:, 0], rows[:, 2]), 1)
+        index = np.where(record.cells < 0, k, record.cells)
+        self.cells += np.bincount(index[:, 0] * (k + 1) + index[:, 1], minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
 
 
 class PQAnalyses:
     """Which analyses of PQ's pass to make (``errors``, ``confusion``) and, in the main
-    process, the images' records. Pickled to a worker it travels without its records.
+    process, the images' records folded (:class:`Totals`). Pickled to a worker it travels
+    without them.
 
     Usage: ``a = PQAnalyses(errors=True, confusion=True)``,
     ``r = evaluate_panoptic(gt, pred, analyses=a)``, then ``a.to_dict(r)``.
@@ -204,18 +241,20 @@ class PQAnalyses:
 
     def __init__(self, errors: bool = False, confusion: bool = False) -> None:
         self.errors, self.confusion = errors, confusion
-        self.records: list[ImageErrors] = []
+        self.totals: Totals | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "records": []}
+        return {**self.__dict__, "totals": None}
 
     def __bool__(self) -> bool:
         return self.errors or self.confusion
 
-    def check(self, boundary: float | None) -> None:
-        """Refuse what the analyses cannot score (one line, exit 2)."""
+    def bind(self, k: int, boundary: float | None) -> None:
+        """Start a run over ``k`` categories; refuse what the analyses cannot score (one
+        line, exit 2)."""
         if boundary is not None:
             raise SegtoolError("--errors and --confusion analyse mask PQ, not Boundary PQ: drop --boundary")
+        self.totals = Totals.zeros(k)
 
     def image(
         self, stat: PQStat, gseg: Segments, pseg: Segments | None, table: Any, m: Any, position: Positions
@@ -225,32 +264,28 @@ class PQAnalyses:
         return AnalysedStat(stat.tp, stat.fp, stat.fn, stat.iou, record)
 
     def add(self, stat: PQStat) -> None:
-        """In the main process, in image order: keep the image's record."""
-        if isinstance(stat, AnalysedStat) and stat.record is not None:
-            self.records.append(stat.record)
+        """In the main process, in image order: fold the image's record."""
+        if isinstance(stat, AnalysedStat) and stat.record is not None and self.totals is not None:
+            self.totals.fold(stat.record)
 
     def to_dict(self, result: PanopticResult) -> dict[str, Any]:
         """``pq_errors`` and ``confusion``, as asked."""
+        totals = self.totals or Totals.zeros(len(result.categories))
         out: dict[str, Any] = {}
         if self.errors:
-            out["pq_errors"] = summary(self.records, result)
+            out["pq_errors"] = summary(totals, result)
         if self.confusion:
-            cells = [r.cells for r in self.records]
-            out["confusion"] = {"iou_threshold": 0.5, **pq_confusion.matrix(cells, result.categories)}
+            out["confusion"] = {"iou_threshold": 0.5, **pq_confusion.matrix(totals.cells, result.categories)}
         return out
 
 
 def deltas(records: list[ImageErrors], k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Every cause's changes per category: ``(causes, 3, k)`` dTP, dFP, dFN and ``(causes,
     k)`` dIoU, added in image order."""
-    rows = np.concatenate([np.zeros((0, 6), np.int64), *(r.rows for r in records)])
-    ious = np.concatenate([np.zeros(0), *(r.iou for r in records)])
-    counts = np.zeros((len(CAUSES), 3, k), np.int64)
-    for j in range(3):
-        np.add.at(counts[:, j], (rows[:, 0], rows[:, 2]), rows[:, 3 + j])
-    iou = np.zeros((len(CAUSES), k))
-    np.add.at(iou, (rows[:, 0], rows[:, 2]), ious)
-    return counts, iou
+    totals = Totals.zeros(k)
+    for r in records:
+        totals.fold(r)
+    return totals.counts, totals.iou
 
 
 def fixed(stat: PQStat, counts: npt.NDArray[np.int64], iou: npt.NDArray[np.float64]) -> PQStat:
@@ -258,12 +293,11 @@ def fixed(stat: PQStat, counts: npt.NDArray[np.int64], iou: npt.NDArray[np.float
     return PQStat(stat.tp + counts[0], stat.fp + counts[1], stat.fn + counts[2], stat.iou + iou)
 
 
-def summary(records: list[ImageErrors], result: PanopticResult) -> dict[str, Any]:
+def summary(totals: Totals, result: PanopticResult) -> dict[str, Any]:
     """Counts per cause and the PQ gained by fixing each (and all), overall (All, Things,
     Stuff) and per class: PQ re-averaged as panopticapi averages it."""
     cats = result.categories
-    counts, iou = deltas(records, len(cats))
-    rows = np.concatenate([np.zeros((0, 6), np.int64), *(r.rows for r in records)])
+    counts, iou = totals.counts, totals.iou
     fixes = {name: fixed(result.stat, counts[c], iou[c]) for c, name in enumerate(CAUSES)}
     fixes["all"] = fixed(result.stat, counts.sum(axis=0), iou.sum(axis=0))
     base = {g: result.average(t) for g, t in (("All", None), ("Things", True), ("Stuff", False))}
@@ -281,7 +315,7 @@ def summary(records: list[ImageErrors], result: PanopticResult) -> dict[str, Any
                 for j, c in enumerate(cats):
                     d = per[c.id]["pq"] - base["All"][1][c.id]["pq"]
                     per_class[c.id]["gain"][name] = d if left[j] else None
-    fn_, fp_ = _tally(rows, GT, len(cats)), _tally(rows, PRED, len(cats))
+    fn_, fp_ = totals.segments[GT], totals.segments[PRED]
     for j, c in enumerate(cats):
         per_class[c.id]["false_negatives"] = {n: int(fn_[i, j]) for i, n in enumerate(CAUSES) if n != "bkg"}
         per_class[c.id]["false_positives"] = {n: int(fp_[i, j]) for i, n in enumerate(CAUSES) if n != "missed"}
@@ -292,11 +326,3 @@ def summary(records: list[ImageErrors], result: PanopticResult) -> dict[str, Any
         "gain": gain,
         "per_class": per_class,
     }
-
-
-def _tally(rows: npt.NDArray[np.int64], side: int, k: int) -> npt.NDArray[np.int64]:
-    """Unmatched segments per (cause, category row) on one side."""
-    mine = rows[rows[:, 1] == side]
-    out = np.zeros((len(CAUSES), k), np.int64)
-    np.add.at(out, (mine[:, 0], mine[:, 2]), 1)
-    return out
