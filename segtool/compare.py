@@ -254,7 +254,7 @@ def _instance(gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs
         if len(IOU_THRS) != 10:  # pragma: no cover - COCOeval's thresholds
             raise AssertionError("AP50/AP75 are read at thresholds 0 and 5")
         npig = _npig(gt, ids, categories, params.area_rng[0], params.iou_type)
-        values = bs.instance(draws, bs.instance_stats(found, categories, params, npig))
+        values = bs.instance(draws, bs.instance_stats(found, categories, params, npig), jobs)
         out.draws = {k: v for k, v in values.items() if k in metrics}
     return out
 

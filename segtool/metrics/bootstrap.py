@@ -26,12 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ..model import Category
+from ..parallel import imap
 from .instance_accumulate import REC_THRS, Collected
 from .instance_result import Params
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-CHUNK = 1 << 21  # elements of one (samples, thresholds, detections) block of the AP bootstrap
+CHUNK = 1 << 20  # elements of one (samples, thresholds, detections) block of the AP bootstrap
 
 
 def indices(n: int, samples: int, seed: int) -> I64:
@@ -137,7 +138,11 @@ class CategoryRuns:
 
     image: I64
     tp: npt.NDArray[np.bool_]  # (T, D)
-    fp: npt.NDArray[np.bool_]
+    ignored: npt.NDArray[np.bool_]  # (T, D): neither TP nor FP
+
+    def __post_init__(self) -> None:
+        self.tp_rows = np.ascontiguousarray(self.tp.T, np.float64)[:, :, None]  # (D, T, 1), as the products want
+        self.ignored_rows = np.ascontiguousarray(self.ignored.T, np.float64)[:, :, None] if self.ignored.any() else None
 
 
 @dataclass
@@ -149,30 +154,43 @@ class InstanceStats:
     npig: F64
 
 
-def instance(counts: F64, stats: InstanceStats) -> dict[str, F64]:
+def instance(counts: F64, stats: InstanceStats, jobs: int = 1) -> dict[str, F64]:
     """AP (IoU .50:.95), AP50, AP75 and AR100 (area ``all``, maxDets 100) of each sample, as
     COCOeval's ``accumulate`` + ``summarize`` on the multiset: categories without non-ignored
-    ground truth in the sample left out of the means (NaN when none is left: COCOeval's -1)."""
-    b = counts.shape[0]
-    t_n = len(stats.runs[0].tp) if stats.runs else 10
-    ap = np.zeros((b, t_n))
-    ar = np.zeros((b, t_n))
+    ground truth in the sample left out of the means (NaN when none is left: COCOeval's -1).
+    ``jobs``: worker processes, each taking a share of the samples."""
     npig = counts @ stats.npig  # (B, K)
     present = npig > 0
-    for k, run in enumerate(stats.runs):
-        if run.image.size == 0 or not present[:, k].any():
-            continue
-        step = max(1, CHUNK // max(1, t_n * run.image.size))
-        for lo in range(0, b, step):
-            sums, last = _category_ap(counts[lo : lo + step], run, npig[lo : lo + step, k])
-            ap[lo : lo + step] += sums
-            ar[lo : lo + step] += last
+    parts = np.array_split(np.arange(counts.shape[0]), max(1, min(jobs, counts.shape[0])))
+    items = [(counts[p], stats.runs, npig[p]) for p in parts if p.size]
+    done = list(imap(_instance_sums, items, jobs=jobs, chunksize=1)) if items else []
+    t_n = len(stats.runs[0].tp) if stats.runs else len(REC_THRS)
+    ap = np.concatenate([d[0] for d in done]) if done else np.zeros((0, t_n))
+    ar = np.concatenate([d[1] for d in done]) if done else np.zeros((0, t_n))
     n = present.sum(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
         per_t = ap * scale  # (B, T): the mean over categories and recall thresholds
         rec = ar * np.where(n > 0, 1.0 / n, np.nan)[:, None]
     return {"AP": per_t.mean(axis=1), "AP50": per_t[:, 0], "AP75": per_t[:, 5], "AR100": rec.mean(axis=1)}
+
+
+def _instance_sums(item: tuple[F64, list[CategoryRuns], F64]) -> tuple[F64, F64]:
+    """A share of the samples (``counts``, the runs, their ``npig``): per sample and IoU
+    threshold, the precision sums and final recalls summed over categories."""
+    counts, runs, npig = item
+    b = counts.shape[0]
+    t_n = len(runs[0].tp) if runs else len(REC_THRS)
+    ap, ar = np.zeros((b, t_n)), np.zeros((b, t_n))
+    for k, run in enumerate(runs):
+        if run.image.size == 0 or not (npig[:, k] > 0).any():
+            continue
+        step = max(1, CHUNK // max(1, t_n * run.image.size))
+        for lo in range(0, b, step):
+            sums, last = _category_ap(counts[lo : lo + step], run, npig[lo : lo + step, k])
+            ap[lo : lo + step] += sums
+            ar[lo : lo + step] += last
+    return ap, ar
 
 
 def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> tuple[F64, F64]:
@@ -186,20 +204,41 @@ def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> tuple[F64, F64]:
     ``searchsorted(rc, recThrs, 'left')``), so no (threshold, recall-threshold) table is
     made. A detection drawn w times is one point whose TP jumps by w: the w points COCOeval
     would have in between have the same interpolated precision (a TP raises precision, so
-    the last of the copies dominates the others), and an FP copy reaches no threshold."""
-    w = counts[:, run.image]  # (b, D)
-    tp = np.cumsum(w[:, None, :] * run.tp[None], axis=2)
-    fp = np.cumsum(w[:, None, :] * run.fp[None], axis=2)
+    the last of the copies dominates the others), and an FP copy reaches no threshold.
+
+    Arrays are (detections, thresholds, samples), cumulated a row at a time: numpy's
+    ``cumsum`` along an axis other than the last walks memory with a stride, and along
+    the last it cannot vectorise; a row-wise add runs at memory speed."""
+    w = np.ascontiguousarray(counts.T[run.image])  # (D, b)
+    tp = w[:, None, :] * run.tp_rows  # (D, T, b)
+    seen = w[:, None, :].copy() if run.ignored_rows is None else w[:, None, :] - w[:, None, :] * run.ignored_rows
+    for j in range(1, len(tp)):
+        np.add(tp[j], tp[j - 1], out=tp[j])
+        np.add(seen[j], seen[j - 1], out=seen[j])
     has = npig > 0
-    denom = np.where(has, npig, 1.0)[:, None, None]
-    rc = tp / denom
-    pr = tp / (fp + tp + np.spacing(1))
-    pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
-    reached = np.searchsorted(REC_THRS, rc.ravel(), "right").reshape(rc.shape)
-    new = np.diff(reached, axis=2, prepend=0)
-    sums = (pr * new).sum(axis=2)
-    last = rc[:, :, -1]
+    last = (tp[-1] / np.where(has, npig, 1.0)).T  # (b, T): the final recall
+    new = _reached(tp, npig)
+    new[1:] -= new[:-1]  # numpy copies an overlapping operand first
+    seen += np.spacing(1)
+    pr = np.divide(tp, seen, out=tp)  # tp + fp = the weight seen, exactly (integers in doubles)
+    for j in range(len(pr) - 2, -1, -1):
+        np.maximum(pr[j], pr[j + 1], out=pr[j])
+    sums = np.einsum("dtb,dtb->bt", pr, new)
     return np.where(has[:, None], sums, 0.0), np.where(has[:, None], last, 0.0)
+
+
+def _reached(tp: F64, npig: F64) -> F64:
+    """How many recall thresholds each point's recall ``tp / npig`` reaches (COCOeval's
+    ``searchsorted`` side), as doubles. A sample's TP count is an integer from 0 to its
+    ``npig``, so each sample gets a table of the ``npig + 1`` answers (the same division,
+    the same doubles as COCOeval's ``tp / npig``), and the points look theirs up."""
+    n = np.maximum(npig, 1.0).astype(np.int64)  # no ground truth: no TP either, tp is 0
+    start = np.cumsum(n + 1) - (n + 1)
+    x = np.arange(int((n + 1).sum())) - np.repeat(start, n + 1)
+    table = np.searchsorted(REC_THRS, x / np.repeat(n, n + 1), "right").astype(np.float64)
+    at = tp.astype(np.int64)
+    at += start
+    return table.take(at)
 
 
 def instance_stats(found: Collected, categories: tuple[Category, ...], params: Params, npig: F64) -> InstanceStats:
@@ -228,5 +267,5 @@ def instance_stats(found: Collected, categories: tuple[Category, ...], params: P
         sel = sel[np.argsort(-score[sel], kind="mergesort")]
         matched, ignored = found.flags_of(sel)
         m, ig = matched[0], ignored[0]  # area range "all"
-        runs.append(CategoryRuns(image[sel], m & ~ig, ~m & ~ig))
+        runs.append(CategoryRuns(image[sel], m & ~ig, ig))
     return InstanceStats(runs, npig)
