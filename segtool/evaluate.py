@@ -104,6 +104,8 @@ def evaluate_panoptic(
         >>> r = evaluate_panoptic("panoptic_val2017.json", "predictions.json")
         >>> r.to_dict()["All"]["pq"]
     """
+    if analyses and (shard is not None or partial is not None):
+        raise SegtoolError("--errors and --confusion are not sharded: make them in an unsharded run")
     ratio = _boundary_ratio(boundary, dilation_ratio)
     plan = _partial.Plan.of(shard, partial, read_options, allow_missing=allow_missing)
     labels = _label_map(read_options)

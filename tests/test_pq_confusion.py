@@ -98,3 +98,10 @@ def test_missing_prediction(tmp_path):
     assert out["pq_errors"]["false_negatives"]["missed"] == 2
     # person and car: TP 1 (IoU 1), FN 1 -> 1 / 1.5 each; the FNs removed -> 1: gain 1/3
     assert abs(out["pq_errors"]["gain"]["All"]["missed"] - 1 / 3) < 1e-12
+
+
+def test_refused_when_sharded(tmp_path, runner):
+    """Not merged by eval merge: refused with --shard/--partial, one line, exit 2."""
+    gt, pred = two_images(tmp_path)
+    r = invoke(runner, "eval", "panoptic", gt, pred, "--confusion", "--shard", "1/2")
+    assert r.exit_code == 2 and "not sharded" in r.output

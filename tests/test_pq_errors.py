@@ -7,6 +7,7 @@ FN vanish, RQ = 1 and PQ = SQ <= 1)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from segtool.metrics.panoptic import Positions, table_stat
 from segtool.metrics.panoptic_result import PanopticResult
 from segtool.metrics.pq_errors import CAUSES, AnalysedStat, PQAnalyses, deltas, fixed
 from segtool.model import Category, Segments
-from tests.conftest import CATEGORIES, panoptic_segments, write_panoptic
+from tests.conftest import CATEGORIES, ids_of, panoptic_segments, write_panoptic
 
 PERSON, CAR, DOG, SKY = 1, 2, 7, 200
 
@@ -396,3 +397,46 @@ def test_equals_reference(case):
             for r, v in zip(rec.rows, rec.iou, strict=True)
         )
         assert got == expected
+
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared/data/real/panopticapi/coco_panoptic/sample_data"
+
+
+def test_real_image(tmp_path):
+    """panopticapi's real COCO image 439180 (its JSON areas equal its PNG's, README), with a
+    prediction made from its ground truth: truck 4587520 (1,680 px) labelled car (3); horses
+    2505 + 2742 + 1904 px drawn as one (IoU 2742/7151 < 0.5 with each: a merge FP and three
+    merge FNs); horses 573 + 96 px as one (IoU 573/669 with the first, a match; the second a
+    merge FN); person 5777861 (496 px) left void (missed); the rest, crowd included, as is.
+
+    person 12 TP, 1 FN -> 12/12.5; truck 1 TP, 1 FN -> 1/1.5; car 1 FP -> 0; horse 7 TP
+    (IoU 6 + 573/669), FP 1, FN 4 -> /9.5; 4 stuff classes 1: PQ over 8 classes.
+    """
+    if not REAL.exists():
+        pytest.skip("the real fixtures (../shared) are absent")
+    data = json.loads((REAL / "panoptic_examples.json").read_text())
+    ann = next(a for a in data["annotations"] if a["image_id"] == 439180)
+    ids = ids_of(REAL / "panoptic_examples" / ann["file_name"]).astype(np.int64)
+    area = {s["id"]: s["area"] for s in ann["segments_info"]}
+    by_area = {a: i for i, a in area.items()}  # the horses named by their (unique) areas
+    pred = ids.copy()
+    pred[ids == 5777861] = 0
+    for src, dst in ((2742, 2505), (1904, 2505), (96, 573)):
+        pred[ids == by_area[src]] = by_area[dst]
+    cats = {s["id"]: s["category_id"] for s in ann["segments_info"]}
+    cats[4587520] = 3
+    gt = write_panoptic(tmp_path / "gt.json", [ids], [ann["segments_info"]], data["categories"])
+    pr = write_panoptic(tmp_path / "pred.json", [pred], [panoptic_segments(pred, cats)], data["categories"])
+    a = PQAnalyses(errors=True, confusion=True)
+    result = evaluate_panoptic(gt, pr, analyses=a)
+    e = a.to_dict(result)["pq_errors"]
+    h = 6 + 573 / 669
+    person, truck, horse_pq = 12 / 12.5, 1 / 1.5, h / 9.5
+    base = (person + truck + 0 + horse_pq + 4) / 8
+    assert result.average(None)[0]["pq"] == pytest.approx(base)
+    assert counts(e, "false_negatives") == {"cls": 1, "merge": 4, "missed": 1}
+    assert counts(e, "false_positives") == {"cls": 1, "merge": 1}
+    assert e["gain"]["All"]["cls"] == pytest.approx((person + 1 + horse_pq + 4) / 7 - base)
+    assert e["gain"]["All"]["merge"] == pytest.approx((person + truck + 0 + (h + 4) / 11 + 4) / 8 - base)
+    assert e["gain"]["All"]["missed"] == pytest.approx((1 + truck + 0 + horse_pq + 4) / 8 - base)
+    assert e["gain"]["All"]["all"] == pytest.approx((1 + 1 + (h + 4) / 11 + 4) / 7 - base)

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ..model import Category
 from . import confusion as _confusion
 
-BACKGROUND = _confusion.BACKGROUND
+BACKGROUND = -1  # the background in an image's cells (category rows are never negative)
 csv_text = _confusion.csv_text
 
 
