@@ -230,6 +230,9 @@ def test_cli(tmp_path, runner):
     assert lines[1] == "person,0,1,0,0,0,0" and lines[2] == "car,0,1,0,0,0,0"
     table = invoke(runner, "eval", "panoptic", gt, pred, "--errors")
     assert "PQ errors" in table.output and "0.5667" in table.output
+    rows = invoke(runner, "eval", "panoptic", gt, pred, "--errors", "--per-class").output
+    person = next(line for line in rows.splitlines() if "person" in line and "0.8000" in line)
+    assert person.split("│")[3].strip() == "0.8000"  # person's own PQ gained by the cls fix
     bad = invoke(runner, "eval", "panoptic", gt, pred, "--errors", "--boundary")
     assert bad.exit_code == 2 and "Boundary PQ" in bad.output
 

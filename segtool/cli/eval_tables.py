@@ -137,7 +137,7 @@ def print_panoptic(data: dict[str, Any], per_class: bool) -> None:
         r = data[group]
         table.add_row(group, metric(r["pq"]), metric(r["sq"]), metric(r["rq"]), str(r["n"]))
     output.out.print(table)
-    print_pq_analyses(data)
+    print_pq_analyses(data, per_class)
     if data["missing_predictions"]:
         output.note(f"{data['missing_predictions']} image(s) had no prediction and count as all false negatives")
     if not per_class:
@@ -190,10 +190,10 @@ def print_analyses(data: dict[str, Any]) -> None:
         output.out.print(table)
 
 
-def print_pq_analyses(data: dict[str, Any]) -> None:
+def print_pq_analyses(data: dict[str, Any], per_class: bool = False) -> None:
     """--errors (each cause's unmatched segments and the PQ of All gained by fixing them, a
-    fraction as PQ is shown) and --confusion (its totals; the matrix is in --json and
-    --confusion-csv)."""
+    fraction as PQ is shown; with --per-class, each class's gains) and --confusion (its
+    totals; the matrix is in --json and --confusion-csv)."""
     if "pq_errors" in data:
         e = data["pq_errors"]
         table = output.SafeTable(f"PQ errors · PQ {metric(data['All']['pq'])} (gain if fixed, as a fraction)")
@@ -203,6 +203,8 @@ def print_pq_analyses(data: dict[str, Any]) -> None:
         table.add_row("FN", *(str(e["false_negatives"].get(k, "")) for k in e["causes"]), "")
         table.add_row("FP", *(str(e["false_positives"].get(k, "")) for k in e["causes"]), "")
         output.out.print(table)
+        if per_class:
+            _pq_error_classes(e)
     if "confusion" in data:
         m = data["confusion"]["matrix"]
         k = len(m) - 1
@@ -212,3 +214,15 @@ def print_pq_analyses(data: dict[str, Any]) -> None:
             f"Confusion (segments, IoU 0.5): {right} matched, {confused} of another class, "
             f"{sum(m[k])} on background, {sum(row[k] for row in m)} missed"
         )
+
+
+def _pq_error_classes(e: dict[str, Any]) -> None:
+    """Each class with an error: its PQ gained by fixing each cause (— where the fix leaves
+    the class nothing to count)."""
+    table = output.SafeTable("PQ errors per category (gain of its PQ if fixed)")
+    for col in ("id", "name", *e["causes"], "all"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for cid, r in e["per_class"].items():
+        if any(r["false_negatives"].values()) or any(r["false_positives"].values()):
+            table.add_row(str(cid), r["name"], *(metric(r["gain"][k]) for k in (*e["causes"], "all")))
+    output.out.print(table)
