@@ -144,9 +144,14 @@ class _Common:
         )
 
 
+_SMALL = {str(i): i for i in range(-8, 64)}  # z_order and group_id as CVAT writes most of them
+
+
 def _int(text: str | None, default: int | None = None) -> int | None:
     if text is None:
         return default
+    if text in _SMALL:
+        return _SMALL[text]
     t = text.strip()
     if t[:1] == "-":
         return -int(t[1:]) if t[1:].isdigit() and len(t) < 12 else None
@@ -169,7 +174,7 @@ def _shape(
     if z_order is None or group is None:
         report("shape-degenerate", f"{where}: z_order and group_id must be integers", path, iid)
         return None
-    attributes = {a.get("name") or "": a.text or "" for a in el if a.tag == "attribute"}
+    attributes = {a.get("name") or "": a.text or "" for a in el if a.tag == "attribute"} if len(el) else {}
     extra = {
         "kind": kind,
         "occluded": el.get("occluded", "0"),
@@ -178,9 +183,8 @@ def _shape(
         "attributes": attributes,
     }
     crowd = attributes.get(CROWD, "").strip().lower() in ("1", "true")
-    common = _Common(k, kind, label, z_order, group, crowd, extra)
     if kind == "mask":
-        return _mask(el, h, w, where, path, report, iid, common)
+        return _mask(el, h, w, where, path, report, iid, _Common(k, kind, label, z_order, group, crowd, extra))
     flat = _polygon(el, kind, where, path, report, iid, drawn)
     if flat is None:
         return None
@@ -192,7 +196,7 @@ def _shape(
     x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
     if not drawn and (x0 < 0 or y0 < 0 or x1 > w or y1 > h):
         report("shape-outside", f"{where}: points outside the {w}x{h} image", path, iid, usable=True)
-    return common.shape((x0, y0, x1 - x0, y1 - y0), polygon=flat)
+    return Shape(k, kind, label, z_order, group, (x0, y0, x1 - x0, y1 - y0), polygon=flat, crowd=crowd, extra=extra)
 
 
 def _polygon(
