@@ -67,8 +67,8 @@ def bench(task: str, gt: Path, a: Path, b: Path, plain: Callable[..., Any], args
     p = times["plain"]
     print(
         f"{task}: two plain evaluations {p:.2f} s; compare without bootstrap {times['stats']:.2f} s "
-        f"(+{times['stats'] / p - 1:.0%}); compare with {args.samples} samples {times['bootstrap']:.2f} s "
-        f"(+{times['bootstrap'] / p - 1:.0%}; the bootstrap itself {times['bootstrap'] - times['stats']:.2f} s)"
+        f"({times['stats'] / p - 1:+.0%}); compare with {args.samples} samples {times['bootstrap']:.2f} s "
+        f"({times['bootstrap'] / p - 1:+.0%}; the bootstrap itself {times['bootstrap'] - times['stats']:.2f} s)"
     )
 
 

@@ -36,6 +36,7 @@ from .pairing import id_order
 TASKS = ("panoptic", "instance", "semantic")
 PANOPTIC = tuple(f"{m}{s}" for s in ("", "_th", "_st") for m in ("PQ", "SQ", "RQ"))
 SEMANTIC = ("mIoU", "fwIoU", "pixel_accuracy", "mean_accuracy")
+METRICS = {"panoptic": PANOPTIC, "instance": STAT_NAMES, "semantic": SEMANTIC}
 PER_IMAGE = {"panoptic": "pq", "instance": "AP", "semantic": "mIoU"}  # the per-image rows' metric
 PER_CLASS = {"panoptic": "pq", "instance": "AP", "semantic": "iou"}
 
@@ -103,11 +104,10 @@ class Comparison:
     def regressions(self, gates: Sequence[tuple[str, float]]) -> list[str]:
         """The gates (metric, tolerance) that B fails: ``delta < -tolerance`` (B worse than
         A by more than the tolerance); one message each."""
+        check_gates(self.task, gates)
         table = self.metrics()
         failed = []
         for name, tol in gates:
-            if name not in table:
-                raise SegtoolError(f"--fail-if-worse: unknown metric {name!r} for {self.task}: {', '.join(table)}")
             delta = table[name]["delta"]
             if delta is not None and delta < -tol:
                 failed.append(
@@ -130,6 +130,13 @@ class Comparison:
             "per_class": self.per_class(),
             "images": self.images(),
         }
+
+
+def check_gates(task: str, gates: Sequence[tuple[str, float]]) -> None:
+    """Every gate names a metric of ``task`` (one line naming the first that does not)."""
+    for name, _ in gates:
+        if name not in METRICS[task]:
+            raise SegtoolError(f"--fail-if-worse: unknown metric {name!r} for {task}: {', '.join(METRICS[task])}")
 
 
 def compare(

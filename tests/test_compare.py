@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segtool import evaluate_instance, evaluate_panoptic, evaluate_semantic
-from segtool.compare import compare
+from segtool import evaluate_instance, evaluate_panoptic, evaluate_semantic, formats
+from segtool.compare import _npig, compare
 from segtool.errors import SegtoolError
 from segtool.metrics import bootstrap as bs
+from segtool.metrics.instance_accumulate import keeping
 from tests.conftest import panoptic_segments, rle, write_json, write_panoptic
 from tests.helpers import assert_bad_input, invoke
 
@@ -276,6 +277,29 @@ def test_instance_point_metrics_and_bootstrap_equal_slow_reference(tmp_path):
     deltas = c.b.draws["AP"] - c.a.draws["AP"]
     assert m["AP"]["ci"] == pytest.approx(list(np.percentile(deltas[~np.isnan(deltas)], [2.5, 97.5])))
     assert m["APs"]["ci"] is None  # no bootstrap for the area ranges (docs/compare.md)
+    # shares of the samples in worker processes: the same values
+    draws = bs.counts_of(bs.indices(8, N_DRAWS, 4), 8)
+    ds = formats.read(gpath)
+    with keeping() as kept:
+        evaluate_instance(ds, apath)
+    found, categories, params = kept[0]
+    ids = sorted(s.image.id for s in ds.samples)
+    stats = bs.instance_stats(found, categories, params, _npig(ds, ids, categories, params.area_rng[0], "segm"))
+    one, two = bs.instance(draws, stats), bs.instance(draws, stats, jobs=2)
+    for name in one:
+        assert np.array_equal(one[name], two[name], equal_nan=True)
+        assert np.array_equal(one[name], c.a.draws[name], equal_nan=True)
+
+
+def test_cli_finds_the_task(runner, tmp_path):
+    gt, dets = _instance_sets(np.random.default_rng(3), 3)
+    g, a = write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "a.json", dets)
+    out = tmp_path / "c.json"
+    assert invoke(runner, "compare", g, a, a, "--bootstrap", "5", "--json", out, "-q").exit_code == 0
+    assert json.loads(out.read_text())["task"] == "instance"
+    sem = _folder(tmp_path / "sem", [[[0, 1]]])
+    r = invoke(runner, "compare", sem, sem, sem, "--bootstrap", "5", "--json", "-q")
+    assert r.exit_code == 0 and json.loads(r.stdout)["task"] == "semantic"
 
 
 # --- CLI ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .. import formats
-from ..compare import TASKS, Comparison, compare
+from ..compare import TASKS, Comparison, check_gates, compare
 from ..errors import EXIT_FINDINGS, SegtoolError
 from . import main, output
 from .options import jobs_option, json_option, overwrite_option, quiet_option
@@ -121,6 +121,7 @@ def compare_command(
     pair = _names(names)
     output.check_outputs(json_out, inputs=[gt, pred_a, pred_b], overwrite=overwrite)
     task = task or _task(gt, pred_a)
+    check_gates(task, gates)  # before anything is scored
     with steps(f"comparing ({task})") as progress:
         result = compare(
             task,

@@ -217,13 +217,13 @@ def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> tuple[F64, F64]:
         np.add(seen[j], seen[j - 1], out=seen[j])
     has = npig > 0
     last = (tp[-1] / np.where(has, npig, 1.0)).T  # (b, T): the final recall
-    new = _reached(tp, npig)
-    new[1:] -= new[:-1]  # numpy copies an overlapping operand first
+    reached = _reached(tp, npig)
     seen += np.spacing(1)
     pr = np.divide(tp, seen, out=tp)  # tp + fp = the weight seen, exactly (integers in doubles)
     for j in range(len(pr) - 2, -1, -1):
         np.maximum(pr[j], pr[j + 1], out=pr[j])
-    sums = np.einsum("dtb,dtb->bt", pr, new)
+    # sum_j pr_j (reached_j - reached_j-1), as two read-only passes (no difference array)
+    sums = np.einsum("dtb,dtb->bt", pr, reached) - np.einsum("dtb,dtb->bt", pr[1:], reached[:-1])
     return np.where(has[:, None], sums, 0.0), np.where(has[:, None], last, 0.0)
 
 
