@@ -14,13 +14,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import formats, labelmap, pairing, relabel
+from . import formats, pairing, relabel
 from .errors import SegtoolError
+from .evaluate_inputs import (
+    PathLike,
+    Steps,
+    boundary_params,
+    boundary_ratio,
+    check_pred_masks,
+    checked_slices,
+    dataset,
+    label_map,
+    predictions_for,
+)
 from .gcpause import gc_paused
-from .labelmap import LabelMap
 from .metrics import partial as _partial
 from .metrics.analyses import Analyses
-from .metrics.boundary import DEFAULT_RATIO, BoundaryParams, check_ratio, params_with_ratio
 from .metrics.cityscapes_instance import CityscapesInstanceResult
 from .metrics.cityscapes_instance import evaluate as _evaluate_cityscapes
 from .metrics.instance_result import InstanceResult, Params
@@ -32,35 +41,9 @@ from .metrics.pq_errors import PQAnalyses
 from .metrics.semantic import SemanticResult
 from .metrics.semantic import evaluate as _evaluate_semantic
 from .metrics.shard import Shard, predictions
-from .metrics.slices import Slices, SlicesLike, slices_of
+from .metrics.slices import SlicesLike
 from .model import Dataset
 from .progress import announce
-
-PathLike = Path | str
-
-
-def _dataset(source: PathLike | Dataset, fmt: str | None = None, **opts: Any) -> Dataset:
-    if not isinstance(source, Dataset):
-        return formats.read(Path(source), fmt, **opts)
-    labels = opts.get("labels")
-    return source if labels is None else relabel.apply(source, labels)
-
-
-def _predictions(
-    pred: Any, gt: Dataset, fmt: str | None = None, labels: LabelMap | None = None, **opts: Any
-) -> pairing.Predictions:
-    """Predictions of any kind (see the module doc) for the ground truth ``gt``; with
-    ``labels`` (the ground truth's label map), their categories mapped as the ground truth's."""
-    if isinstance(pred, str | Path):
-        return formats.read_predictions(Path(pred), gt, fmt, labels=labels, **opts)
-    preds = pairing.Predictions.of(pred) if isinstance(pred, Dataset) else formats.from_memory(pred, gt, **opts)
-    return preds if labels is None else relabel.predictions(preds, labels, gt.categories)
-
-
-def _label_map(read_options: dict[str, Any] | None) -> LabelMap | None:
-    """The label map among a ground truth's read options, parsed once for both sides."""
-    labels = (read_options or {}).get("labels")
-    return labelmap.load(labels) if labels is not None and not isinstance(labels, LabelMap) else labels
 
 
 @gc_paused
@@ -106,9 +89,9 @@ def evaluate_panoptic(
     """
     if analyses and (shard is not None or partial is not None):
         raise SegtoolError("--errors and --confusion are not sharded: make them in an unsharded run")
-    ratio = _boundary_ratio(boundary, dilation_ratio)
+    ratio = boundary_ratio(boundary, dilation_ratio)
     plan = _partial.Plan.of(shard, partial, read_options, allow_missing=allow_missing)
-    labels = _label_map(read_options)
+    labels = label_map(read_options)
     if isinstance(gt, Dataset):
         gt_side = pairing.of_samples(gt.samples, gt.path, gt.categories)
     else:
@@ -126,7 +109,7 @@ def evaluate_panoptic(
         )
         held = held if labels is None else relabel.predictions(held, labels, gt_side.categories)
         pred_side = pairing.of_sources(held.sources, held.path)
-    parts = _slices(slices, (gt_side.ids if gt_side.known is None else gt_side.known).tolist())
+    parts = checked_slices(slices, (gt_side.ids if gt_side.known is None else gt_side.known).tolist())
     every = gt_side.ids
     if plan is not None:  # this shard's images on both sides, every image the ground truth lists still known
         known = gt_side.known if gt_side.known is not None else gt_side.ids
@@ -189,14 +172,14 @@ def evaluate_semantic(
     Example:
         >>> evaluate_semantic("labels/val", "predictions/").to_dict()["mIoU"]
     """
-    ratio = _boundary_ratio(boundary, dilation_ratio)
+    ratio = boundary_ratio(boundary, dilation_ratio)
     cats = Path(categories) if categories else None
     plan = _partial.Plan.of(shard, partial, read_options, ignore_value=ignore_value, allow_missing=allow_missing)
-    labels = _label_map(read_options)
+    labels = label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
-    gt_ds = _dataset(gt, gt_format, categories=cats, ignore_value=ignore_value, **reading)
-    preds = _predictions(pred, gt_ds, pred_format, labels, categories=cats, ignore_value=ignore_value)
-    parts = _slices(slices, [s.image.id for s in gt_ds.samples])
+    gt_ds = dataset(gt, gt_format, categories=cats, ignore_value=ignore_value, **reading)
+    preds = predictions_for(pred, gt_ds, pred_format, labels, categories=cats, ignore_value=ignore_value)
+    parts = checked_slices(slices, [s.image.id for s in gt_ds.samples])
     samples = gt_ds.samples
     if plan is not None:  # this shard's images; predictions of the others passed over
         samples, preds = predictions(plan.shard, gt_ds.samples, preds)
@@ -283,12 +266,12 @@ def evaluate_instance(
         coco: dict[str, Any] = {"iou_type": iou_type != "segm", "params": params, "dilation_ratio": dilation_ratio}
         coco.update(lvis=lvis, img_ids=img_ids, cat_ids=cat_ids, class_agnostic=class_agnostic)
         return _by_protocol(protocol, gt, pred, gt_format, read_options, jobs, progress, coco)
-    params = _boundary_params(params or Params(iou_type=iou_type), dilation_ratio)
-    _check_pred_masks(pred, params.iou_type)
-    done = _Steps(progress)
-    labels = _label_map(read_options)
+    params = boundary_params(params or Params(iou_type=iou_type), dilation_ratio)
+    check_pred_masks(pred, params.iou_type)
+    done = Steps(progress)
+    labels = label_map(read_options)
     reading = {**(read_options or {}), "labels": labels}
-    gt_ds = _dataset(gt, gt_format, **reading)
+    gt_ds = dataset(gt, gt_format, **reading)
     params = analyses.bind(params, gt_ds.categories) if analyses else params
     score = InstanceScorer.of(gt_ds, params, jobs, lvis, img_ids, cat_ids, class_agnostic)
     score = score.sharded(_partial.Plan.of(shard, partial, read_options), img_ids, cat_ids)
@@ -296,7 +279,7 @@ def evaluate_instance(
         raise SegtoolError("TIDE, confusion and calibration follow COCOeval's rules, not LVIS'; add --no-lvis")
     if analyses and (shard is not None or partial is not None):
         raise SegtoolError("TIDE, confusion and calibration are not sharded: make them in an unsharded run")
-    score = score.reporting(per_image, _slices(slices, [s.image.id for s in gt_ds.samples]))
+    score = score.reporting(per_image, checked_slices(slices, [s.image.id for s in gt_ds.samples]))
     if isinstance(pred, str | Path) and labels is None:
         name = formats.detect_predictions(Path(pred))
         if name in formats.names_with("stream_predictions"):
@@ -305,19 +288,11 @@ def evaluate_instance(
             try:
                 return _instance_streamed(given, Path(pred), name, score, done)
             except pairing.Unstreamable:  # read whole below, the images already scored not counted again
-                gt_ds = given[0] if given else _dataset(gt, gt_format, **reading)
-    preds = _predictions(pred, gt_ds, None, labels, iou_type=params.iou_type)
+                gt_ds = given[0] if given else dataset(gt, gt_format, **reading)
+    preds = predictions_for(pred, gt_ds, None, labels, iou_type=params.iou_type)
     held = pairing.ranked_pairs(pairing.pair(gt_ds.samples, preds, allow_missing=True))
     announce(progress, held.count)
     return score(held.pairs, gt_ds.categories, held.count, done.again())
-
-
-def _slices(slices: SlicesLike | None, known: list[Any]) -> Slices | None:
-    """The slices asked for, read and checked against the ground truth's image ids."""
-    parts = slices_of(slices)
-    if parts is not None:
-        parts.check(known)
-    return parts
 
 
 def _by_protocol(
@@ -339,46 +314,14 @@ def _by_protocol(
     given += [k for k in ("labels", "train_ids") if (read_options or {}).get(k)]  # it reads label ids
     if given:
         raise SegtoolError(f"{given[0]} does not apply to the Cityscapes protocol (its classes and rules are fixed)")
-    gt_ds = _dataset(gt, gt_format, **{**(read_options or {}), "all_labels": True})
-    pairs = pairing.pair(gt_ds.samples, _predictions(pred, gt_ds, None, None, iou_type="segm"), allow_missing=True)
+    gt_ds = dataset(gt, gt_format, **{**(read_options or {}), "all_labels": True})
+    pairs = pairing.pair(gt_ds.samples, predictions_for(pred, gt_ds, None, None, iou_type="segm"), allow_missing=True)
     announce(progress, len(pairs))
     return _evaluate_cityscapes(pairs, gt_ds.categories, count=len(pairs), jobs=jobs, progress=progress)
 
 
-def _boundary_params(params: Params, ratio: float | None) -> Params:
-    """``params`` checked, with the dilation ratio of Boundary AP (refused for another IoU)."""
-    if params.iou_type not in ("segm", "bbox", "boundary"):
-        raise SegtoolError(f"--iou-type must be segm, bbox or boundary, got {params.iou_type!r}")
-    if params.iou_type != "boundary":
-        if ratio is not None:
-            raise SegtoolError("--dilation-ratio applies to --iou-type boundary only")
-        return params
-    if ratio is None:
-        return params if isinstance(params, BoundaryParams) else params_with_ratio(params, DEFAULT_RATIO)
-    _ratio(ratio)
-    return params_with_ratio(params, ratio)
-
-
-def _boundary_ratio(boundary: bool, ratio: float | None) -> float | None:
-    """The dilation ratio of a boundary metric (None: the plain one)."""
-    if not boundary:
-        if ratio is not None:
-            raise SegtoolError("--dilation-ratio applies with --boundary only")
-        return None
-    return DEFAULT_RATIO if ratio is None else _ratio(ratio)
-
-
-def _ratio(ratio: float) -> float:
-    """A dilation ratio checked (0 < ratio <= 1), as a one-line error."""
-    try:
-        check_ratio(ratio)
-    except ValueError as exc:
-        raise SegtoolError(str(exc)) from None
-    return ratio
-
-
 def _instance_streamed(
-    given: list[Dataset], pred: Path, fmt: str, score: InstanceScorer, done: _Steps
+    given: list[Dataset], pred: Path, fmt: str, score: InstanceScorer, done: Steps
 ) -> InstanceResult | LVISResult:
     """:func:`evaluate_instance` with predictions streamed; the ground truth (taken out of
     ``given``) is then held by the pairing alone, which lets each image go once scored."""
@@ -391,53 +334,6 @@ def _instance_streamed(
     del gt_ds
     announce(done.progress, stream.count)
     return score(stream.pairs, categories, stream.count, done)
-
-
-def _check_pred_masks(pred: Any, iou_type: str) -> None:
-    """Mask AP of detections without masks is refused (exit 2) with the way out: a results
-    list whose first detection has a ``bbox`` and no ``segmentation`` (pycocotools would
-    score each box as a rectangle mask, lvis-api likewise: rarely what was meant)."""
-    if iou_type == "bbox":
-        return
-    first: Any = None
-    where = None
-    if isinstance(pred, list | tuple):
-        first = pred[0] if pred else None
-    elif isinstance(pred, str | Path) and Path(pred).suffix.lower() == ".json" and Path(pred).is_file():
-        where, first = str(pred), _first_listed(Path(pred))
-    if isinstance(first, dict) and not first.get("segmentation") and first.get("bbox") is not None:
-        msg = "the detections have no masks (a 'bbox', no 'segmentation'): score boxes with --iou-type bbox"
-        raise SegtoolError(msg, where)
-
-
-def _first_listed(path: Path) -> Any:
-    """The first item of a JSON file that is a list (a results file); None for anything
-    else, or a file that does not parse (its reader says why, later). Through the registry's
-    sketch: every byte is scanned by the JSON guard before a parser sees it (yajl crashes on
-    a 4,301-digit integer)."""
-    try:
-        found = formats.sketch(path)
-    except SegtoolError:
-        return None
-    return found[0] if isinstance(found, list) and found else None
-
-
-class _Steps:
-    """``progress`` counting its steps, so that a second try (predictions read whole after a
-    stream that could not pair them) reports only the images past the first try's."""
-
-    def __init__(self, progress: Callable[[int], None] | None) -> None:
-        self.progress, self.done, self.skip = progress, 0, 0
-
-    def __call__(self, n: int) -> None:
-        self.done += n
-        if self.progress is not None and self.done > self.skip:
-            self.progress(min(n, self.done - self.skip))
-
-    def again(self) -> _Steps:
-        """The same, from the start again, quiet for the steps already reported."""
-        self.skip, self.done = self.done, 0
-        return self
 
 
 def pq_compute(

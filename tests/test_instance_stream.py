@@ -180,7 +180,7 @@ def test_detections_in_any_order_are_joined_in_one_pass(tmp_path, monkeypatch, s
     monkeypatch.setattr(coco_results, "BATCH", 4)
     assert_identical(evaluate_instance(gt, dt, iou_type=iou_type), reference(gt, dt, iou_type))
     assert streamed == [True]
-    stream = coco_results.stream_predictions(dt, gt=evaluate_module._dataset(gt))
+    stream = coco_results.stream_predictions(dt, gt=evaluate_module.dataset(gt))
     found = list(stream.items())
     assert len({iid for iid, _ in found}) == len(found)  # each image once
     ids = np.sort(np.concatenate([src.ids for _, src in found]))
@@ -199,7 +199,7 @@ def test_detections_apart_within_one_batch_still_stream(tmp_path, streamed):
 def test_batches_end_where_an_image_does(tmp_path, monkeypatch):
     gt, dt = tie_case(tmp_path, 3, False)
     monkeypatch.setattr(coco_results, "BATCH", 2)
-    ds = evaluate_module._dataset(gt)
+    ds = evaluate_module.dataset(gt)
     stream = coco_results.stream_predictions(dt, gt=ds)
     seen = [iid for iid, _ in stream.items()]
     listed = [d["image_id"] for d in json.loads(dt.read_text())]
