@@ -260,24 +260,25 @@ def _instance(gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs
         found, categories, params = kept[0]
         if len(IOU_THRS) != 10:  # pragma: no cover - COCOeval's thresholds
             raise AssertionError("AP50/AP75 are read at thresholds 0 and 5")
-        npig = _npig(gt, ids, categories, params.area_rng[0], params.iou_type)
+        npig = _npig(gt, ids, categories, params.area_rng, params.iou_type)
         values = bs.instance(draws, bs.instance_stats(found, categories, params, npig), jobs)
         out.draws = {k: v for k, v in values.items() if k in metrics}
     return out
 
 
-def _npig(gt: Dataset, ids: list[Any], categories: tuple[Any, ...], area: tuple[float, float], iou_type: str) -> bs.F64:
-    """``(N, K)``: each image's non-ignored ground truth per category, area range ``area``
+def _npig(
+    gt: Dataset, ids: list[Any], categories: tuple[Any, ...], areas: Sequence[tuple[float, float]], iou_type: str
+) -> bs.F64:
+    """``(N, K, A)``: each image's non-ignored ground truth per category and area range
     (COCOeval's rule: not crowd, area within the range), images in ``ids``' order."""
     place = {iid: k for k, iid in enumerate(ids)}
     cat_ids = np.array([c.id for c in categories], np.int64)
-    out = np.zeros((len(ids), len(cat_ids)))
-    lo, hi = area
+    out = np.zeros((len(ids), len(cat_ids), len(areas)))
     for s in gt.samples:
         o = gt_objects(s.load(), "bbox" if iou_type == "bbox" else "segm")
-        keep = ~o.iscrowd & (o.area >= lo) & (o.area <= hi)
-        cats = o.category_id[keep]
-        at = np.minimum(np.searchsorted(cat_ids, cats), max(len(cat_ids) - 1, 0))
-        ok = cat_ids[at] == cats if len(cat_ids) else np.zeros(len(cats), bool)
-        np.add.at(out[place[s.image.id]], at[ok], 1.0)
+        at = np.minimum(np.searchsorted(cat_ids, o.category_id), max(len(cat_ids) - 1, 0))
+        known = cat_ids[at] == o.category_id if len(cat_ids) else np.zeros(len(at), bool)
+        for a, (lo, hi) in enumerate(areas):
+            keep = known & ~o.iscrowd & (o.area >= lo) & (o.area <= hi)
+            np.add.at(out[place[s.image.id], :, a], at[keep], 1.0)
     return out

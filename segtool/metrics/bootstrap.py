@@ -148,10 +148,13 @@ class CategoryRuns:
 @dataclass
 class InstanceStats:
     """What the AP bootstrap needs: per category its :class:`CategoryRuns` and per image its
-    non-ignored ground truth (``npig``, ``(N, K)``, area range ``all``)."""
+    non-ignored ground truth (``npig``, ``(N, K)``, area range ``all``); for the recalls,
+    per AR line of ``summarize`` (name, each image's TP count per category and threshold
+    ``(N, K * T)``, its non-ignored ground truth in that area range ``(N, K)``)."""
 
     runs: list[CategoryRuns]
     npig: F64
+    recall: list[tuple[str, F64, F64]]
 
 
 def instance(counts: F64, stats: InstanceStats, jobs: int = 1) -> dict[str, F64]:
@@ -165,38 +168,52 @@ def instance(counts: F64, stats: InstanceStats, jobs: int = 1) -> dict[str, F64]
     items = [(counts[p], stats.runs, npig[p]) for p in parts if p.size]
     done = list(imap(_instance_sums, items, jobs=jobs, chunksize=1)) if items else []
     t_n = len(stats.runs[0].tp) if stats.runs else len(REC_THRS)
-    ap = np.concatenate([d[0] for d in done]) if done else np.zeros((0, t_n))
-    ar = np.concatenate([d[1] for d in done]) if done else np.zeros((0, t_n))
+    ap = np.concatenate(done) if done else np.zeros((0, t_n))
     n = present.sum(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
-        per_t = ap * scale  # (B, T): the mean over categories and recall thresholds
-        rec = ar * np.where(n > 0, 1.0 / n, np.nan)[:, None]
-    return {"AP": per_t.mean(axis=1), "AP50": per_t[:, 0], "AP75": per_t[:, 5], "AR100": rec.mean(axis=1)}
+        per_t = (
+            ap * np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
+        )  # the mean over categories, recall thresholds
+    out = {"AP": per_t.mean(axis=1), "AP50": per_t[:, 0], "AP75": per_t[:, 5]}
+    for name, hits, gt in stats.recall:
+        out[name] = _recall(counts, hits, gt)
+    return out
 
 
-def _instance_sums(item: tuple[F64, list[CategoryRuns], F64]) -> tuple[F64, F64]:
+def _recall(counts: F64, hits: F64, gt: F64) -> F64:
+    """One AR line per sample: the TP counts and the ground truth summed over the multiset,
+    recall per category and threshold, averaged over the categories with ground truth
+    (NaN when none has: COCOeval's -1)."""
+    b, k_n = counts.shape[0], gt.shape[1]
+    tp = (counts @ hits).reshape(b, k_n, -1)
+    n = counts @ gt
+    has = n > 0
+    rec = np.where(has[:, :, None], tp / np.where(has, n, 1.0)[:, :, None], 0.0).sum(axis=(1, 2))
+    cells = has.sum(axis=1) * tp.shape[2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cells > 0, rec / cells, np.nan)
+
+
+def _instance_sums(item: tuple[F64, list[CategoryRuns], F64]) -> F64:
     """A share of the samples (``counts``, the runs, their ``npig``): per sample and IoU
-    threshold, the precision sums and final recalls summed over categories."""
+    threshold, the interpolated precisions summed over recall thresholds and categories."""
     counts, runs, npig = item
     b = counts.shape[0]
     t_n = len(runs[0].tp) if runs else len(REC_THRS)
-    ap, ar = np.zeros((b, t_n)), np.zeros((b, t_n))
+    ap = np.zeros((b, t_n))
     for k, run in enumerate(runs):
         if run.image.size == 0 or not (npig[:, k] > 0).any():
             continue
         step = max(1, CHUNK // max(1, t_n * run.image.size))
         for lo in range(0, b, step):
-            sums, last = _category_ap(counts[lo : lo + step], run, npig[lo : lo + step, k])
-            ap[lo : lo + step] += sums
-            ar[lo : lo + step] += last
-    return ap, ar
+            ap[lo : lo + step] += _category_ap(counts[lo : lo + step], run, npig[lo : lo + step, k])
+    return ap
 
 
-def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> tuple[F64, F64]:
+def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> F64:
     """Per sample and threshold: the sum over the 101 recall thresholds of the interpolated
-    precision (COCOeval's ``q``), and the final recall; 0 where the sample has no ground
-    truth of the category (the caller leaves those out).
+    precision (COCOeval's ``q``); 0 where the sample has no ground truth of the category
+    (the caller leaves those out).
 
     Each detection weighs its image's count: TP and FP cumulate with those weights, the
     precision is made non-increasing from the end, and a detection is sampled by the
@@ -216,7 +233,6 @@ def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> tuple[F64, F64]:
         np.add(tp[j], tp[j - 1], out=tp[j])
         np.add(seen[j], seen[j - 1], out=seen[j])
     has = npig > 0
-    last = (tp[-1] / np.where(has, npig, 1.0)).T  # (b, T): the final recall
     reached = _reached(tp, npig)
     seen += np.spacing(1)
     pr = np.divide(tp, seen, out=tp)  # tp + fp = the weight seen, exactly (integers in doubles)
@@ -224,7 +240,7 @@ def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> tuple[F64, F64]:
         np.maximum(pr[j], pr[j + 1], out=pr[j])
     # sum_j pr_j (reached_j - reached_j-1), as two read-only passes (no difference array)
     sums = np.einsum("dtb,dtb->bt", pr, reached) - np.einsum("dtb,dtb->bt", pr[1:], reached[:-1])
-    return np.where(has[:, None], sums, 0.0), np.where(has[:, None], last, 0.0)
+    return np.where(has[:, None], sums, 0.0)
 
 
 def _reached(tp: F64, npig: F64) -> F64:
@@ -245,7 +261,8 @@ def instance_stats(found: Collected, categories: tuple[Category, ...], params: P
     """:class:`InstanceStats` of an evaluation's collected per-image results (what
     :func:`.instance_accumulate.keeping` hands over): each category's detections put in
     :func:`.instance_accumulate.accumulate`'s order (image rank, then a stable sort by
-    score), cut at the last maxDets; ``npig``: ``(N, K)`` per image rank and category."""
+    score), cut at the last maxDets; ``npig``: ``(N, K, A)`` per image rank, category and
+    area range."""
     cat_id, score, rank = found.columns()
     ids = np.array([c.id for c in categories], np.int64)
     at = np.minimum(np.searchsorted(ids, cat_id), max(len(ids) - 1, 0))
@@ -268,4 +285,26 @@ def instance_stats(found: Collected, categories: tuple[Category, ...], params: P
         matched, ignored = found.flags_of(sel)
         m, ig = matched[0], ignored[0]  # area range "all"
         runs.append(CategoryRuns(image[sel], m & ~ig, ig))
-    return InstanceStats(runs, npig)
+    matched, ignored = found.flags_of(np.arange(len(cat)))
+    hit = matched & ~ignored  # (A, T, D)
+    recall = []
+    for name, area, md in _recall_lines(params):
+        use = (rank < md) & (cat < len(ids))
+        hits = np.zeros((npig.shape[0], len(ids), hit.shape[1]))
+        np.add.at(hits, (image[use], cat[use]), hit[area][:, use].T)
+        recall.append((name, hits.reshape(npig.shape[0], -1), np.ascontiguousarray(npig[:, :, area])))
+    return InstanceStats(runs, np.ascontiguousarray(npig[:, :, 0]), recall)
+
+
+def _recall_lines(params: Params) -> list[tuple[str, int, int]]:
+    """``summarize``'s AR lines as (name, area range index, maxDets): AR1, AR10, AR100 over
+    every area, then ARs, ARm, ARl at the last maxDets."""
+    m, area = params.max_dets, {lbl: i for i, lbl in enumerate(params.area_lbl)}
+    return [
+        ("AR1", area["all"], m[0]),
+        ("AR10", area["all"], m[1]),
+        ("AR100", area["all"], m[2]),
+        ("ARs", area["small"], m[2]),
+        ("ARm", area["medium"], m[2]),
+        ("ARl", area["large"], m[2]),
+    ]
