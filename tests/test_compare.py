@@ -298,10 +298,15 @@ def test_cli_finds_the_task(runner, tmp_path):
     g, a = write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "a.json", dets)
     out = tmp_path / "c.json"
     assert invoke(runner, "compare", g, a, a, "--bootstrap", "5", "--json", out, "-q").exit_code == 0
-    assert json.loads(out.read_text())["task"] == "instance"
-    sem = _folder(tmp_path / "sem", [[[0, 1]]])
+    d = json.loads(out.read_text())
+    assert d["task"] == "instance"
+    for name, m in d["metrics"].items():  # A == B: every delta 0, every interval [0, 0] (none per area range of AP)
+        assert m["delta"] in (0.0, None) and m["ci"] in ([0.0, 0.0], None), name
+    assert d["metrics"]["AP"]["ci"] == [0.0, 0.0] and d["metrics"]["AR1"]["ci"] == [0.0, 0.0]
+    sem = _folder(tmp_path / "sem", [[[0, 1]], [[1, 1]]])
     r = invoke(runner, "compare", sem, sem, sem, "--bootstrap", "5", "--json", "-q")
     assert r.exit_code == 0 and json.loads(r.stdout)["task"] == "semantic"
+    assert all(m["delta"] == 0.0 and m["ci"] == [0.0, 0.0] for m in json.loads(r.stdout)["metrics"].values())
 
 
 # --- CLI ------------------------------------------------------------------------------
