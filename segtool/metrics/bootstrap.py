@@ -141,7 +141,12 @@ class CategoryRuns:
     ignored: npt.NDArray[np.bool_]  # (T, D): neither TP nor FP
 
     def __post_init__(self) -> None:
-        self.tp_rows = np.ascontiguousarray(self.tp.T, np.float64)[:, :, None]  # (D, T, 1), as the products want
+        # the detections that are a TP at some threshold: only there can a recall threshold
+        # be reached or the precision rise, so only they are points of the curves (the
+        # others count in the weight seen, and a leading one's threshold 0 samples the
+        # same maximum at the first point kept)
+        self.points = np.flatnonzero(self.tp.any(axis=0))
+        self.tp_rows = np.ascontiguousarray(self.tp[:, self.points].T, np.float64)[:, :, None]  # (P, T, 1)
         self.ignored_rows = np.ascontiguousarray(self.ignored.T, np.float64)[:, :, None] if self.ignored.any() else None
 
 
@@ -227,12 +232,19 @@ def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> F64:
     ``cumsum`` along an axis other than the last walks memory with a stride, and along
     the last it cannot vectorise; a row-wise add runs at memory speed."""
     w = np.ascontiguousarray(counts.T[run.image])  # (D, b)
-    tp = w[:, None, :] * run.tp_rows  # (D, T, b)
-    seen = w[:, None, :].copy() if run.ignored_rows is None else w[:, None, :] - w[:, None, :] * run.ignored_rows
-    for j in range(1, len(tp)):
-        np.add(tp[j], tp[j - 1], out=tp[j])
-        np.add(seen[j], seen[j - 1], out=seen[j])
+    if run.ignored_rows is None:
+        seen = np.empty_like(w)
+        _rows_cumsum(w, seen)
+        seen = seen[run.points][:, None, :]  # (P, 1, b)
+    else:
+        full = w[:, None, :] - w[:, None, :] * run.ignored_rows
+        _rows_cumsum(full, full)
+        seen = full[run.points]  # (P, T, b)
+    tp = w[run.points][:, None, :] * run.tp_rows  # (P, T, b)
+    _rows_cumsum(tp, tp)
     has = npig > 0
+    if not len(tp):  # no TP anywhere: every precision sampled is 0
+        return np.zeros((counts.shape[0], run.tp.shape[0]))
     reached = _reached(tp, npig)
     seen += np.spacing(1)
     pr = np.divide(tp, seen, out=tp)  # tp + fp = the weight seen, exactly (integers in doubles)
@@ -241,6 +253,14 @@ def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> F64:
     # sum_j pr_j (reached_j - reached_j-1), as two read-only passes (no difference array)
     sums = np.einsum("dtb,dtb->bt", pr, reached) - np.einsum("dtb,dtb->bt", pr[1:], reached[:-1])
     return np.where(has[:, None], sums, 0.0)
+
+
+def _rows_cumsum(values: F64, out: F64) -> None:
+    """``out = cumsum(values, axis=0)``, a row at a time (see :func:`_category_ap`)."""
+    if values is not out:
+        out[:1] = values[:1]
+    for j in range(1, len(values)):
+        np.add(values[j], out[j - 1], out=out[j])
 
 
 def _reached(tp: F64, npig: F64) -> F64:
