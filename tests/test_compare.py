@@ -335,6 +335,9 @@ def test_cli_bad_input_one_line(runner, hand, tmp_path):
     assert r.exit_code == 2 and "METRIC=TOLERANCE" in r.output
     with pytest.raises(SegtoolError):
         compare("depth", gt, a, b)
+    inside = gt.with_suffix("") / "report.json"  # a report inside an input's PNG folder: refused, nothing written
+    assert_bad_input(invoke(runner, "compare", gt, a, b, "--json", inside))
+    assert not inside.exists()
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert_bad_input(invoke(runner, "compare", gt, a, bad, "--task", "panoptic"))

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .. import formats
+from ..atomic import dataset_inputs
 from ..compare import TASKS, Comparison, check_gates, compare
 from ..errors import EXIT_FINDINGS, SegtoolError
 from . import main, output
@@ -119,7 +120,8 @@ def compare_command(
     """
     gates = _gates(fail_if_worse)
     pair = _names(names)
-    output.check_outputs(json_out, inputs=[gt, pred_a, pred_b], overwrite=overwrite)
+    sources = [p for path in (gt, pred_a, pred_b) for p in dataset_inputs(path)]  # a JSON's PNG folder too
+    output.check_outputs(json_out, inputs=sources, overwrite=overwrite)
     task = task or _task(gt, pred_a)
     check_gates(task, gates)  # before anything is scored
     with steps(f"comparing ({task})") as progress:
