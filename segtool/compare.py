@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ PANOPTIC = tuple(f"{m}{s}" for s in ("", "_th", "_st") for m in ("PQ", "SQ", "RQ
 SEMANTIC = ("mIoU", "fwIoU", "pixel_accuracy", "mean_accuracy")
 METRICS = {"panoptic": PANOPTIC, "instance": STAT_NAMES, "semantic": SEMANTIC}
 PER_IMAGE = {"panoptic": "pq", "instance": "AP", "semantic": "mIoU"}  # the per-image rows' metric
-PER_CLASS = {"panoptic": "pq", "instance": "AP", "semantic": "iou"}
 
 
 @dataclass
@@ -233,7 +232,7 @@ def _semantic(gt: Any, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: in
     r = evaluate_semantic(gt, pred, jobs=jobs, progress=progress, per_image=True, slices=_each_image(ids))
     if not isinstance(r, SemanticResult) or r.slices is None:  # pragma: no cover - asked for above
         raise AssertionError("no slices")
-    d = r.to_dict()
+    d = replace(r, slices=None, per_image=None).to_dict()  # not every slice's dict
     metrics: dict[str, float | None] = {m: float(d[m]) for m in SEMANTIC}
     per_class = {cid: (v["name"], v["iou"]) for cid, v in d["per_class"].items()}
     out = Scored(metrics, per_class, r.per_image or [])
