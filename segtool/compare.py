@@ -205,6 +205,8 @@ def _each_image(ids: list[Any]) -> Slices:
 
 
 def _panoptic(gt: Any, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: int, progress: Any) -> Scored:
+    """PQ as ``eval panoptic``; the per-image PQ statistics come from one slice per image
+    (the evaluation sums them as it scores), the bootstrap from their weighted sums."""
     r = evaluate_panoptic(gt, pred, jobs=jobs, progress=progress, per_image=True, slices=_each_image(ids))
     if not isinstance(r, PanopticResult) or r.slices is None:  # pragma: no cover - asked for above
         raise AssertionError("no slices")
@@ -229,6 +231,8 @@ def _panoptic(gt: Any, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: in
 
 
 def _semantic(gt: Any, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: int, progress: Any) -> Scored:
+    """mIoU and co. as ``eval semantic``; each image's confusion matrix (its slice),
+    reduced to three counts per class, is what the bootstrap sums."""
     r = evaluate_semantic(gt, pred, jobs=jobs, progress=progress, per_image=True, slices=_each_image(ids))
     if not isinstance(r, SemanticResult) or r.slices is None:  # pragma: no cover - asked for above
         raise AssertionError("no slices")
@@ -245,6 +249,10 @@ def _semantic(gt: Any, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: in
 
 
 def _instance(gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: int, progress: Any) -> Scored:
+    """COCOeval's 12 numbers as ``eval instance``; its per-image evaluations (kept as a
+    shard's partial keeps them) and each image's ground truth per category and area range
+    are what the bootstrap re-accumulates. LVIS' federated rules are refused: they are
+    not re-accumulated here."""
     with keeping() as kept:
         r = evaluate_instance(gt, pred, jobs=jobs, progress=progress, per_image=True)
     if not isinstance(r, InstanceResult) or not kept:
