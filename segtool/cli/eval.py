@@ -20,7 +20,7 @@ from ..metrics.pq_confusion import csv_text as confusion_csv_text
 from ..metrics.pq_errors import PQAnalyses
 from ..metrics.shard import Shard
 from ..parallel import warm_up
-from . import ci_formats, eval_tables, inputs, main, output
+from . import ci_formats, eval_report, eval_tables, inputs, main, output
 from .options import (
     F,
     check_reading,
@@ -54,9 +54,10 @@ def eval_group() -> None:
 def report_options(gates: Any) -> Callable[[F], F]:
     """The output options every ``eval`` command shares: --per-class, --csv, --fail-under
     (with that command's metric names), --format, --jobs, --json, -q, --per-image and
-    --slices (docs/metrics/per-image.md)."""
+    --slices (docs/metrics/per-image.md), --report (docs/report.md)."""
 
     def decorate(fn: F) -> F:
+        fn = eval_report.option(fn)
         fn = click.option(
             "--slices",
             type=click.Path(path_type=Path),
@@ -300,6 +301,7 @@ def _report(
     exit 1 when a gate fails: --json and --csv as asked, then a table or GitHub
     annotations (on stderr when --json holds stdout)."""
     json_out, fmt = outputs["json_out"], outputs["fmt"]
+    data = eval_report.finish(command, data)
     _emit(data, json_out, outputs["csv_out"], outputs["overwrite"])
     failed = _failed_gates(gates, values)
     if fmt == "github":

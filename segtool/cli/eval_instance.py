@@ -17,7 +17,7 @@ from ..metrics.analyses import Analyses
 from ..metrics.confusion import csv_text as confusion_csv_text
 from ..metrics.instance_result import STAT_NAMES, Params
 from ..parallel import warm_up
-from . import ci_formats, inputs, output
+from . import ci_formats, eval_report, inputs, output
 from .eval import _emit, _failed_gates, _parse_gates, _report, eval_group, report_options, shard_options
 from .eval_tables import metric
 from .options import FORMAT, check_reading, reading_options
@@ -184,6 +184,7 @@ def instance(
             progress=advance,
         )
     data = result.to_dict()
+    eval_report.attach(result)
     data.update(analyses.to_dict() if analyses else {})
     if confusion_csv:
         output.write_text(confusion_csv, confusion_csv_text(data["confusion"]), overwrite=overwrite)
