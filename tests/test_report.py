@@ -279,3 +279,24 @@ def test_report_renders_in_headless_chromium(runner, tmp_path):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_compare_report(runner, tmp_path):
+    """A predicts both images exactly, B misses image 2's person: PQ 1 vs 5/6 (by hand,
+    as in panoptic_pair), delta -1/6; image 2 changed most (per-image PQ 1 -> 0.5)."""
+    gt, pred_b = panoptic_pair(tmp_path)
+    out, js = tmp_path / "c.html", tmp_path / "c.json"
+    args = ["compare", str(gt), str(gt), str(pred_b), "--bootstrap", "20", "--report", str(out), "--json", str(js)]
+    res = runner.invoke(main, args)
+    assert res.exit_code == 0, res.output
+    data = json.loads(js.read_text())
+    text, page = parse(out)
+    assert fetches(page) == []
+    delta = float(tiles(page)["metrics.PQ.delta"])
+    assert delta == data["metrics"]["PQ"]["delta"] == pytest.approx(-1 / 6)
+    parts = sections(text)
+    assert parts["classes"].count("<svg") == 1
+    assert re.findall(r'id="image-(\d+)"', parts["images"])[0] == "2"
+    assert parts["images"].split('id="image-1"')[0].count('src="data:image/jpeg;base64,') == 2  # A and B
+    anchors = {a["id"] for _, a in page.tags if "id" in a}
+    assert all(a["href"][1:] in anchors for t, a in page.tags if t == "a")

@@ -13,7 +13,7 @@ from .. import formats
 from ..atomic import dataset_inputs
 from ..compare import TASKS, Comparison, check_gates, compare
 from ..errors import EXIT_FINDINGS, SegtoolError
-from . import main, output
+from . import eval_report, main, output
 from .options import jobs_option, json_option, overwrite_option, quiet_option
 from .progress import steps
 
@@ -91,6 +91,13 @@ def _task(gt: Path, pred: Path) -> str:
     metavar="METRIC=TOLERANCE",
     help="Exit 1 when B's METRIC is below A's by more than TOLERANCE (repeatable).",
 )
+@click.option(
+    "--report",
+    "report_out",
+    type=click.Path(path_type=Path),
+    metavar="FILE.html",
+    help="Also write a self-contained HTML report: deltas, per-class bars, the changed images (docs/report.md).",
+)
 @jobs_option
 @overwrite_option
 @json_option
@@ -109,6 +116,7 @@ def compare_command(
     jobs: int,
     overwrite: bool,
     json_out: str | None,
+    report_out: Path | None,
 ) -> None:
     """Compare predictions A (the baseline) and B against one ground truth: each headline
     metric of A and B, the delta B - A with a paired bootstrap percentile interval over the
@@ -121,7 +129,7 @@ def compare_command(
     gates = _gates(fail_if_worse)
     pair = _names(names)
     sources = [p for path in (gt, pred_a, pred_b) for p in dataset_inputs(path)]  # a JSON's PNG folder too
-    output.check_outputs(json_out, inputs=sources, overwrite=overwrite)
+    output.check_outputs(json_out, report_out, inputs=sources, overwrite=overwrite)
     task = task or _task(gt, pred_a)
     check_gates(task, gates)  # before anything is scored
     with steps(f"comparing ({task})") as progress:
@@ -142,6 +150,8 @@ def compare_command(
     data = result.to_dict()
     if json_out:
         output.emit_json(data, json_out, overwrite=overwrite)
+    if report_out:
+        eval_report.write_compare(report_out, data, (gt, pred_a, pred_b), jobs, overwrite)
     if json_out != "-":
         _print(result, data)
     for verdict in failed:

@@ -118,3 +118,16 @@ def finish(command: str, data: dict[str, Any]) -> dict[str, Any]:
     write(request.path, html, overwrite=request.overwrite)
     output.note(f"report written to {request.path}")
     return {k: v for k, v in data.items() if k not in request.strip}
+
+
+def write_compare(path: Path, data: dict[str, Any], paths: tuple[Path, Path, Path], jobs: int, overwrite: bool) -> None:
+    """``segtool compare --report``: the comparison page, thumbnails of the images that
+    changed most under A and under B (none when an input is stdin)."""
+    from ..report import Source, write
+    from ..report.compare import build_compare
+
+    gt, pred_a, pred_b = paths
+    named = inputs.STDIN not in {str(p) for p in paths}
+    source = Source(Path(gt), Path(pred_a), {}, None, jobs or 1) if named else None
+    write(path, build_compare(data, source, Path(pred_b) if named else None), overwrite=overwrite)
+    output.note(f"report written to {path}")

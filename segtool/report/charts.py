@@ -27,6 +27,7 @@ RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+TITLES = {"pq": "PQ", "sq": "SQ", "rq": "RQ", "iou": "IoU"}  # result keys as the tables name them
 COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
 
@@ -93,7 +94,7 @@ def bars(rows: Sequence[tuple[str, dict[str, float]]], title: str, scale: float 
     for k, (ax, m) in enumerate(zip(axes, metrics, strict=False)):
         values = [r[1][m] * scale for r in rows]
         ax.barh(y, values, height=0.75, color=COLORS[k % len(COLORS)])
-        ax.set_title(m.upper() if scale == 1 else m, fontsize=9)
+        ax.set_title(TITLES.get(m, m), fontsize=9)
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_yticks([])
         if len(rows) <= 30:

@@ -24,6 +24,7 @@ nav a{margin-right:12px} h2{margin-top:32px;border-bottom:1px solid #ddd}
 .tile .v{font-size:26px;font-weight:600}.tile .k{color:#666;font-size:13px}
 .chart svg{max-width:100%;height:auto}.note{color:#666;font-style:italic}
 .img{display:flex;gap:16px;align-items:flex-start;margin:12px 0}
+figure{margin:0}.img img{max-width:480px}
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right;font-size:13px}
 """
 
