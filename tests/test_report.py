@@ -300,3 +300,28 @@ def test_compare_report(runner, tmp_path):
     assert parts["images"].split('id="image-1"')[0].count('src="data:image/jpeg;base64,') == 2  # A and B
     anchors = {a["id"] for _, a in page.tags if "id" in a}
     assert all(a["href"][1:] in anchors for t, a in page.tags if t == "a")
+
+
+def test_lvis_report_without_worst_images(runner, tmp_path):
+    """An LVIS ground truth (found once read) has no per-image rows: the report is written
+    without worst images, and the AP tile is still the JSON's."""
+    a = np.zeros((H, W), bool)
+    a[2:12, 2:12] = True
+    gt_data = json.loads(write_instances(tmp_path / "g.json", (H, W), [(1, a)]).read_text())
+    gt_data["images"][0].update(neg_category_ids=[2], not_exhaustive_category_ids=[])
+    for c in gt_data["categories"]:
+        c["frequency"] = "f"
+    gt = write_json(tmp_path / "gt.json", gt_data)
+    dets = write_json(
+        tmp_path / "dets.json",
+        [{"image_id": 1, "category_id": 1, "segmentation": gt_data["annotations"][0]["segmentation"], "score": 0.9}],
+    )
+    out, js = tmp_path / "r.html", tmp_path / "r.json"
+    res = runner.invoke(main, ["eval", "instance", str(gt), str(dets), "--report", str(out), "--json", str(js)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(js.read_text())
+    assert data["lvis"] and data["AP"] == pytest.approx(1.0)
+    text, page = parse(out)
+    assert float(tiles(page)["AP"]) == data["AP"]
+    assert "no per-image rows" in text and 'id="image-' not in text
+    assert "run with --tide" not in text  # LVIS refuses TIDE: no advice to ask for it

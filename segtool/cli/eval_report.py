@@ -25,6 +25,7 @@ from . import inputs, output
 from .options import F
 
 FORCED = {"panoptic": ("per_image", "errors", "confusion"), "other": ("per_image",)}
+LVIS_REFUSAL = "--per-image and --slices are not available with LVIS"  # metrics/instance_scoring.py
 DATA_KEYS = {"per_image": "per_image", "errors": "pq_errors", "confusion": "confusion"}
 
 
@@ -53,6 +54,9 @@ def _source(kwargs: dict[str, Any]) -> tuple[Any, str | None]:
     read = dict(kwargs.get("reading") or {})
     if kwargs.get("gt_masks") is not None:
         read["masks"] = kwargs["gt_masks"]
+    for key in ("categories", "ignore_value"):  # eval semantic's ways to read its label PNGs
+        if kwargs.get(key) is not None:
+            read[key] = kwargs[key]
     return Source(Path(gt), Path(pred), read, kwargs.get("from_"), kwargs.get("jobs") or 1), None
 
 
@@ -82,8 +86,17 @@ def option(fn: F) -> F:
         path = kwargs.pop("report_out")
         if path is None:
             return fn(*args, **kwargs)
-        token = _pending.set(_prepare(path, kwargs))
+        request = _prepare(path, kwargs)
+        token = _pending.set(request)
         try:
+            try:
+                return fn(*args, **kwargs)
+            except SegtoolError as exc:
+                if "per_image" not in request.strip or not exc.message.startswith(LVIS_REFUSAL):
+                    raise
+            # an LVIS ground truth (found only once read): no per-image rows, so no worst images
+            kwargs["per_image"] = False
+            request.note = "no worst images: LVIS' evaluation has no per-image rows (lvis-api has none)"
             return fn(*args, **kwargs)
         finally:
             _pending.reset(token)

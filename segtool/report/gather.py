@@ -157,10 +157,12 @@ def gather(command: str, data: dict[str, Any], n_worst: int = WORST) -> Gathered
         errors(data),
         data.get("calibration", {}).get("bins") if "calibration" in data else None,
     )
-    if command == "eval instance" and "tide" not in data:
+    if command != "eval instance" or data.get("lvis"):  # LVIS refuses the three analyses
+        return out
+    if "tide" not in data:
         out.notes.append("TIDE error bars: run with --tide (it adds ~58% to the evaluation's time)")
-    if command == "eval instance" and "calibration" not in data:
+    if "calibration" not in data:
         out.notes.append("calibration diagram: run with --calibration")
-    if command == "eval instance" and "confusion" not in data:
+    if "confusion" not in data:
         out.notes.append("confusion heatmap: run with --confusion")
     return out
