@@ -519,33 +519,54 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
     if (r->cnts == NULL)
         return -2;
     Py_ssize_t m = 0, p = 0;
-    int64_t sum = 0, area = 0;
+    int64_t sum = 0, area = 0, first = -1, last = -1;
     int inner_zero = 0;
     while (p < len) {
-        uint64_t bits = 0; /* unsigned: shifts never overflow; 8 characters (40 bits) at most */
-        int k = 0, more = 1;
-        while (more) {
-            if (p >= len || k >= 8)
+        int64_t x;
+        /* Most values are one or two characters (small steps between the column runs of
+         * a mask): both read at once and one chosen without a branch, which the mix of the
+         * two lengths would mispredict. c1 is 64 (no value) past the end. */
+        const uint32_t c0 = (uint32_t)s[p] - 48u, c1 = p + 1 < len ? (uint32_t)s[p + 1] - 48u : 64u;
+        if (LIKELY(c0 < 32u || (c0 < 64u && c1 < 32u))) {
+            const uint32_t two = c0 >> 5; /* 1: c0 continues into c1, which ends the value */
+            const int64_t one_char = (int64_t)(c0 & 0x1f) - (int64_t)((c0 & 0x10) << 1);
+            const int64_t two_chars = (int64_t)((c0 & 0x1f) | ((c1 & 0x1f) << 5)) - (int64_t)((c1 & 0x10) << 6);
+            x = one_char ^ ((one_char ^ two_chars) & -(int64_t)two);
+            p += 1 + (Py_ssize_t)two;
+        } else {
+            uint64_t bits = 0; /* unsigned: shifts never overflow; 8 characters (40 bits) at most */
+            int k = 0, more = 1;
+            while (more) {
+                if (p >= len || k >= 8)
+                    return -1;
+                const int c = (int)s[p] - 48;
+                if (c < 0 || c > 63)
+                    return -1;
+                bits |= (uint64_t)(c & 0x1f) << (5 * k);
+                more = c & 0x20;
+                p++, k++;
+                if (!more && (c & 0x10))
+                    bits |= ~(uint64_t)0 << (5 * k); /* sign-extend the last group */
+            }
+            /* see above: a 7th group of 0 or 1 (so no sign either), an 8th of 0 (checked on
+             * the characters, rarely: a value of 7 or 8 characters) */
+            if (UNLIKELY(k > 6) && (((s[p - k + 6] - 48) & 0x1f) > 1 || (k == 8 && s[p - 1] != '0')))
                 return -1;
-            const int c = (int)s[p] - 48;
-            if (c < 0 || c > 63)
-                return -1;
-            bits |= (uint64_t)(c & 0x1f) << (5 * k);
-            more = c & 0x20;
-            p++, k++;
-            if (!more && (c & 0x10))
-                bits |= ~(uint64_t)0 << (5 * k); /* sign-extend the last group */
+            x = (int64_t)bits;
         }
-        /* see above: a 7th group of 0 or 1 (so no sign either), an 8th of 0 (checked on the
-         * characters, rarely: a value of 7 or 8 characters) */
-        if (UNLIKELY(k > 6) && (((s[p - k + 6] - 48) & 0x1f) > 1 || (k == 8 && s[p - 1] != '0')))
-            return -1;
-        int64_t x = (int64_t)bits;
         if (m > 2)
             x += r->cnts[m - 2];
         if (x < 0 || x > total)
             return -1;
         inner_zero |= (x == 0) & (m > 0);
+        /* area, and the first and last pixel (their columns: two divisions per mask, not
+         * per run): runs of 1s are the odd counts */
+        if ((m & 1) && x > 0) {
+            if (first < 0)
+                first = sum;
+            last = sum + x - 1;
+            area += x;
+        }
         r->cnts[m++] = x;
         sum += x;
         if (sum > total)
@@ -555,19 +576,6 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
         return -1;
     r->m = m;
     r->inner_zero = inner_zero;
-    /* area, and the columns of the first and last pixel (two divisions per mask, not per
-     * run): runs of 1s are the odd counts */
-    int64_t pos = 0, first = -1, last = -1;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        const int64_t c = r->cnts[j];
-        if ((j & 1) && c > 0) {
-            if (first < 0)
-                first = pos;
-            last = pos + c - 1;
-            area += c;
-        }
-        pos += c;
-    }
     r->x0 = first < 0 ? 1 : first / h;
     r->x1 = first < 0 ? 0 : last / h;
     r->area = area;
@@ -582,9 +590,90 @@ static void rle_free_all(Rle *rles, Py_ssize_t n)
     free(rles);
 }
 
+/* ------------------------------------------------ decoded strings, remembered
+ *
+ * Mask AP decodes each image's strings twice: once where they are read (rle_areas: the
+ * strict check, the detections' areas), once more for the IoUs (rle_iou), the next moment.
+ * Decoding was most of rle_iou's time, so rle_areas keeps what it decoded, and rle_iou
+ * copies it from here instead of decoding again (a copy of ~100 counts: a tenth of a
+ * decode). An entry is keyed by the object itself (held, so its address cannot be reused)
+ * and the image size: only exact str and bytes are kept, which cannot change. Direct-mapped
+ * by address, RLE_CACHE entries, RLE_CACHE_BYTES at most; a collision or a miss only
+ * means decoding again. Only rle_areas writes, under the GIL; free-threaded builds keep none. */
+#define RLE_CACHE_BITS 12
+#define RLE_CACHE (1 << RLE_CACHE_BITS) /* entries: well above one image's strings */
+
+#define RLE_CACHE_BYTES ((size_t)32 << 20) /* counts and texts held, at most */
+
+typedef struct {
+    PyObject *key; /* a strong reference, or NULL */
+    int64_t h, w;
+    size_t bytes; /* its share of rle_cache_bytes */
+    Rle rle;
+} CacheEntry;
+
+static size_t rle_cache_bytes;
+
+#ifdef Py_GIL_DISABLED
+static int cacheable(PyObject *o) { (void)o; return 0; }
+static CacheEntry *cache_slot(PyObject *o) { (void)o; return NULL; }
+#else
+static CacheEntry rle_cache[RLE_CACHE];
+
+static int cacheable(PyObject *o) { return PyUnicode_CheckExact(o) || PyBytes_CheckExact(o); }
+
+static CacheEntry *cache_slot(PyObject *o)
+{
+    const uint64_t a = (uint64_t)(uintptr_t)o >> 4;
+    return &rle_cache[(a * 0x9E3779B97F4A7C15ull) >> (64 - RLE_CACHE_BITS)];
+}
+#endif
+
+/* The decoded copy of o (h x w) from the cache into *r, or 0 when it is not there (or no
+ * memory for the copy: the caller then decodes). */
+static int cache_get(PyObject *o, int64_t h, int64_t w, Rle *r)
+{
+    CacheEntry *e = cacheable(o) ? cache_slot(o) : NULL;
+    if (e == NULL || e->key != o || e->h != h || e->w != w)
+        return 0;
+    int64_t *cnts = malloc(sizeof(int64_t) * (size_t)(e->rle.m > 0 ? e->rle.m : 1));
+    if (cnts == NULL)
+        return 0;
+    if (e->rle.m > 0)
+        memcpy(cnts, e->rle.cnts, sizeof(int64_t) * (size_t)e->rle.m);
+    *r = e->rle;
+    r->cnts = cnts;
+    return 1;
+}
+
+/* Remember a valid decoded r of o (h x w, `len` bytes of text), replacing what its slot
+ * held, unless that would take the cache past RLE_CACHE_BYTES: r's counts are the cache's
+ * from then on (r->cnts is NULL after). */
+static void cache_put(PyObject *o, Py_ssize_t len, int64_t h, int64_t w, Rle *r)
+{
+    CacheEntry *e = cacheable(o) ? cache_slot(o) : NULL;
+    if (e == NULL || !r->ok)
+        return;
+    const size_t bytes = sizeof(int64_t) * (size_t)r->m + (size_t)len; /* the counts, and the text held */
+    if (rle_cache_bytes - e->bytes + bytes > RLE_CACHE_BYTES)
+        return;
+    int64_t *cnts = realloc(r->cnts, sizeof(int64_t) * (size_t)(r->m > 0 ? r->m : 1)); /* sized to the counts */
+    if (cnts != NULL)
+        r->cnts = cnts;
+    PyObject *old = e->key;
+    free(e->rle.cnts);
+    rle_cache_bytes += bytes - e->bytes;
+    e->rle = *r;
+    e->h = h, e->w = w, e->bytes = bytes;
+    e->key = Py_NewRef(o);
+    r->cnts = NULL;
+    Py_XDECREF(old); /* a str or bytes: freeing it runs no Python code */
+}
+
 /* Decode every string of a Python sequence of str or bytes-like objects (all h x w). On a bad one,
  * *bad is its index; on a Python error (not bytes, no memory) returns -1. */
-static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssize_t *n, Py_ssize_t *bad)
+static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssize_t *n, Py_ssize_t *bad,
+                          int remember)
 {
     PyObject *fast = PySequence_Fast(seq, "expected a sequence of RLE strings");
     if (fast == NULL)
@@ -609,6 +698,10 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
             Py_DECREF(fast);
             return -1;
         }
+        if (!remember && cache_get(item, h, w, &rles[i])) {
+            SEQ_ITEM_DONE(item);
+            continue;
+        }
         Py_buffer b = {0};
         const char *text = NULL;
         Py_ssize_t len = 0;
@@ -619,6 +712,8 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
         const int status = text == NULL ? -3 : rle_decode((const uint8_t *)text, len, h, w, &rles[i]);
         if (b.obj != NULL)
             PyBuffer_Release(&b);
+        if (remember && status == 0)
+            cache_put(item, len, h, w, &rles[i]);
         SEQ_ITEM_DONE(item);
         if (status == -2)
             PyErr_NoMemory();
@@ -663,7 +758,7 @@ static PyObject *rle_areas(PyObject *self, PyObject *args)
         /* the error is set */
     } else if (count(areas) != items)
         PyErr_SetString(PyExc_ValueError, "areas must hold one int64 per RLE");
-    else if (rle_decode_all(seq, h, w, &rles, &n, &bad) == 0) {
+    else if (rle_decode_all(seq, h, w, &rles, &n, &bad, 1) == 0) {
         if (count(areas) != n) /* the sequence changed size while it was read */
             PyErr_SetString(PyExc_ValueError, "areas must hold one int64 per RLE");
         else {
@@ -763,8 +858,8 @@ static PyObject *rle_iou(PyObject *self, PyObject *args)
         (gcat = take(&bs, o[1], I64, 0, "gt_cat")) == NULL || (crowd = take(&bs, o[2], U8, 0, "crowd")) == NULL ||
         (out = take(&bs, o[3], F64, 1, "out")) == NULL || !rle_size_ok(h, w)) {
         /* the error is set */
-    } else if (rle_decode_all(dseq, h, w, &dt, &nd, &dbad) == 0) {
-        if (rle_decode_all(gseq, h, w, &gt, &ng, &gbad) == 0) {
+    } else if (rle_decode_all(dseq, h, w, &dt, &nd, &dbad, 0) == 0) {
+        if (rle_decode_all(gseq, h, w, &gt, &ng, &gbad, 0) == 0) {
             if (dbad >= 0 || gbad >= 0)
                 PyErr_Format(PyExc_ValueError, "undecodable RLE: %s #%zd", dbad >= 0 ? "detection" : "ground truth",
                              dbad >= 0 ? dbad : gbad);
@@ -803,6 +898,35 @@ static int match_sizes(const Py_buffer *ious, const Py_buffer *dcat, const Py_bu
            count(match) == cells && count(match_ig) == cells;
 }
 
+/* The ground truth each detection can match in some lane, in ascending order: of its
+ * category, and an IoU not below the lowest threshold (any other fails `row[g] < bar` in
+ * every lane, as the bar starts at a threshold and only rises). The candidates of
+ * detection d are cand[first[d] .. first[d + 1]); NULL when out of memory. Most pairs of
+ * an image are of other categories or do not overlap: the lanes then look at a few. */
+static Py_ssize_t *match_candidates(const double *iou, const int64_t *dc, const int64_t *gc, const double *thr,
+                                    Py_ssize_t nd, Py_ssize_t ng, Py_ssize_t nt, Py_ssize_t *first)
+{
+    double low = nt > 0 ? thr[0] : 0.0;
+    for (Py_ssize_t t = 1; t < nt; t++)
+        low = thr[t] < low ? thr[t] : low;
+    Py_ssize_t n = 0;
+    for (Py_ssize_t d = 0; d < nd; d++)
+        for (Py_ssize_t g = 0; g < ng; g++)
+            n += gc[g] == dc[d] && !(iou[d * ng + g] < low);
+    Py_ssize_t *cand = malloc(sizeof(Py_ssize_t) * (size_t)(n > 0 ? n : 1));
+    if (cand == NULL)
+        return NULL;
+    n = 0;
+    for (Py_ssize_t d = 0; d < nd; d++) {
+        first[d] = n;
+        for (Py_ssize_t g = 0; g < ng; g++)
+            if (gc[g] == dc[d] && !(iou[d * ng + g] < low))
+                cand[n++] = g;
+    }
+    first[nd] = n;
+    return cand;
+}
+
 /* COCOeval.evaluateImg's greedy matching, for every lane (area range a, IoU threshold t) of
  * one image at once. Detections come sorted by category, then score; for each, the ground
  * truth of its category is searched non-ignored first, then ignored (pycocotools sorts it
@@ -817,6 +941,7 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
     Bufs bs = {0};
     PyObject *result = NULL;
     uint8_t *taken = NULL;
+    Py_ssize_t *first = NULL, *cand = NULL;
     const Py_buffer *ious = NULL, *dcat = NULL, *gcat = NULL, *gids = NULL, *crowd = NULL, *ignore = NULL,
                     *thrs = NULL, *match = NULL, *match_ig = NULL;
     Py_ssize_t nd = 0, ng = 0, nt = 0, na = 0;
@@ -828,11 +953,14 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
         /* the error is set */
     } else if (!match_sizes(ious, dcat, gcat, gids, crowd, ignore, thrs, match, match_ig, &nd, &ng, &nt, &na))
         PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
-    else if ((taken = malloc((size_t)(ng > 0 ? ng : 1))) == NULL)
+    else if ((taken = malloc((size_t)(ng > 0 ? ng : 1))) == NULL ||
+             (first = malloc(sizeof(Py_ssize_t) * (size_t)(nd + 1))) == NULL)
+        PyErr_NoMemory();
+    else if ((cand = match_candidates(ious->buf, dcat->buf, gcat->buf, thrs->buf, nd, ng, nt, first)) == NULL)
         PyErr_NoMemory();
     else {
         const double *iou = ious->buf, *thr = thrs->buf;
-        const int64_t *dc = dcat->buf, *gc = gcat->buf, *gid = gids->buf;
+        const int64_t *gid = gids->buf;
         const uint8_t *cr = crowd->buf, *ig = ignore->buf;
         int64_t *mt = match->buf;
         uint8_t *mi = match_ig->buf;
@@ -847,8 +975,9 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
                     Py_ssize_t best = -1;
                     for (int pass = 0; pass < 2 && best < 0; pass++) {
                         double bar = thr[t];
-                        for (Py_ssize_t g = 0; g < ng; g++) {
-                            if (gc[g] != dc[d] || iga[g] != pass || (taken[g] && !cr[g]) || row[g] < bar)
+                        for (Py_ssize_t k = first[d]; k < first[d + 1]; k++) {
+                            const Py_ssize_t g = cand[k];
+                            if (iga[g] != pass || (taken[g] && !cr[g]) || row[g] < bar)
                                 continue;
                             bar = row[g];
                             best = g;
@@ -864,6 +993,8 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
         result = Py_NewRef(Py_None);
     }
     free(taken);
+    free(first);
+    free(cand);
     release(&bs);
     return result;
 }

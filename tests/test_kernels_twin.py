@@ -352,6 +352,30 @@ def test_rle_iou_equals_c(h, w, run, data):
 
 
 @needs_c
+def test_rle_iou_after_rle_areas_equals_c():
+    """rle_areas keeps what it decodes for rle_iou to reuse (segtool/_kernels.c): strings read
+    again at another size of the same pixel count (other columns), a bytearray changed after
+    it was read, more strings than the C module keeps: as decoding afresh (the twin)."""
+    rng = np.random.default_rng(5)
+    h, w = 12, 9
+    texts = [r["counts"].decode() for r in mask_utils.encode(_masks(rng, h, w, 6, 2))]
+    n = len(texts)
+    cats, crowd = np.ones(n, np.int64), np.zeros(n, np.uint8)
+    both("rle_areas", texts, h, w, np.zeros(n, np.int64))
+    both("rle_iou", texts, texts, h, w, cats, cats, crowd, np.zeros(n * n))
+    both("rle_iou", texts, texts, w, h, cats, cats, crowd, np.zeros(n * n))
+    changed = bytearray(texts[0].encode())
+    native.rle_areas([changed], h, w, np.zeros(1, np.int64))
+    changed[:] = texts[1].encode()
+    both("rle_iou", [changed], texts, h, w, cats[:1], cats, crowd, np.zeros(n))
+    many = ["".join(texts[i % n]) + "" for i in range(6000)]  # distinct objects
+    many = [t if t is not texts[i % n] else t[:1] + t[1:] for i, t in enumerate(many)]
+    both("rle_areas", many, h, w, np.zeros(len(many), np.int64))
+    ones = np.ones(len(many), np.int64)
+    both("rle_iou", many, texts, h, w, ones, cats, crowd, np.zeros(len(many) * n))
+
+
+@needs_c
 def test_rle_iou_past_pycocotools_counts_and_errors_equal_c():
     """2^32 pixels: the twin's step-for-step path (pycocotools' counts are 32-bit)."""
     q = 2**30

@@ -102,8 +102,13 @@ class Collected:
             self.rank.add(e.rank.astype(np.int32))  # a place among one image's detections
             both = np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], axis=1)
             self.flags.add(np.packbits(both, axis=1))
+        npig = self.npig
         for c, counts in e.npig.items():
-            self.npig[c] = self.npig[c] + counts if c in self.npig else counts.copy()
+            total = npig.get(c)
+            if total is None:
+                npig[c] = counts.astype(np.int64)  # a copy, this object's own: added to in place
+            else:
+                total += counts
 
     def columns(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int32]]:
         """Category, score and rank of every detection, in the order they were added."""

@@ -73,7 +73,7 @@ def _ious(
         h, w = gt.shapes[0]["size"]
         out = np.empty((len(d), len(gt.ids)))
         _kernels.rle_iou(
-            [dt.shapes[i]["counts"] for i in d],
+            [dt.shapes[i]["counts"] for i in d.tolist()],
             [g["counts"] for g in gt.shapes],
             int(h),
             int(w),
@@ -139,38 +139,77 @@ def evaluate_image(
     ``unmatched_ignored`` (one flag per detection): detections ignored when unmatched in
     every area range, as LVISEval ignores those of a category not exhaustively annotated."""
     max_det = params.max_dets[-1]
-    a_lo = np.array([r[0] for r in params.area_rng])[:, None]
-    a_hi = np.array([r[1] for r in params.area_rng])[:, None]
-    n_a = len(params.area_rng)
-    # detections by category, then score (mergesort: ties keep file order), maxDets per category
-    order = np.lexsort((-dt.score, dt.category_id))  # lexsort is stable: ties keep file order
-    cats = dt.category_id[order]
-    starts = np.flatnonzero(np.concatenate([[True], cats[1:] != cats[:-1]])) if len(cats) else np.zeros(0, np.int64)
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(order)]])))
-    d = order[rank < max_det]
-    rank = rank[rank < max_det]
+    a_lo, a_hi = _area_bounds(params.area_rng)
+    d, rank = _ranked(dt.category_id, dt.score, max_det)
     ious = _ious(dt, d, gt, params)
     analyses = getattr(params, "analyses", None)  # TIDE & co. (metrics.analyses), on these IoUs
     if analyses is not None:
         rows, full = (dt.category_id[d], dt.score[d], d), partial(_every_pair, dt, d, gt, params)
         record = analyses.image(rows, gt.iscrowd, gt.category_id, ious, max_det, full)
-    g_ignore = gt.iscrowd[None, :] | (gt.area[None, :] < a_lo) | (gt.area[None, :] > a_hi)  # (A, G)
-    match, match_ig = _match(ious, dt.category_id[d], gt, g_ignore)
-    d_out = (dt.area[d][None, :] < a_lo) | (dt.area[d][None, :] > a_hi)  # (A, D)
+    g_ignore = gt.iscrowd | (gt.area < a_lo) | (gt.area > a_hi)  # (A, G)
+    d_cat = dt.category_id[d]
+    match, match_ig = _match(ious, d_cat, gt, g_ignore)
+    d_area = dt.area[d]
+    d_out = (d_area < a_lo) | (d_area > a_hi)  # (A, D)
     if unmatched_ignored is not None:
-        d_out |= unmatched_ignored[d][None, :]
+        d_out |= unmatched_ignored[d]
     matched = match != 0
     ignored = match_ig | (~matched & d_out[:, None, :])
-    cats_g, of = np.unique(gt.category_id, return_inverse=True)
-    k = len(cats_g)  # non-ignored ground truth per (area range, category), in one bincount
-    lanes = (np.arange(n_a)[:, None] * k + of.reshape(1, -1)).ravel()
-    counts = np.bincount(lanes, weights=(~g_ignore).ravel(), minlength=n_a * k).astype(np.int64).reshape(n_a, k)
-    npig = {c: counts[:, j] for j, c in enumerate(cats_g.tolist())}
+    npig = _not_ignored(gt.category_id, g_ignore)
     masks = params.iou_type == "bbox" or not len(gt.ids) or any(not _empty(r) for r in gt.shapes)
-    out = ImageEval(dt.category_id[d], dt.score[d], rank, matched, ignored, npig, len(gt.ids), masks)
+    out = ImageEval(d_cat, dt.score[d], rank, matched, ignored, npig, len(gt.ids), masks)
     if analyses is not None:
         out.analysis = record  # type: ignore[attr-defined]  # rides back from the worker with the image
     return out
+
+
+_BOUNDS: dict[tuple[tuple[float, float], ...], tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
+
+
+def _area_bounds(area_rng: tuple[tuple[float, float], ...]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The area ranges' lower and upper bounds as (A, 1) columns, made once per set of
+    ranges (read-only: they are shared by every image)."""
+    key = tuple((r[0], r[1]) for r in area_rng)
+    found = _BOUNDS.get(key)
+    if found is None:
+        lo, hi = np.array([r[0] for r in key])[:, None], np.array([r[1] for r in key])[:, None]
+        lo.flags.writeable = hi.flags.writeable = False
+        found = _BOUNDS[key] = (lo, hi)
+    return found
+
+
+def _ranked(
+    category_id: npt.NDArray[np.int64], score: npt.NDArray[np.float64], max_det: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """The detections COCOeval scores, by category, then score (ties keep file order), at
+    most ``max_det`` per category, and each one's place within its category."""
+    order = np.lexsort((-score, category_id))  # lexsort is stable: ties keep file order
+    n = len(order)
+    if n == 0:
+        return order, np.zeros(0, np.int64)
+    cats = category_id[order]
+    new = np.empty(n, np.bool_)
+    new[0] = True
+    np.not_equal(cats[1:], cats[:-1], out=new[1:])
+    places = np.arange(n)
+    rank = places - np.maximum.accumulate(np.where(new, places, 0))  # minus its category's first place
+    if n <= max_det:  # no category can have more
+        return order, rank
+    keep = rank < max_det
+    return order[keep], rank[keep]
+
+
+def _not_ignored(
+    category_id: npt.NDArray[np.int64], g_ignore: npt.NDArray[np.bool_]
+) -> dict[int, npt.NDArray[np.int64]]:
+    """Non-ignored ground truth per category and area range (``g_ignore`` is (A, G)):
+    category -> (A,) counts, of the categories the image's ground truth has."""
+    if not len(category_id):
+        return {}
+    cats = sorted(set(category_id.tolist()))
+    one_hot = (category_id[:, None] == np.array(cats, np.int64)).astype(np.int64)  # (G, K)
+    counts = (~g_ignore).astype(np.int64) @ one_hot  # (A, K)
+    return {c: counts[:, j] for j, c in enumerate(cats)}
 
 
 def _empty(rle: Any) -> bool:
