@@ -176,7 +176,9 @@ def test_semantic_report_has_the_confusion_matrix(runner, tmp_path):
     data = json.loads(js.read_text())
     text, page = parse(out)
     assert float(tiles(page)["mIoU"]) == data["mIoU"]
-    assert sections(text)["confusion"].count("<svg") == 1
+    parts = sections(text)
+    assert parts["confusion"].count("<svg") == 1 and parts["classes"].count("<svg") == 1
+    assert parts["worst"].count('src="data:image/jpeg;base64,') == 2  # label PNGs drawn by preview too
 
 
 def test_refusals_are_one_line(runner, tmp_path, monkeypatch):
