@@ -121,25 +121,20 @@ def test_panoptic_report_numbers_charts_and_worst_images(runner, tmp_path):
     assert links and all(h.startswith("#") and h[1:] in anchors for h in links)
 
 
-def test_report_json_and_csv_unchanged_by_report(runner, tmp_path):
+@pytest.mark.parametrize("asked", [["--errors"], ["--confusion-csv", "CSV"], ["--per-image", "--csv", "CSV"]])
+def test_report_json_and_csv_unchanged_by_report(runner, tmp_path, asked):
+    """--json and --csv hold what was asked, with or without --report (which asks for
+    per-image rows and PQ's analyses itself)."""
     gt, pred = panoptic_pair(tmp_path)
-    plain, with_report = tmp_path / "a.json", tmp_path / "b.json"
-    assert (
-        runner.invoke(main, ["eval", "panoptic", str(gt), str(pred), "--errors", "--json", str(plain)]).exit_code == 0
-    )
-    args = [
-        "eval",
-        "panoptic",
-        str(gt),
-        str(pred),
-        "--errors",
-        "--json",
-        str(with_report),
-        "--report",
-        str(tmp_path / "r.html"),
-    ]
-    assert runner.invoke(main, args).exit_code == 0
-    assert json.loads(plain.read_text()) == json.loads(with_report.read_text())
+    outputs = {}
+    for name, extra in (("plain", []), ("report", ["--report", str(tmp_path / "r.html")])):
+        opts = [str(tmp_path / f"{name}.csv") if a == "CSV" else a for a in asked]
+        js = tmp_path / f"{name}.json"
+        res = runner.invoke(main, ["eval", "panoptic", str(gt), str(pred), *opts, "--json", str(js), *extra])
+        assert res.exit_code == 0, res.output
+        outputs[name] = [json.loads(js.read_text())]
+        outputs[name] += [(tmp_path / f"{name}.csv").read_text()] if "CSV" in asked else []
+    assert outputs["plain"] == outputs["report"]
 
 
 def test_instance_report_has_pr_curves(runner, tmp_path):

@@ -71,7 +71,9 @@ def _prepare(path: Path, kwargs: dict[str, Any]) -> _Request:
     others = (kwargs.get("json_out"), kwargs.get("csv_out"), path)
     output.check_outputs(*others, inputs=sources, overwrite=kwargs.get("overwrite", False))
     forced = FORCED["panoptic" if "errors" in kwargs else "other"]
-    strip = [DATA_KEYS[k] for k in forced if not kwargs.get(k)]
+    asked = {k: bool(kwargs.get(k)) for k in forced}
+    asked["confusion"] = asked.get("confusion", False) or kwargs.get("confusion_csv") is not None  # it implies it
+    strip = [DATA_KEYS[k] for k in forced if not asked[k]]
     for k in forced:
         kwargs[k] = True
     source, note = _source(kwargs)
