@@ -34,7 +34,7 @@ from .camvid_rules import (
     read_classes,
     table_for,
 )
-from .common import Detection, ImageResult, check_unique_names, noted, save_png
+from .common import Detection, ImageResult, check_unique_names, noted, save_png, write_utf8
 from .options import Job, WriteContext, WriteOptions
 from .voc_rules import COLORMAP, photo_size, png_size
 
@@ -209,8 +209,8 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     for split, name in zip(splits, names, strict=True):
         listed.setdefault(split, []).append(f"/{split}/{name} /{split}{ANNOT}/{name}\n")
     for split, rows in listed.items():
-        (root / f"{split}.txt").write_text("".join(rows), encoding="utf-8")
-    (root / LABEL_COLORS).write_text("\n".join(label_lines(ds, void)) + "\n", encoding="utf-8")
+        write_utf8(root / f"{split}.txt", "".join(rows), "an image list", dst)
+    write_utf8(root / LABEL_COLORS, "\n".join(label_lines(ds, void)) + "\n", "a label name", dst)
     return results
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +109,30 @@ def require_dict(data: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]
 def limit(name: str) -> int:
     """The value of limit ``name`` in force (see :func:`segtool.limits.get`)."""
     return limits.get(name)
+
+
+def write_utf8(path: Path, text: str, what: str, dst: Path) -> None:
+    """A text file a writer names images or labels in (a list, label colours), under the
+    temporary copy of ``dst``: a name of non-UTF-8 bytes (a lone surrogate from the file
+    system) is refused in one line naming ``dst``."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        near = text[max(0, exc.start - 20) : exc.end + 20]  # repr() shows the odd bytes escaped
+        raise SegtoolError(
+            f"{path.name}: {what} {near.strip()!r} is not valid UTF-8 (non-UTF-8 bytes)", str(dst)
+        ) from None
+    path.write_bytes(data)
+
+
+def read_only(name: str) -> Callable[..., list[Path]]:
+    """``targets`` of a format segtool reads but does not write: ``convert --to`` it is
+    refused in one line naming DST (the CLI asks every ``--to`` format for its targets)."""
+
+    def targets(dst: Path, masks: Path | None = None) -> list[Path]:
+        raise FormatError(f"{name} is read only: segtool reads it but cannot write it", str(dst))
+
+    return targets
 
 
 INT64 = (-(2**63), 2**63 - 1)

@@ -101,12 +101,15 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     work = ((s, ctx, k, specs) for k, s in enumerate(ds.samples))
     done: list[ImageResult] = []
     with open(tmp[0], "w", encoding="utf-8") as f:
-        f.write(_header(ds, specs, subsets))
-        for r in run(_write_image, work):
-            f.write(r.records[0]["xml"] if r.records else "")
-            r.records = []
-            done.append(r)
-        f.write("</annotations>\n")
+        try:
+            f.write(_header(ds, specs, subsets))
+            for r in run(_write_image, work):
+                f.write(r.records[0]["xml"] if r.records else "")
+                r.records = []
+                done.append(r)
+            f.write("</annotations>\n")
+        except UnicodeEncodeError:  # a name of non-UTF-8 bytes (a lone surrogate from the file system)
+            raise SegtoolError("a label or image file name is not valid Unicode", str(dst)) from None
     return done
 
 
@@ -122,7 +125,10 @@ def _write_image(job: Job) -> ImageResult:
     else:
         segs, rles, raw, out = ann.segments, ann.rles, ann.raw, ImageResult()
     extras_of = getattr(sample.source, "extras", None)
-    extras: dict[int, dict[str, Any]] = extras_of(ann.image) if callable(extras_of) else {}
+    kept = extras_of(ann.image) if callable(extras_of) else {}
+    # a CVAT source keeps {segment id: z_order, attributes...}; another format's extras
+    # (SA-1B's per-object tuple) are not CVAT's and are not carried
+    extras: dict[int, dict[str, Any]] = kept if isinstance(kept, dict) else {}
     im = ann.image
     subset = f" subset={quoteattr(str(im.extra['subset']))}" if im.extra.get("subset") else ""
     lines = [f"  <image id={quoteattr(str(frame))} name={quoteattr(im.file_name)}{subset}"]

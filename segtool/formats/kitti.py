@@ -32,7 +32,7 @@ from .. import views
 from ..errors import FormatError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
-from .common import Detection
+from .common import Detection, read_only
 from .kitti_rules import (
     INSTANCE,
     SEMANTIC,
@@ -52,6 +52,7 @@ from .kitti_rules import (
 )
 
 NAME = "kitti"
+targets = read_only(NAME)  # not written: convert --to refuses in one line
 CHECKS = "kitti_checks"  # its checks (validate); findings need a person's decision: no --fix
 MERGED = "KITTI instance numbers of a class without instances (merged into its one segment)"
 

@@ -22,11 +22,12 @@ from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT, Policy
-from .common import Detection, file_name, load_json
+from .common import Detection, file_name, load_json, read_only
 from .jsonstream import NOT_JSON, json_sketch
 from .label_studio_rules import AREAS, Task, parse_task, region_mask
 
 NAME = "label-studio"
+targets = read_only(NAME)  # not written: convert --to refuses in one line
 CHECKS = "label_studio_checks"  # its checks (validate); read only: no --fix
 
 

@@ -40,7 +40,14 @@ class BrushError(ValueError):
 
 
 def _bits(data: Sequence[int]) -> npt.NDArray[np.uint8]:
-    raw = np.asarray(data, dtype=np.int64)
+    # not forced to int64: a string, null, float, nested list or 4,301-digit integer among
+    # the bytes is refused as such, not left to numpy's conversion errors
+    try:
+        raw = np.asarray(data)
+    except (ValueError, TypeError, OverflowError):
+        raw = np.asarray([None], dtype=object)
+    if raw.size and raw.dtype.kind not in "iu":
+        raise BrushError("the brush RLE must be a list of bytes (0..255)")
     if raw.ndim != 1 or (raw.size and (raw.min() < 0 or raw.max() > 255)):
         raise BrushError("the brush RLE must be a list of bytes (0..255)")
     return np.unpackbits(raw.astype(np.uint8))

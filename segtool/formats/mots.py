@@ -26,7 +26,7 @@ from .. import views
 from ..errors import FormatError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT, Policy
-from .common import Detection
+from .common import Detection, read_only
 from .mots_rules import (
     INSTANCES,
     LABELS_FILE,
@@ -47,6 +47,7 @@ from .mots_rules import (
 )
 
 NAME = "mots"
+targets = read_only(NAME)  # not written: convert --to refuses in one line
 CHECKS = "mots_checks"  # its checks (validate); findings need a person's decision: no --fix
 IGNORED = "MOTS ignore region pixels (class 10: void)"
 

@@ -142,7 +142,9 @@ class _Frame:
 def _fields(line: str) -> tuple[int, int, int, int, int, str] | str:
     """A line's fields, or why it is none."""
     parts = line.split()
-    if len(parts) != 6 or not all(p.isdigit() for p in parts[:5]):
+    # ASCII digits only ("²" is a digit to isdigit, not to int) and at most 18 (int64; a
+    # 4,301-digit number is over CPython's conversion limit)
+    if len(parts) != 6 or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts[:5]):
         return "is not 'frame id class_id height width rle'"
     frame, obj, cls, height, width = (int(p) for p in parts[:5])
     if obj // DIVISOR != cls:

@@ -24,11 +24,12 @@ from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT, Policy
-from .common import Detection, load_json
+from .common import Detection, load_json, read_only
 from .jsonstream import NOT_JSON, json_sketch, layout
 from .sa1b_rules import Sa1bFile, parse, unique_image
 
 NAME = "sa1b"
+targets = read_only(NAME)  # not written: convert --to refuses in one line
 CHECKS = "sa1b_checks"  # its checks (validate); no --fix: SA-1B is read only
 CATEGORY = "object"
 

@@ -24,7 +24,7 @@ from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
 from ..policy import STRICT
-from .common import Detection, ImageResult, check_unique_names, noted, save_png
+from .common import Detection, ImageResult, check_unique_names, noted, save_png, write_utf8
 from .options import Job, WriteContext, WriteOptions, jobs
 from .voc_rules import (
     CLASS,
@@ -186,7 +186,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
         for split in known.get(str(s.image.id), ["default"]) if isinstance(known, dict) else ["default"]:
             lists.setdefault(str(split), []).append(stem)
     for split, stems in sorted(lists.items()):
-        (root / SETS / f"{split}.txt").write_text("".join(f"{s}\n" for s in stems), encoding="utf-8")
+        write_utf8(root / SETS / f"{split}.txt", "".join(f"{s}\n" for s in stems), "an image list", dst)
     return results
 
 

@@ -52,11 +52,25 @@ def find_yaml(path: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
+class _NoAliases(pyyaml.SafeLoader):
+    """PyYAML's safe loader refusing aliases (``*a``): Ultralytics writes none, and a few
+    nested ones repeat a node 9^9 times (the billion laughs) for whatever walks the result."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(pyyaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise pyyaml.composer.ComposerError(None, None, "aliases (*name) are not read", mark)
+        return super().compose_node(parent, index)
+
+
 def parse_yaml(text: str) -> dict[str, Any]:
-    """A data.yaml's top-level map, as Ultralytics reads it (PyYAML's ``safe_load``: the
-    same library, so the same reading); anything else is a ValueError naming the line."""
+    """A data.yaml's top-level map, as Ultralytics reads it (PyYAML's safe loader: the
+    same library, so the same reading, less aliases); anything else is a ValueError naming
+    the line."""
     try:
-        data = pyyaml.safe_load(text)
+        data = pyyaml.load(text, Loader=_NoAliases)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     except pyyaml.YAMLError as exc:
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -91,8 +105,8 @@ def class_names(data: dict[str, Any], path: Path) -> dict[int, str]:
         raise FormatError("the data file has no 'names' (a list, or a map of class id to name)", str(path))
     out: dict[int, str] = {}
     for k, v in names.items():
-        if type(k) is not int or k < 0:
-            raise FormatError(f"class id {k!r:.20} in 'names' is not a whole number >= 0", str(path))
+        if type(k) is not int or not 0 <= k < 2**31 - 1:  # category id k + 1: an int32
+            raise FormatError(f"class id {k!r:.20} in 'names' is not a whole number from 0 to {2**31 - 2:,}", str(path))
         if v is None:
             raise FormatError(f"class {k} in 'names' has no name", str(path))
         out[k] = str(v)
