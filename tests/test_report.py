@@ -322,3 +322,15 @@ def test_lvis_report_without_worst_images(runner, tmp_path):
     assert float(tiles(page)["AP"]) == data["AP"]
     assert "no per-image rows" in text and 'id="image-' not in text
     assert "run with --tide" not in text  # LVIS refuses TIDE: no advice to ask for it
+
+
+def test_report_inside_an_input_folder_is_refused(runner, tmp_path):
+    """--report is checked against every input, --gt-masks' folder included."""
+    gt, pred = panoptic_pair(tmp_path)
+    masks = tmp_path / "masks"
+    shutil.copytree(tmp_path / "gt", masks)
+    inside = masks / "report.html"
+    res = runner.invoke(
+        main, ["eval", "panoptic", str(gt), str(pred), "--gt-masks", str(masks), "--report", str(inside)]
+    )
+    assert res.exit_code == 2 and not inside.exists(), res.output

@@ -66,7 +66,9 @@ def _prepare(path: Path, kwargs: dict[str, Any]) -> _Request:
         raise SegtoolError("--report needs the whole evaluation: not with --shard or --partial")
     if kwargs.get("protocol") == "cityscapes":
         raise SegtoolError("--report follows COCO's protocol, not cityscapes'")
-    named = [Path(v) for k in ("gt", "pred") if (v := kwargs.get(k)) is not None and str(v) != inputs.STDIN]
+    keys = ("gt", "pred", "gt_masks", "pred_masks", "categories")
+    given = [kwargs.get(k) for k in keys] + [(kwargs.get("reading") or {}).get("labels")]
+    named = [Path(v) for v in given if isinstance(v, (str, Path)) and str(v) != inputs.STDIN]
     sources = [p for n in named for p in dataset_inputs(n)]
     others = (kwargs.get("json_out"), kwargs.get("csv_out"), path)
     output.check_outputs(*others, inputs=sources, overwrite=kwargs.get("overwrite", False))
