@@ -527,8 +527,12 @@ static int rle_decode(const uint8_t *s, Py_ssize_t len, int64_t h, int64_t w, Rl
          * a mask): both read at once and one chosen without a branch, which the mix of the
          * two lengths would mispredict. c1 is 64 (no value) past the end. */
         const uint32_t c0 = (uint32_t)s[p] - 48u, c1 = p + 1 < len ? (uint32_t)s[p + 1] - 48u : 64u;
-        if (LIKELY(c0 < 32u || (c0 < 64u && c1 < 32u))) {
-            const uint32_t two = c0 >> 5; /* 1: c0 continues into c1, which ends the value */
+        const uint32_t two = (c0 >> 5) & 1; /* 1: c0 continues into c1, which must end the value */
+        /* else decoded below: c0 outside '0'..'o', or c1 when c0 continues and c1 does not
+         * end the value (or is missing, or outside the alphabet); written without && or ||,
+         * which would branch on the length */
+        const uint32_t other = (c0 >> 6) | ((c1 & (0u - two)) >> 5);
+        if (LIKELY(other == 0)) {
             const int64_t one_char = (int64_t)(c0 & 0x1f) - (int64_t)((c0 & 0x10) << 1);
             const int64_t two_chars = (int64_t)((c0 & 0x1f) | ((c1 & 0x1f) << 5)) - (int64_t)((c1 & 0x10) << 6);
             x = one_char ^ ((one_char ^ two_chars) & -(int64_t)two);

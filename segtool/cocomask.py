@@ -70,7 +70,8 @@ def _is_int(v: object) -> TypeGuard[int | np.integer[Any]]:
 def check_size(height: Any, width: Any) -> None:
     """Raise ``ValueError`` unless an image of ``height`` x ``width`` may reach pycocotools:
     positive integers, within the ``pixels`` limit, fewer than 2^31 pixels."""
-    if not (_is_int(height) and _is_int(width)) or height < 1 or width < 1:
+    plain = type(height) is int and type(width) is int  # the usual case, without isinstance
+    if not (plain or (_is_int(height) and _is_int(width))) or height < 1 or width < 1:
         raise ValueError(f"image size {width!r:.20}x{height!r:.20} is not two positive integers")
     pixels = int(height) * int(width)
     if pixels > _pixel_limit():
@@ -342,11 +343,15 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
     for (h, w), idx in _by_size(rles).items():  # one image size: one call (the usual case: one image)
         if not _size_ok(h, w):
             continue
+        if len(idx) == len(rles):  # every RLE: written in place
+            _kernels.rle_areas([r["counts"] for r in rles], int(h), int(w), cast("Buffer", areas))
+            continue
         out = np.zeros(len(idx), np.int64)
         _kernels.rle_areas([rles[i]["counts"] for i in idx], int(h), int(w), cast("Buffer", out))
         areas[idx] = out
-    bad = np.flatnonzero(areas < 0)
-    return (int(bad[0]) if bad.size else None), areas
+    if not len(areas) or areas.min() >= 0:
+        return None, areas
+    return int(np.flatnonzero(areas < 0)[0]), areas
 
 
 def _by_size(rles: list[RLE]) -> dict[tuple[Any, Any], list[int]]:
