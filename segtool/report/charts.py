@@ -52,7 +52,7 @@ def _styled(fn: Callable[..., str]) -> Callable[..., str]:
     return wrapper
 
 
-def _figure(width: float, height: float, left: float = 0.7, bottom: float = 0.55) -> Any:
+def _figure(width: float, height: float, left: float = 0.7, bottom: float = 0.55, top: float = 0.4) -> Any:
     """A new figure on the SVG canvas (no pyplot: no global figure list, no GUI), its axes
     ``left``/``bottom`` inches from the edges: fixed margins, as constrained layout costs
     a second per chart of 100 labelled classes."""
@@ -61,7 +61,7 @@ def _figure(width: float, height: float, left: float = 0.7, bottom: float = 0.55
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.2 / width, top=1 - 0.4 / height)
+    fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.2 / width, top=1 - top / height)
     FigureCanvasSVG(fig)
     return fig
 
@@ -88,7 +88,8 @@ def bars(rows: Sequence[tuple[str, dict[str, float]]], title: str, scale: float 
     names = [r[0] for r in rows]
     left = _label_inches(names, 8)
     panel = 2.6 if len(metrics) > 1 else 5.0
-    fig = _figure(left + 0.3 + panel * max(1, len(metrics)), 1.0 + 0.17 * max(1, len(rows)), left=left)
+    height = 1.2 + 0.17 * max(1, len(rows))
+    fig = _figure(left + 0.3 + panel * max(1, len(metrics)), height, left=left, top=0.65)
     axes = fig.subplots(1, max(1, len(metrics)), squeeze=False)[0]
     y = np.arange(len(rows))
     for k, (ax, m) in enumerate(zip(axes, metrics, strict=False)):
@@ -103,7 +104,7 @@ def bars(rows: Sequence[tuple[str, dict[str, float]]], title: str, scale: float 
     # names as plain text, not tick labels: a tick is a dozen artists, 100 of them ~1 s
     for p, name in zip(y, names, strict=True):
         axes[0].text(-0.01, p, name, transform=axes[0].get_yaxis_transform(), ha="right", va="center", fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=10, y=1 - 0.1 / height, va="top")  # above the panels' titles
     return _svg(fig)
 
 
