@@ -119,7 +119,9 @@ def group_rows(
             runs.at(pos, i)
             run = pos
         category(cid)
-        if wide:
+        if box is None and type(score) is float:  # no box (then not by_box) and a double: as it is
+            score_col(score)
+        elif wide:
             rows.numbers(i, score, box, path)
         else:  # yajl's numbers: 64-bit integers and doubles, each a double
             score_col(score)
