@@ -231,8 +231,10 @@ def read_mask(path: str, size: tuple[int, int] | None, report: Policy, image_id:
     what = place(image_id)
     try:
         values = _values(path)
-    except SegtoolError:
-        raise  # a limit: the message names the file
+    except SegtoolError as exc:  # a limit: named by the file (png.header's knows no path)
+        if exc.path is None:
+            raise type(exc)(exc.message, path) from None
+        raise
     except Exception as exc:  # Pillow raises assorted types on corrupt input
         report("png-unreadable", f"{what}: unreadable PNG ({str(exc) or type(exc).__name__})", path, image_id)
         return None

@@ -24,7 +24,7 @@ from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
-from .common import Detection, ImageResult, check_unique_names, noted
+from .common import Detection, ImageResult, check_unique_names, noted, write_utf8
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 from .yolo_seg_rules import (
     find_yaml,
@@ -245,7 +245,8 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
     results = list(run(_write_image, jobs(ds, ctx)))
     splits = sorted({s for s, _ in placed}, key=lambda s: (s not in ("train", "val", "test"), s))
-    (tmp[0] / "data.yaml").write_text(_yaml_text(splits or ["train"], [c.name for c in ds.categories]), "utf-8")
+    text = _yaml_text(splits or ["train"], [c.name for c in ds.categories])
+    write_utf8(tmp[0] / "data.yaml", text, "a split or class name", dst)
     if [c.id for c in ds.categories] != list(range(1, len(ds.categories) + 1)) and results:
         results[0].changed[RENUMBERED] += len(ds.categories)
     return results

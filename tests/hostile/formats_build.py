@@ -90,9 +90,9 @@ def voc(root: Path) -> Base:
         _png(d / "SegmentationClass" / "2012_000001.png", cls, palette=True),
         _png(d / "SegmentationObject" / "2012_000001.png", obj, palette=True),
     ]
-    _photo(d / "JPEGImages" / "2012_000001.jpg")
+    ph = _photo(d / "JPEGImages" / "2012_000001.jpg")
     lst = _text(d / "ImageSets" / "Segmentation" / "val.txt", "2012_000001\n")
-    return Base("voc", d, "panoptic", {"png": pngs, "txt": [lst]})
+    return Base("voc", d, "panoptic", {"photo": [ph], "png": pngs, "txt": [lst]})
 
 
 def ade20k(root: Path) -> Base:
@@ -101,8 +101,8 @@ def ade20k(root: Path) -> Base:
     lab[:3] = 1
     lab[3:, 2:6] = 13
     p = _png(d / "annotations" / "validation" / "ADE_val_00000001.png", lab)
-    _photo(d / "images" / "validation" / "ADE_val_00000001.jpg")
-    return Base("ade20k", d, "semantic", {"png": [p]})
+    ph = _photo(d / "images" / "validation" / "ADE_val_00000001.jpg")
+    return Base("ade20k", d, "semantic", {"photo": [ph], "png": [p]})
 
 
 def labelme_doc(image: str = "a.jpg") -> dict:
@@ -119,16 +119,16 @@ def labelme_doc(image: str = "a.jpg") -> dict:
 def labelme(root: Path) -> Base:
     d = root / "in" / "lm"
     j = _text(d / "a.json", json.dumps(labelme_doc()))
-    _photo(d / "a.jpg")
-    return Base("labelme", d, "instance", {"json": [j]})
+    ph = _photo(d / "a.jpg")
+    return Base("labelme", d, "instance", {"photo": [ph], "json": [j]})
 
 
 def yolo_seg(root: Path) -> Base:
     d = root / "in" / "yolo"
     y = _text(d / "data.yaml", "path: .\ntrain: images/train\nnames: [cat, dog]\n")
-    _photo(d / "images" / "train" / "a.png")
+    ph = _photo(d / "images" / "train" / "a.png")
     t = _text(d / "labels" / "train" / "a.txt", "0 0.1 0.1 0.6 0.1 0.6 0.6\n1 0.5 0.5 0.9 0.5 0.9 0.9 0.5 0.9\n")
-    return Base("yolo-seg", d, "instance", {"txt": [t, y]})
+    return Base("yolo-seg", d, "instance", {"photo": [ph], "txt": [t, y]})
 
 
 def sa1b(root: Path) -> Base:
@@ -149,10 +149,10 @@ def sa1b(root: Path) -> Base:
                 "point_coords": [[2.0, 2.0]],
             }
         )
-    _photo(d / "sa_1.jpg")
+    ph = _photo(d / "sa_1.jpg")
     rec = {"image": {"image_id": 1, "width": W, "height": H, "file_name": "sa_1.jpg"}, "annotations": anns}
     j = _text(d / "sa_1.json", json.dumps(rec))
-    return Base("sa1b", d, "instance", {"json": [j]})
+    return Base("sa1b", d, "instance", {"photo": [ph], "json": [j]})
 
 
 def label_studio_tasks(image: str = "/data/upload/1/photo%20a.jpg") -> list:
@@ -184,10 +184,10 @@ def mapillary(root: Path) -> Base:
     }
     c = _text(d / "config_v2.0.json", json.dumps(config))
     inst = np.array([[0, 1, 256, 256], [0, 1, 263, 512], [512, 512, 512, 512]], np.uint16)
-    _photo(d / "training" / "images" / "a.jpg", 4, 3)
+    ph = _photo(d / "training" / "images" / "a.jpg", 4, 3)
     p1 = _png(d / "training" / "v2.0" / "labels" / "a.png", (inst >> 8).astype(np.uint8))
     p2 = _png(d / "training" / "v2.0" / "instances" / "a.png", inst)
-    return Base("mapillary", d, "panoptic", {"json": [c], "png": [p1, p2]})
+    return Base("mapillary", d, "panoptic", {"photo": [ph], "json": [c], "png": [p1, p2]})
 
 
 def camvid(root: Path) -> Base:
@@ -196,9 +196,9 @@ def camvid(root: Path) -> Base:
     lab[:3] = 1
     lab[3:, 2:6] = 2
     p = _png(d / "trainannot" / "a.png", lab)
-    _photo(d / "train" / "a.png")
+    ph = _photo(d / "train" / "a.png")
     t = _text(d / "train.txt", "/train/a.png /trainannot/a.png\n")
-    return Base("camvid", d, "semantic", {"png": [p], "txt": [t]})
+    return Base("camvid", d, "semantic", {"photo": [ph], "png": [p], "txt": [t]})
 
 
 def kitti(root: Path) -> Base:
@@ -213,16 +213,16 @@ def kitti(root: Path) -> Base:
     )
     p1 = _png(d / "training" / "instance" / "a.png", vals)
     p2 = _png(d / "training" / "semantic" / "a.png", (vals // 256).astype(np.uint8))
-    _photo(d / "training" / "image_2" / "a.png", 5, 2)
-    return Base("kitti", d, "panoptic", {"png": [p1, p2]})
+    ph = _photo(d / "training" / "image_2" / "a.png", 5, 2)
+    return Base("kitti", d, "panoptic", {"photo": [ph], "png": [p1, p2]})
 
 
 def mots(root: Path) -> Base:
     d = root / "in" / "mots"
     frame = np.array([[1001, 1001, 0, 2003], [10000, 0, 2003, 2003], [1001, 0, 0, 0]], np.uint16)
     p = _png(d / "instances" / "0002" / "000000.png", frame)
-    _photo(d / "images" / "0002" / "000000.png", 4, 3)
-    return Base("mots", d, "panoptic", {"png": [p]})
+    ph = _photo(d / "images" / "0002" / "000000.png", 4, 3)
+    return Base("mots", d, "panoptic", {"photo": [ph], "png": [p]})
 
 
 def mots_txt(root: Path) -> Base:
@@ -256,16 +256,16 @@ def cvat_xml(name: str = "a.jpg", width: str = str(W), height: str = str(H), sha
 
 def cvat(root: Path) -> Base:
     x = _text(root / "in" / "cvat" / "annotations.xml", cvat_xml())
-    _photo(root / "in" / "cvat" / "images" / "a.jpg")
-    return Base("cvat", x, "instance", {"xml": [x]})
+    ph = _photo(root / "in" / "cvat" / "images" / "a.jpg")
+    return Base("cvat", x, "instance", {"photo": [ph], "xml": [x]})
 
 
 def masks(root: Path) -> Base:
     d = root / "in" / "mf" / "annotations"
     p1 = _png(d / "1000_cat_0.png", _square(1, 1, 4, 5) * 255)
     p2 = _png(d / "1000_dog_1.png", _square(3, 4, 6, 8) * 255)
-    _photo(root / "in" / "mf" / "images" / "1000.jpg")
-    return Base("masks", d, "instance", {"png": [p1, p2]})
+    ph = _photo(root / "in" / "mf" / "images" / "1000.jpg")
+    return Base("masks", d, "instance", {"photo": [ph], "png": [p1, p2]})
 
 
 BASES: dict[str, Callable[[Path], Base]] = {

@@ -195,7 +195,7 @@ def dir_link(target: str) -> Edit:
     """A link beside the dataset's files: out of the tree (``/etc``) or to its own folder."""
 
     def edit(root: Path, base: Base) -> Base:
-        first = next(iter(base.files.values()))[0]
+        first = next(v for k, v in base.files.items() if k != "photo")[0]
         os.symlink(target if target != "loop" else ".", first.parent / "zz_link")
         return base
 

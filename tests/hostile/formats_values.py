@@ -148,6 +148,7 @@ def values(fmt: str) -> dict[str, Edit]:
         out["imagedata-huge"] = json_edit(
             lambda d: d.update(imageData=base64.b64encode(build.huge_header_png(30000, 30000)).decode())
         )
+    out |= duplicated(fmt)
     if fmt == "yolo-seg":
         out["yaml-bomb"] = _text("txt", YAML_BOMB + "names: *i\n", 1)
         out["yaml-tag"] = _text("txt", "names: !!python/object/apply:os.system ['touch /tmp/pwned']\n", 1)
@@ -155,6 +156,30 @@ def values(fmt: str) -> dict[str, Edit]:
         out["yaml-path-out"] = _text("txt", "path: /etc\ntrain: ../../../../etc\nnames: [cat, dog]\n", 1)
         out["yaml-names-huge"] = _text("txt", "names: {99999999999999999999: cat}\n", 1)
     return out
+
+
+def duplicated(fmt: str) -> dict[str, Edit]:
+    """A second record of the same image: a copy of the file, or of the record in it."""
+
+    def copy_file(new: str) -> Edit:
+        def edit(root: Path, base: Base) -> Base:
+            p = base.files["json"][0]
+            (p.parent / new).write_bytes(p.read_bytes())
+            return base
+
+        return edit
+
+    if fmt == "labelme":
+        return {"dup-file": copy_file("b.json")}
+    if fmt == "sa1b":
+        return {"dup-file": copy_file("sa_2.json")}
+    if fmt == "label-studio":
+        return {"dup-task": json_edit(lambda d: d.append(d[0])), "no-tasks": json_edit(lambda d: d.clear())}
+    if fmt == "cvat":
+        text = fb.cvat_xml()
+        image = text[text.index("<image ") : text.index("</image>") + len("</image>")]
+        return {"dup-image": lambda root, base: _cvat(base, text.replace(image, image * 2))}
+    return {}
 
 
 def _cvat(base: Base, text: str) -> Base:

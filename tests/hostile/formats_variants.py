@@ -28,6 +28,7 @@ BIG = "9" * 4301  # one digit over CPython's int/str conversion limit
 RAW = build.RAW
 # values every JSON key gets in turn (raw tokens go in verbatim)
 VALUES: list[Any] = ["x", {}, [], None, ("NaN",), ("Infinity",), (BIG,), 1e300, -1e9, 2**31, 0, True, 10**9, -1]
+SHOWN = {"{}": "obj", "[]": "list", '"x"': "str"}
 TOKENS = ["nan", "inf", "1e300", "-1e9", BIG, "x", "-1", "99999999999", "0x10", ""]
 ATTRS = ["x", "", "-1", "1e300", "nan", "inf", BIG, "99999999", "0", "1,2;3"]
 
@@ -87,6 +88,7 @@ def whole_file(role: str, i: int = 0) -> dict[str, Edit]:
         "garbage": replaced(role, b"\xff\xfe\x00garbage{[<\x80\n" * 3, i),
         "link-passwd": linked(role, "/etc/passwd", i),
         "link-loop": linked(role, "self", i),
+        "link-devzero": linked(role, "/dev/zero", i),
         "dir": made_dir(role, i),
     }
 
@@ -129,7 +131,7 @@ def json_variants(doc: Any, i: int = 0, per_key: int = 2) -> dict[str, Edit]:
     for n, path in enumerate(paths(doc)):
         for k in range(per_key):
             value = VALUES[(n * per_key + k) % len(VALUES)]
-            shown = value[0][:6] if isinstance(value, tuple) else json.dumps(value)[:8]
+            shown = value[0][:6] if isinstance(value, tuple) else SHOWN.get(json.dumps(value), json.dumps(value)[:8])
             out[f"key-{'.'.join(map(str, path))}={shown}"] = json_set(path, value, i)
     return out
 
@@ -220,11 +222,11 @@ def txt_variants(text: str, i: int = 0) -> dict[str, Edit]:
 # --- PNG --------------------------------------------------------------------------------------
 
 
-def png_as(role_index: int, make: Callable[[np.ndarray], bytes | Image.Image]) -> Edit:
-    """The ``role_index``-th PNG rewritten from its own pixels by ``make``."""
+def png_as(role_index: int, make: Callable[[np.ndarray], bytes | Image.Image], role: str = "png") -> Edit:
+    """The ``role_index``-th image of ``role`` rewritten from its own pixels by ``make``."""
 
     def edit(root: Path, base: Base) -> Base:
-        p = _file(base, "png", role_index)
+        p = _file(base, role, role_index)
         arr = np.asarray(Image.open(p))
         made = make(arr)
         if isinstance(made, bytes):
@@ -237,29 +239,36 @@ def png_as(role_index: int, make: Callable[[np.ndarray], bytes | Image.Image]) -
 
 
 def _palette(arr: np.ndarray) -> Image.Image:
-    im = Image.fromarray(arr.astype(np.uint8), "P")
+    im = Image.fromarray(_byte(_gray(arr)), "P")
     im.putpalette([v for i in range(256) for v in (i, 255 - i, i // 2)])
     return im
 
 
-def png_variants(i: int) -> dict[str, Edit]:
-    out = whole_file("png", i)
+def png_variants(i: int, role: str = "png") -> dict[str, Edit]:
+    """A label PNG (or a photo, ``role`` "photo") of another depth, mode, declared size."""
+    out = whole_file(role, i)
     out |= {
-        "sixteen": png_as(i, lambda a: Image.fromarray(a.astype(np.uint16) * 257)),
-        "eight": png_as(i, lambda a: Image.fromarray((a.astype(np.int64) % 256).astype(np.uint8))),
-        "palette": png_as(i, _palette),
-        "rgba": png_as(
-            i, lambda a: Image.fromarray(np.dstack([(a.astype(np.int64) % 256).astype(np.uint8)] * 4), "RGBA")
-        ),
-        "huge-header": replaced("png", build.huge_header_png(20000, 20000, 0), i),
-        "max-header": replaced("png", build.huge_header_png(2**31 - 1, 1, 0), i),
+        "sixteen": png_as(i, lambda a: Image.fromarray(_gray(a).astype(np.uint16) * 257), role),
+        "eight": png_as(i, lambda a: Image.fromarray((a.astype(np.int64) % 256).astype(np.uint8)), role),
+        "palette": png_as(i, _palette, role),
+        "rgba": png_as(i, lambda a: Image.fromarray(np.dstack([_byte(_gray(a))] * 4), "RGBA"), role),
+        "huge-header": replaced(role, build.huge_header_png(20000, 20000, 0), i),
+        "max-header": replaced(role, build.huge_header_png(2**31 - 1, 1, 0), i),
         "zero-header": replaced(
-            "png", build.raw_png(build.ihdr(0, 0, 0), build.chunk(b"IDAT", b"x\x9c\x03\x00\x00\x00\x00\x01")), i
+            role, build.raw_png(build.ihdr(0, 0, 0), build.chunk(b"IDAT", b"x\x9c\x03\x00\x00\x00\x00\x01")), i
         ),
-        "jpeg-named-png": png_as(i, lambda a: _jpeg(a)),
-        "other-size": png_as(i, lambda a: Image.fromarray(np.zeros((a.shape[0] + 3, a.shape[1] + 1), a.dtype))),
+        "jpeg-named-png": png_as(i, lambda a: _jpeg(a), role),
+        "other-size": png_as(i, lambda a: Image.fromarray(np.zeros((a.shape[0] + 3, a.shape[1] + 1), np.uint8)), role),
     }
     return out
+
+
+def _gray(a: np.ndarray) -> np.ndarray:
+    return a if a.ndim == 2 else a[..., 0]
+
+
+def _byte(a: np.ndarray) -> np.ndarray:
+    return (a.astype(np.int64) % 256).astype(np.uint8)
 
 
 def _jpeg(arr: np.ndarray) -> bytes:
