@@ -174,7 +174,7 @@ def _attr_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(1), m.end(1)) for m in re.finditer(r'=\s*"([^"]*)"', text) if m.start() > body]
 
 
-def xml_variants(text: str) -> dict[str, Edit]:
+def xml_variants(text: str, per_attr: int = 2) -> dict[str, Edit]:
     out = whole_file("xml")
     out |= {
         "laughs": replaced("xml", LAUGHS.encode()),
@@ -183,8 +183,8 @@ def xml_variants(text: str) -> dict[str, Edit]:
         "not-closed": replaced("xml", text.replace("</annotations>", "").encode()),
     }
     for n in range(len(_attr_spans(text))):
-        for k in range(2):
-            value = ATTRS[(n * 2 + k) % len(ATTRS)]
+        for k in range(per_attr):
+            value = ATTRS[(n * per_attr + k) % len(ATTRS)]
             out[f"attr{n}={value[:6]}"] = xml_attr(n, value)
     return out
 
@@ -205,15 +205,15 @@ def txt_token(i: int, line: int, tok: int, value: str) -> Edit:
     return edit
 
 
-def txt_variants(text: str, i: int = 0) -> dict[str, Edit]:
+def txt_variants(text: str, i: int = 0, per_token: int = 2) -> dict[str, Edit]:
     out = whole_file("txt", i)
     out["long-line"] = replaced("txt", b"0 " + b"0.5 " * 200_000 + b"\n", i)
     out["crlf-nul"] = replaced("txt", text.replace("\n", "\r\n").encode() + b"\0\0\n", i)
     n = 0
     for li, line in enumerate(text.split("\n")):
         for ti, _ in enumerate(line.split(" ") if line else []):
-            for k in range(2):
-                value = TOKENS[(n * 2 + k) % len(TOKENS)]
+            for k in range(per_token):
+                value = TOKENS[(n * per_token + k) % len(TOKENS)]
                 out[f"tok{li}.{ti}={value[:6]}"] = txt_token(i, li, ti, value)
             n += 1
     return out

@@ -12,7 +12,8 @@ Each (format, variant) runs three of the format's commands: info, validate, prev
 (against a prediction made from the valid tree) and convert to every writer; the variants
 of one format take the commands in turn, so between them every command meets each kind of
 variant (``SEGTOOL_HOSTILE_FULL=1``: every command on every variant, ~17,000 runs, ~4 min;
-``SEGTOOL_HOSTILE_FORMATS_VALUES=1``: every hostile value at every JSON key, not 2 in turn).
+``SEGTOOL_HOSTILE_FORMATS_VALUES=1``: every hostile value at every JSON key, XML attribute
+and text token, not 2 in turn).
 Each base tree runs every command and must succeed (exit 0 or 1, but for the documented
 refusals in ``REFUSED``): a variant then reaches past the reader.
 
@@ -28,6 +29,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -62,8 +64,16 @@ OVERLAPS = ("coco-instance", "labelme", "yolo-seg", "cvat", "masks")  # writers 
 REFUSED = {"convert-cityscapes", "convert-ade20k", "voc/eval", "kitti/eval", "mots/eval", "mots-txt/eval"}
 READ_ONLY = ("sa1b", "label-studio", "kitti", "mots")
 NAMES = ("info", "validate", "preview", "eval", *(f"convert-{t}" for t in WRITERS))
-# SEGTOOL_HOSTILE_FORMATS_VALUES=1: every hostile value at every JSON key (not 2 in turn)
-EVERY_VALUE = len(fv.VALUES) if os.environ.get("SEGTOOL_HOSTILE_FORMATS_VALUES") else 0
+# SEGTOOL_HOSTILE_FORMATS_VALUES=1: every hostile value at every JSON key, XML attribute and
+# text token (not 2 in turn)
+EVERY_VALUE = bool(os.environ.get("SEGTOOL_HOSTILE_FORMATS_VALUES"))
+
+
+def _per(values: Sequence[object]) -> int:
+    """How many of ``values`` each key, attribute or token gets."""
+    return len(values) if EVERY_VALUE else 2
+
+
 _PRED: dict[str, Path] = {}  # format -> a prediction made once from its valid tree
 
 
@@ -97,8 +107,13 @@ def _pred_for(fmt: str, root: Path, base: fb.Base) -> Path:
 
 
 def command(name: str, fmt: str, base: fb.Base, root: Path) -> Cmd:
+    """``name`` over ``base``; ``<name>-j2`` runs it on 2 worker processes (a refusal raised
+    in a worker comes back through a pickle), ``<name>-from`` with ``--from`` the format (no
+    detection: a file too broken to be detected still reaches the reader)."""
     out = root / "out" / "o"
-    src, j = str(base.src), ["-j", "1"]
+    name, workers = name.removesuffix("-j2"), "2" if name.endswith("-j2") else "1"
+    name, forced = name.removesuffix("-from"), name.endswith("-from")
+    src, j = str(base.src), ["-j", workers, *(["--from", base.fmt] if forced else [])]
     if name in ("info", "validate"):
         return Cmd([name, src, *j])
     if name == "preview":
@@ -128,11 +143,11 @@ def variants(fmt: str) -> dict[str, fv.Edit]:
     out: dict[str, fv.Edit] = {}
     for i, p in enumerate(probe.files.get("json", [])):
         doc = json.loads(p.read_text())
-        out |= {f"json{i}-{k}": e for k, e in fv.json_variants(doc, i, EVERY_VALUE or 2).items()}
+        out |= {f"json{i}-{k}": e for k, e in fv.json_variants(doc, i, _per(fv.VALUES)).items()}
     for p in probe.files.get("xml", []):
-        out |= {f"xml-{k}": e for k, e in fv.xml_variants(p.read_text()).items()}
+        out |= {f"xml-{k}": e for k, e in fv.xml_variants(p.read_text(), _per(fv.ATTRS)).items()}
     for i, p in enumerate(probe.files.get("txt", [])):
-        out |= {f"txt{i}-{k}": e for k, e in fv.txt_variants(p.read_text(), i).items()}
+        out |= {f"txt{i}-{k}": e for k, e in fv.txt_variants(p.read_text(), i, _per(fv.TOKENS)).items()}
     for i, _ in enumerate(probe.files.get("png", [])):
         out |= {f"png{i}-{k}": e for k, e in fv.png_variants(i).items()}
     for i, _ in enumerate(probe.files.get("photo", [])):
@@ -143,6 +158,9 @@ def variants(fmt: str) -> dict[str, fv.Edit]:
     return out
 
 
+# on 2 workers: each base, and what breaks a file the workers read (a refusal from a worker)
+WORKERS = ("validate-j2", "preview-j2", "convert-coco-instance-j2", "convert-voc-j2")
+IN_WORKERS = ("png0-trunc", "png1-garbage", "photo0-garbage", "json0-trunc", "txt0-trunc", "xml-trunc")
 # (format, variant) -> commands it always runs besides its share: what the full sweep found
 # that the share does not reach (each a fix in segtool/formats)
 ALSO = {
@@ -157,11 +175,13 @@ ALSO = {
 def all_specs() -> list[Spec]:
     specs = []
     for g, fmt in enumerate(fb.BASES):
-        specs += [spec(fmt, "base", None, name, g % 2) for name in NAMES]
+        specs += [spec(fmt, "base", None, name, g % 2) for name in NAMES + WORKERS]
         for k, (case, edit) in enumerate(variants(fmt).items()):
             n = len(NAMES)
             chosen = NAMES if FULL else (NAMES[(k * 3 + g) % n], NAMES[k % 2], NAMES[(k * 7 + g + 5) % n])
-            chosen += ALSO.get((fmt, case), ())
+            if k % 2:  # every other variant read as its format, past detection
+                chosen = tuple(c if c == "eval" else f"{c}-from" for c in chosen)
+            chosen += ALSO.get((fmt, case), ()) + (WORKERS if case in IN_WORKERS else ())
             specs += [spec(fmt, case, edit, name, g % 2) for name in dict.fromkeys(chosen)]
     return specs
 
