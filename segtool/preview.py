@@ -353,7 +353,8 @@ def preview(
             thumbs.mkdir()
         for line in imap(render, work, jobs=jobs_for(len(chosen), jobs), chunksize=4):  # ~50 ms per image
             if thumbs is not None and line.thumb is not None:
-                Image.fromarray(line.thumb).save(thumbs / (Path(line.render).stem + ".jpg"), quality=85)
+                # the format named: Pillow reads none from "....jpg" (an image named "...")
+                Image.fromarray(line.thumb).save(thumbs / (Path(line.render).stem + ".jpg"), "JPEG", quality=85)
             if grid and line.thumb is not None:
                 pending.append(line.thumb)
                 if len(pending) == grid:

@@ -326,9 +326,9 @@ def _pair_stat(pair: _Pair) -> PQStat:
         gsrc, psrc = gt_sample.source, pred_sample.source
         assert has_panoptic_pixels(gsrc) and has_panoptic_pixels(psrc)
         return table_stat(gsrc.segments, psrc.segments, table, pair.position, analyses=pair.analyses)
-    gt, pred = gt_sample.load(), pred_sample.load()
-    if pair.boundary is not None:  # the dense table's sources: an id map, its runs measured here
-        gt, pred = _with_runs(gt), _with_runs(pred)
+    # an index map without runs (a label-PNG format's picture, a dense table's source): its
+    # runs measured here, which is what the run path reads
+    gt, pred = _with_runs(gt_sample.load()), _with_runs(pred_sample.load())
     for ann, sample in ((gt, gt_sample), (pred, pred_sample)):
         _check_categories(ann.segments, sample, pair.position, ann.origin or None)
     if pred.rles is not None or pred.runs is None or gt.runs is None:

@@ -168,7 +168,7 @@ ALSO = {
     ("masks", "png1-max-header"): ("info", "convert-labelme"),
     ("sa1b", "ref-hash"): ("convert-cvat",),
     ("yolo-seg", "val-yaml-bomb"): ("info", "validate", "preview"),
-    ("kitti", "stem-dots"): ("preview",),  # KNOWN (see there)
+    ("kitti", "stem-dots"): ("preview",),  # preview --html saved an image named "..." 's thumbnail with no format
 }
 
 
@@ -210,22 +210,9 @@ def outcomes(request, tmp_path_factory):
     return run_specs([SPECS[i] for i in selected(request)], tmp_path_factory.mktemp(CLS))
 
 
-# found here, outside the format modules (reported, not fixed by this suite's change): the
-# formats whose 'stem-dots' variant names an image '...', under preview --html
-DOTS = ("ade20k", "camvid", "kitti", "mapillary", "masks", "voc", "yolo-seg")
-KNOWN = (
-    "preview --html of an image named '...': Pillow reads no extension in '....jpg' "
-    "(os.path.splitext skips leading dots), segtool/preview.py saves thumbs without format='JPEG'"
-)
-
-
-def _known(s: Spec) -> bool:
-    return s.command.startswith("preview") and s.case in {f"{f}-stem-dots" for f in DOTS}
-
-
 @pytest.mark.parametrize(
     "spec_id",
-    [pytest.param(k, marks=pytest.mark.xfail(reason=KNOWN, strict=True)) if _known(s) else k for k, s in SPECS.items()],
+    list(SPECS),
     ids=list(SPECS),
 )
 def test_format_hostile(request, outcomes, spec_id):
