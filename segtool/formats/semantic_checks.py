@@ -185,7 +185,9 @@ def validate_semantic(
     found += expected_found
     label_pngs = sorted(folder.glob("*.png"))
     cut = (
-        len(name_suffix([p.stem for p in label_pngs])) if images_dir is not None and not (folder / IMAGES).is_file() else 0
+        len(name_suffix([p.stem for p in label_pngs]))
+        if images_dir is not None and not (folder / IMAGES).is_file()
+        else 0
     )
     pngs = {p.stem[: len(p.stem) - cut]: p for p in label_pngs}
     items = []
