@@ -13,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 
 # The pycocotools side, guarded (segtool.cocomask), where callers have always found it.
-from .cocomask import POLYGON_MAX_COORD as POLYGON_MAX_COORD
 from .cocomask import RLE as RLE
 from .cocomask import MalformedRLE as MalformedRLE
 from .cocomask import bad_compressed as bad_compressed
@@ -23,13 +22,14 @@ from .cocomask import decode as decode
 from .cocomask import encode_empty as encode_empty
 from .cocomask import guarded_areas as guarded_areas
 from .cocomask import iou as iou
-from .cocomask import polygon_problem as polygon_problem
-from .cocomask import polygons as polygons
-from .cocomask import rasterize as rasterize
 from .cocomask import rle_areas as rle_areas
 from .cocomask import rle_boxes as rle_boxes
 from .cocomask import to_compressed as to_compressed
 from .cocomask import to_pyco as to_pyco
+from .cocopoly import POLYGON_MAX_COORD as POLYGON_MAX_COORD
+from .cocopoly import polygon_problem as polygon_problem
+from .cocopoly import polygons as polygons
+from .cocopoly import rasterize as rasterize
 
 # label values below this are counted by bincount (a table of 512 kB at most); larger ones by search
 DENSE_VALUES = 1 << 16

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from segtool import cocomask, limits, masks
+from segtool import cocomask, cocopoly, limits, masks
 from segtool import kernels as _kernels
 
 # --- mask IoU: bit-identical to pycocotools, zero-length runs included ------------------------
@@ -303,9 +303,11 @@ def test_guarded_routes_refuse_undecodable_rles():
 
 
 def test_cocomask_is_where_masks_finds_it():
-    for name in ("to_compressed", "decode", "iou", "rle_areas", "rle_boxes", "rasterize", "check_size", "polygons"):
+    for name in ("to_compressed", "decode", "iou", "rle_areas", "rle_boxes", "check_size"):
         assert getattr(masks, name) is getattr(cocomask, name)
-    assert Path(cocomask.__file__).name == "cocomask.py"
+    for name in ("rasterize", "polygons", "polygon_problem"):  # polygons: cocopoly, beside it
+        assert getattr(masks, name) is getattr(cocopoly, name)
+    assert Path(cocomask.__file__).name == "cocomask.py" and Path(cocopoly.__file__).name == "cocopoly.py"
 
 
 @pytest.mark.parametrize("value", [1e9, -1e9, 2**31, 10**400, 1e300, 1e308, -1e308, float("nan"), float("inf")])

@@ -1,4 +1,4 @@
-"""Issue 12: the fast polygon paths (``cocomask.rasterize_many``, its one-pass checks, one
+"""Issue 12: the fast polygon paths (``cocopoly.rasterize_many``, its one-pass checks, one
 ``frPyObjects`` call per image, a lone polygon not merged) give what the per-annotation path
 gave before them: the same RLE bytes, and for input it refuses the same exception with the
 same message. The reference is that path as it was (commit 4310859), copied below verbatim
@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from segtool import cocomask, read
-from segtool.cocomask import POLYGON_MAX_COORD, POLYGON_MAX_LENGTH, POLYGON_PERIMETERS, check_size
+from segtool import cocopoly, read
+from segtool.cocomask import check_size
+from segtool.cocopoly import POLYGON_MAX_COORD, POLYGON_MAX_LENGTH, POLYGON_PERIMETERS
 from segtool.formats import cvat_rules
 from segtool.formats.cvat import instances
 
@@ -98,13 +99,13 @@ def old_many(groups: list[Any], h: int, w: int) -> list[dict[str, Any]]:
 
 
 def same(groups: list[Any], h: int, w: int) -> None:
-    new, old = outcome(cocomask.rasterize_many, groups, h, w), outcome(old_many, groups, h, w)
+    new, old = outcome(cocopoly.rasterize_many, groups, h, w), outcome(old_many, groups, h, w)
     assert new == old
     if old[0] == "ok":  # the areas as drawn: pycocotools' own area of the reference's RLEs
-        assert cocomask.drawn_areas(new[1]).tolist() == [int(mask_utils.area(r)) for r in old[1]]
+        assert cocopoly.drawn_areas(new[1]).tolist() == [int(mask_utils.area(r)) for r in old[1]]
     for g in groups:
-        assert outcome(cocomask.rasterize, g, h, w) == outcome(old_rasterize, g, h, w)
-        assert outcome(cocomask.polygon_problem, g, h, w) == outcome(old_polygon_problem, g, h, w)
+        assert outcome(cocopoly.rasterize, g, h, w) == outcome(old_rasterize, g, h, w)
+        assert outcome(cocopoly.polygon_problem, g, h, w) == outcome(old_polygon_problem, g, h, w)
 
 
 HOSTILE = [
@@ -200,8 +201,8 @@ def test_many_polygons_merged_pairwise_same_bytes() -> None:
 def test_areas_of_many_groups_in_one_image() -> None:
     """pycocotools' ``area`` takes at most 255 RLEs a call under numpy 2: 600 are counted."""
     groups = [[[float(k % 50), 0.0, k % 50 + 2.0, 0.0, k % 50 + 2.0, 1.0 + k % 7]] for k in range(600)]
-    drawn = cocomask.rasterize_many(groups, 20, 60)
-    assert cocomask.drawn_areas(drawn).tolist() == [int(mask_utils.area(r)) for r in old_many(groups, 20, 60)]
+    drawn = cocopoly.rasterize_many(groups, 20, 60)
+    assert cocopoly.drawn_areas(drawn).tolist() == [int(mask_utils.area(r)) for r in old_many(groups, 20, 60)]
 
 
 def test_cvat_reader_draws_as_before(tmp_path: Path) -> None:

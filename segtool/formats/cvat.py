@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import cocomask, masks, views
+from .. import cocopoly, masks, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
@@ -152,12 +152,12 @@ def _all_drawn(
 ) -> tuple[tuple[dict[str, Any], ...], npt.NDArray[np.int64]]:
     """Every instance's :func:`_drawn` and its area (``polys``: each group's polygons as
     lists). The polygons of all of them are checked and drawn at once
-    (:func:`segtool.cocomask.rasterize_many`: the same bytes, their areas counted as drawn),
+    (:func:`segtool.cocopoly.rasterize_many`: the same bytes, their areas counted as drawn),
     ``<mask>`` instances one by one (their areas decoded strictly)."""
     h, w = image.height, image.width
     polygonal = [k for k, g in enumerate(groups) if all(s.kind != "mask" for s in g)]
     try:
-        drawn = cocomask.rasterize_many([polys[k] for k in polygonal], h, w)
+        drawn = cocopoly.rasterize_many([polys[k] for k in polygonal], h, w)
     except ValueError:
         rles = tuple(_drawn(g, image, path) for g in groups)  # (the shape to name, in order)
         return rles, _areas(rles, image, path)
@@ -166,7 +166,7 @@ def _all_drawn(
         counts = rle["counts"]
         out[k] = {"size": [h, w], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
     if len(polygonal) == len(groups):
-        return tuple(out), cocomask.drawn_areas(drawn)
+        return tuple(out), cocopoly.drawn_areas(drawn)
     for k, g in enumerate(groups):
         if not out[k]:
             out[k] = _drawn(g, image, path)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import cocomask, views
+from .. import cocomask, cocopoly, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Kind, Sample, Segments, category_colors, stem_name
 from ..policy import QUIET, STRICT, Policy
@@ -139,7 +139,7 @@ class MapillaryImage:
                 dropped["polygon with fewer than 3 points"] += 1
                 continue
             try:
-                rle = cocomask.rasterize([flat], image.height, image.width)
+                rle = cocopoly.rasterize([flat], image.height, image.width)
             except ValueError as exc:
                 raise SegtoolError(f"image {image.id}, object {k}: {exc}", self.path) from None
             rle = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}

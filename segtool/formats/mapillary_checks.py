@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import cocomask, masks, png
+from .. import cocopoly, masks, png
 from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_size
@@ -89,7 +89,7 @@ def _polygons(job: _Job, size: tuple[int, int] | None, collect: Collect, out: _I
         collect("mapillary-size-mismatch", msg, e.polygons, stem)
     out.polygons = len(found.objects)
     for k, (_, flat) in enumerate(found.objects):
-        why = cocomask.polygon_problem([flat], found.height, found.width) if len(flat) >= 6 else None
+        why = cocopoly.polygon_problem([flat], found.height, found.width) if len(flat) >= 6 else None
         if why is not None:
             collect("mapillary-polygons-invalid", f"{place(stem, k)}: {why}", e.polygons, stem, k)
 
