@@ -20,9 +20,13 @@ venv: $(BIN)/python
 # matplotlib and more: both are installed without their deps. So is lvis (the LVIS AP reference), which asks
 # for opencv-python and Cython; what its import needs (cv2, matplotlib) the test extra has. tidecv (the TIDE
 # reference) asks for opencv-python too: --no-deps, its imports (seaborn, appdirs, matplotlib) in the test extra.
+# labelme (GPL-3.0, imports Qt), Ultralytics (torch) and label-studio-converter are unpacked, not installed, to
+# $(VENV)/refs: their parity tests compile single files of their source (tests/refs.py).
 test-venv: $(BIN)/python browser
 	$(BIN)/pip install --quiet -e '.[test]' $(if $(PIP_EXTRA),'$(PIP_EXTRA)')
 	$(BIN)/pip install --quiet --no-deps panopticapi-lite cityscapesscripts lvis==0.5.3 tidecv==1.0.1
+	[ -d $(VENV)/refs/label_studio_converter ] || $(BIN)/pip install --quiet --no-deps --target $(VENV)/refs \
+	  labelme==6.3.1 ultralytics==8.4.190 label-studio-converter==0.0.59
 
 # Headless Chromium for the test that opens preview's HTML gallery; where it cannot be
 # installed (not Debian, not root, no registry), that one test is skipped and says why.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,14 @@ from segtool.formats import label_studio
 from segtool.formats.label_studio_checks import validate_label_studio
 from segtool.formats.label_studio_rules import BrushError, decode_brush, encode_brush, mask_brush
 from tests.helpers import assert_bad_input, invoke
+from tests.refs import package_folder
 
 
 def _converter_brush() -> Any:
-    """label-studio-converter's brush.py, loaded alone: from the installed package, or from
-    the package folder $SEGTOOL_LS_CONVERTER names (``pip install --no-deps --target DIR
-    label-studio-converter``: installed into the venv it ships a top-level ``tests`` package
-    that hides this one)."""
-    folder = os.environ.get("SEGTOOL_LS_CONVERTER")
+    """label-studio-converter's brush.py, loaded alone (tests/refs.py says where it is)."""
+    folder = package_folder("label_studio_converter")
     if folder is None:
-        spec = importlib.util.find_spec("label_studio_converter")
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        folder = next(iter(spec.submodule_search_locations))
+        return None
     source = Path(folder) / "brush.py"
     if not source.is_file():
         return None

@@ -27,6 +27,7 @@ from segtool.errors import SegtoolError
 from segtool.formats import labelme
 from segtool.formats.labelme_rules import Shape, parse, rasterise
 from segtool.policy import STRICT
+from tests.refs import package_folder
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "labelme"
 real = pytest.mark.skipif(not REAL.is_dir(), reason="the real LabelMe fixtures are not beside the repository")
@@ -208,10 +209,10 @@ def test_tutorial_embedded_image():
 def _labelme_shape_to_mask() -> Any:
     """labelme.utils.shape's shape_to_mask, loaded alone (labelme's package imports Qt):
     ``pip install --no-deps labelme`` or PYTHONPATH to an unpacked wheel."""
-    spec = importlib.util.find_spec("labelme")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder("labelme")
+    if folder is None:
         pytest.skip("labelme is not installed")
-    source = Path(next(iter(spec.submodule_search_locations))) / "utils" / "shape.py"
+    source = folder / "utils" / "shape.py"
     if not source.is_file():
         pytest.skip("labelme without utils/shape.py")
     stub = types.ModuleType("labelme._label_file")

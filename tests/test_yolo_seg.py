@@ -9,7 +9,6 @@ its functions are loaded alone from its source, without torch).
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from segtool.errors import SegtoolError
 from segtool.formats import yolo_seg
 from segtool.formats.yolo_seg_checks import validate_yolo
 from segtool.formats.yolo_seg_rules import join, parse_yaml, rasterise
+from tests.refs import package_folder
 
 REAL = Path(__file__).parent / "data" / "yolo_seg" / "yolov8_segmentation"  # cvat-ai/datumaro, MIT
 COVERED = {
@@ -40,10 +40,10 @@ COVERED = {
 
 def _ultralytics(module: str, *names: str) -> dict[str, Any] | None:
     """Functions of Ultralytics' source, compiled alone (numpy and cv2 as their globals)."""
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder("ultralytics")
+    if folder is None:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / module
+    path = folder / module
     tree = ast.parse(path.read_text())
     keep = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
     import cv2
