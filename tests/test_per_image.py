@@ -163,25 +163,57 @@ def test_slices_overlap_and_an_image_in_none(tmp_path):
     assert result.slices["x"].stat.fn.sum() == 3 and result.slices["y"].stat.fn.sum() == 3
 
 
-def test_lvis_refuses_per_image(tmp_path):
-    m = np.zeros((10, 10), bool)
-    m[2:6, 2:6] = True
-    image = {
-        "id": 1,
-        "file_name": "1.jpg",
-        "height": 10,
-        "width": 10,
-        "neg_category_ids": [],
-        "not_exhaustive_category_ids": [],
-    }
-    ann = {"id": 1, "image_id": 1, "category_id": 1, "segmentation": rle(m), "area": 16, "bbox": [2, 2, 4, 4]}
-    cats = [{"id": 1, "name": "a", "frequency": "f"}]
-    gt = write_json(tmp_path / "lvis.json", {"images": [image], "annotations": [ann], "categories": cats})
-    dt = [{"image_id": 1, "category_id": 1, "segmentation": rle(m), "score": 0.9}]
-    with pytest.raises(SegtoolError, match="--no-lvis"):
-        evaluate_instance(gt, dt, per_image=True)
-    rows = evaluate_instance(gt, dt, lvis=False, per_image=True).per_image
-    assert rows == [{"image_id": 1, "file_name": "1.jpg", "tp": 1, "fp": 0, "fn": 0, "AP": pytest.approx(1.0)}]
+def lvis_case(tmp_path):
+    """One 20x20 LVIS image: a (category 1) and b (2) in the ground truth, 3 verified absent,
+    2 not exhaustively annotated. Detections: a found (1, TP), a stray 1 (FP: 1 is
+    exhaustive), a stray 2 (unmatched, 2 not exhaustive: ignored), a 3 (verified absent:
+    FP), a 4 (neither present nor verified: dropped, scored by nothing); b missed (FN)."""
+
+    def box(y, x, h, w):
+        m = np.zeros((20, 20), bool)
+        m[y : y + h, x : x + w] = True
+        return m
+
+    a, b = box(2, 2, 4, 4), box(10, 10, 6, 6)
+    image = {"id": 1, "file_name": "1.jpg", "height": 20, "width": 20}
+    image.update(neg_category_ids=[3], not_exhaustive_category_ids=[2])
+    anns = [
+        {"id": k, "image_id": 1, "category_id": c, "segmentation": rle(m), "area": int(m.sum()), "bbox": bb}
+        for k, c, m, bb in ((1, 1, a, [2, 2, 4, 4]), (2, 2, b, [10, 10, 6, 6]))
+    ]
+    cats = [{"id": c, "name": f"c{c}", "frequency": "f"} for c in (1, 2, 3, 4)]
+    gt = write_json(tmp_path / "lvis.json", {"images": [image], "annotations": anns, "categories": cats})
+    found = [(1, a, 0.9), (1, box(14, 0, 4, 4), 0.8), (2, box(0, 12, 4, 4), 0.7), (3, a, 0.6), (4, a, 0.95)]
+    dt = [{"image_id": 1, "category_id": c, "segmentation": rle(m), "score": s} for c, m, s in found]
+    return gt, dt
+
+
+def test_lvis_rows_follow_the_federated_rules_by_hand(tmp_path):
+    gt, dt = lvis_case(tmp_path)
+    result = evaluate_instance(gt, dt, per_image=True, slices={"all": [1]})
+    # AP: category 1 finds a first (precision 1 - eps at every recall), category 2 nothing
+    # counted (its one detection ignored): AP 0; the mean over the two
+    row = {"image_id": 1, "file_name": "1.jpg", "tp": 1, "fp": 2, "fn": 1, "AP": pytest.approx(0.5, abs=1e-12)}
+    assert result.per_image == [row]
+    assert result.slices is not None and result.slices["all"].to_dict()["AP"] == result.to_dict()["AP"]
+    # COCOeval's rules on the same files: the stray 2 and the 4 are false positives too
+    coco = evaluate_instance(gt, dt, lvis=False, per_image=True).per_image
+    assert coco == [{**row, "fp": 4}]
+
+
+def test_cli_lvis_per_image_and_slices(runner, tmp_path):
+    gt, dt = lvis_case(tmp_path)
+    dets = write_json(tmp_path / "dt.json", dt)
+    slices = write_json(tmp_path / "slices.json", {"only": [1]})
+    out, table = tmp_path / "r.json", tmp_path / "r.csv"
+    args = ["eval", "instance", str(gt), str(dets), "--per-image", "--slices", str(slices)]
+    res = invoke(runner, *args, "--json", out, "--csv", table)
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["lvis"] and [(r["tp"], r["fp"], r["fn"]) for r in data["per_image"]] == [(1, 2, 1)]
+    assert data["slices"]["only"]["APf"] == data["APf"] and "slice only: " in res.output
+    rows = list(csv.DictReader(io.StringIO(table.read_text())))
+    assert [r["fp"] for r in rows if r["row"] == "image"] == ["2"]
 
 
 def test_preview_counts_an_image_without_prediction(tmp_path):

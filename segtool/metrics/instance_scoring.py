@@ -36,7 +36,7 @@ class InstanceScorer:
     cat_ids: frozenset[int] | None
     agnostic: bool
     plan: Plan | None = None  # a shard's (:mod:`.partial`): its images scored, its partial written
-    per_image: bool = False  # rows per image and slices (:mod:`.per_image`): COCOeval only
+    per_image: bool = False  # rows per image and slices (:mod:`.per_image`), COCOeval's or LVIS' rules
     slices: Slices | None = None
 
     @classmethod
@@ -66,9 +66,7 @@ class InstanceScorer:
         return cls(params, jobs, gt.path, use_lvis, frequency, images, cats, agnostic)
 
     def reporting(self, per_image: bool, slices: Slices | None) -> InstanceScorer:
-        """The same, with per-image rows and slices (COCOeval's scoring only)."""
-        if self.lvis and (per_image or slices is not None):
-            raise SegtoolError("--per-image and --slices are not available with LVIS' evaluation; add --no-lvis")
+        """The same, with per-image rows and slices (under LVIS' rules for LVIS)."""
         return replace(self, per_image=per_image, slices=slices)
 
     def sharded(self, plan: Plan | None, img_ids: Any, cat_ids: Any) -> InstanceScorer:
@@ -104,6 +102,8 @@ class InstanceScorer:
                     cat_ids=self.cat_ids,
                     jobs=self.jobs,
                     progress=progress,
+                    per_image=self.per_image,
+                    slices=self.slices,
                 )
             subset = None if self.cat_ids is None and not self.agnostic else subsets.Subset(self.cat_ids, self.agnostic)
             return _evaluate_instance(

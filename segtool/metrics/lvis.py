@@ -34,10 +34,11 @@ import numpy.typing as npt
 from .. import tables
 from ..errors import SegtoolError
 from ..model import Category, Dataset, ImageInfo, Sample
-from .instance_result import IOU_THRS, Params
+from .instance_result import IOU_THRS, InstanceResult, Params
 from .instance_subsets import take
 from .instances import Objects
 from .instances import evaluate as _evaluate
+from .slices import Slices, extras
 
 MAX_DETS = 300  # lvis-api's LVISResults(max_dets=300), the official limit per image
 FREQUENCIES = ("r", "c", "f")  # rare (< 10 training images), common (< 100), frequent
@@ -133,6 +134,8 @@ class LVISResult:
     recall: npt.NDArray[np.float64]
     images: int
     frequency: dict[int, str]
+    per_image: list[dict[str, Any]] | None = None  # rows of --per-image (metrics/per_image.py)
+    slices: dict[str, LVISResult] | None = None  # LVISEval with img_ids = each slice's images
 
     def _group(self, g: str) -> list[int]:
         return [k for k, c in enumerate(self.categories) if self.frequency.get(c.id) == g]
@@ -203,6 +206,7 @@ class LVISResult:
                 for c, ap in zip(self.categories, self.per_category_ap().values(), strict=True)
             },
             "images": self.images,
+            **extras(self.per_image, self.slices),
         }
 
     def summarize(self) -> str:
@@ -243,9 +247,13 @@ def evaluate(
     cat_ids: frozenset[int] | None = None,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    per_image: bool = False,
+    slices: Slices | None = None,
 ) -> LVISResult:
     """LVISEval (evaluate + accumulate) over (rank, ground truth, prediction) triples, as
-    :func:`.instances.evaluate` takes them; ``frequency``: each category's group."""
+    :func:`.instances.evaluate` takes them; ``frequency``: each category's group.
+    ``per_image``, ``slices``: rows and slices from the same per-image evaluations, under
+    the federated rules (docs/metrics/per-image.md)."""
     scored = tuple(c for c in categories if cat_ids is None or c.id in cat_ids)
     lvis_params = replace(params, max_dets=(MAX_DETS,))
     found = _evaluate(
@@ -257,7 +265,14 @@ def evaluate(
         progress=progress,
         adjust=Federated(cat_ids),
         scored=scored,
+        per_image=per_image,
+        slices=slices,
     )
-    return LVISResult(
-        found.categories, lvis_params, found.precision[..., 0], found.recall[..., 0], found.images, frequency
-    )
+    sliced = None if found.slices is None else {k: of_coco(r, frequency) for k, r in found.slices.items()}
+    return replace(of_coco(found, frequency), per_image=found.per_image, slices=sliced)
+
+
+def of_coco(found: InstanceResult, frequency: dict[int, str]) -> LVISResult:
+    """COCOeval's accumulated arrays (one maxDets, 300) as LVISEval's result."""
+    p, r = found.precision[..., 0], found.recall[..., 0]
+    return LVISResult(found.categories, found.params, p, r, found.images, frequency)
