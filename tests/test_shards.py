@@ -338,7 +338,7 @@ def test_cli_refuses_files_that_are_not_partials(runner, tmp_path):
         members = {n: z.read(n) for n in z.namelist()}
     header = json.loads(members["header.json"])
     variants = {
-        "version 2": {**header, "version": 2},
+        "version 1": {**header, "version": 1},
         "segtool 0.0.1": {**header, "segtool": "0.0.1"},
         "npig": {**header, "arrays": {**header["arrays"], "npig": {"dtype": "<f8", "shape": [4, 4]}}},
     }

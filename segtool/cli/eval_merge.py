@@ -43,10 +43,12 @@ def merge(
 ) -> None:
     """Merge the partial statistics of every shard of an evaluation (eval panoptic, instance
     or semantic run with --shard I/N --partial FILE) into the unsharded run's result: the
-    same numbers, tables, --json and gates.
+    same numbers, tables, --json and gates; with --per-image and --slices on the shards,
+    the same per-image rows and slices.
 
-    Refused (one line, exit 2): partials of different ground truths, parameters, kinds or
-    segtool versions, of different splits, a shard given twice or missing.
+    Refused (one line, exit 2): partials of different ground truths, parameters (slices
+    included), kinds or segtool versions, of different splits, a shard given twice or
+    missing.
 
     \b
     Example:

@@ -38,7 +38,7 @@ from .instance_result import IOU_THRS, InstanceResult, Params
 from .instance_subsets import take
 from .instances import Objects
 from .instances import evaluate as _evaluate
-from .slices import Slices, extras
+from .slices import Sliced, Slices, extras
 
 MAX_DETS = 300  # lvis-api's LVISResults(max_dets=300), the official limit per image
 FREQUENCIES = ("r", "c", "f")  # rare (< 10 training images), common (< 100), frequent
@@ -268,7 +268,7 @@ def evaluate(
         per_image=per_image,
         slices=slices,
     )
-    sliced = None if found.slices is None else {k: of_coco(r, frequency) for k, r in found.slices.items()}
+    sliced = None if not isinstance(found.slices, Sliced) else found.slices.map(lambda r: of_coco(r, frequency))
     return replace(of_coco(found, frequency), per_image=found.per_image, slices=sliced)
 
 

@@ -34,13 +34,15 @@ from ..errors import FormatError, SegtoolError
 from ..labelmap import LabelMap
 from ..labelmap import load as load_labels
 from ..model import Category
+from ..pairing import id_order
 from . import lvis as _lvis
-from .instance_accumulate import Kept, keeping
+from . import partial_slices as _ps
+from .instance_accumulate import Kept
 from .panoptic_result import PanopticResult
 from .semantic import SemanticResult
 from .shard import Shard, ground_truth_digest
 
-FORMAT, VERSION = "segtool-partial", 1
+FORMAT, VERSION = "segtool-partial", 2  # 2: per-image rows and slices (:mod:`.partial_slices`)
 
 
 def segtool_version() -> str:
@@ -85,6 +87,8 @@ class Partial:
     arrays: dict[str, npt.NDArray[Any]]
     segtool: str = field(default_factory=segtool_version)
     path: str | None = field(default=None, compare=False)
+    rows: list[dict[str, Any]] | None = None  # --per-image's, and each one's place (:mod:`.partial_slices`)
+    order: list[int] | None = None
 
     def header(self) -> dict[str, Any]:
         """The ``header.json`` member."""
@@ -99,17 +103,19 @@ class Partial:
             "categories": [c.to_dict() for c in self.categories],
             "counts": self.counts,
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in self.arrays.items()},
+            **({} if self.rows is None else {"per_image": {"rows": self.rows, "order": self.order}}),
         }
 
 
 def of_panoptic(result: PanopticResult, shard: Shard, digest: str, params: dict[str, Any]) -> Partial:
     """A panoptic shard's partial: its PQ statistics per category."""
     s = result.stat
-    arrays = {"tp": s.tp, "fp": s.fp, "fn": s.fn, "iou": s.iou}
+    arrays = {"tp": s.tp, "fp": s.fp, "fn": s.fn, "iou": s.iou, **_ps.panoptic_arrays(result.slices)}
     counts = {"images": result.images, "missing": result.missing}
-    return Partial(
-        "panoptic", shard, digest, {**params, "boundary": result.boundary}, result.categories, counts, arrays
-    )
+    params = {**params, "boundary": result.boundary, **_ps.params_of(result.per_image, result.slices)}
+    out = Partial("panoptic", shard, digest, params, result.categories, counts, arrays)
+    out.rows = result.per_image
+    return out
 
 
 def of_semantic(result: SemanticResult, shard: Shard, digest: str, params: dict[str, Any]) -> Partial:
@@ -117,23 +123,34 @@ def of_semantic(result: SemanticResult, shard: Shard, digest: str, params: dict[
     arrays = {"confusion": result.confusion}
     if result.boundary is not None:
         arrays["boundary"] = result.boundary
+    arrays.update(_ps.semantic_arrays(result.slices))
     counts = {"images": result.images, "missing": result.missing}
-    params = {**params, "boundary": result.dilation_ratio}
-    return Partial("semantic", shard, digest, params, result.categories, counts, arrays)
+    params = {**params, "boundary": result.dilation_ratio, **_ps.params_of(result.per_image, result.slices)}
+    out = Partial("semantic", shard, digest, params, result.categories, counts, arrays)
+    out.rows = result.per_image
+    return out
 
 
-def of_instance(kept: Kept, shard: Shard, digest: str, params: dict[str, Any], gt: Sequence[Category]) -> Partial:
+def of_instance(
+    kept: Kept, shard: Shard, digest: str, params: dict[str, Any], gt: Sequence[Category], result: Any = None
+) -> Partial:
     """An instance shard's partial: the per-image evaluations :func:`accumulate` was given
-    (``kept``, :func:`.instance_accumulate.keeping`), with the parameters it used; ``gt``:
-    the ground truth's categories (LVIS' frequency groups are read from them)."""
-    if not kept:  # pragma: no cover - every evaluation that returns accumulated
+    (``kept``, :func:`.partial_slices.keeping_every`: the evaluation's, then each slice's),
+    with the parameters it used; ``gt``: the ground truth's categories (LVIS' frequency
+    groups are read from them); ``result``: the shard's, whose per-image rows it keeps."""
+    if len(kept) == 0:  # pragma: no cover - every evaluation that returns accumulated
         raise AssertionError("nothing accumulated")
     found, categories, used = kept[0]
     accumulated = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(used).items()}
     if params.get("lvis"):
         accumulated["frequency"] = {str(k): v for k, v in sorted(_lvis.frequencies(gt).items())}
     counts = {"images": found.images, "objects": found.objects, "masks": found.masks}
-    return Partial("instance", shard, digest, {**params, **accumulated}, categories, counts, found.export())
+    rows, sliced = getattr(result, "per_image", None), getattr(result, "slices", None)
+    arrays = {**found.export(), **_ps.instance_arrays([c for c, _, _ in kept[1:]] if sliced else [])}
+    params = {**params, **accumulated, **_ps.params_of(rows, sliced)}
+    out = Partial("instance", shard, digest, params, categories, counts, arrays)
+    out.rows = rows
+    return out
 
 
 def write(partial: Partial, path: str | Path) -> None:
@@ -184,9 +201,10 @@ def _header(z: zipfile.ZipFile, where: str) -> dict[str, Any]:
     if kind not in KINDS:
         raise FormatError(f"unknown kind {kind!r:.40}: one of {', '.join(KINDS)}", where)
     arrays = head.get("arrays")
-    if not isinstance(arrays, dict) or not set(arrays) <= set(ARRAYS[kind]):
-        raise FormatError(f"'arrays' must name some of {', '.join(ARRAYS[kind])}", where)
-    for name, (dtype, rank) in ARRAYS[kind].items():
+    known = {**ARRAYS[kind], **_ps.SLICE_ARRAYS[kind]}
+    if not isinstance(arrays, dict) or not set(arrays) <= set(known):
+        raise FormatError(f"'arrays' must name some of {', '.join(known)}", where)
+    for name, (dtype, rank) in known.items():
         spec = arrays.get(name)
         if spec is None:
             continue
@@ -244,9 +262,13 @@ def _partial(head: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], where: s
     if "images" not in counts or bad:
         raise FormatError(f"'counts' must give 'images' (and {', '.join(COUNTS)}) as counts, got {counts!r:.80}", where)
     _check_lengths(head["kind"], arrays, len(categories), where)
-    return Partial(
+    _ps.check(head["kind"], head, arrays, len(categories), where)
+    out = Partial(
         head["kind"], spec, head["ground_truth"], head["params"], categories, counts, arrays, head["segtool"], where
     )
+    if "per_image" in head:
+        out.rows, out.order = head["per_image"]["rows"], head["per_image"]["order"]
+    return out
 
 
 def _category(rec: dict[str, Any]) -> Category:
@@ -318,12 +340,17 @@ class Plan:
         self, make: Callable[[Shard, str], Partial], ids: Iterable[Any], categories: Sequence[Category], gt: Any
     ) -> None:
         """Write the partial ``make(shard, ground-truth digest)`` when one was asked for;
-        ``ids``: every ground-truth image id (the shard's and the others'), ``gt``: the
-        ground truth as given (its bytes are hashed when it is a file)."""
+        ``ids``: every ground-truth image id (the shard's and the others'), in the order
+        the unsharded run gives its rows; ``gt``: the ground truth as given (its bytes are
+        hashed when it is a file)."""
         if self.out is None:
             return
         path = gt if isinstance(gt, str | Path) else None
-        write(make(self.shard, ground_truth_digest(ids, categories, path)), self.out)
+        ids = list(ids)
+        partial = make(self.shard, ground_truth_digest(ids, categories, path))
+        if partial.rows is not None:
+            partial.order = _ps.places(partial.rows, ids)
+        write(partial, self.out)
 
     def instance(
         self,
@@ -343,7 +370,8 @@ class Plan:
             return triple[1].image.id
 
         progress = rest[-1] if rest else None
-        with keeping() as kept:
+        with _ps.keeping_every() as kept:
             result = score(self.shard.pairs(pairs, image, progress), categories, *rest)
-        self.save(lambda s, d: of_instance(kept, s, d, self.params, categories), seen, categories, path)
+        rows_order = sorted(seen, key=id_order)  # instance rows come in ascending image id
+        self.save(lambda s, d: of_instance(kept, s, d, self.params, categories, result), rows_order, categories, path)
         return result

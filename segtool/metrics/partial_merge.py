@@ -20,12 +20,14 @@ import numpy as np
 
 from ..errors import FormatError, SegtoolError
 from . import lvis as _lvis
+from . import partial_slices as _ps
 from .boundary import params_with_ratio
 from .instance_accumulate import Collected, accumulate
 from .instance_result import IOU_THRS, InstanceResult, Params
 from .panoptic_result import PanopticResult, PQStat
 from .partial import Partial, read
 from .semantic import SemanticResult
+from .slices import Sliced
 
 Result = PanopticResult | SemanticResult | InstanceResult | _lvis.LVISResult
 
@@ -45,15 +47,18 @@ def merge(parts: Sequence[Partial | str | Path]) -> Result:
         stat = PQStat.zeros(len(first.categories))
         for p in got:
             stat += PQStat(p.arrays["tp"], p.arrays["fp"], p.arrays["fn"], p.arrays["iou"])
-        images, missing = _summed(got, "images"), _summed(got, "missing")
-        return PanopticResult(first.categories, stat, images, missing, _ratio(first))
+        images, missing, ratio = _summed(got, "images"), _summed(got, "missing"), _ratio(first)
+        sliced = _ps.merged_panoptic(got, first.categories, ratio)
+        return PanopticResult(first.categories, stat, images, missing, ratio, _ps.merged_rows(got), sliced)
     if first.kind == "semantic":
         confusion = sum((p.arrays["confusion"] for p in got), np.zeros_like(first.arrays["confusion"]))
         edges = None
         if "boundary" in first.arrays:
             edges = sum((p.arrays["boundary"] for p in got), np.zeros_like(first.arrays["boundary"]))
-        images, missing = _summed(got, "images"), _summed(got, "missing")
-        return SemanticResult(first.categories, confusion, images, missing, edges, _ratio(first))
+        images, missing, ratio = _summed(got, "images"), _summed(got, "missing"), _ratio(first)
+        sliced = _ps.merged_semantic(got, first.categories, ratio)
+        rows = _ps.merged_rows(got)
+        return SemanticResult(first.categories, confusion, images, missing, edges, ratio, rows, sliced)
     return _merge_instance(got)
 
 
@@ -115,10 +120,18 @@ def _merge_instance(parts: Sequence[Partial]) -> InstanceResult | _lvis.LVISResu
     )
     found = Collected.joined(lanes, [p.arrays for p in parts], counts)
     result = accumulate(found, first.categories, params)
+    result.per_image = _ps.merged_rows(parts)
+    slices = _ps.merged_instance(parts, lanes)
+    if slices is not None:
+        made = ((name, accumulate(c, first.categories, params)) for name, c in slices)
+        result.slices = Sliced(first.params["slices"], made)
     if frequency is None:
         return result
-    p0, r0 = result.precision[..., 0], result.recall[..., 0]
-    return _lvis.LVISResult(result.categories, params, p0, r0, result.images, frequency)
+    lvis = _lvis.of_coco(result, frequency)
+    lvis.per_image = result.per_image
+    if isinstance(result.slices, Sliced):
+        lvis.slices = result.slices.map(lambda r: _lvis.of_coco(r, frequency))
+    return lvis
 
 
 def _instance_params(p: Partial) -> tuple[Params, dict[int, str] | None]:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from ..model import ImageInfo
 from .instance_accumulate import REC_THRS, ImageEval
 from .panoptic_result import PQStat
-from .slices import Slices
+from .slices import Sliced, Slices
 
 S = TypeVar("S")
 
@@ -231,7 +231,8 @@ class Tally(Generic[S]):
         """``make(sum, images, missing)`` per slice, by name; None without slices."""
         if self.slices is None:
             return None
-        return {name: make(self.sums[k], self.images[k], self.missing[k]) for k, name in enumerate(self.slices.names)}
+        made = ((name, make(self.sums[k], self.images[k], self.missing[k])) for k, name in enumerate(self.slices.names))
+        return Sliced(self.slices.identity(), made)
 
     def image_rows(self) -> list[dict[str, Any]] | None:
         """The per-image rows, or None when they were not asked for."""

@@ -11,14 +11,15 @@ depend on the other images.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import SegtoolError
-from ..pairing import shown
+from ..pairing import id_order, shown
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,31 @@ class Slices:
     def of_image(self, image_id: Any) -> tuple[int, ...]:
         """The slices (indices into :attr:`names`) an image belongs to."""
         return self.members.get(image_id, ())
+
+    def identity(self) -> dict[str, Any]:
+        """The names, and a BLAKE2b digest (16 bytes, hex) of each slice's name and ids
+        (sorted as pycocotools sorts ids; ``139`` and ``"139"`` differ): what a shard's
+        partial records, so that shards of other slices are not merged."""
+        ids: list[list[Any]] = [[] for _ in self.names]
+        for iid, where in self.members.items():
+            for k in where:
+                ids[k].append(iid)
+        canon = [[name, sorted(v, key=id_order)] for name, v in zip(self.names, ids, strict=True)]
+        text = json.dumps(canon, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        return {"names": list(self.names), "digest": hashlib.blake2b(text, digest_size=16).hexdigest()}
+
+
+class Sliced(dict[str, Any]):
+    """Each slice's result by name, in the slices' order, and which slices they are
+    (``identity``: :meth:`Slices.identity`), which a shard's partial records."""
+
+    def __init__(self, identity: dict[str, Any], results: Iterable[tuple[str, Any]]) -> None:
+        super().__init__(results)
+        self.identity = identity
+
+    def map(self, make: Callable[[Any], Any]) -> Sliced:
+        """The same slices, each result ``make(result)``."""
+        return Sliced(self.identity, ((k, make(v)) for k, v in self.items()))
 
 
 SlicesLike = Mapping[str, Sequence[Any]] | Path | str | Slices  # a file, a mapping, or slices already read
