@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from segtool import evaluate_instance, evaluate_panoptic, evaluate_semantic
+from segtool.errors import FormatError
 from segtool.metrics.lvis import LVISResult
-from segtool.metrics.partial import VERSION, read
+from segtool.metrics.partial import VERSION, read, write
 from segtool.metrics.partial_merge import merge
 from tests.conftest import write_json
 from tests.helpers import assert_bad_input, cocoeval, invoke
@@ -138,17 +139,43 @@ def test_hostile_rows_and_slice_arrays_are_one_line(runner, tmp_path):
     def header(change: Any) -> Any:
         return lambda name, data: json.dumps(change(json.loads(data))).encode() if name == "header.json" else data
 
-    def sizes(h: dict) -> dict:
-        h["arrays"]["slice_sizes"]["shape"] = [2, 3]
-        return h
-
     cases = {
         "'per_image'": header(lambda h: {**h, "per_image": {"rows": [{}], "order": [0, 1]}}),
         "'per_image' rows": header(lambda h: {k: v for k, v in h.items() if k != "per_image"}),
         "without the parameter 'slices'": header(lambda h: {**h, "params": {**h["params"], "slices": None}}),
-        "slice_sizes": header(sizes),
         "slice_image_count": lambda n, d: d[:-8] + np.int64(0).tobytes() if n == "slice_image_count.npy" else d,
     }
     for k, (needle, change) in enumerate(cases.items()):
         bad = _rewritten(p, tmp_path / f"h{k}.npz", change)
         assert_bad_input(invoke(runner, "eval", "merge", bad), bad.name, needle)
+
+
+def test_slice_arrays_that_do_not_fit_are_refused(tmp_path):
+    """Partials whose arrays agree with their own .npy headers but not with each other, the
+    categories or the slices: refused when read (a merge cannot index out of them)."""
+    gt, dt = instance_case(tmp_path, seed=4)
+    one = {"a": [7, 14, 21], "b": [28]}
+    inst = tmp_path / "i.npz"
+    evaluate_instance(gt, dt, slices=one, partial=inst)
+    sem_gt, sem_pred = semantic_case(tmp_path)
+    sem = tmp_path / "s.npz"
+    evaluate_semantic(sem_gt, sem_pred, allow_missing=True, boundary=True, slices={"a": [1]}, partial=sem)
+    (tmp_path / "p").mkdir()
+    pan_gt, pan_pred = panoptic_case(tmp_path / "p")
+    pan = tmp_path / "p.npz"
+    evaluate_panoptic(pan_gt, pan_pred, allow_missing=True, slices={"a": [1, 2]}, partial=pan)
+    cases = [
+        (inst, "does not fit", lambda a: {**a, "slice_sizes": a["slice_sizes"] * 2}),
+        (inst, "must be", lambda a: {k: v for k, v in a.items() if k != "slice_npig"}),
+        (pan, "slice_tp", lambda a: {**a, "slice_tp": np.zeros((3, 4), np.int64)}),
+        (sem, "must be", lambda a: {k: v for k, v in a.items() if k != "slice_boundary"}),
+        (sem, "slice_confusion", lambda a: {**a, "slice_confusion": a["slice_confusion"][:, :, :-1].copy()}),
+    ]
+    for k, (path, needle, change) in enumerate(cases):
+        partial = read(path)
+        partial.arrays = change(dict(partial.arrays))
+        bad = tmp_path / f"bad{k}.npz"
+        write(partial, bad)
+        with pytest.raises(FormatError, match=needle) as caught:
+            read(bad)
+        assert caught.value.path == str(bad), caught.value
