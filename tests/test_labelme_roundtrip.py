@@ -129,7 +129,7 @@ def test_json_as_labelme_writes_it(tmp_path):
 
 def test_refusals_and_renumbering(tmp_path):
     img = {"id": 1, "file_name": "a/x.jpg", "height": 9, "width": 9}
-    src = _coco(tmp_path / "a.json", [img, {**img, "id": 2, "file_name": "b/x.png"}], [])
+    src = _coco(tmp_path / "a.json", [img, {**img, "id": 2, "file_name": "a/x.png"}], [])
     with pytest.raises(SegtoolError, match=r"share the output name x\.json"):
         segtool.convert(src, tmp_path / "o1", "labelme")
     for bad in ("two\nlines", " padded", "__ignore__"):

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from .. import views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
 from .ade20k_2021 import Json2021, is_2021, object_classes
 from .ade20k_rules import (
@@ -42,7 +42,7 @@ from .ade20k_rules import (
     read_seg,
     scene_labels,
 )
-from .common import Detection, ImageResult, check_unique_names, noted, save_png
+from .common import Detection, ImageResult, noted, output_names, save_png
 from .options import Job, WriteContext, WriteOptions
 from .semantic_rules import read_labels
 from .voc_rules import png_size
@@ -213,9 +213,8 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     if ids and (min(ids) < 1 or max(ids) > 255):
         raise SegtoolError("ade20k class ids must lie in 1..255 (0 is other/void); remap the categories", str(dst))
     root = tmp[0]
-    names = [stem_name(s.image.file_name) for s in ds.samples]
     splits = [_split(ds, s.image.id) for s in ds.samples]
-    check_unique_names([f"{sp}/{n}" for sp, n in zip(splits, names, strict=True)], str(dst))
+    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, groups=splits, suffix=".png")
     for split in sorted(set(splits)):
         (root / ANNOTATIONS / split).mkdir(parents=True)
     ctx = WriteContext.of(ds, str(root), opts)

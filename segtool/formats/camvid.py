@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
 from .camvid_rules import (
     ANNOT,
@@ -34,7 +34,7 @@ from .camvid_rules import (
     read_classes,
     table_for,
 )
-from .common import Detection, ImageResult, check_unique_names, noted, save_png, write_utf8
+from .common import Detection, ImageResult, noted, output_names, save_png, write_utf8
 from .options import Job, WriteContext, WriteOptions
 from .voc_rules import COLORMAP, photo_size, png_size
 
@@ -184,6 +184,11 @@ def label_lines(ds: Dataset, void: int) -> list[str]:
     return lines
 
 
+def _stem(file_name: str) -> str:
+    """A label's name: the stem of the ``file_name``'s stem (``a.b.jpg`` -> ``a``)."""
+    return Path(Path(file_name).stem).stem
+
+
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
     """Write the SegNet layout's label side (photos are not copied): ``<split>annot/<stem>.png``
     8-bit class indices (void: :func:`void_value`), ``<split>.txt`` lines
@@ -194,9 +199,9 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
         raise SegtoolError("camvid class ids must lie in 0..254 (8-bit PNGs with a void value); remap", str(dst))
     void = void_value(ids)
     root = tmp[0]
-    names = [f"{Path(stem_name(s.image.file_name)).stem}.png" for s in ds.samples]
     splits = [split_of(ds, s.image.id) for s in ds.samples]
-    check_unique_names([f"{sp}/{n}" for sp, n in zip(splits, names, strict=True)], str(dst))
+    files = [s.image.file_name for s in ds.samples]
+    names = output_names(files, str(dst), flat=True, stem=_stem, groups=splits, suffix=".png")
     for split in sorted(set(splits)):
         (root / f"{split}{ANNOT}").mkdir(parents=True)
     ctx = WriteContext.of(ds, str(root), opts)

@@ -26,9 +26,10 @@ from PIL import Image, ImageDraw
 
 from .. import views
 from ..errors import SegtoolError
+from ..model import Sample
 from .cityscapes_labels import BY_NAME, INSTANCE_BASE, LABELS, MAX_ID, UNLABELED, Label
-from .common import ImageResult, check_unique_names, noted, save_png
-from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
+from .common import ImageResult, noted, output_names, save_png
+from .options import WriteContext, WriteOptions, resolve_for_write
 
 PHOTO = "_leftImg8bit.png"
 INEXACT = "segment whose polygons do not draw its mask back (a piece of an instance, a hole)"
@@ -228,8 +229,8 @@ def _attempt(
     return data, values, len(wrong)
 
 
-def _write_image(job: Job) -> ImageResult:
-    sample, ctx = job
+def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
+    sample, ctx, stem = job
     ann = sample.load()
     res = resolve_for_write(ann, ctx)
     by_category = labels_for(ctx, ann.origin or ctx.folder)
@@ -241,8 +242,7 @@ def _write_image(job: Job) -> ImageResult:
         raise SegtoolError(f"image {ann.image.id}: {exc.message}", ann.origin or None) from None
     label_ids = np.zeros(len(labels) + 1, np.uint8)
     label_ids[1:] = [lab.id for lab in labels]
-    folder, stem = place(ann.image.file_name)
-    out = Path(ctx.folder) / folder
+    out = Path(ctx.folder) / place(ann.image.file_name)[0]
     out.mkdir(parents=True, exist_ok=True)
     label_map = views.paint(res, label_ids)
     save_png(label_map, out / f"{stem}_gtFine_labelIds.png")
@@ -269,13 +269,19 @@ COLORS = _colors()
 def write(ds: Any, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
     """Write ``<folder>/<stem>_gtFine_{labelIds,instanceIds,color}.png`` and
     ``…_polygons.json`` into ``tmp[0]`` (``<folder>``: the photo's folder in ``file_name``,
-    else the stem's city); void and ``unlabeled`` are 0."""
-    places = ["/".join(place(s.image.file_name)) for s in ds.samples]
-    check_unique_names(places, str(dst))
+    else the stem's city; ``<stem>``: :func:`_stem`); void and ``unlabeled`` are 0."""
+    stems = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, stem=_stem)
     tmp[0].mkdir()
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
     labels_for(ctx, str(dst))  # an unknown category is refused before any image is written
-    return list(run(_write_image, jobs(ds, ctx)))
+    return list(run(_write_image, ((s, ctx, n) for s, n in zip(ds.samples, stems, strict=True))))
+
+
+def _stem(file_name: str) -> str:
+    """The stem of an image's outputs (:func:`place`); the reader takes it for the image id,
+    so it must be unique across folders: :func:`.common.output_names` joins the folders into
+    it (``seq1__000001``) when two images share one."""
+    return place(file_name)[1]
 
 
 def targets(dst: Path, masks: Path | None = None) -> list[Path]:

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from .. import masks, png, views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions, Stream
 from ..policy import STRICT
 from .coco_records import count_images as count_images  # images validate steps through (progress)
@@ -28,13 +28,13 @@ from .coco_records import parse_categories, parse_images, unknown_image
 from .common import (
     Detection,
     ImageResult,
-    check_unique_names,
     noted,
+    output_names,
     save_png,
     stream_coco_json,
 )
 from .jsonstream import NOT_JSON, coco_sections, items, json_sketch, section, sketch
-from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
+from .options import WriteContext, WriteOptions, resolve_for_write
 from .panoptic_rules import annotation_record, pixel_ids, repeated_annotation, segment_count, segment_records
 
 NAME = "coco-panoptic"
@@ -216,16 +216,17 @@ def _sequence(color: tuple[int, int, int]) -> list[int]:
     return [sum(color[c] << (8 * c) for c in range(3)), *(rgb[:, 0] + 256 * rgb[:, 1] + 65536 * rgb[:, 2]).tolist()]
 
 
-def _write_image(job: Job) -> ImageResult:
-    sample, ctx = job
+def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
+    sample, ctx, name = job
     ann = sample.load()
     res = resolve_for_write(ann, ctx)
     segs = res.measured()
     sids = assign_ids(segs.category_id, ctx.colors)
     lut = np.concatenate([[0], sids])
-    name = stem_name(ann.image.file_name)
     colours = masks.id2rgb(lut[:, None])[:, 0]  # one RGB row per segment: runs repeat rows, not ids
-    save_png(np.ascontiguousarray(views.paint(res, colours)), Path(ctx.folder) / name)
+    target = Path(ctx.folder) / name  # a folder in the name (0002/000001.png): panopticapi joins it too
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_png(np.ascontiguousarray(views.paint(res, colours)), target)
     info = [
         {
             "id": int(sids[k]),
@@ -242,12 +243,13 @@ def _write_image(job: Job) -> ImageResult:
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
     """Write PNGs into ``tmp[1]`` and the JSON to ``tmp[0]`` (renamed into place by the caller)."""
-    check_unique_names([stem_name(s.image.file_name) for s in ds.samples], str(dst))
+    names = output_names([s.image.file_name for s in ds.samples], str(dst), suffix=".png")
     tmp[1].mkdir()
     ctx = WriteContext.of(ds, str(tmp[1]), opts)
     head = {**ds.info, "images": [s.image.to_dict() for s in ds.samples]}
     tail = {"categories": [_with_color(c, ctx.colors) for c in ds.categories]}
-    return stream_coco_json(tmp[0], head, "annotations", run(_write_image, jobs(ds, ctx)), tail)
+    work = ((s, ctx, name) for s, name in zip(ds.samples, names, strict=True))
+    return stream_coco_json(tmp[0], head, "annotations", run(_write_image, work), tail)
 
 
 def _with_color(c: Category, colors: dict[int, tuple[int, int, int]]) -> dict[str, Any]:

@@ -23,10 +23,10 @@ import numpy.typing as npt
 
 from .. import masks, png
 from ..errors import SegtoolError
-from ..model import Annotation, Dataset, stem_name
-from .common import ImageResult, check_unique_names, noted
+from ..model import Annotation, Dataset, Sample
+from .common import ImageResult, noted, output_names
 from .labelme_rules import CROWD, IGNORE, LABELS, NOT_CATEGORIES, Shape, drawn
-from .options import Job, WriteContext, WriteOptions, jobs
+from .options import WriteContext, WriteOptions
 
 VERSION = "5.4.1"  # a labelme release that writes mask shapes (its "ai_mask" mode, PR #1358, 2023-11)
 MASKED = "mask written as a LabelMe mask shape (a hole, or pixels a polygon cannot carry)"
@@ -67,23 +67,22 @@ def _utf8(text: str) -> bool:
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
-    """Write ``<image stem>.json`` for every image and ``labels.txt`` into the folder
+    """Write ``<image stem>.json`` (:func:`.common.output_names`, flat) for every image and ``labels.txt`` into the folder
     ``tmp[0]``. ``imagePath`` is the image's ``file_name``, which labelme reads relative to
     the JSON: put the photos there. The photos are not copied (``imageData`` is null)."""
-    names = [stem_name(s.image.file_name, ".json") for s in ds.samples]
-    check_unique_names(names, str(dst))
+    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".json")
     text = labels_text([c.name for c in ds.categories], str(dst))
     tmp[0].mkdir()
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
-    results = list(run(_write_image, jobs(ds, ctx)))
+    results = list(run(_write_image, ((s, ctx, n) for s, n in zip(ds.samples, names, strict=True))))
     (tmp[0] / LABELS).write_text(text, encoding="utf-8")
     if [c.id for c in ds.categories] != list(range(1, len(ds.categories) + 1)) and results:
         results[0].changed[RENUMBERED] += len(ds.categories)
     return results
 
 
-def _write_image(job: Job) -> ImageResult:
-    sample, ctx = job
+def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
+    sample, ctx, name = job
     ann = sample.load()
     h, w = ann.image.height, ann.image.width
     out = ImageResult()
@@ -120,7 +119,7 @@ def _write_image(job: Job) -> ImageResult:
         "imageHeight": h,
         "imageWidth": w,
     }
-    target = Path(ctx.folder) / stem_name(ann.image.file_name, ".json")
+    target = Path(ctx.folder) / name
     try:
         text = _json_text(data)
         target.write_bytes(text.encode("utf-8"))

@@ -29,11 +29,11 @@ import numpy as np
 
 from .. import cocomask, cocopoly, views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Kind, Sample, Segments, category_colors, stem_name
+from ..model import Annotation, Category, Dataset, ImageInfo, Kind, Sample, Segments, category_colors
 from ..policy import QUIET, STRICT, Policy
 from .coco_panoptic import PanopticPng
 from .coco_records import parse_categories, parse_images, unknown_image
-from .common import Detection, ImageResult, check_unique_names, dump_json, noted, save_png
+from .common import Detection, ImageResult, dump_json, noted, output_names, save_png
 from .jsonstream import coco_sections, items
 from .mapillary_rules import (
     INSTANCES,
@@ -278,7 +278,7 @@ def read(path: Path, *, version: str | None = None, reading: str | None = None, 
     return Dataset(categories(config), tuple(samples), kind, info, str(path))
 
 
-Job = tuple[Sample, WriteContext, str, int]
+Job = tuple[Sample, WriteContext, str, int, str]  # the image, the context, its split, the void label, its name
 
 
 def _instance_values(res: views.Resolved, ctx: WriteContext, void: int, ann: Annotation) -> tuple[Any, Counter[str]]:
@@ -310,12 +310,11 @@ def _instance_values(res: views.Resolved, ctx: WriteContext, void: int, ann: Ann
 
 
 def _write_image(job: Job) -> ImageResult:
-    sample, ctx, split, void = job
+    sample, ctx, split, void, name = job
     ann = sample.load()
     res = views.resolve(ann, ctx.opts.overlap)
     if ctx.kind == "semantic" and ctx.opts.split_things:
         res = views.split_things(res, ctx.thing_ids)
-    name = stem_name(ann.image.file_name)
     folder = Path(ctx.folder) / split / VERSION
     palette = [v for c in ctx.names for v in ctx.colors[c]]  # names' order: label ids 0..void - 1
     save_png(views.label_map(res, void), folder / LABELS / name, palette=[*palette, 0, 0, 0])
@@ -345,7 +344,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ids = [c.id for c in ds.categories]
     if ids and (min(ids) < 0 or max(ids) >= MAX_LABELS - 1):
         raise SegtoolError("mapillary label ids must lie in 0..254 (the void label follows); remap them", str(dst))
-    check_unique_names([stem_name(s.image.file_name) for s in ds.samples], str(dst))
+    files = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".png")
     void = max(ids, default=-1) + 1
     by_id = {c.id: c for c in ds.categories}
     given = category_colors(ds.categories)
@@ -368,7 +367,8 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
         for folder in (LABELS,) + (() if ds.kind == "semantic" and not opts.split_things else (INSTANCES,)):
             (tmp[0] / split / VERSION / folder).mkdir(parents=True)
     dump_json({"labels": labels, "version": VERSION[1:]}, tmp[0] / config_name(VERSION))
-    return list(run(_write_image, ((s, ctx, split, void) for s, split in zip(ds.samples, splits, strict=True))))
+    work = ((s, ctx, split, void, n) for s, split, n in zip(ds.samples, splits, files, strict=True))
+    return list(run(_write_image, work))
 
 
 def targets(dst: Path, masks: Path | None = None) -> list[Path]:

@@ -25,7 +25,7 @@ from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..policy import QUIET, STRICT
 from .coco_records import parse_images
-from .common import Detection, ImageResult, check_unique_names, dump_json, noted, save_png
+from .common import Detection, ImageResult, dump_json, noted, output_names, save_png
 from .mask_folder_rules import (
     CROWD,
     META,
@@ -126,10 +126,12 @@ def photos(root: Path) -> dict[str, str]:
 
 
 def _records(root: Path, listed: list[Any]) -> dict[str, ImageInfo]:
-    """``masks.json``'s image records by the stem of their ``file_name``."""
+    """``masks.json``'s image records by the name the writer gave their masks
+    (:func:`.common.output_names`: the stem of their ``file_name``, or its folders joined)."""
     if not listed:
         return {}
-    return {file_stem(im.file_name): im for im in parse_images(listed, root / META)}
+    records = parse_images(listed, root / META)
+    return dict(zip(output_names([im.file_name for im in records], flat=True, stem=file_stem), records, strict=True))
 
 
 def _image(entry: Entry, known: dict[str, ImageInfo], shots: dict[str, str]) -> ImageInfo:
@@ -189,12 +191,11 @@ class _Out:
     fields: dict[int, str]
 
 
-def _write_image(job: tuple[Sample, _Out]) -> ImageResult:
-    sample, out = job
+def _write_image(job: tuple[Sample, _Out, str]) -> ImageResult:
+    sample, out, stem = job
     ann = sample.load()
     h, w = ann.image.height, ann.image.width
     segs = ann.segments
-    stem = file_stem(ann.image.file_name)
     index = ann.index_map() if ann.rles is None else None
     folder = Path(out.ctx.folder)
     result = noted(ImageResult([], len(segs)), ann)
@@ -221,11 +222,10 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ``<stem>_<class>_<n>.png`` (n: the object's place in its image, from 0), and
     ``masks.json`` with the image and category records, so ids, names and images without
     objects come back."""
-    stems = [file_stem(s.image.file_name) for s in ds.samples]
-    empty = next((s.image.id for s, stem in zip(ds.samples, stems, strict=True) if not stem), None)
+    empty = next((s.image.id for s in ds.samples if not file_stem(s.image.file_name)), None)
     if empty is not None:
         raise SegtoolError(f"image {empty}: its file_name gives no stem to name its masks by", str(dst))
-    check_unique_names(stems, str(dst))
+    stems = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, stem=file_stem)
     fields = {c.id: token(c) for c in ds.categories}
     twice = [c for c in ds.categories if list(fields.values()).count(fields[c.id]) > 1]
     if twice:
@@ -234,7 +234,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
         )
     tmp[0].mkdir()
     out = _Out(WriteContext.of(ds, str(tmp[0]), opts), fields)
-    results = list(run(_write_image, ((s, out) for s in ds.samples)))
+    results = list(run(_write_image, ((s, out, n) for s, n in zip(ds.samples, stems, strict=True))))
     images = [s.image.to_dict() for s in ds.samples]
     dump_json({"images": images, "categories": [c.to_dict() for c in ds.categories]}, tmp[0] / META)
     return results

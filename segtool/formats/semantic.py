@@ -20,22 +20,22 @@ from .. import imageio, limits, relabel, views
 from ..errors import FormatError, SegtoolError
 from ..labelmap import LabelMap
 from ..masks import DENSE_VALUES
-from ..model import Annotation, Dataset, ImageInfo, Sample, Segments, stem_name
+from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..pairing import Predictions
 from ..policy import STRICT
 from .coco_records import parse_categories, parse_images
 from .common import (
     Detection,
     ImageResult,
-    check_unique_names,
     dump_json,
     limit,
     load_json,
     noted,
+    output_names,
     save_png,
 )
 from .label_decoding import Decoding
-from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
+from .options import WriteContext, WriteOptions, resolve_for_write
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels
 
 NAME = "semantic"
@@ -135,7 +135,8 @@ def _images(path: Path, pngs: list[Path]) -> list[ImageInfo]:
     if (path / IMAGES).is_file():
         data = load_json(path / IMAGES)
         records = parse_images(data.get("images") if isinstance(data, dict) else data, path / IMAGES)
-        by_stem = {Path(im.file_name).stem: im for im in records}
+        names = output_names([im.file_name for im in records], flat=True)  # the names the writer gave
+        by_stem = dict(zip(names, records, strict=True))
         missing = [p.name for p in pngs if p.stem not in by_stem]
         if missing:
             raise SegtoolError(f"label map {missing[0]} has no record in {IMAGES}", str(path))
@@ -199,13 +200,12 @@ def _palette(ctx: WriteContext) -> list[int]:
     return pal.ravel().tolist()
 
 
-def _write_image(job: Job) -> ImageResult:
-    sample, ctx = job
+def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
+    sample, ctx, name = job
     ann = sample.load()
     res = resolve_for_write(ann, ctx)
     wide = ctx.opts.ignore_value > 255 or (len(ctx.colors) and max(ctx.colors) > 255)
     labels = views.label_map(res, ctx.opts.ignore_value, np.uint16 if wide else np.uint8)
-    name = stem_name(ann.image.file_name)
     path = Path(ctx.folder) / name
     if wide:
         save_png(labels, path)
@@ -222,11 +222,10 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ignore_rule(ids, opts.ignore_value, dst, STRICT)
     if ids and (min(ids) < 0 or max(ids) > 65535):
         raise SegtoolError("category ids must lie in 0..65535 for label PNGs", str(dst))
-    names = [stem_name(s.image.file_name) for s in ds.samples]
-    check_unique_names(names, str(dst))
+    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".png")
     tmp[0].mkdir()
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
-    results = list(run(_write_image, jobs(ds, ctx)))
+    results = list(run(_write_image, ((s, ctx, n) for s, n in zip(ds.samples, names, strict=True))))
     cats = [c.to_dict() | {"color": list(ctx.colors[c.id])} for c in ds.categories]
     dump_json(cats, tmp[0] / CATEGORIES)
     images = [s.image.to_dict() | {"file_name": s.image.file_name} for s in ds.samples]

@@ -22,10 +22,10 @@ import numpy as np
 
 from .. import views
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments, stem_name
+from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
-from .common import Detection, ImageResult, check_unique_names, noted, save_png, write_utf8
-from .options import Job, WriteContext, WriteOptions, jobs
+from .common import Detection, ImageResult, noted, output_names, save_png, write_utf8
+from .options import WriteContext, WriteOptions
 from .voc_rules import (
     CLASS,
     COLORMAP,
@@ -139,11 +139,10 @@ def _palette() -> list[int]:
     return [int(v) for v in COLORMAP.ravel()]
 
 
-def _write_image(job: Job) -> ImageResult:
-    sample, ctx = job
+def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
+    sample, ctx, name = job
     ann = sample.load()
     res = views.resolve(ann, ctx.opts.overlap)
-    name = stem_name(ann.image.file_name)
     folder = Path(ctx.folder)
     save_png(views.label_map(res, VOID), folder / CLASS / name, palette=_palette())
     if ctx.kind != "semantic":
@@ -165,13 +164,12 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ids = [c.id for c in ds.categories]
     if ids and (min(ids) < 0 or max(ids) >= VOID):
         raise SegtoolError("voc class ids must lie in 0..254 (255 is void); remap the categories", str(dst))
-    names = [stem_name(s.image.file_name) for s in ds.samples]
-    check_unique_names(names, str(dst))
+    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".png")
     root = tmp[0]
     for folder in (CLASS, SETS) + (() if ds.kind == "semantic" else (OBJECT,)):
         (root / folder).mkdir(parents=True)
     ctx = WriteContext.of(ds, str(root), opts)
-    results = list(run(_write_image, jobs(ds, ctx)))
+    results = list(run(_write_image, ((s, ctx, n) for s, n in zip(ds.samples, names, strict=True))))
     by_id = {c.id: c.name for c in ds.categories}
     lines = ["# label:color_rgb:parts:actions"]
     for i in range(max(ids, default=0) + 1):

@@ -24,8 +24,8 @@ from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
-from .common import Detection, ImageResult, check_unique_names, noted, write_utf8
-from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
+from .common import Detection, ImageResult, noted, output_names, write_utf8
+from .options import WriteContext, WriteOptions, resolve_for_write
 from .yolo_seg_rules import (
     find_yaml,
     image_files,
@@ -131,15 +131,16 @@ def read(path: Path, **_: Any) -> Dataset:
 
 
 def label_name(file_name: str) -> tuple[str, str]:
-    """(split, label path relative to the output) of an image: ``images/<split>/x.jpg`` →
-    ``labels/<split>/x.txt``; any other name → ``labels/train/<stem>.txt``."""
+    """(split, the image's path in its split) of an image: ``images/<split>/x.jpg`` →
+    (``<split>``, ``x.jpg``); any other name → (``train``, the name). Its label is
+    ``labels/<split>/<name>.txt``, the name from :func:`.common.output_names` (the stem, or
+    the path in the split when stems repeat: Ultralytics maps ``images/`` to ``labels/``)."""
     parts = Path(file_name).parts
-    split = "train"
     if "images" in parts:
         k = len(parts) - 1 - parts[::-1].index("images")
         if k + 2 < len(parts) and parts[k + 1] not in ("..", "."):
-            split = parts[k + 1]
-    return split, f"labels/{split}/{Path(file_name).stem}.txt"
+            return parts[k + 1], "/".join(parts[k + 2 :])
+    return "train", file_name
 
 
 def outer_polygons(mask: npt.NDArray[np.uint8]) -> tuple[list[npt.NDArray[np.float64]], bool]:
@@ -199,8 +200,8 @@ def _object(
     return np.abs(np.clip(norm, 0.0, 1.0))
 
 
-def _write_image(job: Job) -> ImageResult:
-    sample, ctx = job
+def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
+    sample, ctx, name = job
     ann = sample.load()
     if ann.rles is not None:
         segs, rles, raw, dropped = ann.segments, ann.rles, ann.raw, Counter[str]()
@@ -221,7 +222,7 @@ def _write_image(job: Job) -> ImageResult:
         coords = " ".join(f"{v:.{p}f}" for v in poly.ravel().tolist())
         lines.append(f"{classes[int(segs.category_id[k])]} {coords}\n")
         out.segments += 1
-    target = Path(ctx.folder) / label_name(ann.image.file_name)[1]
+    target = Path(ctx.folder) / name
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(lines), encoding="utf-8")
     return noted(out, ann)
@@ -240,10 +241,12 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     if not (isinstance(opts.precision, int) and 0 <= opts.precision <= 15):
         raise SegtoolError(f"precision must be a whole number of decimals in 0..15, not {opts.precision!r}")
     placed = [label_name(s.image.file_name) for s in ds.samples]
-    check_unique_names([name for _, name in placed], str(dst))
+    splits_of = [split for split, _ in placed]
+    names = output_names([n for _, n in placed], str(dst), groups=splits_of, suffix=".txt")
     tmp[0].mkdir()
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
-    results = list(run(_write_image, jobs(ds, ctx)))
+    work = ((s, ctx, f"labels/{sp}/{n}") for s, sp, n in zip(ds.samples, splits_of, names, strict=True))
+    results = list(run(_write_image, work))
     splits = sorted({s for s, _ in placed}, key=lambda s: (s not in ("train", "val", "test"), s))
     text = _yaml_text(splits or ["train"], [c.name for c in ds.categories])
     write_utf8(tmp[0] / "data.yaml", text, "a split or class name", dst)
