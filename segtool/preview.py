@@ -9,8 +9,6 @@ into a temporary sibling folder and renamed into place, so a failed run leaves n
 from __future__ import annotations
 
 import glob
-import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from . import formats, imageio, pairing, png, views
+from . import preview_select as chooser
 from .atomic import atomic_outputs, dataset_inputs, plan
 from .errors import SegtoolError
 from .masks import Runs, to_pyco
@@ -30,8 +29,9 @@ from .progress import announce
 from .render.errors import Outcome, error_view, instance_outcome, panoptic_outcome
 from .render.gallery import page as gallery_page
 from .render.overlay import background, overlay
-from .render.palette import FN, FP, TP, VOID, segment_colors
-from .render.text import draw_labels, legend
+from .render.palette import ERROR_LEGEND, VOID, segment_colors
+from .render.sheet import sheet
+from .render.text import draw_labels, legend, titles
 
 GAP = 6  # pixels between side-by-side panels
 THUMB = 320  # thumbnail width for the gallery and contact sheets
@@ -73,6 +73,8 @@ class Rendered:
     pq: float | None = None
     thumb: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
     photo_note: str = ""  # why the render has no photo ("" when it has one)
+    thumb_height: int = 0  # the thumbnail's height at THUMB wide (the gallery's <img height>)
+    metrics: dict[str, Any] | None = None  # the evaluation's per-image row (with --pred, unless --sort file)
 
 
 def _photo(path: str | None, height: int, width: int) -> tuple[npt.NDArray[np.uint8] | None, str]:
@@ -141,8 +143,11 @@ def _legend_entries(job: _Job, *segs: Segments, errors: bool) -> list[tuple[tupl
     if any(s.iscrowd.any() for s in segs):
         out.append(((40, 40, 40), "crowd (dark stripes)"))
     if errors:
-        out += [(_rgb(c), name) for c, name in ((TP, "matched"), (FP, "false positive"), (FN, "missed"))]
+        out += [(_rgb(c), text) for c, text in ERROR_LEGEND]
     return out
+
+
+PANELS = ("ground truth", "prediction", "errors")
 
 
 def _rgb(color: Any) -> tuple[int, int, int]:
@@ -174,10 +179,13 @@ def render(job: _Job) -> Rendered:
     elif job.predicted:
         line.pred_segments, line.counts, line.pq = 0, *_nothing_predicted(gt, res)
     canvas = _side_by_side(panels)
+    if len(panels) > 1:  # titled in the picture itself, so contact sheets show them too
+        canvas = np.vstack([canvas, titles(list(PANELS), [p.shape[1] for p in panels], GAP)])
     strip = legend(_legend_entries(job, *entries_of, errors=job.pred is not None), canvas.shape[1])
     full = np.vstack([canvas, strip]) if strip.size else canvas
     png.save(full, job.out)
     line.thumb = _thumbnail(full)
+    line.thumb_height = line.thumb.shape[0]
     return line
 
 
@@ -233,23 +241,6 @@ def _thumbnail(img: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BILINEAR))
 
 
-def select(ds: Dataset, ids: list[Any] | None, sample: int | None, seed: int) -> list[Sample]:
-    """The images to render: by id (all must exist), a seeded random sample, or all."""
-    if ids:
-        by_id = {s.image.id: s for s in ds.samples}
-        # an id typed on a command line has no type: 139 is the image 139, or "139" when
-        # the dataset names its images by strings
-        found = [i if i in by_id else str(i) for i in ids]
-        missing = [i for i, f in zip(ids, found, strict=True) if f not in by_id]
-        if missing:
-            raise SegtoolError(f"--ids: image id {missing[0]} is not in the dataset", ds.path)
-        return [by_id[i] for i in found]
-    if sample is not None and sample < len(ds.samples):
-        chosen = sorted(random.Random(seed).sample(range(len(ds.samples)), sample))
-        return [ds.samples[k] for k in chosen]
-    return list(ds.samples)
-
-
 @dataclass
 class PreviewSummary:
     """What a preview run wrote."""
@@ -258,6 +249,8 @@ class PreviewSummary:
     rendered: list[Rendered]
     sheets: list[str]
     gallery: str | None
+    sort: dict[str, Any] | None = None  # the metric the renders are ordered by (None: file order)
+    note: str = ""  # why the renders are in file order though predictions were given
 
     @property
     def without_photo(self) -> int:
@@ -281,13 +274,21 @@ class PreviewSummary:
                         if r.counts is not None
                         else {}
                     ),
+                    **({"metrics": _metrics(r.metrics)} if r.metrics is not None else {}),
                 }
                 for r in self.rendered
             ],
+            "sort": self.sort,
+            **({"sort_note": self.note} if self.note else {}),
             "sheets": self.sheets,
             "gallery": self.gallery,
             "without_photo": self.without_photo,
         }
+
+
+def _metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation's per-image row without the image's id and name (the line has them)."""
+    return {k: v for k, v in row.items() if k not in ("image_id", "file_name")}
 
 
 def _read_predictions(pred: Path, gt: Dataset, labels: Any = None) -> dict[Any, Sample | None]:
@@ -315,11 +316,19 @@ def preview(
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
     source_format: str | None = None,
+    choice: chooser.Choice | None = None,
 ) -> PreviewSummary:
-    """Render the dataset at ``path`` (and ``pred``) into the folder ``out``."""
+    """Render the dataset at ``path`` (and ``pred``) into the folder ``out``; ``choice``:
+    the class filter, the predictions' score floor and the order (worst first by default
+    with ``pred``; :mod:`.preview_select`)."""
     ds = formats.read(path, source_format, **(read_options or {}))
-    chosen = select(ds, ids, sample, seed)
+    chosen = chooser.select(ds, ids, sample, seed)
     preds = _read_predictions(pred, ds, (read_options or {}).get("labels")) if pred is not None else {}
+    choice = choice or chooser.Choice()
+    preds = chooser.above(preds, choice.min_score)
+    ignore = int((read_options or {}).get("ignore_value", 255))
+    arranged = chooser.arrange(ds, chosen, preds if pred is not None else None, choice, jobs, ignore)
+    chosen = arranged.samples
     inputs = [*dataset_inputs(path, (read_options or {}).get("masks")), *dataset_inputs(pred)]
     plan([out], [*inputs, *([images] if images else [])], overwrite=overwrite)
     names = [stem_name(s.image.file_name) for s in chosen]
@@ -347,7 +356,7 @@ def preview(
         )
         rendered: list[Rendered] = []
         sheets: list[str] = []
-        pending: list[npt.NDArray[np.uint8]] = []
+        pending: list[tuple[Any, npt.NDArray[np.uint8]]] = []
         thumbs = tmp / "thumbs" if gallery else None
         if thumbs is not None:
             thumbs.mkdir()
@@ -356,33 +365,19 @@ def preview(
                 # the format named: Pillow reads none from "....jpg" (an image named "...")
                 Image.fromarray(line.thumb).save(thumbs / (Path(line.render).stem + ".jpg"), "JPEG", quality=85)
             if grid and line.thumb is not None:
-                pending.append(line.thumb)
+                pending.append((line.image_id, line.thumb))
                 if len(pending) == grid:
-                    sheets.append(_sheet(pending, tmp, len(sheets) + 1))
+                    sheets.append(sheet(pending, tmp, len(sheets) + 1, THUMB, GAP))
                     pending = []
             line.thumb = None
+            line.metrics = arranged.rows.get(line.image_id)
             rendered.append(line)
             if progress is not None:
                 progress(1)
         if pending:
-            sheets.append(_sheet(pending, tmp, len(sheets) + 1))
+            sheets.append(sheet(pending, tmp, len(sheets) + 1, THUMB, GAP))
         page = None
         if gallery:
             page = "index.html"
-            (tmp / page).write_text(gallery_page(rendered, path, pred, THUMB), encoding="utf-8")
-    return PreviewSummary(str(out), rendered, sheets, page)
-
-
-def _sheet(thumbs: list[npt.NDArray[np.uint8]], folder: Path, number: int) -> str:
-    """Thumbnails on one contact sheet, in rows of ceil(sqrt(n))."""
-    cols = math.ceil(math.sqrt(len(thumbs)))
-    rows = math.ceil(len(thumbs) / cols)
-    cell_h = max(t.shape[0] for t in thumbs)
-    sheet = np.full((rows * (cell_h + GAP) + GAP, cols * (THUMB + GAP) + GAP, 3), 255, dtype=np.uint8)
-    for k, t in enumerate(thumbs):
-        r, c = divmod(k, cols)
-        y, x = GAP + r * (cell_h + GAP), GAP + c * (THUMB + GAP)
-        sheet[y : y + t.shape[0], x : x + t.shape[1]] = t
-    name = f"sheet_{number:03d}.png"
-    png.save(sheet, folder / name)
-    return name
+            (tmp / page).write_text(gallery_page(rendered, path, pred, THUMB, arranged.sort), encoding="utf-8")
+    return PreviewSummary(str(out), rendered, sheets, page, arranged.sort, arranged.note)

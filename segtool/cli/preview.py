@@ -11,6 +11,7 @@ from .. import formats
 from ..atomic import dataset_inputs
 from ..parallel import warm_up
 from ..preview import Style, preview
+from ..preview_select import Choice
 from . import main, output
 from .options import (
     check_reading,
@@ -50,6 +51,29 @@ def _ids(value: str | None) -> list[int | str] | None:
 @click.option("--ids", help="Only these image ids (comma-separated).")
 @click.option("--sample", type=click.IntRange(1), help="A random sample of N images (see --seed).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
+@click.option(
+    "--sort",
+    metavar="METRIC",
+    help="Order by this per-image metric of the matching eval (panoptic: pq sq rq tp fp fn; instance: ap tp fp fn;"
+    " semantic: miou accuracy), or 'file'. Default with --pred: pq / ap / miou, worst first; without: file order.",
+)
+@click.option(
+    "--ascending/--descending",
+    "ascending",
+    default=None,
+    help="Lowest or highest --sort value first (default: worst first: low pq/ap/miou/tp, high fp/fn).",
+)
+@click.option(
+    "--class",
+    "classes",
+    metavar="NAME[,NAME]",
+    help="Only images with a segment of these categories, in the ground truth or the prediction.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    help="Drop instance predictions scoring below S before rendering and matching.",
+)
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Fill opacity.")
 @click.option("--outline/--no-outline", default=True, show_default=True, help="Outline every segment.")
 @click.option("--names/--no-names", default=True, show_default=True, help="Category names inside segments.")
@@ -72,6 +96,10 @@ def preview_cmd(
     ids: str | None,
     sample: int | None,
     seed: int,
+    sort: str | None,
+    ascending: bool | None,
+    classes: str | None,
+    min_score: float | None,
     alpha: float,
     outline: bool,
     names: bool,
@@ -83,13 +111,15 @@ def preview_cmd(
 ) -> None:
     """Render PATH's annotations over its photos into the folder OUT: one PNG per image
     (OUT/<file stem>.png), with a legend below. With --pred, each render is ground truth |
-    prediction | errors (green matched, red false positive, blue missed).
+    prediction | errors (green matched, red false positive, blue missed). With --pred,
+    images come worst first by the matching eval's per-image metric (see --sort).
 
     \b
     Example:
       segtool preview panoptic_val2017.json previews/ --images val2017/ --sample 50 --html
       segtool preview instances.json previews/ --images val2017/ --ids 139,285 --no-names
       segtool preview panoptic_val2017.json previews/ --pred predictions.json --grid 16
+      segtool preview instances.json previews/ --pred results.json --sort fp --class person --min-score 0.3 --html
     """
     if (ids is not None) and sample is not None:
         raise click.UsageError("--ids and --sample choose images in two ways; pass one")
@@ -122,6 +152,12 @@ def preview_cmd(
             jobs=jobs,
             progress=advance,
             source_format=name,
+            choice=Choice(
+                sort,
+                None if ascending is None else not ascending,
+                tuple(c.strip() for c in (classes or "").split(",") if c.strip()),
+                min_score,
+            ),
         )
     if summary.without_photo:
         first = next(r.photo_note for r in summary.rendered if not r.photo)
@@ -129,11 +165,15 @@ def preview_cmd(
         output.note(
             f"note: {summary.without_photo} of {len(summary.rendered)} images rendered on a neutral background ({example})"
         )
+    if summary.note:
+        output.note(f"note: {summary.note}")
     if json_out:
         output.emit_json(summary.to_dict(), json_out, overwrite=overwrite)
         if json_out == "-":
             return
     rows = [("from", f"{name}  {path}"), ("renders", f"{len(summary.rendered)} in {out}/")]
+    if summary.sort is not None:
+        rows.append(("order", f"by {summary.sort['metric']}, {summary.sort['order']}"))
     if summary.sheets:
         rows.append(("contact sheets", ", ".join(summary.sheets)))
     if summary.gallery:

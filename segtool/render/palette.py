@@ -36,3 +36,12 @@ def segment_colors(
         seen[cid] = rank + 1
         out[k] = shade(base, float(_SHADES[rank % len(_SHADES)])) if cid in things else base
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+# the errors panel's legend (renders and gallery): each colour, what it marks, and which covers
+# which where a prediction and a ground-truth segment overlap (render.errors.error_view's order)
+ERROR_LEGEND = (
+    (TP, "green: matched prediction"),
+    (FN, "blue: missed ground truth, drawn over green"),
+    (FP, "red: false positive, drawn over blue and green"),
+)

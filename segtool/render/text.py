@@ -115,3 +115,37 @@ def legend(entries: list[tuple[tuple[int, int, int], str]], width: int) -> npt.N
             draw.rectangle((x0, y + 2, x0 + _SWATCH - 1, y + 2 + _SWATCH - 1), fill=tuple(color), outline=LEGEND_FG)
             draw.text((x0 + _SWATCH + 4, y), name, font=f, fill=LEGEND_FG)
     return np.asarray(img)
+
+
+TITLE_HEIGHT = _ROW + _PAD  # one line of text on a dark strip
+
+
+def titles(names: list[str], widths: list[int], gap: int) -> npt.NDArray[np.uint8]:
+    """A strip of panel titles (``ground truth``, ``prediction``, ``errors``), each centred
+    under its panel of ``widths[k]`` pixels, the panels ``gap`` pixels apart: drawn into the
+    picture, so a contact sheet or a copied PNG still says which panel is which. A title too
+    wide for its panel takes the smaller size, and is clipped to its panel at worst."""
+    img = Image.new("RGB", (sum(widths) + gap * (len(widths) - 1), TITLE_HEIGHT), LEGEND_BG)
+    probe = ImageDraw.Draw(img)
+    x = 0
+    for name, w in zip(names, widths, strict=True):
+        f = next((font(s) for s in SIZES if probe.textlength(name, font=font(s)) <= w - 4), font(SIZES[-1]))
+        cell = Image.new("RGB", (w, TITLE_HEIGHT), LEGEND_BG)
+        draw = ImageDraw.Draw(cell)
+        tw = int(draw.textlength(name, font=f))
+        draw.text((max(2, (w - tw) // 2), _PAD // 2 + 1), name, font=f, fill=LEGEND_FG)
+        img.paste(cell, (x, 0))
+        x += w + gap
+    return np.asarray(img)
+
+
+def caption(img: Image.Image, text: str, xy: tuple[int, int]) -> None:
+    """``text`` (one line) on a dark box with its top left at ``xy``: an image id on a
+    contact sheet's thumbnail."""
+    draw = ImageDraw.Draw(img)
+    f = font()
+    line = one_line(text)
+    left, top, right, bottom = draw.textbbox((0, 0), line, font=f)
+    x, y = xy
+    draw.rectangle((x, y, x + right - left + 5, y + bottom - top + 3), fill=LEGEND_BG)
+    draw.text((x + 3 - left, y + 2 - top), line, font=f, fill=LEGEND_FG)
