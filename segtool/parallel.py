@@ -36,6 +36,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
+from . import parallel_dask
 from .interrupts import deferred, sigint_blocked_in_children
 
 T = TypeVar("T")
@@ -184,14 +185,20 @@ def _start_helpers() -> None:
 SMALL = 32  # fewer images than this finish before a worker pool has started
 
 
+use_scheduler = parallel_dask.use_scheduler  # inside it, imap runs on a Dask cluster
+
+
 def jobs_for(n_items: int, jobs: int) -> int:
-    """Worker processes worth starting for ``n_items`` (results are identical either way)."""
+    """Worker processes worth starting for ``n_items`` (results are identical either way);
+    with a cluster (already started) at least 2, so the work goes there."""
+    if parallel_dask.current() is not None:
+        return max(jobs, 2)
     return 1 if n_items < SMALL else jobs
 
 
 def warm_up(jobs: int) -> None:
     """Start the forkserver (and its preload) now, so it overlaps with reading the input."""
-    if jobs > 1:
+    if jobs > 1 and parallel_dask.current() is None:
         _start_helpers()
 
 
@@ -301,6 +308,7 @@ def stop_workers(*, this_thread: bool = False) -> None:
     its generator is dropped, and a worker that writes a file into a folder being removed
     makes the removal fail).
     """
+    parallel_dask.cancel(this_thread=this_thread)
     me = threading.current_thread()
     for executor, home in tuple(_live.items()):
         if not this_thread or home is me:
@@ -334,6 +342,10 @@ def imap(
     """
     if jobs <= 1 and executor is None:
         yield from map(fn, items)
+        return
+    cluster = parallel_dask.current() if executor is None else None
+    if cluster is not None:  # inside use_scheduler(): on the cluster's workers
+        yield from parallel_dask.imap(cluster, fn, items, chunksize=chunksize)
         return
     pool = None
     if executor is None:

@@ -12,7 +12,7 @@ import click
 from .. import formats, limits
 from ..errors import SegtoolError
 from ..formats import format_names
-from ..parallel import default_jobs
+from ..parallel import default_jobs, use_scheduler
 from . import output
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,10 +88,27 @@ def check_reading(name: str, reading: dict[str, Any]) -> None:
         raise click.UsageError(f"{name} input takes no {flag} (it is for {', '.join(takers) or 'no format'})")
 
 
+def _apply_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Connect to the Dask scheduler for this run (docs/scale.md); disconnected when the
+    command ends. Unreachable, or Dask not installed: one line, exit 2, before any work."""
+    if value and not ctx.resilient_parsing:
+        ctx.with_resource(use_scheduler(value))
+
+
 def jobs_option(fn: F) -> F:
-    """``--jobs/-j`` (worker processes) and ``--limit`` (input limits): what a run may ask of
-    the machine. Every command that reads a dataset takes both."""
+    """``--jobs/-j`` (worker processes), ``--scheduler`` (a Dask cluster's instead) and
+    ``--limit`` (input limits): what a run may ask of the machine, or of a cluster. Every
+    command that reads a dataset takes them."""
     fn = limit_option(fn)
+    fn = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        envvar="SEGTOOL_SCHEDULER",
+        expose_value=False,
+        callback=_apply_scheduler,
+        help="Run the per-image work on the Dask cluster of this scheduler (tcp://HOST:PORT; env "
+        "SEGTOOL_SCHEDULER) instead of local processes; needs segtool[dask]. See docs/scale.md.",
+    )(fn)
     return click.option(
         "-j", "--jobs", type=click.IntRange(1), default=default_jobs, show_default="all cores", help="Worker processes."
     )(fn)

@@ -1,0 +1,193 @@
+"""Per-image work on an existing dask.distributed cluster: :func:`segtool.parallel.imap`'s
+other door, taken while :func:`segtool.parallel.use_scheduler` has set an address.
+
+The same contract as the local pool, so the callers (metrics, formats, preview) do not
+change and the results are the same bits: chunks of items go out, at most ``4 x`` the
+cluster's worker threads of them in flight at once (memory stays bounded on both sides),
+and the results come back in input order. Only the transport differs:
+
+- ``fn`` travels by reference (cloudpickle pickles a module-level function as its module
+  and name), so the workers run their own installed segtool: the same version is needed
+  there, and the inputs at the same paths (a shared filesystem or mounted object store).
+- A chunk also carries what the local workers inherit from their parent: the directory
+  segtool runs in (relative paths resolve there on the worker when it exists) and the
+  ``--limit`` settings (``SEGTOOL_LIMIT_*``, read from the environment on every call).
+- ``retries`` re-runs a chunk whose ``fn`` raised on a worker that failed; a chunk whose
+  worker died (killed, out of memory) is rescheduled by Dask itself. Per-image work is
+  deterministic and writes whole files, so a second run gives the same bytes.
+- ``pure=False``: two equal chunks are two tasks, never one result shared by key.
+
+Dask is imported here only, and this module only when a scheduler is set: without the
+``segtool[dask]`` extra, segtool runs as before and ``--scheduler`` says what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from .errors import SegtoolError, one_line
+from .limits import ENV_PREFIX
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+CONNECT_TIMEOUT = 10.0  # seconds: an address that does not answer is an error, not a hang
+RETRIES = 2  # extra runs of a chunk whose fn raised on its worker
+WINDOW_PER_THREAD = 4  # chunks in flight per worker thread, as the local pool's 4 x jobs
+MAX_CHUNK = 16  # items per task at most: a lost worker's chunks are redone, keep them short
+INSTALL = "pip install 'segtool[dask]'"
+
+_client: Any = None  # the distributed.Client of use_scheduler(), while one is set
+_env_lock = threading.Lock()
+# The futures each imap has in flight, by the thread that runs it: what cancel() cancels.
+_live: dict[int, tuple[threading.Thread, deque[Any]]] = {}
+
+
+@contextmanager
+def use_scheduler(address: str | None) -> Iterator[None]:
+    """Inside the block, :func:`segtool.parallel.imap` sends its chunks to the Dask scheduler
+    at ``address`` (``--scheduler``; None: local processes as always), from every thread.
+    Connected on entry, so an address that does not answer fails before any work; the
+    cluster keeps running after (it is not ours)."""
+    global _client
+    if address is None:
+        yield
+        return
+    before, _client = _client, connect(address)
+    try:
+        yield
+    finally:
+        client, _client = _client, before
+        close(client)
+
+
+def current() -> Any:
+    """The client of the innermost :func:`use_scheduler`, or None."""
+    return _client
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``, or a one-line error: Dask
+    not installed (what to install), or nothing answering there within
+    :data:`CONNECT_TIMEOUT` (the address named)."""
+    try:
+        import distributed
+    except ImportError:
+        raise SegtoolError(f"--scheduler {address}: Dask is not installed ({INSTALL})") from None
+    _reachable(address)
+    try:
+        client_class: Any = distributed.Client  # its __init__ has no annotations
+        return client_class(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise SegtoolError(f"cannot reach the Dask scheduler at {address}: {one_line(str(exc))}") from None
+
+
+def _reachable(address: str) -> None:
+    """Fail at once on a TCP address that refuses or does not resolve.
+
+    distributed retries a refused connection until its timeout, and a Client whose
+    construction failed prints a traceback when the garbage collector closes it: a plain
+    socket first answers in milliseconds, with nothing left behind. Other schemes (tls,
+    ucx, inproc) are left to distributed.
+    """
+    url = urlsplit(address if "://" in address else f"tcp://{address}")
+    if url.scheme != "tcp":
+        return
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise SegtoolError(f"--scheduler {address}: not an address (expected tcp://HOST:PORT)")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise SegtoolError(f"cannot reach the Dask scheduler at {address}: {one_line(reason)}") from None
+
+
+def close(client: Any) -> None:
+    """Disconnect ``client``."""
+    try:
+        client.close(timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError):  # the scheduler went away first
+        pass
+
+
+def threads(client: Any) -> int:
+    """The worker threads the cluster has now (0 while it has no workers)."""
+    workers = client.scheduler_info().get("workers", {})
+    return sum(int(w.get("nthreads", 1)) for w in workers.values())
+
+
+def run_chunk(cwd: str, env: dict[str, str], fn: Callable[[T], R], chunk: list[T]) -> list[R]:
+    """On a worker: ``fn`` of every item of ``chunk``, where the client ran (``cwd``, if this
+    machine has it) and under its limits (``env``: every ``SEGTOOL_LIMIT_*`` it had).
+
+    The directory and the environment are the worker process's own, so they are set under
+    a lock, and only when they differ: the threads of one worker running one client's
+    chunks set the same values."""
+    with _env_lock:
+        if os.getcwd() != cwd and os.path.isdir(cwd):
+            os.chdir(cwd)
+        for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
+            del os.environ[key]
+        os.environ.update(env)
+    return [fn(item) for item in chunk]
+
+
+def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: int) -> Iterator[R]:
+    """``fn`` of every item, run on the cluster of ``client``, the results in input order.
+
+    A chunk is submitted whenever the oldest one's results have been taken, so no more than
+    :data:`WINDOW_PER_THREAD` x the cluster's threads chunks (at least that many for one
+    thread, when it has none yet) are in flight or waiting to be taken. An exception raised
+    by ``fn`` propagates (after :data:`RETRIES` further runs); if the generator ends early,
+    the chunks not yet run are cancelled.
+    """
+    size = max(1, min(chunksize, MAX_CHUNK))
+    context = (os.getcwd(), {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)})
+    it = iter(items)
+    pending: deque[Any] = deque()
+    key = id(pending)
+    _live[key] = (threading.current_thread(), pending)
+
+    def fill() -> None:
+        window = WINDOW_PER_THREAD * max(1, threads(client))
+        while len(pending) < window:
+            chunk = list(islice(it, size))
+            if not chunk:
+                return
+            pending.append(client.submit(run_chunk, *context, fn, chunk, pure=False, retries=RETRIES))
+
+    try:
+        fill()
+        while pending:
+            results = pending[0].result()
+            pending.popleft()
+            fill()
+            yield from results
+    finally:
+        _live.pop(key, None)
+        if pending:
+            client.cancel(list(pending))
+
+
+def cancel(*, this_thread: bool = False) -> None:
+    """Cancel the chunks every :func:`imap` has in flight (``this_thread``: only those of the
+    calling thread's), for :func:`segtool.parallel.stop_workers`. A chunk already running
+    on a worker finishes there (Dask cannot stop a running task); its result is dropped."""
+    me = threading.current_thread()
+    for home, pending in tuple(_live.values()):
+        if (not this_thread or home is me) and pending:
+            futures = list(pending)
+            if futures:
+                futures[0].client.cancel(futures)

@@ -1,0 +1,266 @@
+"""--scheduler: the per-image work of every command on a real Dask cluster (a scheduler and
+two workers on 127.0.0.1, started here as `dask scheduler` / `dask worker` processes) gives
+what --jobs 1 gives, byte for byte, even when a worker is killed mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segtool import parallel_dask
+from segtool.cli import main
+from tests.conftest import panoptic_segments, rle, write_json, write_panoptic
+from tests.helpers import assert_bad_input, invoke
+
+distributed = pytest.importorskip("distributed")
+
+N_IMAGES = 120  # > parallel.SMALL, and several chunks per worker
+DASK = Path(sys.executable).with_name("dask")
+THINGS, STUFF = (1, 2, 7), (100, 200)
+
+
+def _image(rng: np.random.Generator, h: int = 48, w: int = 64) -> tuple[np.ndarray, dict[int, int]]:
+    """A stuff band under the top half, then 2-5 rectangles of things (ids 10, 11, ...)."""
+    ids = np.zeros((h, w), np.int64)
+    ids[h // 2 :] = 1
+    ids[: h // 2] = 2
+    cats = {1: int(rng.choice(STUFF)), 2: int(rng.choice(STUFF))}
+    for k in range(int(rng.integers(2, 6))):
+        y, x = int(rng.integers(0, h - 8)), int(rng.integers(0, w - 8))
+        ids[y : y + int(rng.integers(4, 20)), x : x + int(rng.integers(4, 24))] = 10 + k
+        cats[10 + k] = int(rng.choice(THINGS))
+    ids[rng.random((h, w)) < 0.01] = 0  # some void
+    return ids, {k: v for k, v in cats.items() if (ids == k).any()}
+
+
+def make_pair(folder: Path, n: int) -> tuple[Path, Path]:
+    """A panoptic ground truth of ``n`` images and a prediction: the maps shifted a pixel,
+    one thing in five given another category."""
+    rng = np.random.default_rng(5)
+    gts, preds = [], []
+    for _ in range(n):
+        ids, cats = _image(rng)
+        gts.append((ids, panoptic_segments(ids, cats)))
+        moved = np.roll(ids, (1, 1), axis=(0, 1))
+        pcats = {k: (int(rng.choice(THINGS)) if k >= 10 and rng.random() < 0.2 else c) for k, c in cats.items()}
+        pcats = {k: c for k, c in pcats.items() if (moved == k).any()}
+        preds.append((moved, panoptic_segments(moved, pcats)))
+    gt = write_panoptic(folder / "gt.json", [g[0] for g in gts], [g[1] for g in gts])
+    pred = write_panoptic(folder / "pred.json", [p[0] for p in preds], [p[1] for p in preds])
+    return gt, pred
+
+
+def detections(folder: Path, pred: Path) -> Path:
+    """A COCO results list of the prediction's things (RLEs by pycocotools), scores by hand."""
+    from tests.conftest import ids_of
+
+    data = json.loads(pred.read_text())
+    out = []
+    for ann in data["annotations"]:
+        ids = ids_of(pred.with_suffix("") / ann["file_name"])
+        for s in ann["segments_info"]:
+            if s["category_id"] in THINGS:
+                score = round(0.3 + 0.07 * (s["id"] % 10) + 0.0001 * ann["image_id"], 4)
+                seg = {"image_id": ann["image_id"], "category_id": s["category_id"], "score": score}
+                out.append({**seg, "segmentation": rle(ids == s["id"])})
+    return write_json(folder / "dets.json", out)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """A scheduler and two single-thread workers (each a nanny and its worker process) on
+    127.0.0.1, run from a folder of their own; a client to watch them. Torn down after."""
+    home = tmp_path_factory.mktemp("dask")
+    sched_file = home / "scheduler.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGTOOL_")}
+    common = {"cwd": home, "env": env, "stdout": subprocess.DEVNULL, "start_new_session": True}
+    logs = [open(home / f"{name}.log", "w") for name in ("scheduler", "worker1", "worker2")]
+    procs = [
+        subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", sched_file],
+            stderr=logs[0],
+            **common,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        worker = [DASK, "worker", "--scheduler-file", sched_file, "--nthreads", "1", "--nworkers", "1"]
+        worker += ["--memory-limit", "1GiB", "--no-dashboard", "--host", "127.0.0.1"]
+        procs += [subprocess.Popen(worker, stderr=log, **common) for log in logs[1:]]
+        address = json.loads(sched_file.read_text())["address"]
+        client = distributed.Client(address, set_as_default=False, timeout=60)
+        client.wait_for_workers(2, timeout=60)
+        yield address, client
+        client.close()
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        for log in logs:
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    gt, pred = make_pair(folder, N_IMAGES)
+    return folder, gt, pred
+
+
+def executed(client) -> int:
+    """Tasks the workers have run so far (those alive now)."""
+    return sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values())
+
+
+def both(runner, cluster, *args):
+    """The command with --jobs 1 and with --scheduler: both results, and the tasks the
+    cluster ran for the second."""
+    address, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    local = invoke(runner, *args, "--jobs", "1")
+    before = executed(client)
+    remote = invoke(runner, *args, "--scheduler", address)
+    return local, remote, executed(client) - before
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_eval_panoptic_relative_paths(runner, cluster, data, monkeypatch):
+    folder, _, _ = data
+    monkeypatch.chdir(folder)  # the workers run elsewhere: relative paths resolve where segtool runs
+    local, remote, tasks = both(runner, cluster, "eval", "panoptic", "gt.json", "pred.json", "--json", "-", "-q")
+    assert local.exit_code == 0, local.output
+    assert remote.exit_code == 0, remote.output
+    assert remote.stdout == local.stdout
+    assert json.loads(local.stdout)["All"]["pq"] < 1  # a shifted prediction: not a trivial score
+    assert tasks >= 2 * 2  # both workers had chunks (N_IMAGES / MAX_CHUNK of them)
+
+
+def test_eval_instance(runner, cluster, data):
+    folder, gt, pred = data
+    dets = detections(folder, pred)
+    local, remote, tasks = both(runner, cluster, "eval", "instance", gt, dets, "--json", "-", "-q")
+    assert local.exit_code == 0, local.output
+    assert remote.stdout == local.stdout
+    assert 0 < json.loads(local.stdout)["AP"] < 1
+    assert tasks > 0
+
+
+def test_validate_findings(runner, cluster, data, tmp_path):
+    _, gt, _ = data
+    broken = json.loads(gt.read_text())
+    broken["annotations"][3]["segments_info"].append({"id": 4242, "category_id": 1, "iscrowd": 0})
+    broken["annotations"][70]["segments_info"][0]["area"] += 5
+    src = tmp_path / "broken.json"
+    src.write_text(json.dumps(broken))
+    (tmp_path / "broken").symlink_to(gt.with_suffix(""))
+    local, remote, tasks = both(runner, cluster, "validate", src, "--json", "-")
+    assert local.exit_code == remote.exit_code == 1, local.output
+    assert remote.stdout == local.stdout
+    assert tasks > 0
+
+
+@pytest.mark.parametrize(("target", "name"), [("coco-instance", "out.json"), ("semantic", "out")])
+def test_convert_writes_the_same_bytes(runner, cluster, data, tmp_path, target, name):
+    _, gt, _ = data
+    address, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    a, b = tmp_path / "local", tmp_path / "remote"
+    assert invoke(runner, "convert", gt, a / name, "--to", target, "--jobs", "1", "-q").exit_code == 0
+    before = executed(client)
+    r = invoke(runner, "convert", gt, b / name, "--to", target, "--scheduler", address, "-q")
+    assert r.exit_code == 0, r.output
+    assert executed(client) > before
+    assert tree(a) == tree(b)
+    assert len(tree(a)) == (1 if target == "coco-instance" else N_IMAGES + 2)  # + categories.json, images.json
+
+
+def test_info_and_preview(runner, cluster, data, tmp_path):
+    _, gt, pred = data
+    local, remote, _ = both(runner, cluster, "info", gt, "--json", "-")
+    assert local.exit_code == 0 and remote.stdout == local.stdout
+    address, _ = cluster
+    outs = []
+    for how, extra in (("local", ["--jobs", "1"]), ("remote", ["--scheduler", address])):
+        out = tmp_path / how
+        r = invoke(runner, "preview", gt, out, "--pred", pred, "--sample", 40, "--html", *extra)
+        assert r.exit_code == 0, r.output
+        outs.append(tree(out))
+    assert len(outs[0]) >= 40 and outs[0] == outs[1]
+
+
+def test_environment_variable(runner, cluster, data):
+    _, gt, _ = data
+    address, client = cluster
+    before = executed(client)
+    r = runner.invoke(main, ["info", str(gt), "-q"], env={"SEGTOOL_SCHEDULER": address})
+    assert r.exit_code == 0, r.output
+    assert executed(client) > before
+
+
+def test_unreachable_scheduler(runner, data):
+    _, gt, _ = data
+    t = time.monotonic()
+    r = invoke(runner, "eval", "panoptic", gt, gt, "--scheduler", "tcp://127.0.0.1:9")
+    assert_bad_input(r, "tcp://127.0.0.1:9")
+    assert time.monotonic() - t < parallel_dask.CONNECT_TIMEOUT
+    assert_bad_input(invoke(runner, "info", gt, "--scheduler", "no-port"), "no-port")
+
+
+def test_without_the_extra(runner, data, monkeypatch):
+    _, gt, _ = data
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` meets when absent
+    assert_bad_input(invoke(runner, "info", gt, "--scheduler", "tcp://127.0.0.1:9"), "pip install 'segtool[dask]'")
+
+
+def test_worker_killed_mid_run(runner, cluster, data, monkeypatch):
+    """SIGKILL of one worker process while eval runs one image per task: Dask runs that
+    worker's tasks again (its nanny starts a new one) and the result is unchanged."""
+    _, gt, pred = data
+    address, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    expected = invoke(runner, "eval", "panoptic", gt, pred, "--json", "-", "-q", "--jobs", "1")
+    monkeypatch.setattr(parallel_dask, "MAX_CHUNK", 1)
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    start = executed(client)
+    state = {"running": True, "killed_at": None}
+
+    def kill_when_busy() -> None:
+        done = 0
+        while state["running"] and done < 10:
+            time.sleep(0.01)
+            done = executed(client) - start
+        if state["running"]:
+            os.kill(victim, signal.SIGKILL)
+            state["killed_at"] = done
+
+    watcher = threading.Thread(target=kill_when_busy)
+    watcher.start()
+    got = invoke(runner, "eval", "panoptic", gt, pred, "--json", "-", "-q", "--scheduler", address)
+    state["running"] = False
+    watcher.join()
+    assert state["killed_at"] is not None, "the run ended before the kill"
+    assert state["killed_at"] < N_IMAGES / 2  # one image a task: most of the run was still to come
+    assert got.exit_code == 0, got.output
+    assert got.stdout == expected.stdout
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()  # a new worker process took its place
