@@ -326,11 +326,11 @@ def preview(
     preds = _read_predictions(pred, ds, (read_options or {}).get("labels")) if pred is not None else {}
     choice = choice or chooser.Choice()
     preds = chooser.above(preds, choice.min_score)
+    inputs = [*dataset_inputs(path, (read_options or {}).get("masks")), *dataset_inputs(pred)]
+    plan([out], [*inputs, *([images] if images else [])], overwrite=overwrite)  # before any evaluation
     ignore = int((read_options or {}).get("ignore_value", 255))
     arranged = chooser.arrange(ds, chosen, preds if pred is not None else None, choice, jobs, ignore)
     chosen = arranged.samples
-    inputs = [*dataset_inputs(path, (read_options or {}).get("masks")), *dataset_inputs(pred)]
-    plan([out], [*inputs, *([images] if images else [])], overwrite=overwrite)
     names = [stem_name(s.image.file_name) for s in chosen]
     if len(set(names)) < len(names):
         raise SegtoolError("several images share a file stem; their renders would collide", str(path))
