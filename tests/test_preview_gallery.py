@@ -20,7 +20,7 @@ from segtool.preview_select import Choice
 from segtool.render import gallery
 from segtool.render.gallery import EAGER
 from segtool.render.palette import FN, FP, TP
-from segtool.render.text import LEGEND_BG, TITLE_HEIGHT, titles
+from segtool.render.text import LEGEND_BG, TITLE_HEIGHT, legend, titles
 from tests.conftest import panoptic_segments, rle, write_json, write_panoptic
 
 CATS = [
@@ -159,6 +159,8 @@ def test_class_filter_ground_truth_or_prediction(runner, tmp_path):
     assert ids("--class", "sky") == [4]
     assert ids("--class", "Sky,person") == [1, 3, 4]  # case-insensitive when no exact name
     assert ids("--class", "road") == [1, 2, 3]
+    r = runner.invoke(main, ["preview", str(gt), str(tmp_path / "g"), "--class", "person", "--json", "-"])
+    assert r.exit_code == 0 and order(json.loads(r.stdout)) == [1]  # without --pred: the ground truth's
     r = runner.invoke(main, ["preview", str(gt), str(tmp_path / "x"), "--class", "cat"])
     assert r.exit_code == 2 and "'cat'" in r.stderr and "person" in r.stderr
 
@@ -323,6 +325,15 @@ def test_errors_panel_covers_as_its_legend_says(tmp_path):
     assert tuple(errors[15, 50]) == tuple(FP)  # false positive over the miss
     assert tuple(errors[15, 40]) == tuple(FN)  # the miss over the matched road
     assert tuple(errors[15, 10]) == tuple(TP)
+    # the render's own legend, under the titles: the categories, void, then the three colours
+    entries = [((220, 20, 60), "person"), ((128, 64, 128), "road"), ((128, 128, 128), "void (hatched)")]
+    texts = [
+        "green: matched prediction",
+        "blue: missed ground truth, drawn over green",
+        "red: false positive, drawn over blue and green",
+    ]
+    entries += [(tuple(int(v) for v in c), t) for c, t in zip((TP, FN, FP), texts, strict=True)]
+    assert (img[H + TITLE_HEIGHT :] == legend(entries, img.shape[1])).all()
     page = (tmp_path / "o" / "index.html").read_text()
     for words in (
         "ground truth | prediction | errors",
