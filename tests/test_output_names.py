@@ -3,7 +3,8 @@ image's path without suffix (its shared folders left out), kept as folders where
 allows them (coco-panoptic, yolo-seg, cityscapes) or joined with ``__`` where its reader reads
 one folder. Multi-sequence sources convert: a MOTS tree of sequences (datumaro's PNGs, MIT)
 and a KITTI-STEP tree to coco-panoptic and back, a LabelMe folder whose images lie in two
-folders under one stem to every writer, every pixel and category checked against the
+folders under one stem and datumaro's CVAT project export (one stem in each subset) to every
+writer, every pixel and category checked against the
 source's pixels. Names that collide even with their folders, or whose folders leave the
 output, are refused in one line and nothing is written."""
 
@@ -27,9 +28,9 @@ from pycocotools import mask as mask_utils
 import segtool
 from segtool.cli import main
 from segtool.errors import SegtoolError
-from segtool.formats.common import FLAT, output_names
+from segtool.formats.common import FLAT, image_path, output_names
 from segtool.formats.mask_folder import file_stem
-from segtool.model import Annotation, Dataset
+from segtool.model import Annotation, Dataset, ImageInfo
 
 MOTS = Path(__file__).parent / "data" / "datumaro" / "mots_png"
 WRITERS = ("coco-panoptic", "mapillary", "labelme", "masks", "semantic", "yolo-seg", "cityscapes", "voc", "camvid")
@@ -57,6 +58,15 @@ def test_repeated_stems_keep_their_folders():
     assert output_names(windows, "dst") == ["a\\x", "b\\x"]  # a POSIX stem holds the backslash, as before
     assert output_names(windows, "dst", stem=file_stem) == ["a/x", "b/x"]  # masks reads it as a folder
     assert output_names(["x.jpg", "sub/x.jpg"], "dst") == ["x", "sub/x"]
+
+
+def test_a_subset_is_a_folder():
+    """A CVAT project's subset (``extra["subset"]``) is the image's folder; a subset that is
+    no plain folder name is left out."""
+    assert image_path(ImageInfo(1, "img0.jpg", 8, 8, {"subset": "Test"})) == "Test/img0.jpg"
+    for odd in ("", "..", "a/b", "a\\b", 3):
+        assert image_path(ImageInfo(1, "img0.jpg", 8, 8, {"subset": odd})) == "img0.jpg"
+    assert image_path(ImageInfo(1, "x/img0.jpg", 8, 8)) == "x/img0.jpg"
 
 
 @pytest.mark.parametrize(
@@ -257,6 +267,44 @@ def test_labelme_tree_with_one_stem_to_each_writer(tmp_path, fmt):
     assert sorted(got) == ["seq1", "seq2"]
     for seq in ("seq1", "seq2"):
         _same(got[seq], want[seq], fmt not in SEMANTIC, f"{fmt} {seq}")
+
+
+CVAT_PROJECT = Path(__file__).parent / "data" / "datumaro" / "cvat" / "for_images" / "export_project"
+
+
+def _subset_image(key: str) -> str:
+    found = [f"{s}/{i}" for s in ("Train", "Test", "Validation") for i in ("img0", "img1") if s in key and i in key]
+    assert len(found) == 1, key
+    return found[0]
+
+
+@pytest.mark.parametrize("fmt", [f for f in WRITERS if f not in ("cityscapes", "yolo-seg")])
+def test_cvat_project_subsets_to_each_writer(tmp_path, fmt):
+    """datumaro's CVAT project export (MIT): ``img0.jpg`` and ``img1.jpg`` in each of the
+    subsets Train, Test and Validation; the subset is the folder (``Test/img0.png``,
+    ``Test__img0.png``), and all six images come back with their pixels. (Its labels are no
+    Cityscapes labels; yolo-seg is read back beside photos: the LabelMe test covers both.)"""
+    source = segtool.read(CVAT_PROJECT)
+    assert [(s.image.file_name, s.image.extra["subset"]) for s in source.samples][:2] == [
+        ("img0.jpg", "Test"),
+        ("img1.jpg", "Test"),
+    ]
+    want = {
+        _subset_image(f"{s.image.extra['subset']} {s.image.file_name}"): v
+        for s, v in zip(source.samples, _by_name(source).values(), strict=True)
+    }
+    dst = tmp_path / ("out.json" if fmt == "coco-panoptic" else "out")
+    segtool.convert(CVAT_PROJECT, dst, fmt)
+    if fmt == "coco-panoptic":
+        written = sorted(a["file_name"] for a in json.loads(dst.read_text())["annotations"])
+        assert written == [f"{s}/img{i}.png" for s in ("Test", "Train", "Validation") for i in (0, 1)]
+    back = segtool.read(dst, fmt)
+    got = {}
+    for s, v in zip(back.samples, _by_name(back).values(), strict=True):
+        got[_subset_image(f"{s.image.id} {s.image.file_name} {s.image.extra.get('subset')}")] = v
+    assert sorted(got) == sorted(want)
+    for key, pixels in want.items():
+        _same(got[key], pixels, fmt not in SEMANTIC, f"{fmt} {key}")
 
 
 # ---------------------------------------------------------------- refusals

@@ -42,7 +42,7 @@ from .ade20k_rules import (
     read_seg,
     scene_labels,
 )
-from .common import Detection, ImageResult, noted, output_names, save_png
+from .common import Detection, ImageResult, image_path, noted, output_names, save_png
 from .options import Job, WriteContext, WriteOptions
 from .semantic_rules import read_labels
 from .voc_rules import png_size
@@ -214,7 +214,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
         raise SegtoolError("ade20k class ids must lie in 1..255 (0 is other/void); remap the categories", str(dst))
     root = tmp[0]
     splits = [_split(ds, s.image.id) for s in ds.samples]
-    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, groups=splits, suffix=".png")
+    names = output_names([image_path(s.image) for s in ds.samples], str(dst), flat=True, groups=splits, suffix=".png")
     for split in sorted(set(splits)):
         (root / ANNOTATIONS / split).mkdir(parents=True)
     ctx = WriteContext.of(ds, str(root), opts)

@@ -34,7 +34,7 @@ from .camvid_rules import (
     read_classes,
     table_for,
 )
-from .common import Detection, ImageResult, noted, output_names, save_png, write_utf8
+from .common import Detection, ImageResult, image_path, noted, output_names, save_png, write_utf8
 from .options import Job, WriteContext, WriteOptions
 from .voc_rules import COLORMAP, photo_size, png_size
 
@@ -200,7 +200,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     void = void_value(ids)
     root = tmp[0]
     splits = [split_of(ds, s.image.id) for s in ds.samples]
-    files = [s.image.file_name for s in ds.samples]
+    files = [image_path(s.image) for s in ds.samples]
     names = output_names(files, str(dst), flat=True, stem=_stem, groups=splits, suffix=".png")
     for split in sorted(set(splits)):
         (root / f"{split}{ANNOT}").mkdir(parents=True)

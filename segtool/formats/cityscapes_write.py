@@ -28,7 +28,7 @@ from .. import views
 from ..errors import SegtoolError
 from ..model import Sample
 from .cityscapes_labels import BY_NAME, INSTANCE_BASE, LABELS, MAX_ID, UNLABELED, Label
-from .common import ImageResult, noted, output_names, save_png
+from .common import ImageResult, image_path, noted, output_names, save_png
 from .options import WriteContext, WriteOptions, resolve_for_write
 
 PHOTO = "_leftImg8bit.png"
@@ -270,7 +270,7 @@ def write(ds: Any, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> 
     """Write ``<folder>/<stem>_gtFine_{labelIds,instanceIds,color}.png`` and
     ``…_polygons.json`` into ``tmp[0]`` (``<folder>``: the photo's folder in ``file_name``,
     else the stem's city; ``<stem>``: :func:`_stem`); void and ``unlabeled`` are 0."""
-    stems = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, stem=_stem)
+    stems = output_names([image_path(s.image) for s in ds.samples], str(dst), flat=True, stem=_stem)
     tmp[0].mkdir()
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
     labels_for(ctx, str(dst))  # an unknown category is refused before any image is written

@@ -28,6 +28,7 @@ from .coco_records import parse_categories, parse_images, unknown_image
 from .common import (
     Detection,
     ImageResult,
+    image_path,
     noted,
     output_names,
     save_png,
@@ -243,7 +244,7 @@ def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
     """Write PNGs into ``tmp[1]`` and the JSON to ``tmp[0]`` (renamed into place by the caller)."""
-    names = output_names([s.image.file_name for s in ds.samples], str(dst), suffix=".png")
+    names = output_names([image_path(s.image) for s in ds.samples], str(dst), suffix=".png")
     tmp[1].mkdir()
     ctx = WriteContext.of(ds, str(tmp[1]), opts)
     head = {**ds.info, "images": [s.image.to_dict() for s in ds.samples]}

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from .. import imageio, limits, masks, png
 from ..atomic import inside
 from ..errors import FormatError, SegtoolError
-from ..model import Annotation
+from ..model import Annotation, ImageInfo
 from . import jsonguard
 from .jsonfile import open_file
 
@@ -242,6 +242,16 @@ FLAT = "__"  # joins the folders of an output name in a format whose reader read
 def file_stem(file_name: str) -> str:
     """The stem of a ``file_name`` (``dir/000001.jpg`` -> ``000001``)."""
     return Path(file_name).stem
+
+
+def image_path(image: ImageInfo) -> str:
+    """An image's path in its dataset, as :func:`output_names` reads it: its ``file_name``,
+    under its subset's folder when the reader kept one (a CVAT project names ``img0.jpg`` in
+    each of ``Train``, ``Test`` …; ``extra["subset"]``, a plain folder name)."""
+    subset = image.extra.get("subset")
+    if type(subset) is str and subset not in ("", ".", "..") and not any(c in subset for c in "/\\\0"):
+        return f"{subset}/{image.file_name}"
+    return image.file_name
 
 
 def _folders(file_name: str, stem: Callable[[str], str]) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from .. import masks, png
 from ..errors import SegtoolError
 from ..model import Annotation, Dataset, Sample
-from .common import ImageResult, noted, output_names
+from .common import ImageResult, image_path, noted, output_names
 from .labelme_rules import CROWD, IGNORE, LABELS, NOT_CATEGORIES, Shape, drawn
 from .options import WriteContext, WriteOptions
 
@@ -67,22 +67,28 @@ def _utf8(text: str) -> bool:
 
 
 def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any) -> list[ImageResult]:
-    """Write ``<image stem>.json`` (:func:`.common.output_names`, flat) for every image and ``labels.txt`` into the folder
-    ``tmp[0]``. ``imagePath`` is the image's ``file_name``, which labelme reads relative to
-    the JSON: put the photos there. The photos are not copied (``imageData`` is null)."""
-    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".json")
+    """Write ``<image stem>.json`` (:func:`.common.output_names`, flat) for every image and
+    ``labels.txt`` into the folder ``tmp[0]``. ``imagePath`` is the image's ``file_name``
+    (under its subset's folder when stems repeat: :func:`.common.image_path`), which labelme
+    reads relative to the JSON: put the photos there. The photos are not copied
+    (``imageData`` is null)."""
+    paths = [image_path(s.image) for s in ds.samples]
+    names = output_names(paths, str(dst), flat=True, suffix=".json")
+    if names == output_names([s.image.file_name for s in ds.samples], suffix=".json"):
+        paths = [s.image.file_name for s in ds.samples]  # stems apart: imagePath as it always was
     text = labels_text([c.name for c in ds.categories], str(dst))
     tmp[0].mkdir()
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
-    results = list(run(_write_image, ((s, ctx, n) for s, n in zip(ds.samples, names, strict=True))))
+    work = ((s, ctx, n, p) for s, n, p in zip(ds.samples, names, paths, strict=True))
+    results = list(run(_write_image, work))
     (tmp[0] / LABELS).write_text(text, encoding="utf-8")
     if [c.id for c in ds.categories] != list(range(1, len(ds.categories) + 1)) and results:
         results[0].changed[RENUMBERED] += len(ds.categories)
     return results
 
 
-def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
-    sample, ctx, name = job
+def _write_image(job: tuple[Sample, WriteContext, str, str]) -> ImageResult:
+    sample, ctx, name, photo = job
     ann = sample.load()
     h, w = ann.image.height, ann.image.width
     out = ImageResult()
@@ -114,7 +120,7 @@ def _write_image(job: tuple[Sample, WriteContext, str]) -> ImageResult:
         "version": VERSION,
         "flags": {},
         "shapes": shapes,
-        "imagePath": ann.image.file_name,
+        "imagePath": photo,
         "imageData": None,
         "imageHeight": h,
         "imageWidth": w,

@@ -33,7 +33,7 @@ from ..model import Annotation, Category, Dataset, ImageInfo, Kind, Sample, Segm
 from ..policy import QUIET, STRICT, Policy
 from .coco_panoptic import PanopticPng
 from .coco_records import parse_categories, parse_images, unknown_image
-from .common import Detection, ImageResult, dump_json, noted, output_names, save_png
+from .common import Detection, ImageResult, dump_json, image_path, noted, output_names, save_png
 from .jsonstream import coco_sections, items
 from .mapillary_rules import (
     INSTANCES,
@@ -344,7 +344,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ids = [c.id for c in ds.categories]
     if ids and (min(ids) < 0 or max(ids) >= MAX_LABELS - 1):
         raise SegtoolError("mapillary label ids must lie in 0..254 (the void label follows); remap them", str(dst))
-    files = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".png")
+    files = output_names([image_path(s.image) for s in ds.samples], str(dst), flat=True, suffix=".png")
     void = max(ids, default=-1) + 1
     by_id = {c.id: c for c in ds.categories}
     given = category_colors(ds.categories)

@@ -25,7 +25,7 @@ from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from ..policy import QUIET, STRICT
 from .coco_records import parse_images
-from .common import Detection, ImageResult, dump_json, noted, output_names, save_png
+from .common import Detection, ImageResult, dump_json, image_path, noted, output_names, save_png
 from .mask_folder_rules import (
     CROWD,
     META,
@@ -131,7 +131,7 @@ def _records(root: Path, listed: list[Any]) -> dict[str, ImageInfo]:
     if not listed:
         return {}
     records = parse_images(listed, root / META)
-    return dict(zip(output_names([im.file_name for im in records], flat=True, stem=file_stem), records, strict=True))
+    return dict(zip(output_names([image_path(im) for im in records], flat=True, stem=file_stem), records, strict=True))
 
 
 def _image(entry: Entry, known: dict[str, ImageInfo], shots: dict[str, str]) -> ImageInfo:
@@ -225,7 +225,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     empty = next((s.image.id for s in ds.samples if not file_stem(s.image.file_name)), None)
     if empty is not None:
         raise SegtoolError(f"image {empty}: its file_name gives no stem to name its masks by", str(dst))
-    stems = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, stem=file_stem)
+    stems = output_names([image_path(s.image) for s in ds.samples], str(dst), flat=True, stem=file_stem)
     fields = {c.id: token(c) for c in ds.categories}
     twice = [c for c in ds.categories if list(fields.values()).count(fields[c.id]) > 1]
     if twice:

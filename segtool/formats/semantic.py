@@ -28,6 +28,7 @@ from .common import (
     Detection,
     ImageResult,
     dump_json,
+    image_path,
     limit,
     load_json,
     noted,
@@ -135,7 +136,7 @@ def _images(path: Path, pngs: list[Path]) -> list[ImageInfo]:
     if (path / IMAGES).is_file():
         data = load_json(path / IMAGES)
         records = parse_images(data.get("images") if isinstance(data, dict) else data, path / IMAGES)
-        names = output_names([im.file_name for im in records], flat=True)  # the names the writer gave
+        names = output_names([image_path(im) for im in records], flat=True)  # the names the writer gave
         by_stem = dict(zip(names, records, strict=True))
         missing = [p.name for p in pngs if p.stem not in by_stem]
         if missing:
@@ -222,7 +223,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ignore_rule(ids, opts.ignore_value, dst, STRICT)
     if ids and (min(ids) < 0 or max(ids) > 65535):
         raise SegtoolError("category ids must lie in 0..65535 for label PNGs", str(dst))
-    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".png")
+    names = output_names([image_path(s.image) for s in ds.samples], str(dst), flat=True, suffix=".png")
     tmp[0].mkdir()
     ctx = WriteContext.of(ds, str(tmp[0]), opts)
     results = list(run(_write_image, ((s, ctx, n) for s, n in zip(ds.samples, names, strict=True))))

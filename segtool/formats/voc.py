@@ -24,7 +24,7 @@ from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
-from .common import Detection, ImageResult, noted, output_names, save_png, write_utf8
+from .common import Detection, ImageResult, image_path, noted, output_names, save_png, write_utf8
 from .options import WriteContext, WriteOptions
 from .voc_rules import (
     CLASS,
@@ -164,7 +164,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     ids = [c.id for c in ds.categories]
     if ids and (min(ids) < 0 or max(ids) >= VOID):
         raise SegtoolError("voc class ids must lie in 0..254 (255 is void); remap the categories", str(dst))
-    names = output_names([s.image.file_name for s in ds.samples], str(dst), flat=True, suffix=".png")
+    names = output_names([image_path(s.image) for s in ds.samples], str(dst), flat=True, suffix=".png")
     root = tmp[0]
     for folder in (CLASS, SETS) + (() if ds.kind == "semantic" else (OBJECT,)):
         (root / folder).mkdir(parents=True)

@@ -24,7 +24,7 @@ from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
 from ..policy import STRICT
-from .common import Detection, ImageResult, noted, output_names, write_utf8
+from .common import Detection, ImageResult, image_path, noted, output_names, write_utf8
 from .options import WriteContext, WriteOptions, resolve_for_write
 from .yolo_seg_rules import (
     find_yaml,
@@ -240,7 +240,7 @@ def write(ds: Dataset, dst: Path, tmp: list[Path], opts: WriteOptions, run: Any)
     put them in ``images/<split>/``."""
     if not (isinstance(opts.precision, int) and 0 <= opts.precision <= 15):
         raise SegtoolError(f"precision must be a whole number of decimals in 0..15, not {opts.precision!r}")
-    placed = [label_name(s.image.file_name) for s in ds.samples]
+    placed = [label_name(image_path(s.image)) for s in ds.samples]
     splits_of = [split for split, _ in placed]
     names = output_names([n for _, n in placed], str(dst), groups=splits_of, suffix=".txt")
     tmp[0].mkdir()
