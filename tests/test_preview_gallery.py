@@ -235,6 +235,8 @@ def test_min_score_refused_for_panoptic_predictions_and_without_pred(runner, thr
     assert r.exit_code == 2 and "instance predictions" in r.stderr
     r = runner.invoke(main, ["preview", str(gt), str(tmp_path / "p"), "--min-score", "0.5"])
     assert r.exit_code == 2 and "--pred" in r.stderr
+    r = runner.invoke(main, ["preview", str(gt), str(tmp_path / "q"), "--pred", str(pred), "--min-score", "nan"])
+    assert r.exit_code == 2 and "--min-score" in r.stderr  # NaN would drop every detection
 
 
 def test_semantic_sort_by_miou_and_accuracy(runner, tmp_path):

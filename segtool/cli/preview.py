@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,9 @@ def _ids(value: str | None) -> list[int | str] | None:
 )
 @click.option(
     "--min-score",
-    type=click.FloatRange(0, 1),
-    help="Drop instance predictions scoring below S before rendering and matching.",
+    type=float,
+    metavar="S",
+    help="Drop instance predictions scoring below S before rendering, matching and sorting.",
 )
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Fill opacity.")
 @click.option("--outline/--no-outline", default=True, show_default=True, help="Outline every segment.")
@@ -123,6 +125,8 @@ def preview_cmd(
     """
     if (ids is not None) and sample is not None:
         raise click.UsageError("--ids and --sample choose images in two ways; pass one")
+    if min_score is not None and not math.isfinite(min_score):
+        raise click.BadParameter("not a number", param_hint="--min-score")
     if images_dir is not None and not images_dir.is_dir():
         raise click.BadParameter("not a folder", param_hint="--images")
     inputs = [
