@@ -245,7 +245,7 @@ def evaluate_instance(
     images listing ``neg_category_ids`` / ``not_exhaustive_category_ids``). ``img_ids``,
     ``cat_ids``, ``class_agnostic``: COCOeval's ``params.imgIds``, ``catIds``, ``useCats=0``
     (LVISEval's ``img_ids``, ``cat_ids``; it has no class-agnostic evaluation).
-    ``per_image``, ``slices``: see :func:`evaluate_semantic` (COCOeval only, not LVIS).
+    ``per_image``, ``slices``: see :func:`evaluate_semantic` (COCOeval's or, for LVIS, LVISEval's rules).
     ``analyses``: TIDE, the confusion matrix and calibration made in the same pass (masks
     or boxes, not LVIS); read them with ``analyses.to_dict()`` (:mod:`.metrics.analyses`).
 

@@ -299,9 +299,9 @@ def test_compare_report(runner, tmp_path):
     assert all(a["href"][1:] in anchors for t, a in page.tags if t == "a")
 
 
-def test_lvis_report_without_worst_images(runner, tmp_path):
-    """An LVIS ground truth (found once read) has no per-image rows: the report is written
-    without worst images, and the AP tile is still the JSON's."""
+def test_lvis_report_with_worst_images(runner, tmp_path):
+    """An LVIS ground truth (found once read) has per-image rows under LVIS' rules: the
+    report shows its worst images, and the AP tile is still the JSON's."""
     a = np.zeros((H, W), bool)
     a[2:12, 2:12] = True
     gt_data = json.loads(write_instances(tmp_path / "g.json", (H, W), [(1, a)]).read_text())
@@ -320,7 +320,7 @@ def test_lvis_report_without_worst_images(runner, tmp_path):
     assert data["lvis"] and data["AP"] == pytest.approx(1.0)
     text, page = parse(out)
     assert float(tiles(page)["AP"]) == data["AP"]
-    assert "no per-image rows" in text and 'id="image-' not in text
+    assert 'id="image-1"' in text and "no per-image rows" not in text
     assert "run with --tide" not in text  # LVIS refuses TIDE: no advice to ask for it
 
 

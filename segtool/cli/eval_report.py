@@ -25,7 +25,6 @@ from . import inputs, output
 from .options import F
 
 FORCED = {"panoptic": ("per_image", "errors", "confusion"), "other": ("per_image",)}
-LVIS_REFUSAL = "--per-image and --slices are not available with LVIS"  # metrics/instance_scoring.py
 DATA_KEYS = {"per_image": "per_image", "errors": "pq_errors", "confusion": "confusion"}
 
 
@@ -93,14 +92,6 @@ def option(fn: F) -> F:
         request = _prepare(path, kwargs)
         token = _pending.set(request)
         try:
-            try:
-                return fn(*args, **kwargs)
-            except SegtoolError as exc:
-                if "per_image" not in request.strip or not exc.message.startswith(LVIS_REFUSAL):
-                    raise
-            # an LVIS ground truth (found only once read): no per-image rows, so no worst images
-            kwargs["per_image"] = False
-            request.note = "no worst images: LVIS' evaluation has no per-image rows (lvis-api has none)"
             return fn(*args, **kwargs)
         finally:
             _pending.reset(token)
