@@ -329,13 +329,14 @@ def preview(
     inputs = [*dataset_inputs(path, (read_options or {}).get("masks")), *dataset_inputs(pred)]
     plan([out], [*inputs, *([images] if images else [])], overwrite=overwrite)  # before any evaluation
     ignore = int((read_options or {}).get("ignore_value", 255))
-    arranged = chooser.arrange(ds, chosen, preds if pred is not None else None, choice, jobs, ignore)
+    arranged = chooser.arrange(ds, chosen, preds if pred is not None else None, choice, jobs, ignore, progress)
     chosen = arranged.samples
     names = [stem_name(s.image.file_name) for s in chosen]
     if len(set(names)) < len(names):
         raise SegtoolError("several images share a file stem; their renders would collide", str(path))
     colors = category_colors(ds.categories)
-    announce(progress, len(chosen))
+    if not arranged.announced:  # else told already: each image scored for the order, then rendered
+        announce(progress, len(chosen))
     cat_names = {c.id: c.name for c in ds.categories}
     things = frozenset(int(c) for c in ds.thing_ids().tolist())
     with atomic_outputs(out, overwrite=overwrite) as (tmp,):

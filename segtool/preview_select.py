@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import SegtoolError
 from .model import Annotation, Dataset, ImageInfo, Sample, Source, decodes_pixels, listed_segments
 from .parallel import imap, jobs_for
+from .progress import announce
 
 # per kind of matching: the name given to --sort -> (its key in the per-image row, whether a
 # high value is the bad one). pq/sq/rq, AP, mIoU, accuracy and TP are bad when low; FP and FN
@@ -157,23 +158,32 @@ def metric_of(kind: str, sort: str | None) -> tuple[str, bool]:
 
 
 def per_image(
-    ds: Dataset, chosen: list[Sample], preds: dict[Any, Sample | None], kind: str, jobs: int, ignore_value: int
+    ds: Dataset,
+    chosen: list[Sample],
+    preds: dict[Any, Sample | None],
+    kind: str,
+    jobs: int,
+    ignore_value: int,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[Any, dict[str, Any]]:
-    """The evaluation's per-image rows of the chosen images, by image id."""
+    """The evaluation's per-image rows of the chosen images, by image id. ``progress`` is
+    told of each image scored, not of their number (the caller announces the total)."""
     from . import evaluate  # the evaluation stack only when sorting by a metric
+
+    tell = None if progress is None else (lambda n: progress(n))  # no set_total: the total is the caller's
 
     gt = dataclasses.replace(ds, samples=tuple(chosen))
     got = tuple(p for p in (preds.get(s.image.id) for s in chosen) if p is not None)
     pred = dataclasses.replace(ds, samples=got, kind="instance" if kind == "instance" else ds.kind)
     result: Any
     if kind == "instance":
-        result = evaluate.evaluate_instance(gt, pred, jobs=jobs, per_image=True)
+        result = evaluate.evaluate_instance(gt, pred, jobs=jobs, per_image=True, progress=tell)
     elif kind == "semantic":
         result = evaluate.evaluate_semantic(
-            gt, pred, allow_missing=True, jobs=jobs, per_image=True, ignore_value=ignore_value
+            gt, pred, allow_missing=True, jobs=jobs, per_image=True, ignore_value=ignore_value, progress=tell
         )
     else:
-        result = evaluate.evaluate_panoptic(gt, pred, allow_missing=True, jobs=jobs, per_image=True)
+        result = evaluate.evaluate_panoptic(gt, pred, allow_missing=True, jobs=jobs, per_image=True, progress=tell)
     return {row["image_id"]: row for row in result.per_image or ()}
 
 
@@ -219,6 +229,7 @@ class Arranged:
     rows: dict[Any, dict[str, Any]]
     sort: dict[str, Any] | None
     note: str = ""  # why the default order could not be made (the images then keep file order)
+    announced: bool = False  # the progress was told the total (scoring and rendering) already
 
 
 def arrange(
@@ -228,6 +239,7 @@ def arrange(
     choice: Choice,
     jobs: int,
     ignore_value: int = 255,
+    progress: Callable[[int], None] | None = None,
 ) -> Arranged:
     """Filter and order ``chosen`` as ``choice`` says (``preds``: None without predictions;
     they are expected already past :func:`above`)."""
@@ -243,14 +255,24 @@ def arrange(
         return Arranged(chosen, {}, None)
     kind = matching(preds, ds)
     key, high_is_bad = metric_of(kind, choice.sort)
+    announce(progress, 2 * len(chosen))  # each image scored, then rendered
+    steps = [0]
+
+    def step(n: int) -> None:
+        steps[0] += n
+        if progress is not None:
+            progress(n)
+
     try:
-        rows = per_image(ds, chosen, preds, kind, jobs, ignore_value) if chosen else {}
+        rows = per_image(ds, chosen, preds, kind, jobs, ignore_value, step) if chosen else {}
     except SegtoolError as exc:
         if choice.sort is not None:  # asked for: the evaluation's refusal is the answer
             raise
         # the default order only: the renders' own matching is laxer (unscored detections)
-        return Arranged(chosen, {}, None, f"in file order: eval {kind} would not score these ({exc})")
+        announce(progress, steps[0] + len(chosen))
+        return Arranged(chosen, {}, None, f"in file order: eval {kind} would not score these ({exc})", True)
     descending = high_is_bad if choice.descending is None else choice.descending
     chosen = ordered(chosen, rows, key, high_is_bad, descending)
     worst = "worst first" if descending == high_is_bad else "best first"
-    return Arranged(chosen, rows, {"metric": key, "matching": kind, "descending": descending, "order": worst})
+    sort = {"metric": key, "matching": kind, "descending": descending, "order": worst}
+    return Arranged(chosen, rows, sort, announced=True)

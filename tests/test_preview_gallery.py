@@ -438,3 +438,27 @@ def test_gallery_with_odd_file_names_loads_in_chromium(tmp_path):
         assert errors == []
     finally:
         driver.quit()
+
+
+class Recorder:
+    """A progress that checks it is told the total before the first step."""
+
+    def __init__(self) -> None:
+        self.done, self.total = 0, None
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+
+    def set_total(self, total: int) -> None:
+        assert self.done == 0
+        self.total = total
+
+
+def test_progress_counts_scoring_then_rendering(three, tmp_path):
+    gt, pred = three
+    bar = Recorder()
+    preview(gt, tmp_path / "a", pred=pred, progress=bar, choice=Choice(sort=None))
+    assert (bar.done, bar.total) == (6, 6)  # 3 images scored for the order, 3 rendered
+    bar = Recorder()
+    preview(gt, tmp_path / "b", pred=pred, progress=bar)  # the library's default: file order, no scoring
+    assert (bar.done, bar.total) == (3, 3)
