@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,9 @@ def compare(
         raise SegtoolError(f"unknown task {task!r}: one of {', '.join(TASKS)}")
     if samples < 0 or not 0 < level < 1 or top < 0:
         raise SegtoolError("--bootstrap and --top must be >= 0, the level between 0 and 1 (exclusive)")
-    score = {"panoptic": _panoptic, "instance": _instance, "semantic": _semantic}[task]
+    scorers: dict[str, Callable[..., Scored]] = {"panoptic": _panoptic, "semantic": _semantic}
+    scorers["instance"] = partial(_instance, shared={})
+    score = scorers[task]
     ids, made = _ids(task, gt)
     draws = bs.counts_of(bs.indices(len(ids), samples, seed), len(ids)) if samples else None
     both = _Twice(progress)
@@ -248,11 +251,13 @@ def _semantic(gt: Any, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: in
     return out
 
 
-def _instance(gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: int, progress: Any) -> Scored:
+def _instance(
+    gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: int, progress: Any, shared: dict[Any, Any]
+) -> Scored:
     """COCOeval's 12 numbers as ``eval instance``; its per-image evaluations (kept as a
     shard's partial keeps them) and each image's ground truth per category and area range
     are what the bootstrap re-accumulates. LVIS' federated rules are refused: they are
-    not re-accumulated here."""
+    not re-accumulated here. ``shared``: what A's call computed of the ground truth, for B's."""
     with keeping() as kept:
         r = evaluate_instance(gt, pred, jobs=jobs, progress=progress, per_image=True)
     if not isinstance(r, InstanceResult) or not kept:
@@ -267,7 +272,10 @@ def _instance(gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs
         found, categories, params = kept[0]
         if len(IOU_THRS) != 10:  # pragma: no cover - COCOeval's thresholds
             raise AssertionError("AP50/AP75 are read at thresholds 0 and 5")
-        npig = _npig(gt, ids, categories, params.area_rng, params.iou_type)
+        key = (tuple(c.id for c in categories), tuple(map(tuple, params.area_rng)), params.iou_type)
+        if key not in shared:  # the same ground truth for A and B: counted once
+            shared[key] = _npig(gt, ids, categories, params.area_rng, params.iou_type)
+        npig = shared[key]
         values = bs.instance(draws, bs.instance_stats(found, categories, params, npig), jobs)
         out.draws = {k: v for k, v in values.items() if k in metrics}
     return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -141,25 +142,46 @@ class CategoryRuns:
     ignored: npt.NDArray[np.bool_]  # (T, D): neither TP nor FP
 
     def __post_init__(self) -> None:
-        # the detections that are a TP at some threshold: only there can a recall threshold
-        # be reached or the precision rise, so only they are points of the curves (the
-        # others count in the weight seen, and a leading one's threshold 0 samples the
-        # same maximum at the first point kept)
-        self.points = np.flatnonzero(self.tp.any(axis=0))
-        self.tp_rows = np.ascontiguousarray(self.tp[:, self.points].T, np.float64)[:, :, None]  # (P, T, 1)
-        self.ignored_rows = np.ascontiguousarray(self.ignored.T, np.float64)[:, :, None] if self.ignored.any() else None
+        # Per threshold, the runs of TPs: a run ends at a TP whose next data point (not
+        # ignored) is an FP or none. Within a run the precision never falls (each TP adds
+        # the same weight to TP and to the weight seen), so the interpolated precision of
+        # every point of a run is that of its last point, and the recall thresholds the
+        # run reaches are all sampled there: only run ends are points of the curves.
+        # Rows of every threshold, stacked: ``end`` (a run's last TP), ``before`` (the
+        # last FP before the run, -1: none); the TP weight of a run is the weight seen
+        # at ``end`` less the weight seen at ``before``.
+        ends, befores, lengths, self.ig = [], [], [], []
+        for t in range(len(self.tp)):
+            kept = np.flatnonzero(~self.ignored[t])
+            tp = self.tp[t, kept]
+            last = tp & np.append(~tp[1:], True)
+            fps = np.append(kept[~tp], -1)  # the FPs' places, then "none" (read at -1)
+            before = fps[np.cumsum(~tp) - 1]  # each point's last FP so far
+            ends.append(kept[last])
+            befores.append(before[last])
+            lengths.append(int(last.sum()))
+            ig = np.flatnonzero(self.ignored[t])  # and the ignored before each end and each ``before``
+            self.ig.append((ig, np.searchsorted(ig, ends[-1], "right"), np.searchsorted(ig, befores[-1], "right")))
+        self.end = np.concatenate([np.zeros(0, np.int64), *ends]).astype(np.int64)
+        self.before = np.concatenate([np.zeros(0, np.int64), *befores]).astype(np.int64)
+        self.bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # rows of threshold t
 
 
 @dataclass
 class InstanceStats:
     """What the AP bootstrap needs: per category its :class:`CategoryRuns` and per image its
-    non-ignored ground truth (``npig``, ``(N, K)``, area range ``all``); for the recalls,
-    per AR line of ``summarize`` (name, each image's TP count per category and threshold
-    ``(N, K * T)``, its non-ignored ground truth in that area range ``(N, K)``)."""
+    non-ignored ground truth (``areas``: ``(N, K, A)`` per area range; ``npig``: range
+    ``all``, ``(N, K)``); for the recalls, per AR line of ``summarize`` (name, each image's
+    TP count per category summed over the ``thresholds`` ``(N, K)``, its area range)."""
 
     runs: list[CategoryRuns]
-    npig: F64
-    recall: list[tuple[str, F64, F64]]
+    areas: F64
+    recall: list[tuple[str, F64, int]]
+    thresholds: int
+
+    @property
+    def npig(self) -> F64:
+        return np.ascontiguousarray(self.areas[:, :, 0])
 
 
 def instance(counts: F64, stats: InstanceStats, jobs: int = 1) -> dict[str, F64]:
@@ -180,21 +202,25 @@ def instance(counts: F64, stats: InstanceStats, jobs: int = 1) -> dict[str, F64]
             ap * np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
         )  # the mean over categories, recall thresholds
     out = {"AP": per_t.mean(axis=1), "AP50": per_t[:, 0], "AP75": per_t[:, 5]}
-    for name, hits, gt in stats.recall:
-        out[name] = _recall(counts, hits, gt)
+    seen = {0: npig}  # the ground truth summed over the multiset, per area range
+    for name, hits, area in stats.recall:
+        if area not in seen:
+            seen[area] = _weighted_sums(counts, np.ascontiguousarray(stats.areas[:, :, area]))
+        out[name] = _recall(counts, hits, seen[area], stats.thresholds)
     return out
 
 
-def _recall(counts: F64, hits: F64, gt: F64) -> F64:
+def _recall(counts: F64, hits: F64, n: F64, t_n: int) -> F64:
     """One AR line per sample: the TP counts and the ground truth summed over the multiset,
     recall per category and threshold, averaged over the categories with ground truth
-    (NaN when none has: COCOeval's -1)."""
-    b, k_n = counts.shape[0], gt.shape[1]
-    tp = _weighted_sums(counts, hits).reshape(b, k_n, -1)
-    n = _weighted_sums(counts, gt)
+    (NaN when none has: COCOeval's -1). ``n``: the ground truth summed, ``(B, K)``. A
+    category's recalls share its ground truth, so their sum is its TP counts summed over
+    the ``t_n`` thresholds, over it: ``hits`` are summed over the thresholds per image
+    (exact: integers), a tenth of the products."""
+    tp = _weighted_sums(counts, hits)
     has = n > 0
-    rec = np.where(has[:, :, None], tp / np.where(has, n, 1.0)[:, :, None], 0.0).sum(axis=(1, 2))
-    cells = has.sum(axis=1) * tp.shape[2]
+    rec = np.where(has, tp / np.where(has, n, 1.0), 0.0).sum(axis=1)
+    cells = has.sum(axis=1) * t_n
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(cells > 0, rec / cells, np.nan)
 
@@ -221,56 +247,69 @@ def _instance_sums(item: tuple[F64, list[CategoryRuns], F64]) -> F64:
     b = counts.shape[0]
     t_n = len(runs[0].tp) if runs else len(REC_THRS)
     ap = np.zeros((b, t_n))
+    tables = _Tables()
+    weights = np.ascontiguousarray(counts.T, np.int32)  # (N, b): each image's count per sample
     for k, run in enumerate(runs):
-        if run.image.size == 0 or not (npig[:, k] > 0).any():
-            continue
-        step = max(1, CHUNK // max(1, t_n * run.image.size))
+        if not len(run.end) or not (npig[:, k] > 0).any():
+            continue  # no TP anywhere: every precision sampled is 0
+        step = max(1, CHUNK // max(1, len(run.end), run.image.size + 1))
         for lo in range(0, b, step):
-            ap[lo : lo + step] += _category_ap(counts[lo : lo + step], run, npig[lo : lo + step, k])
+            ap[lo : lo + step] += _category_ap(weights[:, lo : lo + step], run, npig[lo : lo + step, k], tables)
     return ap
 
 
-def _category_ap(counts: F64, run: CategoryRuns, npig: F64) -> F64:
+def _category_ap(weights: npt.NDArray[np.int32], run: CategoryRuns, npig: F64, tables: _Tables) -> F64:
     """Per sample and threshold: the sum over the 101 recall thresholds of the interpolated
     precision (COCOeval's ``q``); 0 where the sample has no ground truth of the category
     (the caller leaves those out).
 
     Each detection weighs its image's count: TP and FP cumulate with those weights, the
-    precision is made non-increasing from the end, and a detection is sampled by the
-    recall thresholds its recall reaches and the point before it did not (COCOeval's
+    precision is made non-increasing from the end, and a point is sampled by the recall
+    thresholds its recall reaches and the point before it did not (COCOeval's
     ``searchsorted(rc, recThrs, 'left')``), so no (threshold, recall-threshold) table is
     made. A detection drawn w times is one point whose TP jumps by w: the w points COCOeval
     would have in between have the same interpolated precision (a TP raises precision, so
-    the last of the copies dominates the others), and an FP copy reaches no threshold.
+    the last of the copies dominates the others), and an FP copy reaches no threshold; the
+    same holds for the TPs of a run (:class:`CategoryRuns`): only its end is a point.
 
-    Arrays are (detections, thresholds, samples), cumulated a row at a time: numpy's
-    ``cumsum`` along an axis other than the last walks memory with a stride, and along
-    the last it cannot vectorise; a row-wise add runs at memory speed."""
-    w = np.ascontiguousarray(counts.T[run.image])  # (D, b)
-    if run.ignored_rows is None:
-        seen = np.empty_like(w)
-        _rows_cumsum(w, seen)
-        seen = seen[run.points][:, None, :]  # (P, 1, b)
-    else:
-        full = w[:, None, :] - w[:, None, :] * run.ignored_rows
-        _rows_cumsum(full, full)
-        seen = full[run.points]  # (P, T, b)
-    tp = w[run.points][:, None, :] * run.tp_rows  # (P, T, b)
-    _rows_cumsum(tp, tp)
-    has = npig > 0
-    if not len(tp):  # no TP anywhere: every precision sampled is 0
-        return np.zeros((counts.shape[0], run.tp.shape[0]))
-    reached = _reached(tp, npig)
-    seen += np.spacing(1)
-    pr = np.divide(tp, seen, out=tp)  # tp + fp = the weight seen, exactly (integers in doubles)
-    for j in range(len(pr) - 2, -1, -1):
-        np.maximum(pr[j], pr[j + 1], out=pr[j])
-    # sum_j pr_j (reached_j - reached_j-1), as two read-only passes (no difference array)
-    sums = np.einsum("dtb,dtb->bt", pr, reached) - np.einsum("dtb,dtb->bt", pr[1:], reached[:-1])
-    return np.where(has[:, None], sums, 0.0)
+    ``weights``: ``(N, b)``, each image's count in each sample. Arrays are (run ends,
+    samples), the weights cumulated as 32-bit integers (exact: at most the detections times
+    the largest count), a row at a time: numpy's ``cumsum`` along an axis other than the
+    last walks memory with a stride, and along the last it cannot vectorise; a row-wise
+    add runs at memory speed."""
+    b, t_n = weights.shape[1], len(run.tp)
+    seen = np.zeros((run.image.size + 1, b), np.int32)  # the weight seen up to each detection (row 0: none)
+    seen[1:] = weights[run.image]
+    _rows_cumsum(seen, seen)
+    at_end, at_before = seen[run.end + 1], seen[run.before + 1]
+    reached_at = tables.starts(npig)
+    sums = np.zeros((b, t_n))
+    for t in range(t_n):
+        lo, hi = int(run.bounds[t]), int(run.bounds[t + 1])
+        if lo == hi:
+            continue
+        ig, ig_end, ig_before = run.ig[t]
+        if len(ig):  # the weight of ignored detections is not seen
+            ig_seen = np.zeros((len(ig) + 1, b), np.int32)
+            ig_seen[1:] = weights[run.image[ig]]
+            _rows_cumsum(ig_seen, ig_seen)
+            at_end[lo:hi] -= ig_seen[ig_end]
+            at_before[lo:hi] -= ig_seen[ig_before]
+        part = np.subtract(at_end[lo:hi], at_before[lo:hi], out=at_before[lo:hi])  # each run's TP weight
+        _rows_cumsum(part, part)  # cumulated
+        reached = tables.table.take(part + reached_at)
+        first = np.empty_like(reached)  # the recall thresholds each run end reaches first
+        first[0] = reached[0]
+        np.subtract(reached[1:], reached[:-1], out=first[1:])
+        pr = np.add(at_end[lo:hi], np.spacing(1), dtype=np.float64)  # COCOeval's tp / (tp + fp + eps)
+        np.divide(part, pr, out=pr)
+        for j in range(len(pr) - 2, -1, -1):
+            np.maximum(pr[j], pr[j + 1], out=pr[j])
+        sums[:, t] = np.einsum("kb,kb->b", pr, first)
+    return np.where((npig > 0)[:, None], sums, 0.0)
 
 
-def _rows_cumsum(values: F64, out: F64) -> None:
+def _rows_cumsum(values: npt.NDArray[Any], out: npt.NDArray[Any]) -> None:
     """``out = cumsum(values, axis=0)``, a row at a time (see :func:`_category_ap`)."""
     if values is not out:
         out[:1] = values[:1]
@@ -278,18 +317,29 @@ def _rows_cumsum(values: F64, out: F64) -> None:
         np.add(values[j], out[j - 1], out=out[j])
 
 
-def _reached(tp: F64, npig: F64) -> F64:
-    """How many recall thresholds each point's recall ``tp / npig`` reaches (COCOeval's
-    ``searchsorted`` side), as doubles. A sample's TP count is an integer from 0 to its
-    ``npig``, so each sample gets a table of the ``npig + 1`` answers (the same division,
-    the same doubles as COCOeval's ``tp / npig``), and the points look theirs up."""
-    n = np.maximum(npig, 1.0).astype(np.int64)  # no ground truth: no TP either, tp is 0
-    start = np.cumsum(n + 1) - (n + 1)
-    x = np.arange(int((n + 1).sum())) - np.repeat(start, n + 1)
-    table = np.searchsorted(REC_THRS, x / np.repeat(n, n + 1), "right").astype(np.float64)
-    at = tp.astype(np.int64)
-    at += start
-    return table.take(at)
+class _Tables:
+    """How many recall thresholds a recall ``tp / npig`` reaches (COCOeval's ``searchsorted``
+    side), as doubles: a sample's TP count is an integer from 0 to its ``npig``, so each
+    ``npig`` met gets a table of the ``npig + 1`` answers (the same division, the same
+    doubles as COCOeval's ``tp / npig``), kept for the next category; a TP count looks its
+    answer up at its sample's start."""
+
+    def __init__(self) -> None:
+        self.table = np.zeros(0)
+        self.start: dict[int, int] = {}
+
+    def starts(self, npig: F64) -> npt.NDArray[np.int32]:
+        n = np.maximum(npig, 1.0).astype(np.int64)  # no ground truth: no TP either, tp is 0
+        new = [int(v) for v in np.unique(n) if int(v) not in self.start]
+        if new:
+            parts = [self.table]
+            at = len(self.table)
+            for v in new:
+                self.start[v] = at
+                parts.append(np.searchsorted(REC_THRS, np.arange(v + 1) / v, "right").astype(np.float64))
+                at += v + 1
+            self.table = np.concatenate(parts)
+        return np.array([self.start[v] for v in n.tolist()], np.int32)
 
 
 def instance_stats(found: Collected, categories: tuple[Category, ...], params: Params, npig: F64) -> InstanceStats:
@@ -321,14 +371,14 @@ def instance_stats(found: Collected, categories: tuple[Category, ...], params: P
         m, ig = matched[0], ignored[0]  # area range "all"
         runs.append(CategoryRuns(image[sel], m & ~ig, ig))
     matched, ignored = found.flags_of(np.arange(len(cat)))
-    hit = matched & ~ignored  # (A, T, D)
+    hit = (matched & ~ignored).sum(axis=1)  # (A, D): at how many thresholds each is a TP
     recall = []
+    n_img, n_cat = npig.shape[0], len(ids)
     for name, area, md in _recall_lines(params):
-        use = (rank < md) & (cat < len(ids))
-        hits = np.zeros((npig.shape[0], len(ids), hit.shape[1]))
-        np.add.at(hits, (image[use], cat[use]), hit[area][:, use].T)
-        recall.append((name, hits.reshape(npig.shape[0], -1), np.ascontiguousarray(npig[:, :, area])))
-    return InstanceStats(runs, np.ascontiguousarray(npig[:, :, 0]), recall)
+        use = (rank < md) & (cat < n_cat)
+        flat = np.bincount(image[use] * n_cat + cat[use], hit[area][use], minlength=n_img * n_cat).astype(np.float64)
+        recall.append((name, flat.reshape(n_img, n_cat), area))
+    return InstanceStats(runs, npig, recall, matched.shape[1])
 
 
 def _recall_lines(params: Params) -> list[tuple[str, int, int]]:
