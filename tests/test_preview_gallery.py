@@ -462,3 +462,15 @@ def test_progress_counts_scoring_then_rendering(three, tmp_path):
     bar = Recorder()
     preview(gt, tmp_path / "b", pred=pred, progress=bar)  # the library's default: file order, no scoring
     assert (bar.done, bar.total) == (3, 3)
+
+
+def test_legend_wraps_a_long_entry_within_the_strip():
+    """Under a narrow render, "what covers what" goes on over more rows instead of being
+    cut at the strip's edge: the right margin stays clear."""
+    long = "blue: missed ground truth, drawn over green"
+    wide = legend([((52, 120, 246), long)], 600)
+    narrow = legend([((52, 120, 246), long)], 150)
+    assert wide.shape[0] == 2 * 6 + 18  # one row
+    assert narrow.shape[0] >= 2 * 6 + 2 * 18  # two rows or more
+    assert (narrow[:, -4:] == LEGEND_BG).all()
+    assert (legend([((1, 2, 3), "person")], 150).shape[0]) == 2 * 6 + 18

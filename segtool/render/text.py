@@ -92,29 +92,48 @@ def draw_labels(img: Image.Image, index: npt.NDArray[np.int32], texts: list[str]
 
 
 def legend(entries: list[tuple[tuple[int, int, int], str]], width: int) -> npt.NDArray[np.uint8]:
-    """A strip ``width`` wide: a color swatch and a name per entry, wrapped into rows."""
+    """A strip ``width`` wide: a color swatch and a name per entry, wrapped into rows. A name
+    too long for a row of its own goes on over the next rows, word by word (the errors
+    panel's "what covers what" under a narrow render), indented past the swatch."""
     f = font()
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    rows: list[list[tuple[tuple[int, int, int], str, int]]] = [[]]
+    rows: list[list[tuple[tuple[int, int, int] | None, str, int]]] = [[]]
     x = _PAD
+    room = width - 2 * _PAD - _SWATCH - 4
     for color, raw in entries:
-        name = one_line(raw)
-        tw = int(probe.textlength(name, font=f))
-        item = _SWATCH + 4 + tw + 14
-        if rows[-1] and x + item > width - _PAD:
-            rows.append([])
-            x = _PAD
-        rows[-1].append((color, name, x))
-        x += item
+        for k, part in enumerate(_wrapped(one_line(raw), room, probe, f)):
+            item = _SWATCH + 4 + int(probe.textlength(part, font=f)) + 14
+            if rows[-1] and (k > 0 or x + item > width - _PAD):
+                rows.append([])
+                x = _PAD
+            rows[-1].append((color if k == 0 else None, part, x))
+            x += item
     height = _PAD * 2 + _ROW * len(rows) if entries else 0
     img = Image.new("RGB", (width, height), LEGEND_BG)
     draw = ImageDraw.Draw(img)
     for r, row in enumerate(rows):
         y = _PAD + r * _ROW
-        for color, name, x0 in row:
-            draw.rectangle((x0, y + 2, x0 + _SWATCH - 1, y + 2 + _SWATCH - 1), fill=tuple(color), outline=LEGEND_FG)
+        for swatch, name, x0 in row:
+            if swatch is not None:
+                draw.rectangle((x0, y + 2, x0 + _SWATCH - 1, y + 2 + _SWATCH - 1), fill=swatch, outline=LEGEND_FG)
             draw.text((x0 + _SWATCH + 4, y), name, font=f, fill=LEGEND_FG)
     return np.asarray(img)
+
+
+def _wrapped(
+    text: str, room: int, probe: ImageDraw.ImageDraw, f: ImageFont.FreeTypeFont | ImageFont.ImageFont
+) -> list[str]:
+    """``text`` in lines at most ``room`` pixels wide, broken between words (a single word
+    wider than that keeps its line, and is clipped by the strip's edge)."""
+    if probe.textlength(text, font=f) <= room:
+        return [text]
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and probe.textlength(f"{lines[-1]} {word}", font=f) <= room:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 TITLE_HEIGHT = _ROW + _PAD  # one line of text on a dark strip
