@@ -267,6 +267,10 @@ def test_labelme_tree_with_one_stem_to_each_writer(tmp_path, fmt):
     assert sorted(got) == ["seq1", "seq2"]
     for seq in ("seq1", "seq2"):
         _same(got[seq], want[seq], fmt not in SEMANTIC, f"{fmt} {seq}")
+    if fmt != "yolo-seg":  # validate pairs the files by the same names: no label without its image
+        res = CliRunner().invoke(main, ["validate", str(dst), "--json"])
+        codes = {f["code"] for f in json.loads(res.stdout)["findings"]}
+        assert not codes & {"label-missing", "label-without-image", "image-missing"}, (fmt, codes)
 
 
 CVAT_PROJECT = Path(__file__).parent / "data" / "datumaro" / "cvat" / "for_images" / "export_project"

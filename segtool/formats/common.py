@@ -248,10 +248,16 @@ def image_path(image: ImageInfo) -> str:
     """An image's path in its dataset, as :func:`output_names` reads it: its ``file_name``,
     under its subset's folder when the reader kept one (a CVAT project names ``img0.jpg`` in
     each of ``Train``, ``Test`` …; ``extra["subset"]``, a plain folder name)."""
-    subset = image.extra.get("subset")
+    return record_path({**image.extra, "file_name": image.file_name})
+
+
+def record_path(record: dict[str, Any]) -> str:
+    """:func:`image_path` of an ``images`` record as written (``extra`` keys at its top
+    level): what validate pairs a folder's files by, without reading it into the model."""
+    subset, file_name = record.get("subset"), str(record.get("file_name"))
     if type(subset) is str and subset not in ("", ".", "..") and not any(c in subset for c in "/\\\0"):
-        return f"{subset}/{image.file_name}"
-    return image.file_name
+        return f"{subset}/{file_name}"
+    return file_name
 
 
 def _folders(file_name: str, stem: Callable[[str], str]) -> tuple[str, ...]:

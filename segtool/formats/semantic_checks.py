@@ -27,7 +27,7 @@ from ..errors import FormatError, SegtoolError
 from ..labelmap import LabelMap
 from ..parallel import imap, jobs_for
 from .coco_record_checks import category_checks, image_checks
-from .common import load_json
+from .common import load_json, output_names, record_path
 from .label_decoding import Decoding
 from .semantic import CATEGORIES, IMAGES
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels
@@ -125,9 +125,10 @@ def _expected_images(
         listed, images = image_checks(records if isinstance(records, list) else [], str(folder / IMAGES))
         if images_dir is not None:
             listed += photo_checks(images, images_dir)
+        names = output_names([record_path(im) for im in images.values()], flat=True)  # the writer's names
         return listed, {
-            Path(str(im.get("file_name"))).stem: (iid, (im["width"], im["height"]), str(folder / IMAGES))
-            for iid, im in images.items()
+            name: (iid, (im["width"], im["height"]), str(folder / IMAGES))
+            for name, (iid, im) in zip(names, images.items(), strict=True)
         }
     if images_dir is None:
         return [], {}
