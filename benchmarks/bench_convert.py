@@ -388,9 +388,9 @@ _DATUMARO = (
     + """
 import sys, time
 import datumaro as dm
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 dm.Dataset.import_from(sys.argv[1], "cityscapes").export(sys.argv[2], "coco_panoptic", save_media=False)
-print(time.perf_counter() - t, peak_kb())
+print(time.perf_counter() - t, time.process_time() - c, peak_kb())
 """
 )
 
@@ -471,68 +471,84 @@ def _segments(folder: Path) -> int:
     )
 
 
-def _datumaro(python: Path, gt: Path, out: Path) -> tuple[float, float, int]:
+def _datumaro(python: Path, gt: Path, out: Path) -> tuple[float, float, float, int]:
     """datumaro's import + export of the tree in a fresh process (its import of datumaro not
-    counted): (seconds, peak memory in MB, segments written). Raises with datumaro's last
-    line if it fails."""
+    counted): (seconds, CPU seconds, peak memory in MB, segments written). Raises with
+    datumaro's last line if it fails."""
     shutil.rmtree(out, ignore_errors=True)
     res = subprocess.run(
         [str(python), "-c", _DATUMARO, str(gt.parent), str(out)], capture_output=True, text=True, timeout=3600
     )
     if res.returncode:
         raise RuntimeError(f"datumaro failed: {res.stderr.strip().splitlines()[-1:]}")
-    seconds, peak = res.stdout.split()[-2:]
-    return float(seconds), int(peak) / 1024, _segments(out)
+    seconds, cpu, peak = res.stdout.split()[-3:]
+    return float(seconds), float(cpu), int(peak) / 1024, _segments(out)
 
 
-def _cityscapes_size(args: argparse.Namespace, n: int) -> dict[str, tuple[float, float]]:
-    """Every figure at ``n`` images: key -> (best seconds, 1-min load average right after
-    that run). The tools and the floor take turns in each round (the machine is shared)."""
+def _clocked(fn: Callable[[], object]) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process) of one call of ``fn``."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def _cityscapes_size(args: argparse.Namespace, n: int) -> dict[str, tuple[float, float, float]]:
+    """Every figure at ``n`` images: key -> (best seconds, best CPU seconds, 1-min load
+    average right after the best run). The tools and the floor take turns in each round (the
+    machine is shared: CPU time varies less with the load than wall-clock time)."""
     gt = make_cityscapes(args.data / f"cs{n}-{args.unique}", n, unique=args.unique)
     out = args.data / "out"
-    best: dict[str, tuple[float, float]] = {}
+    best: dict[str, tuple[float, float, float]] = {}
     counts: dict[str, float] = {}
 
-    def keep(key: str, seconds: float) -> None:
-        if seconds < best.get(key, (float("inf"), 0.0))[0]:
-            best[key] = (seconds, os.getloadavg()[0])
+    def keep(key: str, seconds: float, cpu: float) -> None:
+        old = best.get(key, (float("inf"), float("inf"), 0.0))
+        load = os.getloadavg()[0] if seconds < old[0] else old[2]
+        best[key] = (min(seconds, old[0]), min(cpu, old[1]), load)
 
     def read_all() -> None:
         for sample in segtool.read(gt, "cityscapes").samples:
             sample.load()
 
     for _ in range(args.repeat):
-        keep("floor", _cityscapes_floor(gt))
-        keep("read", timed(read_all))
+        keep("floor", *_clocked(lambda: _cityscapes_floor(gt)))
+        keep("read", *_clocked(read_all))
         for jobs in (1, 2):
             shutil.rmtree(out, ignore_errors=True)
             warm_up(jobs)
-            keep(
-                f"jobs{jobs}", timed(lambda j=jobs: convert(gt, out / "st.json", WriteOptions("coco-panoptic"), jobs=j))
-            )
+            dt, cpu = _clocked(lambda j=jobs: convert(gt, out / "st.json", WriteOptions("coco-panoptic"), jobs=j))
+            keep(f"jobs{jobs}", dt, cpu if jobs == 1 else float("nan"))  # (the workers' CPU time is not counted)
         counts["segtool"] = _segments(out)
         if args.datumaro.exists():
-            seconds, counts["datumaro MB"], counts["datumaro"] = _datumaro(args.datumaro, gt, out / "dm")
-            keep("datumaro", seconds)
+            dt, cpu, counts["datumaro MB"], counts["datumaro"] = _datumaro(args.datumaro, gt, out / "dm")
+            keep("datumaro", dt, cpu)
     shutil.rmtree(out, ignore_errors=True)
+    _cityscapes_print(args, n, best, counts)
+    return best
+
+
+def _cityscapes_print(
+    args: argparse.Namespace, n: int, best: dict[str, tuple[float, float, float]], counts: dict[str, float]
+) -> None:
+    """One size's figures: a row each, the segments each tool wrote, datumaro's ratios."""
     floor = best["floor"][0]
     print(f"\n{n} Cityscapes images 2048x1024 ({min(args.unique, n)} distinct, cycled), best of {args.repeat} rounds")
-    print(f"{'':<50}{'seconds':>8}{'ms/img':>8}{'x floor':>8}{'load':>6}")
+    print(f"{'':<50}{'seconds':>8}{'CPU s':>8}{'ms/img':>8}{'x floor':>8}{'load':>6}")
     for key, name in _CS_ROWS.items():
         if key in best:
-            dt, load = best[key]
-            print(f"{name:<50}{dt:>8.2f}{1000 * dt / n:>8.1f}{dt / floor:>8.2f}{load:>6.2f}")
-    print(f"segments written: segtool {counts['segtool']}", end="")
-    if "datumaro" in best:
-        dm = best["datumaro"][0]
-        print(f", datumaro {counts['datumaro']} (peak memory {counts['datumaro MB']:.0f} MB)")
-        print(
-            f"datumaro / segtool: --jobs 1 {dm / best['jobs1'][0]:.1f}x, --jobs 2 {dm / best['jobs2'][0]:.1f}x;"
-            f" datumaro / PNG-decoding floor {dm / floor:.1f}x, / reading alone {dm / best['read'][0]:.1f}x (goal: 50x)"
-        )
-    else:
+            dt, cpu, load = best[key]
+            print(f"{name:<50}{dt:>8.2f}{cpu:>8.2f}{1000 * dt / n:>8.1f}{dt / floor:>8.2f}{load:>6.2f}")
+    print(f"segments written: segtool {counts['segtool']:.0f}", end="")
+    if "datumaro" not in best:
         print(f"\ndatumaro: not installed ({args.datumaro} missing)")
-    return best
+        return
+    dm, dm_cpu, _ = best["datumaro"]
+    print(f", datumaro {counts['datumaro']:.0f} (its peak memory {counts['datumaro MB']:.0f} MB)")
+    print(
+        f"datumaro / segtool: --jobs 1 {dm / best['jobs1'][0]:.1f}x (CPU time {dm_cpu / best['jobs1'][1]:.1f}x),"
+        f" --jobs 2 {dm / best['jobs2'][0]:.1f}x; datumaro / PNG-decoding floor {dm / floor:.1f}x"
+        f" (CPU {dm_cpu / best['floor'][1]:.1f}x), / reading alone {dm / best['read'][0]:.1f}x (goal: 50x)"
+    )
 
 
 _CS_ROWS = {
@@ -562,13 +578,14 @@ def cityscapes_to_panoptic() -> None:
     table = {n: _cityscapes_size(args, n) for n in args.images}
     if len(table) < 2 or not args.datumaro.exists():
         return
-    cols = ("images", "floor", "read", "jobs 1", "jobs 2", "datumaro", "dm ms/img", "dm/j1", "dm/j2", "dm/floor")
+    cols = "images floor read jobs_1 jobs_2 datumaro dm_ms/img dm/j1 dm/j2 dm/floor CPU_dm/j1".split()
     print("\n" + "".join(f"{c:>10}" for c in cols))
     for n, b in table.items():
         s = {k: v[0] for k, v in b.items()}
         dm = s["datumaro"]
         row = (s["floor"], s["read"], s["jobs1"], s["jobs2"], dm, 1000 * dm / n, dm / s["jobs1"], dm / s["jobs2"])
-        print(f"{n:>10}" + "".join(f"{v:>10.2f}" for v in (*row, dm / s["floor"])))
+        cpu = b["datumaro"][1] / b["jobs1"][1]
+        print(f"{n:>10}" + "".join(f"{v:>10.2f}" for v in (*row, dm / s["floor"], cpu)))
 
 
 CASES = {
