@@ -85,3 +85,13 @@ def coco_accumulate(
     [uint8, A x T x N] in score order, ``npig`` [int64, A], ``rec_thrs`` [float64, R];
     writes ``precision`` [float64, out, A x T x R] and ``recall`` [float64, out, A x T]
     (lanes of an area range without ground truth are left as they are)."""
+
+def poly_areas(xy: Buffer, ends: Buffer, groups: Buffer, h: int, w: int, areas: Buffer, boxes: Buffer) -> int:
+    """pycocotools' ``area`` and ``toBbox`` of ``merge(frPyObjects(polygons, h, w))`` for each
+    group, without an RLE: ``xy`` [float64] the polygons' x, y pairs one after another,
+    ``ends`` [int64] where each polygon's points end (each at least 3 points), ``groups``
+    [int64] where each group's polygons end (each at least one); writes ``areas`` [int64,
+    out, len(groups)] and ``boxes`` [float64, out, 4 per group]. A group that
+    segtool.cocopoly.polygon_problem might refuse (coordinates not finite or beyond its
+    limits, edges near the longest allowed) gets area -1 and a box of zeros; returns the
+    first such group, or -1."""

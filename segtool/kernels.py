@@ -25,6 +25,7 @@ _KERNELS = (
     "rle_iou",
     "coco_match",
     "coco_accumulate",
+    "poly_areas",
 )
 
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         joint_hist8,
         pack_rgb,
         pair_counts,
+        poly_areas,
         rle_areas,
         rle_iou,
         unfilter,
@@ -73,6 +75,7 @@ else:
     rle_iou = _impl.rle_iou
     coco_match = _impl.coco_match
     coco_accumulate = _impl.coco_accumulate
+    poly_areas = _impl.poly_areas
 
 __all__ = [
     "ENV",
@@ -83,6 +86,7 @@ __all__ = [
     "joint_hist8",
     "pack_rgb",
     "pair_counts",
+    "poly_areas",
     "rle_areas",
     "rle_iou",
     "unfilter",

@@ -173,6 +173,22 @@ def _all_drawn(
     return tuple(out), _areas(out, image, path)
 
 
+def _measured(
+    groups: list[list[Shape]], polys: list[list[list[float]]], image: ImageInfo, path: str
+) -> tuple[tuple[dict[str, Any], ...], npt.NDArray[np.int64]]:
+    """:func:`_all_drawn`'s RLEs and areas; when every shape is a polygon (or a box), the
+    areas counted without drawing (:func:`segtool.cocopoly.polygon_areas`, the same
+    numbers) and the RLEs drawn only if read (:class:`segtool.cocopoly.Drawn`): a
+    coco-instance writer keeps the polygons and never reads them."""
+    if all(s.kind != "mask" for g in groups for s in g):
+        try:
+            areas, _ = cocopoly.polygon_areas(polys, image.height, image.width)
+        except ValueError:  # (the shape to name: as drawn)
+            return _all_drawn(groups, polys, image, path)
+        return cocopoly.Drawn(tuple(polys), image.height, image.width), areas
+    return _all_drawn(groups, polys, image, path)
+
+
 def _areas(rles: Sequence[dict[str, Any]], image: ImageInfo, path: str) -> npt.NDArray[np.int64]:
     try:
         return masks.rle_areas(list(rles)) if rles else np.zeros(0, np.int64)
@@ -204,7 +220,7 @@ def _instances(
     """Each instance the union of its shapes; ``raw`` keeps polygons (a box's corners) so a
     coco-instance writer writes them as they are."""
     polys = [[list(s.polygon) for s in g] for g in groups]  # (pycocotools does not change them)
-    rles, areas = _all_drawn(groups, polys, image, path)
+    rles, areas = _measured(groups, polys, image, path)
     raw = tuple(None if any(s.kind == "mask" or s.crowd for s in g) else p for g, p in zip(groups, polys, strict=True))
     segs = Segments.build(
         id=np.arange(1, len(groups) + 1),

@@ -1,0 +1,77 @@
+"""The twin's ``poly_areas``: pycocotools itself (``frPyObjects``, ``merge``, ``area``,
+``toBbox``) for each group of polygons the limits accept, after the C kernel's own argument
+checks and its limits, computed in the same order (the edge lengths summed one by one, as
+the C loop sums them), so both doubt the same groups.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from ._args import _F64, _I64, _SSIZE, _int, _take
+
+_MAX_COORD = 2.0**27
+
+
+def poly_areas(xy: object, ends: object, groups: object, h: object, w: object, areas: object, boxes: object, /) -> int:
+    """pycocotools' area and toBbox of each group's merged polygons (see
+    segtool/_kernels.pyi)."""
+    hh, ww = _int(h, _SSIZE), _int(w, _SSIZE)
+    c = _take(xy, _F64, False, "xy")
+    e = _take(ends, _I64, False, "ends")
+    g = _take(groups, _I64, False, "groups")
+    a = _take(areas, _I64, True, "areas")
+    b = _take(boxes, _F64, True, "boxes")
+    if not (hh >= 1 and ww >= 1 and hh * ww <= 2**31 - 1):
+        raise ValueError("image size: two positive integers, fewer than 2^31 pixels")
+    ng, npoly = g.size, e.size
+    if (
+        a.size != ng
+        or b.size != 4 * ng
+        or c.size % 2
+        or (int(e[-1]) if npoly else 0) != c.size // 2
+        or (int(g[-1]) if ng else 0) != npoly
+    ):
+        raise ValueError("array sizes do not agree")
+    if (npoly and np.diff(e, prepend=0).min() < 3) or (ng and np.diff(g, prepend=0).min() < 1):
+        raise ValueError("each polygon needs at least 3 points, each group a polygon")
+    starts = [0, *e.tolist()]
+    first = -1
+    for k in range(ng):
+        p0, p1 = int(g[k - 1]) if k else 0, int(g[k])
+        polys = [c[2 * starts[p] : 2 * starts[p + 1]].tolist() for p in range(p0, p1)]
+        b[4 * k : 4 * k + 4] = 0
+        if _doubted(polys, hh, ww):
+            a[k] = -1
+            first = k if first < 0 else first
+            continue
+        drawn = mask_utils.frPyObjects(polys, hh, ww)
+        rle = drawn[0] if len(drawn) == 1 else mask_utils.merge(drawn)
+        a[k] = int(mask_utils.area(rle))
+        if a[k] > 0:
+            b[4 * k : 4 * k + 4] = mask_utils.toBbox(rle)
+    return first
+
+
+def _doubted(polys: list[list[float]], h: int, w: int) -> bool:
+    """The C kernel's ``group_doubted``, step for step."""
+    most = float(min(128 * (h + w), 1 << 20))
+    length = 0.0
+    for p in polys:
+        n = len(p) // 2
+        for i in range(n):
+            x, y = p[2 * i], p[2 * i + 1]
+            if not (
+                -w <= x <= 2 * w
+                and -h <= y <= 2 * h
+                and -_MAX_COORD <= x <= _MAX_COORD
+                and -_MAX_COORD <= y <= _MAX_COORD
+            ):
+                return True
+            j = i + 1 if i + 1 < n else 0
+            ddx, ddy = math.fabs(p[2 * j] - x), math.fabs(p[2 * j + 1] - y)
+            length += ddx if ddx > ddy else ddy
+    return not length <= most * (1 - 1e-6)
