@@ -336,6 +336,9 @@ def imap(
     pool's per-task cost would show (validate panoptic, --jobs 2: 1.38 s vs 1.85 s with 4);
     work of tens of ms per image (preview) passes a smaller one for an even end.
 
+    Inside :func:`use_scheduler` (``--scheduler``) the chunks go to a Dask cluster's workers
+    instead, on the same terms (:mod:`segtool.parallel_dask`).
+
     A pool of its own is shut down when the results are all out; if the generator ends
     early (an error, an interrupt, a consumer that stops), its workers are killed rather
     than left to finish their chunks.

@@ -81,7 +81,8 @@ def cluster(tmp_path_factory):
     127.0.0.1, run from a folder of their own; a client to watch them. Torn down after."""
     home = tmp_path_factory.mktemp("dask")
     sched_file = home / "scheduler.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGTOOL_")}
+    # limits travel with the chunks; SEGTOOL_PURE_PYTHON (make test-pure) stays: the workers' kernels
+    env = {k: v for k, v in os.environ.items() if k != "SEGTOOL_SCHEDULER" and not k.startswith("SEGTOOL_LIMIT_")}
     common = {"cwd": home, "env": env, "stdout": subprocess.DEVNULL, "start_new_session": True}
     logs = [open(home / f"{name}.log", "w") for name in ("scheduler", "worker1", "worker2")]
     procs = [
@@ -102,10 +103,12 @@ def cluster(tmp_path_factory):
         client = distributed.Client(address, set_as_default=False, timeout=60)
         client.wait_for_workers(2, timeout=60)
         yield address, client
+        client.shutdown()  # the scheduler stops its workers (and their nannies): faster than SIGTERM to each
         client.close()
     finally:
         for p in reversed(procs):
-            p.terminate()
+            if p.poll() is None:
+                p.terminate()
         for p in procs:
             try:
                 p.wait(timeout=15)
@@ -161,6 +164,17 @@ def test_eval_instance(runner, cluster, data):
     assert local.exit_code == 0, local.output
     assert remote.stdout == local.stdout
     assert 0 < json.loads(local.stdout)["AP"] < 1
+    assert tasks > 0
+
+
+def test_eval_semantic(runner, cluster, data, tmp_path):
+    _, gt, pred = data
+    for src, dst in ((gt, tmp_path / "gt"), (pred, tmp_path / "pred")):
+        assert invoke(runner, "convert", src, dst, "--to", "semantic", "--jobs", "1", "-q").exit_code == 0
+    local, remote, tasks = both(runner, cluster, "eval", "semantic", tmp_path / "gt", tmp_path / "pred", "--json", "-")
+    assert local.exit_code == 0, local.output
+    assert remote.stdout == local.stdout
+    assert 0 < json.loads(local.stdout)["mIoU"] < 1
     assert tasks > 0
 
 
