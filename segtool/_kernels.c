@@ -11,6 +11,7 @@
  * - rle_areas, rle_iou, coco_match: COCO mask AP's per-image work (decoding compressed RLE
  *   strings, safely; mask IoU; COCOeval's greedy matching). pycocotools runs the first two in
  *   C behind per-call Python conversions and the third in Python loops.
+ * - scan_results: a COCO results list's plain records straight into columns (no dict each).
  *
  * Plain CPython with the buffer protocol (no numpy C API), so one build serves numpy 1 and 2.
  * Every size is checked against the buffers before a byte is read or written.
@@ -1090,386 +1091,486 @@ static PyObject *coco_accumulate(PyObject *self, PyObject *args)
     return result;
 }
 
-/* ======================================================= polygon areas (issue 12, CVAT speed)
+/* ------------------------------------------------------------- COCO results, scanned
  *
- * poly_areas: pycocotools' area and toBbox of merge(frPyObjects(polygons, h, w)) for every
- * group of polygons of one image, without building an RLE. rleFrPoly scales each vertex by
- * 5 and rounds it ((int)(5 x + .5)), walks every edge one scaled step at a time, and keeps,
- * where the walk crosses into another scaled column whose centre is a pixel column, one
- * "y-boundary" point per crossing; the sorted positions (x * h + y, column-major) of those
- * points toggle the mask on and off. Here the same arithmetic gives the same points (the
- * steps inside an edge that runs along x are visited only where a pixel column lies, every
- * fifth), sorted by column (a counting sort; a column holds a few), read as runs of 1s;
- * a group's runs are joined as pycocotools' merge joins masks (a union, touching runs one).
- * The area is the sum of the runs, the box rleToBbox's (a run over two columns spans the
- * full height). A cast of NaN or of a value beyond int is x86's (INT_MIN), as pycocotools'
- * build computes it: a repeated vertex walks an edge of length 0 with slope 0/0.
- *
- * The limits segtool.cocopoly.polygon_problem sets are checked first, per group; a group
- * they might refuse (a coordinate not finite or beyond one image size outside the image or
- * beyond 2^27, or edges within 1e-6 of the longest allowed) is not measured: its area is -1,
- * its box zeros, and the first such group's index is returned (-1: none) for Python to say
- * why. */
-
-#include <math.h>
+ * scan_results: the records of a COCO results list (detectron2's and mmdetection's output:
+ * {"image_id", "category_id", "score", "bbox", "segmentation": {"size", "counts"}}) straight
+ * into columns, without a dict per record: parsing the list with a JSON parser and walking
+ * its dicts was most of reading a results file. Only the plain case is read here; anything
+ * else (an escape or a byte past ASCII in a string, an integer of more than 15 digits, a
+ * number token of more than 64 characters, a key twice, a value of another type, a missing
+ * field, polygons, a syntax error) stops the scan at that record ("bail"), and the caller
+ * reads from there with the JSON parser, whose checks and messages then apply. What the scan
+ * accepts is valid JSON, and reads as the json module and ijson read it: integers exact,
+ * other numbers by PyOS_string_to_double (Python's float()). */
+enum { SCAN_MORE = 0, SCAN_END = 1, SCAN_NEED = 2, SCAN_BAIL = 3, SCAN_OK = 4 };
+#define SCAN_DEPTH 64     /* nesting of a skipped value, at most */
+#define SCAN_TOKEN 64     /* characters of a number token, at most */
+#define SCAN_INT_DIGITS 15 /* digits of an integer token, at most (exact as a double too) */
 
 typedef struct {
-    int64_t *p;
-    Py_ssize_t n, cap;
-} Vec64;
+    const unsigned char *s;
+    Py_ssize_t n, i; /* the text's length, the cursor */
+} Txt;
 
-static int vec_push(Vec64 *v, int64_t x)
+/* The next non-blank byte (the cursor on it), or -1 at the end of the text. */
+static ALWAYS_INLINE int scan_peek(Txt *t)
 {
-    if (UNLIKELY(v->n == v->cap)) {
-        const Py_ssize_t cap = v->cap ? 2 * v->cap : 1024;
-        int64_t *p = realloc(v->p, sizeof(int64_t) * (size_t)cap);
-        if (p == NULL)
-            return -1;
-        v->p = p, v->cap = cap;
+    while (t->i < t->n) {
+        const unsigned char c = t->s[t->i];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            return c;
+        t->i++;
     }
-    v->p[v->n++] = x;
-    return 0;
+    return -1;
 }
 
-/* (int)v as x86's cvttsd2si computes it: NaN and values beyond int give INT_MIN. */
-static ALWAYS_INLINE int x86_int(double v) { return (v > -2147483649.0 && v < 2147483648.0) ? (int)v : INT32_MIN; }
-
-typedef struct {
-    Vec64 *out; /* toggles: column << 32 | row */
-    int64_t h, w;
-    int failed;
-} Walk;
-
-/* One y-boundary point of rleFrPoly at the pixel column of scaled column uu (when there is
- * one) and the scaled rows va, vb of the two walk points (their lower one counts). */
-static ALWAYS_INLINE void boundary(Walk *k, int64_t uu, int va, int vb)
+/* A string at the cursor (on its quote): its bytes [*a, *b) as written, the cursor after it.
+ * Only bytes 0x20..0x7f: what reads the same in every parser. Escapes by `kind`: none in a
+ * key (KEY_TEXT), \\ \/ \" in RLE counts (COUNTS_TEXT: what json.dumps writes of them; *escaped
+ * says if there is one), those and \b \f \n \r \t in a value passed over (ANY_TEXT). */
+enum { KEY_TEXT, COUNTS_TEXT, ANY_TEXT };
+static int scan_string(Txt *t, Py_ssize_t *a, Py_ssize_t *b, int kind, int *escaped)
 {
-    /* pycocotools: xd = (uu + .5) / 5 - .5, kept when whole and in 0..w-1; whole exactly
-     * when uu = 5 n + 2 (then xd = n), as doubles compute it for |uu| < 2^31 */
-    if (uu < 2 || (uu - 2) % 5 != 0)
-        return;
-    const int64_t x = (uu - 2) / 5;
-    if (x > k->w - 1)
-        return;
-    /* yd = (vm + .5) / 5 - .5 clamped to 0..h and rounded up: (vm - 2) / 5 exactly (whole
-     * when 5 divides vm - 2, else at least 0.2 from a whole number: rounding cannot cross it) */
-    const int64_t vm = va < vb ? va : vb;
-    const int64_t y = vm <= 2 ? 0 : ((vm + 2) / 5 < k->h ? (vm + 2) / 5 : k->h);
-    if (vec_push(k->out, x << 32 | y) < 0)
-        k->failed = 1;
-}
-
-/* Two consecutive walk points: a boundary point where the scaled column changes. */
-static ALWAYS_INLINE void step(Walk *k, int up, int vp, int uc, int vc)
-{
-    if (uc != up)
-        boundary(k, uc < up ? (int64_t)uc : (int64_t)uc - 1, vp, vc);
-}
-
-/* The column u(t) = (int)(xs + s t + .5) of the steps t = 0..dy of an edge that runs along
- * y (|s| < 1: u moves by at most one a step, monotonically; ua = u(0) != ub = u(dy)), at
- * row ys + t. Where it moves between columns c and c + 1, the boundary point has column c
- * and the lower row: only c = 5 n + 2 counts, so each such c is visited, its step found from
- * an estimate corrected by stepping (u is checked, not trusted to the estimate). For
- * dy < 2^20 the rounding of u's doubles (< 4e-7 a step, coordinates below 2^30) stays far
- * below 1 - |s| >= 1 / dy: u never moves by 2. */
-static void y_edge(Walk *k, int xs, int ys, int dy, double s, int ua, int ub)
-{
-    const int up = ub > ua;
-    int64_t lo = up ? ua : ub, hi = (up ? ub : ua) - 1; /* c in lo..hi: both c, c + 1 reached */
-    if (lo < 2)
-        lo = 2;
-    if (hi > 5 * (k->w - 1) + 2)
-        hi = 5 * (k->w - 1) + 2;
-    lo += ((2 - lo) % 5 + 5) % 5;
-    for (int64_t c = lo; c <= hi; c += 5) {
-        /* the first t with u(t) >= c + 1 (rising) or u(t) <= c (falling), t in 1..dy */
-        double guess = ((double)c + .5 - xs) / s;
-        int64_t t = guess < 1 ? 1 : guess > dy ? dy : (int64_t)guess;
-#define PAST(t) (up ? x86_int(xs + s * (int)(t) + .5) >= c + 1 : x86_int(xs + s * (int)(t) + .5) <= c)
-        while (t > 1 && PAST(t - 1))
-            t--;
-        while (t < dy && !PAST(t))
-            t++;
-#undef PAST
-        boundary(k, c, ys + (int)t - 1, ys + (int)t - 1); /* min(u) = c, min(v) = ys + t - 1 */
-    }
-}
-
-/* rleFrPoly's walk of polygon xy (n vertices, coordinates checked: |5 v| < 2^30), its
- * boundary points appended to k->out. */
-static void walk_polygon(const double *xy, Py_ssize_t n, Walk *k)
-{
-    const int x0 = (int)(5.0 * xy[0] + .5), y0 = (int)(5.0 * xy[1] + .5);
-    int xa = x0, ya = y0, pu = 0, pv = 0, have = 0;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        const int xb = j + 1 < n ? (int)(5.0 * xy[2 * j + 2] + .5) : x0;
-        const int yb = j + 1 < n ? (int)(5.0 * xy[2 * j + 3] + .5) : y0;
-        int xs = xa, xe = xb, ys = ya, ye = yb;
-        const int dx = abs(xe - xs), dy = abs(ys - ye);
-        const int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
-        if (flip) {
-            int t = xs;
-            xs = xe, xe = t, t = ys, ys = ye, ye = t;
+    const unsigned char *s = t->s;
+    int esc = 0;
+    for (Py_ssize_t j = t->i + 1; j < t->n; j++) {
+        const unsigned char c = s[j];
+        if (c == '"') {
+            *a = t->i + 1, *b = j;
+            t->i = j + 1;
+            if (escaped != NULL)
+                *escaped = esc;
+            return SCAN_OK;
         }
-        if (dx >= dy) {
-            const double s = (double)(ye - ys) / dx; /* 0/0 = NaN for a repeated vertex */
-            const int t0 = flip ? dx : 0, t1 = flip ? 0 : dx;
-            const int u0 = t0 + xs, v0 = x86_int(ys + s * t0 + .5);
-            if (have)
-                step(k, pu, pv, u0, v0);
-            /* the steps inside: t' -> t' + 1 (either way) crosses at scaled column xs + t' */
-            int64_t lo = 2 - (int64_t)xs > 0 ? 2 - (int64_t)xs : 0;
-            const int64_t last = 5 * (k->w - 1) + 2 - (int64_t)xs, hi = dx - 1 < last ? dx - 1 : last;
-            const int64_t r = (((int64_t)xs + lo - 2) % 5 + 5) % 5;
-            for (int64_t t = lo + (r ? 5 - r : 0); t <= hi; t += 5) {
-                const int va = x86_int(ys + s * (double)t + .5), vb = x86_int(ys + s * (double)(t + 1) + .5);
-                boundary(k, (int64_t)xs + t, va, vb);
-            }
-            pu = t1 + xs, pv = x86_int(ys + s * t1 + .5), have = 1;
-        } else {
-            const double s = (double)(xe - xs) / dy;
-            const int ua = x86_int(xs + s * 0 + .5), ub = x86_int(xs + s * dy + .5);
-            const int u0 = flip ? ub : ua, u1 = flip ? ua : ub;
-            if (have)
-                step(k, pu, pv, u0, flip ? ye : ys);
-            if (ua != ub && dy < (1 << 20))
-                y_edge(k, xs, ys, dy, s, ua, ub);
-            else if (ua != ub) /* longer: u(t) may move by 2 in a step (rounding): every step */
-                for (int d = 1, up_ = u0, vp_ = flip ? ye : ys; d <= dy; d++) {
-                    const int t = flip ? dy - d : d, u = x86_int(xs + s * t + .5);
-                    step(k, up_, vp_, u, t + ys);
-                    up_ = u, vp_ = t + ys;
-                }
-            pu = u1, pv = flip ? ys : ye, have = 1;
+        if (c < 0x20 || c >= 0x80)
+            return SCAN_BAIL;
+        if (c == '\\') {
+            if (kind == KEY_TEXT)
+                return SCAN_BAIL;
+            if (++j >= t->n)
+                return SCAN_NEED;
+            const unsigned char e = s[j];
+            if (e != '\\' && e != '/' && e != '"' &&
+                (kind == COUNTS_TEXT || (e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')))
+                return SCAN_BAIL;
+            esc = 1;
         }
-        xa = xb, ya = yb;
     }
+    return SCAN_NEED;
 }
 
-/* Sort toggles[0..n) (column << 32 | row) by column, then row: counting sort over the
- * columns [lo, hi], a column's few rows by insertion. */
-static int sort_toggles(int64_t *t, Py_ssize_t n, Vec64 *scratch)
+/* RLE counts [a, b) (escapes as COUNTS_TEXT allows) as a str. */
+static PyObject *counts_text(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, int escaped)
 {
-    if (n < 2)
-        return 0;
-    int64_t lo = t[0] >> 32, hi = lo;
-    for (Py_ssize_t i = 1; i < n; i++) {
-        const int64_t c = t[i] >> 32;
-        lo = c < lo ? c : lo, hi = c > hi ? c : hi;
-    }
-    const Py_ssize_t cols = (Py_ssize_t)(hi - lo + 1), need = cols + 1 + n;
-    if (scratch->cap < need) {
-        int64_t *p = realloc(scratch->p, sizeof(int64_t) * (size_t)need);
-        if (p == NULL)
-            return -1;
-        scratch->p = p, scratch->cap = need;
-    }
-    int64_t *start = scratch->p, *sorted = scratch->p + cols + 1;
-    memset(start, 0, sizeof(int64_t) * (size_t)(cols + 1));
-    for (Py_ssize_t i = 0; i < n; i++)
-        start[(t[i] >> 32) - lo + 1]++;
-    for (Py_ssize_t c = 0; c < cols; c++)
-        start[c + 1] += start[c];
-    for (Py_ssize_t i = 0; i < n; i++)
-        sorted[start[(t[i] >> 32) - lo]++] = t[i];
-    for (Py_ssize_t i = 1; i < n; i++) { /* within a column (same high half): insertion */
-        const int64_t v = sorted[i];
-        Py_ssize_t j = i;
-        while (j > 0 && sorted[j - 1] > v)
-            sorted[j] = sorted[j - 1], j--;
-        sorted[j] = v;
-    }
-    memcpy(t, sorted, sizeof(int64_t) * (size_t)n);
-    return 0;
+    if (!escaped)
+        return PyUnicode_DecodeASCII((const char *)s + a, b - a, NULL);
+    char *out = malloc((size_t)(b - a) + 1);
+    if (out == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t k = 0;
+    for (Py_ssize_t j = a; j < b; j++)
+        out[k++] = (char)(s[j] == '\\' ? s[++j] : s[j]); /* \\ \/ \": the byte after */
+    PyObject *text = PyUnicode_DecodeASCII(out, k, NULL);
+    free(out);
+    return text;
 }
 
-/* Runs of 1s given in order of their starts, joined where they overlap or touch, summed and
- * boxed as rleToBbox boxes them. Positions are column-major; (c, r) their column and row. */
+static ALWAYS_INLINE int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* A number at the cursor (JSON's grammar): its token [*a, the cursor), whether it is an
+ * integer token and, if so, its value. A token that reaches the end of the text may go on:
+ * NEED (in a record, a number is always followed by something). */
+static int scan_number(Txt *t, Py_ssize_t *a, int *integer, int64_t *value)
+{
+    const unsigned char *s = t->s;
+    const Py_ssize_t n = t->n;
+    Py_ssize_t j = t->i;
+    const int neg = j < n && s[j] == '-';
+    j += neg;
+    if (j >= n)
+        return SCAN_NEED;
+    const Py_ssize_t d0 = j;
+    int64_t v = 0;
+    if (s[j] == '0')
+        j++;
+    else if (s[j] >= '1' && s[j] <= '9') {
+        while (j < n && is_digit(s[j]) && j - d0 < SCAN_INT_DIGITS)
+            v = v * 10 + (s[j++] - '0');
+    } else
+        return SCAN_BAIL;
+    if (j < n && is_digit(s[j]))
+        return SCAN_BAIL; /* 16 digits or more (or a leading zero: not JSON) */
+    *integer = 1;
+    if (j < n && s[j] == '.') {
+        *integer = 0;
+        if (++j >= n)
+            return SCAN_NEED;
+        if (!is_digit(s[j]))
+            return SCAN_BAIL;
+        while (j < n && is_digit(s[j]))
+            j++;
+    }
+    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+        *integer = 0;
+        j++;
+        if (j < n && (s[j] == '+' || s[j] == '-'))
+            j++;
+        if (j >= n)
+            return SCAN_NEED;
+        if (!is_digit(s[j]))
+            return SCAN_BAIL;
+        while (j < n && is_digit(s[j]))
+            j++;
+    }
+    if (j >= n)
+        return SCAN_NEED;
+    if (j - t->i > SCAN_TOKEN)
+        return SCAN_BAIL;
+    *a = t->i;
+    *value = neg ? -v : v;
+    t->i = j;
+    return SCAN_OK;
+}
+
+/* An integer field (a token without fraction or exponent). */
+static int scan_int(Txt *t, int64_t *out)
+{
+    Py_ssize_t a;
+    int integer;
+    const int st = scan_number(t, &a, &integer, out);
+    return st != SCAN_OK ? st : integer ? SCAN_OK : SCAN_BAIL;
+}
+
+/* A number field as a double: an integer token exactly (then rounded, as float(int)), any
+ * other as float() reads its text. */
+static int scan_double(Txt *t, double *out)
+{
+    Py_ssize_t a;
+    int integer;
+    int64_t v;
+    const int st = scan_number(t, &a, &integer, &v);
+    if (st != SCAN_OK)
+        return st;
+    if (integer) {
+        *out = (double)v;
+        return SCAN_OK;
+    }
+    char token[SCAN_TOKEN + 1];
+    const Py_ssize_t len = t->i - a;
+    memcpy(token, t->s + a, (size_t)len);
+    token[len] = '\0';
+    char *end = NULL;
+    const double d = PyOS_string_to_double(token, &end, NULL); /* overflow: +-inf, no error */
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return SCAN_BAIL;
+    }
+    if (end != token + len)
+        return SCAN_BAIL;
+    *out = d;
+    return SCAN_OK;
+}
+
+/* The cursor's byte is `c` (after blanks): then past it. */
+static ALWAYS_INLINE int scan_char(Txt *t, int c)
+{
+    const int got = scan_peek(t);
+    if (got == c) {
+        t->i++;
+        return SCAN_OK;
+    }
+    return got < 0 ? SCAN_NEED : SCAN_BAIL;
+}
+
+/* After an item of an object or array: ',' (more: 1) or `close` (the end: 0), else the
+ * status (NEED, BAIL) negated. */
+static ALWAYS_INLINE int scan_next(Txt *t, int close)
+{
+    const int c = scan_peek(t);
+    if (c == ',' || c == close) {
+        t->i++;
+        return c == ',';
+    }
+    return c < 0 ? -SCAN_NEED : -SCAN_BAIL;
+}
+
+/* A key and its colon: the key's bytes [*a, *b). */
+static int scan_key(Txt *t, Py_ssize_t *a, Py_ssize_t *b)
+{
+    const int c = scan_peek(t);
+    if (c != '"')
+        return c < 0 ? SCAN_NEED : SCAN_BAIL;
+    const int st = scan_string(t, a, b, KEY_TEXT, NULL);
+    return st != SCAN_OK ? st : scan_char(t, ':');
+}
+
+/* Any JSON value (of the kinds above), passed over. */
+static int scan_skip(Txt *t, int depth)
+{
+    const int c = scan_peek(t);
+    Py_ssize_t a, b;
+    if (c < 0)
+        return SCAN_NEED;
+    if (c == '"')
+        return scan_string(t, &a, &b, ANY_TEXT, NULL);
+    if (c == '-' || is_digit((unsigned char)c)) {
+        int integer;
+        int64_t v;
+        return scan_number(t, &a, &integer, &v);
+    }
+    if (c == 't' || c == 'f' || c == 'n') {
+        const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+        const Py_ssize_t len = (Py_ssize_t)strlen(word);
+        const Py_ssize_t have = t->n - t->i < len ? t->n - t->i : len;
+        if (memcmp(t->s + t->i, word, (size_t)have) != 0)
+            return SCAN_BAIL;
+        if (have < len)
+            return SCAN_NEED;
+        t->i += len;
+        return SCAN_OK;
+    }
+    if ((c != '{' && c != '[') || depth >= SCAN_DEPTH)
+        return SCAN_BAIL;
+    const int close = c == '{' ? '}' : ']';
+    t->i++;
+    const int first = scan_peek(t);
+    if (first == close) {
+        t->i++;
+        return SCAN_OK;
+    }
+    for (;;) {
+        int st = c == '{' ? scan_key(t, &a, &b) : SCAN_OK;
+        if (st == SCAN_OK)
+            st = scan_skip(t, depth + 1);
+        if (st != SCAN_OK)
+            return st;
+        const int more = scan_next(t, close);
+        if (more <= 0)
+            return -more == 0 ? SCAN_OK : -more;
+    }
+}
+
 typedef struct {
-    int64_t h, area, s, e, sc, sr, ec, er; /* the open run [s, e): its first and last pixel */
-    int64_t xs, xe, ys, ye;
-    int open;
-} Runs;
+    int64_t ints[5];   /* image_id, category_id, the segmentation's height and width, where it starts */
+    double doubles[5]; /* score, bbox */
+    unsigned char flags; /* 1: a bbox, 2: a segmentation */
+    Py_ssize_t ca, cb;   /* the counts string's bytes */
+    int escaped;         /* ... with an escape */
+} ScanRec;
 
-static void runs_close(Runs *R)
+static ALWAYS_INLINE int key_is(const Txt *t, Py_ssize_t a, Py_ssize_t b, const char *name, size_t len)
 {
-    if (!R->open)
-        return;
-    R->area += R->e - R->s;
-    if (R->sc < R->xs)
-        R->xs = R->sc;
-    if (R->ec > R->xe)
-        R->xe = R->ec;
-    if (R->sc < R->ec) /* over two columns: every row */
-        R->ys = 0, R->ye = R->h - 1;
-    const int64_t r0 = R->sr < R->er ? R->sr : R->er, r1 = R->sr > R->er ? R->sr : R->er;
-    if (r0 < R->ys)
-        R->ys = r0;
-    if (r1 > R->ye)
-        R->ye = r1;
-    R->open = 0;
+    return (size_t)(b - a) == len && memcmp(t->s + a, name, len) == 0;
 }
+#define KEY_IS(t, a, b, lit) key_is((t), (a), (b), (lit), sizeof(lit) - 1)
 
-/* The run [s, e) (s < e), its first pixel at (sc, sr) and its last at (ec, er). */
-static void runs_add(Runs *R, int64_t s, int64_t e, int64_t sc, int64_t sr, int64_t ec, int64_t er)
+/* "bbox": four numbers. */
+static int scan_box(Txt *t, double *box)
 {
-    if (R->open && s <= R->e) {
-        if (e > R->e)
-            R->e = e, R->ec = ec, R->er = er;
-        return;
+    int st = scan_char(t, '[');
+    for (int k = 0; k < 4 && st == SCAN_OK; k++) {
+        if (scan_peek(t) < 0)
+            return SCAN_NEED;
+        st = scan_double(t, &box[k]);
+        if (st == SCAN_OK)
+            st = scan_char(t, k < 3 ? ',' : ']');
     }
-    runs_close(R);
-    R->s = s, R->e = e, R->sc = sc, R->sr = sr, R->ec = ec, R->er = er, R->open = 1;
+    return st;
 }
 
-/* The run between toggles a and b (column << 32 | row; b < 0: the image's end). */
-static void runs_toggles(Runs *R, int64_t a, int64_t b, int64_t w)
+/* "segmentation": {"size": [h, w], "counts": "..."} (other keys passed over). */
+static int scan_segm(Txt *t, ScanRec *r)
 {
-    const int64_t h = R->h;
-    int64_t sc = a >> 32, sr = a & 0xffffffff, ec, er;
-    const int64_t s = sc * h + sr;
-    int64_t e;
-    if (b < 0)
-        e = h * w, ec = w - 1, er = h - 1;
-    else {
-        ec = b >> 32, er = b & 0xffffffff;
-        e = ec * h + er;
-        if (er == 0) /* the last pixel is the previous column's bottom */
-            ec--, er = h - 1;
+    int st = scan_char(t, '{'), seen = 0;
+    if (st != SCAN_OK)
+        return st;
+    for (;;) {
+        Py_ssize_t a, b;
+        if ((st = scan_key(t, &a, &b)) != SCAN_OK)
+            return st;
+        if (scan_peek(t) < 0)
+            return SCAN_NEED;
+        if (KEY_IS(t, a, b, "size")) {
+            if (seen & 1)
+                return SCAN_BAIL;
+            seen |= 1;
+            st = scan_char(t, '[');
+            if (st == SCAN_OK && scan_peek(t) < 0)
+                st = SCAN_NEED;
+            if (st == SCAN_OK)
+                st = scan_int(t, &r->ints[2]);
+            if (st == SCAN_OK)
+                st = scan_char(t, ',');
+            if (st == SCAN_OK && scan_peek(t) < 0)
+                st = SCAN_NEED;
+            if (st == SCAN_OK)
+                st = scan_int(t, &r->ints[3]);
+            if (st == SCAN_OK)
+                st = scan_char(t, ']');
+        } else if (KEY_IS(t, a, b, "counts")) {
+            if (seen & 2)
+                return SCAN_BAIL;
+            seen |= 2;
+            const int c = scan_peek(t);
+            st = c == '"' ? scan_string(t, &r->ca, &r->cb, COUNTS_TEXT, &r->escaped) : c < 0 ? SCAN_NEED : SCAN_BAIL;
+        } else
+            st = scan_skip(t, 2);
+        if (st != SCAN_OK)
+            return st;
+        const int more = scan_next(t, '}');
+        if (more < 0)
+            return -more;
+        if (more == 0)
+            return seen == 3 ? SCAN_OK : SCAN_BAIL;
+    }
+}
+
+/* One record at the cursor into *r. */
+static int scan_record(Txt *t, ScanRec *r)
+{
+    int st = scan_char(t, '{'), seen = 0;
+    if (st != SCAN_OK)
+        return st;
+    r->flags = 0;
+    r->ints[2] = r->ints[3] = 0;
+    for (int k = 1; k < 5; k++)
+        r->doubles[k] = 0.0;
+    r->ca = r->cb = 0;
+    r->escaped = 0;
+    if (scan_peek(t) == '}')
+        return SCAN_BAIL; /* {}: no image_id */
+    for (;;) {
+        Py_ssize_t a, b;
+        if ((st = scan_key(t, &a, &b)) != SCAN_OK)
+            return st;
+        if (scan_peek(t) < 0)
+            return SCAN_NEED;
+        int bit = 0;
+        if (KEY_IS(t, a, b, "image_id"))
+            bit = 1, st = scan_int(t, &r->ints[0]);
+        else if (KEY_IS(t, a, b, "category_id"))
+            bit = 2, st = scan_int(t, &r->ints[1]);
+        else if (KEY_IS(t, a, b, "score"))
+            bit = 4, st = scan_double(t, &r->doubles[0]);
+        else if (KEY_IS(t, a, b, "bbox"))
+            bit = 8, st = scan_box(t, &r->doubles[1]);
+        else if (KEY_IS(t, a, b, "segmentation"))
+            bit = 16, st = scan_segm(t, r);
         else
-            er--;
+            st = scan_skip(t, 1);
+        if (seen & bit)
+            return SCAN_BAIL; /* a key twice */
+        seen |= bit;
+        if (st != SCAN_OK)
+            return st;
+        const int more = scan_next(t, '}');
+        if (more < 0)
+            return -more;
+        if (more == 0)
+            break;
     }
-    if (e <= s)
-        return;
-    if (sr == h) /* a row of h: the next column's top */
-        sc++, sr = 0;
-    runs_add(R, s, e, sc, sr, ec, er);
+    if ((seen & 7) != 7)
+        return SCAN_BAIL;
+    r->flags = (unsigned char)(((seen & 8) ? 1 : 0) | ((seen & 16) ? 2 : 0));
+    return SCAN_OK;
 }
 
-static int cmp_pair(const void *a, const void *b)
+/* Growable columns of the records scanned. */
+typedef struct {
+    int64_t *ints;
+    double *doubles;
+    unsigned char *flags;
+    Py_ssize_t n, cap;
+} ScanCols;
+
+static int scan_grow(ScanCols *c)
 {
-    const int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
-    return x > y ? 1 : x < y ? -1 : 0;
+    const Py_ssize_t cap = c->cap ? 2 * c->cap : 256;
+    int64_t *ints = realloc(c->ints, sizeof(int64_t) * 5 * (size_t)cap);
+    if (ints != NULL)
+        c->ints = ints;
+    double *doubles = realloc(c->doubles, sizeof(double) * 5 * (size_t)cap);
+    if (doubles != NULL)
+        c->doubles = doubles;
+    unsigned char *flags = realloc(c->flags, (size_t)cap);
+    if (flags != NULL)
+        c->flags = flags;
+    if (ints == NULL || doubles == NULL || flags == NULL)
+        return -1;
+    c->cap = cap;
+    return 0;
 }
 
-/* Would polygon_problem doubt this group (see the section's comment)? */
-static int group_doubted(const double *xy, const int64_t *ends, Py_ssize_t p0, Py_ssize_t p1, int64_t h, int64_t w)
+static PyObject *scan_results(PyObject *self, PyObject *args)
 {
-    const double W = (double)w, H = (double)h, most = (double)(128 * (h + w) < (1 << 20) ? 128 * (h + w) : (1 << 20));
-    const double lim = 134217728.0; /* 2^27 */
-    double length = 0;
-    for (Py_ssize_t p = p0; p < p1; p++) {
-        const Py_ssize_t a = p > 0 ? (Py_ssize_t)ends[p - 1] : 0, b = (Py_ssize_t)ends[p];
-        for (Py_ssize_t i = a; i < b; i++) {
-            const double x = xy[2 * i], y = xy[2 * i + 1];
-            if (!(x >= -W && x <= 2 * W && y >= -H && y <= 2 * H && x >= -lim && x <= lim && y >= -lim && y <= lim))
-                return 1; /* (NaN fails every comparison) */
-            const Py_ssize_t j = i + 1 < b ? i + 1 : a;
-            const double ddx = fabs(xy[2 * j] - x), ddy = fabs(xy[2 * j + 1] - y);
-            length += ddx > ddy ? ddx : ddy;
-        }
-    }
-    return !(length <= most * (1 - 1e-6));
-}
-
-static PyObject *poly_areas(PyObject *self, PyObject *args)
-{
-    PyObject *xy_obj, *ends_obj, *groups_obj, *areas_obj, *boxes_obj;
-    long long h, w;
-    if (!PyArg_ParseTuple(args, "OOOLLOO", &xy_obj, &ends_obj, &groups_obj, &h, &w, &areas_obj, &boxes_obj))
+    PyObject *data_obj;
+    Py_ssize_t pos, most;
+    int first, final;
+    if (!PyArg_ParseTuple(args, "Onppn", &data_obj, &pos, &first, &final, &most))
         return parse_failed();
     Bufs bs = {0};
-    PyObject *result = NULL;
-    const Py_buffer *xyb, *eb, *gb, *ab, *bb;
-    if ((xyb = take(&bs, xy_obj, F64, 0, "xy")) == NULL || (eb = take(&bs, ends_obj, I64, 0, "ends")) == NULL ||
-        (gb = take(&bs, groups_obj, I64, 0, "groups")) == NULL || (ab = take(&bs, areas_obj, I64, 1, "areas")) == NULL ||
-        (bb = take(&bs, boxes_obj, F64, 1, "boxes")) == NULL) {
+    const Py_buffer *data = take(&bs, data_obj, U8, 0, "data");
+    if (data == NULL) {
         release(&bs);
         return NULL;
     }
-    const double *xy = xyb->buf;
-    const int64_t *ends = eb->buf, *groups = gb->buf;
-    int64_t *areas = ab->buf;
-    double *boxes = bb->buf;
-    const Py_ssize_t nc = count(xyb), np_ = count(eb), ng = count(gb);
-    int ok = h >= 1 && w >= 1 && h <= 2147483647LL && w <= 2147483647LL && h * w <= 2147483647LL;
-    if (!ok)
-        PyErr_SetString(PyExc_ValueError, "image size: two positive integers, fewer than 2^31 pixels");
-    else if (count(ab) != ng || count(bb) != 4 * ng || nc % 2 || (np_ ? ends[np_ - 1] : 0) != nc / 2 ||
-             (ng ? groups[ng - 1] : 0) != np_) {
-        PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
-        ok = 0;
-    } else {
-        for (Py_ssize_t p = 0; ok && p < np_; p++)
-            ok = ends[p] - (p ? ends[p - 1] : 0) >= 3;
-        for (Py_ssize_t g = 0; ok && g < ng; g++)
-            ok = groups[g] - (g ? groups[g - 1] : 0) >= 1;
-        if (!ok)
-            PyErr_SetString(PyExc_ValueError, "each polygon needs at least 3 points, each group a polygon");
+    if (pos < 0 || pos > data->len || most < 1) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, pos < 0 || pos > data->len ? "pos is out of range" : "most must be >= 1");
+        return NULL;
     }
-    Vec64 tog = {0}, scratch = {0}, pairs = {0};
-    Py_ssize_t first = -1;
-    for (Py_ssize_t g = 0; ok && g < ng; g++) {
-        const Py_ssize_t p0 = g ? (Py_ssize_t)groups[g - 1] : 0, p1 = (Py_ssize_t)groups[g];
-        double *box = boxes + 4 * g;
-        box[0] = box[1] = box[2] = box[3] = 0;
-        if (group_doubted(xy, ends, p0, p1, h, w)) {
-            areas[g] = -1;
-            first = first < 0 ? g : first;
-            continue;
+    Txt t = {data->buf, data->len, pos};
+    ScanCols c = {0};
+    PyObject *counts = PyList_New(0), *result = NULL;
+    int status = SCAN_MORE, failed = counts == NULL;
+    if (first && scan_peek(&t) == ']') {
+        t.i++;
+        status = SCAN_END;
+    }
+    while (!failed && status == SCAN_MORE && c.n < most) {
+        const Py_ssize_t start = t.i;
+        ScanRec r;
+        int st = scan_record(&t, &r);
+        int more = 0;
+        if (st == SCAN_OK) {
+            more = scan_next(&t, ']');
+            if (more < 0)
+                st = -more;
         }
-        Runs R = {.h = h, .xs = w, .xe = 0, .ys = h, .ye = 0};
-        pairs.n = 0;
-        for (Py_ssize_t p = p0; ok && p < p1; p++) {
-            const Py_ssize_t a = p ? (Py_ssize_t)ends[p - 1] : 0, b = (Py_ssize_t)ends[p];
-            Walk k = {&tog, h, w, 0};
-            tog.n = 0;
-            walk_polygon(xy + 2 * a, b - a, &k);
-            if (k.failed || sort_toggles(tog.p, tog.n, &scratch) < 0) {
-                ok = 0;
-                break;
-            }
-            for (Py_ssize_t i = 0; i < tog.n; i += 2) {
-                const int64_t lo = tog.p[i], hi = i + 1 < tog.n ? tog.p[i + 1] : -1;
-                if (p1 - p0 == 1) /* one polygon: its runs in order */
-                    runs_toggles(&R, lo, hi, w);
-                else if (vec_push(&pairs, lo) < 0 || vec_push(&pairs, hi) < 0)
-                    ok = 0;
-            }
-        }
-        if (!ok) {
-            PyErr_NoMemory();
+        if (st != SCAN_OK) {
+            status = st == SCAN_NEED && !final ? SCAN_NEED : SCAN_BAIL;
+            t.i = start;
             break;
         }
-        if (p1 - p0 > 1) { /* a union: every polygon's runs by their start */
-            const Py_ssize_t n = pairs.n / 2;
-            int64_t *q = pairs.p;
-            for (Py_ssize_t i = 0; i < n; i++) /* starts as positions, to sort by */
-                q[2 * i] = (q[2 * i] >> 32) * h + (q[2 * i] & 0xffffffff);
-            if (n > 1)
-                qsort(q, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
-            for (Py_ssize_t i = 0; i < n; i++) {
-                const int64_t s = q[2 * i];
-                runs_toggles(&R, (s / h) << 32 | (s % h), q[2 * i + 1], w);
-            }
+        if (c.n == c.cap && scan_grow(&c) < 0) {
+            PyErr_NoMemory();
+            failed = 1;
+            break;
         }
-        runs_close(&R);
-        areas[g] = R.area;
-        if (R.area > 0)
-            box[0] = (double)R.xs, box[1] = (double)R.ys, box[2] = (double)(R.xe - R.xs + 1),
-            box[3] = (double)(R.ye - R.ys + 1);
+        r.ints[4] = start;
+        memcpy(c.ints + 5 * c.n, r.ints, sizeof r.ints);
+        memcpy(c.doubles + 5 * c.n, r.doubles, sizeof r.doubles);
+        c.flags[c.n] = r.flags;
+        PyObject *line = (r.flags & 2) ? counts_text(t.s, r.ca, r.cb, r.escaped) : Py_NewRef(Py_None);
+        failed = line == NULL || PyList_Append(counts, line) < 0;
+        Py_XDECREF(line);
+        c.n++;
+        if (!more)
+            status = SCAN_END;
     }
-    if (ok)
-        result = PyLong_FromSsize_t(first);
-    free(tog.p);
-    free(scratch.p);
-    free(pairs.p);
+    if (!failed)
+        result = Py_BuildValue("(innNNNO)", status, t.i, c.n,
+                               PyBytes_FromStringAndSize((const char *)c.ints, (Py_ssize_t)sizeof(int64_t) * 5 * c.n),
+                               PyBytes_FromStringAndSize((const char *)c.doubles, (Py_ssize_t)sizeof(double) * 5 * c.n),
+                               PyBytes_FromStringAndSize((const char *)c.flags, c.n), counts);
+    free(c.ints);
+    free(c.doubles);
+    free(c.flags);
+    Py_XDECREF(counts);
     release(&bs);
     return result;
 }
-
-/* ================================================== end of polygon areas (issue 12, CVAT speed) */
 
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
@@ -1492,9 +1593,9 @@ static PyMethodDef methods[] = {
     {"coco_accumulate", coco_accumulate, METH_VARARGS,
      "coco_accumulate(matched, ignored, npig, rec_thrs, precision, recall): COCOeval.accumulate's "
      "precision (A, T, R) and recall (A, T) of one category and maxDets, detections in score order."},
-    {"poly_areas", poly_areas, METH_VARARGS,
-     "poly_areas(xy, ends, groups, h, w, areas, boxes): pycocotools' area and toBbox of each group's "
-     "merged polygons (frPyObjects' arithmetic, no RLE); returns the first group the limits doubt, or -1."},
+    {"scan_results", scan_results, METH_VARARGS,
+     "scan_results(data, pos, first, final, most): up to `most` plain records of a COCO results list "
+     "from data[pos:] as columns: (status, pos, n, ints, doubles, flags, counts)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -25,7 +25,7 @@ _KERNELS = (
     "rle_iou",
     "coco_match",
     "coco_accumulate",
-    "poly_areas",
+    "scan_results",
 )
 
 
@@ -61,9 +61,9 @@ if TYPE_CHECKING:
         joint_hist8,
         pack_rgb,
         pair_counts,
-        poly_areas,
         rle_areas,
         rle_iou,
+        scan_results,
         unfilter,
     )
 else:
@@ -75,7 +75,7 @@ else:
     rle_iou = _impl.rle_iou
     coco_match = _impl.coco_match
     coco_accumulate = _impl.coco_accumulate
-    poly_areas = _impl.poly_areas
+    scan_results = _impl.scan_results
 
 __all__ = [
     "ENV",
@@ -86,8 +86,8 @@ __all__ = [
     "joint_hist8",
     "pack_rgb",
     "pair_counts",
-    "poly_areas",
     "rle_areas",
     "rle_iou",
+    "scan_results",
     "unfilter",
 ]

@@ -21,6 +21,7 @@ from .. import limits
 from ..errors import FormatError, SegtoolError
 from ..model import Category, Dataset
 from ..pairing import ImageId, Predictions, Stream
+from . import results_scan
 from .common import Detection, limit, load_json
 from .jsonstream import NOT_JSON, items, json_sketch, layout
 from .results_rows import END, MEMORY, Detections, group, group_rows
@@ -115,12 +116,18 @@ def stream_predictions(path: Path, *, gt: Dataset | None = None, iou_type: str =
     where = str(path)
 
     def sources() -> Iterator[tuple[ImageId, Detections]]:
-        dets = iter(_records(path))
+        if results_scan.usable(path):  # a list, read by the C scan; the parser where it stops
+            yield from results_scan.sources(path, images, known, iou_type, where, grouped)
+        else:
+            yield from grouped(iter(_records(path)), 0, None)
+
+    def grouped(dets: Iterator[Any], start: int, by_box: bool | None) -> Iterator[tuple[ImageId, Detections]]:
+        """The detections ``dets`` from the file's #``start`` on, grouped a batch at a time."""
         first = next(dets, END)
         if first is END:
             return
-        by_box = isinstance(first, dict) and bool(first.get("bbox"))  # the file's first detection decides
-        start = 0
+        if by_box is None:
+            by_box = isinstance(first, dict) and bool(first.get("bbox"))  # the file's first detection decides
         batches = _batches(chain([first], dets), BATCH)
         for batch in batches:
             found = group_rows(batch, images, known, iou_type, where, pack=True, wide=True, start=start, by_box=by_box)
