@@ -86,6 +86,16 @@ def coco_accumulate(
     writes ``precision`` [float64, out, A x T x R] and ``recall`` [float64, out, A x T]
     (lanes of an area range without ground truth are left as they are)."""
 
+def poly_areas(xy: Buffer, ends: Buffer, groups: Buffer, h: int, w: int, areas: Buffer, boxes: Buffer) -> int:
+    """pycocotools' ``area`` and ``toBbox`` of ``merge(frPyObjects(polygons, h, w))`` for each
+    group, without an RLE: ``xy`` [float64] the polygons' x, y pairs one after another,
+    ``ends`` [int64] where each polygon's points end (each at least 3 points), ``groups``
+    [int64] where each group's polygons end (each at least one); writes ``areas`` [int64,
+    out, len(groups)] and ``boxes`` [float64, out, 4 per group]. A group that
+    segtool.cocopoly.polygon_problem might refuse (coordinates not finite or beyond its
+    limits, edges near the longest allowed) gets area -1 and a box of zeros; returns the
+    first such group, or -1."""
+
 def scan_results(
     data: Buffer, pos: int, first: bool, final: bool, most: int
 ) -> tuple[int, int, int, bytes, bytes, bytes, list[str | None]]:
@@ -95,9 +105,10 @@ def scan_results(
     most 15 digits), ``score``, optionally ``bbox`` (four numbers) and ``segmentation``
     (``{"size": [h, w], "counts": str}``), other keys passed over. Returns (status, pos, n,
     ints [int64: image_id, category_id, h, w, and the offset in ``data`` where the record
-    starts (after the comma before it) per record; h = w = 0 without a segmentation], doubles [float64: score and the box per record; a box of zeros without
-    one], flags [uint8: 1 a box, 2 a segmentation], counts [each record's counts string, or
-    None]). status 0: ``most`` read, the next record at pos; 1: the list ended (pos after
-    its ``]``); 2: the record at pos goes past the end of ``data`` (not ``final``: read
-    more); 3: the record at pos is not plain (or not valid JSON): read on from there with a
+    starts (after the comma before it), per record; h = w = 0 without a segmentation],
+    doubles [float64: score and the box per record; a box of zeros without one], flags
+    [uint8: 1 a box, 2 a segmentation], counts [each record's counts string, or None]).
+    status 0: ``most`` read, the next record at pos; 1: the list ended (pos after its
+    ``]``); 2: the record at pos goes past the end of ``data`` (not ``final``: read more);
+    3: the record at pos is not plain (or not valid JSON): read on from there with a
     JSON parser."""

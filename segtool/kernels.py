@@ -25,6 +25,7 @@ _KERNELS = (
     "rle_iou",
     "coco_match",
     "coco_accumulate",
+    "poly_areas",
     "scan_results",
 )
 
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         joint_hist8,
         pack_rgb,
         pair_counts,
+        poly_areas,
         rle_areas,
         rle_iou,
         scan_results,
@@ -75,6 +77,7 @@ else:
     rle_iou = _impl.rle_iou
     coco_match = _impl.coco_match
     coco_accumulate = _impl.coco_accumulate
+    poly_areas = _impl.poly_areas
     scan_results = _impl.scan_results
 
 __all__ = [
@@ -86,6 +89,7 @@ __all__ = [
     "joint_hist8",
     "pack_rgb",
     "pair_counts",
+    "poly_areas",
     "rle_areas",
     "rle_iou",
     "scan_results",
