@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
@@ -346,11 +345,6 @@ class Dataset:
     def thing_ids(self) -> npt.NDArray[np.int64]:
         """Sorted ids of the thing categories."""
         return np.array(sorted(c.id for c in self.categories if c.isthing), dtype=np.int64)
-
-
-def stem_name(file_name: str, suffix: str = ".png") -> str:
-    """``dir/000001.jpg`` → ``000001.png`` (outputs are flat, named by the image's stem)."""
-    return Path(file_name).stem + suffix
 
 
 def category_colors(categories: tuple[Category, ...]) -> dict[int, tuple[int, int, int]]:

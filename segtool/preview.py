@@ -23,7 +23,8 @@ from . import preview_select as chooser
 from .atomic import atomic_outputs, dataset_inputs, plan
 from .errors import SegtoolError
 from .masks import Runs, to_pyco
-from .model import Annotation, Dataset, ImageInfo, Sample, Segments, category_colors, stem_name
+from .model import Annotation, Dataset, ImageInfo, Sample, Segments, category_colors
+from .naming import image_path, output_names
 from .parallel import imap, jobs_for
 from .progress import announce
 from .render.errors import Outcome, error_view, instance_outcome, panoptic_outcome
@@ -331,9 +332,7 @@ def preview(
     ignore = int((read_options or {}).get("ignore_value", 255))
     arranged = chooser.arrange(ds, chosen, preds if pred is not None else None, choice, jobs, ignore, progress)
     chosen = arranged.samples
-    names = [stem_name(s.image.file_name) for s in chosen]
-    if len(set(names)) < len(names):
-        raise SegtoolError("several images share a file stem; their renders would collide", str(path))
+    names = output_names([image_path(s.image) for s in chosen], str(out), flat=True, suffix=".png")  # as writers
     colors = category_colors(ds.categories)
     if not arranged.announced:  # else told already: each image scored for the order, then rendered
         announce(progress, len(chosen))

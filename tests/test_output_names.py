@@ -28,9 +28,9 @@ from pycocotools import mask as mask_utils
 import segtool
 from segtool.cli import main
 from segtool.errors import SegtoolError
-from segtool.formats.common import FLAT, image_path, output_names
 from segtool.formats.mask_folder import file_stem
 from segtool.model import Annotation, Dataset, ImageInfo
+from segtool.naming import FLAT, image_path, output_names
 
 MOTS = Path(__file__).parent / "data" / "datumaro" / "mots_png"
 WRITERS = ("coco-panoptic", "mapillary", "labelme", "masks", "semantic", "yolo-seg", "cityscapes", "voc", "camvid")
@@ -339,3 +339,12 @@ def test_a_name_that_leaves_the_output_is_refused(tmp_path, fmt):
     assert len(result.output.strip().splitlines()) == 1
     assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["c.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_preview_names_renders_by_the_same_rule(tmp_path):
+    """preview renders one image per file, named as the writers name outputs: two images of
+    one stem in two folders give two renders (refused before)."""
+    src = _labelme_tree(tmp_path / "lm")
+    res = CliRunner().invoke(main, ["preview", str(src), str(tmp_path / "pv"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "pv").glob("*.png")) == ["seq1__000001.png", "seq2__000001.png"]

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..naming import image_path, output_names
 from ..policy import STRICT
 from .ade20k_2021 import Json2021, is_2021, object_classes
 from .ade20k_rules import (
@@ -42,7 +43,7 @@ from .ade20k_rules import (
     read_seg,
     scene_labels,
 )
-from .common import Detection, ImageResult, image_path, noted, output_names, save_png
+from .common import Detection, ImageResult, noted, save_png
 from .options import Job, WriteContext, WriteOptions
 from .semantic_rules import read_labels
 from .voc_rules import png_size

@@ -21,6 +21,7 @@ import numpy as np
 from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..naming import image_path, output_names
 from ..policy import STRICT
 from .camvid_rules import (
     ANNOT,
@@ -34,7 +35,7 @@ from .camvid_rules import (
     read_classes,
     table_for,
 )
-from .common import Detection, ImageResult, image_path, noted, output_names, save_png, write_utf8
+from .common import Detection, ImageResult, noted, save_png, write_utf8
 from .options import Job, WriteContext, WriteOptions
 from .voc_rules import COLORMAP, photo_size, png_size
 

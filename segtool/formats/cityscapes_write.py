@@ -27,8 +27,9 @@ from PIL import Image, ImageDraw
 from .. import views
 from ..errors import SegtoolError
 from ..model import Sample
+from ..naming import image_path, output_names
 from .cityscapes_labels import BY_NAME, INSTANCE_BASE, LABELS, MAX_ID, UNLABELED, Label
-from .common import ImageResult, image_path, noted, output_names, save_png
+from .common import ImageResult, noted, save_png
 from .options import WriteContext, WriteOptions, resolve_for_write
 
 PHOTO = "_leftImg8bit.png"

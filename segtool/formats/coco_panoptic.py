@@ -21,19 +21,12 @@ import numpy.typing as npt
 from .. import masks, png, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..naming import image_path, output_names
 from ..pairing import Predictions, Stream
 from ..policy import STRICT
 from .coco_records import count_images as count_images  # images validate steps through (progress)
 from .coco_records import parse_categories, parse_images, unknown_image
-from .common import (
-    Detection,
-    ImageResult,
-    image_path,
-    noted,
-    output_names,
-    save_png,
-    stream_coco_json,
-)
+from .common import Detection, ImageResult, noted, save_png, stream_coco_json
 from .jsonstream import NOT_JSON, coco_sections, items, json_sketch, section, sketch
 from .options import WriteContext, WriteOptions, resolve_for_write
 from .panoptic_rules import annotation_record, pixel_ids, repeated_annotation, segment_count, segment_records

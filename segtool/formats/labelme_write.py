@@ -24,7 +24,8 @@ import numpy.typing as npt
 from .. import masks, png
 from ..errors import SegtoolError
 from ..model import Annotation, Dataset, Sample
-from .common import ImageResult, image_path, noted, output_names
+from ..naming import image_path, output_names
+from .common import ImageResult, noted
 from .labelme_rules import CROWD, IGNORE, LABELS, NOT_CATEGORIES, Shape, drawn
 from .options import WriteContext, WriteOptions
 

@@ -30,10 +30,11 @@ import numpy as np
 from .. import cocomask, cocopoly, views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Kind, Sample, Segments, category_colors
+from ..naming import image_path, output_names
 from ..policy import QUIET, STRICT, Policy
 from .coco_panoptic import PanopticPng
 from .coco_records import parse_categories, parse_images, unknown_image
-from .common import Detection, ImageResult, dump_json, image_path, noted, output_names, save_png
+from .common import Detection, ImageResult, dump_json, noted, save_png
 from .jsonstream import coco_sections, items
 from .mapillary_rules import (
     INSTANCES,

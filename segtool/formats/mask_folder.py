@@ -23,9 +23,10 @@ import numpy as np
 from .. import cocomask, masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from ..naming import image_path, output_names
 from ..policy import QUIET, STRICT
 from .coco_records import parse_images
-from .common import Detection, ImageResult, dump_json, image_path, noted, output_names, save_png
+from .common import Detection, ImageResult, dump_json, noted, save_png
 from .mask_folder_rules import (
     CROWD,
     META,

@@ -21,20 +21,11 @@ from ..errors import FormatError, SegtoolError
 from ..labelmap import LabelMap
 from ..masks import DENSE_VALUES
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from ..naming import image_path, output_names
 from ..pairing import Predictions
 from ..policy import STRICT
 from .coco_records import parse_categories, parse_images
-from .common import (
-    Detection,
-    ImageResult,
-    dump_json,
-    image_path,
-    limit,
-    load_json,
-    noted,
-    output_names,
-    save_png,
-)
+from .common import Detection, ImageResult, dump_json, limit, load_json, noted, save_png
 from .label_decoding import Decoding
 from .options import WriteContext, WriteOptions, resolve_for_write
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels

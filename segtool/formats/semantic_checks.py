@@ -25,9 +25,10 @@ from ..checks.registry import Collect, E, finding, register, unlabeled
 from ..checks.schema import is_int
 from ..errors import FormatError, SegtoolError
 from ..labelmap import LabelMap
+from ..naming import output_names, record_path
 from ..parallel import imap, jobs_for
 from .coco_record_checks import category_checks, image_checks
-from .common import load_json, output_names, record_path
+from .common import load_json
 from .label_decoding import Decoding
 from .semantic import CATEGORIES, IMAGES
 from .semantic_rules import histogram, ignore_rule, label_values, read_labels

@@ -23,8 +23,9 @@ import numpy as np
 from .. import views
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..naming import image_path, output_names
 from ..policy import STRICT
-from .common import Detection, ImageResult, image_path, noted, output_names, save_png, write_utf8
+from .common import Detection, ImageResult, noted, save_png, write_utf8
 from .options import WriteContext, WriteOptions
 from .voc_rules import (
     CLASS,

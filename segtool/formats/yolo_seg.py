@@ -23,8 +23,9 @@ import numpy.typing as npt
 from .. import masks
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Category, Dataset, ImageInfo, Sample, Segments
+from ..naming import image_path, output_names
 from ..policy import STRICT
-from .common import Detection, ImageResult, image_path, noted, output_names, write_utf8
+from .common import Detection, ImageResult, noted, write_utf8
 from .options import WriteContext, WriteOptions, resolve_for_write
 from .yolo_seg_rules import (
     find_yaml,
