@@ -217,17 +217,18 @@ def _places(ids: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> npt.ND
 
 
 Kept = list[tuple[Collected, tuple[Category, ...], Params]]
-_KEPT: ContextVar[Kept | None] = ContextVar("segtool_kept_collected", default=None)
+_KEPT: ContextVar[tuple[Kept, bool] | None] = ContextVar("segtool_kept_collected", default=None)
 
 
 @contextmanager
-def keeping() -> Iterator[Kept]:
+def keeping(every: bool = False) -> Iterator[Kept]:
     """While inside, the first :func:`accumulate` also hands what it accumulated (the
     per-image results, the categories and parameters) to the list yielded: how a shard's partial
     (:mod:`.partial`) gets COCOeval's per-image evaluations from every caller (COCO, LVIS,
-    subsets) without each one passing them up. Outside, nothing is kept (memory)."""
+    subsets) without each one passing them up. ``every``: each accumulate's, the evaluation's
+    first and then each slice's (a partial with slices). Outside, nothing is kept (memory)."""
     kept: Kept = []
-    token = _KEPT.set(kept)
+    token = _KEPT.set((kept, every))
     try:
         yield kept
     finally:
@@ -237,9 +238,9 @@ def keeping() -> Iterator[Kept]:
 def accumulate(found: Collected, categories: tuple[Category, ...], params: Params) -> InstanceResult:
     """COCOeval.accumulate over the collected per-image results, put in ascending image id
     order first: pycocotools' order, on which ties of score across images depend."""
-    kept = _KEPT.get()
-    if kept is not None and not kept:  # the evaluation's own: the first (slices accumulate after it)
-        kept.append((found, categories, params))
+    keep = _KEPT.get()
+    if keep is not None and (keep[1] or not keep[0]):  # the evaluation's own first; slices' after it
+        keep[0].append((found, categories, params))
     t, r, k_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(categories), len(params.area_rng), len(params.max_dets)
     precision = -np.ones((t, r, k_n, a_n, m_n))
     recall = -np.ones((t, k_n, a_n, m_n))

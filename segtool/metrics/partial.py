@@ -37,7 +37,7 @@ from ..model import Category
 from ..pairing import id_order
 from . import lvis as _lvis
 from . import partial_slices as _ps
-from .instance_accumulate import Kept
+from .instance_accumulate import Kept, keeping
 from .panoptic_result import PanopticResult
 from .semantic import SemanticResult
 from .shard import Shard, ground_truth_digest
@@ -135,7 +135,7 @@ def of_instance(
     kept: Kept, shard: Shard, digest: str, params: dict[str, Any], gt: Sequence[Category], result: Any = None
 ) -> Partial:
     """An instance shard's partial: the per-image evaluations :func:`accumulate` was given
-    (``kept``, :func:`.partial_slices.keeping_every`: the evaluation's, then each slice's),
+    (``kept``, :func:`.instance_accumulate.keeping` with ``every``: the evaluation's, then each slice's),
     with the parameters it used; ``gt``: the ground truth's categories (LVIS' frequency
     groups are read from them); ``result``: the shard's, whose per-image rows it keeps."""
     if len(kept) == 0:  # pragma: no cover - every evaluation that returns accumulated
@@ -370,7 +370,7 @@ class Plan:
             return triple[1].image.id
 
         progress = rest[-1] if rest else None
-        with _ps.keeping_every() as kept:
+        with keeping(every=True) as kept:
             result = score(self.shard.pairs(pairs, image, progress), categories, *rest)
         rows_order = sorted(seen, key=id_order)  # instance rows come in ascending image id
         self.save(lambda s, d: of_instance(kept, s, d, self.params, categories, result), rows_order, categories, path)

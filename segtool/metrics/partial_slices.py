@@ -17,8 +17,7 @@ how ``eval merge`` (:mod:`.partial_merge`) puts it together (docs/metrics/partia
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,6 @@ import numpy.typing as npt
 
 from ..errors import FormatError
 from ..model import Category
-from . import instance_accumulate
 from .instance_accumulate import Collected
 from .panoptic_result import PanopticResult, PQStat
 from .semantic import SemanticResult
@@ -96,24 +94,6 @@ def instance_arrays(found: Sequence[Collected]) -> dict[str, npt.NDArray[Any]]:
     out["slice_sizes"] = np.array(sizes, np.int64).reshape(len(found), 3)
     out["slice_counts"] = np.array([[c.images, c.objects, c.masks] for c in found], np.int64)
     return out
-
-
-@contextmanager
-def keeping_every() -> Iterator[list[Any]]:
-    """:func:`.instance_accumulate.keeping`, keeping what every accumulate was given: the
-    evaluation's first, then each slice's (in the slices' order). ``accumulate`` keeps into
-    a list it finds empty; this one always looks empty to it."""
-    kept = _Every()
-    token = instance_accumulate._KEPT.set(kept)
-    try:
-        yield kept
-    finally:
-        instance_accumulate._KEPT.reset(token)
-
-
-class _Every(list[Any]):
-    def __bool__(self) -> bool:
-        return False
 
 
 def places(rows: list[dict[str, Any]], ids: Sequence[Any]) -> list[int]:
