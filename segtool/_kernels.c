@@ -1951,6 +1951,127 @@ static PyObject *poly_areas(PyObject *self, PyObject *args)
     return result;
 }
 
+/* parse_points: CVAT's points attributes of one image ("x1,y1;x2,y2;..." each, joined by
+ * '|') into doubles, while they are plain: each number -?[0-9]+(.[0-9]+)? (not -0), each
+ * shape 3 to 2^20 points. Python's float() reads these to the correctly rounded double, and
+ * so does this: an integer of at most 19 digits below 2^53 divided by an exact power of ten
+ * up to 10^22 is one correctly rounded division (Clinger's fast path); any other number goes
+ * through strtod (correctly rounded too), checked to read it whole. Anything else: -1 (the
+ * outputs zeroed), and the caller reads the shapes one by one (and says what is wrong). */
+
+static const double exact_tens[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* One number at s[*p..n): its value in *v; 0, or -1 when it is not plain. */
+static int plain_number(const uint8_t *s, Py_ssize_t n, Py_ssize_t *p, double *v)
+{
+    Py_ssize_t i = *p;
+    const int neg = i < n && s[i] == '-';
+    i += neg;
+    uint64_t m = 0;
+    int digits = 0, frac = 0;
+    const Py_ssize_t d0 = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        m = m * 10 + (uint64_t)(s[i++] - '0'), digits++;
+    if (i == d0)
+        return -1;
+    if (i < n && s[i] == '.') {
+        const Py_ssize_t f0 = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            m = m * 10 + (uint64_t)(s[i++] - '0'), digits++, frac++;
+        if (i == f0)
+            return -1;
+    }
+    double x;
+    if (digits <= 19 && m < ((uint64_t)1 << 53) && frac <= 22)
+        x = (double)m / exact_tens[frac];
+    else {
+        char buf[64]; /* the digits (the sign is applied below) */
+        const Py_ssize_t len = i - d0;
+        if (len >= (Py_ssize_t)sizeof buf)
+            return -1;
+        memcpy(buf, s + d0, (size_t)len);
+        buf[len] = '\0';
+        char *end = NULL;
+        x = strtod(buf, &end);
+        if (end != buf + len) /* (a locale whose decimal point is not '.') */
+            return -1;
+    }
+    if (neg) {
+        if (x == 0)
+            return -1; /* -0: float() keeps its sign; left to it */
+        x = -x;
+    }
+    *v = x, *p = i;
+    return 0;
+}
+
+static PyObject *parse_points(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *text_obj, *xy_obj, *ends_obj, *boxes_obj;
+    if (!PyArg_ParseTuple(args, "OOOO", &text_obj, &xy_obj, &ends_obj, &boxes_obj))
+        return NULL;
+    Bufs bs = {0};
+    const Py_buffer *tb, *xb, *eb, *bb;
+    if ((tb = take(&bs, text_obj, U8, 0, "text")) == NULL || (xb = take(&bs, xy_obj, F64, 1, "xy")) == NULL ||
+        (eb = take(&bs, ends_obj, I64, 1, "ends")) == NULL || (bb = take(&bs, boxes_obj, F64, 1, "boxes")) == NULL) {
+        release(&bs);
+        return NULL;
+    }
+    const uint8_t *s = tb->buf;
+    const Py_ssize_t n = tb->len, shapes = count(eb);
+    if (count(xb) < n / 2 + 1 || count(bb) != 4 * shapes) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "xy must hold len(text) // 2 + 1 values, boxes 4 per shape");
+        return NULL;
+    }
+    double *xy = xb->buf, *box = bb->buf;
+    int64_t *ends = eb->buf;
+    Py_ssize_t p = 0, values = 0, shape = 0, points = 0;
+    int ok = shapes > 0 || n == 0;
+    while (ok && shapes > 0) { /* one shape */
+        double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+        for (;;) { /* one point */
+            double x, y;
+            if (plain_number(s, n, &p, &x) < 0 || p >= n || s[p++] != ',' || plain_number(s, n, &p, &y) < 0) {
+                ok = 0;
+                break;
+            }
+            if (points == 0 || x < x0)
+                x0 = x;
+            if (points == 0 || x > x1)
+                x1 = x;
+            if (points == 0 || y < y0)
+                y0 = y;
+            if (points == 0 || y > y1)
+                y1 = y;
+            xy[values++] = x, xy[values++] = y, points++;
+            if (p < n && s[p] == ';') {
+                p++;
+                continue;
+            }
+            break;
+        }
+        if (!ok || points < 3 || points > (1 << 20))
+            break;
+        ends[shape] = values / 2;
+        box[4 * shape] = x0, box[4 * shape + 1] = y0, box[4 * shape + 2] = x1, box[4 * shape + 3] = y1;
+        shape++, points = 0;
+        if (p == n || shape == shapes || s[p] != '|')
+            break;
+        p++;
+    }
+    ok = ok && shape == shapes && p == n;
+    if (!ok) { /* what was written is no result: zeros, as the twin leaves */
+        memset(xy, 0, sizeof(double) * (size_t)count(xb));
+        memset(ends, 0, sizeof(int64_t) * (size_t)shapes);
+        memset(box, 0, sizeof(double) * (size_t)(4 * shapes));
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(ok ? values : -1);
+}
+
 /* ================================================== end of polygon areas (issue 12, CVAT speed) */
 
 static PyMethodDef methods[] = {
@@ -1980,6 +2101,9 @@ static PyMethodDef methods[] = {
     {"poly_areas", poly_areas, METH_VARARGS,
      "poly_areas(xy, ends, groups, h, w, areas, boxes): pycocotools' area and toBbox of each group's "
      "merged polygons (frPyObjects' arithmetic, no RLE); returns the first group the limits doubt, or -1."},
+    {"parse_points", parse_points, METH_VARARGS,
+     "parse_points(text, xy, ends, boxes): CVAT points attributes joined by '|' into doubles, each shape's "
+     "end and extent; the number of values, or -1 when one is not plain."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -96,6 +96,15 @@ def poly_areas(xy: Buffer, ends: Buffer, groups: Buffer, h: int, w: int, areas: 
     limits, edges near the longest allowed) gets area -1 and a box of zeros; returns the
     first such group, or -1."""
 
+def parse_points(text: Buffer, xy: Buffer, ends: Buffer, boxes: Buffer) -> int:
+    """CVAT ``points`` attributes (``"x1,y1;x2,y2;..."``) of one image joined by ``|``, in
+    ``text`` [uint8], read while plain: every number ``-?[0-9]+(.[0-9]+)?`` (not -0), every
+    shape 3 to 2^20 points; the same doubles as ``float``. Writes the coordinates into ``xy``
+    [float64, out, at least len(text) // 2 + 1], each shape's end (in points) into ``ends``
+    [int64, out, one per shape] and its min x, min y, max x, max y into ``boxes`` [float64,
+    out, 4 per shape]; returns the number of coordinates, or -1 (the outputs zeroed) when a
+    shape is not plain or the shapes are not ``len(ends)``."""
+
 def scan_results(
     data: Buffer, pos: int, first: bool, final: bool, most: int
 ) -> tuple[int, int, int, bytes, bytes, bytes, list[str | None]]:

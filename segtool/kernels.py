@@ -26,6 +26,7 @@ _KERNELS = (
     "coco_match",
     "coco_accumulate",
     "poly_areas",
+    "parse_points",
     "scan_results",
 )
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         joint_hist8,
         pack_rgb,
         pair_counts,
+        parse_points,
         poly_areas,
         rle_areas,
         rle_iou,
@@ -78,6 +80,7 @@ else:
     coco_match = _impl.coco_match
     coco_accumulate = _impl.coco_accumulate
     poly_areas = _impl.poly_areas
+    parse_points = _impl.parse_points
     scan_results = _impl.scan_results
 
 __all__ = [
@@ -89,6 +92,7 @@ __all__ = [
     "joint_hist8",
     "pack_rgb",
     "pair_counts",
+    "parse_points",
     "poly_areas",
     "rle_areas",
     "rle_iou",

@@ -1,17 +1,19 @@
 """The twin's ``poly_areas``: pycocotools itself (``frPyObjects``, ``merge``, ``area``,
 ``toBbox``) for each group of polygons the limits accept, after the C kernel's own argument
 checks and its limits, computed in the same order (the edge lengths summed one by one, as
-the C loop sums them), so both doubt the same groups.
+the C loop sums them), so both doubt the same groups; and ``parse_points``, CVAT's points
+attributes read by a regular expression and ``float``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ._args import _F64, _I64, _SSIZE, _int, _take
+from ._args import _F64, _I64, _SSIZE, _U8, _int, _take
 
 _MAX_COORD = 2.0**27
 
@@ -75,3 +77,39 @@ def _doubted(polys: list[list[float]], h: int, w: int) -> bool:
             ddx, ddy = math.fabs(p[2 * j] - x), math.fabs(p[2 * j + 1] - y)
             length += ddx if ddx > ddy else ddy
     return not length <= most * (1 - 1e-6)
+
+
+_NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?"
+_SHAPE = re.compile(rb"(?:%s,%s)(?:;%s,%s)*" % ((_NUMBER,) * 4))
+
+
+def parse_points(text: object, xy: object, ends: object, boxes: object, /) -> int:
+    """CVAT points attributes joined by ``|`` into doubles, while plain (see
+    segtool/_kernels.pyi): a regular expression per shape, then ``float``."""
+    t = _take(text, _U8, False, "text")
+    x = _take(xy, _F64, True, "xy")
+    e = _take(ends, _I64, True, "ends")
+    b = _take(boxes, _F64, True, "boxes")
+    if x.size < t.size // 2 + 1 or b.size != 4 * e.size:
+        raise ValueError("xy must hold len(text) // 2 + 1 values, boxes 4 per shape")
+    data = t.tobytes()
+    parts = data.split(b"|") if data else []
+    values = 0
+    for k, part in enumerate(parts if len(parts) == e.size else [b"|"]):
+        tokens = part.replace(b";", b",").split(b",")
+        if _SHAPE.fullmatch(part) is None or not 3 <= len(tokens) // 2 <= 1 << 20:
+            break
+        nums = [float(v) for v in tokens]
+        if any(
+            len(v) - v.startswith(b"-") >= 64 or (n == 0 and v.startswith(b"-"))
+            for v, n in zip(tokens, nums, strict=True)
+        ):
+            break  # (the C loop's limits: a number of 64 digits or more, -0)
+        x[values : values + len(nums)] = nums
+        values += len(nums)
+        e[k] = values // 2
+        b[4 * k : 4 * k + 4] = min(nums[0::2]), min(nums[1::2]), max(nums[0::2]), max(nums[1::2])
+    else:
+        return values
+    x[:], e[:], b[:] = 0, 0, 0
+    return -1

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import masks
+from .. import kernels, masks
 from ..policy import Policy
 
 AREAS = ("polygon", "box", "mask")
@@ -95,6 +95,7 @@ def parse_image(
     checks it then (so it is not measured twice: half the reader's time): its coordinates'
     limits and the points outside the image are left to it."""
     out = ImageShapes()
+    plain = _plain_points(el)
     for k, child in enumerate(el):
         kind = child.tag
         if kind not in AREAS:
@@ -112,9 +113,32 @@ def parse_image(
         if label not in labels:
             report("label-unknown", f"{where}: label {label!r:.40} is not declared in <meta><labels>", path, image_id)
             continue
-        shape = _shape(k, kind, label, child, (height, width, drawn), where, path, report, image_id)
+        shape = _shape(k, kind, label, child, (height, width, drawn), where, path, report, image_id, plain.get(k))
         if shape is not None:
             out.shapes.append(shape)
+    return out
+
+
+Points = tuple[tuple[float, ...], tuple[float, ...]]  # a polygon's points, its min x, min y, max x, max y
+
+
+def _plain_points(el: ET.Element) -> dict[int, Points]:
+    """Every ``<polygon>``'s points read at once (:func:`segtool.kernels.parse_points`: the
+    same doubles as :func:`_polygon`'s ``float``), by the child's index; empty when one is
+    not plain (then each is read by :func:`_polygon`, which says what is wrong)."""
+    found = [(k, child.get("points", "")) for k, child in enumerate(el) if child.tag == "polygon"]
+    if not found:
+        return {}
+    text = "|".join(t for _, t in found).encode("utf-8", "surrogatepass")
+    xy, ends = np.empty(len(text) // 2 + 1), np.empty(len(found), np.int64)
+    boxes = np.empty(4 * len(found))
+    if kernels.parse_points(text, xy, ends, boxes) < 0:
+        return {}
+    flat, stops, box = xy.tolist(), ends.tolist(), boxes.tolist()
+    out, start = {}, 0
+    for i, (k, _) in enumerate(found):
+        out[k] = tuple(flat[2 * start : 2 * stops[i]]), tuple(box[4 * i : 4 * i + 4])
+        start = stops[i]
     return out
 
 
@@ -168,6 +192,7 @@ def _shape(
     path: str,
     report: Policy,
     iid: Any,
+    plain: Points | None = None,
 ) -> Shape | None:
     h, w, drawn = size
     z_order, group = _int(el.get("z_order"), 0), _int(el.get("group_id"), 0)
@@ -185,15 +210,18 @@ def _shape(
     crowd = attributes.get(CROWD, "").strip().lower() in ("1", "true")
     if kind == "mask":
         return _mask(el, h, w, where, path, report, iid, _Common(k, kind, label, z_order, group, crowd, extra))
-    flat = _polygon(el, kind, where, path, report, iid, drawn)
+    flat = _polygon(el, kind, where, path, report, iid, drawn) if plain is None else plain[0]
     if flat is None:
         return None
     why = None if drawn else masks.polygon_problem([list(flat)], h, w)
     if why is not None:
         report("shape-degenerate", f"{where}: {why}", path, iid)
         return None
-    xs, ys = flat[0::2], flat[1::2]
-    x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+    if plain is None:
+        xs, ys = flat[0::2], flat[1::2]
+        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+    else:
+        x0, y0, x1, y1 = plain[1]
     if not drawn and (x0 < 0 or y0 < 0 or x1 > w or y1 > h):
         report("shape-outside", f"{where}: points outside the {w}x{h} image", path, iid, usable=True)
     return Shape(k, kind, label, z_order, group, (x0, y0, x1 - x0, y1 - y0), polygon=flat, crowd=crowd, extra=extra)
