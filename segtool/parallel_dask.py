@@ -23,11 +23,13 @@ Dask is imported here only, and this module only when a scheduler is set: withou
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any, TypeVar
@@ -61,12 +63,33 @@ def use_scheduler(address: str | None) -> Iterator[None]:
     if address is None:
         yield
         return
-    before, _client = _client, connect(address)
+    with _quiet():
+        before, _client = _client, connect(address)
+        try:
+            yield
+        finally:
+            client, _client = _client, before
+            close(client)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """distributed's own log records silenced in this process (its tracebacks on stderr when
+    the connection drops): what went wrong reaches the user as one error line."""
+    try:
+        import distributed  # noqa: F401  (creates its loggers, each with a level of its own)
+    except ImportError:  # connect() says what to install
+        pass
+    names = [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]
+    logs = [logging.getLogger(n) for n in names]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
-        client, _client = _client, before
-        close(client)
+        for log, level in zip(logs, levels, strict=True):
+            log.setLevel(level)
 
 
 def current() -> Any:
@@ -153,6 +176,8 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
     by ``fn`` propagates (after :data:`RETRIES` further runs); if the generator ends early,
     the chunks not yet run are cancelled.
     """
+    from distributed.comm.core import CommClosedError  # a client exists: distributed is there
+
     size = max(1, min(chunksize, MAX_CHUNK))
     context = (os.getcwd(), {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)})
     it = iter(items)
@@ -171,7 +196,11 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
     try:
         fill()
         while pending:
-            results = pending[0].result()
+            try:
+                results = pending[0].result()
+            except (CancelledError, CommClosedError) as exc:  # the scheduler went away (we cancel last)
+                reason = getattr(exc, "reason", None) or type(exc).__name__
+                raise SegtoolError(f"lost the Dask scheduler at {client.scheduler.address} ({reason})") from None
             pending.popleft()
             fill()
             yield from results

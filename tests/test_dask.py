@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,23 +77,18 @@ def detections(folder: Path, pred: Path) -> Path:
     return write_json(folder / "dets.json", out)
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory):
-    """A scheduler and two single-thread workers (each a nanny and its worker process) on
-    127.0.0.1, run from a folder of their own; a client to watch them. Torn down after."""
-    home = tmp_path_factory.mktemp("dask")
+@contextmanager
+def local_cluster(home: Path, workers: int = 2):
+    """A scheduler and ``workers`` single-thread workers (each a nanny and its worker process)
+    on 127.0.0.1, run from ``home``: (its processes, its address, a client to watch it).
+    Stopped after, through the scheduler, or by signals for what is left."""
     sched_file = home / "scheduler.json"
     # limits travel with the chunks; SEGTOOL_PURE_PYTHON (make test-pure) stays: the workers' kernels
     env = {k: v for k, v in os.environ.items() if k != "SEGTOOL_SCHEDULER" and not k.startswith("SEGTOOL_LIMIT_")}
     common = {"cwd": home, "env": env, "stdout": subprocess.DEVNULL, "start_new_session": True}
-    logs = [open(home / f"{name}.log", "w") for name in ("scheduler", "worker1", "worker2")]
-    procs = [
-        subprocess.Popen(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", sched_file],
-            stderr=logs[0],
-            **common,
-        )
-    ]
+    logs = [open(home / f"{name}.log", "w") for name in ["scheduler", *(f"worker{k}" for k in range(workers))]]
+    scheduler = [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+    procs = [subprocess.Popen([*scheduler, "--scheduler-file", sched_file], stderr=logs[0], **common)]
     try:
         deadline = time.monotonic() + 60
         while not sched_file.exists() and time.monotonic() < deadline:
@@ -101,10 +98,13 @@ def cluster(tmp_path_factory):
         procs += [subprocess.Popen(worker, stderr=log, **common) for log in logs[1:]]
         address = json.loads(sched_file.read_text())["address"]
         client = distributed.Client(address, set_as_default=False, timeout=60)
-        client.wait_for_workers(2, timeout=60)
-        yield address, client
-        client.shutdown()  # the scheduler stops its workers (and their nannies): faster than SIGTERM to each
-        client.close()
+        try:
+            client.wait_for_workers(workers, timeout=60)
+            yield procs, address, client
+            if procs[0].poll() is None:
+                client.shutdown()  # the scheduler stops its workers and nannies: faster than a SIGTERM each
+        finally:
+            client.close(timeout=5)
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -117,6 +117,15 @@ def cluster(tmp_path_factory):
                 p.wait()
         for log in logs:
             log.close()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The tests' cluster: two workers, run from a folder of their own. Not one of pytest's
+    temporary folders: another pytest run on the machine may remove those of older runs,
+    and a nanny cannot start a worker in a folder that is gone."""
+    with tempfile.TemporaryDirectory(prefix="segtool-dask-") as home, local_cluster(Path(home)) as (_, address, client):
+        yield address, client
 
 
 @pytest.fixture(scope="session")
@@ -278,3 +287,32 @@ def test_worker_killed_mid_run(runner, cluster, data, monkeypatch):
     assert got.stdout == expected.stdout
     client.wait_for_workers(2, timeout=60)
     assert victim not in client.run(os.getpid).values()  # a new worker process took its place
+
+
+def test_scheduler_lost_mid_run(runner, data, monkeypatch):
+    """The scheduler killed while eval runs (one image a task, a few done): one line naming
+    it, exit 2, without waiting out the reconnection timeout."""
+    _, gt, pred = data
+    monkeypatch.setattr(parallel_dask, "MAX_CHUNK", 1)
+    with tempfile.TemporaryDirectory(prefix="segtool-dask-") as folder, local_cluster(Path(folder), 1) as cluster:
+        procs, address, client = cluster
+        state = {"running": True, "killed": False}
+
+        def kill_when_started() -> None:
+            while state["running"] and executed(client) < 3:
+                time.sleep(0.01)
+            procs[0].kill()
+            state["killed"] = state["running"]
+
+        killer = threading.Thread(target=kill_when_started)
+        killer.start()
+        t = time.monotonic()
+        try:
+            r = invoke(runner, "eval", "panoptic", gt, pred, "-q", "--scheduler", address)
+        finally:
+            state["running"] = False
+            killer.join()
+        took = time.monotonic() - t
+    assert state["killed"], "eval ended before the scheduler was killed"
+    assert_bad_input(r, f"lost the Dask scheduler at {address}")
+    assert took < parallel_dask.CONNECT_TIMEOUT
