@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+F64 = npt.NDArray[np.float64]
 POS, BG = 0.5, 0.1  # tidecv's positive and background IoU thresholds
 MAIN = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")  # tidecv's order of TIDE._error_types
 SPECIAL = ("FalsePos", "FalseNeg")
@@ -43,7 +44,9 @@ _RECALLS = np.arange(101) / 100  # tidecv's x_range: x / 100 for x in 0..100
 class ImageMatch:
     """One image's detections as TIDE takes them (top ``max_dets`` by score, ties in file
     order), matched at IoU >= ``pos`` within their class; IoUs with the non-crowd ground
-    truth kept for the analyses that look further (they stay in the worker)."""
+    truth kept for the analyses that look further (they stay in the worker). ``cls_iou``:
+    the IoUs within the class (0 across classes), ``best`` its row maxima (what
+    :func:`tide_image` reads again)."""
 
     cls: npt.NDArray[np.int64]  # per detection, in score order
     score: npt.NDArray[np.float64]
@@ -51,6 +54,8 @@ class ImageMatch:
     ignored: npt.NDArray[np.bool_]  # unmatched, inside a crowd region of its class
     gt_cls: npt.NDArray[np.int64]  # the non-crowd ground truth, in file order
     iou: npt.NDArray[np.float64]  # (detections, non-crowd ground truth), every class pair
+    cls_iou: npt.NDArray[np.float64] | None = None
+    best: npt.NDArray[np.float64] | None = None
 
     @property
     def gt_used(self) -> npt.NDArray[np.bool_]:
@@ -80,36 +85,47 @@ def match_image(
     unless ``loc_too`` (the confusion matrix looks at them all). Returns the match and the
     detections kept (their rows in ``iou``, in score order)."""
     top = np.lexsort((index, -score))[:max_dets]
-    plain, regions = np.flatnonzero(~crowd), np.flatnonzero(crowd)
-    sub = iou[np.ix_(top, plain)]
-    d_cls, g_cls = cls[top], gt_cls[plain]
-    cls_iou = np.where(d_cls[:, None] == g_cls[None, :], sub, 0.0)
-    gt_of = _greedy(cls_iou, pos)
+    d_cls = cls.take(top)
+    any_crowd = bool(crowd.any())
+    if any_crowd:
+        plain, regions = np.flatnonzero(~crowd), np.flatnonzero(crowd)
+        sub, g_cls = iou.take(top, 0).take(plain, 1), gt_cls.take(plain)
+    else:  # the usual case: every column plain, no index to take
+        sub, g_cls = iou.take(top, 0), gt_cls
+    same = d_cls[:, None] == g_cls[None, :]
+    cls_iou = np.where(same, sub, 0.0)
+    best = cls_iou.max(axis=1) if g_cls.size else np.zeros(len(top))
+    gt_of = _greedy(cls_iou, best, pos)
+    unmatched = gt_of < 0
     ignored = np.zeros(len(top), bool)
-    if len(regions):
+    if any_crowd:
         hit = (iou[np.ix_(top, regions)] > pos) & (d_cls[:, None] == gt_cls[regions][None, :])
-        ignored = (gt_of < 0) & hit.any(axis=1)
-    wanted = gt_of < 0
-    if not loc_too and len(plain):
-        best = cls_iou.max(axis=1)
-        wanted &= ~((bg <= best) & (best <= pos))
-    need = np.flatnonzero(wanted)
-    if full is not None and len(need) and len(plain):  # pairs of other classes only: this class's are exact
-        sub[need] = np.where(cls_iou[need] > 0, sub[need], full(top[need])[:, plain])
+        ignored = unmatched & hit.any(axis=1)
+    if full is not None and g_cls.size:  # pairs of other classes only: this class's are exact
+        wanted = unmatched if loc_too else unmatched & ~((bg <= best) & (best <= pos))
+        need = np.flatnonzero(wanted)
+        if len(need):
+            rows = full(top[need])
+            sub[need] = np.where(same[need], sub[need], rows if not any_crowd else rows[:, plain])
     np.maximum(sub, 0.0, out=sub)  # what is still -1: pairs of matched detections no analysis reads
-    return ImageMatch(d_cls, score[top], gt_of, ignored, g_cls, sub), top
+    return ImageMatch(d_cls, score.take(top), gt_of, ignored, g_cls, sub, cls_iou, best), top
 
 
-def _greedy(cls_iou: npt.NDArray[np.float64], pos: float) -> npt.NDArray[np.int64]:
+def _greedy(cls_iou: npt.NDArray[np.float64], best: npt.NDArray[np.float64], pos: float) -> npt.NDArray[np.int64]:
     """Each detection in turn takes the untaken column of highest IoU (the first of equal
-    ones) when it is at least ``pos``. A row's first maximum stays its choice while that
-    column is untaken (taking others only lowers them), so it is looked at again only then."""
+    ones) when it is at least ``pos`` (``best``: each row's maximum). A row's first maximum
+    stays its choice while that column is untaken (taking others only lowers them), so it
+    is looked at again only then."""
     gt_of = np.full(len(cls_iou), -1, np.int64)
-    if not cls_iou.size:
+    rows = np.flatnonzero(best >= pos)  # the only rows that can match
+    if not len(rows) or not cls_iou.size:
         return gt_of
-    rows = np.flatnonzero(cls_iou.max(axis=1) >= pos)  # the only rows that can match
+    firsts = cls_iou[rows].argmax(axis=1).tolist()
+    if len(set(firsts)) == len(firsts):  # no column wanted twice: each row takes its first maximum
+        gt_of[rows] = firsts
+        return gt_of
     taken = np.zeros(cls_iou.shape[1], bool)
-    for p, g in zip(rows.tolist(), cls_iou[rows].argmax(axis=1).tolist(), strict=True):
+    for p, g in zip(rows.tolist(), firsts, strict=True):
         if taken[g]:
             row = np.where(taken, 0.0, cls_iou[p])
             g = int(np.argmax(row))
@@ -143,7 +159,9 @@ def tide_image(m: ImageMatch, pos: float = POS, bg: float = BG) -> TideImage:
     """tidecv's TIDERun._eval_image on a matched image: the error of each false positive
     (and ignored detection), BestGTMatch's winners, the ground truth an error can fix."""
     n, n_g = len(m.cls), len(m.gt_cls)
-    tp, used = m.gt_of >= 0, m.gt_used
+    tp = m.gt_of >= 0
+    used = np.zeros(n_g, bool)
+    used[m.gt_of[tp]] = True
     error = np.zeros(n, np.int8)
     fix_tp, fix_cls, usable = np.zeros(n, bool), m.cls.copy(), np.zeros(n_g, bool)
     wrong = np.flatnonzero(~tp)
@@ -151,23 +169,28 @@ def tide_image(m: ImageMatch, pos: float = POS, bg: float = BG) -> TideImage:
         error[wrong] = _CODE["Bkg"]
     elif len(wrong):
         iou = m.iou[wrong]
-        same = m.cls[wrong][:, None] == m.gt_cls
-        cls_iou = np.where(same, iou, 0.0)
+        if m.cls_iou is None or m.best is None:
+            same = m.cls[wrong][:, None] == m.gt_cls
+            cls_iou = np.where(same, iou, 0.0)
+            a_iou = cls_iou.max(axis=1)
+        else:
+            cls_iou, a_iou = m.cls_iou[wrong], m.best[wrong]
+            same = m.cls[wrong][:, None] == m.gt_cls
         iou[same] = 0.0  # now the IoUs with ground truth of other classes
-        a, b = cls_iou.argmax(axis=1), iou.argmax(axis=1)
-        a_iou, b_iou = cls_iou.max(axis=1), iou.max(axis=1)
+        b = iou.argmax(axis=1)
+        b_iou = iou[np.arange(len(wrong)), b]
         loc = (bg <= a_iou) & (a_iou <= pos)
         wrong_cls = ~loc & (b_iou >= pos)
-        dupe = ~loc & ~wrong_cls & (np.where(used, cls_iou, 0.0).max(axis=1) >= pos)
-        bkg = ~loc & ~wrong_cls & ~dupe & (np.maximum(a_iou, b_iou) <= bg)
+        rest = ~loc & ~wrong_cls
+        dupe = rest & (cls_iou[:, used].max(axis=1, initial=0.0) >= pos)
+        bkg = rest & ~dupe & (np.maximum(a_iou, b_iou) <= bg)
         codes = np.full(len(wrong), _CODE["Both"], np.int8)
-        for flags, name in ((loc, "Loc"), (wrong_cls, "Cls"), (dupe, "Dupe"), (bkg, "Bkg")):
-            codes[flags] = _CODE[name]
+        codes[loc], codes[wrong_cls], codes[dupe], codes[bkg] = _CODE["Loc"], _CODE["Cls"], _CODE["Dupe"], _CODE["Bkg"]
         error[wrong] = codes
         fixable = loc | wrong_cls
         if fixable.any():
             fix_cls[wrong[wrong_cls]] = m.gt_cls[b[wrong_cls]]
-            target = np.where(loc, a, b)[fixable]
+            target = np.where(loc, cls_iou.argmax(axis=1), b)[fixable]
             _best_matches(wrong[fixable], target, m.score, used, usable, fix_tp)
     return TideImage(m.cls, m.score, ~m.ignored, tp, error, fix_tp, fix_cls, m.gt_cls, used, usable)
 
@@ -203,22 +226,28 @@ def decompose(images: Sequence[TideImage]) -> dict[str, Any]:
     classes = np.unique(np.concatenate([g_cls, cat["cls"][pushed]]))
     npos = _per_class(classes, g_cls)
     n = len(cat["cls"])
-    group = tp.astype(np.int8)  # a fix lists the errors first, then the true positives
-    base = _map(classes, npos, cat["cls"], cat["score"], tp, np.zeros(n, np.int8), pushed)
+    listed = np.arange(n)
+    # the orders tidecv's stable sorts give, by score descending, then (a fix lists the
+    # errors first, then the true positives) group, then listing order: made once, each
+    # mAP then only groups them by class
+    plain = np.lexsort((listed, -cat["score"]))
+    fixes = np.lexsort((listed, tp, -cat["score"]))
+    own, fix = np.searchsorted(classes, cat["cls"]), np.searchsorted(classes, cat["fix_cls"])  # class places
+    base = _map(npos, own, tp, pushed, plain)
     main: dict[str, float] = {}
     for name in MAIN:
         if name == "Miss":
             missed = _per_class(classes, g_cls[~cat["gt_used"] & ~cat["gt_usable"]])
-            ap = _map(classes, npos - missed, cat["cls"], cat["score"], tp, group, pushed)
+            ap = _map(npos - missed, own, tp, pushed, fixes)
         else:
             fixed = err == _CODE[name]
             keep = np.where(fixed, cat["fix_tp"], pushed)
-            cls = np.where(fixed, cat["fix_cls"], cat["cls"])
-            ap = _map(classes, npos, cls, cat["score"], tp | fixed, group, keep)
+            ap = _map(npos, np.where(fixed, fix, own), tp | fixed, keep, fixes)
         main[name] = max(ap - base, 0.0)
-    fp_fixed = _map(classes, npos, cat["cls"], tp.astype(np.float64), tp, group, pushed)
+    # FalsePos: scores replaced by 1 for the true positives, 0 for the others
+    fp_fixed = _map(npos, own, tp, pushed, np.lexsort((listed, tp, -tp.astype(np.float64))))
     fn = _per_class(classes, g_cls[~cat["gt_used"]])
-    fn_fixed = _map(classes, npos - fn, cat["cls"], cat["score"], tp, group, pushed)
+    fn_fixed = _map(npos - fn, own, tp, pushed, fixes)
     counts = {k: int(np.count_nonzero(err == c)) for k, c in _CODE.items()}
     counts["Miss"] = int(np.count_nonzero(~cat["gt_used"] & ~cat["gt_usable"]))
     return {
@@ -244,38 +273,51 @@ def _per_class(classes: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) ->
 
 
 def _map(
-    classes: npt.NDArray[np.int64],
     npos: npt.NDArray[np.int64],
-    cls: npt.NDArray[np.int64],
-    score: npt.NDArray[np.float64],
+    place: npt.NDArray[np.int64],
     correct: npt.NDArray[np.bool_],
-    group: npt.NDArray[np.int8],
     keep: npt.NDArray[np.bool_],
+    order: npt.NDArray[np.int64],
 ) -> float:
-    """tidecv's ClassedAPDataObject.get_mAP over the kept data points: per class, the
-    points in (score descending, group, listing order) as its stable sort has them; the
-    mean over classes with ground truth or points (0 when there is none)."""
-    rows = np.flatnonzero(keep)
-    rows = rows[np.lexsort((rows, group[rows], -score[rows], cls[rows]))]
-    place = np.searchsorted(classes, cls[rows])
-    bounds = np.searchsorted(place, np.arange(len(classes) + 1))
-    aps = [
-        _ap(correct[rows[bounds[k] : bounds[k + 1]]], int(npos[k]))
-        for k in range(len(classes))
-        if npos[k] > 0 or bounds[k + 1] > bounds[k]
-    ]
-    return float(sum(aps) / len(aps)) if aps else 0.0
+    """tidecv's ClassedAPDataObject.get_mAP over the kept data points: per class (``place``:
+    each point's class, a place in the sorted classes ``npos`` counts the ground truth of),
+    the points in ``order`` (the order of its stable sort); the mean over classes with
+    ground truth or points (0 when there is none)."""
+    k_n = len(npos)
+    rows = order[keep[order]]
+    at = place[rows].astype(np.int16 if k_n < 2**15 else np.int64)  # a radix sort for up to 32k classes
+    by_class = np.argsort(at, kind="stable")
+    rows = rows[by_class]
+    bounds = np.searchsorted(at[by_class], np.arange(k_n + 1))
+    aps = _aps(correct[rows], bounds, npos)
+    used = [float(aps[k]) for k in range(k_n) if npos[k] > 0 or bounds[k + 1] > bounds[k]]
+    return float(sum(used) / len(used)) if used else 0.0
 
 
-def _ap(correct: npt.NDArray[np.bool_], npos: int) -> float:
-    """tidecv's APDataObject.get_ap of points already in order: 101-point interpolated
-    precision, in points."""
-    if npos == 0:
-        return 0.0
-    hits = np.cumsum(correct)
-    precision = hits / np.arange(1, len(correct) + 1)
-    recall = hits / npos
-    precision = np.maximum.accumulate(precision[::-1])[::-1]
-    at = np.searchsorted(recall, _RECALLS, side="left")
-    y = np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)] if len(precision) else 0.0, 0.0)
-    return float(sum(y.tolist()) / len(y) * 100)
+def _aps(correct: npt.NDArray[np.bool_], bounds: npt.NDArray[np.int64], npos: npt.NDArray[np.int64]) -> F64:
+    """:func:`_ap` of every class at once: ``correct`` holds the classes' points one class
+    after the other (class k: ``bounds[k]:bounds[k + 1]``). The same doubles: each class's
+    precision made monotone within the class, and the recall levels sampled where a class's TP count
+    first reaches the smallest count whose recall ``hits / npos`` does."""
+    k_n, m = len(npos), len(correct)
+    out = np.zeros(k_n)
+    if not m:
+        return out
+    seg = np.repeat(np.arange(k_n), np.diff(bounds))
+    hits = np.cumsum(correct, dtype=np.int64)
+    hits -= np.concatenate([[0], hits])[bounds[:-1]][seg]  # TPs so far within the class
+    precision = hits / (np.arange(m) - bounds[:-1][seg] + 1)
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi > lo:  # made monotone within the class, from its end
+            back = precision[lo:hi][::-1]
+            np.maximum.accumulate(back, out=back)
+    big = max(m, int(npos.max(initial=0))) + 2
+    keys = hits + seg * big  # non-decreasing: the TP counts within each class, classes apart
+    has = np.flatnonzero(npos > 0)
+    need = np.zeros((len(has), len(_RECALLS)), np.int64)  # per class and level, the fewest TPs that reach it
+    for n in np.unique(npos[has]).tolist():
+        need[npos[has] == n] = np.searchsorted(np.arange(n + 1) / n, _RECALLS, side="left")
+    at = np.searchsorted(keys, need + (has * big)[:, None], side="left")
+    y = np.where(at < bounds[has + 1][:, None], precision[np.minimum(at, m - 1)], 0.0)
+    out[has] = np.cumsum(y, axis=1)[:, -1] / len(_RECALLS) * 100  # summed in order, as sum() does
+    return out

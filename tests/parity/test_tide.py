@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from segtool import evaluate_instance
@@ -191,3 +193,31 @@ def test_worker_processes_and_real_data_equal_tidecv(tmp_path: Path, monkeypatch
         for name, value in ref[part].items():
             assert t[part][name] == pytest.approx(value, abs=1e-6), (part, name)
     assert sum(ref["counts"].values()) > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.1, 0.3, 0.5, 0.9]), st.booleans()), max_size=80),
+    st.lists(st.integers(0, 12), min_size=4, max_size=4),
+)
+def test_map_equals_tidecvs_classed_ap(points, npos):
+    """segtool's mAP of data points (all classes at once, points grouped per class in their
+    stable score order) against tidecv's ClassedAPDataObject itself, to the bit: ties of
+    score, more true positives than ground truth, classes with points and no ground truth."""
+    from tidecv.ap import ClassedAPDataObject
+
+    from segtool.metrics import tide
+
+    ref = ClassedAPDataObject()
+    for c, n in enumerate(npos):  # first, so that its classes are in segtool's order (the mean's sum)
+        ref.add_gt_positives(c, n)
+    for k, (c, score, true) in enumerate(points):
+        ref.push(c, k, score, true)
+    if not any(not o.is_empty() for o in ref.objs.values()):
+        return  # tidecv divides by zero
+    cls = np.array([p[0] for p in points], np.int64)
+    score = np.array([p[1] for p in points], np.float64)
+    correct = np.array([p[2] for p in points], bool)
+    order = np.lexsort((np.arange(len(points)), -score))
+    got = tide._map(np.array(npos, np.int64), cls, correct, np.ones(len(points), bool), order)
+    assert got == ref.get_mAP()
