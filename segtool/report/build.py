@@ -18,7 +18,7 @@ from . import charts
 from .curves import Curve
 from .gather import WORST, Gathered, gather
 from .page import Section, render_page
-from .thumbs import start
+from .thumbs import DRAWN, start
 
 
 @dataclass
@@ -89,7 +89,7 @@ def build(
     g = gather(command, data, worst)
     pending = None
     if source is not None and g.worst:
-        ids = [r["image_id"] for r in g.worst]
+        ids = [r["image_id"] for r in g.worst][:DRAWN]  # the others listed, not drawn
         pending = start(
             source.gt,
             source.pred,

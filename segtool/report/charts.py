@@ -92,9 +92,20 @@ def bars(rows: Sequence[tuple[str, dict[str, float]]], title: str, scale: float 
     fig = _figure(left + 0.3 + panel * max(1, len(metrics)), height, left=left, top=0.65)
     axes = fig.subplots(1, max(1, len(metrics)), squeeze=False)[0]
     y = np.arange(len(rows))
+    from matplotlib.collections import PolyCollection
+
     for k, (ax, m) in enumerate(zip(axes, metrics, strict=False)):
         values = [r[1][m] * scale for r in rows]
-        ax.barh(y, values, height=0.75, color=COLORS[k % len(COLORS)])
+        # one collection, not barh's patch per bar (300 patches ~0.2 s); limits as barh's:
+        # the data with margins, the axis starting at 0 (a sticky edge)
+        ends = np.asarray(values, np.float64)
+        lo, hi = (y - 0.375)[:, None], (y + 0.375)[:, None]
+        corners = np.stack([np.zeros_like(ends), ends, ends, np.zeros_like(ends)], axis=1)[:, :, None]
+        verts = np.concatenate([corners, np.concatenate([lo, lo, hi, hi], axis=1)[:, :, None]], axis=2)
+        bars = PolyCollection(list(verts), facecolors=COLORS[k % len(COLORS)], edgecolors="none", linewidths=0)
+        bars.sticky_edges.x.append(0.0)
+        ax.add_collection(bars, autolim=True)
+        ax.autoscale_view()
         ax.set_title(TITLES.get(m, m), fontsize=9)
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_yticks([])
@@ -133,9 +144,16 @@ def heatmap(labels: Sequence[str], counts: Sequence[Sequence[int]], title: str) 
     fig = _figure(side + room + 1.2, side + room, left=room, bottom=room)
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
-    ax.set_yticks(range(len(labels)), labels, fontsize=6)
-    ax.set(xlabel="predicted", ylabel="ground truth", title=title)
+    # names as plain text, not tick labels: a tick is a dozen artists, 2 x 100 of them ~0.5 s
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for p, name in enumerate(labels):
+        ax.text(p, -0.005, name, transform=ax.get_xaxis_transform(), rotation=90, ha="center", va="top", fontsize=6)
+        ax.text(-0.005, p, name, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=6)
+    names = (room - 0.3) * 72  # the names' room, in points: the axis labels go beyond it
+    ax.set(title=title)
+    ax.set_xlabel("predicted", labelpad=names)
+    ax.set_ylabel("ground truth", labelpad=names)
     fig.colorbar(image, ax=ax, shrink=0.6, label="share of the row")
     return _svg(fig)
 
