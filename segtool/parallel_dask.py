@@ -12,8 +12,8 @@ and the results come back in input order. Only the transport differs:
 - A chunk also carries what the local workers inherit from their parent: the directory
   segtool runs in (relative paths resolve there on the worker when it exists) and the
   ``--limit`` settings (``SEGTOOL_LIMIT_*``, read from the environment on every call).
-- ``retries`` re-runs a chunk whose ``fn`` raised on a worker that failed; a chunk whose
-  worker died (killed, out of memory) is rescheduled by Dask itself. Per-image work is
+- ``retries``: a chunk whose ``fn`` raised runs up to :data:`RETRIES` more times (a flaky
+  mount); a chunk whose worker died (killed, out of memory) is rescheduled by Dask itself. Per-image work is
   deterministic and writes whole files, so a second run gives the same bytes.
 - ``pure=False``: two equal chunks are two tasks, never one result shared by key.
 
@@ -27,6 +27,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError
@@ -146,9 +147,33 @@ def close(client: Any) -> None:
 
 
 def threads(client: Any) -> int:
-    """The worker threads the cluster has now (0 while it has no workers)."""
+    """The worker threads the cluster has now (0 while it has no workers): one round trip
+    to the scheduler."""
     workers = client.scheduler_info().get("workers", {})
     return sum(int(w.get("nthreads", 1)) for w in workers.values())
+
+
+def _window(client: Any) -> Callable[[], int]:
+    """The number of chunks to keep in flight, asked of the scheduler at most once a second
+    (workers join and leave; a round trip per chunk would cost more than small chunks)."""
+    asked = [0.0, 0]
+
+    def window() -> int:
+        now = time.monotonic()
+        if now - asked[0] >= 1.0:
+            asked[:] = [now, WINDOW_PER_THREAD * max(1, threads(client))]
+        return int(asked[1])
+
+    return window
+
+
+def _cancel(futures: list[Any]) -> None:
+    """Cancel ``futures`` if their scheduler is still there to hear it."""
+    if futures:
+        try:
+            futures[0].client.cancel(futures)
+        except (OSError, TimeoutError, RuntimeError):  # connection gone, or the client closed
+            pass
 
 
 def run_chunk(cwd: str, env: dict[str, str], fn: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -185,9 +210,10 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
     key = id(pending)
     _live[key] = (threading.current_thread(), pending)
 
+    window = _window(client)
+
     def fill() -> None:
-        window = WINDOW_PER_THREAD * max(1, threads(client))
-        while len(pending) < window:
+        while len(pending) < window():
             chunk = list(islice(it, size))
             if not chunk:
                 return
@@ -206,8 +232,7 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
             yield from results
     finally:
         _live.pop(key, None)
-        if pending:
-            client.cancel(list(pending))
+        _cancel(list(pending))
 
 
 def cancel(*, this_thread: bool = False) -> None:
@@ -216,7 +241,5 @@ def cancel(*, this_thread: bool = False) -> None:
     on a worker finishes there (Dask cannot stop a running task); its result is dropped."""
     me = threading.current_thread()
     for home, pending in tuple(_live.values()):
-        if (not this_thread or home is me) and pending:
-            futures = list(pending)
-            if futures:
-                futures[0].client.cancel(futures)
+        if not this_thread or home is me:
+            _cancel(list(pending))
