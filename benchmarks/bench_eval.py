@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -145,6 +146,11 @@ def make_detections(gt_pan: Path, pred_pan: Path, seed: int = 2) -> tuple[Path, 
 
 def run_cocoeval(gt: Path, dets: Path, module: str = "pycocotools") -> tuple[float, list[float]]:
     """Seconds for load + evaluate + accumulate + summarize, and the 12 numbers."""
+    (wall, _), stats = clocked(lambda: _cocoeval(gt, dets, module))
+    return wall, stats
+
+
+def _cocoeval(gt: Path, dets: Path, module: str) -> list[float]:
     if module == "pycocotools":
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
@@ -153,7 +159,6 @@ def run_cocoeval(gt: Path, dets: Path, module: str = "pycocotools") -> tuple[flo
     else:
         from faster_coco_eval import COCO
         from faster_coco_eval import COCOeval_faster as COCOeval
-    t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         g = COCO(str(gt))
         d = g.loadRes(str(dets))
@@ -161,42 +166,79 @@ def run_cocoeval(gt: Path, dets: Path, module: str = "pycocotools") -> tuple[flo
         e.evaluate()
         e.accumulate()
         e.summarize()
-    return time.perf_counter() - t, list(e.stats)
+    return list(e.stats)
+
+
+def clocked(run: Any) -> tuple[tuple[float, float], Any]:
+    """((wall-clock seconds, CPU seconds of this process: user + system, all its threads),
+    what ``run()`` returns). On a shared machine the CPU time is the steadier figure."""
+    t, c = time.perf_counter(), time.process_time()
+    out = run()
+    return (time.perf_counter() - t, time.process_time() - c), out
+
+
+def _best(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return min(a[0], b[0]), min(a[1], b[1])
+
+
+def _hotcoco_installed() -> bool:
+    try:
+        import hotcoco  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def bench_map(gt_pan: Path, pred_pan: Path, jobs: int, rounds: int) -> None:
+    """Mask AP: pycocotools, segtool (--jobs 1 and --jobs N) and hotcoco (when installed)
+    in interleaved rounds, wall-clock and CPU time (best of the rounds), then
+    faster_coco_eval; hotcoco's threads count in its CPU time."""
     gt, dets = make_detections(gt_pan, pred_pan)
     n = len(json.loads(dets.read_text()))
     warm_up(jobs)
-    t_ref = float("inf")
-    times = {j: float("inf") for j in sorted({1, jobs})}
-    results = {}
+    inf = (float("inf"), float("inf"))
+    t_ref, t_hot = inf, inf
+    times = {j: inf for j in sorted({1, jobs})}
+    results, hot = {}, _hotcoco_installed()
     for _ in range(rounds):  # interleaved rounds, best of each: this machine is noisy
-        t, ref = run_cocoeval(gt, dets)
-        t_ref = min(t_ref, t)
+        t, ref = clocked(lambda: _cocoeval(gt, dets, "pycocotools"))
+        t_ref = _best(t_ref, t)
         for j in times:
-            t = time.perf_counter()
-            results[j] = evaluate_instance(gt, dets, jobs=j).stats.tolist()
-            times[j] = min(times[j], time.perf_counter() - t)
-    print(f"mask AP, {n} detections, best of {rounds} interleaved rounds: pycocotools {t_ref:.2f} s")
+            t, results[j] = clocked(lambda j=j: evaluate_instance(gt, dets, jobs=j).stats.tolist())
+            times[j] = _best(times[j], t)
+        if hot:
+            t, hot_stats = clocked(lambda: _cocoeval(gt, dets, "hotcoco"))
+            t_hot = _best(t_hot, t)
+    print(
+        f"mask AP, {n} detections, best of {rounds} interleaved rounds: pycocotools {t_ref[0]:.2f} s "
+        f"({t_ref[1]:.2f} s CPU)"
+    )
     for j, t_ours in times.items():
         diff = max(abs(a - b) for a, b in zip(results[j], ref, strict=True))
         print(
-            f"  segtool --jobs {j}: {t_ours:.2f} s -> {t_ref / t_ours:.1f}x faster "
-            f"(AP {results[j][0]:.4f}, max difference to pycocotools {diff:.1e})"
+            f"  segtool --jobs {j}: {t_ours[0]:.2f} s ({t_ours[1]:.2f} s CPU in this process) -> "
+            f"{t_ref[0] / t_ours[0]:.1f}x faster (AP {results[j][0]:.4f}, max difference to pycocotools {diff:.1e})"
         )
-    for module in ("faster_coco_eval", "hotcoco"):
-        try:
-            runs = [run_cocoeval(gt, dets, module) for _ in range(rounds)]
-        except ImportError:
-            print(f"{module}: not installed - no ratio printed")
-            continue
-        t_other, stats = min(runs, key=lambda r: r[0])
-        diff = max(abs(a - b) for a, b in zip(stats, ref, strict=True))
+    if hot:
+        diff = max(abs(a - b) for a, b in zip(hot_stats, ref, strict=True))
         print(
-            f"{module}: {t_other:.2f} s ({t_ref / t_other:.1f}x pycocotools; segtool --jobs 1 takes "
-            f"{times[1] / t_other:.2f}x its time; its max difference to pycocotools {diff:.1e})"
+            f"hotcoco: {t_hot[0]:.2f} s ({t_hot[1]:.2f} s CPU; {t_ref[0] / t_hot[0]:.1f}x pycocotools); segtool "
+            f"--jobs 1 takes {times[1][0] / t_hot[0]:.2f}x its time, {times[1][1] / t_hot[1]:.2f}x its CPU time "
+            f"(its max difference to pycocotools {diff:.1e})"
         )
+    else:
+        print("hotcoco: not installed - no ratio printed")
+    try:
+        runs = [run_cocoeval(gt, dets, "faster_coco_eval") for _ in range(rounds)]
+    except ImportError:
+        print("faster_coco_eval: not installed - no ratio printed")
+        return
+    t_other, stats = min(runs, key=lambda r: r[0])
+    diff = max(abs(a - b) for a, b in zip(stats, ref, strict=True))
+    print(
+        f"faster_coco_eval: {t_other:.2f} s ({t_ref[0] / t_other:.1f}x pycocotools; segtool --jobs 1 takes "
+        f"{times[1][0] / t_other:.2f}x its time; its max difference to pycocotools {diff:.1e})"
+    )
 
 
 def run_boundary_reference(gt: Path, dets: Path, jobs: int) -> tuple[float, list[float]]:
@@ -376,22 +418,32 @@ def make_lvis(gt_inst: Path, dets: Path, seed: int = 3) -> tuple[Path, Path]:
     return gt_lvis, dt_lvis
 
 
-def run_lvis_api(gt: Path, dets: Path) -> tuple[float, dict]:
-    """Seconds for lvis-api's LVISEval (load + run), and its results. Its accumulate calls
-    np.float, which numpy >= 1.24 removed: the builtin float it named is given back."""
+def _lvis_api(gt: Path, dets: Path) -> dict:
+    """lvis-api's LVISEval (load + run). Its accumulate calls np.float, which numpy >= 1.24
+    removed: the builtin float it named is given back."""
     from lvis import LVISEval
 
     np.float = float  # type: ignore[attr-defined]  # noqa: NPY001
-    t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         e = LVISEval(str(gt), str(dets), "segm")
         e.run()
-    return time.perf_counter() - t, {k: float(v) for k, v in e.results.items()}
+    return {k: float(v) for k, v in e.results.items()}
+
+
+def _hotcoco_lvis(gt: Path, dets: Path) -> float:
+    """hotcoco's LVISEval (load, load_res, run): its AP."""
+    from hotcoco import LVIS, LVISEval, LVISResults
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = LVIS(str(gt))
+        e = LVISEval(truth, LVISResults(truth, str(dets)), "segm")
+        e.run()
+    return float(e.get_results()["AP"])
 
 
 def bench_lvis(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
     """LVIS federated mask AP: segtool against lvis-api and hotcoco's LVISEval (when
-    installed), side by side in one run, and their largest differences."""
+    installed), in interleaved rounds, wall-clock and CPU time, and their largest differences."""
     gt, dets = make_lvis(*make_detections(gt_pan, pred_pan))
     n = len(json.loads(dets.read_text()))
     try:
@@ -399,47 +451,32 @@ def bench_lvis(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
     except ImportError:
         print("LVIS: lvis-api is not installed (pip install --no-deps lvis) - no ratio printed")
         return
-    t_ref, t_ours = float("inf"), float("inf")
+    inf = (float("inf"), float("inf"))
+    t_ref, t_ours, t_hot = inf, inf, inf
+    hot, hot_ap = _hotcoco_installed(), float("nan")
     for _ in range(rounds):
-        t, ref = run_lvis_api(gt, dets)
-        t_ref = min(t_ref, t)
-        t = time.perf_counter()
-        ours = evaluate_instance(gt, dets).to_dict()
-        t_ours = min(t_ours, time.perf_counter() - t)
+        t, ref = clocked(lambda: _lvis_api(gt, dets))
+        t_ref = _best(t_ref, t)
+        t, ours = clocked(lambda: evaluate_instance(gt, dets).to_dict())
+        t_ours = _best(t_ours, t)
+        if hot:
+            t, hot_ap = clocked(lambda: _hotcoco_lvis(gt, dets))
+            t_hot = _best(t_hot, t)
     diff = max(abs(ours[k] - v) for k, v in ref.items())
     print(
-        f"LVIS mask AP, {n} detections, best of {rounds} interleaved rounds: lvis-api {t_ref:.2f} s, "
-        f"segtool {t_ours:.2f} s -> {t_ref / t_ours:.1f}x faster (AP {ours['AP']:.4f}, APr {ours['APr']:.4f}, "
+        f"LVIS mask AP, {n} detections, best of {rounds} interleaved rounds: lvis-api {t_ref[0]:.2f} s "
+        f"({t_ref[1]:.2f} s CPU), segtool {t_ours[0]:.2f} s ({t_ours[1]:.2f} s CPU) -> {t_ref[0] / t_ours[0]:.1f}x "
+        f"faster, {t_ref[1] / t_ours[1]:.1f}x in CPU time (AP {ours['AP']:.4f}, APr {ours['APr']:.4f}, "
         f"max difference to lvis-api over its {len(ref)} numbers {diff:.1e})"
     )
-    hot = run_hotcoco_lvis(gt, dets, rounds)
-    if hot is None:
+    if not hot:
         print("hotcoco: not installed (pip install hotcoco) - no LVIS ratio to it")
         return
-    t_hot, hot_ap = hot
     print(
-        f"hotcoco LVISEval: {t_hot:.2f} s (segtool takes {t_ours / t_hot:.2f}x its time; "
-        f"its AP {hot_ap:.4f}, differs from lvis-api's by {abs(hot_ap - ref['AP']):.1e})"
+        f"hotcoco LVISEval: {t_hot[0]:.2f} s ({t_hot[1]:.2f} s CPU; segtool takes {t_ours[0] / t_hot[0]:.2f}x its "
+        f"time, {t_ours[1] / t_hot[1]:.2f}x its CPU time; its AP {hot_ap:.4f}, differs from lvis-api's by "
+        f"{abs(hot_ap - ref['AP']):.1e})"
     )
-
-
-def run_hotcoco_lvis(gt: Path, dets: Path, rounds: int) -> tuple[float, float] | None:
-    """Best seconds of hotcoco's LVISEval (load, load_res, run) and its AP; None when
-    hotcoco is not installed."""
-    try:
-        from hotcoco import LVIS, LVISEval, LVISResults
-    except ImportError:
-        return None
-    best, ap = float("inf"), float("nan")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            truth = LVIS(str(gt))
-            e = LVISEval(truth, LVISResults(truth, str(dets)), "segm")
-            e.run()
-        best = min(best, time.perf_counter() - t)
-        ap = float(e.get_results()["AP"])
-    return best, ap
 
 
 def bench_per_image(gt_pan: Path, pred_pan: Path, jobs: int, rounds: int) -> None:

@@ -218,13 +218,26 @@ def guarded_areas(rles: list[RLE]) -> tuple[int | None, npt.NDArray[np.int64]]:
     return int(np.flatnonzero(areas < 0)[0]), areas
 
 
+def counts_areas(counts: list[str], height: int, width: int) -> tuple[int | None, npt.NDArray[np.int64]]:
+    """:func:`guarded_areas` of RLEs of one size, ``height`` x ``width``, given by their
+    counts strings (what a reader that knows the size holds: no dict, no size compared)."""
+    areas = np.full(len(counts), -1, np.int64)
+    if counts and size_ok(height, width):
+        _kernels.rle_areas(counts, int(height), int(width), cast("Buffer", areas))
+    if not len(areas) or areas.min() >= 0:
+        return None, areas
+    return int(np.flatnonzero(areas < 0)[0]), areas
+
+
 def _by_size(rles: list[RLE]) -> dict[tuple[Any, Any], list[int]]:
     """RLE indices by their (height, width); (None, None) for a size that is not two integers.
-    The RLEs of one image share one size: that is checked with one list comparison each."""
+    The RLEs of one image share one size: that is checked with one list comparison each
+    (list.count: a C loop, that compares as ``==`` does)."""
     if not rles:
         return {}
     first = rles[0]["size"]
-    if all(r["size"] == first for r in rles) and len(first) == 2 and _is_int(first[0]) and _is_int(first[1]):
+    sizes = [r["size"] for r in rles]
+    if sizes.count(first) == len(sizes) and len(first) == 2 and _is_int(first[0]) and _is_int(first[1]):
         return {(int(first[0]), int(first[1])): list(range(len(rles)))}
     by_size: dict[tuple[Any, Any], list[int]] = {}
     for i, r in enumerate(rles):

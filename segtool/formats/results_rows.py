@@ -18,6 +18,7 @@ import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
 from .. import limits, masks
+from ..cocomask import counts_areas
 from ..errors import SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Segments
 from ..pairing import ImageId
@@ -272,9 +273,37 @@ def _annotation(src: Detections, image: ImageInfo) -> Annotation:
     except ValueError as exc:
         raise SegtoolError(f"image {image.id}: {exc}", src.path) from None
     n = len(src.ids)
+    given = np.zeros(n, np.bool_) if src.boxes is None else np.ones(n, np.bool_) if src.given is None else src.given
+    if isinstance(src.masks, str) and n and JSON not in src.masks:  # every line an RLE's counts, of this size
+        counts = src.masks.split("\n")
+        size = [h, w]
+        rles: list[Any] = [{"size": size, "counts": c} for c in counts]
+        bad, pixel_area = counts_areas(counts, h, w)
+    else:
+        rles = _rles(src, image, given)
+        bad, pixel_area = masks.guarded_areas(rles)
+    if bad is not None:
+        raise SegtoolError(
+            f"detection #{int(src.ids[bad]) - 1} (image {image.id}): undecodable compressed RLE", src.path
+        )
+    # boxes: the detection's own, else its mask's (loadRes), what bbox evaluation compares;
+    # segm evaluation reads none, so there a box a detection did not give stays NaN (toBbox
+    # for every detection was 12% of eval instance)
+    boxes = np.full((n, 4), np.nan) if src.boxes is None else src.boxes.copy()
+    area = boxes[:, 2] * boxes[:, 3] if src.by_box else pixel_area.astype(np.float64)
+    if src.iou_type == "bbox" and not given.all():
+        rest = np.flatnonzero(~given)
+        pyco = [masks.to_pyco(rles[k]) for k in rest.tolist()]
+        boxes[rest] = np.asarray(mask_utils.toBbox(pyco), np.float64).reshape(-1, 4)
+    segments = Segments.build(id=src.ids, category_id=src.category_id, area=area, bbox=boxes, score=src.score)
+    return Annotation(image, segments, rles=tuple(rles), origin=src.path)
+
+
+def _rles(src: Detections, image: ImageInfo, given: npt.NDArray[np.bool_]) -> list[Any]:
+    """Each detection's segmentation as a compressed RLE (a box without one: its polygon)."""
+    h, w, n = image.height, image.width, len(src.ids)
     found = decode(src.masks, n, h, w) if isinstance(src.masks, str) else [(m, False) for m in src.masks]
     det_ids = src.ids.tolist()
-    given = np.zeros(n, np.bool_) if src.boxes is None else np.ones(n, np.bool_) if src.given is None else src.given
     rles = []
     for k, (segm, ready) in enumerate(found):
         if ready:
@@ -288,17 +317,4 @@ def _annotation(src: Detections, image: ImageInfo) -> Annotation:
             rles.append(compressed_rle(segm, h, w))
         except ValueError as exc:
             raise SegtoolError(f"detection #{det_ids[k] - 1} (image {image.id}): {exc}", src.path) from None
-    bad, pixel_area = masks.guarded_areas(rles)
-    if bad is not None:
-        raise SegtoolError(f"detection #{det_ids[bad] - 1} (image {image.id}): undecodable compressed RLE", src.path)
-    # boxes: the detection's own, else its mask's (loadRes), what bbox evaluation compares;
-    # segm evaluation reads none, so there a box a detection did not give stays NaN (toBbox
-    # for every detection was 12% of eval instance)
-    boxes = np.full((n, 4), np.nan) if src.boxes is None else src.boxes.copy()
-    area = boxes[:, 2] * boxes[:, 3] if src.by_box else pixel_area.astype(np.float64)
-    if src.iou_type == "bbox" and not given.all():
-        rest = np.flatnonzero(~given)
-        pyco = [masks.to_pyco(rles[k]) for k in rest.tolist()]
-        boxes[rest] = np.asarray(mask_utils.toBbox(pyco), np.float64).reshape(-1, 4)
-    segments = Segments.build(id=src.ids, category_id=src.category_id, area=area, bbox=boxes, score=src.score)
-    return Annotation(image, segments, rles=tuple(rles), origin=src.path)
+    return rles
