@@ -316,3 +316,44 @@ def test_scheduler_lost_mid_run(runner, data, monkeypatch):
     assert state["killed"], "eval ended before the scheduler was killed"
     assert_bad_input(r, f"lost the Dask scheduler at {address}")
     assert took < parallel_dask.CONNECT_TIMEOUT
+
+
+def _callers(tree):
+    """(call, names of the enclosing functions' parameters) for every call in ``tree``."""
+    import ast
+
+    def walk(node, params):
+        for child in ast.iter_child_nodes(node):
+            inner = params
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                inner = params | {a.arg for a in ast.walk(child.args) if isinstance(a, ast.arg)}
+            if isinstance(child, ast.Call):
+                yield child, inner
+            yield from walk(child, inner)
+
+    yield from walk(tree, frozenset())
+
+
+def test_work_sent_to_workers_is_module_level():
+    """Every function handed to imap (directly, through checks.runner.run_checks, or a
+    writer's ``run``) is a module-level function, defined or imported at the top of its
+    module: cloudpickle then sends it by reference, and a worker runs its own segtool's. A
+    parameter passed on is checked where it is given."""
+    import ast
+
+    import segtool
+
+    checked = 0
+    for path in sorted(Path(segtool.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        top = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        top |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        for call, params in _callers(tree):
+            name = getattr(call.func, "id", None)
+            if name in {"imap", "run_checks", "run"} and call.args and not isinstance(call.func, ast.Attribute):
+                fn = call.args[0]
+                where = f"{path.relative_to(path.parents[1])}:{call.lineno}"
+                assert isinstance(fn, ast.Name), f"{where}: {ast.unparse(fn)} is not a function's name"
+                assert fn.id in top or fn.id in params, f"{where}: {fn.id} is not a module-level function"
+                checked += fn.id in top
+    assert checked >= 25  # the metrics', checks', writers', info's and preview's per-image functions
