@@ -398,11 +398,13 @@ print(time.perf_counter() - t, time.process_time() - c, peak_kb())
 def make_cityscapes(root: Path, n: int, h: int = 1024, w: int = 2048, unique: int = 16, seed: int = 0) -> Path:
     """Write (or reuse) ``root/gtFine/val/<city>/<stem>_gtFine_{labelIds,instanceIds}.png``
     for ``n`` images (``unique`` distinct ones, cycled) and a black photo for each under
-    ``root/leftImg8bit/`` (datumaro needs them): stuff bands of evaluated and void labels,
+    ``root/leftImg8bit/`` (datumaro needs them; a PNG named as Cityscapes names them, so
+    segtool checks its size as it would on the real tree): stuff bands of evaluated and void labels,
     25-45 things (ellipses and rectangles, instances of person ... bicycle, some crowds,
     some ego vehicle) occluding each other."""
     gt = root / "gtFine" / "val"
-    if gt.is_dir() and len(list(gt.rglob("*_instanceIds.png"))) == n:
+    photos = root / "leftImg8bit"
+    if gt.is_dir() and len(list(gt.rglob("*_instanceIds.png"))) == len(list(photos.rglob("*_leftImg8bit.png"))) == n:
         return root / "gtFine"
     shutil.rmtree(root, ignore_errors=True)
     rng = np.random.default_rng(seed)
@@ -440,17 +442,17 @@ def make_cityscapes(root: Path, n: int, h: int = 1024, w: int = 2048, unique: in
             pair.append(buf.getvalue())
         made.append((pair[0], pair[1]))
     photo = io.BytesIO()
-    Image.new("RGB", (w, h)).save(photo, "JPEG")
+    Image.new("RGB", (w, h)).save(photo, "PNG")
     for i in range(n):
         city = ("aachen", "bremen", "ulm", "jena")[i % 4]
         stem = f"{city}_{i:06d}_000019"
-        folder, pics = gt / city, root / "leftImg8bit" / "val" / city
+        folder, pics = gt / city, photos / "val" / city
         folder.mkdir(parents=True, exist_ok=True)
         pics.mkdir(parents=True, exist_ok=True)
         labels_png, instances_png = made[i % len(made)]
         (folder / f"{stem}_gtFine_labelIds.png").write_bytes(labels_png)
         (folder / f"{stem}_gtFine_instanceIds.png").write_bytes(instances_png)
-        (pics / f"{stem}_leftImg8bit.jpg").write_bytes(photo.getvalue())
+        (pics / f"{stem}_leftImg8bit.png").write_bytes(photo.getvalue())
     print(f"generated {n} Cityscapes images {w}x{h} ({len(made)} distinct) in {time.perf_counter() - t:.1f} s")
     return root / "gtFine"
 
