@@ -230,6 +230,31 @@ def test_info_and_preview(runner, cluster, data, tmp_path):
     assert len(outs[0]) >= 40 and outs[0] == outs[1]
 
 
+def test_imap_window_and_order(cluster):
+    """parallel.imap inside use_scheduler: results in input order, and no more than 4 chunks
+    per worker thread taken from the input ahead of the consumer (memory stays bounded)."""
+    from segtool import parallel
+    from segtool.errors import one_line  # a module-level segtool function the workers import
+
+    address, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    pulled = []
+
+    def items():
+        for k in range(1000):
+            pulled.append(k)
+            yield f"image\n{k}"
+
+    with parallel.use_scheduler(address):
+        results = parallel.imap(one_line, items(), jobs=2, chunksize=8)
+        first = next(results)
+        ahead = len(pulled)
+        rest = list(results)
+    assert [first, *rest] == [f"image\\n{k}" for k in range(1000)]
+    assert 8 <= ahead <= (4 * 2 + 1) * 8  # the window, and the chunk sent when the first came back
+    assert parallel_dask.current() is None
+
+
 def test_environment_variable(runner, cluster, data):
     _, gt, _ = data
     address, client = cluster
