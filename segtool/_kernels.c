@@ -1789,13 +1789,18 @@ static int sort_toggles(int64_t *t, Py_ssize_t n, Vec64 *scratch)
 typedef struct {
     int64_t h, area, s, e, sc, sr, ec, er; /* the open run [s, e): its first and last pixel */
     int64_t xs, xe, ys, ye;
-    int open;
+    int open, failed;
+    Vec64 *counts; /* when not NULL: the RLE's counts, 0s first (a first run of 0s may be empty) */
+    int64_t end;   /* where the last closed run ended */
 } Runs;
 
 static void runs_close(Runs *R)
 {
     if (!R->open)
         return;
+    if (R->counts != NULL && (vec_push(R->counts, R->s - R->end) < 0 || vec_push(R->counts, R->e - R->s) < 0))
+        R->failed = 1;
+    R->end = R->e;
     R->area += R->e - R->s;
     if (R->sc < R->xs)
         R->xs = R->sc;
@@ -1873,14 +1878,73 @@ static int group_doubted(const double *xy, const int64_t *ends, Py_ssize_t p0, P
     return !(length <= most * (1 - 1e-6));
 }
 
-static PyObject *poly_areas(PyObject *self, PyObject *args)
+/* Group g's area and box (and, with counts, its RLE's counts) into R; 0, or -1 out of memory. */
+static int measure_group(const double *xy, const int64_t *ends, Py_ssize_t p0, Py_ssize_t p1, int64_t h, int64_t w,
+                         Runs *R, Vec64 *tog, Vec64 *scratch, Vec64 *pairs)
+{
+    pairs->n = 0;
+    for (Py_ssize_t p = p0; p < p1; p++) {
+        const Py_ssize_t a = p ? (Py_ssize_t)ends[p - 1] : 0, b = (Py_ssize_t)ends[p];
+        Walk k = {tog, h, w, 0};
+        tog->n = 0;
+        walk_polygon(xy + 2 * a, b - a, &k);
+        if (k.failed || sort_toggles(tog->p, tog->n, scratch) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < tog->n; i += 2) {
+            const int64_t lo = tog->p[i], hi = i + 1 < tog->n ? tog->p[i + 1] : -1;
+            if (p1 - p0 == 1) /* one polygon: its runs in order */
+                runs_toggles(R, lo, hi, w);
+            else if (vec_push(pairs, lo) < 0 || vec_push(pairs, hi) < 0)
+                return -1;
+        }
+    }
+    if (p1 - p0 > 1) { /* a union: every polygon's runs by their start */
+        const Py_ssize_t n = pairs->n / 2;
+        int64_t *q = pairs->p;
+        for (Py_ssize_t i = 0; i < n; i++) /* starts as positions, to sort by */
+            q[2 * i] = (q[2 * i] >> 32) * h + (q[2 * i] & 0xffffffff);
+        if (n > 1)
+            qsort(q, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const int64_t s = q[2 * i];
+            runs_toggles(R, (s / h) << 32 | (s % h), q[2 * i + 1], w);
+        }
+    }
+    runs_close(R);
+    if (R->counts != NULL && !R->failed && (R->end < h * w || R->counts->n == 0)) /* the last 0s */
+        R->failed = vec_push(R->counts, h * w - R->end) < 0;
+    return R->failed ? -1 : 0;
+}
+
+/* pycocotools' rleToString of counts[0..m) into out (6 characters a count at most). */
+static Py_ssize_t rle_string(const int64_t *c, Py_ssize_t m, char *out)
+{
+    Py_ssize_t p = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int64_t x = c[i] - (i > 2 ? c[i - 2] : 0);
+        int more = 1;
+        while (more) {
+            char ch = (char)(x & 0x1f);
+            x >>= 5; /* arithmetic, as pycocotools' long */
+            more = (ch & 0x10) ? x != -1 : x != 0;
+            if (more)
+                ch |= 0x20;
+            out[p++] = (char)(ch + 48);
+        }
+    }
+    return p;
+}
+
+/* poly_areas and poly_rles: the arguments checked, every group measured; with `strings`, a
+ * list of each group's RLE string (None for a doubted group). */
+static PyObject *measure_groups(PyObject *args, int strings)
 {
     PyObject *xy_obj, *ends_obj, *groups_obj, *areas_obj, *boxes_obj;
     long long h, w;
     if (!PyArg_ParseTuple(args, "OOOLLOO", &xy_obj, &ends_obj, &groups_obj, &h, &w, &areas_obj, &boxes_obj))
         return parse_failed();
     Bufs bs = {0};
-    PyObject *result = NULL;
+    PyObject *result = NULL, *list = NULL;
     const Py_buffer *xyb, *eb, *gb, *ab, *bb;
     if ((xyb = take(&bs, xy_obj, F64, 0, "xy")) == NULL || (eb = take(&bs, ends_obj, I64, 0, "ends")) == NULL ||
         (gb = take(&bs, groups_obj, I64, 0, "groups")) == NULL || (ab = take(&bs, areas_obj, I64, 1, "areas")) == NULL ||
@@ -1908,8 +1972,11 @@ static PyObject *poly_areas(PyObject *self, PyObject *args)
         if (!ok)
             PyErr_SetString(PyExc_ValueError, "each polygon needs at least 3 points, each group a polygon");
     }
-    Vec64 tog = {0}, scratch = {0}, pairs = {0};
-    Py_ssize_t first = -1;
+    if (ok && strings && (list = PyList_New(ng)) == NULL)
+        ok = 0;
+    Vec64 tog = {0}, scratch = {0}, pairs = {0}, counts = {0};
+    char *text = NULL;
+    Py_ssize_t first = -1, room = 0;
     for (Py_ssize_t g = 0; ok && g < ng; g++) {
         const Py_ssize_t p0 = g ? (Py_ssize_t)groups[g - 1] : 0, p1 = (Py_ssize_t)groups[g];
         double *box = boxes + 4 * g;
@@ -1917,56 +1984,61 @@ static PyObject *poly_areas(PyObject *self, PyObject *args)
         if (group_doubted(xy, ends, p0, p1, h, w)) {
             areas[g] = -1;
             first = first < 0 ? g : first;
+            if (list != NULL)
+                PyList_SetItem(list, g, Py_NewRef(Py_None));
             continue;
         }
-        Runs R = {.h = h, .xs = w, .xe = 0, .ys = h, .ye = 0};
-        pairs.n = 0;
-        for (Py_ssize_t p = p0; ok && p < p1; p++) {
-            const Py_ssize_t a = p ? (Py_ssize_t)ends[p - 1] : 0, b = (Py_ssize_t)ends[p];
-            Walk k = {&tog, h, w, 0};
-            tog.n = 0;
-            walk_polygon(xy + 2 * a, b - a, &k);
-            if (k.failed || sort_toggles(tog.p, tog.n, &scratch) < 0) {
-                ok = 0;
-                break;
-            }
-            for (Py_ssize_t i = 0; i < tog.n; i += 2) {
-                const int64_t lo = tog.p[i], hi = i + 1 < tog.n ? tog.p[i + 1] : -1;
-                if (p1 - p0 == 1) /* one polygon: its runs in order */
-                    runs_toggles(&R, lo, hi, w);
-                else if (vec_push(&pairs, lo) < 0 || vec_push(&pairs, hi) < 0)
-                    ok = 0;
-            }
-        }
-        if (!ok) {
+        Runs R = {.h = h, .xs = w, .xe = 0, .ys = h, .ye = 0, .counts = strings ? &counts : NULL};
+        counts.n = 0;
+        if (measure_group(xy, ends, p0, p1, h, w, &R, &tog, &scratch, &pairs) < 0) {
             PyErr_NoMemory();
+            ok = 0;
             break;
         }
-        if (p1 - p0 > 1) { /* a union: every polygon's runs by their start */
-            const Py_ssize_t n = pairs.n / 2;
-            int64_t *q = pairs.p;
-            for (Py_ssize_t i = 0; i < n; i++) /* starts as positions, to sort by */
-                q[2 * i] = (q[2 * i] >> 32) * h + (q[2 * i] & 0xffffffff);
-            if (n > 1)
-                qsort(q, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
-            for (Py_ssize_t i = 0; i < n; i++) {
-                const int64_t s = q[2 * i];
-                runs_toggles(&R, (s / h) << 32 | (s % h), q[2 * i + 1], w);
-            }
-        }
-        runs_close(&R);
         areas[g] = R.area;
         if (R.area > 0)
             box[0] = (double)R.xs, box[1] = (double)R.ys, box[2] = (double)(R.xe - R.xs + 1),
             box[3] = (double)(R.ye - R.ys + 1);
+        if (list != NULL) {
+            if (room < 7 * counts.n + 1) {
+                char *t = realloc(text, (size_t)(7 * counts.n + 1));
+                if (t == NULL) {
+                    PyErr_NoMemory();
+                    ok = 0;
+                    break;
+                }
+                text = t, room = 7 * counts.n + 1;
+            }
+            PyObject *str = PyUnicode_FromStringAndSize(text, rle_string(counts.p, counts.n, text));
+            if (str == NULL) {
+                ok = 0;
+                break;
+            }
+            PyList_SetItem(list, g, str);
+        }
     }
     if (ok)
-        result = PyLong_FromSsize_t(first);
+        result = list != NULL ? Py_BuildValue("(nO)", first, list) : PyLong_FromSsize_t(first);
+    Py_XDECREF(list);
     free(tog.p);
     free(scratch.p);
     free(pairs.p);
+    free(counts.p);
+    free(text);
     release(&bs);
     return result;
+}
+
+static PyObject *poly_areas(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return measure_groups(args, 0);
+}
+
+static PyObject *poly_rles(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return measure_groups(args, 1);
 }
 
 /* parse_points: CVAT's points attributes of one image ("x1,y1;x2,y2;..." each, joined by
@@ -2119,6 +2191,9 @@ static PyMethodDef methods[] = {
     {"poly_areas", poly_areas, METH_VARARGS,
      "poly_areas(xy, ends, groups, h, w, areas, boxes): pycocotools' area and toBbox of each group's "
      "merged polygons (frPyObjects' arithmetic, no RLE); returns the first group the limits doubt, or -1."},
+    {"poly_rles", poly_rles, METH_VARARGS,
+     "poly_rles(xy, ends, groups, h, w, areas, boxes): poly_areas, and each group's compressed RLE string as "
+     "pycocotools writes merge(frPyObjects(...)); returns (the first group the limits doubt or -1, strings)."},
     {"parse_points", parse_points, METH_VARARGS,
      "parse_points(text, xy, ends, boxes): CVAT points attributes joined by '|' into doubles, each shape's "
      "end and extent; the number of values, or -1 when one is not plain."},

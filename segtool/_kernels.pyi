@@ -96,6 +96,13 @@ def poly_areas(xy: Buffer, ends: Buffer, groups: Buffer, h: int, w: int, areas: 
     limits, edges near the longest allowed) gets area -1 and a box of zeros; returns the
     first such group, or -1."""
 
+def poly_rles(
+    xy: Buffer, ends: Buffer, groups: Buffer, h: int, w: int, areas: Buffer, boxes: Buffer
+) -> tuple[int, list[str | None]]:
+    """``poly_areas``, and each group's compressed RLE string, the bytes pycocotools writes
+    for ``merge(frPyObjects(polygons, h, w))`` (None for a group the limits doubt): returns
+    (the first such group or -1, the strings)."""
+
 def parse_points(text: Buffer, xy: Buffer, ends: Buffer, boxes: Buffer) -> int:
     """CVAT ``points`` attributes (``"x1,y1;x2,y2;..."``) of one image joined by ``|``, in
     ``text`` [uint8], read while plain: every number ``-?[0-9]+(.[0-9]+)?`` (not -0), every

@@ -26,6 +26,7 @@ _KERNELS = (
     "coco_match",
     "coco_accumulate",
     "poly_areas",
+    "poly_rles",
     "parse_points",
     "scan_results",
 )
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         pair_counts,
         parse_points,
         poly_areas,
+        poly_rles,
         rle_areas,
         rle_iou,
         scan_results,
@@ -80,6 +82,7 @@ else:
     coco_match = _impl.coco_match
     coco_accumulate = _impl.coco_accumulate
     poly_areas = _impl.poly_areas
+    poly_rles = _impl.poly_rles
     parse_points = _impl.parse_points
     scan_results = _impl.scan_results
 
@@ -94,6 +97,7 @@ __all__ = [
     "pair_counts",
     "parse_points",
     "poly_areas",
+    "poly_rles",
     "rle_areas",
     "rle_iou",
     "scan_results",

@@ -1,18 +1,17 @@
 """Issue 12 (CVAT -> coco-instance speed): ``kernels.poly_areas`` counts pycocotools' area,
-and the box ``toBbox`` gives, of ``merge(frPyObjects(polygons, h, w))`` without drawing an
-RLE. The expected numbers are pycocotools' own (frPyObjects, merge, area, toBbox) on the same
+and the box ``toBbox`` gives, of ``merge(frPyObjects(polygons, h, w))`` without drawing a
+mask, and ``kernels.poly_rles`` writes its RLE string too. The expected numbers are pycocotools' own (frPyObjects, merge, area, toBbox) on the same
 polygons, for random ones and for the degenerate ones rleFrPoly's arithmetic treats
 specially: collinear points, repeated points (an edge of length 0: slope 0/0), points
 outside the image, coordinates at .5 after scaling by 5, huge coordinates, 3 points, several
 polygons of one instance (a union). The C kernel and its pure-Python twin must agree on
 every output byte and every exception; ``cocopoly.polygon_areas`` must give
-``rasterize_many``'s areas and first error; ``cocopoly.Drawn`` must read as the RLEs
-``rasterize_many`` draws.
+``rasterize_many``'s areas and first error, and ``cocopoly.polygon_rles`` its RLEs, byte
+for byte (``kernels.poly_rles`` writes pycocotools' string).
 """
 
 from __future__ import annotations
 
-import pickle
 from typing import Any
 
 import numpy as np
@@ -35,15 +34,16 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 Groups = list[list[list[float]]]
 
 
-def reference(groups: Groups, h: int, w: int) -> tuple[list[int], list[list[float]]]:
-    """pycocotools' area and toBbox of each group's merged polygons."""
-    areas, boxes = [], []
+def reference(groups: Groups, h: int, w: int) -> tuple[list[int], list[list[float]], list[str]]:
+    """pycocotools' area, toBbox and RLE string of each group's merged polygons."""
+    areas, boxes, strings = [], [], []
     for g in groups:
         drawn = mask_utils.frPyObjects([list(p) for p in g], h, w)
         rle = drawn[0] if len(drawn) == 1 else mask_utils.merge(drawn)
         areas.append(int(mask_utils.area(rle)))
         boxes.append([float(v) for v in mask_utils.toBbox(rle)])
-    return areas, boxes
+        strings.append(rle["counts"].decode("ascii"))
+    return areas, boxes, strings
 
 
 def packed(groups: Groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,19 +55,32 @@ def packed(groups: Groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def call(module: Any, groups: Groups, h: int, w: int) -> tuple[int, list[int], list[list[float]]]:
+    """poly_areas, checked against poly_rles' areas, boxes and first doubted group."""
     xy, ends, bounds = packed(groups)
     areas, boxes = np.full(len(groups), 7, np.int64), np.full(4 * len(groups), 7.0)
     first = module.poly_areas(xy, ends, bounds, h, w, areas, boxes)
+    areas2, boxes2 = np.full(len(groups), 5, np.int64), np.full(4 * len(groups), 5.0)
+    first2, _ = module.poly_rles(xy, ends, bounds, h, w, areas2, boxes2)
+    assert (first2, areas2.tolist(), boxes2.tolist()) == (first, areas.tolist(), boxes.tolist())
     return first, areas.tolist(), boxes.reshape(-1, 4).tolist()
 
 
+def strings(module: Any, groups: Groups, h: int, w: int) -> list[str | None]:
+    xy, ends, bounds = packed(groups)
+    out: list[str | None] = module.poly_rles(
+        xy, ends, bounds, h, w, np.zeros(len(groups), np.int64), np.zeros(4 * len(groups))
+    )[1]
+    return out
+
+
 def check(groups: Groups, h: int, w: int) -> None:
-    """Every module's areas and boxes are pycocotools'."""
-    want = reference(groups, h, w)
+    """Every module's areas, boxes and RLE strings are pycocotools'."""
+    areas, boxes, rles = reference(groups, h, w)
     for module in MODULES:
-        first, areas, boxes = call(module, groups, h, w)
+        first, got_areas, got_boxes = call(module, groups, h, w)
         assert first == -1, module
-        assert (areas, boxes) == want, (module.__name__, groups, h, w)
+        assert (got_areas, got_boxes) == (areas, boxes), (module.__name__, groups, h, w)
+        assert strings(module, groups, h, w) == rles, (module.__name__, groups, h, w)
 
 
 # --- polygons ------------------------------------------------------------------------------
@@ -165,12 +178,14 @@ def test_limits_doubt_a_group_and_cocopoly_names_the_problem() -> None:
         assert first == 1
         assert areas[0] == reference([ok], 10, 10)[0][0] and areas[1:] == [-1, -1]
         assert boxes[1:] == [[0.0] * 4] * 2
+        assert strings(module, [ok, far, nan], 10, 10) == [reference([ok], 10, 10)[2][0], None, None]
     for bad in (far, nan):
         with pytest.raises(ValueError) as drawn:
             cocopoly.rasterize_many([ok, bad], 10, 10)
-        with pytest.raises(ValueError) as counted:
-            cocopoly.polygon_areas([ok, bad], 10, 10)
-        assert str(counted.value) == str(drawn.value)
+        for counting in (cocopoly.polygon_areas, cocopoly.polygon_rles):
+            with pytest.raises(ValueError) as counted:
+                counting([ok, bad], 10, 10)
+            assert str(counted.value) == str(drawn.value)
 
 
 def test_long_edges_near_the_limit_are_decided_as_drawn() -> None:
@@ -184,19 +199,23 @@ def test_long_edges_near_the_limit_are_decided_as_drawn() -> None:
     for module in MODULES:
         assert call(module, [[zigzag]], h, w)[0] == 0  # doubted
     areas, boxes = cocopoly.polygon_areas([[zigzag]], h, w)
-    assert (areas.tolist(), boxes.tolist()) == reference([[zigzag]], h, w)
+    rles, areas2 = cocopoly.polygon_rles([[zigzag]], h, w)
+    want = reference([[zigzag]], h, w)
+    assert (areas.tolist(), boxes.tolist(), [r["counts"] for r in rles]) == want
+    assert areas2.tolist() == want[0]
     zigzag[-2] += 0.01  # over the limit
-    with pytest.raises(ValueError, match="pixels long"):
-        cocopoly.polygon_areas([[zigzag]], h, w)
+    for counting in (cocopoly.polygon_areas, cocopoly.polygon_rles):
+        with pytest.raises(ValueError, match="pixels long"):
+            counting([[zigzag]], h, w)
 
 
 # --- the C kernel and its twin -------------------------------------------------------------
 
 
-def _outcome(module: Any, args: list[Any]) -> Any:
-    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+def _outcome(module: Any, name: str, args: list[Any]) -> Any:
+    args = [a.copy() if isinstance(a, np.ndarray) and a.flags.writeable else a for a in args]
     try:
-        result = module.poly_areas(*args)
+        result = getattr(module, name)(*args)
     except Exception as exc:
         return type(exc), str(exc)
     return result, [a.tobytes() for a in args if isinstance(a, np.ndarray)]
@@ -237,7 +256,8 @@ def test_twin_takes_arguments_as_c_does(change: dict[str, Any]) -> None:
     if change.get("readonly"):
         args["areas"].flags.writeable = False
     order = ["xy", "ends", "groups", "h", "w", "areas", "boxes"]
-    assert _outcome(native, [args[k] for k in order]) == _outcome(twin, [args[k] for k in order])
+    for name in ("poly_areas", "poly_rles"):
+        assert _outcome(native, name, [args[k] for k in order]) == _outcome(twin, name, [args[k] for k in order])
 
 
 # --- cocopoly ------------------------------------------------------------------------------
@@ -251,6 +271,9 @@ def test_polygon_areas_are_the_drawn_areas(case: tuple[Groups, int, int]) -> Non
     areas, boxes = cocopoly.polygon_areas(groups, h, w)
     assert areas.tolist() == cocopoly.drawn_areas(drawn).tolist()
     assert boxes.tolist() == np.asarray(mask_utils.toBbox(drawn)).reshape(-1, 4).tolist()
+    rles, areas2 = cocopoly.polygon_rles(groups, h, w)
+    assert rles == [{"size": [h, w], "counts": r["counts"].decode("ascii")} for r in drawn]
+    assert areas2.tolist() == areas.tolist()
 
 
 @pytest.mark.parametrize(
@@ -268,29 +291,17 @@ def test_polygon_areas_are_the_drawn_areas(case: tuple[Groups, int, int]) -> Non
 def test_polygon_areas_refuses_what_rasterize_many_refuses(groups: Any) -> None:
     with pytest.raises(ValueError) as drawn:
         cocopoly.rasterize_many(groups, 10, 10)
-    with pytest.raises(ValueError) as counted:
-        cocopoly.polygon_areas(groups, 10, 10)
-    assert str(counted.value) == str(drawn.value)
+    for counting in (cocopoly.polygon_areas, cocopoly.polygon_rles):
+        with pytest.raises(ValueError) as counted:
+            counting(groups, 10, 10)
+        assert str(counted.value) == str(drawn.value)
 
 
 def test_polygon_areas_of_nothing_and_a_bad_size() -> None:
     areas, boxes = cocopoly.polygon_areas([], 5, 5)
     assert areas.shape == (0,) and boxes.shape == (0, 4)
-    with pytest.raises(ValueError, match="image size"):
-        cocopoly.polygon_areas([[[0.0, 0.0, 1.0, 0.0, 1.0, 1.0]]], 0, 5)
-
-
-def test_drawn_reads_as_the_rles_rasterize_many_draws() -> None:
-    groups = [[[0.0, 0.0, 3.0, 0.0, 3.0, 3.0]], [[1.0, 1.0, 4.0, 1.0, 4.0, 4.0], [0.0, 3.0, 2.0, 3.0, 2.0, 5.0]]]
-    want = tuple({"size": [6, 5], "counts": r["counts"].decode("ascii")} for r in cocopoly.rasterize_many(groups, 6, 5))
-    lazy = cocopoly.Drawn(tuple(groups), 6, 5)
-    assert len(lazy) == 2 and bool(lazy)
-    assert lazy == want and want == lazy and not lazy != want
-    assert lazy[0] == want[0] and lazy[-1] == want[1] and lazy[:1] == want[:1]
-    assert list(lazy) == list(want) and tuple(lazy) == want and [*lazy] == list(want)
-    assert want[1] in lazy and lazy.index(want[1]) == 1 and lazy.count(want[0]) == 1
-    assert lazy + (1,) == (*want, 1) and (1,) + lazy == (1, *want)  # noqa: RUF005 (the operators are tested)
-    assert mask_utils.area(list(lazy)).tolist() == mask_utils.area(list(want)).tolist()
-    again = pickle.loads(pickle.dumps(cocopoly.Drawn(tuple(groups), 6, 5)))
-    assert isinstance(again, cocopoly.Drawn) and again == want
-    assert repr(lazy) == repr(want)
+    rles, areas = cocopoly.polygon_rles([], 5, 5)
+    assert rles == [] and areas.shape == (0,)
+    for counting in (cocopoly.polygon_areas, cocopoly.polygon_rles):
+        with pytest.raises(ValueError, match="image size"):
+            counting([[[0.0, 0.0, 1.0, 0.0, 1.0, 1.0]]], 0, 5)

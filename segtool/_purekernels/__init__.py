@@ -10,7 +10,7 @@ writes the same values into the same output buffers and returns the same result;
 
 The twin is a package by what each part owns: ``_args`` (the buffer and argument checks all
 kernels share), ``png`` (``unfilter``), ``pixels`` (``pack_rgb``, ``pair_counts``,
-``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``parse_points``) and ``coco``
+``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``) and ``coco``
 (``coco_match``, ``coco_accumulate``); each module's docstring says how it turns the sequential loops of
 the C file into whole-array work.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 from .coco import coco_accumulate, coco_match
 from .pixels import joint_hist8, pack_rgb, pair_counts
 from .png import unfilter
-from .poly import parse_points, poly_areas
+from .poly import parse_points, poly_areas, poly_rles
 from .results import scan_results
 from .rle import _pair_iou as _pair_iou  # the step-for-step IoU (tests compare it with pycocotools)
 from .rle import rle_areas, rle_iou
@@ -33,6 +33,7 @@ __all__ = [
     "pair_counts",
     "parse_points",
     "poly_areas",
+    "poly_rles",
     "rle_areas",
     "rle_iou",
     "scan_results",

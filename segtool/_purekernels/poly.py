@@ -21,6 +21,28 @@ _MAX_COORD = 2.0**27
 def poly_areas(xy: object, ends: object, groups: object, h: object, w: object, areas: object, boxes: object, /) -> int:
     """pycocotools' area and toBbox of each group's merged polygons (see
     segtool/_kernels.pyi)."""
+    return _measure(xy, ends, groups, h, w, areas, boxes, None)
+
+
+def poly_rles(
+    xy: object, ends: object, groups: object, h: object, w: object, areas: object, boxes: object, /
+) -> tuple[int, list[str | None]]:
+    """``poly_areas`` and each group's RLE string as pycocotools writes it (see
+    segtool/_kernels.pyi)."""
+    strings: list[str | None] = []
+    return _measure(xy, ends, groups, h, w, areas, boxes, strings), strings
+
+
+def _measure(
+    xy: object,
+    ends: object,
+    groups: object,
+    h: object,
+    w: object,
+    areas: object,
+    boxes: object,
+    strings: list[str | None] | None,
+) -> int:
     hh, ww = _int(h, _SSIZE), _int(w, _SSIZE)
     c = _take(xy, _F64, False, "xy")
     e = _take(ends, _I64, False, "ends")
@@ -49,12 +71,16 @@ def poly_areas(xy: object, ends: object, groups: object, h: object, w: object, a
         if _doubted(polys, hh, ww):
             a[k] = -1
             first = k if first < 0 else first
+            if strings is not None:
+                strings.append(None)
             continue
         drawn = mask_utils.frPyObjects(polys, hh, ww)
         rle = drawn[0] if len(drawn) == 1 else mask_utils.merge(drawn)
         a[k] = int(mask_utils.area(rle))
         if a[k] > 0:
             b[4 * k : 4 * k + 4] = mask_utils.toBbox(rle)
+        if strings is not None:
+            strings.append(rle["counts"].decode("ascii"))
     return first
 
 

@@ -176,16 +176,14 @@ def _all_drawn(
 def _measured(
     groups: list[list[Shape]], polys: list[list[list[float]]], image: ImageInfo, path: str
 ) -> tuple[tuple[dict[str, Any], ...], npt.NDArray[np.int64]]:
-    """:func:`_all_drawn`'s RLEs and areas; when every shape is a polygon (or a box), the
-    areas counted without drawing (:func:`segtool.cocopoly.polygon_areas`, the same
-    numbers) and the RLEs drawn only if read (:class:`segtool.cocopoly.Drawn`): a
-    coco-instance writer keeps the polygons and never reads them."""
+    """:func:`_all_drawn`'s RLEs and areas; when every shape is a polygon (or a box), written
+    by :func:`segtool.cocopoly.polygon_rles` (the same bytes and numbers, ~4x cheaper)."""
     if all(s.kind != "mask" for g in groups for s in g):
         try:
-            areas, _ = cocopoly.polygon_areas(polys, image.height, image.width)
+            rles, areas = cocopoly.polygon_rles(polys, image.height, image.width)
         except ValueError:  # (the shape to name: as drawn)
             return _all_drawn(groups, polys, image, path)
-        return cocopoly.Drawn(tuple(polys), image.height, image.width), areas
+        return tuple(rles), areas
     return _all_drawn(groups, polys, image, path)
 
 
