@@ -87,11 +87,12 @@ def test_dupe_cls_bkg_and_miss_by_hand() -> None:
         [[0.9, 0, 0], [0.7, 0, 0], [0.6, 0, 0], [0, 0, 0.05]],
     )
     img = tide.tide_image(m)
+    got = tide.classify([img])
     # d0 matches g0; d1 overlaps g0 (taken): Dupe; d2 (class 2) overlaps g0 of class 1: Cls,
     # but g0 is matched, so its fix removes it; d3 overlaps nothing above 0.1: Bkg
     assert img.tp.tolist() == [True, False, False, False]
-    assert img.error.tolist() == [0, 4, 1, 5]
-    assert not img.fix_tp.any()
+    assert got["error"].tolist() == [0, 4, 1, 5]
+    assert not got["fix_tp"].any()
     out = tide.decompose([img])
     assert out["counts"] == {"Cls": 1, "Loc": 0, "Both": 0, "Dupe": 1, "Bkg": 1, "Miss": 2}
     # class 1: TP .9, FP .8, FP .6 of 2 ground truth -> HALF; class 2: FP of 1 -> 0
@@ -106,10 +107,11 @@ def test_cls_and_loc_compete_for_one_ground_truth() -> None:
     # a Loc error on it; the higher score (d0) is the one fixed, d1's fix removes it
     m = _match([1], [2, 1], [0.7, 0.6], [[0.8], [0.3]])
     img = tide.tide_image(m)
-    assert img.error.tolist() == [1, 2]
-    assert img.fix_tp.tolist() == [True, False]
-    assert img.fix_cls.tolist() == [1, 1]  # d0 fixed into g0's class
-    assert img.gt_usable.tolist() == [True]
+    got = tide.classify([img])
+    assert got["error"].tolist() == [1, 2]
+    assert got["fix_tp"].tolist() == [True, False]
+    assert got["fix_cls"].tolist() == [1, 1]  # d0 fixed into g0's class
+    assert got["gt_usable"].tolist() == [True]
     out = tide.decompose([img])
     # base: class 1 FP .6 of 1 -> 0; class 2 FP .7, no ground truth -> 0
     assert out["ap"] == 0

@@ -44,9 +44,7 @@ _RECALLS = np.arange(101) / 100  # tidecv's x_range: x / 100 for x in 0..100
 class ImageMatch:
     """One image's detections as TIDE takes them (top ``max_dets`` by score, ties in file
     order), matched at IoU >= ``pos`` within their class; IoUs with the non-crowd ground
-    truth kept for the analyses that look further (they stay in the worker). ``cls_iou``:
-    the IoUs within the class (0 across classes), ``best`` its row maxima (what
-    :func:`tide_image` reads again)."""
+    truth kept for the analyses that look further (they stay in the worker)."""
 
     cls: npt.NDArray[np.int64]  # per detection, in score order
     score: npt.NDArray[np.float64]
@@ -54,8 +52,6 @@ class ImageMatch:
     ignored: npt.NDArray[np.bool_]  # unmatched, inside a crowd region of its class
     gt_cls: npt.NDArray[np.int64]  # the non-crowd ground truth, in file order
     iou: npt.NDArray[np.float64]  # (detections, non-crowd ground truth), every class pair
-    cls_iou: npt.NDArray[np.float64] | None = None
-    best: npt.NDArray[np.float64] | None = None
 
     @property
     def gt_used(self) -> npt.NDArray[np.bool_]:
@@ -104,11 +100,11 @@ def match_image(
     if full is not None and g_cls.size:  # pairs of other classes only: this class's are exact
         wanted = unmatched if loc_too else unmatched & ~((bg <= best) & (best <= pos))
         need = np.flatnonzero(wanted)
-        if len(need):
+        if len(need):  # their pairs of this class come out the same (the same IoU, the same doubles)
             rows = full(top[need])
-            sub[need] = np.where(same[need], sub[need], rows if not any_crowd else rows[:, plain])
+            sub[need] = rows if not any_crowd else rows[:, plain]
     np.maximum(sub, 0.0, out=sub)  # what is still -1: pairs of matched detections no analysis reads
-    return ImageMatch(d_cls, score.take(top), gt_of, ignored, g_cls, sub, cls_iou, best), top
+    return ImageMatch(d_cls, score.take(top), gt_of, ignored, g_cls, sub), top
 
 
 def _greedy(cls_iou: npt.NDArray[np.float64], best: npt.NDArray[np.float64], pos: float) -> npt.NDArray[np.int64]:
@@ -139,60 +135,85 @@ def _greedy(cls_iou: npt.NDArray[np.float64], best: npt.NDArray[np.float64], pos
 @dataclass
 class TideImage:
     """What one image adds to TIDE: per detection (score order) its class, score, whether
-    it is a data point (not ignored) and a true positive, its error, and for a Cls or Loc
-    error whether a fix makes it the true positive of its ground truth, in which class;
-    per non-crowd ground truth its class, whether matched and whether an error points at it."""
+    it is a data point (not ignored) and a true positive; per non-crowd ground truth its
+    class and whether matched; the IoUs of the detections that are not true positives with
+    every non-crowd ground truth (row by row, flattened). Their errors are decided for all
+    images at once (:func:`classify`): a few array operations over every image's rows
+    rather than dozens per image."""
 
     cls: npt.NDArray[np.int64]
     score: npt.NDArray[np.float64]
     pushed: npt.NDArray[np.bool_]
     tp: npt.NDArray[np.bool_]
-    error: npt.NDArray[np.int8]
-    fix_tp: npt.NDArray[np.bool_]
-    fix_cls: npt.NDArray[np.int64]
     gt_cls: npt.NDArray[np.int64]
     gt_used: npt.NDArray[np.bool_]
-    gt_usable: npt.NDArray[np.bool_]
+    wrong_iou: npt.NDArray[np.float64]
 
 
-def tide_image(m: ImageMatch, pos: float = POS, bg: float = BG) -> TideImage:
-    """tidecv's TIDERun._eval_image on a matched image: the error of each false positive
-    (and ignored detection), BestGTMatch's winners, the ground truth an error can fix."""
-    n, n_g = len(m.cls), len(m.gt_cls)
+def tide_image(m: ImageMatch) -> TideImage:
+    """tidecv's TIDERun._eval_image on a matched image, its part that needs the image: what
+    :func:`classify` reads."""
     tp = m.gt_of >= 0
-    used = np.zeros(n_g, bool)
+    used = np.zeros(len(m.gt_cls), bool)
     used[m.gt_of[tp]] = True
-    error = np.zeros(n, np.int8)
-    fix_tp, fix_cls, usable = np.zeros(n, bool), m.cls.copy(), np.zeros(n_g, bool)
-    wrong = np.flatnonzero(~tp)
-    if n_g == 0:
-        error[wrong] = _CODE["Bkg"]
-    elif len(wrong):
-        iou = m.iou[wrong]
-        if m.cls_iou is None or m.best is None:
-            same = m.cls[wrong][:, None] == m.gt_cls
-            cls_iou = np.where(same, iou, 0.0)
-            a_iou = cls_iou.max(axis=1)
-        else:
-            cls_iou, a_iou = m.cls_iou[wrong], m.best[wrong]
-            same = m.cls[wrong][:, None] == m.gt_cls
-        iou[same] = 0.0  # now the IoUs with ground truth of other classes
-        b = iou.argmax(axis=1)
-        b_iou = iou[np.arange(len(wrong)), b]
+    return TideImage(m.cls, m.score, ~m.ignored, tp, m.gt_cls, used, m.iou[~tp].ravel())
+
+
+def classify(images: Sequence[TideImage], pos: float = POS, bg: float = BG) -> dict[str, npt.NDArray[Any]]:
+    """Every image's columns joined (:func:`_joined`), and tidecv's TIDERun._eval_image on
+    them: per detection its error (each false positive and ignored detection), for a Cls
+    or Loc error whether a fix makes it the true positive of its ground truth
+    (BestGTMatch: the first error with the highest score) and in which class; per ground
+    truth whether an error points at it (then no Miss)."""
+    cat = _joined(images)
+    n_det = np.array([len(i.cls) for i in images], np.int64)
+    n_gt = np.array([len(i.gt_cls) for i in images], np.int64)
+    wrong = np.flatnonzero(~cat["tp"])
+    image = np.repeat(np.arange(len(images)), n_det)[wrong]
+    gt_off = np.cumsum(n_gt) - n_gt
+    width = n_gt[image]  # each wrong row's ground truth
+    iou = np.concatenate([np.zeros(0), *(i.wrong_iou for i in images)])
+    row = np.repeat(np.arange(len(wrong)), width)
+    start = np.cumsum(width) - width
+    col = np.arange(len(iou)) - start[row]
+    gt = gt_off[image][row] + col
+    same = cat["cls"][wrong][row] == cat["gt_cls"][gt]
+    cls_iou, other = np.where(same, iou, 0.0), np.where(same, 0.0, iou)
+    error = np.zeros(len(cat["cls"]), np.int8)
+    fix_tp, fix_cls, usable = np.zeros(len(error), bool), cat["cls"].copy(), np.zeros(len(cat["gt_cls"]), bool)
+    error[wrong[width == 0]] = _CODE["Bkg"]  # an image without ground truth
+    has = np.flatnonzero(width > 0)
+    if len(has):
+        at = start[has]
+        a_iou, b_iou = np.maximum.reduceat(cls_iou, at), np.maximum.reduceat(other, at)
+        a = _first(cls_iou == a_iou[_rank(row, has)], col, at)
+        b = _first(other == b_iou[_rank(row, has)], col, at)
+        dupe_iou = np.maximum.reduceat(np.where(cat["gt_used"][gt], cls_iou, 0.0), at)
         loc = (bg <= a_iou) & (a_iou <= pos)
         wrong_cls = ~loc & (b_iou >= pos)
         rest = ~loc & ~wrong_cls
-        dupe = rest & (cls_iou[:, used].max(axis=1, initial=0.0) >= pos)
+        dupe = rest & (dupe_iou >= pos)
         bkg = rest & ~dupe & (np.maximum(a_iou, b_iou) <= bg)
-        codes = np.full(len(wrong), _CODE["Both"], np.int8)
+        codes = np.full(len(has), _CODE["Both"], np.int8)
         codes[loc], codes[wrong_cls], codes[dupe], codes[bkg] = _CODE["Loc"], _CODE["Cls"], _CODE["Dupe"], _CODE["Bkg"]
-        error[wrong] = codes
+        dets = wrong[has]
+        error[dets] = codes
+        base = gt_off[image[has]]
+        fix_cls[dets[wrong_cls]] = cat["gt_cls"][base[wrong_cls] + b[wrong_cls]]
         fixable = loc | wrong_cls
-        if fixable.any():
-            fix_cls[wrong[wrong_cls]] = m.gt_cls[b[wrong_cls]]
-            target = np.where(loc, cls_iou.argmax(axis=1), b)[fixable]
-            _best_matches(wrong[fixable], target, m.score, used, usable, fix_tp)
-    return TideImage(m.cls, m.score, ~m.ignored, tp, error, fix_tp, fix_cls, m.gt_cls, used, usable)
+        target = (base + np.where(loc, a, b))[fixable]
+        _best_matches(dets[fixable], target, cat["score"], cat["gt_used"], usable, fix_tp)
+    return {**cat, "error": error, "fix_tp": fix_tp, "fix_cls": fix_cls, "gt_usable": usable}
+
+
+def _rank(row: npt.NDArray[np.int64], has: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each pair's row as a place among the rows ``has`` (the rows with pairs)."""
+    return np.searchsorted(has, row)
+
+
+def _first(hit: npt.NDArray[np.bool_], col: npt.NDArray[np.int64], at: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per row (its pairs from ``at``), the first column where ``hit``: numpy's argmax."""
+    return np.minimum.reduceat(np.where(hit, col, np.iinfo(np.int64).max), at)
 
 
 def _best_matches(
@@ -203,24 +224,23 @@ def _best_matches(
     usable: npt.NDArray[np.bool_],
     fix_tp: npt.NDArray[np.bool_],
 ) -> None:
-    """tidecv's BestGTMatch over the Cls and Loc errors in score order: an unmatched ground
-    truth is usable (no Miss), and the first error with its highest score is its fix."""
-    best_score = np.full(len(used), -1.0)
-    best = np.full(len(used), -1, np.int64)
-    for d, g in zip(dets.tolist(), gts.tolist(), strict=True):
-        if not used[g]:
-            usable[g] = True
-            if best_score[g] < score[d]:
-                best_score[g], best[g] = score[d], d
+    """tidecv's BestGTMatch over the Cls and Loc errors in listing order: an unmatched
+    ground truth is usable (no Miss), and the first error with its highest score is its fix."""
     ok = ~used[gts]
-    fix_tp[dets[ok]] = best[gts[ok]] == dets[ok]
+    usable[gts[ok]] = True
+    ok &= score[dets] > -1.0  # tidecv's starting best score: one at or below it never wins
+    dets, gts = dets[ok], gts[ok]
+    order = np.lexsort((np.arange(len(dets)), -score[dets], gts))
+    first = np.ones(len(order), bool)
+    first[1:] = gts[order][1:] != gts[order][:-1]
+    fix_tp[dets[order[first]]] = True
 
 
 def decompose(images: Sequence[TideImage]) -> dict[str, Any]:
     """TIDE's numbers over the images in their order (tidecv lists the ground truth's
     images; segtool takes ascending image ids, as COCOeval): AP50 of its own, the main
     errors' dAP, the special ones, and the count of each error, all in AP points."""
-    cat = _joined(images)
+    cat = classify(images)
     pushed, tp, err = cat["pushed"], cat["tp"], cat["error"]
     g_cls = cat["gt_cls"]
     classes = np.unique(np.concatenate([g_cls, cat["cls"][pushed]]))
@@ -259,8 +279,8 @@ def decompose(images: Sequence[TideImage]) -> dict[str, Any]:
 
 
 def _joined(images: Sequence[TideImage]) -> dict[str, npt.NDArray[Any]]:
-    names = ("cls", "score", "pushed", "tp", "error", "fix_tp", "fix_cls", "gt_cls", "gt_used", "gt_usable")
-    dtypes = (np.int64, np.float64, bool, bool, np.int8, bool, np.int64, np.int64, bool, bool)
+    names = ("cls", "score", "pushed", "tp", "gt_cls", "gt_used")
+    dtypes = (np.int64, np.float64, bool, bool, np.int64, bool)
     return {
         k: np.concatenate([np.zeros(0, t), *(getattr(i, k) for i in images)]).astype(t, copy=False)
         for k, t in zip(names, dtypes, strict=True)
