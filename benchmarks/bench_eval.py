@@ -537,10 +537,29 @@ def run_tidecv(gt: Path, dets: Path) -> tuple[float, float, dict]:
     )
 
 
+def run_hotcoco_tide(gt: Path, dets: Path) -> tuple[float, float, dict]:
+    """Wall and CPU seconds for hotcoco's load + evaluate + tide_errors (segm), and its
+    numbers under tidecv's names (its FP and FN are tidecv's FalsePos and FalseNeg)."""
+    from hotcoco import COCO, COCOeval
+
+    t, c = time.perf_counter(), time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        e = COCOeval(g, g.loadRes(str(dets)), "segm")
+        e.evaluate()
+        out = e.tide_errors(pos_thr=0.5, bg_thr=0.1)
+    names = {"FP": "FalsePos", "FN": "FalseNeg"}
+    numbers = {"ap": out["ap_base"], **{names.get(k, k): v for k, v in out["delta_ap"].items()}}
+    return time.perf_counter() - t, time.process_time() - c, numbers
+
+
 def bench_tide(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
     """eval instance plain, with --tide, and with --tide --confusion --calibration (one
     process, interleaved rounds, best of each; issue 14: --tide adds <= 50%), and tidecv's
-    mask-mode TIDE on the same files, with the largest difference of its 9 numbers."""
+    mask-mode TIDE on the same files, with the largest difference of its 9 numbers; then
+    hotcoco's COCOeval.tide_errors (its evaluate included), timed beside them, and each of
+    its numbers less tidecv's (hotcoco matches as COCOeval does: its base AP is COCO's AP50,
+    not tidecv's own)."""
     from segtool.metrics.analyses import Analyses
 
     gt, dets = make_detections(gt_pan, pred_pan)
@@ -578,6 +597,20 @@ def bench_tide(gt_pan: Path, pred_pan: Path, rounds: int) -> None:
         f"faster ({c_ref / tide_cpu:.1f}x in CPU time) "
         f"(AP50 {ours['ap']:.2f}, max difference to tidecv over its {len(ref)} numbers {diff:.1e})"
     )
+    try:
+        hot = [run_hotcoco_tide(gt, dets) for _ in range(rounds)]
+    except ImportError:
+        print("  hotcoco: not installed (pip install hotcoco) - no TIDE ratio to it")
+        return
+    t_hot, c_hot = min(h[0] for h in hot), min(h[1] for h in hot)
+    theirs = hot[0][2]
+    scale = 100 if theirs["ap"] <= 1 else 1  # hotcoco may give fractions, tidecv AP points
+    shown = ", ".join(f"{k} {scale * theirs[k] - v:+.2e}" for k, v in ref.items() if k in theirs)
+    print(
+        f"  hotcoco tide_errors (evaluate included, best of {rounds}): {t_hot:.2f} s ({c_hot:.2f} s CPU); "
+        f"segtool's --tide run takes {tide / t_hot:.2f}x its time ({tide_cpu / c_hot:.2f}x CPU)"
+    )
+    print(f"  hotcoco - tidecv, each number (AP points): {shown}")
 
 
 def bench_pq_errors(gt: Path, pred: Path, jobs: int, rounds: int) -> None:
