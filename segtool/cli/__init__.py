@@ -206,7 +206,9 @@ from . import preview as _preview  # noqa: E402
 from . import validate as _validate  # noqa: E402
 from .configure import install as _install_config  # noqa: E402
 from .inputs import aliased  # noqa: E402
+from .storage_paths import install as _install_storage  # noqa: E402
 
 _install_config(main)  # --config / --no-config on every command, first among its options
+_install_storage(main)  # URLs for every path, and --storage-option (docs/storage.md)
 
 __all__ = ["_convert", "_eval", "_eval_instance", "_eval_semantic", "_info", "_preview", "_validate", "main"]
