@@ -1618,15 +1618,20 @@ typedef struct {
     Py_ssize_t n, cap;
 } Vec64;
 
-static int vec_push(Vec64 *v, int64_t x)
+static NOINLINE int vec_grow(Vec64 *v)
 {
-    if (UNLIKELY(v->n == v->cap)) {
-        const Py_ssize_t cap = v->cap ? 2 * v->cap : 1024;
-        int64_t *p = realloc(v->p, sizeof(int64_t) * (size_t)cap);
-        if (p == NULL)
-            return -1;
-        v->p = p, v->cap = cap;
-    }
+    const Py_ssize_t cap = v->cap ? 2 * v->cap : 1024;
+    int64_t *p = realloc(v->p, sizeof(int64_t) * (size_t)cap);
+    if (p == NULL)
+        return -1;
+    v->p = p, v->cap = cap;
+    return 0;
+}
+
+static ALWAYS_INLINE int vec_push(Vec64 *v, int64_t x)
+{
+    if (UNLIKELY(v->n == v->cap) && vec_grow(v) < 0)
+        return -1;
     v->p[v->n++] = x;
     return 0;
 }

@@ -206,17 +206,28 @@ def polygon_areas(
     return areas, boxes
 
 
-def polygon_rles(groups: list[list[list[float]]], height: int, width: int) -> tuple[list[RLE], npt.NDArray[np.int64]]:
+def polygon_rles(
+    groups: list[list[list[float]]],
+    height: int,
+    width: int,
+    packed: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None,
+) -> tuple[list[RLE], npt.NDArray[np.int64]]:
     """:func:`rasterize_many`'s RLEs (``str`` counts) and their :func:`drawn_areas`: the same
-    bytes, numbers and first error, written by :func:`segtool.kernels.poly_rles`."""
+    bytes, numbers and first error, written by :func:`segtool.kernels.poly_rles`. ``packed``:
+    the groups' coordinates and polygon ends as the kernel takes them, when every group is
+    one polygon (the caller has them: not gathered again)."""
     areas, boxes = np.zeros(len(groups), np.int64), np.zeros(4 * len(groups), np.float64)
-    packed = _packed(groups, height, width)
-    if packed is None:
+    packed3: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
+    if packed is not None and size_ok(height, width) and len(packed[1]) == len(groups):
+        packed3 = (*packed, np.arange(1, len(groups) + 1, dtype=np.int64))
+    else:
+        packed3 = _packed(groups, height, width)
+    if packed3 is None:
         drawn = rasterize_many(groups, height, width)
         strings: list[str | None] = [_text(r["counts"]) for r in drawn]
         areas = drawn_areas(drawn)
     else:
-        first, strings = kernels.poly_rles(*packed, height, width, areas, boxes)
+        first, strings = kernels.poly_rles(*packed3, height, width, areas, boxes)
         for k in np.flatnonzero(areas < 0).tolist() if first >= 0 else []:  # decided as drawn
             rle = rasterize(groups[k], height, width)  # (raises polygon_problem's reason)
             areas[k], strings[k] = int(drawn_areas([rle])[0]), _text(rle["counts"])

@@ -174,13 +174,18 @@ def _all_drawn(
 
 
 def _measured(
-    groups: list[list[Shape]], polys: list[list[list[float]]], image: ImageInfo, path: str
+    groups: list[list[Shape]],
+    polys: list[list[list[float]]],
+    image: ImageInfo,
+    path: str,
+    packed: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None,
 ) -> tuple[tuple[dict[str, Any], ...], npt.NDArray[np.int64]]:
     """:func:`_all_drawn`'s RLEs and areas; when every shape is a polygon (or a box), written
-    by :func:`segtool.cocopoly.polygon_rles` (the same bytes and numbers, ~4x cheaper)."""
+    by :func:`segtool.cocopoly.polygon_rles` (the same bytes and numbers, ~4x cheaper;
+    ``packed``: the polygons as parse_points read them, when each instance is one)."""
     if all(s.kind != "mask" for g in groups for s in g):
         try:
-            rles, areas = cocopoly.polygon_rles(polys, image.height, image.width)
+            rles, areas = cocopoly.polygon_rles(polys, image.height, image.width, packed)
         except ValueError:  # (the shape to name: as drawn)
             return _all_drawn(groups, polys, image, path)
         return tuple(rles), areas
@@ -218,7 +223,8 @@ def _instances(
     """Each instance the union of its shapes; ``raw`` keeps polygons (a box's corners) so a
     coco-instance writer writes them as they are."""
     polys = [[list(s.polygon) for s in g] for g in groups]  # (pycocotools does not change them)
-    rles, areas = _measured(groups, polys, image, path)
+    packed = found.packed if len(groups) == len(found.shapes) else None  # (one polygon each)
+    rles, areas = _measured(groups, polys, image, path, packed)
     raw = tuple(None if any(s.kind == "mask" or s.crowd for s in g) else p for g, p in zip(groups, polys, strict=True))
     segs = Segments.build(
         id=np.arange(1, len(groups) + 1),

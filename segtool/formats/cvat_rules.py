@@ -77,6 +77,9 @@ class ImageShapes:
 
     shapes: list[Shape] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
+    # when every shape is a polygon read by parse_points: their coordinates and ends, as the
+    # polygon kernels take them (segtool.cocopoly.polygon_rles)
+    packed: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None
 
 
 def parse_image(
@@ -95,7 +98,7 @@ def parse_image(
     checks it then (so it is not measured twice: half the reader's time): its coordinates'
     limits and the points outside the image are left to it."""
     out = ImageShapes()
-    plain = _plain_points(el)
+    plain, packed = _plain_points(el)
     for k, child in enumerate(el):
         kind = child.tag
         if kind not in AREAS:
@@ -105,41 +108,57 @@ def parse_image(
             report("shape-dropped", msg, path, image_id, usable=True)
             continue
         label = child.get("label")
-        where = f"image {image_id}: shape {k} ({kind} {label!r:.40})"
+        where = (image_id, k, kind, label)  # (formatted only for a problem: _at)
         if not label:
             out.dropped[UNLABELED] += 1
-            report("label-unknown", f"{where}: a shape without a label; dropped", path, image_id, usable=True)
+            report("label-unknown", f"{_at(where)}: a shape without a label; dropped", path, image_id, usable=True)
             continue
         if label not in labels:
-            report("label-unknown", f"{where}: label {label!r:.40} is not declared in <meta><labels>", path, image_id)
+            report(
+                "label-unknown", f"{_at(where)}: label {label!r:.40} is not declared in <meta><labels>", path, image_id
+            )
             continue
         shape = _shape(k, kind, label, child, (height, width, drawn), where, path, report, image_id, plain.get(k))
         if shape is not None:
             out.shapes.append(shape)
+    if packed is not None and len(out.shapes) == len(plain) and all(s.index in plain for s in out.shapes):
+        out.packed = packed
     return out
+
+
+Where = tuple[Any, int, str, str | None]  # the image's id, the shape's index, kind and label
+
+
+def _at(where: Where) -> str:
+    image_id, k, kind, label = where
+    return f"image {image_id}: shape {k} ({kind} {label!r:.40})"
 
 
 Points = tuple[tuple[float, ...], tuple[float, ...]]  # a polygon's points, its min x, min y, max x, max y
 
 
-def _plain_points(el: ET.Element) -> dict[int, Points]:
+def _plain_points(
+    el: ET.Element,
+) -> tuple[dict[int, Points], tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None]:
     """Every ``<polygon>``'s points read at once (:func:`segtool.kernels.parse_points`: the
-    same doubles as :func:`_polygon`'s ``float``), by the child's index; empty when one is
-    not plain (then each is read by :func:`_polygon`, which says what is wrong)."""
+    same doubles as :func:`_polygon`'s ``float``), by the child's index, and all of them as
+    the kernel wrote them (coordinates, ends); empty when one is not plain (then each is read
+    by :func:`_polygon`, which says what is wrong)."""
     found = [(k, child.get("points", "")) for k, child in enumerate(el) if child.tag == "polygon"]
     if not found:
-        return {}
+        return {}, None
     text = "|".join(t for _, t in found).encode("utf-8", "surrogatepass")
     xy, ends = np.empty(len(text) // 2 + 1), np.empty(len(found), np.int64)
     boxes = np.empty(4 * len(found))
-    if kernels.parse_points(text, xy, ends, boxes) < 0:
-        return {}
+    n = kernels.parse_points(text, xy, ends, boxes)
+    if n < 0:
+        return {}, None
     flat, stops, box = xy.tolist(), ends.tolist(), boxes.tolist()
     out, start = {}, 0
     for i, (k, _) in enumerate(found):
         out[k] = tuple(flat[2 * start : 2 * stops[i]]), tuple(box[4 * i : 4 * i + 4])
         start = stops[i]
-    return out
+    return out, (xy[:n], ends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +207,7 @@ def _shape(
     label: str,
     el: ET.Element,
     size: tuple[int, int, bool],
-    where: str,
+    where: Where,
     path: str,
     report: Policy,
     iid: Any,
@@ -197,7 +216,7 @@ def _shape(
     h, w, drawn = size
     z_order, group = _int(el.get("z_order"), 0), _int(el.get("group_id"), 0)
     if z_order is None or group is None:
-        report("shape-degenerate", f"{where}: z_order and group_id must be integers", path, iid)
+        report("shape-degenerate", f"{_at(where)}: z_order and group_id must be integers", path, iid)
         return None
     attributes = {a.get("name") or "": a.text or "" for a in el if a.tag == "attribute"} if len(el) else {}
     extra = {
@@ -207,7 +226,7 @@ def _shape(
         "z_order": z_order,
         "attributes": attributes,
     }
-    crowd = attributes.get(CROWD, "").strip().lower() in ("1", "true")
+    crowd = bool(attributes) and attributes.get(CROWD, "").strip().lower() in ("1", "true")
     if kind == "mask":
         return _mask(el, h, w, where, path, report, iid, _Common(k, kind, label, z_order, group, crowd, extra))
     flat = _polygon(el, kind, where, path, report, iid, drawn) if plain is None else plain[0]
@@ -215,7 +234,7 @@ def _shape(
         return None
     why = None if drawn else masks.polygon_problem([list(flat)], h, w)
     if why is not None:
-        report("shape-degenerate", f"{where}: {why}", path, iid)
+        report("shape-degenerate", f"{_at(where)}: {why}", path, iid)
         return None
     if plain is None:
         xs, ys = flat[0::2], flat[1::2]
@@ -223,19 +242,19 @@ def _shape(
     else:
         x0, y0, x1, y1 = plain[1]
     if not drawn and (x0 < 0 or y0 < 0 or x1 > w or y1 > h):
-        report("shape-outside", f"{where}: points outside the {w}x{h} image", path, iid, usable=True)
+        report("shape-outside", f"{_at(where)}: points outside the {w}x{h} image", path, iid, usable=True)
     return Shape(k, kind, label, z_order, group, (x0, y0, x1 - x0, y1 - y0), polygon=flat, crowd=crowd, extra=extra)
 
 
 def _polygon(
-    el: ET.Element, kind: str, where: str, path: str, report: Policy, iid: Any, drawn: bool
+    el: ET.Element, kind: str, where: Where, path: str, report: Policy, iid: Any, drawn: bool
 ) -> tuple[float, ...] | None:
     """A polygon's points, or a box's four corners (turned by its rotation), as a flat list."""
     try:
         if kind == "box":
             xtl, ytl, xbr, ybr = (float(el.get(a, "")) for a in ("xtl", "ytl", "xbr", "ybr"))
             if not (xbr > xtl and ybr > ytl):  # (False for NaN too)
-                report("shape-degenerate", f"{where}: a box with no area (xbr <= xtl or ybr <= ytl)", path, iid)
+                report("shape-degenerate", f"{_at(where)}: a box with no area (xbr <= xtl or ybr <= ytl)", path, iid)
                 return None
             flat = _corners(xtl, ytl, xbr, ybr, float(el.get("rotation", "0")))
         else:
@@ -245,13 +264,13 @@ def _polygon(
                 raise ValueError
             flat = tuple(map(float, text.replace(";", ",").split(","))) if pairs else ()  # (as numpy reads text)
     except ValueError:
-        report("shape-degenerate", f"{where}: coordinates that are not numbers", path, iid)
+        report("shape-degenerate", f"{_at(where)}: coordinates that are not numbers", path, iid)
         return None
     if not drawn and not all(math.isfinite(v) for v in flat):
-        report("shape-degenerate", f"{where}: coordinates that are not finite numbers", path, iid)
+        report("shape-degenerate", f"{_at(where)}: coordinates that are not finite numbers", path, iid)
         return None
     if len(flat) < 6:
-        report("shape-degenerate", f"{where}: {len(flat) // 2} points, a polygon needs at least 3", path, iid)
+        report("shape-degenerate", f"{_at(where)}: {len(flat) // 2} points, a polygon needs at least 3", path, iid)
         return None
     return flat
 
@@ -269,7 +288,7 @@ def _mask(
     el: ET.Element,
     h: int,
     w: int,
-    where: str,
+    where: Where,
     path: str,
     report: Policy,
     iid: Any,
@@ -277,20 +296,20 @@ def _mask(
 ) -> Shape | None:
     left, top, mw, mh = (_int(el.get(a)) for a in ("left", "top", "width", "height"))
     if left is None or top is None or mw is None or mh is None or mw < 1 or mh < 1:
-        msg = f"{where}: left, top, width and height must be integers (width and height at least 1)"
+        msg = f"{_at(where)}: left, top, width and height must be integers (width and height at least 1)"
         report("shape-degenerate", msg, path, iid)
         return None
     if left < 0 or top < 0 or left + mw > w or top + mh > h:
-        msg = f"{where}: the mask's box {left},{top} {mw}x{mh} is not inside the {w}x{h} image"
+        msg = f"{_at(where)}: the mask's box {left},{top} {mw}x{mh} is not inside the {w}x{h} image"
         report("shape-degenerate", msg, path, iid)
         return None
     counts = parse_rle(el.get("rle", ""), mw * mh)
     if isinstance(counts, str):
-        report("shape-degenerate", f"{where}: {counts}", path, iid)
+        report("shape-degenerate", f"{_at(where)}: {counts}", path, iid)
         return None
     ones = counts[1::2]
     if not ones.any():
-        report("empty-mask", f"{where}: the mask has no pixel", path, iid, usable=True)
+        report("empty-mask", f"{_at(where)}: the mask has no pixel", path, iid, usable=True)
         box = (float(left), float(top), 0.0, 0.0)
     else:
         box = _pixel_box(decode_rle(counts, mw, mh), left, top)
