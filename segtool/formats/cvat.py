@@ -110,6 +110,8 @@ class CvatShapes:
 def instances(shapes: list[Shape]) -> list[list[Shape]]:
     """Shapes grouped into instances, in the order of their first shape: one label and one
     ``group_id`` (not 0) join; any other shape is an instance of its own."""
+    if not any(s.group for s in shapes):  # (the usual case: each shape alone, in order)
+        return [[s] for s in shapes]
     out: dict[tuple[str, int], list[Shape]] = {}
     for s in shapes:
         out.setdefault((s.label, s.group if s.group else -1 - s.index), []).append(s)
@@ -223,15 +225,27 @@ def _instances(
     """Each instance the union of its shapes; ``raw`` keeps polygons (a box's corners) so a
     coco-instance writer writes them as they are."""
     polys = [[list(s.polygon) for s in g] for g in groups]  # (pycocotools does not change them)
-    packed = found.packed if len(groups) == len(found.shapes) else None  # (one polygon each)
-    rles, areas = _measured(groups, polys, image, path, packed)
-    raw = tuple(None if any(s.kind == "mask" or s.crowd for s in g) else p for g, p in zip(groups, polys, strict=True))
+    if len(groups) == len(found.shapes):  # one shape each (the usual case): the columns per shape
+        shapes = found.shapes
+        rles, areas = _measured(groups, polys, image, path, found.packed)
+        crowd = [s.crowd for s in shapes]
+        raw = tuple(None if s.kind == "mask" or s.crowd else p for s, p in zip(shapes, polys, strict=True))
+        category = [ids[s.label] for s in shapes]
+        boxes = [[x0, y0, x0 + bw - x0, y0 + bh - y0] for x0, y0, bw, bh in (s.box for s in shapes)]  # (_extent's)
+    else:
+        rles, areas = _measured(groups, polys, image, path)
+        crowd = [any(s.crowd for s in g) for g in groups]
+        raw = tuple(
+            None if any(s.kind == "mask" or s.crowd for s in g) else p for g, p in zip(groups, polys, strict=True)
+        )
+        category = [ids[g[0].label] for g in groups]
+        boxes = [_extent(g) for g in groups]
     segs = Segments.build(
         id=np.arange(1, len(groups) + 1),
-        category_id=[ids[g[0].label] for g in groups],
-        iscrowd=[any(s.crowd for s in g) for g in groups],
+        category_id=category,
+        iscrowd=crowd,
         area=np.asarray(areas, np.float64),
-        bbox=np.asarray([_extent(g) for g in groups], np.float64).reshape(-1, 4),
+        bbox=np.asarray(boxes, np.float64).reshape(-1, 4),
     )
     return Annotation(image, segs, rles=rles, raw=raw, origin=path, dropped=+found.dropped or None)
 

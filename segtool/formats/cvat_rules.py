@@ -153,12 +153,10 @@ def _plain_points(
     n = kernels.parse_points(text, xy, ends, boxes)
     if n < 0:
         return {}, None
-    flat, stops, box = xy.tolist(), ends.tolist(), boxes.tolist()
-    out, start = {}, 0
-    for i, (k, _) in enumerate(found):
-        out[k] = tuple(flat[2 * start : 2 * stops[i]]), tuple(box[4 * i : 4 * i + 4])
-        start = stops[i]
-    return out, (xy[:n], ends)
+    flat, stops = xy[:n].tolist(), (2 * ends).tolist()
+    polygons = map(tuple, map(flat.__getitem__, map(slice, [0, *stops], stops)))
+    extents = zip(*[iter(boxes.tolist())] * 4, strict=True)  # (min x, min y, max x, max y) each
+    return dict(zip([k for k, _ in found], zip(polygons, extents, strict=True), strict=True)), (xy[:n], ends)
 
 
 @dataclass(frozen=True, slots=True)
