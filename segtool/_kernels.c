@@ -675,8 +675,20 @@ static void cache_put(PyObject *o, Py_ssize_t len, int64_t h, int64_t w, Rle *r)
     Py_XDECREF(old); /* a str or bytes: freeing it runs no Python code */
 }
 
+/* One string of rle_decode_all: held (a strong reference, its buffer) while it is decoded. */
+typedef struct {
+    PyObject *item;
+    Py_buffer b;
+    const char *text;
+    Py_ssize_t len;
+    int cached, status;
+} RleText;
+
 /* Decode every string of a Python sequence of str or bytes-like objects (all h x w). On a bad one,
- * *bad is its index; on a Python error (not bytes, no memory) returns -1. */
+ * *bad is its index; on a Python error (not bytes, no memory) returns -1. The strings are taken
+ * with the GIL (each held, so the sequence may change meanwhile), decoded without it (another
+ * thread runs Python meanwhile: eval instance scores two images at once), and remembered with
+ * it again. */
 static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssize_t *n, Py_ssize_t *bad,
                           int remember)
 {
@@ -689,48 +701,67 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
         return -1;
     }
     Rle *rles = calloc((size_t)(count > 0 ? count : 1), sizeof(Rle));
-    if (rles == NULL) {
+    RleText *texts = calloc((size_t)(count > 0 ? count : 1), sizeof(RleText));
+    if (rles == NULL || texts == NULL) {
+        free(rles);
+        free(texts);
         Py_DECREF(fast);
         PyErr_NoMemory();
         return -1;
     }
-    *bad = -1;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        /* str (as JSON gives it; an ASCII str's UTF-8 is its own storage, no copy) or bytes */
-        PyObject *item = SEQ_ITEM(fast, i);
+    Py_ssize_t taken = 0;
+    int failed = 0;
+    for (; taken < count; taken++) { /* with the GIL: each string's bytes */
+        RleText *t = &texts[taken];
+        PyObject *item = SEQ_ITEM(fast, taken);
         if (item == NULL) {
-            rle_free_all(rles, count);
-            Py_DECREF(fast);
-            return -1;
+            failed = 1;
+            break;
         }
-        if (!remember && cache_get(item, h, w, &rles[i])) {
-            SEQ_ITEM_DONE(item);
+#ifndef Py_LIMITED_API
+        Py_INCREF(item); /* SEQ_ITEM lent it: held from here */
+#endif
+        t->item = item;
+        if (!remember && cache_get(item, h, w, &rles[taken])) {
+            t->cached = 1;
             continue;
         }
-        Py_buffer b = {0};
-        const char *text = NULL;
-        Py_ssize_t len = 0;
+        /* str (as JSON gives it; an ASCII str's UTF-8 is its own storage, no copy) or bytes */
         if (PyUnicode_Check(item))
-            text = PyUnicode_AsUTF8AndSize(item, &len);
-        else if (PyObject_GetBuffer(item, &b, PyBUF_SIMPLE) == 0)
-            text = b.buf, len = b.len;
-        const int status = text == NULL ? -3 : rle_decode((const uint8_t *)text, len, h, w, &rles[i]);
-        if (b.obj != NULL)
-            PyBuffer_Release(&b);
-        if (remember && status == 0)
-            cache_put(item, len, h, w, &rles[i]);
-        SEQ_ITEM_DONE(item);
-        if (status == -2)
-            PyErr_NoMemory();
-        if (status <= -2) {
-            rle_free_all(rles, count);
-            Py_DECREF(fast);
-            return -1;
+            t->text = PyUnicode_AsUTF8AndSize(item, &t->len);
+        else if (PyObject_GetBuffer(item, &t->b, PyBUF_SIMPLE) == 0)
+            t->text = t->b.buf, t->len = t->b.len;
+        if (t->text == NULL) {
+            failed = 1, taken++;
+            break;
         }
-        if (status < 0 && *bad < 0)
-            *bad = i;
     }
+    if (!failed) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < count; i++)
+            if (!texts[i].cached)
+                texts[i].status = rle_decode((const uint8_t *)texts[i].text, texts[i].len, h, w, &rles[i]);
+        Py_END_ALLOW_THREADS
+    }
+    *bad = -1;
+    for (Py_ssize_t i = 0; i < taken; i++) { /* with the GIL again */
+        RleText *t = &texts[i];
+        if (!failed && t->status == -2)
+            failed = 1, PyErr_NoMemory();
+        if (!failed && remember && !t->cached && t->status == 0)
+            cache_put(t->item, t->len, h, w, &rles[i]);
+        if (t->status < 0 && *bad < 0)
+            *bad = i;
+        if (t->b.obj != NULL)
+            PyBuffer_Release(&t->b);
+        Py_DECREF(t->item);
+    }
+    free(texts);
     Py_DECREF(fast);
+    if (failed) {
+        rle_free_all(rles, count);
+        return -1;
+    }
     *out = rles;
     *n = count;
     return 0;
@@ -875,9 +906,11 @@ static PyObject *rle_iou(PyObject *self, PyObject *args)
                 const int64_t *dc = dcat->buf, *gc = gcat->buf;
                 const uint8_t *cr = crowd->buf;
                 double *res = out->buf;
+                Py_BEGIN_ALLOW_THREADS /* the buffers are held: their memory stays */
                 for (Py_ssize_t d = 0; d < nd; d++)
                     for (Py_ssize_t g = 0; g < ng; g++) /* another category: never a match */
                         res[d * ng + g] = dc[d] != gc[g] ? -1.0 : rle_pair_iou(&dt[d], &gt[g], cr[g]);
+                Py_END_ALLOW_THREADS
                 result = Py_NewRef(Py_None);
             }
             rle_free_all(gt, ng);

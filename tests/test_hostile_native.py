@@ -99,6 +99,12 @@ def _pack_args(**over):
     return list({**args, **over}.values())
 
 
+def _scan_args(**over):
+    text = b'[{"image_id": 1, "category_id": 2, "score": 0.5}]'
+    args = {"data": np.frombuffer(text, np.uint8).copy(), "pos": 1, "first": True, "final": True, "most": 4}
+    return list({**args, **over}.values())
+
+
 GOOD = {
     "unfilter": _unfilter_args,
     "pair_counts": _pair_args,
@@ -108,6 +114,7 @@ GOOD = {
     "rle_iou": _iou_args,
     "coco_match": _match_args,
     "coco_accumulate": _accumulate_args,
+    "scan_results": _scan_args,
 }
 
 # the same number of bytes as the right type, or the right count of the wrong type
@@ -170,9 +177,13 @@ def test_hostile_element_types_and_sizes_raise_value_error():
         ran.append((name, case))
     # what may run: read-only inputs (a read-only output must not)
     outputs = {"unfilter": 1, "pair_counts": 6, "joint_hist8": 2, "pack_rgb": 1, "rle_areas": 3, "rle_iou": 7}
-    outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5)}
+    outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "scan_results": ()}
     for name, case in ran:
         i = int(case[3:].split("-")[0].split("=")[0])
+        if name == "scan_results" and i == 4 and int(case.split("=")[1]) >= 1:
+            # at most `most` records: any positive count reads the one record
+            assert _kernels.scan_results(*_scan_args(most=int(case.split("=")[1])))[:3] == (1, 49, 1), case  # the text is 49 bytes
+            continue
         if name == "rle_areas" and i in (1, 2) and "=" in case:
             # a size pycocotools could hold: the call runs, the 1-pixel string is undecodable
             args = _areas_args(**{"h" if i == 1 else "w": int(case.split("=")[1])})

@@ -36,6 +36,7 @@ from .instance_result import IOU_THRS, InstanceResult, Params
 from .instance_result import STAT_NAMES as STAT_NAMES
 from .per_image import InstanceRows, Tally
 from .slices import Slices
+from .threaded import thread_map
 
 _THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 
@@ -323,10 +324,9 @@ def evaluate(
     tally = _tally(per_image, slices, lanes, frozenset(c.id for c in ordered))
     items = (_Job(k, g, EMPTY if d is None else d, params, known, adjust) for k, g, d in tally.expecting(pairs))
     # A COCO results list against COCO instance ground truth is RLE strings and polygons:
-    # ~0.5 ms per image in C, about what shipping the image's detections to a worker and
-    # back costs (measured, 6 rounds, --jobs 2: in one process min 0.95 s / median 1.40 s,
-    # in workers 1.05 s / 1.38 s). One process is as fast and holds less. Workers are for
-    # sources that decode pixels, as the first image with predictions tells.
+    # ~0.5 ms per image, about what shipping an image to a worker process and back costs, so
+    # such images are scored on threads here (the kernels decode and compare RLEs without the
+    # GIL); worker processes are for sources that decode pixels, as the first image tells.
     head: list[_Job] = []
     for job in items:
         head.append(job)
@@ -336,7 +336,9 @@ def evaluate(
     heavy = first is not None and (decodes_pixels(first.gt.source) or decodes_pixels(first.dt.source))
     heavy = heavy or params.iou_type == "boundary"  # boundaries are pixel work: workers pay
     found = Collected(lanes)
-    for rank, e in imap(_image_job, chain(head, items), jobs=jobs_for(count, jobs) if heavy else 1):
+    work, n = chain(head, items), jobs_for(count, jobs)
+    light = thread_map(_image_job, work, 1 if getattr(params, "analyses", None) is not None else n)  # TIDE: one
+    for rank, e in imap(_image_job, work, jobs=n) if heavy else light:
         found.add(rank, e)
         if hasattr(e, "analysis"):
             params.analyses.add(rank, e.analysis)  # type: ignore[attr-defined]
