@@ -1724,7 +1724,7 @@ static void y_edge(Walk *k, int xs, int ys, int dy, double s, int ua, int ub)
         /* the first t with u(t) >= c + 1 (rising) or u(t) <= c (falling), t in 1..dy */
         double guess = ((double)c + .5 - xs) / s;
         int64_t t = guess < 1 ? 1 : guess > dy ? dy : (int64_t)guess;
-#define PAST(t) (up ? x86_int(xs + s * (int)(t) + .5) >= c + 1 : x86_int(xs + s * (int)(t) + .5) <= c)
+#define PAST(t) (up ? (int)(xs + s * (int)(t) + .5) >= c + 1 : (int)(xs + s * (int)(t) + .5) <= c) /* s finite */
         while (t > 1 && PAST(t - 1))
             t--;
         while (t < dy && !PAST(t))
@@ -1760,8 +1760,8 @@ static void walk_polygon(const double *xy, Py_ssize_t n, Walk *k)
             int64_t lo = 2 - (int64_t)xs > 0 ? 2 - (int64_t)xs : 0;
             const int64_t last = 5 * (k->w - 1) + 2 - (int64_t)xs, hi = dx - 1 < last ? dx - 1 : last;
             const int64_t r = (((int64_t)xs + lo - 2) % 5 + 5) % 5;
-            for (int64_t t = lo + (r ? 5 - r : 0); t <= hi; t += 5) {
-                const int va = x86_int(ys + s * (double)t + .5), vb = x86_int(ys + s * (double)(t + 1) + .5);
+            for (int64_t t = lo + (r ? 5 - r : 0); t <= hi; t += 5) { /* (dx > 0: s finite, no NaN) */
+                const int va = (int)(ys + s * (double)t + .5), vb = (int)(ys + s * (double)(t + 1) + .5);
                 boundary(k, (int64_t)xs + t, va, vb);
             }
             pu = t1 + xs, pv = x86_int(ys + s * t1 + .5), have = 1;
@@ -1832,7 +1832,7 @@ typedef struct {
     int64_t end;   /* where the last closed run ended */
 } Runs;
 
-static void runs_close(Runs *R)
+static ALWAYS_INLINE void runs_close(Runs *R)
 {
     if (!R->open)
         return;
@@ -1855,7 +1855,7 @@ static void runs_close(Runs *R)
 }
 
 /* The run [s, e) (s < e), its first pixel at (sc, sr) and its last at (ec, er). */
-static void runs_add(Runs *R, int64_t s, int64_t e, int64_t sc, int64_t sr, int64_t ec, int64_t er)
+static ALWAYS_INLINE void runs_add(Runs *R, int64_t s, int64_t e, int64_t sc, int64_t sr, int64_t ec, int64_t er)
 {
     if (R->open && s <= R->e) {
         if (e > R->e)
@@ -1867,7 +1867,7 @@ static void runs_add(Runs *R, int64_t s, int64_t e, int64_t sc, int64_t sr, int6
 }
 
 /* The run between toggles a and b (column << 32 | row; b < 0: the image's end). */
-static void runs_toggles(Runs *R, int64_t a, int64_t b, int64_t w)
+static ALWAYS_INLINE void runs_toggles(Runs *R, int64_t a, int64_t b, int64_t w)
 {
     const int64_t h = R->h;
     int64_t sc = a >> 32, sr = a & 0xffffffff, ec, er;
