@@ -194,6 +194,13 @@ def check_output(storage: Storage, url: str, *, overwrite: bool) -> None:
         raise SegtoolError("names a bucket, not a key in it: give a key (s3://BUCKET/NAME)", url)
     if storage.kind(url) is not None and not overwrite:
         raise OutputExistsError("already exists (pass --overwrite to replace it)", url)
+    bucket = url[: url.index("://") + 3] + path.split("/", 1)[0]
+    try:
+        missing = storage.kind(bucket) is None
+    except SegtoolError:  # may write the key but not list the bucket: the upload will tell
+        missing = False
+    if missing:
+        raise SegtoolError("no such bucket (or container): create it first", url)
 
 
 def refuse_url_clashes(outputs: list[str], inputs: list[str]) -> None:

@@ -112,6 +112,17 @@ def test_validate_and_info_equal_local(runner, local):
         same_json(runner, ("info", local / path), ("info", f"{prefix}/{path}"), replace=[(str(local), prefix)])
 
 
+def test_messages_name_urls(runner, local):
+    """Tables, notes and CI lines name the URLs, not the staged copies."""
+    r = invoke(runner, "info", url("data/panoptic.json"))
+    assert r.exit_code == 0 and url("data/panoptic.json") in r.stdout and "segtool-storage-" not in r.stdout
+    r = invoke(runner, "validate", url("data/panoptic.json"), "--format", "github", "-v")
+    assert f"file={url('data/panoptic/')}" in r.stdout and "segtool-storage-" not in r.stdout
+    args = ("eval", "panoptic", url("data/panoptic.json"), url("data/panoptic.json"), "--partial", url("notes/p.npz"))
+    r = invoke(runner, *args)
+    assert r.exit_code == 0 and f"written to {url('notes/p.npz')}" in r.stderr, r.stderr
+
+
 def test_convert_to_json_and_folder_equal_local(runner, local, fs, tmp_path):
     for dst, to in (("inst.json", "coco-instance"), ("pan.json", "coco-panoptic"), ("sem", "semantic")):
         mine = invoke(runner, "convert", local / "panoptic.json", tmp_path / dst, "--to", to, "-q")
@@ -255,7 +266,7 @@ main()
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM])  # SIGINT takes the same handler (interrupts.raising)
 def test_signal_during_upload_leaves_nothing(local, fs, signum, tmp_path):
     """A real signal to a real process while its output is being uploaded: exit 143 / 130,
     the temporary prefix deleted, nothing under the destination, the staging folder gone."""
@@ -273,3 +284,35 @@ def test_signal_during_upload_leaves_nothing(local, fs, signum, tmp_path):
     assert err.decode().strip().splitlines()[-1] in ("Interrupted.", "Terminated.")
     assert not [k for k in keys(fs) if k.startswith(f"sig{int(signum)}")]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_to_a_missing_bucket_refused_before_work(runner, local):
+    r = invoke(runner, "convert", url("data/panoptic.json"), "s3://no-such-bucket/o.json", "--to", "coco-instance")
+    assert_bad_input(r, "s3://no-such-bucket/o.json", "no such bucket")
+
+
+def test_http_input_equals_local(runner, local):
+    """``http(s)://`` reads a file (here from a web server on 127.0.0.1) and is refused as an output."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no line per request on the test's stderr
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(local)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        same_json(
+            runner,
+            ("eval", "instance", local / "instances.json", local / "detections.json"),
+            ("eval", "instance", f"{base}/instances.json", f"{base}/detections.json"),
+        )
+        assert_bad_input(invoke(runner, "validate", f"{base}/missing.json"), f"{base}/missing.json")
+        r = invoke(runner, "convert", f"{base}/instances.json", f"{base}/o.json", "--to", "coco-instance")
+        assert_bad_input(r, "reading only")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -19,6 +19,7 @@ import copy
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -77,19 +78,34 @@ class _Plan:
             text = text.replace(here, json.dumps(there)[1:-1] if as_json else there)
         return text
 
+    def unstaged_cells(self, text: str) -> str:
+        """A drawn table's ``text`` naming URLs where that keeps its columns: a path in a cell
+        (up to the next space) becomes the URL's path padded with spaces to the same width,
+        when it is not wider; else it stays the placeholder's."""
+        for here, there in self.aliases().items():
+            if len(there) <= len(here):
+                text = re.sub(re.escape(here) + r"(\S*)", functools.partial(_padded, there), text)
+        return text
+
+
+def _padded(url: str, found: re.Match[str]) -> str:
+    return (url + found.group(1)).ljust(len(found.group(0)))
+
 
 class _Unstaging:
-    """stdout while a command runs on staged URLs: a JSON document (``--json -``) or a
-    plain line names the URLs, not their placeholders, so it is what the same run on local
-    files prints. A rich table (box-drawing characters) is left as drawn: its columns were
-    measured on the text it holds."""
+    """stdout or stderr while a command runs on staged URLs: a JSON document (``--json -``)
+    or a plain line names the URLs, not their placeholders, so it is what the same run on local
+    files prints. In a rich table (box-drawing characters) the columns were measured on the
+    placeholders: see :meth:`_Plan.unstaged_cells`."""
 
     def __init__(self, stream: Any, plan: _Plan) -> None:
         self._stream = stream
         self._plan = plan
 
     def write(self, text: str) -> int:
-        if not any("\u2500" <= c <= "\u257f" for c in text):
+        if any("\u2500" <= c <= "\u257f" for c in text):
+            text = self._plan.unstaged_cells(text)
+        else:
             text = self._plan.unstaged(text, text.lstrip().startswith(("{", "[")))
         return int(self._stream.write(text))
 
@@ -98,13 +114,14 @@ class _Unstaging:
 
 
 @contextmanager
-def _unstaged_stdout(plan: _Plan) -> Iterator[None]:
-    stream = sys.stdout
-    sys.stdout = _Unstaging(stream, plan)
+def _unstaged_output(plan: _Plan) -> Iterator[None]:
+    """stdout and stderr (notes, progress lines) through :class:`_Unstaging`."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Unstaging(out, plan), _Unstaging(err, plan)
     try:
         yield
     finally:
-        sys.stdout = stream
+        sys.stdout, sys.stderr = out, err
 
 
 def _plan(ctx: click.Context) -> _Plan:
@@ -204,7 +221,7 @@ def _staged(callback: Any) -> Any:
         for local in plan.outputs.values():
             local.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with _unstaged_stdout(plan):
+            with _unstaged_output(plan):
                 result = callback(*args, **kwargs)
         except (SystemExit, click.exceptions.Exit):
             _publish(storage, plan, overwrite)  # a command's own exit code: its outputs are written
