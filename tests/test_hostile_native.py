@@ -181,8 +181,8 @@ def test_hostile_element_types_and_sizes_raise_value_error():
     for name, case in ran:
         i = int(case[3:].split("-")[0].split("=")[0])
         if name == "scan_results" and i == 4 and int(case.split("=")[1]) >= 1:
-            # at most `most` records: any positive count reads the one record
-            assert _kernels.scan_results(*_scan_args(most=int(case.split("=")[1])))[:3] == (1, 49, 1), case  # the text is 49 bytes
+            # at most `most` records: any positive count reads the one record (the text is 49 bytes)
+            assert _kernels.scan_results(*_scan_args(most=int(case.split("=")[1])))[:3] == (1, 49, 1), case
             continue
         if name == "rle_areas" and i in (1, 2) and "=" in case:
             # a size pycocotools could hold: the call runs, the 1-pixel string is undecodable
