@@ -27,6 +27,7 @@ import importlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ READ_ONLY = frozenset({"http", "https"})
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
 BATCH = 64  # files per transfer: an interrupt waits for at most one batch (see _batches)
 TEMP_MARK = ".segtool-tmp-"
+STALE_AFTER = 24 * 3600.0  # seconds after which a temporary prefix is a killed run's (see _sweep)
 
 
 def is_url(text: object) -> bool:
@@ -223,7 +225,8 @@ def publish(storage: Storage, staged: Path, url: str, *, overwrite: bool) -> lis
     Upload under ``NAME.segtool-tmp-XXXXXXXX/``, then server-side copies into place (the
     top-level JSON last), then the objects of an overwritten output that the new one does
     not have are deleted. On any failure or interrupt the temporary prefix goes, and so does
-    every object copied into place that did not exist before."""
+    every object copied into place that did not exist before. Killed runs' temporaries on
+    the same destination, a day old, are swept first (:func:`_sweep`)."""
     fs, path = storage.fs(url)
     parent, name = path.rsplit("/", 1)
     temp = f"{parent}/{name}{TEMP_MARK}{secrets.token_hex(4)}"
@@ -238,6 +241,7 @@ def publish(storage: Storage, staged: Path, url: str, *, overwrite: bool) -> lis
                 raise OutputExistsError("already exists (pass --overwrite to replace it)", base + top)
             with storage_errors(base + top, "list"):
                 old.update(fs.find(f"{parent}/{top}") or [f"{parent}/{top}"])
+    _sweep(fs, parent, name)
     placed: list[str] = []
     try:
         with storage_errors(url, "upload"):
@@ -262,6 +266,24 @@ def publish(storage: Storage, staged: Path, url: str, *, overwrite: bool) -> lis
         with deferred():
             _quietly_remove(fs, [temp], recursive=True)
     return [base + t for t in tops]
+
+
+def _sweep(fs: Any, parent: str, name: str) -> None:
+    """Delete the temporary prefixes that killed runs (SIGKILL, a lost machine) left beside
+    this destination, once every object in them is older than :data:`STALE_AFTER`: object
+    storage has no lock to tell a dead run from one still uploading, so age must."""
+    mark = re.compile(re.escape(name + TEMP_MARK) + "[0-9a-f]{8}")
+    try:
+        fs.invalidate_cache()
+        found = fs.glob(f"{parent}/{name}{TEMP_MARK}*")
+        for temp in {f"{parent}/{k[len(parent) + 1 :].split('/', 1)[0]}" for k in found}:
+            if not mark.fullmatch(temp.rsplit("/", 1)[-1]):
+                continue
+            keys = fs.find(temp)
+            if keys and all(time.time() - fs.modified(k).timestamp() > STALE_AFTER for k in keys):
+                fs.rm(keys)
+    except Exception:  # a sweep that cannot list or delete must not fail the run it precedes
+        return
 
 
 def _phases(rels: list[str]) -> list[list[str]]:

@@ -316,3 +316,53 @@ def test_http_input_equals_local(runner, local):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_url_and_option_parsing():
+    from segtool.storage import is_url, parse_option
+
+    assert [is_url(t) for t in ("s3://b/k", "gs://b", "https://h/x.json", "C:\\x.json", "data/x.json", "-")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert parse_option("anon=true") == ("anon", True)
+    assert parse_option('client_kwargs={"region_name": "eu-west-1"}') == (
+        "client_kwargs",
+        {"region_name": "eu-west-1"},
+    )
+    assert parse_option("endpoint_url=http://h:9000") == ("endpoint_url", "http://h:9000")
+    assert parse_option("retries=0") == ("retries", 0)
+
+
+def test_index_json_goes_into_place_last():
+    """A reader who finds the index finds what it names: PNGs, then nested JSON, then the top-level JSON."""
+    from segtool.storage import _phases
+
+    rels = ["p.json", "p/1.png", "sem/images.json", "sem/a.png", "sem/categories.json", "p/2.png"]
+    assert _phases(rels) == [
+        ["p/1.png", "sem/a.png", "p/2.png"],
+        ["sem/images.json", "sem/categories.json"],
+        ["p.json"],
+    ]
+
+
+def test_a_killed_runs_temporaries_are_swept(runner, local, fs, monkeypatch):
+    """A run killed outright leaves NAME.segtool-tmp-XXXXXXXX/ behind; the next run on the
+    same destination deletes it once it is older than STALE_AFTER (here 0 s). Another
+    destination's temporaries and a look-alike name stay."""
+    from segtool import storage
+
+    left = ["sw/o.json.segtool-tmp-0123abcd/o.json", "sw/o.json.segtool-tmp-0123abcd/o/1.png"]
+    other = ["sw/p.json.segtool-tmp-0123abcd/p.json", "sw/o.json.segtool-tmp-backup/o.json"]
+    for key in left + other:
+        fs.pipe(f"{BUCKET}/{key}", b"x")
+    args = ("convert", url("data/panoptic.json"), url("sw/o.json"), "--to", "coco-instance", "-q")
+    assert invoke(runner, *args).exit_code == 0
+    assert [k for k in keys(fs, "sw/") if "tmp" in k] == sorted(left + other)  # young: may be a live run's
+    monkeypatch.setattr(storage, "STALE_AFTER", 0.0)
+    assert invoke(runner, *args, "--overwrite").exit_code == 0
+    assert [k for k in keys(fs, "sw/") if "tmp" in k] == sorted(other)
