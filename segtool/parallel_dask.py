@@ -12,8 +12,9 @@ and the results come back in input order. Only the transport differs:
 - A chunk also carries what the local workers inherit from their parent: the directory
   segtool runs in (relative paths resolve there on the worker when it exists) and the
   ``--limit`` settings (``SEGTOOL_LIMIT_*``, read from the environment on every call).
-- ``retries``: a chunk whose ``fn`` raised runs up to :data:`RETRIES` more times (a flaky
-  mount); a chunk whose worker died (killed, out of memory) is rescheduled by Dask itself. Per-image work is
+- A chunk whose worker died (killed, out of memory) is rescheduled by Dask itself, up to
+  ``distributed.scheduler.allowed-failures`` times; ``retries`` runs a chunk that failed
+  (``fn`` raised, or its workers kept dying) :data:`RETRIES` more time(s). Per-image work is
   deterministic and writes whole files, so a second run gives the same bytes.
 - ``pure=False``: two equal chunks are two tasks, never one result shared by key.
 
@@ -43,7 +44,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 CONNECT_TIMEOUT = 10.0  # seconds: an address that does not answer is an error, not a hang
-RETRIES = 2  # extra runs of a chunk whose fn raised on its worker
+RETRIES = 1  # extra runs of a chunk that failed: fn raised (a flaky mount), or its workers kept dying
 WINDOW_PER_THREAD = 4  # chunks in flight per worker thread, as the local pool's 4 x jobs
 MAX_CHUNK = 16  # items per task at most: a lost worker's chunks are redone, keep them short
 INSTALL = "pip install 'segtool[dask]'"
@@ -201,7 +202,8 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
     by ``fn`` propagates (after :data:`RETRIES` further runs); if the generator ends early,
     the chunks not yet run are cancelled.
     """
-    from distributed.comm.core import CommClosedError  # a client exists: distributed is there
+    from distributed import KilledWorker  # a client exists: distributed is there
+    from distributed.comm.core import CommClosedError
 
     size = max(1, min(chunksize, MAX_CHUNK))
     context = (os.getcwd(), {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)})
@@ -227,6 +229,11 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
             except (CancelledError, CommClosedError) as exc:  # the scheduler went away (we cancel last)
                 reason = getattr(exc, "reason", None) or type(exc).__name__
                 raise SegtoolError(f"lost the Dask scheduler at {client.scheduler.address} ({reason})") from None
+            except KilledWorker as exc:  # the same images took down one worker after another
+                raise SegtoolError(
+                    f"{exc.allowed_failures + 1} Dask workers died running the same images (out of memory? "
+                    f"see {exc.last_worker.address}'s log; dask worker --memory-limit)"
+                ) from None
             pending.popleft()
             fill()
             yield from results

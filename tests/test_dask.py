@@ -44,13 +44,13 @@ def _image(rng: np.random.Generator, h: int = 48, w: int = 64) -> tuple[np.ndarr
     return ids, {k: v for k, v in cats.items() if (ids == k).any()}
 
 
-def make_pair(folder: Path, n: int) -> tuple[Path, Path]:
+def make_pair(folder: Path, n: int, h: int = 48, w: int = 64) -> tuple[Path, Path]:
     """A panoptic ground truth of ``n`` images and a prediction: the maps shifted a pixel,
     one thing in five given another category."""
     rng = np.random.default_rng(5)
     gts, preds = [], []
     for _ in range(n):
-        ids, cats = _image(rng)
+        ids, cats = _image(rng, h, w)
         gts.append((ids, panoptic_segments(ids, cats)))
         moved = np.roll(ids, (1, 1), axis=(0, 1))
         pcats = {k: (int(rng.choice(THINGS)) if k >= 10 and rng.random() < 0.2 else c) for k, c in cats.items()}
@@ -78,13 +78,15 @@ def detections(folder: Path, pred: Path) -> Path:
 
 
 @contextmanager
-def local_cluster(home: Path, workers: int = 2):
+def local_cluster(home: Path, workers: int = 2, **config: str):
     """A scheduler and ``workers`` single-thread workers (each a nanny and its worker process)
-    on 127.0.0.1, run from ``home``: (its processes, its address, a client to watch it).
+    on 127.0.0.1, run from ``home``, ``config`` in their environment (``DASK_…`` settings):
+    (its processes, its address, a client to watch it).
     Stopped after, through the scheduler, or by signals for what is left."""
     sched_file = home / "scheduler.json"
     # limits travel with the chunks; SEGTOOL_PURE_PYTHON (make test-pure) stays: the workers' kernels
     env = {k: v for k, v in os.environ.items() if k != "SEGTOOL_SCHEDULER" and not k.startswith("SEGTOOL_LIMIT_")}
+    env.update(config)  # DASK_* settings
     common = {"cwd": home, "env": env, "stdout": subprocess.DEVNULL, "start_new_session": True}
     logs = [open(home / f"{name}.log", "w") for name in ["scheduler", *(f"worker{k}" for k in range(workers))]]
     scheduler = [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
@@ -109,11 +111,12 @@ def local_cluster(home: Path, workers: int = 2):
         for p in reversed(procs):
             if p.poll() is None:
                 p.terminate()
+        deadline = time.monotonic() + 2  # a nanny may be starting a worker again: then SIGKILL
         for p in procs:
             try:
-                p.wait(timeout=15)
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+                os.killpg(p.pid, signal.SIGKILL)  # its own session: the nanny and its worker
                 p.wait()
         for log in logs:
             log.close()
@@ -382,3 +385,34 @@ def test_work_sent_to_workers_is_module_level():
                 assert fn.id in top or fn.id in params, f"{where}: {fn.id} is not a module-level function"
                 checked += fn.id in top
     assert checked >= 25  # the metrics', checks', writers', info's and preview's per-image functions
+
+
+def test_workers_dying_again_and_again(runner, tmp_path, monkeypatch):
+    """A chunk whose worker dies more often than the scheduler allows (here: once, with
+    allowed-failures 0 and no retries) fails the run in one line, exit 2, saying what to
+    look at. Images big enough that a chunk keeps its worker busy; the kill waits until the
+    victim runs one."""
+    gt, pred = make_pair(tmp_path, 16, 240, 320)
+    monkeypatch.setattr(parallel_dask, "MAX_CHUNK", 4)
+    monkeypatch.setattr(parallel_dask, "RETRIES", 0)
+    strict = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    with tempfile.TemporaryDirectory(prefix="segtool-dask-") as folder, local_cluster(Path(folder), 2, **strict) as c:
+        _, address, client = c
+        victim, pid = sorted(client.run(os.getpid).items())[0]
+        state = {"running": True, "killed": False}
+
+        def kill_when_busy() -> None:
+            while state["running"] and not client.processing(workers=[victim]).get(victim):
+                time.sleep(0.005)
+            os.kill(pid, signal.SIGKILL)
+            state["killed"] = state["running"]
+
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        try:
+            r = invoke(runner, "eval", "panoptic", gt, pred, "-q", "--scheduler", address)
+        finally:
+            state["running"] = False
+            killer.join()
+    assert state["killed"], "eval ended before the worker was killed"
+    assert_bad_input(r, "1 Dask workers died running the same images", "--memory-limit")
