@@ -54,6 +54,7 @@ def local(endpoint, tmp_path_factory):
     root.mkdir()
     shutil.copy(SAMPLE / "panoptic_examples.json", root / "panoptic.json")
     shutil.copytree(SAMPLE / "panoptic_examples", root / "panoptic")
+    shutil.copytree(SAMPLE / "images", root / "images")
     runner = CliRunner()
     for dst, to in (("semantic", "semantic"), ("instances.json", "coco-instance")):
         assert invoke(runner, "convert", root / "panoptic.json", root / dst, "--to", to, "-q").exit_code == 0
@@ -110,6 +111,23 @@ def test_validate_and_info_equal_local(runner, local):
     for path in ("panoptic.json", "semantic", "instances.json"):
         same_json(runner, ("validate", local / path), ("validate", f"{prefix}/{path}"), replace=[(str(local), prefix)])
         same_json(runner, ("info", local / path), ("info", f"{prefix}/{path}"), replace=[(str(local), prefix)])
+
+
+def test_sidecar_options_take_urls(runner, local):
+    """Options naming folders or files (--images, --gt-masks, --pred-masks) stage as the arguments do."""
+    prefix = f"s3://{BUCKET}/data"
+    got = same_json(
+        runner,
+        ("validate", local / "panoptic.json", "--images", local / "images"),
+        ("validate", url("data/panoptic.json"), "--images", url("data/images")),
+        replace=[(str(local), prefix)],
+    )
+    assert not [f for f in got["findings"] if f["code"].startswith("image")]  # the photos were found, sizes match
+    same_json(
+        runner,
+        ("eval", "panoptic", local / "panoptic.json", local / "panoptic.json", "--gt-masks", local / "panoptic"),
+        ("eval", "panoptic", url("data/panoptic.json"), local / "panoptic.json", "--gt-masks", url("data/panoptic")),
+    )
 
 
 def test_messages_name_urls(runner, local):
