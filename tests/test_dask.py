@@ -233,6 +233,20 @@ def test_info_and_preview(runner, cluster, data, tmp_path):
     assert len(outs[0]) >= 40 and outs[0] == outs[1]
 
 
+def test_an_error_in_a_worker_is_the_same_line(runner, cluster, data, tmp_path):
+    """A prediction PNG missing: the worker's FormatError comes back as --jobs 1's line."""
+    _, gt, pred = data
+    broken = json.loads(pred.read_text())
+    broken["annotations"][90]["file_name"] = "gone.png"
+    src = tmp_path / "pred.json"
+    src.write_text(json.dumps(broken))
+    (tmp_path / "pred").symlink_to(pred.with_suffix(""))
+    local, remote, _ = both(runner, cluster, "eval", "panoptic", gt, src, "-q")
+    assert_bad_input(local, "gone.png")
+    assert_bad_input(remote, "gone.png")
+    assert remote.stderr == local.stderr
+
+
 def test_imap_window_and_order(cluster):
     """parallel.imap inside use_scheduler: results in input order, and no more than 4 chunks
     per worker thread taken from the input ahead of the consumer (memory stays bounded)."""
