@@ -5,8 +5,10 @@ Usage: python benchmarks/bench_report.py [--data bench_out/data1000] [--jobs 2] 
 Runs the CLI as a user would (a fresh process each time: matplotlib's import is part of the
 cost), ``eval panoptic`` and ``eval instance`` on bench_eval.py's 1,000-image set, plain and
 with ``--report``, in interleaved rounds; prints the best wall time and the best CPU time
-(the command's and its workers') of each and the added share. The data must exist: ``python benchmarks/bench_eval.py --only pq`` makes it (and
-``--only map`` its detections).
+of each and the added share. The CPU time is the command's own: worker processes that exit
+unreaped are not counted, so use ``--jobs 1`` (all of the work, the thumbnails too, in that
+one process) for the steadier measure on a shared machine. The data must exist:
+``python benchmarks/bench_eval.py --only pq`` makes it (and ``--only map`` its detections).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ SEGTOOL = [sys.executable, "-m", "segtool"]
 
 
 def run(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds, and CPU seconds of the command and its worker processes (steadier than
-    wall time on a shared machine: what it waits for the CPU is not counted)."""
+    """Wall seconds, and CPU seconds of the command (steadier than wall time on a shared
+    machine: what it waits for the CPU is not counted; see the module's docstring)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([*SEGTOOL, *argv], check=True, stdout=subprocess.DEVNULL)
@@ -60,7 +62,7 @@ def main() -> None:
         c_plain, c_full = cpu[name, False], cpu[name, True]
         print(
             f"{name}: plain {plain:.2f} s, --report {full:.2f} s ({100 * (full / plain - 1):+.0f}%); "
-            f"CPU (workers included) {c_plain:.2f} s, {c_full:.2f} s ({100 * (c_full / c_plain - 1):+.0f}%)"
+            f"CPU {c_plain:.2f} s, {c_full:.2f} s ({100 * (c_full / c_plain - 1):+.0f}%)"
         )
 
 

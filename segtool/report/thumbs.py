@@ -22,7 +22,7 @@ from ..errors import SegtoolError
 from ..parallel import imap
 from ..preview import Style, preview
 
-DRAWN = 6  # the worst images drawn (the rest of the worst are listed): ~0.06 s (panoptic) to
+DRAWN = 4  # the worst images drawn (the rest of the worst are listed): ~0.06 s (panoptic) to
 # ~0.13 s (instance: preview resolves each image's overlapping detections) a render
 WIDTH = 480  # thumbnail width in pixels: the three panels stay legible at 160 px each
 QUALITY = 80  # JPEG quality: ~15-30 kB a thumbnail
