@@ -384,3 +384,16 @@ def test_a_killed_runs_temporaries_are_swept(runner, local, fs, monkeypatch):
     monkeypatch.setattr(storage, "STALE_AFTER", 0.0)
     assert invoke(runner, *args, "--overwrite").exit_code == 0
     assert [k for k in keys(fs, "sw/") if "tmp" in k] == sorted(other)
+
+
+def test_a_url_in_a_config_file_is_staged(runner, local, tmp_path):
+    """``images = "s3://..."`` in a config file is a URL, not a path under the file's folder."""
+    config = tmp_path / "segtool.toml"
+    config.write_text(f'[validate]\nimages = "{url("data/images")}"\n')
+    got = same_json(
+        runner,
+        ("validate", local / "panoptic.json", "--images", local / "images"),
+        ("validate", url("data/panoptic.json"), "--config", config),
+        replace=[(str(local), f"s3://{BUCKET}/data")],
+    )
+    assert not [f for f in got["findings"] if f["code"].startswith("image")]

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from ..config import Config, ConfigError, discover, normalise, read_config
+from ..storage import is_url
 
 # What a config file may not set: the options of one run's outputs (a config naming a
 # --json file or --overwrite would write or replace files on every run, unasked).
@@ -146,7 +147,7 @@ def _scalar(param: click.Option, value: Any, folder: Path) -> Any:
     if isinstance(kind, click.Path | click.Choice | click.types.StringParamType) and not isinstance(value, str):
         raise click.BadParameter(f"expected {_what(kind)}, not {value!r}")
     kind.convert(value, param, None)  # click converts the default again; this only checks it
-    if isinstance(kind, click.Path):
+    if isinstance(kind, click.Path) and not is_url(value):  # a URL is staged as on the command line
         return str(folder / Path(value))  # an absolute path stays itself
     return value
 
