@@ -684,6 +684,73 @@ typedef struct {
     int cached, status;
 } RleText;
 
+/* A hash of a string's bytes, 8 at a time (for rle_decode_texts' table only). */
+static uint64_t text_hash(const char *p, Py_ssize_t len)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull ^ (uint64_t)len;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        x = (x ^ v) * 0xFF51AFD7ED558CCDull;
+        x ^= x >> 32;
+    }
+    for (; i < len; i++)
+        x = (x ^ (uint8_t)p[i]) * 0x100000001B3ull;
+    return x ^ (x >> 29);
+}
+
+/* Decode the strings not found in the cache (no Python: run without the GIL). A string equal
+ * to an earlier one of the same call is decoded once, its counts copied: a model that gives
+ * one mask to several categories repeats its string (the LVIS benchmark's detections: 60% of
+ * each image's strings). Without memory for the table, each is decoded. */
+static void rle_decode_texts(RleText *texts, Py_ssize_t count, int64_t h, int64_t w, Rle *rles)
+{
+    size_t cap = 16;
+    while (cap < 2 * (size_t)count)
+        cap *= 2;
+    Py_ssize_t *table = count > 1 ? malloc(cap * sizeof(Py_ssize_t)) : NULL;
+    uint64_t *hashes = table != NULL ? malloc((size_t)count * sizeof(uint64_t)) : NULL;
+    if (table != NULL)
+        memset(table, 0xFF, cap * sizeof(Py_ssize_t)); /* -1: empty */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        RleText *t = &texts[i];
+        if (t->cached)
+            continue;
+        Py_ssize_t same = -1;
+        size_t slot = 0;
+        if (hashes != NULL) {
+            hashes[i] = text_hash(t->text, t->len);
+            for (slot = hashes[i] & (cap - 1); table[slot] >= 0; slot = (slot + 1) & (cap - 1)) {
+                const Py_ssize_t j = table[slot];
+                if (hashes[j] == hashes[i] && texts[j].len == t->len && memcmp(texts[j].text, t->text, (size_t)t->len) == 0) {
+                    same = j;
+                    break;
+                }
+            }
+        }
+        if (same < 0) {
+            t->status = rle_decode((const uint8_t *)t->text, t->len, h, w, &rles[i]);
+            if (hashes != NULL)
+                table[slot] = i;
+            continue;
+        }
+        t->status = texts[same].status; /* the same bytes: the same result */
+        if (t->status != 0)
+            continue; /* undecodable (or no memory): rles[i] stays as calloc left it, not ok */
+        rles[i] = rles[same];
+        rles[i].cnts = malloc(sizeof(int64_t) * (size_t)(rles[same].m > 0 ? rles[same].m : 1));
+        if (rles[i].cnts == NULL) {
+            rles[i].ok = 0, t->status = -2;
+            continue;
+        }
+        if (rles[same].m > 0)
+            memcpy(rles[i].cnts, rles[same].cnts, sizeof(int64_t) * (size_t)rles[same].m);
+    }
+    free(hashes);
+    free(table);
+}
+
 /* Decode every string of a Python sequence of str or bytes-like objects (all h x w). On a bad one,
  * *bad is its index; on a Python error (not bytes, no memory) returns -1. The strings are taken
  * with the GIL (each held, so the sequence may change meanwhile), decoded without it (another
@@ -738,9 +805,7 @@ static int rle_decode_all(PyObject *seq, int64_t h, int64_t w, Rle **out, Py_ssi
     }
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < count; i++)
-            if (!texts[i].cached)
-                texts[i].status = rle_decode((const uint8_t *)texts[i].text, texts[i].len, h, w, &rles[i]);
+        rle_decode_texts(texts, count, h, w, rles);
         Py_END_ALLOW_THREADS
     }
     *bad = -1;

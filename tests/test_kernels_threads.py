@@ -78,6 +78,36 @@ def test_kernels_on_many_threads_equal_one() -> None:
     assert alone[7][0] == 3 and "undecodable" in alone[7][2]
 
 
+@needs_c
+def test_repeated_strings_decode_as_each_alone() -> None:
+    """rle_areas decodes a string repeated within one call once (its counts copied): the
+    areas, the first undecodable index and the IoUs equal the twin's and each string's alone."""
+    from segtool import _purekernels as twin
+
+    rng = np.random.default_rng(3)
+    h, w = 20, 16
+    pool = [*_masks(rng, 5, h, w), "not an RLE", "0", ""]
+    for _ in range(60):
+        picked = [pool[int(k)] for k in rng.integers(0, len(pool), int(rng.integers(0, 30)))]
+        as_bytes = rng.random() < 0.5  # bytes and str alike, some of each
+        strings: list[str | bytes] = [s.encode() if as_bytes and rng.random() < 0.3 else s for s in picked]
+        got, want = np.zeros(len(strings), np.int64), np.zeros(len(strings), np.int64)
+        assert native.rle_areas(strings, h, w, got) == twin.rle_areas(strings, h, w, want)
+        assert got.tolist() == want.tolist()
+        for k, one in enumerate(strings):
+            alone = np.zeros(1, np.int64)
+            native.rle_areas([one], h, w, alone)
+            assert alone[0] == got[k]
+        good = [s for s, a in zip(strings, got.tolist(), strict=True) if a >= 0]
+        if good:
+            n = len(good)
+            out, ref = np.zeros((n, n)), np.zeros((n, n))
+            zeros, crowd = np.zeros(n, np.int64), np.zeros(n, np.uint8)
+            native.rle_iou(good, good, h, w, zeros, zeros, crowd, out)
+            twin.rle_iou(good, good, h, w, zeros, zeros, crowd, ref)
+            assert out.tobytes() == ref.tobytes()
+
+
 def test_thread_map_gives_maps_results_and_first_error() -> None:
     assert list(thread_map(lambda x: x * x, range(50), 2)) == [x * x for x in range(50)]
     assert list(thread_map(lambda x: x, [], 2)) == []
