@@ -135,7 +135,8 @@ def test_messages_name_urls(runner, local):
     r = invoke(runner, "info", url("data/panoptic.json"))
     assert r.exit_code == 0 and url("data/panoptic.json") in r.stdout and "segtool-storage-" not in r.stdout
     r = invoke(runner, "validate", url("data/panoptic.json"), "--format", "github", "-v")
-    assert f"file={url('data/panoptic/')}" in r.stdout and "segtool-storage-" not in r.stdout
+    escaped = url("data/panoptic/").replace(":", "%3A")  # a workflow command's property escapes ':'
+    assert f"file={escaped}" in r.stdout and "segtool-storage-" not in r.stdout
     args = ("eval", "panoptic", url("data/panoptic.json"), url("data/panoptic.json"), "--partial", url("notes/p.npz"))
     r = invoke(runner, *args)
     assert r.exit_code == 0 and f"written to {url('notes/p.npz')}" in r.stderr, r.stderr

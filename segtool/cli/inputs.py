@@ -30,6 +30,7 @@ from ..errors import SegtoolError
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 _ALIASES = "segtool.aliases"  # ctx.meta: temporary path → the name messages give it
+_STDIN_READ = "segtool.stdin_read"  # ctx.meta: stdin was spooled (it can be read once)
 _MAGIC = re.compile(r"[*?[]")
 
 
@@ -84,7 +85,7 @@ def single(ctx: click.Context, value: Path) -> Input:
     """One dataset or predictions path as given, or stdin's temporary copy for ``-`` (once a run)."""
     if str(value) != STDIN:
         return Input(value, str(value))
-    if has_aliases(ctx):
+    if ctx.meta.get(_STDIN_READ):
         raise click.UsageError("'-' (stdin) can be read once: give it for one input")
     return Input(spool_stdin(ctx), STDIN_NAME, True)
 
@@ -107,14 +108,19 @@ def spool_stdin(ctx: click.Context) -> Path:
     path = folder / "stdin.json"
     with open(path, "wb") as out:
         shutil.copyfileobj(stream, out, 1 << 20)
-    aliases = ctx.meta.setdefault(_ALIASES, {})
-    aliases[str(path)] = STDIN_NAME
-    aliases[str(folder)] = STDIN_NAME + "'s folder"
+    ctx.meta[_STDIN_READ] = True
+    add_aliases(ctx, {str(path): STDIN_NAME, str(folder): STDIN_NAME + "'s folder"})
     return path
 
 
+def add_aliases(ctx: click.Context, names: dict[str, str]) -> None:
+    """Temporary paths of this run and the names messages give them (stdin's copy → ``<stdin>``,
+    a staged URL's copy → the URL)."""
+    ctx.meta.setdefault(_ALIASES, {}).update(names)
+
+
 def has_aliases(ctx: click.Context) -> bool:
-    """Whether this run read stdin (some temporary path has a name for messages)."""
+    """Whether some temporary path of this run has a name for messages (stdin, a URL)."""
     return bool(ctx.meta.get(_ALIASES))
 
 

@@ -32,23 +32,14 @@ import click
 
 from ..errors import SegtoolError
 from ..storage import Storage, check_output, is_url, parse_option, publish, refuse_url_clashes, stage
+from . import inputs
 from .configure import leaves
-from .inputs import _ALIASES, STDIN_NAME
 
 # The parameters that name outputs; every other path parameter names an input.
 OUTPUTS = frozenset({"dst", "out", "json_out", "csv_out", "partial_out", "report_out", "fix_out"})
 STAGING_ENV = "SEGTOOL_STAGING_DIR"  # where the private temporary folders go (default: the system's)
 NOT_STAGED = frozenset({"config"})  # read before any option (--storage-option included) is known
 _PLAN = "segtool.storage"  # ctx.meta: this run's URLs and their placeholders
-
-
-class _Aliases(dict[str, str]):
-    """The run's temporary path → name-in-messages table (``inputs.aliased``), true only
-    once stdin was spooled: ``inputs.has_aliases`` means "stdin was read", and a staged URL
-    must not make a later ``-`` look like a second read of stdin."""
-
-    def __bool__(self) -> bool:
-        return any(v.startswith(STDIN_NAME) for v in self.values())
 
 
 @dataclass
@@ -215,7 +206,7 @@ def _staged(callback: Any) -> Any:
         refuse_url_clashes(list(plan.outputs), list(plan.inputs))
         for url in plan.outputs:
             check_output(storage, url, overwrite=overwrite)
-        ctx.meta.setdefault(_ALIASES, _Aliases()).update(plan.aliases())
+        inputs.add_aliases(ctx, plan.aliases())
         for url, local in plan.inputs.items():
             stage(storage, url, local.parent)
         for local in plan.outputs.values():
