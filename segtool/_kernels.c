@@ -1745,6 +1745,16 @@ typedef struct {
 
 /* One y-boundary point of rleFrPoly at the pixel column of scaled column uu (when there is
  * one) and the scaled rows va, vb of the two walk points (their lower one counts). */
+/* The boundary point of pixel column x (0..w-1) whose lower scaled row is vm: yd =
+ * (vm + .5) / 5 - .5 clamped to 0..h and rounded up is (vm - 2) / 5 exactly (whole when 5
+ * divides vm - 2, else at least 0.2 from a whole number: rounding cannot cross it). */
+static ALWAYS_INLINE void emit(Walk *k, int64_t x, int64_t vm)
+{
+    const int64_t y = vm <= 2 ? 0 : ((vm + 2) / 5 < k->h ? (vm + 2) / 5 : k->h);
+    if (vec_push(k->out, x << 32 | y) < 0)
+        k->failed = 1;
+}
+
 static ALWAYS_INLINE void boundary(Walk *k, int64_t uu, int va, int vb)
 {
     /* pycocotools: xd = (uu + .5) / 5 - .5, kept when whole and in 0..w-1; whole exactly
@@ -1754,12 +1764,7 @@ static ALWAYS_INLINE void boundary(Walk *k, int64_t uu, int va, int vb)
     const int64_t x = (uu - 2) / 5;
     if (x > k->w - 1)
         return;
-    /* yd = (vm + .5) / 5 - .5 clamped to 0..h and rounded up: (vm - 2) / 5 exactly (whole
-     * when 5 divides vm - 2, else at least 0.2 from a whole number: rounding cannot cross it) */
-    const int64_t vm = va < vb ? va : vb;
-    const int64_t y = vm <= 2 ? 0 : ((vm + 2) / 5 < k->h ? (vm + 2) / 5 : k->h);
-    if (vec_push(k->out, x << 32 | y) < 0)
-        k->failed = 1;
+    emit(k, x, va < vb ? va : vb);
 }
 
 /* Two consecutive walk points: a boundary point where the scaled column changes. */
@@ -1825,9 +1830,10 @@ static void walk_polygon(const double *xy, Py_ssize_t n, Walk *k)
             int64_t lo = 2 - (int64_t)xs > 0 ? 2 - (int64_t)xs : 0;
             const int64_t last = 5 * (k->w - 1) + 2 - (int64_t)xs, hi = dx - 1 < last ? dx - 1 : last;
             const int64_t r = (((int64_t)xs + lo - 2) % 5 + 5) % 5;
-            for (int64_t t = lo + (r ? 5 - r : 0); t <= hi; t += 5) { /* (dx > 0: s finite, no NaN) */
+            int64_t t = lo + (r ? 5 - r : 0), x = ((int64_t)xs + t - 2) / 5; /* (xs + t - 2 >= 0) */
+            for (; t <= hi; t += 5, x++) { /* (dx > 0: s finite, no NaN; x within 0..w-1) */
                 const int va = (int)(ys + s * (double)t + .5), vb = (int)(ys + s * (double)(t + 1) + .5);
-                boundary(k, (int64_t)xs + t, va, vb);
+                emit(k, x, va < vb ? va : vb);
             }
             pu = t1 + xs, pv = x86_int(ys + s * t1 + .5), have = 1;
         } else {
@@ -2025,6 +2031,10 @@ static Py_ssize_t rle_string(const int64_t *c, Py_ssize_t m, char *out)
     Py_ssize_t p = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
         int64_t x = c[i] - (i > 2 ? c[i - 2] : 0);
+        if (x >= -16 && x < 16) { /* one character (5 bits, the sign in its 0x10 bit) */
+            out[p++] = (char)((x & 0x1f) + 48);
+            continue;
+        }
         int more = 1;
         while (more) {
             char ch = (char)(x & 0x1f);
