@@ -14,7 +14,6 @@ import io
 import json
 import os
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
@@ -29,6 +28,7 @@ from segtool.cli.ci_formats import github_data, github_property
 from segtool.errors import one_line
 from segtool.render import gallery
 from segtool.render.text import legend
+from tests.browser import needs_chromium, start_chromium
 from tests.conftest import rgb_of, write_json
 
 # File stems: no "/" (a folder) and no NUL (no file system takes it).
@@ -291,25 +291,12 @@ def test_semantic_names_in_info(runner, tmp_path, wide):
     assert (out / "index.html").is_file()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="headless Chromium not installed (see test_preview)")
+@needs_chromium
 def test_hostile_gallery_loads_in_headless_chromium(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
     out = hostile_gallery(tmp_path)
     page = (out / "index.html").read_text(encoding="utf-8")
     (out / "injected.html").write_text(page.replace("<body>", "<body><script>document.title='ran'</script>"))
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    try:
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
-    except Exception as exc:
-        pytest.skip(f"headless Chromium would not start: {str(exc).splitlines()[0]}")
+    driver = start_chromium()
     try:
         driver.get((out / "index.html").resolve().as_uri())
         widths = driver.execute_script("return Array.from(document.images).map(i => i.complete && i.naturalWidth)")

@@ -15,6 +15,7 @@ from segtool.cli import main
 from segtool.preview import GAP, Style, preview
 from segtool.render.overlay import NEUTRAL, boundaries, overlay
 from segtool.render.palette import FN, FP, TP
+from tests.browser import console_errors, needs_chromium, start_chromium
 from tests.conftest import PANOPTIC_EXAMPLES, panoptic_segments, write_json, write_panoptic
 
 RED, ROAD = (220, 20, 60), (128, 64, 128)
@@ -191,32 +192,15 @@ def test_overlay_function_blend_by_hand():
     assert out[1, 1].tolist() == [125, 75, 88]  # 100 * 0.75 + (200, 0, 50) * 0.25, rounded
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="headless Chromium not installed (Debian: apt-get install chromium chromium-driver; `make test` tries)",
-)
+@needs_chromium
 def test_gallery_opens_in_headless_chromium(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
     gt = dataset(tmp_path)
     pred_ids = scene()
     pred = write_panoptic(tmp_path / "pred.json", [pred_ids], [panoptic_segments(pred_ids, {10: 100, 20: 1})], CATS)
     out = tmp_path / "gallery"
     preview(PANOPTIC_EXAMPLES, out, gallery=True)
     preview(gt, tmp_path / "scored", gallery=True, pred=pred)
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=DRIVER)
-    try:
-        driver = webdriver.Chrome(options=options, service=service)
-    except Exception as exc:
-        pytest.skip(f"headless Chromium would not start: {str(exc).splitlines()[0]}")
+    driver = start_chromium()
     try:
         for page, n in ((out, 2), (tmp_path / "scored", 1)):
             driver.get((page / "index.html").resolve().as_uri())
@@ -228,7 +212,7 @@ def test_gallery_opens_in_headless_chromium(tmp_path):
             assert all(not h.startswith(("/", "http")) for h in links) and len(links) == n
             for href in links:
                 assert (page / href).is_file()
-            errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+            errors = console_errors(driver)
             assert errors == []
         text = driver.find_element("tag name", "body").text
         assert "PQ 1.000" in text and "TP 2 FP 0 FN 0" in text

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from segtool.render import gallery
 from segtool.render.gallery import EAGER
 from segtool.render.palette import FN, FP, TP
 from segtool.render.text import LEGEND_BG, TITLE_HEIGHT, legend, titles
+from tests.browser import console_errors, needs_chromium, start_chromium
 from tests.conftest import panoptic_segments, rle, write_json, write_panoptic
 
 CATS = [
@@ -389,15 +389,12 @@ def test_gallery_thumbnails_past_the_first_screen_load_lazily():
     assert "50 images, in the dataset's order." in page and "errors panel" not in page  # no --pred: no legend
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 ODD = ["a#1?.jpg", "50%.jpg", "b c é.jpg", "%23x.jpg"]
 PLAIN = [f"p{i:02d}.jpg" for i in range(EAGER)]
 
 
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="headless Chromium not installed (apt-get install chromium)")
+@needs_chromium
 def test_gallery_with_odd_file_names_loads_in_chromium(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
     """Worst PQ first: 50% (0.39) loads with the page, then the 20 plain ones (0.85), then
     the three perfect odd names, past EAGER: lazily, once scrolled to."""
     preds = [narrow()] * EAGER + [perfect(), bad(), perfect(), perfect()]
@@ -407,15 +404,7 @@ def test_gallery_with_odd_file_names_loads_in_chromium(tmp_path):
     n = len(preds)
     renders = [r.render for r in summary.rendered]
     assert renders == ["50%.png", *[f"p{i:02d}.png" for i in range(EAGER)], "a#1?.png", "b c é.png", "%23x.png"]
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    try:
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
-    except Exception as exc:
-        pytest.skip(f"headless Chromium would not start: {str(exc).splitlines()[0]}")
+    driver = start_chromium()
     try:
         driver.get((out / "index.html").resolve().as_uri())
         driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
@@ -434,7 +423,7 @@ def test_gallery_with_odd_file_names_loads_in_chromium(tmp_path):
             driver.get(href)
             width = driver.execute_script("return document.images.length ? document.images[0].naturalWidth : 0")
             assert width == 3 * W + 2 * GAP, href
-        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        errors = console_errors(driver)
         assert errors == []
     finally:
         driver.quit()

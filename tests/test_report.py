@@ -19,6 +19,7 @@ import pytest
 from segtool.cli import main
 from segtool.report import gather
 from segtool.report.curves import overall, per_class
+from tests.browser import needs_chromium, start_chromium
 from tests.conftest import panoptic_segments, write_instances, write_json, write_panoptic
 
 pytest.importorskip("matplotlib", reason="--report needs the segtool[report] extra")
@@ -228,29 +229,12 @@ def test_pr_curves_by_hand():
     assert [label for label, _ in worst] == ["b (AP 0.374)"]  # (0.5*101*10 - 0.5*51*5) / 1010
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="headless Chromium not installed (Debian: apt-get install chromium chromium-driver; `make test` tries)",
-)
+@needs_chromium
 def test_report_renders_in_headless_chromium(runner, tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
     gt, pred = panoptic_pair(tmp_path)
     out = tmp_path / "r.html"
     assert runner.invoke(main, ["eval", "panoptic", str(gt), str(pred), "--report", str(out)]).exit_code == 0
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=DRIVER)
-    try:
-        driver = webdriver.Chrome(options=options, service=service)
-    except Exception as exc:
-        pytest.skip(f"headless Chromium would not start: {str(exc).splitlines()[0]}")
+    driver = start_chromium()
     try:
         driver.get(out.resolve().as_uri())
         loaded = driver.execute_script("return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")

@@ -59,16 +59,7 @@ MAX_HEADER = 64 << 20  # a header lists categories and parameters: far less than
 ARRAYS: dict[str, dict[str, tuple[str, int]]] = {
     "panoptic": {"tp": ("<i8", 1), "fp": ("<i8", 1), "fn": ("<i8", 1), "iou": ("<f8", 1)},
     "semantic": {"confusion": ("<i8", 2), "boundary": ("<i8", 2)},
-    "instance": {
-        "category": ("<i8", 1),
-        "score": ("<f8", 1),
-        "rank": ("<i4", 1),
-        "flags": ("|u1", 2),
-        "image_rank": ("<i8", 1),
-        "image_count": ("<i8", 1),
-        "npig_ids": ("<i8", 1),
-        "npig": ("<i8", 2),
-    },
+    "instance": _ps.INSTANCE_COLUMNS,  # COCOeval's per-image evaluations, as columns
 }
 
 

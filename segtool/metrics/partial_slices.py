@@ -30,7 +30,7 @@ from .panoptic_result import PanopticResult, PQStat
 from .semantic import SemanticResult
 from .slices import Sliced
 
-_COLUMNS = {  # an instance partial's arrays (partial.ARRAYS), each slice's as well
+INSTANCE_COLUMNS = {  # an instance partial's arrays (partial.ARRAYS), each slice's as well
     "category": ("<i8", 1),
     "score": ("<f8", 1),
     "rank": ("<i4", 1),
@@ -45,7 +45,7 @@ SLICE_ARRAYS: dict[str, dict[str, tuple[str, int]]] = {
     "panoptic": {f"slice_{n}": ("<f8" if n == "iou" else "<i8", 2) for n in ("tp", "fp", "fn", "iou", "counts")},
     "semantic": {"slice_confusion": ("<i8", 3), "slice_boundary": ("<i8", 3), "slice_counts": ("<i8", 2)},
     "instance": {
-        **{f"slice_{n}": spec for n, spec in _COLUMNS.items()},
+        **{f"slice_{n}": spec for n, spec in INSTANCE_COLUMNS.items()},
         "slice_sizes": ("<i8", 2),  # per slice: its detections, images with detections, npig categories
         "slice_counts": ("<i8", 2),  # per slice: images, objects, masks
     },
@@ -89,7 +89,7 @@ def instance_arrays(found: Sequence[Collected]) -> dict[str, npt.NDArray[Any]]:
     if not found:
         return {}
     exports = [c.export() for c in found]
-    out = {f"slice_{n}": np.concatenate([e[n] for e in exports]) for n in _COLUMNS}
+    out = {f"slice_{n}": np.concatenate([e[n] for e in exports]) for n in INSTANCE_COLUMNS}
     sizes = [[len(e[group[0]]) for group in _SIZED] for e in exports]
     out["slice_sizes"] = np.array(sizes, np.int64).reshape(len(found), 3)
     out["slice_counts"] = np.array([[c.images, c.objects, c.masks] for c in found], np.int64)
