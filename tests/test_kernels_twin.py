@@ -46,6 +46,8 @@ KERNELS = (
     "coco_match",
     "coco_accumulate",
     "poly_areas",  # compared with pycocotools and the twin in tests/test_poly_area.py
+    "poly_rles",  # likewise
+    "parse_points",  # compared with float() and the twin in tests/test_poly_area_points.py
     "scan_results",  # compared on texts in tests/test_kernels_scan.py
 )
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
