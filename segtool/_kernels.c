@@ -497,6 +497,8 @@ typedef struct {
     int inner_zero; /* a zero-length run after the first count: see rle_iou_as_pycocotools */
     int64_t area;
     int64_t x0, x1; /* columns of the first and last pixel; x0 > x1 when the mask is empty */
+    int64_t y0, y1; /* its box's top and bottom rows, once rle_rows measured them (rows: 1) */
+    int rows;
 } Rle;
 
 /* pycocotools' rleFrString, strict: 5 bits per character ('0' + value), a set 0x20 bit
@@ -875,14 +877,16 @@ static PyObject *rle_areas(PyObject *self, PyObject *args)
 }
 
 /* Pixels in both of two RLEs: a merge of their run lists (pycocotools' rleIou loop, for
- * RLEs without zero-length runs, where it and this agree). */
-static int64_t rle_intersection(const Rle *a, const Rle *b)
+ * RLEs without zero-length runs, where it and this agree), up to the end of the column where
+ * the first of them ends (h rows a column): past it, no pixel is in both. */
+static int64_t rle_intersection(const Rle *a, const Rle *b, int64_t h)
 {
     if (a->m == 0 || b->m == 0)
         return 0;
     Py_ssize_t ia = 0, ib = 0;
     int64_t ea = a->cnts[0], eb = b->cnts[0], pos = 0, inter = 0; /* ends of the current runs */
-    while (ia < a->m && ib < b->m) {
+    const int64_t stop = ((a->x1 < b->x1 ? a->x1 : b->x1) + 1) * h;
+    while (ia < a->m && ib < b->m && pos < stop) {
         const int64_t end = ea < eb ? ea : eb;
         if ((ia & 1) && (ib & 1))
             inter += end - pos;
@@ -925,17 +929,47 @@ static void rle_iou_as_pycocotools(const Rle *a, const Rle *b, int64_t *inter, i
     *inter = i, *uni = u;
 }
 
+/* The top and bottom rows of r's pixels (h rows an image), measured when first wanted:
+ * a division per run of 1s, so only for the masks of pairs that share a column. A run that
+ * goes on into the next column covers its first row and its last: every row. */
+static void rle_rows(Rle *r, int64_t h)
+{
+    int64_t pos = 0, y0 = h, y1 = -1;
+    for (Py_ssize_t j = 0; j < r->m; pos += r->cnts[j++]) {
+        if (!(j & 1) || r->cnts[j] == 0)
+            continue;
+        const int64_t top = pos % h, bottom = top + r->cnts[j] - 1;
+        if (bottom >= h) {
+            y0 = 0, y1 = h - 1;
+            break;
+        }
+        y0 = top < y0 ? top : y0;
+        y1 = bottom > y1 ? bottom : y1;
+    }
+    r->y0 = y0, r->y1 = y1, r->rows = 1;
+}
+
 /* pycocotools' IoU of two decoded RLEs (crowd: over the detection's area); 0 when they share
- * no column (pycocotools' box test says the same). */
-static double rle_pair_iou(const Rle *a, const Rle *b, int crowd)
+ * no column, or with `rows` no row (pycocotools' box test says the same: no common pixel, so
+ * i is 0 and so is the IoU, whichever loop counts it). The rows are measured on the first
+ * pair that needs them (a and b are rle_iou's own copies). */
+static double rle_pair_iou(Rle *a, Rle *b, int crowd, int64_t h, int rows)
 {
     if (a->x0 > b->x1 || b->x0 > a->x1 || a->m == 0 || b->m == 0)
         return 0.0; /* no common column: no common pixel */
+    if (rows) {
+        if (!a->rows)
+            rle_rows(a, h);
+        if (!b->rows)
+            rle_rows(b, h);
+        if (a->y0 > b->y1 || b->y0 > a->y1)
+            return 0.0; /* no common row */
+    }
     int64_t i, u;
     if (a->inner_zero || b->inner_zero)
         rle_iou_as_pycocotools(a, b, &i, &u);
     else
-        i = rle_intersection(a, b), u = a->area + b->area - i;
+        i = rle_intersection(a, b, h), u = a->area + b->area - i;
     /* as pycocotools: i / u as doubles; crowd: u is the detection's area */
     if (i == 0)
         u = 1;
@@ -971,10 +1005,18 @@ static PyObject *rle_iou(PyObject *self, PyObject *args)
                 const int64_t *dc = dcat->buf, *gc = gcat->buf;
                 const uint8_t *cr = crowd->buf;
                 double *res = out->buf;
+                /* the rows are tested when every pair is asked for (one category: TIDE's rows of
+                 * unmatched detections), half of which share columns and not rows; a mask's
+                 * few pairs of its own category rarely lie apart, and measuring costs more */
+                int rows = nd > 0;
+                for (Py_ssize_t k = 1; k < nd && rows; k++)
+                    rows = dc[k] == dc[0];
+                for (Py_ssize_t k = 0; k < ng && rows; k++)
+                    rows = gc[k] == dc[0];
                 Py_BEGIN_ALLOW_THREADS /* the buffers are held: their memory stays */
                 for (Py_ssize_t d = 0; d < nd; d++)
                     for (Py_ssize_t g = 0; g < ng; g++) /* another category: never a match */
-                        res[d * ng + g] = dc[d] != gc[g] ? -1.0 : rle_pair_iou(&dt[d], &gt[g], cr[g]);
+                        res[d * ng + g] = dc[d] != gc[g] ? -1.0 : rle_pair_iou(&dt[d], &gt[g], cr[g], h, rows);
                 Py_END_ALLOW_THREADS
                 result = Py_NewRef(Py_None);
             }

@@ -177,6 +177,9 @@ def _pair_iou(a: _npt.NDArray[np.int64], b: _npt.NDArray[np.int64], h: int, crow
     (ax0, ax1, aarea), (bx0, bx1, barea) = _extent(ca, h), _extent(cb, h)
     if ax0 > bx1 or bx0 > ax1:
         return 0.0
+    (ay0, ay1), (by0, by1) = _rows(ca, h), _rows(cb, h)
+    if ay0 > by1 or by0 > ay1:  # no common row (C tests it with one category only: the same 0.0)
+        return 0.0
     if 0 in ca[1:] or 0 in cb[1:]:
         i, u = _iou_as_pycocotools(ca, cb)
     else:
@@ -200,6 +203,20 @@ def _extent(cnts: list[int], h: int) -> tuple[int, int, int]:
             area += c
         pos += c
     return (1, 0, area) if first < 0 else (first // h, last // h, area)
+
+
+def _rows(cnts: list[int], h: int) -> tuple[int, int]:
+    """The C file's ``rle_rows``: top and bottom row of the mask (top > bottom when empty);
+    a run that goes on into the next column covers every row."""
+    pos, top, bottom = 0, h, -1
+    for j, c in enumerate(cnts):
+        if j & 1 and c > 0:
+            y = pos % h
+            if y + c - 1 >= h:
+                return 0, h - 1
+            top, bottom = min(top, y), max(bottom, y + c - 1)
+        pos += c
+    return top, bottom
 
 
 def _intersection(a: list[int], b: list[int]) -> int:
