@@ -45,6 +45,8 @@ class Style:
     alpha: float = 0.5
     outline: bool = True
     labels: bool = True
+    scale: int = 1  # drawn at 1/scale of the image's size, every scale-th pixel of the index maps (> 1:
+    # the errors panel without outlines, which would cover a small segment's color at that size)
 
 
 @dataclass(frozen=True)
@@ -160,21 +162,22 @@ def render(job: _Job) -> Rendered:
     gt = job.sample.load()
     h, w = gt.image.height, gt.image.width
     photo_arr, photo_note = _photo(job.photo, h, w)
-    photo = background(h, w, photo_arr)
+    photo = _shrunk(background(h, w, photo_arr), job.style.scale)
     res = views.resolve(gt, "smallest")
-    panels = [_panel(photo, res, job)]
+    panels = [_panel(photo, _small(res, job.style.scale), job)]
     line = Rendered(gt.image.id, gt.image.file_name, Path(job.out).name, len(res.segments), photo_arr is not None)
     line.photo_note = photo_note
     entries_of: list[Segments] = [res.segments]
     if job.pred is not None:
         pred, kind = _prediction(job)
         pres = views.resolve(pred, "score" if pred.segments.score is not None else "smallest")
-        panels.append(_panel(photo, pres, job, pres.segments.score))
-        if kind == "panoptic":
+        panels.append(_panel(photo, _small(pres, job.style.scale), job, pres.segments.score))
+        if kind == "panoptic":  # matched on the full-size maps: the counts of the image, whatever the scale
             outcome = shown = panoptic_outcome(res.index, res.segments, pres.index, pres.segments)
         else:
             outcome, shown = _instance_outcome(gt, res, pred, pres)
-        panels.append(error_view(photo, res.index, pres.index, shown, job.style.alpha))
+        small = _shrunk(res.index, job.style.scale), _shrunk(pres.index, job.style.scale)
+        panels.append(error_view(photo, *small, shown, job.style.alpha, outline=job.style.scale <= 1))
         line.pred_segments, line.counts, line.pq = len(pred.segments), outcome.counts(), outcome.pq
         entries_of.append(pres.segments)
     elif job.predicted:
@@ -188,6 +191,18 @@ def render(job: _Job) -> Rendered:
     line.thumb = _thumbnail(full)
     line.thumb_height = line.thumb.shape[0]
     return line
+
+
+def _shrunk(a: npt.NDArray[Any], scale: int) -> npt.NDArray[Any]:
+    """The middle pixel of each ``scale`` x ``scale`` block of ``a``: nearest-neighbour, so a
+    pixel keeps its segment (never a blend of two); a segment shows where it holds one."""
+    off = (scale - 1) // 2
+    return a if scale <= 1 else np.ascontiguousarray(a[off::scale, off::scale])
+
+
+def _small(res: views.Resolved, scale: int) -> views.Resolved:
+    """A resolved map at 1/``scale`` size, its segments unchanged (for drawing only)."""
+    return res if scale <= 1 else views.Resolved(_shrunk(res.index, scale), res.segments)
 
 
 def _nothing_predicted(gt: Annotation, res: views.Resolved) -> tuple[tuple[int, int, int], float | None]:

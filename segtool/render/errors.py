@@ -128,14 +128,17 @@ def error_view(
     pred_index: npt.NDArray[np.int32],
     outcome: Outcome,
     alpha: float,
+    outline: bool = True,
 ) -> npt.NDArray[np.uint8]:
     """Missed ground truth in blue, matched predictions in green, false positives in red.
 
     Where they cover the same pixel, a miss shows over a match and a false positive over both.
+    ``outline`` False: no outlines (a thumbnail's, where a two-pixel outline would cover a
+    small segment's color).
     """
     gt_code = np.concatenate([[0], np.where(outcome.gt_missed, 1, 0)]).astype(np.int32)
     pred_code = np.concatenate([[0], np.select([outcome.pred_matched, outcome.pred_false], [2, 3], 0)]).astype(np.int32)
     # matched predictions first, missed ground truth over them, false positives over both
     codes = pred_code[pred_index]
     codes = np.where((codes != 3) & (gt_code[gt_index] > 0), 1, codes)
-    return overlay(photo, codes, np.stack([FN, TP, FP]), alpha=max(alpha, 0.55), void_hatch=False)
+    return overlay(photo, codes, np.stack([FN, TP, FP]), alpha=max(alpha, 0.55), outline=outline, void_hatch=False)

@@ -3,8 +3,10 @@ errors, the same panels and colors as ``segtool preview --pred``) and embedded i
 as JPEG ``data:`` URIs, so the report stays one file.
 
 The renders go to a temporary folder that is removed afterwards; only the chosen images are
-drawn (``preview(ids=...)``), the :data:`DRAWN` worst, so the cost is that of reading the two
-datasets once more and ~60-130 ms per thumbnail.
+drawn (``preview(ids=...)``), the :data:`DRAWN` worst, at a quarter of the image's size
+(:data:`SCALE`: every 4th pixel of the index maps, so each pixel still shows one segment; the
+matching and counts are the full-size maps'), so the cost is that of reading the two
+datasets once more and ~15-50 ms per thumbnail (was ~60-130 ms for a full-size render shrunk).
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from ..errors import SegtoolError
 from ..parallel import imap
 from ..preview import Style, preview
 
-DRAWN = 4  # the worst images drawn (the rest of the worst are listed): ~0.06 s (panoptic) to
-# ~0.13 s (instance: preview resolves each image's overlapping detections) a render
+DRAWN = 4  # the worst images drawn (the rest of the worst are listed): ~15 ms (panoptic) to
+# ~50 ms (instance: preview resolves each image's overlapping detections at full size) a render
 WIDTH = 480  # thumbnail width in pixels: the three panels stay legible at 160 px each
 QUALITY = 80  # JPEG quality: ~15-30 kB a thumbnail
+SCALE = 4  # panels drawn at a quarter of the image's size (every 4th pixel of the index maps):
+# 160 px wide for COCO's 640, what a full-size render scaled to WIDTH showed, at ~1/16 of its cost
 # no category names: unreadable at thumbnail size, and placing them is most of a render's time
-LOOK = Style(labels=False)
+# nor outlines: two pixels wide at a quarter of the size, they would cover small segments
+LOOK = Style(outline=False, labels=False, scale=SCALE)
 
 
 def data_uri(path: Path, width: int = WIDTH) -> str:
