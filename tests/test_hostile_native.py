@@ -99,6 +99,31 @@ def _pack_args(**over):
     return list({**args, **over}.values())
 
 
+def _poly_args(**over):
+    """One triangle, one group, on a 10x10 image (poly_areas and poly_rles take the same)."""
+    args = {
+        "xy": np.array([1.0, 1.0, 8.0, 1.0, 1.0, 8.0]),
+        "ends": np.array([3], np.int64),
+        "groups": np.array([1], np.int64),
+        "h": 10,
+        "w": 10,
+        "areas": np.zeros(1, np.int64),
+        "boxes": np.zeros(4),
+    }
+    return list({**args, **over}.values())
+
+
+def _points_args(**over):
+    text = b"0,0;4,0;0,4"
+    args = {
+        "text": np.frombuffer(text, np.uint8).copy(),
+        "xy": np.zeros(len(text) // 2 + 1),
+        "ends": np.zeros(1, np.int64),
+        "boxes": np.zeros(4),
+    }
+    return list({**args, **over}.values())
+
+
 def _scan_args(**over):
     text = b'[{"image_id": 1, "category_id": 2, "score": 0.5}]'
     args = {"data": np.frombuffer(text, np.uint8).copy(), "pos": 1, "first": True, "final": True, "most": 4}
@@ -115,6 +140,9 @@ GOOD = {
     "coco_match": _match_args,
     "coco_accumulate": _accumulate_args,
     "scan_results": _scan_args,
+    "poly_areas": _poly_args,
+    "poly_rles": _poly_args,
+    "parse_points": _points_args,
 }
 
 # the same number of bytes as the right type, or the right count of the wrong type
@@ -178,6 +206,7 @@ def test_hostile_element_types_and_sizes_raise_value_error():
     # what may run: read-only inputs (a read-only output must not)
     outputs = {"unfilter": 1, "pair_counts": 6, "joint_hist8": 2, "pack_rgb": 1, "rle_areas": 3, "rle_iou": 7}
     outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "scan_results": ()}
+    outputs |= {"poly_areas": (5, 6), "poly_rles": (5, 6), "parse_points": (1, 2, 3)}
     for name, case in ran:
         i = int(case[3:].split("-")[0].split("=")[0])
         if name == "scan_results" and i == 4 and int(case.split("=")[1]) >= 1:
