@@ -3,7 +3,7 @@
 Checks: each call returns or raises ValueError (the kernels' documented error for a bad
 size, dtype, layout or value); never a crash (run under ``make sanitize``'s ASan/UBSan
 build too, where a read or write out of bounds aborts). Where the arguments are
-consistent, the result is compared with numpy or a from-the-specification reference:
+consistent, the result is compared with numpy, pycocotools, float() or a from-the-specification reference:
 unfilter (PNG row filters), pack_rgb, joint_hist8 and pair_counts.
 
 Inputs: the first byte picks the entry point; then each size argument is either the one
@@ -280,7 +280,90 @@ def coco_accumulate(p: Provider) -> None:
     )
 
 
+def _coordinate(p: Provider, side: int) -> float:
+    """A polygon coordinate on an image side of ``side`` pixels: mostly within half a side of
+    the image, on an eighth-pixel grid (.5 edges included); sometimes far or not finite."""
+    if p.below(64):  # one polygon in ~10 has an odd coordinate somewhere
+        return p.below(16 * side + 1) / 8 - side / 2
+    return float(p.choice((0.5, -0.5, 2.0**27, -(2.0**40), 1e308, float("inf"), float("nan"), -0.0)))
+
+
+def poly_kernels(p: Provider) -> None:
+    """poly_areas / poly_rles on fuzzed polygons (3-8 points, 1-3 polygons a group); a clean
+    call's accepted groups have pycocotools' area, box and RLE string."""
+    from pycocotools import mask as pyco
+
+    h, w = p.small(12) + 1, p.small(12) + 1
+    polys = [[_coordinate(p, (w, h)[k % 2]) for k in range(2 * (3 + p.small(5)))] for _ in range(1 + p.small(3))]
+    cut = sorted({p.small(len(polys)) + 1, len(polys)})
+    xy = np.array([v for poly in polys for v in poly])
+    ends = np.cumsum([len(poly) // 2 for poly in polys]).astype(np.int64)
+    groups = np.array(cut, np.int64)
+    areas, boxes = buffer(p, "i8", len(groups)), buffer(p, "f8", 4 * len(groups))
+    args = (buffer(p, "f8", xy.size, xy), buffer(p, "i8", ends.size, ends), buffer(p, "i8", groups.size, groups))
+    kernel = p.choice((_kernels.poly_areas, _kernels.poly_rles))
+    got = call(kernel, *args, size(p, h), size(p, w), areas, boxes)
+    if got is None or not getattr(p, "clean", False):
+        return
+    start = 0
+    for g, end in enumerate(cut):
+        area = int(np.frombuffer(areas, np.int64)[g])
+        if area >= 0:
+            rle = pyco.merge(pyco.frPyObjects(polys[start:end], h, w))
+            assert area == int(pyco.area(rle)), (polys[start:end], h, w)
+            assert np.frombuffer(boxes, np.float64)[4 * g : 4 * g + 4].tolist() == pyco.toBbox(rle).tolist()
+            if kernel is _kernels.poly_rles:
+                assert got[1][g] == rle["counts"].decode(), (polys[start:end], h, w)
+        start = end
+
+
+def _number(p: Provider) -> str:
+    """A CVAT coordinate: plain most of the time (digits, an optional fraction, a sign), else
+    one the kernel hands back to Python (exponent, lone dot, -0, space, leading zeros...)."""
+    if p.below(32):
+        whole, frac = str(p.below(2000)), p.choice(("", "", ".5", ".25", "." + str(p.below(10**6))))
+        return ("-" if p.below(4) == 0 and (whole, frac) != ("0", "") else "") + whole + frac
+    return p.choice(("-0", "1e3", "7.", ".5", "00", "x", "", " 2", "1_0", "nan", "+1", "9" * 400))
+
+
+def parse_points(p: Provider) -> None:
+    """CVAT points text, plain or not; a text read (n >= 0) gives float()'s doubles."""
+    shapes = []
+    for _ in range(1 + p.small(3)):
+        nums = [_number(p) for _ in range(6)]
+        shapes.append(";".join(f"{nums[i]},{nums[i + 1]}" for i in range(0, 6, 2)))
+    text = "|".join(shapes).encode()
+    if not getattr(p, "clean", False) and p.flag():
+        text = mutate_bytes(p, text)
+    xy = buffer(p, "f8", len(text) // 2 + 1)
+    n = call(
+        _kernels.parse_points,
+        buffer(p, "u1", len(text), np.frombuffer(text, np.uint8)),
+        xy,
+        buffer(p, "i8", len(shapes)),
+        buffer(p, "f8", 4 * len(shapes)),
+    )
+    if isinstance(n, int) and n >= 0 and getattr(p, "clean", False):
+        want = [float(v) for part in text.decode().split("|") for pt in part.split(";") for v in pt.split(",")]
+        assert np.frombuffer(xy, np.float64)[:n].tolist() == want, text
+
+
+def scan_results(p: Provider) -> None:
+    """A COCO results list's bytes, plain or mutated: the scan reads or stops, never crashes."""
+    rec = '{"image_id": %d, "category_id": %d, "score": %s, "segmentation": {"size": [4, 4], "counts": "%s"}}'
+    items = [
+        rec % (p.small(5), p.small(3), p.choice(("0.5", "1", "1e-3", "-0.0")), p.choice(("04", "0`0", "\\")))
+        for _ in range(p.small(4))
+    ]
+    text = ("[" + ", ".join(items) + "]").encode()
+    if p.flag():
+        text = mutate_bytes(p, text)
+    data = buffer(p, "u1", len(text), np.frombuffer(text, np.uint8))
+    call(_kernels.scan_results, data, size(p, 1), p.flag(), p.flag(), size(p, 8))
+
+
 ENTRY_POINTS = (unfilter, pair_counts, pack_rgb, joint_hist8, rle_kernels, coco_match, coco_accumulate)
+ENTRY_POINTS += (poly_kernels, parse_points, scan_results)
 
 
 def target(data: bytes) -> None:
