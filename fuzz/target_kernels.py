@@ -3,8 +3,9 @@
 Checks: each call returns or raises ValueError (the kernels' documented error for a bad
 size, dtype, layout or value); never a crash (run under ``make sanitize``'s ASan/UBSan
 build too, where a read or write out of bounds aborts). Where the arguments are
-consistent, the result is compared with numpy, pycocotools, float() or a from-the-specification reference:
-unfilter (PNG row filters), pack_rgb, joint_hist8 and pair_counts.
+consistent, the result is compared with a reference: unfilter with the PNG specification,
+pack_rgb, joint_hist8 and pair_counts with numpy, poly_areas and poly_rles with pycocotools,
+parse_points with float().
 
 Inputs: the first byte picks the entry point; then each size argument is either the one
 that fits the buffers or a fuzzed integer (huge, negative, off by a few), and each buffer
