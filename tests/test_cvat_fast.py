@@ -1,0 +1,165 @@
+"""The CVAT reader's path for images of plain polygons (segtool.formats.cvat_fast).
+
+Expected values: pycocotools' RLE strings, areas and the polygons' own extents (min and max
+of the points, by hand) for the masks; the general path's Annotation for everything else the
+reader gives (it must not be told apart); and the cases the fast path must leave to the
+general path (each a documented CVAT construct or a problem the general path names).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pycocotools.mask as mask_utils
+import pytest
+
+import segtool
+from segtool.errors import SegtoolError
+from segtool.formats import cvat_fast
+
+META = """<meta><task><mode>annotation</mode><labels><label><name>cat</name></label>
+<label><name>dog</name></label></labels></task></meta>"""
+
+
+def _xml(tmp: Path, images: str, encoding: str = "utf-8") -> Path:
+    path = tmp / "annotations.xml"
+    text = f'<?xml version="1.0" encoding="{encoding}"?>\n<annotations><version>1.1</version>{META}{images}</annotations>\n'
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _general(monkeypatch: pytest.MonkeyPatch, sample: Any) -> Any:
+    with monkeypatch.context() as m:
+        m.setattr(cvat_fast, "instances", lambda *_: None)
+        return sample.load()
+
+
+def _fast(sample: Any) -> Any:
+    src = sample.source
+    return cvat_fast.instances(src.path, src.entry, src.encoding, dict(src.categories), sample.image)
+
+
+def _same(a: Any, b: Any) -> None:
+    assert a.rles == b.rles and a.raw == b.raw and a.origin == b.origin
+    assert a.dropped == b.dropped and a.changed == b.changed and a.id_map is None and b.id_map is None
+    for name in ("id", "category_id", "iscrowd", "area", "bbox"):
+        x, y = getattr(a.segments, name), getattr(b.segments, name)
+        assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), name
+    assert a.segments.score is None and b.segments.score is None
+
+
+def _points(rng: np.random.Generator, h: int, w: int) -> list[float]:
+    k = int(rng.integers(3, 12))
+    xs, ys = rng.uniform(-0.3 * w, 1.3 * w, k), rng.uniform(-0.3 * h, 1.3 * h, k)
+    if rng.random() < 0.3:  # integers, a repeated vertex
+        xs, ys = np.round(xs), np.round(ys)
+        xs[1], ys[1] = xs[0], ys[0]
+    return [float(f"{v:.2f}") or 0.0 for p in zip(xs, ys, strict=True) for v in p]  # (not -0: parse_points leaves it)
+
+
+def _text(flat: list[float]) -> str:
+    return ";".join(f"{flat[i]:.2f},{flat[i + 1]:.2f}" for i in range(0, len(flat), 2))
+
+
+def test_random_polygons_are_pycocotools_and_the_general_paths(tmp_path, monkeypatch):
+    rng = np.random.default_rng(12)
+    images, expected = [], []
+    for i in range(40):
+        h, w = int(rng.integers(1, 60)), int(rng.integers(1, 60))
+        polys = [_points(rng, h, w) for _ in range(int(rng.integers(1, 8)))]
+        labels = [str(rng.choice(["cat", "dog"])) for _ in polys]
+        shapes = "".join(
+            f'<polygon label="{lab}" occluded="1" source="auto" points="{_text(p)}" z_order="{k % 3 - 1}"></polygon>'
+            for k, (lab, p) in enumerate(zip(labels, polys, strict=True))
+        )
+        images.append(f'<image id="{i}" name="{i}.jpg" width="{w}" height="{h}">{shapes}</image>')
+        expected.append((h, w, polys, labels))
+    ds = segtool.read(_xml(tmp_path, "".join(images)), "cvat")
+    taken = []
+    real = cvat_fast.instances
+    monkeypatch.setattr(cvat_fast, "instances", lambda *a: taken.append(real(*a)) or taken[-1])
+    for sample, (h, w, polys, labels) in zip(ds.samples, expected, strict=True):
+        ann = sample.load()
+        assert taken[-1] is ann  # (the fast path read it)
+        drawn = mask_utils.frPyObjects(polys, h, w)
+        assert [r["counts"] for r in ann.rles] == [d["counts"].decode() for d in drawn]
+        assert ann.segments.area.tolist() == mask_utils.area(drawn).tolist()
+        for box, p in zip(ann.segments.bbox.tolist(), polys, strict=True):
+            x0, y0 = min(p[0::2]), min(p[1::2])
+            assert box[:2] == [x0, y0]
+            assert box[2:] == pytest.approx([max(p[0::2]) - x0, max(p[1::2]) - y0], abs=1e-9)
+        assert ann.segments.category_id.tolist() == [1 if lab == "cat" else 2 for lab in labels]
+        assert ann.raw == tuple([p] for p in polys)
+        _same(ann, _general(monkeypatch, sample))
+
+
+SQUARE = 'points="1,1;6,1;6,6;1,6"'
+LEFT_TO_THE_GENERAL_PATH = {
+    "attribute": f'<polygon label="cat" {SQUARE}><attribute name="color">x</attribute></polygon>',
+    "crowd": f'<polygon label="cat" {SQUARE}><attribute name="iscrowd">1</attribute></polygon>',
+    "group": f'<polygon label="cat" {SQUARE} group_id="2"/><polygon label="cat" points="2,2;7,2;7,7"  group_id="2"/>',
+    "nested": f'<polygon label="cat" {SQUARE}><polygon label="dog" {SQUARE}/></polygon>',
+    "box": '<box label="cat" xtl="1" ytl="1" xbr="5" ybr="6"/>',
+    "mask": '<mask label="cat" rle="0,4" left="1" top="1" width="2" height="2"/>',
+    "polyline": f'<polygon label="cat" {SQUARE}/><polyline label="dog" {SQUARE}/>',
+    "namespace": f'<polygon xmlns="urn:x" label="cat" {SQUARE}/>',
+    "exponent": '<polygon label="cat" points="1e0,1;6,1;6,6"/>',
+    "far outside": '<polygon label="cat" points="1,1;600,1;6,6"/>',
+    "z_order 100": f'<polygon label="cat" {SQUARE} z_order="100"/>',
+    "no polygon": "",
+}
+
+
+@pytest.mark.parametrize("case", LEFT_TO_THE_GENERAL_PATH)
+def test_what_the_fast_path_leaves_to_the_general_path(tmp_path, monkeypatch, case):
+    ds = segtool.read(
+        _xml(tmp_path, f'<image id="0" name="a.jpg" width="8" height="8">{LEFT_TO_THE_GENERAL_PATH[case]}</image>'),
+        "cvat",
+    )
+    assert _fast(ds.samples[0]) is None
+    try:
+        general = _general(monkeypatch, ds.samples[0])
+    except SegtoolError as exc:
+        with pytest.raises(SegtoolError, match=str(exc).split(":")[-1].strip()[:30]):
+            ds.samples[0].load()
+    else:
+        _same(ds.samples[0].load(), general)
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        '<polygon label="bird" points="1,1;6,1;6,6"/>',  # undeclared: label-unknown
+        '<polygon label="" points="1,1;6,1;6,6"/>',  # no label: dropped
+        '<polygon label="cat" points="1,1;6,1"/>',  # two points
+        '<polygon label="cat" points="1,1;6,1;6,x"/>',  # not a number
+        '<polygon label="cat" points="1,1;6,1;6,6" z_order="x"/>',
+    ],
+)
+def test_problems_are_the_general_paths(tmp_path, monkeypatch, shapes):
+    ds = segtool.read(_xml(tmp_path, f'<image id="0" name="a.jpg" width="8" height="8">{shapes}</image>'), "cvat")
+    assert _fast(ds.samples[0]) is None
+    try:
+        general = _general(monkeypatch, ds.samples[0])
+    except SegtoolError as exc:
+        with pytest.raises(SegtoolError) as got:
+            ds.samples[0].load()
+        assert str(got.value) == str(exc)
+    else:
+        _same(ds.samples[0].load(), general)
+        assert general.dropped  # (the empty label)
+
+
+def test_another_encoding_is_read_by_the_general_path(tmp_path, monkeypatch):
+    shapes = '<polygon label="cat" points="1,1;6,1;6,6" source="\xe9"/>'
+    ds = segtool.read(
+        _xml(tmp_path, f'<image id="0" name="\xe9.jpg" width="8" height="8">{shapes}</image>', "latin-1"), "cvat"
+    )
+    assert _fast(ds.samples[0]) is None
+    _same(ds.samples[0].load(), _general(monkeypatch, ds.samples[0]))
+    assert (
+        ds.samples[0].load().segments.area.tolist()
+        == mask_utils.area(mask_utils.frPyObjects([[1, 1, 6, 1, 6, 6]], 8, 8)).tolist()
+    )
