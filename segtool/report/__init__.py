@@ -4,7 +4,7 @@ atomically. Nothing here prints: the CLI says what it wrote.
 
 * :mod:`.gather`: what the report shows, read off the result dict;
 * :mod:`.curves`: precision-recall curves from COCOeval's arrays;
-* :mod:`.charts`: matplotlib figures as inline SVG (the ``segtool[report]`` extra);
+* :mod:`.charts`: the charts as inline SVG, written directly (no plotting library);
 * :mod:`.thumbs`: the worst images drawn by preview's renderer, as data URIs;
 * :mod:`.page`: the HTML.
 """
