@@ -163,14 +163,14 @@ def render(job: _Job) -> Rendered:
     h, w = gt.image.height, gt.image.width
     photo_arr, photo_note = _photo(job.photo, h, w)
     photo = _shrunk(background(h, w, photo_arr), job.style.scale)
-    res = views.resolve(gt, "smallest")
+    res = views.resolve(gt, "smallest", runs=True)
     panels = [_panel(photo, _small(res, job.style.scale), job)]
     line = Rendered(gt.image.id, gt.image.file_name, Path(job.out).name, len(res.segments), photo_arr is not None)
     line.photo_note = photo_note
     entries_of: list[Segments] = [res.segments]
     if job.pred is not None:
         pred, kind = _prediction(job)
-        pres = views.resolve(pred, "score" if pred.segments.score is not None else "smallest")
+        pres = views.resolve(pred, "score" if pred.segments.score is not None else "smallest", runs=True)
         panels.append(_panel(photo, _small(pres, job.style.scale), job, pres.segments.score))
         if kind == "panoptic":  # matched on the full-size maps: the counts of the image, whatever the scale
             outcome = shown = panoptic_outcome(res.index, res.segments, pres.index, pres.segments)

@@ -88,5 +88,5 @@ def gather(lut: npt.NDArray[np.uint8], index: npt.NDArray[np.int32]) -> npt.NDAr
     words) instead of three strided ones: several times faster on a full image."""
     packed = np.zeros((len(lut), 4), np.uint8)
     packed[:, :3] = lut
-    words = packed.view(np.uint32).ravel()[index]
+    words = np.ascontiguousarray(packed.view(np.uint32).ravel()[index])  # a column-major index map too
     return words.view(np.uint8).reshape(*index.shape, 4)[..., :3]
