@@ -113,9 +113,8 @@ def _segments(category: list[int], areas: Any, extents: Any) -> Segments:
     (y + h) - y]`` (its float sums, elementwise)."""
     n = len(category)
     e = extents.reshape(n, 4)
-    x0, y0 = e[:, 0], e[:, 1]
-    bw, bh = e[:, 2] - x0, e[:, 3] - y0
-    bbox = np.stack([x0, y0, (x0 + bw) - x0, (y0 + bh) - y0], axis=1)
+    lo = e[:, :2]
+    bbox = np.concatenate([lo, (lo + (e[:, 2:] - lo)) - lo], axis=1)
     return Segments(
         id=np.arange(1, n + 1, dtype=np.int64),
         category_id=np.asarray(category, np.int64),
