@@ -90,13 +90,13 @@ def build(
     pending = None
     if source is not None and g.worst:
         ids = [r["image_id"] for r in g.worst][:DRAWN]  # the others listed, not drawn
-        pending = start(
-            source.gt,
+        pending = start(  # in this process whatever --jobs: the charts take milliseconds, no
+            source.gt,  # worker would have anything to overlap with, only its own start to add
             source.pred,
             ids,
             read_options=source.read_options,
             source_format=source.source_format,
-            jobs=source.jobs,
+            jobs=1,
         )
     shown = sections(g, curves)
     thumbs: dict[Any, str] = {}
