@@ -311,11 +311,14 @@ def cvat_to_instance() -> None:
     checked and drawn, areas counted) and pycocotools drawing each image's polygons alone
     (one frPyObjects call, no checks), what segtool's reader used to do, and segtool's
     polygon kernel writing the same RLE strings and areas (kernels.poly_rles), what it does
-    now. CPU time (the conversion runs in this process): on a
-    shared machine wall-clock times vary far more."""
+    now; the XML of each image parsed by the general path (Shapes) and by cvat_fast (the
+    polygons' attributes: what an image of plain polygons costs), and the file's scan. CPU
+    time (the conversion runs in this process): on a shared machine wall-clock times vary
+    far more."""
     from pycocotools import mask as mask_utils  # (the benchmark's breakdown only)
 
     from segtool import cocopoly, kernels
+    from segtool.formats import cvat_fast
     from segtool.formats.cvat import instances
 
     def cpu(fn: Callable[[], object]) -> float:
@@ -364,14 +367,23 @@ def cvat_to_instance() -> None:
 
     counting = min(cpu(count) for _ in range(args.repeat))
     parsing = min(cpu(lambda: [s.source.parse(s.image) for s in ds.samples]) for _ in range(args.repeat))  # type: ignore[attr-defined]
+    sources = [(s.source.path, s.source.entry) for s in ds.samples]  # type: ignore[attr-defined]
+    fast = min(cpu(lambda: [cvat_fast._polygons(p, e, "utf-8") for p, e in sources]) for _ in range(args.repeat))
+    scanning = min(cpu(lambda: segtool.read(src, "cvat")) for _ in range(args.repeat))
     reading = min(cpu(lambda: [s.load() for s in ds.samples]) for _ in range(args.repeat))
     w, c = best["write"], best["convert"]
     print(f"{n} CVAT images 1280x720, 30 polygons each, CPU time, best of {args.repeat} rounds, one process")
     print(f"writing the coco-instance output alone: {w:.2f} s = {n / w:.0f} img/s")
     print(f"reading alone (parse, check, draw, count): {reading:.2f} s = {reading / w:.2f}x writing alone")
-    print(f"  parsing the XML into shapes alone:       {parsing:.2f} s = {parsing / w:.2f}x writing alone")
+    print(
+        f"  parsing the XML into shapes alone:       {parsing:.2f} s = {parsing / w:.2f}x writing alone (the general path)"
+    )
+    print(
+        f"  parsing the XML of plain polygons alone: {fast:.2f} s = {fast / w:.2f}x writing alone (cvat_fast: the benchmark's images)"
+    )
     print(f"  pycocotools drawing the polygons alone:  {drawing:.2f} s = {drawing / w:.2f}x writing alone")
     print(f"  segtool's kernel writing the same RLEs:  {counting:.2f} s = {counting / w:.2f}x writing alone")
+    print(f"scanning the file alone (segtool.read):   {scanning:.2f} s = {scanning / w:.2f}x writing alone")
     print(
         f"cvat -> coco-instance:                  {c:.2f} s = {n / c:.0f} img/s, {c / w:.2f}x writing alone, {c / (w + drawing):.2f}x writing + drawing"
     )
