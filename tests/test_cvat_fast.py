@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import segtool
 from segtool.errors import SegtoolError
@@ -163,3 +165,60 @@ def test_another_encoding_is_read_by_the_general_path(tmp_path, monkeypatch):
         ds.samples[0].load().segments.area.tolist()
         == mask_utils.area(mask_utils.frPyObjects([[1, 1, 6, 1, 6, 6]], 8, 8)).tolist()
     )
+
+
+_SPELLINGS = st.sampled_from(
+    [
+        "",
+        " ",
+        "\n  ",
+        "<!-- a comment -->",
+        "<?pi x?>",
+        "text",
+        "<![CDATA[<polygon/>]]>",
+    ]
+)
+
+
+@st.composite
+def _polygon_xml(draw: Any) -> tuple[str, bool]:
+    """One polygon element as CVAT or a hand may spell it, and whether it is plain."""
+    label = draw(st.sampled_from(["cat", "dog", "c&amp;t", "d\u00f6g"]))
+    attrs = [f'label="{label}"', f'points="{draw(st.sampled_from(["1,1;6,1;6,6", "0.5,0;7.25,3;2,7.5", "1,1;6,1"]))}"']
+    extra = {
+        "occluded": '"1"',
+        "source": "'auto'",
+        "z_order": draw(st.sampled_from(['"2"', '"-1"'])),
+        "group_id": '"0"',
+    }
+    attrs += [f"{k}={v}" for k, v in extra.items() if draw(st.booleans())]
+    order = draw(st.permutations(attrs))
+    space = draw(st.sampled_from([" ", "\n\t", "  "]))
+    inner = draw(_SPELLINGS)
+    close = "/>" if not inner and draw(st.booleans()) else f">{inner}</polygon>"
+    return f"<polygon{space}{space.join(order)}{close}", label in ("cat", "dog") and '6,1"' not in "".join(attrs)
+
+
+@given(polys=st.lists(_polygon_xml(), min_size=1, max_size=5), between=_SPELLINGS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_spellings_give_the_general_paths_annotation(tmp_path, monkeypatch, polys, between):
+    meta = META.replace(
+        "<label><name>dog</name></label>", "<label><name>dog</name></label><label><name>c&amp;t</name></label>"
+    )
+    body = between.join(p for p, _ in polys)
+    path = tmp_path / "annotations.xml"
+    path.write_bytes(
+        f'<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version>{meta}'
+        f'<image id="0" name="a.jpg" width="8" height="8">{body}</image></annotations>\n'.encode()
+    )
+    ds = segtool.read(path, "cvat")
+    fast = _fast(ds.samples[0])
+    try:
+        general = _general(monkeypatch, ds.samples[0])
+    except SegtoolError:
+        assert fast is None
+        return
+    if all(plain for _, plain in polys):  # (the comments, text and spellings read past)
+        assert fast is not None
+    if fast is not None:
+        _same(fast, general)

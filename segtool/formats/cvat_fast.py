@@ -26,7 +26,7 @@ from .cvat_xml import ImageEntry
 
 _Z = frozenset([*_SMALL, None])  # a z_order the general path reads as an integer (a usual one)
 _NO_GROUP = frozenset([None, "0"])
-_PLAIN = frozenset(["utf-8", "utf8"])  # the encodings expat reads itself (as ElementTree does)
+_PLAIN = frozenset(["utf-8"])  # (what CVAT writes; expat reads it itself, as ElementTree does)
 
 
 class _Rows:
