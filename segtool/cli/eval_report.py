@@ -6,7 +6,8 @@ panoptic's PQ causes and confusion matrix, +14% CPU); :func:`finish`, called by 
 shared ``_report`` with the result dict, writes the report and hands back the dict without
 what only the report asked for, so ``--json``, ``--csv`` and the tables are those of the
 same command without ``--report``. Instance TIDE, confusion and calibration are computed only
-when asked (TIDE costs +58%; LVIS refuses them): the report then says how to get them.
+when asked (TIDE adds ~40% CPU on 1,000 images, docs/metrics/tide.md; LVIS refuses them):
+the report then says how to get them.
 """
 
 from __future__ import annotations

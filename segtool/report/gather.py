@@ -160,7 +160,7 @@ def gather(command: str, data: dict[str, Any], n_worst: int = WORST) -> Gathered
     if command != "eval instance" or data.get("lvis"):  # LVIS refuses the three analyses
         return out
     if "tide" not in data:
-        out.notes.append("TIDE error bars: run with --tide (it adds ~40-60% to the evaluation's time)")
+        out.notes.append("TIDE error bars: run with --tide (it adds ~40% to the evaluation's CPU time)")
     if "calibration" not in data:
         out.notes.append("calibration diagram: run with --calibration")
     if "confusion" not in data:

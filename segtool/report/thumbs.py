@@ -95,9 +95,9 @@ def start(
     jobs: int = 1,
 ) -> Future[tuple[dict[Any, str], str | None]]:
     """:func:`thumbnails` started in the background. With ``jobs`` > 1 they are made in a
-    worker process, while this one draws the charts: reading both datasets again is most of
-    their cost, and it overlaps the charts' instead of adding to it. With ``jobs`` 1 (no
-    other process wanted) they are made when the result is asked for, in this process."""
+    worker process: compare's two sets (the ground truth against A and against B) at once,
+    reading both datasets again being most of their cost. With ``jobs`` 1 (an eval's report,
+    whose charts take milliseconds: nothing to overlap) they are made here, at once."""
     args = (gt, pred, ids, read_options, source_format)
     if jobs <= 1:
         done: Future[tuple[dict[Any, str], str | None]] = Future()
