@@ -194,10 +194,10 @@ def render(job: _Job) -> Rendered:
 
 
 def _shrunk(a: npt.NDArray[Any], scale: int) -> npt.NDArray[Any]:
-    """The middle pixel of each ``scale`` x ``scale`` block of ``a``: nearest-neighbour, so a
-    pixel keeps its segment (never a blend of two); a segment shows where it holds one."""
-    off = (scale - 1) // 2
-    return a if scale <= 1 else np.ascontiguousarray(a[off::scale, off::scale])
+    """The middle pixel of each ``scale`` x ``scale`` block of ``a`` (a side's last, when it is
+    shorter than that: never empty): nearest-neighbour, a pixel keeps its segment."""
+    y, x = (min((scale - 1) // 2, max(n - 1, 0)) for n in a.shape[:2])
+    return a if scale <= 1 else np.ascontiguousarray(a[y::scale, x::scale])
 
 
 def _small(res: views.Resolved, scale: int) -> views.Resolved:

@@ -77,3 +77,14 @@ def test_resolve_from_runs_equals_the_dense_stack(tmp_path: Path) -> None:
         dense, runs = views.resolve(ann, overlap), views.resolve(ann, overlap, runs=True)
         assert (np.asarray(dense.index) == np.asarray(runs.index)).all(), overlap
         assert dense.segments.id.tolist() == runs.segments.id.tolist() and dense.dropped == runs.dropped
+
+
+def test_an_image_narrower_than_the_scale_keeps_a_pixel(tmp_path: Path) -> None:
+    """A 1 x 3 image at scale 4: one pixel a panel (row 0, column 1: the middle of a 4 x 4
+    block, within the image), not an empty panel."""
+    ids = np.array([[10, 20, 10]], np.int64)
+    gt = write_panoptic(tmp_path / "gt.json", [ids], [panoptic_segments(ids, {10: 100, 20: 1})], CATS)
+    preview(gt, tmp_path / "o", pred=gt, style=dataclasses.replace(FLAT, scale=4))
+    img = read(tmp_path / "o/img1.png")
+    assert img.shape[1] == 3 + 2 * GAP and tuple(img[0, 0]) == RED  # the person's pixel (0, 1)
+    assert tuple(img[0, 1 + GAP]) == RED and tuple(img[0, 2 + 2 * GAP]) == tuple(TP)
