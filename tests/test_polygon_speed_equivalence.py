@@ -269,7 +269,9 @@ def test_cvat_points_read_as_numpy_read_them(text: str) -> None:
         seen.append(code)
         return False
 
-    got = cvat_rules._polygon(ET.Element("polygon", points=text), "polygon", "w", "p", report, 0, True)
+    got = cvat_rules._polygon(
+        ET.Element("polygon", points=text), "polygon", (0, 0, "polygon", "p"), "p", report, 0, True
+    )
     pairs = text.split(";") if text.strip() else []
     try:
         if pairs and cvat_rules.POINTS.fullmatch(text) is None:
