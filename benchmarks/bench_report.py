@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_report.py [--data bench_out/data1000] [--jobs 2] [--rounds 3]
 
-Runs the CLI as a user would (a fresh process each time: matplotlib's import is part of the
+Runs the CLI as a user would (a fresh process each time: start-up and imports are part of the
 cost), ``eval panoptic`` and ``eval instance`` on bench_eval.py's 1,000-image set, plain and
 with ``--report``, in interleaved rounds; prints the best wall time and the best CPU time
 of each and the added share. The CPU time is the command's own: worker processes that exit
