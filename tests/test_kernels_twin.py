@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
+from fuzz.target_rle import rle_to_string as _encode  # pycocotools' rleToString, any count size
 from segtool import __version__, png
 from segtool import _purekernels as twin
 from segtool import kernels as selector
@@ -259,20 +260,6 @@ def test_pack_rgb_and_joint_hist8_equal_c(n, top, data):
 def _masks(rng: np.random.Generator, h: int, w: int, n: int, run: int) -> np.ndarray:
     m = np.repeat(rng.integers(0, 2, (n, h * w // run + 1)), run, axis=1)[:, : h * w]
     return np.asfortranarray(m.reshape(n, w, h).transpose(2, 1, 0).astype(np.uint8))
-
-
-def _encode(counts: list[int]) -> str:
-    """pycocotools' rleToString on Python integers (counts of any size)."""
-    out = []
-    for i, cnt in enumerate(counts):
-        x = cnt - counts[i - 2] if i > 2 else cnt
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            out.append(chr(48 + (c | (0x20 if more else 0))))
-    return "".join(out)
 
 
 def _mutations(rng: np.random.Generator, texts: list[str]) -> list[Any]:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
+from fuzz.target_rle import rle_to_string as _encode  # pycocotools' rleToString, any count size
 from segtool import _purekernels as twin
 
 try:
@@ -131,17 +132,3 @@ def test_the_twin_tests_rows_past_pycocotools_counts() -> None:
     for kernel in KERNELS:
         got = _ious(kernel, texts, texts, h, w, ([1, 1], [1, 1]), [0, 0])
         assert got.ravel().tolist() == [1.0, 0.0, 0.0, 1.0]
-
-
-def _encode(counts: list[int]) -> str:
-    """pycocotools' rleToString on Python integers (counts of any size)."""
-    out = []
-    for i, cnt in enumerate(counts):
-        x = cnt - counts[i - 2] if i > 2 else cnt
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            out.append(chr(48 + (c | (0x20 if more else 0))))
-    return "".join(out)
