@@ -375,13 +375,17 @@ def scale(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------- per core, against hotcoco
 
-# bench_eval part -> (metric, regex of hotcoco's seconds and segtool's ratio to them at the
+# bench_eval part -> (metric, the reference bench_eval checks it against, regex of hotcoco's seconds and segtool's ratio to them at the
 # default --jobs, the last "--jobs N takes" of the line); the parity is the largest of every
 # "max difference to X" / "differs by" bench_eval prints (each against the part's reference).
 PER_CORE = {
-    "pq": ("PQ", r"hotcoco pq_compute: ([\d.]+) s \(segtool takes ([\d.]+)x"),
-    "map": ("mask AP", r"hotcoco: ([\d.]+) s .*--jobs \d+ takes ([\d.]+)x its time, [\d.]+x its CPU time \("),
-    "miou": ("mIoU", r"hotcoco SemanticEval: ([\d.]+) s \(segtool --jobs \d+ takes ([\d.]+)x"),
+    "pq": ("PQ", "panopticapi", r"hotcoco pq_compute: ([\d.]+) s \(segtool takes ([\d.]+)x"),
+    "map": (
+        "mask AP",
+        "pycocotools",
+        r"hotcoco: ([\d.]+) s .*--jobs \d+ takes ([\d.]+)x its time, [\d.]+x its CPU time \(",
+    ),
+    "miou": ("mIoU", "hotcoco", r"hotcoco SemanticEval: ([\d.]+) s \(segtool --jobs \d+ takes ([\d.]+)x"),
 }
 PARITY = r"(?:max difference to [\w-]+|differs by) ([\d.]+e[+-]\d+)"
 
@@ -396,25 +400,25 @@ def per_core(args: argparse.Namespace) -> None:
         if not (data / "panoptic.json").exists():  # bench_eval's own stream, drawn faster and streamed
             generate(data, n, 480, 640)
             write_size(data, data, n, 480, 640)
-        for part, (metric, ratio_re) in PER_CORE.items():
+        for part, (metric, ref, ratio_re) in PER_CORE.items():
             cmd = [sys.executable, HERE / "bench_eval.py", "--images", str(n), "--data", data, "--jobs", jobs]
             cmd += ["--only", part, "--no-memory", "--rounds", str(args.rounds)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             print(out, end="", flush=True)
             ratio, parity = re.search(ratio_re, out), [float(d) for d in re.findall(PARITY, out)]
-            rows.append((n, metric, ratio, parity, os.getloadavg()[0]))
+            rows.append((n, metric, ref, ratio, parity, os.getloadavg()[0]))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(
         f"\nsegtool (--jobs {jobs}) against hotcoco (its default threads), 640x480, best of {args.rounds}; "
         f"commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
     print(
-        f"{'images':>6}  {'metric':<9}{'hotcoco s':>10}{'segtool/hotcoco':>17}  {'parity (max difference)':<24}{'load':>5}"
+        f"{'images':>6}  {'metric':<9}{'hotcoco s':>10}{'segtool/hotcoco':>17}  {'max difference':>15}  {'to':<12}{'load':>5}"
     )
-    for n, metric, ratio, parity, load in rows:
+    for n, metric, ref, ratio, parity, load in rows:
         hot, r = (ratio.group(1), ratio.group(2) + "x") if ratio else ("?", "not parsed")
         print(
-            f"{n:>6}  {metric:<9}{hot:>10}{r:>17}  {f'{max(parity):.1e}' if parity else 'not parsed':<24}{load:>5.1f}"
+            f"{n:>6}  {metric:<9}{hot:>10}{r:>17}  {f'{max(parity):.1e}' if parity else 'not parsed':>15}  {ref:<12}{load:>5.1f}"
         )
 
 
