@@ -27,7 +27,6 @@ from .evaluate import evaluate_instance, evaluate_panoptic, evaluate_semantic
 from .metrics import bootstrap as bs
 from .metrics.instance_accumulate import keeping
 from .metrics.instance_result import IOU_THRS, STAT_NAMES, InstanceResult
-from .metrics.instances import gt_objects
 from .metrics.panoptic_result import PanopticResult
 from .metrics.semantic import SemanticResult
 from .metrics.slices import Slices
@@ -161,7 +160,7 @@ def compare(
     if samples < 0 or not 0 < level < 1 or top < 0:
         raise SegtoolError("--bootstrap and --top must be >= 0, the level between 0 and 1 (exclusive)")
     scorers: dict[str, Callable[..., Scored]] = {"panoptic": _panoptic, "semantic": _semantic}
-    scorers["instance"] = partial(_instance, shared={})
+    scorers["instance"] = partial(_instance, memo={})  # A's ground truth sums, for B
     score = scorers[task]
     ids, made = _ids(task, gt)
     draws = bs.counts_of(bs.indices(len(ids), samples, seed), len(ids)) if samples else None
@@ -252,12 +251,13 @@ def _semantic(gt: Any, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: in
 
 
 def _instance(
-    gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: int, progress: Any, shared: dict[Any, Any]
+    gt: Dataset, pred: Any, ids: list[Any], draws: bs.F64 | None, jobs: int, progress: Any, memo: dict[str, Any]
 ) -> Scored:
     """COCOeval's 12 numbers as ``eval instance``; its per-image evaluations (kept as a
-    shard's partial keeps them) and each image's ground truth per category and area range
-    are what the bootstrap re-accumulates. LVIS' federated rules are refused: they are
-    not re-accumulated here. ``shared``: what A's call computed of the ground truth, for B's."""
+    shard's partial keeps them) and each image's non-ignored ground truth per category and
+    area range (the evaluation's own counts, kept with them) are what the bootstrap
+    re-accumulates. LVIS' federated rules are refused: they are not re-accumulated here.
+    ``memo``: what A's bootstrap summed of the ground truth, for B's (:func:`.bootstrap.instance`)."""
     with keeping() as kept:
         r = evaluate_instance(gt, pred, jobs=jobs, progress=progress, per_image=True)
     if not isinstance(r, InstanceResult) or not kept:
@@ -272,28 +272,21 @@ def _instance(
         found, categories, params = kept[0]
         if len(IOU_THRS) != 10:  # pragma: no cover - COCOeval's thresholds
             raise AssertionError("AP50/AP75 are read at thresholds 0 and 5")
-        key = (tuple(c.id for c in categories), tuple(map(tuple, params.area_rng)), params.iou_type)
-        if key not in shared:  # the same ground truth for A and B: counted once
-            shared[key] = _npig(gt, ids, categories, params.area_rng, params.iou_type)
-        npig = shared[key]
-        values = bs.instance(draws, bs.instance_stats(found, categories, params, npig), jobs)
+        npig = _npig(found.image_npig or [], len(ids), categories, len(params.area_rng))
+        values = bs.instance(draws, bs.instance_stats(found, categories, params, npig), jobs, memo)
         out.draws = {k: v for k, v in values.items() if k in metrics}
     return out
 
 
-def _npig(
-    gt: Dataset, ids: list[Any], categories: tuple[Any, ...], areas: Sequence[tuple[float, float]], iou_type: str
-) -> bs.F64:
+def _npig(per_image: Sequence[tuple[int, dict[int, Any]]], n: int, categories: tuple[Any, ...], areas: int) -> bs.F64:
     """``(N, K, A)``: each image's non-ignored ground truth per category and area range
-    (COCOeval's rule: not crowd, area within the range), images in ``ids``' order."""
-    place = {iid: k for k, iid in enumerate(ids)}
-    cat_ids = np.array([c.id for c in categories], np.int64)
-    out = np.zeros((len(ids), len(cat_ids), len(areas)))
-    for s in gt.samples:
-        o = gt_objects(s.load(), "bbox" if iou_type == "bbox" else "segm")
-        at = np.minimum(np.searchsorted(cat_ids, o.category_id), max(len(cat_ids) - 1, 0))
-        known = cat_ids[at] == o.category_id if len(cat_ids) else np.zeros(len(at), bool)
-        for a, (lo, hi) in enumerate(areas):
-            keep = known & ~o.iscrowd & (o.area >= lo) & (o.area <= hi)
-            np.add.at(out[place[s.image.id], :, a], at[keep], 1.0)
+    (COCOeval's rule: not crowd, area within the range), images by rank (``ids``' order):
+    what the evaluation counted as it scored each image (no second read of the ground truth)."""
+    place = {c.id: k for k, c in enumerate(categories)}
+    out = np.zeros((n, len(categories), areas))
+    for rank, counts in per_image:
+        for c, row in counts.items():
+            k = place.get(c)
+            if k is not None:
+                out[rank, k] = row
     return out

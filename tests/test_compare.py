@@ -286,7 +286,15 @@ def test_instance_point_metrics_and_bootstrap_equal_slow_reference(tmp_path):
         evaluate_instance(ds, apath)
     found, categories, params = kept[0]
     ids = sorted(s.image.id for s in ds.samples)
-    stats = bs.instance_stats(found, categories, params, _npig(ds, ids, categories, params.area_rng, "segm"))
+    npig = _npig(found.image_npig or [], len(ids), categories, len(params.area_rng))
+    # the evaluation's own per-image counts, as counted from the file: not crowd, area in range
+    want = np.zeros(npig.shape)
+    for a in gt["annotations"]:
+        for r, (lo, hi) in enumerate(params.area_rng):
+            if not a["iscrowd"] and lo <= a["area"] <= hi:
+                want[ids.index(a["image_id"]), [cat.id for cat in categories].index(a["category_id"]), r] += 1
+    assert np.array_equal(npig, want) and want[:, :, 0].sum() > 0
+    stats = bs.instance_stats(found, categories, params, npig)
     one, two = bs.instance(draws, stats), bs.instance(draws, stats, jobs=2)
     for name in one:
         assert np.array_equal(one[name], two[name], equal_nan=True)

@@ -184,12 +184,15 @@ class InstanceStats:
         return np.ascontiguousarray(self.areas[:, :, 0])
 
 
-def instance(counts: F64, stats: InstanceStats, jobs: int = 1) -> dict[str, F64]:
+def instance(counts: F64, stats: InstanceStats, jobs: int = 1, memo: dict[str, Any] | None = None) -> dict[str, F64]:
     """AP (IoU .50:.95), AP50, AP75 and AR100 (area ``all``, maxDets 100) of each sample, as
     COCOeval's ``accumulate`` + ``summarize`` on the multiset: categories without non-ignored
     ground truth in the sample left out of the means (NaN when none is left: COCOeval's -1).
-    ``jobs``: worker processes, each taking a share of the samples."""
-    npig = counts @ stats.npig  # (B, K)
+    ``jobs``: worker processes, each taking a share of the samples. ``memo``: a dict kept
+    across the calls of one comparison (A's and B's): the ground truth summed over each
+    sample is the same for both, computed once."""
+    gt = _ground_truth_sums(counts, stats.areas, {} if memo is None else memo)  # (B, K, A)
+    npig = np.ascontiguousarray(gt[:, :, 0])
     present = npig > 0
     parts = np.array_split(np.arange(counts.shape[0]), max(1, min(jobs, counts.shape[0])))
     items = [(counts[p], stats.runs, npig[p]) for p in parts if p.size]
@@ -202,22 +205,34 @@ def instance(counts: F64, stats: InstanceStats, jobs: int = 1) -> dict[str, F64]
             ap * np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
         )  # the mean over categories, recall thresholds
     out = {"AP": per_t.mean(axis=1), "AP50": per_t[:, 0], "AP75": per_t[:, 5]}
-    seen = {0: npig}  # the ground truth summed over the multiset, per area range
-    for name, hits, area in stats.recall:
-        if area not in seen:
-            seen[area] = _weighted_sums(counts, np.ascontiguousarray(stats.areas[:, :, area]))
-        out[name] = _recall(counts, hits, seen[area], stats.thresholds)
+    if stats.recall:  # every AR line's TP counts summed over the multiset in one product
+        k_n = npig.shape[1]
+        tps = _weighted_sums(counts, np.concatenate([hits for _, hits, _ in stats.recall], axis=1))
+        for j, (name, _, area) in enumerate(stats.recall):
+            out[name] = _recall(tps[:, j * k_n : (j + 1) * k_n], gt[:, :, area], stats.thresholds)
     return out
 
 
-def _recall(counts: F64, hits: F64, n: F64, t_n: int) -> F64:
+def _ground_truth_sums(counts: F64, areas: F64, memo: dict[str, Any]) -> F64:
+    """``(B, K, A)``: the non-ignored ground truth per category and area range summed over
+    each sample (exact: integers), or ``memo``'s when it holds these counts' sums of the
+    same ``areas``."""
+    held = memo.get("ground_truth")
+    if held is not None and held[0] is counts and np.array_equal(held[1], areas):
+        return held[2]  # type: ignore[no-any-return]
+    n_img, k_n, a_n = areas.shape
+    out = _weighted_sums(counts, areas.reshape(n_img, k_n * a_n)).reshape(-1, k_n, a_n)
+    memo["ground_truth"] = (counts, areas, out)
+    return out
+
+
+def _recall(tp: F64, n: F64, t_n: int) -> F64:
     """One AR line per sample: the TP counts and the ground truth summed over the multiset,
     recall per category and threshold, averaged over the categories with ground truth
-    (NaN when none has: COCOeval's -1). ``n``: the ground truth summed, ``(B, K)``. A
-    category's recalls share its ground truth, so their sum is its TP counts summed over
-    the ``t_n`` thresholds, over it: ``hits`` are summed over the thresholds per image
-    (exact: integers), a tenth of the products."""
-    tp = _weighted_sums(counts, hits)
+    (NaN when none has: COCOeval's -1). ``tp``, ``n``: the TP counts (summed over the
+    ``t_n`` thresholds per image: exact, integers) and the ground truth, summed, ``(B, K)``.
+    A category's recalls share its ground truth, so their sum is its TP counts summed over
+    the thresholds, over it: a tenth of the products."""
     has = n > 0
     rec = np.where(has, tp / np.where(has, n, 1.0), 0.0).sum(axis=1)
     cells = has.sum(axis=1) * t_n

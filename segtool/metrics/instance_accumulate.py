@@ -88,6 +88,11 @@ class Collected:
         self.flags = _Chunks()  # per detection: matched bits, then ignored bits
         self.npig: dict[int, npt.NDArray[np.int64]] = {}
         self.objects, self.masks = 0, False  # ground truth scored, and whether any had a mask
+        # while :func:`keeping`: each image's rank and its own ``npig`` too (compare's
+        # bootstrap resamples images: it needs them apart, not summed)
+        self.image_npig: list[tuple[int, dict[int, npt.NDArray[np.int64]]]] | None = (
+            [] if _KEPT.get() is not None else None
+        )
 
     def add(self, rank: int, e: ImageEval) -> None:
         """One image's results; ``rank``: the image's place among the sorted image ids."""
@@ -102,6 +107,8 @@ class Collected:
             self.rank.add(e.rank.astype(np.int32))  # a place among one image's detections
             both = np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], axis=1)
             self.flags.add(np.packbits(both, axis=1))
+        if self.image_npig is not None and e.npig:
+            self.image_npig.append((rank, e.npig))
         npig = self.npig
         for c, counts in e.npig.items():
             total = npig.get(c)
