@@ -169,28 +169,23 @@ class CategoryRuns:
 
 @dataclass
 class InstanceStats:
-    """What the AP bootstrap needs: per category its :class:`CategoryRuns` and per image its
-    non-ignored ground truth (``areas``: ``(N, K, A)`` per area range; ``npig``: range
-    ``all``, ``(N, K)``); for the recalls, per AR line of ``summarize`` (name, each image's
-    TP count per category summed over the ``thresholds`` ``(N, K)``, its area range)."""
+    """What the AP bootstrap needs: per category its :class:`CategoryRuns`, per image its
+    non-ignored ground truth per category and area range (``areas``, ``(N, K, A)``); per AR
+    line of ``summarize`` (name, each image's TP count per category summed over the
+    ``thresholds`` ``(N, K)``, its area range)."""
 
     runs: list[CategoryRuns]
     areas: F64
     recall: list[tuple[str, F64, int]]
     thresholds: int
 
-    @property
-    def npig(self) -> F64:
-        return np.ascontiguousarray(self.areas[:, :, 0])
-
 
 def instance(counts: F64, stats: InstanceStats, jobs: int = 1, memo: dict[str, Any] | None = None) -> dict[str, F64]:
-    """AP (IoU .50:.95), AP50, AP75 and AR100 (area ``all``, maxDets 100) of each sample, as
-    COCOeval's ``accumulate`` + ``summarize`` on the multiset: categories without non-ignored
-    ground truth in the sample left out of the means (NaN when none is left: COCOeval's -1).
+    """AP (IoU .50:.95), AP50, AP75 and the AR lines of each sample, as COCOeval's
+    ``accumulate`` + ``summarize`` on the multiset: categories without non-ignored ground
+    truth in the sample left out of the means (NaN when none is left: COCOeval's -1).
     ``jobs``: worker processes, each taking a share of the samples. ``memo``: a dict kept
-    across the calls of one comparison (A's and B's): the ground truth summed over each
-    sample is the same for both, computed once."""
+    across one comparison's calls (A's, B's): the ground truth's sums, the same, made once."""
     gt = _ground_truth_sums(counts, stats.areas, {} if memo is None else memo)  # (B, K, A)
     npig = np.ascontiguousarray(gt[:, :, 0])
     present = npig > 0
@@ -200,10 +195,8 @@ def instance(counts: F64, stats: InstanceStats, jobs: int = 1, memo: dict[str, A
     t_n = len(stats.runs[0].tp) if stats.runs else len(REC_THRS)
     ap = np.concatenate(done) if done else np.zeros((0, t_n))
     n = present.sum(axis=1).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_t = (
-            ap * np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
-        )  # the mean over categories, recall thresholds
+    with np.errstate(invalid="ignore", divide="ignore"):  # the mean over categories, recall thresholds
+        per_t = ap * np.where(n > 0, 1.0 / (n * len(REC_THRS)), np.nan)[:, None]
     out = {"AP": per_t.mean(axis=1), "AP50": per_t[:, 0], "AP75": per_t[:, 5]}
     if stats.recall:  # every AR line's TP counts summed over the multiset in one product
         k_n = npig.shape[1]
@@ -215,8 +208,7 @@ def instance(counts: F64, stats: InstanceStats, jobs: int = 1, memo: dict[str, A
 
 def _ground_truth_sums(counts: F64, areas: F64, memo: dict[str, Any]) -> F64:
     """``(B, K, A)``: the non-ignored ground truth per category and area range summed over
-    each sample (exact: integers), or ``memo``'s when it holds these counts' sums of the
-    same ``areas``."""
+    each sample (exact: integers); ``memo``'s when it holds these counts' sums of ``areas``."""
     held = memo.get("ground_truth")
     if held is not None and held[0] is counts and np.array_equal(held[1], areas):
         return held[2]  # type: ignore[no-any-return]
@@ -227,12 +219,9 @@ def _ground_truth_sums(counts: F64, areas: F64, memo: dict[str, Any]) -> F64:
 
 
 def _recall(tp: F64, n: F64, t_n: int) -> F64:
-    """One AR line per sample: the TP counts and the ground truth summed over the multiset,
-    recall per category and threshold, averaged over the categories with ground truth
-    (NaN when none has: COCOeval's -1). ``tp``, ``n``: the TP counts (summed over the
-    ``t_n`` thresholds per image: exact, integers) and the ground truth, summed, ``(B, K)``.
-    A category's recalls share its ground truth, so their sum is its TP counts summed over
-    the thresholds, over it: a tenth of the products."""
+    """One AR line per sample: recall per category and threshold averaged over the categories
+    with ground truth ``n`` (NaN when none has: COCOeval's -1); ``tp``: the TP counts summed
+    over the ``t_n`` thresholds (a category's recalls share ``n``), ``(B, K)``."""
     has = n > 0
     rec = np.where(has, tp / np.where(has, n, 1.0), 0.0).sum(axis=1)
     cells = has.sum(axis=1) * t_n
