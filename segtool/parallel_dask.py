@@ -104,13 +104,19 @@ def connect(address: str) -> Any:
     not installed (what to install), or nothing answering there within
     :data:`CONNECT_TIMEOUT` (the address named)."""
     try:
+        import dask
         import distributed
     except ImportError:
         raise SegtoolError(f"--scheduler {address}: Dask is not installed ({INSTALL})") from None
     _reachable(address)
     try:
         client_class: Any = distributed.Client  # its __init__ has no annotations
-        return client_class(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        # distributed keeps the client's last 1,000 batches sent to the scheduler for debugging
+        # (BatchedSend.recent_message_log): each chunk's pickled task, ~30 kB for 16 images,
+        # so the client's memory grew with the run (x1.32 from 5,000 to 20,000 images, x1.08
+        # without it: docs/scale.md). Read when the client connects; nothing else changes.
+        with dask.config.set({"distributed.admin.low-level-log-length": 0}):
+            return client_class(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, ValueError, TimeoutError) as exc:
         raise SegtoolError(f"cannot reach the Dask scheduler at {address}: {one_line(str(exc))}") from None
 

@@ -272,6 +272,17 @@ def test_imap_window_and_order(cluster):
     assert parallel_dask.current() is None
 
 
+def test_client_keeps_no_log_of_sent_tasks(cluster):
+    """The client segtool connects keeps no copy of the batches it sent (distributed's
+    debugging log held the last 1,000: the client's memory grew with the images)."""
+    address, _ = cluster
+    client = parallel_dask.connect(address)
+    try:
+        assert client.scheduler_comm.recent_message_log.maxlen == 0
+    finally:
+        client.close()
+
+
 def test_environment_variable(runner, cluster, data):
     _, gt, _ = data
     address, client = cluster
