@@ -62,18 +62,22 @@ demo-run:
 
 # PYTEST_ARGS: more pytest arguments (CI's numpy<2 run leaves out what cannot depend on numpy's version)
 PYTEST_ARGS ?=
+# pytest-xdist: the suite in TEST_WORKERS processes (auto: one per core; 1 for a single process),
+# which keeps CI's five runs of it under 30 minutes on 2 cores
+TEST_WORKERS ?= auto
+XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 # The Dask cluster and S3 server tests exercise neither the C kernels nor numpy: the sanitizer
 # and numpy<2 runs leave them out (make test and make test-pure run them), keeping CI under 30 min.
 INTEGRATION := --ignore=tests/test_dask.py --ignore=tests/test_storage.py
 
 test: test-venv
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 # The whole suite on the pure-Python twin of the C kernels (segtool/_purekernels/), which an
 # install without a C compiler runs: SEGTOOL_PURE_PYTHON=1 (inherited by subprocesses and pool
 # workers). tests/test_kernels_twin.py still compares the C kernels with the twin directly.
 test-pure: test-venv
-	SEGTOOL_PURE_PYTHON=1 $(BIN)/python -m pytest -q
+	SEGTOOL_PURE_PYTHON=1 $(BIN)/python -m pytest -q $(XDIST)
 
 # The C kernels built with AddressSanitizer + UBSan, the suite but the Dask and S3 tests run against them (workers
 # too), then the normal build restored. Any report aborts the run; the browser test skips.
@@ -83,7 +87,7 @@ sanitize: test-venv
 	gcc -shared -fPIC -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	  -I$$inc segtool/_kernels.c -o $$so && \
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
-	  $(BIN)/python -m pytest -q -p no:cacheprovider $(INTEGRATION); status=$$?; \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) $(INTEGRATION); status=$$?; \
 	rm -f $$so; $(BIN)/pip install --quiet -e .; exit $$status
 
 # Every fuzz target (fuzz/README.md) for FUZZ_SECONDS each, one process per target; failing

@@ -11,11 +11,9 @@ named ``<stdin>``. Each program prints a marker when its body runs: it must appe
 from __future__ import annotations
 
 import json
-import multiprocessing
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -166,32 +164,46 @@ def test_a_function_of_a_guarded_main_module_still_runs_in_workers(tmp_path):
     assert lines(proc.stdout, "WORKERS") in ([["1"]], [["2"]]), proc.stdout
 
 
-def test_other_processes_are_prepared_as_always():
+PREPARED = """\
+import multiprocessing.spawn, threading
+from segtool import parallel
+
+parallel._context()  # puts the wrapper in place
+prepare = multiprocessing.spawn.get_preparation_data
+stdlib = parallel._stdlib_preparation_data
+assert prepare is parallel._preparation_data and stdlib is not None
+main_keys = {"init_main_from_name", "init_main_from_path"}
+as_always = stdlib("p")
+assert main_keys & as_always.keys(), as_always  # this file is a main module multiprocessing imports
+flagged, release = threading.Event(), threading.Event()
+in_worker_start = []
+
+def starting_a_worker():
+    parallel._starting.worker = True
+    flagged.set()
+    release.wait(10)
+    in_worker_start.append(prepare("p"))
+
+other = threading.Thread(target=starting_a_worker)
+other.start()
+try:
+    assert flagged.wait(10)
+    assert prepare("p") == as_always
+finally:
+    release.set()
+    other.join()
+assert in_worker_start == [{k: v for k, v in as_always.items() if k not in main_keys}], in_worker_start
+print("PREPARED ok")
+"""
+
+
+def test_other_processes_are_prepared_as_always(tmp_path):
     """Only the thread that starts a pool's worker, and only meanwhile, leaves the main module
-    out: a process this program starts itself, at the same moment, gets it."""
-    parallel._context()  # puts the wrapper in place
-    prepare = multiprocessing.spawn.get_preparation_data
-    stdlib = parallel._stdlib_preparation_data
-    assert prepare is parallel._preparation_data and stdlib is not None
-    main_keys = {"init_main_from_name", "init_main_from_path"}
-    as_always = stdlib("p")
-    if not main_keys & as_always.keys():
-        pytest.skip("multiprocessing would not import this test runner's main module anyway")
-    flagged, release = threading.Event(), threading.Event()
-    in_worker_start: list[dict[str, object]] = []
-
-    def starting_a_worker() -> None:
-        parallel._starting.worker = True
-        flagged.set()
-        release.wait(10)
-        in_worker_start.append(prepare("p"))
-
-    other = threading.Thread(target=starting_a_worker)
-    other.start()
-    try:
-        assert flagged.wait(10)
-        assert prepare("p") == as_always
-    finally:
-        release.set()
-        other.join()
-    assert in_worker_start == [{k: v for k, v in as_always.items() if k not in main_keys}]
+    out: a process this program starts itself, at the same moment, gets it. Run as a script
+    file, whose main module multiprocessing imports (a test runner's, pytest-xdist's worker,
+    it may not)."""
+    script = tmp_path / "prepared.py"
+    script.write_text(PREPARED)
+    proc = run([sys.executable, str(script)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert lines(proc.stdout, "PREPARED") == [["ok"]], proc.stdout
