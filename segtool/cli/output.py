@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,12 +78,34 @@ def check_outputs(
 
 
 def emit_json(data: Any, dest: str = "-", *, overwrite: bool = False) -> None:
-    """Write JSON to stdout (``-``) or, atomically, to a file."""
-    text = json.dumps(data, indent=2) + "\n"
+    """Write JSON to stdout (``-``) or, atomically, to a file: as ``json.dumps(data,
+    indent=2)`` writes it, piece by piece, so that a :class:`Streamed` list inside is never
+    held whole, as dicts or as text."""
+    chunks = json.JSONEncoder(indent=2).iterencode(data)
     if dest == "-":
-        sys.stdout.write(text)
+        sys.stdout.writelines(chunks)
+        sys.stdout.write("\n")
         return
-    write_text(Path(dest), text, overwrite=overwrite)
+    with atomic_outputs(Path(dest), overwrite=overwrite) as (tmp,), tmp.open("w", encoding="utf-8") as f:
+        f.writelines(chunks)
+        f.write("\n")
+
+
+class Streamed(list[Any]):
+    """A JSON list made item by item as :func:`emit_json` writes it: a report of 20,000
+    images' findings is not also held as a dict per finding (~400 bytes each). json's
+    ``iterencode`` asks a list only for ``len`` and ``iter``; only for emit_json (the C
+    encoder of ``json.dumps(..., indent=None)`` would see an empty list)."""
+
+    def __init__(self, items: Callable[[], Iterator[Any]], n: int) -> None:
+        super().__init__()
+        self._items, self._n = items, n
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._items()
+
+    def __len__(self) -> int:
+        return self._n
 
 
 def write_text(path: Path, text: str, *, overwrite: bool = False) -> None:

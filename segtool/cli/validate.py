@@ -182,7 +182,9 @@ def validate(
                 path, fix_out, format=name, options=options, overwrite=overwrite, jobs=jobs, progress=advance
             )
     if json_out:
-        output.emit_json(report.to_dict() | ({"fix": fixed.to_dict()} if fixed else {}), json_out, overwrite=overwrite)
+        findings = output.Streamed(lambda: (f.to_dict() for f in report.findings), len(report.findings))
+        doc = {"findings": findings, "summary": report.summary_dict()} | ({"fix": fixed.to_dict()} if fixed else {})
+        output.emit_json(doc, json_out, overwrite=overwrite)
     if fmt != "table":
         text = ci_report(fmt, report, item.shown, name, codes, threshold, show_info, seconds)
         click.echo(text, nl=False, err=json_out == "-")  # --json on stdout keeps stdout to itself

@@ -6,6 +6,7 @@ what only a whole dataset shows (file names and category names used twice, color
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,10 @@ from ..checks.findings import Finding
 from ..checks.records import photo_checks
 from ..checks.registry import Collect, finding
 from .coco_records import parse_categories, parse_images
-from .jsonstream import coco_sections
+from .jsonstream import coco_lists
 
 
-def image_checks(records: list[Any], path: str) -> tuple[list[Finding], dict[Any, dict[str, Any]]]:
+def image_checks(records: Iterable[Any], path: str) -> tuple[list[Finding], dict[Any, dict[str, Any]]]:
     """The image records as the readers take them (malformed, over the pixels limit,
     repeated, one id in two spellings: :func:`~segtool.formats.coco_records.parse_images`),
     and file names used twice; returns the findings and the usable records by id."""
@@ -54,9 +55,9 @@ def dataset_records(
 ) -> tuple[list[Finding], dict[Any, dict[str, Any]], list[dict[str, Any]]]:
     """A COCO file's image and category records (streamed, without its annotations) and
     their checks, with ``--images DIR`` when given: findings, images by id, categories."""
-    image_records, cat_records = coco_sections(path)
+    image_records, cat_records = coco_lists(path)
     found, images = image_checks(image_records, str(path))
-    cat_found, cats = category_checks(cat_records, str(path))
+    cat_found, cats = category_checks(list(cat_records), str(path))
     found += cat_found
     if images_dir is not None:
         found += photo_checks(images, images_dir)

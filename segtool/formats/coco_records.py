@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from ..checks.schema import CATEGORY, IMAGE, is_id, problem
 from ..errors import SegtoolError
 from ..model import Category, ImageInfo
 from ..policy import STRICT, Policy
-from .jsonstream import coco_sections
+from .jsonstream import coco_lists
 
 INT64 = (-(2**63), 2**63 - 1)
 SIDE = (1, 2**31 - 1)  # an image side: what a PNG header (and pycocotools) can hold
@@ -153,7 +153,7 @@ def parse_images(records: Any, path: Path | str, report: Policy = STRICT) -> lis
     """``images`` records → :class:`ImageInfo` list, ids unique (a repeated id keeps its
     first record); one id in two spellings (``"2299"`` and ``2299``) is reported, and read
     as two ids, as pycocotools does."""
-    if not isinstance(records, list):
+    if not isinstance(records, list | Iterator):  # a list, or its records streamed (validate)
         raise SegtoolError("'images' must be a list", str(path))
     out: list[ImageInfo] = []
     seen: set[int | str] = set()
@@ -235,6 +235,6 @@ def count_images(path: Path) -> int | None:
     remembers: ~1 ms for 1,000 images), so that progress has an end; None when the file
     cannot say (its checks then report what is wrong with it)."""
     try:
-        return len(coco_sections(path, ("images",))[0])
+        return sum(1 for _ in coco_lists(path, ("images",))[0])  # one record at a time: memory flat
     except (SegtoolError, OSError):
         return None

@@ -24,7 +24,7 @@ from ..errors import FormatError, SegtoolError
 from . import jsonguard
 from .jsonfile import SMALL, invalid, layout, open_file, parsing, reading
 
-__all__ = ["Passes", "coco_sections", "invalid", "items", "layout", "list_items", "section", "sketch"]
+__all__ = ["Passes", "coco_lists", "coco_sections", "invalid", "items", "layout", "list_items", "section", "sketch"]
 
 
 def items(path: Path, prefix: str) -> Iterator[Any]:
@@ -147,6 +147,15 @@ def coco_sections(path: Path, keys: tuple[str, ...] = ("images", "categories")) 
     if missing:
         raise FormatError(f"not a COCO dataset: expected a JSON object with lists {', '.join(keys)}", str(path))
     return out
+
+
+def coco_lists(path: Path, keys: tuple[str, ...] = ("images", "categories")) -> list[Iterator[Any]]:
+    """:func:`coco_sections` one record at a time: what holds a record per image (validate's
+    image table) then does not also hold every record parsed (~500 bytes an image)."""
+    found = layout(path).checked()
+    if any(found.keys.get(k) != b"[" or k not in found.texts for k in keys):
+        coco_sections(path, keys)  # raises: some section is missing or no list
+    return [found.section_items(k) for k in keys]
 
 
 def sketch(path: Path) -> Any:
