@@ -2522,19 +2522,22 @@ boot_threshold(const BootRuns *R, Py_ssize_t t, const int64_t *BOOT_RESTRICT S, 
                 pr_out[l] = (double)tpc[l] / ((double)at_end + eps);
             }
     }
-    for (int l = 0; l < BL; l++) { /* the recall thresholds each run end reaches first */
-        if (v[l] <= 0) { /* no ground truth (or a lane past the samples): not written */
-            for (Py_ssize_t r = 0; r < n; r++)
-                FIRST[r * BL + l] = 0;
-            continue;
-        }
-        const int32_t *table = tab + off[l];
-        int32_t prev = 0;
-        for (Py_ssize_t r = 0; r < n; r++) {
-            const int64_t tp = TPC[r * BL + l];
-            const int32_t reached = tp < len[l] ? table[tp] : (int32_t)boot_search(tp, v[l], thr, nr);
-            FIRST[r * BL + l] = reached - prev;
-            prev = reached;
+    const int32_t *table[BL]; /* the recall thresholds each run end reaches first */
+    int64_t fits[BL];         /* TP weights below this are in the lane's table */
+    int32_t prev[BL] = {0};
+    for (int l = 0; l < BL; l++) /* a lane without ground truth (or past the samples): 0s, not written */
+        table[l] = tab + off[l], fits[l] = v[l] > 0 ? len[l] : 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const int64_t *tp = TPC + r * BL;
+        int32_t *first = FIRST + r * BL;
+        for (int l = 0; l < BL; l++) {
+            int32_t reached = 0;
+            if (LIKELY(tp[l] < fits[l]))
+                reached = table[l][tp[l]];
+            else if (v[l] > 0)
+                reached = (int32_t)boot_search(tp[l], v[l], thr, nr);
+            first[l] = reached - prev[l];
+            prev[l] = reached;
         }
     }
     for (Py_ssize_t r = n - 2; r >= 0; r--) /* the precision made non-increasing from the right */

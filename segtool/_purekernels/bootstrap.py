@@ -53,12 +53,13 @@ def coco_bootstrap(
         return
     runs = _runs(tpf.reshape(t_n, d_n) != 0, igf.reshape(t_n, d_n) != 0)
     w2, out2 = w.reshape(n_n, b_n), out.reshape(b_n, t_n)
+    tables = _Tables(thr)
     step = max(1, CHUNK // max(1, d_n + 1, *(len(r[0]) for r in runs)))
     for lo in range(0, b_n, step):
         hi = min(b_n, lo + step)
         has = v[lo:hi] > 0
         if has.any():
-            part = _block(w2[:, lo:hi], img, runs, v[lo:hi], thr)
+            part = _block(w2[:, lo:hi], img, runs, v[lo:hi], tables)
             out2[lo:hi] = np.where(has[:, None], out2[lo:hi] + part, out2[lo:hi])
 
 
@@ -90,28 +91,75 @@ def _block(
     image: _npt.NDArray[np.int64],
     runs: list[Runs],
     npig: _npt.NDArray[np.int64],
-    thr: _npt.NDArray[np.float64],
+    tables: _Tables,
 ) -> _npt.NDArray[np.float64]:
     """``(b, T)`` sums of a block of samples (``w``: ``(N, b)``, ``npig``: ``(b,)``)."""
     b = w.shape[1]
     sums = np.zeros((b, len(runs)))
-    seen = np.zeros((image.size + 1, b), np.int64)  # the weight seen up to each detection (row 0: none)
-    np.cumsum(w[image], axis=0, dtype=np.int64, out=seen[1:])
-    v = np.where(npig > 0, npig, 1).astype(np.float64)
+    # int32 where every sum fits (the same integers, half the memory to walk)
+    small = image.size == 0 or int(w.max(initial=0)) * (image.size + 1) < 2**31
+    dtype = np.int32 if small else np.int64
+    seen = np.zeros((image.size + 1, b), dtype)  # the weight seen up to each detection (row 0: none)
+    seen[1:] = w[image]
+    _rows_cumsum(seen)
+    vi = np.where(npig > 0, npig, 1)
+    v, start = vi.astype(np.float64), tables.starts(vi)
     for t, (ends, befores, ig, ig_end, ig_before) in enumerate(runs):
         at_end, at_before = seen[ends + 1], seen[befores + 1]
         if ig.size:  # the weight of ignored detections is not seen
-            ig_seen = np.zeros((ig.size + 1, b), np.int64)
-            np.cumsum(w[image[ig]], axis=0, dtype=np.int64, out=ig_seen[1:])
+            ig_seen = np.zeros((ig.size + 1, b), dtype)
+            ig_seen[1:] = w[image[ig]]
+            _rows_cumsum(ig_seen)
             at_end -= ig_seen[ig_end]
             at_before -= ig_seen[ig_before]
-        tps = np.cumsum(at_end - at_before, axis=0)  # each run end's TP weight, cumulated
-        reached = np.searchsorted(thr, tps / v, "right")
+        tps = np.subtract(at_end, at_before, out=at_before)
+        _rows_cumsum(tps)  # each run end's TP weight, cumulated
+        if start is not None and (tps <= vi).all():  # a TP weight within its sample's table
+            reached = tables.table.take(tps + start)
+        else:
+            reached = np.searchsorted(tables.thr, tps / v, "right")
         first = np.diff(reached, axis=0, prepend=0).astype(np.float64)  # the recall thresholds reached first
-        pr = tps / (at_end + _EPS)  # COCOeval's tp / (tp + fp + eps)
-        pr = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
+        pr = np.add(at_end, _EPS, dtype=np.float64)  # COCOeval's tp / (tp + fp + eps)
+        np.divide(tps, pr, out=pr)
+        for j in range(len(pr) - 2, -1, -1):  # made non-increasing from the right
+            np.maximum(pr[j], pr[j + 1], out=pr[j])
         total = np.zeros(b)
         for j in range(len(pr)):
             total += pr[j] * first[j]
         sums[:, t] = total
     return sums
+
+
+def _rows_cumsum(values: _npt.NDArray[np.integer]) -> None:
+    """``values = cumsum(values, axis=0)`` in place, a row at a time: numpy's ``cumsum``
+    along the first axis walks memory with a stride; a row-wise add runs at memory speed."""
+    for j in range(1, len(values)):
+        np.add(values[j], values[j - 1], out=values[j])
+
+
+class _Tables:
+    """How many recall thresholds a TP weight ``tp`` of ``v`` ground truth reaches,
+    ``searchsorted(thr, tp / v, 'right')``, looked up instead of searched: each ``v`` met gets
+    the ``v + 1`` answers for ``tp = 0..v`` (the same division, the same doubles), kept for
+    the next block; a lane reads its answer at its ``v``'s start plus ``tp``."""
+
+    LIMIT = 1 << 16  # a larger count is searched
+
+    def __init__(self, thr: _npt.NDArray[np.float64]) -> None:
+        self.thr = thr
+        self.table = np.zeros(0, np.int64)
+        self.start: dict[int, int] = {}
+
+    def starts(self, v: _npt.NDArray[np.int64]) -> _npt.NDArray[np.int64] | None:
+        """Each lane's start, or None when a count is past ``LIMIT``."""
+        if v.size and int(v.max()) > self.LIMIT:
+            return None
+        new = [int(x) for x in np.unique(v) if int(x) not in self.start]
+        if new:
+            parts, at = [self.table], self.table.size
+            for x in new:
+                self.start[x] = at
+                parts.append(np.searchsorted(self.thr, np.arange(x + 1) / x, "right").astype(np.int64))
+                at += x + 1
+            self.table = np.concatenate(parts)
+        return np.array([self.start[x] for x in v.tolist()], np.int64)
