@@ -2483,8 +2483,8 @@ done:
 #define BOOT_2_52 4503599627370496.0 /* 2^52 */
 
 /* Per lane of one block of BL samples, one threshold: the sum over recall thresholds of the
- * interpolated precision into s. `small`: every weight seen is below 2^52, so an int64 is
- * made a double by its bits (2^52 + x, less 2^52: exact, the same double as a cast, and a
+ * interpolated precision into s (a threshold without ignored detections does not read IGS).
+ * `small`: every weight seen is below 2^52, so an int64 is made a double by its bits (2^52 + x, less 2^52: exact, the same double as a cast, and a
  * loop the compiler vectorises; SSE2 has no int64 -> double). GCC may not fuse the products
  * into the sums (an FMA rounds once: another double than the twin's multiply, then add). */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -2499,17 +2499,29 @@ boot_threshold(const BootRuns *R, Py_ssize_t t, const int64_t *BOOT_RESTRICT S, 
     const double eps = 2.220446049250313e-16; /* np.spacing(1) */
     const Py_ssize_t r0 = R->run_at[t], n = R->run_at[t + 1] - r0;
     int64_t tpc[BL] = {0};
+    const int none_ignored = R->ig_at[t + 1] == R->ig_at[t]; /* IGS is all 0: not read */
     for (Py_ssize_t r = 0; r < n; r++) { /* each run end's TP weight, cumulated, and precision */
         const int64_t *BOOT_RESTRICT se = S + R->e1[r0 + r] * BL, *BOOT_RESTRICT sb = S + R->b1[r0 + r] * BL;
         const int64_t *BOOT_RESTRICT ie = IGS + R->ige[r0 + r] * BL, *BOOT_RESTRICT ib = IGS + R->igb[r0 + r] * BL;
         int64_t *BOOT_RESTRICT tp_out = TPC + r * BL;
         double *BOOT_RESTRICT pr_out = PR + r * BL;
-        if (small)
+        if (small && none_ignored)
+            for (int l = 0; l < BL; l++) {
+                tpc[l] += se[l] - sb[l];
+                tp_out[l] = tpc[l];
+                const uint64_t num_bits = (uint64_t)tpc[l] | 0x4330000000000000ULL;
+                const uint64_t den_bits = (uint64_t)se[l] | 0x4330000000000000ULL;
+                double num, den;
+                memcpy(&num, &num_bits, sizeof num), memcpy(&den, &den_bits, sizeof den);
+                pr_out[l] = (num - BOOT_2_52) / ((den - BOOT_2_52) + eps);
+            }
+        else if (small)
             for (int l = 0; l < BL; l++) {
                 const int64_t at_end = se[l] - ie[l];
                 tpc[l] += at_end - (sb[l] - ib[l]);
                 tp_out[l] = tpc[l];
-                uint64_t num_bits = (uint64_t)tpc[l] | 0x4330000000000000ULL, den_bits = (uint64_t)at_end | 0x4330000000000000ULL;
+                const uint64_t num_bits = (uint64_t)tpc[l] | 0x4330000000000000ULL;
+                const uint64_t den_bits = (uint64_t)at_end | 0x4330000000000000ULL;
                 double num, den;
                 memcpy(&num, &num_bits, sizeof num), memcpy(&den, &den_bits, sizeof den);
                 pr_out[l] = (num - BOOT_2_52) / ((den - BOOT_2_52) + eps);
@@ -2526,7 +2538,7 @@ boot_threshold(const BootRuns *R, Py_ssize_t t, const int64_t *BOOT_RESTRICT S, 
     int64_t fits[BL];         /* TP weights below this are in the lane's table */
     int32_t prev[BL] = {0};
     for (int l = 0; l < BL; l++) /* a lane without ground truth (or past the samples): 0s, not written */
-        table[l] = tab + off[l], fits[l] = v[l] > 0 ? len[l] : 0;
+        table[l] = v[l] > 0 ? tab + off[l] : tab, fits[l] = v[l] > 0 ? len[l] : 0;
     for (Py_ssize_t r = 0; r < n; r++) {
         const int64_t *tp = TPC + r * BL;
         int32_t *first = FIRST + r * BL;
@@ -2582,8 +2594,8 @@ static int bootstrap_run(const uint32_t *w, const int64_t *image, const uint8_t 
     int64_t *S = NULL, *IGS = NULL, *TPC = NULL;
     uint32_t *pad = NULL;
     double *PR = NULL;
-    Py_ssize_t *off = malloc(sizeof(Py_ssize_t) * (size_t)(B + BL));
-    Py_ssize_t *len = malloc(sizeof(Py_ssize_t) * (size_t)(B + BL));
+    Py_ssize_t *off = calloc((size_t)(B + BL), sizeof(Py_ssize_t)); /* the last block's lanes past B: 0 */
+    Py_ssize_t *len = calloc((size_t)(B + BL), sizeof(Py_ssize_t));
     int status = -1;
     if (boot_runs(tp, ignored, T, D, &R) < 0 || off == NULL || len == NULL)
         goto done;

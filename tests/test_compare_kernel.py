@@ -111,3 +111,38 @@ def test_coco_bootstrap_by_hand_and_errors_equal_c():
         REC,
         np.zeros(0),
     )
+
+
+@needs_c
+def test_coco_bootstrap_huge_weights_equal_c():
+    """Weights near 2^32: sums past 2^31 (the twin's int64 path) and, over 2^20 detections of
+    one image, past 2^52 (the C loop's cast path instead of the exact bit trick): still the
+    twin's doubles to the bit, and a sum of precisions within [0, 101]."""
+    big = np.uint32(2**32 - 1)
+    weights = np.array([[big, 7], [1, big]], np.uint32)
+    image = np.array([0, 1, 0, 1, 1, 0], np.int64)
+    tp = np.array([[1, 0, 1, 1, 0, 1], [1, 0, 0, 1, 0, 0]], np.uint8)
+    ignored = np.array([[0, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0]], np.uint8)
+    npig = np.array([2**33, 3], np.int64)
+    sums = np.zeros((2, 2))
+    both("coco_bootstrap", weights, image, tp, ignored, npig, REC, sums)
+    n_d = 2**20 + 2
+    image = np.zeros(n_d, np.int64)
+    tp = np.zeros((1, n_d), np.uint8)
+    tp[0, [0, 5, n_d // 2, n_d - 1]] = 1
+    got = both(
+        "coco_bootstrap",
+        np.array([[big]], np.uint32),
+        image,
+        tp,
+        np.zeros((1, n_d), np.uint8),
+        np.array([4], np.int64),
+        REC,
+        np.zeros((1, 1)),
+    )
+    assert got is None
+    sums = np.zeros((1, 1))
+    twin.coco_bootstrap(
+        np.array([[big]], np.uint32), image, tp, np.zeros((1, n_d), np.uint8), np.array([4], np.int64), REC, sums
+    )
+    assert 0.0 < sums[0, 0] <= 101.0
