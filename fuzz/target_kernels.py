@@ -281,6 +281,25 @@ def coco_accumulate(p: Provider) -> None:
     )
 
 
+def coco_bootstrap(p: Provider) -> None:
+    """Weighted accumulation over fuzzed samples: weights of any uint32 (sums past 2^52 take
+    the cast path), image indices in range or not, flags of any byte, counts of any sign."""
+    n_img, n_s, n_t, n_d = p.small(4), p.small(10), p.small(3), p.small(12)
+    cap = p.choice((4, 2**32 - 1))
+    weights = (_fill(p, "u4", n_img * n_s) % cap).astype(np.uint32)
+    image = _fill(p, "u1", n_d).astype(np.int64) % max(n_img, 1) - (1 if p.below(16) == 0 else 0)
+    call(
+        _kernels.coco_bootstrap,
+        buffer(p, "u4", n_img * n_s, weights),
+        buffer(p, "i8", n_d, image),
+        buffer(p, "u1", n_t * n_d),
+        buffer(p, "u1", n_t * n_d, _fill(p, "u1", n_t * n_d) % 3),
+        buffer(p, "i8", n_s, _fill(p, "u1", n_s).astype(np.int64) - 3),
+        buffer(p, "f8", 101, np.linspace(0, 1, 101)),
+        buffer(p, "f8", n_s * n_t, np.zeros(n_s * n_t)),
+    )
+
+
 def _coordinate(p: Provider, side: int) -> float:
     """A polygon coordinate on an image side of ``side`` pixels: mostly within half a side of
     the image, on an eighth-pixel grid (.5 edges included); sometimes far or not finite."""
@@ -364,7 +383,7 @@ def scan_results(p: Provider) -> None:
 
 
 ENTRY_POINTS = (unfilter, pair_counts, pack_rgb, joint_hist8, rle_kernels, coco_match, coco_accumulate)
-ENTRY_POINTS += (poly_kernels, parse_points, scan_results)
+ENTRY_POINTS += (poly_kernels, parse_points, scan_results, coco_bootstrap)
 
 
 def target(data: bytes) -> None:

@@ -2319,6 +2319,399 @@ static PyObject *parse_points(PyObject *self, PyObject *args)
 
 /* ================================================== end of polygon areas (issue 12, CVAT speed) */
 
+/* ======================================== weighted COCO accumulation (issue 14, compare's bootstrap)
+ *
+ * coco_bootstrap: COCOeval.accumulate of one category (area range "all", the last maxDets)
+ * on many bootstrap samples at once, each detection weighted by its image's count in the
+ * sample, and per sample and IoU threshold the sum over the recall thresholds of the
+ * interpolated precision (what AP averages). segtool/metrics/bootstrap_ap.py says why this
+ * equals COCOeval on the resampled dataset; the numpy twin (segtool/_purekernels/bootstrap.py)
+ * does the same operations on whole arrays.
+ *
+ * Only the ends of each threshold's runs of TPs are points of the curve (within a run the
+ * precision never falls, so its end holds the run's interpolated precision and every recall
+ * threshold the run reaches): they are found once per call from the flags. Then per block
+ * of BOOT_LANES samples (lanes, the inner loops): the weight seen up to each detection, the
+ * ignored detections' weight, each run end's cumulated TP weight and precision, the
+ * precision made non-increasing from the right, the recall thresholds each run end reaches
+ * first (a table per ground-truth count), and the products summed in run order. Integers
+ * stay integers (int64: at most 2^31 detections of weight < 2^32), so every double is the
+ * one the twin computes. */
+
+#define BOOT_LANES 8
+#define BOOT_TABLE_MAX 65536      /* a count's table covers TP weights 0..min(npig, this) */
+#define BOOT_TABLES_MAX (1 << 22) /* entries of all tables of one call; past it: a search */
+
+/* The run ends of every threshold, stacked: e1 / b1 index the weight seen (S) just after the
+ * run's last TP / after the last FP before the run (0: none); ige / igb the ignored weight
+ * (IG) seen at those places; threshold t's runs are run_at[t] .. run_at[t + 1]; its ignored
+ * detections ig[ig_at[t] .. ig_at[t + 1]]. */
+typedef struct {
+    Py_ssize_t *e1, *b1, *ige, *igb, *run_at, *ig, *ig_at;
+    Py_ssize_t runs_max, ig_max;
+} BootRuns;
+
+static void boot_runs_free(BootRuns *R)
+{
+    free(R->e1), free(R->b1), free(R->ige), free(R->igb), free(R->run_at), free(R->ig), free(R->ig_at);
+}
+
+/* Runs of the (T, D) flags: a TP (tp set, ignored not) ends a run when the next detection
+ * that is not ignored is an FP, or none follows. 0, or -1 out of memory. */
+static int boot_runs(const uint8_t *tp, const uint8_t *ignored, Py_ssize_t T, Py_ssize_t D, BootRuns *R)
+{
+    const size_t cells = (size_t)(T * D > 0 ? T * D : 1);
+    memset(R, 0, sizeof(*R));
+    R->e1 = malloc(sizeof(Py_ssize_t) * cells), R->b1 = malloc(sizeof(Py_ssize_t) * cells);
+    R->ige = malloc(sizeof(Py_ssize_t) * cells), R->igb = malloc(sizeof(Py_ssize_t) * cells);
+    R->ig = malloc(sizeof(Py_ssize_t) * cells);
+    R->run_at = malloc(sizeof(Py_ssize_t) * (size_t)(T + 1)), R->ig_at = malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
+    if (!R->e1 || !R->b1 || !R->ige || !R->igb || !R->ig || !R->run_at || !R->ig_at)
+        return -1;
+    Py_ssize_t runs = 0, igs = 0;
+    for (Py_ssize_t t = 0; t < T; t++) {
+        const uint8_t *m = tp + t * D, *ig = ignored + t * D;
+        Py_ssize_t last_fp = -1, ig_fp = 0, pending = -1, ig_pending = 0, n_ig = 0;
+        R->run_at[t] = runs, R->ig_at[t] = igs;
+        for (Py_ssize_t i = 0; i <= D; i++) {
+            const int end = i == D, fp = !end && !ig[i] && !m[i];
+            if (!end && ig[i]) {
+                R->ig[igs++] = i, n_ig++;
+                continue;
+            }
+            if ((end || fp) && pending >= 0) {
+                R->e1[runs] = pending + 1, R->b1[runs] = last_fp + 1;
+                R->ige[runs] = ig_pending, R->igb[runs] = ig_fp;
+                runs++, pending = -1;
+            }
+            if (fp)
+                last_fp = i, ig_fp = n_ig;
+            else if (!end)
+                pending = i, ig_pending = n_ig;
+        }
+        if (runs - R->run_at[t] > R->runs_max)
+            R->runs_max = runs - R->run_at[t];
+        if (n_ig > R->ig_max)
+            R->ig_max = n_ig;
+    }
+    R->run_at[T] = runs, R->ig_at[T] = igs;
+    return 0;
+}
+
+/* How many recall thresholds (ascending) a TP weight tp reaches out of v ground truth:
+ * thr[r] <= tp / v, COCOeval's searchsorted(rc, recThrs, 'left') seen from the other side. */
+static Py_ssize_t boot_search(int64_t tp, int64_t v, const double *thr, Py_ssize_t nr)
+{
+    const double rc = (double)tp / (double)v;
+    Py_ssize_t lo = 0, hi = nr;
+    while (lo < hi) {
+        const Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (thr[mid] <= rc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each sample's table of boot_search answers for TP weights 0 .. len - 1 (len 0 for a sample
+ * without ground truth, or once the tables would grow past BOOT_TABLES_MAX): one table per
+ * distinct count. Fills off / len per sample; returns the tables, or NULL out of memory. */
+static int32_t *boot_tables(const int64_t *npig, Py_ssize_t B, const double *thr, Py_ssize_t nr, Py_ssize_t *off,
+                            Py_ssize_t *len)
+{
+    int64_t *vs = malloc(sizeof(int64_t) * (size_t)(B > 0 ? B : 1));
+    Py_ssize_t *voff = malloc(sizeof(Py_ssize_t) * (size_t)(B > 0 ? B : 1));
+    Py_ssize_t *vlen = malloc(sizeof(Py_ssize_t) * (size_t)(B > 0 ? B : 1));
+    int32_t *tab = NULL;
+    Py_ssize_t nv = 0, total = 0;
+    if (vs == NULL || voff == NULL || vlen == NULL)
+        goto done;
+    for (Py_ssize_t b = 0; b < B; b++)
+        if (npig[b] > 0)
+            vs[nv++] = npig[b];
+    qsort(vs, (size_t)nv, sizeof(int64_t), cmp_int64);
+    Py_ssize_t u = 0;
+    for (Py_ssize_t k = 0; k < nv; k++) /* distinct counts, each its table's place */
+        if (k == 0 || vs[k] != vs[u - 1]) {
+            const Py_ssize_t n = (Py_ssize_t)(vs[k] < BOOT_TABLE_MAX ? vs[k] : BOOT_TABLE_MAX) + 1;
+            vs[u] = vs[k], voff[u] = total, vlen[u] = total + n <= BOOT_TABLES_MAX ? n : 0;
+            total += vlen[u++];
+        }
+    if ((tab = malloc(sizeof(int32_t) * (size_t)(total > 0 ? total : 1))) == NULL)
+        goto done;
+    for (Py_ssize_t k = 0; k < u; k++) {
+        Py_ssize_t r = 0;
+        for (Py_ssize_t tp = 0; tp < vlen[k]; tp++) {
+            const double rc = (double)tp / (double)vs[k];
+            while (r < nr && thr[r] <= rc)
+                r++;
+            tab[voff[k] + tp] = (int32_t)r;
+        }
+    }
+    for (Py_ssize_t b = 0; b < B; b++) {
+        off[b] = 0, len[b] = 0;
+        if (npig[b] <= 0)
+            continue;
+        Py_ssize_t lo = 0, hi = u - 1;
+        while (lo < hi) { /* npig[b] is among vs[0 .. u - 1] */
+            const Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (vs[mid] < npig[b])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        off[b] = voff[lo], len[b] = vlen[lo];
+    }
+done:
+    free(vs), free(voff), free(vlen);
+    return tab;
+}
+
+#if defined(_MSC_VER)
+#define BOOT_RESTRICT __restrict
+#else
+#define BOOT_RESTRICT restrict
+#endif
+#define BL BOOT_LANES
+#define BOOT_2_52 4503599627370496.0 /* 2^52 */
+
+/* Per lane of one block of BL samples, one threshold: the sum over recall thresholds of the
+ * interpolated precision into s (a threshold without ignored detections does not read IGS).
+ * `small`: every weight seen is below 2^52, so an int64 is made a double by its bits (2^52 + x, less 2^52: exact, the same double as a cast, and a
+ * loop the compiler vectorises; SSE2 has no int64 -> double). GCC may not fuse the products
+ * into the sums (an FMA rounds once: another double than the twin's multiply, then add). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+static void
+boot_threshold(const BootRuns *R, Py_ssize_t t, const int64_t *BOOT_RESTRICT S, const int64_t *BOOT_RESTRICT IGS,
+               int small, const int64_t *v, const int32_t *tab, const Py_ssize_t *off, const Py_ssize_t *len,
+               const double *thr, Py_ssize_t nr, int64_t *BOOT_RESTRICT TPC, double *BOOT_RESTRICT PR,
+               int32_t *BOOT_RESTRICT FIRST, double *BOOT_RESTRICT s)
+{
+    const double eps = 2.220446049250313e-16; /* np.spacing(1) */
+    const Py_ssize_t r0 = R->run_at[t], n = R->run_at[t + 1] - r0;
+    int64_t tpc[BL] = {0};
+    const int none_ignored = R->ig_at[t + 1] == R->ig_at[t]; /* IGS is all 0: not read */
+    for (Py_ssize_t r = 0; r < n; r++) { /* each run end's TP weight, cumulated, and precision */
+        const int64_t *BOOT_RESTRICT se = S + R->e1[r0 + r] * BL, *BOOT_RESTRICT sb = S + R->b1[r0 + r] * BL;
+        const int64_t *BOOT_RESTRICT ie = IGS + R->ige[r0 + r] * BL, *BOOT_RESTRICT ib = IGS + R->igb[r0 + r] * BL;
+        int64_t *BOOT_RESTRICT tp_out = TPC + r * BL;
+        double *BOOT_RESTRICT pr_out = PR + r * BL;
+        if (small && none_ignored)
+            for (int l = 0; l < BL; l++) {
+                tpc[l] += se[l] - sb[l];
+                tp_out[l] = tpc[l];
+                const uint64_t num_bits = (uint64_t)tpc[l] | 0x4330000000000000ULL;
+                const uint64_t den_bits = (uint64_t)se[l] | 0x4330000000000000ULL;
+                double num, den;
+                memcpy(&num, &num_bits, sizeof num), memcpy(&den, &den_bits, sizeof den);
+                pr_out[l] = (num - BOOT_2_52) / ((den - BOOT_2_52) + eps);
+            }
+        else if (small)
+            for (int l = 0; l < BL; l++) {
+                const int64_t at_end = se[l] - ie[l];
+                tpc[l] += at_end - (sb[l] - ib[l]);
+                tp_out[l] = tpc[l];
+                const uint64_t num_bits = (uint64_t)tpc[l] | 0x4330000000000000ULL;
+                const uint64_t den_bits = (uint64_t)at_end | 0x4330000000000000ULL;
+                double num, den;
+                memcpy(&num, &num_bits, sizeof num), memcpy(&den, &den_bits, sizeof den);
+                pr_out[l] = (num - BOOT_2_52) / ((den - BOOT_2_52) + eps);
+            }
+        else
+            for (int l = 0; l < BL; l++) {
+                const int64_t at_end = se[l] - ie[l];
+                tpc[l] += at_end - (sb[l] - ib[l]);
+                tp_out[l] = tpc[l];
+                pr_out[l] = (double)tpc[l] / ((double)at_end + eps);
+            }
+    }
+    const int32_t *table[BL]; /* the recall thresholds each run end reaches first */
+    int64_t fits[BL];         /* TP weights below this are in the lane's table */
+    int32_t prev[BL] = {0};
+    for (int l = 0; l < BL; l++) /* a lane without ground truth (or past the samples): 0s, not written */
+        table[l] = v[l] > 0 ? tab + off[l] : tab, fits[l] = v[l] > 0 ? len[l] : 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const int64_t *tp = TPC + r * BL;
+        int32_t *first = FIRST + r * BL;
+        for (int l = 0; l < BL; l++) {
+            int32_t reached = 0;
+            if (LIKELY(tp[l] < fits[l]))
+                reached = table[l][tp[l]];
+            else if (v[l] > 0)
+                reached = (int32_t)boot_search(tp[l], v[l], thr, nr);
+            first[l] = reached - prev[l];
+            prev[l] = reached;
+        }
+    }
+    for (Py_ssize_t r = n - 2; r >= 0; r--) /* the precision made non-increasing from the right */
+        for (int l = 0; l < BL; l++) {
+            const double here = PR[r * BL + l], next = PR[(r + 1) * BL + l];
+            PR[r * BL + l] = next > here ? next : here;
+        }
+    for (int l = 0; l < BL; l++)
+        s[l] = 0.0;
+    for (Py_ssize_t r = 0; r < n; r++)
+        for (int l = 0; l < BL; l++) {
+            const double term = PR[r * BL + l] * (double)FIRST[r * BL + l];
+            s[l] += term;
+        }
+}
+
+/* coco_bootstrap's arrays agree: npig (B), weights (N, B), image (D < 2^31), sums (B, T),
+ * tp and ignored (T, D), rec_thrs (< 2^31); T from sums, or from tp when there is no sample. */
+static int bootstrap_sizes(const Py_buffer *weights, const Py_buffer *image, const Py_buffer *tp,
+                           const Py_buffer *ignored, const Py_buffer *npig, const Py_buffer *rec,
+                           const Py_buffer *sums, Py_ssize_t *B, Py_ssize_t *N, Py_ssize_t *T, Py_ssize_t *D)
+{
+    Py_ssize_t cells, flags, out;
+    *B = count(npig), *D = count(image);
+    *N = *B > 0 ? count(weights) / *B : 0;
+    *T = *B > 0 ? count(sums) / *B : (*D > 0 ? count(tp) / *D : 0);
+    if (!mul_ok(*N, *B, &cells) || !mul_ok(*T, *D, &flags) || !mul_ok(*B, *T, &out))
+        return 0;
+    return *D < ((Py_ssize_t)1 << 31) && count(rec) < ((Py_ssize_t)1 << 31) && count(weights) == cells && count(sums) == out && count(tp) == flags &&
+           count(ignored) == flags;
+}
+
+/* The work of coco_bootstrap once its arguments are checked (without the GIL), BL samples
+ * at a time (the last block's missing lanes read zero weights from `pad`). 0, or -1 out of
+ * memory. */
+static int bootstrap_run(const uint32_t *w, const int64_t *image, const uint8_t *tp, const uint8_t *ignored,
+                         const int64_t *npig, const double *thr, double *sums, Py_ssize_t B, Py_ssize_t N,
+                         Py_ssize_t T, Py_ssize_t D, Py_ssize_t nr)
+{
+    BootRuns R;
+    int32_t *tab = NULL, *FIRST = NULL;
+    int64_t *S = NULL, *IGS = NULL, *TPC = NULL;
+    uint32_t *pad = NULL;
+    double *PR = NULL;
+    Py_ssize_t *off = calloc((size_t)(B + BL), sizeof(Py_ssize_t)); /* the last block's lanes past B: 0 */
+    Py_ssize_t *len = calloc((size_t)(B + BL), sizeof(Py_ssize_t));
+    int status = -1;
+    if (boot_runs(tp, ignored, T, D, &R) < 0 || off == NULL || len == NULL)
+        goto done;
+    const Py_ssize_t rows = R.runs_max > 0 ? R.runs_max : 1;
+    S = malloc(sizeof(int64_t) * (size_t)((D + 1) * BL));
+    IGS = malloc(sizeof(int64_t) * (size_t)((R.ig_max + 1) * BL));
+    TPC = malloc(sizeof(int64_t) * (size_t)(rows * BL));
+    PR = malloc(sizeof(double) * (size_t)(rows * BL));
+    FIRST = malloc(sizeof(int32_t) * (size_t)(rows * BL));
+    pad = calloc((size_t)(N > 0 ? N : 1) * BL, sizeof(uint32_t));
+    if (!S || !IGS || !TPC || !PR || !FIRST || !pad || (tab = boot_tables(npig, B, thr, nr, off, len)) == NULL)
+        goto done;
+    for (Py_ssize_t b0 = 0; b0 < B; b0 += BL) {
+        const Py_ssize_t L = B - b0 < BL ? B - b0 : BL;
+        int64_t v[BL];
+        int any = 0;
+        for (int l = 0; l < BL; l++) {
+            v[l] = l < L ? npig[b0 + l] : 0;
+            any |= v[l] > 0;
+        }
+        if (!any)
+            continue;
+        const uint32_t *rows_of = w + b0; /* image k's weights: rows_of[k * stride ..] */
+        Py_ssize_t stride = B;
+        if (L < BL) {
+            for (Py_ssize_t k = 0; k < N; k++)
+                for (Py_ssize_t l = 0; l < L; l++)
+                    pad[k * BL + l] = w[k * B + b0 + l];
+            rows_of = pad, stride = BL;
+        }
+        for (int l = 0; l < BL; l++) /* the weight seen up to each detection */
+            S[l] = 0;
+        for (Py_ssize_t i = 0; i < D && R.run_at[T] > 0; i++) {
+            const uint32_t *BOOT_RESTRICT wr = rows_of + image[i] * stride;
+            int64_t *BOOT_RESTRICT next = S + (i + 1) * BL;
+            const int64_t *BOOT_RESTRICT here = S + i * BL;
+            for (int l = 0; l < BL; l++)
+                next[l] = here[l] + wr[l];
+        }
+        int small = 1;
+        for (int l = 0; l < BL; l++)
+            small &= D == 0 || R.run_at[T] == 0 || S[D * BL + l] < ((int64_t)1 << 52);
+        for (Py_ssize_t t = 0; t < T; t++) {
+            double s[BL];
+            const Py_ssize_t *ig = R.ig + R.ig_at[t], m = R.ig_at[t + 1] - R.ig_at[t];
+            for (int l = 0; l < BL; l++)
+                IGS[l] = 0;
+            for (Py_ssize_t j = 0; j < m; j++) {
+                const uint32_t *BOOT_RESTRICT wr = rows_of + image[ig[j]] * stride;
+                int64_t *BOOT_RESTRICT next = IGS + (j + 1) * BL;
+                const int64_t *BOOT_RESTRICT here = IGS + j * BL;
+                for (int l = 0; l < BL; l++)
+                    next[l] = here[l] + wr[l];
+            }
+            boot_threshold(&R, t, S, IGS, small, v, tab, off + b0, len + b0, thr, nr, TPC, PR, FIRST, s);
+            for (Py_ssize_t l = 0; l < L; l++)
+                if (v[l] > 0)
+                    sums[(b0 + l) * T + t] += s[l];
+        }
+    }
+    status = 0;
+done:
+    boot_runs_free(&R);
+    free(tab), free(FIRST), free(S), free(IGS), free(TPC), free(PR), free(pad), free(off), free(len);
+    return status;
+}
+
+/* coco_bootstrap(weights, image, tp, ignored, npig, rec_thrs, sums): see segtool/_kernels.pyi. */
+static PyObject *coco_bootstrap(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *o[7];
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+        return NULL;
+    Bufs bs = {0};
+    PyObject *result = NULL;
+    const Py_buffer *weights, *image, *tp, *ignored, *npig, *rec, *sums;
+    Py_ssize_t B = 0, N = 0, T = 0, D = 0;
+    if ((weights = take(&bs, o[0], U32, 0, "weights")) == NULL || (image = take(&bs, o[1], I64, 0, "image")) == NULL ||
+        (tp = take(&bs, o[2], U8, 0, "tp")) == NULL || (ignored = take(&bs, o[3], U8, 0, "ignored")) == NULL ||
+        (npig = take(&bs, o[4], I64, 0, "npig")) == NULL || (rec = take(&bs, o[5], F64, 0, "rec_thrs")) == NULL ||
+        (sums = take(&bs, o[6], F64, 1, "sums")) == NULL) {
+        release(&bs);
+        return NULL;
+    }
+    const int64_t *img = image->buf;
+    const double *thr = rec->buf;
+    const Py_ssize_t nr = count(rec);
+    int ok = bootstrap_sizes(weights, image, tp, ignored, npig, rec, sums, &B, &N, &T, &D), status = 0;
+    if (!ok)
+        PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
+    for (Py_ssize_t i = 0; ok && B > 0 && i < D; i++) /* no sample: no weight is read */
+        if (img[i] < 0 || img[i] >= N) {
+            PyErr_SetString(PyExc_ValueError, "image: an index is out of range");
+            ok = 0;
+        }
+    for (Py_ssize_t r = 0; ok && r < nr; r++)
+        if (thr[r] != thr[r] || (r > 0 && !(thr[r - 1] <= thr[r]))) {
+            PyErr_SetString(PyExc_ValueError, "rec_thrs: not ascending");
+            ok = 0;
+        }
+    if (ok && B > 0 && T > 0) {
+        Py_BEGIN_ALLOW_THREADS /* the buffers are held: their memory stays */
+        status = bootstrap_run(weights->buf, img, tp->buf, ignored->buf, npig->buf, thr, sums->buf, B, N, T, D, nr);
+        Py_END_ALLOW_THREADS
+    }
+    if (ok && status < 0)
+        PyErr_NoMemory();
+    else if (ok)
+        result = Py_NewRef(Py_None);
+    release(&bs);
+    return result;
+}
+
+/* ================================== end of weighted COCO accumulation (issue 14, compare's bootstrap) */
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
      "unfilter(src, dst, height, rowbytes, bpp): undo PNG row filters of inflated scanlines into dst."},
@@ -2352,6 +2745,9 @@ static PyMethodDef methods[] = {
     {"parse_points", parse_points, METH_VARARGS,
      "parse_points(text, xy, ends, boxes): CVAT points attributes joined by '|' into doubles, each shape's "
      "end and extent; the number of values, or -1 when one is not plain."},
+    {"coco_bootstrap", coco_bootstrap, METH_VARARGS,
+     "coco_bootstrap(weights, image, tp, ignored, npig, rec_thrs, sums): add, per bootstrap sample and IoU "
+     "threshold, the summed interpolated precision of one category's detections weighted by image counts."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -128,3 +128,18 @@ def scan_results(
     ``]``); 2: the record at pos goes past the end of ``data`` (not ``final``: read more);
     3: the record at pos is not plain (or not valid JSON): read on from there with a
     JSON parser."""
+
+def coco_bootstrap(
+    weights: Buffer, image: Buffer, tp: Buffer, ignored: Buffer, npig: Buffer, rec_thrs: Buffer, sums: Buffer
+) -> None:
+    """COCOeval.accumulate of one category (area range "all", the last maxDets) on ``B``
+    bootstrap samples at once: ``weights`` [uint32, N x B] each image's count in each sample,
+    ``image`` [int64, D] each detection's image (0..N-1), in COCOeval's order (score, then
+    image), ``tp`` and ``ignored`` [uint8, T x D] its flags per IoU threshold (nonzero: a
+    TP; ignored: neither TP nor FP, whatever ``tp`` says), ``npig`` [int64, B] each sample's
+    non-ignored ground truth, ``rec_thrs`` [float64, R, ascending, no NaN]. For each sample
+    with ``npig`` > 0 and each threshold, adds to ``sums`` [float64, out, B x T] the sum over
+    the recall thresholds of the interpolated precision (COCOeval's ``q``, 0 past the last
+    recall), the doubles COCOeval computes on the resampled dataset; other samples' rows are
+    left as they are. ``ValueError`` for an image index out of range (when there are
+    samples) or ``rec_thrs`` not ascending."""

@@ -29,6 +29,7 @@ _KERNELS = (
     "poly_rles",
     "parse_points",
     "scan_results",
+    "coco_bootstrap",
 )
 
 
@@ -60,6 +61,7 @@ _impl, IMPLEMENTATION, REASON = _choose()
 if TYPE_CHECKING:
     from ._kernels import (
         coco_accumulate,
+        coco_bootstrap,
         coco_match,
         joint_hist8,
         pack_rgb,
@@ -85,12 +87,14 @@ else:
     poly_rles = _impl.poly_rles
     parse_points = _impl.parse_points
     scan_results = _impl.scan_results
+    coco_bootstrap = _impl.coco_bootstrap
 
 __all__ = [
     "ENV",
     "IMPLEMENTATION",
     "REASON",
     "coco_accumulate",
+    "coco_bootstrap",
     "coco_match",
     "joint_hist8",
     "pack_rgb",

@@ -79,6 +79,20 @@ def _accumulate_args(**over):
     return list({**args, **over}.values())
 
 
+def _bootstrap_args(**over):
+    n_img, n_s, n_t, n_d = 3, 2, 2, 4
+    args = {
+        "weights": np.ones((n_img, n_s), np.uint32),
+        "image": np.array([0, 1, 2, 1], np.int64),
+        "tp": np.ones((n_t, n_d), np.uint8),
+        "ignored": np.zeros((n_t, n_d), np.uint8),
+        "npig": np.full(n_s, 2, np.int64),
+        "rec": np.linspace(0, 1, 5),
+        "sums": np.zeros((n_s, n_t)),
+    }
+    return list({**args, **over}.values())
+
+
 def _unfilter_args(**over):
     args = {"src": bytes(2 * 4), "dst": np.zeros(2 * 3, np.uint8), "height": 2, "rb": 3, "bpp": 3}
     return list({**args, **over}.values())
@@ -139,6 +153,7 @@ GOOD = {
     "rle_iou": _iou_args,
     "coco_match": _match_args,
     "coco_accumulate": _accumulate_args,
+    "coco_bootstrap": _bootstrap_args,
     "scan_results": _scan_args,
     "poly_areas": _poly_args,
     "poly_rles": _poly_args,
@@ -205,7 +220,7 @@ def test_hostile_element_types_and_sizes_raise_value_error():
         ran.append((name, case))
     # what may run: read-only inputs (a read-only output must not)
     outputs = {"unfilter": 1, "pair_counts": 6, "joint_hist8": 2, "pack_rgb": 1, "rle_areas": 3, "rle_iou": 7}
-    outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "scan_results": ()}
+    outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "coco_bootstrap": 6, "scan_results": ()}
     outputs |= {"poly_areas": (5, 6), "poly_rles": (5, 6), "parse_points": (1, 2, 3)}
     for name, case in ran:
         i = int(case[3:].split("-")[0].split("=")[0])

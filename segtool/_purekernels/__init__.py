@@ -10,13 +10,14 @@ writes the same values into the same output buffers and returns the same result;
 
 The twin is a package by what each part owns: ``_args`` (the buffer and argument checks all
 kernels share), ``png`` (``unfilter``), ``pixels`` (``pack_rgb``, ``pair_counts``,
-``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``) and ``coco``
-(``coco_match``, ``coco_accumulate``); each module's docstring says how it turns the sequential loops of
+``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``), ``coco``
+(``coco_match``, ``coco_accumulate``) and ``bootstrap`` (``coco_bootstrap``); each module's docstring says how it turns the sequential loops of
 the C file into whole-array work.
 """
 
 from __future__ import annotations
 
+from .bootstrap import coco_bootstrap
 from .coco import coco_accumulate, coco_match
 from .pixels import joint_hist8, pack_rgb, pair_counts
 from .png import unfilter
@@ -27,6 +28,7 @@ from .rle import rle_areas, rle_iou
 
 __all__ = [
     "coco_accumulate",
+    "coco_bootstrap",
     "coco_match",
     "joint_hist8",
     "pack_rgb",
