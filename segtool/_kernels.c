@@ -2319,6 +2319,308 @@ static PyObject *parse_points(PyObject *self, PyObject *args)
 
 /* ================================================== end of polygon areas (issue 12, CVAT speed) */
 
+/* ================================================== CVAT image, fused (issue 12, CVAT speed)
+ *
+ * cvat_polygons: one CVAT <image> element's bytes as the file holds them (from "<image" to
+ * its end tag, excluded) straight to polygon columns: each polygon's label (its index among
+ * the names given, sorted), its points (parse_points' numbers, each shape's end and extent),
+ * while the element is plain, as CVAT writes it:
+ *
+ *   data    := "<image" (WS ATTR)* WS? ">" (WS | polygon)*
+ *   polygon := "<polygon" (WS ATTR)* WS? ("/>" | ">" WS? "</polygon" WS? ">")
+ *   ATTR    := NAME WS? "=" WS? ('"' VALUE '"' | "'" VALUE "'")     WS := [ \t\r\n]+
+ *   NAME    := [A-Za-z_][A-Za-z0-9_.-]*, not starting with "xml" in any case, at most 16
+ *              distinct ones an element
+ *   VALUE   := UTF-8 (valid, XML characters) without '<', '&', the quote or a byte below
+ *              0x20 (so no entity, no character reference, no whitespace expat would
+ *              normalise: the bytes are the value)
+ *
+ * and every polygon has a label among the names (found as bisect_left finds it), points
+ * parse_points reads (3 to 2^20 plain numbers), z_order absent or -8..63 written as str()
+ * writes it, group_id absent or "0"; its other attributes are not read. Such an element
+ * parses (expat, namespaces on) to these polygons and values, nothing else. Anything else,
+ * at least one polygon missing included: -1, the outputs zeroed, and the caller reads the
+ * element by the general path (which names any problem). Returns the number of polygons. */
+
+#define CVAT_ATTRS 16
+
+typedef struct {
+    Py_ssize_t name, name_len, value, value_len;
+} CvatAttr;
+
+static ALWAYS_INLINE int xml_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static ALWAYS_INLINE int xml_name0(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+static ALWAYS_INLINE int xml_name1(uint8_t c) { return xml_name0(c) || (c >= '0' && c <= '9') || c == '.' || c == '-'; }
+
+/* The length of the UTF-8 character at s[i..n) that is an XML character (not a surrogate,
+ * not U+FFFE or U+FFFF, at most U+10FFFF, shortest form), or 0. */
+static int utf8_char(const uint8_t *s, Py_ssize_t i, Py_ssize_t n)
+{
+    const uint8_t c = s[i];
+    int len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n - i < len)
+        return 0;
+    for (int k = 1; k < len; k++) {
+        if ((s[i + k] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff) ||
+        cp == 0xfffe || cp == 0xffff)
+        return 0;
+    return len;
+}
+
+/* One start tag's attributes from s[*p..n) (just after its name) to its ">" or "/>" into
+ * a; their number (*closed: 1 for "/>"), or -1 when the tag is not plain. */
+static int cvat_attrs(const uint8_t *s, Py_ssize_t n, Py_ssize_t *p, CvatAttr *a, int *closed)
+{
+    Py_ssize_t i = *p;
+    int k = 0;
+    for (;;) {
+        const Py_ssize_t w0 = i;
+        while (i < n && xml_ws(s[i]))
+            i++;
+        if (i >= n)
+            return -1;
+        if (s[i] == '>' || s[i] == '/') {
+            if (s[i] == '/' && (i + 1 >= n || s[i + 1] != '>'))
+                return -1;
+            *closed = s[i] == '/';
+            i += 1 + *closed;
+            break;
+        }
+        if (i == w0 || !xml_name0(s[i]) || k == CVAT_ATTRS)
+            return -1;
+        const Py_ssize_t n0 = i;
+        while (i < n && xml_name1(s[i]))
+            i++;
+        const Py_ssize_t nl = i - n0;
+        if (nl >= 3 && (s[n0] | 0x20) == 'x' && (s[n0 + 1] | 0x20) == 'm' && (s[n0 + 2] | 0x20) == 'l')
+            return -1; /* xmlns and the reserved names: expat's to read */
+        while (i < n && xml_ws(s[i]))
+            i++;
+        if (i >= n || s[i] != '=')
+            return -1;
+        i++;
+        while (i < n && xml_ws(s[i]))
+            i++;
+        if (i >= n || (s[i] != '"' && s[i] != '\''))
+            return -1;
+        const uint8_t q = s[i++];
+        const Py_ssize_t v0 = i;
+        while (i < n && s[i] != q) {
+            const uint8_t c = s[i];
+            if (c < 0x80) {
+                if (c < 0x20 || c == '<' || c == '&')
+                    return -1;
+                i++;
+            } else {
+                const int len = utf8_char(s, i, n);
+                if (len == 0)
+                    return -1;
+                i += len;
+            }
+        }
+        if (i >= n)
+            return -1;
+        for (int j = 0; j < k; j++)
+            if (a[j].name_len == nl && memcmp(s + a[j].name, s + n0, (size_t)nl) == 0)
+                return -1; /* (not well-formed) */
+        a[k].name = n0, a[k].name_len = nl, a[k].value = v0, a[k].value_len = i - v0;
+        k++, i++;
+    }
+    *p = i;
+    return k;
+}
+
+static ALWAYS_INLINE int attr_is(const uint8_t *s, const CvatAttr *a, const char *name, Py_ssize_t len)
+{
+    return a->name_len == len && memcmp(s + a->name, name, (size_t)len) == 0;
+}
+
+/* A z_order as the general path's table reads it: -8..63 written as str() writes it. */
+static int small_z(const uint8_t *v, Py_ssize_t n)
+{
+    const int neg = n > 0 && v[0] == '-';
+    v += neg, n -= neg;
+    if (n < 1 || n > 2 || v[0] < '0' || v[0] > '9' || (n == 2 && (v[0] == '0' || v[1] < '0' || v[1] > '9')))
+        return 0;
+    const int z = n == 1 ? v[0] - '0' : 10 * (v[0] - '0') + (v[1] - '0');
+    return neg ? z >= 1 && z <= 8 : z <= 63;
+}
+
+/* bisect_left of the value among the k names (names[starts[j]..starts[j + 1])); its index
+ * when the name there is the value, else -1. */
+static Py_ssize_t label_index(const uint8_t *v, Py_ssize_t len, const uint8_t *names, const int64_t *starts,
+                              Py_ssize_t k)
+{
+    Py_ssize_t lo = 0, hi = k;
+    while (lo < hi) {
+        const Py_ssize_t mid = (lo + hi) / 2, ml = (Py_ssize_t)(starts[mid + 1] - starts[mid]);
+        const int c = memcmp(names + starts[mid], v, (size_t)(ml < len ? ml : len));
+        if (c < 0 || (c == 0 && ml < len))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < k && starts[lo + 1] - starts[lo] == len && memcmp(names + starts[lo], v, (size_t)len) == 0)
+        return lo;
+    return -1;
+}
+
+/* One polygon's points value s[p..e) into xy from xy[*values] (its extent into box); 0, or
+ * -1 when parse_points would refuse it. */
+static int cvat_points(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, double *xy, Py_ssize_t *values, double *box)
+{
+    Py_ssize_t points = 0, v = *values;
+    double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    for (;;) {
+        double x, y;
+        if (plain_number(s, e, &p, &x) < 0 || p >= e || s[p++] != ',' || plain_number(s, e, &p, &y) < 0)
+            return -1;
+        if (points == 0 || x < x0)
+            x0 = x;
+        if (points == 0 || x > x1)
+            x1 = x;
+        if (points == 0 || y < y0)
+            y0 = y;
+        if (points == 0 || y > y1)
+            y1 = y;
+        xy[v++] = x, xy[v++] = y, points++;
+        if (p < e && s[p] == ';') {
+            p++;
+            continue;
+        }
+        break;
+    }
+    if (p != e || points < 3 || points > (1 << 20))
+        return -1;
+    box[0] = x0, box[1] = y0, box[2] = x1, box[3] = y1;
+    *values = v;
+    return 0;
+}
+
+/* One polygon's attributes a[0..k) into the columns of shape `shape`; 0 or -1 (not plain). */
+static int cvat_polygon(const uint8_t *s, const CvatAttr *a, int k, const uint8_t *names, const int64_t *starts,
+                        Py_ssize_t nnames, Py_ssize_t shape, int64_t *labels, double *xy, Py_ssize_t *values,
+                        int64_t *ends, double *box)
+{
+    const CvatAttr *label = NULL, *points = NULL;
+    for (int j = 0; j < k; j++) {
+        const uint8_t *v = s + a[j].value;
+        if (attr_is(s, a + j, "label", 5))
+            label = a + j;
+        else if (attr_is(s, a + j, "points", 6))
+            points = a + j;
+        else if (attr_is(s, a + j, "z_order", 7)) {
+            if (!small_z(v, a[j].value_len))
+                return -1;
+        } else if (attr_is(s, a + j, "group_id", 8) && !(a[j].value_len == 1 && v[0] == '0'))
+            return -1;
+    }
+    if (label == NULL || points == NULL)
+        return -1;
+    const Py_ssize_t li = label_index(s + label->value, label->value_len, names, starts, nnames);
+    if (li < 0 || cvat_points(s, points->value, points->value + points->value_len, xy, values, box + 4 * shape) < 0)
+        return -1;
+    labels[shape] = li, ends[shape] = *values / 2;
+    return 0;
+}
+
+/* The element's polygons into the columns (see the section's comment): their number, or -1. */
+static Py_ssize_t cvat_image(const uint8_t *s, Py_ssize_t n, const uint8_t *names, const int64_t *starts,
+                             Py_ssize_t nnames, int64_t *labels, double *xy, int64_t *ends, double *box,
+                             Py_ssize_t most)
+{
+    CvatAttr a[CVAT_ATTRS];
+    int closed = 0;
+    Py_ssize_t p = 6, shape = 0, values = 0;
+    if (n < 6 || memcmp(s, "<image", 6) != 0 || cvat_attrs(s, n, &p, a, &closed) < 0 || closed)
+        return -1;
+    for (;;) {
+        while (p < n && xml_ws(s[p]))
+            p++;
+        if (p == n)
+            break;
+        if (n - p < 9 || memcmp(s + p, "<polygon", 8) != 0 || !(xml_ws(s[p + 8]) || s[p + 8] == '>' || s[p + 8] == '/'))
+            return -1;
+        p += 8;
+        const int k = cvat_attrs(s, n, &p, a, &closed);
+        if (k < 0 || shape == most)
+            return -1;
+        if (!closed) {
+            while (p < n && xml_ws(s[p]))
+                p++;
+            if (n - p < 9 || memcmp(s + p, "</polygon", 9) != 0)
+                return -1;
+            p += 9;
+            while (p < n && xml_ws(s[p]))
+                p++;
+            if (p >= n || s[p] != '>')
+                return -1;
+            p++;
+        }
+        if (cvat_polygon(s, a, k, names, starts, nnames, shape, labels, xy, &values, ends, box) < 0)
+            return -1;
+        shape++;
+    }
+    return shape > 0 ? shape : -1;
+}
+
+static PyObject *cvat_polygons(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *data_obj, *names_obj, *starts_obj, *labels_obj, *xy_obj, *ends_obj, *boxes_obj;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &data_obj, &names_obj, &starts_obj, &labels_obj, &xy_obj, &ends_obj,
+                          &boxes_obj))
+        return NULL;
+    Bufs bs = {0};
+    const Py_buffer *db, *nb, *sb, *lb, *xb, *eb, *bb;
+    if ((db = take(&bs, data_obj, U8, 0, "data")) == NULL || (nb = take(&bs, names_obj, U8, 0, "names")) == NULL ||
+        (sb = take(&bs, starts_obj, I64, 0, "starts")) == NULL ||
+        (lb = take(&bs, labels_obj, I64, 1, "labels")) == NULL || (xb = take(&bs, xy_obj, F64, 1, "xy")) == NULL ||
+        (eb = take(&bs, ends_obj, I64, 1, "ends")) == NULL || (bb = take(&bs, boxes_obj, F64, 1, "boxes")) == NULL) {
+        release(&bs);
+        return NULL;
+    }
+    const int64_t *starts = sb->buf;
+    const Py_ssize_t n = db->len, nnames = count(sb) - 1, most = count(lb);
+    int ok = nnames >= 0 && starts[0] == 0 && starts[nnames] <= nb->len;
+    for (Py_ssize_t j = 0; ok && j < nnames; j++)
+        ok = starts[j + 1] >= starts[j];
+    if (!ok) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "starts: offsets into names, from 0, never decreasing");
+        return NULL;
+    }
+    if (count(xb) < n / 2 + 1 || count(eb) != most || count(bb) != 4 * most) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "xy must hold len(data) // 2 + 1 values, ends as many as labels, boxes 4 each");
+        return NULL;
+    }
+    const Py_ssize_t shapes = cvat_image(db->buf, n, nb->buf, starts, nnames, lb->buf, xb->buf, eb->buf, bb->buf, most);
+    if (shapes < 0) { /* what was written is no result: zeros, as the twin leaves */
+        memset(lb->buf, 0, (size_t)lb->len);
+        memset(xb->buf, 0, (size_t)xb->len);
+        memset(eb->buf, 0, (size_t)eb->len);
+        memset(bb->buf, 0, (size_t)bb->len);
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(shapes);
+}
+
+/* ================================================== end of CVAT image, fused */
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
      "unfilter(src, dst, height, rowbytes, bpp): undo PNG row filters of inflated scanlines into dst."},
@@ -2352,6 +2654,9 @@ static PyMethodDef methods[] = {
     {"parse_points", parse_points, METH_VARARGS,
      "parse_points(text, xy, ends, boxes): CVAT points attributes joined by '|' into doubles, each shape's "
      "end and extent; the number of values, or -1 when one is not plain."},
+    {"cvat_polygons", cvat_polygons, METH_VARARGS,
+     "cvat_polygons(data, names, starts, labels, xy, ends, boxes): a CVAT <image> element's bytes of plain "
+     "polygons into columns (label index, points, ends, extents); the number of polygons, or -1 (not plain)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -29,6 +29,7 @@ _KERNELS = (
     "poly_rles",
     "parse_points",
     "scan_results",
+    "cvat_polygons",
 )
 
 
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from ._kernels import (
         coco_accumulate,
         coco_match,
+        cvat_polygons,
         joint_hist8,
         pack_rgb,
         pair_counts,
@@ -85,6 +87,7 @@ else:
     poly_rles = _impl.poly_rles
     parse_points = _impl.parse_points
     scan_results = _impl.scan_results
+    cvat_polygons = _impl.cvat_polygons
 
 __all__ = [
     "ENV",
@@ -92,6 +95,7 @@ __all__ = [
     "REASON",
     "coco_accumulate",
     "coco_match",
+    "cvat_polygons",
     "joint_hist8",
     "pack_rgb",
     "pair_counts",

@@ -196,7 +196,8 @@ def _polygon_xml(draw: Any) -> tuple[str, bool]:
     space = draw(st.sampled_from([" ", "\n\t", "  "]))
     inner = draw(_SPELLINGS)
     close = "/>" if not inner and draw(st.booleans()) else f">{inner}</polygon>"
-    return f"<polygon{space}{space.join(order)}{close}", label in ("cat", "dog") and '6,1"' not in "".join(attrs)
+    plain = label in ("cat", "dog") and '6,1"' not in "".join(attrs) and not inner.strip()
+    return f"<polygon{space}{space.join(order)}{close}", plain
 
 
 @given(polys=st.lists(_polygon_xml(), min_size=1, max_size=5), between=_SPELLINGS)
@@ -218,7 +219,8 @@ def test_spellings_give_the_general_paths_annotation(tmp_path, monkeypatch, poly
     except SegtoolError:
         assert fast is None
         return
-    if all(plain for _, plain in polys):  # (the comments, text and spellings read past)
+    if all(plain for _, plain in polys) and not between.strip():  # (whitespace and spellings read past;
+        # comments, processing instructions, text and CDATA are left to the general path)
         assert fast is not None
     if fast is not None:
         _same(fast, general)

@@ -10,7 +10,8 @@ writes the same values into the same output buffers and returns the same result;
 
 The twin is a package by what each part owns: ``_args`` (the buffer and argument checks all
 kernels share), ``png`` (``unfilter``), ``pixels`` (``pack_rgb``, ``pair_counts``,
-``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``) and ``coco``
+``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``), ``cvat``
+(``cvat_polygons``) and ``coco``
 (``coco_match``, ``coco_accumulate``); each module's docstring says how it turns the sequential loops of
 the C file into whole-array work.
 """
@@ -18,6 +19,7 @@ the C file into whole-array work.
 from __future__ import annotations
 
 from .coco import coco_accumulate, coco_match
+from .cvat import cvat_polygons
 from .pixels import joint_hist8, pack_rgb, pair_counts
 from .png import unfilter
 from .poly import parse_points, poly_areas, poly_rles
@@ -28,6 +30,7 @@ from .rle import rle_areas, rle_iou
 __all__ = [
     "coco_accumulate",
     "coco_match",
+    "cvat_polygons",
     "joint_hist8",
     "pack_rgb",
     "pair_counts",
