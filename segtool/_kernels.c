@@ -1783,6 +1783,7 @@ typedef struct {
     Vec64 *out; /* toggles: column << 32 | row */
     int64_t h, w;
     int failed;
+    int64_t lo, hi; /* the least and greatest column of a toggle (for the sort) */
 } Walk;
 
 /* One y-boundary point of rleFrPoly at the pixel column of scaled column uu (when there is
@@ -1793,6 +1794,7 @@ typedef struct {
 static ALWAYS_INLINE void emit(Walk *k, int64_t x, int64_t vm)
 {
     const int64_t y = vm <= 2 ? 0 : ((vm + 2) / 5 < k->h ? (vm + 2) / 5 : k->h);
+    k->lo = x < k->lo ? x : k->lo, k->hi = x > k->hi ? x : k->hi;
     if (vec_push(k->out, x << 32 | y) < 0)
         k->failed = 1;
 }
@@ -1832,9 +1834,10 @@ static void y_edge(Walk *k, int xs, int ys, int dy, double s, int ua, int ub)
     if (hi > 5 * (k->w - 1) + 2)
         hi = 5 * (k->w - 1) + 2;
     lo += ((2 - lo) % 5 + 5) % 5;
+    const double inv = 1 / s; /* (an estimate: each step is checked below) */
     for (int64_t c = lo; c <= hi; c += 5) {
         /* the first t with u(t) >= c + 1 (rising) or u(t) <= c (falling), t in 1..dy */
-        double guess = ((double)c + .5 - xs) / s;
+        double guess = ceil(((double)c + .5 - xs) * inv); /* (most often the step itself) */
         int64_t t = guess < 1 ? 1 : guess > dy ? dy : (int64_t)guess;
 #define PAST(t) (up ? (int)(xs + s * (int)(t) + .5) >= c + 1 : (int)(xs + s * (int)(t) + .5) <= c) /* s finite */
         while (t > 1 && PAST(t - 1))
@@ -1898,40 +1901,36 @@ static void walk_polygon(const double *xy, Py_ssize_t n, Walk *k)
     }
 }
 
-/* Sort toggles[0..n) (column << 32 | row) by column, then row: counting sort over the
- * columns [lo, hi], a column's few rows by insertion. */
-static int sort_toggles(int64_t *t, Py_ssize_t n, Vec64 *scratch)
+/* Sort toggles[0..n) (column << 32 | row, columns within [lo, hi]) by column, then row:
+ * counting sort over the columns, each placed among its column's few rows by insertion
+ * (within the column only); *out: the sorted toggles (t itself, or in scratch). */
+static int sort_toggles(int64_t *t, Py_ssize_t n, int64_t lo, int64_t hi, Vec64 *scratch, int64_t **out)
 {
+    *out = t;
     if (n < 2)
         return 0;
-    int64_t lo = t[0] >> 32, hi = lo;
-    for (Py_ssize_t i = 1; i < n; i++) {
-        const int64_t c = t[i] >> 32;
-        lo = c < lo ? c : lo, hi = c > hi ? c : hi;
-    }
-    const Py_ssize_t cols = (Py_ssize_t)(hi - lo + 1), need = cols + 1 + n;
+    const Py_ssize_t cols = (Py_ssize_t)(hi - lo + 1), need = 2 * cols + 1 + n;
     if (scratch->cap < need) {
         int64_t *p = realloc(scratch->p, sizeof(int64_t) * (size_t)need);
         if (p == NULL)
             return -1;
         scratch->p = p, scratch->cap = need;
     }
-    int64_t *start = scratch->p, *sorted = scratch->p + cols + 1;
+    int64_t *start = scratch->p, *fill = scratch->p + cols + 1, *sorted = scratch->p + 2 * cols + 1;
     memset(start, 0, sizeof(int64_t) * (size_t)(cols + 1));
     for (Py_ssize_t i = 0; i < n; i++)
         start[(t[i] >> 32) - lo + 1]++;
     for (Py_ssize_t c = 0; c < cols; c++)
         start[c + 1] += start[c];
-    for (Py_ssize_t i = 0; i < n; i++)
-        sorted[start[(t[i] >> 32) - lo]++] = t[i];
-    for (Py_ssize_t i = 1; i < n; i++) { /* within a column (same high half): insertion */
-        const int64_t v = sorted[i];
-        Py_ssize_t j = i;
-        while (j > 0 && sorted[j - 1] > v)
+    memcpy(fill, start, sizeof(int64_t) * (size_t)cols);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t v = t[i], c = (v >> 32) - lo, first = start[c];
+        int64_t j = fill[c]++;
+        while (j > first && sorted[j - 1] > v)
             sorted[j] = sorted[j - 1], j--;
         sorted[j] = v;
     }
-    memcpy(t, sorted, sizeof(int64_t) * (size_t)n);
+    *out = sorted;
     return 0;
 }
 
@@ -2036,13 +2035,14 @@ static int measure_group(const double *xy, const int64_t *ends, Py_ssize_t p0, P
     pairs->n = 0;
     for (Py_ssize_t p = p0; p < p1; p++) {
         const Py_ssize_t a = p ? (Py_ssize_t)ends[p - 1] : 0, b = (Py_ssize_t)ends[p];
-        Walk k = {tog, h, w, 0};
+        Walk k = {tog, h, w, 0, w, -1};
+        int64_t *sorted;
         tog->n = 0;
         walk_polygon(xy + 2 * a, b - a, &k);
-        if (k.failed || sort_toggles(tog->p, tog->n, scratch) < 0)
+        if (k.failed || sort_toggles(tog->p, tog->n, k.lo, k.hi, scratch, &sorted) < 0)
             return -1;
         for (Py_ssize_t i = 0; i < tog->n; i += 2) {
-            const int64_t lo = tog->p[i], hi = i + 1 < tog->n ? tog->p[i + 1] : -1;
+            const int64_t lo = sorted[i], hi = i + 1 < tog->n ? sorted[i + 1] : -1;
             if (p1 - p0 == 1) /* one polygon: its runs in order */
                 runs_toggles(R, lo, hi, w);
             else if (vec_push(pairs, lo) < 0 || vec_push(pairs, hi) < 0)
