@@ -2380,6 +2380,20 @@ static int utf8_char(const uint8_t *s, Py_ssize_t i, Py_ssize_t n)
     return len;
 }
 
+/* The bytes a value's loop looks at: below 0x20, '"', '&', '\'', '<', and 0x80 up. */
+#define CVAT_ONES 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define CVAT_ZEROS 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+static const uint8_t value_special[256] = {
+    CVAT_ONES,  CVAT_ONES,                                           /* 0x00-0x1f */
+    0,          0,         1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20-0x2f: '"' '&' '\'' */
+    0,          0,         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x30-0x3f: '<' */
+    CVAT_ZEROS, CVAT_ZEROS, CVAT_ZEROS, CVAT_ZEROS,                  /* 0x40-0x7f */
+    CVAT_ONES,  CVAT_ONES,  CVAT_ONES,  CVAT_ONES,                   /* 0x80-0xff */
+    CVAT_ONES,  CVAT_ONES,  CVAT_ONES,  CVAT_ONES,
+};
+#undef CVAT_ONES
+#undef CVAT_ZEROS
+
 /* One start tag's attributes from s[*p..n) (just after its name) to its ">" or "/>" into
  * a; their number (*closed: 1 for "/>"), or -1 when the tag is not plain. */
 static int cvat_attrs(const uint8_t *s, Py_ssize_t n, Py_ssize_t *p, CvatAttr *a, int *closed)
@@ -2418,12 +2432,16 @@ static int cvat_attrs(const uint8_t *s, Py_ssize_t n, Py_ssize_t *p, CvatAttr *a
             return -1;
         const uint8_t q = s[i++];
         const Py_ssize_t v0 = i;
-        while (i < n && s[i] != q) {
+        for (;;) { /* ordinary bytes by a table; a quote, '<', '&', a control or UTF-8 apart */
+            while (i < n && !value_special[s[i]])
+                i++;
+            if (i >= n || s[i] == q)
+                break;
             const uint8_t c = s[i];
             if (c < 0x80) {
                 if (c < 0x20 || c == '<' || c == '&')
                     return -1;
-                i++;
+                i++; /* (the other quote) */
             } else {
                 const int len = utf8_char(s, i, n);
                 if (len == 0)

@@ -91,7 +91,8 @@ def skipping_scan(path: Path, report: Policy) -> CvatFile | None:
 
 
 def _run(r: _Reader, feed: _Feed, state: _Pass, found: CvatFile) -> None:
-    """Give the file to expat, each plain image as its start and end tags."""
+    """Give the file to expat, each plain image as its start and end tags (in one call with
+    the bytes between them: expat's calls cost more than its bytes)."""
     names: tuple[bytes, Any] | None = None
     while True:
         if len(r.buf) - r.pos < CHUNK and not r.eof:
@@ -102,15 +103,15 @@ def _run(r: _Reader, feed: _Feed, state: _Pass, found: CvatFile) -> None:
         if i < 0:  # (all but a candidate's possible beginning)
             feed(r.take(len(r.buf) - r.pos if r.eof else max(0, len(r.buf) - r.pos - 5)))
             continue
-        feed(r.take(i - r.pos))
+        before = r.take(i - r.pos)
         m = _START.match(r.buf, r.pos)
         while m is None and len(r.buf) - r.pos < _HOLD and r.more():
             m = _START.match(r.buf, r.pos)
         if m is None:  # (not a start tag the pass could skip after: expat reads on)
-            feed(r.take(6))
+            feed(before + r.take(6))
             continue
         tag = r.take(m.end() - r.pos)
-        feed(tag)
+        feed(before + tag)
         if state.image is not None and state.image_start == r.at - len(tag) and found.encoding == "utf-8":
             if names is None and state.meta_tree is not None:
                 names = _names(state.meta_tree)
@@ -120,7 +121,8 @@ def _run(r: _Reader, feed: _Feed, state: _Pass, found: CvatFile) -> None:
 
 def _skip(r: _Reader, feed: _Feed, state: _Pass, names: tuple[bytes, Any], tag: bytes) -> None:
     """Leave the children of the image whose start tag (``tag``) expat just read out of
-    expat, when they are plain (the kernel reads the element from its start tag)."""
+    expat, when they are plain (the kernel reads the element from its start tag); its end
+    tag is given to expat with what follows it."""
     j = r.buf.find(_END, r.pos)
     while j < 0 and len(r.buf) - r.pos < _HOLD and r.more():
         j = r.buf.find(_END, r.pos)
@@ -134,8 +136,7 @@ def _skip(r: _Reader, feed: _Feed, state: _Pass, names: tuple[bytes, Any], tag: 
         return
     state.children = 1  # (one or more: the pass keeps whether there are any)
     r.take(j - r.pos)  # (left out)
-    state.offset = r.at - feed.fed  # (expat's index of the end tag is the file's)
-    feed(r.take(len(_END)))
+    state.offset = r.at - feed.fed  # (the end tag is the next byte expat reads: its index is the file's)
 
 
 def _names(meta: Any) -> tuple[bytes, Any]:
