@@ -312,7 +312,7 @@ def cvat_to_instance() -> None:
     (one frPyObjects call, no checks), what segtool's reader used to do, and segtool's
     polygon kernel writing the same RLE strings and areas (kernels.poly_rles), what it does
     now; the XML of each image parsed by the general path (Shapes) and by cvat_fast (the
-    polygons' attributes: what an image of plain polygons costs), and the file's scan. CPU
+    polygons' columns, kernels.cvat_polygons: what an image of plain polygons costs), and the file's scan. CPU
     time (the conversion runs in this process): on a shared machine wall-clock times vary
     far more."""
     from pycocotools import mask as mask_utils  # (the benchmark's breakdown only)
@@ -367,8 +367,10 @@ def cvat_to_instance() -> None:
 
     counting = min(cpu(count) for _ in range(args.repeat))
     parsing = min(cpu(lambda: [s.source.parse(s.image) for s in ds.samples]) for _ in range(args.repeat))  # type: ignore[attr-defined]
-    sources = [(s.source.path, s.source.entry) for s in ds.samples]  # type: ignore[attr-defined]
-    fast = min(cpu(lambda: [cvat_fast._polygons(p, e, "utf-8") for p, e in sources]) for _ in range(args.repeat))
+    sources = [(s.source.path, s.source.entry, dict(s.source.categories)) for s in ds.samples]  # type: ignore[attr-defined]
+    fast = min(
+        cpu(lambda: [cvat_fast._polygons(p, e, "utf-8", ids) for p, e, ids in sources]) for _ in range(args.repeat)
+    )
     scanning = min(cpu(lambda: segtool.read(src, "cvat")) for _ in range(args.repeat))
     reading = min(cpu(lambda: [s.load() for s in ds.samples]) for _ in range(args.repeat))
     w, c = best["write"], best["convert"]

@@ -5,7 +5,7 @@ size, dtype, layout or value); never a crash (run under ``make sanitize``'s ASan
 build too, where a read or write out of bounds aborts). Where the arguments are
 consistent, the result is compared with a reference: unfilter with the PNG specification,
 pack_rgb, joint_hist8 and pair_counts with numpy, poly_areas and poly_rles with pycocotools,
-parse_points with float().
+parse_points with float(), cvat_polygons with the XML's own attributes and float().
 
 Inputs: the first byte picks the entry point; then each size argument is either the one
 that fits the buffers or a fuzzed integer (huge, negative, off by a few), and each buffer
@@ -15,6 +15,7 @@ read-only, non-contiguous, bytes, memoryview). Buffer contents are the input's b
 
 from __future__ import annotations
 
+import re
 from array import array
 from typing import Any
 
@@ -382,8 +383,46 @@ def scan_results(p: Provider) -> None:
     call(_kernels.scan_results, data, size(p, 1), p.flag(), p.flag(), size(p, 8))
 
 
+_CVAT_NAMES = (b"cat", b"d\xc3\xb6g", b"dog")  # sorted, as segtool.formats.cvat_fast passes them
+
+
+def cvat_polygons(p: Provider) -> None:
+    """A CVAT <image> element's bytes, plain or mutated: read (n >= 0: the polygons' labels
+    and float()'s doubles, as expat would read them) or left (-1), never a crash."""
+    parts = [b'<image id="0" name="a.jpg">']
+    for _ in range(1 + p.small(3)):
+        nums = [_number(p).encode() for _ in range(6)]
+        pts = b";".join(nums[i] + b"," + nums[i + 1] for i in range(0, 6, 2))
+        label = p.choice((*_CVAT_NAMES, b"c&amp;t", b"cow"))
+        z = p.choice((b"", b' z_order="1"', b' z_order="64"', b' group_id="2"'))
+        parts.append(b'\n<polygon label="%s" points="%s"%s%s' % (label, pts, z, p.choice((b"/>", b"></polygon>"))))
+    data = b"".join(parts)
+    if not getattr(p, "clean", False) and p.flag():
+        data = mutate_bytes(p, data)
+    most = len(data) // 24 + 1
+    labels, xy = buffer(p, "i8", most), buffer(p, "f8", len(data) // 2 + 1)
+    names = np.frombuffer(b"".join(_CVAT_NAMES), np.uint8)
+    starts = np.cumsum([0, *map(len, _CVAT_NAMES)], dtype=np.int64)
+    n = call(
+        _kernels.cvat_polygons,
+        buffer(p, "u1", len(data), np.frombuffer(data, np.uint8)),
+        buffer(p, "u1", names.size, names),
+        buffer(p, "i8", starts.size, starts),
+        labels,
+        xy,
+        buffer(p, "i8", most),
+        buffer(p, "f8", 4 * most),
+    )
+    if isinstance(n, int) and n >= 0 and getattr(p, "clean", False):
+        found = re.findall(rb'label="([^"]*)" points="([^"]*)"', data)
+        assert len(found) == n, data
+        assert [_CVAT_NAMES[k] for k in np.frombuffer(labels, np.int64)[:n]] == [f[0] for f in found], data
+        want = [float(v) for f in found for pt in f[1].split(b";") for v in pt.split(b",")]
+        assert np.frombuffer(xy, np.float64)[: len(want)].tolist() == want, data
+
+
 ENTRY_POINTS = (unfilter, pair_counts, pack_rgb, joint_hist8, rle_kernels, coco_match, coco_accumulate)
-ENTRY_POINTS += (poly_kernels, parse_points, scan_results, coco_bootstrap)
+ENTRY_POINTS += (poly_kernels, parse_points, scan_results, coco_bootstrap, cvat_polygons)
 
 
 def target(data: bytes) -> None:

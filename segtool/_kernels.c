@@ -1783,6 +1783,7 @@ typedef struct {
     Vec64 *out; /* toggles: column << 32 | row */
     int64_t h, w;
     int failed;
+    int64_t lo, hi; /* the least and greatest column of a toggle (for the sort) */
 } Walk;
 
 /* One y-boundary point of rleFrPoly at the pixel column of scaled column uu (when there is
@@ -1793,6 +1794,7 @@ typedef struct {
 static ALWAYS_INLINE void emit(Walk *k, int64_t x, int64_t vm)
 {
     const int64_t y = vm <= 2 ? 0 : ((vm + 2) / 5 < k->h ? (vm + 2) / 5 : k->h);
+    k->lo = x < k->lo ? x : k->lo, k->hi = x > k->hi ? x : k->hi;
     if (vec_push(k->out, x << 32 | y) < 0)
         k->failed = 1;
 }
@@ -1832,9 +1834,10 @@ static void y_edge(Walk *k, int xs, int ys, int dy, double s, int ua, int ub)
     if (hi > 5 * (k->w - 1) + 2)
         hi = 5 * (k->w - 1) + 2;
     lo += ((2 - lo) % 5 + 5) % 5;
+    const double inv = 1 / s; /* (an estimate: each step is checked below) */
     for (int64_t c = lo; c <= hi; c += 5) {
         /* the first t with u(t) >= c + 1 (rising) or u(t) <= c (falling), t in 1..dy */
-        double guess = ((double)c + .5 - xs) / s;
+        double guess = ceil(((double)c + .5 - xs) * inv); /* (most often the step itself) */
         int64_t t = guess < 1 ? 1 : guess > dy ? dy : (int64_t)guess;
 #define PAST(t) (up ? (int)(xs + s * (int)(t) + .5) >= c + 1 : (int)(xs + s * (int)(t) + .5) <= c) /* s finite */
         while (t > 1 && PAST(t - 1))
@@ -1898,40 +1901,36 @@ static void walk_polygon(const double *xy, Py_ssize_t n, Walk *k)
     }
 }
 
-/* Sort toggles[0..n) (column << 32 | row) by column, then row: counting sort over the
- * columns [lo, hi], a column's few rows by insertion. */
-static int sort_toggles(int64_t *t, Py_ssize_t n, Vec64 *scratch)
+/* Sort toggles[0..n) (column << 32 | row, columns within [lo, hi]) by column, then row:
+ * counting sort over the columns, each placed among its column's few rows by insertion
+ * (within the column only); *out: the sorted toggles (t itself, or in scratch). */
+static int sort_toggles(int64_t *t, Py_ssize_t n, int64_t lo, int64_t hi, Vec64 *scratch, int64_t **out)
 {
+    *out = t;
     if (n < 2)
         return 0;
-    int64_t lo = t[0] >> 32, hi = lo;
-    for (Py_ssize_t i = 1; i < n; i++) {
-        const int64_t c = t[i] >> 32;
-        lo = c < lo ? c : lo, hi = c > hi ? c : hi;
-    }
-    const Py_ssize_t cols = (Py_ssize_t)(hi - lo + 1), need = cols + 1 + n;
+    const Py_ssize_t cols = (Py_ssize_t)(hi - lo + 1), need = 2 * cols + 1 + n;
     if (scratch->cap < need) {
         int64_t *p = realloc(scratch->p, sizeof(int64_t) * (size_t)need);
         if (p == NULL)
             return -1;
         scratch->p = p, scratch->cap = need;
     }
-    int64_t *start = scratch->p, *sorted = scratch->p + cols + 1;
+    int64_t *start = scratch->p, *fill = scratch->p + cols + 1, *sorted = scratch->p + 2 * cols + 1;
     memset(start, 0, sizeof(int64_t) * (size_t)(cols + 1));
     for (Py_ssize_t i = 0; i < n; i++)
         start[(t[i] >> 32) - lo + 1]++;
     for (Py_ssize_t c = 0; c < cols; c++)
         start[c + 1] += start[c];
-    for (Py_ssize_t i = 0; i < n; i++)
-        sorted[start[(t[i] >> 32) - lo]++] = t[i];
-    for (Py_ssize_t i = 1; i < n; i++) { /* within a column (same high half): insertion */
-        const int64_t v = sorted[i];
-        Py_ssize_t j = i;
-        while (j > 0 && sorted[j - 1] > v)
+    memcpy(fill, start, sizeof(int64_t) * (size_t)cols);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t v = t[i], c = (v >> 32) - lo, first = start[c];
+        int64_t j = fill[c]++;
+        while (j > first && sorted[j - 1] > v)
             sorted[j] = sorted[j - 1], j--;
         sorted[j] = v;
     }
-    memcpy(t, sorted, sizeof(int64_t) * (size_t)n);
+    *out = sorted;
     return 0;
 }
 
@@ -2036,13 +2035,14 @@ static int measure_group(const double *xy, const int64_t *ends, Py_ssize_t p0, P
     pairs->n = 0;
     for (Py_ssize_t p = p0; p < p1; p++) {
         const Py_ssize_t a = p ? (Py_ssize_t)ends[p - 1] : 0, b = (Py_ssize_t)ends[p];
-        Walk k = {tog, h, w, 0};
+        Walk k = {tog, h, w, 0, w, -1};
+        int64_t *sorted;
         tog->n = 0;
         walk_polygon(xy + 2 * a, b - a, &k);
-        if (k.failed || sort_toggles(tog->p, tog->n, scratch) < 0)
+        if (k.failed || sort_toggles(tog->p, tog->n, k.lo, k.hi, scratch, &sorted) < 0)
             return -1;
         for (Py_ssize_t i = 0; i < tog->n; i += 2) {
-            const int64_t lo = tog->p[i], hi = i + 1 < tog->n ? tog->p[i + 1] : -1;
+            const int64_t lo = sorted[i], hi = i + 1 < tog->n ? sorted[i + 1] : -1;
             if (p1 - p0 == 1) /* one polygon: its runs in order */
                 runs_toggles(R, lo, hi, w);
             else if (vec_push(pairs, lo) < 0 || vec_push(pairs, hi) < 0)
@@ -2318,6 +2318,326 @@ static PyObject *parse_points(PyObject *self, PyObject *args)
 }
 
 /* ================================================== end of polygon areas (issue 12, CVAT speed) */
+
+/* ================================================== CVAT image, fused (issue 12, CVAT speed)
+ *
+ * cvat_polygons: one CVAT <image> element's bytes as the file holds them (from "<image" to
+ * its end tag, excluded) straight to polygon columns: each polygon's label (its index among
+ * the names given, sorted), its points (parse_points' numbers, each shape's end and extent),
+ * while the element is plain, as CVAT writes it:
+ *
+ *   data    := "<image" (WS ATTR)* WS? ">" (WS | polygon)*
+ *   polygon := "<polygon" (WS ATTR)* WS? ("/>" | ">" WS? "</polygon" WS? ">")
+ *   ATTR    := NAME WS? "=" WS? ('"' VALUE '"' | "'" VALUE "'")     WS := [ \t\r\n]+
+ *   NAME    := [A-Za-z_][A-Za-z0-9_.-]*, not starting with "xml" in any case, at most 16
+ *              distinct ones an element
+ *   VALUE   := UTF-8 (valid, XML characters) without '<', '&', the quote or a byte below
+ *              0x20 (so no entity, no character reference, no whitespace expat would
+ *              normalise: the bytes are the value)
+ *
+ * and every polygon has a label among the names (found as bisect_left finds it), points
+ * parse_points reads (3 to 2^20 plain numbers), z_order absent or -8..63 written as str()
+ * writes it, group_id absent or "0"; its other attributes are not read. Such an element
+ * parses (expat, namespaces on) to these polygons and values, nothing else. Anything else,
+ * at least one polygon missing included: -1, the outputs zeroed, and the caller reads the
+ * element by the general path (which names any problem). Returns the number of polygons. */
+
+#define CVAT_ATTRS 16
+
+typedef struct {
+    Py_ssize_t name, name_len, value, value_len;
+} CvatAttr;
+
+static ALWAYS_INLINE int xml_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static ALWAYS_INLINE int xml_name0(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+static ALWAYS_INLINE int xml_name1(uint8_t c) { return xml_name0(c) || (c >= '0' && c <= '9') || c == '.' || c == '-'; }
+
+/* The length of the UTF-8 character at s[i..n) that is an XML character (not a surrogate,
+ * not U+FFFE or U+FFFF, at most U+10FFFF, shortest form), or 0. */
+static int utf8_char(const uint8_t *s, Py_ssize_t i, Py_ssize_t n)
+{
+    const uint8_t c = s[i];
+    int len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n - i < len)
+        return 0;
+    for (int k = 1; k < len; k++) {
+        if ((s[i + k] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff) ||
+        cp == 0xfffe || cp == 0xffff)
+        return 0;
+    return len;
+}
+
+/* The bytes a value's loop looks at: below 0x20, '"', '&', '\'', '<', and 0x80 up. */
+#define CVAT_ONES 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define CVAT_ZEROS 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+static const uint8_t value_special[256] = {
+    CVAT_ONES,  CVAT_ONES,                                           /* 0x00-0x1f */
+    0,          0,         1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20-0x2f: '"' '&' '\'' */
+    0,          0,         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x30-0x3f: '<' */
+    CVAT_ZEROS, CVAT_ZEROS, CVAT_ZEROS, CVAT_ZEROS,                  /* 0x40-0x7f */
+    CVAT_ONES,  CVAT_ONES,  CVAT_ONES,  CVAT_ONES,                   /* 0x80-0xff */
+    CVAT_ONES,  CVAT_ONES,  CVAT_ONES,  CVAT_ONES,
+};
+#undef CVAT_ONES
+#undef CVAT_ZEROS
+
+/* One start tag's attributes from s[*p..n) (just after its name) to its ">" or "/>" into
+ * a; their number (*closed: 1 for "/>"), or -1 when the tag is not plain. */
+static int cvat_attrs(const uint8_t *s, Py_ssize_t n, Py_ssize_t *p, CvatAttr *a, int *closed)
+{
+    Py_ssize_t i = *p;
+    int k = 0;
+    for (;;) {
+        const Py_ssize_t w0 = i;
+        while (i < n && xml_ws(s[i]))
+            i++;
+        if (i >= n)
+            return -1;
+        if (s[i] == '>' || s[i] == '/') {
+            if (s[i] == '/' && (i + 1 >= n || s[i + 1] != '>'))
+                return -1;
+            *closed = s[i] == '/';
+            i += 1 + *closed;
+            break;
+        }
+        if (i == w0 || !xml_name0(s[i]) || k == CVAT_ATTRS)
+            return -1;
+        const Py_ssize_t n0 = i;
+        while (i < n && xml_name1(s[i]))
+            i++;
+        const Py_ssize_t nl = i - n0;
+        if (nl >= 3 && (s[n0] | 0x20) == 'x' && (s[n0 + 1] | 0x20) == 'm' && (s[n0 + 2] | 0x20) == 'l')
+            return -1; /* xmlns and the reserved names: expat's to read */
+        while (i < n && xml_ws(s[i]))
+            i++;
+        if (i >= n || s[i] != '=')
+            return -1;
+        i++;
+        while (i < n && xml_ws(s[i]))
+            i++;
+        if (i >= n || (s[i] != '"' && s[i] != '\''))
+            return -1;
+        const uint8_t q = s[i++];
+        const Py_ssize_t v0 = i;
+        for (;;) { /* ordinary bytes by a table; a quote, '<', '&', a control or UTF-8 apart */
+            while (i < n && !value_special[s[i]])
+                i++;
+            if (i >= n || s[i] == q)
+                break;
+            const uint8_t c = s[i];
+            if (c < 0x80) {
+                if (c < 0x20 || c == '<' || c == '&')
+                    return -1;
+                i++; /* (the other quote) */
+            } else {
+                const int len = utf8_char(s, i, n);
+                if (len == 0)
+                    return -1;
+                i += len;
+            }
+        }
+        if (i >= n)
+            return -1;
+        for (int j = 0; j < k; j++)
+            if (a[j].name_len == nl && memcmp(s + a[j].name, s + n0, (size_t)nl) == 0)
+                return -1; /* (not well-formed) */
+        a[k].name = n0, a[k].name_len = nl, a[k].value = v0, a[k].value_len = i - v0;
+        k++, i++;
+    }
+    *p = i;
+    return k;
+}
+
+static ALWAYS_INLINE int attr_is(const uint8_t *s, const CvatAttr *a, const char *name, Py_ssize_t len)
+{
+    return a->name_len == len && memcmp(s + a->name, name, (size_t)len) == 0;
+}
+
+/* A z_order as the general path's table reads it: -8..63 written as str() writes it. */
+static int small_z(const uint8_t *v, Py_ssize_t n)
+{
+    const int neg = n > 0 && v[0] == '-';
+    v += neg, n -= neg;
+    if (n < 1 || n > 2 || v[0] < '0' || v[0] > '9' || (n == 2 && (v[0] == '0' || v[1] < '0' || v[1] > '9')))
+        return 0;
+    const int z = n == 1 ? v[0] - '0' : 10 * (v[0] - '0') + (v[1] - '0');
+    return neg ? z >= 1 && z <= 8 : z <= 63;
+}
+
+/* bisect_left of the value among the k names (names[starts[j]..starts[j + 1])); its index
+ * when the name there is the value, else -1. */
+static Py_ssize_t label_index(const uint8_t *v, Py_ssize_t len, const uint8_t *names, const int64_t *starts,
+                              Py_ssize_t k)
+{
+    Py_ssize_t lo = 0, hi = k;
+    while (lo < hi) {
+        const Py_ssize_t mid = (lo + hi) / 2, ml = (Py_ssize_t)(starts[mid + 1] - starts[mid]);
+        const int c = memcmp(names + starts[mid], v, (size_t)(ml < len ? ml : len));
+        if (c < 0 || (c == 0 && ml < len))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < k && starts[lo + 1] - starts[lo] == len && memcmp(names + starts[lo], v, (size_t)len) == 0)
+        return lo;
+    return -1;
+}
+
+/* One polygon's points value s[p..e) into xy from xy[*values] (its extent into box); 0, or
+ * -1 when parse_points would refuse it. */
+static int cvat_points(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, double *xy, Py_ssize_t *values, double *box)
+{
+    Py_ssize_t points = 0, v = *values;
+    double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    for (;;) {
+        double x, y;
+        if (plain_number(s, e, &p, &x) < 0 || p >= e || s[p++] != ',' || plain_number(s, e, &p, &y) < 0)
+            return -1;
+        if (points == 0 || x < x0)
+            x0 = x;
+        if (points == 0 || x > x1)
+            x1 = x;
+        if (points == 0 || y < y0)
+            y0 = y;
+        if (points == 0 || y > y1)
+            y1 = y;
+        xy[v++] = x, xy[v++] = y, points++;
+        if (p < e && s[p] == ';') {
+            p++;
+            continue;
+        }
+        break;
+    }
+    if (p != e || points < 3 || points > (1 << 20))
+        return -1;
+    box[0] = x0, box[1] = y0, box[2] = x1, box[3] = y1;
+    *values = v;
+    return 0;
+}
+
+/* One polygon's attributes a[0..k) into the columns of shape `shape`; 0 or -1 (not plain). */
+static int cvat_polygon(const uint8_t *s, const CvatAttr *a, int k, const uint8_t *names, const int64_t *starts,
+                        Py_ssize_t nnames, Py_ssize_t shape, int64_t *labels, double *xy, Py_ssize_t *values,
+                        int64_t *ends, double *box)
+{
+    const CvatAttr *label = NULL, *points = NULL;
+    for (int j = 0; j < k; j++) {
+        const uint8_t *v = s + a[j].value;
+        if (attr_is(s, a + j, "label", 5))
+            label = a + j;
+        else if (attr_is(s, a + j, "points", 6))
+            points = a + j;
+        else if (attr_is(s, a + j, "z_order", 7)) {
+            if (!small_z(v, a[j].value_len))
+                return -1;
+        } else if (attr_is(s, a + j, "group_id", 8) && !(a[j].value_len == 1 && v[0] == '0'))
+            return -1;
+    }
+    if (label == NULL || points == NULL)
+        return -1;
+    const Py_ssize_t li = label_index(s + label->value, label->value_len, names, starts, nnames);
+    if (li < 0 || cvat_points(s, points->value, points->value + points->value_len, xy, values, box + 4 * shape) < 0)
+        return -1;
+    labels[shape] = li, ends[shape] = *values / 2;
+    return 0;
+}
+
+/* The element's polygons into the columns (see the section's comment): their number, or -1. */
+static Py_ssize_t cvat_image(const uint8_t *s, Py_ssize_t n, const uint8_t *names, const int64_t *starts,
+                             Py_ssize_t nnames, int64_t *labels, double *xy, int64_t *ends, double *box,
+                             Py_ssize_t most)
+{
+    CvatAttr a[CVAT_ATTRS];
+    int closed = 0;
+    Py_ssize_t p = 6, shape = 0, values = 0;
+    if (n < 6 || memcmp(s, "<image", 6) != 0 || cvat_attrs(s, n, &p, a, &closed) < 0 || closed)
+        return -1;
+    for (;;) {
+        while (p < n && xml_ws(s[p]))
+            p++;
+        if (p == n)
+            break;
+        if (n - p < 9 || memcmp(s + p, "<polygon", 8) != 0 || !(xml_ws(s[p + 8]) || s[p + 8] == '>' || s[p + 8] == '/'))
+            return -1;
+        p += 8;
+        const int k = cvat_attrs(s, n, &p, a, &closed);
+        if (k < 0 || shape == most)
+            return -1;
+        if (!closed) {
+            while (p < n && xml_ws(s[p]))
+                p++;
+            if (n - p < 9 || memcmp(s + p, "</polygon", 9) != 0)
+                return -1;
+            p += 9;
+            while (p < n && xml_ws(s[p]))
+                p++;
+            if (p >= n || s[p] != '>')
+                return -1;
+            p++;
+        }
+        if (cvat_polygon(s, a, k, names, starts, nnames, shape, labels, xy, &values, ends, box) < 0)
+            return -1;
+        shape++;
+    }
+    return shape > 0 ? shape : -1;
+}
+
+static PyObject *cvat_polygons(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *data_obj, *names_obj, *starts_obj, *labels_obj, *xy_obj, *ends_obj, *boxes_obj;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &data_obj, &names_obj, &starts_obj, &labels_obj, &xy_obj, &ends_obj,
+                          &boxes_obj))
+        return NULL;
+    Bufs bs = {0};
+    const Py_buffer *db, *nb, *sb, *lb, *xb, *eb, *bb;
+    if ((db = take(&bs, data_obj, U8, 0, "data")) == NULL || (nb = take(&bs, names_obj, U8, 0, "names")) == NULL ||
+        (sb = take(&bs, starts_obj, I64, 0, "starts")) == NULL ||
+        (lb = take(&bs, labels_obj, I64, 1, "labels")) == NULL || (xb = take(&bs, xy_obj, F64, 1, "xy")) == NULL ||
+        (eb = take(&bs, ends_obj, I64, 1, "ends")) == NULL || (bb = take(&bs, boxes_obj, F64, 1, "boxes")) == NULL) {
+        release(&bs);
+        return NULL;
+    }
+    const int64_t *starts = sb->buf;
+    const Py_ssize_t n = db->len, nnames = count(sb) - 1, most = count(lb);
+    int ok = nnames >= 0 && starts[0] == 0 && starts[nnames] <= nb->len;
+    for (Py_ssize_t j = 0; ok && j < nnames; j++)
+        ok = starts[j + 1] >= starts[j];
+    if (!ok) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "starts: offsets into names, from 0, never decreasing");
+        return NULL;
+    }
+    if (count(xb) < n / 2 + 1 || count(eb) != most || count(bb) != 4 * most) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "xy must hold len(data) // 2 + 1 values, ends as many as labels, boxes 4 each");
+        return NULL;
+    }
+    const Py_ssize_t shapes = cvat_image(db->buf, n, nb->buf, starts, nnames, lb->buf, xb->buf, eb->buf, bb->buf, most);
+    if (shapes < 0) { /* what was written is no result: zeros, as the twin leaves */
+        memset(lb->buf, 0, (size_t)lb->len);
+        memset(xb->buf, 0, (size_t)xb->len);
+        memset(eb->buf, 0, (size_t)eb->len);
+        memset(bb->buf, 0, (size_t)bb->len);
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(shapes);
+}
+
+/* ================================================== end of CVAT image, fused */
 
 /* ======================================== weighted COCO accumulation (issue 14, compare's bootstrap)
  *
@@ -2745,6 +3065,9 @@ static PyMethodDef methods[] = {
     {"parse_points", parse_points, METH_VARARGS,
      "parse_points(text, xy, ends, boxes): CVAT points attributes joined by '|' into doubles, each shape's "
      "end and extent; the number of values, or -1 when one is not plain."},
+    {"cvat_polygons", cvat_polygons, METH_VARARGS,
+     "cvat_polygons(data, names, starts, labels, xy, ends, boxes): a CVAT <image> element's bytes of plain "
+     "polygons into columns (label index, points, ends, extents); the number of polygons, or -1 (not plain)."},
     {"coco_bootstrap", coco_bootstrap, METH_VARARGS,
      "coco_bootstrap(weights, image, tp, ignored, npig, rec_thrs, sums): add, per bootstrap sample and IoU "
      "threshold, the summed interpolated precision of one category's detections weighted by image counts."},

@@ -112,6 +112,26 @@ def parse_points(text: Buffer, xy: Buffer, ends: Buffer, boxes: Buffer) -> int:
     out, 4 per shape]; returns the number of coordinates, or -1 (the outputs zeroed) when a
     shape is not plain or the shapes are not ``len(ends)``."""
 
+def cvat_polygons(
+    data: Buffer, names: Buffer, starts: Buffer, labels: Buffer, xy: Buffer, ends: Buffer, boxes: Buffer
+) -> int:
+    """One CVAT ``<image>`` element's bytes as the file holds them (``data`` [uint8], from
+    ``<image`` to its end tag, excluded) read straight into polygon columns while it is plain
+    as CVAT writes it: the start tags' attributes ``name="value"`` (either quote, whitespace
+    around ``=``, names ``[A-Za-z_][A-Za-z0-9_.-]*`` not starting with ``xml``, at most 16,
+    distinct; values valid UTF-8 of XML characters without ``<``, ``&`` or a byte below
+    0x20), only ``<polygon>`` children (self-closed or with whitespace inside) and
+    whitespace between them, at least one; each polygon's ``label`` one of the names,
+    ``points`` what :func:`parse_points` reads, ``z_order`` absent or -8..63 as ``str``
+    writes it, ``group_id`` absent or ``"0"``. The names are ``names`` [uint8] cut at
+    ``starts`` [int64, from 0, never decreasing, one more than the names], found as
+    ``bisect.bisect_left`` finds them (sorted: their index). Writes each polygon's name index
+    into ``labels`` [int64, out], its coordinates into ``xy`` [float64, out, at least
+    len(data) // 2 + 1], its end (in points) into ``ends`` [int64, out, as many as labels]
+    and its min x, min y, max x, max y into ``boxes`` [float64, out, 4 per label]; returns
+    the number of polygons, or -1 (the outputs zeroed) for anything else (more polygons than
+    ``labels`` holds included): the general path reads that."""
+
 def scan_results(
     data: Buffer, pos: int, first: bool, final: bool, most: int
 ) -> tuple[int, int, int, bytes, bytes, bytes, list[str | None]]:

@@ -30,6 +30,7 @@ _KERNELS = (
     "parse_points",
     "scan_results",
     "coco_bootstrap",
+    "cvat_polygons",
 )
 
 
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         coco_accumulate,
         coco_bootstrap,
         coco_match,
+        cvat_polygons,
         joint_hist8,
         pack_rgb,
         pair_counts,
@@ -88,6 +90,7 @@ else:
     parse_points = _impl.parse_points
     scan_results = _impl.scan_results
     coco_bootstrap = _impl.coco_bootstrap
+    cvat_polygons = _impl.cvat_polygons
 
 __all__ = [
     "ENV",
@@ -96,6 +99,7 @@ __all__ = [
     "coco_accumulate",
     "coco_bootstrap",
     "coco_match",
+    "cvat_polygons",
     "joint_hist8",
     "pack_rgb",
     "pair_counts",

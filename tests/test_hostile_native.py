@@ -138,6 +138,21 @@ def _points_args(**over):
     return list({**args, **over}.values())
 
 
+def _cvat_args(**over):
+    """One plain polygon of label "b" among the names "a", "b"."""
+    data = b'<image id="0"><polygon label="b" points="0,0;4,0;0,4"/>'
+    args = {
+        "data": np.frombuffer(data, np.uint8).copy(),
+        "names": np.frombuffer(b"ab", np.uint8).copy(),
+        "starts": np.array([0, 1, 2], np.int64),
+        "labels": np.zeros(2, np.int64),
+        "xy": np.zeros(len(data) // 2 + 1),
+        "ends": np.zeros(2, np.int64),
+        "boxes": np.zeros(8),
+    }
+    return list({**args, **over}.values())
+
+
 def _scan_args(**over):
     text = b'[{"image_id": 1, "category_id": 2, "score": 0.5}]'
     args = {"data": np.frombuffer(text, np.uint8).copy(), "pos": 1, "first": True, "final": True, "most": 4}
@@ -158,6 +173,7 @@ GOOD = {
     "poly_areas": _poly_args,
     "poly_rles": _poly_args,
     "parse_points": _points_args,
+    "cvat_polygons": _cvat_args,
 }
 
 # the same number of bytes as the right type, or the right count of the wrong type
@@ -222,6 +238,7 @@ def test_hostile_element_types_and_sizes_raise_value_error():
     outputs = {"unfilter": 1, "pair_counts": 6, "joint_hist8": 2, "pack_rgb": 1, "rle_areas": 3, "rle_iou": 7}
     outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "coco_bootstrap": 6, "scan_results": ()}
     outputs |= {"poly_areas": (5, 6), "poly_rles": (5, 6), "parse_points": (1, 2, 3)}
+    outputs |= {"cvat_polygons": (3, 4, 5, 6)}
     for name, case in ran:
         i = int(case[3:].split("-")[0].split("=")[0])
         if name == "scan_results" and i == 4 and int(case.split("=")[1]) >= 1:

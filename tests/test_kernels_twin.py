@@ -51,6 +51,7 @@ KERNELS = (
     "parse_points",  # compared with float() and the twin in tests/test_poly_area_points.py
     "scan_results",  # compared on texts in tests/test_kernels_scan.py
     "coco_bootstrap",  # compared with the twin and with accumulate on expanded samples in test_compare_kernel.py
+    "cvat_polygons",  # compared on generated XML in tests/test_cvat_kernel.py
 )
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -10,7 +10,8 @@ writes the same values into the same output buffers and returns the same result;
 
 The twin is a package by what each part owns: ``_args`` (the buffer and argument checks all
 kernels share), ``png`` (``unfilter``), ``pixels`` (``pack_rgb``, ``pair_counts``,
-``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``), ``coco``
+``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``), ``cvat``
+(``cvat_polygons``), ``coco``
 (``coco_match``, ``coco_accumulate``) and ``bootstrap`` (``coco_bootstrap``); each module's docstring says how it turns the sequential loops of
 the C file into whole-array work.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from .bootstrap import coco_bootstrap
 from .coco import coco_accumulate, coco_match
+from .cvat import cvat_polygons
 from .pixels import joint_hist8, pack_rgb, pair_counts
 from .png import unfilter
 from .poly import parse_points, poly_areas, poly_rles
@@ -30,6 +32,7 @@ __all__ = [
     "coco_accumulate",
     "coco_bootstrap",
     "coco_match",
+    "cvat_polygons",
     "joint_hist8",
     "pack_rgb",
     "pair_counts",

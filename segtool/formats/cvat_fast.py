@@ -1,19 +1,20 @@
 """The CVAT reader's usual image read without the general path's objects: an ``<image>``
 whose children are all plain polygons (a declared label, ``z_order`` a small integer, no
 ``group_id``, no ``<attribute>`` children, points :func:`segtool.kernels.parse_points`
-reads) becomes its instances in a few calls over columns (labels, points joined, the
-kernels' arrays), with no element tree and no :class:`~.cvat_rules.Shape` per polygon.
+reads, spelled as CVAT writes them: no entity, comment or text) becomes its instances in a
+few calls over columns: :func:`segtool.kernels.cvat_polygons` reads the element's bytes
+straight into labels, coordinates, ends and extents (no expat, no attribute dicts), and
+:func:`segtool.kernels.poly_rles` writes the RLEs; no :class:`~.cvat_rules.Shape` per polygon.
 
 It gives the Annotation :func:`segtool.formats.cvat._instances` gives for such an image,
 byte for byte (tested), or None for anything else, any problem included: the general path
-then reads the image and names the problem. Measured on the benchmark's images (30 polygons
-each): ~2x less Python time per image than the general path (the kernels' time unchanged).
+then reads the image and names the problem.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import pyexpat
 from typing import Any
 
 import numpy as np
@@ -21,42 +22,14 @@ import numpy as np
 from .. import kernels
 from ..cocomask import size_ok
 from ..model import Annotation, ImageInfo, Segments
-from .cvat_rules import _SMALL
 from .cvat_xml import ImageEntry
 
-_Z = frozenset([*_SMALL, None])  # a z_order the general path reads as an integer (a usual one)
-_NO_GROUP = frozenset([None, "0"])
 _PLAIN = frozenset(["utf-8"])  # (what CVAT writes; expat reads it itself, as ElementTree does)
+_SHAPE_BYTES = 24  # fewer than any polygon the kernel reads takes: room for every one
 
 
-class _Rows:
-    """expat's handlers: each ``<polygon>``'s attributes, or ``bad`` for any other element or
-    one nested in a polygon (the general path reads those)."""
-
-    __slots__ = ("bad", "depth", "rows")
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, str]] = []
-        self.depth = 0
-        self.bad = False
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.depth += 1
-        if self.depth == 2 and name == "polygon":
-            self.rows.append(attrs)
-        elif self.depth != 1:
-            self.bad = True
-
-    def end(self, _name: str) -> None:
-        self.depth -= 1
-
-
-def _polygons(path: str, entry: ImageEntry, encoding: str) -> list[dict[str, str]] | None:
-    """The image's ``<polygon>`` attributes, parsed from its bytes in the file as
-    :func:`.cvat_xml.fragment` parses them (expat, ``}`` between a namespace and a name as
-    ElementTree's), or None when it has another child, cannot be read or parsed."""
-    if encoding not in _PLAIN or entry.end <= entry.start:
-        return None
+def _read(path: str, entry: ImageEntry) -> bytes | None:
+    """The image's bytes in the file (from ``<image`` to its end tag), or None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
@@ -65,50 +38,58 @@ def _polygons(path: str, entry: ImageEntry, encoding: str) -> list[dict[str, str
             os.close(fd)
     except OSError:
         return None
-    if not data.startswith(b"<image"):
+    return data
+
+
+@functools.lru_cache(maxsize=64)
+def _names(categories: tuple[tuple[str, int], ...]) -> tuple[bytes, Any, Any]:
+    """The labels as :func:`segtool.kernels.cvat_polygons` finds them: their UTF-8 sorted and
+    joined, where each starts, and the category id of each in that order."""
+    order = sorted((name.encode("utf-8", "surrogatepass"), cid) for name, cid in categories)
+    starts = np.cumsum([0, *(len(b) for b, _ in order)], dtype=np.int64)
+    return b"".join(b for b, _ in order), starts, np.asarray([c for _, c in order], np.int64)
+
+
+def _polygons(path: str, entry: ImageEntry, encoding: str, ids: dict[str, int]) -> tuple[Any, ...] | None:
+    """The image's polygons as columns (category ids, coordinates, ends, extents), read by
+    :func:`segtool.kernels.cvat_polygons` from its bytes in the file, or None when it is
+    not plain polygons (or cannot be read)."""
+    if encoding not in _PLAIN or entry.end <= entry.start or "" in ids:
         return None
-    rows = _Rows()
-    p = pyexpat.ParserCreate(encoding, "}")
-    p.StartElementHandler, p.EndElementHandler = rows.start, rows.end
-    try:
-        p.Parse(data + b"</image>", True)
-    except pyexpat.ExpatError:
+    data = _read(path, entry)
+    if data is None:
         return None
-    return None if rows.bad or not rows.rows else rows.rows
+    names, starts, cats = _names(tuple(ids.items()))
+    most = len(data) // _SHAPE_BYTES + 1
+    labels, ends, extents = np.empty(most, np.int64), np.empty(most, np.int64), np.empty(4 * most)
+    xy = np.empty(len(data) // 2 + 1)
+    n = kernels.cvat_polygons(data, names, starts, labels, xy, ends, extents)
+    if n < 0:
+        return None
+    ends = ends[:n]
+    return cats[labels[:n]], xy[: 2 * int(ends[-1])], ends, extents[: 4 * n]
 
 
 def instances(path: str, entry: ImageEntry, encoding: str, ids: dict[str, int], image: ImageInfo) -> Annotation | None:
     """The image's Annotation as the general path reads it (see the module's doc), or None."""
     h, w = image.height, image.width
-    rows = _polygons(path, entry, encoding)
-    if rows is None or not size_ok(h, w):
+    if not size_ok(h, w):
         return None
-    n = len(rows)
-    try:
-        category = [ids[a["label"]] for a in rows]  # (no label, an unknown one: the general path)
-    except KeyError:
+    found = _polygons(path, entry, encoding, ids)
+    if found is None:
         return None
-    if "" in ids or not {a.get("z_order") for a in rows} <= _Z or not {a.get("group_id") for a in rows} <= _NO_GROUP:
-        return None
-    try:
-        text = "|".join([a["points"] for a in rows]).encode("utf-8", "surrogatepass")
-    except KeyError:
-        return None
-    xy, ends, extents = np.empty(len(text) // 2 + 1), np.empty(n, np.int64), np.empty(4 * n)
-    m = kernels.parse_points(text, xy, ends, extents)
-    if m < 0:
-        return None
-    xy = xy[:m]
+    category, xy, ends, extents = found
+    n = len(ends)
     areas, boxes = np.zeros(n, np.int64), np.zeros(4 * n)
     first, strings = kernels.poly_rles(xy, ends, np.arange(1, n + 1, dtype=np.int64), h, w, areas, boxes)
     if first >= 0:  # (a polygon its limits doubt: pycocotools decides, in the general path)
         return None
     return Annotation(
-        image, _segments(category, areas, extents), rles=_rles(strings, h, w), raw=_raw(xy, ends), origin=path
+        image, _segments(category, areas, extents), rles=_rles(strings, h, w), raw=Raw(xy, ends), origin=path
     )
 
 
-def _segments(category: list[int], areas: Any, extents: Any) -> Segments:
+def _segments(category: Any, areas: Any, extents: Any) -> Segments:
     """The table ``_instances`` builds: each polygon's own extent as ``[x, y, (x + w) - x,
     (y + h) - y]`` (its float sums, elementwise)."""
     n = len(category)
@@ -117,7 +98,7 @@ def _segments(category: list[int], areas: Any, extents: Any) -> Segments:
     bbox = np.concatenate([lo, (lo + (e[:, 2:] - lo)) - lo], axis=1)
     return Segments(
         id=np.arange(1, n + 1, dtype=np.int64),
-        category_id=np.asarray(category, np.int64),
+        category_id=category,
         iscrowd=np.zeros(n, np.bool_),
         area=areas.astype(np.float64),
         bbox=bbox,
@@ -132,3 +113,49 @@ def _raw(xy: Any, ends: Any) -> tuple[list[list[float]], ...]:
     """Each polygon as coco-instance writes it: ``[[x1, y1, ...]]``, the same floats."""
     flat, stops = xy.tolist(), (2 * ends).tolist()
     return tuple([[flat[a:b]] for a, b in zip([0, *stops], stops, strict=False)])
+
+
+class Raw(tuple):  # type: ignore[type-arg]
+    """:func:`_raw`'s polygons, made when first read: a tuple of one item a polygon that
+    reads as those lists (indexing, iteration, ``in``, equality, hashing; pickled, the plain
+    tuple), for an annotation whose writer may never read them (coco-instance writes RLEs
+    by default: ~25 us an image of 30 polygons not spent). Its items at C level are None."""
+
+    _cols: tuple[Any, Any] | None
+    _made: tuple[list[list[float]], ...] | None
+
+    def __new__(cls, xy: Any, ends: Any) -> Raw:
+        made = super().__new__(cls, (None,) * len(ends))
+        made._cols, made._made = (xy, ends), None
+        return made
+
+    def made(self) -> tuple[list[list[float]], ...]:
+        """The polygons, made once."""
+        if self._made is None:
+            assert self._cols is not None
+            self._made, self._cols = _raw(*self._cols), None
+        return self._made
+
+    def __getitem__(self, k: Any) -> Any:
+        return self.made()[k]
+
+    def __iter__(self) -> Any:
+        return iter(self.made())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.made()
+
+    def __eq__(self, other: object) -> bool:
+        return self.made() == (other.made() if isinstance(other, Raw) else other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.made())  # (a TypeError, as the tuple of lists gives)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return tuple, (self.made(),)
+
+    def __repr__(self) -> str:
+        return repr(self.made())

@@ -114,6 +114,7 @@ class _Pass:
         self.image_start = 0
         self.children = 0
         self.text: list[str] = []
+        self.offset = 0  # the file's byte index minus expat's (cvat_skip: shapes not fed to expat)
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.depth += 1
@@ -133,7 +134,7 @@ class _Pass:
             self.meta = ET.TreeBuilder()
             self.meta.start(name, attrs)
         elif name == "image":
-            self.image, self.image_start, self.children = attrs, self.parser.CurrentByteIndex, 0
+            self.image, self.image_start, self.children = attrs, self.parser.CurrentByteIndex + self.offset, 0
             self._handlers(self._inner_start, self._inner_end, None)
         elif name == "track":
             raise _NotCvat(VIDEO)
@@ -166,7 +167,7 @@ class _Pass:
                 self.meta_tree = self.meta.close()
                 self.meta = None
         elif self.depth == 1 and name == "image" and self.image is not None:
-            end = self.parser.CurrentByteIndex if self.children else self.image_start
+            end = self.parser.CurrentByteIndex + self.offset if self.children else self.image_start
             self._image(self.image, end)
             self.image = None
         elif self.depth == 1 and name == "version":
@@ -225,7 +226,17 @@ def parser(encoding: str | None = None) -> Any:
 
 def scan(path: Path, report: Policy) -> CvatFile:
     """The streaming pass over the file (see the module's doc); a file that is not CVAT for
-    images XML raises a one-line FormatError naming it."""
+    images XML raises a one-line FormatError naming it. The pass that leaves images of
+    plain polygons out of expat (:mod:`.cvat_skip`: the same result) runs first; anything
+    else, a problem included, and this one runs, which names the problem."""
+    from .cvat_skip import skipping_scan
+
+    quick = skipping_scan(path, report)
+    return quick if quick is not None else full_scan(path, report)
+
+
+def full_scan(path: Path, report: Policy) -> CvatFile:
+    """The streaming pass, every byte read by expat."""
     found = CvatFile(path)
     p = parser()
     state = _Pass(found, p, report)
