@@ -110,7 +110,7 @@ def test_read_and_open_refuse_what_is_not_a_regular_file(tmp_path):
                 call(path)
         with pytest.raises(imageio.NotAFileError, match=kind), imageio.open_image(path):
             pass
-        assert time.perf_counter() - t < 2
+        assert time.perf_counter() - t < 10  # a FIFO read would block for ever
     with pytest.raises(FileNotFoundError):
         imageio.read_bytes(tmp_path / "missing.png")
     assert issubclass(imageio.NotAFileError, SegtoolError)
