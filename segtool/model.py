@@ -178,7 +178,7 @@ class Annotation:
     segments: Segments
     id_map: npt.NDArray[np.int32] | None = None
     rles: tuple[dict[str, Any], ...] | None = None
-    raw: tuple[Any, ...] | None = None  # source segmentation objects (instance sources only)
+    raw: Sequence[Any] | None = None  # source segmentation objects (instance sources only), one a segment
     origin: str = ""  # the file the pixels came from, for error messages
     runs: Any = None  # masks.Runs of the index map, when the source computed them
     # what the reader could not carry or had to decide (reason -> count: a LabelMe line shape,

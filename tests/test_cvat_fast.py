@@ -248,6 +248,12 @@ def test_the_polygons_are_made_when_read_and_read_as_the_tuple(tmp_path, monkeyp
     assert type(back) is tuple and back == want
     with pytest.raises(TypeError):
         hash(raw)
+    # no tuple whose C-level items are missing: C code that reads a sequence either asks it
+    # (tuple(), list()) or refuses it (json.dumps), never writes nulls
+    assert type(tuple(raw)) is tuple and tuple(raw) == want and json.dumps(list(raw)) == json.dumps(want)
+    with pytest.raises(TypeError):
+        json.dumps(raw)
+    assert not isinstance(raw, tuple)
     assert raw == _general(monkeypatch, ds.samples[0]).raw
     segtool.write(ds, tmp_path / "out.json", "coco-instance", mask_encoding="polygon")
     written = json.loads((tmp_path / "out.json").read_text())

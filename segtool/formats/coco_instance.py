@@ -9,7 +9,7 @@ polygons they are the geometric area, not a pixel count); masks that come from p
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -161,7 +161,7 @@ def _dataset(
 
 def _masks_of(
     ann: Annotation, ctx: WriteContext
-) -> tuple[Segments, tuple[Any, ...], tuple[Any, ...] | None, Counter[str]]:
+) -> tuple[Segments, tuple[Any, ...], Sequence[Any] | None, Counter[str]]:
     """Segments, compressed RLEs and raw polygons (if any) to write for one image."""
     if ann.rles is not None:
         return ann.segments, ann.rles, ann.raw, Counter()
@@ -170,7 +170,7 @@ def _masks_of(
 
 
 def _segmentation(
-    k: int, segs: Segments, rles: tuple[Any, ...], raw: tuple[Any, ...] | None, changed: Counter[str], encoding: str
+    k: int, segs: Segments, rles: tuple[Any, ...], raw: Sequence[Any] | None, changed: Counter[str], encoding: str
 ) -> Any:
     if encoding == "rle" or segs.iscrowd[k]:
         return rles[k]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,19 +116,21 @@ def _raw(xy: Any, ends: Any) -> tuple[list[list[float]], ...]:
     return tuple([[flat[a:b]] for a, b in zip([0, *stops], stops, strict=False)])
 
 
-class Raw(tuple):  # type: ignore[type-arg]
-    """:func:`_raw`'s polygons, made when first read: a tuple of one item a polygon that
-    reads as those lists (indexing, iteration, ``in``, equality, hashing; pickled, the plain
-    tuple), for an annotation whose writer may never read them (coco-instance writes RLEs
-    by default: ~25 us an image of 30 polygons not spent). Its items at C level are None."""
+class Raw(Sequence[Any]):
+    """:func:`_raw`'s polygons, made when first read: a sequence of one item a polygon that
+    reads as the tuple of those lists (indexing, iteration, ``len``, ``in``, equality with
+    the tuple; pickled, the plain tuple), for an annotation whose writer may never read them
+    (coco-instance writes RLEs by default: ~25 us an image of 30 polygons not spent). Not a
+    tuple subclass: C code that reads a tuple's items directly (``json.dumps``, ``+``)
+    would see none of them, where a Sequence makes it ask (or refuse: ``json.dumps`` raises;
+    ``tuple(raw)`` is the plain tuple)."""
 
-    _cols: tuple[Any, Any] | None
-    _made: tuple[list[list[float]], ...] | None
+    __slots__ = ("_cols", "_made", "_n")
 
-    def __new__(cls, xy: Any, ends: Any) -> Raw:
-        made = super().__new__(cls, (None,) * len(ends))
-        made._cols, made._made = (xy, ends), None
-        return made
+    def __init__(self, xy: Any, ends: Any) -> None:
+        self._cols: tuple[Any, Any] | None = (xy, ends)
+        self._made: tuple[list[list[float]], ...] | None = None
+        self._n = len(ends)
 
     def made(self) -> tuple[list[list[float]], ...]:
         """The polygons, made once."""
@@ -136,10 +139,13 @@ class Raw(tuple):  # type: ignore[type-arg]
             self._made, self._cols = _raw(*self._cols), None
         return self._made
 
+    def __len__(self) -> int:
+        return self._n
+
     def __getitem__(self, k: Any) -> Any:
         return self.made()[k]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.made())
 
     def __contains__(self, item: object) -> bool:
@@ -151,8 +157,7 @@ class Raw(tuple):  # type: ignore[type-arg]
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    def __hash__(self) -> int:
-        return hash(self.made())  # (a TypeError, as the tuple of lists gives)
+    __hash__ = None  # type: ignore[assignment]  # lists inside: unhashable, as the tuple of them
 
     def __reduce__(self) -> tuple[Any, ...]:
         return tuple, (self.made(),)

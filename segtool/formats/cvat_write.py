@@ -13,6 +13,7 @@ object (``occluded``, ``source``, ``z_order``, attributes, a box) is written bac
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -120,7 +121,7 @@ def _write_image(job: Job) -> ImageResult:
         res = resolve_for_write(ann, ctx)
         segs: Segments = res.measured()
         rles: tuple[Any, ...] = tuple(res.runs().rles())
-        raw: tuple[Any, ...] | None = None
+        raw: Sequence[Any] | None = None
         out = ImageResult(dropped=+res.dropped)
     else:
         segs, rles, raw, out = ann.segments, ann.rles, ann.raw, ImageResult()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,7 @@ def _raw_polygons(segm: Any) -> list[npt.NDArray[np.float64]] | None:
 
 
 def _object(
-    k: int, rles: tuple[Any, ...], raw: tuple[Any, ...] | None, h: int, w: int, out: ImageResult
+    k: int, rles: tuple[Any, ...], raw: Sequence[Any] | None, h: int, w: int, out: ImageResult
 ) -> npt.NDArray[np.float64] | None:
     """One object's polygon, normalised: the source's polygons when it has them, else its
     mask's outline; several joined."""
