@@ -12,6 +12,8 @@
  *   strings, safely; mask IoU; COCOeval's greedy matching). pycocotools runs the first two in
  *   C behind per-call Python conversions and the third in Python loops.
  * - scan_results: a COCO results list's plain records straight into columns (no dict each).
+ * - cvat_polygons: a CVAT <image> of plain polygons from its bytes to columns (no expat).
+ * - coco_bootstrap: compare's AP bootstrap, COCOeval's accumulation weighted per sample.
  *
  * Plain CPython with the buffer protocol (no numpy C API), so one build serves numpy 1 and 2.
  * Every size is checked against the buffers before a byte is read or written.
