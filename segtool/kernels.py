@@ -29,6 +29,7 @@ _KERNELS = (
     "poly_rles",
     "parse_points",
     "scan_results",
+    "scan_annotations",
 )
 
 
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         poly_rles,
         rle_areas,
         rle_iou,
+        scan_annotations,
         scan_results,
         unfilter,
     )
@@ -85,6 +87,7 @@ else:
     poly_rles = _impl.poly_rles
     parse_points = _impl.parse_points
     scan_results = _impl.scan_results
+    scan_annotations = _impl.scan_annotations
 
 __all__ = [
     "ENV",
@@ -100,6 +103,7 @@ __all__ = [
     "poly_rles",
     "rle_areas",
     "rle_iou",
+    "scan_annotations",
     "scan_results",
     "unfilter",
 ]

@@ -50,6 +50,7 @@ KERNELS = (
     "poly_rles",  # likewise
     "parse_points",  # compared with float() and the twin in tests/test_poly_area_points.py
     "scan_results",  # compared on texts in tests/test_kernels_scan.py
+    "scan_annotations",  # compared on texts in tests/test_kernels_scan_annotations.py
 )
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -10,13 +10,14 @@ writes the same values into the same output buffers and returns the same result;
 
 The twin is a package by what each part owns: ``_args`` (the buffer and argument checks all
 kernels share), ``png`` (``unfilter``), ``pixels`` (``pack_rgb``, ``pair_counts``,
-``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``) and ``coco``
+``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``results`` and ``annotations`` (``scan_results``, ``scan_annotations``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``) and ``coco``
 (``coco_match``, ``coco_accumulate``); each module's docstring says how it turns the sequential loops of
 the C file into whole-array work.
 """
 
 from __future__ import annotations
 
+from .annotations import scan_annotations
 from .coco import coco_accumulate, coco_match
 from .pixels import joint_hist8, pack_rgb, pair_counts
 from .png import unfilter
@@ -36,6 +37,7 @@ __all__ = [
     "poly_rles",
     "rle_areas",
     "rle_iou",
+    "scan_annotations",
     "scan_results",
     "unfilter",
 ]
