@@ -287,3 +287,32 @@ def test_reader_past_a_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tr
         assert len(with_scan) == 400 and with_scan[6][1].count("\n") == 49
     else:
         assert with_scan[0] == "error", with_scan
+
+
+@pytest.mark.parametrize("bad", [None, 1, 2])
+def test_loading_the_ground_truth_checks_every_rle(tmp_path: Path, bad: int | None) -> None:
+    """An image whose annotations are all RLEs of its size is loaded without parsing a line
+    (every string still decoded strictly): the RLEs as written, or the refusal naming the
+    annotation whose counts do not add up to 4 x 6 pixels."""
+    counts = ["0h0", "h0", "03e0"]  # 24 pixels each: pycocotools' encoding of counts [0, 24], [24], [0, 3, 21]
+    if bad is not None:
+        counts[bad] = "04"  # 4 pixels of 24
+    recs = [
+        {
+            "id": 10 + k,
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [0, 0, 1, 1],
+            "segmentation": {"size": [4, 6], "counts": c},
+        }
+        for k, c in enumerate(counts)
+    ]
+    path = tmp_path / "gt.json"
+    path.write_text(_dataset(recs, {1: 4}))
+    sample = formats.read(path, "coco-instance").samples[0]
+    if bad is not None:
+        with pytest.raises(SegtoolError, match=f"image 1, annotation {10 + bad}: undecodable compressed RLE"):
+            sample.load()
+        return
+    ann = sample.load()
+    assert ann.rles == ann.raw == tuple({"size": [4, 6], "counts": c} for c in counts)

@@ -17,12 +17,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import masks
+from ..cocomask import counts_areas
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
 from . import coco_gt_scan
 from .coco_records import count_images as count_images  # images validate steps through (progress)
 from .coco_records import parse_categories, parse_images
-from .coco_tables import InstanceRows, decode
+from .coco_tables import JSON, InstanceRows, decode
 from .common import (
     Detection,
     ImageResult,
@@ -87,6 +88,14 @@ class CocoMasks:
             masks.check_size(image.height, image.width)
         except ValueError as exc:
             raise SegtoolError(f"image {image.id}: {exc}", self.path) from None
+        if ids and JSON not in self.text:  # every line an RLE's counts, of the image's size
+            counts = self.text.split("\n")
+            size = [image.height, image.width]
+            ready = tuple({"size": size, "counts": c} for c in counts)
+            bad = counts_areas(counts, image.height, image.width)[0]
+            if bad is not None:
+                raise SegtoolError(f"image {image.id}, annotation {ids[bad]}: undecodable compressed RLE", self.path)
+            return Annotation(image, self.segments, rles=ready, raw=ready, origin=self.path)
         found = decode(self.text, len(ids), image.height, image.width)
         for aid, (segm, ready) in zip(ids, found, strict=True):
             if ready:
