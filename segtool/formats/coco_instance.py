@@ -91,11 +91,11 @@ class CocoMasks:
         if ids and JSON not in self.text:  # every line an RLE's counts, of the image's size
             counts = self.text.split("\n")
             size = [image.height, image.width]
-            ready = tuple({"size": size, "counts": c} for c in counts)
+            given = tuple({"size": size, "counts": c} for c in counts)
             bad = counts_areas(counts, image.height, image.width)[0]
             if bad is not None:
                 raise SegtoolError(f"image {image.id}, annotation {ids[bad]}: undecodable compressed RLE", self.path)
-            return Annotation(image, self.segments, rles=ready, raw=ready, origin=self.path)
+            return Annotation(image, self.segments, rles=given, raw=given, origin=self.path)
         found = decode(self.text, len(ids), image.height, image.width)
         for aid, (segm, ready) in zip(ids, found, strict=True):
             if ready:
