@@ -421,8 +421,23 @@ def cvat_polygons(p: Provider) -> None:
         assert np.frombuffer(xy, np.float64)[: len(want)].tolist() == want, data
 
 
+def scan_annotations(p: Provider) -> None:
+    """A COCO instance file's annotations list, plain or mutated: the scan reads or stops, never crashes."""
+    rec = '{"id": %d, "image_id": %d, "category_id": %d, "bbox": [0, %s, 2, 3], "iscrowd": %d, "segmentation": %s}'
+    segm = ('{"size": [4, 4], "counts": "04"}', '{"size": [4, 4], "counts": "\\\\"}', "[[1, 2, 3, 4, 5, 6]]", "null")
+    items = [
+        rec % (p.small(9), p.small(5), p.small(3), p.choice(("0.5", "1", "1e-3")), p.small(2), p.choice(segm))
+        for _ in range(p.small(4))
+    ]
+    text = ("[" + ", ".join(items) + "]").encode()
+    if p.flag():
+        text = mutate_bytes(p, text)
+    data = buffer(p, "u1", len(text), np.frombuffer(text, np.uint8))
+    call(_kernels.scan_annotations, data, size(p, 1), p.flag(), p.flag(), size(p, 8))
+
+
 ENTRY_POINTS = (unfilter, pair_counts, pack_rgb, joint_hist8, rle_kernels, coco_match, coco_accumulate)
-ENTRY_POINTS += (poly_kernels, parse_points, scan_results, coco_bootstrap, cvat_polygons)
+ENTRY_POINTS += (poly_kernels, parse_points, scan_results, coco_bootstrap, cvat_polygons, scan_annotations)
 
 
 def target(data: bytes) -> None:

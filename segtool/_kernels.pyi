@@ -132,6 +132,21 @@ def cvat_polygons(
     the number of polygons, or -1 (the outputs zeroed) for anything else (more polygons than
     ``labels`` holds included): the general path reads that."""
 
+def scan_annotations(
+    data: Buffer, pos: int, first: bool, final: bool, most: int
+) -> tuple[int, int, int, bytes, bytes, bytes, list[str | None]]:
+    """Up to ``most`` annotations of a COCO instance file's ``annotations`` list (a JSON
+    array) from ``data`` [uint8] at ``pos``, as :func:`scan_results` reads a results list
+    (the same status, the same JSON rules), while each is plain: an object with integer
+    ``image_id`` and ``category_id``, ``bbox`` (four numbers), optionally an integer ``id``
+    and ``iscrowd``, a number ``area``, and a ``segmentation``; no ``score``; other keys
+    passed over. Returns (status, pos, n, ints [int64 per record: id (0 when absent),
+    image_id, category_id, iscrowd (0 or 1: whether it is non-zero), the RLE's h and w (0
+    unless flag 1), the offset where the record starts], doubles [float64 per record: area
+    (0 when absent) and the box], flags [uint8: 0 no segmentation, 1 a compressed RLE
+    ``{"size": [h, w], "counts": str}``, 2 another segmentation], lines [the RLE's counts
+    for flag 1, the segmentation's JSON text as written for flag 2, else None])."""
+
 def scan_results(
     data: Buffer, pos: int, first: bool, final: bool, most: int
 ) -> tuple[int, int, int, bytes, bytes, bytes, list[str | None]]:

@@ -31,6 +31,7 @@ _KERNELS = (
     "scan_results",
     "coco_bootstrap",
     "cvat_polygons",
+    "scan_annotations",
 )
 
 
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         poly_rles,
         rle_areas,
         rle_iou,
+        scan_annotations,
         scan_results,
         unfilter,
     )
@@ -91,6 +93,7 @@ else:
     scan_results = _impl.scan_results
     coco_bootstrap = _impl.coco_bootstrap
     cvat_polygons = _impl.cvat_polygons
+    scan_annotations = _impl.scan_annotations
 
 __all__ = [
     "ENV",
@@ -108,6 +111,7 @@ __all__ = [
     "poly_rles",
     "rle_areas",
     "rle_iou",
+    "scan_annotations",
     "scan_results",
     "unfilter",
 ]

@@ -159,6 +159,12 @@ def _scan_args(**over):
     return list({**args, **over}.values())
 
 
+def _annotations_args(**over):
+    text = b'[{"image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1]}]'
+    args = {"data": np.frombuffer(text, np.uint8).copy(), "pos": 1, "first": True, "final": True, "most": 4}
+    return list({**args, **over}.values())
+
+
 GOOD = {
     "unfilter": _unfilter_args,
     "pair_counts": _pair_args,
@@ -170,6 +176,7 @@ GOOD = {
     "coco_accumulate": _accumulate_args,
     "coco_bootstrap": _bootstrap_args,
     "scan_results": _scan_args,
+    "scan_annotations": _annotations_args,
     "poly_areas": _poly_args,
     "poly_rles": _poly_args,
     "parse_points": _points_args,
@@ -237,6 +244,7 @@ def test_hostile_element_types_and_sizes_raise_value_error():
     # what may run: read-only inputs (a read-only output must not)
     outputs = {"unfilter": 1, "pair_counts": 6, "joint_hist8": 2, "pack_rgb": 1, "rle_areas": 3, "rle_iou": 7}
     outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "coco_bootstrap": 6, "scan_results": ()}
+    outputs |= {"scan_annotations": ()}
     outputs |= {"poly_areas": (5, 6), "poly_rles": (5, 6), "parse_points": (1, 2, 3)}
     outputs |= {"cvat_polygons": (3, 4, 5, 6)}
     for name, case in ran:
@@ -244,6 +252,11 @@ def test_hostile_element_types_and_sizes_raise_value_error():
         if name == "scan_results" and i == 4 and int(case.split("=")[1]) >= 1:
             # at most `most` records: any positive count reads the one record (the text is 49 bytes)
             assert _kernels.scan_results(*_scan_args(most=int(case.split("=")[1])))[:3] == (1, 49, 1), case
+            continue
+        if name == "scan_annotations" and i == 4 and int(case.split("=")[1]) >= 1:
+            # likewise: the one record (the text is 57 bytes)
+            args = _annotations_args(most=int(case.split("=")[1]))
+            assert _kernels.scan_annotations(*args)[:3] == (1, 57, 1), case
             continue
         if name == "rle_areas" and i in (1, 2) and "=" in case:
             # a size pycocotools could hold: the call runs, the 1-pixel string is undecodable

@@ -52,6 +52,7 @@ KERNELS = (
     "scan_results",  # compared on texts in tests/test_kernels_scan.py
     "coco_bootstrap",  # compared with the twin and with accumulate on expanded samples in test_compare_kernel.py
     "cvat_polygons",  # compared on generated XML in tests/test_cvat_kernel.py
+    "scan_annotations",  # compared on texts in tests/test_kernels_scan_annotations.py
 )
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

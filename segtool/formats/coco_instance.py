@@ -17,11 +17,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import masks
+from ..cocomask import counts_areas
 from ..errors import FormatError, SegtoolError
 from ..model import Annotation, Dataset, ImageInfo, Sample, Segments
+from . import coco_gt_scan
 from .coco_records import count_images as count_images  # images validate steps through (progress)
 from .coco_records import parse_categories, parse_images
-from .coco_tables import InstanceRows, decode
+from .coco_tables import JSON, InstanceRows, decode
 from .common import (
     Detection,
     ImageResult,
@@ -31,6 +33,7 @@ from .common import (
     require_dict,
     stream_coco_json,
 )
+from .jsonfile import Layout
 from .jsonstream import NOT_JSON, items, json_sketch, layout
 from .options import Job, WriteContext, WriteOptions, jobs, resolve_for_write
 
@@ -85,6 +88,14 @@ class CocoMasks:
             masks.check_size(image.height, image.width)
         except ValueError as exc:
             raise SegtoolError(f"image {image.id}: {exc}", self.path) from None
+        if ids and JSON not in self.text:  # every line an RLE's counts, of the image's size
+            counts = self.text.split("\n")
+            size = [image.height, image.width]
+            given = tuple({"size": size, "counts": c} for c in counts)
+            bad = counts_areas(counts, image.height, image.width)[0]
+            if bad is not None:
+                raise SegtoolError(f"image {image.id}, annotation {ids[bad]}: undecodable compressed RLE", self.path)
+            return Annotation(image, self.segments, rles=given, raw=given, origin=self.path)
         found = decode(self.text, len(ids), image.height, image.width)
         for aid, (segm, ready) in zip(ids, found, strict=True):
             if ready:
@@ -120,7 +131,9 @@ def read(path: Path, **_: Any) -> Dataset:
         raise FormatError(f"missing top-level key(s) {', '.join(missing)}", str(path))
     info: dict[str, Any] = {k: found.section(k) for k in ("info", "licenses") if k in found.keys}
     is_list = found.keys["annotations"] == b"["
-    return _dataset(path, found.section("categories"), found.section("images"), is_list, _stream(path), info, False)
+    return _dataset(
+        path, found.section("categories"), found.section("images"), is_list, _stream(path), info, False, found
+    )
 
 
 def _stream(path: Path) -> Callable[[], Iterator[Any]]:
@@ -143,15 +156,20 @@ def _dataset(
     annotations: Callable[[], Iterator[Any]],
     info: dict[str, Any],
     wide: bool,
+    found: Layout | None = None,
 ) -> Dataset:
     """Categories, images, then the annotations into per-image tables (see :mod:`.coco_tables`;
-    ``wide``: parsed by the json module, whose integers may exceed 64 bits)."""
+    ``wide``: parsed by the json module, whose integers may exceed 64 bits). With the file's
+    layout (``found``), the C scan reads them when it can (:mod:`.coco_gt_scan`), else the parser."""
     categories = parse_categories(category_records, path, default_isthing=True)
     images = parse_images(image_records, path)
     if not is_list:
         raise SegtoolError("'annotations' must be a list", str(path))
-    rows = InstanceRows(images, {c.id for c in categories}, path)
-    rows.add_all(annotations(), wide=wide)
+    known = {c.id for c in categories}
+    rows = InstanceRows(images, known, path)
+    if found is None or not coco_gt_scan.scanned(path, found, rows):
+        rows = InstanceRows(images, known, path)  # what the scan added, if anything, dropped
+        rows.add_all(annotations(), wide=wide)
     where = str(path)
     samples = tuple(
         Sample(im, CocoMasks(text, segs, where)) for im, (segs, text) in zip(images, rows.tables(), strict=True)

@@ -55,6 +55,7 @@ class Layout:
     sketch: Any = None
     encoding: str = "utf-8"
     error: SegtoolError | None = None
+    starts: dict[str, int] = field(default_factory=dict)  # where each key's value begins (-1: twice)
 
     def section(self, key: str) -> Any:
         """The parsed value of a small top-level section, or None when the file has none."""
@@ -237,17 +238,18 @@ def _object(f: BinaryIO, path: Path, scan: jsonguard.Scanner) -> Layout:
     keys: dict[str, bytes] = {}
     texts: dict[str, bytes] = {}
     sketch: dict[str, Any] = {}
+    starts: dict[str, int] = {}
     for name, (_, z), region_end in zip(scan.names, scan.keys, ends, strict=True):
         start = _value_start(f, z + 1, region_end)
         end = _value_end(f, start, region_end)
         f.seek(start)
-        keys[name] = f.read(1)
+        keys[name], starts[name] = f.read(1), -1 if name in starts else start  # -1: the key twice
         if name in SMALL:
             f.seek(start)
             texts[name] = f.read(end - start)
         if name in HEADS:
             sketch[name] = _head(f, path, start, end, keys[name], texts.get(name))
-    return Layout(str(path), "object", keys, texts, sketch)
+    return Layout(str(path), "object", keys, texts, sketch, starts=starts)
 
 
 def _value_start(f: BinaryIO, start: int, end: int) -> int:

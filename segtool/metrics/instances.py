@@ -39,6 +39,7 @@ from .slices import Slices
 from .threaded import thread_map
 
 _THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
+LIGHT_THREADS = 1  # threads scoring light images: two were slower than one, +15-45% CPU (docs/scale.md)
 
 
 @dataclass
@@ -323,10 +324,8 @@ def evaluate(
     lanes = (len(params.area_rng), len(IOU_THRS))
     tally = _tally(per_image, slices, lanes, frozenset(c.id for c in ordered))
     items = (_Job(k, g, EMPTY if d is None else d, params, known, adjust) for k, g, d in tally.expecting(pairs))
-    # A COCO results list against COCO instance ground truth is RLE strings and polygons:
-    # ~0.5 ms per image, about what shipping an image to a worker process and back costs, so
-    # such images are scored on threads here (the kernels decode and compare RLEs without the
-    # GIL); worker processes are for sources that decode pixels, as the first image tells.
+    # RLE strings and polygons: ~0.5 ms per image, what shipping it to a worker process and
+    # back costs, so scored here (LIGHT_THREADS); workers are for sources that decode pixels.
     head: list[_Job] = []
     for job in items:
         head.append(job)
@@ -337,7 +336,7 @@ def evaluate(
     heavy = heavy or params.iou_type == "boundary"  # boundaries are pixel work: workers pay
     found = Collected(lanes)
     work, n = chain(head, items), jobs_for(count, jobs)
-    light = thread_map(_image_job, work, 1 if getattr(params, "analyses", None) is not None else n)  # TIDE: one
+    light = thread_map(_image_job, work, 1 if getattr(params, "analyses", None) is not None else LIGHT_THREADS)
     for rank, e in imap(_image_job, work, jobs=n) if heavy else light:
         found.add(rank, e)
         if hasattr(e, "analysis"):
