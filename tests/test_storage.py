@@ -188,14 +188,19 @@ def test_output_onto_input_refused(runner, local, fs):
     assert keys(fs, "data/panoptic/") == sorted(f"data/panoptic/{p.name}" for p in (local / "panoptic").iterdir())
 
 
-def test_failed_convert_leaves_nothing(runner, local, fs, tmp_path):
+def test_failed_convert_leaves_nothing(runner, local, fs, tmp_path, monkeypatch):
     """A hostile input that fails midway (its second PNG is missing): no key under the
-    destination, no temporary key anywhere, and no local staging folder."""
+    destination, no temporary key anywhere, and no local staging folder (in a temporary
+    folder of this test's own: another test process stages its own meanwhile)."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     data = json.loads((local / "panoptic.json").read_text())
     fs.pipe(f"{BUCKET}/bad/p.json", json.dumps(data).encode())
     first = data["annotations"][0]["file_name"]
     fs.put(str(local / "panoptic" / first), f"{BUCKET}/bad/p/{first}")
     before = set(Path(tempfile.gettempdir()).glob("segtool-storage-*"))
+    assert Path(tempfile.gettempdir()) == private
     for dst, to in (("res/p.json", "coco-instance"), ("res/sem", "semantic")):
         r = invoke(runner, "convert", url("bad/p.json"), url(dst), "--to", to, "--jobs", "1")
         assert_bad_input(r, "s3://segtool-test/bad/p/")  # the message names the URL, not the staged copy

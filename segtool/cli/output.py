@@ -78,24 +78,24 @@ def check_outputs(
 
 
 def emit_json(data: Any, dest: str = "-", *, overwrite: bool = False) -> None:
-    """Write JSON to stdout (``-``) or, atomically, to a file: as ``json.dumps(data,
-    indent=2)`` writes it, piece by piece, so that a :class:`Streamed` list inside is never
-    held whole, as dicts or as text."""
-    chunks = json.JSONEncoder(indent=2).iterencode(data)
+    """Write JSON to stdout (``-``) or, atomically, to a file, as ``json.dumps(data,
+    indent=2)`` writes it; a :class:`Streamed` list inside is never held whole as dicts, and
+    a file is written piece by piece. stdout gets the whole text in one write: what it is
+    (segtool.cli.storage_paths' unstaging, a pipe) may rewrite a document, not a piece."""
     if dest == "-":
-        sys.stdout.writelines(chunks)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     with atomic_outputs(Path(dest), overwrite=overwrite) as (tmp,), tmp.open("w", encoding="utf-8") as f:
-        f.writelines(chunks)
+        f.writelines(json.JSONEncoder(indent=2).iterencode(data))
         f.write("\n")
 
 
 class Streamed(list[Any]):
     """A JSON list made item by item as :func:`emit_json` writes it: a report of 20,000
     images' findings is not also held as a dict per finding (~400 bytes each). json's
-    ``iterencode`` asks a list only for ``len`` and ``iter``; only for emit_json (the C
-    encoder of ``json.dumps(..., indent=None)`` would see an empty list)."""
+    Python encoder (``iterencode``, and ``dumps`` with an indent) asks a list only for
+    ``len`` and ``iter``; only for emit_json (the C encoder of ``json.dumps(..., indent=None)``
+    would see an empty list)."""
 
     def __init__(self, items: Callable[[], Iterator[Any]], n: int) -> None:
         super().__init__()
