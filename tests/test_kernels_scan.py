@@ -84,11 +84,12 @@ def _text(rng: random.Random, n: int) -> bytes:
     return (text + rng.choice(["", " \n", " x", "]"])).encode("utf-8")
 
 
-def _both(*args: Any) -> Any:
+def _both(*args: Any, kernel: str = "scan_results") -> Any:
+    """``kernel`` (a list scan) of the C extension and of the twin: the same result or error."""
     out = []
     for module in (native, twin):
         try:
-            out.append(module.scan_results(*args))
+            out.append(getattr(module, kernel)(*args))
         except Exception as exc:
             out.append((type(exc), str(exc)))
     assert out[0] == out[1], args
@@ -107,7 +108,9 @@ def test_twin_equals_c_on_random_and_hostile_texts_cut_anywhere(seed: int, n: in
 
 
 @needs_c
-def test_argument_errors_are_the_same() -> None:
+@pytest.mark.parametrize("kernel", ["scan_results", "scan_annotations"])
+def test_argument_errors_are_the_same(kernel: str) -> None:
+    """Both list scans (one walk over the list, _purekernels.results.scan_list, in the twin)."""
     for args in [
         (b"[]", -1, True, True, 5),
         (b"[]", 3, True, True, 5),
@@ -117,9 +120,9 @@ def test_argument_errors_are_the_same() -> None:
         (np.zeros(3, np.int64), 0, True, True, 5),
         (memoryview(b"[]x")[::2], 0, True, True, 5),
     ]:
-        _both(*args)
-    assert _both(bytearray(b"[ ] "), 1, True, True, 5)[:3] == (END, 3, 0)
-    assert _both(b"[ ] ", 1, False, True, 5)[:3] == (BAIL, 1, 0)  # after a comma, ']' is no record
+        _both(*args, kernel=kernel)
+    assert _both(bytearray(b"[ ] "), 1, True, True, 5, kernel=kernel)[:3] == (END, 3, 0)
+    assert _both(b"[ ] ", 1, False, True, 5, kernel=kernel)[:3] == (BAIL, 1, 0)  # after a comma, ']' is no record
 
 
 def _columns(result: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -13,15 +13,14 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segtool import _purekernels as twin
 from segtool import formats, kernels
 from segtool.errors import SegtoolError
 from segtool.formats import coco_gt_scan
+from tests.test_kernels_scan import _both as both_scans  # its argument-errors test covers this scan too
 
 try:
     from segtool import _kernels as native
@@ -79,14 +78,7 @@ def _text(rng: random.Random, n: int, sizes: dict[int, int] | None = None) -> by
 
 
 def _both(*args: Any) -> Any:
-    out = []
-    for module in (native, twin):
-        try:
-            out.append(module.scan_annotations(*args))
-        except Exception as exc:
-            out.append((type(exc), str(exc)))
-    assert out[0] == out[1], args
-    return out[0]
+    return both_scans(*args, kernel="scan_annotations")
 
 
 @needs_c
@@ -97,22 +89,6 @@ def test_twin_equals_c_on_random_and_hostile_texts_cut_anywhere(seed: int, n: in
     cut = data.draw(st.integers(0, len(text)))
     pos = min(data.draw(st.sampled_from([1, 1, 0, data.draw(st.integers(0, len(text)))])), cut)
     _both(text[:cut], pos, data.draw(st.booleans()), data.draw(st.booleans()), data.draw(st.integers(1, 8)))
-
-
-@needs_c
-def test_argument_errors_are_the_same() -> None:
-    for args in [
-        (b"[]", -1, True, True, 5),
-        (b"[]", 3, True, True, 5),
-        (b"[]", 1, True, True, 0),
-        (b"[]", 2**64, True, True, 5),
-        ("[]", 1, True, True, 5),
-        (np.zeros(3, np.int64), 0, True, True, 5),
-        (memoryview(b"[]x")[::2], 0, True, True, 5),
-    ]:
-        _both(*args)
-    assert _both(bytearray(b"[ ] "), 1, True, True, 5)[:3] == (END, 3, 0)
-    assert _both(b"[ ] ", 1, False, True, 5)[:3] == (BAIL, 1, 0)  # after a comma, ']' is no record
 
 
 def _rows(result: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -7,11 +7,9 @@ at a time in Python): readers use the scan only with the C kernels
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
-from ._args import _SSIZE, _U8, _int, _take
-from .results import BAIL, END, MORE, NEED, _Bail, _box, _segm, _Txt
+from .results import BAIL, NEED, _Bail, _box, _segm, _Txt, scan_list
 
 _FIELDS = {b"image_id": 1, b"category_id": 2, b"bbox": 4, b"id": 8, b"area": 16, b"iscrowd": 32, b"segmentation": 64}
 
@@ -84,33 +82,4 @@ def _annotation(t: _Txt) -> tuple[list[int], list[float], int, str | None]:
 def scan_annotations(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tuple[Any, ...]:
     """Up to ``most`` plain annotations of a COCO instance file's list from ``data[pos:]``:
     (status, pos, n, ints, doubles, flags, lines), as the C kernel returns them."""
-    s = _take(data, _U8, False, "data").tobytes()
-    pos, first, final, most = _int(pos, _SSIZE), bool(first), bool(final), _int(most, _SSIZE)
-    if pos < 0 or pos > len(s) or most < 1:
-        raise ValueError("pos is out of range" if pos < 0 or pos > len(s) else "most must be >= 1")
-    t = _Txt(s, pos)
-    ints: list[int] = []
-    doubles: list[float] = []
-    flags = bytearray()
-    lines: list[str | None] = []
-    status = MORE
-    if first and t.peek() == 0x5D:
-        t.i += 1
-        status = END
-    while status == MORE and len(flags) < most:
-        start = t.i
-        try:
-            rec_ints, rec_doubles, flag, line = _annotation(t)
-            more = t.next("]")
-        except _Bail as stop:
-            status = NEED if stop.status == NEED and not final else BAIL
-            t.i = start
-            break
-        ints += [*rec_ints, start]
-        doubles += rec_doubles
-        flags.append(flag)
-        lines.append(line)
-        if not more:
-            status = END
-    n = len(flags)
-    return status, t.i, n, struct.pack(f"={7 * n}q", *ints), struct.pack(f"={5 * n}d", *doubles), bytes(flags), lines
+    return scan_list(data, pos, first, final, most, _annotation, 7)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from ._args import _SSIZE, _U8, _int, _take
@@ -271,9 +272,14 @@ def _record(t: _Txt) -> tuple[list[int], list[float], int, str | None]:
     return ints, doubles, (1 if seen & 8 else 0) | (2 if seen & 16 else 0), counts
 
 
-def scan_results(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tuple[Any, ...]:
-    """Up to ``most`` plain records of a COCO results list from ``data[pos:]``: (status,
-    pos, n, ints, doubles, flags, counts), as the C kernel returns them."""
+Record = Callable[[_Txt], tuple[list[int], list[float], int, str | None]]
+
+
+def scan_list(data: Any, pos: Any, first: Any, final: Any, most: Any, record: Record, width: int) -> tuple[Any, ...]:
+    """The walk over a JSON list that scan_results and scan_annotations share: up to ``most``
+    items read by ``record`` (each its ints, then its offset: ``width`` int64s; five doubles;
+    a flag byte; a text or None), stopping before the first it bails on. (status, pos, n,
+    ints, doubles, flags, texts), as the C kernels return them."""
     s = _take(data, _U8, False, "data").tobytes()
     pos, first, final, most = _int(pos, _SSIZE), bool(first), bool(final), _int(most, _SSIZE)
     if pos < 0 or pos > len(s) or most < 1:
@@ -282,7 +288,7 @@ def scan_results(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tupl
     ints: list[int] = []
     doubles: list[float] = []
     flags = bytearray()
-    counts: list[str | None] = []
+    texts: list[str | None] = []
     status = MORE
     if first and t.peek() == 0x5D:
         t.i += 1
@@ -290,7 +296,7 @@ def scan_results(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tupl
     while status == MORE and len(flags) < most:
         start = t.i
         try:
-            rec_ints, rec_doubles, rec_flags, line = _record(t)
+            rec_ints, rec_doubles, rec_flags, text = record(t)
             more = t.next("]")
         except _Bail as stop:
             status = NEED if stop.status == NEED and not final else BAIL
@@ -299,8 +305,15 @@ def scan_results(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tupl
         ints += [*rec_ints, start]
         doubles += rec_doubles
         flags.append(rec_flags)
-        counts.append(line)
+        texts.append(text)
         if not more:
             status = END
     n = len(flags)
-    return status, t.i, n, struct.pack(f"={5 * n}q", *ints), struct.pack(f"={5 * n}d", *doubles), bytes(flags), counts
+    packed = struct.pack(f"={width * n}q", *ints), struct.pack(f"={5 * n}d", *doubles)
+    return status, t.i, n, *packed, bytes(flags), texts
+
+
+def scan_results(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tuple[Any, ...]:
+    """Up to ``most`` plain records of a COCO results list from ``data[pos:]``: (status,
+    pos, n, ints, doubles, flags, counts), as the C kernel returns them."""
+    return scan_list(data, pos, first, final, most, _record, 5)
