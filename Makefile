@@ -63,9 +63,10 @@ demo-run:
 # PYTEST_ARGS: more pytest arguments (CI's numpy<2 run leaves out what cannot depend on numpy's version)
 PYTEST_ARGS ?=
 # pytest-xdist: the suite in TEST_WORKERS processes (auto: one per core; 1 for a single process),
-# which keeps CI's five runs of it under 30 minutes on 2 cores
+# which keeps CI's five runs of it under 30 minutes on 2 cores. A file's tests go to one worker
+# (loadfile): the hostile corpora are module fixtures (~4 min of setup), built once, not per worker
 TEST_WORKERS ?= auto
-XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
+XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 # The Dask cluster and S3 server tests exercise neither the C kernels nor numpy: the sanitizer
 # and numpy<2 runs leave them out (make test and make test-pure run them), keeping CI under 30 min.
 INTEGRATION := --ignore=tests/test_dask.py --ignore=tests/test_storage.py
