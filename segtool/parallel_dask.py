@@ -46,7 +46,9 @@ R = TypeVar("R")
 CONNECT_TIMEOUT = 10.0  # seconds: an address that does not answer is an error, not a hang
 RETRIES = 1  # extra runs of a chunk that failed: fn raised (a flaky mount), or its workers kept dying
 WINDOW_PER_THREAD = 4  # chunks in flight per worker thread, as the local pool's 4 x jobs
-MAX_CHUNK = 16  # items per task at most: a lost worker's chunks are redone, keep them short
+FIRST_CHUNK = 16  # items per task until the workers have said how long an item takes
+TASK_SECONDS = 0.25  # then chunks sized to this much work: Dask costs ~5 ms of CPU a task
+MAX_CHUNK = 256  # items per task at most: a lost worker's chunks are redone, keep them short
 INSTALL = "pip install 'segtool[dask]'"
 
 _client: Any = None  # the distributed.Client of use_scheduler(), while one is set
@@ -183,9 +185,10 @@ def _cancel(futures: list[Any]) -> None:
             pass
 
 
-def run_chunk(cwd: str, env: dict[str, str], fn: Callable[[T], R], chunk: list[T]) -> list[R]:
+def run_chunk(cwd: str, env: dict[str, str], fn: Callable[[T], R], chunk: list[T]) -> tuple[float, list[R]]:
     """On a worker: ``fn`` of every item of ``chunk``, where the client ran (``cwd``, if this
-    machine has it) and under its limits (``env``: every ``SEGTOOL_LIMIT_*`` it had).
+    machine has it) and under its limits (``env``: every ``SEGTOOL_LIMIT_*`` it had), and the
+    seconds that took (the client sizes the next chunks by it).
 
     The directory and the environment are the worker process's own, so they are set under
     a lock, and only when they differ: the threads of one worker running one client's
@@ -196,7 +199,31 @@ def run_chunk(cwd: str, env: dict[str, str], fn: Callable[[T], R], chunk: list[T
         for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
             del os.environ[key]
         os.environ.update(env)
-    return [fn(item) for item in chunk]
+    start = time.perf_counter()
+    results = [fn(item) for item in chunk]
+    return time.perf_counter() - start, results
+
+
+class _Sizer:
+    """Items per chunk: :data:`FIRST_CHUNK` (or the caller's smaller ``chunksize``) until a
+    chunk has come back, then as many as take :data:`TASK_SECONDS` on a worker at the
+    average time per item so far, within 1..:data:`MAX_CHUNK`.
+
+    Dask spends a few ms of CPU per task (scheduler, worker and client): in chunks of 16
+    images of ~0.6 ms each, a local 2-worker cluster was 0.8x as fast as ``--jobs 1``.
+    Results do not depend on the chunks (they come back in input order)."""
+
+    def __init__(self, chunksize: int) -> None:
+        self.size = max(1, min(chunksize, FIRST_CHUNK, MAX_CHUNK))
+        self.seconds = 0.0
+        self.items = 0
+
+    def took(self, seconds: float, items: int) -> None:
+        self.seconds += seconds
+        self.items += items
+        per_item = self.seconds / self.items
+        fit = int(TASK_SECONDS / per_item) if per_item > 0 else MAX_CHUNK
+        self.size = max(1, min(fit, MAX_CHUNK))
 
 
 def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: int) -> Iterator[R]:
@@ -211,7 +238,7 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
     from distributed import KilledWorker  # a client exists: distributed is there
     from distributed.comm.core import CommClosedError
 
-    size = max(1, min(chunksize, MAX_CHUNK))
+    sizer = _Sizer(chunksize)
     context = (os.getcwd(), {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)})
     it = iter(items)
     pending: deque[Any] = deque()
@@ -222,7 +249,7 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
 
     def fill() -> None:
         while len(pending) < window():
-            chunk = list(islice(it, size))
+            chunk = list(islice(it, sizer.size))
             if not chunk:
                 return
             pending.append(client.submit(run_chunk, *context, fn, chunk, pure=False, retries=RETRIES))
@@ -241,8 +268,10 @@ def imap(client: Any, fn: Callable[[T], R], items: Iterable[T], *, chunksize: in
                     f"see {exc.last_worker.address}'s log; dask worker --memory-limit)"
                 ) from None
             pending.popleft()
+            seconds, chunk_results = results
+            sizer.took(seconds, len(chunk_results))
             fill()
-            yield from results
+            yield from chunk_results
     finally:
         _live.pop(key, None)
         _cancel(list(pending))

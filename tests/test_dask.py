@@ -249,7 +249,8 @@ def test_an_error_in_a_worker_is_the_same_line(runner, cluster, data, tmp_path):
 
 def test_imap_window_and_order(cluster):
     """parallel.imap inside use_scheduler: results in input order, and no more than 4 chunks
-    per worker thread taken from the input ahead of the consumer (memory stays bounded)."""
+    per worker thread taken from the input ahead of the consumer (memory stays bounded): of
+    the caller's size until one came back, then of at most MAX_CHUNK items."""
     from segtool import parallel
     from segtool.errors import one_line  # a module-level segtool function the workers import
 
@@ -268,7 +269,7 @@ def test_imap_window_and_order(cluster):
         ahead = len(pulled)
         rest = list(results)
     assert [first, *rest] == [f"image\\n{k}" for k in range(1000)]
-    assert 8 <= ahead <= (4 * 2 + 1) * 8  # the window, and the chunk sent when the first came back
+    assert 8 <= ahead <= 4 * 2 * 8 + parallel_dask.MAX_CHUNK  # the window, and the chunk sent when the first came back
     assert parallel_dask.current() is None
 
 
@@ -441,3 +442,32 @@ def test_workers_dying_again_and_again(runner, tmp_path, monkeypatch):
             killer.join()
     assert state["killed"], "eval ended before the worker was killed"
     assert_bad_input(r, "1 Dask workers died running the same images", "--memory-limit")
+
+
+def test_chunk_sizes_follow_the_work():
+    """Chunks of the caller's size (at most FIRST_CHUNK) until one came back, then as many
+    items as take TASK_SECONDS at the average time per item so far, within 1..MAX_CHUNK."""
+    sizer = parallel_dask._Sizer(32)
+    assert sizer.size == parallel_dask.FIRST_CHUNK == 16
+    assert parallel_dask._Sizer(4).size == 4
+    sizer.took(0.016, 16)  # 1 ms an item: 0.25 s is 250 items
+    assert sizer.size == 250
+    sizer.took(0.0, 16)  # 0.5 ms an item on average now: more than MAX_CHUNK fit
+    assert sizer.size == parallel_dask.MAX_CHUNK == 256
+    slow = parallel_dask._Sizer(16)
+    slow.took(4.0, 16)  # 0.25 s an item: one a task
+    assert slow.size == 1
+    slow.took(100.0, 1)
+    assert slow.size == 1
+    instant = parallel_dask._Sizer(16)
+    instant.took(0.0, 16)
+    assert instant.size == parallel_dask.MAX_CHUNK
+
+
+def test_chunk_sizes_capped(monkeypatch):
+    """MAX_CHUNK bounds every chunk, the first included (the kill tests run one image a task)."""
+    monkeypatch.setattr(parallel_dask, "MAX_CHUNK", 1)
+    sizer = parallel_dask._Sizer(32)
+    assert sizer.size == 1
+    sizer.took(0.0001, 1)
+    assert sizer.size == 1
