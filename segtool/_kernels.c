@@ -1201,6 +1201,7 @@ static PyObject *coco_accumulate(PyObject *self, PyObject *args)
         const int64_t *np_ = npig->buf;
         const double *thr = rec->buf, eps = 2.220446049250313e-16; /* np.spacing(1) */
         double *prec = precision->buf, *reca = recall->buf;
+        Py_BEGIN_ALLOW_THREADS /* the buffers are held: mask AP accumulates two categories at once */
         for (Py_ssize_t a = 0; a < na; a++) {
             if (np_[a] <= 0)
                 continue;
@@ -1231,6 +1232,7 @@ static PyObject *coco_accumulate(PyObject *self, PyObject *args)
                 }
             }
         }
+        Py_END_ALLOW_THREADS
         result = Py_NewRef(Py_None);
     }
     free(pr);

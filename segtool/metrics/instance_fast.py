@@ -10,7 +10,6 @@ path words) goes the usual way: :func:`fast_image` then returns None.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from .instance_result import IOU_THRS, Params
 JSON = "\x01"  # formats.coco_tables.JSON: a line of packed text that holds JSON, not counts
 _THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 _NONE = np.zeros(0, np.int64)
-_BOUNDS: dict[tuple[tuple[float, float], ...], npt.NDArray[np.float64]] = {}
+_BOUNDS: dict[tuple[tuple[float, float], ...], npt.NDArray[np.float64]] = {}  # by params.area_rng
 
 
 def applies(params: Params, adjust: Any) -> bool:
@@ -36,10 +35,10 @@ def applies(params: Params, adjust: Any) -> bool:
 
 def _bounds(params: Params) -> npt.NDArray[np.float64]:
     """The area ranges' lower bounds, then their upper bounds (made once per set)."""
-    key = tuple((float(r[0]), float(r[1])) for r in params.area_rng)
-    found = _BOUNDS.get(key)
+    found = _BOUNDS.get(params.area_rng)
     if found is None:
-        found = _BOUNDS[key] = np.array([r[0] for r in key] + [r[1] for r in key], np.float64)
+        lo, hi = [float(r[0]) for r in params.area_rng], [float(r[1]) for r in params.area_rng]
+        found = _BOUNDS[params.area_rng] = np.array(lo + hi, np.float64)
     return found
 
 
@@ -67,7 +66,7 @@ def _dt_columns(source: Any) -> tuple[str, Any, Any] | None:
 def resolved(job_dt: Any, categories: frozenset[int]) -> Any:
     """A prediction sample whose raw record is parsed (once: the usual path gets it so)."""
     if isinstance(job_dt, Sample) and is_deferred(job_dt.source):
-        return dataclasses.replace(job_dt, source=job_dt.source.resolve(categories))
+        return Sample(job_dt.image, job_dt.source.resolve(categories))
     return job_dt
 
 
@@ -123,4 +122,5 @@ def fast_image(gt_sample: Any, dt: Any, params: Params, empty: bool) -> ImageEva
     ignored = both[:, lanes:].T.reshape(n_a, t, kept)
     by_cat = dict(zip(gcat.tolist(), npig, strict=True))  # a category's rows are equal: any one
     order = sorted(by_cat)
-    return ImageEval(dcat[d], dscore[d], rank[:kept], matched, ignored, {c: by_cat[c] for c in order}, n_g, has_masks)
+    npigs = {c: by_cat[c] for c in order}
+    return ImageEval(dcat[d], dscore[d], rank[:kept], matched, ignored, npigs, n_g, has_masks, lanes=both)

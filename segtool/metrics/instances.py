@@ -62,12 +62,9 @@ def _ious(
     categories are -1 so they never match (``every_pair``: their IoU too, for TIDE).
 
     Masks: ``segtool._kernels.rle_iou``, pycocotools' ``iou`` without its per-call Python
-    conversions (the same integer counts, the same division, so the same doubles; tested,
-    also on RLEs with zero-length runs, where pycocotools' loop can stop before the last
-    pixel and the kernel follows it step for step). The strings were decoded by the strict
-    guard when they were read, and the kernel decodes them strictly again.
-    Boxes: pycocotools' ``iou``, one call per image (plain arithmetic on doubles: no box
-    can make it read or write out of bounds).
+    conversions (the same doubles, tested; also on RLEs with zero-length runs, where the
+    kernel follows pycocotools' loop step for step), decoding strictly again.
+    Boxes: pycocotools' ``iou``, one call per image (plain arithmetic on doubles).
     Boundary: the mask IoU narrowed by :func:`segtool.metrics.boundary.narrow`.
     """
     if len(d) == 0 or len(gt.ids) == 0:
@@ -241,10 +238,11 @@ Adjust = Callable[[Objects, Objects, ImageInfo], tuple[Objects, Objects, npt.NDA
 
 def _image_job(job: _Job) -> tuple[int, ImageEval]:
     if _fast.applies(job.params, job.adjust):  # one kernel call, when the image's objects allow
-        job = replace(job, dt=_fast.resolved(job.dt, job.categories))
-        e = _fast.fast_image(job.gt, job.dt, job.params, job.dt is EMPTY)
+        dt = _fast.resolved(job.dt, job.categories)
+        e = _fast.fast_image(job.gt, dt, job.params, dt is EMPTY)
         if e is not None:
             return job.rank, e
+        job = replace(job, dt=dt)
     gt = job.gt if isinstance(job.gt, Objects) else gt_objects(job.gt.load(), job.params.iou_type)
     if isinstance(job.dt, Objects):
         dt = job.dt
@@ -349,7 +347,7 @@ def evaluate(
             progress(1)
     if found.objects and not found.masks:
         raise NoMasks(f"the ground truth has no masks ({found.objects} objects, none with a segmentation)")
-    result = accumulate(found, ordered, params)
+    result = accumulate(found, ordered, params, n)
     result.per_image = tally.image_rows()
     result.slices = tally.results(lambda c, n, absent: accumulate(c, ordered, params))
     return result
