@@ -167,3 +167,28 @@ def test_argument_errors(impl: Any) -> None:
     with pytest.raises(ValueError, match="rank"):
         impl("", "4", 2, 2, *gt, *dt, 100, outs[0], np.zeros(1, np.int32), *outs[2:])
     assert impl("", "4", 2, 2, *gt, *dt, 100, *outs) == (1, True)
+
+
+def test_chunked_keeps_order_and_the_first_error() -> None:
+    """Chunks of CHUNK images a thread: results in input order; an image's error, and an
+    error of the stream itself, raise as the plain map would (the first in input order)."""
+    from segtool.metrics.threaded import thread_map
+
+    def square(x: int) -> int:
+        if x == 13:
+            raise KeyError(x)
+        return x * x
+
+    assert list(instance_fast.chunked(thread_map, square, range(12), 2)) == [x * x for x in range(12)]
+    assert list(instance_fast.chunked(thread_map, square, range(12), 1)) == [x * x for x in range(12)]
+    got: list[int] = []
+    with pytest.raises(KeyError):
+        got.extend(instance_fast.chunked(thread_map, square, range(20), 2))
+    assert got == [x * x for x in range(8)]  # the chunk before 13's
+
+    def stream() -> Any:
+        yield from range(3)
+        raise ValueError("the stream broke")
+
+    with pytest.raises(ValueError, match="broke"):
+        list(instance_fast.chunked(thread_map, square, stream(), 2))

@@ -10,7 +10,10 @@ path words) goes the usual way: :func:`fast_image` then returns None.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from itertools import islice
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +27,29 @@ from .instance_result import IOU_THRS, Params
 JSON = "\x01"  # formats.coco_tables.JSON: a line of packed text that holds JSON, not counts
 _THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 _NONE = np.zeros(0, np.int64)
+T = TypeVar("T")
+R = TypeVar("R")
 _BOUNDS: dict[tuple[tuple[float, float], ...], npt.NDArray[np.float64]] = {}  # by params.area_rng
+
+
+CHUNK = 8  # images a thread takes at once: a task handed over costs ~20 us of the GIL
+
+
+def chunked(mapper: Any, fn: Callable[[T], R], items: Iterable[T], threads: int) -> Iterator[R]:
+    """``mapper(fn, items, threads)`` (:func:`.threaded.thread_map`), ``CHUNK`` items a task
+    on more than one thread; results in input order, what raises first in input order
+    raises (after the chunks before its own)."""
+    if threads <= 1:
+        yield from mapper(fn, items, threads)
+        return
+    it = iter(items)
+    chunks = iter(lambda: list(islice(it, CHUNK)), [])
+    for done in mapper(partial(_each, fn), chunks, threads):
+        yield from done
+
+
+def _each(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
+    return [fn(item) for item in chunk]
 
 
 def applies(params: Params, adjust: Any) -> bool:

@@ -337,7 +337,7 @@ def evaluate(
     heavy = heavy or params.iou_type == "boundary"  # boundaries are pixel work: workers pay
     found = Collected(lanes)
     work, n = chain(head, items), jobs_for(count, jobs)
-    light = thread_map(_image_job, work, n if _fast.applies(params, adjust) else LIGHT_THREADS)
+    light = _fast.chunked(thread_map, _image_job, work, n if _fast.applies(params, adjust) else LIGHT_THREADS)
     for rank, e in imap(_image_job, work, jobs=n) if heavy else light:
         found.add(rank, e)
         if hasattr(e, "analysis"):
