@@ -19,7 +19,7 @@ from segtool import _purekernels
 from segtool import kernels as _kernels
 from segtool.formats import coco_tables
 from segtool.metrics import instance_fast
-from segtool.metrics.instance_result import Params
+from segtool.metrics.instance_result import InstanceResult, Params
 from segtool.metrics.instances import EMPTY, evaluate_image, gt_objects
 from segtool.model import Annotation, ImageInfo, Sample, Segments
 
@@ -192,3 +192,79 @@ def test_chunked_keeps_order_and_the_first_error() -> None:
 
     with pytest.raises(ValueError, match="broke"):
         list(instance_fast.chunked(thread_map, square, stream(), 2))
+
+
+def _files(tmp_path: Any, seed: int) -> tuple[Any, Any]:
+    """A COCO instance JSON whose masks are all compressed RLEs (crowd too) and a results
+    list of compressed RLEs: the files the fast path takes whole."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    dets: list[dict[str, Any]] = []
+    for iid in range(1, 7):
+        h, w = int(rng.integers(20, 50)), int(rng.integers(20, 50))
+        images.append({"id": iid, "file_name": f"{iid}.jpg", "height": h, "width": w})
+        for _ in range(0 if iid == 3 else int(rng.integers(1, 8))):
+            m = np.zeros((h, w), bool)
+            y, x, s = int(rng.integers(0, h - 2)), int(rng.integers(0, w - 2)), int(rng.choice([2, 6, 15, 40]))
+            m[y : y + s, x : x + s] = True
+            counts = {"size": [h, w], "counts": _counts(m)}
+            crowd = int(rng.random() < 0.15)
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": iid,
+                    "category_id": int(rng.integers(1, 4)),
+                    "segmentation": counts,
+                    "area": float(m.sum()),
+                    "bbox": [x, y, s, s],
+                    "iscrowd": crowd,
+                }
+            )
+            for _ in range(int(rng.integers(0, 3))):
+                shifted = np.roll(m, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3))), axis=(0, 1))
+                dets.append(
+                    {
+                        "image_id": iid,
+                        "category_id": int(rng.integers(1, 4)),
+                        "segmentation": {"size": [h, w], "counts": _counts(shifted)},
+                        "score": float(rng.choice([0.3, 0.5, 0.9])),
+                    }
+                )
+    cats = [{"id": c, "name": f"c{c}"} for c in (1, 2, 3, 9)]
+    gt, dt = tmp_path / "gt.json", tmp_path / "dt.json"
+    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    dt.write_text(json.dumps(dets))
+    return gt, dt
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("seed", range(4))
+def test_whole_files_take_the_fast_path_and_equal_cocoeval(tmp_path: Any, seed: int, jobs: int) -> None:
+    """Every image through coco_image (the usual evaluate_image is never called), and
+    the 12 numbers are pycocotools' COCOeval's exactly."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from segtool import evaluate_instance
+    from segtool.metrics import instances
+
+    gt, dt = _files(tmp_path, seed)
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt))
+        e = COCOeval(g, g.loadRes(str(dt)), "segm")
+        e.evaluate(), e.accumulate(), e.summarize()
+
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("the usual path was taken")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(instances, "evaluate_image", refuse)
+        got = evaluate_instance(gt, dt, jobs=jobs)
+    assert isinstance(got, InstanceResult)
+    assert got.stats.tolist() == e.stats.tolist()
