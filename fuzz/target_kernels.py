@@ -436,8 +436,48 @@ def scan_annotations(p: Provider) -> None:
     call(_kernels.scan_annotations, data, size(p, 1), p.flag(), p.flag(), size(p, 8))
 
 
+def coco_image(p: Provider) -> None:
+    """One image's fused mask AP: fuzzed RLE strings joined by newlines (now and then one
+    line too many or too few), categories of a few values, scores finite or not, area
+    ranges and thresholds of any order."""
+    h, w, _ = p.choice(rle_strings())
+    ng, nd, na, nt = p.small(4), p.small(6), p.small(4), p.small(4)
+
+    def text(n: int) -> str:
+        lines = [bytes(s, "latin-1") if isinstance(s, str) else bytes(s) for s in rle_list(p, n, h, w)]
+        if not getattr(p, "clean", False) and p.below(8) == 0:
+            lines = lines[1:] if p.flag() else [*lines, b"4"]
+        return b"\n".join(lines).decode("latin-1")
+
+    score = _fill(p, "u1", nd) / 255.0
+    if not getattr(p, "clean", False) and nd and p.below(8) == 0:
+        score[0] = np.nan
+    bounds = np.concatenate([_fill(p, "u1", na) * 1.0, _fill(p, "u1", na) * 4.0])
+    call(
+        _kernels.coco_image,
+        text(ng),
+        text(nd),
+        size(p, h),
+        size(p, w),
+        buffer(p, "i8", ng, _fill(p, "u1", ng) % 3),
+        buffer(p, "i8", ng, np.arange(1, ng + 1, dtype=np.int64)),
+        buffer(p, "u1", ng, _fill(p, "u1", ng) % 2),
+        buffer(p, "f8", ng, _fill(p, "u1", ng) * 1.0),
+        buffer(p, "i8", nd, _fill(p, "u1", nd) % 3),
+        buffer(p, "f8", nd, score),
+        buffer(p, "f8", 2 * na, bounds),
+        buffer(p, "f8", nt, np.linspace(0.5, 0.95, nt)),
+        size(p, p.small(4)),
+        buffer(p, "i8", nd),
+        buffer(p, "i8", nd),
+        buffer(p, "u1", nd * 2 * na * nt),
+        buffer(p, "i8", ng * na),
+    )
+
+
 ENTRY_POINTS = (unfilter, pair_counts, pack_rgb, joint_hist8, rle_kernels, coco_match, coco_accumulate)
 ENTRY_POINTS += (poly_kernels, parse_points, scan_results, coco_bootstrap, cvat_polygons, scan_annotations)
+ENTRY_POINTS += (coco_image,)
 
 
 def target(data: bytes) -> None:

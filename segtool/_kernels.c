@@ -1074,6 +1074,41 @@ static Py_ssize_t *match_candidates(const double *iou, const int64_t *dc, const 
     return cand;
 }
 
+/* coco_match's lanes: for each (area range a, threshold t), the greedy matching of the
+ * detections (candidates from match_candidates) to the ground truth; `taken` holds ng bytes.
+ * Also the fused coco_images kernel's (no Python: runs without the GIL). */
+static void match_lanes(const double *iou, const int64_t *gid, const uint8_t *cr, const uint8_t *ig,
+                        const double *thr, const Py_ssize_t *first, const Py_ssize_t *cand, uint8_t *taken,
+                        Py_ssize_t nd, Py_ssize_t ng, Py_ssize_t nt, Py_ssize_t na, int64_t *mt, uint8_t *mi)
+{
+    for (Py_ssize_t a = 0; a < na; a++) {
+        const uint8_t *iga = ig + a * ng;
+        for (Py_ssize_t t = 0; t < nt; t++) {
+            int64_t *mrow = mt + (a * nt + t) * nd;
+            uint8_t *irow = mi + (a * nt + t) * nd;
+            memset(taken, 0, (size_t)ng);
+            for (Py_ssize_t d = 0; d < nd; d++) {
+                const double *row = iou + d * ng;
+                Py_ssize_t best = -1;
+                for (int pass = 0; pass < 2 && best < 0; pass++) {
+                    double bar = thr[t];
+                    for (Py_ssize_t k = first[d]; k < first[d + 1]; k++) {
+                        const Py_ssize_t g = cand[k];
+                        if (iga[g] != pass || (taken[g] && !cr[g]) || row[g] < bar)
+                            continue;
+                        bar = row[g];
+                        best = g;
+                    }
+                }
+                mrow[d] = best >= 0 ? gid[best] : 0;
+                irow[d] = best >= 0 ? iga[best] : 0;
+                if (best >= 0)
+                    taken[best] = 1;
+            }
+        }
+    }
+}
+
 /* COCOeval.evaluateImg's greedy matching, for every lane (area range a, IoU threshold t) of
  * one image at once. Detections come sorted by category, then score; for each, the ground
  * truth of its category is searched non-ignored first, then ignored (pycocotools sorts it
@@ -1106,37 +1141,8 @@ static PyObject *coco_match(PyObject *self, PyObject *args)
     else if ((cand = match_candidates(ious->buf, dcat->buf, gcat->buf, thrs->buf, nd, ng, nt, first)) == NULL)
         PyErr_NoMemory();
     else {
-        const double *iou = ious->buf, *thr = thrs->buf;
-        const int64_t *gid = gids->buf;
-        const uint8_t *cr = crowd->buf, *ig = ignore->buf;
-        int64_t *mt = match->buf;
-        uint8_t *mi = match_ig->buf;
-        for (Py_ssize_t a = 0; a < na; a++) {
-            const uint8_t *iga = ig + a * ng;
-            for (Py_ssize_t t = 0; t < nt; t++) {
-                int64_t *mrow = mt + (a * nt + t) * nd;
-                uint8_t *irow = mi + (a * nt + t) * nd;
-                memset(taken, 0, (size_t)ng);
-                for (Py_ssize_t d = 0; d < nd; d++) {
-                    const double *row = iou + d * ng;
-                    Py_ssize_t best = -1;
-                    for (int pass = 0; pass < 2 && best < 0; pass++) {
-                        double bar = thr[t];
-                        for (Py_ssize_t k = first[d]; k < first[d + 1]; k++) {
-                            const Py_ssize_t g = cand[k];
-                            if (iga[g] != pass || (taken[g] && !cr[g]) || row[g] < bar)
-                                continue;
-                            bar = row[g];
-                            best = g;
-                        }
-                    }
-                    mrow[d] = best >= 0 ? gid[best] : 0;
-                    irow[d] = best >= 0 ? iga[best] : 0;
-                    if (best >= 0)
-                        taken[best] = 1;
-                }
-            }
-        }
+        match_lanes(ious->buf, gids->buf, crowd->buf, ignore->buf, thrs->buf, first, cand, taken, nd, ng, nt, na,
+                    match->buf, match_ig->buf);
         result = Py_NewRef(Py_None);
     }
     free(taken);
@@ -1195,6 +1201,7 @@ static PyObject *coco_accumulate(PyObject *self, PyObject *args)
         const int64_t *np_ = npig->buf;
         const double *thr = rec->buf, eps = 2.220446049250313e-16; /* np.spacing(1) */
         double *prec = precision->buf, *reca = recall->buf;
+        Py_BEGIN_ALLOW_THREADS /* the buffers are held: mask AP accumulates two categories at once */
         for (Py_ssize_t a = 0; a < na; a++) {
             if (np_[a] <= 0)
                 continue;
@@ -1225,6 +1232,7 @@ static PyObject *coco_accumulate(PyObject *self, PyObject *args)
                 }
             }
         }
+        Py_END_ALLOW_THREADS
         result = Py_NewRef(Py_None);
     }
     free(pr);
@@ -3225,6 +3233,262 @@ static PyObject *scan_annotations(PyObject *self, PyObject *args)
 
 /* ================================================== end of ground-truth annotations (issue 15, per-core speed) */
 
+/* ================================================== fused mask AP per image (issue 15, mask AP wall-clock) */
+
+/* One image of COCOeval (segm, COCO parameters) in one call, without the GIL: what
+ * metrics.instances.evaluate_image does with rle_areas, rle_iou and coco_match, from the
+ * counts strings of the ground truth and of the detections ('\n' between masks), so that
+ * two threads score two images at once and no per-image Python is left but the call. */
+
+/* idx[0..n) stably sorted by category, then score descending (score NULL: category
+ * only): np.lexsort((-score, cat)) for finite scores (-a < -b exactly when b < a). */
+static int before(const int64_t *cat, const double *score, Py_ssize_t a, Py_ssize_t b)
+{
+    if (cat[a] != cat[b])
+        return cat[a] < cat[b];
+    return score != NULL && score[a] > score[b];
+}
+
+static void stable_order(Py_ssize_t *idx, Py_ssize_t *tmp, Py_ssize_t n, const int64_t *cat, const double *score)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        idx[i] = i;
+    for (Py_ssize_t width = 1; width < n; width *= 2) {
+        for (Py_ssize_t lo = 0; lo < n; lo += 2 * width) {
+            const Py_ssize_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            Py_ssize_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) /* the right one first only when strictly before: stable */
+                tmp[k++] = before(cat, score, idx[j], idx[i]) ? idx[j++] : idx[i++];
+            while (i < mid)
+                tmp[k++] = idx[i++];
+            while (j < hi)
+                tmp[k++] = idx[j++];
+        }
+        memcpy(idx, tmp, sizeof(Py_ssize_t) * (size_t)n);
+    }
+}
+
+/* The n lines of text ('\n' between them) as RleTexts; 0 when it has another number.
+ * memchr finds the ends (a byte loop was 7% of the kernel). */
+static int split_lines(const char *text, Py_ssize_t len, RleText *out, Py_ssize_t n)
+{
+    if (n == 0)
+        return len == 0;
+    const char *p = text, *end = text + len;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if ((nl == NULL) != (k == n - 1))
+            return 0; /* a line too many, or too few */
+        const char *stop = nl != NULL ? nl : end;
+        out[k].text = p, out[k].len = stop - p;
+        p = stop + 1;
+    }
+    return 1;
+}
+
+typedef struct {
+    const char *gtext, *dtext;
+    Py_ssize_t glen, dlen, ng, nd, na, nt, max_det;
+    int64_t h, w;
+    const int64_t *gcat, *gid, *dcat;
+    const uint8_t *crowd;
+    const double *garea, *dscore, *bounds, *thr;
+    int64_t *rows, *rank, *npig;
+    uint8_t *flags;
+    int masks;
+} ImageJob;
+
+/* The work of coco_image: the kept detections' count, -1 for an undecodable (or missing)
+ * mask, -2 without memory. */
+static Py_ssize_t image_eval(ImageJob *j)
+{
+    const Py_ssize_t ng = j->ng, nd = j->nd, na = j->na, nt = j->nt, lanes = na * nt;
+    Py_ssize_t kept = 0, status = -2;
+    Rle *g = calloc((size_t)(ng > 0 ? ng : 1), sizeof(Rle)), *d = calloc((size_t)(nd > 0 ? nd : 1), sizeof(Rle));
+    RleText *gt = calloc((size_t)(ng > 0 ? ng : 1), sizeof(RleText));
+    RleText *dt = calloc((size_t)(nd > 0 ? nd : 1), sizeof(RleText));
+    const Py_ssize_t most = nd > ng ? nd : ng;
+    Py_ssize_t *order = malloc(sizeof(Py_ssize_t) * (size_t)(most + 1)), *tmp = malloc(sizeof(Py_ssize_t) * (size_t)(most + 1));
+    Py_ssize_t *keep = malloc(sizeof(Py_ssize_t) * (size_t)(nd + 1)), *first = malloc(sizeof(Py_ssize_t) * (size_t)(nd + 1));
+    int64_t *kcat = malloc(sizeof(int64_t) * (size_t)(nd + 1)), *match = NULL;
+    uint8_t *ignore = malloc((size_t)(na * ng + 1)), *taken = malloc((size_t)(ng + 1)), *match_ig = NULL;
+    double *iou = NULL;
+    Py_ssize_t *cand = NULL;
+    if (!g || !d || !gt || !dt || !order || !tmp || !keep || !first || !kcat || !ignore || !taken)
+        goto done;
+    status = -1;
+    if (!split_lines(j->gtext, j->glen, gt, ng) || !split_lines(j->dtext, j->dlen, dt, nd))
+        goto done;
+    rle_decode_texts(gt, ng, j->h, j->w, g);
+    rle_decode_texts(dt, nd, j->h, j->w, d);
+    for (Py_ssize_t i = 0; i < ng; i++)
+        if (gt[i].status != 0) {
+            status = gt[i].status == -2 ? -2 : -1;
+            goto done;
+        }
+    for (Py_ssize_t i = 0; i < nd; i++)
+        if (dt[i].status != 0) {
+            status = dt[i].status == -2 ? -2 : -1;
+            goto done;
+        }
+    /* ranked: by category, then score; at most max_det a category */
+    stable_order(order, tmp, nd, j->dcat, j->dscore);
+    for (Py_ssize_t i = 0, place = 0; i < nd; i++) {
+        place = i > 0 && j->dcat[order[i]] == j->dcat[order[i - 1]] ? place + 1 : 0;
+        if (place >= j->max_det && nd > j->max_det)
+            continue;
+        j->rows[kept] = order[i], j->rank[kept] = place, keep[kept] = order[i], kcat[kept] = j->dcat[order[i]];
+        kept++;
+    }
+    /* ground truth ignored per area range: crowd, or its JSON area outside the range */
+    const double *lo = j->bounds, *hi = j->bounds + na;
+    for (Py_ssize_t a = 0; a < na; a++)
+        for (Py_ssize_t i = 0; i < ng; i++)
+            ignore[a * ng + i] = j->crowd[i] || j->garea[i] < lo[a] || j->garea[i] > hi[a];
+    /* non-ignored ground truth of each one's category, per area range */
+    stable_order(order, tmp, ng, j->gcat, NULL);
+    for (Py_ssize_t s = 0; s < ng;) {
+        Py_ssize_t e = s;
+        while (e < ng && j->gcat[order[e]] == j->gcat[order[s]])
+            e++;
+        for (Py_ssize_t a = 0; a < na; a++) {
+            int64_t c = 0;
+            for (Py_ssize_t k = s; k < e; k++)
+                c += !ignore[a * ng + order[k]];
+            for (Py_ssize_t k = s; k < e; k++)
+                j->npig[order[k] * na + a] = c;
+        }
+        s = e;
+    }
+    j->masks = ng == 0;
+    for (Py_ssize_t i = 0; i < ng; i++)
+        j->masks |= g[i].m != 1;
+    memset(j->flags, 0, (size_t)(kept * 2 * lanes));
+    if (kept == 0) {
+        status = 0;
+        goto done;
+    }
+    if (ng > 0) {
+        Py_ssize_t cells;
+        if (!mul_ok(kept, ng, &cells) || !mul_ok(lanes, kept, &cells) ||
+            (iou = malloc(sizeof(double) * (size_t)(kept * ng))) == NULL ||
+            (match = malloc(sizeof(int64_t) * (size_t)(lanes * kept + 1))) == NULL ||
+            (match_ig = malloc((size_t)(lanes * kept + 1))) == NULL) {
+            status = -2;
+            goto done;
+        }
+        int rows = 1; /* as rle_iou: rows tested when every pair is of one category */
+        for (Py_ssize_t k = 1; k < kept && rows; k++)
+            rows = kcat[k] == kcat[0];
+        for (Py_ssize_t k = 0; k < ng && rows; k++)
+            rows = j->gcat[k] == kcat[0];
+        for (Py_ssize_t k = 0; k < kept; k++)
+            for (Py_ssize_t i = 0; i < ng; i++)
+                iou[k * ng + i] =
+                    kcat[k] != j->gcat[i] ? -1.0 : rle_pair_iou(&d[keep[k]], &g[i], j->crowd[i], j->h, rows);
+        if ((cand = match_candidates(iou, kcat, j->gcat, j->thr, kept, ng, nt, first)) == NULL) {
+            status = -2;
+            goto done;
+        }
+        match_lanes(iou, j->gid, j->crowd, ignore, j->thr, first, cand, taken, kept, ng, nt, na, match, match_ig);
+    }
+    /* per kept detection: matched bits of its lanes, then ignored bits (unmatched and
+     * outside the area range: its pixel area) */
+    for (Py_ssize_t k = 0; k < kept; k++) {
+        uint8_t *row = j->flags + k * 2 * lanes;
+        const double area = (double)d[keep[k]].area;
+        for (Py_ssize_t a = 0; a < na; a++) {
+            const int out = area < lo[a] || area > hi[a];
+            for (Py_ssize_t t = 0; t < nt; t++) {
+                const Py_ssize_t cell = (a * nt + t) * kept + k;
+                const int hit = ng > 0 && match[cell] != 0;
+                row[a * nt + t] = (uint8_t)hit;
+                row[lanes + a * nt + t] = (uint8_t)(ng > 0 && match_ig[cell] ? 1 : (!hit && out));
+            }
+        }
+    }
+    status = kept;
+done:
+    if (g)
+        rle_free_all(g, ng);
+    if (d)
+        rle_free_all(d, nd);
+    free(gt), free(dt), free(order), free(tmp), free(keep), free(first), free(kcat), free(ignore), free(taken);
+    free(iou), free(match), free(match_ig), free(cand);
+    return status;
+}
+
+/* A str's UTF-8 (its own storage when ASCII), or NULL with ValueError. */
+static const char *text_of(PyObject *o, Py_ssize_t *len, const char *name)
+{
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a str", name);
+        return NULL;
+    }
+    return PyUnicode_AsUTF8AndSize(o, len);
+}
+
+static PyObject *coco_image(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *gtext, *dtext, *o[12];
+    long long h, w, max_det;
+    if (!PyArg_ParseTuple(args, "OOLLOOOOOOOOLOOOO", &gtext, &dtext, &h, &w, &o[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6], &o[7], &max_det, &o[8], &o[9], &o[10], &o[11]))
+        return parse_failed();
+    static const Elem elems[12] = {I64, I64, U8, F64, I64, F64, F64, F64, I64, I64, U8, I64};
+    static const char *const names[12] = {"gt_cat", "gt_ids", "crowd", "gt_area", "dt_cat", "dt_score",
+                                          "bounds", "thrs",   "rows",  "rank",    "flags",  "npig"};
+    Bufs bs[2];
+    memset(bs, 0, sizeof bs);
+    const Py_buffer *b[12];
+    PyObject *result = NULL;
+    ImageJob j = {0};
+    int ok = (j.gtext = text_of(gtext, &j.glen, "gt")) != NULL && (j.dtext = text_of(dtext, &j.dlen, "dt")) != NULL;
+    for (int i = 0; i < 12 && ok; i++)
+        ok = (b[i] = take(&bs[i / 6], o[i], elems[i], i >= 8, names[i])) != NULL;
+    if (ok && (!rle_size_ok(h, w) || max_det < 0)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "max_det must not be negative");
+        ok = 0;
+    }
+    if (ok) {
+        Py_ssize_t lanes, cells, gcells;
+        j.ng = count(b[0]), j.nd = count(b[4]), j.na = count(b[6]) / 2, j.nt = count(b[7]);
+        if (count(b[1]) != j.ng || count(b[2]) != j.ng || count(b[3]) != j.ng || count(b[5]) != j.nd ||
+            count(b[6]) != 2 * j.na || count(b[8]) != j.nd || count(b[9]) != j.nd || !mul_ok(j.na, j.nt, &lanes) ||
+            !mul_ok(2 * lanes, j.nd, &cells) || count(b[10]) != cells || !mul_ok(j.ng, j.na, &gcells) ||
+            count(b[11]) != gcells) {
+            PyErr_SetString(PyExc_ValueError, "array sizes do not agree");
+            ok = 0;
+        }
+        for (Py_ssize_t i = 0; ok && i < j.nd; i++)
+            if (!isfinite(((const double *)b[5]->buf)[i])) {
+                PyErr_SetString(PyExc_ValueError, "scores must be finite");
+                ok = 0;
+            }
+    }
+    if (ok) {
+        j.h = h, j.w = w, j.max_det = (Py_ssize_t)(max_det < PY_SSIZE_T_MAX ? max_det : PY_SSIZE_T_MAX);
+        j.gcat = b[0]->buf, j.gid = b[1]->buf, j.crowd = b[2]->buf, j.garea = b[3]->buf;
+        j.dcat = b[4]->buf, j.dscore = b[5]->buf, j.bounds = b[6]->buf, j.thr = b[7]->buf;
+        j.rows = b[8]->buf, j.rank = b[9]->buf, j.flags = b[10]->buf, j.npig = b[11]->buf;
+        Py_ssize_t kept;
+        Py_BEGIN_ALLOW_THREADS /* the strings and buffers are held: their memory stays */
+        kept = image_eval(&j);
+        Py_END_ALLOW_THREADS
+        if (kept == -2)
+            PyErr_NoMemory();
+        else
+            result = Py_BuildValue("(nO)", kept, j.masks ? Py_True : Py_False);
+    }
+    release(&bs[0]);
+    release(&bs[1]);
+    return result;
+}
+
+/* ================================================== end of fused mask AP per image */
+
 static PyMethodDef methods[] = {
     {"unfilter", unfilter, METH_VARARGS,
      "unfilter(src, dst, height, rowbytes, bpp): undo PNG row filters of inflated scanlines into dst."},
@@ -3267,6 +3531,10 @@ static PyMethodDef methods[] = {
     {"scan_annotations", scan_annotations, METH_VARARGS,
      "scan_annotations(data, pos, first, final, most): up to `most` plain annotations of a COCO instance "
      "file's list from data[pos:] as columns: (status, pos, n, ints, doubles, flags, lines)."},
+    {"coco_image", coco_image, METH_VARARGS,
+     "coco_image(gt_text, dt_text, h, w, gt_cat, gt_ids, crowd, gt_area, dt_cat, dt_score, bounds, thrs, max_det, "
+     "rows, rank, flags, npig): COCOeval of one image's masks (counts strings, one a line); returns (kept "
+     "detections or -1 for an undecodable mask, whether the ground truth has a mask)."},
     {NULL, NULL, 0, NULL},
 };
 

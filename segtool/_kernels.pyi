@@ -61,6 +61,40 @@ def rle_iou(
     ``crowd`` [uint8, len(gt)]: IoU over the detection's area. ``ValueError`` names the
     first undecodable string."""
 
+def coco_image(
+    gt_text: str,
+    dt_text: str,
+    h: int,
+    w: int,
+    gt_cat: Buffer,
+    gt_ids: Buffer,
+    crowd: Buffer,
+    gt_area: Buffer,
+    dt_cat: Buffer,
+    dt_score: Buffer,
+    bounds: Buffer,
+    thrs: Buffer,
+    max_det: int,
+    rows: Buffer,
+    rank: Buffer,
+    flags: Buffer,
+    npig: Buffer,
+) -> tuple[int, bool]:
+    """COCOeval (segm) of one image: ``gt_text`` and ``dt_text`` hold the compressed RLE
+    counts of the ground truth and the detections, one a line ('\\n' between them), all h x w;
+    ``gt_cat``, ``gt_ids`` [int64, G], ``crowd`` [uint8, G], ``gt_area`` [float64, G: the
+    JSON areas], ``dt_cat`` [int64, N], ``dt_score`` [float64, N, finite], ``bounds``
+    [float64, 2A: the area ranges' lower bounds, then upper], ``thrs`` [float64, T],
+    ``max_det`` (per category). Ranks the detections (by category, then score; ties keep
+    their order; at most max_det a category), measures pycocotools' mask IoUs, matches
+    greedily in every (area range, threshold) lane, and writes for the K kept ones their
+    rows into ``rows`` [int64, out, N], their places within their category into ``rank``
+    [int64, out, N], their matched flags then ignored flags (lane a * T + t) into ``flags``
+    [uint8, out, N x 2AT, the first K rows], and per ground truth its category's
+    non-ignored count per area range into ``npig`` [int64, out, G x A]. Returns (K, whether
+    a ground truth has a pixel-bearing mask), or (-1, False) when a line count is wrong or
+    a mask is undecodable (as ``rle_areas`` judges it). Runs without the GIL."""
+
 def coco_match(
     ious: Buffer,
     dt_cat: Buffer,

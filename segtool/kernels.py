@@ -32,6 +32,7 @@ _KERNELS = (
     "coco_bootstrap",
     "cvat_polygons",
     "scan_annotations",
+    "coco_image",
 )
 
 
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from ._kernels import (
         coco_accumulate,
         coco_bootstrap,
+        coco_image,
         coco_match,
         cvat_polygons,
         joint_hist8,
@@ -94,6 +96,7 @@ else:
     coco_bootstrap = _impl.coco_bootstrap
     cvat_polygons = _impl.cvat_polygons
     scan_annotations = _impl.scan_annotations
+    coco_image = _impl.coco_image
 
 __all__ = [
     "ENV",
@@ -101,6 +104,7 @@ __all__ = [
     "REASON",
     "coco_accumulate",
     "coco_bootstrap",
+    "coco_image",
     "coco_match",
     "cvat_polygons",
     "joint_hist8",

@@ -98,6 +98,32 @@ def _unfilter_args(**over):
     return list({**args, **over}.values())
 
 
+def _image_args(**over):
+    """A 2x2 image: one full ground-truth mask ("04"), two detections (full, empty), 1 area
+    range, 2 thresholds."""
+    nd, ng, na, nt = 2, 1, 1, 2
+    args = {
+        "gt_text": "04",
+        "dt_text": "04\n4",
+        "h": 2,
+        "w": 2,
+        "gt_cat": np.ones(ng, np.int64),
+        "gt_ids": np.arange(1, ng + 1, dtype=np.int64),
+        "crowd": np.zeros(ng, np.uint8),
+        "gt_area": np.full(ng, 4.0),
+        "dt_cat": np.ones(nd, np.int64),
+        "dt_score": np.array([0.9, 0.8]),
+        "bounds": np.array([0.0, 1e10]),
+        "thrs": np.array([0.5, 0.75]),
+        "max_det": 100,
+        "rows": np.zeros(nd, np.int64),
+        "rank": np.zeros(nd, np.int64),
+        "flags": np.zeros(nd * 2 * na * nt, np.uint8),
+        "npig": np.zeros(ng * na, np.int64),
+    }
+    return list({**args, **over}.values())
+
+
 def _areas_args(**over):
     args = {"strings": [b"1"], "h": 1, "w": 1, "areas": np.zeros(1, np.int64)}
     return list({**args, **over}.values())
@@ -181,6 +207,7 @@ GOOD = {
     "poly_rles": _poly_args,
     "parse_points": _points_args,
     "cvat_polygons": _cvat_args,
+    "coco_image": _image_args,
 }
 
 # the same number of bytes as the right type, or the right count of the wrong type
@@ -246,7 +273,7 @@ def test_hostile_element_types_and_sizes_raise_value_error():
     outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "coco_bootstrap": 6, "scan_results": ()}
     outputs |= {"scan_annotations": ()}
     outputs |= {"poly_areas": (5, 6), "poly_rles": (5, 6), "parse_points": (1, 2, 3)}
-    outputs |= {"cvat_polygons": (3, 4, 5, 6)}
+    outputs |= {"cvat_polygons": (3, 4, 5, 6), "coco_image": (13, 14, 15, 16)}
     for name, case in ran:
         i = int(case[3:].split("-")[0].split("=")[0])
         if name == "scan_results" and i == 4 and int(case.split("=")[1]) >= 1:
@@ -262,6 +289,16 @@ def test_hostile_element_types_and_sizes_raise_value_error():
             # a size pycocotools could hold: the call runs, the 1-pixel string is undecodable
             args = _areas_args(**{"h" if i == 1 else "w": int(case.split("=")[1])})
             assert _kernels.rle_areas(*args) == 0 and args[3][0] == -1, case
+            continue
+        if name == "coco_image" and i in (2, 3) and "=" in case:
+            # a size the kernel takes: "04" (2x2) does not add up to it, so undecodable
+            assert _kernels.coco_image(*_image_args(**{"h" if i == 2 else "w": int(case.split("=")[1])})) == (
+                -1,
+                False,
+            ), case
+            continue
+        if name == "coco_image" and i == 12 and "=" in case:
+            assert _kernels.coco_image(*_image_args(max_det=int(case.split("=")[1])))[0] == 2, case  # 2 kept
             continue
         assert case.endswith("-readonly"), (name, case)
         out = outputs[name]
@@ -282,6 +319,16 @@ def test_pair_counts_refuses_ranks_outside_the_table():
     rgb = np.array([7, 0, 0] * 4, np.uint8)
     assert _kernels.pair_counts(*_pair_args(gt=rgb, table=table)) is None
     assert table.tolist() == [0, 4]  # by hand: 4 pixels of id 7 (row 1) against void (column 0)
+
+
+def test_coco_image_by_hand():
+    """The consistent call above: the full detection matches the ground truth in both lanes
+    (IoU 1), the empty one matches nothing and is not ignored (area 0 lies in [0, 1e10]);
+    the ground truth's category has 1 non-ignored object."""
+    args = _image_args()
+    assert _kernels.coco_image(*args) == (2, True)
+    assert args[13].tolist() == [0, 1] and args[14].tolist() == [0, 1]
+    assert args[15].tolist() == [1, 1, 0, 0, 0, 0, 0, 0] and args[16].tolist() == [1]
 
 
 def test_unfilter_sizes_whose_products_overflow():

@@ -23,6 +23,7 @@ from .annotations import scan_annotations
 from .bootstrap import coco_bootstrap
 from .coco import coco_accumulate, coco_match
 from .cvat import cvat_polygons
+from .image import coco_image
 from .pixels import joint_hist8, pack_rgb, pair_counts
 from .png import unfilter
 from .poly import parse_points, poly_areas, poly_rles
@@ -33,6 +34,7 @@ from .rle import rle_areas, rle_iou
 __all__ = [
     "coco_accumulate",
     "coco_bootstrap",
+    "coco_image",
     "coco_match",
     "cvat_polygons",
     "joint_hist8",

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from .. import kernels as _kernels
 from ..model import Category
 from .instance_result import IOU_THRS, InstanceResult, Params
+from .threaded import thread_map
 
 REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 
@@ -41,6 +42,7 @@ class ImageEval:
     npig: dict[int, npt.NDArray[np.int64]]
     objects: int = 0
     masks: bool = True
+    lanes: npt.NDArray[np.bool_] | None = None  # (D, 2AT): matched, then ignored lanes, when made so
 
 
 def accumulate_category(
@@ -105,7 +107,9 @@ class Collected:
             self.category.add(np.ascontiguousarray(e.category_id, np.int64))
             self.score.add(np.ascontiguousarray(e.score, np.float64))
             self.rank.add(e.rank.astype(np.int32))  # a place among one image's detections
-            both = np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], axis=1)
+            both = (
+                e.lanes if e.lanes is not None else np.concatenate([_lanes_last(e.matched), _lanes_last(e.ignored)], 1)
+            )
             self.flags.add(np.packbits(both, axis=1))
         if self.image_npig is not None and e.npig:
             self.image_npig.append((rank, e.npig))
@@ -242,9 +246,11 @@ def keeping(every: bool = False) -> Iterator[Kept]:
         _KEPT.reset(token)
 
 
-def accumulate(found: Collected, categories: tuple[Category, ...], params: Params) -> InstanceResult:
+def accumulate(found: Collected, categories: tuple[Category, ...], params: Params, threads: int = 1) -> InstanceResult:
     """COCOeval.accumulate over the collected per-image results, put in ascending image id
-    order first: pycocotools' order, on which ties of score across images depend."""
+    order first: pycocotools' order, on which ties of score across images depend.
+    ``threads``: categories accumulated at once (each writes its own slice of the result;
+    coco_accumulate and numpy's sorts run without the GIL)."""
     keep = _KEPT.get()
     if keep is not None and (keep[1] or not keep[0]):  # the evaluation's own first; slices' after it
         keep[0].append((found, categories, params))
@@ -262,13 +268,16 @@ def accumulate(found: Collected, categories: tuple[Category, ...], params: Param
     if rows is not None:
         by_cat = rows[by_cat]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(cat, minlength=len(ids) + 1))])
-    for k, cat_k in enumerate(categories):
-        cat_counts = found.npig.get(cat_k.id)
-        if cat_counts is None:
-            continue
+    found.flags.array(np.uint8)  # joined here, once: the threads only read it
+
+    def one(k: int) -> None:
         sel = by_cat[bounds[k] : bounds[k + 1]]
         matched, ignored = found.flags_of(sel)
         precision[:, :, k], recall[:, k] = accumulate_category(
-            score[sel], matched, ignored, rank[sel], cat_counts, params.max_dets
+            score[sel], matched, ignored, rank[sel], found.npig[categories[k].id], params.max_dets
         )
+
+    scored = [k for k, c in enumerate(categories) if c.id in found.npig]
+    for _ in thread_map(one, scored, threads if len(scored) > 1 else 1):
+        pass
     return InstanceResult(categories, params, precision, recall, found.images)

@@ -8,14 +8,14 @@ non-ignored ground truth and, among equal IoUs, the later one; unmatched detecti
 the area range ignored; 101-point interpolated precision; ``summarize()``'s 12 numbers.
 
 Where pycocotools loops in Python per detection, threshold and ground truth, segtool loops
-once per detection and decides all (area range × threshold) lanes at once, and accumulates
-with whole-array operations. Per-image work is independent, so it runs in parallel.
-"""
+once per detection and decides all (area range × threshold) lanes at once (the common case:
+one kernel call an image, :mod:`.instance_fast`), and accumulates with whole-array
+operations. Per-image work is independent, so it runs in parallel."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -30,6 +30,7 @@ from ..errors import SegtoolError
 from ..model import Annotation, Category, ImageInfo, Sample, decodes_pixels, is_deferred
 from ..parallel import imap, jobs_for
 from . import boundary as _boundary
+from . import instance_fast as _fast
 from .instance_accumulate import REC_THRS as REC_THRS
 from .instance_accumulate import Collected, ImageEval, accumulate
 from .instance_result import IOU_THRS, InstanceResult, Params
@@ -61,12 +62,9 @@ def _ious(
     categories are -1 so they never match (``every_pair``: their IoU too, for TIDE).
 
     Masks: ``segtool._kernels.rle_iou``, pycocotools' ``iou`` without its per-call Python
-    conversions (the same integer counts, the same division, so the same doubles; tested,
-    also on RLEs with zero-length runs, where pycocotools' loop can stop before the last
-    pixel and the kernel follows it step for step). The strings were decoded by the strict
-    guard when they were read, and the kernel decodes them strictly again.
-    Boxes: pycocotools' ``iou``, one call per image (plain arithmetic on doubles: no box
-    can make it read or write out of bounds).
+    conversions (the same doubles, tested; also on RLEs with zero-length runs, where the
+    kernel follows pycocotools' loop step for step), decoding strictly again.
+    Boxes: pycocotools' ``iou``, one call per image (plain arithmetic on doubles).
     Boundary: the mask IoU narrowed by :func:`segtool.metrics.boundary.narrow`.
     """
     if len(d) == 0 or len(gt.ids) == 0:
@@ -137,7 +135,6 @@ def evaluate_image(
     gt: Objects, dt: Objects, params: Params, unmatched_ignored: npt.NDArray[np.bool_] | None = None
 ) -> ImageEval:
     """COCOeval.computeIoU + evaluateImg for every category and area range of one image.
-
     ``unmatched_ignored`` (one flag per detection): detections ignored when unmatched in
     every area range, as LVISEval ignores those of a category not exhaustively annotated."""
     max_det = params.max_dets[-1]
@@ -169,8 +166,7 @@ _BOUNDS: dict[tuple[tuple[float, float], ...], tuple[npt.NDArray[np.float64], np
 
 
 def _area_bounds(area_rng: tuple[tuple[float, float], ...]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The area ranges' lower and upper bounds as (A, 1) columns, made once per set of
-    ranges (read-only: they are shared by every image)."""
+    """The area ranges' bounds as (A, 1) columns, made once per set (read-only, shared)."""
     key = tuple((r[0], r[1]) for r in area_rng)
     found = _BOUNDS.get(key)
     if found is None:
@@ -204,8 +200,8 @@ def _ranked(
 def _not_ignored(
     category_id: npt.NDArray[np.int64], g_ignore: npt.NDArray[np.bool_]
 ) -> dict[int, npt.NDArray[np.int64]]:
-    """Non-ignored ground truth per category and area range (``g_ignore`` is (A, G)):
-    category -> (A,) counts, of the categories the image's ground truth has."""
+    """Non-ignored ground truth per category and area range (``g_ignore``: (A, G)), of
+    the categories the image's ground truth has: category -> (A,) counts."""
     if not len(category_id):
         return {}
     cats = sorted(set(category_id.tolist()))
@@ -215,8 +211,7 @@ def _not_ignored(
 
 
 def _empty(rle: Any) -> bool:
-    """A compressed RLE of no pixel: one count only (what a ground truth without a mask,
-    ``segmentation: []`` or none, is read as). Only the first count's characters are read."""
+    """A compressed RLE of no pixel: one count only (a ground truth without a mask)."""
     counts = rle["counts"]
     for i, ch in enumerate(counts.encode() if isinstance(counts, str) else counts):
         if not (ch - 48) & 0x20:  # the last character of a count
@@ -242,6 +237,12 @@ Adjust = Callable[[Objects, Objects, ImageInfo], tuple[Objects, Objects, npt.NDA
 
 
 def _image_job(job: _Job) -> tuple[int, ImageEval]:
+    if _fast.applies(job.params, job.adjust):  # one kernel call, when the image's objects allow
+        dt = _fast.resolved(job.dt, job.categories)
+        e = _fast.fast_image(job.gt, dt, job.params, dt is EMPTY)
+        if e is not None:
+            return job.rank, e
+        job = replace(job, dt=dt)
     gt = job.gt if isinstance(job.gt, Objects) else gt_objects(job.gt.load(), job.params.iou_type)
     if isinstance(job.dt, Objects):
         dt = job.dt
@@ -336,7 +337,7 @@ def evaluate(
     heavy = heavy or params.iou_type == "boundary"  # boundaries are pixel work: workers pay
     found = Collected(lanes)
     work, n = chain(head, items), jobs_for(count, jobs)
-    light = thread_map(_image_job, work, 1 if getattr(params, "analyses", None) is not None else LIGHT_THREADS)
+    light = _fast.chunked(thread_map, _image_job, work, n if _fast.applies(params, adjust) else LIGHT_THREADS)
     for rank, e in imap(_image_job, work, jobs=n) if heavy else light:
         found.add(rank, e)
         if hasattr(e, "analysis"):
@@ -346,7 +347,7 @@ def evaluate(
             progress(1)
     if found.objects and not found.masks:
         raise NoMasks(f"the ground truth has no masks ({found.objects} objects, none with a segmentation)")
-    result = accumulate(found, ordered, params)
+    result = accumulate(found, ordered, params, n)
     result.per_image = tally.image_rows()
     result.slices = tally.results(lambda c, n, absent: accumulate(c, ordered, params))
     return result
