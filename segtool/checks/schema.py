@@ -125,6 +125,17 @@ def segment_fine(s: Any) -> bool:
     return bool(abs(x) + abs(y) + abs(w) + abs(h) < 1e300)
 
 
+def annotation_fine(a: Any) -> bool:
+    """True only when ``problem(a, PANOPTIC_ANNOTATION)`` is None (an ASCII file name can be
+    encoded); False for anything unusual, which :func:`problem` then decides."""
+    if type(a) is not dict:
+        return False
+    iid, name = a.get("image_id"), a.get("file_name")
+    if not ((type(iid) is int and -(2**63) <= iid < 2**63) or type(iid) is str):
+        return False
+    return type(name) is str and name.isascii() and "\0" not in name and type(a.get("segments_info")) is list
+
+
 def problem(record: Any, rule: Rule) -> str | None:
     """Why ``record`` does not have the shape ``rule`` asks for, or None."""
     if not isinstance(record, dict):

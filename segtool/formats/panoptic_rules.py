@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import limits
-from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem, segment_fine
+from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, annotation_fine, is_id, problem, segment_fine
 from ..policy import Policy, place
 from .coco_records import INT64, integral, usable_name
 
@@ -26,7 +26,7 @@ def annotation_record(ann: Any, path: str, report: Policy, max_segments: int | N
     (:data:`~segtool.checks.schema.PANOPTIC_ANNOTATION`; an image id written ``2.0`` and a
     file name written as a number are read past) with at most ``max_segments`` segments
     (``limits.segments``); None when ``report`` has it left out."""
-    why = problem(ann, PANOPTIC_ANNOTATION)
+    why = None if annotation_fine(ann) else problem(ann, PANOPTIC_ANNOTATION)
     if why is None:
         iid, name = ann["image_id"], ann["file_name"]
     else:

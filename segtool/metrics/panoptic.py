@@ -225,6 +225,7 @@ class Positions:
     rows: npt.NDArray[np.int64]
     k: int
     table: npt.NDArray[np.int64] | None = None  # rows by id, when the ids are small (the usual case)
+    known: frozenset[int] = frozenset()  # the ids, for the records' category checks (made once)
 
     @classmethod
     def of(cls, categories: tuple[Category, ...]) -> Positions:
@@ -235,7 +236,7 @@ class Positions:
         if ids.size and ids.min() >= 0 and ids.max() < 1 << 16:
             table = np.full(int(ids.max()) + 2, -1, np.int64)  # the last entry: every id past the others
             table[ids] = np.arange(ids.size)
-        return cls(ids[order], order.astype(np.int64), len(ids), table)
+        return cls(ids[order], order.astype(np.int64), len(ids), table, frozenset(ids.tolist()))
 
     def __call__(self, cats: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         if self.table is not None:  # negative ids wrap to huge unsigned ones: the last entry too
@@ -263,7 +264,7 @@ def _resolved(sample: Sample, position: Positions) -> Sample:
     its categories checked against the ones PQ counts; other samples as they are."""
     if not is_deferred(sample.source):
         return sample
-    return Sample(sample.image, sample.source.resolve(frozenset(position.ids.tolist())))
+    return Sample(sample.image, sample.source.resolve(position.known))
 
 
 def _check_categories(segs: Segments, sample: Sample, position: Positions, path: str | None) -> None:

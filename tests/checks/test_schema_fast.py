@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segtool.checks.schema import SEGMENT, problem, segment_fine
+from segtool.checks.schema import PANOPTIC_ANNOTATION, SEGMENT, annotation_fine, problem, segment_fine
 
 _values = st.one_of(
     st.none(),
@@ -70,3 +70,24 @@ def test_unusual_records_go_to_problem() -> None:
     for record in unusual:
         assert not segment_fine(record), record
         assert not _fine_by_problem(record), record
+
+
+_annotations = st.dictionaries(
+    st.sampled_from(["image_id", "file_name", "segments_info", "x"]),
+    st.one_of(_values, st.sampled_from(["a.png", "a\0b.png", "\udc80.png", "é.png", ""])),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_annotations, _values))
+def test_annotation_fine_only_when_problem_agrees(record: Any) -> None:
+    if annotation_fine(record):
+        assert problem(record, PANOPTIC_ANNOTATION) is None
+
+
+def test_usual_annotations_are_fine() -> None:
+    assert annotation_fine({"image_id": 3, "file_name": "000000000003.png", "segments_info": []})
+    assert annotation_fine({"image_id": "a", "file_name": "", "segments_info": [{}]})
+    for bad in ({"image_id": 3.0, "file_name": "a.png", "segments_info": []}, {"image_id": 3, "segments_info": []}):
+        assert not annotation_fine(bad)
+        assert problem(bad, PANOPTIC_ANNOTATION) is not None
