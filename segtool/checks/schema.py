@@ -93,6 +93,49 @@ SEGMENT: Rule = {
 }
 
 
+_NUMBER = (int, float)
+_ABSENT = object()
+
+
+def segment_fine(s: Any) -> bool:
+    """True only when ``problem(s, SEGMENT)`` is None: the usual record (plain ints and
+    floats) tested in one go, without a call per field (PQ checks ~60 segments per image,
+    and ``problem`` was a tenth of its per-image time). False when the record is unusual in
+    any way: :func:`problem` then decides, and words the reason."""
+    if type(s) is not dict:
+        return False
+    sid, cat = s.get("id"), s.get("category_id")
+    if type(sid) is not int or not 0 < sid < 1 << 24:
+        return False
+    if not ((type(cat) is int and -(2**63) <= cat < 2**63) or type(cat) is str):
+        return False
+    if s.get("iscrowd", 0) not in (0, 1):
+        return False
+    area = s.get("area", 0)
+    if type(area) not in _NUMBER or not abs(area) < 1e300:  # NaN and the infinities fail too
+        return False
+    box = s.get("bbox", _ABSENT)
+    if box is _ABSENT:
+        return True
+    if type(box) is not list or len(box) != 4:
+        return False
+    x, y, w, h = box
+    if type(x) not in _NUMBER or type(y) not in _NUMBER or type(w) not in _NUMBER or type(h) not in _NUMBER:
+        return False
+    return bool(abs(x) + abs(y) + abs(w) + abs(h) < 1e300)
+
+
+def annotation_fine(a: Any) -> bool:
+    """True only when ``problem(a, PANOPTIC_ANNOTATION)`` is None (an ASCII file name can be
+    encoded); False for anything unusual, which :func:`problem` then decides."""
+    if type(a) is not dict:
+        return False
+    iid, name = a.get("image_id"), a.get("file_name")
+    if not ((type(iid) is int and -(2**63) <= iid < 2**63) or type(iid) is str):
+        return False
+    return type(name) is str and name.isascii() and "\0" not in name and type(a.get("segments_info")) is list
+
+
 def problem(record: Any, rule: Rule) -> str | None:
     """Why ``record`` does not have the shape ``rule`` asks for, or None."""
     if not isinstance(record, dict):

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import limits
-from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, is_id, problem
+from ..checks.schema import PANOPTIC_ANNOTATION, SEGMENT, annotation_fine, is_id, problem, segment_fine
 from ..policy import Policy, place
 from .coco_records import INT64, integral, usable_name
 
@@ -26,7 +26,7 @@ def annotation_record(ann: Any, path: str, report: Policy, max_segments: int | N
     (:data:`~segtool.checks.schema.PANOPTIC_ANNOTATION`; an image id written ``2.0`` and a
     file name written as a number are read past) with at most ``max_segments`` segments
     (``limits.segments``); None when ``report`` has it left out."""
-    why = problem(ann, PANOPTIC_ANNOTATION)
+    why = None if annotation_fine(ann) else problem(ann, PANOPTIC_ANNOTATION)
     if why is None:
         iid, name = ann["image_id"], ann["file_name"]
     else:
@@ -66,15 +66,11 @@ def segment_records(
     """The records of ``info`` of the right shape (the others are reported and left out);
     repeated ids and categories not in ``known`` (None: not checked here) are reported and
     kept, as their pixels are still there to check."""
-    good: list[dict[str, Any]] = []
-    for i, s in enumerate(info):
-        why = problem(s, SEGMENT)
-        if why is None:
-            good.append(s)
-            continue
-        sid = s.get("id") if isinstance(s, dict) and is_id(s.get("id")) else None
-        report("malformed-record", f"{place(image_id, sid)}: segment #{i}: {why}", path, image_id, sid)
-    if len(good) > 1:
+    if all(map(segment_fine, info)):  # the usual case: every record of the right shape
+        good: list[dict[str, Any]] = list(info)
+    else:
+        good = _well_formed(info, image_id, path, report)
+    if len(good) > 1 and len({s["id"] for s in good}) < len(good):
         for sid, n in Counter(s["id"] for s in good).items():
             if n > 1:
                 report(
@@ -89,6 +85,19 @@ def segment_records(
             if s["category_id"] not in known:
                 msg = f"{place(image_id, s['id'])}: unknown category id {s['category_id']}"
                 report("unknown-category", msg, path, image_id, s["id"])
+    return good
+
+
+def _well_formed(info: list[Any], image_id: Any, path: str, report: Policy) -> list[dict[str, Any]]:
+    """The records of ``info`` of the right shape; the others reported, in order."""
+    good: list[dict[str, Any]] = []
+    for i, s in enumerate(info):
+        why = problem(s, SEGMENT)
+        if why is None:
+            good.append(s)
+            continue
+        sid = s.get("id") if isinstance(s, dict) and is_id(s.get("id")) else None
+        report("malformed-record", f"{place(image_id, sid)}: segment #{i}: {why}", path, image_id, sid)
     return good
 
 

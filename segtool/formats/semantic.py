@@ -9,6 +9,7 @@ Category records without ``isthing`` are stuff: a label map has no instances.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,18 @@ def _images(path: Path, pngs: list[Path]) -> list[ImageInfo]:
     return out
 
 
+def _pngs(folder: Path) -> list[Path]:
+    """The folder's PNGs in Path order. Children of one folder: on POSIX their names alone
+    decide, so they are sorted by name, not by Path comparisons (34,000 for 2 x 1,000
+    files, a tenth of mIoU's time before its workers start); elsewhere Path order itself."""
+    found = folder.glob("*.png")
+    return sorted(found, key=_name) if os.name == "posix" else sorted(found)
+
+
+def _name(p: Path) -> str:
+    return p.name
+
+
 def read(
     path: Path,
     *,
@@ -171,7 +184,7 @@ def read(
         records = data["categories"] if isinstance(data, dict) and "categories" in data else data
         cats = parse_categories(records, Path(where), default_isthing=False)
     ignore_rule([c.id for c in cats], ignore_value, where, STRICT)
-    pngs = sorted(path.glob("*.png"))
+    pngs = _pngs(path)
     images = _images(path, pngs)
     known = tuple(sorted(c.id for c in cats))
     decoding = None if labels is None else Decoding.of(labels)
@@ -241,7 +254,7 @@ def read_predictions(
     through the label map as the ground truth's were."""
     if not path.is_dir():
         raise FormatError("semantic predictions are a folder of label PNGs", str(path))
-    pngs = sorted(path.glob("*.png"))
+    pngs = _pngs(path)
     if labels is None:
         known = tuple(sorted(c.id for c in gt.categories))
         return Predictions({p.stem: LabelPng(str(p), ignore_value, known) for p in pngs}, "stem", str(path))

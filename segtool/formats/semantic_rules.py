@@ -8,7 +8,9 @@ stops at the first, validate collects them all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,9 @@ def label_values(
 ) -> None:
     """Every value with pixels (``present``, sorted; ``counts`` of each when known) must be a
     category or the ignore value, and none negative (``negative`` pixels, clipped to 0)."""
+    ids = _as_set(known)
+    if not negative and all(v in ids or v == ignore_value for v in present.tolist()):
+        return  # the usual case, by set look-ups (np.setdiff1d sorts: 0.1 ms an image for mIoU)
     unknown = np.setdiff1d(present[present != ignore_value], np.asarray(known, dtype=np.int64))
     if not unknown.size and not negative:
         return
@@ -54,6 +59,20 @@ def label_values(
     pixels = f" ({int(counts[np.isin(present, unknown)].sum()) + negative} px)" if counts is not None else ""
     msg = f"{place(image_id)}: {what} are not categories, nor the ignore value {ignore_value}{pixels}"
     report("unknown-label", msg, path, image_id)
+
+
+def _as_set(known: Collection[int]) -> AbstractSet[int]:
+    """``known`` as a set: a tuple (what the readers hold) made one once."""
+    if isinstance(known, AbstractSet):
+        return known
+    if isinstance(known, tuple):
+        return _tuple_set(known)
+    return set(known)
+
+
+@functools.lru_cache(maxsize=8)
+def _tuple_set(known: tuple[int, ...]) -> frozenset[int]:
+    return frozenset(known)
 
 
 def read_labels(
