@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -281,7 +281,7 @@ def _duplicate_ids(ids: _Ids, path: str) -> list[Finding]:
 
 def _image_jobs(
     path: Path,
-    images: dict[Any, dict[str, Any]],
+    images: Mapping[Any, dict[str, Any]],
     known: set[Any],
     max_overlap: float,
     found: list[Finding],
