@@ -53,6 +53,10 @@ def _finding(row: tuple[Any, ...]) -> Finding:
     return Finding(code, Severity(severity), message, path, image_id, segment_id)
 
 
+def _rebuilt(findings: list[Finding]) -> FindingLog:
+    return FindingLog(findings, keep=lambda code: True)
+
+
 class FindingLog:
     """Findings in the order added, most of them on disk: ``append``/``extend``, ``len``,
     iteration (as often as wanted, also while adding), indexing, ``==`` with a list.
@@ -161,6 +165,10 @@ class FindingLog:
 
     def __repr__(self) -> str:
         return f"FindingLog({self._n} findings, {len(self._chunks)} chunks on disk)"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled (or copied) as its findings: a file descriptor does not travel."""
+        return (_rebuilt, (list(self),))
 
     def worst(self) -> Severity | None:
         """The most severe finding's severity, or None when there is none."""

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -124,6 +126,9 @@ def test_a_log_is_a_list_of_findings(tmp_path, monkeypatch):
     assert report.summary() == listed.summary() and report.to_dict() == listed.to_dict()
     assert report.counts() == listed.counts() and report.worst() == listed.worst() and repr(report) == repr(listed)
     assert os.listdir(tmp_path) == []  # no name in the temp dir, not even while the log lives
+    with keeping(lambda code: False):  # a copy keeps every finding whatever the context
+        back = pickle.loads(pickle.dumps(report))
+        assert back.findings == expected and copy.deepcopy(log) == expected
 
 
 def test_the_spill_file_is_anonymous_and_in_the_system_temp_dir(tmp_path, monkeypatch):
