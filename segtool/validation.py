@@ -18,6 +18,7 @@ from typing import Any
 from . import formats
 from .checks.findings import Report
 from .checks.options import CheckOptions
+from .checks.spill import FindingLog, keeping
 from .errors import SegtoolError
 from .fix.changes import FixSummary
 from .model import Dataset
@@ -55,9 +56,18 @@ def validate(
     opts = replace(options or CheckOptions(), **option_values)
     if wants_total(progress):
         announce(progress, formats.image_count(name, path))
-    report: Report = formats.validator(name)(path, opts, jobs=jobs, progress=progress)
-    kept = [f for f in report.findings if (not select or f.code in select) and f.code not in ignore]
-    return Report(kept, report.stats)
+    if not select and not ignore:
+        report: Report = formats.validator(name)(path, opts, jobs=jobs, progress=progress)
+        return report
+
+    def keep(code: str) -> bool:
+        return (not select or code in select) and code not in ignore
+
+    with keeping(keep):  # a format that logs its findings drops the others as they come
+        report = formats.validator(name)(path, opts, jobs=jobs, progress=progress)
+    if isinstance(report.findings, FindingLog):
+        return report  # filtered as it was filled
+    return Report([f for f in report.findings if keep(f.code)], report.stats)
 
 
 def fix(

@@ -6,6 +6,7 @@ the readers' rules under an error policy), unused categories, and the photos of
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def photo_size(path: Path) -> tuple[int, int] | str:
         return str(exc) or type(exc).__name__
 
 
-def photo_checks(images: dict[Any, dict[str, Any]], folder: Path) -> list[Finding]:
+def photo_checks(images: Mapping[Any, dict[str, Any]], folder: Path) -> list[Finding]:
     """Every image record's file exists in ``folder`` (``--images DIR``) with the record's size.
 
     Only headers are read, so this costs a file open per image, not a decode.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..policy import place
 from .findings import Check, Finding, Severity
+
+if TYPE_CHECKING:
+    from .spill import FindingLog
 
 E, W, INF = Severity.ERROR, Severity.WARNING, Severity.INFO
 CHECKS: dict[str, Check] = {}
@@ -44,8 +47,9 @@ class Collect:
     starts with its place ("image 3: ...", for the one line of a strict error); a finding
     keeps the place in its own fields, so the message goes without it."""
 
-    def __init__(self, found: list[Finding] | None = None) -> None:
+    def __init__(self, found: list[Finding] | None = None, *, log: FindingLog | None = None) -> None:
         self.found: list[Finding] = [] if found is None else found
+        self.log = log  # when given, findings go there instead (a large run's, mostly on disk)
 
     def __call__(
         self, code: str, message: str, path: str, image_id: Any = None, segment_id: Any = None, *, usable: bool = False
@@ -54,7 +58,7 @@ class Collect:
             if image_id is not None and message.startswith(prefix):  # a finding carries its place apart
                 message = message[len(prefix) :]
                 break
-        self.found.append(finding(code, message, path, image_id, segment_id))
+        (self.found if self.log is None else self.log).append(finding(code, message, path, image_id, segment_id))
         # a record of the wrong shape is left out of the other checks, so that no check meets
         # a value it cannot handle (and one cause gives one finding); others stay in
         return usable and code != "malformed-record"

@@ -12,6 +12,7 @@ from .. import formats, validation
 from ..atomic import dataset_inputs
 from ..checks import CHECKS, CheckOptions
 from ..checks.findings import Report
+from ..checks.spill import FindingLog
 from ..checks.tolerance import Tolerance
 from ..errors import EXIT_FINDINGS, FormatError, SegtoolError
 from ..parallel import warm_up
@@ -255,9 +256,9 @@ def _aliased(ctx: click.Context, report: Report) -> Report:
     """``report`` with a temporary copy of stdin named ``<stdin>`` in its findings."""
     if not inputs.has_aliases(ctx):
         return report
-    findings = [
+    findings = FindingLog(
         replace(f, path=inputs.aliased(ctx, f.path), message=inputs.aliased(ctx, f.message)) for f in report.findings
-    ]
+    )
     return Report(findings, report.stats)
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import click
 
-from ..checks.findings import Finding, Report, Severity
+from ..checks.findings import Report, Severity
+from ..checks.spill import FindingLog
 from ..errors import EXIT_BAD_INPUT, EXIT_FINDINGS
 from ..fix import FixSummary
 from . import ci_formats, output
@@ -39,7 +40,7 @@ def report_several(
     threshold, show_info = SEVERITIES[fail_on], verbose or fail_on == "info"
     read = [(o, o.report) for o in outcomes if o.report is not None]
     merged = Report(
-        [f for _, r in read for f in r.findings], {"images": sum(r.stats.get("images", 0) for _, r in read)}
+        FindingLog(f for _, r in read for f in r.findings), {"images": sum(r.stats.get("images", 0) for _, r in read)}
     )
     unreadable = [(o.shown, o.error or "") for o in outcomes if o.error is not None]
     if json_out:
@@ -112,9 +113,7 @@ def print_report(report: Report, verbose: bool, title: str | None = None) -> Non
     table = output.SafeTable(title or f"segtool validate · {report.stats.get('images', 0)} images")
     for col in ("check", "severity", "count", "first example"):
         table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
-    firsts: dict[str, Finding] = {}
-    for f in report.findings:
-        firsts.setdefault(f.code, f)
+    firsts = report.firsts()
     for code, n in sorted(report.counts().items(), key=lambda kv: (-firsts[kv[0]].severity, kv[0])):
         f = firsts[code]
         where = f"image {f.image_id}: " if f.image_id is not None else ""

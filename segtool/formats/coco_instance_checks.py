@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,13 @@ from ..checks.options import CheckOptions
 from ..checks.records import unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register
 from ..checks.schema import is_id
+from ..checks.spill import FindingLog
 from ..checks.tolerance import Tolerance, Verdict, area_verdict, box_area_verdict, box_verdict, outline, verdict_finding
 from ..parallel import imap, jobs_for
 from ..rlepairs import as_pycocotools, capped, shared_pixels
 from .coco_polygons import outline_problem, polygon_geometry
 from .coco_record_checks import dataset_records
+from .coco_record_table import Seen
 from .coco_records import count_images, references
 from .common import limit
 from .instance_rules import first_problem
@@ -281,10 +283,10 @@ def _duplicate_ids(ids: _Ids, path: str) -> list[Finding]:
 
 def _image_jobs(
     path: Path,
-    images: dict[Any, dict[str, Any]],
+    images: Mapping[Any, dict[str, Any]],
     known: set[Any],
     max_overlap: float,
-    found: list[Finding],
+    found: FindingLog,
     ids: _Ids,
 ) -> Iterator[_Job]:
     """Stream the annotations and yield one job per image as soon as all of its annotations
@@ -300,7 +302,7 @@ def _image_jobs(
     most = limit("segments")
     over = {iid: Counter[Any]() for iid, n in expected.items() if n > most and iid in images}
     pending: dict[Any, list[dict[str, Any]]] = {}
-    collect, source = Collect(found), str(path)
+    collect, source = Collect(log=found), str(path)
     for i, ann in enumerate(passes.items("annotations.item", last=True)):
         why = first_problem(ann, i)  # the reader's rules (instance_rules), usable problems too
         if why is not None:
@@ -337,12 +339,11 @@ def validate_instance(
 ) -> Report:
     """Every finding of a COCO instance JSON, its annotations streamed (see :func:`_image_jobs`);
     areas and boxes compared within ``tolerance`` (default: :class:`Tolerance`'s)."""
-    found, images, cats = dataset_records(path, images_dir)
+    records_found, images, cats = dataset_records(path, images_dir)
     ids = _Ids()
-    streamed: list[Finding] = []
-    per_image: list[Finding] = []
+    streamed, per_image = FindingLog(), FindingLog()  # mostly on disk: memory flat in the images
     used: Counter[Any] = Counter()
-    annotated: set[Any] = set()
+    annotated = Seen(images)
     work = _image_jobs(path, images, {c.get("id") for c in cats}, max_overlap, streamed, ids)
     if tolerance is not None:
         work = (replace(job, tolerance=tolerance) for job in work)
@@ -357,13 +358,14 @@ def validate_instance(
     if progress is not None and (rest := (count_images(path) or 0) - len(annotated)) > 0:
         progress(rest)
     annotations = sum(used.values())
+    found = FindingLog(records_found)
     found += _duplicate_ids(ids, str(path))
     found += streamed
-    found += [
+    found += (
         finding("no-annotations", "the image has no annotations", str(path), iid)
         for iid in images
         if iid not in annotated
-    ]
+    )
     found += per_image
     found += unused_categories(cats, used, str(path))
     return Report(found, {"images": len(images), "annotations": annotations})

@@ -22,9 +22,11 @@ from ..checks.options import CheckOptions
 from ..checks.records import unused_categories
 from ..checks.registry import INF, Collect, E, W, finding, register, unlabeled
 from ..checks.schema import is_id
+from ..checks.spill import FindingLog
 from ..checks.tolerance import Tolerance, area_verdict, box_verdict, verdict_finding
 from ..parallel import imap, jobs_for
 from .coco_record_checks import dataset_records
+from .coco_record_table import ImageRecords, Seen
 from .coco_records import count_images, unknown_image
 from .common import limit
 from .jsonstream import items
@@ -148,19 +150,19 @@ def _check_image(job: _Job) -> _ImageOut:
 
 
 def _annotation_jobs(
-    path: Path, images: dict[Any, dict[str, Any]], make: Callable[[dict[str, Any], dict[str, Any]], _Job]
-) -> tuple[list[Finding], set[Any], Iterator[_Job]]:
+    path: Path, images: ImageRecords, make: Callable[[dict[str, Any], dict[str, Any]], _Job]
+) -> tuple[FindingLog, Seen, Iterator[_Job]]:
     """Stream the annotations: one job per image, dangling and repeated annotations as findings.
 
-    Returns the findings list and the set of annotated images, both filled as the jobs are
-    consumed, and the jobs.
+    Returns the findings and the annotated images, both filled as the jobs are consumed,
+    and the jobs.
     """
-    found: list[Finding] = []
-    seen: set[Any] = set()
+    found = FindingLog()
+    seen = Seen(images)
     max_segments = limit("segments")
 
     def jobs() -> Iterator[_Job]:
-        collect = Collect(found)
+        collect = Collect(log=found)
         for ann in items(path, "annotations.item"):
             record = annotation_record(ann, str(path), collect, max_segments)
             if record is None:
@@ -168,15 +170,32 @@ def _annotation_jobs(
                 seen.add(iid)  # reported once, not again as an image without annotation
                 continue
             iid = record[0]
-            if iid not in images:
+            row = images.row(iid)
+            if row is None:
                 unknown_image(iid, images, str(path), collect)
             elif iid in seen:
                 repeated_annotation(iid, str(path), collect)  # the first one is checked
             else:
                 seen.add(iid)
-                yield make(images[iid], ann)
+                yield make(images.record(row), ann)
 
     return found, seen, jobs()
+
+
+def joined(folder: str, name: str) -> str:
+    """``str(Path(folder) / name)`` without a Path: pathlib interns every part it parses, in
+    a table that grew by a PNG name an image. The plain join when it spells the same path
+    (no ``.`` part, no repeated or trailing slash), else pathlib's."""
+    plain = (
+        folder not in ("", ".")
+        and name not in ("", ".")
+        and not name.startswith(("/", "./"))
+        and not name.endswith(("/", "/."))
+        and "//" not in name
+        and "/./" not in name
+        and not folder.endswith("/")
+    )
+    return f"{folder}/{name}" if plain else str(Path(folder) / name)
 
 
 def validate_panoptic(
@@ -192,20 +211,21 @@ def validate_panoptic(
     """Every finding of a COCO panoptic dataset (JSON + PNG folder); areas and boxes compared
     within ``tolerance`` (default: :class:`Tolerance`'s).
 
-    The annotations are streamed from the JSON and checked as they are read, so memory does
-    not grow with the number of images.
+    The annotations are streamed from the JSON and checked as they are read, and the
+    findings beyond a few hundred wait on disk (:class:`FindingLog`), so memory does not
+    grow with the number of images.
     """
-    found, images, cats = dataset_records(path, images_dir)
-    folder = masks_dir or path.with_suffix("")
+    records_found, images, cats = dataset_records(path, images_dir)
+    folder = str(masks_dir or path.with_suffix(""))
     known = frozenset(c.get("id") for c in cats)
     things = frozenset(c.get("id") for c in cats if c.get("isthing", 1))
 
     def make(image: dict[str, Any], ann: dict[str, Any]) -> _Job:
-        file = str(folder / str(ann.get("file_name")))
+        file = joined(folder, str(ann.get("file_name")))
         return _Job(image, ann, file, things, known, max_unlabeled, tolerance or Tolerance())
 
     streamed, annotated, work = _annotation_jobs(path, images, make)
-    pixel_found: list[Finding] = []
+    pixel_found = FindingLog()
     used: Counter[Any] = Counter()
     unlabeled = pixels = checked = 0
     for out in imap(_check_image, work, jobs=jobs_for(len(images), jobs)):
@@ -220,13 +240,16 @@ def validate_panoptic(
     # annotation to check (none, a malformed one) are done too, so the count ends at the total
     if progress is not None and (rest := (count_images(path) or 0) - checked) > 0:
         progress(rest)
+    found = FindingLog(records_found)
     found += streamed
-    found += [
+    streamed.close()
+    found += (
         finding("image-without-annotation", "the image has no annotation record", str(path), iid)
         for iid in images
         if iid not in annotated
-    ]
+    )
     found += pixel_found
+    pixel_found.close()
     found += unused_categories(cats, used, str(path))
     stats = {
         "images": len(images),

@@ -13,19 +13,21 @@ from typing import Any
 from ..checks.findings import Finding
 from ..checks.records import photo_checks
 from ..checks.registry import Collect, finding
-from .coco_records import parse_categories, parse_images
+from .coco_record_table import ImageRecords
+from .coco_records import iter_images, parse_categories
 from .jsonstream import coco_lists
 
 
-def image_checks(records: Iterable[Any], path: str) -> tuple[list[Finding], dict[Any, dict[str, Any]]]:
+def image_checks(records: Iterable[Any], path: str) -> tuple[list[Finding], ImageRecords]:
     """The image records as the readers take them (malformed, over the pixels limit,
-    repeated, one id in two spellings: :func:`~segtool.formats.coco_records.parse_images`),
-    and file names used twice; returns the findings and the usable records by id."""
+    repeated, one id in two spellings: :func:`~segtool.formats.coco_records.iter_images`),
+    and file names used twice; returns the findings and the usable records by id, as
+    columns (:class:`~segtool.formats.coco_record_table.ImageRecords`)."""
     collect = Collect()
-    images = {im.id: im.to_dict() for im in parse_images(records, path, collect)}
-    names = Counter(str(im["file_name"]) for im in images.values())
+    images = ImageRecords(iter_images(records, path, collect))
     collect.found += [
-        finding("duplicate-file-name", f"file name {n} is used by {c} images", path) for n, c in names.items() if c > 1
+        finding("duplicate-file-name", f"file name {n} is used by {c} images", path)
+        for n, c in images.repeated_names().items()
     ]
     return collect.found, images
 
@@ -50,9 +52,7 @@ def category_checks(records: list[Any], path: str) -> tuple[list[Finding], list[
     return found, cats
 
 
-def dataset_records(
-    path: Path, images_dir: Path | None
-) -> tuple[list[Finding], dict[Any, dict[str, Any]], list[dict[str, Any]]]:
+def dataset_records(path: Path, images_dir: Path | None) -> tuple[list[Finding], ImageRecords, list[dict[str, Any]]]:
     """A COCO file's image and category records (streamed, without its annotations) and
     their checks, with ``--images DIR`` when given: findings, images by id, categories."""
     image_records, cat_records = coco_lists(path)

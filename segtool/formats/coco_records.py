@@ -153,9 +153,18 @@ def parse_images(records: Any, path: Path | str, report: Policy = STRICT) -> lis
     """``images`` records → :class:`ImageInfo` list, ids unique (a repeated id keeps its
     first record); one id in two spellings (``"2299"`` and ``2299``) is reported, and read
     as two ids, as pycocotools does."""
+    return list(iter_images(records, path, report))
+
+
+def iter_images(records: Any, path: Path | str, report: Policy = STRICT) -> Iterator[ImageInfo]:
+    """:func:`parse_images` one record at a time (validate's table of images keeps columns,
+    not a list of records; the ids seen so far are the one set it holds while reading)."""
     if not isinstance(records, list | Iterator):  # a list, or its records streamed (validate)
         raise SegtoolError("'images' must be a list", str(path))
-    out: list[ImageInfo] = []
+    return _iter_images(records, path, report)
+
+
+def _iter_images(records: Any, path: Path | str, report: Policy) -> Iterator[ImageInfo]:
     seen: set[int | str] = set()
     most = limits.current().pixels
     for i, rec in enumerate(records):
@@ -171,8 +180,7 @@ def parse_images(records: Any, path: Path | str, report: Policy = STRICT) -> lis
             if not report("image-id-form", f"images {both} are one id in two spellings", str(path), im.id, usable=True):
                 continue
         seen.add(im.id)
-        out.append(im)
-    return out
+        yield im
 
 
 def _lenient_category(rec: dict[str, Any], default_isthing: bool) -> Category | None:
