@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,34 @@ def test_imap_is_lazy_about_its_input():
     assert next(it) == 0
     assert len(pulled) <= 4 * 2 * 2 + 2
     it.close()
+
+
+class _Recording(ThreadPoolExecutor):
+    """A thread pool that notes the size of every chunk handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.chunks: list[int] = []
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.chunks.append(len(args[1]))  # parallel._run_chunk(fn, chunk)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_last_chunks_shrink_when_the_count_is_known():
+    """With ``count``, each chunk is min(32, what is left / (2 x jobs), rounded up), down to
+    1; without it, 32 to the end."""
+    with _Recording() as ex:
+        assert list(imap(square, range(200), jobs=2, executor=ex, count=200)) == [x * x for x in range(200)]
+    # by hand, left -> ceil(left / 4) capped at 32: 200, 168, 136 -> 32; 104 -> 26, 78 -> 20,
+    # 58 -> 15, 43 -> 11, 32 -> 8, 24 -> 6, 18 -> 5, 13 -> 4, 9 -> 3, 6 -> 2, then 4 x 1
+    assert ex.chunks == [32, 32, 32, 26, 20, 15, 11, 8, 6, 5, 4, 3, 2, 1, 1, 1, 1]
+    with _Recording() as ex:
+        assert list(imap(square, range(200), jobs=2, executor=ex)) == [x * x for x in range(200)]
+    assert ex.chunks == [32] * 6 + [8]
+    with _Recording() as ex:  # a count that is wrong changes chunk sizes only, never results
+        assert list(imap(square, range(50), jobs=2, executor=ex, count=10)) == [x * x for x in range(50)]
+    assert sum(ex.chunks) == 50
 
 
 def test_worker_errors_arrive_intact():

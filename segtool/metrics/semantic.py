@@ -281,7 +281,7 @@ def evaluate(
     tally: Tally[_Counts] = Tally(per_image, slices, lambda: _Counts.zeros(classes.k, edges is not None), _row)
     for pair in items:
         tally.expect(pair.gt.image, pair.pred is None)
-    for cm, counted in imap(_confusion, items, jobs=jobs_for(len(items), jobs)):
+    for cm, counted in imap(_confusion, items, jobs=jobs_for(len(items), jobs), count=len(items)):
         cm.add_to(total)
         if edges is not None and counted is not None:
             edges += counted
