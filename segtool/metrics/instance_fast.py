@@ -22,10 +22,9 @@ from .. import kernels as _kernels
 from ..cocomask import size_ok
 from ..model import Sample, is_deferred
 from .instance_accumulate import ImageEval
-from .instance_result import IOU_THRS, Params
+from .instance_result import IOU_BARS, IOU_THRS, Params
 
 JSON = "\x01"  # formats.coco_tables.JSON: a line of packed text that holds JSON, not counts
-_THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 _NONE = np.zeros(0, np.int64)
 T = TypeVar("T")
 R = TypeVar("R")
@@ -131,7 +130,7 @@ def fast_image(gt_sample: Any, dt: Any, params: Params, empty: bool) -> ImageEva
         np.ascontiguousarray(dcat, np.int64),
         np.ascontiguousarray(dscore, np.float64),
         _bounds(params),
-        _THRESHOLDS,
+        IOU_BARS,
         params.max_dets[-1],
         rows,
         rank,

@@ -15,6 +15,7 @@ from ..model import Category
 from .slices import extras
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+IOU_BARS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 AREA_RNG = ((0**2, 1e5**2), (0**2, 32**2), (32**2, 96**2), (96**2, 1e5**2))
 AREA_LBL = ("all", "small", "medium", "large")
 MAX_DETS = (1, 10, 100)

@@ -33,13 +33,12 @@ from . import boundary as _boundary
 from . import instance_fast as _fast
 from .instance_accumulate import REC_THRS as REC_THRS
 from .instance_accumulate import Collected, ImageEval, accumulate
-from .instance_result import IOU_THRS, InstanceResult, Params
+from .instance_result import IOU_BARS, IOU_THRS, InstanceResult, Params
 from .instance_result import STAT_NAMES as STAT_NAMES
 from .per_image import InstanceRows, Tally
 from .slices import Slices
 from .threaded import thread_map
 
-_THRESHOLDS = np.minimum(IOU_THRS, 1 - 1e-10)  # evaluateImg's starting bar per threshold
 LIGHT_THREADS = 1  # threads scoring light images: two were slower than one, +15-45% CPU (docs/scale.md)
 
 
@@ -124,7 +123,7 @@ def _match(
             np.ascontiguousarray(gt.ids, dtype=np.int64),
             np.ascontiguousarray(gt.iscrowd, dtype=np.uint8),
             np.ascontiguousarray(ignore, dtype=np.uint8),
-            _THRESHOLDS,
+            IOU_BARS,
             match,
             match_ig,
         )
