@@ -356,6 +356,7 @@ def test_scheduler_lost_mid_run(runner, data, monkeypatch):
             while state["running"] and executed(client) < 3:
                 time.sleep(0.01)
             procs[0].kill()
+            procs[0].wait()  # reaped: the fixture then sees it gone, not a scheduler to shut down (60 s)
             state["killed"] = state["running"]
 
         killer = threading.Thread(target=kill_when_started)
