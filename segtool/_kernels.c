@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1296,7 +1297,7 @@ static PyObject *coco_accumulate(PyObject *self, PyObject *args)
  * into columns, without a dict per record: parsing the list with a JSON parser and walking
  * its dicts was most of reading a results file. Only the plain case is read here; anything
  * else (an escape or a byte past ASCII in a string, an integer of more than 15 digits, a
- * number token of more than 64 characters, a key twice, a value of another type, a missing
+ * number token of more than 64 characters or beyond a double, a key twice, a value of another type, a missing
  * field, polygons, a syntax error) stops the scan at that record ("bail"), and the caller
  * reads from there with the JSON parser, whose checks and messages then apply. What the scan
  * accepts is valid JSON, and reads as the json module and ijson read it: integers exact,
@@ -1394,6 +1395,22 @@ static PyObject *counts_text(const unsigned char *s, Py_ssize_t a, Py_ssize_t b,
 
 static ALWAYS_INLINE int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
+/* Whether a number token with an exponent (len <= SCAN_TOKEN) is beyond a double: yajl
+ * refuses it (ijson: "numeric (floating point) overflow") where the json module reads inf,
+ * so the scan leaves it to the parser. Without an exponent, 64 characters cannot overflow. */
+static int too_large(const unsigned char *p, Py_ssize_t len)
+{
+    char token[SCAN_TOKEN + 1];
+    memcpy(token, p, (size_t)len);
+    token[len] = '\0';
+    const double d = PyOS_string_to_double(token, NULL, NULL); /* overflow: +-inf, no error */
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 1;
+    }
+    return isinf(d);
+}
+
 /* A number at the cursor (JSON's grammar): its token [*a, the cursor), whether it is an
  * integer token and, if so, its value. A token that reaches the end of the text may go on:
  * NEED (in a record, a number is always followed by something). */
@@ -1427,8 +1444,9 @@ static int scan_number(Txt *t, Py_ssize_t *a, int *integer, int64_t *value)
         while (j < n && is_digit(s[j]))
             j++;
     }
+    int exponent = 0;
     if (j < n && (s[j] == 'e' || s[j] == 'E')) {
-        *integer = 0;
+        *integer = 0, exponent = 1;
         j++;
         if (j < n && (s[j] == '+' || s[j] == '-'))
             j++;
@@ -1442,6 +1460,8 @@ static int scan_number(Txt *t, Py_ssize_t *a, int *integer, int64_t *value)
     if (j >= n)
         return SCAN_NEED;
     if (j - t->i > SCAN_TOKEN)
+        return SCAN_BAIL;
+    if (exponent && too_large(s + t->i, j - t->i))
         return SCAN_BAIL;
     *a = t->i;
     *value = neg ? -v : v;
@@ -3281,6 +3301,151 @@ static PyObject *scan_annotations(PyObject *self, PyObject *args)
 
 /* ================================================== end of ground-truth annotations (issue 15, per-core speed) */
 
+/* ================================================== panoptic records (issue 15, PQ wall-clock)
+ *
+ * scan_panoptic: the records of a COCO panoptic annotation list ({"image_id", "file_name",
+ * "segments_info": [...]}) as their image id, the number of items in segments_info and where
+ * each record lies in the text, with its file name as a str. That is all the stream's first
+ * pass needs (every image id, before any image is paired) and its second (each record's text,
+ * parsed by the worker that loads its PNG): ijson built a dict per record and per segment,
+ * twice, in the one process that reads both files while the workers waited for their first
+ * images. scan_results' rules: only the plain case, anything else bails and the caller reads
+ * the file with the JSON parser. A record is plain when image_id is an integer token,
+ * file_name a string without escapes (bytes 0x20..0x7f), segments_info a list (its items
+ * passed over and counted), each once; other keys are passed over. */
+typedef struct {
+    int64_t ints[3];   /* image_id, items in segments_info, the record's end */
+    Py_ssize_t na, nb; /* the file name's bytes */
+} PanRec;
+
+/* "segments_info": a list, its items passed over and counted. */
+static int scan_segments_info(Txt *t, int64_t *count)
+{
+    int st = scan_char(t, '[');
+    if (st != SCAN_OK)
+        return st;
+    const int c = scan_peek(t);
+    if (c < 0)
+        return SCAN_NEED;
+    if (c == ']') {
+        t->i++;
+        return SCAN_OK;
+    }
+    for (;;) {
+        if ((st = scan_skip(t, 2)) != SCAN_OK)
+            return st;
+        ++*count;
+        const int more = scan_next(t, ']');
+        if (more <= 0)
+            return -more == 0 ? SCAN_OK : -more;
+    }
+}
+
+/* One record at the cursor into *r. */
+static int scan_pan_record(Txt *t, PanRec *r)
+{
+    int st = scan_char(t, '{'), seen = 0;
+    if (st != SCAN_OK)
+        return st;
+    memset(r, 0, sizeof *r);
+    for (;;) {
+        Py_ssize_t a, b;
+        if ((st = scan_key(t, &a, &b)) != SCAN_OK)
+            return st; /* {} bails here: no image_id */
+        const int c = scan_peek(t);
+        if (c < 0)
+            return SCAN_NEED;
+        int bit = 0;
+        if (KEY_IS(t, a, b, "image_id"))
+            bit = 1, st = scan_int(t, &r->ints[0]);
+        else if (KEY_IS(t, a, b, "file_name"))
+            bit = 2, st = c == '"' ? scan_string(t, &r->na, &r->nb, KEY_TEXT, NULL) : SCAN_BAIL;
+        else if (KEY_IS(t, a, b, "segments_info"))
+            bit = 4, st = scan_segments_info(t, &r->ints[1]);
+        else
+            st = scan_skip(t, 1);
+        if (seen & bit)
+            return SCAN_BAIL; /* a key twice */
+        seen |= bit;
+        if (st != SCAN_OK)
+            return st;
+        const int more = scan_next(t, '}');
+        if (more < 0)
+            return -more;
+        if (more == 0)
+            break;
+    }
+    r->ints[2] = t->i;
+    return seen == 7 ? SCAN_OK : SCAN_BAIL;
+}
+
+static PyObject *scan_panoptic(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *data_obj;
+    Py_ssize_t pos, most;
+    int first, final;
+    if (!PyArg_ParseTuple(args, "Onppn", &data_obj, &pos, &first, &final, &most))
+        return parse_failed();
+    Bufs bs = {0};
+    const Py_buffer *data = take(&bs, data_obj, U8, 0, "data");
+    if (data == NULL) {
+        release(&bs);
+        return NULL;
+    }
+    if (pos < 0 || pos > data->len || most < 1) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, pos < 0 || pos > data->len ? "pos is out of range" : "most must be >= 1");
+        return NULL;
+    }
+    Txt t = {data->buf, data->len, pos};
+    Vec64 ints = {0};
+    PyObject *names = PyList_New(0), *result = NULL;
+    int status = SCAN_MORE, failed = names == NULL;
+    Py_ssize_t n = 0;
+    if (first && scan_peek(&t) == ']') {
+        t.i++;
+        status = SCAN_END;
+    }
+    while (!failed && status == SCAN_MORE && n < most) {
+        const Py_ssize_t start = t.i;
+        PanRec r;
+        int st = scan_pan_record(&t, &r);
+        int more = 0;
+        if (st == SCAN_OK) {
+            more = scan_next(&t, ']');
+            if (more < 0)
+                st = -more;
+        }
+        if (st != SCAN_OK) {
+            status = st == SCAN_NEED && !final ? SCAN_NEED : SCAN_BAIL;
+            t.i = start;
+            break;
+        }
+        PyObject *name = PyUnicode_DecodeASCII((const char *)t.s + r.na, r.nb - r.na, NULL);
+        failed = name == NULL || PyList_Append(names, name) < 0;
+        Py_XDECREF(name);
+        if (!failed && (vec_push(&ints, r.ints[0]) < 0 || vec_push(&ints, r.ints[1]) < 0 ||
+                        vec_push(&ints, r.ints[2]) < 0 || vec_push(&ints, start) < 0)) {
+            PyErr_NoMemory();
+            failed = 1;
+        }
+        n++;
+        if (!more)
+            status = SCAN_END;
+    }
+    if (!failed)
+        result = Py_BuildValue("(innNO)", status, t.i, n,
+                               PyBytes_FromStringAndSize((const char *)ints.p, (Py_ssize_t)sizeof(int64_t) * 4 * n),
+                               names);
+    free(ints.p);
+    Py_XDECREF(names);
+    release(&bs);
+    return result;
+}
+
+/* ================================================== end of panoptic records (issue 15, PQ wall-clock) */
+
 /* ================================================== fused mask AP per image (issue 15, mask AP wall-clock) */
 
 /* One image of COCOeval (segm, COCO parameters) in one call, without the GIL: what
@@ -3579,6 +3744,9 @@ static PyMethodDef methods[] = {
     {"scan_annotations", scan_annotations, METH_VARARGS,
      "scan_annotations(data, pos, first, final, most): up to `most` plain annotations of a COCO instance "
      "file's list from data[pos:] as columns: (status, pos, n, ints, doubles, flags, lines)."},
+    {"scan_panoptic", scan_panoptic, METH_VARARGS,
+     "scan_panoptic(data, pos, first, final, most): up to `most` plain records of a COCO panoptic annotation "
+     "list from data[pos:]: (status, pos, n, ints, names), ints (image_id, segments, end, start) per record."},
     {"coco_image", coco_image, METH_VARARGS,
      "coco_image(gt_text, dt_text, h, w, gt_cat, gt_ids, crowd, gt_area, dt_cat, dt_score, bounds, thrs, max_det, "
      "rows, rank, flags, npig): COCOeval of one image's masks (counts strings, one a line); returns (kept "

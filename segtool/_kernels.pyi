@@ -181,6 +181,17 @@ def scan_annotations(
     ``{"size": [h, w], "counts": str}``, 2 another segmentation], lines [the RLE's counts
     for flag 1, the segmentation's JSON text as written for flag 2, else None])."""
 
+def scan_panoptic(
+    data: Buffer, pos: int, first: bool, final: bool, most: int
+) -> tuple[int, int, int, bytes, list[str]]:
+    """Up to ``most`` records of a COCO panoptic ``annotations`` list (a JSON array) from
+    ``data`` [uint8] at ``pos``, as :func:`scan_results` reads a results list (the same
+    status, the same JSON rules), while each is plain: an object with an integer
+    ``image_id``, a ``file_name`` string without escapes and a ``segments_info`` list, each
+    once; other keys passed over. Returns (status, pos, n, ints [int64 per record: image_id,
+    the number of items in segments_info, the offset just past the record, the offset where
+    it starts], names [each record's file_name])."""
+
 def scan_results(
     data: Buffer, pos: int, first: bool, final: bool, most: int
 ) -> tuple[int, int, int, bytes, bytes, bytes, list[str | None]]:

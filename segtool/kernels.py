@@ -33,6 +33,7 @@ _KERNELS = (
     "cvat_polygons",
     "scan_annotations",
     "coco_image",
+    "scan_panoptic",
 )
 
 
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
         rle_areas,
         rle_iou,
         scan_annotations,
+        scan_panoptic,
         scan_results,
         unfilter,
     )
@@ -97,6 +99,7 @@ else:
     cvat_polygons = _impl.cvat_polygons
     scan_annotations = _impl.scan_annotations
     coco_image = _impl.coco_image
+    scan_panoptic = _impl.scan_panoptic
 
 __all__ = [
     "ENV",
@@ -116,6 +119,7 @@ __all__ = [
     "rle_areas",
     "rle_iou",
     "scan_annotations",
+    "scan_panoptic",
     "scan_results",
     "unfilter",
 ]

@@ -8,7 +8,6 @@ same detections, or the same refusal, as with the parser alone (results_scan.usa
 from __future__ import annotations
 
 import json
-import math
 import random
 import struct
 from pathlib import Path
@@ -189,7 +188,7 @@ def test_hostile_values_are_left_to_the_parser() -> None:
     assert native.scan_results(f"[{plain}]".encode(), 1, True, True, 9)[:3] == (END, len(plain) + 2, 1)
     for old, new in [
         ('"score": 0.5', '"score": NaN'),
-        ('"score": 0.5', '"score": 1e999'),  # read: inf, which the reader's checks refuse
+        ('"score": 0.5', '"score": 1e999'),  # beyond a double: yajl refuses it, json reads inf
         ('"image_id": 1', '"image_id": 1234567890123456'),  # 16 digits
         ('"image_id": 1', '"image_id": 1.0'),
         ('"image_id": 1', '"image_id": "1"'),
@@ -206,11 +205,7 @@ def test_hostile_values_are_left_to_the_parser() -> None:
         ('"score": 0.5', '"score": 0.' + "1" * 70),  # a 72-character token
     ]:
         text = f"[{plain.replace(old, new, 1)}]".encode()
-        status = native.scan_results(text, 1, True, True, 9)
-        if new.endswith("1e999"):
-            assert status[0] == END and math.isinf(struct.unpack("=5d", status[4])[0])
-        else:
-            assert status[:3] == (BAIL, 1, 0), new
+        assert native.scan_results(text, 1, True, True, 9)[:3] == (BAIL, 1, 0), new
     # an escaped backslash or slash in the counts is read (json.dumps escapes the backslash)
     escaped = "a" + "\\" * 2 + "b" + "\\" + "/"  # the JSON text a\\b\/
     text = ("[" + plain.replace("ab", escaped) + "]").encode()

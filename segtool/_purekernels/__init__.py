@@ -10,8 +10,8 @@ writes the same values into the same output buffers and returns the same result;
 
 The twin is a package by what each part owns: ``_args`` (the buffer and argument checks all
 kernels share), ``png`` (``unfilter``), ``pixels`` (``pack_rgb``, ``pair_counts``,
-``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``results`` and ``annotations`` (``scan_results``,
-``scan_annotations``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``), ``cvat``
+``joint_hist8``), ``rle`` (``rle_areas``, ``rle_iou``), ``results``, ``annotations`` and ``panoptic``
+(``scan_results``, ``scan_annotations``, ``scan_panoptic``), ``poly`` (``poly_areas``, ``poly_rles``, ``parse_points``), ``cvat``
 (``cvat_polygons``), ``coco``
 (``coco_match``, ``coco_accumulate``) and ``bootstrap`` (``coco_bootstrap``); each module's docstring says how it turns the sequential loops of
 the C file into whole-array work.
@@ -24,6 +24,7 @@ from .bootstrap import coco_bootstrap
 from .coco import coco_accumulate, coco_match
 from .cvat import cvat_polygons
 from .image import coco_image
+from .panoptic import scan_panoptic
 from .pixels import joint_hist8, pack_rgb, pair_counts
 from .png import unfilter
 from .poly import parse_points, poly_areas, poly_rles
@@ -46,6 +47,7 @@ __all__ = [
     "rle_areas",
     "rle_iou",
     "scan_annotations",
+    "scan_panoptic",
     "scan_results",
     "unfilter",
 ]

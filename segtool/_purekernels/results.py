@@ -6,6 +6,7 @@ only with the C kernels (:data:`segtool.kernels.IMPLEMENTATION`), the JSON parse
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from collections.abc import Callable
@@ -98,7 +99,8 @@ class _Txt:
                 raise _Bail(BAIL)
             while j < n and _digit(s[j]):
                 j += 1
-        if j < n and s[j] in b"eE":
+        exponent = j < n and s[j] in b"eE"
+        if exponent:
             integer = False
             j += 1
             if j < n and s[j] in b"+-":
@@ -113,6 +115,8 @@ class _Txt:
             raise _Bail(NEED)
         if j - i > TOKEN:
             raise _Bail(BAIL)
+        if exponent and math.isinf(float(s[i:j])):
+            raise _Bail(BAIL)  # beyond a double: yajl refuses it, the json module reads inf
         self.i = j
         return i, integer, v
 
@@ -277,7 +281,7 @@ Record = Callable[[_Txt], tuple[list[int], list[float], int, str | None]]
 
 def scan_list(data: Any, pos: Any, first: Any, final: Any, most: Any, record: Record, width: int) -> tuple[Any, ...]:
     """The walk over a JSON list that scan_results and scan_annotations share: up to ``most``
-    items read by ``record`` (each its ints, then its offset: ``width`` int64s; five doubles;
+    items read by ``record`` (each its ints, then its offset: ``width`` int64s; its doubles;
     a flag byte; a text or None), stopping before the first it bails on. (status, pos, n,
     ints, doubles, flags, texts), as the C kernels return them."""
     s = _take(data, _U8, False, "data").tobytes()
@@ -309,7 +313,7 @@ def scan_list(data: Any, pos: Any, first: Any, final: Any, most: Any, record: Re
         if not more:
             status = END
     n = len(flags)
-    packed = struct.pack(f"={width * n}q", *ints), struct.pack(f"={5 * n}d", *doubles)
+    packed = struct.pack(f"={width * n}q", *ints), struct.pack(f"={len(doubles)}d", *doubles)
     return status, t.i, n, *packed, bytes(flags), texts
 
 
