@@ -318,3 +318,24 @@ def test_a_large_shuffled_results_list_opens_each_file_twice(tmp_path):
     assert all(result["opens"].get(str(p.resolve()), 0) <= 2 for p in (gt, dt)), result["opens"]
     stats = json.loads(run.stdout[: run.stdout.rindex("\n{")])["stats"]
     assert np.array_equal(stats, reference(gt, dt, "segm").stats)
+
+
+@pytest.mark.parametrize("extra", ['"extra": [1 2]', '"info": {"v": 1e999}'])
+def test_a_ground_truth_that_is_not_json_outside_its_annotations_is_refused(tmp_path, extra):
+    """The C scan of the annotations list reads only that list: the rest must still parse
+    (the json module and ijson refuse these files; the scan once scored them)."""
+    mask = np.zeros((6, 8), bool)
+    mask[1:4, 2:6] = True
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 1, 4, 3], "area": 12, "iscrowd": 0}
+    data = {
+        "images": [{"id": 1, "file_name": "a.jpg", "height": 6, "width": 8}],
+        "annotations": [{**ann, "segmentation": rle(mask)}],
+        "categories": [{"id": 1, "name": "a"}],
+    }
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps(data)[:-1] + ", " + extra + "}")
+    dets = write_json(tmp_path / "dets.json", [{**ann, "score": 0.9, "segmentation": rle(mask)}])
+    with pytest.raises(SegtoolError, match="invalid JSON"):
+        evaluate_instance(gt, dets)
+    gt.write_text(json.dumps(data))
+    assert evaluate_instance(gt, dets).stats[0] == pytest.approx(1.0, abs=1e-12)  # without it: a perfect detection

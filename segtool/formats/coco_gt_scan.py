@@ -8,7 +8,7 @@ does not grow with it); its columns are checked a batch at a time with whole-arr
 added to the rows a run of one image at a time, the same values, lines and runs that
 :meth:`.coco_tables.InstanceRows.add_all` gives the plain annotations it reads one by one.
 
-When a record is not plain (see the C file) or a check does not pass (an image or category
+When a record is not plain (see the C file), the rest of the file does not parse, or a check does not pass (an image or category
 the file does not list, a value that is not finite, an RLE of another size than its image's),
 nothing read is kept: the caller reads the whole list with the JSON parser, whose checks and
 messages then apply. So every result, and every refusal, is the parser's.
@@ -26,6 +26,7 @@ import numpy.typing as npt
 from .. import kernels
 from .coco_tables import JSON, InstanceRows, pack
 from .jsonfile import Layout, layout, reading
+from .jsonstream import parses_outside
 
 MORE, END, NEED, BAIL = 0, 1, 2, 3  # scan_annotations' status
 CHUNK = 1 << 22  # bytes read at a time
@@ -48,15 +49,16 @@ def scanned(path: Path, found: Layout, rows: InstanceRows) -> bool:
             if layout(path) is not found:  # another version of the file since: the parser reads it
                 return False
             f.seek(start + 1)
-            _scan(f.read, rows)
+            end = start + 1 + _scan(f.read, rows)
+            return parses_outside(f, start, end)  # else the parser refuses the file
     except _Bail:
         return False
-    return True
 
 
-def _scan(read: Callable[[int], bytes], rows: InstanceRows) -> None:
+def _scan(read: Callable[[int], bytes], rows: InstanceRows) -> int:
+    """Scan the list from past its '[' into ``rows``; how many bytes it took."""
     buf = read(CHUNK)
-    pos, first, final, batches = 0, True, False, _Batches(rows)
+    pos, first, final, batches, base = 0, True, False, _Batches(rows), 0
     while True:
         status, pos, n, ints, doubles, flags, lines = kernels.scan_annotations(buf, pos, first, final, MOST)
         first = False
@@ -66,11 +68,11 @@ def _scan(read: Callable[[int], bytes], rows: InstanceRows) -> None:
             raise _Bail
         if status == END:
             batches.end()
-            return
+            return base + pos
         if status == NEED:
             more = read(CHUNK)
             final = not more
-            buf, pos = buf[pos:] + more, 0
+            base, buf, pos = base + pos, buf[pos:] + more, 0
 
 
 class _Batches:

@@ -9,6 +9,7 @@ nearby colours, so the same input always gives the same bytes.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -97,21 +98,23 @@ def _check_ids(
 
 @dataclass(frozen=True, slots=True)
 class PanopticRecord:
-    """A panoptic PNG whose ``segments_info`` is still the raw JSON record, parsed where the
-    image is loaded: in a worker, so the one process reading both JSONs stays light (and a
-    raw record pickles in a third of the time of its segment table). Its categories are not
-    checked here: PQ checks them against its own category table.
+    """A panoptic PNG whose ``segments_info`` is still the raw JSON record (a dict, or its
+    JSON text as the C scan found it: :mod:`.panoptic_scan`), parsed where the image is
+    loaded: in a worker, so the one process reading both JSONs stays light (and a raw record
+    pickles in a third of the time of its segment table, its text faster still). Its
+    categories are not checked here: PQ checks them against its own category table.
     """
 
     png: str
-    record: dict[str, Any]
+    record: dict[str, Any] | bytes
     path: str
     max_segments: int  # limits.segments, read once where the records are streamed
 
     def resolve(self, categories: frozenset[int] | None = None) -> PanopticPng:
         """The parsed source, its categories checked against ``categories`` when given
         (errors name the JSON)."""
-        return PanopticPng(self.png, _segments(self.record, categories, Path(self.path), self.max_segments))
+        record = json.loads(self.record) if isinstance(self.record, bytes) else self.record
+        return PanopticPng(self.png, _segments(record, categories, Path(self.path), self.max_segments))
 
     def load(self, image: ImageInfo) -> Annotation:
         """Parse the record, then load as :meth:`PanopticPng.load`."""

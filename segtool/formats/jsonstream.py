@@ -24,7 +24,18 @@ from ..errors import FormatError, SegtoolError
 from . import jsonguard
 from .jsonfile import SMALL, invalid, layout, open_file, parsing, reading
 
-__all__ = ["Passes", "coco_lists", "coco_sections", "invalid", "items", "layout", "list_items", "section", "sketch"]
+__all__ = [
+    "Passes",
+    "coco_lists",
+    "coco_sections",
+    "invalid",
+    "items",
+    "layout",
+    "list_items",
+    "parses_outside",
+    "section",
+    "sketch",
+]
 
 
 def items(path: Path, prefix: str) -> Iterator[Any]:
@@ -181,3 +192,39 @@ def json_sketch(path: Path) -> tuple[Any, str]:
         return sketch(path), ""
     except SegtoolError as exc:
         return NOT_JSON, exc.message
+
+
+def parses_outside(f: BinaryIO, start: int, end: int) -> bool:
+    """Whether the file with its list ``[start, end)`` taken for ``[]`` parses (ijson's
+    events, nothing built): for a C scan that read only that list, so that a file the
+    parser refuses anywhere is still refused."""
+    try:
+        for _ in ijson.basic_parse(_Outside(f, start, end), use_float=True):
+            pass
+    except (ijson.JSONError, ValueError):
+        return False
+    return True
+
+
+class _Outside:
+    """The file's bytes with ``[start, end)`` read as ``[]``, for ijson."""
+
+    def __init__(self, f: BinaryIO, start: int, end: int) -> None:
+        self._file, self._parts = f, [(0, start), (-1, 2), (end, -1)]
+        f.seek(0)
+
+    def read(self, size: int = -1) -> bytes:
+        while self._parts and size != 0:  # ijson reads 0 bytes to learn the type
+            at, left = self._parts[0]
+            if at == -1:
+                self._parts.pop(0)
+                return b"[]"
+            want = size if left < 0 else min(size, left) if size >= 0 else left
+            self._file.seek(at)
+            data = self._file.read(want) if want != 0 else b""
+            if not data:
+                self._parts.pop(0)
+                continue
+            self._parts[0] = (at + len(data), -1 if left < 0 else left - len(data))
+            return data
+        return b""

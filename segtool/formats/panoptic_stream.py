@@ -3,7 +3,8 @@ image (ids and sizes). :mod:`segtool.pairing` pairs the two sides.
 
 Each side opens its JSON twice: once for its layout (detection, categories, images), once
 for its records, a light pass of their image ids and then the records themselves going over
-that one open (:class:`~.jsonstream.Passes`)."""
+that one open: found by the C scan (:mod:`.panoptic_scan`), else parsed
+(:class:`~.jsonstream.Passes`)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from .. import limits
 from ..errors import FormatError
 from ..model import ImageInfo, Sample
 from ..pairing import Ids, ImageId, Stream, ids_of
+from . import panoptic_scan
 from .coco_panoptic import PanopticRecord, _record, masks_dir
 from .coco_records import parse_categories, parse_image, repeated_image
 from .common import limit
+from .jsonfile import Layout
 from .jsonstream import Passes, layout
 
 
@@ -50,17 +53,13 @@ def stream(path: Path, *, masks: Path | None = None) -> Stream:
     # Everything the first pass keeps is 8-byte numbers: ~40 bytes per image in all, so
     # memory does not grow with the dataset in any way that matters (4,000 images: 160 kB).
     images = _ImageTable.read(path)
-    passes = Passes(path)
     folder, max_segments = masks_dir(path, masks), limit("segments")
-    ids = ids_of(
-        (_record(a, path, max_segments)[0] for a in passes.items("annotations.item")), str(path), "an annotation"
-    )
+    ids, records = _records(path, found, "annotations.item", "an annotation", max_segments)
 
     def samples() -> Iterator[tuple[ImageId, Sample]]:
         png, where = _png_path(folder), str(path)
-        for a in passes.items("annotations.item", last=True):
-            iid, name = _record(a, path, max_segments)
-            yield iid, Sample(images.info(iid, name), PanopticRecord(png(name), a, where, max_segments))
+        for iid, name, record in records():
+            yield iid, Sample(images.info(iid, name), PanopticRecord(png(name), record, where, max_segments))
 
     return Stream(ids, samples, str(path), categories, images.ids)
 
@@ -69,17 +68,36 @@ def stream_predictions(path: Path, *, masks: Path | None = None) -> Stream:
     """Predicted annotation records (a dataset or a bare list: detectron2 writes no
     ``images``), one source per record; categories are checked where they are parsed."""
     prefix = _records_prefix(path)
-    passes = Passes(path)
     folder, max_segments = masks_dir(path, masks), limit("segments")
-    ids = ids_of((_record(a, path, max_segments)[0] for a in passes.items(prefix)), str(path), "a prediction")
+    ids, records = _records(path, layout(path).checked(), prefix, "a prediction", max_segments)
 
     def sources() -> Iterator[tuple[ImageId, Any]]:
         png, where = _png_path(folder), str(path)
-        for a in passes.items(prefix, last=True):
-            iid, name = _record(a, path, max_segments)
-            yield iid, PanopticRecord(png(name), a, where, max_segments)
+        for iid, name, record in records():
+            yield iid, PanopticRecord(png(name), record, where, max_segments)
 
     return Stream(ids, sources, str(path))
+
+
+Records = Callable[[], Iterator[tuple[ImageId, str, Any]]]  # each record's image id, file name, record
+
+
+def _records(path: Path, found: Layout, prefix: str, what: str, max_segments: int) -> tuple[Ids, Records]:
+    """Every record's image id (a first pass), and the records again in file order (the
+    second): by the C scan, each record as its JSON text (:mod:`.panoptic_scan`), else by the
+    JSON parser, as a dict, both passes on one open of the file."""
+    scanned = panoptic_scan.scan(path, found, max_segments)
+    if scanned is not None:
+        return scanned.ids, scanned.records
+    passes = Passes(path)
+    ids = ids_of((_record(a, path, max_segments)[0] for a in passes.items(prefix)), str(path), what)
+
+    def parsed() -> Iterator[tuple[ImageId, str, Any]]:
+        for a in passes.items(prefix, last=True):
+            iid, name = _record(a, path, max_segments)
+            yield iid, name, a
+
+    return ids, parsed
 
 
 def _png_path(folder: Path) -> Callable[[str], str]:
