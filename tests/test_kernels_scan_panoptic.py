@@ -15,6 +15,7 @@ import math
 import random
 import re
 import struct
+from pathlib import Path
 from typing import Any
 
 import ijson
@@ -39,23 +40,7 @@ DEPTH, DIGITS = 64, 15  # _kernels.c SCAN_DEPTH (nesting of a skipped value), SC
 SPECIAL = ("image_id", "file_name", "segments_info")
 ODD_TEXT = ["", "a.png", "x/y.png", 'q"uote', "back\\slash", "tab\there", "caf\u00e9", "del\x7f", "\x01", "\u2603"]
 ODD_VALUES: list[Any] = [None, True, False, 0, -7, 10**15 - 1, 10**15, -(10**15), 1.5, -0.0, 1e300, 1e-300, 1e15, 1e16]
-CALM: list[Any] = [
-    None,
-    True,
-    0,
-    -7,
-    1.5,
-    -0.0,
-    1e300,
-    1e-300,
-    0.1 + 0.2,
-    "",
-    "x/y",
-    "\b\f\n\r\t",
-    [],
-    {},
-    [1, {"a": None}],
-]
+CALM: list[Any] = [None, True, 0, -7, 1.5, -0.0, 1e300, 1e-300, 0.1 + 0.2, "", "x/y", "\b\f\n\r\t", [], {}, [1, {"a": None}]]  # fmt: skip
 ODD_VALUES += [0.1 + 0.2, "", "x", "\b\f\n\r\t", "\u00e9", [], {}, [1, [2, {"a": None}]], {"b\\": 1}, {"": ""}]
 # (raw token, plain?): inserted as an extra key's value (json.loads reads them all)
 RAW = [
@@ -250,12 +235,15 @@ def test_what_the_scan_accepts_is_what_json_loads_reads(seed: int, n: int, data:
     assert len(got) == want
     assert whole[:2] == ((END, len(text)) if want == n else (BAIL, spans[want][0]))
     for (iid, count, end, start, name), (s, e, _, rec) in zip(got, spans, strict=False):
-        assert (start, end) == (s, e)
-        assert _typed(json.loads(text[start:end])) == _typed(rec)
+        assert (start, end) == (s, e)  # the record's text: json.loads read ``rec`` from it
         assert (iid, count, name) == (rec["image_id"], len(rec["segments_info"]), rec["file_name"])
     if want:  # ijson reads the accepted records (and what lies between them) as json.loads does
         last = got[-1][2]
         assert _typed(_ijson(text[:last] + b"]")) == _typed([json.loads(text[r[3] : r[2]]) for r in got])
+    most = data.draw(st.integers(1, 4))
+    part = kernels.scan_panoptic(text, 1, True, True, most)
+    if n > most and want >= most:
+        assert part[:3] == (MORE, spans[most][0], most) and _fields(part) == got[:most]
     cut, final = data.draw(st.integers(1, len(text))), data.draw(st.booleans())
     status, pos, k, *_ = part = kernels.scan_panoptic(text[:cut], 1, True, final, 10**6)
     assert _fields(part) == got[:k]
@@ -269,10 +257,6 @@ def test_what_the_scan_accepts_is_what_json_loads_reads(seed: int, n: int, data:
         assert status == (BAIL if final else NEED)
     else:
         assert status in ((BAIL,) if final else (NEED, BAIL))
-    most = data.draw(st.integers(1, 4))
-    part = kernels.scan_panoptic(text, 1, True, True, most)
-    if n > most and want >= most:
-        assert part[:3] == (MORE, spans[most][0], most) and _fields(part) == got[:most]
 
 
 @needs_c
@@ -345,20 +329,50 @@ def test_plain_records_by_hand() -> None:
     assert kernels.scan_panoptic(text[:-2], 1, True, True, 9)[:3] == (BAIL, 1, 0)
 
 
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "want"),
+    [  # tests/data/README.md and ../shared/data/real/README.md: what each file holds
+        (
+            "panopticapi/panoptic_examples.json",
+            END,
+            [(142238, 18, "000000142238.png"), (439180, 32, "000000439180.png")],
+        ),
+        ("datumaro/coco/annotations/panoptic_val.json", END, None),
+        ("datumaro/mapillary_vistas/val/v2.0/panoptic/panoptic_2020.json", BAIL, []),  # image ids are strings
+    ],
+)
+def test_real_panoptic_files(path: str, status: int, want: list[tuple[int, int, str]] | None) -> None:
+    text = (DATA / path).read_bytes()
+    recs = json.loads(text)["annotations"]
+    at = text.index(b"[", text.index(b'"annotations"')) + 1
+    got = kernels.scan_panoptic(text, at, True, True, 99)
+    assert got[0] == status
+    rows = [(r[0], r[1], r[4]) for r in _fields(got)]
+    assert rows == (
+        want if want is not None else [(r["image_id"], len(r["segments_info"]), r["file_name"]) for r in recs]
+    )
+    assert [json.loads(text[r[3] : r[2]]) for r in _fields(got)] == recs[: len(rows)]
+
+
+def test_a_long_list() -> None:
+    """20,000 records (the C kernel's tables grow many times): json.loads' values for each."""
+    recs = [{"segments_info": [{"id": i}] * (i % 5), "file_name": f"{i:012d}.png", "image_id": i} for i in range(20000)]
+    text = json.dumps(recs).encode()
+    got = kernels.scan_panoptic(text, 1, True, True, 10**9)
+    assert got[:3] == (END, len(text), 20000)
+    rows = _fields(got)
+    assert [(r[0], r[1], r[4]) for r in rows] == [(i, i % 5, f"{i:012d}.png") for i in range(20000)]
+    assert [json.loads(text[r[3] : r[2]]) for r in rows[::997]] == recs[::997]
+
+
 @needs_c
 def test_argument_errors_are_the_same() -> None:
-    for args in [
-        (b"[]", -1, True, True, 5),
-        (b"[]", 3, True, True, 5),
-        (b"[]", 1, True, True, 0),
-        (b"[]", 1, True, True, -1),
-        (b"[]", 2**64, True, True, 5),
-        ("[]", 1, True, True, 5),
-        (None, 0, True, True, 5),
-        ([91, 93], 0, True, True, 5),
-        (np.zeros(3, np.int64), 0, True, True, 5),
-        (memoryview(b"[]x")[::2], 0, True, True, 5),
-    ]:
+    bad: list[Any] = [(b"[]", -1), (b"[]", 3), (b"[]", 2**64), ("[]", 1), (None, 0), ([91, 93], 0)]
+    bad += [(np.zeros(3, np.int64), 0), (memoryview(b"[]x")[::2], 0)]  # not bytes, not contiguous
+    for args in [*((*b, True, True, 5) for b in bad), (b"[]", 1, True, True, 0), (b"[]", 1, True, True, -1)]:
         _both(*args)
     for module in (native, twin):
         with pytest.raises(ValueError, match="pos is out of range"):
