@@ -15,7 +15,9 @@ read-only, non-contiguous, bytes, memoryview). Buffer contents are the input's b
 
 from __future__ import annotations
 
+import json
 import re
+import struct
 from array import array
 from typing import Any
 
@@ -436,6 +438,40 @@ def scan_annotations(p: Provider) -> None:
     call(_kernels.scan_annotations, data, size(p, 1), p.flag(), p.flag(), size(p, 8))
 
 
+def scan_panoptic(p: Provider) -> None:
+    """A COCO panoptic annotations list, plain or mutated: the scan reads or stops, never
+    crashes; a clean, unmutated list's records read as ``json.loads`` reads them."""
+    rec = '{"image_id": %s, "file_name": %s, "segments_info": [%s]%s}'
+    segment = '{"id": %d, "category_id": %d, "area": %s, "bbox": [0, 1, 2, 3], "iscrowd": %d}'
+    names = ('"a.png"', '""', '"a\\\\b.png"', '"caf\u00e9.png"', "7")
+    extra = ("", ', "x": null', ', "x": [[{"y": "\\n"}]], "x": -0.0', ', "x": 1e999', ', "image_id": 1')
+    odd = p.flag()  # else every record plain: ids, names and extras from the plain choices only
+    items = []
+    for _ in range(p.small(4)):
+        segs = ", ".join(
+            segment % (p.small(9), p.small(3), p.choice(("4", "0.5", "-0")), p.small(2)) for _ in range(p.small(3))
+        )
+        iid = p.choice(("1", "-0", "123456789012345", "1234567890123456", "1.0", '"1"')[: 6 if odd else 3])
+        items.append(rec % (iid, p.choice(names[: 5 if odd else 2]), segs, p.choice(extra[: 5 if odd else 3])))
+    text = ("[" + ", ".join(items) + "]").encode()
+    mutated = p.flag()
+    if mutated:
+        text = mutate_bytes(p, text)
+    data = buffer(p, "u1", len(text), np.frombuffer(text, np.uint8))
+    got = call(_kernels.scan_panoptic, data, size(p, 1), p.flag(), p.flag(), size(p, 8))
+    if getattr(p, "clean", False) and not mutated and isinstance(got, tuple):
+        records = json.loads(text)
+        ints = struct.unpack(f"={4 * got[2]}q", got[3])
+        for k, name in enumerate(got[4]):
+            iid, count, end, start = ints[4 * k : 4 * k + 4]
+            assert json.loads(text[start:end]) == records[k], text
+            assert (iid, count, name) == (
+                records[k]["image_id"],
+                len(records[k]["segments_info"]),
+                records[k]["file_name"],
+            )
+
+
 def coco_image(p: Provider) -> None:
     """One image's fused mask AP: fuzzed RLE strings joined by newlines (now and then one
     line too many or too few), categories of a few values, scores finite or not, area
@@ -477,7 +513,7 @@ def coco_image(p: Provider) -> None:
 
 ENTRY_POINTS = (unfilter, pair_counts, pack_rgb, joint_hist8, rle_kernels, coco_match, coco_accumulate)
 ENTRY_POINTS += (poly_kernels, parse_points, scan_results, coco_bootstrap, cvat_polygons, scan_annotations)
-ENTRY_POINTS += (coco_image,)
+ENTRY_POINTS += (coco_image, scan_panoptic)
 
 
 def target(data: bytes) -> None:

@@ -8,7 +8,9 @@ PNG decoding and image files in test_hostile_native_images.py.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -191,6 +193,12 @@ def _annotations_args(**over):
     return list({**args, **over}.values())
 
 
+def _panoptic_args(**over: Any) -> list[Any]:
+    text = b'[{"image_id": 1, "file_name": "a.png", "segments_info": [{"id": 7}]}]'
+    args = {"data": np.frombuffer(text, np.uint8).copy(), "pos": 1, "first": True, "final": True, "most": 4}
+    return list({**args, **over}.values())
+
+
 GOOD = {
     "unfilter": _unfilter_args,
     "pair_counts": _pair_args,
@@ -203,6 +211,7 @@ GOOD = {
     "coco_bootstrap": _bootstrap_args,
     "scan_results": _scan_args,
     "scan_annotations": _annotations_args,
+    "scan_panoptic": _panoptic_args,
     "poly_areas": _poly_args,
     "poly_rles": _poly_args,
     "parse_points": _points_args,
@@ -269,9 +278,16 @@ def test_hostile_element_types_and_sizes_raise_value_error():
             continue
         ran.append((name, case))
     # what may run: read-only inputs (a read-only output must not)
-    outputs = {"unfilter": 1, "pair_counts": 6, "joint_hist8": 2, "pack_rgb": 1, "rle_areas": 3, "rle_iou": 7}
+    outputs: dict[str, int | tuple[int, ...]] = {
+        "unfilter": 1,
+        "pair_counts": 6,
+        "joint_hist8": 2,
+        "pack_rgb": 1,
+        "rle_areas": 3,
+        "rle_iou": 7,
+    }
     outputs |= {"coco_match": (7, 8), "coco_accumulate": (4, 5), "coco_bootstrap": 6, "scan_results": ()}
-    outputs |= {"scan_annotations": ()}
+    outputs |= {"scan_annotations": (), "scan_panoptic": ()}
     outputs |= {"poly_areas": (5, 6), "poly_rles": (5, 6), "parse_points": (1, 2, 3)}
     outputs |= {"cvat_polygons": (3, 4, 5, 6), "coco_image": (13, 14, 15, 16)}
     for name, case in ran:
@@ -284,6 +300,11 @@ def test_hostile_element_types_and_sizes_raise_value_error():
             # likewise: the one record (the text is 57 bytes)
             args = _annotations_args(most=int(case.split("=")[1]))
             assert _kernels.scan_annotations(*args)[:3] == (1, 57, 1), case
+            continue
+        if name == "scan_panoptic" and i == 4 and int(case.split("=")[1]) >= 1:
+            # likewise: the one record (69 bytes: "[" at 0, its "}" at 67, "]" at 68), by hand
+            args = _panoptic_args(most=int(case.split("=")[1]))
+            assert _kernels.scan_panoptic(*args) == (1, 69, 1, struct.pack("=4q", 1, 1, 68, 1), ["a.png"]), case
             continue
         if name == "rle_areas" and i in (1, 2) and "=" in case:
             # a size pycocotools could hold: the call runs, the 1-pixel string is undecodable

@@ -53,6 +53,7 @@ KERNELS = (
     "coco_bootstrap",  # compared with the twin and with accumulate on expanded samples in test_compare_kernel.py
     "cvat_polygons",  # compared on generated XML in tests/test_cvat_kernel.py
     "scan_annotations",  # compared on texts in tests/test_kernels_scan_annotations.py
+    "scan_panoptic",  # compared on texts in tests/test_kernels_scan_panoptic.py
     "coco_image",  # compared with the usual path on generated images in tests/test_instance_fast.py
 )
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
