@@ -9,6 +9,8 @@ both files, ~0.07 s at 1,000 images while the workers waited for their first ima
 the scan finds the records; the second pass hands each one's text to the worker that loads
 its PNG, which parses it (:class:`.coco_panoptic.PanopticRecord`): what the scan accepts is
 plain JSON that the json module reads as ijson does (tests/test_kernels_scan_panoptic.py).
+The file is read a megabyte at a time (a record larger than that whole): with 4 MB chunks the
+reading process's peak grew by 13% from 5,000 to 20,000 images, the files passing 4 MB.
 
 The rest of the file (everything but the list) is parsed by ijson as well, events only, so
 a file the parser refuses anywhere is refused as before. When a record is not plain, has
@@ -34,7 +36,7 @@ from .jsonfile import Layout, layout, open_file, parsing
 from .jsonstream import parses_outside
 
 MORE, END, NEED, BAIL = 0, 1, 2, 3  # scan_panoptic's status
-CHUNK = 1 << 22  # bytes read at a time
+CHUNK = 1 << 20  # bytes read at a time: a buffer per side, more than a few records
 MOST = 8192  # records scanned at a time
 _WS = b" \t\r\n"
 
