@@ -5,6 +5,8 @@ where it should be (else these comparisons would test the parser against itself)
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -182,3 +184,50 @@ def test_a_file_changed_between_the_passes_is_refused(pair):
         f.write(text.replace(b'"image_id": 2,', b'"image_id": 5,'))
     with pytest.raises(SegtoolError, match="changed while it was read"):
         list(side.items())
+
+
+@needs_c
+def test_a_scanned_stream_goes_over_its_records_again(pair):
+    gt, _ = pair
+    side = panoptic_stream.stream(gt)
+    first = [(iid, sample.source.record) for iid, sample in side.items()]
+    assert [iid for iid, _ in first] == [1, 2, 3] and all(type(r) is bytes for _, r in first)
+    assert [(iid, sample.source.record) for iid, sample in side.items()] == first  # the file opened again
+
+
+@needs_c
+def test_a_file_appended_to_after_its_list_between_the_passes_is_refused(pair):
+    gt, _ = pair
+    side = panoptic_stream.stream(gt)
+    with gt.open("ab") as f:
+        f.write(b" x")
+    with pytest.raises(SegtoolError, match="changed while it was read"):
+        list(side.items())
+
+
+@needs_c
+def test_an_empty_list_padded_past_a_read_is_scanned(pair, monkeypatch):
+    _, pred = pair
+    data = json.loads(pred.read_text())
+    pred.write_text(json.dumps({**data, "annotations": []}).replace('"annotations": []', '"annotations": [     ]'))
+    monkeypatch.setattr(panoptic_scan, "CHUNK", 2)
+    side = panoptic_stream.stream_predictions(pred)
+    assert type(side.ids) is np.ndarray and side.ids.size == 0 and list(side.items()) == []
+    assert panoptic_scan.scan(pred, panoptic_stream.layout(pred), 100) is not None
+
+
+@needs_c
+def test_a_read_error_is_one_line_naming_the_file(pair, monkeypatch):
+    _, pred = pair
+    panoptic_stream.layout(pred)  # read before the disk fails
+
+    class Failing(io.FileIO):
+        def read(self, size: int = -1) -> bytes:
+            if self.tell() > 0:
+                raise OSError(errno.EIO, "Input/output error")
+            return super().read(min(size, 40) if size >= 0 else 40)
+
+    monkeypatch.setattr(panoptic_scan, "open_file", lambda path: Failing(path, "rb"))
+    with pytest.raises(SegtoolError, match="cannot read: Input/output error") as caught:
+        panoptic_stream.stream_predictions(pred)
+    assert str(pred) in str(caught.value)

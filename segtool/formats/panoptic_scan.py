@@ -50,47 +50,54 @@ Batch = tuple[bytes, npt.NDArray[np.int64], list[str]]  # text, (image id, segme
 
 class RecordScan:
     """One open of the file, scanned once for its image ids (:attr:`ids`); :meth:`records`
-    goes over the records again on the same open, then closes it."""
+    goes over the records again on the same open and closes it (a later pass opens the file
+    again, as :class:`~.jsonstream.Passes` does)."""
 
     def __init__(self, path: Path, f: BinaryIO, start: int, max_segments: int) -> None:
         self.path, self._file, self._start = path, f, start
-        weakref.finalize(self, f.close)
+        self._version = jsonguard.file_key(f)
         ids: list[npt.NDArray[np.int64]] = []
-        for _, rows, _ in self._batches():
+        for _, rows, _ in self._batches(f):
             if rows[:, 1].max() > max_segments:
                 raise _Bail  # the parser words the limit
             ids.append(rows[:, 0].copy())
         self.ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         if not parses_outside(f, start, self._end):
             raise _Bail
+        weakref.finalize(self, f.close)
 
     def records(self) -> Iterator[tuple[int, str, bytes]]:
         """Each record's image id, file name and JSON text, in file order."""
-        done = 0
         try:
             with parsing(self.path):
-                for text, rows, names in self._batches():
-                    n = len(names)
-                    if not np.array_equal(rows[:, 0], self.ids[done : done + n]):
+                f = self._file if not self._file.closed else open_file(self.path)
+                with f:
+                    if jsonguard.file_key(f) != self._version:  # truncated, appended to, replaced
                         raise _Bail
-                    done += n
-                    for (iid, _, end, start), name in zip(rows.tolist(), names, strict=True):
-                        yield iid, name, text[start:end]
-            if done != len(self.ids):
-                raise _Bail
+                    yield from self._checked(f)
         except _Bail:
             raise SegtoolError("the file changed while it was read", str(self.path)) from None
-        finally:
-            self._file.close()
 
-    def _batches(self) -> Iterator[Batch]:
+    def _checked(self, f: BinaryIO) -> Iterator[tuple[int, str, bytes]]:
+        """The records again, their image ids those of the first pass."""
+        done = 0
+        for text, rows, names in self._batches(f):
+            n = len(names)
+            if not np.array_equal(rows[:, 0], self.ids[done : done + n]):
+                raise _Bail
+            done += n
+            for (iid, _, end, start), name in zip(rows.tolist(), names, strict=True):
+                yield iid, name, text[start:end]
+        if done != len(self.ids):
+            raise _Bail
+
+    def _batches(self, f: BinaryIO) -> Iterator[Batch]:
         """The records, a batch at a time, from the list's '['; notes where the list ends."""
-        f = self._file
         f.seek(self._start + 1)
         base, buf, pos, first, final = self._start + 1, f.read(CHUNK), 0, True, False
         while True:
             status, pos, n, ints, names = kernels.scan_panoptic(buf, pos, first, final, MOST)
-            first = False
+            first = first and n == 0 and status == NEED  # still before the first record
             if n:
                 yield buf, np.frombuffer(ints, np.int64).reshape(-1, 4), names
             if status == BAIL:
@@ -117,13 +124,14 @@ def scan(path: Path, found: Layout, max_segments: int) -> RecordScan | None:
         return None
     f = open_file(path)
     try:
-        jsonguard.check_file(f, path)
-        if layout(path) is not found:  # another version of the file since: the parser reads it
-            raise _Bail
-        if found.kind == "array":
-            head = f.read(jsonguard.CHUNK)
-            start = len(head) - len(head.lstrip(_WS))
-        return RecordScan(path, f, start, max_segments)
+        with parsing(path):  # a read error as the parser's reader words it
+            jsonguard.check_file(f, path)
+            if layout(path) is not found:  # another version of the file since: the parser reads it
+                raise _Bail
+            if found.kind == "array":
+                head = f.read(jsonguard.CHUNK)
+                start = len(head) - len(head.lstrip(_WS))
+            return RecordScan(path, f, start, max_segments)
     except _Bail:
         f.close()
         return None
