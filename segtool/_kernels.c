@@ -1601,6 +1601,20 @@ static ALWAYS_INLINE int key_is(const Txt *t, Py_ssize_t a, Py_ssize_t b, const 
 }
 #define KEY_IS(t, a, b, lit) key_is((t), (a), (b), (lit), sizeof(lit) - 1)
 
+/* After a record's field (its bit, 0 for a key passed over; the status of reading its
+ * value): a key twice bails, then the value's own status; then the ',' after it (MORE) or
+ * the '}' (END). */
+static int field_next(Txt *t, int st, int bit, int *seen)
+{
+    if (*seen & bit)
+        return SCAN_BAIL; /* a key twice */
+    *seen |= bit;
+    if (st != SCAN_OK)
+        return st;
+    const int more = scan_next(t, '}');
+    return more < 0 ? -more : more ? SCAN_MORE : SCAN_END;
+}
+
 /* "bbox": four numbers. */
 static int scan_box(Txt *t, double *box)
 {
@@ -1695,16 +1709,10 @@ static int scan_record(Txt *t, ScanRec *r)
             bit = 16, st = scan_segm(t, r);
         else
             st = scan_skip(t, 1);
-        if (seen & bit)
-            return SCAN_BAIL; /* a key twice */
-        seen |= bit;
-        if (st != SCAN_OK)
-            return st;
-        const int more = scan_next(t, '}');
-        if (more < 0)
-            return -more;
-        if (more == 0)
+        if ((st = field_next(t, st, bit, &seen)) == SCAN_END)
             break;
+        if (st != SCAN_MORE)
+            return st;
     }
     if ((seen & 7) != 7)
         return SCAN_BAIL;
@@ -1738,47 +1746,78 @@ static int scan_grow(ScanCols *c)
     return 0;
 }
 
-static PyObject *scan_results(PyObject *self, PyObject *args)
+/* What every list scan (scan_results, scan_annotations, scan_panoptic) shares: its
+ * arguments (data, pos, first, final, most), checked; the text from pos; the list's status. */
+typedef struct {
+    Bufs bs;
+    Txt t;
+    int final, status;
+    Py_ssize_t most;
+} ListScan;
+
+/* Parse and check the arguments; an empty list at pos (first) is the END. 0, or -1 with the
+ * error set (nothing to release). */
+static int list_open(PyObject *args, ListScan *ls)
 {
     PyObject *data_obj;
-    Py_ssize_t pos, most;
-    int first, final;
-    if (!PyArg_ParseTuple(args, "Onppn", &data_obj, &pos, &first, &final, &most))
-        return parse_failed();
-    Bufs bs = {0};
-    const Py_buffer *data = take(&bs, data_obj, U8, 0, "data");
+    Py_ssize_t pos;
+    int first;
+    memset(ls, 0, sizeof *ls);
+    if (!PyArg_ParseTuple(args, "Onppn", &data_obj, &pos, &first, &ls->final, &ls->most)) {
+        parse_failed();
+        return -1;
+    }
+    const Py_buffer *data = take(&ls->bs, data_obj, U8, 0, "data");
     if (data == NULL) {
-        release(&bs);
-        return NULL;
+        release(&ls->bs);
+        return -1;
     }
-    if (pos < 0 || pos > data->len || most < 1) {
-        release(&bs);
+    if (pos < 0 || pos > data->len || ls->most < 1) {
+        release(&ls->bs);
         PyErr_SetString(PyExc_ValueError, pos < 0 || pos > data->len ? "pos is out of range" : "most must be >= 1");
-        return NULL;
+        return -1;
     }
-    Txt t = {data->buf, data->len, pos};
+    ls->t = (Txt){data->buf, data->len, pos};
+    ls->status = SCAN_MORE;
+    if (first && scan_peek(&ls->t) == ']') {
+        ls->t.i++;
+        ls->status = SCAN_END;
+    }
+    return 0;
+}
+
+/* After an item scanned from `start` with status `st`: the ',' or ']' after it. 1 when the
+ * item counts (*more: a ',' followed); else 0, the cursor back at `start` and the list's
+ * status NEED (more text may come) or BAIL. */
+static int list_item(ListScan *ls, int st, Py_ssize_t start, int *more)
+{
+    *more = 0;
+    if (st == SCAN_OK) {
+        *more = scan_next(&ls->t, ']');
+        if (*more < 0)
+            st = -*more;
+    }
+    if (st == SCAN_OK)
+        return 1;
+    ls->status = st == SCAN_NEED && !ls->final ? SCAN_NEED : SCAN_BAIL;
+    ls->t.i = start;
+    return 0;
+}
+
+static PyObject *scan_results(PyObject *self, PyObject *args)
+{
+    (void)self;
+    ListScan ls;
+    if (list_open(args, &ls) < 0)
+        return NULL;
     ScanCols c = {0};
     PyObject *counts = PyList_New(0), *result = NULL;
-    int status = SCAN_MORE, failed = counts == NULL;
-    if (first && scan_peek(&t) == ']') {
-        t.i++;
-        status = SCAN_END;
-    }
-    while (!failed && status == SCAN_MORE && c.n < most) {
-        const Py_ssize_t start = t.i;
+    int failed = counts == NULL, more;
+    while (!failed && ls.status == SCAN_MORE && c.n < ls.most) {
+        const Py_ssize_t start = ls.t.i;
         ScanRec r;
-        int st = scan_record(&t, &r);
-        int more = 0;
-        if (st == SCAN_OK) {
-            more = scan_next(&t, ']');
-            if (more < 0)
-                st = -more;
-        }
-        if (st != SCAN_OK) {
-            status = st == SCAN_NEED && !final ? SCAN_NEED : SCAN_BAIL;
-            t.i = start;
+        if (!list_item(&ls, scan_record(&ls.t, &r), start, &more))
             break;
-        }
         if (c.n == c.cap && scan_grow(&c) < 0) {
             PyErr_NoMemory();
             failed = 1;
@@ -1788,15 +1827,15 @@ static PyObject *scan_results(PyObject *self, PyObject *args)
         memcpy(c.ints + 5 * c.n, r.ints, sizeof r.ints);
         memcpy(c.doubles + 5 * c.n, r.doubles, sizeof r.doubles);
         c.flags[c.n] = r.flags;
-        PyObject *line = (r.flags & 2) ? counts_text(t.s, r.ca, r.cb, r.escaped) : Py_NewRef(Py_None);
+        PyObject *line = (r.flags & 2) ? counts_text(ls.t.s, r.ca, r.cb, r.escaped) : Py_NewRef(Py_None);
         failed = line == NULL || PyList_Append(counts, line) < 0;
         Py_XDECREF(line);
         c.n++;
         if (!more)
-            status = SCAN_END;
+            ls.status = SCAN_END;
     }
     if (!failed)
-        result = Py_BuildValue("(innNNNO)", status, t.i, c.n,
+        result = Py_BuildValue("(innNNNO)", ls.status, ls.t.i, c.n,
                                PyBytes_FromStringAndSize((const char *)c.ints, (Py_ssize_t)sizeof(int64_t) * 5 * c.n),
                                PyBytes_FromStringAndSize((const char *)c.doubles, (Py_ssize_t)sizeof(double) * 5 * c.n),
                                PyBytes_FromStringAndSize((const char *)c.flags, c.n), counts);
@@ -1804,7 +1843,7 @@ static PyObject *scan_results(PyObject *self, PyObject *args)
     free(c.doubles);
     free(c.flags);
     Py_XDECREF(counts);
-    release(&bs);
+    release(&ls.bs);
     return result;
 }
 
@@ -3196,16 +3235,10 @@ static int scan_annotation(Txt *t, AnnRec *r)
             return SCAN_BAIL; /* a score is the reader's to check */
         else
             st = scan_skip(t, 1);
-        if (seen & bit)
-            return SCAN_BAIL; /* a key twice */
-        seen |= bit;
-        if (st != SCAN_OK)
-            return st;
-        const int more = scan_next(t, '}');
-        if (more < 0)
-            return -more;
-        if (more == 0)
+        if ((st = field_next(t, st, bit, &seen)) == SCAN_END)
             break;
+        if (st != SCAN_MORE)
+            return st;
     }
     return (seen & 7) == 7 ? SCAN_OK : SCAN_BAIL;
 }
@@ -3213,48 +3246,20 @@ static int scan_annotation(Txt *t, AnnRec *r)
 static PyObject *scan_annotations(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *data_obj;
-    Py_ssize_t pos, most;
-    int first, final;
-    if (!PyArg_ParseTuple(args, "Onppn", &data_obj, &pos, &first, &final, &most))
-        return parse_failed();
-    Bufs bs = {0};
-    const Py_buffer *data = take(&bs, data_obj, U8, 0, "data");
-    if (data == NULL) {
-        release(&bs);
+    ListScan ls;
+    if (list_open(args, &ls) < 0)
         return NULL;
-    }
-    if (pos < 0 || pos > data->len || most < 1) {
-        release(&bs);
-        PyErr_SetString(PyExc_ValueError, pos < 0 || pos > data->len ? "pos is out of range" : "most must be >= 1");
-        return NULL;
-    }
-    Txt t = {data->buf, data->len, pos};
     int64_t *ints = NULL;
     double *doubles = NULL;
     unsigned char *flags = NULL;
     Py_ssize_t n = 0, cap = 0;
     PyObject *lines = PyList_New(0), *result = NULL;
-    int status = SCAN_MORE, failed = lines == NULL;
-    if (first && scan_peek(&t) == ']') {
-        t.i++;
-        status = SCAN_END;
-    }
-    while (!failed && status == SCAN_MORE && n < most) {
-        const Py_ssize_t start = t.i;
+    int failed = lines == NULL, more;
+    while (!failed && ls.status == SCAN_MORE && n < ls.most) {
+        const Py_ssize_t start = ls.t.i;
         AnnRec r;
-        int st = scan_annotation(&t, &r);
-        int more = 0;
-        if (st == SCAN_OK) {
-            more = scan_next(&t, ']');
-            if (more < 0)
-                st = -more;
-        }
-        if (st != SCAN_OK) {
-            status = st == SCAN_NEED && !final ? SCAN_NEED : SCAN_BAIL;
-            t.i = start;
+        if (!list_item(&ls, scan_annotation(&ls.t, &r), start, &more))
             break;
-        }
         if (n == cap) {
             const Py_ssize_t grown = cap ? 2 * cap : 256;
             int64_t *i2 = realloc(ints, sizeof(int64_t) * 7 * (size_t)grown);
@@ -3277,17 +3282,17 @@ static PyObject *scan_annotations(PyObject *self, PyObject *args)
         memcpy(ints + 7 * n, r.ints, sizeof r.ints);
         memcpy(doubles + 5 * n, r.doubles, sizeof r.doubles);
         flags[n] = r.flags;
-        PyObject *line = r.flags == 1   ? counts_text(t.s, r.ca, r.cb, r.escaped)
-                         : r.flags == 2 ? PyUnicode_DecodeASCII((const char *)t.s + r.ca, r.cb - r.ca, NULL)
+        PyObject *line = r.flags == 1   ? counts_text(ls.t.s, r.ca, r.cb, r.escaped)
+                         : r.flags == 2 ? PyUnicode_DecodeASCII((const char *)ls.t.s + r.ca, r.cb - r.ca, NULL)
                                         : Py_NewRef(Py_None);
         failed = line == NULL || PyList_Append(lines, line) < 0;
         Py_XDECREF(line);
         n++;
         if (!more)
-            status = SCAN_END;
+            ls.status = SCAN_END;
     }
     if (!failed)
-        result = Py_BuildValue("(innNNNO)", status, t.i, n,
+        result = Py_BuildValue("(innNNNO)", ls.status, ls.t.i, n,
                                PyBytes_FromStringAndSize((const char *)ints, (Py_ssize_t)sizeof(int64_t) * 7 * n),
                                PyBytes_FromStringAndSize((const char *)doubles, (Py_ssize_t)sizeof(double) * 5 * n),
                                PyBytes_FromStringAndSize((const char *)flags, n), lines);
@@ -3295,7 +3300,7 @@ static PyObject *scan_annotations(PyObject *self, PyObject *args)
     free(doubles);
     free(flags);
     Py_XDECREF(lines);
-    release(&bs);
+    release(&ls.bs);
     return result;
 }
 
@@ -3364,16 +3369,10 @@ static int scan_pan_record(Txt *t, PanRec *r)
             bit = 4, st = scan_segments_info(t, &r->ints[1]);
         else
             st = scan_skip(t, 1);
-        if (seen & bit)
-            return SCAN_BAIL; /* a key twice */
-        seen |= bit;
-        if (st != SCAN_OK)
-            return st;
-        const int more = scan_next(t, '}');
-        if (more < 0)
-            return -more;
-        if (more == 0)
+        if ((st = field_next(t, st, bit, &seen)) == SCAN_END)
             break;
+        if (st != SCAN_MORE)
+            return st;
     }
     r->ints[2] = t->i;
     return seen == 7 ? SCAN_OK : SCAN_BAIL;
@@ -3382,47 +3381,19 @@ static int scan_pan_record(Txt *t, PanRec *r)
 static PyObject *scan_panoptic(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *data_obj;
-    Py_ssize_t pos, most;
-    int first, final;
-    if (!PyArg_ParseTuple(args, "Onppn", &data_obj, &pos, &first, &final, &most))
-        return parse_failed();
-    Bufs bs = {0};
-    const Py_buffer *data = take(&bs, data_obj, U8, 0, "data");
-    if (data == NULL) {
-        release(&bs);
+    ListScan ls;
+    if (list_open(args, &ls) < 0)
         return NULL;
-    }
-    if (pos < 0 || pos > data->len || most < 1) {
-        release(&bs);
-        PyErr_SetString(PyExc_ValueError, pos < 0 || pos > data->len ? "pos is out of range" : "most must be >= 1");
-        return NULL;
-    }
-    Txt t = {data->buf, data->len, pos};
     Vec64 ints = {0};
     PyObject *names = PyList_New(0), *result = NULL;
-    int status = SCAN_MORE, failed = names == NULL;
+    int failed = names == NULL, more;
     Py_ssize_t n = 0;
-    if (first && scan_peek(&t) == ']') {
-        t.i++;
-        status = SCAN_END;
-    }
-    while (!failed && status == SCAN_MORE && n < most) {
-        const Py_ssize_t start = t.i;
+    while (!failed && ls.status == SCAN_MORE && n < ls.most) {
+        const Py_ssize_t start = ls.t.i;
         PanRec r;
-        int st = scan_pan_record(&t, &r);
-        int more = 0;
-        if (st == SCAN_OK) {
-            more = scan_next(&t, ']');
-            if (more < 0)
-                st = -more;
-        }
-        if (st != SCAN_OK) {
-            status = st == SCAN_NEED && !final ? SCAN_NEED : SCAN_BAIL;
-            t.i = start;
+        if (!list_item(&ls, scan_pan_record(&ls.t, &r), start, &more))
             break;
-        }
-        PyObject *name = PyUnicode_DecodeASCII((const char *)t.s + r.na, r.nb - r.na, NULL);
+        PyObject *name = PyUnicode_DecodeASCII((const char *)ls.t.s + r.na, r.nb - r.na, NULL);
         failed = name == NULL || PyList_Append(names, name) < 0;
         Py_XDECREF(name);
         if (!failed && (vec_push(&ints, r.ints[0]) < 0 || vec_push(&ints, r.ints[1]) < 0 ||
@@ -3432,15 +3403,15 @@ static PyObject *scan_panoptic(PyObject *self, PyObject *args)
         }
         n++;
         if (!more)
-            status = SCAN_END;
+            ls.status = SCAN_END;
     }
     if (!failed)
-        result = Py_BuildValue("(innNO)", status, t.i, n,
+        result = Py_BuildValue("(innNO)", ls.status, ls.t.i, n,
                                PyBytes_FromStringAndSize((const char *)ints.p, (Py_ssize_t)sizeof(int64_t) * 4 * n),
                                names);
     free(ints.p);
     Py_XDECREF(names);
-    release(&bs);
+    release(&ls.bs);
     return result;
 }
 

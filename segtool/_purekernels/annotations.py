@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .results import BAIL, NEED, _Bail, _box, _segm, _Txt, scan_list
+from .results import BAIL, NEED, _Bail, _box, _segm, _Txt, read_object, scan_list
 
-_FIELDS = {b"image_id": 1, b"category_id": 2, b"bbox": 4, b"id": 8, b"area": 16, b"iscrowd": 32, b"segmentation": 64}
+_FIELDS = {
+    b"image_id": 1,
+    b"category_id": 2,
+    b"bbox": 4,
+    b"id": 8,
+    b"area": 16,
+    b"iscrowd": 32,
+    b"segmentation": 64,
+    b"score": 128,
+}
 
 
 def _segmentation(t: _Txt) -> tuple[int, int, int, str]:
@@ -35,48 +44,28 @@ def _segmentation(t: _Txt) -> tuple[int, int, int, str]:
 
 def _annotation(t: _Txt) -> tuple[list[int], list[float], int, str | None]:
     """``scan_annotation``: (ints, doubles, flag, line)."""
-    t.char("{")
-    ints, doubles, flag, line = [0] * 6, [0.0] * 5, 0, None
-    seen = 0
-    if t.peek() == 0x7D:
+
+    def read(bit: int) -> Any:
+        if bit in (1, 2, 8):
+            return t.integer()
+        if bit == 4:
+            return _box(t)
+        if bit == 16:
+            return t.double()
+        if bit == 32:
+            return int(t.integer() != 0)
+        if bit == 64:
+            return _segmentation(t)
+        if bit == 128:
+            raise _Bail(BAIL)  # a score is the reader's to check
+        t.skip(1)
+        return None
+
+    got = read_object(t, _FIELDS, read)
+    if not (1 in got and 2 in got and 4 in got):
         raise _Bail(BAIL)
-    while True:
-        key = t.key()
-        if t.peek() < 0:
-            raise _Bail(NEED)
-        if key == b"score":
-            raise _Bail(BAIL)
-        bit = _FIELDS.get(key, 0)
-        status = 4  # OK
-        try:
-            if bit == 1:
-                ints[1] = t.integer()
-            elif bit == 2:
-                ints[2] = t.integer()
-            elif bit == 4:
-                doubles[1:] = _box(t)
-            elif bit == 8:
-                ints[0] = t.integer()
-            elif bit == 16:
-                doubles[0] = t.double()
-            elif bit == 32:
-                ints[3] = int(t.integer() != 0)
-            elif bit == 64:
-                flag, ints[4], ints[5], line = _segmentation(t)
-            else:
-                t.skip(1)
-        except _Bail as stop:
-            status = stop.status
-        if seen & bit:
-            raise _Bail(BAIL)  # a key twice
-        seen |= bit
-        if status != 4:
-            raise _Bail(status)
-        if not t.next("}"):
-            break
-    if seen & 7 != 7:
-        raise _Bail(BAIL)
-    return ints, doubles, flag, line
+    flag, h, w, line = got.get(64, (0, 0, 0, None))
+    return [got.get(8, 0), got[1], got[2], got.get(32, 0), h, w], [got.get(16, 0.0), *got[4]], flag, line
 
 
 def scan_annotations(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tuple[Any, ...]:

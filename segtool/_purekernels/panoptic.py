@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .results import BAIL, KEY_TEXT, NEED, OK, _Bail, _Txt, scan_list
+from .results import BAIL, KEY_TEXT, NEED, _Bail, _Txt, read_object, scan_list
 
 _FIELDS = {b"image_id": 1, b"file_name": 2, b"segments_info": 4}
 
@@ -31,42 +31,31 @@ def _segments_info(t: _Txt) -> int:
             return count
 
 
+def _name(t: _Txt) -> str:
+    """A file name: a string without escapes."""
+    if t.peek() != 0x22:
+        raise _Bail(BAIL)
+    a, b, _ = t.string(KEY_TEXT)
+    return t.s[a:b].decode("ascii")
+
+
 def _record(t: _Txt) -> tuple[list[int], list[float], int, str | None]:
     """``scan_pan_record``: ([image id, segments, end], no doubles, flag 0, file name)."""
-    t.char("{")
-    ints, name, seen = [0, 0, 0], "", 0
-    while True:
-        key = t.key()
-        c = t.peek()
-        if c < 0:
-            raise _Bail(NEED)
-        bit = _FIELDS.get(key, 0)
-        status = OK
-        try:
-            if bit == 1:
-                ints[0] = t.integer()
-            elif bit == 2:
-                if c != 0x22:
-                    raise _Bail(BAIL)
-                a, b, _ = t.string(KEY_TEXT)
-                name = t.s[a:b].decode("ascii")
-            elif bit == 4:
-                ints[1] = _segments_info(t)
-            else:
-                t.skip(1)
-        except _Bail as stop:
-            status = stop.status
-        if seen & bit:
-            raise _Bail(BAIL)  # a key twice
-        seen |= bit
-        if status != OK:
-            raise _Bail(status)
-        if not t.next("}"):
-            break
-    if seen != 7:
+
+    def read(bit: int) -> Any:
+        if bit == 1:
+            return t.integer()
+        if bit == 2:
+            return _name(t)
+        if bit == 4:
+            return _segments_info(t)
+        t.skip(1)
+        return None
+
+    got = read_object(t, _FIELDS, read)
+    if len(got) != 3:
         raise _Bail(BAIL)
-    ints[2] = t.i
-    return ints, [], 0, name
+    return [got[1], got[4], t.i], [], 0, got[2]
 
 
 def scan_panoptic(data: Any, pos: Any, first: Any, final: Any, most: Any) -> tuple[Any, ...]:

@@ -233,47 +233,57 @@ def _segm(t: _Txt) -> tuple[int, int, str]:
             return size[0], size[1], counts
 
 
+def read_object(t: _Txt, fields: dict[bytes, int], read: Callable[[int], Any]) -> dict[int, Any]:
+    """The C scans' walk over one record: ``{``, then each key and its value as ``read(bit)``
+    reads it (``fields``: the key's bit; 0 for any other key, which ``read`` passes over), up
+    to ``}``; the values by bit. A key twice bails once its value is read, before that
+    value's own status: the order in which the C scans check them."""
+    t.char("{")
+    got: dict[int, Any] = {}
+    while True:
+        key = t.key()
+        if t.peek() < 0:
+            raise _Bail(NEED)
+        bit = fields.get(key, 0)
+        status, value = OK, None
+        try:
+            value = read(bit)
+        except _Bail as stop:
+            status = stop.status
+        if bit and bit in got:
+            raise _Bail(BAIL)  # a key twice
+        if bit:
+            got[bit] = value
+        if status != OK:
+            raise _Bail(status)
+        if not t.next("}"):
+            return got
+
+
 _FIELDS = {b"image_id": 1, b"category_id": 2, b"score": 4, b"bbox": 8, b"segmentation": 16}
 
 
 def _record(t: _Txt) -> tuple[list[int], list[float], int, str | None]:
     """``scan_record``: (ints, doubles, flags, counts)."""
-    t.char("{")
-    ints, doubles, counts = [0, 0, 0, 0], [0.0] * 5, None
-    seen = 0
-    if t.peek() == 0x7D:
+
+    def read(bit: int) -> Any:
+        if bit in (1, 2):
+            return t.integer()
+        if bit == 4:
+            return t.double()
+        if bit == 8:
+            return _box(t)
+        if bit == 16:
+            return _segm(t)
+        t.skip(1)
+        return None
+
+    got = read_object(t, _FIELDS, read)
+    if not (1 in got and 2 in got and 4 in got):
         raise _Bail(BAIL)
-    while True:
-        key = t.key()
-        if t.peek() < 0:
-            raise _Bail(NEED)
-        bit = _FIELDS.get(key, 0)
-        status = OK
-        try:
-            if bit == 1:
-                ints[0] = t.integer()
-            elif bit == 2:
-                ints[1] = t.integer()
-            elif bit == 4:
-                doubles[0] = t.double()
-            elif bit == 8:
-                doubles[1:] = _box(t)
-            elif bit == 16:
-                ints[2], ints[3], counts = _segm(t)
-            else:
-                t.skip(1)
-        except _Bail as stop:
-            status = stop.status
-        if seen & bit:
-            raise _Bail(BAIL)  # a key twice
-        seen |= bit
-        if status != OK:
-            raise _Bail(status)
-        if not t.next("}"):
-            break
-    if seen & 7 != 7:
-        raise _Bail(BAIL)
-    return ints, doubles, (1 if seen & 8 else 0) | (2 if seen & 16 else 0), counts
+    h, w, counts = got.get(16, (0, 0, None))
+    box = got.get(8, [0.0] * 4)
+    return [got[1], got[2], h, w], [got[4], *box], (1 if 8 in got else 0) | (2 if 16 in got else 0), counts
 
 
 Record = Callable[[_Txt], tuple[list[int], list[float], int, str | None]]
