@@ -70,6 +70,13 @@ XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 # The Dask cluster and S3 server tests exercise neither the C kernels nor numpy: the sanitizer
 # and numpy<2 runs leave them out (make test and make test-pure run them), keeping CI under 30 min.
 INTEGRATION := --ignore=tests/test_dask.py --ignore=tests/test_storage.py
+# Tests of the OS plumbing around the commands, which neither the kernels' implementation nor
+# numpy's version reaches: hostile output paths, two runs on one OUT, signals, refused writes
+# and OS errors, HTML escaping, forged log lines. make test runs them; test-pure, the sanitizer
+# and CI's numpy<2 run leave them out (~65 s each on 2 cores), keeping CI under 30 minutes.
+PLUMBING := --ignore=tests/hostile/test_paths.py --ignore=tests/hostile/test_two_runs.py --ignore=tests/test_signals.py \
+  --ignore=tests/hostile/test_env.py --ignore=tests/test_env_errors.py --ignore=tests/hostile/test_html.py \
+  --ignore=tests/hostile/test_log.py
 
 test: test-venv
 	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
@@ -78,7 +85,7 @@ test: test-venv
 # install without a C compiler runs: SEGTOOL_PURE_PYTHON=1 (inherited by subprocesses and pool
 # workers). tests/test_kernels_twin.py still compares the C kernels with the twin directly.
 test-pure: test-venv
-	SEGTOOL_PURE_PYTHON=1 $(BIN)/python -m pytest -q $(XDIST)
+	SEGTOOL_PURE_PYTHON=1 $(BIN)/python -m pytest -q $(XDIST) $(PLUMBING)
 
 # The C kernels built with AddressSanitizer + UBSan, the suite but the Dask and S3 tests run against them (workers
 # too), then the normal build restored. Any report aborts the run; the browser test skips.
@@ -88,7 +95,7 @@ sanitize: test-venv
 	gcc -shared -fPIC -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	  -I$$inc segtool/_kernels.c -o $$so && \
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
-	  $(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) $(INTEGRATION); status=$$?; \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) $(INTEGRATION) $(PLUMBING); status=$$?; \
 	rm -f $$so; $(BIN)/pip install --quiet -e .; exit $$status
 
 # Every fuzz target (fuzz/README.md) for FUZZ_SECONDS each, one process per target; failing
