@@ -14,6 +14,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -348,6 +349,20 @@ def test_scheduler_lost_mid_run(runner, data, monkeypatch):
     it, exit 2, without waiting out the reconnection timeout."""
     _, gt, pred = data
     monkeypatch.setattr(parallel_dask, "MAX_CHUNK", 1)
+    real_imap = parallel_dask.imap
+
+    def paced(cluster: Any, fn: Any, items: Any, **kwargs: Any) -> Any:
+        """Images handed out 20 ms apart: the run lasts > 2 s, so the kill lands mid-run however
+        fast the images go (they once all went before the killer saw 3 done)."""
+
+        def slowly() -> Any:
+            for item in items:
+                time.sleep(0.02)
+                yield item
+
+        return real_imap(cluster, fn, slowly(), **kwargs)
+
+    monkeypatch.setattr(parallel_dask, "imap", paced)
     with tempfile.TemporaryDirectory(prefix="segtool-dask-") as folder, local_cluster(Path(folder), 1) as cluster:
         procs, address, client = cluster
         state = {"running": True, "killed": False}
