@@ -475,6 +475,27 @@ static PyObject *pair_counts(PyObject *self, PyObject *args)
  * a in the first and b in the second (mIoU's confusion before classes are mapped). Runs of
  * one pair are counted first and added once: label maps are mostly long runs, and adding to
  * the same bin pixel after pixel would wait on the store before each add. */
+/* The end of the run of (a, b) pairs that starts before e: eight pairs a step where the
+ * compiler gives the lowest differing byte (label maps are mostly long runs), else one. */
+static Py_ssize_t run_end8(const uint8_t *g, const uint8_t *p, Py_ssize_t e, Py_ssize_t n, uint8_t a, uint8_t b)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t wa = 0x0101010101010101ULL * a, wb = 0x0101010101010101ULL * b;
+    while (n - e >= 8) {
+        uint64_t x, y;
+        memcpy(&x, g + e, 8);
+        memcpy(&y, p + e, 8);
+        const uint64_t differ = (x ^ wa) | (y ^ wb);
+        if (differ)
+            return e + __builtin_ctzll(differ) / 8;
+        e += 8;
+    }
+#endif
+    while (e < n && g[e] == a && p[e] == b)
+        e++;
+    return e;
+}
+
 static PyObject *joint_hist8(PyObject *self, PyObject *args)
 {
     PyObject *o[3];
@@ -498,9 +519,7 @@ static PyObject *joint_hist8(PyObject *self, PyObject *args)
         Py_ssize_t k = 0;
         while (k < n) {
             const uint8_t a = g[k], b = p[k];
-            Py_ssize_t e = k + 1;
-            while (e < n && g[e] == a && p[e] == b)
-                e++;
+            const Py_ssize_t e = run_end8(g, p, k + 1, n, a, b);
             h[256 * a + b] += e - k;
             k = e;
         }

@@ -34,7 +34,15 @@ try:
 except ImportError:  # an install without the C extension: nothing to compare with
     native = None  # type: ignore[assignment]
 
-needs_c = pytest.mark.skipif(native is None, reason="segtool._kernels (the C extension) is not built")
+_built = pytest.mark.skipif(native is None, reason="segtool._kernels (the C extension) is not built")
+
+
+def needs_c(test: Any) -> Any:
+    """A test that compares the C kernels with the twin: skipped where C is not built, and
+    marked ``both_kernels`` (it runs alike under SEGTOOL_PURE_PYTHON=1; make test-pure skips it)."""
+    return pytest.mark.both_kernels(_built(test))
+
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 KERNELS = (
@@ -308,6 +316,25 @@ def test_pack_rgb_and_joint_hist8_equal_c(n, top, data):
     both("joint_hist8", a, b[:-1] if b.size else np.zeros(1, np.uint8), np.zeros(65536, np.int64))
     both("pack_rgb", rgb, np.zeros(n + 1, np.uint32))
     both("joint_hist8", a, b, np.zeros(65535, np.int64))
+
+
+@needs_c
+@SETTINGS
+@given(st.integers(0, 60), st.integers(1, 4), st.integers(0, 7), st.data())
+def test_joint_hist8_runs_equal_c_and_bincount(n, top, skip, data):
+    """Runs of 1 to 40 pairs, starting at any byte: the C kernel steps eight pairs at a time
+    through a run and must stop at the exact pair that differs, in either map, also in the
+    last seven bytes."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    lengths = rng.integers(1, 41, n)
+    a = np.repeat(rng.integers(0, top, n, dtype=np.uint16).astype(np.uint8), lengths)[skip:]
+    b = np.repeat(rng.integers(0, top, n, dtype=np.uint16).astype(np.uint8), lengths)[skip:]
+    b[rng.integers(0, 2, b.size).astype(bool) & (rng.random(b.size) < 0.02)] ^= 1  # lone breaks in one map
+    expected = np.bincount(a.astype(np.intp) * 256 + b, minlength=65536)
+    got = np.zeros(65536, np.int64)
+    native.joint_hist8(a, b, got)
+    assert np.array_equal(got, expected)
+    both("joint_hist8", a, b, np.zeros(65536, np.int64))
 
 
 # --- COCO RLE ------------------------------------------------------------------------------
