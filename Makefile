@@ -67,8 +67,8 @@ PYTEST_ARGS ?=
 # (loadfile): the hostile corpora are module fixtures (~4 min of setup), built once, not per worker
 TEST_WORKERS ?= auto
 XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
-# The Dask cluster and S3 server tests exercise neither the C kernels nor numpy: the sanitizer
-# and numpy<2 runs leave them out (make test and make test-pure run them), keeping CI under 30 min.
+# The Dask cluster and S3 server tests exercise neither the C kernels nor numpy: test-pure, the
+# sanitizer and the numpy<2 run leave them out (make test runs them), keeping CI under 30 min.
 INTEGRATION := --ignore=tests/test_dask.py --ignore=tests/test_storage.py
 # Tests of the OS plumbing around the commands, which neither the kernels' implementation nor
 # numpy's version reaches: hostile output paths, two runs on one OUT, signals, refused writes
@@ -81,11 +81,13 @@ PLUMBING := --ignore=tests/hostile/test_paths.py --ignore=tests/hostile/test_two
 test: test-venv
 	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
-# The whole suite on the pure-Python twin of the C kernels (segtool/_purekernels/), which an
-# install without a C compiler runs: SEGTOOL_PURE_PYTHON=1 (inherited by subprocesses and pool
-# workers). tests/test_kernels_twin.py still compares the C kernels with the twin directly.
+# The suite on the pure-Python twin of the C kernels (segtool/_purekernels/), which an install
+# without a C compiler runs: SEGTOOL_PURE_PYTHON=1 (inherited by subprocesses and pool workers).
+# Left out, as make test ran them alike: the tests that compare the C kernels with the twin
+# directly (marked both_kernels), the OS plumbing, and the Dask and S3 transports (INTEGRATION:
+# their workers run the same per-image code as the process pool, which this run covers).
 test-pure: test-venv
-	SEGTOOL_PURE_PYTHON=1 $(BIN)/python -m pytest -q $(XDIST) $(PLUMBING)
+	SEGTOOL_PURE_PYTHON=1 $(BIN)/python -m pytest -q $(XDIST) $(INTEGRATION) $(PLUMBING) -m "not both_kernels"
 
 # The C kernels built with AddressSanitizer + UBSan, the suite but the Dask and S3 tests run against them (workers
 # too), then the normal build restored. Any report aborts the run; the browser test skips.

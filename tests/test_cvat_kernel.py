@@ -26,6 +26,8 @@ try:
 except ImportError:  # an install without the C extension
     native = None  # type: ignore[assignment]
 
+pytestmark = pytest.mark.both_kernels  # calls the C kernel and the twin directly: the same under SEGTOOL_PURE_PYTHON=1
+
 NAMES = sorted(n.encode() for n in ("cat", "dog", "d\u00f6g", "c&t", "a b", "\u732b"))
 BLOB = b"".join(NAMES)
 STARTS = np.cumsum([0, *(len(n) for n in NAMES)], dtype=np.int64)
