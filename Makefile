@@ -60,20 +60,20 @@ demo-run:
 	$(SEGTOOL) preview sample_data/panoptic_examples.json $(OUT)/preview_vs_semantic --images sample_data/images --pred $(OUT)/panoptic_from_semantic.json
 	@echo "demo outputs are in $(OUT)/"
 
-# PYTEST_ARGS: more pytest arguments (CI's numpy<2 run leaves out what cannot depend on numpy's version)
+# PYTEST_ARGS: more pytest arguments
 PYTEST_ARGS ?=
 # pytest-xdist: the suite in TEST_WORKERS processes (auto: one per core; 1 for a single process),
-# which keeps CI's five runs of it under 30 minutes on 2 cores. A file's tests go to one worker
+# which keeps CI's three runs of it under 30 minutes on 2 cores. A file's tests go to one worker
 # (loadfile): the hostile corpora are module fixtures (~4 min of setup), built once, not per worker
 TEST_WORKERS ?= auto
 XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
-# The Dask cluster and S3 server tests exercise neither the C kernels nor numpy: test-pure, the
-# sanitizer and the numpy<2 run leave them out (make test runs them), keeping CI under 30 min.
+# The Dask cluster and S3 server tests exercise neither the C kernels nor numpy: test-pure and the
+# sanitizer (CI runs it with numpy<2) leave them out (make test runs them), keeping CI under 30 min.
 INTEGRATION := --ignore=tests/test_dask.py --ignore=tests/test_storage.py
 # Tests of the OS plumbing around the commands, which neither the kernels' implementation nor
 # numpy's version reaches: hostile output paths, two runs on one OUT, signals, refused writes
-# and OS errors, HTML escaping, forged log lines. make test runs them; test-pure, the sanitizer
-# and CI's numpy<2 run leave them out (~65 s each on 2 cores), keeping CI under 30 minutes.
+# and OS errors, HTML escaping, forged log lines. make test runs them; test-pure and the sanitizer
+# (CI runs it with numpy<2) leave them out (~65 s each on 2 cores), keeping CI under 30 minutes.
 PLUMBING := --ignore=tests/hostile/test_paths.py --ignore=tests/hostile/test_two_runs.py --ignore=tests/test_signals.py \
   --ignore=tests/hostile/test_env.py --ignore=tests/test_env_errors.py --ignore=tests/hostile/test_html.py \
   --ignore=tests/hostile/test_log.py
