@@ -45,7 +45,7 @@ DEFAULT_SPLIT = "default"
 
 
 def _annot_folders(path: Path) -> list[str]:
-    return [p.name for p in path.iterdir() if p.is_dir() and p.name.endswith(ANNOT) and len(p.name) > len(ANNOT)]
+    return [p.name for p in path.iterdir() if p.name.endswith(ANNOT) and len(p.name) > len(ANNOT) and p.is_dir()]
 
 
 def detect(path: Path) -> Detection:

@@ -44,6 +44,7 @@ from .cityscapes_write import PHOTO as PHOTO
 from .cityscapes_write import targets as targets
 from .cityscapes_write import write as write
 from .common import Detection, load_json
+from .tree_rules import subfolders
 
 NAME = "cityscapes"
 CHECKS = "cityscapes_checks"  # its checks (validate); its findings need a person: no --fix
@@ -56,7 +57,8 @@ def detect(path: Path) -> Detection:
     down (``gtFine/<split>/<city>/``)."""
     if not path.is_dir():
         return Detection("no", "not a folder")
-    for depth in range(4):
+    deepest = 4 if subfolders(path) else 1  # a flat folder of label maps: no tree to glob
+    for depth in range(deepest):
         for gt in ("gtFine", "gtCoarse"):
             for hit in path.glob("*/" * depth + f"*_{gt}_*"):
                 if PATTERN.match(hit.name):

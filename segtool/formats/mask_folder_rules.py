@@ -24,6 +24,7 @@ from ..policy import Policy, place
 from .coco_records import parse_categories
 from .common import load_json
 from .labelme_rules import read_label_names
+from .tree_rules import has_png, subfolders
 
 CROWD = "crowd"  # the field before the object number that marks a crowd region
 META = "masks.json"  # segtool's own record of image and category records (written beside the masks)
@@ -96,9 +97,9 @@ def _pngs(folder: Path) -> list[Path]:
 
 def layout(root: Path) -> int:
     """1: mask PNGs in the folder itself; 2: one sub-folder of masks per image; 0: neither."""
-    if any(_pngs(root)):
+    if has_png(root):
         return 1
-    if any(p.is_dir() and any(_pngs(p)) for p in root.iterdir()):
+    if any(has_png(p) for p in subfolders(root)):
         return 2
     return 0
 

@@ -31,7 +31,7 @@ from ..policy import Policy, place
 from .common import png_size as png_size
 from .semantic_rules import histogram, read_labels
 from .tree_rules import check_photo as check_photo  # KITTI's and MOTS' one rule
-from .tree_rules import pngs_under  # one header read for every format
+from .tree_rules import pngs_under, subfolders  # one header read for every format
 
 INSTANCES, PHOTOS, LABELS_FILE, TXT_FOLDER = "instances", "images", "labels.txt", "instances_txt"
 DIVISOR = 1000  # a value (or id) is class_id * 1000 + track
@@ -91,7 +91,7 @@ def png_roots(root: Path) -> list[tuple[str, Path]]:
     """The folders holding ``instances/``: ``root`` itself, or its subsets (one folder down)."""
     if (root / INSTANCES).is_dir():
         return [("", root)]
-    return [(d.name, d) for d in sorted(root.iterdir()) if d.is_dir() and (d / INSTANCES).is_dir()]
+    return [(d.name, d) for d in subfolders(root) if (d / INSTANCES).is_dir()]
 
 
 def find_pngs(root: Path) -> tuple[list[Entry], list[Path]]:
