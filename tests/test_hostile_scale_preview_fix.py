@@ -112,9 +112,9 @@ def test_panoptic_outcome_is_linear():
     times = []
     for side in (71, 142):
         (g, gseg), (p, pseg) = shifted_grid(side, 0), shifted_grid(side, 1)
-        start = time.perf_counter()
+        start = time.process_time()
         out = panoptic_outcome(g, gseg, p, pseg)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
         assert out.counts() == (0, side * side, side * side) and out.pq == 0.0
     assert times[1] < 5 and times[1] < 8 * times[0] + 0.5, times
 
@@ -246,9 +246,9 @@ def test_instance_outcome_is_linear():
         n = side * side
         gseg = Segments.build(id=np.arange(n), category_id=np.ones(n))
         pseg = Segments.build(id=np.arange(n), category_id=np.ones(n), score=np.linspace(0, 1, n))
-        start = time.perf_counter()
+        start = time.process_time()
         out = instance_outcome(gt, gseg, pred, pseg)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
         assert out.counts() == (0, n, n)
     assert times[1] < 10 and times[1] < 8 * times[0] + 0.5, times
 
