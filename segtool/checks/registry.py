@@ -50,6 +50,7 @@ class Collect:
     def __init__(self, found: list[Finding] | None = None, *, log: FindingLog | None = None) -> None:
         self.found: list[Finding] = [] if found is None else found
         self.log = log  # when given, findings go there instead (a large run's, mostly on disk)
+        self.reported = 0  # findings reported, also those a log's --select/--ignore drops
 
     def __call__(
         self, code: str, message: str, path: str, image_id: Any = None, segment_id: Any = None, *, usable: bool = False
@@ -58,6 +59,7 @@ class Collect:
             if image_id is not None and message.startswith(prefix):  # a finding carries its place apart
                 message = message[len(prefix) :]
                 break
+        self.reported += 1
         (self.found if self.log is None else self.log).append(finding(code, message, path, image_id, segment_id))
         # a record of the wrong shape is left out of the other checks, so that no check meets
         # a value it cannot handle (and one cause gives one finding); others stay in

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..checks.findings import Check, Finding, Report
+from ..checks.findings import Check, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, W, register
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from ..policy import Policy, place
 from .ade20k_2021 import is_2021, read_instances, read_objects
@@ -66,8 +67,8 @@ def validate(
     """Every finding of an ADE20K tree (either layout), image by image."""
     if not path.is_dir():
         raise FormatError("an ade20k dataset is a folder (ADEChallengeData2016/ or the full dataset)", str(path))
-    found: list[Finding] = []
-    collect = Collect(found)
+    found = FindingLog()
+    collect = Collect(log=found)
     scene = (path / ANNOTATIONS).is_dir()
     if scene:
         names, _ = read_names(path, collect)

@@ -17,6 +17,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, W, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from .camvid_rules import Entry, Table, find, read_classes, table_for
 
@@ -80,8 +81,8 @@ def validate_camvid(
     it, has none) or ``images_dir`` is given."""
     if not root.is_dir():
         raise FormatError("a camvid dataset is a folder (the SegNet layout: train/, trainannot/, train.txt)", str(root))
-    found_list: list[Finding] = []
-    collect = Collect(found_list)
+    found_list = FindingLog()
+    collect = Collect(log=found_list)
     found = find(root, collect)
     for lst, n in found.absent.items():
         msg = f"{n} lines name images whose photo and label are not in this tree (a partial copy?)"
@@ -93,8 +94,7 @@ def validate_camvid(
         photo = entry.photo if images_dir is None else str(images_dir / Path(entry.photo).name)
         expected = images_dir is not None or Path(entry.photo).parent.is_dir()
         items.append(_Job(entry, table, photo, expected))
-    checked, _ = run_checks(_check_image, items, jobs=jobs, progress=progress)
-    found_list += checked
+    run_checks(_check_image, items, found_list, jobs=jobs, progress=progress)
     stats: dict[str, Any] = {
         "images": len(items),
         "absent": sum(found.absent.values()),

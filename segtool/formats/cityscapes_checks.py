@@ -20,6 +20,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, W, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from .cityscapes import PHOTO
 from .cityscapes_labels import INSTANCE_BASE
@@ -111,8 +112,8 @@ def validate_cityscapes(
     ``leftImg8bit`` folder of the same level: ``<split>/<city>/<stem>_leftImg8bit.png``)."""
     if not root.is_dir():
         raise FormatError("a cityscapes dataset is a folder (gtFine/<split>/<city>/)", str(root))
-    found: list[Finding] = []
-    collect = Collect(found)
+    found = FindingLog()
+    collect = Collect(log=found)
     items = []
     for entry in find(root, collect):
         chosen = source_of(entry, source, collect)
@@ -120,11 +121,10 @@ def validate_cityscapes(
             continue
         photo = None if images_dir is None else str(images_dir / entry.folder / f"{entry.stem}{PHOTO}")
         items.append(_Job(entry, chosen, photo))
-    if not items and not found and named_pngs(root) is not None:
+    if not items and not collect.reported and named_pngs(root) is not None:
         msg = "Cityscapes-named PNGs but no <stem>_gtFine_* annotations: predictions, which eval takes beside the ground truth"
         raise FormatError(msg, str(root))
-    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
-    found += checked
+    totals = run_checks(_check_image, items, found, jobs=jobs, progress=progress)
     stats: dict[str, Any] = {
         "images": len(items),
         "instances": totals.get("instances", 0),

@@ -17,6 +17,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from . import coco_instance_checks as _codes  # noqa: F401  (registers empty-mask)
 from . import labelme_checks as _shape_codes  # noqa: F401  (registers shape-*, label-unknown)
@@ -76,14 +77,13 @@ def validate_cvat(
     if not path.exists():
         raise FormatError("no such file or folder", str(path))
     xml = xml_file(path)
-    found: list[Finding] = []
-    parsed = scan(xml, Collect(found))
+    found = FindingLog()
+    parsed = scan(xml, Collect(log=found))
     labels = frozenset(lab.name for lab in parsed.labels)
     photos = images_dir if images_dir is not None else xml.parent / "images"
     where = str(photos) if images_dir is not None or photos.is_dir() else None
     work = [_Job(str(xml), e, parsed.encoding, labels, where) for e in parsed.images]
-    more, totals = run_checks(_check_image, work, jobs=jobs, progress=progress)
-    found += more
+    totals = run_checks(_check_image, work, found, jobs=jobs, progress=progress)
     counts = {"images": len(parsed.images), "shapes": totals.get("shapes", 0)}
     return Report(found, {**counts, "dropped_shapes": totals.get("dropped", 0)})
 

@@ -19,6 +19,7 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.registry import Collect, E, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from .kitti_rules import (
     INSTANCE,
@@ -100,8 +101,8 @@ def validate_kitti(
         raise FormatError(
             f"a kitti dataset is a folder with {SPLIT}/{INSTANCE}/, {SPLIT}/{SEMANTIC}/ or {STEP_MAPS}/", str(root)
         )
-    found: list[Finding] = []
-    lines = read_label_colors(lay.labels, Collect(found)) if lay.kind != "step" else None
+    found = FindingLog()
+    lines = read_label_colors(lay.labels, Collect(log=found)) if lay.kind != "step" else None
     cats = categories(lay.kind, all_labels=True, lines=lines)
     table = class_table(lay.kind, cats, None if lines is None else len(lines))
     items = []
@@ -115,8 +116,7 @@ def validate_kitti(
                 entry.id, entry.labels, entry.semantic, str(photo) if photo else str(images_dir / f"{entry.id}.png")
             )
         items.append(_Job(entry, lay.kind, table))
-    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
-    found += checked
+    totals = run_checks(_check_image, items, found, jobs=jobs, progress=progress)
     stats = {"images": len(items), "instances": totals.get("instances", 0), "crowd_regions": totals.get("crowds", 0)}
     return Report(found, stats)
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import masks
-from ..checks.findings import Finding, Report
+from ..checks.findings import Report
 from ..checks.options import CheckOptions
 from ..checks.registry import Collect
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from . import coco_instance_checks as _codes  # noqa: F401  (registers empty-mask, rle-undecodable)
 from . import labelme_checks as _shape_codes  # noqa: F401  (registers shape-degenerate, shape-outside)
@@ -25,8 +26,8 @@ def validate_label_studio(path: Path, *, progress: Callable[[int], None] | None 
     """Every finding of a Label Studio export."""
     if not path.is_file():
         raise FormatError("no such file", str(path))
-    found: list[Finding] = []
-    collect = Collect(found)
+    found = FindingLog()
+    collect = Collect(log=found)
     try:
         parsed = tasks(path, collect)
     except SegtoolError as exc:

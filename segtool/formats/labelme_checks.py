@@ -18,6 +18,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import INF, Collect, E, W, finding, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from .common import load_json
 from .labelme import LABELS, label_files
@@ -101,7 +102,8 @@ def validate_labelme(
     known = frozenset(category_names(read_label_names(labels), set())) if labels is not None else None
     where = None if images_dir is None else str(images_dir)
     work = [_Job(str(p), i, where, known) for i, p in enumerate(files, start=1)]
-    found, totals = run_checks(_check_file, work, jobs=jobs, progress=progress)
+    found = FindingLog()
+    totals = run_checks(_check_file, work, found, jobs=jobs, progress=progress)
     used: Counter[str] = totals.get("used", Counter())
     shapes, dropped = totals.get("shapes", 0), totals.get("dropped", 0)
     if known is not None and labels is not None:

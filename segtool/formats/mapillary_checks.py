@@ -25,6 +25,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from ..model import ImageInfo
 from ..policy import place
@@ -191,8 +192,8 @@ def validate_mapillary(
     lay = layout(path, version) if path.is_dir() else None
     if lay is None:
         raise FormatError("a mapillary dataset is a folder with config_v1.2.json or config_v2.0.json", str(path))
-    found: list[Finding] = []
-    collect = Collect(found)
+    found = FindingLog()
+    collect = Collect(log=found)
     config = read_config(lay.config, collect)
     if config is None:
         return Report(found, {"images": 0})
@@ -200,10 +201,9 @@ def validate_mapillary(
     for entry in find(lay, reading_of(lay), collect):
         photo = entry.photo if images_dir is None else str(images_dir / f"{entry.stem}.jpg")
         items.append(_Job(entry, config, photo))
-    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
-    found += checked
-    pan, pan_totals = run_checks(_check_panoptic, _panoptic_jobs(lay, collect), jobs=jobs, progress=None)
-    found += pan
+    totals = run_checks(_check_image, items, found, jobs=jobs, progress=progress)
+    pan_jobs = _panoptic_jobs(lay, collect)  # its findings (a JSON's records) before the PNGs' ones
+    pan_totals = run_checks(_check_panoptic, pan_jobs, found, jobs=jobs, progress=None)
     stats: dict[str, Any] = {
         "images": len(items),
         "version": lay.version,

@@ -19,6 +19,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from . import coco_instance_checks  # noqa: F401 - registers empty-mask, which an empty mask reports
 from .mask_folder import photos
@@ -118,14 +119,13 @@ def validate_masks(
     """Every finding of a folder of mask PNGs (see the module's doc)."""
     if not root.is_dir() or (layout(root) == 0 and not (root / META).is_file()):
         raise FormatError("a masks dataset is a folder of mask PNGs (or of one folder per image)", str(root))
-    found: list[Finding] = []
-    entries = find(root, Collect(found))
-    meta = read_meta(root, Collect(found))[0]
+    found = FindingLog()
+    entries = find(root, Collect(log=found))
+    meta = read_meta(root, Collect(log=found))[0]
     table = classes(entries, read_categories(categories) if categories is not None else meta)
     sibling = photos(root)
     items = [_Job(e, table, _photo(e.stem, images_dir, sibling), images_dir is not None) for e in entries]
-    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
-    found += checked
+    totals = run_checks(_check_image, items, found, jobs=jobs, progress=progress)
     stats = {
         "images": len(items),
         "masks": totals.get("masks", 0),

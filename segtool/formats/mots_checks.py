@@ -17,6 +17,7 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.registry import Collect, E, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from . import mots
 from .mots_rules import (
@@ -91,8 +92,8 @@ def validate_mots(
 ) -> Report:
     """Every finding of a MOTS dataset; photos are looked for in ``images_dir`` (``<image
     id>.<png|jpg>``) when given, else in ``images/`` beside ``instances/``."""
-    found: list[Finding] = []
-    collect = Collect(found)
+    found = FindingLog()
+    collect = Collect(log=found)
     if not path.exists():
         raise FormatError("no such file or folder", str(path))
     entries, classes, _ = mots.entries(path, collect)
@@ -109,13 +110,13 @@ def validate_mots(
                 entry.lines,
             )
         items.append(_Job(entry, classes))
-    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
+    totals = run_checks(_check_image, items, found, jobs=jobs, progress=progress)
     stats = {
         "images": len(items),
         "objects": totals.get("objects", 0),
         "ignore_regions": totals.get("ignore_regions", 0),
     }
-    return Report(found + checked, stats)
+    return Report(found, stats)
 
 
 def validate(

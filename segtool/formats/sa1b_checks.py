@@ -21,6 +21,7 @@ from ..checks.findings import Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect
+from ..checks.spill import FindingLog
 from ..checks.tolerance import Tolerance
 from ..errors import FormatError
 from ..parallel import imap, jobs_for
@@ -93,9 +94,9 @@ def validate_sa1b(
     files = json_files(path)
     where = None if images_dir is None else str(images_dir)
     work = [_Job(str(p), i, where, tolerance or Tolerance()) for i, p in enumerate(files, start=1)]
-    found: list[Finding] = []
+    found = FindingLog()
     seen: dict[Any, str] = {}
-    collect = Collect(found)
+    collect = Collect(log=found)
     count = 0
     for job, out in zip(work, imap(_check_file, work, jobs=jobs_for(len(work), jobs)), strict=True):
         found += out.findings

@@ -23,6 +23,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_checks, photo_size, unused_categories
 from ..checks.registry import Collect, E, finding, register, unlabeled
 from ..checks.schema import is_int
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from ..labelmap import LabelMap
 from ..naming import output_names, record_path
@@ -180,9 +181,10 @@ def validate_semantic(
     label_map = None if labels is None else labelmap.load(labels)
     decoding = None if label_map is None else Decoding.of(label_map)
     cats, cat_path = _categories(folder, categories, label_map)
-    found, cats = category_checks(cats, str(cat_path))
+    cat_found, cats = category_checks(cats, str(cat_path))
+    found = FindingLog(cat_found)  # most of it on disk: one or two findings an image add up
     known = tuple(sorted(c["id"] for c in cats if is_int(c["id"])))
-    ignore_rule(known, ignore_value, cat_path, Collect(found))
+    ignore_rule(known, ignore_value, cat_path, Collect(log=found))
     expected_found, expected = _expected_images(folder, images_dir, str(folder))
     found += expected_found
     label_pngs = sorted(folder.glob("*.png"))

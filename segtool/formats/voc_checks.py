@@ -20,6 +20,7 @@ from ..checks.options import CheckOptions
 from ..checks.records import photo_size
 from ..checks.registry import Collect, E, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from .voc import OBJECT_COLORS
 from .voc_rules import VOID, VOID_NAMES, Entry, find, partition, read_index, read_table
@@ -91,8 +92,8 @@ def validate_voc(
     when given, else those found in ``JPEGImages/`` are checked."""
     if not root.is_dir():
         raise FormatError("a voc dataset is a folder (VOCdevkit/VOC2012/)", str(root))
-    found: list[Finding] = []
-    collect = Collect(found)
+    found = FindingLog()
+    collect = Collect(log=found)
     table = read_table(root, collect)
     colors = tuple(table.color_index().items())
     void = tuple(i for i, n in enumerate(table.names) if n in VOID_NAMES and i != VOID)
@@ -100,8 +101,7 @@ def validate_voc(
     for entry in find(root, collect):
         photo = entry.photo if images_dir is None else str(images_dir / f"{entry.stem}.jpg")
         items.append(_Job(entry, colors, len(table.names), void, photo))
-    checked, totals = run_checks(_check_image, items, jobs=jobs, progress=progress)
-    found += checked
+    totals = run_checks(_check_image, items, found, jobs=jobs, progress=progress)
     stats: dict[str, Any] = {
         "images": len(items),
         "objects": totals.get("objects", 0),

@@ -13,6 +13,7 @@ from ..checks.findings import Check, Finding, Report
 from ..checks.options import CheckOptions
 from ..checks.registry import INF, Collect, E, finding, register
 from ..checks.runner import run_checks
+from ..checks.spill import FindingLog
 from ..errors import FormatError, SegtoolError
 from .yolo_seg_rules import image_files, image_size, label_files, label_path, layout, parse_labels, read_text
 
@@ -68,7 +69,8 @@ def validate_yolo(path: Path, *, jobs: int = 1, progress: Callable[[int], None] 
     images = image_files(lay)
     names = tuple(lay.names.items())
     work = [_Job(str(p), i, names) for i, p in enumerate(images, start=1)]
-    found, totals = run_checks(_check_image, work, jobs=jobs, progress=progress)
+    found = FindingLog()
+    totals = run_checks(_check_image, work, found, jobs=jobs, progress=progress)
     objects = totals.get("objects", 0)
     labelled = {label_path(p) for p in images}
     found += [
